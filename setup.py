@@ -1,0 +1,25 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+for line in Path("sourcegrad/__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        exec(line, version)
+
+setup(
+    name="sourcegrad",
+    version=version["__version__"],
+    description="Source-to-source automatic differentiation for numpy: readable backward passes, written as Python.",
+    long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["sourcegrad", "sourcegrad.*"]),
+    python_requires=">=3.10",
+    install_requires=["gast>=0.6", "numpy>=1.24"],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+        "cuda12": ["cupy-cuda12x>=13"],
+        "cuda13": ["cupy-cuda13x>=14"],
+    },
+    entry_points={"console_scripts": ["sourcegrad=sourcegrad.__main__:main"]},
+)

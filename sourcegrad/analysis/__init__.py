@@ -1,0 +1,1 @@
+"""Analyses of the normal form: static shape facts and activity."""

@@ -1,0 +1,226 @@
+"""The public API: differentiate, grad, check_grad.
+
+    @sourcegrad.differentiate(wrt=("w1", "w2"))
+    def loss_fn(x, y, w1, w2): ...
+
+    loss_fn(x, y, w1, w2)                  # the original function, unchanged
+    loss_fn.grad(x, y, w1, w2)             # (d_w1, d_w2)
+    loss_fn.value_and_grad(x, y, w1, w2)   # (loss, (d_w1, d_w2))
+    loss_fn.backward_source                # the generated Python
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+
+from .compiler import Frontend
+from .errors import SourcegradError
+from .runtime import OutputGradientError, array_module_for
+
+_compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
+
+
+def compiled_files():
+    return list(_compiled_files)
+
+
+class DifferentiableFunction:
+    """A function together with its compiled gradients (one per combination of argument ranks)."""
+
+    def __init__(self, fn, wrt=None, generated_dir=None):
+        if isinstance(fn, DifferentiableFunction):
+            fn = fn.fn
+        if not callable(fn):
+            raise SourcegradError(f"differentiate expects a function, got {fn!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.generated_dir = generated_dir
+        self._parameters = _parameter_names(fn)
+        self.wrt = _resolve_wrt(fn, self._parameters, wrt)
+        self._single = wrt is None or isinstance(wrt, (str, int))
+        self._frontend = None
+        self._compiled = {}
+        self._last = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __get__(self, instance, owner):
+        return self if instance is None else functools.partial(self, instance)
+
+    def __repr__(self):
+        return f"<sourcegrad.differentiate {self.fn.__qualname__} wrt {', '.join(self.wrt)}>"
+
+    # ---- gradients ---------------------------------------------------------------
+
+    def value_and_grad(self, *args, grad_output=None, **kwargs):
+        """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order.
+
+        grad_output is the gradient of the output; it is needed only when f does not return a scalar.
+        """
+        compiled = self._compiled.get(_rank_key(args, kwargs)) or self._compile(args, kwargs)
+        xp = array_module_for(args)
+        try:
+            if grad_output is None:
+                value, gradients = compiled.function(xp, *args, **kwargs)
+            else:
+                value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
+        except OutputGradientError as exc:
+            raise SourcegradError(f"cannot start the backward pass: {exc}", compiled.return_location,
+                                  "Return a scalar (for example a loss summed with .sum()), or pass grad_output=, "
+                                  "an array of the output's shape.") from None
+        gradients = tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
+        return value, (gradients[0] if self._single else gradients)
+
+    def grad(self, *args, grad_output=None, **kwargs):
+        """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order."""
+        return self.value_and_grad(*args, grad_output=grad_output, **kwargs)[1]
+
+    @property
+    def backward_source(self) -> str:
+        """The generated Python of the most recently used compiled gradient."""
+        return self._require_compiled().source
+
+    @property
+    def generated_path(self):
+        """The file in generated/ holding backward_source."""
+        return self._require_compiled().path
+
+    # ---- compilation ---------------------------------------------------------------
+
+    def _compile(self, args, kwargs):
+        with self._lock:
+            key = _rank_key(args, kwargs)
+            if key in self._compiled:
+                return self._compiled[key]
+            if self._frontend is None:
+                self._frontend = Frontend(self.fn)
+            ranks = self._parameter_ranks(args, kwargs)
+            compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
+            self._compiled[key] = compiled
+            self._last = compiled
+            if compiled.path is not None:
+                _compiled_files.append(compiled.path)
+            return compiled
+
+    def _parameter_ranks(self, args, kwargs):
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise SourcegradError(f"{self.fn.__qualname__}() was called with arguments that do not fit: {exc}") from None
+        bound.apply_defaults()
+        return {name: _rank(value) for name, value in bound.arguments.items()}
+
+    def _argument(self, index, args, kwargs):
+        name = self.wrt[index]
+        position = self._parameters.index(name)
+        if position < len(args):
+            return args[position]
+        if name in kwargs:
+            return kwargs[name]
+        return inspect.signature(self.fn).parameters[name].default
+
+    def _require_compiled(self):
+        if self._last is None:
+            raise SourcegradError(
+                f"the gradient of {self.fn.__qualname__} has not been compiled yet",
+                hint="Gradients are compiled for the ranks of real arguments: call .grad(...) or "
+                     ".value_and_grad(...) once first.")
+        return self._last
+
+
+def differentiate(fn=None, *, wrt=None, generated_dir=None):
+    """Decorate a function so it can return its gradient; bare or with arguments.
+
+    wrt: the argument names or positions to differentiate with respect to (default: the first).
+    generated_dir: where generated code goes (default: $SOURCEGRAD_GENERATED_DIR, else ./generated).
+    """
+    if fn is None:
+        return lambda f: DifferentiableFunction(f, wrt, generated_dir)
+    return DifferentiableFunction(fn, wrt, generated_dir)
+
+
+def grad(fn, wrt=None, generated_dir=None):
+    """The functional form: grad(f, wrt=...)(*args) returns f's gradients at args."""
+    return DifferentiableFunction(fn, wrt, generated_dir).grad
+
+
+def check_grad(fn, *args, wrt=None, eps=1e-6, **kwargs):
+    """Compare sourcegrad's gradient with float64 central finite differences of the original function.
+
+    Returns a dict of argument name -> worst error, where an element's error is
+    |analytic - numeric| / max(1, |numeric|): relative for large gradients and
+    absolute for small ones. Float inputs are promoted to float64 first.
+    """
+    from .checking import finite_difference_check
+
+    return finite_difference_check(fn, args, kwargs, wrt, eps)
+
+
+# ---- helpers --------------------------------------------------------------------------
+
+
+def _parameter_names(fn):
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise SourcegradError(f"cannot read the parameters of {fn!r}") from None
+    return [p.name for p in signature.parameters.values()
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+
+
+def _resolve_wrt(fn, parameters, wrt):
+    if wrt is None:
+        if not parameters:
+            raise SourcegradError(f"{fn.__qualname__} has no parameters to differentiate with respect to")
+        return [parameters[0]]
+    items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
+    names = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise SourcegradError(f"wrt takes parameter names or positions, got {item!r}")
+        if isinstance(item, int):
+            if not 0 <= item < len(parameters):
+                raise SourcegradError(f"wrt position {item} is out of range: {fn.__qualname__} has "
+                                      f"{len(parameters)} parameters ({', '.join(parameters)})")
+            item = parameters[item]
+        elif item not in parameters:
+            raise SourcegradError(f"wrt names {item!r}, which is not a parameter of {fn.__qualname__} "
+                                  f"(its parameters: {', '.join(parameters)})")
+        if item in names:
+            raise SourcegradError(f"wrt names {item!r} twice")
+        names.append(item)
+    if not names:
+        raise SourcegradError("wrt is empty: name at least one parameter")
+    return names
+
+
+def _rank(value):
+    ndim = getattr(value, "ndim", None)
+    if isinstance(ndim, int):
+        return ndim
+    if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+        return 0
+    return None
+
+
+def _rank_key(args, kwargs):
+    key = tuple(map(_rank, args))
+    if kwargs:
+        key += tuple(sorted((k, _rank(v)) for k, v in kwargs.items()))
+    return key
+
+
+def _like_input(gradient, argument):
+    """A gradient has its input's floating dtype (float32 stays float32)."""
+    dtype = getattr(argument, "dtype", None)
+    if dtype is None or dtype.kind not in "fc":
+        return gradient
+    if getattr(gradient, "dtype", None) != dtype:
+        if hasattr(gradient, "astype"):
+            return gradient.astype(dtype)
+        return array_module_for([argument]).asarray(gradient, dtype=dtype)
+    return gradient

@@ -1,0 +1,67 @@
+"""Gradient checking against float64 central finite differences of the original function."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+
+class GradCheck(dict):
+    """argument name -> worst error over its elements; `max_error` is the worst of all."""
+
+    @property
+    def max_error(self) -> float:
+        return max(self.values()) if self else 0.0
+
+    def __repr__(self):
+        rows = ", ".join(f"{name}: {error:.2e}" for name, error in self.items())
+        return f"GradCheck({rows})"
+
+
+def finite_difference_check(fn, args, kwargs, wrt, eps):
+    from .api import DifferentiableFunction
+
+    if isinstance(fn, DifferentiableFunction):
+        differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir)
+    else:
+        differentiable = DifferentiableFunction(fn, wrt)
+    original = differentiable.fn
+    signature = inspect.signature(original)
+    bound = signature.bind(*[_float64(a) for a in args], **{k: _float64(v) for k, v in kwargs.items()})
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+
+    def evaluate(values):
+        return float(np.sum(original(**values)))
+
+    analytic = differentiable.grad(**arguments)
+    if len(differentiable.wrt) == 1:
+        analytic = (analytic,)
+    report = GradCheck()
+    for name, gradient in zip(differentiable.wrt, analytic):
+        point = arguments[name]
+        numeric = np.zeros(np.shape(point))
+        flat = numeric.reshape(-1)
+        for index in range(flat.size):
+            flat[index] = (evaluate({**arguments, name: _shifted(point, index, eps)})
+                           - evaluate({**arguments, name: _shifted(point, index, -eps)})) / (2 * eps)
+        difference = np.abs(np.asarray(gradient, dtype=np.float64) - numeric)
+        report[name] = float(np.max(difference / np.maximum(1.0, np.abs(numeric)), initial=0.0))
+    return report
+
+
+def _float64(value):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float64)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def _shifted(point, index, eps):
+    if isinstance(point, np.ndarray):
+        copy = point.copy()
+        copy.reshape(-1)[index] += eps
+        return copy
+    return point + eps

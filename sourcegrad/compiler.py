@@ -1,0 +1,105 @@
+"""The pipeline, stage by stage: source -> checks -> normal form -> analysis -> reverse mode ->
+simplification -> Python text -> a file in generated/ -> a loaded function.
+
+One compiled gradient serves every call whose arguments have the same ranks
+(number of dimensions); shapes, dtypes and devices may vary.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .emit import codegen, store
+from .errors import Location
+from .frontend import fence
+from .frontend.normalize import normalize
+from .frontend.resolve import Resolver, describe, is_numpy_module
+from .frontend.source import FunctionSource, read_function
+from .optimize.simplify import simplify
+from .transform.reverse import reverse
+
+BACKEND = "xp"
+
+
+@dataclass
+class Compiled:
+    function: object  # (xp, *args, **kwargs) -> (value, gradients)
+    source: str  # the whole generated file
+    path: Path | None  # where it lives, None if it could not be written
+    seed: str  # the keyword that takes the output's gradient
+    return_location: Location
+    from_cache: bool
+
+
+class Frontend:
+    """A function read, checked and resolved once; compiled per argument-rank signature."""
+
+    def __init__(self, fn):
+        self.src: FunctionSource = read_function(fn)
+        fence.check(self.src)
+        self.resolver = Resolver(self.src.fn)
+
+    def compile(self, wrt, ranks: dict, generated_dir=None) -> Compiled:
+        src = self.src
+        fn_ir = normalize(src, self.resolver, reserved={BACKEND})
+        backend = _backend_name(fn_ir)
+        references = sorted((chain, describe(obj)) for chain, obj in fn_ir.references.items())
+        key = store.digest(__version__, store.rules_fingerprint(), src.text, src.filename, src.fn.__qualname__,
+                           tuple(wrt), sorted(ranks.items()), references)
+        name = codegen.function_name(fn_ir.name)
+        path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly])
+
+        text = store.read_cached(path, key)
+        from_cache = text is not None
+        rev = None
+        if text is None:
+            rev = simplify(reverse(fn_ir, src, wrt, ranks, backend))
+            code = codegen.generate(rev, src.filename)
+            text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks))
+            try:
+                store.write_atomic(path, text)
+            except OSError as exc:
+                warnings.warn(f"sourcegrad could not write {path} ({exc}); the gradient is compiled in memory only.")
+                path = None
+        function = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
+        seed = rev.seed if rev is not None else _seed_from(function)
+        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache)
+
+
+def _seed_from(function):
+    # The output-gradient keyword is the generated function's last keyword-only parameter.
+    code = function.__code__
+    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount - 1]
+
+
+def _backend_name(fn_ir):
+    """`xp`, unless the function itself uses `xp` for something other than numpy."""
+    local = set(fn_ir.params) | set(fn_ir.kwonly) | {s.target for s in fn_ir.body if hasattr(s, "target")}
+    for s in fn_ir.body:
+        local.update(getattr(s, "targets", ()))
+    clash = BACKEND in local or (BACKEND in fn_ir.references and not is_numpy_module(fn_ir.references[BACKEND]))
+    if not clash:
+        return BACKEND
+    n = 2
+    while f"{BACKEND}{n}" in fn_ir.names:
+        n += 1
+    return f"{BACKEND}{n}"
+
+
+def _description(src, wrt, fn_ir, ranks):
+    where = f"{src.filename}:{src.first_line}"
+    rank_text = ", ".join(f"{p}={'?' if ranks.get(p) is None else ranks.get(p)}" for p in fn_ir.params + fn_ir.kwonly)
+    return [f"Gradient of {src.fn.__qualname__} ({where}) with respect to {', '.join(wrt)}.",
+            f"Compiled for argument ranks {rank_text} (? = not an array); any shapes of those ranks."]
+
+
+def _file_name(src, wrt, ranks):
+    stem = Path(src.filename).stem
+    qualname = re.sub(r"[^0-9A-Za-z_]+", "_", src.fn.__qualname__.replace("<locals>", "")).strip("_")
+    qualname = re.sub(r"_+", "_", qualname)
+    rank_text = "".join("x" if r is None else str(r) for r in ranks)
+    return f"{stem}_{qualname}__{'_'.join(wrt)}__{rank_text}.py"

@@ -1,0 +1,2 @@
+"""Front end: read a function's source, resolve its names, fence off what is unsupported,
+and normalise it to one operation per statement."""

@@ -1,0 +1,354 @@
+"""Normal form: one operation per statement, temporaries named after what they hold.
+
+`return np.square(y_pred - y).sum()` becomes
+
+    y_pred_minus_y = y_pred - y
+    square = np.square(y_pred_minus_y)
+    sum_square = square.sum()
+    return sum_square
+
+A name assigned twice gets a new version (`h`, then `h_2`), so each value the
+reverse pass reads is still there when it reads it.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import gast
+
+from .. import ir
+from .resolve import MISSING, Resolver, is_numpy_module
+from .source import FunctionSource
+
+BINARY_OPERATORS = {
+    gast.Add: (operator.add, "plus", "total"),
+    gast.Sub: (operator.sub, "minus", "difference"),
+    gast.Mult: (operator.mul, "times", "product"),
+    gast.Div: (operator.truediv, "over", "quotient"),
+    gast.Pow: (operator.pow, "pow", "power"),
+    gast.MatMult: (operator.matmul, "matmul", "matmul"),
+    gast.FloorDiv: (operator.floordiv, "floordiv", "floor_quotient"),
+    gast.Mod: (operator.mod, "mod", "remainder"),
+}
+UNARY_OPERATORS = {gast.USub: (operator.neg, "neg"), gast.UAdd: (operator.pos, "pos"), gast.Not: (operator.not_, "not"),
+                   gast.Invert: (operator.invert, "invert")}
+COMPARISON = "comparison"  # the primitive of `a < b` and friends: never carries a gradient
+LOGICAL = "logical"  # `a and b`
+SUBSCRIPT = "subscript"  # `a[i]`
+COPY = None  # `a = b`
+
+_COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
+                  gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in"}
+_MAX_NAME = 16
+# Temporaries never shadow a builtin a reader knows: `.sum()` of a long expression is `total`, not `sum`.
+_INSTEAD_OF_BUILTIN = {"sum": "total", "max": "largest", "min": "smallest", "abs": "magnitude", "pow": "power",
+                       "round": "rounded", "len": "length", "all": "all_true", "any": "any_true"}
+
+
+def normalize(src: FunctionSource, resolver: Resolver, reserved=()) -> ir.Function:
+    return _Normalizer(src, resolver, reserved).run()
+
+
+class _Normalizer:
+    def __init__(self, src: FunctionSource, resolver: Resolver, reserved):
+        self.src = src
+        self.resolver = resolver
+        tree = src.tree
+        self.params = [a.id for a in tree.args.posonlyargs + tree.args.args]
+        self.kwonly = [a.id for a in tree.args.kwonlyargs]
+        self.used = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)} | set(reserved)
+        self.current = {p: p for p in self.params + self.kwonly}  # user name -> its live version
+        self.body = []
+        self.references = {}
+        self.origin = None
+
+    # ---- statements ---------------------------------------------------------
+
+    def run(self) -> ir.Function:
+        for stmt in self.src.tree.body:
+            self.origin = self._origin(stmt)
+            self.statement(stmt)
+        return ir.Function(
+            name=self.src.tree.name,
+            params=self.params,
+            kwonly=self.kwonly,
+            defaults=self._literal_defaults(),
+            body=self.body,
+            names=self.used,
+            references=self.references,
+        )
+
+    def statement(self, stmt):
+        if isinstance(stmt, gast.Assign):
+            self.assign(stmt.targets, stmt.value, stmt)
+        elif isinstance(stmt, gast.AnnAssign):
+            self.assign([stmt.target], stmt.value, stmt)
+        elif isinstance(stmt, gast.AugAssign):
+            # `h += b` rebinds h to h + b: the generated code never writes into the caller's arrays.
+            value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
+            gast.copy_location(value, stmt)
+            self.assign([stmt.target], value, stmt)
+        elif isinstance(stmt, gast.Expr):
+            if isinstance(stmt.value, gast.Constant):
+                return  # a docstring or a bare constant does nothing
+            self.body.append(ir.Effect(gast.Expr(value=self.expression_atoms(stmt.value)), self.origin))
+        elif isinstance(stmt, gast.Assert):
+            test = self.expression_atoms(stmt.test)
+            msg = self.expression_atoms(stmt.msg) if stmt.msg is not None else None
+            self.body.append(ir.Effect(gast.Assert(test=test, msg=msg), self.origin))
+        elif isinstance(stmt, gast.Return):
+            value = self.atom(stmt.value, hint=None)
+            self.body.append(ir.Return(value, self.origin, stmt))
+        elif isinstance(stmt, gast.Pass):
+            return
+        else:  # the fence lets nothing else through
+            raise self.src.error(stmt, f"internal error: unexpected {type(stmt).__name__} after the fence")
+
+    def assign(self, targets, value, stmt):
+        first, *others = targets
+        if isinstance(first, gast.Name):
+            target = self.operation(value, self.version(first.id))
+        elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
+            # `a, b = e1, e2`: evaluate every right-hand side before binding any name, as Python does.
+            atoms = [self.atom(element, hint=t.id) for element, t in zip(value.elts, first.elts)]
+            for t, atom in zip(first.elts, atoms):
+                self._copy(self.version(t.id), atom, stmt)
+            target = None
+        else:
+            atom = self.atom(value, hint=None)
+            names = [self.version(t.id) for t in first.elts]
+            self.body.append(ir.Unpack(names, atom, self.origin, stmt))
+            target = None
+        for other in others:  # `a = b = value`
+            if target is None:
+                raise self.src.error(stmt, "chained assignment with unpacking is not supported", "Split it into two assignments.")
+            self._copy(self.version(other.id), ir.name(target), stmt)
+
+    def _copy(self, target, atom, node):
+        self.body.append(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
+
+    # ---- expressions --------------------------------------------------------
+
+    def atom(self, expr, hint):
+        """Return an atom for expr, emitting statements for any operation inside it."""
+        if isinstance(expr, gast.Name):
+            if expr.id in self.current:
+                return ir.name(self.current[expr.id])
+            return self.global_reference([expr.id], expr)
+        if isinstance(expr, gast.Constant):
+            return gast.Constant(value=expr.value, kind=None)
+        if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, (gast.USub, gast.UAdd)) and isinstance(expr.operand, gast.Constant) \
+                and isinstance(expr.operand.value, (int, float, complex)) and not isinstance(expr.operand.value, bool):
+            value = -expr.operand.value if isinstance(expr.op, gast.USub) else expr.operand.value
+            return gast.Constant(value=value, kind=None)
+        if isinstance(expr, (gast.Tuple, gast.List)):
+            elts = [self.atom(e, hint=None) for e in expr.elts]
+            return type(expr)(elts=elts, ctx=gast.Load())
+        if isinstance(expr, gast.Attribute):
+            chain = _attribute_chain(expr)
+            if chain is not None and chain[0] not in self.current:
+                return self.global_reference(chain, expr)
+        if isinstance(expr, gast.Slice):
+            parts = [None if p is None else self.atom(p, hint=None) for p in (expr.lower, expr.upper, expr.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        return ir.name(self.operation(expr, None))
+
+    def expression_atoms(self, expr):
+        """Flatten the operands of an expression whose own result is not kept (an expression statement)."""
+        if isinstance(expr, gast.Call):
+            func = self.callee_expression(expr.func)
+            return gast.Call(func=func, args=[self.atom(a, None) for a in expr.args],
+                             keywords=[gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in expr.keywords])
+        return self.atom(expr, hint=None)
+
+    def global_reference(self, chain, node):
+        """A name (or module attribute) from the function's globals: a constant as far as gradients go."""
+        obj = self.resolver.resolve_chain(chain)
+        if obj is MISSING:
+            raise self.src.error(node, f"name `{'.'.join(chain)}` is not defined",
+                                 "Define it at module level or pass it as an argument.")
+        if self.resolver.is_closure_variable(chain[0]) and not is_numpy_module(self.resolver.lookup(chain[0])):
+            raise self.src.error(node, f"`{chain[0]}` is a variable of an enclosing function; the generated code cannot see it",
+                                 "Pass it as an argument, or define it at module level.")
+        self.references[".".join(chain)] = obj
+        self.references[chain[0]] = self.resolver.lookup(chain[0])
+        return _chain_expression(chain)
+
+    def callee_expression(self, func):
+        chain = _attribute_chain(func)
+        if chain is not None and chain[0] not in self.current:
+            return self.global_reference(chain, func)
+        return self.atom(func, hint=None)
+
+    def operation(self, expr, target):
+        """Emit `target = <expr with atom operands>` and return the target's name."""
+        node = expr
+        if isinstance(expr, gast.BinOp):
+            left, right = self.atom(expr.left, None), self.atom(expr.right, None)
+            primitive, word, noun = BINARY_OPERATORS[type(expr.op)]
+            new = gast.BinOp(left=left, op=expr.op, right=right)
+            args, kwargs = (left, right), {}
+            hint = _joined(left, word, right) or noun
+            display = f"the `{_OP_SYMBOL[type(expr.op)]}` operator"
+        elif isinstance(expr, gast.UnaryOp):
+            operand = self.atom(expr.operand, None)
+            primitive, word = UNARY_OPERATORS[type(expr.op)]
+            new = gast.UnaryOp(op=expr.op, operand=operand)
+            args, kwargs = (operand,), {}
+            hint = f"{word}_{operand.id}" if isinstance(operand, gast.Name) else word
+            display = f"unary `{word}`"
+        elif isinstance(expr, gast.Compare):
+            left = self.atom(expr.left, None)
+            comparators = [self.atom(c, None) for c in expr.comparators]
+            new = gast.Compare(left=left, ops=expr.ops, comparators=comparators)
+            primitive, args, kwargs = COMPARISON, (left, *comparators), {}
+            hint = _joined(left, _COMPARE_WORDS[type(expr.ops[0])], comparators[0]) if len(comparators) == 1 else None
+            hint = hint or "condition"
+            display = "a comparison"
+        elif isinstance(expr, gast.BoolOp):
+            values = [self.atom(v, None) for v in expr.values]
+            new = gast.BoolOp(op=expr.op, values=values)
+            primitive, args, kwargs, hint, display = LOGICAL, tuple(values), {}, "condition", "`and`/`or`"
+        elif isinstance(expr, gast.Call):
+            new, primitive, args, kwargs, hint, display = self.call(expr)
+        elif isinstance(expr, gast.Attribute):
+            receiver = self.atom(expr.value, None)
+            new = gast.Attribute(value=receiver, attr=expr.attr, ctx=gast.Load())
+            primitive, args, kwargs = ir.Method(expr.attr, is_call=False), (receiver,), {}
+            hint = f"{receiver.id}_{expr.attr}" if isinstance(receiver, gast.Name) else expr.attr
+            display = f"the attribute `.{expr.attr}`"
+        elif isinstance(expr, gast.Subscript):
+            value = self.atom(expr.value, None)
+            index = self.atom(expr.slice, None)
+            new = gast.Subscript(value=value, slice=index, ctx=gast.Load())
+            primitive, args, kwargs = SUBSCRIPT, (value, index), {}
+            hint = f"{value.id}_item" if isinstance(value, gast.Name) else "item"
+            display = "indexing (`a[...]`)"
+        elif isinstance(expr, (gast.Name, gast.Constant, gast.Tuple, gast.List, gast.JoinedStr)) or (
+                isinstance(expr, gast.UnaryOp)):
+            new = self.atom(expr, None) if not isinstance(expr, gast.JoinedStr) else expr
+            primitive, args, kwargs, hint, display = COPY, (new,), {}, "value", "assignment"
+        else:
+            raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
+        gast.copy_location(new, node)
+        if target is None:
+            hint = hint if _short(hint) else _fallback(hint)
+            target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
+        self.body.append(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
+        return target
+
+    def call(self, expr):
+        func = expr.func
+        args = [self.atom(a, None) for a in expr.args]
+        kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
+        keywords = [gast.keyword(arg=k, value=v) for k, v in kwargs.items()]
+        chain = _attribute_chain(func)
+        if isinstance(func, gast.Attribute) and (chain is None or chain[0] in self.current):
+            # A method of a value computed in this function: `x.sum(axis=1)`.
+            receiver = self.atom(func.value, None)
+            new = gast.Call(func=gast.Attribute(value=receiver, attr=func.attr, ctx=gast.Load()), args=args, keywords=keywords)
+            hint = f"{func.attr}_{receiver.id}" if isinstance(receiver, gast.Name) else func.attr
+            return new, ir.Method(func.attr), (receiver, *args), kwargs, hint, f"the method `.{func.attr}()`"
+        if chain is None or chain[0] in self.current:
+            raise self.src.error(func, "calling a value computed inside the function is not supported",
+                                 "Call a function defined at module level.")
+        callee = self.global_reference(chain, func)
+        obj = self.references[".".join(chain)]
+        new = gast.Call(func=callee, args=args, keywords=keywords)
+        first = args[0] if args else None
+        hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
+        return new, obj, tuple(args), kwargs, hint, f"`{'.'.join(chain)}`"
+
+    # ---- names --------------------------------------------------------------
+
+    def version(self, user_name):
+        """The name a new assignment to user_name binds: the name itself the first time, then name_2, ..."""
+        fresh = user_name if user_name not in self.current and user_name not in self.params else self.fresh(user_name)
+        self.used.add(fresh)
+        self.current[user_name] = fresh
+        return fresh
+
+    def fresh(self, base):
+        if base not in self.used and base not in self.current:
+            self.used.add(base)
+            return base
+        n = 2
+        while f"{base}_{n}" in self.used:
+            n += 1
+        self.used.add(f"{base}_{n}")
+        return f"{base}_{n}"
+
+    def _origin(self, stmt):
+        location = self.src.location(stmt)
+        start = stmt.lineno - 1
+        end = (getattr(stmt, "end_lineno", None) or stmt.lineno) - 1
+        text = " ".join(line.strip() for line in self.src.file_lines[start:end + 1])
+        return ir.Origin(location, text)
+
+    def _literal_defaults(self):
+        args = self.src.tree.args
+        positional = args.posonlyargs + args.args
+        result = {}
+        for param, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            if _is_literal(default):
+                result[param.id] = default
+        for param, default in zip(args.kwonlyargs, args.kw_defaults):
+            if default is not None and _is_literal(default):
+                result[param.id] = default
+        return result
+
+
+_OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
+              gast.FloorDiv: "//", gast.Mod: "%"}
+
+
+def _attribute_chain(expr):
+    """['np', 'linalg', 'norm'] for `np.linalg.norm`, or None when the root is not a plain name."""
+    chain = []
+    while isinstance(expr, gast.Attribute):
+        chain.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, gast.Name):
+        return None
+    chain.append(expr.id)
+    return chain[::-1]
+
+
+def _chain_expression(chain):
+    expr = ir.name(chain[0])
+    for attr in chain[1:]:
+        expr = gast.Attribute(value=expr, attr=attr, ctx=gast.Load())
+    return expr
+
+
+def _joined(left, word, right):
+    parts = []
+    for operand in (left, right):
+        if isinstance(operand, gast.Name):
+            parts.append(operand.id)
+        elif isinstance(operand, gast.Constant) and isinstance(operand.value, int) and not isinstance(operand.value, bool) \
+                and operand.value >= 0:
+            parts.append(str(operand.value))
+        else:
+            return None
+    name = f"{parts[0]}_{word}_{parts[1]}"
+    return name if len(name) <= _MAX_NAME else None
+
+
+def _short(hint):
+    return hint is not None and len(hint) <= _MAX_NAME and hint.isidentifier()
+
+
+def _fallback(hint):
+    if hint and hint.split("_")[0].isidentifier():
+        return hint.split("_")[0]
+    return "value"
+
+
+def _is_literal(node):
+    try:
+        gast.literal_eval(node)
+        return True
+    except ValueError:
+        return False

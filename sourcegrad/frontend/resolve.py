@@ -1,0 +1,88 @@
+"""Resolve the names a function reads through its globals, closure and builtins.
+
+Nothing here assumes the alias `np`: `import numpy as xp` or
+`from numpy import maximum` resolve to the same numpy objects, and the
+generated code then calls them through the array module it is handed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+
+import numpy
+
+_MISSING = object()
+
+
+class Resolver:
+    def __init__(self, fn):
+        self.fn = fn
+        self.globals = fn.__globals__
+        self.closure = {}
+        if fn.__closure__:
+            for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+                try:
+                    self.closure[var] = cell.cell_contents
+                except ValueError:  # a cell not yet filled
+                    pass
+
+    def lookup(self, identifier: str):
+        """The object a free name refers to, or _MISSING."""
+        if identifier in self.closure:
+            return self.closure[identifier]
+        if identifier in self.globals:
+            return self.globals[identifier]
+        return getattr(builtins, identifier, _MISSING)
+
+    def is_closure_variable(self, identifier: str) -> bool:
+        return identifier in self.closure
+
+    def resolve_chain(self, chain):
+        """Resolve `a.b.c` given as ['a', 'b', 'c']; _MISSING where any step is missing."""
+        obj = self.lookup(chain[0])
+        for attr in chain[1:]:
+            if obj is _MISSING:
+                return _MISSING
+            obj = getattr(obj, attr, _MISSING)
+        return obj
+
+
+MISSING = _MISSING
+
+
+def is_numpy_module(obj) -> bool:
+    return isinstance(obj, types.ModuleType) and (obj.__name__ == "numpy" or obj.__name__.startswith("numpy."))
+
+
+_numpy_paths = None
+
+
+def numpy_path(obj):
+    """The attribute path of a numpy object under the numpy namespace ('maximum', 'linalg.norm'), or None."""
+    global _numpy_paths
+    if _numpy_paths is None:
+        paths = {}
+        for prefix, module in (("", numpy), ("linalg.", numpy.linalg), ("random.", numpy.random), ("fft.", numpy.fft)):
+            for attr in dir(module):
+                if attr.startswith("_"):
+                    continue
+                value = getattr(module, attr, None)
+                if callable(value) and not isinstance(value, type):
+                    paths.setdefault(id(value), prefix + attr)
+        _numpy_paths = paths
+    return _numpy_paths.get(id(obj))
+
+
+def describe(obj) -> str:
+    """A stable, human-readable identity of a resolved object (for messages and the cache key)."""
+    if isinstance(obj, types.ModuleType):
+        return f"module {obj.__name__}"
+    path = numpy_path(obj)
+    if path is not None:
+        return f"numpy.{path}"
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if qualname:
+        return f"{module}.{qualname}" if module else qualname
+    return type(obj).__name__

@@ -1,0 +1,103 @@
+"""The normal form that the analyses and the transformation work on.
+
+A function becomes a flat list of statements, each doing one operation on
+atoms (names, constants, tuples of atoms, references to globals such as
+`np.pi`). Every statement remembers the source statement it came from, so
+errors and the generated code's comments can point at the user's line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gast
+
+from .errors import Location
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The user's statement a normal-form statement came from."""
+
+    location: Location
+    text: str  # the statement's source, on one line
+
+
+@dataclass(frozen=True)
+class Method:
+    """An array method or attribute, resolved against the receiver at run time (`x.sum`, `x.T`)."""
+
+    name: str
+    is_call: bool = True
+
+    def __str__(self) -> str:
+        return f".{self.name}()" if self.is_call else f".{self.name}"
+
+
+@dataclass
+class Assign:
+    """`target = expr`, where expr applies one primitive to atoms."""
+
+    target: str
+    expr: gast.expr  # what the forward pass executes, over atoms
+    primitive: object  # the operation: a numpy function, an `operator` function, a Method, or None for a copy
+    args: tuple  # atoms bound positionally (a method's receiver comes first)
+    kwargs: dict  # keyword atoms
+    origin: Origin
+    node: gast.AST  # the operation's own node, for precise error locations
+    display: str = ""  # how the user spelled the operation, for messages
+
+
+@dataclass
+class Unpack:
+    """`a, b = value` where value is not a literal tuple; only for values that carry no gradient."""
+
+    targets: list
+    value: gast.expr
+    origin: Origin
+    node: gast.AST
+
+
+@dataclass
+class Effect:
+    """An expression statement kept for its side effects (a print, an assert)."""
+
+    stmt: gast.stmt
+    origin: Origin
+
+
+@dataclass
+class Return:
+    value: gast.expr  # an atom
+    origin: Origin
+    node: gast.AST
+
+
+@dataclass
+class Function:
+    """A function in normal form."""
+
+    name: str
+    params: list  # positional parameter names, in order
+    kwonly: list  # keyword-only parameter names
+    defaults: dict  # parameter name -> source text of a literal default (others are set at load time)
+    body: list = field(default_factory=list)
+    names: set = field(default_factory=set)  # every identifier in use, for picking fresh names
+    references: dict = field(default_factory=dict)  # global name -> resolved object (for the cache key)
+
+    @property
+    def returned(self) -> Return:
+        return self.body[-1]
+
+
+def name(identifier: str) -> gast.Name:
+    return gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def names_in(expr) -> list:
+    """The identifiers an atom or expression reads, in order, each once."""
+    seen = []
+    for node in gast.walk(expr):
+        if isinstance(node, gast.Name) and node.id not in seen:
+            seen.append(node.id)
+    return seen

@@ -1,0 +1,1 @@
+"""Simplification passes over the backward code."""

@@ -1,0 +1,195 @@
+"""The thin runtime the generated code calls.
+
+Generated code receives one argument, `xp`, for everything it needs beyond
+Python operators: the array module's functions (`xp.maximum`, `xp.log`) and
+the helpers below (`xp.unbroadcast`). The helpers use only array methods and
+operators, so the same generated file runs on numpy and on cupy.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy
+
+
+# ---- the gradient the backward pass starts from -------------------------------
+
+class OutputGradientError(Exception):
+    """The output is not a scalar and no output gradient was given, or the given one has the wrong shape."""
+
+
+def output_gradient(value, grad):
+    """The output's gradient: 1 for a scalar output when the caller gave none, else the caller's, checked."""
+    shape = getattr(value, "shape", ())
+    if grad is None:
+        if getattr(value, "size", 1) != 1:
+            raise OutputGradientError(f"the function returns an array of shape {shape}, not a scalar")
+        if not shape:
+            return 1.0  # a Python float keeps the output's dtype (numpy's weak scalar promotion)
+        return array_namespace(value).ones_like(value)
+    if getattr(grad, "shape", ()) != shape:
+        raise OutputGradientError(f"the output gradient has shape {getattr(grad, 'shape', ())}, the output {shape}")
+    return grad
+
+
+# ---- helpers the gradient rules call ---------------------------------------
+
+def unbroadcast(grad, target):
+    """Sum `grad` over the axes that broadcasting added or stretched, giving `target`'s shape.
+
+    Every elementwise binary rule calls this on both operands; when the shapes
+    already match it returns `grad` itself, so it costs a shape comparison.
+    """
+    shape = getattr(target, "shape", ())
+    grad_shape = getattr(grad, "shape", ())
+    if grad_shape == shape:
+        return grad
+    leading = len(grad_shape) - len(shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, size in enumerate(shape) if size == 1 and grad_shape[leading + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes)
+    return grad.reshape(shape)
+
+
+def unreduce(grad, target, axis, keepdims):
+    """Broadcast the gradient of a reduction over `axis` back to `target`'s shape."""
+    shape = getattr(target, "shape", ())
+    if axis is not None and not keepdims:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        ndim = len(shape)
+        kept = list(getattr(grad, "shape", ()))
+        for a in sorted(a % ndim for a in axes):
+            kept.insert(a, 1)
+        grad = grad.reshape(tuple(kept))
+    return _broadcast(grad, shape, target)
+
+
+def size(value):
+    """The number of elements of an array or a Python scalar (1)."""
+    return getattr(value, "size", 1)
+
+
+def inverse_permutation(axes):
+    """The axes that undo `transpose(x, axes)`."""
+    inverse = [0] * len(axes)
+    for position, axis in enumerate(axes):
+        inverse[axis % len(axes)] = position
+    return tuple(inverse)
+
+
+def matmul_grad_left(grad, x, y):
+    """d(x @ y)/dx for operands of any rank (1-D, 2-D, batched), reduced to x's shape."""
+    x_ndim, y_ndim = _ndim(x), _ndim(y)
+    if y_ndim == 1:
+        dx = grad[..., None] * y
+    elif x_ndim == 1:
+        dx = (y @ grad[..., None])[..., 0]
+    else:
+        dx = grad @ y.swapaxes(-1, -2)
+    return unbroadcast(dx, x)
+
+
+def matmul_grad_right(grad, x, y):
+    """d(x @ y)/dy for operands of any rank (1-D, 2-D, batched), reduced to y's shape."""
+    x_ndim, y_ndim = _ndim(x), _ndim(y)
+    if x_ndim == 1 and y_ndim == 1:
+        dy = grad * x
+    elif x_ndim == 1:
+        dy = x[:, None] * grad[..., None, :]
+    elif y_ndim == 1:
+        dy = (x.swapaxes(-1, -2) @ grad[..., None])[..., 0]
+    else:
+        dy = x.swapaxes(-1, -2) @ grad
+    return unbroadcast(dy, y)
+
+
+def dot_grad_left(grad, x, y):
+    """d(np.dot(x, y))/dx: a product when either side is a scalar, else as matmul (up to 2-D)."""
+    if _ndim(x) == 0 or _ndim(y) == 0:
+        return unbroadcast(grad * y, x)
+    _check_dot_rank(x, y)
+    return matmul_grad_left(grad, x, y)
+
+
+def dot_grad_right(grad, x, y):
+    if _ndim(x) == 0 or _ndim(y) == 0:
+        return unbroadcast(grad * x, y)
+    _check_dot_rank(x, y)
+    return matmul_grad_right(grad, x, y)
+
+
+def _check_dot_rank(x, y):
+    if _ndim(x) > 2 or _ndim(y) > 2:
+        from .errors import SourcegradError
+        raise SourcegradError(
+            "np.dot of arrays with more than two dimensions is not supported: it is not a batched matmul.",
+            hint="Use `x @ y` (np.matmul) or np.tensordot.")
+
+
+def _ndim(value):
+    return getattr(value, "ndim", 0)
+
+
+def _broadcast(grad, shape, target):
+    if getattr(grad, "shape", ()) == shape:
+        return grad
+    module = array_namespace(grad, target)
+    if not hasattr(grad, "shape"):  # a Python scalar: give it the target's dtype and device
+        grad = module.asarray(grad, dtype=getattr(target, "dtype", None))
+    return module.broadcast_to(grad, shape)
+
+
+HELPERS = {f.__name__: f for f in (output_gradient, unbroadcast, unreduce, size, inverse_permutation, matmul_grad_left, matmul_grad_right,
+                                    dot_grad_left, dot_grad_right)}
+
+
+# ---- the `xp` object --------------------------------------------------------
+
+class ArrayModule:
+    """The array module plus the helpers above, as one namespace: what generated code calls `xp`.
+
+    Attribute reads fall through to the wrapped module (numpy or cupy) and are
+    cached on the instance, so `xp.maximum` costs what `np.maximum` costs.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.__dict__.update(HELPERS)
+
+    def __getattr__(self, attr):
+        value = getattr(self.module, attr)
+        setattr(self, attr, value)
+        return value
+
+    def __repr__(self):
+        return f"<sourcegrad array module {self.module.__name__}>"
+
+
+NUMPY = ArrayModule(numpy)
+_cupy_module = None
+
+
+def array_namespace(*values):
+    """numpy's ArrayModule unless an input is a cupy array."""
+    if "cupy" not in sys.modules:
+        return numpy
+    for value in values:
+        if type(value).__module__.startswith("cupy"):
+            return sys.modules["cupy"]
+    return numpy
+
+
+def array_module_for(values) -> ArrayModule:
+    """The `xp` for a call: cupy's when an argument is a cupy array, numpy's otherwise."""
+    global _cupy_module
+    if "cupy" not in sys.modules:  # the common case costs one dict lookup
+        return NUMPY
+    for value in values:
+        if type(value).__module__.startswith("cupy"):
+            if _cupy_module is None:
+                _cupy_module = ArrayModule(sys.modules["cupy"])
+            return _cupy_module
+    return NUMPY

@@ -1,0 +1,62 @@
+"""Gradient rules for Python's arithmetic operators and their numpy functions.
+
+Every binary rule reduces each operand's gradient to that operand's shape with
+`unbroadcast`, so `x / y` with y of shape (1, n) gets y's gradient summed over
+the stretched axis.
+"""
+
+import operator
+
+import numpy as np
+
+from ..runtime import unbroadcast
+from .registry import adjoint, d
+
+# ---- addition and subtraction --------------------------------------------------
+
+
+@adjoint(operator.add, np.add)
+def add(result, x, y):
+    d[x] = unbroadcast(d[result], x)
+    d[y] = unbroadcast(d[result], y)
+
+
+@adjoint(operator.sub, np.subtract)
+def subtract(result, x, y):
+    d[x] = unbroadcast(d[result], x)
+    d[y] = unbroadcast(-d[result], y)
+
+
+@adjoint(operator.neg, np.negative)
+def negative(result, x):
+    d[x] = -d[result]
+
+
+@adjoint(operator.pos, np.positive)
+def positive(result, x):
+    d[x] = d[result]
+
+
+# ---- multiplication and division ------------------------------------------------
+
+
+@adjoint(operator.mul, np.multiply)
+def multiply(result, x, y):
+    d[x] = unbroadcast(d[result] * y, x)
+    d[y] = unbroadcast(x * d[result], y)
+
+
+@adjoint(operator.truediv, np.divide)
+def divide(result, x, y):
+    d[x] = unbroadcast(d[result] / y, x)
+    d[y] = unbroadcast(-d[result] * result / y, y)
+
+
+# ---- powers ------------------------------------------------------------------------
+
+
+@adjoint(operator.pow, np.power)
+def power(result, x, y):
+    d[x] = unbroadcast(d[result] * y * x ** (y - 1), x)
+    # d/dy x**y = x**y log(x); at x == 0 the product is 0 for y > 0, so log(0) is kept out.
+    d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)

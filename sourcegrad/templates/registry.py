@@ -1,0 +1,310 @@
+"""The registry of gradient rules, and how a rule becomes code.
+
+A rule is a short Python function, parsed and never executed:
+
+    @adjoint(np.sin)
+    def sin(result, x):
+        d[x] = d[result] * np.cos(x)
+
+Its first parameter names the primitive's result, the others its parameters
+(with numpy's names and defaults, so calls bind as numpy binds them).
+`d[name]` is the gradient of `name`. `np.` calls become calls on the array
+module the generated code is handed; helpers from sourcegrad.runtime become
+`xp.helper`. An `if` in a rule is decided at compile time from constants and
+array ranks (`ndim(x) == 2`); when it cannot be decided, the last `else`
+branch is used, so that branch must be right for every input.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import inspect
+import textwrap
+import types
+
+import gast
+import numpy
+
+from .. import runtime
+
+
+class _Adjoints:
+    """`d` in a rule: `d[x]` is the gradient of x. Rules are never executed, so it is never indexed."""
+
+    def __getitem__(self, key):
+        raise RuntimeError("gradient rules are templates: they are parsed by sourcegrad, never run")
+
+    __setitem__ = __getitem__
+
+
+d = _Adjoints()
+
+
+def ndim(value):  # pragma: no cover - resolved at compile time inside rules
+    """In a rule's `if`, the rank of a value, known at compile time from the call's argument ranks."""
+    raise RuntimeError("ndim() is only meaningful inside a gradient rule")
+
+
+RULES = {}  # primitive -> Template
+NONDIFFERENTIABLE = {}  # primitive -> description; its result carries no gradient
+# Array methods and attributes, mapped to the numpy function whose rule they use.
+METHODS = {}
+ATTRIBUTES = {}
+
+
+def adjoint(*primitives):
+    """Register the decorated template as the gradient rule of each primitive."""
+
+    def register(template_fn):
+        template = Template(template_fn)
+        for primitive in primitives:
+            RULES[primitive] = template
+        return template_fn
+
+    return register
+
+
+def nondifferentiable(*primitives, why="its result carries no gradient"):
+    for primitive in primitives:
+        NONDIFFERENTIABLE[primitive] = why
+
+
+def method(name, primitive, pack_varargs=False):
+    """`x.name(...)` uses the rule of primitive(x, ...); pack_varargs turns `x.reshape(2, 3)` into (2, 3)."""
+    METHODS[name] = (primitive, pack_varargs)
+
+
+def attribute(name, primitive):
+    ATTRIBUTES[name] = primitive
+
+
+class TemplateError(Exception):
+    """A mistake in a gradient rule itself (a bug in sourcegrad or in a user's @adjoint)."""
+
+
+class Template:
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.__name__
+        self._parsed = None
+
+    # ---- parsing --------------------------------------------------------------
+
+    def _parse(self):
+        if self._parsed is None:
+            source = textwrap.dedent(inspect.getsource(self.fn))
+            tree = gast.parse(source).body[0]
+            signature = inspect.signature(self.fn)
+            params = list(signature.parameters.values())
+            if not params:
+                raise TemplateError(f"rule {self.name} needs a first parameter naming the result")
+            self.result = params[0].name
+            self.signature = signature.replace(parameters=params[1:])
+            self._parsed = tree.body
+        return self._parsed
+
+    def parameters(self):
+        self._parse()
+        return list(self.signature.parameters)
+
+    def source(self):
+        return textwrap.dedent(inspect.getsource(self.fn))
+
+    def bind(self, args, kwargs):
+        """Bind a call's atoms to the rule's parameters, as Python would; None if they do not fit."""
+        self._parse()
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            return None
+        values = {}
+        for param in self.signature.parameters.values():
+            if param.name in bound.arguments:
+                values[param.name] = bound.arguments[param.name]
+            elif param.default is not inspect.Parameter.empty:
+                values[param.name] = gast.Constant(value=param.default, kind=None)
+        return values
+
+    # ---- instantiation --------------------------------------------------------
+
+    def instantiate(self, bindings, result, adjoint_name, ranks, backend):
+        """The rule's `d[param] = expr` pairs for this call, decided and substituted.
+
+        bindings: parameter name -> atom; result: the primal result's name;
+        adjoint_name(name) -> the name of d[name]; ranks: name -> static rank or None;
+        backend: the name the generated code calls the array module by.
+        """
+        body = self._parse()
+        context = _Context(self, bindings, result, adjoint_name, ranks, backend)
+        contributions = []
+        context.collect(body, contributions)
+        return contributions
+
+
+_UNKNOWN = object()
+
+
+class _Context:
+    def __init__(self, template, bindings, result, adjoint_name, ranks, backend):
+        self.template = template
+        self.bindings = bindings
+        self.result = result
+        self.adjoint_name = adjoint_name
+        self.ranks = ranks
+        self.backend = backend
+        self.globals = template.fn.__globals__
+
+    def fail(self, node, message):
+        return TemplateError(f"in gradient rule {self.template.name}, line {getattr(node, 'lineno', '?')}: {message}")
+
+    def collect(self, statements, out):
+        for stmt in statements:
+            if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
+                continue  # docstring
+            if isinstance(stmt, gast.If):
+                self.collect(self.decide(stmt), out)
+            elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and self._is_adjoint(stmt.targets[0]):
+                param = stmt.targets[0].slice.id
+                if param not in self.bindings:
+                    raise self.fail(stmt, f"d[{param}] is not a parameter of the rule")
+                out.append((param, self.substitute(stmt.value)))
+            else:
+                raise self.fail(stmt, "a rule's body may only hold `d[param] = expression` and `if` statements")
+
+    def decide(self, stmt):
+        """The branch of a compile-time `if`; the final else when the test cannot be decided now."""
+        node = stmt
+        while True:
+            value = self.evaluate(node.test)
+            if value is _UNKNOWN:
+                while len(node.orelse) == 1 and isinstance(node.orelse[0], gast.If):
+                    node = node.orelse[0]
+                if not node.orelse:
+                    raise self.fail(stmt, "an `if` that cannot always be decided at compile time needs an `else` that is right for every input")
+                return node.orelse
+            if value:
+                return node.body
+            if len(node.orelse) == 1 and isinstance(node.orelse[0], gast.If):
+                node = node.orelse[0]
+                continue
+            return node.orelse
+
+    def evaluate(self, expr):
+        """A compile-time value, or _UNKNOWN."""
+        if isinstance(expr, gast.Constant):
+            return expr.value
+        if isinstance(expr, gast.Name):
+            atom = self.bindings.get(expr.id)
+            if isinstance(atom, gast.Constant):
+                return atom.value
+            if isinstance(atom, gast.Tuple) and all(isinstance(e, gast.Constant) for e in atom.elts):
+                return tuple(e.value for e in atom.elts)
+            return _UNKNOWN
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == "ndim" and len(expr.args) == 1:
+            arg = expr.args[0]
+            atom = self.bindings.get(arg.id) if isinstance(arg, gast.Name) else None
+            if isinstance(atom, gast.Constant) and isinstance(atom.value, (int, float, complex)):
+                return 0
+            if isinstance(atom, gast.Name):
+                rank = self.ranks.get(atom.id)
+                return _UNKNOWN if rank is None else rank
+            return _UNKNOWN
+        if isinstance(expr, gast.BoolOp):
+            values = [self.evaluate(v) for v in expr.values]
+            is_and = isinstance(expr.op, gast.And)
+            # A decided operand can settle the whole expression even when another is unknown.
+            if any(v is not _UNKNOWN and (not v if is_and else v) for v in values):
+                return not is_and
+            return _UNKNOWN if any(v is _UNKNOWN for v in values) else is_and
+        if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.Not):
+            value = self.evaluate(expr.operand)
+            return _UNKNOWN if value is _UNKNOWN else not value
+        if isinstance(expr, gast.Compare) and len(expr.ops) == 1:
+            left, right = self.evaluate(expr.left), self.evaluate(expr.comparators[0])
+            if left is _UNKNOWN or right is _UNKNOWN:
+                return _UNKNOWN
+            op = type(expr.ops[0])
+            compare = {gast.Is: lambda a, b: a is b, gast.IsNot: lambda a, b: a is not b, gast.Eq: lambda a, b: a == b,
+                       gast.NotEq: lambda a, b: a != b, gast.Lt: lambda a, b: a < b, gast.LtE: lambda a, b: a <= b,
+                       gast.Gt: lambda a, b: a > b, gast.GtE: lambda a, b: a >= b}
+            return compare[op](left, right)
+        raise self.fail(expr, "a rule's `if` may only test constants, `is None` and ndim(...)")
+
+    def _is_adjoint(self, node):
+        return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == "d"
+                and isinstance(node.slice, gast.Name))
+
+    def substitute(self, expr):
+        expr = copy.deepcopy(expr)
+        return _Substituter(self).visit(expr)
+
+
+class _Substituter(gast.NodeTransformer):
+    def __init__(self, context):
+        self.context = context
+
+    def visit_Subscript(self, node):
+        if self.context._is_adjoint(node):
+            key = node.slice.id
+            if key == self.context.template.result:
+                return _name(self.context.adjoint_name(self.context.result))
+            raise self.context.fail(node, "a rule may read only d[result]")
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node):
+        ctx = self.context
+        if node.id == ctx.template.result:
+            return _name(ctx.result)
+        if node.id in ctx.bindings:
+            return copy.deepcopy(ctx.bindings[node.id])
+        value = ctx.globals.get(node.id, _MISSING)
+        if value is _MISSING and hasattr(builtins, node.id):
+            return node
+        if isinstance(value, types.FunctionType) and value.__module__ == runtime.__name__:
+            return _attribute(_name(ctx.backend), node.id)
+        if value is numpy:
+            return _name(ctx.backend)
+        raise ctx.fail(node, f"the name {node.id!r} is neither a parameter, numpy, nor a sourcegrad.runtime helper")
+
+
+_MISSING = object()
+
+
+def _name(identifier):
+    return gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _attribute(value, attr):
+    return gast.Attribute(value=value, attr=attr, ctx=gast.Load())
+
+
+def lookup(primitive, args, kwargs):
+    """(template, args, kwargs) for a normal-form operation, or (None, ...) when no rule exists.
+
+    Methods and attributes are resolved here to the function whose rule they share.
+    """
+    from ..ir import Method
+
+    if isinstance(primitive, Method):
+        if primitive.is_call:
+            entry = METHODS.get(primitive.name)
+            if entry is None:
+                return None, args, kwargs
+            target, pack = entry
+            if pack and len(args) > 2:
+                args = (args[0], gast.Tuple(elts=list(args[1:]), ctx=gast.Load()))
+            primitive = target
+        else:
+            if primitive.name not in ATTRIBUTES:
+                return None, args, kwargs
+            primitive = ATTRIBUTES[primitive.name]
+    return RULES.get(primitive), args, kwargs
+
+
+def is_nondifferentiable(primitive) -> bool:
+    try:
+        return primitive in NONDIFFERENTIABLE
+    except TypeError:  # an unhashable callable
+        return False

@@ -1,0 +1,1 @@
+"""Transformations of the normal form into derivative code."""
