@@ -37,10 +37,12 @@ class DifferentiableFunction:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.generated_dir = generated_dir
+        self._frontend = None
         self._parameters = _parameter_names(fn)
+        if len(self._parameters) != len(inspect.signature(fn).parameters):
+            self._frontend = Frontend(fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(fn, self._parameters, wrt)
         self._single = wrt is None or isinstance(wrt, (str, int))
-        self._frontend = None
         self._compiled = {}
         self._last = None
         self._lock = threading.Lock()

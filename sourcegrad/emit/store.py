@@ -44,12 +44,16 @@ _rules_fingerprint = None
 
 
 def rules_fingerprint() -> str:
-    """A hash of the gradient rules' source files: a changed rule invalidates every cached file."""
+    """A hash of the gradient rules' source files: a changed rule invalidates every cached file.
+
+    (Other compiler changes come with a new version number; hashing the whole
+    package would change every committed generated file with every commit.)
+    """
     global _rules_fingerprint
     if _rules_fingerprint is None:
-        folder = Path(__file__).resolve().parent.parent
+        folder = Path(__file__).resolve().parent.parent / "templates"
         sources = []
-        for path in sorted(folder.rglob("*.py")):
+        for path in sorted(folder.glob("*.py")):
             sources.append((str(path.relative_to(folder)), path.read_bytes()))
         _rules_fingerprint = digest(sources)
     return _rules_fingerprint

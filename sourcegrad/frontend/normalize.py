@@ -18,7 +18,7 @@ import operator
 import gast
 
 from .. import ir
-from .resolve import MISSING, Resolver, is_numpy_module
+from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
 from .source import FunctionSource
 
 BINARY_OPERATORS = {
@@ -108,7 +108,7 @@ class _Normalizer:
     def assign(self, targets, value, stmt):
         first, *others = targets
         if isinstance(first, gast.Name):
-            target = self.operation(value, self.version(first.id))
+            target = self.operation(value, assigns=first.id)
         elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
             # `a, b = e1, e2`: evaluate every right-hand side before binding any name, as Python does.
             atoms = [self.atom(element, hint=t.id) for element, t in zip(value.elts, first.elts)]
@@ -168,7 +168,9 @@ class _Normalizer:
         if obj is MISSING:
             raise self.src.error(node, f"name `{'.'.join(chain)}` is not defined",
                                  "Define it at module level or pass it as an argument.")
-        if self.resolver.is_closure_variable(chain[0]) and not is_numpy_module(self.resolver.lookup(chain[0])):
+        root = self.resolver.lookup(chain[0])
+        # numpy objects are reached through `xp` in the generated code; anything else from a closure is out of its reach
+        if self.resolver.is_closure_variable(chain[0]) and not (is_numpy_module(root) or numpy_path(root)):
             raise self.src.error(node, f"`{chain[0]}` is a variable of an enclosing function; the generated code cannot see it",
                                  "Pass it as an argument, or define it at module level.")
         self.references[".".join(chain)] = obj
@@ -181,8 +183,12 @@ class _Normalizer:
             return self.global_reference(chain, func)
         return self.atom(func, hint=None)
 
-    def operation(self, expr, target):
-        """Emit `target = <expr with atom operands>` and return the target's name."""
+    def operation(self, expr, target=None, assigns=None):
+        """Emit `target = <expr with atom operands>` and return the target's name.
+
+        With `assigns`, the target is a new version of that user name, taken only after the
+        operands are read (`a = a + b` reads the old a).
+        """
         node = expr
         if isinstance(expr, gast.BinOp):
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
@@ -232,7 +238,9 @@ class _Normalizer:
         else:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
-        if target is None:
+        if assigns is not None:
+            target = self.version(assigns)
+        elif target is None:
             hint = hint if _short(hint) else _fallback(hint)
             target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
         self.body.append(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))

@@ -35,7 +35,7 @@ def simplify(rev: ReverseFunction) -> ReverseFunction:
     while changed:
         changed = False
         for step in (passes.fold_constants, passes.drop_shape_noops, passes.merge_single_use,
-                     passes.inline_broadcasts, passes.drop_dead):
+                     passes.propagate_aliases, passes.inline_broadcasts, passes.drop_dead):
             changed |= step()
     passes.choose_in_place()
     return rev
@@ -161,6 +161,28 @@ class _Passes:
             else:
                 stmt.value.args[0] = source.value
             backward.remove(source)
+            return True
+        return False
+
+    # ---- pass: `d_a = d_b` makes d_a another name for d_b ---------------------------------------
+
+    def propagate_aliases(self):
+        backward = self.rev.backward
+        counts = {}
+        for stmt in backward:
+            counts[stmt.target] = counts.get(stmt.target, 0) + 1
+        for stmt in backward:
+            if not isinstance(stmt.value, gast.Name) or stmt.accumulate or counts[stmt.target] != 1:
+                continue
+            if stmt.target == self.rev.seed:
+                continue
+            # Every adjoint read here is complete (all its contributions come earlier), so the two
+            # names hold the same value from now on; gradients handed out are copied if they alias.
+            alias, original = stmt.target, stmt.value
+            backward.remove(stmt)
+            for other in backward:
+                other.value = _Substitute(alias, original).visit(other.value)
+            self.rev.gradients[:] = [_Substitute(alias, original).visit(g) for g in self.rev.gradients]
             return True
         return False
 

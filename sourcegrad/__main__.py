@@ -1,0 +1,83 @@
+"""python -m sourcegrad [--show] [--steps N] EXAMPLE.py: run an example and say where its backward pass is."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import runpy
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .api import compiled_files
+from .errors import SourcegradError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m sourcegrad", description=__doc__.split(":", 1)[1].strip())
+    parser.add_argument("script", help="a Python file, such as examples/two_layer.py")
+    parser.add_argument("--show", action="store_true", help="print the generated backward pass instead of training")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the example's own)")
+    parser.add_argument("--version", action="version", version=f"sourcegrad {__version__}")
+    args = parser.parse_args(argv)
+
+    script = Path(args.script)
+    if not script.is_file():
+        parser.error(f"no such file: {script}")
+    sys.path.insert(0, str(script.resolve().parent))  # so an example can import its neighbours
+    try:
+        namespace = runpy.run_path(str(script), run_name="__sourcegrad_example__")
+        entry = namespace.get("main")
+        if entry is None:  # a plain script: run it as `python script.py` would
+            runpy.run_path(str(script), run_name="__main__")
+        elif args.show:
+            entry(steps=1, log=lambda t, loss: None)
+        else:
+            _run(entry, script, args.steps)
+    except SourcegradError as exc:
+        print(f"sourcegrad: error: {exc}", file=sys.stderr)
+        return 1
+
+    files = list(dict.fromkeys(compiled_files()))
+    if args.show:
+        for path in files:
+            print(Path(path).read_text())
+        if not files:
+            print(f"{script} differentiates nothing: no backward pass was generated.")
+        return 0
+    for path in files:
+        print(f"generated backward pass: {_shown(path)}")
+    return 0
+
+
+def _run(entry, script, steps):
+    print(f"sourcegrad {__version__}: running {script}")
+    default = inspect.signature(entry).parameters.get("steps")
+    total = steps if steps is not None else getattr(default, "default", None)
+    total = total if isinstance(total, int) and total > 0 else 100
+    start = time.perf_counter()
+
+    def log(t, loss):
+        # A line every 10% of the run, and the last step: progress without flooding the terminal.
+        period = max(1, total // 10)
+        if t % period == period - 1 or t == total - 1:
+            elapsed = time.perf_counter() - start
+            print(f"  step {t + 1:>5}/{total}  loss {float(loss):.6g}  ({elapsed:.2f} s)")
+
+    if steps is None:
+        entry(log=log)
+    else:
+        entry(steps=steps, log=log)
+    print(f"done in {time.perf_counter() - start:.2f} s")
+
+
+def _shown(path):
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

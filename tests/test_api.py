@@ -1,0 +1,231 @@
+"""The API contract: names and return shapes users rely on."""
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad import SourcegradError
+
+rng = np.random.default_rng(0)
+
+
+def two_layer(x, y, w1, w2):
+    h = x @ w1
+    h_relu = np.maximum(h, 0)
+    y_pred = h_relu @ w2
+    return np.square(y_pred - y).sum()
+
+
+def data(dtype=np.float64):
+    return (rng.standard_normal((5, 4)).astype(dtype), rng.standard_normal((5, 3)).astype(dtype),
+            rng.standard_normal((4, 6)).astype(dtype), rng.standard_normal((6, 3)).astype(dtype))
+
+
+def hand_written(x, y, w1, w2):
+    h = x @ w1
+    y_pred = np.maximum(h, 0) @ w2
+    grad_y_pred = 2.0 * (y_pred - y)
+    grad_w2 = np.maximum(h, 0).T @ grad_y_pred
+    grad_h = grad_y_pred @ w2.T
+    grad_h[h < 0] = 0
+    return x.T @ grad_h, grad_w2
+
+
+def test_decorated_function_runs_unchanged():
+    f = sourcegrad.differentiate(wrt=("w1", "w2"))(two_layer)
+    args = data()
+    assert f(*args) == two_layer(*args)
+    assert f.__name__ == "two_layer" and f.__wrapped__ is two_layer
+
+
+def test_value_and_grad_matches_hand_written_backward():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    args = data()
+    value, (d_w1, d_w2) = f.value_and_grad(*args)
+    expected_w1, expected_w2 = hand_written(*args)
+    assert value == pytest.approx(two_layer(*args))
+    np.testing.assert_allclose(d_w1, expected_w1, rtol=1e-12)
+    np.testing.assert_allclose(d_w2, expected_w2, rtol=1e-12)
+
+
+def test_one_wrt_gives_one_array_and_several_give_a_tuple_in_wrt_order():
+    args = data()
+    expected_w1, expected_w2 = hand_written(*args)
+    single = sourcegrad.differentiate(two_layer, wrt="w2").grad(*args)
+    assert isinstance(single, np.ndarray)
+    np.testing.assert_allclose(single, expected_w2)
+    reordered = sourcegrad.differentiate(two_layer, wrt=("w2", "w1")).grad(*args)
+    np.testing.assert_allclose(reordered[0], expected_w2)
+    np.testing.assert_allclose(reordered[1], expected_w1)
+
+
+def test_wrt_by_position_and_default_first_argument():
+    args = data()
+    by_position = sourcegrad.differentiate(two_layer, wrt=(2, 3)).grad(*args)
+    np.testing.assert_allclose(by_position[0], hand_written(*args)[0])
+
+    @sourcegrad.differentiate
+    def first(w, x):
+        return (w * x).sum()
+
+    w, x = rng.standard_normal(3), rng.standard_normal(3)
+    np.testing.assert_allclose(first.grad(w, x), x)
+
+
+def test_functional_grad():
+    args = data()
+    d_w1, d_w2 = sourcegrad.grad(two_layer, wrt=("w1", "w2"))(*args)
+    np.testing.assert_allclose(d_w2, hand_written(*args)[1])
+
+
+def test_keyword_arguments_and_defaults():
+    def scaled(w, x, scale=3.0):
+        return (scale * w * x).sum()
+
+    f = sourcegrad.differentiate(scaled, wrt="w")
+    w, x = rng.standard_normal(4), rng.standard_normal(4)
+    np.testing.assert_allclose(f.grad(w, x), 3.0 * x)
+    np.testing.assert_allclose(f.grad(w, x=x, scale=2.0), 2.0 * x)
+
+
+def test_unused_wrt_argument_gets_zeros_of_its_shape():
+    def uses_only_a(a, b):
+        return (a * a).sum()
+
+    a, b = rng.standard_normal(3), rng.standard_normal((2, 5)).astype(np.float32)
+    d_a, d_b = sourcegrad.differentiate(uses_only_a, wrt=("a", "b")).grad(a, b)
+    np.testing.assert_allclose(d_a, 2 * a)
+    assert d_b.shape == (2, 5) and d_b.dtype == np.float32 and not d_b.any()
+
+
+def test_data_arguments_get_no_adjoint_in_generated_code():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    f.grad(*data())
+    assert "d_x " not in f.backward_source and "d_y " not in f.backward_source
+
+
+def test_float32_in_float32_out():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    d_w1, d_w2 = f.grad(*data(np.float32))
+    assert d_w1.dtype == np.float32 and d_w2.dtype == np.float32
+
+
+def test_float32_parameter_with_float64_data_keeps_float32():
+    def loss(w, x):
+        return (w * x).sum()
+
+    g = sourcegrad.differentiate(loss).grad(np.ones(3, np.float32), np.arange(3.0))
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, [0, 1, 2])
+
+
+def test_python_scalars_and_zero_d_arrays():
+    def f(a, b):
+        return a * a * b + 3.0 * a
+
+    d_a, d_b = sourcegrad.differentiate(f, wrt=("a", "b")).grad(2.0, 5.0)
+    assert float(d_a) == pytest.approx(2 * 2.0 * 5.0 + 3.0) and float(d_b) == pytest.approx(4.0)
+    d_a, d_b = sourcegrad.differentiate(f, wrt=("a", "b")).grad(np.array(2.0), np.array(5.0))
+    assert np.shape(d_a) == () and float(d_a) == pytest.approx(23.0)
+
+
+def test_backward_source_and_generated_path():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    with pytest.raises(SourcegradError, match="not been compiled yet"):
+        f.backward_source
+    f.grad(*data())
+    assert f.generated_path.read_text() == f.backward_source
+    assert "def two_layer_value_and_grad(xp, x, y, w1, w2" in f.backward_source
+
+
+def test_non_scalar_output_needs_an_output_gradient():
+    def elementwise(w):
+        return w * w
+
+    f = sourcegrad.differentiate(elementwise)
+    w = rng.standard_normal(4)
+    with pytest.raises(SourcegradError, match=r"shape \(4,\), not a scalar") as info:
+        f.grad(w)
+    assert "test_api.py" in str(info.value) and "return w * w" in str(info.value)
+    seed = rng.standard_normal(4)
+    np.testing.assert_allclose(f.grad(w, grad_output=seed), 2 * w * seed)
+    with pytest.raises(SourcegradError, match="output gradient has shape"):
+        f.grad(w, grad_output=np.ones(3))
+
+
+def test_size_one_output_is_a_scalar():
+    def keep(w):
+        return (w * w).sum(keepdims=True)
+
+    w = rng.standard_normal((2, 3))
+    np.testing.assert_allclose(sourcegrad.differentiate(keep).grad(w), 2 * w)
+
+
+def test_returned_gradient_never_aliases_inputs_or_other_gradients():
+    def total(a, b):
+        return (a + b).sum()
+
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    d_a, d_b = sourcegrad.differentiate(total, wrt=("a", "b")).grad(a, b)
+    d_a += 1.0  # writable, and not shared with d_b
+    np.testing.assert_allclose(d_b, np.ones((2, 3)))
+
+
+def test_weight_used_twice_accumulates():
+    def shared(w, x):
+        h = np.tanh(x @ w)
+        return (h @ w).sum()
+
+    w, x = rng.standard_normal((3, 3)), rng.standard_normal((2, 3))
+    assert sourcegrad.check_grad(shared, w, x).max_error < 1e-7
+
+
+def test_augmented_assignment_and_tuple_unpacking():
+    def f(w, x):
+        a, b = w * x, w + x
+        a += b
+        a, b = b, a
+        n, m = x.shape
+        return (a * b).sum() / (n * m)
+
+    w, x = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    assert sourcegrad.check_grad(f, w, x, wrt=("w", "x")).max_error < 1e-7
+
+
+def test_numpy_under_any_alias():
+    import numpy
+    import numpy as xp  # noqa: F401  (the function below uses this alias)
+    from numpy import maximum
+
+    def aliased(w):
+        return numpy.sum(xp.exp(maximum(w, 0.0)))
+
+    w = rng.standard_normal(5)
+    f = sourcegrad.differentiate(aliased)
+    np.testing.assert_allclose(f.grad(w), np.exp(np.maximum(w, 0)) * (w >= 0))
+    assert "numpy." not in f.backward_source.split("# backward")[0].split('"""')[-1]
+
+
+def test_shape_reads_are_constants():
+    def normalised(w):
+        n = w.shape[0]
+        k = len(w)
+        return (w * w).sum() / (n * k * w.ndim)
+
+    w = rng.standard_normal(4)
+    np.testing.assert_allclose(sourcegrad.differentiate(normalised).grad(w), 2 * w / 16)
+
+
+def test_check_grad_reports_worst_error_per_argument():
+    report = sourcegrad.check_grad(two_layer, *data(), wrt=("w1", "w2"))
+    assert set(report) == {"w1", "w2"} and report.max_error < 1e-6
+
+
+def test_method_on_a_class_instance():
+    class Model:
+        @sourcegrad.differentiate(wrt="w")
+        def loss(self, w, x):
+            return np.square(w * x).sum()
+
+    w, x = rng.standard_normal(3), rng.standard_normal(3)
+    assert Model().loss(w, x) == pytest.approx(np.square(w * x).sum())

@@ -1,0 +1,170 @@
+"""Bad input: a SourcegradError naming file:line:col, quoting the line, saying what to write instead.
+
+Each function below is refused as a whole; no gradient is ever returned for it.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad import SourcegradError
+
+
+def loops(w):
+    total = 0.0
+    for i in range(3):
+        total = total + w[i]
+    return total
+
+
+def branches(w):
+    if w.sum() > 0:
+        w = w * 2
+    return w.sum()
+
+
+def while_loop(w):
+    while w.sum() < 10:
+        w = w * 2
+    return w.sum()
+
+
+def writes_an_element(w):
+    v = w * 1.0
+    v[0] = 3.0
+    return v.sum()
+
+
+def conditional_expression(w):
+    return (w if w.sum() > 0 else -w).sum()
+
+
+def comprehension(w):
+    return sum([v * v for v in w])
+
+
+def early_return(w):
+    return w.sum()
+    return w.prod()  # noqa
+
+
+def no_rule(w):
+    spectrum = np.fft.fft(w)
+    return np.abs(spectrum).sum()
+
+
+def indexes_an_active_value(w):
+    return w[0] * 2.0
+
+
+def returns_a_tuple(w):
+    return w.sum(), w.prod()
+
+
+def nested_function(w):
+    def inner(v):
+        return v * 2
+    return inner(w).sum()
+
+
+def undefined_name(w):
+    return (w * not_defined_anywhere).sum()  # noqa: F821
+
+
+def star_args(*ws):
+    return ws[0].sum()
+
+
+# (function, where the error points: the text at the caret, what the message says)
+CASES = [
+    (loops, "for i in range(3):", "`for` loops are not supported"),
+    (branches, "if w.sum() > 0:", "`if` statements are not supported"),
+    (while_loop, "while w.sum() < 10:", "`while` loops are not supported"),
+    (writes_an_element, "v[0] = 3.0", "assigning to an element"),
+    (conditional_expression, "w if w.sum() > 0 else -w", "conditional expressions"),
+    (comprehension, "[v * v for v in w]", "list comprehensions"),
+    (early_return, "return w.sum()", "early `return`"),
+    (no_rule, "np.fft.fft(w)", "no gradient rule for `np.fft.fft`"),
+    (indexes_an_active_value, "w[0]", "no gradient rule for indexing"),
+    (returns_a_tuple, "w.sum(), w.prod()", "returns several values"),
+    (nested_function, "def inner(v):", "functions defined inside"),
+    (undefined_name, "not_defined_anywhere", "`not_defined_anywhere` is not defined"),
+    (star_args, "ws", "`*ws` parameters are not supported"),
+]
+
+
+@pytest.mark.parametrize("fn, at, message", CASES, ids=[c[0].__name__ for c in CASES])
+def test_refused_with_location_and_advice(fn, at, message):
+    with pytest.raises(SourcegradError) as info:
+        sourcegrad.differentiate(fn).grad(np.arange(1.0, 4.0))
+    text = str(info.value)
+    assert message in text
+    first, quoted, caret = text.splitlines()[:3]
+    path, line, col = re.match(r"(.+):(\d+):(\d+): ", first).groups()
+    assert path.endswith("test_errors.py")
+    assert quoted.strip() == open(__file__).read().splitlines()[int(line) - 1].strip()
+    # the caret sits under the column reported, and that column starts the offending construct
+    assert caret.index("^") == 4 + int(col) - 1
+    assert quoted[4 + int(col) - 1:].startswith(at) or at in quoted
+    assert len(text.splitlines()) >= 4, "the message must say what to do instead"
+
+
+def test_nothing_written_for_refused_function(generated_dir):
+    with pytest.raises(SourcegradError):
+        sourcegrad.differentiate(loops).grad(np.arange(3.0))
+    assert not generated_dir.exists() or not any(generated_dir.iterdir())
+
+
+def test_wrt_name_that_is_not_a_parameter():
+    with pytest.raises(SourcegradError, match=r"'w3', which is not a parameter of .*\(its parameters: x, w\)"):
+        sourcegrad.differentiate(lambda_free, wrt="w3")
+    with pytest.raises(SourcegradError, match="out of range"):
+        sourcegrad.differentiate(lambda_free, wrt=5)
+
+
+def lambda_free(x, w):
+    return (x * w).sum()
+
+
+def test_function_without_readable_source():
+    namespace = {}
+    exec("def made_by_exec(w):\n    return w.sum()\n", namespace)
+    with pytest.raises(SourcegradError, match="cannot read the source") as info:
+        sourcegrad.differentiate(namespace["made_by_exec"]).grad(np.ones(2))
+    assert "define the function in a .py file" in str(info.value)
+
+
+def test_lambda_is_refused():
+    with pytest.raises(SourcegradError, match="lambda"):
+        sourcegrad.differentiate(lambda w: w.sum()).grad(np.ones(2))
+
+
+def test_closure_variable_is_refused():
+    scale = 3.0
+
+    def closes_over(w):
+        return (scale * w).sum()
+
+    with pytest.raises(SourcegradError, match="`scale` is a variable of an enclosing function"):
+        sourcegrad.differentiate(closes_over).grad(np.ones(2))
+
+
+def test_gradient_through_unpacking_is_refused():
+    def unpacks(w):
+        a, b = w
+        return a * b
+
+    with pytest.raises(SourcegradError, match="unpacking a value that carries a gradient"):
+        sourcegrad.differentiate(unpacks).grad(np.ones(2))
+
+
+def test_inactive_unsupported_operations_are_fine():
+    def uses_fft_on_data(w, x):
+        spectrum_size = np.abs(np.fft.fft(x)).sum()
+        return (w * x[0]).sum() * spectrum_size
+
+    w, x = np.ones(2), np.arange(1.0, 5.0)
+    expected = x[0] * np.abs(np.fft.fft(x)).sum()
+    np.testing.assert_allclose(sourcegrad.differentiate(uses_fft_on_data).grad(w, x), [expected, expected])
