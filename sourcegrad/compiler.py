@@ -91,7 +91,7 @@ def _backend_name(fn_ir):
 
 
 def _description(src, wrt, fn_ir, ranks):
-    where = f"{src.filename}:{src.first_line}"
+    where = f"{src.filename}:{src.location(src.tree).line}"
     rank_text = ", ".join(f"{p}={'?' if ranks.get(p) is None else ranks.get(p)}" for p in fn_ir.params + fn_ir.kwonly)
     return [f"Gradient of {src.fn.__qualname__} ({where}) with respect to {', '.join(wrt)}.",
             f"Compiled for argument ranks {rank_text} (? = not an array); any shapes of those ranks."]

@@ -95,8 +95,8 @@ def generate(rev: ReverseFunction, filename: str) -> str:
 
 
 def _docstring(rev):
-    wrt = ", ".join(rev.wrt)
-    return (f"Return ({rev.primal.name}(...), gradients with respect to ({wrt},)).\n\n"
+    gradients = ", ".join(rev.adjoint_names.get(w, "d_" + w) for w in rev.wrt)
+    return (f"Return {rev.primal.name}(...) and its gradients ({gradients}).\n\n"
             f"    {rev.seed}: the gradient of the output; by default 1 for a scalar output.\n    ")
 
 

@@ -1,0 +1,810 @@
+"""Every gradient rule, checked on the spellings and shapes users write.
+
+One table drives the tests. Each entry is a primitive as a user writes it (an
+operator, an np. function, an array method) inside a tiny module-level function,
+the input domain on which float64 central finite differences are valid for it,
+and the shape cases to try. Every function has the form
+
+    def f(<inputs>, w):
+        return (<primitive applied to the inputs> * w).sum()
+
+w is a fixed random array of the primitive's output shape: weighting the output
+makes each output element's gradient different, so a rule that sends the
+gradient to the wrong element, or sums it over the wrong axis, is caught, which
+an all-ones output gradient would hide. Gradients are taken with respect to
+every input except w.
+
+The functions must live in this file, not in exec'd strings or lambdas:
+sourcegrad reads a function's source with inspect.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad.emit.store import ENVIRONMENT_VARIABLE
+from sourcegrad.templates import RULES
+
+TOLERANCE = 1e-6
+SCALAR = "scalar"  # in a shape case: a Python float rather than an array
+
+
+# ---- input domains ---------------------------------------------------------------------------------
+# A sampler takes (rng, shape) and returns float64 values. Finite differences step 1e-6 either way,
+# so a point closer than that to a kink (abs at 0, maximum where its arguments tie, clip at a bound)
+# would give a meaningless numeric gradient: those primitives sample off a grid instead.
+
+
+def real(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def positive(rng, shape):
+    # log, sqrt, x ** 0.5, x ** y and division need positive inputs; [0.5, 2] keeps them well conditioned.
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def off_grid(offset, low=-2, high=3):
+    """Values k + offset + jitter (k an integer in [low, high), jitter within 0.05).
+
+    Arguments given different offsets stay at least 0.15 apart, and every value stays that far from
+    the integers, so comparisons with each other or with integer constants (0, -1, 1) never tie.
+    """
+
+    def sample(rng, shape):
+        return rng.integers(low, high, shape) + offset + rng.uniform(-0.05, 0.05, shape)
+
+    return sample
+
+
+# Two arguments compared with each other (maximum, minimum).
+APART = (off_grid(1 / 3), off_grid(2 / 3))
+# One argument compared with integer constants (abs at 0, relu at 0, clip at -1 and 1).
+OFF_INTEGERS = off_grid(0.5)
+# np.clip(x, lo, hi) with array bounds: lo < hi everywhere (numpy gives hi when lo > hi, which the rule
+# does not model and users do not mean), and x lands below, inside and above the interval.
+X_LO_HI = (off_grid(0.25, -3, 3), off_grid(0.5, -2, 0), off_grid(0.75, 0, 2))
+X_LO = X_LO_HI[:2]
+X_HI = (X_LO_HI[0], X_LO_HI[2])
+
+
+# ---- shape cases -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """One shape per input: a tuple for an array (() is a 0-d array), or SCALAR for a Python float."""
+
+    inputs: tuple
+
+    @property
+    def id(self):
+        return "&".join("scalar" if s == SCALAR else "0d" if s == () else "x".join(map(str, s)) for s in self.inputs)
+
+
+def shapes(*cases):
+    return [Shapes(tuple(case)) for case in cases]
+
+
+UNARY = shapes([SCALAR], [()], [(5,)], [(3, 4)], [(2, 3, 4)])
+UNARY_ARRAYS = shapes([()], [(5,)], [(3, 4)], [(2, 3, 4)])  # for methods: a Python float has none
+# Every binary elementwise rule unbroadcasts both operands; these pairs stretch, prepend and
+# mix axes on either side, and mix Python floats and 0-d arrays with arrays.
+BROADCAST = shapes(
+    [(3, 4), (3, 4)],
+    [(3, 4), (4,)],
+    [(4,), (3, 4)],
+    [(3, 4), (3, 1)],
+    [(3, 1), (1, 4)],
+    [(2, 3, 4), (3, 4)],
+    [(3, 1), (2, 1, 4)],
+    [SCALAR, (3, 4)],
+    [(3, 4), SCALAR],
+    [(), (3, 4)],
+    [(3, 4), ()],
+    [(), ()],
+    [SCALAR, SCALAR],
+    [SCALAR, ()],
+)
+MATMUL = shapes(
+    [(3, 4), (4, 5)],
+    [(4,), (4, 5)],
+    [(3, 4), (4,)],
+    [(4,), (4,)],
+    [(2, 3, 4), (4, 5)],
+    [(2, 3, 4), (2, 4, 5)],
+    [(3, 4), (2, 4, 5)],  # the left operand is broadcast over the batch: its gradient sums over it
+    [(4,), (2, 4, 5)],
+    [(2, 3, 4), (4,)],
+    [(2, 1, 3, 4), (5, 4, 2)],  # both batch axes broadcast
+)
+DOT = shapes(
+    [(3, 4), (4, 5)],
+    [(4,), (4, 5)],
+    [(3, 4), (4,)],
+    [(4,), (4,)],
+    [SCALAR, (3, 4)],  # np.dot with a scalar operand is a product
+    [(3, 4), ()],
+)
+DOT_METHOD = shapes([(3, 4), (4, 5)], [(4,), (4, 5)], [(3, 4), (4,)], [(4,), (4,)], [(), (3, 4)])
+CLIP_ARRAYS = shapes(
+    [(3, 4), (3, 4), (3, 4)],
+    [(3, 4), (4,), (3, 1)],
+    [(3, 4), (), ()],
+    [(4,), (3, 4), (3, 4)],  # the bounds broadcast x: its gradient is summed back
+    [(3, 4), SCALAR, SCALAR],
+)
+CLIP_ONE_ARRAY = shapes([(3, 4), (3, 4)], [(3, 4), (4,)], [(3, 4), ()], [(4,), (3, 4)], [(3, 4), SCALAR])
+RANK3 = shapes([(2, 3, 4)])
+TWELVE = shapes([(12,)], [(3, 4)], [(2, 6)], [(2, 3, 2)])  # reshapes of 12 elements
+
+
+# ---- the primitives, as users write them --------------------------------------------------------------
+# Operators (each broadcast pair is tried on every binary operator).
+
+
+def add_op(x, y, w):
+    return ((x + y) * w).sum()
+
+
+def sub_op(x, y, w):
+    return ((x - y) * w).sum()
+
+
+def mul_op(x, y, w):
+    return ((x * y) * w).sum()
+
+
+def div_op(x, y, w):
+    return ((x / y) * w).sum()
+
+
+def pow_op(x, y, w):
+    return ((x ** y) * w).sum()
+
+
+def neg_op(x, w):
+    return (-x * w).sum()
+
+
+def pos_op(x, w):
+    return (+x * w).sum()
+
+
+def pow_2(x, w):
+    return ((x ** 2) * w).sum()
+
+
+def pow_3(x, w):
+    return ((x ** 3) * w).sum()
+
+
+def pow_half(x, w):
+    return ((x ** 0.5) * w).sum()
+
+
+def pow_minus_1(x, w):
+    return ((x ** -1) * w).sum()
+
+
+def pow_constant_base(x, w):
+    return ((2.0 ** x) * w).sum()
+
+
+def matmul_op(x, y, w):
+    return ((x @ y) * w).sum()
+
+
+# The numpy functions the operators stand for have rules of their own.
+
+
+def np_add(x, y, w):
+    return (np.add(x, y) * w).sum()
+
+
+def np_subtract(x, y, w):
+    return (np.subtract(x, y) * w).sum()
+
+
+def np_multiply(x, y, w):
+    return (np.multiply(x, y) * w).sum()
+
+
+def np_divide(x, y, w):
+    return (np.divide(x, y) * w).sum()
+
+
+def np_power(x, y, w):
+    return (np.power(x, y) * w).sum()
+
+
+def np_power_3(x, w):
+    return (np.power(x, 3) * w).sum()
+
+
+def np_negative(x, w):
+    return (np.negative(x) * w).sum()
+
+
+def np_positive(x, w):
+    return (np.positive(x) * w).sum()
+
+
+def np_matmul(x, y, w):
+    return (np.matmul(x, y) * w).sum()
+
+
+def np_dot(x, y, w):
+    return (np.dot(x, y) * w).sum()
+
+
+def dot_method(x, y, w):
+    return (x.dot(y) * w).sum()
+
+
+# Elementwise functions.
+
+
+def np_exp(x, w):
+    return (np.exp(x) * w).sum()
+
+
+def np_log(x, w):
+    return (np.log(x) * w).sum()
+
+
+def np_sqrt(x, w):
+    return (np.sqrt(x) * w).sum()
+
+
+def np_square(x, w):
+    return (np.square(x) * w).sum()
+
+
+def np_tanh(x, w):
+    return (np.tanh(x) * w).sum()
+
+
+def np_sin(x, w):
+    return (np.sin(x) * w).sum()
+
+
+def np_cos(x, w):
+    return (np.cos(x) * w).sum()
+
+
+def np_abs(x, w):
+    return (np.abs(x) * w).sum()
+
+
+def relu(x, w):
+    return (np.maximum(x, 0) * w).sum()
+
+
+def relu_zero_first(x, w):
+    return (np.maximum(0, x) * w).sum()
+
+
+def min_zero(x, w):
+    return (np.minimum(x, 0.0) * w).sum()
+
+
+def np_maximum(x, y, w):
+    return (np.maximum(x, y) * w).sum()
+
+
+def np_minimum(x, y, w):
+    return (np.minimum(x, y) * w).sum()
+
+
+# clip: constant bounds, array bounds (differentiated too), and None for one bound.
+
+
+def clip_constants(x, w):
+    return (np.clip(x, -1.0, 1.0) * w).sum()
+
+
+def clip_no_lower(x, w):
+    return (np.clip(x, None, 1.0) * w).sum()
+
+
+def clip_no_upper(x, w):
+    return (np.clip(x, -1, None) * w).sum()
+
+
+def clip_arrays(x, lo, hi, w):
+    return (np.clip(x, lo, hi) * w).sum()
+
+
+def clip_lower_array(x, lo, w):
+    return (np.clip(x, lo, None) * w).sum()
+
+
+def clip_upper_array(x, hi, w):
+    return (np.clip(x, None, hi) * w).sum()
+
+
+def clip_keywords(x, w):
+    return (np.clip(x, a_min=-1.0, a_max=1.0) * w).sum()
+
+
+def clip_method(x, w):
+    return (x.clip(-1.0, 1.0) * w).sum()
+
+
+def clip_method_arrays(x, lo, hi, w):
+    return (x.clip(lo, hi) * w).sum()
+
+
+def clip_method_no_lower(x, w):
+    return (x.clip(None, 1.0) * w).sum()
+
+
+# ndarray.clip names its bounds min= and max= (np.clip's a_min= and a_max= are not accepted there).
+def clip_method_max_keyword(x, w):
+    return (x.clip(max=1.0) * w).sum()
+
+
+def clip_method_min_keyword(x, lo, w):
+    return (x.clip(min=lo) * w).sum()
+
+
+# Reductions: every way of naming axes, with and without keepdims, as a function and as a method.
+
+
+def sum_all(x, w):
+    return (np.sum(x) * w).sum()
+
+
+def sum_axis_0(x, w):
+    return (np.sum(x, axis=0) * w).sum()
+
+
+def sum_axis_1_positional(x, w):
+    return (np.sum(x, 1) * w).sum()
+
+
+def sum_axis_minus_1(x, w):
+    return (np.sum(x, axis=-1) * w).sum()
+
+
+def sum_axis_tuple(x, w):
+    return (np.sum(x, axis=(0, 2)) * w).sum()
+
+
+def sum_axis_tuple_negative(x, w):
+    return (np.sum(x, axis=(0, -1)) * w).sum()
+
+
+def sum_all_keepdims(x, w):
+    return (np.sum(x, keepdims=True) * w).sum()
+
+
+def sum_axis_1_keepdims(x, w):
+    return (np.sum(x, axis=1, keepdims=True) * w).sum()
+
+
+def sum_axis_minus_1_keepdims(x, w):
+    return (np.sum(x, axis=-1, keepdims=True) * w).sum()
+
+
+def sum_axis_tuple_keepdims(x, w):
+    return (np.sum(x, axis=(0, 2), keepdims=True) * w).sum()
+
+
+def sum_axis_0_keepdims_false(x, w):
+    return (np.sum(x, axis=0, keepdims=False) * w).sum()
+
+
+def sum_method(x, w):
+    return (x.sum() * w).sum()
+
+
+def sum_method_axis(x, w):
+    return (x.sum(axis=0) * w).sum()
+
+
+def sum_method_positional_negative(x, w):
+    return (x.sum(-1) * w).sum()
+
+
+def sum_method_tuple_keepdims(x, w):
+    return (x.sum(axis=(0, 2), keepdims=True) * w).sum()
+
+
+def sum_method_axis_keepdims(x, w):
+    return (x.sum(axis=1, keepdims=True) * w).sum()
+
+
+def sum_method_keepdims(x, w):
+    return (x.sum(keepdims=True) * w).sum()
+
+
+def mean_all(x, w):
+    return (np.mean(x) * w).sum()
+
+
+def mean_axis_0(x, w):
+    return (np.mean(x, axis=0) * w).sum()
+
+
+def mean_axis_1_positional(x, w):
+    return (np.mean(x, 1) * w).sum()
+
+
+def mean_axis_minus_1(x, w):
+    return (np.mean(x, axis=-1) * w).sum()
+
+
+def mean_axis_tuple(x, w):
+    return (np.mean(x, axis=(0, 2)) * w).sum()
+
+
+def mean_axis_tuple_negative(x, w):
+    return (np.mean(x, axis=(0, -1)) * w).sum()
+
+
+def mean_all_keepdims(x, w):
+    return (np.mean(x, keepdims=True) * w).sum()
+
+
+def mean_axis_1_keepdims(x, w):
+    return (np.mean(x, axis=1, keepdims=True) * w).sum()
+
+
+def mean_axis_minus_1_keepdims(x, w):
+    return (np.mean(x, axis=-1, keepdims=True) * w).sum()
+
+
+def mean_axis_tuple_keepdims(x, w):
+    return (np.mean(x, axis=(0, 2), keepdims=True) * w).sum()
+
+
+def mean_method(x, w):
+    return (x.mean() * w).sum()
+
+
+def mean_method_axis(x, w):
+    return (x.mean(axis=0) * w).sum()
+
+
+def mean_method_positional_negative(x, w):
+    return (x.mean(-1) * w).sum()
+
+
+def mean_method_tuple_keepdims(x, w):
+    return (x.mean(axis=(0, 2), keepdims=True) * w).sum()
+
+
+def mean_method_axis_keepdims(x, w):
+    return (x.mean(axis=1, keepdims=True) * w).sum()
+
+
+def mean_method_keepdims(x, w):
+    return (x.mean(keepdims=True) * w).sum()
+
+
+# Transposes.
+
+
+def transpose(x, w):
+    return (np.transpose(x) * w).sum()
+
+
+def transpose_axes(x, w):
+    return (np.transpose(x, (1, 0, 2)) * w).sum()
+
+
+def transpose_axes_keyword(x, w):
+    return (np.transpose(x, axes=(2, 0, 1)) * w).sum()
+
+
+def transpose_negative_axes(x, w):
+    return (np.transpose(x, (-1, 0, 1)) * w).sum()
+
+
+def T_attribute(x, w):
+    return (x.T * w).sum()
+
+
+def transpose_method(x, w):
+    return (x.transpose() * w).sum()
+
+
+def transpose_method_varargs(x, w):
+    return (x.transpose(2, 0, 1) * w).sum()
+
+
+def transpose_method_tuple(x, w):
+    return (x.transpose((1, 0, 2)) * w).sum()
+
+
+# Reshapes.
+
+
+def reshape(x, w):
+    return (np.reshape(x, (4, 3)) * w).sum()
+
+
+def reshape_minus_1(x, w):
+    return (np.reshape(x, (2, -1)) * w).sum()
+
+
+def reshape_flat(x, w):
+    return (np.reshape(x, -1) * w).sum()
+
+
+def reshape_shape_keyword(x, w):
+    return (np.reshape(x, shape=(6, 2)) * w).sum()
+
+
+def reshape_0d_to_1d(x, w):
+    return (np.reshape(x, (1,)) * w).sum()
+
+
+def reshape_method_varargs(x, w):
+    return (x.reshape(3, 4) * w).sum()
+
+
+def reshape_method_varargs_minus_1(x, w):
+    return (x.reshape(2, -1, 3) * w).sum()
+
+
+def reshape_method_tuple(x, w):
+    return (x.reshape((2, 6)) * w).sum()
+
+
+def reshape_method_flat(x, w):
+    return (x.reshape(-1) * w).sum()
+
+
+# ---- the table ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    primitive: object  # the key of its rule in sourcegrad.templates.RULES
+    fn: object
+    shapes: list
+    domain: object = real  # one sampler for every input, or a tuple with one per input
+    # shape id -> reason, for cases that fail because of a sourcegrad bug (strict xfail, see the report)
+    xfail: dict = field(default_factory=dict)
+
+    @property
+    def inputs(self):
+        """The parameters differentiated: all but the trailing weights."""
+        names = list(inspect.signature(self.fn).parameters)
+        assert names[-1] == "w", f"{self.fn.__name__} must take the output weights last, as w"
+        return names[:-1]
+
+    def samplers(self):
+        if isinstance(self.domain, tuple):
+            assert len(self.domain) == len(self.inputs), f"{self.fn.__name__}: one sampler per input"
+            return self.domain
+        return (self.domain,) * len(self.inputs)
+
+
+TABLE = [
+    # operators
+    Entry(operator.add, add_op, BROADCAST),
+    Entry(operator.sub, sub_op, BROADCAST),
+    Entry(operator.mul, mul_op, BROADCAST),
+    Entry(operator.truediv, div_op, BROADCAST, domain=(real, positive)),
+    Entry(operator.pow, pow_op, BROADCAST, domain=positive),
+    Entry(operator.pow, pow_2, UNARY),
+    Entry(operator.pow, pow_3, UNARY),
+    Entry(operator.pow, pow_half, UNARY, domain=positive),
+    Entry(operator.pow, pow_minus_1, UNARY, domain=positive),
+    Entry(operator.pow, pow_constant_base, UNARY),
+    Entry(operator.neg, neg_op, UNARY),
+    Entry(operator.pos, pos_op, UNARY),
+    Entry(operator.matmul, matmul_op, MATMUL),
+    # their numpy functions
+    Entry(np.add, np_add, BROADCAST),
+    Entry(np.subtract, np_subtract, BROADCAST),
+    Entry(np.multiply, np_multiply, BROADCAST),
+    Entry(np.divide, np_divide, BROADCAST, domain=(real, positive)),
+    Entry(np.power, np_power, BROADCAST, domain=positive),
+    Entry(np.power, np_power_3, UNARY),
+    Entry(np.negative, np_negative, UNARY),
+    Entry(np.positive, np_positive, UNARY),
+    Entry(np.matmul, np_matmul, MATMUL),
+    Entry(np.dot, np_dot, DOT),
+    Entry(np.dot, dot_method, DOT_METHOD),
+    # elementwise
+    Entry(np.exp, np_exp, UNARY),
+    Entry(np.log, np_log, UNARY, domain=positive),
+    Entry(np.sqrt, np_sqrt, UNARY, domain=positive),
+    Entry(np.square, np_square, UNARY),
+    Entry(np.tanh, np_tanh, UNARY),
+    Entry(np.sin, np_sin, UNARY),
+    Entry(np.cos, np_cos, UNARY),
+    Entry(np.abs, np_abs, UNARY, domain=OFF_INTEGERS),
+    Entry(np.maximum, relu, UNARY, domain=OFF_INTEGERS),
+    Entry(np.maximum, relu_zero_first, UNARY, domain=OFF_INTEGERS),
+    Entry(np.minimum, min_zero, UNARY, domain=OFF_INTEGERS),
+    Entry(np.maximum, np_maximum, BROADCAST, domain=APART),
+    Entry(np.minimum, np_minimum, BROADCAST, domain=APART),
+    # clip
+    Entry(np.clip, clip_constants, UNARY, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_no_lower, UNARY, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_no_upper, UNARY, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_keywords, UNARY, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_arrays, CLIP_ARRAYS, domain=X_LO_HI),
+    Entry(np.clip, clip_lower_array, CLIP_ONE_ARRAY, domain=X_LO),
+    Entry(np.clip, clip_upper_array, CLIP_ONE_ARRAY, domain=X_HI),
+    Entry(np.clip, clip_method, UNARY_ARRAYS, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_method_arrays, shapes([(3, 4), (3, 4), (3, 4)], [(3, 4), (4,), (3, 1)]), domain=X_LO_HI),
+    Entry(np.clip, clip_method_no_lower, UNARY_ARRAYS, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_method_max_keyword, UNARY_ARRAYS, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_method_min_keyword, shapes([(3, 4), (3, 4)], [(3, 4), (4,)]), domain=X_LO),
+    # sum
+    Entry(np.sum, sum_all, UNARY),
+    Entry(np.sum, sum_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_axis_1_positional, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_axis_minus_1, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_axis_tuple, RANK3),
+    Entry(np.sum, sum_axis_tuple_negative, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_all_keepdims, UNARY_ARRAYS),
+    Entry(np.sum, sum_axis_1_keepdims, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_axis_minus_1_keepdims, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_axis_tuple_keepdims, RANK3),
+    Entry(np.sum, sum_axis_0_keepdims_false, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_method, UNARY_ARRAYS),
+    Entry(np.sum, sum_method_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_method_positional_negative, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_method_tuple_keepdims, RANK3),
+    Entry(np.sum, sum_method_axis_keepdims, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.sum, sum_method_keepdims, UNARY_ARRAYS),
+    # mean
+    Entry(np.mean, mean_all, UNARY),
+    Entry(np.mean, mean_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_axis_1_positional, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_axis_minus_1, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_axis_tuple, RANK3),
+    Entry(np.mean, mean_axis_tuple_negative, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_all_keepdims, UNARY_ARRAYS),
+    Entry(np.mean, mean_axis_1_keepdims, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_axis_minus_1_keepdims, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_axis_tuple_keepdims, RANK3),
+    Entry(np.mean, mean_method, UNARY_ARRAYS),
+    Entry(np.mean, mean_method_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_method_positional_negative, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_method_tuple_keepdims, RANK3),
+    Entry(np.mean, mean_method_axis_keepdims, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.mean, mean_method_keepdims, UNARY_ARRAYS),
+    # transpose
+    Entry(np.transpose, transpose, UNARY),
+    Entry(np.transpose, transpose_axes, RANK3),
+    Entry(np.transpose, transpose_axes_keyword, RANK3),
+    Entry(np.transpose, transpose_negative_axes, RANK3),
+    Entry(np.transpose, T_attribute, UNARY_ARRAYS),
+    Entry(np.transpose, transpose_method, UNARY_ARRAYS),
+    Entry(np.transpose, transpose_method_varargs, RANK3),
+    Entry(np.transpose, transpose_method_tuple, RANK3),
+    # reshape
+    Entry(np.reshape, reshape, TWELVE),
+    Entry(np.reshape, reshape_minus_1, TWELVE),
+    Entry(np.reshape, reshape_flat, TWELVE + shapes([()])),
+    Entry(np.reshape, reshape_shape_keyword, TWELVE),
+    Entry(np.reshape, reshape_0d_to_1d, shapes([()], [(1,)], [(1, 1)])),
+    Entry(np.reshape, reshape_method_varargs, TWELVE),
+    Entry(np.reshape, reshape_method_varargs_minus_1, TWELVE),
+    Entry(np.reshape, reshape_method_tuple, TWELVE),
+    Entry(np.reshape, reshape_method_flat, TWELVE + shapes([()])),
+]
+
+
+def _params():
+    """One pytest.param per (entry, shape case), id '<function>-<shapes>', with the entry's xfails."""
+    params = []
+    for entry in TABLE:
+        for case in entry.shapes:
+            reason = entry.xfail.get(case.id)
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(pytest.param(entry, case, id=f"{entry.fn.__name__}-{case.id}", marks=marks))
+    return params
+
+
+# ---- building inputs ------------------------------------------------------------------------------------
+
+
+class _ShapeProbe:
+    """Stands in for w to learn the primitive's output shape from `(out * w).sum()`.
+
+    __array_ufunc__ = None makes numpy arrays and scalars defer `out * probe` to __rmul__.
+    """
+
+    __array_ufunc__ = None
+
+    def __init__(self):
+        self.shape = None
+
+    def __rmul__(self, out):
+        self.shape = np.shape(out)
+        return self
+
+    def sum(self):
+        return 0.0
+
+
+def make_inputs(entry, case, dtype):
+    """The arguments for one case: inputs from the entry's domain, then weights of the output's shape.
+
+    The seed depends only on the case id, so the float64 and float32 tests see the same values.
+    """
+    rng = np.random.default_rng(zlib.crc32(f"{entry.fn.__name__}-{case.id}".encode()))
+    inputs = []
+    for sample, shape in zip(entry.samplers(), case.inputs, strict=True):
+        value = sample(rng, () if shape == SCALAR else shape)
+        inputs.append(float(value) if shape == SCALAR else value.astype(dtype))
+    probe = _ShapeProbe()
+    entry.fn(*inputs, probe)
+    weights = rng.standard_normal(probe.shape).astype(dtype)
+    return [*inputs, weights]
+
+
+@pytest.fixture
+def generated_dir(tmp_path, monkeypatch):
+    """Generated code goes to a fresh folder, never into the repository's generated/.
+
+    The folder is read when a function's gradient is first compiled, so the tests also pass it to
+    differentiate explicitly rather than rely on the variable being set at that moment.
+    """
+    folder = tmp_path / "generated"
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, str(folder))
+    return folder
+
+
+# ---- the tests --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry, case", _params())
+def test_gradient_matches_finite_differences(entry, case, generated_dir):
+    args = make_inputs(entry, case, np.float64)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
+    errors = sourcegrad.check_grad(f, *args)
+    assert list(errors) == entry.inputs
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("entry, case", _params())
+def test_float32_gradients_keep_dtype_and_shape(entry, case, generated_dir):
+    args = make_inputs(entry, case, np.float32)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
+    gradients = f.grad(*args)
+    assert len(gradients) == len(entry.inputs)
+    expected = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir).grad(
+        *[a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args])
+    for name, argument, gradient, reference in zip(entry.inputs, args, gradients, expected):
+        assert np.shape(gradient) == np.shape(argument), name
+        if isinstance(argument, np.ndarray):
+            assert gradient.dtype == np.float32, f"d_{name} is {gradient.dtype}"
+        # float32 rounding only: a float32-specific path must not compute something else
+        np.testing.assert_allclose(gradient, reference, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_table_covers_every_registered_rule():
+    """A rule added to sourcegrad.templates without an entry here fails this test."""
+
+    def is_function_rule(primitive):
+        if isinstance(primitive, np.ufunc) or getattr(primitive, "__module__", None) == "numpy":
+            return True
+        return getattr(operator, getattr(primitive, "__name__", ""), None) is primitive
+
+    tested = [entry.primitive for entry in TABLE]
+    missing = [primitive for primitive in RULES
+               if is_function_rule(primitive) and not any(primitive is t for t in tested)]
+    assert not missing, f"primitives with a gradient rule but no table entry: {missing}"
+
+
+def test_table_primitives_have_rules():
+    # The converse: an entry naming a primitive without a rule would claim coverage it does not give.
+    assert all(entry.primitive in RULES for entry in TABLE)
