@@ -54,8 +54,8 @@ def finite_difference_check(fn, args, kwargs, wrt, eps):
 def _float64(value):
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         return value.astype(np.float64)
-    if isinstance(value, float):
-        return float(value)
+    if isinstance(value, np.floating):  # before float: np.float64 is a float subclass, keep it a numpy scalar
+        return np.float64(value)
     return value
 
 

@@ -168,3 +168,13 @@ def test_inactive_unsupported_operations_are_fine():
     w, x = np.ones(2), np.arange(1.0, 5.0)
     expected = x[0] * np.abs(np.fft.fft(x)).sum()
     np.testing.assert_allclose(sourcegrad.differentiate(uses_fft_on_data).grad(w, x), [expected, expected])
+
+
+def test_local_read_before_assignment_is_refused():
+    def reads_early(w):
+        v = w * scale  # noqa: F821
+        scale = 2.0
+        return (v * scale).sum()
+
+    with pytest.raises(SourcegradError, match="`scale` is read before it is assigned"):
+        sourcegrad.differentiate(reads_early).grad(np.ones(2))

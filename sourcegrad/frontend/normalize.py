@@ -59,6 +59,7 @@ class _Normalizer:
         self.kwonly = [a.id for a in tree.args.kwonlyargs]
         self.used = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)} | set(reserved)
         self.current = {p: p for p in self.params + self.kwonly}  # user name -> its live version
+        self.assigned = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         self.body = []
         self.references = {}
         self.origin = None
@@ -135,6 +136,9 @@ class _Normalizer:
         if isinstance(expr, gast.Name):
             if expr.id in self.current:
                 return ir.name(self.current[expr.id])
+            if expr.id in self.assigned:  # Python would raise UnboundLocalError here, not read a global
+                raise self.src.error(expr, f"`{expr.id}` is read before it is assigned",
+                                     "Assign it first (a local name never refers to the global of the same name).")
             return self.global_reference([expr.id], expr)
         if isinstance(expr, gast.Constant):
             return gast.Constant(value=expr.value, kind=None)

@@ -7,6 +7,8 @@ hand-written backward does (it zeroes only where x < 0), `np.clip` passes it
 at the bounds, and `np.abs` uses `np.sign`, which is 0 at 0.
 """
 
+import builtins
+
 import numpy as np
 
 from ..runtime import unbroadcast
@@ -56,7 +58,7 @@ def tanh(result, x):
 # ---- piecewise: kinks pass the gradient to the first argument -------------------------------
 
 
-@adjoint(np.abs, np.absolute)
+@adjoint(np.abs, np.absolute, builtins.abs)
 def absolute(result, x):
     d[x] = d[result] * np.sign(x)
 
@@ -73,7 +75,7 @@ def minimum(result, x, y):
     d[y] = unbroadcast(d[result] * (x > y), y)
 
 
-@adjoint(np.clip)
+@adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"})
 def clip(result, x, a_min=None, a_max=None, out=None):
     if a_min is None:
         d[x] = unbroadcast(d[result] * (x <= a_max), x)

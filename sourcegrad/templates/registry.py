@@ -53,11 +53,15 @@ METHODS = {}
 ATTRIBUTES = {}
 
 
-def adjoint(*primitives):
-    """Register the decorated template as the gradient rule of each primitive."""
+def adjoint(*primitives, aliases=None):
+    """Register the decorated template as the gradient rule of each primitive.
+
+    aliases maps other keyword spellings numpy accepts to the rule's parameter names
+    (np.clip takes `min=` for `a_min=`).
+    """
 
     def register(template_fn):
-        template = Template(template_fn)
+        template = Template(template_fn, aliases)
         for primitive in primitives:
             RULES[primitive] = template
         return template_fn
@@ -84,8 +88,9 @@ class TemplateError(Exception):
 
 
 class Template:
-    def __init__(self, fn):
+    def __init__(self, fn, aliases=None):
         self.fn = fn
+        self.aliases = dict(aliases or {})
         self.name = fn.__name__
         self._parsed = None
 
@@ -114,6 +119,7 @@ class Template:
     def bind(self, args, kwargs):
         """Bind a call's atoms to the rule's parameters, as Python would; None if they do not fit."""
         self._parse()
+        kwargs = {self.aliases.get(k, k): v for k, v in kwargs.items()}
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError:
@@ -221,6 +227,9 @@ class _Context:
             value = self.evaluate(expr.operand)
             return _UNKNOWN if value is _UNKNOWN else not value
         if isinstance(expr, gast.Compare) and len(expr.ops) == 1:
+            if isinstance(expr.ops[0], (gast.Is, gast.IsNot)) and self._is_array(expr.left):
+                # an array or a number is never None: `a_min is None` is decided even for a variable bound
+                return isinstance(expr.ops[0], gast.IsNot)
             left, right = self.evaluate(expr.left), self.evaluate(expr.comparators[0])
             if left is _UNKNOWN or right is _UNKNOWN:
                 return _UNKNOWN
@@ -230,6 +239,11 @@ class _Context:
                        gast.Gt: lambda a, b: a > b, gast.GtE: lambda a, b: a >= b}
             return compare[op](left, right)
         raise self.fail(expr, "a rule's `if` may only test constants, `is None` and ndim(...)")
+
+    def _is_array(self, expr):
+        """Whether a rule parameter is bound to a value of known rank (so surely not None)."""
+        atom = self.bindings.get(expr.id) if isinstance(expr, gast.Name) else None
+        return isinstance(atom, gast.Name) and self.ranks.get(atom.id) is not None
 
     def _is_adjoint(self, node):
         return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == "d"

@@ -21,6 +21,6 @@ def transpose(result, x, axes=None):
 # ---- reshapes ----------------------------------------------------------------------------------------
 
 
-@adjoint(np.reshape)
+@adjoint(np.reshape, aliases={"newshape": "shape"})
 def reshape(result, x, shape=None, order="C"):
     d[x] = np.reshape(d[result], np.shape(x), order=order)
