@@ -63,7 +63,9 @@ class DifferentiableFunction:
 
         grad_output is the gradient of the output; it is needed only when f does not return a scalar.
         """
-        compiled = self._compiled.get(_rank_key(args, kwargs)) or self._compile(args, kwargs)
+        compiled = self._compiled.get(_rank_key(args, kwargs))
+        if compiled is None or (compiled.guards and not compiled.current()):
+            compiled = self._compile(args, kwargs)
         xp = array_module_for(args)
         try:
             if grad_output is None:
@@ -96,7 +98,7 @@ class DifferentiableFunction:
     def _compile(self, args, kwargs):
         with self._lock:
             key = _rank_key(args, kwargs)
-            if key in self._compiled:
+            if key in self._compiled and self._compiled[key].current():
                 return self._compiled[key]
             if self._frontend is None:
                 self._frontend = Frontend(self.fn)

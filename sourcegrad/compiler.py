@@ -33,6 +33,17 @@ class Compiled:
     seed: str  # the keyword that takes the output's gradient
     return_location: Location
     from_cache: bool
+    guards: tuple = ()  # (namespace, name, object): the global names the code was compiled against
+
+    def current(self) -> bool:
+        """False once a global the function calls through has been rebound (`act = np.sin`): then recompile."""
+        for namespace, name, obj in self.guards:
+            if namespace.get(name, _UNBOUND) is not obj:
+                return False
+        return True
+
+
+_UNBOUND = object()
 
 
 class Frontend:
@@ -67,7 +78,10 @@ class Frontend:
                 path = None
         function = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
         seed = rev.seed if rev is not None else _seed_from(function)
-        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache)
+        globals_ = src.fn.__globals__
+        guards = tuple((globals_, chain, globals_.get(chain, _UNBOUND)) for chain in fn_ir.references
+                       if "." not in chain and not self.resolver.is_closure_variable(chain))
+        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards)
 
 
 def _seed_from(function):

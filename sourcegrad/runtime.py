@@ -58,6 +58,7 @@ def unreduce(grad, target, axis, keepdims):
     """Broadcast the gradient of a reduction over `axis` back to `target`'s shape."""
     shape = getattr(target, "shape", ())
     if axis is not None and not keepdims:
+        grad = _as_array(grad, target)
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         ndim = len(shape)
         kept = list(getattr(grad, "shape", ()))
@@ -73,7 +74,9 @@ def size(value):
 
 
 def inverse_permutation(axes):
-    """The axes that undo `transpose(x, axes)`."""
+    """The axes that undo `transpose(x, axes)` (None, reversing all axes, undoes itself)."""
+    if axes is None:
+        return None
     inverse = [0] * len(axes)
     for position, axis in enumerate(axes):
         inverse[axis % len(axes)] = position
@@ -83,6 +86,7 @@ def inverse_permutation(axes):
 def matmul_grad_left(grad, x, y):
     """d(x @ y)/dx for operands of any rank (1-D, 2-D, batched), reduced to x's shape."""
     x_ndim, y_ndim = _ndim(x), _ndim(y)
+    grad = _as_array(grad, x)
     if y_ndim == 1:
         dx = grad[..., None] * y
     elif x_ndim == 1:
@@ -95,6 +99,7 @@ def matmul_grad_left(grad, x, y):
 def matmul_grad_right(grad, x, y):
     """d(x @ y)/dy for operands of any rank (1-D, 2-D, batched), reduced to y's shape."""
     x_ndim, y_ndim = _ndim(x), _ndim(y)
+    grad = _as_array(grad, y)
     if x_ndim == 1 and y_ndim == 1:
         dy = grad * x
     elif x_ndim == 1:
@@ -136,10 +141,15 @@ def _ndim(value):
 def _broadcast(grad, shape, target):
     if getattr(grad, "shape", ()) == shape:
         return grad
-    module = array_namespace(grad, target)
-    if not hasattr(grad, "shape"):  # a Python scalar: give it the target's dtype and device
-        grad = module.asarray(grad, dtype=getattr(target, "dtype", None))
-    return module.broadcast_to(grad, shape)
+    return array_namespace(grad, target).broadcast_to(_as_array(grad, target), shape)
+
+
+def _as_array(value, like):
+    """value as an array on like's device; a Python scalar takes like's floating dtype (never an integer one)."""
+    if hasattr(value, "shape"):
+        return value
+    dtype = getattr(like, "dtype", None)
+    return array_namespace(like).asarray(value, dtype=dtype if dtype is not None and dtype.kind in "fc" else None)
 
 
 HELPERS = {f.__name__: f for f in (output_gradient, unbroadcast, unreduce, size, inverse_permutation, matmul_grad_left, matmul_grad_right,

@@ -229,3 +229,23 @@ def test_method_on_a_class_instance():
 
     w, x = rng.standard_normal(3), rng.standard_normal(3)
     assert Model().loss(w, x) == pytest.approx(np.square(w * x).sum())
+
+
+activation = np.tanh
+
+
+def test_rebinding_a_global_function_recompiles():
+    global activation
+
+    def uses_global(w):
+        return activation(w).sum()
+
+    f = sourcegrad.differentiate(uses_global)
+    w = rng.standard_normal(3)
+    try:
+        np.testing.assert_allclose(f.grad(w), 1 - np.tanh(w) ** 2)
+        activation = np.sin
+        np.testing.assert_allclose(f.grad(w), np.cos(w))
+        assert f.value_and_grad(w)[0] == pytest.approx(np.sin(w).sum())
+    finally:
+        activation = np.tanh

@@ -18,7 +18,7 @@ import numpy
 
 from .. import ir
 from ..frontend.normalize import COMPARISON, COPY
-from ..templates import ATTRIBUTES, METHODS
+from ..templates import ATTRIBUTES, METHODS, lookup
 
 _ELEMENTWISE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
                           operator.pos, operator.floordiv, operator.mod, COMPARISON, numpy.clip}
@@ -65,42 +65,39 @@ class ShapeFacts:
 
     def _rank_of(self, stmt):
         primitive = canonical(stmt.primitive)
-        args = stmt.args
         if primitive is COPY:
-            return self.rank(args[0])
+            return self.rank(stmt.args[0])
         if is_elementwise(primitive):
-            ranks = [self.rank(a) for a in args if not isinstance(a, (gast.Tuple, gast.List))]
-            return None if not ranks or any(r is None for r in ranks) else max(ranks)
-        if primitive in (operator.matmul, numpy.matmul, numpy.dot) and len(args) == 2:
-            a, b = self.rank(args[0]), self.rank(args[1])
-            if a is None or b is None:
-                return None
-            if a <= 2 and b <= 2:
-                if a == 0 or b == 0:
-                    return max(a, b)
-                return a + b - 2
-            return max(a, b) if primitive is not numpy.dot else None
-        if primitive in _REDUCTIONS and args:
-            rank = self.rank(args[0])
-            axis = stmt.kwargs.get("axis", args[1] if len(args) > 1 else gast.Constant(value=None, kind=None))
-            keepdims = stmt.kwargs.get("keepdims", gast.Constant(value=False, kind=None))
+            operands = _operands(stmt)
+            if not operands or any(isinstance(a, (gast.Tuple, gast.List)) for a in operands):
+                return None  # a list literal is an array of unknown rank
+            ranks = [self.rank(a) for a in operands]
+            return None if any(r is None for r in ranks) else max(ranks)
+        template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
+        bound = template.bind(args, kwargs) if template is not None else None
+        if bound is None:
+            return None
+        if primitive in (operator.matmul, numpy.matmul, numpy.dot):
+            return _product_rank(self.rank(bound["x"]), self.rank(bound["y"]), batched=primitive is not numpy.dot)
+        if primitive in _REDUCTIONS:
+            rank, axis, keepdims = self.rank(bound["x"]), bound["axis"], bound["keepdims"]
             if rank is None or not isinstance(keepdims, gast.Constant):
                 return None
             if keepdims.value:
                 return rank
             if isinstance(axis, gast.Constant):
-                return 0 if axis.value is None else (rank - 1 if isinstance(axis.value, int) else None)
+                if axis.value is None:
+                    return 0
+                return rank - 1 if isinstance(axis.value, int) else None
             if isinstance(axis, gast.Tuple):
                 return rank - len(axis.elts)
             return None
-        if primitive is numpy.transpose and args:
-            return self.rank(args[0])
-        if primitive is numpy.reshape and len(args) >= 2:
-            shape = args[1] if len(args) == 2 else None
+        if primitive is numpy.transpose:
+            return self.rank(bound["x"])
+        if primitive is numpy.reshape:
+            shape = bound["shape"]
             if isinstance(shape, gast.Tuple):
                 return len(shape.elts)
-            if len(args) > 2:  # x.reshape(2, 3)
-                return len(args) - 1
             if isinstance(shape, gast.Constant) and isinstance(shape.value, int):
                 return 1
         return None
@@ -124,7 +121,7 @@ class ShapeFacts:
             return
         if not is_elementwise(stmt.primitive):
             return
-        operands = [a for a in stmt.args]
+        operands = _operands(stmt)
         for i, operand in enumerate(operands):
             if not isinstance(operand, gast.Name):
                 continue
@@ -135,3 +132,25 @@ class ShapeFacts:
 
     def same(self, a: str, b: str) -> bool:
         return self._find(a) == self._find(b)
+
+
+def _operands(stmt):
+    """Every value an elementwise operation combines, keyword operands (np.clip's a_min=) included."""
+    return list(stmt.args) + list(stmt.kwargs.values())
+
+
+def _product_rank(a, b, batched):
+    """The rank of x @ y (batched) or np.dot(x, y), from the operands' ranks; None when unknown."""
+    if a is None or b is None:
+        return None
+    if a == 0 or b == 0:
+        return max(a, b) if not batched else None  # matmul refuses scalars
+    if a == 1 and b == 1:
+        return 0
+    if a == 1:
+        return b - 1
+    if b == 1:
+        return a - 1
+    if not batched and (a > 2 or b > 2):
+        return None
+    return max(a, b)

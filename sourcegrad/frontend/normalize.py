@@ -16,6 +16,7 @@ from __future__ import annotations
 import operator
 
 import gast
+import numpy
 
 from .. import ir
 from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
@@ -61,6 +62,7 @@ class _Normalizer:
         self.current = {p: p for p in self.params + self.kwonly}  # user name -> its live version
         self.assigned = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         self.body = []
+        self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
         self.origin = None
 
@@ -86,14 +88,22 @@ class _Normalizer:
         elif isinstance(stmt, gast.AnnAssign):
             self.assign([stmt.target], stmt.value, stmt)
         elif isinstance(stmt, gast.AugAssign):
-            # `h += b` rebinds h to h + b: the generated code never writes into the caller's arrays.
+            # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
+            # the same only when no other name holds that array: so h must hold an array this function made.
+            current = self.current.get(stmt.target.id)
+            if current not in self.owned:
+                whose = "the caller's" if current in self.params + self.kwonly else "an array that another name may also hold"
+                raise self.src.error(stmt, f"`{stmt.target.id} {_OP_SYMBOL[type(stmt.op)]}= ...` would change {whose} in place",
+                                     f"Write `{stmt.target.id} = {stmt.target.id} {_OP_SYMBOL[type(stmt.op)]} ...`, which makes a new array.")
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return  # a docstring or a bare constant does nothing
-            self.body.append(ir.Effect(gast.Expr(value=self.expression_atoms(stmt.value)), self.origin))
+            effect = gast.Expr(value=self.expression_atoms(stmt.value))
+            self.owned.difference_update(ir.names_in(effect))
+            self.body.append(ir.Effect(effect, self.origin))
         elif isinstance(stmt, gast.Assert):
             test = self.expression_atoms(stmt.test)
             msg = self.expression_atoms(stmt.msg) if stmt.msg is not None else None
@@ -111,10 +121,18 @@ class _Normalizer:
         if isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
         elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
-            # `a, b = e1, e2`: evaluate every right-hand side before binding any name, as Python does.
-            atoms = [self.atom(element, hint=t.id) for element, t in zip(value.elts, first.elts)]
-            for t, atom in zip(first.elts, atoms):
-                self._copy(self.version(t.id), atom, stmt)
+            # `a, b = e1, e2`: every right-hand side is evaluated before any name is rebound, as in
+            # Python; new versions are new names, so each element can be computed straight into its own.
+            versions = []
+            for element, t in zip(value.elts, first.elts):
+                name = self.fresh_version(t.id)
+                if _is_atom(element):
+                    self._copy(name, self.atom(element, hint=None), stmt)
+                else:
+                    self.operation(element, target=name)
+                versions.append((t.id, name))
+            for user_name, name in versions:
+                self.current[user_name] = name
             target = None
         else:
             atom = self.atom(value, hint=None)
@@ -128,6 +146,7 @@ class _Normalizer:
 
     def _copy(self, target, atom, node):
         self.body.append(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
+        self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
 
     # ---- expressions --------------------------------------------------------
 
@@ -242,12 +261,18 @@ class _Normalizer:
         else:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
+        makes_new_array = isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
+            primitive is COPY and isinstance(new, gast.Constant)) or (isinstance(primitive, numpy.ufunc) and "out" not in kwargs)
         if assigns is not None:
             target = self.version(assigns)
         elif target is None:
             hint = hint if _short(hint) else _fallback(hint)
             target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
         self.body.append(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
+        if makes_new_array:
+            self.owned.add(target)
+        else:  # the result may be a view or an alias of any operand: those arrays are shared from now on
+            self.owned.difference_update(ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load())))
         return target
 
     def call(self, expr):
@@ -276,10 +301,14 @@ class _Normalizer:
 
     def version(self, user_name):
         """The name a new assignment to user_name binds: the name itself the first time, then name_2, ..."""
-        fresh = user_name if user_name not in self.current and user_name not in self.params else self.fresh(user_name)
-        self.used.add(fresh)
-        self.current[user_name] = fresh
-        return fresh
+        name = self.fresh_version(user_name)
+        self.current[user_name] = name
+        return name
+
+    def fresh_version(self, user_name):
+        name = user_name if user_name not in self.current and user_name not in self.params else self.fresh(user_name)
+        self.used.add(name)
+        return name
 
     def fresh(self, base):
         if base not in self.used and base not in self.current:
@@ -356,6 +385,12 @@ def _fallback(hint):
     if hint and hint.split("_")[0].isidentifier():
         return hint.split("_")[0]
     return "value"
+
+
+def _is_atom(expr):
+    if isinstance(expr, (gast.Name, gast.Constant)):
+        return True
+    return isinstance(expr, (gast.Tuple, gast.List)) and all(_is_atom(e) for e in expr.elts)
 
 
 def _is_literal(node):

@@ -144,23 +144,30 @@ class _Passes:
         for stmt in backward:
             definitions.setdefault(stmt.target, []).append(stmt)
         for stmt in backward:
-            single = definitions.get(_name_of(stmt.value) or "", [])
             placeholder = None
             if isinstance(stmt.value, gast.Name):
                 placeholder = stmt.value
             elif self._is_backend_call(stmt.value, "unbroadcast") and isinstance(stmt.value.args[0], gast.Name):
                 placeholder = stmt.value.args[0]
-                single = definitions.get(placeholder.id, [])
-            if placeholder is None or len(single) != 1 or uses.get(placeholder.id) != 1:
+            if placeholder is None or uses.get(placeholder.id) != 1 or placeholder.id == self.rev.seed:
+                continue
+            single = definitions.get(placeholder.id, [])
+            if len(single) != 1 or single[0].accumulate or single[0] is stmt:
                 continue
             source = single[0]
-            if source.accumulate or source is stmt or placeholder.id == self.rev.seed:
-                continue
             if placeholder is stmt.value:
                 stmt.value = source.value
             else:
                 stmt.value.args[0] = source.value
-            backward.remove(source)
+            start, end = backward.index(source), backward.index(stmt)
+            between = backward[start + 1:end]
+            if not stmt.accumulate and all(b.target != stmt.target for b in between):
+                # The merged statement computes what the source line's rule computed: put it there, under that line.
+                backward.remove(stmt)
+                stmt.origin = source.origin
+                backward[backward.index(source)] = stmt
+            else:
+                backward.remove(source)
             return True
         return False
 

@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from ..frontend.normalize import COMPARISON, LOGICAL
+from ..frontend.normalize import COMPARISON
 from ..ir import Method
 from .registry import attribute, method, nondifferentiable
 
@@ -26,9 +26,10 @@ attribute("T", np.transpose)
 
 # ---- values that carry no gradient ------------------------------------------------------------------
 
-nondifferentiable(COMPARISON, LOGICAL, operator.not_, why="comparisons and logic give booleans")
+# (`a or b` returns one of its operands, so it is not listed: with a gradient it is an error.)
+nondifferentiable(COMPARISON, operator.not_, why="comparisons and `not` give booleans")
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
-nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign, operator.floordiv, operator.mod,
+nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign, operator.floordiv,
                   np.floor, np.ceil, np.round, np.argmax, np.argmin,
                   Method("argmax"), Method("argmin"), why="its derivative is zero wherever it exists")

@@ -12,8 +12,6 @@ from .registry import adjoint, d, ndim
 def transpose(result, x, axes=None):
     if axes is None and ndim(x) >= 1:
         d[x] = d[result].T
-    elif axes is None:
-        d[x] = np.transpose(d[result])
     else:
         d[x] = np.transpose(d[result], inverse_permutation(axes))
 

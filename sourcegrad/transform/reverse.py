@@ -8,6 +8,7 @@ in three places gets three contributions.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 import gast
@@ -64,6 +65,10 @@ def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
         defined.add(seed)
 
     for stmt in reversed(fn.body):
+        if isinstance(stmt, ir.Effect) and any(n in active for n in reads([stmt.stmt])) and not _harmless(stmt, fn):
+            raise src.error(stmt.stmt, "a statement whose value is dropped may change an array that carries a gradient "
+                            "in place (a method, a call with out=), which cannot be differentiated",
+                            "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
         if isinstance(stmt, ir.Unpack) and any(t in active for t in stmt.targets):
             raise src.error(stmt.node, "unpacking a value that carries a gradient is not supported in this version",
                             "Compute each part with its own expression.")
@@ -91,6 +96,16 @@ def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
             result.gradients.append(zeros)
     result.adjoint_names = dict(names.assigned)
     return result
+
+
+def _harmless(effect, fn):
+    """print(...) and assert only read their arguments."""
+    node = effect.stmt
+    if isinstance(node, gast.Assert):
+        return True
+    call = node.value if isinstance(node, gast.Expr) else None
+    return (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)
+            and fn.references.get(call.func.id) is builtins.print)
 
 
 def _contributions(stmt, src, facts, names, backend):
