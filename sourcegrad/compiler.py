@@ -59,7 +59,7 @@ class Frontend:
         fn_ir = normalize(src, self.resolver, reserved={BACKEND})
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj)) for chain, obj in fn_ir.references.items())
-        key = store.digest(__version__, store.rules_fingerprint(), src.text, src.filename, src.fn.__qualname__,
+        key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
                            tuple(wrt), sorted(ranks.items()), references)
         name = codegen.function_name(fn_ir.name)
         path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly])
@@ -69,8 +69,8 @@ class Frontend:
         rev = None
         if text is None:
             rev = simplify(reverse(fn_ir, src, wrt, ranks, backend))
-            code = codegen.generate(rev, src.filename)
-            text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks))
+            code, notes = codegen.generate(rev, src.filename)
+            text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
             try:
                 store.write_atomic(path, text)
             except OSError as exc:

@@ -74,6 +74,62 @@ class Return:
 
 
 @dataclass
+class If:
+    """`if test: body else: orelse`, test an atom (a name holding the decision, or a constant)."""
+
+    test: gast.expr
+    body: list
+    orelse: list
+    origin: Origin
+    node: gast.AST
+
+
+@dataclass
+class Loop:
+    """A `for` or `while` loop.
+
+    For a `for` loop, `target` is what the header binds (a name or a tuple of names) and `iterable`
+    the atom expression it walks (`range(n)`, `xs`, `enumerate(xs)`, `zip(a, b)`). For a `while`
+    loop, `test` is re-evaluated by `test_body` before each iteration. `counter` names the variable
+    that counts iterations when the count is not known from the iterable (a `while`, a `break`).
+    """
+
+    kind: str  # "for" or "while"
+    body: list
+    origin: Origin
+    node: gast.AST
+    target: gast.expr = None
+    iterable: gast.expr = None
+    test: gast.expr = None
+    test_body: list = field(default_factory=list)
+    counter: str = None
+    has_break: bool = False
+
+
+@dataclass
+class Break:
+    origin: Origin
+    node: gast.AST
+
+
+def blocks(stmt):
+    """The statement lists nested directly in a compound statement."""
+    if isinstance(stmt, If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, Loop):
+        return [stmt.test_body, stmt.body]
+    return []
+
+
+def walk(body):
+    """Every statement in body, compound statements before their contents, in program order."""
+    for stmt in body:
+        yield stmt
+        for block in blocks(stmt):
+            yield from walk(block)
+
+
+@dataclass
 class Function:
     """A function in normal form."""
 

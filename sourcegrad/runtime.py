@@ -73,6 +73,42 @@ def size(value):
     return getattr(value, "size", 1)
 
 
+# ---- what the tape keeps of arrays the backward pass needs only the shape of ---------------
+
+class Ghost:
+    """An array's shape, dtype and array module, without its data.
+
+    When the backward pass reads a value only for its shape (the target of
+    `unbroadcast`), the forward pass saves this instead of the array.
+    """
+
+    __slots__ = ("shape", "dtype", "module")
+
+    def __init__(self, shape, dtype, module):
+        self.shape, self.dtype, self.module = shape, dtype, module
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        count = 1
+        for n in self.shape:
+            count *= n
+        return count
+
+    def __repr__(self):
+        return f"Ghost(shape={self.shape}, dtype={self.dtype})"
+
+
+def ghost(value):
+    """What to save of a value the backward pass needs only the shape of (scalars and None as they are)."""
+    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        return value
+    return Ghost(value.shape, value.dtype, array_namespace(value))
+
+
 def inverse_permutation(axes):
     """The axes that undo `transpose(x, axes)` (None, reversing all axes, undoes itself)."""
     if axes is None:
@@ -152,7 +188,7 @@ def _as_array(value, like):
     return array_namespace(like).asarray(value, dtype=dtype if dtype is not None and dtype.kind in "fc" else None)
 
 
-HELPERS = {f.__name__: f for f in (output_gradient, unbroadcast, unreduce, size, inverse_permutation, matmul_grad_left, matmul_grad_right,
+HELPERS = {f.__name__: f for f in (output_gradient, unbroadcast, unreduce, size, ghost, inverse_permutation, matmul_grad_left, matmul_grad_right,
                                     dot_grad_left, dot_grad_right)}
 
 
@@ -187,6 +223,8 @@ def array_namespace(*values):
     if "cupy" not in sys.modules:
         return numpy
     for value in values:
+        if isinstance(value, Ghost):
+            return value.module
         if type(value).__module__.startswith("cupy"):
             return sys.modules["cupy"]
     return numpy

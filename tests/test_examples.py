@@ -42,9 +42,9 @@ def test_committed_generated_code_is_what_the_compiler_writes_today(tmp_path):
     fresh = regenerate(tmp_path / "generated")
     committed = {p.name: p.read_text() for p in (REPO / "generated").glob("*.py")}
     assert fresh, "the examples generated nothing"
-    assert sorted(committed) == sorted(fresh), "generated/ holds stale files or misses some: run the examples and commit"
+    assert sorted(committed) == sorted(fresh), "generated/ holds stale files or misses some: run tools/regenerate.py and commit"
     for name, text in fresh.items():
-        assert committed[name] == text, f"generated/{name} differs from what the compiler writes now: review and commit it"
+        assert committed[name] == text, f"generated/{name} differs from what the compiler writes now: run tools/regenerate.py, review the diff, commit"
 
 
 def test_cli_runs_an_example_and_says_where_the_backward_is(tmp_path):

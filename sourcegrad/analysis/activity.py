@@ -4,7 +4,9 @@ A value is active when it depends on a `wrt` argument through differentiable
 operations (varied) and the returned value depends on it (useful). Only active
 values get an adjoint, so data such as `x` and `y` in a loss get none, and
 nothing is computed for a part of the computation that never reaches the
-output.
+output. Loops carry values from one iteration to the next, so both sets are
+grown until they stop changing. A branch decision carries no gradient: the
+gradient of each path is the gradient of the code on that path.
 """
 
 from __future__ import annotations
@@ -18,32 +20,64 @@ from ..templates import is_nondifferentiable
 def reads(atoms):
     names = []
     for atom in atoms:
+        if atom is None:
+            continue
         for node in gast.walk(atom):
             if isinstance(node, gast.Name):
                 names.append(node.id)
     return names
 
 
-def _flow(stmt):
-    """(names written, names read) through which a gradient can flow; None for statements it cannot cross."""
-    if isinstance(stmt, ir.Assign):
-        if is_nondifferentiable(stmt.primitive):
-            return None
-        return [stmt.target], reads(list(stmt.args) + list(stmt.kwargs.values()))
-    if isinstance(stmt, ir.Unpack):
-        return list(stmt.targets), reads([stmt.value])
-    return None
+def target_names(target):
+    return [n.id for n in gast.walk(target) if isinstance(n, gast.Name)]
+
+
+def flows(fn: ir.Function):
+    """(names written, names read) for every statement through which a gradient can flow."""
+    result = []
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Assign):
+            if not is_nondifferentiable(stmt.primitive):
+                result.append(([stmt.target], reads(list(stmt.args) + list(stmt.kwargs.values()))))
+        elif isinstance(stmt, ir.Unpack):
+            result.append((list(stmt.targets), reads([stmt.value])))
+        elif isinstance(stmt, ir.Loop) and stmt.kind == "for":
+            result.append((target_names(stmt.target), loop_sequences(stmt)))
+    return result
+
+
+def loop_sequences(loop):
+    """The names of the sequences a `for` loop walks (not range's bounds, nor enumerate's counter)."""
+    iterable = loop.iterable
+    if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name):
+        if iterable.func.id == "range":
+            return []
+        if iterable.func.id == "enumerate":
+            return reads(iterable.args[:1])
+        return reads(iterable.args)
+    return reads([iterable])
+
+
+def returned_names(fn: ir.Function):
+    return reads([fn.returned.value])
 
 
 def active_values(fn: ir.Function, wrt) -> set:
+    edges = flows(fn)
     varied = set(wrt)
-    for stmt in fn.body:
-        flow = _flow(stmt)
-        if flow and any(n in varied for n in flow[1]):
-            varied.update(flow[0])
-    useful = set(reads([fn.returned.value]))
-    for stmt in reversed(fn.body):
-        flow = _flow(stmt)
-        if flow and any(n in useful for n in flow[0]):
-            useful.update(flow[1])
+    changed = True
+    while changed:
+        changed = False
+        for written, read in edges:
+            if any(n in varied for n in read) and not set(written) <= varied:
+                varied.update(written)
+                changed = True
+    useful = set(returned_names(fn))
+    changed = True
+    while changed:
+        changed = False
+        for written, read in edges:
+            if any(n in useful for n in written) and not set(read) <= useful:
+                useful.update(read)
+                changed = True
     return varied & useful

@@ -17,7 +17,7 @@ import gast
 import numpy
 
 from .. import ir
-from ..frontend.normalize import COMPARISON, COPY
+from ..frontend.normalize import COMPARISON, COPY, SUBSCRIPT
 from ..templates import ATTRIBUTES, METHODS, lookup
 
 _ELEMENTWISE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
@@ -45,20 +45,57 @@ def is_elementwise(primitive) -> bool:
         return False
 
 
+_UNSET = object()
+
+
 class ShapeFacts:
+    """Ranks and same-shape classes, true wherever the reverse pass reads them.
+
+    A name assigned in several places (in branches, in loops) has a rank only when every
+    assignment agrees, and joins no same-shape class: the facts must hold for all its values.
+    """
+
     def __init__(self, fn: ir.Function, argument_ranks: dict):
         self.ranks = dict(argument_ranks)
         self._parent = {}
-        for stmt in fn.body:
-            if isinstance(stmt, ir.Assign):
-                self.ranks[stmt.target] = self._rank_of(stmt)
+        sites = {name: 1 for name in fn.params + fn.kwonly}  # a parameter is bound once on entry
+        for stmt in ir.walk(fn.body):
+            for name in _bound_names(stmt):
+                sites[name] = sites.get(name, 0) + 1
+        self.single = {name for name, count in sites.items() if count == 1}
+        # Ranks: grow to a fixed point (a loop reads ranks its own body assigns); a disagreement is unknown.
+        changed = True
+        while changed:
+            changed = False
+            for stmt in ir.walk(fn.body):
+                for name, rank in self._bindings(stmt):
+                    old = self.ranks.get(name, _UNSET)
+                    new = rank if old is _UNSET or old == rank else None
+                    if new is not old and new != old:
+                        self.ranks[name] = new
+                        changed = True
+        for name in list(self.ranks):
+            if self.ranks[name] is _UNSET:
+                self.ranks[name] = None
+        for stmt in ir.walk(fn.body):
+            if isinstance(stmt, ir.Assign) and stmt.target in self.single:
                 self._relate(stmt)
+
+    def _bindings(self, stmt):
+        if isinstance(stmt, ir.Assign):
+            return [(stmt.target, self._rank_of(stmt))]
+        if isinstance(stmt, ir.Unpack):
+            return [(t, None) for t in stmt.targets]
+        if isinstance(stmt, ir.Loop) and stmt.kind == "for":
+            return _loop_target_ranks(stmt, self)
+        return []
 
     # ---- ranks ----------------------------------------------------------------
 
     def rank(self, atom):
         if isinstance(atom, gast.Name):
-            return self.ranks.get(atom.id)
+            rank = self.ranks.get(atom.id)
+            return None if rank is _UNSET else rank
         if isinstance(atom, gast.Constant) and isinstance(atom.value, (int, float, complex)):
             return 0
         return None
@@ -73,6 +110,13 @@ class ShapeFacts:
                 return None  # a list literal is an array of unknown rank
             ranks = [self.rank(a) for a in operands]
             return None if any(r is None for r in ranks) else max(ranks)
+        if primitive is SUBSCRIPT:
+            # x[i] with an integer i takes one axis away (other indexing: unknown for now)
+            value, index = stmt.args
+            rank = self.rank(value)
+            if rank and (self.rank(index) == 0 and not _is_float_constant(index)):
+                return rank - 1
+            return None
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
         bound = template.bind(args, kwargs) if template is not None else None
         if bound is None:
@@ -123,7 +167,7 @@ class ShapeFacts:
             return
         operands = _operands(stmt)
         for i, operand in enumerate(operands):
-            if not isinstance(operand, gast.Name):
+            if not isinstance(operand, gast.Name) or operand.id not in self.single:
                 continue
             others = operands[:i] + operands[i + 1:]
             if all(self.rank(o) == 0 or (isinstance(o, gast.Name) and self.same(o.id, operand.id)) for o in others):
@@ -154,3 +198,41 @@ def _product_rank(a, b, batched):
     if not batched and (a > 2 or b > 2):
         return None
     return max(a, b)
+
+
+def _bound_names(stmt):
+    if isinstance(stmt, ir.Assign):
+        return [stmt.target]
+    if isinstance(stmt, ir.Unpack):
+        return list(stmt.targets)
+    if isinstance(stmt, ir.Loop) and stmt.kind == "for":
+        return [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+    return []
+
+
+def _loop_target_ranks(loop, facts):
+    """Ranks of what a `for` header binds: ints from range, rows of an array (one rank less)."""
+    names = [n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)]
+    iterable = loop.iterable
+    if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name):
+        kind, sequences = iterable.func.id, iterable.args
+    else:
+        kind, sequences = "sequence", [iterable]
+
+    def element(sequence):
+        rank = facts.rank(sequence)
+        return rank - 1 if rank is not None and rank >= 1 else None
+
+    if kind == "range":
+        return [(n, 0) for n in names]
+    if kind == "enumerate" and len(names) == 2:
+        return [(names[0], 0), (names[1], element(sequences[0]))]
+    if kind == "zip" and len(names) == len(sequences):
+        return [(n, element(s)) for n, s in zip(names, sequences)]
+    if kind == "sequence" and len(names) == 1:
+        return [(names[0], element(sequences[0]))]
+    return [(n, None) for n in names]
+
+
+def _is_float_constant(atom):
+    return isinstance(atom, gast.Constant) and not isinstance(atom.value, int)

@@ -19,7 +19,9 @@ import gast
 
 from .. import ir
 from ..frontend.resolve import is_numpy_module, numpy_path
-from ..transform.reverse import ReverseFunction
+from ..analysis.activity import target_names
+from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
+                                 ReverseLoop)
 
 _COMMENT = "__sourcegrad_comment_{}__"
 _COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
@@ -29,69 +31,375 @@ def function_name(primal_name: str) -> str:
     return f"{primal_name}_value_and_grad"
 
 
-def generate(rev: ReverseFunction, filename: str) -> str:
-    """The generated function's source text (without the file header)."""
-    fn = rev.primal
-    comments = []
+def generate(rev: ReverseFunction, filename: str):
+    """The generated function's source text (without the file header), and notes for the header."""
+    writer = _Writer(rev, filename)
+    return writer.module(), writer.tape.notes(rev.primal, filename)
 
-    def comment(text):
-        comments.append(text)
-        return gast.Expr(value=ir.name(_COMMENT.format(len(comments) - 1)))
 
-    locals_ = set(fn.params) | set(fn.kwonly) | {s.target for s in fn.body if isinstance(s, ir.Assign)}
-    retarget = _Retarget(fn.references, rev.backend, locals_)
-    body = [gast.Expr(value=gast.Constant(value=_docstring(rev), kind=None))]
+class _Writer:
+    def __init__(self, rev, filename):
+        self.rev = rev
+        self.fn = rev.primal
+        self.filename = filename
+        self.comments = []
+        locals_ = set(self.fn.params) | set(self.fn.kwonly)
+        for stmt in ir.walk(self.fn.body):
+            locals_ |= set(_bound_by(stmt))
+        self.retarget = _Retarget(self.fn.references, rev.backend, locals_)
+        self.tape = _TapePlan(rev)
+        self.loop_variable = "_" if "_" not in self.fn.names else "iteration"
 
-    body.append(comment("forward pass: the function's own code, one operation per line"))
-    for stmt in fn.body:
-        if isinstance(stmt, ir.Assign):
-            body.append(_assign(stmt.target, retarget(stmt.expr)))
-        elif isinstance(stmt, ir.Unpack):
-            targets = gast.Tuple(elts=[_store(t) for t in stmt.targets], ctx=gast.Store())
-            body.append(gast.Assign(targets=[targets], value=retarget(stmt.value), type_comment=None))
-        elif isinstance(stmt, ir.Effect):
-            body.append(retarget(stmt.stmt))
+    def comment(self, text):
+        self.comments.append(text)
+        return gast.Expr(value=ir.name(_COMMENT.format(len(self.comments) - 1)))
 
-    returned = fn.returned
-    body.append(comment("backward pass: gradients in reverse order"))
-    body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned.value), ir.name(rev.seed)])))
-    last_origin = None
-    for stmt in rev.backward:
-        if stmt.origin is not last_origin:
-            location = stmt.origin.location
-            body.append(comment(f"{filename}:{location.line}  {stmt.origin.text}"))
-            last_origin = stmt.origin
-        value = retarget(stmt.value)
-        if not stmt.accumulate:
-            body.append(_assign(stmt.target, value))
-        elif stmt.in_place:
-            body.append(gast.AugAssign(target=_store(stmt.target), op=gast.Add(), value=value))
+    def module(self):
+        rev, fn = self.rev, self.fn
+        body = [gast.Expr(value=gast.Constant(value=_docstring(rev), kind=None))]
+        body.append(self.comment("forward pass: the function's own code, one operation per line"))
+        if self.tape.used:
+            body.append(self.comment("values the backward pass needs and the forward pass overwrites are saved here"))
+            body.append(_assign("tape", gast.List(elts=[], ctx=gast.Load())))
+        for index, stmt in enumerate(fn.body):
+            for name in self.tape.unset_before(index):
+                body.append(_assign(name, gast.Constant(value=None, kind=None)))
+            body.extend(self.forward([stmt]))
+
+        returned = fn.returned
+        body.append(self.comment("backward pass: gradients in reverse order"))
+        body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned.value), ir.name(rev.seed)])))
+        body.extend(self.backward(rev.backward, [None]))
+
+        gradients = []
+        for gradient, needs_copy in zip(rev.gradients, rev.copy_gradient):
+            # a gradient that may share memory with an input or another gradient is copied before it is handed out
+            gradients.append(_call(rev.backend, "copy", [gradient]) if needs_copy else gradient)
+        returned_value = gast.Tuple(elts=[copy.deepcopy(returned.value), gast.Tuple(elts=gradients, ctx=gast.Load())],
+                                    ctx=gast.Load())
+        body.append(gast.Return(value=returned_value))
+        definition = gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
+                                      returns=None, type_comment=None, type_params=[])
+        module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
+        text = ast.unparse(ast.fix_missing_locations(module))
+        lines = []
+        for line in text.splitlines():
+            match = _COMMENT_LINE.match(line)
+            lines.append(f"{match.group(1)}# {self.comments[int(match.group(2))]}" if match else line)
+        return "\n".join(lines) + "\n"
+
+    # ---- forward ----------------------------------------------------------------------------------
+
+    def forward(self, stmts):
+        out = []
+        for stmt in stmts:
+            for name in self.tape.saved_at(stmt):
+                value = ir.name(name)
+                if name in self.tape.shape_only:  # the backward pass reads only its shape: keep no data
+                    value = _call(self.rev.backend, "ghost", [value])
+                out.append(_call_statement(ir.name("tape"), "append", [value]))
+            if isinstance(stmt, ir.Assign):
+                out.append(_assign(stmt.target, self.retarget(stmt.expr)))
+            elif isinstance(stmt, ir.Unpack):
+                targets = gast.Tuple(elts=[_store(t) for t in stmt.targets], ctx=gast.Store())
+                out.append(gast.Assign(targets=[targets], value=self.retarget(stmt.value), type_comment=None))
+            elif isinstance(stmt, ir.Effect):
+                out.append(self.retarget(stmt.stmt))
+            elif isinstance(stmt, ir.Break):
+                out.append(gast.Break())
+            elif isinstance(stmt, ir.If):
+                out.append(gast.If(test=copy.deepcopy(stmt.test), body=self.forward(stmt.body) or [gast.Pass()],
+                                   orelse=self.forward(stmt.orelse)))
+            elif isinstance(stmt, ir.Loop):
+                out.extend(self.forward_loop(stmt))
+        return out
+
+    def forward_loop(self, loop):
+        out = []
+        counting = []
+        if loop.counter:
+            out.append(_assign(loop.counter, gast.Constant(value=0, kind=None)))
+            counting = [gast.AugAssign(target=_store(loop.counter), op=gast.Add(), value=gast.Constant(value=1, kind=None))]
+        body = self.forward(loop.body)
+        if loop.kind == "for":
+            out.append(gast.For(target=copy.deepcopy(loop.target), iter=self.retarget(loop.iterable),
+                                body=counting + body or [gast.Pass()], orelse=[], type_comment=None))
+        elif not loop.test_body:
+            out.append(gast.While(test=self.retarget(loop.test), body=counting + body or [gast.Pass()], orelse=[]))
+        else:  # the test needs statements of its own: evaluate them at the top of every iteration
+            stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(loop.test)), body=[gast.Break()], orelse=[])
+            out.append(gast.While(test=gast.Constant(value=True, kind=None),
+                                  body=self.forward(loop.test_body) + [stop] + counting + body, orelse=[]))
+        return out
+
+    # ---- backward ---------------------------------------------------------------------------------
+
+    def backward(self, nodes, last_origin):
+        """last_origin is a one-element list: the origin whose comment was written last."""
+        out = []
+        for node in nodes:
+            if isinstance(node, Restore) and not self.tape.saves(node.site, node.name):
+                continue
+            if isinstance(node, OwnAdjoint) and not getattr(node, "needed", True):
+                continue
+            if node.origin is not last_origin[0]:
+                location = node.origin.location
+                out.append(self.comment(f"{self.filename}:{location.line}  {node.origin.text}"))
+                last_origin[0] = node.origin
+            if isinstance(node, Restore):
+                out.append(_assign(node.name, _call_expression(ir.name("tape"), "pop", [])))
+            elif isinstance(node, AdjointStatement):
+                value = self.retarget(node.value)
+                if not node.accumulate:
+                    out.append(_assign(node.target, value))
+                elif node.in_place:
+                    out.append(gast.AugAssign(target=_store(node.target), op=gast.Add(), value=value))
+                else:
+                    out.append(_assign(node.target, gast.BinOp(left=ir.name(node.target), op=gast.Add(), right=value)))
+            elif isinstance(node, OwnAdjoint):
+                out.append(_assign(node.target, _call(self.rev.backend, "copy", [ir.name(node.target)])))
+            elif isinstance(node, IndexAccumulate):
+                element = gast.Subscript(value=ir.name(node.target), slice=ir.name(node.index), ctx=gast.Store())
+                out.append(gast.AugAssign(target=element, op=gast.Add(), value=self.retarget(node.value)))
+            elif isinstance(node, ReverseIf):
+                body = self.backward(node.body, [node.origin]) or [gast.Pass()]
+                orelse = self.backward(node.orelse, [node.origin])
+                out.append(gast.If(test=copy.deepcopy(node.test), body=body, orelse=orelse))
+                last_origin[0] = None
+            elif isinstance(node, ReverseLoop):
+                out.append(self.reverse_loop(node))
+                last_origin[0] = None
+        return out
+
+    def reverse_loop(self, node):
+        loop = node.loop
+        body = self.backward(node.body, [node.origin])
+        if loop.kind == "while":
+            return _for(_store(self.loop_variable), _range(ir.name(loop.counter)), body)
+        needed = [t for t in target_names(loop.target) if t in _backward_reads(node.body)]
+        iterable = self.retarget(loop.iterable)
+        kind = iterable.func.id if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else "sequence"
+        sequences = iterable.args if kind in ("enumerate", "zip") else [iterable]
+        if not needed and not node.indexed:
+            count = ir.name(loop.counter) if loop.counter else _len_of(kind, iterable, sequences)
+            return _for(_store(self.loop_variable), _range(count), body)
+        if kind == "range" or (kind == "sequence" and not node.indexed):
+            walked = _prefix(iterable, loop.counter)
+            return _for(copy.deepcopy(loop.target), _reversed(walked), body)
+        # Walk positions backwards and take each row again: its gradient goes back to the same position.
+        index = node.index
+        count = ir.name(loop.counter) if loop.counter else _len_of(kind, iterable, sequences[:1] if kind == "enumerate" else sequences)
+        rows = []
+        targets = target_names(loop.target)
+        if kind == "enumerate":
+            start = iterable.args[1] if len(iterable.args) > 1 else None
+            position = ir.name(index) if start is None else gast.BinOp(left=ir.name(index), op=gast.Add(), right=copy.deepcopy(start))
+            pairs = [(targets[0], position), (targets[1], _item(sequences[0], index))]
         else:
-            body.append(_assign(stmt.target, gast.BinOp(left=ir.name(stmt.target), op=gast.Add(), right=value)))
+            pairs = [(t, _item(s, index)) for t, s in zip(targets, sequences)]
+        for target, value in pairs:
+            if target in needed:
+                rows.append(_assign(target, value))
+        return _for(_store(index), _reversed(_range(count)), rows + body)
 
-    gradients = []
-    for gradient, needs_copy in zip(rev.gradients, rev.copy_gradient):
-        # a gradient that may share memory with an input or another gradient is copied before it is handed out
-        gradients.append(_call(rev.backend, "copy", [gradient]) if needs_copy else gradient)
-    returned_value = gast.Tuple(elts=[copy.deepcopy(returned.value), gast.Tuple(elts=gradients, ctx=gast.Load())], ctx=gast.Load())
-    body.append(gast.Return(value=returned_value))
 
-    definition = gast.FunctionDef(
-        name=function_name(fn.name),
-        args=_arguments(rev),
-        body=body,
-        decorator_list=[],
-        returns=None,
-        type_comment=None,
-        type_params=[],
-    )
-    module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
-    text = ast.unparse(ast.fix_missing_locations(module))
-    lines = []
-    for line in text.splitlines():
-        match = _COMMENT_LINE.match(line)
-        lines.append(f"{match.group(1)}# {comments[int(match.group(2))]}" if match else line)
-    return "\n".join(lines) + "\n"
+def _bound_by(stmt):
+    if isinstance(stmt, ir.Assign):
+        return [stmt.target]
+    if isinstance(stmt, ir.Unpack):
+        return list(stmt.targets)
+    if isinstance(stmt, ir.Loop):
+        return ([stmt.counter] if stmt.counter else []) + (target_names(stmt.target) if stmt.kind == "for" else [])
+    return []
+
+
+def _backward_reads(nodes):
+    """Primal and adjoint names the backward nodes read; a reverse loop's own targets count only outside it."""
+    names = set()
+    for node in nodes:
+        if isinstance(node, (AdjointStatement, IndexAccumulate)):
+            names |= {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name)}
+            if isinstance(node, IndexAccumulate):
+                names.add(node.index)
+        elif isinstance(node, ReverseIf):
+            names |= {n.id for n in gast.walk(node.test) if isinstance(n, gast.Name)}
+            names |= _backward_reads(node.body) | _backward_reads(node.orelse)
+        elif isinstance(node, ReverseLoop):
+            inner = _backward_reads(node.body)
+            loop = node.loop
+            if loop.kind == "for":
+                inner -= set(target_names(loop.target))
+                inner |= {n.id for n in gast.walk(loop.iterable) if isinstance(n, gast.Name)}
+            if loop.counter:
+                inner.add(loop.counter)
+            names |= inner
+    return names
+
+
+class _TapePlan:
+    """Which sites save which names: those the backward code reads and the site may overwrite."""
+
+    def __init__(self, rev):
+        fn = rev.primal
+        self.sites = rev.sites
+        needed = _backward_reads(rev.backward)
+        needed |= {n.id for g in rev.gradients for n in gast.walk(g) if isinstance(n, gast.Name)}
+        bound_before = []  # names bound by the function's parameters and top-level statements so far
+        seen = set(fn.params) | set(fn.kwonly)
+        for stmt in fn.body:
+            bound_before.append(set(seen))
+            for inner in ir.walk([stmt]):
+                seen |= set(_bound_by(inner))
+        self.shape_only = _read_only_for_shape(rev)
+        self._saved = {}
+        self._unset = {}
+        for key, site in self.sites.items():
+            names = []
+            for name in site.names:
+                if name not in needed:
+                    continue
+                earlier = name in bound_before[site.top_index]
+                if site.in_loop or earlier:
+                    names.append(name)
+                    if not earlier:  # the first iteration has no old value: start from None
+                        self._unset.setdefault(site.top_index, [])
+                        if name not in self._unset[site.top_index]:
+                            self._unset[site.top_index].append(name)
+            if names:
+                self._saved[key] = names
+        self.used = bool(self._saved)
+
+    def notes(self, fn, filename):
+        """One line per loop that saves values: what an iteration adds to the tape."""
+        lines = []
+        for loop in ir.walk(fn.body):
+            if not isinstance(loop, ir.Loop):
+                continue
+            saved = []
+            for stmt in _iteration(loop):
+                for name in self.saved_at(stmt):
+                    copied = stmt.args[0].id if isinstance(stmt, ir.Assign) and stmt.primitive is None and isinstance(
+                        stmt.args[0], gast.Name) else None
+                    saved.append((name, copied))
+            if not saved:
+                continue
+            names = {name for name, _ in saved}
+            parts, arrays = [], []
+            for name, copied in saved:
+                if name in self.shape_only:
+                    parts.append(f"{name} (its shape only)")
+                elif copied in names and copied not in self.shape_only:
+                    parts.append(f"{name} (the array {copied} already holds)")
+                else:
+                    parts.append(name)
+                    arrays.append(f"{name}.nbytes")
+            total = " + ".join(arrays) if arrays else "a few bytes"
+            lines.append(f"Tape: each iteration of the loop at {filename}:{loop.origin.location.line} saves "
+                         f"{', '.join(parts)}: {total} per iteration.")
+        return lines
+
+    def saved_at(self, stmt):
+        return self._saved.get(id(stmt), [])
+
+    def saves(self, stmt, name):
+        return name in self._saved.get(id(stmt), [])
+
+    def unset_before(self, top_index):
+        return self._unset.get(top_index, [])
+
+
+def _iteration(loop):
+    """The statements of one iteration of loop, without those of loops nested in it (but with their headers)."""
+    result = []
+    for block in ir.blocks(loop):
+        stack = list(block)
+        while stack:
+            stmt = stack.pop(0)
+            result.append(stmt)
+            if isinstance(stmt, ir.If):
+                stack[:0] = stmt.body + stmt.orelse
+    return result
+
+
+_SHAPE_READS = {"unbroadcast": 1, "unreduce": 1, "size": 0}
+
+
+def _read_only_for_shape(rev):
+    """Primal names the backward code reads only as the shape argument of a runtime helper."""
+    shape, value = set(), set()
+
+    def visit(expr):
+        for node in gast.walk(expr):
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) \
+                    and node.func.value.id == rev.backend and node.func.attr in _SHAPE_READS:
+                position = _SHAPE_READS[node.func.attr]
+                if len(node.args) > position and isinstance(node.args[position], gast.Name):
+                    shape.add(node.args[position].id)
+                    node.args[position].sourcegrad_shape_read = True
+        for node in gast.walk(expr):
+            if isinstance(node, gast.Name) and not getattr(node, "sourcegrad_shape_read", False):
+                value.add(node.id)
+
+    def walk_nodes(nodes):
+        for node in nodes:
+            if isinstance(node, (AdjointStatement, IndexAccumulate)):
+                visit(node.value)
+            elif isinstance(node, ReverseIf):
+                visit(node.test)
+                walk_nodes(node.body)
+                walk_nodes(node.orelse)
+            elif isinstance(node, ReverseLoop):
+                walk_nodes(node.body)
+                value.update(n.id for n in gast.walk(node.loop.iterable or gast.Constant(value=None, kind=None))
+                             if isinstance(n, gast.Name))
+                if node.loop.counter:
+                    value.add(node.loop.counter)
+
+    walk_nodes(rev.backward)
+    for gradient in rev.gradients:
+        visit(gradient)
+    return shape - value
+
+
+def _for(target, iterable, body):
+    return gast.For(target=target, iter=iterable, body=body or [gast.Pass()], orelse=[], type_comment=None)
+
+
+def _range(count):
+    return gast.Call(func=ir.name("range"), args=[count], keywords=[])
+
+
+def _reversed(iterable):
+    return gast.Call(func=ir.name("reversed"), args=[iterable], keywords=[])
+
+
+def _prefix(iterable, counter):
+    """The part of the iterable the forward loop walked: all of it, or the first `counter` items after a break."""
+    if counter is None:
+        return copy.deepcopy(iterable)
+    return gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Slice(lower=None, upper=ir.name(counter), step=None),
+                          ctx=gast.Load())
+
+
+def _len_of(kind, iterable, sequences):
+    if kind == "range":
+        if len(iterable.args) == 1 and not iterable.keywords:  # range(n) runs max(n, 0) times, as range(n) does
+            return copy.deepcopy(iterable.args[0])
+        return gast.Call(func=ir.name("len"), args=[copy.deepcopy(iterable)], keywords=[])
+    lengths = [gast.Call(func=ir.name("len"), args=[copy.deepcopy(s)], keywords=[]) for s in sequences]
+    return lengths[0] if len(lengths) == 1 else gast.Call(func=ir.name("min"), args=lengths, keywords=[])
+
+
+def _item(sequence, index):
+    return gast.Subscript(value=copy.deepcopy(sequence), slice=ir.name(index), ctx=gast.Load())
+
+
+def _call_statement(value, attr, args):
+    return gast.Expr(value=_call_expression(value, attr, args))
+
+
+def _call_expression(value, attr, args):
+    return gast.Call(func=gast.Attribute(value=value, attr=attr, ctx=gast.Load()), args=args, keywords=[])
 
 
 def _docstring(rev):

@@ -40,23 +40,23 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-_rules_fingerprint = None
+_fingerprint = None
 
 
-def rules_fingerprint() -> str:
-    """A hash of the gradient rules' source files: a changed rule invalidates every cached file.
+def compiler_fingerprint() -> str:
+    """A hash of sourcegrad's own source: a changed rule or pass invalidates every cached file.
 
-    (Other compiler changes come with a new version number; hashing the whole
-    package would change every committed generated file with every commit.)
+    (So a cached file is never older than the compiler reading it, even between releases;
+    the price is that the key line of every committed generated file changes with the compiler.)
     """
-    global _rules_fingerprint
-    if _rules_fingerprint is None:
-        folder = Path(__file__).resolve().parent.parent / "templates"
+    global _fingerprint
+    if _fingerprint is None:
+        folder = Path(__file__).resolve().parent.parent
         sources = []
-        for path in sorted(folder.glob("*.py")):
-            sources.append((str(path.relative_to(folder)), path.read_bytes()))
-        _rules_fingerprint = digest(sources)
-    return _rules_fingerprint
+        for path in sorted(folder.rglob("*.py")):
+            sources.append((path.relative_to(folder).as_posix(), path.read_bytes()))
+        _fingerprint = digest(sources)
+    return _fingerprint
 
 
 def file_text(code: str, key: str, description: list) -> str:

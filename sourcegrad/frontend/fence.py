@@ -13,10 +13,7 @@ from .source import FunctionSource
 
 # What a user gets told for each unsupported statement: (what, what to do instead).
 _STATEMENTS = {
-    gast.For: ("`for` loops are not supported in this version", "Write the loop with array operations (a matmul, a sum over an axis), or move it out of the differentiated function."),
     gast.AsyncFor: ("`async for` cannot be differentiated", "Move it out of the differentiated function."),
-    gast.While: ("`while` loops are not supported in this version", "Write the loop with array operations, or move it out of the differentiated function."),
-    gast.If: ("`if` statements are not supported in this version", "Select values with np.where(condition, a, b), or decide outside the differentiated function."),
     gast.With: ("`with` blocks cannot be differentiated", "Move the `with` block out of the differentiated function."),
     gast.AsyncWith: ("`async with` cannot be differentiated", "Move it out of the differentiated function."),
     gast.Try: ("`try` blocks cannot be differentiated", "Handle errors outside the differentiated function."),
@@ -36,7 +33,7 @@ if hasattr(gast, "TryStar"):
     _STATEMENTS[gast.TryStar] = _STATEMENTS[gast.Try]
 
 _EXPRESSIONS = {
-    gast.IfExp: ("conditional expressions (`a if c else b`) are not supported in this version", "Use np.where(c, a, b)."),
+    gast.IfExp: ("conditional expressions (`a if c else b`) are not supported", "Use an `if` statement, or np.where(c, a, b)."),
     gast.Lambda: ("lambdas are not supported inside a differentiated function", "Define a function at module level."),
     gast.ListComp: ("list comprehensions are not supported", "Use array operations (np.stack of arrays, broadcasting)."),
     gast.SetComp: ("set comprehensions are not supported", "Build the set outside the differentiated function."),
@@ -64,26 +61,52 @@ def check(src: FunctionSource) -> None:
         raise src.error(args.vararg, f"`*{args.vararg.id}` parameters are not supported", "Name each parameter.")
     if args.kwarg is not None:
         raise src.error(args.kwarg, f"`**{args.kwarg.id}` parameters are not supported", "Name each parameter.")
-    body = list(tree.body)
-    if not body or not isinstance(body[-1], gast.Return) or body[-1].value is None:
-        where = body[-1] if body else tree
-        raise src.error(where, f"{tree.name} must end with `return <value>`: its value is what gets differentiated",
-                        "Return the scalar (a loss) whose gradient you want.")
-    if isinstance(body[-1].value, (gast.Tuple, gast.List)):
-        raise src.error(body[-1].value, "the function returns several values; sourcegrad differentiates one array",
-                        "Return one value (a scalar loss), and compute the others in a separate function.")
+    if not tree.body:
+        raise src.error(tree, f"{tree.name} has no body")
+    _check_block(src, tree.body, in_loop=False)
+
+
+def _check_block(src, body, in_loop):
     for stmt in body:
-        _check_statement(src, stmt, is_last=stmt is body[-1])
+        _check_statement(src, stmt, in_loop)
 
 
-def _check_statement(src, stmt, is_last):
+def _check_statement(src, stmt, in_loop):
     kind = type(stmt)
     if kind in _STATEMENTS:
         what, instead = _STATEMENTS[kind]
         raise src.error(stmt, what, instead)
-    if isinstance(stmt, gast.Return) and not is_last:
-        raise src.error(stmt, "an early `return` is not supported in this version", "Return once, at the end of the function.")
-    if isinstance(stmt, gast.Assign):
+    if isinstance(stmt, gast.Return):
+        if in_loop:
+            raise src.error(stmt, "`return` inside a loop is not supported",
+                            "Store the value, `break` out of the loop, and return after it.")
+        if stmt.value is None:
+            raise src.error(stmt, "a differentiated function must return a value", "Return the scalar (a loss) to differentiate.")
+        if isinstance(stmt.value, (gast.Tuple, gast.List)):
+            raise src.error(stmt.value, "the function returns several values; sourcegrad differentiates one array",
+                            "Return one value (a scalar loss), and compute the others in a separate function.")
+    elif isinstance(stmt, (gast.Break, gast.Continue)) and not in_loop:
+        raise src.error(stmt, f"`{type(stmt).__name__.lower()}` outside a loop")
+    elif isinstance(stmt, gast.For):
+        if stmt.orelse:
+            raise src.error(stmt, "`for ... else` is not supported", "Use a flag set before `break`.")
+        _check_target(src, stmt.target)
+        _check_iterable(src, stmt.iter)
+        _check_expressions(src, stmt.iter)
+        _check_block(src, stmt.body, in_loop=True)
+        return
+    elif isinstance(stmt, gast.While):
+        if stmt.orelse:
+            raise src.error(stmt, "`while ... else` is not supported", "Use a flag set before `break`.")
+        _check_expressions(src, stmt.test)
+        _check_block(src, stmt.body, in_loop=True)
+        return
+    elif isinstance(stmt, gast.If):
+        _check_expressions(src, stmt.test)
+        _check_block(src, stmt.body, in_loop)
+        _check_block(src, stmt.orelse, in_loop)
+        return
+    elif isinstance(stmt, gast.Assign):
         for target in stmt.targets:
             _check_target(src, target)
     elif isinstance(stmt, gast.AugAssign):
@@ -94,7 +117,11 @@ def _check_statement(src, stmt, is_last):
     elif isinstance(stmt, gast.AnnAssign):
         if stmt.value is None or not isinstance(stmt.target, gast.Name):
             raise src.error(stmt, "only `name: type = value` annotations are supported", "Assign a value to a plain name.")
-    for node in gast.walk(stmt):
+    _check_expressions(src, stmt)
+
+
+def _check_expressions(src, node):
+    for node in gast.walk(node):
         kind = type(node)
         if kind in _EXPRESSIONS:
             what, instead = _EXPRESSIONS[kind]
@@ -105,6 +132,18 @@ def _check_statement(src, stmt, is_last):
             for kw in node.keywords:
                 if kw.arg is None:
                     raise src.error(kw.value, "`**` unpacking in calls is not supported", "Pass the keyword arguments by name.")
+
+
+def _check_iterable(src, node):
+    """A loop walks range(...), a sequence held by a name, or enumerate/zip of those."""
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("enumerate", "zip"):
+        sequences = node.args[:1] if node.func.id == "enumerate" else node.args
+        for sequence in sequences:
+            if isinstance(sequence, gast.Call) and isinstance(sequence.func, gast.Name) and sequence.func.id in ("enumerate", "zip"):
+                raise src.error(sequence, f"nested {sequence.func.id}() in a loop header is not supported",
+                                "Loop over enumerate(xs) or zip(xs, ys) of plain sequences.")
+        if node.keywords and node.func.id == "zip":
+            raise src.error(node, "zip() keywords are not supported in a loop header", "Use zip(a, b).")
 
 
 def _check_target(src, target):

@@ -13,12 +13,15 @@ reverse pass reads is still there when it reads it.
 
 from __future__ import annotations
 
+import builtins
+import copy
 import operator
 
 import gast
 import numpy
 
 from .. import ir
+from . import control
 from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
 from .source import FunctionSource
 
@@ -62,6 +65,11 @@ class _Normalizer:
         self.current = {p: p for p in self.params + self.kwonly}  # user name -> its live version
         self.assigned = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         self.body = []
+        self.block = self.body  # the statement list being filled
+        self.pinned = {}  # user name -> the one name it has throughout the compound statement being normalised
+        self.loop_depth = 0
+        self.counters = 0
+        self.result_name = None
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
         self.origin = None
@@ -69,9 +77,14 @@ class _Normalizer:
     # ---- statements ---------------------------------------------------------
 
     def run(self) -> ir.Function:
-        for stmt in self.src.tree.body:
-            self.origin = self._origin(stmt)
-            self.statement(stmt)
+        body = control.restructure_function(copy.deepcopy(self.src.tree.body))
+        if not control.always_jumps(body, (gast.Return,)):
+            last = body[-1] if body else self.src.tree
+            raise self.src.error(last, f"not every path through {self.src.tree.name} ends in `return <value>`",
+                                 "Return the value (a scalar loss) to differentiate on every path.")
+        self.statements(body)
+        if not isinstance(self.body[-1], ir.Return):  # the returns were in branches: return their shared result
+            self.emit(ir.Return(ir.name(self.result_name), self.body[-1].origin, self.src.tree.body[-1]))
         return ir.Function(
             name=self.src.tree.name,
             params=self.params,
@@ -82,8 +95,31 @@ class _Normalizer:
             references=self.references,
         )
 
+    def emit(self, stmt):
+        self.block.append(stmt)
+
+    def statements(self, stmts):
+        for stmt in stmts:
+            self.origin = self._origin(stmt)
+            self.statement(stmt)
+
+    def nested(self, stmts):
+        """Normalise stmts into a new statement list and return it."""
+        outer, self.block = self.block, []
+        try:
+            self.statements(stmts)
+            return self.block
+        finally:
+            self.block = outer
+
     def statement(self, stmt):
-        if isinstance(stmt, gast.Assign):
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            self.compound(stmt)
+        elif isinstance(stmt, gast.Break):
+            self.emit(ir.Break(self.origin, stmt))
+        elif isinstance(stmt, gast.Continue):  # only a `continue` that ends the loop body is left: it does nothing
+            return
+        elif isinstance(stmt, gast.Assign):
             self.assign(stmt.targets, stmt.value, stmt)
         elif isinstance(stmt, gast.AnnAssign):
             self.assign([stmt.target], stmt.value, stmt)
@@ -98,19 +134,25 @@ class _Normalizer:
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
+            self.block[-1].augmented = True
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return  # a docstring or a bare constant does nothing
             effect = gast.Expr(value=self.expression_atoms(stmt.value))
             self.owned.difference_update(ir.names_in(effect))
-            self.body.append(ir.Effect(effect, self.origin))
+            self.emit(ir.Effect(effect, self.origin))
         elif isinstance(stmt, gast.Assert):
             test = self.expression_atoms(stmt.test)
             msg = self.expression_atoms(stmt.msg) if stmt.msg is not None else None
-            self.body.append(ir.Effect(gast.Assert(test=test, msg=msg), self.origin))
+            self.emit(ir.Effect(gast.Assert(test=test, msg=msg), self.origin))
         elif isinstance(stmt, gast.Return):
             value = self.atom(stmt.value, hint=None)
-            self.body.append(ir.Return(value, self.origin, stmt))
+            if self.block is self.body:
+                self.emit(ir.Return(value, self.origin, stmt))
+            else:  # a return at the end of a branch: every branch assigns the one result, returned at the end
+                if self.result_name is None:
+                    self.result_name = self.fresh("result")
+                self._copy(self.result_name, value, stmt)
         elif isinstance(stmt, gast.Pass):
             return
         else:  # the fence lets nothing else through
@@ -118,7 +160,16 @@ class _Normalizer:
 
     def assign(self, targets, value, stmt):
         first, *others = targets
-        if isinstance(first, gast.Name):
+        if isinstance(first, gast.Name) and first.id in self.pinned and first.id in _loaded_names(value):
+            # `h = np.maximum(h, 0)` in a loop or branch: h keeps one name there, and the reverse pass
+            # needs the old h and the new one at once. So compute into a temporary, then rebind h.
+            temporary = self.operation(value)
+            owned = temporary in self.owned
+            self._copy(self.version(first.id), ir.name(temporary), stmt)
+            target = self.current[first.id]
+            if owned:  # the temporary is ours alone: the array is still this function's own
+                self.owned.add(target)
+        elif isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
         elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
             # `a, b = e1, e2`: every right-hand side is evaluated before any name is rebound, as in
@@ -137,15 +188,105 @@ class _Normalizer:
         else:
             atom = self.atom(value, hint=None)
             names = [self.version(t.id) for t in first.elts]
-            self.body.append(ir.Unpack(names, atom, self.origin, stmt))
+            self.emit(ir.Unpack(names, atom, self.origin, stmt))
             target = None
         for other in others:  # `a = b = value`
             if target is None:
                 raise self.src.error(stmt, "chained assignment with unpacking is not supported", "Split it into two assignments.")
             self._copy(self.version(other.id), ir.name(target), stmt)
 
+    # ---- compound statements ------------------------------------------------------------
+
+    def compound(self, stmt):
+        """An if, for or while. Each name it assigns keeps one name throughout (pinned), so the
+        branches and iterations agree on where a value lives; the reverse pass restores the values
+        they overwrite from its tape."""
+        newly = []
+        for user_name in _assigned_names(stmt):
+            if user_name not in self.pinned:
+                self.pinned[user_name] = self.current.get(user_name) or self.fresh_version(user_name)
+                newly.append(user_name)
+        try:
+            if isinstance(stmt, gast.If):
+                test = self.atom(stmt.test, hint=None)
+                origin = self.origin
+                owned = set(self.owned)
+                body = self.nested(stmt.body)
+                owned, self.owned = self.owned, owned
+                orelse = self.nested(stmt.orelse)
+                self.owned &= owned  # owned after the if: owned on both paths
+                self.emit(ir.If(test, body, orelse, origin, stmt))
+            elif isinstance(stmt, gast.For):
+                self.for_loop(stmt)
+            else:
+                self.while_loop(stmt)
+        finally:
+            for user_name in newly:
+                self.current[user_name] = self.pinned.pop(user_name)
+
+    def for_loop(self, stmt):
+        origin = self.origin
+        assigned = _assigned_names(stmt)
+        iterable = self.iterable(stmt.iter, assigned)
+        if isinstance(stmt.target, gast.Name):
+            target = _store(self.version(stmt.target.id))
+        else:
+            target = gast.Tuple(elts=[_store(self.version(t.id)) for t in stmt.target.elts], ctx=gast.Store())
+        has_break = _has_break(stmt.body)
+        counter = self.fresh(f"n_{_target_word(target)}") if has_break else None
+        self.loop_depth += 1
+        try:
+            body = self.loop_body(stmt.body)
+        finally:
+            self.loop_depth -= 1
+        self.emit(ir.Loop("for", body, origin, stmt, target=target, iterable=iterable, counter=counter, has_break=has_break))
+
+    def while_loop(self, stmt):
+        origin = self.origin
+        self.loop_depth += 1
+        try:
+            outer, self.block = self.block, []
+            test = self.atom(stmt.test, hint=None)
+            test_body, self.block = self.block, outer
+            body = self.loop_body(stmt.body)
+        finally:
+            self.loop_depth -= 1
+        counter = self.fresh("n_iterations")
+        self.emit(ir.Loop("while", body, origin, stmt, test=test, test_body=test_body, counter=counter,
+                          has_break=_has_break(stmt.body)))
+
+    def loop_body(self, stmts):
+        owned_before = set(self.owned)
+        body = self.nested(stmts)
+        # An array updated in place (`s += x`) in one iteration must still be this function's own in the next.
+        for node in ir.walk(body):
+            if isinstance(node, ir.Assign) and getattr(node, "augmented", False) and node.target not in self.owned:
+                raise self.src.error(node.node, f"`{node.target} ...=` in a loop would change an array that another name "
+                                     "holds by the next iteration", f"Write `{node.target} = {node.target} + ...`.")
+        self.owned &= owned_before  # the loop may run no iteration at all
+        return body
+
+    def iterable(self, node, assigned):
+        """The loop's iterable as atoms; a sequence the body reassigns is first given a name of its own."""
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("range", "enumerate", "zip") \
+                and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id) and node.func.id not in self.current:
+            self.references[node.func.id] = getattr(builtins, node.func.id)
+            args = [self.sequence_atom(a, assigned) for a in node.args]
+            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in node.keywords]
+            return gast.Call(func=ir.name(node.func.id), args=args, keywords=keywords)
+        return self.sequence_atom(node, assigned)
+
+    def sequence_atom(self, node, assigned):
+        atom = self.atom(node, hint="sequence")
+        if isinstance(atom, gast.Name) and atom.id in {self.current.get(n) for n in assigned}:
+            # Python walks the object the name held when the loop started; so does the reverse loop.
+            copy_name = self.fresh(f"{atom.id}_at_start")
+            self._copy(copy_name, atom, node)
+            atom = ir.name(copy_name)
+        return atom
+
     def _copy(self, target, atom, node):
-        self.body.append(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
+        self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
 
     # ---- expressions --------------------------------------------------------
@@ -268,7 +409,7 @@ class _Normalizer:
         elif target is None:
             hint = hint if _short(hint) else _fallback(hint)
             target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
-        self.body.append(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
+        self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
         if makes_new_array:
             self.owned.add(target)
         else:  # the result may be a view or an alias of any operand: those arrays are shared from now on
@@ -300,12 +441,15 @@ class _Normalizer:
     # ---- names --------------------------------------------------------------
 
     def version(self, user_name):
-        """The name a new assignment to user_name binds: the name itself the first time, then name_2, ..."""
-        name = self.fresh_version(user_name)
+        """The name a new assignment to user_name binds: the name itself the first time, then name_2, ...;
+        inside a compound statement, always its pinned name."""
+        name = self.pinned[user_name] if user_name in self.pinned else self.fresh_version(user_name)
         self.current[user_name] = name
         return name
 
     def fresh_version(self, user_name):
+        if user_name in self.pinned:
+            return self.pinned[user_name]
         name = user_name if user_name not in self.current and user_name not in self.params else self.fresh(user_name)
         self.used.add(name)
         return name
@@ -399,3 +543,37 @@ def _is_literal(node):
         return True
     except ValueError:
         return False
+
+
+def _assigned_names(stmt):
+    """User names a compound statement binds anywhere inside it (assignments and loop targets)."""
+    names = []
+    for node in gast.walk(stmt):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id not in names:
+            names.append(node.id)
+        elif isinstance(node, gast.AugAssign) and node.target.id not in names:
+            names.append(node.target.id)
+    return names
+
+
+def _has_break(body):
+    """A `break` of this loop (not of a loop nested in it)."""
+    for stmt in body:
+        if isinstance(stmt, gast.Break):
+            return True
+        if isinstance(stmt, gast.If) and (_has_break(stmt.body) or _has_break(stmt.orelse)):
+            return True
+    return False
+
+
+def _store(identifier):
+    return gast.Name(id=identifier, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _target_word(target):
+    first = target if isinstance(target, gast.Name) else target.elts[-1]
+    return first.id.strip("_") or "loop"
+
+
+def _loaded_names(expr):
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}

@@ -24,7 +24,8 @@ import operator
 import gast
 import numpy
 
-from ..transform.reverse import ReverseFunction
+from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
+                                 ReverseLoop, children, walk)
 
 SCALAR = "scalar"  # the shape class of a rank-0 value
 
@@ -47,6 +48,18 @@ class _Passes:
         self.backend = rev.backend
         self.facts = rev.facts
         self.adjoint_primal = {adj: primal for primal, adj in rev.adjoint_names.items()}
+
+    # ---- the tree ---------------------------------------------------------------------------
+
+    def lists(self):
+        """Every statement list of the backward code, the top level first."""
+        result = [self.rev.backward]
+        for node in walk(self.rev.backward):
+            result.extend(children(node))
+        return result
+
+    def valued(self):
+        return [n for n in walk(self.rev.backward) if isinstance(n, (AdjointStatement, IndexAccumulate))]
 
     # ---- shape classes of expressions ---------------------------------------------
 
@@ -82,7 +95,7 @@ class _Passes:
 
     def drop_shape_noops(self):
         changed = False
-        for stmt in self.rev.backward:
+        for stmt in self.valued():
             changed |= _rewrite(stmt, self._noop_rewrite)
         return changed
 
@@ -120,101 +133,129 @@ class _Passes:
 
     def fold_constants(self):
         changed = False
-        for stmt in self.rev.backward:
+        for stmt in self.valued():
             changed |= _rewrite(stmt, _fold)
         return changed
 
-    # ---- pass: merge an adjoint used once into its use -----------------------------------
+    # ---- use and definition counts -----------------------------------------------------------
 
     def _uses(self, count_accumulation=True):
         counts = {}
-        for expr in [s.value for s in self.rev.backward] + self.rev.gradients:
+        expressions = [n.value for n in self.valued()] + list(self.rev.gradients)
+        for expr in expressions:
             for node in gast.walk(expr):
                 if isinstance(node, gast.Name):
                     counts[node.id] = counts.get(node.id, 0) + 1
-        for stmt in self.rev.backward:
-            if stmt.accumulate and count_accumulation:  # `d += e` reads d
-                counts[stmt.target] = counts.get(stmt.target, 0) + 1
+        for node in walk(self.rev.backward):
+            if count_accumulation and isinstance(node, AdjointStatement) and node.accumulate:  # `d += e` reads d
+                counts[node.target] = counts.get(node.target, 0) + 1
+            if isinstance(node, (IndexAccumulate, OwnAdjoint)):
+                counts[node.target] = counts.get(node.target, 0) + 1
         return counts
 
+    def _definitions(self):
+        counts = {}
+        for node in walk(self.rev.backward):
+            if isinstance(node, (AdjointStatement, IndexAccumulate, OwnAdjoint)):
+                counts[node.target] = counts.get(node.target, 0) + 1
+        return counts
+
+    # ---- pass: merge an adjoint used once into its use -----------------------------------
+
     def merge_single_use(self):
-        backward = self.rev.backward
-        uses = self._uses()
-        definitions = {}
-        for stmt in backward:
-            definitions.setdefault(stmt.target, []).append(stmt)
-        for stmt in backward:
-            placeholder = None
-            if isinstance(stmt.value, gast.Name):
-                placeholder = stmt.value
-            elif self._is_backend_call(stmt.value, "unbroadcast") and isinstance(stmt.value.args[0], gast.Name):
-                placeholder = stmt.value.args[0]
-            if placeholder is None or uses.get(placeholder.id) != 1 or placeholder.id == self.rev.seed:
-                continue
-            single = definitions.get(placeholder.id, [])
-            if len(single) != 1 or single[0].accumulate or single[0] is stmt:
-                continue
-            source = single[0]
-            if placeholder is stmt.value:
-                stmt.value = source.value
-            else:
-                stmt.value.args[0] = source.value
-            start, end = backward.index(source), backward.index(stmt)
-            between = backward[start + 1:end]
-            if not stmt.accumulate and all(b.target != stmt.target for b in between):
-                # The merged statement computes what the source line's rule computed: put it there, under that line.
-                backward.remove(stmt)
-                stmt.origin = source.origin
-                backward[backward.index(source)] = stmt
-            else:
-                backward.remove(source)
-            return True
+        uses, definitions = self._uses(), self._definitions()
+        for block in self.lists():
+            for position, stmt in enumerate(block):
+                if not isinstance(stmt, AdjointStatement):
+                    continue
+                placeholder = None
+                if isinstance(stmt.value, gast.Name):
+                    placeholder = stmt.value
+                elif self._is_backend_call(stmt.value, "unbroadcast") and isinstance(stmt.value.args[0], gast.Name):
+                    placeholder = stmt.value.args[0]
+                if placeholder is None or uses.get(placeholder.id) != 1 or definitions.get(placeholder.id) != 1:
+                    continue
+                if placeholder.id == self.rev.seed:
+                    continue
+                source_position = _position_of_definition(block[:position], placeholder.id)
+                if source_position is None:
+                    continue
+                source = block[source_position]
+                between = block[source_position + 1:position]
+                if source.accumulate or _writes_any(between, _names(source.value)):
+                    continue
+                if placeholder is stmt.value:
+                    stmt.value = source.value
+                else:
+                    stmt.value.args[0] = source.value
+                if not stmt.accumulate and not _writes_any(between, {stmt.target} | _names(stmt.value)):
+                    # The merged statement computes what the source line's rule computed: put it there, under that line.
+                    block.pop(position)
+                    stmt.origin = source.origin
+                    block[source_position] = stmt
+                else:
+                    block.pop(source_position)
+                return True
         return False
 
     # ---- pass: `d_a = d_b` makes d_a another name for d_b ---------------------------------------
 
     def propagate_aliases(self):
-        backward = self.rev.backward
-        counts = {}
-        for stmt in backward:
-            counts[stmt.target] = counts.get(stmt.target, 0) + 1
-        for stmt in backward:
-            if not isinstance(stmt.value, gast.Name) or stmt.accumulate or counts[stmt.target] != 1:
-                continue
-            if stmt.target == self.rev.seed:
-                continue
-            # Every adjoint read here is complete (all its contributions come earlier), so the two
-            # names hold the same value from now on; gradients handed out are copied if they alias.
-            alias, original = stmt.target, stmt.value
-            backward.remove(stmt)
-            for other in backward:
-                other.value = _Substitute(alias, original).visit(other.value)
-            self.rev.gradients[:] = [_Substitute(alias, original).visit(g) for g in self.rev.gradients]
-            return True
+        definitions = self._definitions()
+        returned = {n.id for g in self.rev.gradients for n in gast.walk(g) if isinstance(n, gast.Name)}
+        for block in self.lists():
+            for position, stmt in enumerate(block):
+                if not (isinstance(stmt, AdjointStatement) and isinstance(stmt.value, gast.Name)) or stmt.accumulate:
+                    continue
+                alias, original = stmt.target, stmt.value
+                if definitions.get(alias) != 1 or alias == self.rev.seed or alias in returned:
+                    continue
+                rest = block[position + 1:]
+                users = [i for i, node in enumerate(rest) if alias in _reads(node)]
+                if not users or any(alias in _reads(node) for node in block[:position]) \
+                        or _elsewhere(self.lists(), block, alias):
+                    continue
+                # Every adjoint read here is complete (all its contributions come earlier), so the two
+                # names hold the same value until one of them is written again. (`original = alias`
+                # writes the value it already holds: it goes away with the alias.)
+                span = rest[:users[-1] + 1]
+                copies_back = [n for n in span if isinstance(n, AdjointStatement) and n.target == original.id
+                               and not n.accumulate and isinstance(n.value, gast.Name) and n.value.id == alias]
+                if _writes_any([n for n in span if not any(n is c for c in copies_back)], {original.id, alias}):
+                    continue
+                block.pop(position)
+                for node in span:
+                    _substitute_in(node, alias, original)
+                block[:] = [n for n in block if not any(n is c for c in copies_back)]
+                return True
         return False
 
     # ---- pass: a broadcast used once, as a factor of a product that has the shape anyway ----------
 
     def inline_broadcasts(self):
-        backward = self.rev.backward
-        uses = self._uses()
-        for source in backward:
-            value = source.value
-            if source.accumulate or uses.get(source.target) != 1 or source.target == self.rev.seed:
-                continue
-            if not (self._is_backend_call(value, "unreduce") and self._unreduce_is_broadcast(value)):
-                continue
-            for stmt in backward:
-                if stmt is source or source.target not in {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}:
+        uses, definitions = self._uses(), self._definitions()
+        for block in self.lists():
+            for position, source in enumerate(block):
+                if not isinstance(source, AdjointStatement) or source.accumulate:
                     continue
-                before = stmt.value
-                stmt.value = _Substitute(source.target, value).visit(copy.deepcopy(before))
-                _rewrite(stmt, self._noop_rewrite)
-                if any(self._is_backend_call(n, "unreduce") and gast.dump(n) == gast.dump(value) for n in gast.walk(stmt.value)):
-                    stmt.value = before  # the broadcast would stay: keep it a statement of its own
-                    break
-                backward.remove(source)
-                return True
+                value = source.value
+                if uses.get(source.target) != 1 or definitions.get(source.target) != 1 or source.target == self.rev.seed:
+                    continue
+                if not (self._is_backend_call(value, "unreduce") and self._unreduce_is_broadcast(value)):
+                    continue
+                for offset, stmt in enumerate(block[position + 1:]):
+                    if not isinstance(stmt, AdjointStatement) or source.target not in _names(stmt.value):
+                        continue
+                    if _writes_any(block[position + 1:position + 1 + offset], _names(value)):
+                        break
+                    before = stmt.value
+                    stmt.value = _Substitute(source.target, value).visit(copy.deepcopy(before))
+                    _rewrite(stmt, self._noop_rewrite)
+                    if any(self._is_backend_call(n, "unreduce") and gast.dump(n) == gast.dump(value) for n in gast.walk(stmt.value)):
+                        stmt.value = before  # the broadcast would stay: keep it a statement of its own
+                        break
+                    block.pop(position)
+                    return True
         return False
 
     # ---- pass: adjoints nobody reads -----------------------------------------------------
@@ -222,40 +263,167 @@ class _Passes:
     def drop_dead(self):
         uses = self._uses(count_accumulation=False)
         returned = {n.id for g in self.rev.gradients for n in gast.walk(g) if isinstance(n, gast.Name)}
-        keep = [s for s in self.rev.backward if uses.get(s.target, 0) or s.target in returned]
-        if len(keep) == len(self.rev.backward):
-            return False
-        self.rev.backward[:] = keep
-        # an accumulation whose first assignment was dropped becomes the first assignment
-        seen = set()
-        for stmt in keep:
-            if stmt.accumulate and stmt.target not in seen:
-                stmt.accumulate = False
-            seen.add(stmt.target)
-        return True
+        changed = False
+        for block in self.lists():
+            keep = []
+            for node in block:
+                dead_value = isinstance(node, (AdjointStatement, OwnAdjoint)) and not (
+                    uses.get(node.target, 0) or node.target in returned)
+                empty = (isinstance(node, ReverseIf) and not node.body and not node.orelse) or (
+                    isinstance(node, ReverseLoop) and not node.body)
+                if dead_value or empty:
+                    changed = True
+                else:
+                    keep.append(node)
+            block[:] = keep
+        return changed
 
     # ---- last: in-place accumulation and copies of returned gradients -----------------------
 
     def choose_in_place(self):
-        fresh = {}
-        for stmt in self.rev.backward:
-            if not stmt.accumulate:
-                fresh[stmt.target] = self.is_fresh(stmt.value)
-                stmt.in_place = False
-            else:
-                stmt.in_place = fresh[stmt.target]
-                fresh[stmt.target] = True  # `d = d + e` makes a new array too
-        self.rev.copy_gradient = [isinstance(g, gast.Name) and not fresh.get(g.id, False) for g in self.rev.gradients]
+        owned = self._own(self.rev.backward, set())
+        self.rev.copy_gradient = [isinstance(g, gast.Name) and g.id not in owned for g in self.rev.gradients]
+
+    def _own(self, block, owned):
+        """Walk block with `owned`, the adjoints surely holding an array nothing else refers to; mark
+        accumulations in place where that is safe; return the set after the block."""
+        for node in block:
+            if isinstance(node, AdjointStatement):
+                owned -= self._aliased(node.value)
+                if not node.accumulate:
+                    node.in_place = False
+                    (owned.add if self.is_fresh(node.value) else owned.discard)(node.target)
+                else:
+                    node.in_place = node.target in owned
+                    owned.add(node.target)  # in place keeps its own array; `d = d + e` makes a new one
+            elif isinstance(node, OwnAdjoint):
+                node.needed = node.target not in owned
+                owned.add(node.target)
+            elif isinstance(node, ReverseIf):
+                owned &= self._own(node.body, set(owned)) & self._own(node.orelse, set(owned))
+            elif isinstance(node, ReverseLoop):
+                entry = set(owned)
+                while True:
+                    after = self._own(node.body, set(entry))
+                    if entry <= after:
+                        break
+                    entry &= after
+                owned.intersection_update(entry)
+        return owned
+
+    def _aliased(self, expr):
+        """Adjoints that expr's value may share memory with."""
+        if isinstance(expr, gast.Name):
+            return {expr.id}
+        if isinstance(expr, gast.Attribute):
+            return _names(expr)
+        if self._is_backend_call(expr) and expr.func.attr in _ALIASING:
+            return _names(expr)
+        return set()
 
     def is_fresh(self, expr):
         """Whether expr surely evaluates to a new array (or an immutable scalar) that nothing else refers to."""
         if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
             return True
         if self._is_backend_call(expr):
-            if expr.func.attr in ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray"):
-                return False
-            return True
+            return expr.func.attr not in _ALIASING
         return False
+
+
+_ALIASING = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray")
+
+
+def _names(expr):
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+
+
+def _reads(node):
+    """Names a backward node reads, nested blocks included."""
+    names = set()
+    if isinstance(node, (AdjointStatement, IndexAccumulate)):
+        names |= _names(node.value)
+        if isinstance(node, AdjointStatement) and node.accumulate:
+            names.add(node.target)
+        if isinstance(node, IndexAccumulate):
+            names |= {node.target, node.index}
+    elif isinstance(node, OwnAdjoint):
+        names.add(node.target)
+    elif isinstance(node, ReverseIf):
+        names |= _names(node.test)
+    for block in children(node):
+        for child in block:
+            names |= _reads(child)
+    return names
+
+
+def _writes(node):
+    names = set()
+    if isinstance(node, (AdjointStatement, IndexAccumulate, OwnAdjoint)):
+        names.add(node.target)
+    elif isinstance(node, Restore):
+        names.add(node.name)
+    elif isinstance(node, ReverseLoop):
+        names |= _loop_bindings(node)
+    for block in children(node):
+        for child in block:
+            names |= _writes(child)
+    return names
+
+
+def _loop_bindings(node):
+    loop = node.loop
+    names = {node.index} if node.index else set()
+    if loop.kind == "for":
+        names |= {n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)}
+    return names
+
+
+def _writes_any(nodes, names):
+    return any(_writes(node) & names for node in nodes)
+
+
+def _position_of_definition(nodes, target):
+    for position in range(len(nodes) - 1, -1, -1):
+        node = nodes[position]
+        if isinstance(node, AdjointStatement) and node.target == target:
+            return position
+        if target in _writes(node):
+            return None
+    return None
+
+
+def _elsewhere(blocks, block, name):
+    """Whether name is read in a list other than block that is not nested inside block."""
+    inside = set()
+    for node in walk(block):
+        for child in children(node):
+            inside.add(id(child))
+    for other in blocks:
+        if other is block or id(other) in inside:
+            continue
+        if any(name in _direct_reads(node) for node in other):
+            return True
+    return False
+
+
+def _direct_reads(node):
+    """Names a node reads itself, not counting the lists nested in it (those are lists of their own)."""
+    if isinstance(node, (ReverseIf, ReverseLoop)):
+        shallow = copy.copy(node)
+        if isinstance(node, ReverseIf):
+            shallow.body, shallow.orelse = [], []
+        else:
+            shallow.body = []
+        return _reads(shallow)
+    return _reads(node)
+
+
+def _substitute_in(node, name, replacement):
+    if isinstance(node, (AdjointStatement, IndexAccumulate)):
+        node.value = _Substitute(name, replacement).visit(node.value)
+    for block in children(node):
+        for child in block:
+            _substitute_in(child, name, replacement)
 
 
 def _combine(a, b):
@@ -281,10 +449,6 @@ def _product(factors):
     for factor in factors[1:]:
         result = gast.BinOp(left=result, op=gast.Mult(), right=factor)
     return result
-
-
-def _name_of(expr):
-    return expr.id if isinstance(expr, gast.Name) else None
 
 
 _FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Pow: operator.pow}

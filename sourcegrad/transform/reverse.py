@@ -3,7 +3,22 @@
 For `target = primitive(args)` the primitive's rule gives one expression per
 argument that needs a gradient. The first contribution to an adjoint assigns
 it; later ones add to it, which is all weight sharing needs: a parameter used
-in three places gets three contributions.
+in three places, or in every iteration of a loop, gets every contribution.
+
+Control flow is reversed with the same shape as the forward code: a branch
+becomes an `if` on the same decision, a loop a loop over the same iterations
+backwards. Inside loops and branches a name keeps one name, so an assignment
+there may overwrite a value the reverse pass still needs; each such
+assignment is a *site*. The forward pass saves the old value on a tape
+before a site that overwrites something the backward code reads, and the
+backward code restores it right after that site's adjoints (`Restore`), so
+every adjoint reads the values its forward statement saw. Which sites need
+saving is decided once the backward code is final (see codegen).
+
+Whether an adjoint holds a value yet is tracked statically (`defined`): an
+adjoint with no contribution is zero, and its statements are left out. Where
+the paths of a branch disagree, or an adjoint must persist across the
+iterations of a loop, it is set to zeros once, before the loop.
 """
 
 from __future__ import annotations
@@ -14,7 +29,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import ir
-from ..analysis.activity import active_values, reads
+from ..analysis.activity import active_values, loop_sequences, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..frontend.normalize import COPY
@@ -24,12 +39,74 @@ from ..templates import lookup
 ADJOINT_PREFIX = "d_"
 
 
+# ---- the backward code ---------------------------------------------------------------------------
+
 @dataclass
 class AdjointStatement:
     target: str  # the adjoint's name
     value: gast.expr
     accumulate: bool  # True: add to the adjoint's current value
     origin: ir.Origin
+    in_place: bool = False  # decided by the optimiser: `d += e` instead of `d = d + e`
+
+
+@dataclass
+class Restore:
+    """`name = tape.pop()`: undo the overwrite at `site`, if the forward pass saved there."""
+
+    name: str
+    site: object  # the ir statement that overwrote name
+    origin: ir.Origin
+
+
+@dataclass
+class OwnAdjoint:
+    """Make sure `target` is an array nothing else refers to, before rows are added into it."""
+
+    target: str
+    origin: ir.Origin
+
+
+@dataclass
+class IndexAccumulate:
+    """`target[index] += value`: a row's gradient added into the gradient of the array it came from."""
+
+    target: str
+    index: str
+    value: gast.expr
+    origin: ir.Origin
+
+
+@dataclass
+class ReverseIf:
+    test: gast.expr  # the forward decision (a name the tape restores, or a constant)
+    body: list
+    orelse: list
+    origin: ir.Origin
+
+
+@dataclass
+class ReverseLoop:
+    loop: ir.Loop  # the forward loop this one walks backwards
+    body: list
+    index: str  # a fresh name for the position in the forward loop, when the body needs it
+    indexed: list  # (target name, sequence name) pairs whose rows get gradients by position
+    origin: ir.Origin
+
+
+def children(node):
+    if isinstance(node, ReverseIf):
+        return [node.body, node.orelse]
+    if isinstance(node, ReverseLoop):
+        return [node.body]
+    return []
+
+
+def walk(body):
+    for node in body:
+        yield node
+        for block in children(node):
+            yield from walk(block)
 
 
 @dataclass
@@ -42,6 +119,8 @@ class ReverseFunction:
     gradients: list = field(default_factory=list)  # one expression per wrt argument
     adjoint_names: dict = field(default_factory=dict)  # primal name -> adjoint name
     facts: ShapeFacts = None
+    sites: dict = field(default_factory=dict)  # id(statement) -> Site
+    copy_gradient: list = field(default_factory=list)
 
     def primal_of(self, adjoint_name):
         """The primal value an adjoint belongs to (an adjoint has its primal's shape)."""
@@ -51,51 +130,203 @@ class ReverseFunction:
         return None
 
 
+@dataclass
+class Site:
+    """An assignment inside a loop or branch (or a loop header), which may overwrite a needed value."""
+
+    statement: object
+    names: list
+    in_loop: bool
+    top_index: int  # the index of the top-level statement holding it
+
+
+# ---- the transformation ----------------------------------------------------------------------------
+
 def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="xp") -> ReverseFunction:
     facts = ShapeFacts(fn, argument_ranks)
     active = active_values(fn, wrt)
-    names = _AdjointNames(fn.names | {backend})
+    names = _AdjointNames(fn.names | {backend, "tape"})
     returned = fn.returned.value
     out_name = returned.id if isinstance(returned, gast.Name) else "result"
     seed = names.get(out_name)
     result = ReverseFunction(fn, list(wrt), backend, seed, facts=facts)
+    result.sites = _sites(fn)
 
     defined = set()
     if isinstance(returned, gast.Name) and returned.id in active:
         defined.add(seed)
-
-    for stmt in reversed(fn.body):
-        if isinstance(stmt, ir.Effect) and any(n in active for n in reads([stmt.stmt])) and not _harmless(stmt, fn):
-            raise src.error(stmt.stmt, "a statement whose value is dropped may change an array that carries a gradient "
-                            "in place (a method, a call with out=), which cannot be differentiated",
-                            "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
-        if isinstance(stmt, ir.Unpack) and any(t in active for t in stmt.targets):
-            raise src.error(stmt.node, "unpacking a value that carries a gradient is not supported in this version",
-                            "Compute each part with its own expression.")
-        if not (isinstance(stmt, ir.Assign) and stmt.target in active):
-            continue
-        for argument, value in _contributions(stmt, src, facts, names, backend):
-            if not isinstance(argument, gast.Name):
-                if any(n in active for n in reads([argument])):
-                    raise src.error(stmt.node, f"{stmt.display} with a gradient flowing through a tuple or slice argument "
-                                    "is not supported in this version", "Pass the arrays as separate arguments.")
-                continue
-            if argument.id not in active:
-                continue
-            target = names.get(argument.id)
-            result.backward.append(AdjointStatement(target, value, target in defined, stmt.origin))
-            defined.add(target)
+    walker = _Reverse(fn, src, facts, active, names, backend, result.sites)
+    result.backward = walker.block(fn.body, defined)
 
     for w in wrt:
         adjoint = names.get(w)
         if adjoint in defined:
             result.gradients.append(ir.name(adjoint))
         else:  # the output does not depend on w
-            zeros = gast.Call(func=gast.Attribute(value=ir.name(backend), attr="zeros_like", ctx=gast.Load()),
-                              args=[ir.name(w)], keywords=[])
-            result.gradients.append(zeros)
+            result.gradients.append(_call(backend, "zeros_like", [ir.name(w)]))
     result.adjoint_names = dict(names.assigned)
     return result
+
+
+class _Reverse:
+    def __init__(self, fn, src, facts, active, names, backend, sites):
+        self.fn = fn
+        self.src = src
+        self.facts = facts
+        self.active = active
+        self.names = names
+        self.backend = backend
+        self.sites = sites
+        self.used_names = set(fn.names) | {backend, "tape"}
+
+    def block(self, stmts, defined):
+        out = []
+        for stmt in reversed(stmts):
+            out.extend(self.statement(stmt, defined))
+        return out
+
+    def statement(self, stmt, defined):
+        if isinstance(stmt, ir.Assign):
+            return self.assignment(stmt, defined)
+        if isinstance(stmt, ir.Unpack):
+            if any(t in self.active for t in stmt.targets):
+                raise self.src.error(stmt.node, "unpacking a value that carries a gradient is not supported in this version",
+                                     "Compute each part with its own expression.")
+            return self.restores(stmt)
+        if isinstance(stmt, ir.Effect):
+            if any(n in self.active for n in reads([stmt.stmt])) and not _harmless(stmt, self.fn):
+                raise self.src.error(stmt.stmt, "a statement whose value is dropped may change an array that carries a "
+                                     "gradient in place (a method, a call with out=), which cannot be differentiated",
+                                     "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
+            return []
+        if isinstance(stmt, ir.If):
+            return self.branch(stmt, defined)
+        if isinstance(stmt, ir.Loop):
+            return self.loop(stmt, defined)
+        return []  # Return, Break: the recorded decisions and counts already tell the path
+
+    def restores(self, stmt):
+        site = self.sites.get(id(stmt))
+        return [Restore(n, stmt, stmt.origin) for n in site.names] if site else []
+
+    # ---- assignments ------------------------------------------------------------------------------
+
+    def assignment(self, stmt, defined):
+        out = []
+        y = stmt.target
+        d_y = self.names.get(y) if y in self.active else None
+        if d_y is not None and d_y in defined:
+            for argument, value in self.contributions(stmt):
+                if not isinstance(argument, gast.Name):
+                    if any(n in self.active for n in reads([argument])):
+                        raise self.src.error(stmt.node, f"{stmt.display} with a gradient flowing through a tuple or "
+                                             "slice argument is not supported in this version",
+                                             "Pass the arrays as separate arguments.")
+                    continue
+                if argument.id not in self.active:
+                    continue
+                if argument.id == y:  # normalisation splits `h = f(h)` inside loops and branches
+                    raise SourcegradError(f"internal error: {y} reads itself at {stmt.origin.location}")
+                target = self.names.get(argument.id)
+                out.append(AdjointStatement(target, value, target in defined, stmt.origin))
+                defined.add(target)
+        if id(stmt) in self.sites:
+            # The value y had before this statement is another value, with a gradient of its own (none yet).
+            if d_y is not None:
+                defined.discard(d_y)
+            out.extend(self.restores(stmt))
+        return out
+
+    def contributions(self, stmt):
+        """(argument atom, gradient expression) pairs for one active statement."""
+        if stmt.primitive is COPY:
+            return [(stmt.args[0], ir.name(self.names.get(stmt.target)))]
+        template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
+        if template is None:
+            raise self.src.error(stmt.node, f"no gradient rule for {stmt.display}",
+                                 "sourcegrad cannot differentiate through it yet. If the value needs no gradient, compute it "
+                                 "outside the differentiated function and pass it in; the README lists the supported functions.")
+        bindings = template.bind(args, kwargs)
+        if bindings is None:
+            raise self.src.error(stmt.node, f"{stmt.display} is called with arguments its gradient rule does not accept",
+                                 f"The rule accepts ({', '.join(template.parameters())}).")
+        pairs = template.instantiate(bindings, stmt.target, self.names.get, self.facts.ranks, self.backend)
+        return [(bindings[param], value) for param, value in pairs]
+
+    # ---- branches ---------------------------------------------------------------------------------
+
+    def branch(self, stmt, defined):
+        in_body, in_orelse = set(defined), set(defined)
+        body = self.block(stmt.body, in_body)
+        orelse = self.block(stmt.orelse, in_orelse)
+        # After the branch (before it, in forward order) an adjoint must hold a value on both paths or on neither.
+        for adjoint in sorted(in_body - in_orelse):
+            orelse.append(self.zeros(adjoint, stmt.origin))
+        for adjoint in sorted(in_orelse - in_body):
+            body.append(self.zeros(adjoint, stmt.origin))
+        defined.clear()
+        defined.update(in_body | in_orelse)
+        if not body and not orelse:
+            return []
+        return [ReverseIf(stmt.test, body, orelse, stmt.origin)]
+
+    # ---- loops ------------------------------------------------------------------------------------
+
+    def loop(self, stmt, defined):
+        carried = _carried(stmt)
+        assigned = {n for s in ir.walk([stmt]) for n in _bound(s)}
+        at_entry = set(defined)
+
+        def private(adjoint):
+            # An iteration's own value (a temporary, a loop target): its gradient starts afresh each iteration.
+            primal = self.names.primal(adjoint)
+            return primal in assigned and primal not in carried and adjoint not in at_entry
+
+        indexed = [(t, s) for t, s in _row_pairs(stmt) if s in self.active and t in self.active]
+        index = self.fresh_name(f"i_{indexed[0][0]}") if indexed else None
+        entry = set(defined)
+        zeros, owned = [], []
+        while True:
+            in_body = set(entry)
+            body = self.block(stmt.body, in_body)
+            for target, sequence in indexed:
+                d_target, d_sequence = self.names.get(target), self.names.get(sequence)
+                if d_target in in_body:
+                    body.append(IndexAccumulate(d_sequence, index, ir.name(d_target), stmt.origin))
+                    in_body.discard(d_target)
+            grow = {a for a in in_body - entry if not private(a)}
+            grow |= {self.names.get(s) for _, s in indexed} - entry
+            if not grow:
+                break
+            zeros.extend(sorted(grow))
+            entry |= grow
+        # An adjoint that persists across iterations but lost its value in the body is zero for the next one.
+        for adjoint in sorted(entry - in_body):
+            body.append(self.zeros(adjoint, stmt.origin))
+        for _, sequence in indexed:
+            d_sequence = self.names.get(sequence)
+            if d_sequence in at_entry:
+                owned.append(OwnAdjoint(d_sequence, stmt.origin))
+        defined.clear()
+        defined.update(entry)
+        out = [self.zeros(a, stmt.origin) for a in zeros] + owned
+        out.append(ReverseLoop(stmt, body, index, indexed, stmt.origin))
+        out.extend(self.restores(stmt))
+        return out
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def zeros(self, adjoint, origin):
+        primal = self.names.primal(adjoint)
+        return AdjointStatement(adjoint, _call(self.backend, "zeros_like", [ir.name(primal)]), False, origin)
+
+    def fresh_name(self, base):
+        name, n = base, 2
+        while name in self.used_names or name in self.names.taken:
+            name = f"{base}_{n}"
+            n += 1
+        self.used_names.add(name)
+        return name
 
 
 def _harmless(effect, fn):
@@ -108,21 +339,97 @@ def _harmless(effect, fn):
             and fn.references.get(call.func.id) is builtins.print)
 
 
-def _contributions(stmt, src, facts, names, backend):
-    """(argument atom, gradient expression) pairs for one active statement."""
-    if stmt.primitive is COPY:
-        return [(stmt.args[0], ir.name(names.get(stmt.target)))]
-    template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
-    if template is None:
-        raise src.error(stmt.node, f"no gradient rule for {stmt.display}",
-                        "sourcegrad cannot differentiate through it yet. If the value needs no gradient, compute it "
-                        "outside the differentiated function and pass it in; the README lists the supported functions.")
-    bindings = template.bind(args, kwargs)
-    if bindings is None:
-        raise src.error(stmt.node, f"{stmt.display} is called with arguments its gradient rule does not accept",
-                        f"The rule accepts ({', '.join(template.parameters())}).")
-    pairs = template.instantiate(bindings, stmt.target, names.get, facts.ranks, backend)
-    return [(bindings[param], value) for param, value in pairs]
+def _bound(stmt):
+    if isinstance(stmt, ir.Assign):
+        return [stmt.target]
+    if isinstance(stmt, ir.Unpack):
+        return list(stmt.targets)
+    if isinstance(stmt, ir.Loop):
+        names = [stmt.counter] if stmt.counter else []
+        return names + (target_names(stmt.target) if stmt.kind == "for" else [])
+    return []
+
+
+def _carried(loop):
+    """Names an iteration reads before it assigns them: values carried from the previous iteration."""
+    first = {}
+
+    def visit(stmts):
+        for stmt in stmts:
+            if isinstance(stmt, ir.Assign):
+                for n in reads(list(stmt.args) + list(stmt.kwargs.values())):
+                    first.setdefault(n, "read")
+                first.setdefault(stmt.target, "write")
+            elif isinstance(stmt, ir.Unpack):
+                for n in reads([stmt.value]):
+                    first.setdefault(n, "read")
+                for n in stmt.targets:
+                    first.setdefault(n, "write")
+            elif isinstance(stmt, ir.Effect):
+                for n in reads([stmt.stmt]):
+                    first.setdefault(n, "read")
+            elif isinstance(stmt, ir.If):
+                first.setdefault(stmt.test.id if isinstance(stmt.test, gast.Name) else "", "read")
+                visit(stmt.body)
+                visit(stmt.orelse)
+            elif isinstance(stmt, ir.Loop):
+                visit(stmt.test_body)
+                if stmt.kind == "for":
+                    for n in reads([stmt.iterable]):
+                        first.setdefault(n, "read")
+                    for n in target_names(stmt.target):
+                        first.setdefault(n, "write")
+                visit(stmt.body)
+
+    if loop.kind == "for":
+        for n in target_names(loop.target):
+            first[n] = "write"
+    visit(loop.test_body)
+    visit(loop.body)
+    return {n for n, event in first.items() if event == "read"}
+
+
+def _row_pairs(loop):
+    """(target name, sequence name) for each loop target that is a row of a sequence held by a name."""
+    if loop.kind != "for":
+        return []
+    targets = target_names(loop.target)
+    iterable = loop.iterable
+    if isinstance(iterable, gast.Name):
+        return [(targets[0], iterable.id)] if len(targets) == 1 else []
+    if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name):
+        if iterable.func.id == "enumerate" and len(targets) == 2 and isinstance(iterable.args[0], gast.Name):
+            return [(targets[1], iterable.args[0].id)]
+        if iterable.func.id == "zip" and len(targets) == len(iterable.args):
+            return [(t, s.id) for t, s in zip(targets, iterable.args) if isinstance(s, gast.Name)]
+    return []
+
+
+def _sites(fn):
+    """Every statement inside a loop or branch that binds names, and every loop's own bindings."""
+    sites = {}
+
+    def visit(stmts, top_index, in_loop, depth):
+        for stmt in stmts:
+            if depth > 0 and isinstance(stmt, (ir.Assign, ir.Unpack)):
+                sites[id(stmt)] = Site(stmt, _bound(stmt), in_loop, top_index)
+            if isinstance(stmt, ir.Loop):
+                bound = _bound(stmt)
+                if bound:
+                    sites[id(stmt)] = Site(stmt, bound, in_loop, top_index)
+                visit(stmt.test_body, top_index, True, depth + 1)
+                visit(stmt.body, top_index, True, depth + 1)
+            elif isinstance(stmt, ir.If):
+                visit(stmt.body, top_index, in_loop, depth + 1)
+                visit(stmt.orelse, top_index, in_loop, depth + 1)
+
+    for index, stmt in enumerate(fn.body):
+        visit([stmt], index, False, 0)
+    return sites
+
+
+def _call(backend, attr, args):
+    return gast.Call(func=gast.Attribute(value=ir.name(backend), attr=attr, ctx=gast.Load()), args=args, keywords=[])
 
 
 class _AdjointNames:
@@ -131,6 +438,7 @@ class _AdjointNames:
     def __init__(self, taken):
         self.taken = set(taken)
         self.assigned = {}
+        self._primal = {}
 
     def get(self, primal):
         if primal not in self.assigned:
@@ -141,4 +449,12 @@ class _AdjointNames:
                 n += 1
             self.taken.add(candidate)
             self.assigned[primal] = candidate
+            self._primal[candidate] = primal
         return self.assigned[primal]
+
+    def primal(self, adjoint):
+        return self._primal[adjoint]
+
+
+__all__ = ["AdjointStatement", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
+           "Site", "children", "loop_sequences", "reverse", "walk"]
