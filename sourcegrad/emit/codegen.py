@@ -21,7 +21,7 @@ from .. import ir
 from ..frontend.resolve import is_numpy_module, numpy_path
 from ..analysis.activity import target_names
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
-                                 ReverseLoop)
+                                 ReverseLoop, walk)
 
 _COMMENT = "__sourcegrad_comment_{}__"
 _COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
@@ -66,17 +66,21 @@ class _Writer:
                 body.append(_assign(name, gast.Constant(value=None, kind=None)))
             body.extend(self.forward([stmt]))
 
-        returned = fn.returned
+        returned = copy.deepcopy(fn.returned.value)
+        if isinstance(returned, gast.Name) and returned.id in self.backward_writes():
+            # the backward pass restores earlier values of this name: keep the one to return
+            value_name = _fresh("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, "tape"})
+            body.append(_assign(value_name, returned))
+            returned = ir.name(value_name)
         body.append(self.comment("backward pass: gradients in reverse order"))
-        body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned.value), ir.name(rev.seed)])))
+        body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned), ir.name(rev.seed)])))
         body.extend(self.backward(rev.backward, [None]))
 
         gradients = []
         for gradient, needs_copy in zip(rev.gradients, rev.copy_gradient):
             # a gradient that may share memory with an input or another gradient is copied before it is handed out
             gradients.append(_call(rev.backend, "copy", [gradient]) if needs_copy else gradient)
-        returned_value = gast.Tuple(elts=[copy.deepcopy(returned.value), gast.Tuple(elts=gradients, ctx=gast.Load())],
-                                    ctx=gast.Load())
+        returned_value = gast.Tuple(elts=[returned, gast.Tuple(elts=gradients, ctx=gast.Load())], ctx=gast.Load())
         body.append(gast.Return(value=returned_value))
         definition = gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
                                       returns=None, type_comment=None, type_params=[])
@@ -87,6 +91,16 @@ class _Writer:
             match = _COMMENT_LINE.match(line)
             lines.append(f"{match.group(1)}# {self.comments[int(match.group(2))]}" if match else line)
         return "\n".join(lines) + "\n"
+
+    def backward_writes(self):
+        """Primal names the backward code rebinds: restored from the tape, or walked again by a reverse loop."""
+        names = set()
+        for node in walk(self.rev.backward):
+            if isinstance(node, Restore) and self.tape.saves(node.site, node.name):
+                names.add(node.name)
+            elif isinstance(node, ReverseLoop) and node.loop.kind == "for":
+                names |= set(target_names(node.loop.target))
+        return names
 
     # ---- forward ----------------------------------------------------------------------------------
 
@@ -359,6 +373,14 @@ def _read_only_for_shape(rev):
     for gradient in rev.gradients:
         visit(gradient)
     return shape - value
+
+
+def _fresh(base, taken):
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    return name
 
 
 def _for(target, iterable, body):

@@ -77,6 +77,6 @@ def _drop_trailing_continues(block):
         block = block[:-1]
     for stmt in block:
         if isinstance(stmt, gast.If):
-            stmt.body = _drop_trailing_continues(stmt.body) or [gast.Pass()]
+            stmt.body = _drop_trailing_continues(stmt.body) or [gast.copy_location(gast.Pass(), stmt)]
             stmt.orelse = _drop_trailing_continues(stmt.orelse)
     return block

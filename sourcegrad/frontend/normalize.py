@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import builtins
 import copy
+import io
 import operator
+import tokenize
 
 import gast
 import numpy
@@ -403,7 +405,8 @@ class _Normalizer:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
         makes_new_array = isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
-            primitive is COPY and isinstance(new, gast.Constant)) or (isinstance(primitive, numpy.ufunc) and "out" not in kwargs)
+            primitive is COPY and isinstance(new, gast.Constant)) or (
+            (isinstance(primitive, numpy.ufunc) or _is_creation(primitive)) and "out" not in kwargs)
         if assigns is not None:
             target = self.version(assigns)
         elif target is None:
@@ -465,10 +468,15 @@ class _Normalizer:
         return f"{base}_{n}"
 
     def _origin(self, stmt):
+        """Where stmt is, and its text on one line: a compound statement by its header alone."""
         location = self.src.location(stmt)
         start = stmt.lineno - 1
-        end = (getattr(stmt, "end_lineno", None) or stmt.lineno) - 1
-        text = " ".join(line.strip() for line in self.src.file_lines[start:end + 1])
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            last = getattr(stmt.body[0], "lineno", stmt.lineno) - 2 if stmt.body else start
+            end = max(start, last)
+        else:
+            end = (getattr(stmt, "end_lineno", None) or stmt.lineno) - 1
+        text = " ".join(_without_comment(line).strip() for line in self.src.file_lines[start:end + 1])
         return ir.Origin(location, text)
 
     def _literal_defaults(self):
@@ -577,3 +585,27 @@ def _target_word(target):
 
 def _loaded_names(expr):
     return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _without_comment(line):
+    """The line without a trailing `# comment` (a `#` inside a string literal stays)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return line
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            return line[:token.start[1]].rstrip()
+    return line
+
+
+_CREATION = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "array", "copy",
+             "arange", "linspace", "eye", "identity")
+
+
+def _is_creation(primitive):
+    """numpy functions that always return a new array."""
+    try:
+        return any(primitive is getattr(numpy, name) for name in _CREATION)
+    except TypeError:
+        return False

@@ -281,8 +281,43 @@ class _Passes:
     # ---- last: in-place accumulation and copies of returned gradients -----------------------
 
     def choose_in_place(self):
-        owned = self._own(self.rev.backward, set())
-        self.rev.copy_gradient = [isinstance(g, gast.Name) and g.id not in owned for g in self.rev.gradients]
+        self._own(self.rev.backward, set())
+        # A gradient handed back is copied only if it may share memory with the caller's output gradient
+        # or with another gradient handed back; an internal array nobody else holds is handed out as it is.
+        storage = self._storage(self.rev.backward, {self.rev.seed: {"output gradient"}})
+        held = [storage.get(g.id, set()) if isinstance(g, gast.Name) else set() for g in self.rev.gradients]
+        self.rev.copy_gradient = []
+        for i, tokens in enumerate(held):
+            shared = any(tokens & other for j, other in enumerate(held) if j != i)
+            foreign = any(isinstance(t, tuple) and t[0] == "array" for t in tokens)  # an input's own array, say
+            self.rev.copy_gradient.append("output gradient" in tokens or shared or foreign)
+
+    def _storage(self, block, storage):
+        """adjoint -> the arrays (tokens) it may be: a statement making a new array gets a token of its own."""
+        for node in block:
+            if isinstance(node, AdjointStatement):
+                if node.accumulate and node.in_place:
+                    continue
+                aliased = self._aliased(node.value)
+                if node.accumulate or not aliased:
+                    storage[node.target] = {id(node)}
+                else:
+                    storage[node.target] = set().union(*[storage.get(n, {("array", n)}) for n in aliased])
+            elif isinstance(node, OwnAdjoint):
+                storage[node.target] = {id(node)}
+            elif isinstance(node, ReverseIf):
+                first = self._storage(node.body, dict(storage))
+                second = self._storage(node.orelse, dict(storage))
+                for name in set(first) | set(second):
+                    storage[name] = first.get(name, set()) | second.get(name, set())
+            elif isinstance(node, ReverseLoop):
+                while True:
+                    after = self._storage(node.body, dict(storage))
+                    merged = {n: storage.get(n, set()) | after.get(n, set()) for n in set(storage) | set(after)}
+                    if merged == storage:
+                        break
+                    storage = merged
+        return storage
 
     def _own(self, block, owned):
         """Walk block with `owned`, the adjoints surely holding an array nothing else refers to; mark
@@ -312,13 +347,13 @@ class _Passes:
         return owned
 
     def _aliased(self, expr):
-        """Adjoints that expr's value may share memory with."""
+        """Names whose arrays expr's value may share memory with."""
         if isinstance(expr, gast.Name):
             return {expr.id}
         if isinstance(expr, gast.Attribute):
-            return _names(expr)
-        if self._is_backend_call(expr) and expr.func.attr in _ALIASING:
-            return _names(expr)
+            return self._aliased(expr.value)
+        if self._is_backend_call(expr) and expr.func.attr in _ALIASING and expr.args:
+            return self._aliased(expr.args[0])  # the helpers return their first argument, a view of it, or a new array
         return set()
 
     def is_fresh(self, expr):

@@ -34,7 +34,7 @@ from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..frontend.normalize import COPY
 from ..frontend.source import FunctionSource
-from ..templates import lookup
+from ..templates import is_nondifferentiable, lookup
 
 ADJOINT_PREFIX = "d_"
 
@@ -215,7 +215,10 @@ class _Reverse:
         out = []
         y = stmt.target
         d_y = self.names.get(y) if y in self.active else None
-        if d_y is not None and d_y in defined:
+        # (a value made without active inputs, `acc = np.zeros_like(w)`, starts a new value: nothing flows back)
+        flows = not is_nondifferentiable(stmt.primitive) and any(
+            n in self.active for n in reads(list(stmt.args) + list(stmt.kwargs.values())))
+        if d_y is not None and d_y in defined and flows:
             for argument, value in self.contributions(stmt):
                 if not isinstance(argument, gast.Name):
                     if any(n in self.active for n in reads([argument])):
