@@ -176,17 +176,32 @@ class _Normalizer:
         elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
             # `a, b = e1, e2`: every right-hand side is evaluated before any name is rebound, as in
             # Python; new versions are new names, so each element can be computed straight into its own.
-            versions = []
-            for element, t in zip(value.elts, first.elts):
-                name = self.fresh_version(t.id)
-                if _is_atom(element):
-                    self._copy(name, self.atom(element, hint=None), stmt)
-                else:
-                    self.operation(element, target=name)
-                versions.append((t.id, name))
-            for user_name, name in versions:
-                self.current[user_name] = name
-            target = None
+            if any(t.id in self.pinned for t in first.elts):
+                # Inside a loop or branch a name keeps one name, so `a, b = b, a + b` must compute
+                # every value into a temporary before it rebinds any name.
+                values = []
+                for element in value.elts:
+                    atom = self.atom(element, hint=None)
+                    if isinstance(atom, gast.Name) and atom.id in {self.current.get(t.id) for t in first.elts}:
+                        held = self.fresh(f"{atom.id}_before")
+                        self._copy(held, atom, stmt)
+                        atom = ir.name(held)
+                    values.append(atom)
+                for t, atom in zip(first.elts, values):
+                    self._copy(self.version(t.id), atom, stmt)
+                target = None
+            else:
+                versions = []
+                for element, t in zip(value.elts, first.elts):
+                    name = self.fresh_version(t.id)
+                    if _is_atom(element):
+                        self._copy(name, self.atom(element, hint=None), stmt)
+                    else:
+                        self.operation(element, target=name)
+                    versions.append((t.id, name))
+                for user_name, name in versions:
+                    self.current[user_name] = name
+                target = None
         else:
             atom = self.atom(value, hint=None)
             names = [self.version(t.id) for t in first.elts]
@@ -230,15 +245,28 @@ class _Normalizer:
         origin = self.origin
         assigned = _assigned_names(stmt)
         iterable = self.iterable(stmt.iter, assigned)
+        # A target the body assigns again (`for row in X: row = np.sin(row)`) gets a name of its own in the
+        # header, copied at the top of the body: the reverse loop rebinds header names, the tape the rest.
+        reassigned = {n for s in stmt.body for n in _assigned_names(s)}
+        header_names = [t.id for t in gast.walk(stmt.target) if isinstance(t, gast.Name)]
+        bound = {}
+        for user_name in header_names:
+            if user_name in reassigned:
+                bound[user_name] = self.fresh(f"{user_name}_item")
+                self.current[bound[user_name]] = bound[user_name]  # an internal name, read by the copy below
+            else:
+                bound[user_name] = self.version(user_name)
         if isinstance(stmt.target, gast.Name):
-            target = _store(self.version(stmt.target.id))
+            target = _store(bound[stmt.target.id])
         else:
-            target = gast.Tuple(elts=[_store(self.version(t.id)) for t in stmt.target.elts], ctx=gast.Store())
+            target = gast.Tuple(elts=[_store(bound[t.id]) for t in stmt.target.elts], ctx=gast.Store())
         has_break = _has_break(stmt.body)
         counter = self.fresh(f"n_{_target_word(target)}") if has_break else None
         self.loop_depth += 1
         try:
-            body = self.loop_body(stmt.body)
+            copies = [gast.copy_location(gast.Assign(targets=[_store(user_name)], value=ir.name(header), type_comment=None), stmt)
+                      for user_name, header in bound.items() if header != self.pinned.get(user_name)]
+            body = self.loop_body(copies + stmt.body)
         finally:
             self.loop_depth -= 1
         self.emit(ir.Loop("for", body, origin, stmt, target=target, iterable=iterable, counter=counter, has_break=has_break))

@@ -286,7 +286,9 @@ class _Reverse:
             return primal in assigned and primal not in carried and adjoint not in at_entry
 
         indexed = [(t, s) for t, s in _row_pairs(stmt) if s in self.active and t in self.active]
-        index = self.fresh_name(f"i_{indexed[0][0]}") if indexed else None
+        walks_rows = stmt.kind == "for" and not (isinstance(stmt.iterable, gast.Call) and isinstance(stmt.iterable.func, gast.Name)
+                                                 and stmt.iterable.func.id == "range")
+        index = self.fresh_name(f"i_{target_names(stmt.target)[-1]}") if walks_rows else None
         entry = set(defined)
         zeros, owned = [], []
         while True:
