@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:22) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:24 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 4ae40e081dd3b55c7fc08624e5408028278099672192ce8e94616a8d1620e63d
+# sourcegrad-key: 5f4f7a332eb3100b63ad2138954546394f626ae11cd232251725c72063932344
 # sourcegrad-checksum: 9b7b9ea9c906c60a6f6e6742b22e3a19a49647f4533c38239ddd8e21c145c778
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

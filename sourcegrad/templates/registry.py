@@ -276,7 +276,7 @@ class _Substituter(gast.NodeTransformer):
         value = ctx.globals.get(node.id, _MISSING)
         if value is _MISSING and hasattr(builtins, node.id):
             return node
-        if isinstance(value, types.FunctionType) and value.__module__ == runtime.__name__:
+        if isinstance(value, types.FunctionType) and runtime.HELPERS.get(node.id) is value:
             return _attribute(_name(ctx.backend), node.id)
         if value is numpy:
             return _name(ctx.backend)

@@ -12,6 +12,14 @@ import sys
 
 import numpy
 
+HELPERS = {}  # name -> function: everything generated code reaches as `xp.<name>` besides the array module
+
+
+def helper(function):
+    """Register a function as a runtime helper (generated code calls it as `xp.<name>`)."""
+    HELPERS[function.__name__] = function
+    return function
+
 
 # ---- the gradient the backward pass starts from -------------------------------
 
@@ -19,6 +27,7 @@ class OutputGradientError(Exception):
     """The output is not a scalar and no output gradient was given, or the given one has the wrong shape."""
 
 
+@helper
 def output_gradient(value, grad):
     """The output's gradient: 1 for a scalar output when the caller gave none, else the caller's, checked."""
     shape = getattr(value, "shape", ())
@@ -35,6 +44,7 @@ def output_gradient(value, grad):
 
 # ---- helpers the gradient rules call ---------------------------------------
 
+@helper
 def unbroadcast(grad, target):
     """Sum `grad` over the axes that broadcasting added or stretched, giving `target`'s shape.
 
@@ -54,6 +64,7 @@ def unbroadcast(grad, target):
     return grad.reshape(shape)
 
 
+@helper
 def unreduce(grad, target, axis, keepdims):
     """Broadcast the gradient of a reduction over `axis` back to `target`'s shape."""
     shape = getattr(target, "shape", ())
@@ -68,6 +79,7 @@ def unreduce(grad, target, axis, keepdims):
     return _broadcast(grad, shape, target)
 
 
+@helper
 def size(value):
     """The number of elements of an array or a Python scalar (1)."""
     return getattr(value, "size", 1)
@@ -102,6 +114,7 @@ class Ghost:
         return f"Ghost(shape={self.shape}, dtype={self.dtype})"
 
 
+@helper
 def ghost(value):
     """What to save of a value the backward pass needs only the shape of (scalars and None as they are)."""
     if not hasattr(value, "shape") or not hasattr(value, "dtype"):
@@ -109,6 +122,7 @@ def ghost(value):
     return Ghost(value.shape, value.dtype, array_namespace(value))
 
 
+@helper
 def inverse_permutation(axes):
     """The axes that undo `transpose(x, axes)` (None, reversing all axes, undoes itself)."""
     if axes is None:
@@ -119,6 +133,7 @@ def inverse_permutation(axes):
     return tuple(inverse)
 
 
+@helper
 def matmul_grad_left(grad, x, y):
     """d(x @ y)/dx for operands of any rank (1-D, 2-D, batched), reduced to x's shape."""
     x_ndim, y_ndim = _ndim(x), _ndim(y)
@@ -132,6 +147,7 @@ def matmul_grad_left(grad, x, y):
     return unbroadcast(dx, x)
 
 
+@helper
 def matmul_grad_right(grad, x, y):
     """d(x @ y)/dy for operands of any rank (1-D, 2-D, batched), reduced to y's shape."""
     x_ndim, y_ndim = _ndim(x), _ndim(y)
@@ -147,6 +163,7 @@ def matmul_grad_right(grad, x, y):
     return unbroadcast(dy, y)
 
 
+@helper
 def dot_grad_left(grad, x, y):
     """d(np.dot(x, y))/dx: a product when either side is a scalar, else as matmul (up to 2-D)."""
     if _ndim(x) == 0 or _ndim(y) == 0:
@@ -155,6 +172,7 @@ def dot_grad_left(grad, x, y):
     return matmul_grad_left(grad, x, y)
 
 
+@helper
 def dot_grad_right(grad, x, y):
     if _ndim(x) == 0 or _ndim(y) == 0:
         return unbroadcast(grad * x, y)
@@ -188,8 +206,6 @@ def _as_array(value, like):
     return array_namespace(like).asarray(value, dtype=dtype if dtype is not None and dtype.kind in "fc" else None)
 
 
-HELPERS = {f.__name__: f for f in (output_gradient, unbroadcast, unreduce, size, ghost, inverse_permutation, matmul_grad_left, matmul_grad_right,
-                                    dot_grad_left, dot_grad_right)}
 
 
 # ---- the `xp` object --------------------------------------------------------
@@ -241,3 +257,7 @@ def array_module_for(values) -> ArrayModule:
                 _cupy_module = ArrayModule(sys.modules["cupy"])
             return _cupy_module
     return NUMPY
+
+
+# Helpers of the rule families, registered by importing them.
+from . import families  # noqa: E402,F401
