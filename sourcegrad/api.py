@@ -16,6 +16,7 @@ import inspect
 import threading
 
 from .compiler import Frontend
+from .templates import registry
 from .errors import SourcegradError
 from .runtime import OutputGradientError, array_module_for
 
@@ -162,6 +163,55 @@ def check_grad(fn, *args, wrt=None, eps=1e-6, **kwargs):
     from .checking import finite_difference_check
 
     return finite_difference_check(fn, args, kwargs, wrt, eps)
+
+
+# ---- user rules -------------------------------------------------------------------------
+
+
+def adjoint(primal):
+    """Register a gradient rule for `primal`, written like sourcegrad's own rules:
+
+        def relu(x):
+            return np.maximum(x, 0)
+
+        @sourcegrad.adjoint(relu)
+        def relu_adjoint(result, x):
+            d[x] = d[result] * (x >= 0)
+
+    The rule's first parameter names primal's result, the others primal's parameters; its body assigns
+    `d[param] = ...` from `d[result]` (with `from sourcegrad import d`). It is parsed, never run, and it
+    may use numpy and sourcegrad.runtime's helpers. Differentiated code that calls `primal` then gets this
+    rule for it; the call itself runs primal as written.
+    """
+
+    def register(rule):
+        template = registry.Template(rule)
+        template.parameters()  # parse now: a mistake in the rule is reported where it is defined
+        if inspect.isfunction(primal):
+            expected = _parameter_names(primal)
+            if template.parameters() != expected:
+                raise SourcegradError(
+                    f"the rule {rule.__qualname__} for {primal.__qualname__} takes ({', '.join(template.parameters())}) "
+                    f"after the result, but {primal.__qualname__} takes ({', '.join(expected)})",
+                    hint="Name the rule's parameters after the result as the primal's are named.")
+        registry.RULES[primal] = template
+        registry.NONDIFFERENTIABLE.pop(primal, None)
+        return rule
+
+    return register
+
+
+def nondifferentiable(fn):
+    """Mark fn's result as carrying no gradient (an index, a count, a sample): a decorator."""
+    registry.nondifferentiable(fn, why=f"{getattr(fn, '__qualname__', fn)} is marked non-differentiable")
+    registry.RULES.pop(fn, None)
+    return fn
+
+
+@nondifferentiable
+def stop_gradient(x):
+    """x itself, as a constant for the gradient: no gradient flows back through it."""
+    return x
 
 
 # ---- helpers --------------------------------------------------------------------------

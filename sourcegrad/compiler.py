@@ -58,7 +58,7 @@ class Frontend:
         src = self.src
         fn_ir = normalize(src, self.resolver, reserved={BACKEND})
         backend = _backend_name(fn_ir)
-        references = sorted((chain, describe(obj)) for chain, obj in fn_ir.references.items())
+        references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
                            tuple(wrt), sorted(ranks.items()), references)
         name = codegen.function_name(fn_ir.name)
@@ -82,6 +82,21 @@ class Frontend:
         guards = tuple((globals_, chain, globals_.get(chain, _UNBOUND)) for chain in fn_ir.references
                        if "." not in chain and not self.resolver.is_closure_variable(chain))
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards)
+
+
+def _rule_source(obj):
+    """The source of a user's @adjoint rule for obj, or of its non-differentiable mark: part of the cache key."""
+    from .templates import registry
+
+    try:
+        if obj in registry.NONDIFFERENTIABLE:
+            return "non-differentiable"
+        template = registry.RULES.get(obj)
+    except TypeError:  # unhashable
+        return None
+    if template is None or template.fn.__module__.startswith("sourcegrad."):
+        return None
+    return template.source()
 
 
 def _seed_from(function):

@@ -164,7 +164,10 @@ class _Writer:
                 out.append(_assign(node.name, _call_expression(ir.name("tape"), "pop", [])))
             elif isinstance(node, AdjointStatement):
                 value = self.retarget(node.value)
-                if not node.accumulate:
+                scatter = self.scatter(node, value) if node.accumulate and node.in_place else None
+                if scatter is not None:
+                    out.append(scatter)
+                elif not node.accumulate:
                     out.append(_assign(node.target, value))
                 elif node.in_place:
                     out.append(gast.AugAssign(target=_store(node.target), op=gast.Add(), value=value))
@@ -184,6 +187,32 @@ class _Writer:
                 out.append(self.reverse_loop(node))
                 last_origin[0] = None
         return out
+
+    def scatter(self, node, value):
+        """`d_x += xp.index_grad(g, x, index)` into an array of our own: add g at index, not a whole array."""
+        backend = self.rev.backend
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "index_grad"
+                and isinstance(value.func.value, gast.Name) and value.func.value.id == backend and len(value.args) == 3):
+            return None
+        grad, _, index = value.args
+        if self.basic_index(index):
+            element = gast.Subscript(value=ir.name(node.target), slice=_as_slices(index), ctx=gast.Store())
+            return gast.AugAssign(target=element, op=gast.Add(), value=grad)
+        return _call_statement(ir.name(backend), "index_add", [ir.name(node.target), index, grad])
+
+    def basic_index(self, index):
+        """An index that selects each position at most once: integers, slices, None, `...`."""
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        for part in parts:
+            if isinstance(part, gast.Constant) and (part.value is None or part.value is Ellipsis or (
+                    isinstance(part.value, int) and not isinstance(part.value, bool))):
+                continue
+            if isinstance(part, gast.Call) and isinstance(part.func, gast.Name) and part.func.id == "slice":
+                continue
+            if isinstance(part, gast.Name) and self.rev.facts.ranks.get(part.id) == 0:
+                continue  # an integer (a float would have failed in the forward pass)
+            return False
+        return True
 
     def reverse_loop(self, node):
         loop = node.loop
@@ -373,6 +402,16 @@ def _read_only_for_shape(rev):
     for gradient in rev.gradients:
         visit(gradient)
     return shape - value
+
+
+def _as_slices(index):
+    """slice(a, b, c) calls back to `a:b:c` inside brackets, where a reader expects them."""
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_as_slices(e) for e in index.elts], ctx=gast.Load())
+    if isinstance(index, gast.Call) and isinstance(index.func, gast.Name) and index.func.id == "slice":
+        parts = [None if isinstance(a, gast.Constant) and a.value is None else a for a in index.args]
+        return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+    return index
 
 
 def _fresh(base, taken):

@@ -350,7 +350,7 @@ class _Passes:
         """Names whose arrays expr's value may share memory with."""
         if isinstance(expr, gast.Name):
             return {expr.id}
-        if isinstance(expr, gast.Attribute):
+        if isinstance(expr, (gast.Attribute, gast.Subscript)):
             return self._aliased(expr.value)
         if self._is_backend_call(expr) and expr.func.attr in _ALIASING and expr.args:
             return self._aliased(expr.args[0])  # the helpers return their first argument, a view of it, or a new array
@@ -365,7 +365,8 @@ class _Passes:
         return False
 
 
-_ALIASING = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray")
+_ALIASING = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray", "split_grad", "unstack_grad",
+             "hstack_grad", "vstack_grad")
 
 
 def _names(expr):

@@ -192,6 +192,14 @@ def _ndim(value):
     return getattr(value, "ndim", 0)
 
 
+def _float_dtype(target, grad):
+    """The dtype of target's gradient: target's own when it is floating, else grad's."""
+    dtype = getattr(target, "dtype", None)
+    if dtype is not None and dtype.kind in "fc":
+        return dtype
+    return getattr(grad, "dtype", None) or float
+
+
 def _broadcast(grad, shape, target):
     if getattr(grad, "shape", ()) == shape:
         return grad
@@ -219,10 +227,9 @@ class ArrayModule:
 
     def __init__(self, module):
         self.module = module
-        self.__dict__.update(HELPERS)
 
     def __getattr__(self, attr):
-        value = getattr(self.module, attr)
+        value = HELPERS[attr] if attr in HELPERS else getattr(self.module, attr)
         setattr(self, attr, value)
         return value
 

@@ -27,6 +27,7 @@ import gast
 import numpy
 
 from .. import runtime
+from ..errors import SourcegradError
 
 
 class _Adjoints:
@@ -83,7 +84,7 @@ def attribute(name, primitive):
     ATTRIBUTES[name] = primitive
 
 
-class TemplateError(Exception):
+class TemplateError(SourcegradError):
     """A mistake in a gradient rule itself (a bug in sourcegrad or in a user's @adjoint)."""
 
 
@@ -106,8 +107,25 @@ class Template:
                 raise TemplateError(f"rule {self.name} needs a first parameter naming the result")
             self.result = params[0].name
             self.signature = signature.replace(parameters=params[1:])
+            self._check(tree.body)
             self._parsed = tree.body
         return self._parsed
+
+    def _check(self, statements):
+        for stmt in statements:
+            if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
+                continue  # a docstring
+            if isinstance(stmt, gast.If):
+                self._check(stmt.body)
+                self._check(stmt.orelse)
+                continue
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else None
+            if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name) and target.value.id == "d"
+                    and isinstance(target.slice, gast.Name)):
+                raise TemplateError(f"gradient rule {self.name}, line {getattr(stmt, 'lineno', '?')}: a rule's body may only "
+                                    "hold `d[param] = expression` and `if` statements")
+            if target.slice.id not in self.signature.parameters:
+                raise TemplateError(f"gradient rule {self.name}: d[{target.slice.id}] is not a parameter of the rule")
 
     def parameters(self):
         self._parse()

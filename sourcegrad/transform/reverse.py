@@ -27,6 +27,7 @@ import builtins
 from dataclasses import dataclass, field
 
 import gast
+import numpy
 
 from .. import ir
 from ..analysis.activity import active_values, loop_sequences, reads, target_names
@@ -178,6 +179,7 @@ class _Reverse:
         self.backend = backend
         self.sites = sites
         self.used_names = set(fn.names) | {backend, "tape"}
+        self.producers = {s.target: s.primitive for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
 
     def block(self, stmts, defined):
         out = []
@@ -190,8 +192,7 @@ class _Reverse:
             return self.assignment(stmt, defined)
         if isinstance(stmt, ir.Unpack):
             if any(t in self.active for t in stmt.targets):
-                raise self.src.error(stmt.node, "unpacking a value that carries a gradient is not supported in this version",
-                                     "Compute each part with its own expression.")
+                return self.unpacking(stmt, defined)
             return self.restores(stmt)
         if isinstance(stmt, ir.Effect):
             if any(n in self.active for n in reads([stmt.stmt])) and not _harmless(stmt, self.fn):
@@ -220,11 +221,13 @@ class _Reverse:
             n in self.active for n in reads(list(stmt.args) + list(stmt.kwargs.values())))
         if d_y is not None and d_y in defined and flows:
             for argument, value in self.contributions(stmt):
+                if isinstance(argument, (gast.Tuple, gast.List)) and any(n in self.active for n in reads([argument])):
+                    out.extend(self.sequence_contributions(stmt, argument, value, defined))
+                    continue
                 if not isinstance(argument, gast.Name):
                     if any(n in self.active for n in reads([argument])):
-                        raise self.src.error(stmt.node, f"{stmt.display} with a gradient flowing through a tuple or "
-                                             "slice argument is not supported in this version",
-                                             "Pass the arrays as separate arguments.")
+                        raise self.src.error(stmt.node, f"{stmt.display} with a gradient flowing through this "
+                                             "argument is not supported", "Pass the arrays as separate arguments.")
                     continue
                 if argument.id not in self.active:
                     continue
@@ -240,16 +243,66 @@ class _Reverse:
             out.extend(self.restores(stmt))
         return out
 
+    def sequence_contributions(self, stmt, argument, value, defined):
+        """A rule's `d[arrays] = parts` for a tuple of arrays: each active element gets its part."""
+        if not all(isinstance(e, (gast.Name, gast.Constant)) for e in argument.elts):
+            raise self.src.error(stmt.node, f"{stmt.display}: write each array of the sequence as a plain name",
+                                 "Assign the arrays to names first.")
+        parts = self.names.get(f"{stmt.target}_parts")
+        out = [AdjointStatement(parts, value, False, stmt.origin)]
+        for position, element in enumerate(argument.elts):
+            if isinstance(element, gast.Name) and element.id in self.active:
+                target = self.names.get(element.id)
+                part = gast.Subscript(value=ir.name(parts), slice=gast.Constant(value=position, kind=None), ctx=gast.Load())
+                out.append(AdjointStatement(target, part, target in defined, stmt.origin))
+                defined.add(target)
+        return out
+
+    def unpacking(self, stmt, defined):
+        """`a, b = parts` (parts from np.split, say): the gradient of parts is the list of the parts' gradients."""
+        if not isinstance(stmt.value, gast.Name) or stmt.value.id not in self.active:
+            raise self.src.error(stmt.node, "unpacking this value with a gradient is not supported",
+                                 "Unpack the result of np.split, or compute each part with its own expression.")
+        d_value = self.names.get(stmt.value.id)
+        is_list = self.producers.get(stmt.value.id) in _LIST_PRODUCERS
+        if is_list and d_value in defined:
+            raise self.src.error(stmt.node, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
+                                 "cannot be both a list and an array", "Use only the unpacked parts.")
+        parts = []
+        for target in stmt.targets:
+            d_target = self.names.get(target)
+            if target in self.active and d_target in defined:
+                parts.append(ir.name(d_target))
+            else:
+                parts.append(_call(self.backend, "zeros_like", [ir.name(target)]))
+        out = []
+        if any(isinstance(p, gast.Name) for p in parts):
+            gradient = gast.List(elts=parts, ctx=gast.Load())
+            if not is_list:
+                if not self.facts.rank(stmt.value):
+                    raise self.src.error(stmt.node, "unpacking this value with a gradient is not supported: sourcegrad "
+                                         "cannot tell whether it is an array or a list",
+                                         "Unpack an array (its rows) or the result of np.split.")
+                gradient = _call(self.backend, "stack", [gradient])  # an array's rows: their gradients stacked
+            out.append(AdjointStatement(d_value, gradient, d_value in defined, stmt.origin))
+            defined.add(d_value)
+        if id(stmt) in self.sites:
+            for target in stmt.targets:
+                defined.discard(self.names.get(target))
+        return out + self.restores(stmt)
+
     def contributions(self, stmt):
         """(argument atom, gradient expression) pairs for one active statement."""
         if stmt.primitive is COPY:
             return [(stmt.args[0], ir.name(self.names.get(stmt.target)))]
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
         if template is None:
+            name = stmt.display.strip("`")
             raise self.src.error(stmt.node, f"no gradient rule for {stmt.display}",
-                                 "sourcegrad cannot differentiate through it yet. If the value needs no gradient, compute it "
-                                 "outside the differentiated function and pass it in; the README lists the supported functions.")
-        bindings = template.bind(args, kwargs)
+                                 f"Register one with `@sourcegrad.adjoint({name})` (see the README), wrap the value in "
+                                 "sourcegrad.stop_gradient(...) if it needs no gradient, or compute it outside the "
+                                 "differentiated function. The README lists the functions sourcegrad has rules for.")
+        bindings = template.bind([_as_expression(a) for a in args], {k: _as_expression(v) for k, v in kwargs.items()})
         if bindings is None:
             raise self.src.error(stmt.node, f"{stmt.display} is called with arguments its gradient rule does not accept",
                                  f"The rule accepts ({', '.join(template.parameters())}).")
@@ -332,6 +385,19 @@ class _Reverse:
             n += 1
         self.used_names.add(name)
         return name
+
+
+_LIST_PRODUCERS = (numpy.split, numpy.array_split)
+
+
+def _as_expression(atom):
+    """An atom as an expression: a slice `1:3` (only valid inside brackets) becomes slice(1, 3, None)."""
+    if isinstance(atom, gast.Slice):
+        parts = [p if p is not None else gast.Constant(value=None, kind=None) for p in (atom.lower, atom.upper, atom.step)]
+        return gast.Call(func=ir.name("slice"), args=parts, keywords=[])
+    if isinstance(atom, gast.Tuple):
+        return gast.Tuple(elts=[_as_expression(e) for e in atom.elts], ctx=gast.Load())
+    return atom
 
 
 def _harmless(effect, fn):

@@ -1,0 +1,50 @@
+"""Gradient rules for indexing, and for functions that join or split several arrays.
+
+An index's gradient is scattered back to the positions it selected, with
+positions selected twice (an integer array with repeated entries) getting
+both contributions. Joining and splitting are each other's adjoints.
+"""
+
+import numpy as np
+
+from ..frontend.normalize import SUBSCRIPT
+from ..runtime.indexing import hstack_grad, index_grad, split_grad, unstack_grad, vstack_grad
+from .registry import adjoint, d
+
+# ---- indexing: x[i], x[1:-1:2], x[None, ...], x[mask], x[[0, 0, 2]] ---------------------------------
+
+
+@adjoint(SUBSCRIPT)
+def getitem(result, x, index):
+    d[x] = index_grad(d[result], x, index)
+
+
+# ---- joining arrays -------------------------------------------------------------------------------------
+
+
+@adjoint(np.concatenate)
+def concatenate(result, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    d[arrays] = split_grad(d[result], arrays, axis)
+
+
+@adjoint(np.stack)
+def stack(result, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    d[arrays] = unstack_grad(d[result], len(arrays), axis)
+
+
+@adjoint(np.hstack)
+def hstack(result, tup, dtype=None, casting="same_kind"):
+    d[tup] = hstack_grad(d[result], tup)
+
+
+@adjoint(np.vstack)
+def vstack(result, tup, dtype=None, casting="same_kind"):
+    d[tup] = vstack_grad(d[result], tup)
+
+
+# ---- splitting an array ----------------------------------------------------------------------------------
+
+
+@adjoint(np.split, np.array_split)
+def split(result, x, indices_or_sections, axis=0):
+    d[x] = np.concatenate(d[result], axis=axis)

@@ -1,0 +1,123 @@
+"""User gradient rules (@sourcegrad.adjoint), stop_gradient and non-differentiable functions."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad import SourcegradError, d
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
+rng = np.random.default_rng(11)
+
+
+def softplus(x):
+    return np.log(1 + np.exp(x))
+
+
+@sourcegrad.adjoint(softplus)
+def softplus_adjoint(result, x):
+    d[x] = d[result] / (1 + np.exp(-x))
+
+
+def uses_softplus(w, x):
+    return softplus(x @ w).sum()
+
+
+def test_user_rule_is_used_and_right():
+    w, x = rng.standard_normal((3, 2)), rng.standard_normal((4, 3))
+    f = sourcegrad.differentiate(uses_softplus)
+    assert sourcegrad.check_grad(f, w, x).max_error < 1e-7
+    assert "xp.exp(-" in f.backward_source  # the rule's own expression, not a derived one
+
+
+def test_custom_relu_example_trains_like_the_tutorial():
+    import custom_gradient
+    import two_layer_numpy
+
+    quiet = lambda t, loss: None  # noqa: E731
+    np.testing.assert_allclose(custom_gradient.train(steps=100, log=quiet), two_layer_numpy.train(steps=100, log=quiet),
+                               rtol=1e-9)
+
+
+def test_rule_parameters_must_match_the_primal():
+    def scale(x, factor):
+        return x * factor
+
+    with pytest.raises(SourcegradError, match=r"takes \(x, k\) after the result, but .* takes \(x, factor\)"):
+        @sourcegrad.adjoint(scale)
+        def bad(result, x, k):
+            d[x] = d[result] * k
+
+
+def test_rule_body_mistakes_are_reported_at_registration():
+    def identity(x):
+        return x
+
+    with pytest.raises(SourcegradError, match="may only hold `d\\[param\\] = expression`"):
+        @sourcegrad.adjoint(identity)
+        def bad(result, x):
+            print(x)
+
+
+def test_stop_gradient_blocks_the_gradient():
+    def partly_constant(w):
+        return (w * sourcegrad.stop_gradient(w)).sum()
+
+    w = rng.standard_normal(3)
+    np.testing.assert_allclose(sourcegrad.differentiate(partly_constant).grad(w), w)
+
+
+@sourcegrad.nondifferentiable
+def bucket(x):
+    return np.floor(x * 3)
+
+
+def test_nondifferentiable_user_function_gives_zero_not_an_error():
+    def uses_bucket(w):
+        return (bucket(w) * w).sum()
+
+    w = rng.uniform(0.1, 0.9, 4)
+    np.testing.assert_allclose(sourcegrad.differentiate(uses_bucket).grad(w), np.floor(w * 3))
+
+
+def helper_without_rule(x):
+    return x * 2
+
+
+def test_a_call_without_a_rule_says_how_to_register_one():
+    def calls_helper(w):
+        return helper_without_rule(w).sum()
+
+    with pytest.raises(SourcegradError) as info:
+        sourcegrad.differentiate(calls_helper).grad(np.ones(2))
+    text = str(info.value)
+    assert "no gradient rule for `helper_without_rule`" in text and "test_user_rules.py" in text
+    assert "@sourcegrad.adjoint(helper_without_rule)" in text
+
+
+def cube(x):
+    return x ** 3
+
+
+def test_changing_a_rule_recompiles(tmp_path):
+    def uses_cube(w):
+        return cube(w).sum()
+
+    @sourcegrad.adjoint(cube)
+    def right(result, x):
+        d[x] = d[result] * 3 * x ** 2
+
+    w = np.array([1.0, 2.0])
+    first = sourcegrad.differentiate(uses_cube, generated_dir=tmp_path)
+    np.testing.assert_allclose(first.grad(w), 3 * w ** 2)
+
+    @sourcegrad.adjoint(cube)
+    def doubled(result, x):
+        d[x] = d[result] * 6 * x ** 2
+
+    second = sourcegrad.differentiate(uses_cube, generated_dir=tmp_path)
+    np.testing.assert_allclose(second.grad(w), 6 * w ** 2)  # not the cached file of the first rule
