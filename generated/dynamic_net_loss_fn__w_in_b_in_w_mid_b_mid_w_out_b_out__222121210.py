@@ -2,8 +2,8 @@
 # Gradient of loss_fn (dynamic_net.py:22) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:24 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 5f4f7a332eb3100b63ad2138954546394f626ae11cd232251725c72063932344
-# sourcegrad-checksum: 9b7b9ea9c906c60a6f6e6742b22e3a19a49647f4533c38239ddd8e21c145c778
+# sourcegrad-key: 39212a1a3b77e5a1310671b7efc79a637cfe88ea950a1c94b2f322c67baf46ad
+# sourcegrad-checksum: 60fc6d0e4253ceac087de017771526eb99ac9a926e9d14688f3edc2f9fe30e7a
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -58,4 +58,4 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
     d_b_in = xp.unbroadcast(d_total, b_in)
     d_w_in = x.T @ d_x_matmul_w_in
-    return (sum_square, (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out))
+    return (sum_square, (d_w_in, xp.copy(d_b_in), d_w_mid, d_b_mid, d_w_out, xp.copy(d_b_out)))

@@ -69,7 +69,9 @@ def numpy_path(obj):
                     continue
                 value = getattr(module, attr, None)
                 if callable(value) and not isinstance(value, type):
-                    paths.setdefault(id(value), prefix + attr)
+                    # numpy 2 has aliases (np.acos for np.arccos): prefer the function's own name
+                    if id(value) not in paths or attr == getattr(value, "__name__", None):
+                        paths[id(value)] = prefix + attr
         _numpy_paths = paths
     return _numpy_paths.get(id(obj))
 

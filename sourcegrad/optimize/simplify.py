@@ -347,13 +347,14 @@ class _Passes:
         return owned
 
     def _aliased(self, expr):
-        """Names whose arrays expr's value may share memory with."""
+        """Names whose arrays expr's value may share memory with (a view, or the array itself)."""
         if isinstance(expr, gast.Name):
             return {expr.id}
         if isinstance(expr, (gast.Attribute, gast.Subscript)):
             return self._aliased(expr.value)
-        if self._is_backend_call(expr) and expr.func.attr in _ALIASING and expr.args:
-            return self._aliased(expr.args[0])  # the helpers return their first argument, a view of it, or a new array
+        if isinstance(expr, gast.Call) and not self.is_fresh(expr):
+            # a function not known to make a new array may return an argument or a view of one
+            return set().union(*[self._aliased(a) for a in expr.args]) if expr.args else set()
         return set()
 
     def is_fresh(self, expr):
@@ -361,12 +362,15 @@ class _Passes:
         if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
             return True
         if self._is_backend_call(expr):
-            return expr.func.attr not in _ALIASING
+            function = getattr(numpy, expr.func.attr, None)
+            return isinstance(function, numpy.ufunc) or expr.func.attr in _NEW_ARRAY
         return False
 
 
-_ALIASING = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray", "split_grad", "unstack_grad",
-             "hstack_grad", "vstack_grad")
+# Calls known to return a new array (ufuncs aside): any other call may return a view of an argument.
+_NEW_ARRAY = ("zeros_like", "ones_like", "zeros", "ones", "full_like", "copy", "array", "concatenate", "stack", "where",
+              "matmul_grad_left", "matmul_grad_right", "dot_grad_left", "dot_grad_right", "index_grad", "outer",
+              "inner", "tensordot", "einsum", "dot", "matmul", "cumsum", "tile", "repeat")
 
 
 def _names(expr):

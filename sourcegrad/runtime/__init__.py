@@ -182,7 +182,7 @@ def dot_grad_right(grad, x, y):
 
 def _check_dot_rank(x, y):
     if _ndim(x) > 2 or _ndim(y) > 2:
-        from .errors import SourcegradError
+        from ..errors import SourcegradError
         raise SourcegradError(
             "np.dot of arrays with more than two dimensions is not supported: it is not a batched matmul.",
             hint="Use `x @ y` (np.matmul) or np.tensordot.")

@@ -1,3 +1,364 @@
-"""Runtime helpers for the linalg gradient rules (array methods and operators only: numpy and cupy alike)."""
+"""Runtime helpers for the linalg gradient rules (array methods and operators only: numpy and cupy alike).
 
-from . import helper  # noqa: F401
+The rules in sourcegrad/templates/linalg.py write the plain matrix case out; these helpers take every
+other rank (batches, vectors, tensors) and the arguments only known when the code runs (einsum's
+subscripts, tensordot's axes, norm's ord and axis).
+"""
+
+from __future__ import annotations
+
+import string
+
+from . import _as_array, array_namespace, helper, unbroadcast
+
+
+def _xp(*values):
+    return array_namespace(*values)
+
+
+def _ndim(value):
+    return getattr(value, "ndim", 0)
+
+
+@helper
+def swap_last_axes(x):
+    """The transpose of each matrix in a stack: x with its last two axes swapped."""
+    return x.swapaxes(-1, -2)
+
+
+# ---- inner, outer, tensordot ---------------------------------------------------------------------------
+
+
+@helper
+def inner_grad_left(grad, x, y):
+    """d(np.inner(x, y))/dx for any ranks: the result's axes are x's leading axes, then y's."""
+    if _ndim(x) == 0 or _ndim(y) == 0:  # np.inner with a scalar is a product
+        return unbroadcast(_as_array(grad, x) * y, x)
+    grad = _as_array(grad, x)
+    p, q = _ndim(x), _ndim(y)
+    # contract grad's trailing (y-leading) axes with y's leading axes: leaves x's leading axes + the shared axis
+    return _xp(grad, y).tensordot(grad, y, axes=(list(range(p - 1, p + q - 2)), list(range(q - 1))))
+
+
+@helper
+def inner_grad_right(grad, x, y):
+    if _ndim(x) == 0 or _ndim(y) == 0:
+        return unbroadcast(_as_array(grad, y) * x, y)
+    grad = _as_array(grad, y)
+    p = _ndim(x)
+    return _xp(grad, x).tensordot(grad, x, axes=(list(range(p - 1)), list(range(p - 1))))
+
+
+@helper
+def outer_grad_left(grad, x, y):
+    """d(np.outer(x, y))/dx: np.outer flattens both operands, so the gradient is reshaped back."""
+    y = _as_array(y, grad).reshape(-1)
+    return (grad @ y).reshape(getattr(x, "shape", ()))
+
+
+@helper
+def outer_grad_right(grad, x, y):
+    x = _as_array(x, grad).reshape(-1)
+    return (x @ grad).reshape(getattr(y, "shape", ()))
+
+
+def _tensordot_axes(axes, x_ndim, y_ndim):
+    """np.tensordot's `axes` as two lists of non-negative axes, paired in order."""
+    if isinstance(axes, int):
+        return list(range(x_ndim - axes, x_ndim)), list(range(axes))
+    x_axes, y_axes = axes
+    x_axes = [x_axes] if isinstance(x_axes, int) else list(x_axes)
+    y_axes = [y_axes] if isinstance(y_axes, int) else list(y_axes)
+    return [a % x_ndim for a in x_axes], [a % y_ndim for a in y_axes]
+
+
+def _argsort(order):
+    inverse = [0] * len(order)
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return tuple(inverse)
+
+
+@helper
+def tensordot_grad_left(grad, x, y, axes):
+    """d(np.tensordot(x, y, axes))/dx: contract grad with y's free axes, then put x's axes back in order."""
+    x_axes, y_axes = _tensordot_axes(axes, x.ndim, y.ndim)
+    x_free = [a for a in range(x.ndim) if a not in x_axes]
+    y_free = [a for a in range(y.ndim) if a not in y_axes]
+    grad = _as_array(grad, x)
+    # grad's axes: x_free, then y_free; contracting its y_free axes with y's leaves x_free + y's
+    # contracted axes in y's own order, each standing for the x axis it was paired with.
+    partial = _xp(grad, y).tensordot(grad, y, axes=(list(range(len(x_free), grad.ndim)), y_free))
+    paired = {b: a for a, b in zip(x_axes, y_axes)}
+    order = x_free + [paired[b] for b in sorted(y_axes)]
+    return partial.transpose(_argsort(order))
+
+
+@helper
+def tensordot_grad_right(grad, x, y, axes):
+    x_axes, y_axes = _tensordot_axes(axes, x.ndim, y.ndim)
+    x_free = [a for a in range(x.ndim) if a not in x_axes]
+    y_free = [a for a in range(y.ndim) if a not in y_axes]
+    grad = _as_array(grad, y)
+    partial = _xp(grad, x).tensordot(x, grad, axes=(x_free, list(range(len(x_free)))))
+    paired = dict(zip(x_axes, y_axes))
+    order = [paired[a] for a in sorted(x_axes)] + y_free
+    return partial.transpose(_argsort(order))
+
+
+# ---- einsum ------------------------------------------------------------------------------------------------
+
+
+def _einsum_parse(subscripts, operands):
+    """(input subscripts, output subscripts) with `...` kept, the implicit output made explicit."""
+    if not isinstance(subscripts, str):
+        return einsum_interleaved_grad(subscripts)
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        inputs, output = subscripts.split("->")
+        inputs = inputs.split(",")
+    else:
+        inputs = subscripts.split(",")
+        letters = "".join(s.replace("...", "") for s in inputs)
+        # numpy's implicit mode: the letters used exactly once, in alphabetical order, after any broadcast axes
+        output = ("..." if any("..." in s for s in inputs) else "") + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, {len(operands)} given")
+    return inputs, output
+
+
+def _einsum_sizes(term, operand):
+    """letter -> size for the letters of one input term (the `...` axes skipped)."""
+    shape = getattr(operand, "shape", ())
+    if "..." in term:
+        head, tail = term.split("...")
+        dims = list(zip(head, shape[:len(head)])) + list(zip(tail, shape[len(shape) - len(tail):]))
+    else:
+        dims = list(zip(term, shape))
+    return dict(dims)
+
+
+@helper
+def einsum_grad(grad, subscripts, index, *operands):
+    """The gradient of operand `index` of np.einsum(subscripts, *operands): another einsum.
+
+    The gradient of operand k is the einsum of the output gradient with the other operands, written
+    to operand k's subscripts. Two things einsum cannot write directly are added as operands:
+    - a letter repeated in operand k (the trace 'ii->', the diagonal 'ii->i'): the gradient lies on
+      that diagonal, so each repetition gets a fresh letter tied to the first by an identity matrix;
+    - a letter only operand k has (summed over in 'ij->i' or 'ij->'): the gradient is the same along
+      it, so a vector of ones gives the output that axis.
+    Broadcast (`...`) axes are computed at the broadcast shape, then summed back to operand k's shape.
+    """
+    inputs, output = _einsum_parse(subscripts, operands)
+    x = operands[index]
+    xp = _xp(grad, *operands)
+    grad = _as_array(grad, x)
+    term = inputs[index]
+    used = set("".join(inputs) + output)
+    fresh = iter(c for c in string.ascii_letters if c not in used)
+    sizes = _einsum_sizes(term, x)
+    dtype = xp.result_type(*[o for o in operands if hasattr(o, "dtype")], grad)
+
+    terms = [output] + [t for i, t in enumerate(inputs) if i != index]
+    arrays = [grad] + [o for i, o in enumerate(operands) if i != index]
+    # the output term: operand k's letters, each repetition renamed and tied to its first by eye(n)
+    target, seen = [], set()
+    for part in term.split("...") if "..." in term else [term]:
+        letters = []
+        for c in part:
+            if c in seen:
+                tied = next(fresh)
+                terms.append(c + tied)
+                arrays.append(xp.eye(sizes[c], dtype=dtype))
+                letters.append(tied)
+            else:
+                seen.add(c)
+                letters.append(c)
+        target.append("".join(letters))
+    present = set("".join(terms))
+    for c in sorted(seen - present):
+        terms.append(c)
+        arrays.append(xp.ones(sizes[c], dtype=dtype))
+    head, tail = target if "..." in term else (target[0], "")
+    if not any("..." in t for t in terms):  # no broadcast axes anywhere (operand k's `...`, if any, is empty)
+        return xp.einsum(",".join(terms) + "->" + head + tail, *arrays)
+    # the broadcast axes first, at the broadcast shape; then summed back to operand k's own from the left
+    full = xp.einsum(",".join(terms) + "->..." + head + tail, *arrays)
+    n_ell = x.ndim - len(head) - len(tail)
+    n_full = full.ndim - len(head) - len(tail)
+    if n_full > n_ell:
+        full = full.sum(axis=tuple(range(n_full - n_ell)))
+    ell_shape = x.shape[len(head):len(head) + n_ell]
+    stretched = tuple(i for i, n in enumerate(ell_shape) if n == 1 and full.shape[i] != 1)
+    if stretched:
+        full = full.sum(axis=stretched, keepdims=True)
+    lead = n_ell
+    # move the broadcast axes from the front to where `...` stands in operand k
+    order = list(range(lead, lead + len(head))) + list(range(lead)) + list(range(lead + len(head), full.ndim))
+    return full.transpose(order)
+
+
+@helper
+def einsum_interleaved_grad(operand):
+    """np.einsum(x, [0, 1], ...), the interleaved form, has no gradient rule: say so (its rule binds the
+    first operand where the subscripts string goes, so this runs only when that operand needs a gradient)."""
+    from ..errors import SourcegradError
+
+    raise SourcegradError("np.einsum's interleaved form, einsum(x, [0, 1], y, [1, 2]), has no gradient rule",
+                          hint="Write the subscripts as a string: np.einsum('ij,jk->ik', x, y).")
+
+
+# ---- trace -------------------------------------------------------------------------------------------------
+
+
+@helper
+def trace_grad(grad, x, offset, axis1, axis2):
+    """d(np.trace(x, offset, axis1, axis2))/dx: the gradient of each trace spread over its diagonal."""
+    xp = _xp(grad, x)
+    axis1, axis2 = axis1 % x.ndim, axis2 % x.ndim
+    eye = xp.eye(x.shape[axis1], x.shape[axis2], k=offset, dtype=x.dtype)
+    spread = _as_array(grad, x)[..., None, None] * eye  # the trace's axes, then (axis1, axis2)
+    return xp.moveaxis(spread, (-2, -1), (axis1, axis2))
+
+
+# ---- norms -------------------------------------------------------------------------------------------------
+
+
+@helper
+def norm_divisor(norm):
+    """The norm to divide by, with 1 where it is 0: there the gradient x / |x| is taken to be 0.
+
+    The norm has no derivative at x = 0; every vector of length <= 1 is a subgradient there, and 0, the
+    shortest, is what the gradient rules return (x is 0 there, so x / 1 is 0), never nan.
+    """
+    return norm + (norm == 0)
+
+
+def _keep(value, x, axes, keepdims):
+    """A reduction's result with the reduced axes put back as length 1, to broadcast against x."""
+    value = _as_array(value, x)
+    if keepdims:
+        return value
+    shape = list(value.shape)
+    for a in sorted(axes):
+        shape.insert(a, 1)
+    return value.reshape(tuple(shape))
+
+
+def _spread(mask, axes, dtype):
+    """Share the gradient evenly among tied maxima (a subgradient of max): mask / its count."""
+    mask = mask.astype(dtype)
+    return mask / mask.sum(axis=axes, keepdims=True)
+
+
+@helper
+def norm_grad(grad, norm, x, ord, axis, keepdims):
+    """d(np.linalg.norm(x, ord, axis, keepdims))/dx for every ord numpy accepts.
+
+    Where the norm is not differentiable the result is a subgradient: 0 at x = 0 for the 2-norm and the
+    p-norms, sign(x) (0 where x is 0) for the 1-norm, the gradient shared evenly among tied entries for
+    the max and min norms and the matrix 1- and inf-norms, and the top singular pair numpy's svd picks
+    for the spectral norm when singular values tie.
+    """
+    xp = _xp(grad, x)
+    nd = x.ndim
+    if axis is None:
+        if ord is None:
+            return _keep(grad / norm_divisor(norm), x, range(nd), keepdims) * x
+        axes = tuple(range(nd))
+    else:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = tuple(a % nd for a in axes)
+    g = _keep(grad, x, axes, keepdims)
+    r = _keep(norm, x, axes, keepdims)
+    if len(axes) == 1:
+        return g * _vector_norm_grad(xp, x, r, ord, axes)
+    if len(axes) == 2:
+        return g * _matrix_norm_grad(xp, x, r, ord, axes)
+    raise ValueError(f"np.linalg.norm over {len(axes)} axes has no gradient rule (numpy refuses it too)")
+
+
+def _vector_norm_grad(xp, x, r, ord, axes):
+    if ord is None or ord == 2:
+        return x / norm_divisor(r)
+    if ord == 1:
+        return xp.sign(x)
+    if ord == 0:
+        return xp.zeros_like(x)  # a count of nonzeros: constant almost everywhere
+    if ord in (float("inf"), float("-inf")):
+        return xp.sign(x) * _spread(abs(x) == r, axes, x.dtype)
+    if isinstance(ord, str):
+        raise ValueError(f"invalid norm order {ord!r} for vectors")
+    # |x|_p = (sum |x|^p)^(1/p): the gradient is sign(x) |x|^(p-1) / |x|_p^(p-1)
+    return xp.sign(x) * (abs(x) / norm_divisor(r)) ** (ord - 1)
+
+
+def _matrix_norm_grad(xp, x, r, ord, axes):
+    row, col = axes
+    if ord is None or ord == "fro":
+        return x / norm_divisor(r)
+    if ord in (1, -1):  # the largest (smallest) sum of absolute values of a column
+        sums = abs(x).sum(axis=row, keepdims=True)
+        return xp.sign(x) * _spread(sums == r, axes, x.dtype)
+    if ord in (float("inf"), float("-inf")):  # of a row
+        sums = abs(x).sum(axis=col, keepdims=True)
+        return xp.sign(x) * _spread(sums == r, axes, x.dtype)
+    if ord in (2, -2, "nuc"):
+        # singular values of the matrices over (row, col): move those axes last for svd
+        m = xp.moveaxis(x, (row, col), (-2, -1))
+        u, s, vh = xp.linalg.svd(m, full_matrices=False)
+        if ord == "nuc":
+            g = u @ vh
+        else:
+            k = 0 if ord == 2 else s.shape[-1] - 1
+            g = u[..., :, k:k + 1] @ vh[..., k:k + 1, :]
+        return xp.moveaxis(g, (-2, -1), (row, col))
+    raise ValueError(f"invalid norm order {ord!r} for matrices")
+
+
+# ---- inverse, determinant, solve ---------------------------------------------------------------------
+
+
+@helper
+def det_grad(grad, det, x):
+    """d(det(x))/dx = det(x) * inv(x)^T, for a matrix or a stack of them (x must be invertible)."""
+    xp = _xp(grad, x)
+    scale = _as_array(grad * det, x)
+    return scale[..., None, None] * xp.linalg.inv(x).swapaxes(-1, -2)
+
+
+def _solve_is_vector(a, result):
+    """Whether np.linalg.solve(a, b) solved for vectors: its result then has one axis fewer than a.
+
+    (numpy 2 takes b as vectors only when b is 1-D, numpy 1 and cupy also when b.ndim == a.ndim - 1;
+    a result of matrices always has at least a's rank, so the result's rank tells either way.)
+    """
+    return result.ndim == a.ndim - 1
+
+
+@helper
+def solve_grad_right(grad, a, b, result):
+    """d(np.linalg.solve(a, b))/db = solve(a^T, grad), summed back over broadcast batch axes."""
+    xp = _xp(grad, a, b)
+    grad = _as_array(grad, result)
+    if _solve_is_vector(a, result):
+        db = xp.linalg.solve(a.swapaxes(-1, -2), grad[..., None])[..., 0]
+    else:
+        db = xp.linalg.solve(a.swapaxes(-1, -2), grad)
+    return unbroadcast(db, b)
+
+
+@helper
+def solve_grad_left(grad, a, b, result):
+    """d(np.linalg.solve(a, b))/da = -solve(a^T, grad) @ result^T, summed back over broadcast batch axes."""
+    xp = _xp(grad, a, b)
+    grad = _as_array(grad, result)
+    if _solve_is_vector(a, result):
+        db = xp.linalg.solve(a.swapaxes(-1, -2), grad[..., None])
+        da = -(db @ result[..., None, :])
+    else:
+        db = xp.linalg.solve(a.swapaxes(-1, -2), grad)
+        da = -(db @ result.swapaxes(-1, -2))
+    return unbroadcast(da, a)

@@ -1,3 +1,205 @@
-"""Runtime helpers for the shape gradient rules (array methods and operators only: numpy and cupy alike)."""
+"""Runtime helpers for the shape gradient rules (array methods and operators only: numpy and cupy alike).
 
-from . import helper  # noqa: F401
+Two kinds: permutations and shapes (the rules hand them to np.transpose and np.reshape, whose
+results the simplifier knows may share memory with the gradient), and whole gradients, which are
+always new arrays (the simplifier takes a helper's result for an array of its own and may add into
+it in place, so a helper must never return a view of its argument).
+"""
+
+import operator
+
+import numpy
+
+from . import _as_array, array_namespace, helper
+
+
+def _axis(axis, ndim):
+    return operator.index(axis) % ndim if ndim else operator.index(axis)
+
+
+def _axes(axis, ndim):
+    """An int or a sequence of ints as a tuple of non-negative axes."""
+    if isinstance(axis, (tuple, list)):
+        return tuple(_axis(a, ndim) for a in axis)
+    return (_axis(axis, ndim),)
+
+
+def _shape(value):
+    return tuple(getattr(value, "shape", ()))
+
+
+# ---- permutations and shapes for np.transpose / np.reshape ------------------------------------------
+
+
+@helper
+def swapaxes_permutation(value, axis1, axis2):
+    """The axes for np.transpose that swap axis1 and axis2 of value (its own inverse)."""
+    ndim = getattr(value, "ndim", 0)
+    axes = list(range(ndim))
+    a, b = _axis(axis1, ndim), _axis(axis2, ndim)
+    axes[a], axes[b] = axes[b], axes[a]
+    return tuple(axes)
+
+
+@helper
+def moveaxis_inverse(value, source, destination):
+    """The axes for np.transpose that undo np.moveaxis(x, source, destination), value being its result."""
+    ndim = getattr(value, "ndim", 0)
+    source, destination = _axes(source, ndim), _axes(destination, ndim)
+    order = [a for a in range(ndim) if a not in source]  # np.moveaxis's own construction
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    inverse = [0] * ndim
+    for position, a in enumerate(order):
+        inverse[a] = position
+    return tuple(inverse)
+
+
+def _traversal(x, order):
+    """The axes in the order np.ravel(x, order) walks them, outermost first."""
+    ndim = len(_shape(x))
+    if order in ("A", "a"):
+        flags = getattr(x, "flags", None)
+        order = "F" if flags is not None and flags.f_contiguous and not flags.c_contiguous else "C"
+    if order in ("F", "f"):
+        return tuple(reversed(range(ndim)))
+    if order in ("K", "k") and ndim:
+        strides = getattr(x, "strides", None) or (0,) * ndim
+        # memory order, outermost (largest stride) first; ties keep C order. Negative strides are
+        # walked forwards (numpy: "except for reversing the data when strides are negative").
+        return tuple(sorted(range(ndim), key=lambda a: -abs(strides[a])))
+    return tuple(range(ndim))
+
+
+@helper
+def ravel_shape(x, order):
+    """x's shape with its axes in np.ravel(x, order)'s walking order."""
+    shape = _shape(x)
+    return tuple(shape[a] for a in _traversal(x, order))
+
+
+@helper
+def ravel_axes(x, order):
+    """The axes for np.transpose that bring ravel_shape(x, order) back to x's axis order."""
+    walk = _traversal(x, order)
+    inverse = [0] * len(walk)
+    for position, a in enumerate(walk):
+        inverse[a] = position
+    return tuple(inverse)
+
+
+# ---- whole gradients (new arrays) -----------------------------------------------------------------------
+
+
+def _fresh(result, source):
+    """result, copied if it may share memory with source (a reshape or a reduction over no axes may)."""
+    if array_namespace(result).may_share_memory(result, source):
+        return result.copy()
+    return result
+
+
+@helper
+def tile_grad(grad, x, reps):
+    """d np.tile(x, reps)/dx: grad summed over the copies."""
+    shape = _shape(x)
+    reps = tuple(reps) if isinstance(reps, (tuple, list)) else (operator.index(reps),)
+    n = max(len(shape), len(reps))
+    shape_n = (1,) * (n - len(shape)) + shape
+    reps_n = (1,) * (n - len(reps)) + reps
+    grad = _as_array(grad, x)
+    interleaved = tuple(size for pair in zip(reps_n, shape_n) for size in pair)
+    summed = grad.reshape(interleaved).sum(axis=tuple(range(0, 2 * n, 2)))
+    return _fresh(summed.reshape(shape), grad)
+
+
+@helper
+def repeat_grad(grad, x, repeats, axis):
+    """d np.repeat(x, repeats, axis)/dx: each element gets the sum of its copies' gradients."""
+    shape = _shape(x)
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad)
+    if axis is None:  # np.repeat flattens x first
+        grad, axis, axis_shape = grad.reshape(-1), 0, (_size(shape),)
+    else:
+        axis = _axis(axis, len(shape))
+        axis_shape = shape
+    count = axis_shape[axis]
+    counts = repeats.reshape(-1).tolist() if hasattr(repeats, "shape") else repeats
+    if isinstance(counts, (tuple, list)) and len(counts) == 1:
+        counts = counts[0]
+    if not isinstance(counts, (tuple, list)) and not getattr(counts, "ndim", 0):
+        # the same number of copies of each element: split the axis into (element, copy) and sum the copies
+        r = int(counts)
+        split = axis_shape[:axis] + (count, r) + axis_shape[axis + 1:]
+        return _fresh(grad.reshape(split).sum(axis=axis + 1).reshape(shape), grad)
+    # a number of copies per element: sum each element's run of copies (elements with none get 0)
+    counts = [int(c) for c in counts]
+    starts, total = [], 0
+    for c in counts:
+        starts.append(total)
+        total += c
+    moved = xp.moveaxis(grad, axis, 0)
+    present = [i for i, c in enumerate(counts) if c]
+    if not present:
+        return xp.zeros(shape, dtype=grad.dtype)
+    summed = xp.add.reduceat(moved, xp.asarray([starts[i] for i in present]), axis=0)
+    if len(present) < count:
+        out = xp.zeros((count,) + moved.shape[1:], dtype=grad.dtype)
+        out[xp.asarray(present)] = summed
+        summed = out
+    return xp.moveaxis(summed, 0, axis).reshape(shape)
+
+
+def _size(shape):
+    count = 1
+    for n in shape:
+        count *= n
+    return count
+
+
+@helper
+def flip_grad(grad, axis):
+    """d np.flip(x, axis)/dx: grad flipped back, as a new array (np.flip gives a view)."""
+    grad = _as_array(grad, grad)
+    return array_namespace(grad).flip(grad, axis).copy()
+
+
+@helper
+def roll_grad(grad, shift, axis):
+    """d np.roll(x, shift, axis)/dx: grad rolled back (np.roll makes a new array)."""
+    if isinstance(shift, (tuple, list)):
+        back = tuple(-operator.index(s) for s in shift)
+    elif hasattr(shift, "shape"):
+        back = -shift
+    else:
+        back = -operator.index(shift)
+    grad = _as_array(grad, grad)
+    return array_namespace(grad).roll(grad, back, axis)
+
+
+@helper
+def diag_grad(grad, v, k):
+    """d np.diag(v, k)/dv: the k-th diagonal of grad for a 1-D v; grad placed on v's k-th diagonal for a 2-D v."""
+    xp = array_namespace(grad, v)
+    if len(_shape(v)) == 1:
+        return xp.diagonal(grad, k).copy()  # np.diagonal gives a read-only view
+    rows, cols = _shape(v)
+    out = xp.zeros((rows, cols), dtype=_as_array(grad, v).dtype)
+    length = grad.shape[0]
+    start_row, start_col = max(-k, 0), max(k, 0)
+    index = xp.arange(length)
+    out[index + start_row, index + start_col] = grad
+    return out
+
+
+@helper
+def astype_grad(grad, x, dtype):
+    """d x.astype(dtype)/dx: grad in x's dtype (a new array); 0 when dtype is not floating (an integer cast is flat)."""
+    xp = array_namespace(grad, x)
+    target = getattr(x, "dtype", None)
+    if dtype is not None and numpy.dtype(dtype).kind not in "fc":  # a dtype is host metadata, for cupy too
+        return xp.zeros(_shape(x), dtype=target if target is not None and target.kind in "fc" else float)
+    grad = _as_array(grad, x)
+    if target is None or target.kind not in "fc":
+        return grad.copy()
+    return grad.astype(target)  # astype copies

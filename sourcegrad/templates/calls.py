@@ -30,6 +30,8 @@ attribute("T", np.transpose)
 nondifferentiable(COMPARISON, operator.not_, why="comparisons and `not` give booleans")
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
-nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign, operator.floordiv,
-                  np.floor, np.ceil, np.round, np.argmax, np.argmin,
-                  Method("argmax"), Method("argmin"), why="its derivative is zero wherever it exists")
+nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign, operator.floordiv,
+                  np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort,
+                  np.isnan, np.isinf, np.isfinite, np.count_nonzero,
+                  Method("argmax"), Method("argmin"), Method("argsort"), Method("round"),
+                  why="its derivative is zero wherever it exists")

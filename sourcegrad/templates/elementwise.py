@@ -37,6 +37,59 @@ def square(result, x):
     d[x] = d[result] * 2 * x
 
 
+@adjoint(np.cbrt)
+def cbrt(result, x):
+    d[x] = d[result] / (3 * result * result)
+
+
+@adjoint(np.reciprocal)
+def reciprocal(result, x):
+    d[x] = -d[result] * result * result
+
+
+# Constants are Python floats, not np.log(2): a float64 numpy scalar would promote float32 gradients.
+
+
+@adjoint(np.exp2)
+def exp2(result, x):
+    d[x] = d[result] * result * 0.6931471805599453  # ln 2
+
+
+@adjoint(np.expm1)
+def expm1(result, x):
+    d[x] = d[result] * (result + 1)
+
+
+@adjoint(np.log2)
+def log2(result, x):
+    d[x] = d[result] / (x * 0.6931471805599453)  # ln 2
+
+
+@adjoint(np.log10)
+def log10(result, x):
+    d[x] = d[result] / (x * 2.302585092994046)  # ln 10
+
+
+@adjoint(np.log1p)
+def log1p(result, x):
+    d[x] = d[result] / (1 + x)
+
+
+# ---- sums of exponentials: each operand's share is exp(operand - result), which cannot overflow ---------
+
+
+@adjoint(np.logaddexp)
+def logaddexp(result, x, y):
+    d[x] = unbroadcast(d[result] * np.exp(x - result), x)
+    d[y] = unbroadcast(d[result] * np.exp(y - result), y)
+
+
+@adjoint(np.logaddexp2)
+def logaddexp2(result, x, y):
+    d[x] = unbroadcast(d[result] * np.exp2(x - result), x)
+    d[y] = unbroadcast(d[result] * np.exp2(y - result), y)
+
+
 # ---- trigonometric and hyperbolic ---------------------------------------------------------
 
 
@@ -50,9 +103,68 @@ def cos(result, x):
     d[x] = -d[result] * np.sin(x)
 
 
+@adjoint(np.tan)
+def tan(result, x):
+    d[x] = d[result] * (1 + result * result)
+
+
+@adjoint(np.arcsin)
+def arcsin(result, x):
+    d[x] = d[result] / np.sqrt(1 - x * x)
+
+
+@adjoint(np.arccos)
+def arccos(result, x):
+    d[x] = -d[result] / np.sqrt(1 - x * x)
+
+
+@adjoint(np.arctan)
+def arctan(result, x):
+    d[x] = d[result] / (1 + x * x)
+
+
+@adjoint(np.arctan2)
+def arctan2(result, y, x):
+    """np.arctan2(y, x), the angle of the point (x, y): numpy's x1 is the y coordinate."""
+    d[y] = unbroadcast(d[result] * x / (x * x + y * y), y)
+    d[x] = unbroadcast(-d[result] * y / (x * x + y * y), x)
+
+
+@adjoint(np.hypot)
+def hypot(result, x, y):
+    # At the origin the gradient is 0, as np.abs's is at 0 (hypot(x, 0) is |x|), not 0 / 0.
+    d[x] = unbroadcast(d[result] * x / np.where(result == 0, 1, result), x)
+    d[y] = unbroadcast(d[result] * y / np.where(result == 0, 1, result), y)
+
+
+@adjoint(np.sinh)
+def sinh(result, x):
+    d[x] = d[result] * np.cosh(x)
+
+
+@adjoint(np.cosh)
+def cosh(result, x):
+    d[x] = d[result] * np.sinh(x)
+
+
 @adjoint(np.tanh)
 def tanh(result, x):
     d[x] = d[result] * (1 - result * result)
+
+
+@adjoint(np.arcsinh)
+def arcsinh(result, x):
+    d[x] = d[result] / np.sqrt(x * x + 1)
+
+
+@adjoint(np.arccosh)
+def arccosh(result, x):
+    d[x] = d[result] / np.sqrt((x - 1) * (x + 1))  # not x * x - 1, which cancels near 1
+
+
+@adjoint(np.arctanh)
+def arctanh(result, x):
+    d[x] = d[result] / (1 - x * x)
 
 
 # ---- piecewise: kinks pass the gradient to the first argument -------------------------------
@@ -75,6 +187,22 @@ def minimum(result, x, y):
     d[y] = unbroadcast(d[result] * (x > y), y)
 
 
+# fmax and fmin ignore a nan operand (the result is the other one), so the gradient goes to the
+# operand the result is: the first on ties, as for maximum and minimum, and the first when both are nan.
+
+
+@adjoint(np.fmax)
+def fmax(result, x, y):
+    d[x] = unbroadcast(d[result] * ((x >= y) | np.isnan(y)), x)
+    d[y] = unbroadcast(d[result] * ~((x >= y) | np.isnan(y)), y)
+
+
+@adjoint(np.fmin)
+def fmin(result, x, y):
+    d[x] = unbroadcast(d[result] * ((x <= y) | np.isnan(y)), x)
+    d[y] = unbroadcast(d[result] * ~((x <= y) | np.isnan(y)), y)
+
+
 @adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"})
 def clip(result, x, a_min=None, a_max=None, out=None):
     if a_min is None:
@@ -87,3 +215,15 @@ def clip(result, x, a_min=None, a_max=None, out=None):
         d[x] = unbroadcast(d[result] * ((x >= a_min) & (x <= a_max)), x)
         d[a_min] = unbroadcast(d[result] * (x < a_min), a_min)
         d[a_max] = unbroadcast(d[result] * (x > a_max), a_max)
+
+
+# ---- selection: the condition carries no gradient ------------------------------------------------------
+
+
+@adjoint(np.where)
+def where(result, condition, x, y):
+    # A select, not a product with the mask: where d[result] is inf or nan, the branch not taken
+    # gets 0, not 0 * inf = nan. (The taken branch's own rule still runs on the whole array: see
+    # np.where(x > 0, np.log(x), 0.0) at x == 0 in tests/rules_elementwise.py.)
+    d[x] = unbroadcast(np.where(condition, d[result], 0), x)
+    d[y] = unbroadcast(np.where(condition, 0, d[result]), y)

@@ -1,9 +1,21 @@
-"""Gradient rules for reductions: the gradient is spread back over the reduced axes."""
+"""Gradient rules for reductions: the gradient is spread back over the reduced axes.
+
+Ties in max and min reductions follow the convention of the elementwise rules (ties go to the first
+argument, as in np.maximum): the whole gradient of each reduced group goes to its FIRST extreme
+element along the reduced axes, the one np.argmax / np.argmin pick (in C order over a tuple of axes
+or over all of them for axis=None), and none to the elements that tie with it. The gradient of
+np.prod is the product of the other elements of the group, computed without dividing by x, so it is
+right where the input has zeros.
+
+The reduced array is named x in every rule, as in np.sum's (so the shape analysis can read every
+reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an alias.
+"""
 
 import numpy as np
 
 from ..runtime import size, unreduce
-from .registry import adjoint, d
+from ..runtime.reductions import cumsum_grad, max_grad, min_grad, prod_grad
+from .registry import adjoint, d, method
 
 # ---- sums and means ------------------------------------------------------------------------------
 
@@ -16,3 +28,59 @@ def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
 @adjoint(np.mean)
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result] * (size(result) / size(x)), x, axis, keepdims)
+
+
+# ---- products ------------------------------------------------------------------------------------
+
+
+@adjoint(np.prod, aliases={"a": "x"})
+def prod(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    d[x] = prod_grad(d[result], x, axis, keepdims)
+
+
+method("prod", np.prod)
+
+# ---- max and min: the gradient goes to the first extreme element -------------------------------------
+
+
+@adjoint(np.max, np.amax, aliases={"a": "x"})
+def max(result, x, axis=None, out=None, keepdims=False):
+    d[x] = max_grad(d[result], x, axis, keepdims)
+
+
+@adjoint(np.min, np.amin, aliases={"a": "x"})
+def min(result, x, axis=None, out=None, keepdims=False):
+    d[x] = min_grad(d[result], x, axis, keepdims)
+
+
+method("max", np.max)
+method("min", np.min)
+
+# ---- variance and standard deviation -----------------------------------------------------------------
+# N = size(x) / size(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
+
+
+@adjoint(np.var, aliases={"a": "x", "correction": "ddof"})
+def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d[x] = unreduce(d[result] * (2 / (size(x) / size(result) - ddof)), x, axis, keepdims) * (
+        x - np.mean(x, axis=axis, keepdims=True))
+
+
+@adjoint(np.std, aliases={"a": "x", "correction": "ddof"})
+def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d[x] = unreduce(d[result] / (result * (size(x) / size(result) - ddof)), x, axis, keepdims) * (
+        x - np.mean(x, axis=axis, keepdims=True))
+
+
+method("var", np.var)
+method("std", np.std)
+
+# ---- cumulative sums ---------------------------------------------------------------------------------
+
+
+@adjoint(np.cumsum, aliases={"a": "x"})
+def cumsum(result, x, axis=None, dtype=None, out=None):
+    d[x] = cumsum_grad(d[result], x, axis)
+
+
+method("cumsum", np.cumsum)

@@ -1,9 +1,20 @@
-"""Gradient rules for operations that only move elements: transposes and reshapes."""
+"""Gradient rules for operations that only move, copy or select elements: transposes, reshapes,
+axis moves, broadcasts, repeats, flips and rolls, triangles and diagonals, and copies and casts.
+
+The gradient of a view is written with np.transpose / np.reshape of the output's gradient, which the
+simplifier knows may share memory with it; the other gradients come from runtime helpers that always
+return new arrays.
+
+The array operand is named x in every rule, as in np.transpose's and np.reshape's; numpy's own keyword
+(`a=`, `m=`, `v=`, `A=`, `array=`, `object=`) is an alias.
+"""
 
 import numpy as np
 
-from ..runtime import inverse_permutation
-from .registry import adjoint, d, ndim
+from ..runtime import inverse_permutation, unbroadcast
+from ..runtime.shape import (astype_grad, diag_grad, flip_grad, moveaxis_inverse, ravel_axes, ravel_shape, repeat_grad,
+                             roll_grad, swapaxes_permutation, tile_grad)
+from .registry import adjoint, d, method, ndim
 
 # ---- transposes ------------------------------------------------------------------------------------
 
@@ -16,9 +27,134 @@ def transpose(result, x, axes=None):
         d[x] = np.transpose(d[result], inverse_permutation(axes))
 
 
+@adjoint(np.swapaxes, aliases={"a": "x"})
+def swapaxes(result, x, axis1, axis2):
+    d[x] = np.transpose(d[result], swapaxes_permutation(d[result], axis1, axis2))
+
+
+@adjoint(np.moveaxis, aliases={"a": "x"})
+def moveaxis(result, x, source, destination):
+    d[x] = np.transpose(d[result], moveaxis_inverse(d[result], source, destination))
+
+
+method("swapaxes", np.swapaxes)
+
 # ---- reshapes ----------------------------------------------------------------------------------------
 
 
 @adjoint(np.reshape, aliases={"newshape": "shape"})
 def reshape(result, x, shape=None, order="C"):
     d[x] = np.reshape(d[result], np.shape(x), order=order)
+
+
+@adjoint(np.ravel, aliases={"a": "x"})
+def ravel(result, x, order="C"):
+    if order == "C":
+        d[x] = np.reshape(d[result], np.shape(x))
+    else:
+        d[x] = np.transpose(np.reshape(d[result], ravel_shape(x, order)), ravel_axes(x, order))
+
+
+@adjoint(np.expand_dims, aliases={"a": "x"})
+def expand_dims(result, x, axis):
+    d[x] = np.reshape(d[result], np.shape(x))
+
+
+@adjoint(np.squeeze, aliases={"a": "x"})
+def squeeze(result, x, axis=None):
+    d[x] = np.reshape(d[result], np.shape(x))
+
+
+method("ravel", np.ravel)
+method("flatten", np.ravel)  # x.flatten(order) copies what np.ravel(x, order) may view: the same gradient
+method("squeeze", np.squeeze)
+
+# ---- broadcasts and repeats: the copies' gradients are summed ----------------------------------------
+
+
+@adjoint(np.broadcast_to, aliases={"array": "x"})
+def broadcast_to(result, x, shape, subok=False):
+    d[x] = unbroadcast(d[result], x)
+
+
+@adjoint(np.tile, aliases={"A": "x"})
+def tile(result, x, reps):
+    d[x] = tile_grad(d[result], x, reps)
+
+
+@adjoint(np.repeat, aliases={"a": "x"})
+def repeat(result, x, repeats, axis=None):
+    d[x] = repeat_grad(d[result], x, repeats, axis)
+
+
+method("repeat", np.repeat)
+
+# ---- flips and rolls -------------------------------------------------------------------------------
+
+
+@adjoint(np.flip, aliases={"m": "x"})
+def flip(result, x, axis=None):
+    d[x] = flip_grad(d[result], axis)
+
+
+@adjoint(np.roll, aliases={"a": "x"})
+def roll(result, x, shift, axis=None):
+    d[x] = roll_grad(d[result], shift, axis)
+
+
+# ---- triangles and diagonals -------------------------------------------------------------------------
+# np.triu of a 1-D m is the triangle of m broadcast to rows: its gradient sums the rows back.
+
+
+@adjoint(np.triu, aliases={"m": "x"})
+def triu(result, x, k=0):
+    if ndim(x) >= 2:
+        d[x] = np.triu(d[result], k)
+    else:
+        d[x] = unbroadcast(np.triu(d[result], k), x)
+
+
+@adjoint(np.tril, aliases={"m": "x"})
+def tril(result, x, k=0):
+    if ndim(x) >= 2:
+        d[x] = np.tril(d[result], k)
+    else:
+        d[x] = unbroadcast(np.tril(d[result], k), x)
+
+
+@adjoint(np.diag, aliases={"v": "x"})
+def diag(result, x, k=0):
+    d[x] = diag_grad(d[result], x, k)
+
+
+# ---- copies and casts: the gradient passes through, in the input's dtype --------------------------------
+
+
+@adjoint(np.copy, aliases={"a": "x"})
+def copy(result, x, order="K", subok=False):
+    d[x] = d[result]
+
+
+@adjoint(np.asarray, aliases={"a": "x"})
+def asarray(result, x, dtype=None, order=None, device=None, copy=None, like=None):
+    if dtype is None:
+        d[x] = d[result]
+    else:
+        d[x] = astype_grad(d[result], x, dtype)
+
+
+@adjoint(np.array, aliases={"object": "x"})
+def array(result, x, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None):
+    if dtype is None and ndmin == 0:
+        d[x] = d[result]
+    else:
+        d[x] = np.reshape(astype_grad(d[result], x, dtype), np.shape(x))
+
+
+@adjoint(np.astype)
+def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True, device=None):
+    d[x] = astype_grad(d[result], x, dtype)
+
+
+method("copy", np.copy)
+method("astype", np.astype)

@@ -1,0 +1,435 @@
+"""Table entries for the reductions beyond sum and mean: prod, max/min (and amax/amin), var/std, cumsum,
+as functions and as methods, with every way of naming axes; and logsumexp written with them.
+
+test_primitives.py imports TABLE from here and runs every entry. The test_ functions at the end check
+what finite differences cannot (ties, where the numeric derivative splits the gradient); pytest collects them
+(pytest.ini lists rules_*.py in python_files).
+"""
+
+import numpy as np
+
+import sourcegrad
+
+from rule_support import RANK3, SCALAR, UNARY, UNARY_ARRAYS, Entry, positive, shapes
+
+# ---- domains and shape cases ---------------------------------------------------------------------------
+
+
+def one_zero(rng, shape):
+    """Normal values with the first element exactly 0: its group's product is 0, its own gradient is not."""
+    values = np.array(rng.standard_normal(shape), dtype=np.float64)
+    values.reshape(-1)[:1] = 0.0
+    return values
+
+
+def two_zeros(rng, shape):
+    """The first two elements exactly 0: a group holding both has a zero gradient everywhere."""
+    values = np.array(rng.standard_normal(shape), dtype=np.float64)
+    values.reshape(-1)[:2] = 0.0
+    return values
+
+
+AXIS_0 = shapes([(5,)], [(3, 4)], [(2, 3, 4)])  # also axis=-1
+AXIS_1 = shapes([(3, 4)], [(2, 3, 4)])
+SEVERAL = shapes([(5,)], [(3, 4)], [(2, 3, 4)])  # at least two elements per group, for std and ddof=1
+ZERO_CASES = shapes([(5,)], [(3, 4)], [(2, 3, 4)], [(1, 4)])
+
+# ---- prod ----------------------------------------------------------------------------------------------
+
+
+def prod_all(x, w):
+    return (np.prod(x) * w).sum()
+
+
+def prod_axis_0(x, w):
+    return (np.prod(x, axis=0) * w).sum()
+
+
+def prod_axis_1_positional(x, w):
+    return (np.prod(x, 1) * w).sum()
+
+
+def prod_axis_minus_1_keepdims(x, w):
+    return (np.prod(x, axis=-1, keepdims=True) * w).sum()
+
+
+def prod_axis_tuple(x, w):
+    return (np.prod(x, axis=(0, 2)) * w).sum()
+
+
+def prod_axis_tuple_negative_keepdims(x, w):
+    return (np.prod(x, axis=(0, -1), keepdims=True) * w).sum()
+
+
+def prod_all_keepdims(x, w):
+    return (np.prod(x, keepdims=True) * w).sum()
+
+
+def prod_keyword_a(x, w):
+    return (np.prod(a=x, axis=0) * w).sum()  # numpy's keyword for the array
+
+
+def prod_method(x, w):
+    return (x.prod() * w).sum()
+
+
+def prod_method_axis(x, w):
+    return (x.prod(axis=-1) * w).sum()
+
+
+def prod_method_tuple_keepdims(x, w):
+    return (x.prod(axis=(1, 2), keepdims=True) * w).sum()
+
+
+# ---- max, min, amax, amin --------------------------------------------------------------------------------
+
+
+def max_all(x, w):
+    return (np.max(x) * w).sum()
+
+
+def max_axis_0(x, w):
+    return (np.max(x, axis=0) * w).sum()
+
+
+def max_axis_1_positional(x, w):
+    return (np.max(x, 1) * w).sum()
+
+
+def max_axis_minus_1_keepdims(x, w):
+    return (np.max(x, axis=-1, keepdims=True) * w).sum()
+
+
+def max_axis_tuple(x, w):
+    return (np.max(x, axis=(0, 2)) * w).sum()
+
+
+def max_axis_tuple_negative_keepdims(x, w):
+    return (np.max(x, axis=(0, -1), keepdims=True) * w).sum()
+
+
+def max_all_keepdims(x, w):
+    return (np.max(x, keepdims=True) * w).sum()
+
+
+def min_all(x, w):
+    return (np.min(x) * w).sum()
+
+
+def min_axis_0(x, w):
+    return (np.min(x, axis=0) * w).sum()
+
+
+def min_axis_minus_1_keepdims(x, w):
+    return (np.min(x, axis=-1, keepdims=True) * w).sum()
+
+
+def min_axis_tuple(x, w):
+    return (np.min(x, axis=(1, 2)) * w).sum()
+
+
+def amax_axis_1(x, w):
+    return (np.amax(x, axis=1) * w).sum()
+
+
+def amax_all(x, w):
+    return (np.amax(x) * w).sum()
+
+
+def amin_axis_tuple_keepdims(x, w):
+    return (np.amin(x, axis=(0, 2), keepdims=True) * w).sum()
+
+
+def amin_all(x, w):
+    return (np.amin(x) * w).sum()
+
+
+def max_method(x, w):
+    return (x.max() * w).sum()
+
+
+def max_method_axis(x, w):
+    return (x.max(axis=0) * w).sum()
+
+
+def max_method_positional_negative_keepdims(x, w):
+    return (x.max(-1, keepdims=True) * w).sum()
+
+
+def min_method(x, w):
+    return (x.min() * w).sum()
+
+
+def min_method_tuple(x, w):
+    return (x.min(axis=(0, 2)) * w).sum()
+
+
+# ---- var and std -----------------------------------------------------------------------------------------
+
+
+def var_all(x, w):
+    return (np.var(x) * w).sum()
+
+
+def var_axis_0(x, w):
+    return (np.var(x, axis=0) * w).sum()
+
+
+def var_axis_minus_1_keepdims(x, w):
+    return (np.var(x, axis=-1, keepdims=True) * w).sum()
+
+
+def var_axis_tuple(x, w):
+    return (np.var(x, axis=(0, 2)) * w).sum()
+
+
+def var_ddof(x, w):
+    return (np.var(x, axis=-1, ddof=1) * w).sum()
+
+
+def var_ddof_all_keepdims(x, w):
+    return (np.var(x, ddof=1, keepdims=True) * w).sum()
+
+
+def var_correction(x, w):
+    return (np.var(x, axis=0, correction=1) * w).sum()
+
+
+def std_all(x, w):
+    return (np.std(x) * w).sum()
+
+
+def std_axis_0(x, w):
+    return (np.std(x, axis=0) * w).sum()
+
+
+def std_axis_1_keepdims(x, w):
+    return (np.std(x, axis=1, keepdims=True) * w).sum()
+
+
+def std_axis_tuple_negative(x, w):
+    return (np.std(x, axis=(0, -1)) * w).sum()
+
+
+def std_ddof(x, w):
+    return (np.std(x, axis=-1, ddof=1) * w).sum()
+
+
+def var_keyword_a(x, w):
+    return (np.var(a=x, axis=0, ddof=1) * w).sum()
+
+
+def var_method(x, w):
+    return (x.var() * w).sum()
+
+
+def var_method_axis_ddof(x, w):
+    return (x.var(axis=1, ddof=1) * w).sum()
+
+
+def std_method(x, w):
+    return (x.std() * w).sum()
+
+
+def std_method_tuple_keepdims(x, w):
+    return (x.std(axis=(0, 2), keepdims=True) * w).sum()
+
+
+# ---- cumsum ------------------------------------------------------------------------------------------------
+
+
+def cumsum_flat(x, w):
+    return (np.cumsum(x) * w).sum()
+
+
+def cumsum_axis_0(x, w):
+    return (np.cumsum(x, axis=0) * w).sum()
+
+
+def cumsum_axis_1_positional(x, w):
+    return (np.cumsum(x, 1) * w).sum()
+
+
+def cumsum_axis_minus_1(x, w):
+    return (np.cumsum(x, axis=-1) * w).sum()
+
+
+def cumsum_method(x, w):
+    return (x.cumsum() * w).sum()
+
+
+def cumsum_method_axis(x, w):
+    return (x.cumsum(axis=-2) * w).sum()
+
+
+# ---- composites ------------------------------------------------------------------------------------------
+
+
+def logsumexp(x, w):
+    m = x.max(axis=1, keepdims=True)
+    return ((np.log(np.exp(x - m).sum(axis=1, keepdims=True)) + m).sum(axis=1) * w).sum()
+
+
+def log_softmax(x, w):
+    m = np.max(x, axis=-1, keepdims=True)
+    shifted = x - m
+    return ((shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))) * w).sum()
+
+
+def standardize(x, w):
+    return (((x - x.mean(axis=0)) / x.std(axis=0)) * w).sum()
+
+
+def geometric_mean(x, w):
+    return (np.prod(x, axis=-1) ** (1 / 4) * w).sum()
+
+
+TABLE = [
+    # prod
+    Entry(np.prod, prod_all, UNARY),
+    Entry(np.prod, prod_axis_0, AXIS_0),
+    Entry(np.prod, prod_axis_1_positional, AXIS_1),
+    Entry(np.prod, prod_axis_minus_1_keepdims, AXIS_0),
+    Entry(np.prod, prod_axis_tuple, RANK3),
+    Entry(np.prod, prod_axis_tuple_negative_keepdims, RANK3),
+    Entry(np.prod, prod_all_keepdims, UNARY_ARRAYS),
+    Entry(np.prod, prod_keyword_a, AXIS_0),
+    Entry(np.prod, prod_method, UNARY_ARRAYS),
+    Entry(np.prod, prod_method_axis, AXIS_0),
+    Entry(np.prod, prod_method_tuple_keepdims, RANK3),
+    # prod where the input holds zeros: one zero (its gradient is the product of the others) or two
+    Entry(np.prod, prod_all, shapes([SCALAR], [()]) + ZERO_CASES, domain=one_zero),
+    Entry(np.prod, prod_axis_minus_1_keepdims, ZERO_CASES, domain=one_zero),
+    Entry(np.prod, prod_axis_0, ZERO_CASES, domain=one_zero),
+    Entry(np.prod, prod_axis_tuple, RANK3, domain=one_zero),
+    Entry(np.prod, prod_method_axis, ZERO_CASES, domain=one_zero),
+    Entry(np.prod, prod_all, ZERO_CASES, domain=two_zeros),
+    Entry(np.prod, prod_axis_minus_1_keepdims, ZERO_CASES, domain=two_zeros),
+    Entry(np.prod, prod_axis_0, ZERO_CASES, domain=two_zeros),
+    # max and min (normal samples: no ties, see the test_ functions for those)
+    Entry(np.max, max_all, UNARY),
+    Entry(np.max, max_axis_0, AXIS_0),
+    Entry(np.max, max_axis_1_positional, AXIS_1),
+    Entry(np.max, max_axis_minus_1_keepdims, AXIS_0),
+    Entry(np.max, max_axis_tuple, RANK3),
+    Entry(np.max, max_axis_tuple_negative_keepdims, RANK3),
+    Entry(np.max, max_all_keepdims, UNARY_ARRAYS),
+    Entry(np.min, min_all, UNARY),
+    Entry(np.min, min_axis_0, AXIS_0),
+    Entry(np.min, min_axis_minus_1_keepdims, AXIS_0),
+    Entry(np.min, min_axis_tuple, RANK3),
+    Entry(np.amax, amax_all, UNARY),
+    Entry(np.amax, amax_axis_1, AXIS_1),
+    Entry(np.amin, amin_all, UNARY),
+    Entry(np.amin, amin_axis_tuple_keepdims, RANK3),
+    Entry(np.max, max_method, UNARY_ARRAYS),
+    Entry(np.max, max_method_axis, AXIS_0),
+    Entry(np.max, max_method_positional_negative_keepdims, AXIS_0),
+    Entry(np.min, min_method, UNARY_ARRAYS),
+    Entry(np.min, min_method_tuple, RANK3),
+    # var and std
+    Entry(np.var, var_all, UNARY),
+    Entry(np.var, var_axis_0, AXIS_0),
+    Entry(np.var, var_axis_minus_1_keepdims, AXIS_0),
+    Entry(np.var, var_axis_tuple, RANK3),
+    Entry(np.var, var_ddof, SEVERAL),
+    Entry(np.var, var_ddof_all_keepdims, SEVERAL),
+    Entry(np.var, var_correction, SEVERAL),
+    Entry(np.std, std_all, SEVERAL),
+    Entry(np.std, std_axis_0, SEVERAL),
+    Entry(np.std, std_axis_1_keepdims, AXIS_1),
+    Entry(np.std, std_axis_tuple_negative, AXIS_1),
+    Entry(np.std, std_ddof, SEVERAL),
+    Entry(np.var, var_keyword_a, SEVERAL),
+    Entry(np.var, var_method, UNARY_ARRAYS),
+    Entry(np.var, var_method_axis_ddof, AXIS_1),
+    Entry(np.std, std_method, SEVERAL),
+    Entry(np.std, std_method_tuple_keepdims, RANK3),
+    # cumsum
+    Entry(np.cumsum, cumsum_flat, UNARY),
+    Entry(np.cumsum, cumsum_axis_0, AXIS_0),
+    Entry(np.cumsum, cumsum_axis_1_positional, AXIS_1),
+    Entry(np.cumsum, cumsum_axis_minus_1, AXIS_0),
+    Entry(np.cumsum, cumsum_method, UNARY_ARRAYS),
+    Entry(np.cumsum, cumsum_method_axis, AXIS_1),
+    # composites
+    Entry(np.max, logsumexp, AXIS_1),
+    Entry(np.max, log_softmax, AXIS_0),
+    Entry(np.std, standardize, shapes([(5, 3)], [(4, 2, 3)])),
+    Entry(np.prod, geometric_mean, shapes([(4,)], [(3, 4)]), domain=positive),
+]
+
+# ---- what finite differences cannot check ---------------------------------------------------------------------
+# At a tie the numeric derivative splits the gradient (+eps raises the max, -eps leaves it to the other
+# element); the rules give it all to the first extreme element, as np.argmax / np.argmin pick.
+
+TIES = np.array([[1.0, 3.0, 3.0, 0.0],
+                 [2.0, 2.0, -1.0, 2.0],
+                 [0.0, -1.0, -1.0, 0.0]])
+
+
+def _grad(fn, *args):
+    return sourcegrad.differentiate(fn, wrt="x").grad(*args)
+
+
+def _first_onehot(values, axis, pick):
+    index = pick(values, axis=axis, keepdims=True)
+    return (np.arange(values.shape[axis]).reshape([-1 if a == axis else 1 for a in range(values.ndim)]) == index) * 1.0
+
+
+def tie_max_rows(x):
+    return np.max(x, axis=1).sum()
+
+
+def tie_max_columns_method(x):
+    return x.max(axis=0).sum()
+
+
+def tie_max_all(x):
+    return np.amax(x)
+
+
+def tie_min_rows(x):
+    return np.min(x, axis=-1, keepdims=True).sum()
+
+
+def tie_min_all_method(x):
+    return x.min()
+
+
+def tie_max_tuple(x):
+    return np.max(x, axis=(0, 1)).sum()
+
+
+def test_max_tie_goes_to_the_first_maximum():
+    np.testing.assert_array_equal(_grad(tie_max_rows, TIES), _first_onehot(TIES, 1, np.argmax))
+    np.testing.assert_array_equal(_grad(tie_max_rows, TIES), [[0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    np.testing.assert_array_equal(_grad(tie_max_columns_method, TIES), _first_onehot(TIES, 0, np.argmax))
+    expected = np.zeros_like(TIES)
+    expected[0, 1] = 1.0
+    np.testing.assert_array_equal(_grad(tie_max_all, TIES), expected)
+
+
+def test_min_tie_goes_to_the_first_minimum():
+    np.testing.assert_array_equal(_grad(tie_min_rows, TIES), _first_onehot(TIES, 1, np.argmin))
+    expected = np.zeros_like(TIES)
+    expected[1, 2] = 1.0  # -1 first occurs at [1, 2] in C order
+    np.testing.assert_array_equal(_grad(tie_min_all_method, TIES), expected)
+
+
+def test_max_tie_over_a_tuple_of_axes_goes_to_the_first_in_c_order():
+    x = np.stack([TIES, TIES])  # every maximum ties with its copy in the other block
+    gradient = _grad(tie_max_tuple, x)
+    expected = np.zeros_like(x)
+    # per column, over (block, row) in C order: the first 2 is at (0, 1), the first 3s at (0, 0), the first 2 at (0, 1)
+    expected[0, 1, 0] = expected[0, 0, 1] = expected[0, 0, 2] = expected[0, 1, 3] = 1.0
+    np.testing.assert_array_equal(gradient, expected)
+
+
+def prod_rows(x):
+    return np.prod(x, axis=1).sum()
+
+
+def test_prod_gradient_at_zeros():
+    x = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(_grad(prod_rows, x), [[6, 0, 0], [0, 0, 0], [6, 3, 2]])

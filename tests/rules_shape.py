@@ -1,0 +1,458 @@
+"""Table entries for the shape rules beyond transpose and reshape: ravel/flatten, swapaxes, moveaxis,
+expand_dims, squeeze, broadcast_to, tile, repeat, flip, roll, triu/tril, diag, and the copies and casts
+(np.copy, np.array, np.asarray, astype), as functions and as methods.
+
+test_primitives.py imports TABLE from here and runs every entry. The test_ functions at the end check
+what the table cannot (a cast to float32 under float64 finite differences, gradients that must not share
+memory with the output gradient); pytest collects them (pytest.ini lists rules_*.py in python_files).
+"""
+
+import numpy as np
+
+import sourcegrad
+
+from rule_support import OFF_INTEGERS, RANK3, SCALAR, TWELVE, UNARY, UNARY_ARRAYS, Entry, shapes
+
+# ---- shape cases ----------------------------------------------------------------------------------------
+
+MATRICES = shapes([(3, 4)], [(2, 3, 4)])  # rank 2 and up
+TRIANGLES = shapes([(3, 4)], [(4, 3)], [(4, 4)], [(2, 3, 4)], [(4,)])  # a 1-D m makes a square
+DIAG = shapes([(4,)], [(3, 4)], [(4, 3)], [(4, 4)])
+BROADCASTABLE = shapes([SCALAR], [()], [(4,)], [(3, 1)], [(1, 4)], [(3, 4)], [(2, 3, 4)], [(1, 3, 1)])
+SQUEEZABLE = shapes([()], [(1,)], [(3, 1)], [(1, 3, 1, 4)], [(3, 4)])
+
+# ---- ravel and flatten ------------------------------------------------------------------------------------
+
+
+def ravel(x, w):
+    return (np.ravel(x) * w).sum()
+
+
+def ravel_order_f(x, w):
+    return (np.ravel(x, order="F") * w).sum()
+
+
+def ravel_order_k_of_transpose(x, w):
+    return (np.ravel(x.T, order="K") * w).sum()  # memory order of x.T is x's C order
+
+
+def ravel_order_a_of_transpose(x, w):
+    return (np.ravel(x.T, "A") * w).sum()  # x.T is Fortran-contiguous: "A" walks it in F order
+
+
+def ravel_method(x, w):
+    return (x.ravel() * w).sum()
+
+
+def flatten_method(x, w):
+    return (x.flatten() * w).sum()
+
+
+def flatten_method_order_f(x, w):
+    return (x.flatten("F") * w).sum()
+
+
+# ---- swapaxes and moveaxis -------------------------------------------------------------------------------
+
+
+def swapaxes(x, w):
+    return (np.swapaxes(x, 0, 1) * w).sum()
+
+
+def swapaxes_negative(x, w):
+    return (np.swapaxes(x, 0, -1) * w).sum()
+
+
+def swapaxes_keywords(x, w):
+    return (np.swapaxes(x, axis1=-2, axis2=-1) * w).sum()
+
+
+def swapaxes_method(x, w):
+    return (x.swapaxes(1, 2) * w).sum()
+
+
+def moveaxis(x, w):
+    return (np.moveaxis(x, 0, -1) * w).sum()
+
+
+def moveaxis_tuples(x, w):
+    return (np.moveaxis(x, (0, 1), (-1, 0)) * w).sum()
+
+
+def moveaxis_keywords(x, w):
+    return (np.moveaxis(x, source=-1, destination=0) * w).sum()
+
+
+# ---- expand_dims and squeeze -----------------------------------------------------------------------------
+
+
+def expand_dims_0(x, w):
+    return (np.expand_dims(x, 0) * w).sum()
+
+
+def expand_dims_minus_1(x, w):
+    return (np.expand_dims(x, axis=-1) * w).sum()
+
+
+def expand_dims_tuple(x, w):
+    return (np.expand_dims(x, (0, 2)) * w).sum()
+
+
+def squeeze(x, w):
+    return (np.squeeze(x) * w).sum()
+
+
+def squeeze_axis(x, w):
+    return (np.squeeze(x, axis=0) * w).sum()
+
+
+def squeeze_axis_tuple(x, w):
+    return (np.squeeze(x, axis=(0, -1)) * w).sum()
+
+
+def squeeze_method(x, w):
+    return (x.squeeze() * w).sum()
+
+
+def squeeze_method_axis(x, w):
+    return (x.squeeze(1) * w).sum()
+
+
+# ---- broadcast_to, tile, repeat -----------------------------------------------------------------------------
+
+
+def broadcast_to(x, w):
+    return (np.broadcast_to(x, (2, 3, 4)) * w).sum()
+
+
+def broadcast_to_keyword(x, w):
+    return (np.broadcast_to(x, shape=(5, 3, 4)) * w).sum()
+
+
+def broadcast_to_keyword_array(x, w):
+    return (np.broadcast_to(array=x, shape=(3, 4)) * w).sum()  # numpy's keyword for the array
+
+
+def tile_int(x, w):
+    return (np.tile(x, 3) * w).sum()
+
+
+def tile_tuple(x, w):
+    return (np.tile(x, (2, 1)) * w).sum()
+
+
+def tile_longer_reps(x, w):
+    return (np.tile(x, (2, 1, 3)) * w).sum()
+
+
+def tile_ones(x, w):
+    return (np.tile(x, (1, 1)) * w).sum()
+
+
+def repeat_flat(x, w):
+    return (np.repeat(x, 3) * w).sum()
+
+
+def repeat_axis(x, w):
+    return (np.repeat(x, 2, axis=1) * w).sum()
+
+
+def repeat_axis_minus_1(x, w):
+    return (np.repeat(x, 3, -1) * w).sum()
+
+
+def repeat_counts(x, w):
+    return (np.repeat(x, [1, 0, 2], axis=0) * w).sum()
+
+
+def repeat_counts_trailing_zero(x, w):
+    return (np.repeat(x, [2, 1, 0], axis=0) * w).sum()
+
+
+def repeat_counts_flat(x, w):
+    return (np.repeat(x, [3, 0, 1, 2, 0, 1]) * w).sum()
+
+
+def repeat_method(x, w):
+    return (x.repeat(2) * w).sum()
+
+
+def repeat_method_axis(x, w):
+    return (x.repeat(2, axis=0) * w).sum()
+
+
+# ---- flip and roll ------------------------------------------------------------------------------------------
+
+
+def flip_all(x, w):
+    return (np.flip(x) * w).sum()
+
+
+def flip_0(x, w):
+    return (np.flip(x, 0) * w).sum()
+
+
+def flip_minus_1(x, w):
+    return (np.flip(x, axis=-1) * w).sum()
+
+
+def flip_tuple(x, w):
+    return (np.flip(x, axis=(0, 2)) * w).sum()
+
+
+def roll_flat(x, w):
+    return (np.roll(x, 1) * w).sum()
+
+
+def roll_flat_more_than_size(x, w):
+    return (np.roll(x, 13) * w).sum()
+
+
+def roll_axis(x, w):
+    return (np.roll(x, -2, axis=1) * w).sum()
+
+
+def roll_tuples(x, w):
+    return (np.roll(x, (1, 2), axis=(0, -1)) * w).sum()
+
+
+# ---- triu, tril, diag -----------------------------------------------------------------------------------------
+
+
+def triu(x, w):
+    return (np.triu(x) * w).sum()
+
+
+def triu_keyword_m(x, w):
+    return (np.triu(m=x, k=1) * w).sum()
+
+
+def triu_k(x, w):
+    return (np.triu(x, 1) * w).sum()
+
+
+def triu_negative_k(x, w):
+    return (np.triu(x, k=-1) * w).sum()
+
+
+def tril(x, w):
+    return (np.tril(x) * w).sum()
+
+
+def tril_k(x, w):
+    return (np.tril(x, -1) * w).sum()
+
+
+def tril_positive_k(x, w):
+    return (np.tril(x, k=2) * w).sum()
+
+
+def diag(x, w):
+    return (np.diag(x) * w).sum()
+
+
+def diag_k(x, w):
+    return (np.diag(x, 1) * w).sum()
+
+
+def diag_negative_k(x, w):
+    return (np.diag(x, k=-2) * w).sum()
+
+
+# ---- copies and casts --------------------------------------------------------------------------------------------
+
+
+def np_copy(x, w):
+    return (np.copy(x) * w).sum()
+
+
+def copy_method(x, w):
+    return (x.copy() * w).sum()
+
+
+def np_array(x, w):
+    return (np.array(x) * w).sum()
+
+
+def np_array_dtype(x, w):
+    return (np.array(x, dtype=np.float64) * w).sum()
+
+
+def np_array_ndmin(x, w):
+    return (np.array(x, ndmin=3) * w).sum()
+
+
+def np_asarray(x, w):
+    return (np.asarray(x) * w).sum()
+
+
+def np_asarray_dtype(x, w):
+    return (np.asarray(x, np.float64) * w).sum()
+
+
+def astype_method(x, w):
+    return (x.astype(np.float64) * w).sum()
+
+
+def astype_method_string(x, w):
+    return (x.astype("float64") * w).sum()
+
+
+def astype_integer(x, w):
+    return (x.astype(np.int64) * w).sum()  # piecewise constant: a zero gradient off the integers
+
+
+def np_astype(x, w):
+    return (np.astype(x, np.float64) * w).sum()
+
+
+TABLE = [
+    # ravel, flatten
+    Entry(np.ravel, ravel, UNARY),
+    Entry(np.ravel, ravel_order_f, TWELVE + shapes([()])),
+    Entry(np.ravel, ravel_order_k_of_transpose, TWELVE),
+    Entry(np.ravel, ravel_order_a_of_transpose, TWELVE),
+    Entry(np.ravel, ravel_method, UNARY_ARRAYS),
+    Entry(np.ravel, flatten_method, UNARY_ARRAYS),
+    Entry(np.ravel, flatten_method_order_f, UNARY_ARRAYS),
+    # swapaxes, moveaxis
+    Entry(np.swapaxes, swapaxes, MATRICES),
+    Entry(np.swapaxes, swapaxes_negative, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.swapaxes, swapaxes_keywords, MATRICES),
+    Entry(np.swapaxes, swapaxes_method, RANK3),
+    Entry(np.moveaxis, moveaxis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.moveaxis, moveaxis_tuples, RANK3),
+    Entry(np.moveaxis, moveaxis_keywords, MATRICES),
+    # expand_dims, squeeze
+    Entry(np.expand_dims, expand_dims_0, UNARY),
+    Entry(np.expand_dims, expand_dims_minus_1, UNARY),
+    Entry(np.expand_dims, expand_dims_tuple, shapes([(5,)], [(3, 4)])),
+    Entry(np.squeeze, squeeze, SQUEEZABLE + shapes([SCALAR])),
+    Entry(np.squeeze, squeeze_axis, shapes([(1,)], [(1, 4)], [(1, 3, 4)])),
+    Entry(np.squeeze, squeeze_axis_tuple, shapes([(1, 1)], [(1, 3, 1)])),
+    Entry(np.squeeze, squeeze_method, SQUEEZABLE),
+    Entry(np.squeeze, squeeze_method_axis, shapes([(3, 1)], [(3, 1, 4)])),
+    # broadcast_to, tile, repeat
+    Entry(np.broadcast_to, broadcast_to, BROADCASTABLE),
+    Entry(np.broadcast_to, broadcast_to_keyword, shapes([(4,)], [(3, 1)], [(1, 3, 4)])),
+    Entry(np.broadcast_to, broadcast_to_keyword_array, shapes([(4,)], [(3, 1)])),
+    Entry(np.tile, tile_int, UNARY),
+    Entry(np.tile, tile_tuple, UNARY),
+    Entry(np.tile, tile_longer_reps, shapes([()], [(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.tile, tile_ones, UNARY),
+    Entry(np.repeat, repeat_flat, UNARY),
+    Entry(np.repeat, repeat_axis, MATRICES),
+    Entry(np.repeat, repeat_axis_minus_1, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.repeat, repeat_counts, shapes([(3,)], [(3, 4)], [(3, 2, 2)])),
+    Entry(np.repeat, repeat_counts_trailing_zero, shapes([(3,)], [(3, 4)])),
+    Entry(np.repeat, repeat_counts_flat, shapes([(6,)], [(2, 3)])),
+    Entry(np.repeat, repeat_method, UNARY_ARRAYS),
+    Entry(np.repeat, repeat_method_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    # flip, roll
+    Entry(np.flip, flip_all, UNARY),
+    Entry(np.flip, flip_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.flip, flip_minus_1, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.flip, flip_tuple, RANK3),
+    Entry(np.roll, roll_flat, UNARY_ARRAYS),
+    Entry(np.roll, roll_flat_more_than_size, shapes([(5,)], [(3, 4)])),
+    Entry(np.roll, roll_axis, MATRICES),
+    Entry(np.roll, roll_tuples, MATRICES),
+    # triu, tril, diag
+    Entry(np.triu, triu, TRIANGLES),
+    Entry(np.triu, triu_keyword_m, TRIANGLES),
+    Entry(np.triu, triu_k, TRIANGLES),
+    Entry(np.triu, triu_negative_k, TRIANGLES),
+    Entry(np.tril, tril, TRIANGLES),
+    Entry(np.tril, tril_k, TRIANGLES),
+    Entry(np.tril, tril_positive_k, TRIANGLES),
+    Entry(np.diag, diag, DIAG),
+    Entry(np.diag, diag_k, DIAG),
+    Entry(np.diag, diag_negative_k, DIAG),
+    # copies and casts
+    Entry(np.copy, np_copy, UNARY),
+    Entry(np.copy, copy_method, UNARY_ARRAYS),
+    Entry(np.array, np_array, UNARY),
+    Entry(np.array, np_array_dtype, UNARY),
+    Entry(np.array, np_array_ndmin, UNARY),
+    Entry(np.asarray, np_asarray, UNARY),
+    Entry(np.asarray, np_asarray_dtype, UNARY),
+    Entry(np.astype, astype_method, UNARY_ARRAYS),
+    Entry(np.astype, astype_method_string, UNARY_ARRAYS),
+    Entry(np.astype, astype_integer, UNARY_ARRAYS, domain=OFF_INTEGERS),
+    Entry(np.astype, np_astype, UNARY_ARRAYS),
+]
+
+# ---- what the table cannot check ------------------------------------------------------------------------------
+
+
+def astype_float32(x):
+    return (x.astype(np.float32) * 3.0).sum()
+
+
+def test_astype_gradient_comes_back_in_the_input_dtype():
+    x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)  # float64 in, float32 inside
+    gradient = sourcegrad.differentiate(astype_float32, wrt="x").grad(x)
+    assert gradient.dtype == np.float64
+    np.testing.assert_array_equal(gradient, np.full((2, 3), 3.0))
+
+
+# A view's gradient added to the gradient of the value it views: the backward pass must neither write into
+# the caller's output gradient nor hand back an array sharing memory with it.
+
+
+def flip_plus_self(x):
+    y = x * 2.0
+    return np.flip(y, 0) + y
+
+
+def swapaxes_plus_self(x):
+    y = x * 2.0
+    return np.swapaxes(y, 0, 1) + y
+
+
+def moveaxis_plus_self(x):
+    y = x * 2.0
+    return np.moveaxis(y, 0, 1) + y
+
+
+def transpose_via_ravel_plus_self(x):
+    y = x * 2.0
+    return np.ravel(y, order="F").reshape(3, 3) + y
+
+
+def squeeze_plus_self(x):
+    y = x * 2.0
+    return np.squeeze(np.expand_dims(y, 0)) + y
+
+
+def copy_plus_self(x):
+    y = x * 2.0
+    return np.asarray(y) + np.copy(y) + np.array(y) + y.astype(np.float64) + y
+
+
+def roll_plus_self(x):
+    y = x * 2.0
+    return np.roll(y, 1, axis=1) + np.triu(y) + np.tile(y, (1, 1)) + y
+
+
+def identity_output(x):
+    return np.asarray(x)
+
+
+def test_view_gradients_leave_the_output_gradient_alone():
+    x = np.arange(9.0).reshape(1, 3, 3)[0]
+    for fn in (flip_plus_self, swapaxes_plus_self, moveaxis_plus_self, transpose_via_ravel_plus_self,
+               squeeze_plus_self, copy_plus_self, roll_plus_self, identity_output):
+        f = sourcegrad.differentiate(fn, wrt="x")
+        output_gradient = np.arange(9.0).reshape(3, 3) + 1.0
+        kept = output_gradient.copy()
+        gradient = f.grad(x, grad_output=output_gradient)
+        np.testing.assert_array_equal(output_gradient, kept, err_msg=fn.__name__)
+        assert not np.shares_memory(gradient, output_gradient), fn.__name__
+        numeric = np.zeros((3, 3))
+        for i in range(3):
+            for j in range(3):
+                e = np.zeros((3, 3))
+                e[i, j] = 1.0
+                numeric[i, j] = ((fn(x + e) - fn(x - e)) * output_gradient).sum() / 2  # all these are linear
+        np.testing.assert_allclose(gradient, numeric, err_msg=fn.__name__)

@@ -1,0 +1,18 @@
+"""The README's table of supported functions is generated from the rule registry and must be current."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_supported_functions_table_is_current():
+    run = subprocess.run([sys.executable, "tools/rules_table.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_readme_shows_the_two_commands():
+    readme = (REPO / "README.md").read_text()
+    assert 'pip install -e . && python -m sourcegrad examples/two_layer.py' in readme
+    assert 'pip install -e ".[test]" && python -m pytest' in readme

@@ -1,0 +1,91 @@
+"""Write the README's table of supported functions from sourcegrad's rule registry.
+
+    python tools/rules_table.py          # rewrite the table in README.md
+    python tools/rules_table.py --check  # exit 1 if the committed table is stale (a test runs this)
+"""
+
+import argparse
+import builtins
+import operator
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sourcegrad.frontend.normalize import COMPARISON, SUBSCRIPT  # noqa: E402
+from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
+from sourcegrad.ir import Method  # noqa: E402
+from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES  # noqa: E402
+
+BEGIN, END = "<!-- rules table: begin (tools/rules_table.py writes it) -->", "<!-- rules table: end -->"
+OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", operator.truediv: "`/`",
+             operator.pow: "`**`", operator.matmul: "`@`", operator.neg: "unary `-`", operator.pos: "unary `+`",
+             operator.floordiv: "`//`", operator.not_: "`not`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`"}
+FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",
+            "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting"}
+
+
+def spelling(primitive):
+    if primitive in OPERATORS:
+        return OPERATORS[primitive]
+    if isinstance(primitive, Method):
+        return f"`.{primitive.name}{'()' if primitive.is_call else ''}`"
+    if getattr(builtins, getattr(primitive, "__name__", ""), None) is primitive:
+        return f"`{primitive.__name__}()`"
+    path = numpy_path(primitive)
+    if path is None:
+        return f"`sourcegrad.{primitive.__name__}`" if getattr(primitive, "__module__", "").startswith("sourcegrad") \
+            else f"`{getattr(primitive, '__name__', primitive)}`"
+    return f"`np.{path}`"
+
+
+def table():
+    by_family = {}
+    for primitive, template in RULES.items():
+        family = template.fn.__module__.rsplit(".", 1)[-1]
+        if family in FAMILIES:
+            by_family.setdefault(family, set()).add(spelling(primitive))
+    methods = {}
+    for name, (primitive, _) in METHODS.items():
+        methods.setdefault(RULES[primitive].fn.__module__.rsplit(".", 1)[-1], set()).add(f"`.{name}()`")
+    for name, primitive in ATTRIBUTES.items():
+        methods.setdefault(RULES[primitive].fn.__module__.rsplit(".", 1)[-1], set()).add(f"`.{name}`")
+    lines = ["| family | with a gradient rule | array methods and attributes |", "|---|---|---|"]
+    for family, title in FAMILIES.items():
+        if family in by_family:
+            lines.append(f"| {title} | {', '.join(sorted(by_family[family]))} | {', '.join(sorted(methods.get(family, [])))} |")
+    zero = sorted({spelling(p) for p in NONDIFFERENTIABLE if not _user(p)})
+    lines.append(f"| no gradient (zero, never an error) | {', '.join(zero)} | |")
+    return "\n".join(lines)
+
+
+def _user(primitive):
+    module = getattr(primitive, "__module__", "") or ""
+    return not (module.startswith("numpy") or module in ("builtins", "_operator", "operator") or isinstance(primitive, (str, Method))
+                or module.startswith("sourcegrad") or primitive in OPERATORS)
+
+
+def rewritten(readme):
+    start, end = readme.index(BEGIN), readme.index(END)
+    return readme[:start] + BEGIN + "\n" + table() + "\n" + readme[end:]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    path = REPO / "README.md"
+    readme = path.read_text()
+    new = rewritten(readme)
+    if args.check:
+        if new != readme:
+            print("README.md's table of supported functions is stale: run python tools/rules_table.py")
+            return 1
+        return 0
+    path.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
