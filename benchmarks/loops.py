@@ -25,6 +25,7 @@ os.environ.setdefault("SOURCEGRAD_GENERATED_DIR", str(REPO / "benchmarks" / "gen
 
 import sourcegrad  # noqa: E402
 import dynamic_net  # noqa: E402
+from dynamic_net_numpy import loss_and_grads as dynamic_by_hand  # noqa: E402
 
 # ---- the RNN --------------------------------------------------------------------------------------
 
@@ -47,32 +48,6 @@ def rnn_by_hand(h, W, xs):
         grad_W += hs[t - 1].T @ grad_z
         grad_h = grad_z @ W.T
     return loss, (grad_h, grad_W)
-
-
-# ---- the dynamic net ----------------------------------------------------------------------------------
-
-def dynamic_by_hand(x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth):
-    pre = [x @ w_in + b_in]
-    inputs = [x]
-    h = np.maximum(pre[-1], 0)
-    for _ in range(depth):
-        inputs.append(h)
-        pre.append(h @ w_mid + b_mid)
-        h = np.maximum(pre[-1], 0)
-    y_pred = h @ w_out + b_out
-    loss = np.square(y_pred - y).sum()
-    grad_y_pred = 2.0 * (y_pred - y)
-    grad_w_out = h.T @ grad_y_pred
-    grad_b_out = grad_y_pred.sum(axis=0)
-    grad_h = grad_y_pred @ w_out.T
-    grad_w_mid, grad_b_mid = np.zeros_like(w_mid), np.zeros_like(b_mid)
-    for layer in range(depth, 0, -1):
-        grad_pre = grad_h * (pre[layer] >= 0)
-        grad_w_mid += inputs[layer].T @ grad_pre
-        grad_b_mid += grad_pre.sum(axis=0)
-        grad_h = grad_pre @ w_mid.T
-    grad_pre = grad_h * (pre[0] >= 0)
-    return loss, (x.T @ grad_pre, grad_pre.sum(axis=0), grad_w_mid, grad_b_mid, grad_w_out, grad_b_out)
 
 
 def workloads(dtype):

@@ -13,7 +13,8 @@ import numpy as np
 
 import sourcegrad
 from sourcegrad import d
-from two_layer_numpy import make_data, print_every
+import two_layer
+from two_layer_numpy import print_every
 
 
 def relu(x):
@@ -32,20 +33,9 @@ def loss_fn(x, y, w1, w2):
     return np.square(y_pred - y).sum()
 
 
-def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print):
-    x, y, w1, w2 = make_data(seed, dtype)
-    losses = []
-    for t in range(steps):
-        loss, (grad_w1, grad_w2) = loss_fn.value_and_grad(x, y, w1, w2)
-        losses.append(float(loss))
-        log(t, loss)
-        w1 -= learning_rate * grad_w1
-        w2 -= learning_rate * grad_w2
-    return losses
-
-
 def main(steps=500, log=None):
-    return train(steps, log=log or print_every(100))
+    # The tutorial's two-layer training loop, with this loss.
+    return two_layer.train(steps, log=log or print_every(100), loss=loss_fn)
 
 
 if __name__ == "__main__":

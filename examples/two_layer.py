@@ -23,13 +23,13 @@ def loss_fn(x, y, w1, w2):
     return np.square(y_pred - y).sum()
 
 
-def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print):
+def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print, loss=loss_fn):
     x, y, w1, w2 = make_data(seed, dtype)
     losses = []
     for t in range(steps):
-        loss, (grad_w1, grad_w2) = loss_fn.value_and_grad(x, y, w1, w2)
-        losses.append(float(loss))
-        log(t, loss)
+        loss_value, (grad_w1, grad_w2) = loss.value_and_grad(x, y, w1, w2)
+        losses.append(float(loss_value))
+        log(t, loss_value)
 
         w1 -= learning_rate * grad_w1
         w2 -= learning_rate * grad_w2

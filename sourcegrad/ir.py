@@ -112,6 +112,20 @@ class Break:
     node: gast.AST
 
 
+def bound_names(stmt, counters=True):
+    """The names a statement binds itself (a loop: its targets and, with counters, its trip counter)."""
+    if isinstance(stmt, Assign):
+        return [stmt.target]
+    if isinstance(stmt, Unpack):
+        return list(stmt.targets)
+    if isinstance(stmt, Loop):
+        names = [stmt.counter] if counters and stmt.counter else []
+        if stmt.kind == "for":
+            names += [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+        return names
+    return []
+
+
 def blocks(stmt):
     """The statement lists nested directly in a compound statement."""
     if isinstance(stmt, If):

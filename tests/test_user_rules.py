@@ -39,7 +39,7 @@ def test_custom_relu_example_trains_like_the_tutorial():
     import two_layer_numpy
 
     quiet = lambda t, loss: None  # noqa: E731
-    np.testing.assert_allclose(custom_gradient.train(steps=100, log=quiet), two_layer_numpy.train(steps=100, log=quiet),
+    np.testing.assert_allclose(custom_gradient.main(steps=100, log=quiet), two_layer_numpy.train(steps=100, log=quiet),
                                rtol=1e-9)
 
 

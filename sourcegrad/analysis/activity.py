@@ -64,20 +64,18 @@ def returned_names(fn: ir.Function):
 
 def active_values(fn: ir.Function, wrt) -> set:
     edges = flows(fn)
-    varied = set(wrt)
-    changed = True
-    while changed:
-        changed = False
-        for written, read in edges:
-            if any(n in varied for n in read) and not set(written) <= varied:
-                varied.update(written)
-                changed = True
-    useful = set(returned_names(fn))
-    changed = True
-    while changed:
-        changed = False
-        for written, read in edges:
-            if any(n in useful for n in written) and not set(read) <= useful:
-                useful.update(read)
-                changed = True
+    varied = _closure(set(wrt), [(read, written) for written, read in edges])
+    useful = _closure(set(returned_names(fn)), edges)
     return varied & useful
+
+
+def _closure(names, edges):
+    """Grow names along edges (sources -> destinations) until nothing changes: loops feed themselves."""
+    changed = True
+    while changed:
+        changed = False
+        for sources, destinations in edges:
+            if any(n in names for n in sources) and not set(destinations) <= names:
+                names.update(destinations)
+                changed = True
+    return names

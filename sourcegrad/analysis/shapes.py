@@ -60,7 +60,7 @@ class ShapeFacts:
         self._parent = {}
         sites = {name: 1 for name in fn.params + fn.kwonly}  # a parameter is bound once on entry
         for stmt in ir.walk(fn.body):
-            for name in _bound_names(stmt):
+            for name in ir.bound_names(stmt, counters=False):
                 sites[name] = sites.get(name, 0) + 1
         self.single = {name for name, count in sites.items() if count == 1}
         # Ranks: grow to a fixed point (a loop reads ranks its own body assigns); a disagreement is unknown.
@@ -198,16 +198,6 @@ def _product_rank(a, b, batched):
     if not batched and (a > 2 or b > 2):
         return None
     return max(a, b)
-
-
-def _bound_names(stmt):
-    if isinstance(stmt, ir.Assign):
-        return [stmt.target]
-    if isinstance(stmt, ir.Unpack):
-        return list(stmt.targets)
-    if isinstance(stmt, ir.Loop) and stmt.kind == "for":
-        return [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
-    return []
 
 
 def _loop_target_ranks(loop, facts):

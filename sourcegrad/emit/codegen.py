@@ -45,7 +45,7 @@ class _Writer:
         self.comments = []
         locals_ = set(self.fn.params) | set(self.fn.kwonly)
         for stmt in ir.walk(self.fn.body):
-            locals_ |= set(_bound_by(stmt))
+            locals_ |= set(ir.bound_names(stmt))
         self.retarget = _Retarget(self.fn.references, rev.backend, locals_)
         self.tape = _TapePlan(rev)
         self.loop_variable = "_" if "_" not in self.fn.names else "iteration"
@@ -246,16 +246,6 @@ class _Writer:
         return _for(_store(index), _reversed(_range(count)), rows + body)
 
 
-def _bound_by(stmt):
-    if isinstance(stmt, ir.Assign):
-        return [stmt.target]
-    if isinstance(stmt, ir.Unpack):
-        return list(stmt.targets)
-    if isinstance(stmt, ir.Loop):
-        return ([stmt.counter] if stmt.counter else []) + (target_names(stmt.target) if stmt.kind == "for" else [])
-    return []
-
-
 def _backward_reads(nodes):
     """Primal and adjoint names the backward nodes read; a reverse loop's own targets count only outside it."""
     names = set()
@@ -292,7 +282,7 @@ class _TapePlan:
         for stmt in fn.body:
             bound_before.append(set(seen))
             for inner in ir.walk([stmt]):
-                seen |= set(_bound_by(inner))
+                seen |= set(ir.bound_names(inner))
         self.shape_only = _read_only_for_shape(rev)
         self._saved = {}
         self._unset = {}

@@ -330,7 +330,7 @@ class _Reverse:
 
     def loop(self, stmt, defined):
         carried = _carried(stmt)
-        assigned = {n for s in ir.walk([stmt]) for n in _bound(s)}
+        assigned = {n for s in ir.walk([stmt]) for n in ir.bound_names(s)}
         at_entry = set(defined)
 
         def private(adjoint):
@@ -410,17 +410,6 @@ def _harmless(effect, fn):
             and fn.references.get(call.func.id) is builtins.print)
 
 
-def _bound(stmt):
-    if isinstance(stmt, ir.Assign):
-        return [stmt.target]
-    if isinstance(stmt, ir.Unpack):
-        return list(stmt.targets)
-    if isinstance(stmt, ir.Loop):
-        names = [stmt.counter] if stmt.counter else []
-        return names + (target_names(stmt.target) if stmt.kind == "for" else [])
-    return []
-
-
 def _carried(loop):
     """Names an iteration reads before it assigns them: values carried from the previous iteration."""
     first = {}
@@ -483,9 +472,9 @@ def _sites(fn):
     def visit(stmts, top_index, in_loop, depth):
         for stmt in stmts:
             if depth > 0 and isinstance(stmt, (ir.Assign, ir.Unpack)):
-                sites[id(stmt)] = Site(stmt, _bound(stmt), in_loop, top_index)
+                sites[id(stmt)] = Site(stmt, ir.bound_names(stmt), in_loop, top_index)
             if isinstance(stmt, ir.Loop):
-                bound = _bound(stmt)
+                bound = ir.bound_names(stmt)
                 if bound:
                     sites[id(stmt)] = Site(stmt, bound, in_loop, top_index)
                 visit(stmt.test_body, top_index, True, depth + 1)
