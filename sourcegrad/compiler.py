@@ -60,7 +60,7 @@ class Frontend:
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
-                           tuple(wrt), sorted(ranks.items()), references)
+                           tuple(wrt), sorted(ranks.items()), references, fn_ir.inlined)
         name = codegen.function_name(fn_ir.name)
         path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly])
 

@@ -154,6 +154,7 @@ class Function:
     body: list = field(default_factory=list)
     names: set = field(default_factory=set)  # every identifier in use, for picking fresh names
     references: dict = field(default_factory=dict)  # global name -> resolved object (for the cache key)
+    inlined: list = field(default_factory=list)  # (module, qualname, source) of each helper written into it
 
     @property
     def returned(self) -> Return:

@@ -1,5 +1,6 @@
 """User gradient rules (@sourcegrad.adjoint), stop_gradient and non-differentiable functions."""
 
+import math
 import sys
 from pathlib import Path
 
@@ -84,19 +85,15 @@ def test_nondifferentiable_user_function_gives_zero_not_an_error():
     np.testing.assert_allclose(sourcegrad.differentiate(uses_bucket).grad(w), np.floor(w * 3))
 
 
-def helper_without_rule(x):
-    return x * 2
-
-
 def test_a_call_without_a_rule_says_how_to_register_one():
-    def calls_helper(w):
-        return helper_without_rule(w).sum()
+    def calls_erf(w):
+        return math.erf(w) * 2.0
 
     with pytest.raises(SourcegradError) as info:
-        sourcegrad.differentiate(calls_helper).grad(np.ones(2))
+        sourcegrad.differentiate(calls_erf).grad(0.5)
     text = str(info.value)
-    assert "no gradient rule for `helper_without_rule`" in text and "test_user_rules.py" in text
-    assert "@sourcegrad.adjoint(helper_without_rule)" in text
+    assert "no gradient rule for `math.erf`" in text and "test_user_rules.py" in text
+    assert "@sourcegrad.adjoint(math.erf)" in text
 
 
 def cube(x):

@@ -51,7 +51,12 @@ _EXPRESSIONS = {
 _BINARY_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod)
 
 
-def check(src: FunctionSource) -> None:
+def check_helper(src: FunctionSource) -> None:
+    """The checks for a helper the differentiated function calls: the same, but it may return a tuple."""
+    check(src, helper=True)
+
+
+def check(src: FunctionSource, helper=False) -> None:
     """Raise SourcegradError at the first construct this version does not support."""
     tree = src.tree
     if isinstance(tree, gast.AsyncFunctionDef):
@@ -63,15 +68,15 @@ def check(src: FunctionSource) -> None:
         raise src.error(args.kwarg, f"`**{args.kwarg.id}` parameters are not supported", "Name each parameter.")
     if not tree.body:
         raise src.error(tree, f"{tree.name} has no body")
-    _check_block(src, tree.body, in_loop=False)
+    _check_block(src, tree.body, in_loop=False, helper=helper)
 
 
-def _check_block(src, body, in_loop):
+def _check_block(src, body, in_loop, helper=False):
     for stmt in body:
-        _check_statement(src, stmt, in_loop)
+        _check_statement(src, stmt, in_loop, helper)
 
 
-def _check_statement(src, stmt, in_loop):
+def _check_statement(src, stmt, in_loop, helper=False):
     kind = type(stmt)
     if kind in _STATEMENTS:
         what, instead = _STATEMENTS[kind]
@@ -82,7 +87,7 @@ def _check_statement(src, stmt, in_loop):
                             "Store the value, `break` out of the loop, and return after it.")
         if stmt.value is None:
             raise src.error(stmt, "a differentiated function must return a value", "Return the scalar (a loss) to differentiate.")
-        if isinstance(stmt.value, (gast.Tuple, gast.List)):
+        if isinstance(stmt.value, (gast.Tuple, gast.List)) and not helper:
             raise src.error(stmt.value, "the function returns several values; sourcegrad differentiates one array",
                             "Return one value (a scalar loss), and compute the others in a separate function.")
     elif isinstance(stmt, (gast.Break, gast.Continue)) and not in_loop:
@@ -103,8 +108,8 @@ def _check_statement(src, stmt, in_loop):
         return
     elif isinstance(stmt, gast.If):
         _check_expressions(src, stmt.test)
-        _check_block(src, stmt.body, in_loop)
-        _check_block(src, stmt.orelse, in_loop)
+        _check_block(src, stmt.body, in_loop, helper)
+        _check_block(src, stmt.orelse, in_loop, helper)
         return
     elif isinstance(stmt, gast.Assign):
         for target in stmt.targets:

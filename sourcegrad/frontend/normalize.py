@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import builtins
 import copy
+import inspect
 import io
 import operator
 import tokenize
+import types
 
 import gast
 import numpy
@@ -72,6 +74,10 @@ class _Normalizer:
         self.loop_depth = 0
         self.counters = 0
         self.result_name = None
+        self.inlining = []  # the user functions being inlined, innermost last
+        self.helper_result = self.helper_block = self.helper_into = None
+        self.root_globals = resolver.globals
+        self.inlined_sources = []  # their source texts, for the cache key
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
         self.origin = None
@@ -95,6 +101,7 @@ class _Normalizer:
             body=self.body,
             names=self.used,
             references=self.references,
+            inlined=self.inlined_sources,
         )
 
     def emit(self, stmt):
@@ -147,6 +154,8 @@ class _Normalizer:
             test = self.expression_atoms(stmt.test)
             msg = self.expression_atoms(stmt.msg) if stmt.msg is not None else None
             self.emit(ir.Effect(gast.Assert(test=test, msg=msg), self.origin))
+        elif isinstance(stmt, gast.Return) and self.inlining:
+            self.helper_return(stmt)
         elif isinstance(stmt, gast.Return):
             value = self.atom(stmt.value, hint=None)
             if self.block is self.body:
@@ -173,6 +182,13 @@ class _Normalizer:
                 self.owned.add(target)
         elif isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
+        elif isinstance(value, gast.Call) and self.inlinable(value) is not None:
+            result = self.inline(self.inlinable(value), value)
+            if not isinstance(result, gast.Tuple) or len(result.elts) != len(first.elts):
+                raise self.src.error(value, f"cannot unpack what this call returns into {len(first.elts)} names",
+                                     "Return a tuple of that many values.")
+            self.assign(targets, result, stmt)
+            return
         elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
             # `a, b = e1, e2`: every right-hand side is evaluated before any name is rebound, as in
             # Python; new versions are new names, so each element can be computed straight into its own.
@@ -315,6 +331,103 @@ class _Normalizer:
             atom = ir.name(copy_name)
         return atom
 
+    # ---- calls to the user's own functions: inlined ---------------------------------------
+    # A helper's statements are written into the caller, its names made unique and its lines cited
+    # in the generated code's comments: the reverse pass then sees one function, gives adjoints only
+    # to what is active at this call, and keeps one tape, with no call overhead at run time.
+
+    def inlinable(self, call):
+        """The user function a call runs, if sourcegrad should inline it (no rule of its own), else None."""
+        chain = _attribute_chain(call.func)
+        if chain is None or chain[0] in self.current:
+            return None
+        obj = self.resolver.resolve_chain(chain)
+        obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
+        if not isinstance(obj, types.FunctionType) or obj.__module__ in ("builtins",) or numpy_path(obj):
+            return None
+        from ..templates import RULES, is_nondifferentiable
+        if obj in RULES or is_nondifferentiable(obj):
+            return None
+        return obj
+
+    def inline(self, fn, call, into=None):
+        """Write fn's body into the caller for this call; return the atom holding its result.
+
+        into() gives the caller's name for the result: the helper's final `return <operation>`
+        computes straight into it.
+        """
+        from .fence import check_helper
+        from .source import read_function
+
+        if any(fn is f for f in self.inlining):
+            raise self.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot inline",
+                                 "Write the recursion as a loop.")
+        args = [self.atom(a, None) for a in call.args]
+        kwargs = {k.arg: self.atom(k.value, None) for k in call.keywords}
+        src = read_function(fn)
+        check_helper(src)
+        try:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise self.src.error(call, f"the call does not fit {fn.__qualname__}'s parameters: {exc}") from None
+        bound.apply_defaults()
+        saved = (self.src, self.resolver, self.current, self.pinned, self.assigned, self.result_name, self.origin)
+        helper_assigned = {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        bindings = {}
+        for name, value in bound.arguments.items():
+            if not isinstance(value, gast.AST):
+                value = _literal(value, self.src, call, fn, name)
+            if isinstance(value, gast.Name) and name not in helper_assigned:
+                bindings[name] = value.id  # the helper reads the caller's value under its own name
+            else:
+                local = self.fresh(name)
+                self._copy(local, value, call)
+                bindings[name] = local
+        saved += (self.helper_result, self.helper_block, self.helper_into)
+        if into is not None:  # the caller's name for the result, taken in the caller's scope, after its arguments
+            result_name = into()
+            into = lambda: result_name  # noqa: E731
+        self.inlining.append(fn)
+        self.inlined_sources.append((fn.__module__, fn.__qualname__, src.text))
+        self.src, self.resolver = src, Resolver(fn)
+        self.current, self.pinned, self.assigned, self.result_name = dict(bindings), {}, helper_assigned, None
+        self.helper_result, self.helper_block, self.helper_into = None, self.block, into
+        try:
+            body = control.restructure_function(copy.deepcopy(src.tree.body))
+            if not control.always_jumps(body, (gast.Return,)):
+                raise self.src.error(body[-1] if body else src.tree, f"not every path through {fn.__qualname__} ends in "
+                                     "`return <value>`", "Return a value on every path.")
+            self.statements(body)
+            result = self.helper_result
+        finally:
+            self.inlining.pop()
+            (self.src, self.resolver, self.current, self.pinned, self.assigned, self.result_name, self.origin,
+             self.helper_result, self.helper_block, self.helper_into) = saved
+        for name in ir.names_in(result):  # the helper's own (unique) names, now read by the caller
+            self.current.setdefault(name, name)
+        return result
+
+    def _inlines(self, expr):
+        """Whether expr is itself a call that will be inlined (then its own return takes the name)."""
+        return isinstance(expr, gast.Call) and self.inlinable(expr) is not None
+
+    def helper_return(self, stmt):
+        if self.block is self.helper_block and self.helper_into is not None and not _is_atom(stmt.value) \
+                and not isinstance(stmt.value, gast.Tuple) and not self._inlines(stmt.value):
+            self.helper_result = ir.name(self.operation(stmt.value, target=self.helper_into()))
+            return
+        value = self.atom(stmt.value, hint=None)
+        if self.block is self.helper_block:  # the helper's one return, at its end
+            self.helper_result = value
+            return
+        if isinstance(value, gast.Tuple):
+            raise self.src.error(stmt, "returning several values from a branch of a helper is not supported",
+                                 "Return them once, at the end of the helper.")
+        if self.result_name is None:
+            self.result_name = self.fresh("result")
+        self._copy(self.result_name, value, stmt)
+        self.helper_result = ir.name(self.result_name)
+
     def _copy(self, target, atom, node):
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
@@ -367,8 +480,14 @@ class _Normalizer:
         if self.resolver.is_closure_variable(chain[0]) and not (is_numpy_module(root) or numpy_path(root)):
             raise self.src.error(node, f"`{chain[0]}` is a variable of an enclosing function; the generated code cannot see it",
                                  "Pass it as an argument, or define it at module level.")
+        if self.inlining and self.resolver.globals is not self.root_globals and not (
+                is_numpy_module(root) or numpy_path(root) or getattr(builtins, chain[0], None) is root):
+            # the generated code runs in the differentiated function's module, where this name means something else
+            raise self.src.error(node, f"`{chain[0]}` is a global of {self.inlining[-1].__module__}, which the generated "
+                                 "code cannot see from the differentiated function's module",
+                                 "Pass it as an argument to the helper.")
         self.references[".".join(chain)] = obj
-        self.references[chain[0]] = self.resolver.lookup(chain[0])
+        self.references[chain[0]] = root
         return _chain_expression(chain)
 
     def callee_expression(self, func):
@@ -410,6 +529,24 @@ class _Normalizer:
             values = [self.atom(v, None) for v in expr.values]
             new = gast.BoolOp(op=expr.op, values=values)
             primitive, args, kwargs, hint, display = LOGICAL, tuple(values), {}, "condition", "`and`/`or`"
+        elif isinstance(expr, gast.Call) and self.inlinable(expr) is not None:
+            fn = self.inlinable(expr)
+            chosen = {}
+
+            def into():  # the name the helper's result gets, chosen once the call's arguments are read
+                if "name" not in chosen:
+                    chosen["name"] = self.version(assigns) if assigns is not None else target or self.fresh(
+                        _INSTEAD_OF_BUILTIN.get(fn.__name__, fn.__name__))
+                return chosen["name"]
+
+            new = self.inline(fn, expr, into)
+            if isinstance(new, gast.Tuple):
+                raise self.src.error(expr, "this call returns several values: unpack them where it is called",
+                                     "Write `a, b = f(...)`.")
+            if isinstance(new, gast.Name) and new.id == chosen.get("name"):
+                return new.id  # the helper computed its result straight into the name
+            target, assigns = into(), None
+            primitive, args, kwargs, hint, display = COPY, (new,), {}, "value", "assignment"
         elif isinstance(expr, gast.Call):
             new, primitive, args, kwargs, hint, display = self.call(expr)
         elif isinstance(expr, gast.Attribute):
@@ -481,6 +618,8 @@ class _Normalizer:
     def fresh_version(self, user_name):
         if user_name in self.pinned:
             return self.pinned[user_name]
+        if self.inlining:  # a helper's names must not take names the caller uses
+            return self.fresh(user_name)
         name = user_name if user_name not in self.current and user_name not in self.params else self.fresh(user_name)
         self.used.add(name)
         return name
@@ -637,3 +776,13 @@ def _is_creation(primitive):
         return any(primitive is getattr(numpy, name) for name in _CREATION)
     except TypeError:
         return False
+
+
+def _literal(value, src, call, fn, name):
+    """A helper's default value as a constant; only literals can be written into generated code."""
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return gast.Constant(value=value, kind=None)
+    if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str)) for v in value):
+        return gast.Tuple(elts=[gast.Constant(value=v, kind=None) for v in value], ctx=gast.Load())
+    raise src.error(call, f"{fn.__qualname__}'s default for `{name}` ({value!r}) is not a literal sourcegrad can "
+                    "write into the generated code", f"Pass `{name}` explicitly.")
