@@ -16,6 +16,7 @@ import inspect
 import threading
 
 from .compiler import Frontend
+from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
 from .runtime import OutputGradientError, array_module_for
@@ -258,7 +259,7 @@ def _rank(value):
         return ndim
     if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
         return 0
-    return None
+    return describe(value)  # a dict, list or object: its structure (rarer, and slower to look at)
 
 
 def _rank_key(args, kwargs):

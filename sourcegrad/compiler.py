@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .emit import codegen, store
 from .errors import Location
-from .frontend import fence
+from .frontend import fence, values
 from .frontend.normalize import normalize
 from .frontend.resolve import Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
@@ -56,7 +56,7 @@ class Frontend:
 
     def compile(self, wrt, ranks: dict, generated_dir=None) -> Compiled:
         src = self.src
-        fn_ir = normalize(src, self.resolver, reserved={BACKEND})
+        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks)
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
@@ -68,7 +68,7 @@ class Frontend:
         from_cache = text is not None
         rev = None
         if text is None:
-            rev = simplify(reverse(fn_ir, src, wrt, ranks, backend))
+            rev = simplify(reverse(fn_ir, src, wrt, {name: values.rank(d) for name, d in ranks.items()}, backend))
             code, notes = codegen.generate(rev, src.filename)
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
             try:
@@ -121,7 +121,7 @@ def _backend_name(fn_ir):
 
 def _description(src, wrt, fn_ir, ranks):
     where = f"{src.filename}:{src.location(src.tree).line}"
-    rank_text = ", ".join(f"{p}={'?' if ranks.get(p) is None else ranks.get(p)}" for p in fn_ir.params + fn_ir.kwonly)
+    rank_text = ", ".join(f"{p}={values.text(ranks.get(p))}" for p in fn_ir.params + fn_ir.kwonly)
     return [f"Gradient of {src.fn.__qualname__} ({where}) with respect to {', '.join(wrt)}.",
             f"Compiled for argument ranks {rank_text} (? = not an array); any shapes of those ranks."]
 
@@ -130,5 +130,7 @@ def _file_name(src, wrt, ranks):
     stem = Path(src.filename).stem
     qualname = re.sub(r"[^0-9A-Za-z_]+", "_", src.fn.__qualname__.replace("<locals>", "")).strip("_")
     qualname = re.sub(r"_+", "_", qualname)
-    rank_text = "".join("x" if r is None else str(r) for r in ranks)
+    rank_text = "".join(str(r) if isinstance(r, int) else "x" for r in ranks)
+    if any(isinstance(r, tuple) for r in ranks):  # structures: tell them apart by a short hash
+        rank_text += "_" + store.digest(*ranks)[:6]
     return f"{stem}_{qualname}__{'_'.join(wrt)}__{rank_text}.py"

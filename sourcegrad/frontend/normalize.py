@@ -54,12 +54,13 @@ _INSTEAD_OF_BUILTIN = {"sum": "total", "max": "largest", "min": "smallest", "abs
                        "round": "rounded", "len": "length", "all": "all_true", "any": "any_true"}
 
 
-def normalize(src: FunctionSource, resolver: Resolver, reserved=()) -> ir.Function:
-    return _Normalizer(src, resolver, reserved).run()
+def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None) -> ir.Function:
+    """kinds: parameter name -> what is known of its value (frontend.values.describe)."""
+    return _Normalizer(src, resolver, reserved, kinds or {}).run()
 
 
 class _Normalizer:
-    def __init__(self, src: FunctionSource, resolver: Resolver, reserved):
+    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds):
         self.src = src
         self.resolver = resolver
         tree = src.tree
@@ -77,6 +78,7 @@ class _Normalizer:
         self.inlining = []  # the user functions being inlined, innermost last
         self.helper_result = self.helper_block = self.helper_into = None
         self.root_globals = resolver.globals
+        self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
         self.inlined_sources = []  # their source texts, for the cache key
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}

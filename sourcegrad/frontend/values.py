@@ -1,0 +1,82 @@
+"""What the compiler may know of an argument from its value: its rank, or the structure around its arrays.
+
+A gradient is compiled per combination of these descriptions: an array is known by its
+rank (shapes, dtypes and devices may vary), a dict, list or tuple by its keys or length and
+what it holds, an object by its class and its attributes. Knowing a model object's class
+is what lets `model.forward(x)` be inlined, and knowing `params["w1"]` is a matrix what
+lets its gradient read `d_y @ w1.T`.
+"""
+
+from __future__ import annotations
+
+import types
+
+_DEPTH = 4
+_LONGEST = 64
+
+
+def describe(value, depth=_DEPTH):
+    """An int rank for an array or a number, a tuple for a structure, None for anything else."""
+    ndim = getattr(value, "ndim", None)
+    if isinstance(ndim, int) and hasattr(value, "shape"):
+        return ndim
+    if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+        return 0
+    if depth == 0:
+        return None
+    if isinstance(value, dict):
+        if all(isinstance(k, (str, int)) for k in value):
+            return ("dict", tuple((k, describe(v, depth - 1)) for k, v in value.items()))
+        return None
+    if isinstance(value, (list, tuple)):
+        if len(value) > _LONGEST:
+            return None
+        return (type(value).__name__, tuple(describe(v, depth - 1) for v in value))
+    if _is_plain_object(value):
+        return ("object", type(value), tuple((k, describe(v, depth - 1)) for k, v in sorted(vars(value).items())
+                                              if not callable(v)))
+    return None
+
+
+def _is_plain_object(value):
+    return hasattr(value, "__dict__") and not isinstance(
+        value, (types.ModuleType, types.FunctionType, types.MethodType, type))
+
+
+def rank(description):
+    return description if isinstance(description, int) else None
+
+
+def element(description, key):
+    """The description of description[key] (a dict entry, a list item, an attribute), or None."""
+    if not isinstance(description, tuple):
+        return None
+    kind, contents = description[0], description[-1]
+    if kind == "dict" or kind == "object":
+        return dict(contents).get(key)
+    if kind in ("list", "tuple") and isinstance(key, int) and -len(contents) <= key < len(contents):
+        return contents[key]
+    return None
+
+
+def items(description):
+    """The one description every item of a list or tuple shares, or None."""
+    if isinstance(description, tuple) and description[0] in ("list", "tuple") and description[1]:
+        first = description[1][0]
+        return first if all(d == first for d in description[1]) else None
+    return None
+
+
+def class_of(description):
+    return description[1] if isinstance(description, tuple) and description[0] == "object" else None
+
+
+def text(description):
+    """A short human-readable form, for the generated file's header."""
+    if isinstance(description, int):
+        return str(description)
+    if isinstance(description, tuple):
+        if description[0] == "object":
+            return description[1].__name__
+        return description[0]
+    return "?"
