@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:22) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:24 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: adfc6aa456a91ab6dc92ef4a0e8ecdc28a82f19ead4929762b13af5e61f7e71b
+# sourcegrad-key: 73878a19c60cf617bf7cdeee455d9ea219dd1c91c16d0817447931f933508d88
 # sourcegrad-checksum: 60fc6d0e4253ceac087de017771526eb99ac9a926e9d14688f3edc2f9fe30e7a
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -53,7 +53,8 @@ class DifferentiableFunction:
         return self.fn(*args, **kwargs)
 
     def __get__(self, instance, owner):
-        return self if instance is None else functools.partial(self, instance)
+        # A decorated method: `model.loss.grad(x, y)` passes model as the first argument (self).
+        return self if instance is None else BoundDifferentiableFunction(self, instance)
 
     def __repr__(self):
         return f"<sourcegrad.differentiate {self.fn.__qualname__} wrt {', '.join(self.wrt)}>"
@@ -136,6 +137,31 @@ class DifferentiableFunction:
                 hint="Gradients are compiled for the ranks of real arguments: call .grad(...) or "
                      ".value_and_grad(...) once first.")
         return self._last
+
+
+class BoundDifferentiableFunction:
+    """A differentiated method bound to its object: the object is passed as `self`."""
+
+    def __init__(self, function, instance):
+        self.function, self.instance = function, instance
+        functools.update_wrapper(self, function.fn)
+
+    def __call__(self, *args, **kwargs):
+        return self.function.fn(self.instance, *args, **kwargs)
+
+    def grad(self, *args, **kwargs):
+        return self.function.grad(self.instance, *args, **kwargs)
+
+    def value_and_grad(self, *args, **kwargs):
+        return self.function.value_and_grad(self.instance, *args, **kwargs)
+
+    @property
+    def backward_source(self):
+        return self.function.backward_source
+
+    @property
+    def generated_path(self):
+        return self.function.generated_path
 
 
 def differentiate(fn=None, *, wrt=None, generated_dir=None):

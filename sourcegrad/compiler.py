@@ -60,7 +60,7 @@ class Frontend:
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
-                           tuple(wrt), sorted(ranks.items()), references, fn_ir.inlined)
+                           tuple(wrt), sorted(values.stable(tuple(ranks.items()))), references, fn_ir.inlined)
         name = codegen.function_name(fn_ir.name)
         path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly])
 
@@ -132,5 +132,5 @@ def _file_name(src, wrt, ranks):
     qualname = re.sub(r"_+", "_", qualname)
     rank_text = "".join(str(r) if isinstance(r, int) else "x" for r in ranks)
     if any(isinstance(r, tuple) for r in ranks):  # structures: tell them apart by a short hash
-        rank_text += "_" + store.digest(*ranks)[:6]
+        rank_text += "_" + store.digest(*values.stable(tuple(ranks)))[:6]
     return f"{stem}_{qualname}__{'_'.join(wrt)}__{rank_text}.py"

@@ -155,6 +155,7 @@ class Function:
     names: set = field(default_factory=set)  # every identifier in use, for picking fresh names
     references: dict = field(default_factory=dict)  # global name -> resolved object (for the cache key)
     inlined: list = field(default_factory=list)  # (module, qualname, source) of each helper written into it
+    kinds: dict = field(default_factory=dict)  # name -> what is known of its value (frontend.values)
 
     @property
     def returned(self) -> Return:

@@ -15,6 +15,7 @@ hyperparameter is a Python float, so a float32 parameter and its state stay floa
 from __future__ import annotations
 
 from .errors import SourcegradError
+from .runtime.indexing import holds_arrays
 from .runtime import array_namespace
 
 
@@ -35,7 +36,8 @@ def _children(params, path):
         return params
     if isinstance(params, (list, tuple)):
         return dict(enumerate(params))
-    arrays = {name: value for name, value in getattr(params, "__dict__", {}).items() if _is_array(value)}
+    # an object: its array attributes, and attributes that hold arrays (a layer object, a dict of arrays)
+    arrays = {name: value for name, value in getattr(params, "__dict__", {}).items() if holds_arrays(value)}
     if not arrays:
         raise SourcegradError(f"params{_where(path)} is a {type(params).__name__}: not an array, a dict, "
                               "a list, a tuple or an object with array attributes")

@@ -57,6 +57,7 @@ class ShapeFacts:
 
     def __init__(self, fn: ir.Function, argument_ranks: dict):
         self.ranks = dict(argument_ranks)
+        self.kinds = fn.kinds
         self._parent = {}
         sites = {name: 1 for name in fn.params + fn.kwonly}  # a parameter is bound once on entry
         for stmt in ir.walk(fn.body):
@@ -83,11 +84,12 @@ class ShapeFacts:
 
     def _bindings(self, stmt):
         if isinstance(stmt, ir.Assign):
-            return [(stmt.target, self._rank_of(stmt))]
+            known = self.kinds.get(stmt.target)  # a part of a structure argument: `params["w1"]`
+            return [(stmt.target, known if isinstance(known, int) else self._rank_of(stmt))]
         if isinstance(stmt, ir.Unpack):
             return [(t, None) for t in stmt.targets]
         if isinstance(stmt, ir.Loop) and stmt.kind == "for":
-            return _loop_target_ranks(stmt, self)
+            return [(n, self.kinds[n] if isinstance(self.kinds.get(n), int) else r) for n, r in _loop_target_ranks(stmt, self)]
         return []
 
     # ---- ranks ----------------------------------------------------------------

@@ -171,13 +171,20 @@ class _Writer:
                     out.append(_assign(node.target, value))
                 elif node.in_place:
                     out.append(gast.AugAssign(target=_store(node.target), op=gast.Add(), value=value))
+                elif self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is None:  # maybe a dict of gradients
+                    out.append(_assign(node.target, _call(self.rev.backend, "add_gradients", [ir.name(node.target), value])))
                 else:
                     out.append(_assign(node.target, gast.BinOp(left=ir.name(node.target), op=gast.Add(), right=value)))
             elif isinstance(node, OwnAdjoint):
                 out.append(_assign(node.target, _call(self.rev.backend, "copy", [ir.name(node.target)])))
             elif isinstance(node, IndexAccumulate):
-                element = gast.Subscript(value=ir.name(node.target), slice=ir.name(node.index), ctx=gast.Store())
-                out.append(gast.AugAssign(target=element, op=gast.Add(), value=self.retarget(node.value)))
+                row = self.rev.primal_of(node.value.id) if isinstance(node.value, gast.Name) else None
+                if row is not None and self.rev.facts.ranks.get(row) is not None:
+                    element = gast.Subscript(value=ir.name(node.target), slice=ir.name(node.index), ctx=gast.Store())
+                    out.append(gast.AugAssign(target=element, op=gast.Add(), value=self.retarget(node.value)))
+                else:  # the rows are structures (a layer's dict): add them entry by entry
+                    out.append(_call_statement(ir.name(self.rev.backend), "index_add",
+                                               [ir.name(node.target), ir.name(node.index), self.retarget(node.value)]))
             elif isinstance(node, ReverseIf):
                 body = self.backward(node.body, [node.origin]) or [gast.Pass()]
                 orelse = self.backward(node.orelse, [node.origin])
@@ -195,7 +202,8 @@ class _Writer:
                 and isinstance(value.func.value, gast.Name) and value.func.value.id == backend and len(value.args) == 3):
             return None
         grad, _, index = value.args
-        if self.basic_index(index):
+        is_array = self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is not None
+        if is_array and self.basic_index(index):
             element = gast.Subscript(value=ir.name(node.target), slice=_as_slices(index), ctx=gast.Store())
             return gast.AugAssign(target=element, op=gast.Add(), value=grad)
         return _call_statement(ir.name(backend), "index_add", [ir.name(node.target), index, grad])

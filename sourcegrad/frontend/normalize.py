@@ -25,7 +25,7 @@ import gast
 import numpy
 
 from .. import ir
-from . import control
+from . import control, values
 from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
 from .source import FunctionSource
 
@@ -44,6 +44,7 @@ UNARY_OPERATORS = {gast.USub: (operator.neg, "neg"), gast.UAdd: (operator.pos, "
 COMPARISON = "comparison"  # the primitive of `a < b` and friends: never carries a gradient
 LOGICAL = "logical"  # `a and b`
 SUBSCRIPT = "subscript"  # `a[i]`
+ATTRIBUTE = "attribute"  # `model.w1`: an attribute of an object (array attributes such as `.T` are Methods)
 COPY = None  # `a = b`
 
 _COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
@@ -104,6 +105,7 @@ class _Normalizer:
             names=self.used,
             references=self.references,
             inlined=self.inlined_sources,
+            kinds=self.kinds,
         )
 
     def emit(self, stmt):
@@ -278,6 +280,15 @@ class _Normalizer:
             target = _store(bound[stmt.target.id])
         else:
             target = gast.Tuple(elts=[_store(bound[t.id]) for t in stmt.target.elts], ctx=gast.Store())
+        if isinstance(target, gast.Name) and isinstance(iterable, gast.Name):  # `for layer in layers`
+            item = values.items(self.kinds.get(iterable.id))
+            if item is not None:
+                self.kinds[target.id] = item
+        elif isinstance(target, gast.Tuple) and len(target.elts) == 2 and isinstance(iterable, gast.Call) \
+                and iterable.func.id == "enumerate" and isinstance(iterable.args[0], gast.Name):
+            item = values.items(self.kinds.get(iterable.args[0].id))  # `for i, layer in enumerate(layers)`
+            if item is not None:
+                self.kinds[target.elts[1].id] = item
         has_break = _has_break(stmt.body)
         counter = self.fresh(f"n_{_target_word(target)}") if has_break else None
         self.loop_depth += 1
@@ -339,8 +350,19 @@ class _Normalizer:
     # to what is active at this call, and keeps one tape, with no call overhead at run time.
 
     def inlinable(self, call):
-        """The user function a call runs, if sourcegrad should inline it (no rule of its own), else None."""
-        chain = _attribute_chain(call.func)
+        """The user function a call runs, if sourcegrad should inline it (no rule of its own), else None.
+
+        A method of an object whose class is known (`model.forward(x)`) comes back bound, as
+        (function, receiver expression).
+        """
+        func = call.func
+        if isinstance(func, gast.Attribute) and _attribute_chain(func) is not None and _attribute_chain(func)[0] in self.current:
+            cls = values.class_of(self.static_kind(func.value))
+            method = inspect.getattr_static(cls, func.attr, None) if cls is not None else None
+            if isinstance(method, types.FunctionType):
+                return (method, func.value)
+            return None
+        chain = _attribute_chain(func)
         if chain is None or chain[0] in self.current:
             return None
         obj = self.resolver.resolve_chain(chain)
@@ -361,10 +383,15 @@ class _Normalizer:
         from .fence import check_helper
         from .source import read_function
 
+        receiver = None
+        if isinstance(fn, tuple):  # a method: its object is the first argument
+            fn, receiver = fn
         if any(fn is f for f in self.inlining):
             raise self.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot inline",
                                  "Write the recursion as a loop.")
         args = [self.atom(a, None) for a in call.args]
+        if receiver is not None:
+            args.insert(0, self.atom(receiver, None))
         kwargs = {k.arg: self.atom(k.value, None) for k in call.keywords}
         src = read_function(fn)
         check_helper(src)
@@ -390,7 +417,7 @@ class _Normalizer:
             result_name = into()
             into = lambda: result_name  # noqa: E731
         self.inlining.append(fn)
-        self.inlined_sources.append((fn.__module__, fn.__qualname__, src.text))
+        self.inlined_sources.append((fn.__qualname__, src.text))
         self.src, self.resolver = src, Resolver(fn)
         self.current, self.pinned, self.assigned, self.result_name = dict(bindings), {}, helper_assigned, None
         self.helper_result, self.helper_block, self.helper_into = None, self.block, into
@@ -432,6 +459,8 @@ class _Normalizer:
 
     def _copy(self, target, atom, node):
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
+        if isinstance(atom, gast.Name) and atom.id in self.kinds:
+            self.kinds[target] = self.kinds[atom.id]
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
 
     # ---- expressions --------------------------------------------------------
@@ -498,6 +527,19 @@ class _Normalizer:
             return self.global_reference(chain, func)
         return self.atom(func, hint=None)
 
+    def kind(self, atom):
+        return self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None
+
+    def static_kind(self, expr):
+        """What is known of `model.linear1` or `params["w1"]` before any statement computes it."""
+        if isinstance(expr, gast.Name):
+            return self.kinds.get(self.current.get(expr.id))
+        if isinstance(expr, gast.Attribute):
+            return values.element(self.static_kind(expr.value), expr.attr)
+        if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Constant):
+            return values.element(self.static_kind(expr.value), expr.slice.value)
+        return None
+
     def operation(self, expr, target=None, assigns=None):
         """Emit `target = <expr with atom operands>` and return the target's name.
 
@@ -505,6 +547,7 @@ class _Normalizer:
         operands are read (`a = a + b` reads the old a).
         """
         node = expr
+        result_kind = None
         if isinstance(expr, gast.BinOp):
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
             primitive, word, noun = BINARY_OPERATORS[type(expr.op)]
@@ -528,17 +571,19 @@ class _Normalizer:
             hint = hint or "condition"
             display = "a comparison"
         elif isinstance(expr, gast.BoolOp):
-            values = [self.atom(v, None) for v in expr.values]
-            new = gast.BoolOp(op=expr.op, values=values)
-            primitive, args, kwargs, hint, display = LOGICAL, tuple(values), {}, "condition", "`and`/`or`"
+            operands = [self.atom(v, None) for v in expr.values]
+            new = gast.BoolOp(op=expr.op, values=operands)
+            primitive, args, kwargs, hint, display = LOGICAL, tuple(operands), {}, "condition", "`and`/`or`"
         elif isinstance(expr, gast.Call) and self.inlinable(expr) is not None:
             fn = self.inlinable(expr)
             chosen = {}
 
+            function_name = (fn[0] if isinstance(fn, tuple) else fn).__name__
+
             def into():  # the name the helper's result gets, chosen once the call's arguments are read
                 if "name" not in chosen:
                     chosen["name"] = self.version(assigns) if assigns is not None else target or self.fresh(
-                        _INSTEAD_OF_BUILTIN.get(fn.__name__, fn.__name__))
+                        _INSTEAD_OF_BUILTIN.get(function_name, function_name))
                 return chosen["name"]
 
             new = self.inline(fn, expr, into)
@@ -554,15 +599,23 @@ class _Normalizer:
         elif isinstance(expr, gast.Attribute):
             receiver = self.atom(expr.value, None)
             new = gast.Attribute(value=receiver, attr=expr.attr, ctx=gast.Load())
-            primitive, args, kwargs = ir.Method(expr.attr, is_call=False), (receiver,), {}
             hint = f"{receiver.id}_{expr.attr}" if isinstance(receiver, gast.Name) else expr.attr
+            if values.class_of(self.kind(receiver)) is not None:  # an object's attribute: `model.w1`
+                primitive, args, kwargs = ATTRIBUTE, (receiver, gast.Constant(value=expr.attr, kind=None)), {}
+                result_kind = values.element(self.kind(receiver), expr.attr)
+            else:
+                primitive, args, kwargs = ir.Method(expr.attr, is_call=False), (receiver,), {}
             display = f"the attribute `.{expr.attr}`"
         elif isinstance(expr, gast.Subscript):
             value = self.atom(expr.value, None)
             index = self.atom(expr.slice, None)
+            if isinstance(index, gast.Constant):  # `params["w1"]`, `layers[0]`
+                result_kind = values.element(self.kind(value), index.value)
+            key = index.value if isinstance(index, gast.Constant) and isinstance(index.value, (str, int)) else None
             new = gast.Subscript(value=value, slice=index, ctx=gast.Load())
             primitive, args, kwargs = SUBSCRIPT, (value, index), {}
-            hint = f"{value.id}_item" if isinstance(value, gast.Name) else "item"
+            hint = (f"{value.id}_{key}" if key is not None and str(key).isidentifier() else f"{value.id}_item") \
+                if isinstance(value, gast.Name) else "item"
             display = "indexing (`a[...]`)"
         elif isinstance(expr, (gast.Name, gast.Constant, gast.Tuple, gast.List, gast.JoinedStr)) or (
                 isinstance(expr, gast.UnaryOp)):
@@ -580,6 +633,10 @@ class _Normalizer:
             hint = hint if _short(hint) else _fallback(hint)
             target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
         self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
+        if result_kind is not None and not self.pinned.get(assigns):
+            self.kinds[target] = result_kind
+        elif primitive is COPY and isinstance(new, gast.Name) and new.id in self.kinds:
+            self.kinds[target] = self.kinds[new.id]
         if makes_new_array:
             self.owned.add(target)
         else:  # the result may be a view or an alias of any operand: those arrays are shared from now on

@@ -83,8 +83,7 @@ def describe(obj) -> str:
     path = numpy_path(obj)
     if path is not None:
         return f"numpy.{path}"
-    module = getattr(obj, "__module__", None)
+    # By name alone: a script run directly lives in __main__, the same file imported in its own module,
+    # and both must find the same generated file (what the code does is in the rest of the key).
     qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    if qualname:
-        return f"{module}.{qualname}" if module else qualname
-    return type(obj).__name__
+    return qualname or type(obj).__name__

@@ -80,3 +80,13 @@ def text(description):
             return description[1].__name__
         return description[0]
     return "?"
+
+
+def stable(description):
+    """description with classes by name: the same in `python examples/module.py` (where the class lives
+    in __main__) as when the module is imported, so both find the same generated file."""
+    if isinstance(description, tuple):
+        return tuple(stable(d) for d in description)
+    if isinstance(description, type):
+        return description.__qualname__
+    return description

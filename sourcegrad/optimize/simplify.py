@@ -368,7 +368,7 @@ class _Passes:
 
 
 # Calls known to return a new array (ufuncs aside): any other call may return a view of an argument.
-_NEW_ARRAY = ("zeros_like", "ones_like", "zeros", "ones", "full_like", "copy", "array", "concatenate", "stack", "where",
+_NEW_ARRAY = ("zeros_like", "zeros_gradient", "ones_like", "zeros", "ones", "full_like", "copy", "array", "concatenate", "stack", "where",
               "matmul_grad_left", "matmul_grad_right", "dot_grad_left", "dot_grad_right", "index_grad", "outer",
               "inner", "tensordot", "einsum", "dot", "matmul", "cumsum", "tile", "repeat")
 

@@ -197,7 +197,7 @@ def _float_dtype(target, grad):
     dtype = getattr(target, "dtype", None)
     if dtype is not None and dtype.kind in "fc":
         return dtype
-    return getattr(grad, "dtype", None) or float
+    return getattr(grad, "dtype", None) or numpy.float64
 
 
 def _broadcast(grad, shape, target):

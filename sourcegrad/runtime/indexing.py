@@ -5,12 +5,13 @@ from . import _float_dtype, array_namespace, helper
 
 @helper
 def index_grad(grad, target, index):
-    """The gradient of target[index]: zeros of target's shape with grad added at the selected positions.
+    """The gradient of target[index]: zeros like target with grad added at the selected positions.
 
     Positions selected twice (an integer array with repeated entries) get both contributions.
+    target may also be a dict, list or tuple of arrays, or an object (index: an attribute name):
+    the gradient is then the same structure (a dict of attributes for an object), zeros elsewhere.
     """
-    module = array_namespace(grad, target)
-    out = module.zeros(getattr(target, "shape", ()), dtype=_float_dtype(target, grad))
+    out = zeros_gradient(target)
     index_add(out, index, grad)
     return out
 
@@ -18,11 +19,43 @@ def index_grad(grad, target, index):
 @helper
 def index_add(out, index, grad):
     """out[index] += grad, in place, adding every contribution even where the index repeats a position."""
-    if _is_basic(index):
+    if isinstance(out, dict) and index not in out:  # an attribute that holds no array (a float): its own entry
+        out[index] = grad
+    elif isinstance(out, (dict, list)):
+        out[index] = add_gradients(out[index], grad)  # one entry of a structure: its own array, number or structure
+    elif _is_basic(index):
         out[index] += grad  # a basic index selects each position at most once
     else:
         array_namespace(out).add.at(out, index, grad)
     return out
+
+
+@helper
+def zeros_gradient(value):
+    """A zero gradient for value: an array of zeros, or zeros in the same structure (an object's: a dict)."""
+    if isinstance(value, dict):
+        return {k: zeros_gradient(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [zeros_gradient(v) for v in value]
+    if hasattr(value, "shape") or isinstance(value, (int, float, complex)):
+        module = array_namespace(value)
+        return module.zeros(getattr(value, "shape", ()), dtype=_float_dtype(value, None))
+    if hasattr(value, "__dict__"):
+        return {k: zeros_gradient(v) for k, v in vars(value).items() if holds_arrays(v)}
+    return 0.0
+
+
+def holds_arrays(value, depth=8):
+    """Whether value is an array or a structure (dict, list, tuple, object) with arrays in it."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return True
+    if depth == 0 or callable(value):
+        return False
+    if isinstance(value, dict):
+        return any(holds_arrays(v, depth - 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_arrays(v, depth - 1) for v in value)
+    return hasattr(value, "__dict__") and any(holds_arrays(v, depth - 1) for v in vars(value).values())
 
 
 def _is_basic(index):
@@ -61,3 +94,13 @@ def vstack_grad(grad, arrays):
     rows = [a.reshape(1, -1) if getattr(a, "ndim", 0) <= 1 else a for a in arrays]
     parts = split_grad(grad, rows, 0)
     return [part.reshape(getattr(a, "shape", ())) for part, a in zip(parts, arrays)]
+
+
+@helper
+def add_gradients(a, b):
+    """a + b for gradients that may be structures (dicts and lists of arrays, nested)."""
+    if isinstance(a, dict):
+        return {k: add_gradients(a[k], b[k]) if k in b else a[k] for k in a} | {k: v for k, v in b.items() if k not in a}
+    if isinstance(a, list):
+        return [add_gradients(x, y) for x, y in zip(a, b)]
+    return a + b

@@ -7,7 +7,7 @@ both contributions. Joining and splitting are each other's adjoints.
 
 import numpy as np
 
-from ..frontend.normalize import SUBSCRIPT
+from ..frontend.normalize import ATTRIBUTE, SUBSCRIPT
 from ..runtime.indexing import hstack_grad, index_grad, split_grad, unstack_grad, vstack_grad
 from .registry import adjoint, d
 
@@ -17,6 +17,12 @@ from .registry import adjoint, d
 @adjoint(SUBSCRIPT)
 def getitem(result, x, index):
     d[x] = index_grad(d[result], x, index)
+
+
+# An attribute of an object (`model.w1`): the object's gradient is a dict of its attributes' gradients.
+@adjoint(ATTRIBUTE)
+def getattribute(result, x, name):
+    d[x] = index_grad(d[result], x, name)
 
 
 # ---- joining arrays -------------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
         if adjoint in defined:
             result.gradients.append(ir.name(adjoint))
         else:  # the output does not depend on w
-            result.gradients.append(_call(backend, "zeros_like", [ir.name(w)]))
+            result.gradients.append(walker.zeros_of(w))
     result.adjoint_names = dict(names.assigned)
     return result
 
@@ -274,7 +274,7 @@ class _Reverse:
             if target in self.active and d_target in defined:
                 parts.append(ir.name(d_target))
             else:
-                parts.append(_call(self.backend, "zeros_like", [ir.name(target)]))
+                parts.append(self.zeros_of(target))
         out = []
         if any(isinstance(p, gast.Name) for p in parts):
             gradient = gast.List(elts=parts, ctx=gast.Load())
@@ -376,7 +376,12 @@ class _Reverse:
 
     def zeros(self, adjoint, origin):
         primal = self.names.primal(adjoint)
-        return AdjointStatement(adjoint, _call(self.backend, "zeros_like", [ir.name(primal)]), False, origin)
+        return AdjointStatement(adjoint, self.zeros_of(primal), False, origin)
+
+    def zeros_of(self, primal):
+        """xp.zeros_like(v) for an array; for a structure (a dict, a list, an object) zeros in its shape."""
+        helper = "zeros_like" if self.facts.ranks.get(primal) is not None else "zeros_gradient"
+        return _call(self.backend, helper, [ir.name(primal)])
 
     def fresh_name(self, base):
         name, n = base, 2

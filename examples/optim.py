@@ -1,0 +1,20 @@
+"""The tutorial's optim program: the same network as examples/nn.py, trained with Adam (lr 1e-4).
+
+sourcegrad.optim.Adam updates the list of layer dicts in place from a gradient of
+the same structure, with PyTorch's update rule.
+
+    python -m sourcegrad examples/optim.py
+"""
+
+import nn as nn_example
+
+from sourcegrad.optim import Adam
+
+
+def main(steps=500, log=None):
+    return nn_example.train(steps, log=log or nn_example.print_every(100),
+                            optimizer=lambda layers: Adam(layers, lr=1e-4))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""Helpers in a module of their own, called by functions in tests/test_structures.py."""
+
+import numpy as xnp  # a different alias than the caller's, on purpose
+
+SCALE = 3.0
+
+
+def soft_layer(x, w, bias=0.5):
+    return xnp.tanh(x @ w + bias)
+
+
+def scaled(x):
+    return x * SCALE  # a global of this module: the generated code could not see it
