@@ -17,9 +17,9 @@ from two_layer_numpy import make_data, print_every
 
 @sourcegrad.differentiate(wrt=("w1", "w2"))
 def loss_fn(x, y, w1, w2):
-    h = x @ w1
+    h = x.dot(w1)
     h_relu = np.maximum(h, 0)
-    y_pred = h_relu @ w2
+    y_pred = h_relu.dot(w2)
     return np.square(y_pred - y).sum()
 
 

@@ -2,8 +2,8 @@
 # Gradient of loss_fn (dynamic_net.py:22) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:24 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 73878a19c60cf617bf7cdeee455d9ea219dd1c91c16d0817447931f933508d88
-# sourcegrad-checksum: 60fc6d0e4253ceac087de017771526eb99ac9a926e9d14688f3edc2f9fe30e7a
+# sourcegrad-key: 48213661244648bc0c82622d9786f5f71111dd5ae9a60123a90ffb0917cd9c10
+# sourcegrad-checksum: bf78e0252c9834ef1a3f13f6691a2f82067251933997e53db2f8e5314910db2c
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -38,8 +38,8 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     # dynamic_net.py:26  y_pred = h_relu @ w_out + b_out
     d_matmul_2 = xp.unbroadcast(d_y_pred, matmul_2)
     d_b_out = xp.unbroadcast(d_y_pred, b_out)
-    d_h_relu = d_matmul_2 @ w_out.T
-    d_w_out = h_relu.T @ d_matmul_2
+    d_h_relu = d_matmul_2.dot(w_out.T)
+    d_w_out = h_relu.T.dot(d_matmul_2)
     # dynamic_net.py:24  for _ in range(depth):
     d_b_mid = xp.zeros_like(b_mid)
     d_w_mid = xp.zeros_like(w_mid)
@@ -50,12 +50,12 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
         d_matmul = xp.unbroadcast(d_total_2, matmul)
         d_b_mid += xp.unbroadcast(d_total_2, b_mid)
         total_2 = tape.pop()
-        d_h_relu = d_matmul @ w_mid.T
-        d_w_mid += h_relu.T @ d_matmul
+        d_h_relu = d_matmul.dot(w_mid.T)
+        d_w_mid += h_relu.T.dot(d_matmul)
         matmul = tape.pop()
     # dynamic_net.py:23  h_relu = np.maximum(x @ w_in + b_in, 0)
     d_total = xp.unbroadcast(d_h_relu * (total >= 0), total)
     d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
     d_b_in = xp.unbroadcast(d_total, b_in)
-    d_w_in = x.T @ d_x_matmul_w_in
-    return (sum_square, (d_w_in, xp.copy(d_b_in), d_w_mid, d_b_mid, d_w_out, xp.copy(d_b_out)))
+    d_w_in = x.T.dot(d_x_matmul_w_in)
+    return (sum_square, (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out))

@@ -2,8 +2,8 @@
 # Gradient of loss_fn (nn.py:19) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_w, layer_b (its shape only), h_matmul_layer_w (its shape only), h, i_lt_difference, h: layer_w.nbytes + h.nbytes + i_lt_difference.nbytes + h.nbytes per iteration.
-# sourcegrad-key: 84e44918a83c1d9cc849da25306ab86911b305b7f03f19d42502011ef013a72b
-# sourcegrad-checksum: 0e3bf13ef1e6a05516a1765002ab14b176c9e504d7670d42efabfaaa9e985944
+# sourcegrad-key: 93eaf0e54bbbc89a4aa86734b58544018252fa948a216d5ce7882ed9c688d18b
+# sourcegrad-checksum: 6bb2120d41cd4b879d8f6673790bd488009dc2c3e91a892350e2f43c1a5e27be
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
@@ -62,8 +62,8 @@ def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
         # nn.py:16  return x @ w + b
         d_h_matmul_layer_w = xp.unbroadcast(d_h, h_matmul_layer_w)
         d_layer_b = xp.unbroadcast(d_h, layer_b)
-        d_h = d_h_matmul_layer_w @ layer_w.T
-        d_layer_w = h.T @ d_h_matmul_layer_w
+        d_h = d_h_matmul_layer_w.dot(layer_w.T)
+        d_layer_w = h.T.dot(d_h_matmul_layer_w)
         h_matmul_layer_w = tape.pop()
         # nn.py:27  h = linear(h, layer["w"], layer["b"])
         d_layer = xp.index_grad(d_layer_b, layer, 'b')

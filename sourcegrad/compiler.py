@@ -37,7 +37,7 @@ class Compiled:
 
     def current(self) -> bool:
         """False once a global the function calls through has been rebound (`act = np.sin`): then recompile."""
-        for namespace, name, obj in self.guards:
+        for namespace, name, obj in self.guards:  # usually one or two names: `np`, a helper
             if namespace.get(name, _UNBOUND) is not obj:
                 return False
         return True

@@ -37,10 +37,10 @@ def test_two_layer_backward_is_the_hand_written_one():
     assert backward_lines(source) == [
         "d_sum_square = xp.output_gradient(sum_square, d_sum_square)",
         "d_y_pred = xp.unbroadcast(d_sum_square * 2 * y_pred_minus_y, y_pred)",
-        "d_h_relu = d_y_pred @ w2.T",
-        "d_w2 = h_relu.T @ d_y_pred",
+        "d_h_relu = d_y_pred.dot(w2.T)",
+        "d_w2 = h_relu.T.dot(d_y_pred)",
         "d_h = d_h_relu * (h >= 0)",
-        "d_w1 = x.T @ d_h",
+        "d_w1 = x.T.dot(d_h)",
         "return (sum_square, (d_w1, d_w2))",
     ]
 

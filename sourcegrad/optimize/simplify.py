@@ -353,8 +353,14 @@ class _Passes:
         if isinstance(expr, (gast.Attribute, gast.Subscript)):
             return self._aliased(expr.value)
         if isinstance(expr, gast.Call) and not self.is_fresh(expr):
+            if self._is_backend_call(expr) and expr.func.attr in _RETURNS_FIRST_ARGUMENT:
+                return self._aliased(expr.args[0]) if expr.args else set()
+            if isinstance(expr.func, gast.Attribute) and expr.func.attr in _VIEW_METHODS:
+                return self._aliased(expr.func.value)
             # a function not known to make a new array may return an argument or a view of one
-            return set().union(*[self._aliased(a) for a in expr.args]) if expr.args else set()
+            parts = list(expr.args) + ([expr.func.value] if isinstance(expr.func, gast.Attribute) and not
+                                       self._is_backend_call(expr) else [])
+            return set().union(*[self._aliased(a) for a in parts]) if parts else set()
         return set()
 
     def is_fresh(self, expr):
@@ -364,9 +370,18 @@ class _Passes:
         if self._is_backend_call(expr):
             function = getattr(numpy, expr.func.attr, None)
             return isinstance(function, numpy.ufunc) or expr.func.attr in _NEW_ARRAY
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute):
+            return expr.func.attr in _NEW_ARRAY_METHODS  # `a.dot(b)`: a new array
         return False
 
 
+# Helpers that return their first argument, a view of it, or a new array: never another argument.
+_RETURNS_FIRST_ARGUMENT = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray", "split_grad",
+                           "unstack_grad", "hstack_grad", "vstack_grad", "swapaxes", "moveaxis", "squeeze",
+                           "expand_dims", "ravel")
+# Array methods that return a view of the array, and methods that always make a new one.
+_VIEW_METHODS = ("reshape", "transpose", "squeeze", "ravel", "swapaxes", "view", "T")
+_NEW_ARRAY_METHODS = ("dot", "sum", "mean", "prod", "copy", "cumsum", "max", "min", "var", "std")
 # Calls known to return a new array (ufuncs aside): any other call may return a view of an argument.
 _NEW_ARRAY = ("zeros_like", "zeros_gradient", "ones_like", "zeros", "ones", "full_like", "copy", "array", "concatenate", "stack", "where",
               "matmul_grad_left", "matmul_grad_right", "dot_grad_left", "dot_grad_right", "index_grad", "outer",
