@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:22) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:24 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 48213661244648bc0c82622d9786f5f71111dd5ae9a60123a90ffb0917cd9c10
+# sourcegrad-key: b24a13a830cc61bad083f6cb4122043c7386a173919e31af36309175eaf15809
 # sourcegrad-checksum: bf78e0252c9834ef1a3f13f6691a2f82067251933997e53db2f8e5314910db2c
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -314,7 +314,12 @@ def _rank_key(args, kwargs):
 
 
 def _like_input(gradient, argument):
-    """A gradient has its input's floating dtype (float32 stays float32)."""
+    """A gradient has its input's floating dtype (float32 stays float32), leaf by leaf in a structure."""
+    if isinstance(gradient, dict):
+        parts = argument if isinstance(argument, dict) else vars(argument) if hasattr(argument, "__dict__") else {}
+        return {k: _like_input(g, parts.get(k)) for k, g in gradient.items()}
+    if isinstance(gradient, list) and isinstance(argument, (list, tuple)):
+        return [_like_input(g, a) for g, a in zip(gradient, argument)]
     dtype = getattr(argument, "dtype", None)
     if dtype is None or dtype.kind not in "fc":
         return gradient

@@ -98,3 +98,35 @@ def test_vectors_use_the_general_matmul_rule_and_stay_right():
     f = sourcegrad.differentiate(vector_product, wrt=("w", "v"))
     assert sourcegrad.check_grad(f, w, v).max_error < 1e-7
     assert "matmul_grad_left" in f.backward_source and ".T" not in f.backward_source
+
+
+def test_two_layer_has_exactly_the_array_operations_the_hand_written_backward_needs():
+    """x is data: two matmuls forward and three backward, one mask, one subtraction, one scaling, and the
+    loss's square and sum; a change that adds an array operation fails here."""
+    import ast
+
+    def loss_fn(x, y, w1, w2):
+        h = x.dot(w1)
+        h_relu = np.maximum(h, 0)
+        y_pred = h_relu.dot(w2)
+        return np.square(y_pred - y).sum()
+
+    source = compiled(loss_fn, *two_layer_args(), wrt=("w1", "w2"))
+    forward, backward = source.split("# backward pass")
+    counts = {}
+    for name, part in (("forward", forward), ("backward", backward)):
+        tree = ast.parse("\n".join(line[4:] for line in part.splitlines() if line.startswith("    ")
+                                   and not line.strip().startswith(("#", '"""', "d_sum_square:"))))
+        calls = [n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+        counts[name] = {
+            "dot": calls.count("dot"),
+            "compare": sum(isinstance(n, ast.Compare) for n in ast.walk(tree)),
+            "binary": sum(isinstance(n, ast.BinOp) for n in ast.walk(tree)),
+            "calls": sorted(c for c in calls if c != "dot"),
+        }
+    assert counts["forward"] == {"dot": 2, "compare": 0, "binary": 1, "calls": ["maximum", "square", "sum"]}
+    # backward: d_sum_square * 2 (a Python scalar), * y_pred_minus_y (the scaling), * mask (the relu),
+    # the mask itself, three matmuls; output_gradient and unbroadcast are Python checks, no array operation
+    # when the shapes already agree
+    assert counts["backward"] == {"dot": 3, "compare": 1, "binary": 3,
+                                  "calls": ["output_gradient", "unbroadcast"]}

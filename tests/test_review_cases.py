@@ -143,3 +143,104 @@ def test_print_of_a_value_with_a_gradient_is_allowed(capsys):
     x = np.array([1.0, 2.0])
     np.testing.assert_allclose(sourcegrad.differentiate(prints).grad(x), 18 * x)
     assert "h is" in capsys.readouterr().out
+
+
+# ---- found by review of helpers, containers and loops --------------------------------------------------------
+
+K = 10.0
+
+
+def sets_a_local_named_k(a):
+    K = a * 2.0  # noqa: N806  (a local of the helper, the same name as the global K)
+    return K + 1.0
+
+
+def reads_the_global_k(a):
+    return a * K
+
+
+def helpers_sharing_a_name(x):
+    return reads_the_global_k(sets_a_local_named_k(x)).sum()
+
+
+def rank_changes_in_a_branch(x, w):
+    if x.sum() > 0:
+        x = x.sum(axis=0)
+    return (x @ w).sum()
+
+
+def names_a_variable_tape(x, n):
+    s = x
+    for i in range(n):
+        tape = np.sin(s)
+        s = tape * s
+    return s.sum()
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.sin(x * self.w)
+
+
+class Tripled:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return x * self.w * 3.0
+
+
+def method_of_an_object_chosen_by_a_branch(a, b, x, flag):
+    m = a
+    if flag > 0:
+        m = b
+    return m.forward(x).sum()
+
+
+def test_a_helpers_local_never_hides_a_global_another_helper_reads():
+    x = np.array([0.5, -1.0, 2.0])
+    f = sourcegrad.differentiate(helpers_sharing_a_name)
+    assert f.value_and_grad(x)[0] == pytest.approx(helpers_sharing_a_name(x))
+    np.testing.assert_allclose(f.grad(x), [20.0, 20.0, 20.0])
+
+
+def test_a_parameter_reassigned_in_a_branch_loses_its_rank():
+    x, w = rng.uniform(0.1, 1.0, (2, 3)), rng.standard_normal((3, 3))
+    assert sourcegrad.check_grad(rank_changes_in_a_branch, x, w, wrt=("x", "w")).max_error < 1e-6
+
+
+def test_a_variable_named_tape():
+    assert sourcegrad.check_grad(names_a_variable_tape, rng.standard_normal(3), 3).max_error < 1e-6
+
+
+def test_a_method_whose_class_depends_on_the_path_is_refused():
+    with pytest.raises(SourcegradError, match="no gradient rule for the method `.forward\\(\\)`"):
+        sourcegrad.differentiate(method_of_an_object_chosen_by_a_branch, wrt=("a", "b")).grad(
+            Scaled(np.ones(2)), Tripled(np.ones(2)), np.ones(2), -1)
+
+
+def test_an_instance_attribute_hiding_the_method_is_refused():
+    model = Scaled(np.ones(2))
+    model.forward = lambda x: x * 100.0
+
+    def calls_forward(m, x):
+        return m.forward(x).sum()
+
+    with pytest.raises(SourcegradError):
+        sourcegrad.differentiate(calls_forward).grad(model, np.ones(2))
+
+
+def test_structure_gradients_keep_their_structure_and_dtype():
+    def shared(p, q, x, flag):
+        d = p
+        if flag > 0:
+            d = q
+        return (x @ d["w"]).sum()
+
+    p = {"w": np.ones((3, 3), np.float32)}
+    q = {"w": np.ones((3, 3), np.float32)}
+    d_p, d_q = sourcegrad.differentiate(shared, wrt=("p", "q")).grad(p, q, np.ones((2, 3)), 1)
+    assert isinstance(d_p, dict) and d_p["w"].dtype == np.float32 and d_q["w"].dtype == np.float32

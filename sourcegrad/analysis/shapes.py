@@ -84,12 +84,13 @@ class ShapeFacts:
 
     def _bindings(self, stmt):
         if isinstance(stmt, ir.Assign):
-            known = self.kinds.get(stmt.target)  # a part of a structure argument: `params["w1"]`
+            known = self.kinds.get(stmt.target) if stmt.target in self.single else None  # `params["w1"]`
             return [(stmt.target, known if isinstance(known, int) else self._rank_of(stmt))]
         if isinstance(stmt, ir.Unpack):
             return [(t, None) for t in stmt.targets]
         if isinstance(stmt, ir.Loop) and stmt.kind == "for":
-            return [(n, self.kinds[n] if isinstance(self.kinds.get(n), int) else r) for n, r in _loop_target_ranks(stmt, self)]
+            return [(n, self.kinds[n] if isinstance(self.kinds.get(n), int) and n in self.single else r)
+                    for n, r in _loop_target_ranks(stmt, self)]
         return []
 
     # ---- ranks ----------------------------------------------------------------

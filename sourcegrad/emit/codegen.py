@@ -60,7 +60,7 @@ class _Writer:
         body.append(self.comment("forward pass: the function's own code, one operation per line"))
         if self.tape.used:
             body.append(self.comment("values the backward pass needs and the forward pass overwrites are saved here"))
-            body.append(_assign("tape", gast.List(elts=[], ctx=gast.Load())))
+            body.append(_assign(rev.tape, gast.List(elts=[], ctx=gast.Load())))
         for index, stmt in enumerate(fn.body):
             for name in self.tape.unset_before(index):
                 body.append(_assign(name, gast.Constant(value=None, kind=None)))
@@ -69,7 +69,7 @@ class _Writer:
         returned = copy.deepcopy(fn.returned.value)
         if isinstance(returned, gast.Name) and returned.id in self.backward_writes():
             # the backward pass restores earlier values of this name: keep the one to return
-            value_name = _fresh("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, "tape"})
+            value_name = _fresh("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape})
             body.append(_assign(value_name, returned))
             returned = ir.name(value_name)
         body.append(self.comment("backward pass: gradients in reverse order"))
@@ -77,9 +77,10 @@ class _Writer:
         body.extend(self.backward(rev.backward, [None]))
 
         gradients = []
-        for gradient, needs_copy in zip(rev.gradients, rev.copy_gradient):
+        for w, gradient, needs_copy in zip(rev.wrt, rev.gradients, rev.copy_gradient):
             # a gradient that may share memory with an input or another gradient is copied before it is handed out
-            gradients.append(_call(rev.backend, "copy", [gradient]) if needs_copy else gradient)
+            copier = "copy" if rev.facts.ranks.get(w) is not None else "copy_gradient"  # a dict of arrays: each
+            gradients.append(_call(rev.backend, copier, [gradient]) if needs_copy else gradient)
         returned_value = gast.Tuple(elts=[returned, gast.Tuple(elts=gradients, ctx=gast.Load())], ctx=gast.Load())
         body.append(gast.Return(value=returned_value))
         definition = gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
@@ -111,7 +112,7 @@ class _Writer:
                 value = ir.name(name)
                 if name in self.tape.shape_only:  # the backward pass reads only its shape: keep no data
                     value = _call(self.rev.backend, "ghost", [value])
-                out.append(_call_statement(ir.name("tape"), "append", [value]))
+                out.append(_call_statement(ir.name(self.rev.tape), "append", [value]))
             if isinstance(stmt, ir.Assign):
                 out.append(_assign(stmt.target, self.retarget(stmt.expr)))
             elif isinstance(stmt, ir.Unpack):
@@ -161,7 +162,7 @@ class _Writer:
                 out.append(self.comment(f"{self.filename}:{location.line}  {node.origin.text}"))
                 last_origin[0] = node.origin
             if isinstance(node, Restore):
-                out.append(_assign(node.name, _call_expression(ir.name("tape"), "pop", [])))
+                out.append(_assign(node.name, _call_expression(ir.name(self.rev.tape), "pop", [])))
             elif isinstance(node, AdjointStatement):
                 value = self.retarget(node.value)
                 scatter = self.scatter(node, value) if node.accumulate and node.in_place else None

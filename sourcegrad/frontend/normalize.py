@@ -80,6 +80,7 @@ class _Normalizer:
         self.helper_result = self.helper_block = self.helper_into = None
         self.root_globals = resolver.globals
         self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
+        self.conflicting = set()  # names whose assignments disagree on their kind
         self.inlined_sources = []  # their source texts, for the cache key
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
@@ -281,14 +282,11 @@ class _Normalizer:
         else:
             target = gast.Tuple(elts=[_store(bound[t.id]) for t in stmt.target.elts], ctx=gast.Store())
         if isinstance(target, gast.Name) and isinstance(iterable, gast.Name):  # `for layer in layers`
-            item = values.items(self.kinds.get(iterable.id))
-            if item is not None:
-                self.kinds[target.id] = item
+            self.bind_kind(target.id, values.items(self.kinds.get(iterable.id)))
         elif isinstance(target, gast.Tuple) and len(target.elts) == 2 and isinstance(iterable, gast.Call) \
                 and iterable.func.id == "enumerate" and isinstance(iterable.args[0], gast.Name):
-            item = values.items(self.kinds.get(iterable.args[0].id))  # `for i, layer in enumerate(layers)`
-            if item is not None:
-                self.kinds[target.elts[1].id] = item
+            # `for i, layer in enumerate(layers)`
+            self.bind_kind(target.elts[1].id, values.items(self.kinds.get(iterable.args[0].id)))
         has_break = _has_break(stmt.body)
         counter = self.fresh(f"n_{_target_word(target)}") if has_break else None
         self.loop_depth += 1
@@ -357,8 +355,11 @@ class _Normalizer:
         """
         func = call.func
         if isinstance(func, gast.Attribute) and _attribute_chain(func) is not None and _attribute_chain(func)[0] in self.current:
-            cls = values.class_of(self.static_kind(func.value))
-            method = inspect.getattr_static(cls, func.attr, None) if cls is not None else None
+            kind = self.static_kind(func.value)
+            cls = values.class_of(kind)
+            if cls is None or func.attr in values.instance_callables(kind):
+                return None  # unknown class, or an attribute of the object itself hides the class's method
+            method = inspect.getattr_static(cls, func.attr, None)
             if isinstance(method, types.FunctionType):
                 return (method, func.value)
             return None
@@ -402,6 +403,9 @@ class _Normalizer:
         bound.apply_defaults()
         saved = (self.src, self.resolver, self.current, self.pinned, self.assigned, self.result_name, self.origin)
         helper_assigned = {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        # Every name the helper mentions is taken: a local of the helper must not get the name of a global
+        # that another helper (or the caller) reads.
+        self.used |= {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)}
         bindings = {}
         for name, value in bound.arguments.items():
             if not isinstance(value, gast.AST):
@@ -457,10 +461,20 @@ class _Normalizer:
         self._copy(self.result_name, value, stmt)
         self.helper_result = ir.name(self.result_name)
 
+    def bind_kind(self, target, kind):
+        """Record what is known of target's value. A name assigned in several places (in branches, in
+        loops) keeps a kind only while every assignment agrees: the facts must hold on every path."""
+        if target in self.conflicting:
+            return
+        if target in self.kinds and self.kinds[target] != kind:
+            self.kinds[target] = None
+            self.conflicting.add(target)
+        elif kind is not None or target in self.kinds:
+            self.kinds[target] = kind
+
     def _copy(self, target, atom, node):
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
-        if isinstance(atom, gast.Name) and atom.id in self.kinds:
-            self.kinds[target] = self.kinds[atom.id]
+        self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None)
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
 
     # ---- expressions --------------------------------------------------------
@@ -633,10 +647,9 @@ class _Normalizer:
             hint = hint if _short(hint) else _fallback(hint)
             target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
         self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
-        if result_kind is not None and not self.pinned.get(assigns):
-            self.kinds[target] = result_kind
-        elif primitive is COPY and isinstance(new, gast.Name) and new.id in self.kinds:
-            self.kinds[target] = self.kinds[new.id]
+        if primitive is COPY and isinstance(new, gast.Name):
+            result_kind = self.kinds.get(new.id)
+        self.bind_kind(target, result_kind)
         if makes_new_array:
             self.owned.add(target)
         else:  # the result may be a view or an alias of any operand: those arrays are shared from now on

@@ -33,8 +33,9 @@ def describe(value, depth=_DEPTH):
             return None
         return (type(value).__name__, tuple(describe(v, depth - 1) for v in value))
     if _is_plain_object(value):
-        return ("object", type(value), tuple((k, describe(v, depth - 1)) for k, v in sorted(vars(value).items())
-                                              if not callable(v)))
+        attributes = sorted(vars(value).items())
+        return ("object", type(value), tuple(sorted(k for k, v in attributes if callable(v))),
+                tuple((k, describe(v, depth - 1)) for k, v in attributes if not callable(v)))
     return None
 
 
@@ -65,6 +66,11 @@ def items(description):
         first = description[1][0]
         return first if all(d == first for d in description[1]) else None
     return None
+
+
+def instance_callables(description):
+    """Names of callables stored on the object itself (they hide the class's methods of those names)."""
+    return description[2] if isinstance(description, tuple) and description[0] == "object" else ()
 
 
 def class_of(description):

@@ -104,3 +104,13 @@ def add_gradients(a, b):
     if isinstance(a, list):
         return [add_gradients(x, y) for x, y in zip(a, b)]
     return a + b
+
+
+@helper
+def copy_gradient(gradient):
+    """A copy of a gradient that may be a structure: every array in it copied."""
+    if isinstance(gradient, dict):
+        return {k: copy_gradient(v) for k, v in gradient.items()}
+    if isinstance(gradient, (list, tuple)):
+        return [copy_gradient(v) for v in gradient]
+    return gradient.copy() if hasattr(gradient, "copy") else gradient

@@ -122,6 +122,7 @@ class ReverseFunction:
     facts: ShapeFacts = None
     sites: dict = field(default_factory=dict)  # id(statement) -> Site
     copy_gradient: list = field(default_factory=list)
+    tape: str = "tape"  # the name of the list of saved values
 
     def primal_of(self, adjoint_name):
         """The primal value an adjoint belongs to (an adjoint has its primal's shape)."""
@@ -146,11 +147,12 @@ class Site:
 def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="xp") -> ReverseFunction:
     facts = ShapeFacts(fn, argument_ranks)
     active = active_values(fn, wrt)
-    names = _AdjointNames(fn.names | {backend, "tape"})
+    tape = _fresh_name("tape", fn.names | {backend})  # the list of saved values; `tape` unless the code uses it
+    names = _AdjointNames(fn.names | {backend, tape})
     returned = fn.returned.value
     out_name = returned.id if isinstance(returned, gast.Name) else "result"
     seed = names.get(out_name)
-    result = ReverseFunction(fn, list(wrt), backend, seed, facts=facts)
+    result = ReverseFunction(fn, list(wrt), backend, seed, facts=facts, tape=tape)
     result.sites = _sites(fn)
 
     defined = set()
@@ -178,7 +180,7 @@ class _Reverse:
         self.names = names
         self.backend = backend
         self.sites = sites
-        self.used_names = set(fn.names) | {backend, "tape"}
+        self.used_names = set(fn.names) | {backend, "tape", "tape_2"}
         self.producers = {s.target: s.primitive for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
 
     def block(self, stmts, defined):
@@ -491,6 +493,14 @@ def _sites(fn):
     for index, stmt in enumerate(fn.body):
         visit([stmt], index, False, 0)
     return sites
+
+
+def _fresh_name(base, taken):
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    return name
 
 
 def _call(backend, attr, args):

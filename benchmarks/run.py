@@ -1,0 +1,272 @@
+"""The benchmark suite: one training step of the tutorial's networks, sourcegrad against the peers.
+
+A step is forward, gradients and an SGD update. For each workload and dtype the table gives the median time
+per step of every contender, its range over the rounds, its ratio to the tutorial's hand-written numpy
+backward, and the page faults per step (resource.getrusage), all measured in one process, interleaved,
+after a warm-up. The suite runs twice, in child processes: with one BLAS thread, then with the default.
+Contenders that are not installed (HIPS autograd, torch, jax) are listed as such, never faked. Then the
+compile times: importing sourcegrad, the first compile of the two-layer gradient in a fresh process, and
+a later process that finds the file in generated/.
+
+    python benchmarks/run.py [--quick] [--output table.md]
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+LR = 1e-9  # small enough that hundreds of steps leave the weights, and so the work per step, as they were
+
+
+# ---- the two-layer net ---------------------------------------------------------------------------------------
+
+def two_layer_contenders(sizes, dtype):
+    n, d_in, h, d_out = sizes
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((n, d_in)).astype(dtype), rng.standard_normal((n, d_out)).astype(dtype)
+    weights = lambda: (rng.standard_normal((d_in, h)).astype(dtype), rng.standard_normal((h, d_out)).astype(dtype))  # noqa: E731
+
+    def tutorial():
+        w1, w2 = weights()
+
+        def step():
+            h_ = x.dot(w1)
+            h_relu = np.maximum(h_, 0)
+            y_pred = h_relu.dot(w2)
+            grad_y_pred = 2.0 * (y_pred - y)
+            grad_w2 = h_relu.T.dot(grad_y_pred)
+            grad_h = grad_y_pred.dot(w2.T)
+            grad_h[h_ < 0] = 0
+            grad_w1 = x.T.dot(grad_h)
+            np.subtract(w1, LR * grad_w1, out=w1)  # w1 -= ..., in a closure
+            np.subtract(w2, LR * grad_w2, out=w2)
+        return step
+
+    def reused_buffers():
+        w1, w2 = weights()
+        h_, h_relu, y_pred = np.empty((n, h), dtype), np.empty((n, h), dtype), np.empty((n, d_out), dtype)
+        grad_w1, grad_w2, grad_h = np.empty_like(w1), np.empty_like(w2), np.empty((n, h), dtype)
+        mask = np.empty((n, h), bool)
+
+        def step():
+            np.dot(x, w1, out=h_)
+            np.maximum(h_, 0, out=h_relu)
+            np.dot(h_relu, w2, out=y_pred)
+            np.subtract(y_pred, y, out=y_pred)
+            np.multiply(y_pred, 2.0, out=y_pred)
+            np.dot(h_relu.T, y_pred, out=grad_w2)
+            np.dot(y_pred, w2.T, out=grad_h)
+            np.less(h_, 0, out=mask)
+            grad_h[mask] = 0
+            np.dot(x.T, grad_h, out=grad_w1)
+            np.multiply(grad_w1, LR, out=grad_w1)
+            np.multiply(grad_w2, LR, out=grad_w2)
+            np.subtract(w1, grad_w1, out=w1)
+            np.subtract(w2, grad_w2, out=w2)
+        return step
+
+    def sourcegrad_step():
+        sys.path.insert(0, str(REPO / "examples"))
+        import two_layer
+        w1, w2 = weights()
+
+        def step():
+            _, (grad_w1, grad_w2) = two_layer.loss_fn.value_and_grad(x, y, w1, w2)
+            np.subtract(w1, LR * grad_w1, out=w1)
+            np.subtract(w2, LR * grad_w2, out=w2)
+        return step
+
+    def autograd_step():
+        import autograd.numpy as anp
+        from autograd import grad
+        w1, w2 = weights()
+        gradient = grad(lambda w1_, w2_: anp.sum(anp.square(anp.dot(anp.maximum(anp.dot(x, w1_), 0), w2_) - y)),
+                        argnum=(0, 1))
+
+        def step():
+            grad_w1, grad_w2 = gradient(w1, w2)
+            np.subtract(w1, LR * grad_w1, out=w1)
+            np.subtract(w2, LR * grad_w2, out=w2)
+        return step
+
+    def torch_step():
+        import torch
+        if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+            torch.set_num_threads(1)
+        w1_, w2_ = weights()
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        w1, w2 = torch.from_numpy(w1_).requires_grad_(), torch.from_numpy(w2_).requires_grad_()
+
+        def step():
+            loss = (tx.mm(w1).clamp(min=0).mm(w2) - ty).pow(2).sum()
+            loss.backward()
+            with torch.no_grad():
+                w1.sub_(LR * w1.grad)
+                w2.sub_(LR * w2.grad)
+                w1.grad = None
+                w2.grad = None
+        return step
+
+    return {"tutorial (hand-written numpy)": tutorial, "hand-written, reused buffers": reused_buffers,
+            "sourcegrad": sourcegrad_step, "HIPS autograd": autograd_step, "torch CPU eager": torch_step}
+
+
+# ---- the dynamic net and the RNN -------------------------------------------------------------------------------
+
+def dynamic_net_contenders(dtype):
+    sys.path.insert(0, str(REPO / "examples"))
+    import dynamic_net
+    import dynamic_net_numpy
+    x, y, params = dynamic_net.make_data(0, dtype)
+    depths = [0, 1, 2, 3]
+    counter = [0]
+
+    def depth():
+        counter[0] += 1
+        return depths[counter[0] % 4]
+
+    def updated(grads):
+        for p, g in zip(params, grads):
+            p -= LR * g
+
+    return {"tutorial (hand-written numpy)": lambda: lambda: updated(dynamic_net_numpy.loss_and_grads(x, y, *params, depth())[1]),
+            "sourcegrad": lambda: lambda: updated(dynamic_net.loss_fn.value_and_grad(x, y, *params, depth())[1])}
+
+
+def rnn_contenders(dtype):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import loops
+    import sourcegrad
+    rng = np.random.default_rng(0)
+    h0 = rng.standard_normal((64, 100)).astype(dtype)
+    W = (rng.standard_normal((100, 100)) * 0.1).astype(dtype)
+    xs = rng.standard_normal((1000, 64, 100)).astype(dtype)
+    rnn = sourcegrad.differentiate(loops.rnn_loss, wrt=("h", "W"))
+
+    def update(grads):
+        W.__isub__(LR * grads[1])
+
+    return {"tutorial (hand-written numpy)": lambda: lambda: update(loops.rnn_by_hand(h0, W, xs)[1]),
+            "sourcegrad": lambda: lambda: update(rnn.value_and_grad(h0, W, xs)[1])}
+
+
+# ---- measuring ----------------------------------------------------------------------------------------------------
+
+def measure(contenders, rounds):
+    steps, missing = {}, []
+    for name, make in contenders.items():
+        try:
+            steps[name] = make()
+        except ImportError:
+            missing.append(name)
+    for step in steps.values():  # warm-up: compile, caches, first-touch page faults
+        for _ in range(3):
+            step()
+    probe = steps["tutorial (hand-written numpy)"]
+    start = time.perf_counter()
+    probe()
+    repeat = max(1, min(2000, int(0.05 / max(time.perf_counter() - start, 1e-7))))
+    times = {name: [] for name in steps}
+    faults = {name: 0 for name in steps}
+    for r in range(rounds):
+        order = list(steps) if r % 2 == 0 else list(steps)[::-1]  # interleaved, both directions
+        for name in order:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            start = time.perf_counter()
+            for _ in range(repeat):
+                steps[name]()
+            times[name].append((time.perf_counter() - start) / repeat)
+            faults[name] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    reference = statistics.median(times["tutorial (hand-written numpy)"])
+    rows = []
+    for name in steps:
+        median = statistics.median(times[name])
+        rows.append({"contender": name, "median": median, "low": min(times[name]), "high": max(times[name]),
+                     "ratio": median / reference, "faults": faults[name] / (rounds * repeat)})
+    rows += [{"contender": name, "missing": True} for name in missing]
+    return rows
+
+
+def child(quick):
+    rounds = 3 if quick else 7
+    results = []
+    for dtype in (np.float64, np.float32):
+        for sizes in ((8, 16, 8, 2), (64, 1000, 100, 10), (512, 4096, 1024, 10)):
+            big = sizes[1] >= 4096
+            rows = measure(two_layer_contenders(sizes, dtype), 3 if big else rounds)
+            results.append({"workload": f"two-layer {','.join(map(str, sizes))}", "dtype": np.dtype(dtype).name, "rows": rows})
+        results.append({"workload": "dynamic net (depths 0-3)", "dtype": np.dtype(dtype).name,
+                        "rows": measure(dynamic_net_contenders(dtype), rounds)})
+        results.append({"workload": "tanh RNN, 1,000 steps", "dtype": np.dtype(dtype).name,
+                        "rows": measure(rnn_contenders(dtype), 3)})
+    print(json.dumps(results))
+
+
+def compile_times():
+    """(import sourcegrad, first compile in a fresh process, a later process reading generated/), in ms."""
+    probe = (
+        "import time; t0 = time.perf_counter(); import sourcegrad; t1 = time.perf_counter()\n"
+        "import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import two_layer\n"
+        "args = [np.ones((4, 5)), np.ones((4, 2)), np.ones((5, 3)), np.ones((3, 2))]\n"
+        "t2 = time.perf_counter(); two_layer.loss_fn._compile(args, {}); t3 = time.perf_counter()\n"
+        "print((t1 - t0) * 1e3, (t3 - t2) * 1e3)\n")
+    with tempfile.TemporaryDirectory() as folder:
+        env = dict(os.environ, SOURCEGRAD_GENERATED_DIR=folder)
+        run = lambda: subprocess.run([sys.executable, "-c", probe, str(REPO / "examples")], env=env, cwd=REPO,  # noqa: E731
+                                     capture_output=True, text=True, check=True).stdout.split()
+        imported, first = map(float, run())
+        _, cached = map(float, run())
+    return imported, first, cached
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--output", help="also write the table to this file")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.quick)
+
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}.", ""]
+    for threads in ("1", "default"):
+        env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+        if threads == "1":
+            env.update({name: "1" for name in THREAD_VARIABLES})
+        command = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])
+        results = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+        lines += [f"### BLAS threads: {threads}", "",
+                  "| workload | dtype | contender | ms per step (median) | range | vs tutorial | page faults per step |",
+                  "|---|---|---|---|---|---|---|"]
+        for result in results:
+            for row in result["rows"]:
+                if row.get("missing"):
+                    lines.append(f"| {result['workload']} | {result['dtype']} | {row['contender']} | not installed | | | |")
+                    continue
+                lines.append(f"| {result['workload']} | {result['dtype']} | {row['contender']} | {row['median'] * 1e3:.4g} | "
+                             f"{row['low'] * 1e3:.4g}-{row['high'] * 1e3:.4g} | {row['ratio']:.2f}x | {row['faults']:.1f} |")
+        lines.append("")
+    imported, first, cached = compile_times()
+    lines += ["### Compile times", "", "| what | ms |", "|---|---|", f"| import sourcegrad | {imported:.0f} |",
+              f"| first compile of the two-layer gradient, fresh process | {first:.0f} |",
+              f"| a later process, file found in generated/ | {cached:.1f} |"]
+    table = "\n".join(lines)
+    print(table)
+    if args.output:
+        Path(args.output).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
