@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:22) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:24 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: b24a13a830cc61bad083f6cb4122043c7386a173919e31af36309175eaf15809
+# sourcegrad-key: 4b6239626b06217c5a54ca9252d25282c7ce73a328bda5d498010538528c9c3c
 # sourcegrad-checksum: bf78e0252c9834ef1a3f13f6691a2f82067251933997e53db2f8e5314910db2c
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -2,7 +2,7 @@
 # Gradient of loss_fn (nn.py:19) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 594d8b939a184abb905b9f41c9f22e81aaa877e79e6fcdb687eab7eb445608ce
+# sourcegrad-key: 21cdcbdf18aa3231ab4d499abc0fadfc13ea170ca6c2ea130be3957673c331f0
 # sourcegrad-checksum: 36cc496f4ade6f0b6775fb6768afa526e6f49b3cac3ae8ae43f9be8ce5196771
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import sys
 import threading
 
@@ -72,8 +73,10 @@ class DifferentiableFunction:
         """
         # The common call is a few microseconds of Python on top of the generated function: a rank per
         # argument to find the compiled gradient, one dict lookup, one dtype comparison per gradient.
-        key = tuple([a.ndim if type(a) is numpy.ndarray else _rank(a) for a in args]) if not kwargs \
-            else _rank_key(args, kwargs)
+        try:
+            key = tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)
+        except AttributeError:  # a Python number, a list, a dict, an object
+            key = _rank_key(args, kwargs)
         compiled = self._compiled.get(key)
         if compiled is None or not compiled.current():
             compiled = self._compile(args, kwargs)
@@ -304,6 +307,9 @@ def _rank(value):
     if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
         return 0
     return describe(value)  # a dict, list or object: its structure (rarer, and slower to look at)
+
+
+_NDIM = operator.attrgetter("ndim")
 
 
 def _rank_key(args, kwargs):

@@ -8,6 +8,7 @@ generated code then calls them through the array module it is handed.
 from __future__ import annotations
 
 import builtins
+import sys
 import types
 
 import numpy
@@ -63,11 +64,13 @@ def numpy_path(obj):
     global _numpy_paths
     if _numpy_paths is None:
         paths = {}
-        for prefix, module in (("", numpy), ("linalg.", numpy.linalg), ("random.", numpy.random), ("fft.", numpy.fft)):
-            for attr in dir(module):
+        # The modules' own dicts, not dir() and getattr(): those would import every lazily loaded part of
+        # numpy (f2py, testing, ...), a tenth of a second spent on nothing.
+        for prefix, name in (("", "numpy"), ("linalg.", "numpy.linalg"), ("random.", "numpy.random"), ("fft.", "numpy.fft")):
+            module = sys.modules.get(name)
+            for attr, value in (vars(module).items() if module is not None else ()):
                 if attr.startswith("_"):
                     continue
-                value = getattr(module, attr, None)
                 if callable(value) and not isinstance(value, type):
                     # numpy 2 has aliases (np.acos for np.arccos): prefer the function's own name
                     if id(value) not in paths or attr == getattr(value, "__name__", None):
