@@ -241,8 +241,10 @@ def main():
         return child(args.quick)
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}.", ""]
+    scratch = tempfile.mkdtemp(prefix="sourcegrad-benchmark-")  # generated code goes here, not into the repository
     for threads in ("1", "default"):
         env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+        env["SOURCEGRAD_GENERATED_DIR"] = scratch
         if threads == "1":
             env.update({name: "1" for name in THREAD_VARIABLES})
         command = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])

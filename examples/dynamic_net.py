@@ -14,6 +14,7 @@ import random
 import numpy as np
 
 import sourcegrad
+from two_layer_numpy import print_every
 
 N, D_in, H, D_out = 64, 1000, 100, 10
 
@@ -59,13 +60,6 @@ def train(steps=500, learning_rate=1e-4, momentum=0.9, seed=0, dtype=np.float64,
             v += g
             p -= learning_rate * v
     return losses
-
-
-def print_every(period):
-    def log(t, loss):
-        if t % period == period - 1:
-            print(t, float(loss))
-    return log
 
 
 def main(steps=500, log=None):

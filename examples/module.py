@@ -11,6 +11,7 @@ which sourcegrad.optim.SGD applies to the object in place.
 import numpy as np
 
 import sourcegrad
+from two_layer_numpy import print_every
 from sourcegrad.optim import SGD
 
 N, D_in, H, D_out = 64, 1000, 100, 10
@@ -47,13 +48,6 @@ def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print):
         log(t, loss)
         optimizer.step(grads)
     return losses
-
-
-def print_every(period):
-    def log(t, loss):
-        if t % period == period - 1:
-            print(t, float(loss))
-    return log
 
 
 def main(steps=500, log=None):

@@ -10,6 +10,7 @@ layer dicts; sourcegrad inlines them into the loss and writes its backward pass.
 import numpy as np
 
 import sourcegrad
+from two_layer_numpy import print_every
 from sourcegrad import nn
 
 N, D_in, H, D_out = 64, 1000, 100, 10
@@ -43,13 +44,6 @@ def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print, op
                 for name in layer:
                     layer[name] -= learning_rate * grad[name]
     return losses
-
-
-def print_every(period):
-    def log(t, loss):
-        if t % period == period - 1:
-            print(t, float(loss))
-    return log
 
 
 def main(steps=500, log=None):

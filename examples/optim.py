@@ -9,10 +9,11 @@ the same structure, with PyTorch's update rule.
 import nn as nn_example
 
 from sourcegrad.optim import Adam
+from two_layer_numpy import print_every
 
 
 def main(steps=500, log=None):
-    return nn_example.train(steps, log=log or nn_example.print_every(100),
+    return nn_example.train(steps, log=log or print_every(100),
                             optimizer=lambda layers: Adam(layers, lr=1e-4))
 
 

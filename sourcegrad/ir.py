@@ -112,6 +112,15 @@ class Break:
     node: gast.AST
 
 
+def fresh_name(base, taken):
+    """base, or base_2, base_3, ...: the first not in taken."""
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    return name
+
+
 def bound_names(stmt, counters=True):
     """The names a statement binds itself (a loop: its targets and, with counters, its trip counter)."""
     if isinstance(stmt, Assign):

@@ -69,7 +69,7 @@ class _Writer:
         returned = copy.deepcopy(fn.returned.value)
         if isinstance(returned, gast.Name) and returned.id in self.backward_writes():
             # the backward pass restores earlier values of this name: keep the one to return
-            value_name = _fresh("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape})
+            value_name = ir.fresh_name("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape})
             body.append(_assign(value_name, returned))
             returned = ir.name(value_name)
         body.append(self.comment("backward pass: gradients in reverse order"))
@@ -411,14 +411,6 @@ def _as_slices(index):
         parts = [None if isinstance(a, gast.Constant) and a.value is None else a for a in index.args]
         return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
     return index
-
-
-def _fresh(base, taken):
-    name, n = base, 2
-    while name in taken:
-        name = f"{base}_{n}"
-        n += 1
-    return name
 
 
 def _for(target, iterable, body):

@@ -147,7 +147,7 @@ class Site:
 def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="xp") -> ReverseFunction:
     facts = ShapeFacts(fn, argument_ranks)
     active = active_values(fn, wrt)
-    tape = _fresh_name("tape", fn.names | {backend})  # the list of saved values; `tape` unless the code uses it
+    tape = ir.fresh_name("tape", fn.names | {backend})  # the list of saved values; `tape` unless the code uses it
     names = _AdjointNames(fn.names | {backend, tape})
     returned = fn.returned.value
     out_name = returned.id if isinstance(returned, gast.Name) else "result"
@@ -493,14 +493,6 @@ def _sites(fn):
     for index, stmt in enumerate(fn.body):
         visit([stmt], index, False, 0)
     return sites
-
-
-def _fresh_name(base, taken):
-    name, n = base, 2
-    while name in taken:
-        name = f"{base}_{n}"
-        n += 1
-    return name
 
 
 def _call(backend, attr, args):
