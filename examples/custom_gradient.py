@@ -33,9 +33,9 @@ def loss_fn(x, y, w1, w2):
     return np.square(y_pred - y).sum()
 
 
-def main(steps=500, log=None):
+def main(steps=500, log=None, device=None):
     # The tutorial's two-layer training loop, with this loss.
-    return two_layer.train(steps, log=log or print_every(100), loss=loss_fn)
+    return two_layer.train(steps, log=log or print_every(100), loss=loss_fn, device=device)
 
 
 if __name__ == "__main__":

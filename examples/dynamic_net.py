@@ -44,8 +44,8 @@ def make_data(seed=0, dtype=np.float64):
     return x, y, params
 
 
-def train(steps=500, learning_rate=1e-4, momentum=0.9, seed=0, dtype=np.float64, log=print):
-    x, y, params = make_data(seed, dtype)
+def train(steps=500, learning_rate=1e-4, momentum=0.9, seed=0, dtype=np.float64, log=print, device=None):
+    x, y, params = sourcegrad.to_device(make_data(seed, dtype), device)
     depths = random.Random(seed)
     velocities = [np.zeros_like(p) for p in params]
     losses = []
@@ -62,8 +62,8 @@ def train(steps=500, learning_rate=1e-4, momentum=0.9, seed=0, dtype=np.float64,
     return losses
 
 
-def main(steps=500, log=None):
-    return train(steps, log=log or print_every(100))
+def main(steps=500, log=None, device=None):
+    return train(steps, log=log or print_every(100), device=device)
 
 
 if __name__ == "__main__":

@@ -35,11 +35,13 @@ def loss_fn(model, x, y):
     return np.square(model.forward(x) - y).sum()
 
 
-def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print):
+def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print, device=None):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, D_in)).astype(dtype)
     y = rng.standard_normal((N, D_out)).astype(dtype)
     model = TwoLayerNet(rng, D_in, H, D_out, dtype)
+    x, y = sourcegrad.to_device((x, y), device)
+    vars(model).update(sourcegrad.to_device(vars(model), device))
     optimizer = SGD(model, lr=learning_rate)
     losses = []
     for t in range(steps):
@@ -50,8 +52,8 @@ def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print):
     return losses
 
 
-def main(steps=500, log=None):
-    return train(steps, log=log or print_every(100))
+def main(steps=500, log=None, device=None):
+    return train(steps, log=log or print_every(100), device=device)
 
 
 if __name__ == "__main__":

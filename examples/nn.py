@@ -29,8 +29,8 @@ def make_data(seed=0, dtype=np.float64):
     return x, y, layers
 
 
-def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print, optimizer=None):
-    x, y, layers = make_data(seed, dtype)
+def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print, optimizer=None, device=None):
+    x, y, layers = sourcegrad.to_device(make_data(seed, dtype), device)
     step = optimizer(layers) if optimizer else None
     losses = []
     for t in range(steps):
@@ -46,8 +46,8 @@ def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print, op
     return losses
 
 
-def main(steps=500, log=None):
-    return train(steps, log=log or print_every(100))
+def main(steps=500, log=None, device=None):
+    return train(steps, log=log or print_every(100), device=device)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from sourcegrad.optim import Adam
 from two_layer_numpy import print_every
 
 
-def main(steps=500, log=None):
-    return nn_example.train(steps, log=log or print_every(100),
+def main(steps=500, log=None, device=None):
+    return nn_example.train(steps, log=log or print_every(100), device=device,
                             optimizer=lambda layers: Adam(layers, lr=1e-4))
 
 

@@ -23,8 +23,8 @@ def loss_fn(x, y, w1, w2):
     return np.square(y_pred - y).sum()
 
 
-def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print, loss=loss_fn):
-    x, y, w1, w2 = make_data(seed, dtype)
+def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print, loss=loss_fn, device=None):
+    x, y, w1, w2 = sourcegrad.to_device(make_data(seed, dtype), device)
     losses = []
     for t in range(steps):
         loss_value, (grad_w1, grad_w2) = loss.value_and_grad(x, y, w1, w2)
@@ -36,8 +36,8 @@ def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print, lo
     return losses
 
 
-def main(steps=500, log=None):
-    return train(steps, log=log or print_every(100))
+def main(steps=500, log=None, device=None):
+    return train(steps, log=log or print_every(100), device=device)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ def make_data(seed=0, dtype=np.float64):
     return x, y, w1, w2
 
 
-def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print):
-    x, y, w1, w2 = make_data(seed, dtype)
+def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print, device=None):
+    x, y, w1, w2 = on_device(make_data(seed, dtype), device)
     losses = []
     for t in range(steps):
         # Forward pass: compute predicted y.
@@ -50,8 +50,16 @@ def train(steps=500, learning_rate=1e-6, seed=0, dtype=np.float64, log=print):
     return losses
 
 
-def main(steps=500, log=None):
-    return train(steps, log=log or print_every(100))
+def main(steps=500, log=None, device=None):
+    return train(steps, log=log or print_every(100), device=device)
+
+
+def on_device(arrays, device):
+    """The arrays on the device: "cuda" moves them to the GPU with cupy (the numpy code above then runs there)."""
+    if device == "cuda":
+        import cupy
+        return [cupy.asarray(a) for a in arrays]
+    return arrays
 
 
 def print_every(period):

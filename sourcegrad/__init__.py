@@ -9,9 +9,9 @@
 __version__ = "0.1.0"
 
 from .api import (DifferentiableFunction, adjoint, check_grad, differentiate, grad, nondifferentiable,  # noqa: E402
-                  stop_gradient)
+                  stop_gradient, to_device)
 from .errors import SourcegradError  # noqa: E402
 from .templates.registry import d  # noqa: E402  (`d[x]` in a user's gradient rule)
 
 __all__ = ["DifferentiableFunction", "SourcegradError", "adjoint", "check_grad", "d", "differentiate", "grad",
-           "nondifferentiable", "stop_gradient", "__version__"]
+           "nondifferentiable", "stop_gradient", "to_device", "__version__"]

@@ -19,6 +19,8 @@ def main(argv=None):
     parser.add_argument("script", help="a Python file, such as examples/two_layer.py")
     parser.add_argument("--show", action="store_true", help="print the generated backward pass instead of training")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the example's own)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                        help="run on numpy (cpu) or cupy (cuda); the generated code is the same")
     parser.add_argument("--version", action="version", version=f"sourcegrad {__version__}")
     args = parser.parse_args(argv)
 
@@ -34,7 +36,7 @@ def main(argv=None):
         elif args.show:
             entry(steps=1, log=lambda t, loss: None)
         else:
-            _run(entry, script, args.steps)
+            _run(entry, script, args.steps, args.device)
     except SourcegradError as exc:
         print(f"sourcegrad: error: {exc}", file=sys.stderr)
         return 1
@@ -51,8 +53,8 @@ def main(argv=None):
     return 0
 
 
-def _run(entry, script, steps):
-    print(f"sourcegrad {__version__}: running {script}")
+def _run(entry, script, steps, device):
+    print(f"sourcegrad {__version__}: running {script}" + (f" on {device}" if device else ""))
     default = inspect.signature(entry).parameters.get("steps")
     total = steps if steps is not None else getattr(default, "default", None)
     total = total if isinstance(total, int) and total > 0 else 100
@@ -65,10 +67,14 @@ def _run(entry, script, steps):
             elapsed = time.perf_counter() - start
             print(f"  step {t + 1:>5}/{total}  loss {float(loss):.6g}  ({elapsed:.2f} s)")
 
-    if steps is None:
-        entry(log=log)
-    else:
-        entry(steps=steps, log=log)
+    options = {"log": log}
+    if steps is not None:
+        options["steps"] = steps
+    if device is not None:
+        if "device" not in inspect.signature(entry).parameters:
+            raise SourcegradError(f"{script} takes no device", hint="Give its main() a `device` parameter.")
+        options["device"] = device
+    entry(**options)
     print(f"done in {time.perf_counter() - start:.2f} s")
 
 

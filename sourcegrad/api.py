@@ -35,7 +35,7 @@ def compiled_files():
 class DifferentiableFunction:
     """A function together with its compiled gradients (one per combination of argument ranks)."""
 
-    def __init__(self, fn, wrt=None, generated_dir=None):
+    def __init__(self, fn, wrt=None, generated_dir=None, device=None):
         if isinstance(fn, DifferentiableFunction):
             fn = fn.fn
         if not callable(fn):
@@ -43,6 +43,7 @@ class DifferentiableFunction:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.generated_dir = generated_dir
+        self.device = device  # "cpu", "cuda", or None: the arguments decide
         self._frontend = None
         self._parameters = _parameter_names(fn)
         if len(self._parameters) != len(inspect.signature(fn).parameters):
@@ -66,10 +67,12 @@ class DifferentiableFunction:
 
     # ---- gradients ---------------------------------------------------------------
 
-    def value_and_grad(self, *args, grad_output=None, **kwargs):
+    def value_and_grad(self, *args, grad_output=None, device=None, **kwargs):
         """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order.
 
         grad_output is the gradient of the output; it is needed only when f does not return a scalar.
+        device ("cpu" or "cuda") overrides the function's; by default the arguments' arrays decide, and the
+        gradients stay on their device. The same generated code runs on both.
         """
         # The common call is a few microseconds of Python on top of the generated function: a rank per
         # argument to find the compiled gradient, one dict lookup, one dtype comparison per gradient.
@@ -80,7 +83,8 @@ class DifferentiableFunction:
         compiled = self._compiled.get(key)
         if compiled is None or not compiled.current():
             compiled = self._compile(args, kwargs)
-        xp = NUMPY if "cupy" not in sys.modules else array_module_for(args)
+        device = device or self.device
+        xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
         try:
             if grad_output is not None:
                 value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
@@ -103,9 +107,9 @@ class DifferentiableFunction:
     def _like_inputs(self, gradients, args, kwargs):
         return tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
 
-    def grad(self, *args, grad_output=None, **kwargs):
+    def grad(self, *args, grad_output=None, device=None, **kwargs):
         """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order."""
-        return self.value_and_grad(*args, grad_output=grad_output, **kwargs)[1]
+        return self.value_and_grad(*args, grad_output=grad_output, device=device, **kwargs)[1]
 
     @property
     def backward_source(self) -> str:
@@ -185,20 +189,21 @@ class BoundDifferentiableFunction:
         return self.function.generated_path
 
 
-def differentiate(fn=None, *, wrt=None, generated_dir=None):
+def differentiate(fn=None, *, wrt=None, generated_dir=None, device=None):
     """Decorate a function so it can return its gradient; bare or with arguments.
 
     wrt: the argument names or positions to differentiate with respect to (default: the first).
     generated_dir: where generated code goes (default: $SOURCEGRAD_GENERATED_DIR, else ./generated).
+    device: "cpu" (numpy) or "cuda" (cupy); by default the arguments' arrays decide.
     """
     if fn is None:
-        return lambda f: DifferentiableFunction(f, wrt, generated_dir)
-    return DifferentiableFunction(fn, wrt, generated_dir)
+        return lambda f: DifferentiableFunction(f, wrt, generated_dir, device)
+    return DifferentiableFunction(fn, wrt, generated_dir, device)
 
 
-def grad(fn, wrt=None, generated_dir=None):
+def grad(fn, wrt=None, generated_dir=None, device=None):
     """The functional form: grad(f, wrt=...)(*args) returns f's gradients at args."""
-    return DifferentiableFunction(fn, wrt, generated_dir).grad
+    return DifferentiableFunction(fn, wrt, generated_dir, device).grad
 
 
 def check_grad(fn, *args, wrt=None, eps=1e-6, **kwargs):
@@ -211,6 +216,19 @@ def check_grad(fn, *args, wrt=None, eps=1e-6, **kwargs):
     from .checking import finite_difference_check
 
     return finite_difference_check(fn, args, kwargs, wrt, eps)
+
+
+def to_device(value, device):
+    """value with every numpy array in it moved to `device` ("cpu" or "cuda"), structures kept as they are."""
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    if device in (None, "cpu"):
+        return value.get() if type(value).__module__.startswith("cupy") else value
+    if device == "cuda" and hasattr(value, "shape") and type(value).__module__.startswith("numpy"):
+        return array_module_for([], "cuda").asarray(value)
+    return value
 
 
 # ---- user rules -------------------------------------------------------------------------

@@ -238,7 +238,7 @@ class ArrayModule:
 
 
 NUMPY = ArrayModule(numpy)
-_cupy_module = None
+_cupy_module = None  # made on first use: importing cupy costs time and needs a GPU
 
 
 def array_namespace(*values):
@@ -253,17 +253,64 @@ def array_namespace(*values):
     return numpy
 
 
-def array_module_for(values) -> ArrayModule:
-    """The `xp` for a call: cupy's when an argument is a cupy array, numpy's otherwise."""
-    global _cupy_module
-    if "cupy" not in sys.modules:  # the common case costs one dict lookup
+DEVICES = ("cpu", "cuda")
+
+
+def array_module_for(values, device=None) -> ArrayModule:
+    """The `xp` for a call: numpy's or cupy's, from `device` or, when it is None, from the arguments.
+
+    The arguments must all live on one device (and on `device`, when it is given): sourcegrad never copies
+    an array between devices behind the caller's back.
+    """
+    if device is None and "cupy" not in sys.modules:  # the common case costs one dict lookup
         return NUMPY
-    for value in values:
-        if type(value).__module__.startswith("cupy"):
-            if _cupy_module is None:
-                _cupy_module = ArrayModule(sys.modules["cupy"])
-            return _cupy_module
-    return NUMPY
+    places = {_place(v) for v in values} - {None}
+    if len(places) > 1:
+        raise _device_error("the arguments mix numpy and cupy arrays; sourcegrad does not copy between devices",
+                            "Move them to one device first: cupy.asarray(a) or cupy.asnumpy(a).")
+    if device is None:
+        device = "cuda" if places == {"cuda"} else "cpu"
+    if device not in DEVICES:
+        raise _device_error(f"unknown device {device!r}", "Use device='cpu' (numpy) or device='cuda' (cupy).")
+    module = NUMPY if device == "cpu" else _cupy()  # first: without cupy, that is what to fix
+    if places and places != {device}:
+        where = "numpy (cpu)" if places == {"cpu"} else "cupy (cuda)"
+        raise _device_error(f"device={device!r} was asked for, but the arguments are {where} arrays",
+                            "Move them with cupy.asarray(a) or cupy.asnumpy(a), or leave device out.")
+    return module
+
+
+def _place(value):
+    module = type(value).__module__
+    if module.startswith("cupy"):
+        return "cuda"
+    if module.startswith("numpy") and hasattr(value, "shape"):
+        return "cpu"
+    return None
+
+
+def _cupy():
+    global _cupy_module
+    if _cupy_module is None:
+        try:
+            import cupy
+        except ImportError:
+            raise _device_error("device='cuda' needs cupy, which is not installed",
+                                "Install it with pip install 'sourcegrad[cuda12]' (or [cuda13], matching your CUDA) "
+                                "on a machine with an NVIDIA GPU.") from None
+        try:
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # cupy raises its own CUDARuntimeError without a driver or a GPU
+            raise _device_error(f"device='cuda' needs an NVIDIA GPU, and cupy found none ({exc})",
+                                "Run on a machine with a GPU, or use device='cpu'.") from None
+        _cupy_module = ArrayModule(cupy)
+    return _cupy_module
+
+
+def _device_error(message, hint):
+    from ..errors import SourcegradError
+
+    return SourcegradError(message, hint=hint)
 
 
 # Helpers of the rule families, registered by importing them.
