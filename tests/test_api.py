@@ -249,3 +249,26 @@ def test_rebinding_a_global_function_recompiles():
         assert f.value_and_grad(w)[0] == pytest.approx(np.sin(w).sum())
     finally:
         activation = np.tanh
+
+
+def test_two_threads_calling_one_gradient_get_their_own_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    inputs = [data() for _ in range(8)]
+    expected = [hand_written(*args) for args in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda args: f.grad(*args), inputs * 4))
+    for got, want in zip(results, expected * 4):
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_a_later_call_never_overwrites_gradients_already_handed_out():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    first_args, second_args = data(), data()
+    first = f.grad(*first_args)
+    kept = [g.copy() for g in first]
+    f.grad(*second_args)
+    for g, k in zip(first, kept):
+        np.testing.assert_array_equal(g, k)
