@@ -244,3 +244,56 @@ def test_structure_gradients_keep_their_structure_and_dtype():
     q = {"w": np.ones((3, 3), np.float32)}
     d_p, d_q = sourcegrad.differentiate(shared, wrt=("p", "q")).grad(p, q, np.ones((2, 3)), 1)
     assert isinstance(d_p, dict) and d_p["w"].dtype == np.float32 and d_q["w"].dtype == np.float32
+
+
+# ---- found by review of the rules -------------------------------------------------------------------------------
+
+def std_of_a_size_one_axis(x):
+    return np.std(x, axis=1).sum()
+
+
+def power_zero(x):
+    return (x ** 0).sum() + (x * x).sum()
+
+
+def clip_crossed_bounds(x, lo):
+    return np.clip(x, lo, -0.5).sum()
+
+
+def axis_as_numpy_integer(x):
+    return np.sum(x, axis=np.int64(1)).sum() + np.linalg.norm(x, axis=np.int64(1)).sum()
+
+
+def concatenate_flat(x, y):
+    return (np.concatenate([x, y], axis=None) ** 2).sum()
+
+
+def hstack_with_a_scalar(x, y):
+    return (np.hstack([x, y]) ** 2).sum()
+
+
+def tile_with_array_reps(x):
+    return (np.tile(x, np.array([2, 2])) ** 2).sum()
+
+
+@pytest.mark.parametrize("fn, make_args, wrt", [
+    (std_of_a_size_one_axis, lambda: (rng.standard_normal((3, 1)),), ("x",)),
+    (power_zero, lambda: (np.array([0.0, 2.0, -1.5]),), ("x",)),
+    (clip_crossed_bounds, lambda: (rng.standard_normal(4), 0.5), ("x", "lo")),
+    (axis_as_numpy_integer, lambda: (rng.standard_normal((2, 3)),), ("x",)),
+    (concatenate_flat, lambda: (rng.standard_normal((2, 2)), rng.standard_normal(3)), ("x", "y")),
+    (hstack_with_a_scalar, lambda: (np.array(1.5), rng.standard_normal(3)), ("x", "y")),
+    (tile_with_array_reps, lambda: (rng.standard_normal(3),), ("x",)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_rule_edge_cases(fn, make_args, wrt):
+    report = sourcegrad.check_grad(fn, *make_args(), wrt=wrt)
+    assert report.max_error < 1e-6 and np.isfinite(report.max_error)
+
+
+def test_mean_of_an_empty_axis_is_nan_not_an_exception():
+    def empty_mean(x):
+        return np.mean(x, axis=1).sum()
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gradient = sourcegrad.differentiate(empty_mean).grad(np.zeros((3, 0)))
+    assert gradient.shape == (3, 0)

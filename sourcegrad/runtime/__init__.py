@@ -8,6 +8,8 @@ operators, so the same generated file runs on numpy and on cupy.
 
 from __future__ import annotations
 
+import math
+import operator
 import sys
 
 import numpy
@@ -70,7 +72,7 @@ def unreduce(grad, target, axis, keepdims):
     shape = getattr(target, "shape", ())
     if axis is not None and not keepdims:
         grad = _as_array(grad, target)
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = tuple(axis) if isinstance(axis, (tuple, list)) else (operator.index(axis),)  # np.int64 too
         ndim = len(shape)
         kept = list(getattr(grad, "shape", ()))
         for a in sorted(a % ndim for a in axes):
@@ -120,6 +122,20 @@ def ghost(value):
     if not hasattr(value, "shape") or not hasattr(value, "dtype"):
         return value
     return Ghost(value.shape, value.dtype, array_namespace(value))
+
+
+@helper
+def ratio(numerator, denominator):
+    """numerator / denominator for counts, as numpy divides: inf or nan for 0, never ZeroDivisionError."""
+    if denominator:
+        return numerator / denominator
+    return math.copysign(math.inf, numerator) if numerator else math.nan
+
+
+@helper
+def nonzero(value):
+    """value, with 1 where it is 0: a divisor that is safe where the numerator is 0 as well."""
+    return value + (value == 0)
 
 
 @helper

@@ -67,11 +67,17 @@ def _is_basic(index):
 @helper
 def split_grad(grad, arrays, axis):
     """The gradients of the arrays concatenated along axis, from the gradient of the result."""
+    module = array_namespace(grad)
+    if axis is None:  # the arrays were flattened first: split the flat gradient by size, then reshape
+        bounds, position = [], 0
+        for array in arrays[:-1]:
+            position += getattr(array, "size", 1)
+            bounds.append(position)
+        return [part.reshape(getattr(a, "shape", ())) for part, a in zip(module.split(grad, bounds), arrays)]
     bounds, position = [], 0
     for array in arrays[:-1]:
         position += array.shape[axis]
         bounds.append(position)
-    module = array_namespace(grad)
     return module.split(grad, bounds, axis=axis)
 
 
@@ -84,8 +90,11 @@ def unstack_grad(grad, count, axis):
 
 @helper
 def hstack_grad(grad, arrays):
-    """np.hstack joins 1-D arrays along axis 0 and the others along axis 1."""
-    return split_grad(grad, arrays, 0 if getattr(arrays[0], "ndim", 0) <= 1 else 1)
+    """np.hstack joins 0-d and 1-D arrays along axis 0 (a 0-d one as one element), the others along axis 1."""
+    if getattr(arrays[0], "ndim", 0) <= 1:
+        flat = [a.reshape(-1) if hasattr(a, "reshape") else a for a in arrays]
+        return [part.reshape(getattr(a, "shape", ())) for part, a in zip(split_grad(grad, flat, 0), arrays)]
+    return split_grad(grad, arrays, 1)
 
 
 @helper

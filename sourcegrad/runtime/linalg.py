@@ -7,6 +7,7 @@ subscripts, tensordot's axes, norm's ord and axis).
 
 from __future__ import annotations
 
+import operator
 import string
 
 from . import _as_array, array_namespace, helper, unbroadcast
@@ -269,7 +270,7 @@ def norm_grad(grad, norm, x, ord, axis, keepdims):
             return _keep(grad / norm_divisor(norm), x, range(nd), keepdims) * x
         axes = tuple(range(nd))
     else:
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = tuple(axis) if isinstance(axis, (tuple, list)) else (operator.index(axis),)  # np.int64 too
         axes = tuple(a % nd for a in axes)
     g = _keep(grad, x, axes, keepdims)
     r = _keep(norm, x, axes, keepdims)

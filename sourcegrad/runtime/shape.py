@@ -65,6 +65,10 @@ def _traversal(x, order):
         return tuple(reversed(range(ndim)))
     if order in ("K", "k") and ndim:
         strides = getattr(x, "strides", None) or (0,) * ndim
+        if any(stride == 0 and size > 1 for stride, size in zip(strides, _shape(x))):
+            from ..errors import SourcegradError
+            raise SourcegradError("ravel/flatten with order 'K' of a broadcast view (a zero stride) walks an order "
+                                  "sourcegrad does not model", hint="Use order 'C', or make the array contiguous first.")
         # memory order, outermost (largest stride) first; ties keep C order. Negative strides are
         # walked forwards (numpy: "except for reversing the data when strides are negative").
         return tuple(sorted(range(ndim), key=lambda a: -abs(strides[a])))
@@ -102,7 +106,7 @@ def _fresh(result, source):
 def tile_grad(grad, x, reps):
     """d np.tile(x, reps)/dx: grad summed over the copies."""
     shape = _shape(x)
-    reps = tuple(reps) if isinstance(reps, (tuple, list)) else (operator.index(reps),)
+    reps = tuple(int(r) for r in numpy.reshape(reps, -1))  # an int, a sequence, or an array of them
     n = max(len(shape), len(reps))
     shape_n = (1,) * (n - len(shape)) + shape
     reps_n = (1,) * (n - len(reps)) + reps

@@ -57,6 +57,13 @@ def divide(result, x, y):
 
 @adjoint(operator.pow, np.power)
 def power(result, x, y):
-    d[x] = unbroadcast(d[result] * y * x ** (y - 1), x)
     # d/dy x**y = x**y log(x); at x == 0 the product is 0 for y > 0, so log(0) is kept out.
-    d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
+    if y == 0:  # x ** 0 is 1: no gradient, even at x == 0 (where x ** (y - 1) would be inf)
+        d[x] = 0 * x
+        d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
+    elif y != 0:  # a constant exponent other than 0
+        d[x] = unbroadcast(d[result] * y * x ** (y - 1), x)
+        d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
+    else:  # an exponent known only at run time, maybe 0
+        d[x] = unbroadcast(d[result] * y * x ** (y - (y != 0)), x)
+        d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)

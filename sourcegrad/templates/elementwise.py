@@ -211,10 +211,10 @@ def clip(result, x, a_min=None, a_max=None, out=None):
     elif a_max is None:
         d[x] = unbroadcast(d[result] * (x >= a_min), x)
         d[a_min] = unbroadcast(d[result] * (x < a_min), a_min)
-    else:
-        d[x] = unbroadcast(d[result] * ((x >= a_min) & (x <= a_max)), x)
-        d[a_min] = unbroadcast(d[result] * (x < a_min), a_min)
-        d[a_max] = unbroadcast(d[result] * (x > a_max), a_max)
+    else:  # numpy's minimum(maximum(x, a_min), a_max): with a_min > a_max the result is a_max everywhere
+        d[x] = unbroadcast(d[result] * ((x >= a_min) & (np.maximum(x, a_min) <= a_max)), x)
+        d[a_min] = unbroadcast(d[result] * ((x < a_min) & (np.maximum(x, a_min) <= a_max)), a_min)
+        d[a_max] = unbroadcast(d[result] * (np.maximum(x, a_min) > a_max), a_max)
 
 
 # ---- selection: the condition carries no gradient ------------------------------------------------------

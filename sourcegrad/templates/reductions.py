@@ -13,7 +13,7 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 
 import numpy as np
 
-from ..runtime import size, unreduce
+from ..runtime import nonzero, ratio, size, unreduce
 from ..runtime.reductions import cumsum_grad, max_grad, min_grad, prod_grad
 from .registry import adjoint, d, method
 
@@ -27,7 +27,7 @@ def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
 
 @adjoint(np.mean)
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
-    d[x] = unreduce(d[result] * (size(result) / size(x)), x, axis, keepdims)
+    d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
 
 
 # ---- products ------------------------------------------------------------------------------------
@@ -62,13 +62,14 @@ method("min", np.min)
 
 @adjoint(np.var, aliases={"a": "x", "correction": "ddof"})
 def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    d[x] = unreduce(d[result] * (2 / (size(x) / size(result) - ddof)), x, axis, keepdims) * (
+    d[x] = unreduce(d[result] * ratio(2, ratio(size(x), size(result)) - ddof), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
 
 
 @adjoint(np.std, aliases={"a": "x", "correction": "ddof"})
 def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    d[x] = unreduce(d[result] / (result * (size(x) / size(result) - ddof)), x, axis, keepdims) * (
+    # (where std is 0, x - mean is 0 too: the gradient there is 0, not 0/0)
+    d[x] = unreduce(d[result] / (nonzero(result) * (ratio(size(x), size(result)) - ddof)), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
 
 
