@@ -16,3 +16,10 @@ def test_readme_shows_the_two_commands():
     readme = (REPO / "README.md").read_text()
     assert 'pip install -e . && python -m sourcegrad examples/two_layer.py' in readme
     assert 'pip install -e ".[test]" && python -m pytest' in readme
+
+
+def test_readme_shows_the_committed_generated_code():
+    readme = (REPO / "README.md").read_text()
+    generated = (REPO / "generated" / "two_layer_loss_fn__w1_w2__2222.py").read_text()
+    code = generated.split("\n\n", 1)[1].strip("\n")
+    assert code in readme, "README's generated two-layer code is stale: paste generated/two_layer_loss_fn__*.py"
