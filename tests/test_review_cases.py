@@ -297,3 +297,14 @@ def test_mean_of_an_empty_axis_is_nan_not_an_exception():
     with np.errstate(invalid="ignore", divide="ignore"):
         gradient = sourcegrad.differentiate(empty_mean).grad(np.zeros((3, 0)))
     assert gradient.shape == (3, 0)
+
+
+def clip_with_a_variable_bound(x, lo, hi):
+    return np.clip(x, lo, hi).sum()
+
+
+def test_clip_bounds_that_are_none_at_run_time():
+    x = np.array([-1.3, 0.2, 0.9])
+    f = sourcegrad.differentiate(clip_with_a_variable_bound, wrt="x")
+    np.testing.assert_allclose(f.grad(x, None, 0.5), [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(f.grad(x, -0.5, None), [0.0, 1.0, 1.0])

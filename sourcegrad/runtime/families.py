@@ -1,3 +1,3 @@
 """Runtime helpers of the gradient-rule families, one module each, registered with @helper."""
 
-from . import indexing, linalg, reductions, shape  # noqa: F401
+from . import elementwise, indexing, linalg, reductions, shape  # noqa: F401

@@ -12,6 +12,7 @@ import builtins
 import numpy as np
 
 from ..runtime import unbroadcast
+from ..runtime.elementwise import clip_passes, clip_takes_lower, clip_takes_upper
 from .registry import adjoint, d
 
 # ---- exponentials and logarithms ------------------------------------------------------
@@ -211,10 +212,15 @@ def clip(result, x, a_min=None, a_max=None, out=None):
     elif a_max is None:
         d[x] = unbroadcast(d[result] * (x >= a_min), x)
         d[a_min] = unbroadcast(d[result] * (x < a_min), a_min)
-    else:  # numpy's minimum(maximum(x, a_min), a_max): with a_min > a_max the result is a_max everywhere
+    elif a_min is not None and a_max is not None:
+        # numpy's minimum(maximum(x, a_min), a_max): with a_min > a_max the result is a_max everywhere
         d[x] = unbroadcast(d[result] * ((x >= a_min) & (np.maximum(x, a_min) <= a_max)), x)
         d[a_min] = unbroadcast(d[result] * ((x < a_min) & (np.maximum(x, a_min) <= a_max)), a_min)
         d[a_max] = unbroadcast(d[result] * (np.maximum(x, a_min) > a_max), a_max)
+    else:  # a bound that may be None, known only at run time
+        d[x] = unbroadcast(d[result] * clip_passes(x, a_min, a_max), x)
+        d[a_min] = unbroadcast(d[result] * clip_takes_lower(x, a_min, a_max), a_min)
+        d[a_max] = unbroadcast(d[result] * clip_takes_upper(x, a_min, a_max), a_max)
 
 
 # ---- selection: the condition carries no gradient ------------------------------------------------------
