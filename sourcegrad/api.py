@@ -17,8 +17,6 @@ import operator
 import sys
 import threading
 
-import numpy
-
 from .compiler import Frontend
 from .frontend.values import describe
 from .templates import registry

@@ -11,8 +11,6 @@ import builtins
 import sys
 import types
 
-import numpy
-
 _MISSING = object()
 
 
