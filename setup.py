@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10",
     install_requires=["gast>=0.6", "numpy>=1.24"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=14"],
     },
