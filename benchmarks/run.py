@@ -4,7 +4,8 @@ A step is forward, gradients and an SGD update. For each workload and dtype the 
 per step of every contender, its range over the rounds, its ratio to the tutorial's hand-written numpy
 backward, and the page faults per step (resource.getrusage), all measured in one process, interleaved,
 after a warm-up. The suite runs twice, in child processes: with one BLAS thread, then with the default.
-Contenders that are not installed (HIPS autograd, torch, jax) are listed as such, never faked. Then the
+Contenders that are not installed (HIPS autograd, torch) are listed as such, never faked; jax is not a
+contender yet. Then the
 compile times: importing sourcegrad, the first compile of the two-layer gradient in a fresh process, and
 a later process that finds the file in generated/.
 

@@ -260,6 +260,7 @@ def adjoint(primal):
                     hint="Name the rule's parameters after the result as the primal's are named.")
         registry.RULES[primal] = template
         registry.NONDIFFERENTIABLE.pop(primal, None)
+        registry.VERSION[0] += 1  # gradients compiled before now recompile on their next call
         return rule
 
     return register
@@ -267,8 +268,8 @@ def adjoint(primal):
 
 def nondifferentiable(fn):
     """Mark fn's result as carrying no gradient (an index, a count, a sample): a decorator."""
-    registry.nondifferentiable(fn, why=f"{getattr(fn, '__qualname__', fn)} is marked non-differentiable")
     registry.RULES.pop(fn, None)
+    registry.nondifferentiable(fn, why=f"{getattr(fn, '__qualname__', fn)} is marked non-differentiable")
     return fn
 
 

@@ -20,6 +20,7 @@ from .frontend.normalize import normalize
 from .frontend.resolve import Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
+from .templates.registry import VERSION as RULES_VERSION
 from .transform.reverse import reverse
 
 BACKEND = "xp"
@@ -34,9 +35,13 @@ class Compiled:
     return_location: Location
     from_cache: bool
     guards: tuple = ()  # (namespace, name, object): the global names the code was compiled against
+    rules_version: int = 0  # the rule registry's version then
 
     def current(self) -> bool:
-        """False once a global the function calls through has been rebound (`act = np.sin`): then recompile."""
+        """False once a global the function calls through has been rebound (`act = np.sin`), or a gradient
+        rule registered since: then recompile."""
+        if self.rules_version != RULES_VERSION[0]:
+            return False
         for namespace, name, obj in self.guards:  # usually one or two names: `np`, a helper
             if namespace.get(name, _UNBOUND) is not obj:
                 return False
@@ -81,7 +86,7 @@ class Frontend:
         globals_ = src.fn.__globals__
         guards = tuple((globals_, chain, globals_.get(chain, _UNBOUND)) for chain in fn_ir.references
                        if "." not in chain and not self.resolver.is_closure_variable(chain))
-        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards)
+        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards, RULES_VERSION[0])
 
 
 def _rule_source(obj):

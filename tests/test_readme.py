@@ -23,3 +23,10 @@ def test_readme_shows_the_committed_generated_code():
     generated = (REPO / "generated" / "two_layer_loss_fn__w1_w2__2222.py").read_text()
     code = generated.split("\n\n", 1)[1].strip("\n")
     assert code in readme, "README's generated two-layer code is stale: paste generated/two_layer_loss_fn__*.py"
+
+
+def test_readme_shows_the_committed_dynamic_net_backward_loop():
+    readme = (REPO / "README.md").read_text()
+    (path,) = (REPO / "generated").glob("dynamic_net_loss_fn*.py")
+    loop = [line for line in path.read_text().splitlines() if "d_w_mid += " in line or "d_b_mid += " in line]
+    assert loop and all(line in readme for line in loop)

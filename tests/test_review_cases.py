@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sourcegrad
-from sourcegrad import SourcegradError
+from sourcegrad import SourcegradError, d
 
 rng = np.random.default_rng(3)
 
@@ -308,3 +308,65 @@ def test_clip_bounds_that_are_none_at_run_time():
     f = sourcegrad.differentiate(clip_with_a_variable_bound, wrt="x")
     np.testing.assert_allclose(f.grad(x, None, 0.5), [1.0, 1.0, 0.0])
     np.testing.assert_allclose(f.grad(x, -0.5, None), [0.0, 1.0, 1.0])
+
+
+# ---- found by checking the README --------------------------------------------------------------------------------
+
+def sorts_in_place(w):
+    h = w * 2.0
+    h.sort()
+    return h[0] + 5.0 * h[2]
+
+
+def loops_over_items(params):
+    s = 0.0
+    for k, v in params.items():
+        s = s + np.sum(v ** 2)
+    return s
+
+
+def multiplies_in_place(w):
+    h = w * 1.0
+    np.multiply(h, 2.0, out=h)
+    return (h * h).sum()
+
+
+def test_an_in_place_method_on_a_value_with_a_gradient_is_refused():
+    with pytest.raises(SourcegradError, match="may change an array that carries a gradient") as info:
+        sourcegrad.differentiate(sorts_in_place).grad(np.array([3.0, 1.0, 2.0]))
+    assert "h.sort()" in str(info.value)
+
+
+def test_the_out_refusal_points_at_its_line():
+    with pytest.raises(SourcegradError) as info:
+        sourcegrad.differentiate(multiplies_in_place).grad(np.ones(2))
+    assert "np.multiply(h, 2.0, out=h)" in str(info.value)
+
+
+def test_a_loop_whose_items_cannot_take_their_gradient_back_is_refused():
+    with pytest.raises(SourcegradError, match="cannot send it back into what the loop walks"):
+        sourcegrad.differentiate(loops_over_items).grad({"a": np.ones(2)})
+
+
+def quadruple(x):
+    return x * 4.0
+
+
+def test_a_rule_registered_later_is_used_by_a_function_compiled_before():
+    def uses(w):
+        return quadruple(w).sum()
+
+    f = sourcegrad.differentiate(uses)
+    w = np.array([1.0, 2.0])
+    np.testing.assert_allclose(f.grad(w), [4.0, 4.0])  # inlined: the true gradient
+
+    @sourcegrad.adjoint(quadruple)
+    def quadruple_adjoint(result, x):
+        d[x] = d[result] * 5.0  # a deliberately different rule, to see that it is picked up
+
+    try:
+        np.testing.assert_allclose(f.grad(w), [5.0, 5.0])
+    finally:
+        from sourcegrad.templates import registry
+        registry.RULES.pop(quadruple, None)
+        registry.VERSION[0] += 1

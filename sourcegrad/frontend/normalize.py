@@ -152,7 +152,7 @@ class _Normalizer:
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return  # a docstring or a bare constant does nothing
-            effect = gast.Expr(value=self.expression_atoms(stmt.value))
+            effect = gast.copy_location(gast.Expr(value=self.expression_atoms(stmt.value)), stmt)
             self.owned.difference_update(ir.names_in(effect))
             self.emit(ir.Effect(effect, self.origin))
         elif isinstance(stmt, gast.Assert):
@@ -509,9 +509,15 @@ class _Normalizer:
     def expression_atoms(self, expr):
         """Flatten the operands of an expression whose own result is not kept (an expression statement)."""
         if isinstance(expr, gast.Call):
-            func = self.callee_expression(expr.func)
-            return gast.Call(func=func, args=[self.atom(a, None) for a in expr.args],
+            chain = _attribute_chain(expr.func)
+            if isinstance(expr.func, gast.Attribute) and (chain is None or chain[0] in self.current):
+                # `h.sort()`: the statement reads h itself, so a change to an array with a gradient is seen
+                func = gast.Attribute(value=self.atom(expr.func.value, None), attr=expr.func.attr, ctx=gast.Load())
+            else:
+                func = self.callee_expression(expr.func)
+            call = gast.Call(func=func, args=[self.atom(a, None) for a in expr.args],
                              keywords=[gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in expr.keywords])
+            return gast.copy_location(call, expr)
         return self.atom(expr, hint=None)
 
     def global_reference(self, chain, node):

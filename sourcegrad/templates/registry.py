@@ -48,6 +48,7 @@ def ndim(value):  # pragma: no cover - resolved at compile time inside rules
 
 
 RULES = {}  # primitive -> Template
+VERSION = [0]  # bumped whenever a rule is registered or replaced: compiled gradients check it
 NONDIFFERENTIABLE = {}  # primitive -> description; its result carries no gradient
 # Array methods and attributes, mapped to the numpy function whose rule they use.
 METHODS = {}
@@ -65,6 +66,7 @@ def adjoint(*primitives, aliases=None):
         template = Template(template_fn, aliases)
         for primitive in primitives:
             RULES[primitive] = template
+        VERSION[0] += 1
         return template_fn
 
     return register
@@ -73,6 +75,7 @@ def adjoint(*primitives, aliases=None):
 def nondifferentiable(*primitives, why="its result carries no gradient"):
     for primitive in primitives:
         NONDIFFERENTIABLE[primitive] = why
+    VERSION[0] += 1
 
 
 def method(name, primitive, pack_varargs=False):

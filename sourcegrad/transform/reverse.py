@@ -341,6 +341,19 @@ class _Reverse:
             return primal in assigned and primal not in carried and adjoint not in at_entry
 
         indexed = [(t, s) for t, s in _row_pairs(stmt) if s in self.active and t in self.active]
+        if stmt.kind == "for" and any(n in self.active for n in loop_sequences(stmt)):
+            # Every item that can carry a gradient must map back to a position in an array it came from
+            # (enumerate's counter carries none); otherwise a gradient would reach the item and stop there.
+            mapped = {t for t, _ in _row_pairs(stmt)}
+            iterable = stmt.iterable
+            if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate":
+                mapped.add(target_names(stmt.target)[0])
+            lost = [t for t in target_names(stmt.target) if t in self.active and t not in mapped]
+            if lost:
+                raise self.src.error(stmt.node, f"the loop's {', '.join(lost)} carr{'ies' if len(lost) == 1 else 'y'} a "
+                                     "gradient, but sourcegrad cannot send it back into what the loop walks",
+                                     "Loop over an array, a list or a tuple held by a name (or enumerate/zip of "
+                                     "those), or over range(len(...)) with indexing.")
         walks_rows = stmt.kind == "for" and not (isinstance(stmt.iterable, gast.Call) and isinstance(stmt.iterable.func, gast.Name)
                                                  and stmt.iterable.func.id == "range")
         index = self.fresh_name(f"i_{target_names(stmt.target)[-1]}") if walks_rows else None
