@@ -150,3 +150,21 @@ def test_two_layer_example_on_cupy_matches_numpy(dtype, tolerance):
     on_gpu = two_layer.train(steps=50, dtype=dtype, log=quiet, device="cuda")
     on_cpu = two_layer.train(steps=50, dtype=dtype, log=quiet)
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=tolerance)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_optimizers_update_in_place_on_every_device(device):
+    from sourcegrad.optim import SGD, Adam
+
+    for make in (lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True), lambda p: Adam(p, lr=0.1)):
+        reference = {"w": np.arange(6.0).reshape(2, 3), "b": [np.ones(3)]}
+        params = {"w": on(device, reference["w"].copy()), "b": [on(device, reference["b"][0].copy())]}
+        grads = {"w": np.full((2, 3), 0.5), "b": [np.full(3, -0.25)]}
+        same = params["w"]
+        on_host, on_device = make(reference), make(params)
+        for _ in range(3):
+            on_host.step(grads)
+            on_device.step({"w": on(device, grads["w"]), "b": [on(device, grads["b"][0])]})
+        assert params["w"] is same  # in place
+        np.testing.assert_allclose(host(params["w"]), reference["w"], rtol=1e-12)
+        np.testing.assert_allclose(host(params["b"][0]), reference["b"][0], rtol=1e-12)
