@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 77a63dd6f011d77281237f4b2ae186d56aab867f307737b315f9880e8171cbe3
+# sourcegrad-key: f0b239a6ae5535a52ddf2f2348479112423a65c38cf5677b6b25fae07a8a5b6f
 # sourcegrad-checksum: 443ecf8c9cfea92664ab099b4ba413a86ddd5dae47e7447d1a17612bc98bb263
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

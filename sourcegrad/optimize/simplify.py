@@ -47,7 +47,7 @@ class _Passes:
         self.rev = rev
         self.backend = rev.backend
         self.facts = rev.facts
-        self.adjoint_primal = {adj: primal for primal, adj in rev.adjoint_names.items()}
+        self.adjoint_primal = rev.primal_names
 
     # ---- the tree ---------------------------------------------------------------------------
 

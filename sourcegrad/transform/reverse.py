@@ -119,17 +119,15 @@ class ReverseFunction:
     backward: list = field(default_factory=list)
     gradients: list = field(default_factory=list)  # one expression per wrt argument
     adjoint_names: dict = field(default_factory=dict)  # primal name -> adjoint name
+    primal_names: dict = field(default_factory=dict)  # adjoint name -> primal name
     facts: ShapeFacts = None
     sites: dict = field(default_factory=dict)  # id(statement) -> Site
     copy_gradient: list = field(default_factory=list)
     tape: str = "tape"  # the name of the list of saved values
 
     def primal_of(self, adjoint_name):
-        """The primal value an adjoint belongs to (an adjoint has its primal's shape)."""
-        for primal, adjoint in self.adjoint_names.items():
-            if adjoint == adjoint_name:
-                return primal
-        return None
+        """The primal value an adjoint belongs to (an adjoint has its primal's shape), or None."""
+        return self.primal_names.get(adjoint_name)
 
 
 @dataclass
@@ -168,6 +166,7 @@ def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
         else:  # the output does not depend on w
             result.gradients.append(walker.zeros_of(w))
     result.adjoint_names = dict(names.assigned)
+    result.primal_names = dict(names.primals)
     return result
 
 
@@ -518,7 +517,7 @@ class _AdjointNames:
     def __init__(self, taken):
         self.taken = set(taken)
         self.assigned = {}
-        self._primal = {}
+        self.primals = {}  # adjoint name -> primal name
 
     def get(self, primal):
         if primal not in self.assigned:
@@ -529,11 +528,11 @@ class _AdjointNames:
                 n += 1
             self.taken.add(candidate)
             self.assigned[primal] = candidate
-            self._primal[candidate] = primal
+            self.primals[candidate] = primal
         return self.assigned[primal]
 
     def primal(self, adjoint):
-        return self._primal[adjoint]
+        return self.primals[adjoint]
 
 
 __all__ = ["AdjointStatement", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
