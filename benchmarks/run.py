@@ -4,8 +4,7 @@ A step is forward, gradients and an SGD update. For each workload and dtype the 
 per step of every contender, its range over the rounds, its ratio to the tutorial's hand-written numpy
 backward, and the page faults per step (resource.getrusage), all measured in one process, interleaved,
 after a warm-up. The suite runs twice, in child processes: with one BLAS thread, then with the default.
-Contenders that are not installed (HIPS autograd, torch) are listed as such, never faked; jax is not a
-contender yet. Then the
+Contenders that are not installed (HIPS autograd, torch, jax) are listed as such, never faked. Then the
 compile times: importing sourcegrad, the first compile of the two-layer gradient in a fresh process, and
 a later process that finds the file in generated/.
 
@@ -42,16 +41,18 @@ def two_layer_contenders(sizes, dtype):
     def tutorial():
         w1, w2 = weights()
 
-        def step():
+        def step():  # the tutorial's loop body, line for line (without its print)
             h_ = x.dot(w1)
             h_relu = np.maximum(h_, 0)
             y_pred = h_relu.dot(w2)
+            loss = np.square(y_pred - y).sum()  # noqa: F841 (the tutorial computes it every step)
             grad_y_pred = 2.0 * (y_pred - y)
             grad_w2 = h_relu.T.dot(grad_y_pred)
-            grad_h = grad_y_pred.dot(w2.T)
+            grad_h_relu = grad_y_pred.dot(w2.T)
+            grad_h = grad_h_relu.copy()
             grad_h[h_ < 0] = 0
             grad_w1 = x.T.dot(grad_h)
-            np.subtract(w1, LR * grad_w1, out=w1)  # w1 -= ..., in a closure
+            np.subtract(w1, LR * grad_w1, out=w1)  # w1 -= learning_rate * grad_w1, in a closure
             np.subtract(w2, LR * grad_w2, out=w2)
         return step
 
@@ -59,13 +60,14 @@ def two_layer_contenders(sizes, dtype):
         w1, w2 = weights()
         h_, h_relu, y_pred = np.empty((n, h), dtype), np.empty((n, h), dtype), np.empty((n, d_out), dtype)
         grad_w1, grad_w2, grad_h = np.empty_like(w1), np.empty_like(w2), np.empty((n, h), dtype)
-        mask = np.empty((n, h), bool)
+        mask, square = np.empty((n, h), bool), np.empty((n, d_out), dtype)
 
-        def step():
+        def step():  # the same computation, every array written into one allocated before the loop
             np.dot(x, w1, out=h_)
             np.maximum(h_, 0, out=h_relu)
             np.dot(h_relu, w2, out=y_pred)
             np.subtract(y_pred, y, out=y_pred)
+            loss = np.square(y_pred, out=square).sum()  # noqa: F841
             np.multiply(y_pred, 2.0, out=y_pred)
             np.dot(h_relu.T, y_pred, out=grad_w2)
             np.dot(y_pred, w2.T, out=grad_h)
@@ -85,6 +87,18 @@ def two_layer_contenders(sizes, dtype):
 
         def step():
             _, (grad_w1, grad_w2) = two_layer.loss_fn.value_and_grad(x, y, w1, w2)
+            np.subtract(w1, LR * grad_w1, out=w1)
+            np.subtract(w2, LR * grad_w2, out=w2)
+        return step
+
+    def sourcegrad_into_step():
+        sys.path.insert(0, str(REPO / "examples"))
+        import two_layer
+        w1, w2 = weights()
+        grad_w1, grad_w2 = np.empty_like(w1), np.empty_like(w2)
+
+        def step():  # the gradients written into the same two arrays every step (opt-in: into=)
+            two_layer.loss_fn.value_and_grad(x, y, w1, w2, into=(grad_w1, grad_w2))
             np.subtract(w1, LR * grad_w1, out=w1)
             np.subtract(w2, LR * grad_w2, out=w2)
         return step
@@ -120,8 +134,34 @@ def two_layer_contenders(sizes, dtype):
                 w2.grad = None
         return step
 
+    def jax_contender(jit):
+        def make():
+            import jax
+            import jax.numpy as jnp
+            jax.config.update("jax_enable_x64", True)  # float64 stays float64; float32 stays float32
+            jx, jy = jnp.asarray(x), jnp.asarray(y)
+            state = list(map(jnp.asarray, weights()))
+
+            def loss(w1, w2):
+                return jnp.sum(jnp.square(jnp.dot(jnp.maximum(jnp.dot(jx, w1), 0), w2) - jy))
+
+            value_and_grad = jax.value_and_grad(loss, argnums=(0, 1))
+
+            def update(w1, w2):
+                _, (grad_w1, grad_w2) = value_and_grad(w1, w2)
+                return w1 - LR * grad_w1, w2 - LR * grad_w2
+
+            update = jax.jit(update) if jit else update  # jit: the whole step, forward, gradients and update
+
+            def step():
+                state[:] = jax.block_until_ready(update(*state))  # jax returns before the work is done
+            return step
+        return make
+
     return {"tutorial (hand-written numpy)": tutorial, "hand-written, reused buffers": reused_buffers,
-            "sourcegrad": sourcegrad_step, "HIPS autograd": autograd_step, "torch CPU eager": torch_step}
+            "sourcegrad": sourcegrad_step, "sourcegrad, into= (gradient arrays reused)": sourcegrad_into_step,
+            "HIPS autograd": autograd_step, "torch CPU eager": torch_step,
+            "jax eager": jax_contender(jit=False), "jax.jit of the whole step": jax_contender(jit=True)}
 
 
 # ---- the dynamic net and the RNN -------------------------------------------------------------------------------
@@ -200,18 +240,20 @@ def measure(contenders, rounds):
     return rows
 
 
-def child(quick):
+def child(quick, only):
     rounds = 3 if quick else 7
+    workloads = {f"two-layer {','.join(map(str, sizes))}": (lambda dtype, sizes=sizes: two_layer_contenders(sizes, dtype),
+                                                            3 if sizes[1] >= 4096 else rounds)
+                 for sizes in ((8, 16, 8, 2), (64, 1000, 100, 10), (512, 4096, 1024, 10))}
+    workloads["dynamic net (depths 0-3)"] = (dynamic_net_contenders, rounds)
+    workloads["tanh RNN, 1,000 steps"] = (rnn_contenders, 3)
     results = []
     for dtype in (np.float64, np.float32):
-        for sizes in ((8, 16, 8, 2), (64, 1000, 100, 10), (512, 4096, 1024, 10)):
-            big = sizes[1] >= 4096
-            rows = measure(two_layer_contenders(sizes, dtype), 3 if big else rounds)
-            results.append({"workload": f"two-layer {','.join(map(str, sizes))}", "dtype": np.dtype(dtype).name, "rows": rows})
-        results.append({"workload": "dynamic net (depths 0-3)", "dtype": np.dtype(dtype).name,
-                        "rows": measure(dynamic_net_contenders(dtype), rounds)})
-        results.append({"workload": "tanh RNN, 1,000 steps", "dtype": np.dtype(dtype).name,
-                        "rows": measure(rnn_contenders(dtype), 3)})
+        for workload, (contenders, workload_rounds) in workloads.items():
+            if only and not any(part in workload for part in only):
+                continue
+            results.append({"workload": workload, "dtype": np.dtype(dtype).name,
+                            "rows": measure(contenders(dtype), workload_rounds)})
     print(json.dumps(results))
 
 
@@ -236,19 +278,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--output", help="also write the table to this file")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="run only the workloads whose name contains TEXT (repeatable), e.g. --only 8,16")
+    parser.add_argument("--threads", choices=("1", "default", "both"), default="both", help="BLAS threads")
+    parser.add_argument("--no-compile-times", action="store_true", help="skip the compile-time probes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.quick)
+        return child(args.quick, args.only)
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}.", ""]
     scratch = tempfile.mkdtemp(prefix="sourcegrad-benchmark-")  # generated code goes here, not into the repository
-    for threads in ("1", "default"):
+    for threads in ("1", "default") if args.threads == "both" else (args.threads,):
         env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
         env["SOURCEGRAD_GENERATED_DIR"] = scratch
         if threads == "1":
             env.update({name: "1" for name in THREAD_VARIABLES})
+            env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         command = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])
+        command += [f"--only={part}" for part in args.only or ()]
         results = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
         lines += [f"### BLAS threads: {threads}", "",
                   "| workload | dtype | contender | ms per step (median) | range | vs tutorial | page faults per step |",
@@ -261,14 +309,19 @@ def main():
                 lines.append(f"| {result['workload']} | {result['dtype']} | {row['contender']} | {row['median'] * 1e3:.4g} | "
                              f"{row['low'] * 1e3:.4g}-{row['high'] * 1e3:.4g} | {row['ratio']:.2f}x | {row['faults']:.1f} |")
         lines.append("")
+    if args.no_compile_times:
+        return finish("\n".join(lines), args.output)
     imported, first, cached = compile_times()
     lines += ["### Compile times", "", "| what | ms |", "|---|---|", f"| import sourcegrad | {imported:.0f} |",
               f"| first compile of the two-layer gradient, fresh process | {first:.0f} |",
               f"| a later process, file found in generated/ | {cached:.1f} |"]
-    table = "\n".join(lines)
+    finish("\n".join(lines), args.output)
+
+
+def finish(table, output):
     print(table)
-    if args.output:
-        Path(args.output).write_text(table + "\n")
+    if output:
+        Path(output).write_text(table + "\n")
 
 
 if __name__ == "__main__":

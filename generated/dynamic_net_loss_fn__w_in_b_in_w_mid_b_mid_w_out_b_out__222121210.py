@@ -2,8 +2,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: f0b239a6ae5535a52ddf2f2348479112423a65c38cf5677b6b25fae07a8a5b6f
-# sourcegrad-checksum: 443ecf8c9cfea92664ab099b4ba413a86ddd5dae47e7447d1a17612bc98bb263
+# sourcegrad-key: 271190075a6da114073c8cfdadb5497a4251ea4c8d05e8aaa0a805b82382a251
+# sourcegrad-checksum: a83e3631f9794c752f8ef6f754da4a071be38ffcac5b2eb3a88fb0373a4803c0
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -14,6 +14,62 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     # values the backward pass needs and the forward pass overwrites are saved here
     tape = []
     x_matmul_w_in = x @ w_in
+    total = x_matmul_w_in + b_in
+    h_relu = xp.maximum(total, 0)
+    matmul = None
+    total_2 = None
+    for _ in range(depth):
+        tape.append(xp.ghost(matmul))
+        matmul = h_relu @ w_mid
+        tape.append(total_2)
+        total_2 = matmul + b_mid
+        maximum_total_2 = xp.maximum(total_2, 0)
+        tape.append(h_relu)
+        h_relu = maximum_total_2
+    matmul_2 = h_relu @ w_out
+    y_pred = matmul_2 + b_out
+    y_pred_minus_y = y_pred - y
+    square = xp.square(y_pred_minus_y)
+    sum_square = square.sum()
+    # backward pass: gradients in reverse order
+    d_sum_square = xp.output_gradient(sum_square, d_sum_square)
+    # dynamic_net.py:28  return np.square(y_pred - y).sum()
+    d_y_pred = xp.unbroadcast(d_sum_square * 2 * y_pred_minus_y, y_pred)
+    # dynamic_net.py:27  y_pred = h_relu @ w_out + b_out
+    d_matmul_2 = xp.unbroadcast(d_y_pred, matmul_2)
+    d_b_out = xp.unbroadcast(d_y_pred, b_out)
+    d_h_relu = d_matmul_2.dot(w_out.T)
+    d_w_out = h_relu.T.dot(d_matmul_2)
+    # dynamic_net.py:25  for _ in range(depth):
+    d_b_mid = xp.zeros_like(b_mid)
+    d_w_mid = xp.zeros_like(w_mid)
+    for iteration in range(depth):
+        # dynamic_net.py:26  h_relu = np.maximum(h_relu @ w_mid + b_mid, 0)
+        h_relu = tape.pop()
+        d_total_2 = d_h_relu * (total_2 >= 0)
+        d_matmul = xp.unbroadcast(d_total_2, matmul)
+        d_b_mid += xp.unbroadcast(d_total_2, b_mid)
+        total_2 = tape.pop()
+        d_h_relu = d_matmul.dot(w_mid.T)
+        d_w_mid += h_relu.T.dot(d_matmul)
+        matmul = tape.pop()
+    # dynamic_net.py:24  h_relu = np.maximum(x @ w_in + b_in, 0)
+    d_total = xp.unbroadcast(d_h_relu * (total >= 0), total)
+    d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
+    d_b_in = xp.unbroadcast(d_total, b_in)
+    d_w_in = x.T.dot(d_x_matmul_w_in)
+    return (sum_square, (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out))
+
+def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
+    """loss_fn_value_and_grad, writing its large arrays into buffers.
+
+    sourcegrad calls this one when the arrays are large. Kept in buffers for the next call with the same
+    shapes and dtypes, never handed to the caller: x_matmul_w_in.
+    """
+    # forward pass: the function's own code, one operation per line
+    # values the backward pass needs and the forward pass overwrites are saved here
+    tape = []
+    x_matmul_w_in = buffers.x_matmul_w_in = xp.matmul(x, w_in, out=buffers.x_matmul_w_in)
     total = x_matmul_w_in + b_in
     h_relu = xp.maximum(total, 0)
     matmul = None

@@ -22,6 +22,7 @@ from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError, array_module_for
+from .runtime.buffers import INTO_MINIMUM_BYTES, memory_root, signature
 
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
 
@@ -48,6 +49,7 @@ class DifferentiableFunction:
             self._frontend = Frontend(fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(fn, self._parameters, wrt)
         self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
+        self._no_targets = (None,) * len(self.wrt)  # into= not given: every gradient a new array
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
@@ -65,12 +67,15 @@ class DifferentiableFunction:
 
     # ---- gradients ---------------------------------------------------------------
 
-    def value_and_grad(self, *args, grad_output=None, device=None, **kwargs):
+    def value_and_grad(self, *args, grad_output=None, device=None, into=None, **kwargs):
         """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order.
 
         grad_output is the gradient of the output; it is needed only when f does not return a scalar.
         device ("cpu" or "cuda") overrides the function's; by default the arguments' arrays decide, and the
         gradients stay on their device. The same generated code runs on both.
+        into: arrays to write the gradients into (one for one `wrt` argument, else one per argument, each
+        of its argument's shape and dtype), returned as the gradients; without it every call returns new
+        arrays, never overwritten later.
         """
         # The common call is a few microseconds of Python on top of the generated function: a rank per
         # argument to find the compiled gradient, one dict lookup, one dtype comparison per gradient.
@@ -84,7 +89,9 @@ class DifferentiableFunction:
         device = device or self.device
         xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
         try:
-            if grad_output is not None:
+            if into is not None or compiled.pool.worthwhile:
+                value, gradients = self._call_with_buffers(compiled, xp, args, kwargs, grad_output, into)
+            elif grad_output is not None:
                 value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
             elif kwargs:
                 value, gradients = compiled.function(xp, *args, **kwargs)
@@ -102,12 +109,68 @@ class DifferentiableFunction:
             gradients = self._like_inputs(gradients, args, kwargs)
         return value, (gradients[0] if self._single else gradients)
 
+    def _call_with_buffers(self, compiled, xp, args, kwargs, grad_output, into):
+        """Call the `_into` variant: large temporaries in buffers kept between calls, gradients into `into`."""
+        targets = self._into_targets(into, args, kwargs) if into is not None else None
+        seed = {compiled.seed: grad_output} if grad_output is not None else {}
+        value = gradients = None
+        pool = compiled.pool
+        # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
+        if compiled.buffered is not None and (pool.worthwhile or sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES):
+            buffers = pool.take(signature(args, kwargs, grad_output))
+            try:
+                value, gradients = compiled.buffered(xp, buffers, targets or self._no_targets, *args,
+                                                     **kwargs, **seed)
+            except (ValueError, TypeError):
+                # An array of `into` that an operation cannot write into (numpy's dot takes only a contiguous
+                # array of its result's dtype): compute the plain way and copy. An error of the function
+                # itself is raised again by the plain call.
+                if targets is None:
+                    pool.drop()  # temporaries that did not fit: never try buffers for this gradient again
+                gradients = None
+            else:
+                pool.give_back(buffers)
+        if gradients is None:
+            value, gradients = compiled.function(xp, *args, **kwargs, **seed)
+        if targets is not None:
+            gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
+        return value, gradients
+
+    def _into_targets(self, into, args, kwargs):
+        """`into` as a tuple of one checked array per gradient."""
+        targets = (into,) if self._single and not isinstance(into, (tuple, list)) else tuple(into)
+        if len(targets) != len(self.wrt):
+            raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
+                                  hint="Pass one array per wrt argument, in wrt order.")
+        inputs = [a for a in list(args) + list(kwargs.values()) if hasattr(a, "shape")]
+        input_roots = {id(memory_root(a)) for a in inputs}
+        seen = set()
+        for index, target in enumerate(targets):
+            name, position = self.wrt[index], self._wrt_positions[index]
+            argument = args[position] if position < len(args) else self._argument(index, args, kwargs)
+            if not (hasattr(argument, "shape") and hasattr(argument, "dtype")):
+                raise SourcegradError(f"into= can take the gradient of {name} only if {name} is an array; it is "
+                                      f"a {type(argument).__name__}", hint="Leave into= out for this function.")
+            if (type(target) is not type(argument) or target.shape != argument.shape
+                    or target.dtype != argument.dtype):
+                got = f"{type(target).__name__} {getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}"
+                raise SourcegradError(f"into[{index}] is a {got.strip()}, but the gradient of {name} is a "
+                                      f"{type(argument).__name__} {argument.shape} {argument.dtype}",
+                                      hint=f"Pass an array like {name}: xp.empty_like({name}).")
+            root = id(memory_root(target))
+            if root in input_roots or root in seen:
+                what = "an argument of the call" if root in input_roots else "another array of into="
+                raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
+                                      "what it is computed from", hint="Pass arrays of their own (empty_like).")
+            seen.add(root)
+        return targets
+
     def _like_inputs(self, gradients, args, kwargs):
         return tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
 
-    def grad(self, *args, grad_output=None, device=None, **kwargs):
+    def grad(self, *args, grad_output=None, device=None, into=None, **kwargs):
         """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order."""
-        return self.value_and_grad(*args, grad_output=grad_output, device=device, **kwargs)[1]
+        return self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, **kwargs)[1]
 
     @property
     def backward_source(self) -> str:
@@ -130,6 +193,8 @@ class DifferentiableFunction:
                 self._frontend = Frontend(self.fn)
             ranks = self._parameter_ranks(args, kwargs)
             compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
+            if compiled.buffered is not None:
+                compiled.pool.decide(args, kwargs)
             self._compiled[key] = compiled
             self._last = compiled
             if compiled.path is not None:
@@ -327,6 +392,12 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+
+
+def _write_into(target, gradient):
+    if gradient is not target:
+        target[...] = gradient  # a gradient no operation could write into directly
+    return target
 
 
 def _rank_key(args, kwargs):

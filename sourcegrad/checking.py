@@ -32,23 +32,30 @@ def finite_difference_check(fn, args, kwargs, wrt, eps):
     bound.apply_defaults()
     arguments = dict(bound.arguments)
 
-    def evaluate(values):
-        return float(np.sum(original(**values)))
-
     analytic = differentiable.grad(**arguments)
     if len(differentiable.wrt) == 1:
         analytic = (analytic,)
     report = GradCheck()
     for name, gradient in zip(differentiable.wrt, analytic):
-        point = arguments[name]
-        numeric = np.zeros(np.shape(point))
-        flat = numeric.reshape(-1)
-        for index in range(flat.size):
-            flat[index] = (evaluate({**arguments, name: _shifted(point, index, eps)})
-                           - evaluate({**arguments, name: _shifted(point, index, -eps)})) / (2 * eps)
+        numeric = numeric_gradient(original, arguments, name, eps)
         difference = np.abs(np.asarray(gradient, dtype=np.float64) - numeric)
         report[name] = float(np.max(difference / np.maximum(1.0, np.abs(numeric)), initial=0.0))
     return report
+
+
+def numeric_gradient(fn, arguments: dict, name: str, eps: float):
+    """The central finite-difference gradient of sum(fn(**arguments)) with respect to arguments[name]."""
+
+    def evaluate(values):
+        return float(np.sum(fn(**values)))
+
+    point = arguments[name]
+    numeric = np.zeros(np.shape(point))
+    flat = numeric.reshape(-1)
+    for index in range(flat.size):
+        flat[index] = (evaluate({**arguments, name: _shifted(point, index, eps)})
+                       - evaluate({**arguments, name: _shifted(point, index, -eps)})) / (2 * eps)
+    return numeric
 
 
 def _float64(value):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
@@ -20,6 +20,7 @@ from .frontend.normalize import normalize
 from .frontend.resolve import Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
+from .runtime.buffers import BufferPool
 from .templates.registry import VERSION as RULES_VERSION
 from .transform.reverse import reverse
 
@@ -36,6 +37,8 @@ class Compiled:
     from_cache: bool
     guards: tuple = ()  # (namespace, name, object): the global names the code was compiled against
     rules_version: int = 0  # the rule registry's version then
+    buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
+    pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
 
     def current(self) -> bool:
         """False once a global the function calls through has been rebound (`act = np.sin`), or a gradient
@@ -81,12 +84,13 @@ class Frontend:
             except OSError as exc:
                 warnings.warn(f"sourcegrad could not write {path} ({exc}); the gradient is compiled in memory only.")
                 path = None
-        function = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
+        function, buffered = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
         seed = rev.seed if rev is not None else _seed_from(function)
         globals_ = src.fn.__globals__
         guards = tuple((globals_, chain, globals_.get(chain, _UNBOUND)) for chain in fn_ir.references
                        if "." not in chain and not self.resolver.is_closure_variable(chain))
-        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards, RULES_VERSION[0])
+        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards, RULES_VERSION[0],
+                        buffered)
 
 
 def _rule_source(obj):

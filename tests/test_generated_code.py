@@ -23,9 +23,18 @@ def backward_lines(source):
 
 
 def compiled(fn, *args, wrt=None):
+    """The generated plain function (the file's second function, `_into`, writes into buffers)."""
     f = sourcegrad.differentiate(fn, wrt=wrt)
     f.grad(*args)
-    return f.backward_source
+    return plain_function(f.backward_source)
+
+
+def plain_function(source):
+    return re.split(r"\n(?=def \w+_into\()", source)[0]
+
+
+def into_function(source):
+    return re.split(r"\n(?=def \w+_into\()", source)[1]
 
 
 def two_layer_args():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+import textwrap
 import types
 
 import gast
@@ -20,6 +21,7 @@ import gast
 from .. import ir
 from ..frontend.resolve import is_numpy_module, numpy_path
 from ..analysis.activity import target_names
+from .buffers import buffered_function
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, walk)
 
@@ -86,12 +88,24 @@ class _Writer:
         definition = gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
                                       returns=None, type_comment=None, type_params=[])
         module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
+        taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
+        buffers_name, into_name = ir.fresh_name("buffers", taken), ir.fresh_name("into", taken)
+        buffered = buffered_function(module.body[0], self.rank_of, rev.backend, buffers_name, into_name)
+        if buffered is not None:
+            into_function, kept, written = buffered
+            into_function.body[0] = ast.Expr(value=ast.Constant(value=_buffered_docstring(rev, kept, written, into_name)))
+            module.body.append(into_function)
         text = ast.unparse(ast.fix_missing_locations(module))
         lines = []
         for line in text.splitlines():
             match = _COMMENT_LINE.match(line)
             lines.append(f"{match.group(1)}# {self.comments[int(match.group(2))]}" if match else line)
         return "\n".join(lines) + "\n"
+
+    def rank_of(self, name):
+        """The static rank of a value or of an adjoint (which has its primal's shape), None if unknown."""
+        rank = self.rev.facts.ranks.get(self.rev.primal_of(name) or name)
+        return rank if isinstance(rank, int) else None
 
     def backward_writes(self):
         """Primal names the backward code rebinds: restored from the tape, or walked again by a reverse loop."""
@@ -458,6 +472,17 @@ def _docstring(rev):
     gradients = ", ".join(rev.adjoint_names.get(w, "d_" + w) for w in rev.wrt)
     return (f"Return {rev.primal.name}(...) and its gradients ({gradients}).\n\n"
             f"    {rev.seed}: the gradient of the output; by default 1 for a scalar output.\n    ")
+
+
+def _buffered_docstring(rev, kept, written, into_name):
+    gradients = [rev.adjoint_names.get(w, "d_" + w) for w in rev.wrt]
+    text = (f"sourcegrad calls this one when the arrays are large. Kept in buffers for the next call with the same "
+            f"shapes and dtypes, never handed to the caller: {', '.join(kept) or 'nothing'}.")
+    if written:
+        text += (" Written into the caller's arrays when given (into=): "
+                 + ", ".join(f"{gradients[i]} ({into_name}[{i}])" for i in written) + ".")
+    body = textwrap.fill(text, 104, initial_indent="    ", subsequent_indent="    ")
+    return f"{function_name(rev.primal.name)}, writing its large arrays into buffers.\n\n{body}\n    "
 
 
 def _arguments(rev):

@@ -105,15 +105,20 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def load_function(text: str, path: str, name: str, user_fn):
-    """Execute the generated module and return its function, bound to the user's module globals.
+    """Execute the generated module and return its function `name` and, if the file has one, its
+    variant `name_into` (writing into buffers), both bound to the user's module globals.
 
     Binding to the user's globals lets the generated code read the same global
     constants and helpers the original reads, live, without copying them.
     """
     namespace = {"__name__": f"sourcegrad.generated.{name}"}
     exec(compile(text, path, "exec"), namespace)
-    generated = namespace[name]
-    function = types.FunctionType(generated.__code__, user_fn.__globals__, name, None, None)
+    into = namespace.get(f"{name}_into")
+    return _rebind(namespace[name], user_fn), (_rebind(into, user_fn) if into is not None else None)
+
+
+def _rebind(generated, user_fn):
+    function = types.FunctionType(generated.__code__, user_fn.__globals__, generated.__name__, None, None)
     function.__kwdefaults__ = generated.__kwdefaults__
     if user_fn.__defaults__:
         function.__defaults__ = user_fn.__defaults__

@@ -1,0 +1,217 @@
+"""The buffered variant of each generated gradient (`<name>_into`): large temporaries kept between calls,
+gradients written into the caller's arrays (into=). It must give the gradients the plain function gives,
+checked here against finite differences, on the calls that write into kept buffers; it must never
+overwrite what an earlier call handed out; and two threads must not share buffers."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad.checking import numeric_gradient
+from sourcegrad.errors import SourcegradError
+from sourcegrad.runtime import buffers as buffer_runtime
+
+from rule_support import TOLERANCE, make_inputs
+from test_primitives import _params
+
+rng = np.random.default_rng(11)
+
+
+@pytest.fixture
+def always_buffered(monkeypatch, tmp_path):
+    """Keep buffers whatever the size of the arrays (normally only from 4 MiB of arguments)."""
+    monkeypatch.setattr(buffer_runtime, "MINIMUM_BYTES", 0)
+    monkeypatch.setenv("SOURCEGRAD_GENERATED_DIR", str(tmp_path / "generated"))
+
+
+def _numeric(fn, args, wrt):
+    names = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
+    arguments = dict(zip(names, args))
+    return [numeric_gradient(fn, arguments, name, 1e-6) for name in wrt]
+
+
+def _assert_close(gradients, numeric, names):
+    for name, gradient, expected in zip(names, gradients, numeric):
+        error = np.max(np.abs(np.asarray(gradient) - expected) / np.maximum(1.0, np.abs(expected)), initial=0.0)
+        assert error < TOLERANCE, f"d_{name}: {error}"
+
+
+def _other_weights(args):
+    """The same call with other output weights (the last argument of every table entry): other gradients."""
+    return [*args[:-1], np.asarray(args[-1]) * -1.5 + 0.25]
+
+
+@pytest.mark.parametrize("entry, case", _params())
+def test_kept_buffers_give_the_finite_difference_gradient(entry, case, always_buffered):
+    args = make_inputs(entry, case, np.float64)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs))
+    first = f.grad(*_other_weights(args))  # fills the buffers
+    first = first if isinstance(first, tuple) else (first,)
+    kept = [np.array(g, copy=True) for g in first]
+    second = f.grad(*args)  # writes into them
+    second = second if isinstance(second, tuple) else (second,)
+    _assert_close(second, _numeric(entry.fn, args, entry.inputs), entry.inputs)
+    for name, gradient, copy in zip(entry.inputs, first, kept):  # what the first call handed out is intact
+        np.testing.assert_array_equal(gradient, copy, err_msg=f"d_{name} changed under the caller")
+
+
+@pytest.mark.parametrize("entry, case", _params())
+def test_gradients_written_into_the_callers_arrays(entry, case, always_buffered):
+    args = make_inputs(entry, case, np.float64)
+    names = list(entry.fn.__code__.co_varnames[:entry.fn.__code__.co_argcount])
+    if not all(isinstance(args[names.index(n)], np.ndarray) for n in entry.inputs):
+        pytest.skip("into= takes arrays; this case differentiates a Python float")
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs))
+    into = tuple(np.full_like(args[names.index(n)], np.nan) for n in entry.inputs)
+    f.grad(*_other_weights(args), into=into)
+    gradients = f.grad(*args, into=into)
+    gradients = gradients if isinstance(gradients, tuple) else (gradients,)
+    assert all(g is target for g, target in zip(gradients, into))
+    _assert_close(gradients, _numeric(entry.fn, args, entry.inputs), entry.inputs)
+
+
+def two_layer(x, y, w1, w2):
+    h = x.dot(w1)
+    h_relu = np.maximum(h, 0)
+    y_pred = h_relu.dot(w2)
+    return np.square(y_pred - y).sum()
+
+
+def two_layer_data(n=16, d_in=20, h=12, d_out=3):
+    return (rng.standard_normal((n, d_in)), rng.standard_normal((n, d_out)), rng.standard_normal((d_in, h)),
+            rng.standard_normal((h, d_out)))
+
+
+def test_two_layer_keeps_its_temporaries_and_writes_gradients_into_the_callers_arrays(always_buffered):
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    f.grad(x, y, w1, w2)
+    source = f.backward_source.split("def two_layer_value_and_grad_into(")[1]
+    # every forward and backward array operation but the loss's scaling writes into a buffer
+    assert source.count("out=buffers.") == 7 and "out=into[0]" in source and "out=into[1]" in source
+    (buffers,) = f._last.pool.idle
+    h = buffers.h
+    f.grad(x, y, w1, w2)
+    assert f._last.pool.idle[0].h is h, "the second call writes into the first call's array"
+    f.grad(x[:5], y[:5], w1, w2)  # other shapes: new buffers, and the right gradient
+    assert f._last.pool.idle[0].h.shape == (5, 12)
+    _assert_close(f.grad(x[:5], y[:5], w1, w2), _numeric(two_layer, (x[:5], y[:5], w1, w2), ("w1", "w2")),
+                  ("w1", "w2"))
+
+
+def test_small_arrays_keep_no_buffers():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    f.grad(*two_layer_data())
+    f.grad(*two_layer_data())
+    assert not f._last.pool.worthwhile and not f._last.pool.idle
+
+
+def test_float32_buffers_stay_float32_and_a_dtype_change_gets_new_buffers(always_buffered):
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    data = two_layer_data()
+    f.grad(*data)
+    single = [a.astype(np.float32) for a in data]
+    g1, g2 = f.grad(*single)
+    assert g1.dtype == g2.dtype == np.float32 and f._last.pool.idle[0].h.dtype == np.float32
+    reference = f.grad(*data)
+    np.testing.assert_allclose(g1, reference[0], rtol=1e-3, atol=1e-3)
+
+
+def test_two_threads_never_share_buffers(always_buffered):
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    datasets = [two_layer_data() for _ in range(4)]
+    expected = [f.grad(*d) for d in datasets]
+    failures = []
+
+    def work(offset):
+        for step in range(300):
+            index = (step + offset) % len(datasets)
+            g1, g2 = f.grad(*datasets[index])
+            if not (np.allclose(g1, expected[index][0]) and np.allclose(g2, expected[index][1])):
+                failures.append(index)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_into_is_checked():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    with pytest.raises(SourcegradError, match="2 gradients"):
+        f.grad(x, y, w1, w2, into=(np.empty_like(w1),))
+    with pytest.raises(SourcegradError, match=r"into\[1\] is a ndarray \(12, 4\)"):
+        f.grad(x, y, w1, w2, into=(np.empty_like(w1), np.empty((12, 4))))
+    with pytest.raises(SourcegradError, match="float32"):
+        f.grad(x, y, w1, w2, into=(np.empty_like(w1), np.empty_like(w2, dtype=np.float32)))
+    with pytest.raises(SourcegradError, match="shares memory with an argument"):
+        f.grad(x, y, w1, w2, into=(w1, np.empty_like(w2)))
+    with pytest.raises(SourcegradError, match="shares memory with another array of into"):
+        buffer = np.empty_like(w2)
+        f.grad(x, y, np.empty_like(w2), w2.copy(), into=(buffer, buffer))
+
+
+def test_into_an_array_no_operation_can_write_into_is_copied_into(always_buffered):
+    """numpy's dot writes only into a C-contiguous array: a Fortran-ordered one is filled by a copy."""
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    into = (np.asfortranarray(np.empty_like(w1)), np.empty_like(w2))
+    g1, g2 = f.grad(x, y, w1, w2, into=into)
+    assert g1 is into[0] and g2 is into[1]
+    _assert_close((g1, g2), _numeric(two_layer, (x, y, w1, w2), ("w1", "w2")), ("w1", "w2"))
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["small arrays: copied into", "written into"])
+def test_into_for_one_argument_takes_an_array(buffered, monkeypatch):
+    if buffered:
+        monkeypatch.setattr(buffer_runtime, "MINIMUM_BYTES", 0)
+    def f(w, x):
+        return np.tanh(x @ w).sum()
+
+    g = sourcegrad.differentiate(f)
+    w, x = rng.standard_normal((4, 3)), rng.standard_normal((5, 4))
+    target = np.empty_like(w)
+    assert g.grad(w, x, into=target) is target
+    _assert_close((target,), _numeric(f, (w, x), ("w",)), ("w",))
+
+
+def test_a_value_that_reaches_the_caller_is_never_kept(always_buffered):
+    """The output (an array here, with grad_output) and views of it are handed out: no buffer for them."""
+    def f(x, w):
+        h = x * w
+        return h.T
+
+    g = sourcegrad.differentiate(f, wrt="w")
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    first, _ = g.value_and_grad(x, w, grad_output=np.ones((4, 3)))
+    kept = first.copy()
+    g.value_and_grad(x * 2, w, grad_output=np.ones((4, 3)))
+    np.testing.assert_array_equal(first, kept)
+
+
+def _control_flow_cases():
+    from test_control_flow import CASES
+    return CASES
+
+
+@pytest.mark.parametrize("fn, wrt, args", _control_flow_cases())
+def test_control_flow_corpus_with_kept_buffers(fn, wrt, args, always_buffered):
+    """Loops and branches keep their own arrays; the straight-line code around them writes into buffers.
+    The second call (into kept buffers) gives the finite-difference gradient, and leaves the first
+    call's gradients as they were."""
+    names = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
+    if not all(isinstance(args[names.index(n)], (np.ndarray, float)) for n in wrt):
+        pytest.skip("a gradient of a structure: covered by test_structures")
+    f = sourcegrad.differentiate(fn, wrt=wrt)
+    first = [np.array(g, copy=True) for g in f.grad(*args)]
+    handed_out = f.grad(*args)
+    second = f.grad(*args)
+    arguments = dict(zip(names, args))
+    _assert_close(second, [numeric_gradient(fn, arguments, n, 1e-6) for n in wrt], wrt)
+    for gradient, copy in zip(handed_out, first):
+        np.testing.assert_array_equal(gradient, copy)
