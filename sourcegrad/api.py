@@ -117,7 +117,8 @@ class DifferentiableFunction:
         pool = compiled.pool
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
         if compiled.buffered is not None and (pool.worthwhile or sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES):
-            buffers = pool.take(signature(args, kwargs, grad_output))
+            # a call that keeps no buffers (into= with small temporaries) need not compute the signature
+            buffers = pool.take(signature(args, kwargs, grad_output) if pool.worthwhile else None)
             try:
                 value, gradients = compiled.buffered(xp, buffers, targets or self._no_targets, *args,
                                                      **kwargs, **seed)
@@ -146,8 +147,7 @@ class DifferentiableFunction:
         input_roots = {id(memory_root(a)) for a in inputs}
         seen = set()
         for index, target in enumerate(targets):
-            name, position = self.wrt[index], self._wrt_positions[index]
-            argument = args[position] if position < len(args) else self._argument(index, args, kwargs)
+            name, argument = self.wrt[index], self._argument(index, args, kwargs)
             if not (hasattr(argument, "shape") and hasattr(argument, "dtype")):
                 raise SourcegradError(f"into= can take the gradient of {name} only if {name} is an array; it is "
                                       f"a {type(argument).__name__}", hint="Leave into= out for this function.")
@@ -210,8 +210,7 @@ class DifferentiableFunction:
         return {name: _rank(value) for name, value in bound.arguments.items()}
 
     def _argument(self, index, args, kwargs):
-        name = self.wrt[index]
-        position = self._parameters.index(name)
+        name, position = self.wrt[index], self._wrt_positions[index]
         if position < len(args):
             return args[position]
         if name in kwargs:

@@ -57,7 +57,7 @@ def buffered_function(definition: ast.FunctionDef, rank_of, backend, buffers="bu
     gradient_names = [g.id if isinstance(g, ast.Name) else None for g in returned.elts[1].elts]
     gradients = {name for name in gradient_names if name is not None and gradient_names.count(name) == 1} - value_names
     stable = set(params)  # values whose shapes (and dtypes) follow from the arguments' alone
-    temporaries, gradient_buffers = [], []
+    temporaries, gradient_buffers, slotted = [], [], set()
     for index, stmt in enumerate(body):
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
@@ -77,8 +77,9 @@ def buffered_function(definition: ast.FunctionDef, rank_of, backend, buffers="bu
             continue
         if target in escaping and target not in gradients:
             continue
-        if target in gradients and gradient_names.index(target) in gradient_buffers:
+        if target in slotted:  # one buffer per name: a second site may make another shape
             continue
+        slotted.add(target)
         targets = [ast.Name(id=target, ctx=ast.Store())]
         if target in escaping:
             position = gradient_names.index(target)
