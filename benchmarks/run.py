@@ -224,6 +224,9 @@ def measure(contenders, rounds):
     for r in range(rounds):
         order = list(steps) if r % 2 == 0 else list(steps)[::-1]  # interleaved, both directions
         for name in order:
+            # One untimed step first: the heap is as the previous contender left it, and the page faults of a
+            # contender's first step after another's measure that hand-over, not this contender's steady state.
+            steps[name]()
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             for _ in range(repeat):

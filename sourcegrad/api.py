@@ -17,6 +17,7 @@ import operator
 import sys
 import threading
 
+from . import call_path
 from .compiler import Frontend
 from .frontend.values import describe
 from .templates import registry
@@ -54,6 +55,7 @@ class DifferentiableFunction:
         self._compiled = {}
         self._last = None
         self._lock = threading.Lock()
+        self._entry_built = False  # value_and_grad and grad with the function's own parameters (call_path)
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -98,15 +100,24 @@ class DifferentiableFunction:
             else:
                 value, gradients = compiled.function(xp, *args)
         except OutputGradientError as exc:
-            raise SourcegradError(f"cannot start the backward pass: {exc}", compiled.return_location,
-                                  "Return a scalar (for example a loss summed with .sum()), or pass grad_output=, "
-                                  "an array of the output's shape.") from None
+            self._cannot_start(compiled, exc)
         try:  # a gradient has its argument's dtype; almost always it has it already
             for position, gradient in zip(self._wrt_positions, gradients):
                 if gradient.dtype is not args[position].dtype:
                     raise AttributeError
         except (AttributeError, IndexError):
             gradients = self._like_inputs(gradients, args, kwargs)
+        return value, (gradients[0] if self._single else gradients)
+
+    @staticmethod
+    def _cannot_start(compiled, exc):
+        raise SourcegradError(f"cannot start the backward pass: {exc}", compiled.return_location,
+                              "Return a scalar (for example a loss summed with .sum()), or pass grad_output=, "
+                              "an array of the output's shape.") from None
+
+    def _finish_plain_call(self, value, gradients, args):
+        """The end of value_and_grad for the fast call path's calls whose gradients need a dtype fix."""
+        gradients = self._like_inputs(gradients, args, {})
         return value, (gradients[0] if self._single else gradients)
 
     def _call_with_buffers(self, compiled, xp, args, kwargs, grad_output, into):
@@ -191,23 +202,32 @@ class DifferentiableFunction:
                 return self._compiled[key]
             if self._frontend is None:
                 self._frontend = Frontend(self.fn)
-            ranks = self._parameter_ranks(args, kwargs)
+            arguments = self._bind(args, kwargs)
+            ranks = {name: _rank(value) for name, value in arguments.items()}
             compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
             if compiled.buffered is not None:
                 compiled.pool.decide(args, kwargs)
             self._compiled[key] = compiled
+            # also under the key of a call passing every parameter by position, as the entry point does
+            self._compiled[tuple(ranks[name] for name in self._parameters)] = compiled
+            if not self._entry_built:
+                self._entry_built = True
+                entry = call_path.build(self, arguments)
+                if entry is not None:  # the same methods, with the function's own parameters: a shorter path
+                    self.value_and_grad, self.grad = entry
             self._last = compiled
             if compiled.path is not None:
                 _compiled_files.append(compiled.path)
             return compiled
 
-    def _parameter_ranks(self, args, kwargs):
+    def _bind(self, args, kwargs):
+        """The call's arguments by parameter name, defaults included."""
         try:
             bound = inspect.signature(self.fn).bind(*args, **kwargs)
         except TypeError as exc:
             raise SourcegradError(f"{self.fn.__qualname__}() was called with arguments that do not fit: {exc}") from None
         bound.apply_defaults()
-        return {name: _rank(value) for name, value in bound.arguments.items()}
+        return bound.arguments
 
     def _argument(self, index, args, kwargs):
         name, position = self.wrt[index], self._wrt_positions[index]

@@ -40,6 +40,15 @@ class Compiled:
     buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
 
+    def serves_plain_calls(self) -> bool:
+        """True when a call without options can go straight to `function`: still current, no buffers kept."""
+        if self.pool.worthwhile or self.rules_version != RULES_VERSION[0]:
+            return False
+        for namespace, name, obj in self.guards:  # current(), inlined: this runs on every call
+            if namespace.get(name, _UNBOUND) is not obj:
+                return False
+        return True
+
     def current(self) -> bool:
         """False once a global the function calls through has been rebound (`act = np.sin`), or a gradient
         rule registered since: then recompile."""
