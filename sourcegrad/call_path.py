@@ -2,15 +2,15 @@
 
 At the tutorial's smallest size a training step takes about 10 us, so the few microseconds that a
 general `value_and_grad(*args, **kwargs)` spends packing arguments, building a rank key with a loop
-and checking dtypes with another are a third of the step. For a function with plain parameters,
-`differentiate` therefore also builds (once, from a few lines of source) an entry point with the
-function's own signature:
+and checking dtypes with another are a third of the step. For a function with plain parameters, the
+first compile therefore also builds (once, from a few lines of source) an entry point with the
+function's own signature, which replaces the two methods on that DifferentiableFunction:
 
     def value_and_grad(x, y, w1, w2, *, grad_output=None, device=None, into=None):
         if grad_output is None and device is None and into is None and 'cupy' not in _modules:
             try:
                 _compiled = _table[x.ndim, y.ndim, w1.ndim, w2.ndim]
-            except (AttributeError, KeyError):  # not compiled yet, or other kinds of values than the first call's
+            except (AttributeError, KeyError, TypeError):  # not compiled yet, or not arrays this time
                 pass
             else:
                 if _compiled.serves_plain_calls():
@@ -20,9 +20,10 @@ function's own signature:
                     ...  # other dtypes, or a structure: the general method's fix
         return _general(x, y, w1, w2, grad_output=grad_output, device=device, into=into)
 
-Python binds the arguments (keywords and defaults included), the key is one tuple of `ndim`s, and
-anything out of the ordinary (a first call, a structure or a Python number, grad_output, a device,
-into=, buffers, cupy) goes to the general method, which stays the one place with the semantics.
+Python binds the arguments (keywords and defaults included), the key is one tuple of `ndim`s (a Python
+number's rank is read from its type), and anything out of the ordinary (a rank not compiled yet, a
+structure, grad_output, a device, into=, kept buffers, cupy) goes to the general method, which stays
+the one place with the semantics. The entry point changes how fast a call is, never what it returns.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
     if grad_output is None and device is None and into is None and 'cupy' not in _modules:
         try:
             _compiled = _table[{ranks}]
-        except (AttributeError, KeyError):
+        except (AttributeError, KeyError, TypeError):
             pass
         else:
             if _compiled.serves_plain_calls():
