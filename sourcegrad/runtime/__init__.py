@@ -53,6 +53,11 @@ def unbroadcast(grad, target):
     Every elementwise binary rule calls this on both operands; when the shapes
     already match it returns `grad` itself, so it costs a shape comparison.
     """
+    try:  # the common case first: two arrays of one shape
+        if grad.shape == target.shape:
+            return grad
+    except AttributeError:  # a Python number on either side: shape ()
+        pass
     shape = getattr(target, "shape", ())
     grad_shape = getattr(grad, "shape", ())
     if grad_shape == shape:
