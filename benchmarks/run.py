@@ -3,8 +3,10 @@
 A step is forward, gradients and an SGD update. For each workload and dtype the table gives the median time
 per step of every contender, its range over the rounds, its ratio to the tutorial's hand-written numpy
 backward (the median of each round's ratio, and their range), and the page faults per step (resource.getrusage), all measured in one process, interleaved,
-after a warm-up. The suite runs twice, in child processes: with one BLAS thread, then with the default.
-Contenders that are not installed (HIPS autograd, torch, jax) are listed as such, never faked. Then the
+after a warm-up. The suite runs in child processes: with one BLAS thread, then with the default, then with
+one thread and without the peers: importing torch or jax changes how the allocator serves numpy's large
+arrays (whether a fresh one costs page faults), so a process with numpy alone, as most users' are, is
+measured too. Contenders that are not installed (HIPS autograd, torch, jax) are listed as such, never faked. Then the
 compile times: importing sourcegrad, the first compile of the two-layer gradient in a fresh process, and
 a later process that finds the file in generated/.
 
@@ -246,7 +248,10 @@ def measure(contenders, rounds):
     return rows
 
 
-def child(quick, only):
+PEERS = ("HIPS autograd", "torch CPU eager", "jax eager", "jax.jit of the whole step")
+
+
+def child(quick, only, numpy_only):
     rounds = 3 if quick else 9
     workloads = {f"two-layer {','.join(map(str, sizes))}": (lambda dtype, sizes=sizes: two_layer_contenders(sizes, dtype),
                                                             (3 if quick else 5) if sizes[1] >= 4096 else rounds)
@@ -258,8 +263,11 @@ def child(quick, only):
         for workload, (contenders, workload_rounds) in workloads.items():
             if only and not any(part in workload for part in only):
                 continue
+            made = contenders(dtype)
+            if numpy_only:  # the peers' imports change how the allocator serves numpy: leave them out
+                made = {name: make for name, make in made.items() if name not in PEERS}
             results.append({"workload": workload, "dtype": np.dtype(dtype).name,
-                            "rows": measure(contenders(dtype), workload_rounds)})
+                            "rows": measure(made, workload_rounds)})
     print(json.dumps(results))
 
 
@@ -288,23 +296,30 @@ def main():
                         help="run only the workloads whose name contains TEXT (repeatable), e.g. --only 8,16")
     parser.add_argument("--threads", choices=("1", "default", "both"), default="both", help="BLAS threads")
     parser.add_argument("--no-compile-times", action="store_true", help="skip the compile-time probes")
+    parser.add_argument("--no-numpy-only", action="store_true",
+                        help="skip the run without the peers (numpy alone in the process, one BLAS thread)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--numpy-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.quick, args.only)
+        return child(args.quick, args.only, args.numpy_only)
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}.", ""]
     scratch = tempfile.mkdtemp(prefix="sourcegrad-benchmark-")  # generated code goes here, not into the repository
-    for threads in ("1", "default") if args.threads == "both" else (args.threads,):
+    runs = [(threads, False) for threads in (("1", "default") if args.threads == "both" else (args.threads,))]
+    if not args.no_numpy_only and args.threads != "default":
+        runs.append(("1", True))
+    for threads, numpy_only in runs:
         env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
         env["SOURCEGRAD_GENERATED_DIR"] = scratch
         if threads == "1":
             env.update({name: "1" for name in THREAD_VARIABLES})
             env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         command = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])
-        command += [f"--only={part}" for part in args.only or ()]
+        command += [f"--only={part}" for part in args.only or ()] + (["--numpy-only"] if numpy_only else [])
         results = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
-        lines += [f"### BLAS threads: {threads}", "",
+        title = f"BLAS threads: {threads}" + (", numpy alone in the process (no peer imported)" if numpy_only else "")
+        lines += [f"### {title}", "",
                   "| workload | dtype | contender | ms per step (median) | range | vs tutorial (range) "
                   "| page faults per step |",
                   "|---|---|---|---|---|---|---|"]

@@ -91,7 +91,7 @@ class DifferentiableFunction:
         device = device or self.device
         xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
         try:
-            if into is not None or compiled.pool.worthwhile:
+            if into is not None or compiled.pool.active:
                 value, gradients = self._call_with_buffers(compiled, xp, args, kwargs, grad_output, into)
             elif grad_output is not None:
                 value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
@@ -126,13 +126,21 @@ class DifferentiableFunction:
         seed = {compiled.seed: grad_output} if grad_output is not None else {}
         value = gradients = None
         pool = compiled.pool
+        # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
+        reused = pool.gradients if targets is None and xp is NUMPY else None
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
-        if compiled.buffered is not None and (pool.worthwhile or sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES):
+        if compiled.buffered is not None and (pool.worthwhile or reused is not None or (
+                targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES)):
             # a call that keeps no buffers (into= with small temporaries) need not compute the signature
             buffers = pool.take(signature(args, kwargs, grad_output) if pool.worthwhile else None)
+            if targets is not None:
+                writes = targets
+            elif reused is not None:
+                writes = reused.take(tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt))))
+            else:
+                writes = self._no_targets
             try:
-                value, gradients = compiled.buffered(xp, buffers, targets or self._no_targets, *args,
-                                                     **kwargs, **seed)
+                value, gradients = compiled.buffered(xp, buffers, writes, *args, **kwargs, **seed)
             except (ValueError, TypeError):
                 # An array of `into` that an operation cannot write into (numpy's dot takes only a contiguous
                 # array of its result's dtype): compute the plain way and copy. An error of the function
@@ -142,6 +150,8 @@ class DifferentiableFunction:
                 gradients = None
             else:
                 pool.give_back(buffers)
+                if reused is not None:
+                    reused.keep(gradients, writes)
         if gradients is None:
             value, gradients = compiled.function(xp, *args, **kwargs, **seed)
         if targets is not None:
@@ -206,7 +216,7 @@ class DifferentiableFunction:
             ranks = {name: _rank(value) for name, value in arguments.items()}
             compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
             if compiled.buffered is not None:
-                compiled.pool.decide(args, kwargs)
+                compiled.pool.decide(args, kwargs, [arguments[name] for name in self.wrt])
             self._compiled[key] = compiled
             # also under the key of a call passing every parameter by position, as the entry point does
             self._compiled[tuple(ranks[name] for name in self._parameters)] = compiled

@@ -41,8 +41,9 @@ class Compiled:
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
 
     def serves_plain_calls(self) -> bool:
-        """True when a call without options can go straight to `function`: still current, no buffers kept."""
-        if self.pool.worthwhile or self.rules_version != RULES_VERSION[0]:
+        """True when a call without options can go straight to `function`: still current, and neither
+        buffers nor gradient arrays are kept (those calls go through `buffered`)."""
+        if self.pool.active or self.rules_version != RULES_VERSION[0]:
             return False
         for namespace, name, obj in self.guards:  # current(), inlined: this runs on every call
             if namespace.get(name, _UNBOUND) is not obj:

@@ -21,8 +21,10 @@ rng = np.random.default_rng(11)
 
 @pytest.fixture
 def always_buffered(monkeypatch, tmp_path):
-    """Keep buffers whatever the size of the arrays (normally only from 4 MiB of arguments)."""
+    """Keep buffers and reuse dropped gradient arrays whatever the size of the arrays (normally only from
+    4 MiB of arguments, and from 256 KiB of gradients)."""
     monkeypatch.setattr(buffer_runtime, "MINIMUM_BYTES", 0)
+    monkeypatch.setattr(buffer_runtime, "REUSE_MINIMUM_BYTES", 0)
     monkeypatch.setenv("SOURCEGRAD_GENERATED_DIR", str(tmp_path / "generated"))
 
 
@@ -55,6 +57,22 @@ def test_kept_buffers_give_the_finite_difference_gradient(entry, case, always_bu
     _assert_close(second, _numeric(entry.fn, args, entry.inputs), entry.inputs)
     for name, gradient, copy in zip(entry.inputs, first, kept):  # what the first call handed out is intact
         np.testing.assert_array_equal(gradient, copy, err_msg=f"d_{name} changed under the caller")
+
+
+@pytest.mark.parametrize("entry, case", _params())
+def test_reused_gradient_arrays_give_the_finite_difference_gradient_and_leave_held_ones(entry, case, always_buffered):
+    args = make_inputs(entry, case, np.float64)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs))
+    f.grad(*_other_weights(args))  # handed out and dropped at once: the next call may write into it
+    held = f.grad(*args)
+    held = held if isinstance(held, tuple) else (held,)
+    _assert_close(held, _numeric(entry.fn, args, entry.inputs), entry.inputs)
+    kept = [np.array(g, copy=True) for g in held]
+    later = f.grad(*_other_weights(args))  # `held` is still referenced: it must not be written into
+    later = later if isinstance(later, tuple) else (later,)
+    for name, gradient, copy, new in zip(entry.inputs, held, kept, later):
+        np.testing.assert_array_equal(gradient, copy, err_msg=f"d_{name} changed under the caller")
+        assert not np.shares_memory(gradient, new)
 
 
 @pytest.mark.parametrize("entry, case", _params())
@@ -215,3 +233,124 @@ def test_control_flow_corpus_with_kept_buffers(fn, wrt, args, always_buffered):
     _assert_close(second, [numeric_gradient(fn, arguments, n, 1e-6) for n in wrt], wrt)
     for gradient, copy in zip(handed_out, first):
         np.testing.assert_array_equal(gradient, copy)
+
+
+
+# ---- gradient arrays written into again once the caller has dropped them ------------------------------------
+
+
+def hand_written(x, y, w1, w2):
+    """The tutorial's backward pass: the reference for the large cases, where finite differences of a loss in
+    the thousands lose the digits a comparison needs."""
+    h = x.dot(w1)
+    h_relu = np.maximum(h, 0)
+    grad_y_pred = 2.0 * (h_relu.dot(w2) - y)
+    grad_h = grad_y_pred.dot(w2.T)
+    grad_h[h < 0] = 0
+    return x.T.dot(grad_h), h_relu.T.dot(grad_y_pred)
+
+
+def large_two_layer_data():
+    """Gradients of 256 KiB and more: reused without any threshold patched."""
+    return two_layer_data(n=8, d_in=200, h=180, d_out=3)
+
+
+exact_references = pytest.mark.skipif(not buffer_runtime.REFERENCES_ARE_EXACT,
+                                      reason="reference counts are not exact here: no gradient array is reused")
+
+
+@exact_references
+def test_a_training_loop_alternates_between_two_gradient_arrays():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    addresses = set()
+    for _ in range(6):
+        expected = hand_written(x, y, w1, w2)
+        loss, (grad_w1, grad_w2) = f.value_and_grad(x, y, w1, w2)  # the last step's arrays are held meanwhile
+        addresses.add(grad_w1.ctypes.data)
+        np.testing.assert_allclose(grad_w1, expected[0], rtol=1e-12)
+        np.testing.assert_allclose(grad_w2, expected[1], rtol=1e-12)
+        w1 -= 1e-6 * grad_w1
+        w2 -= 1e-6 * grad_w2
+    assert len(addresses) == 2  # this step's gradient, and the one the loop variable held during the call
+
+
+def _held_array(holder):
+    return np.asarray(holder[0] if isinstance(holder, list) else holder)
+
+
+@exact_references
+@pytest.mark.parametrize("hold", [
+    lambda g: g,
+    lambda g: g[1:],
+    lambda g: [g],
+    lambda g: memoryview(g),
+    lambda g: np.frombuffer(g, dtype=g.dtype),
+], ids=["a variable", "a view", "a list", "a memoryview", "an array on its buffer"])
+def test_gradients_still_referenced_in_any_way_are_never_written_into(hold):
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    f.grad(x, y, w1, w2)  # dropped at once: kept for the next call
+    g1, _ = f.grad(x, y, w1, w2)
+    expected = _held_array(hold(g1.copy()))
+    holder = hold(g1)
+    del g1
+    for scale in (2.0, -3.0):  # later calls, other gradients
+        new, _ = f.grad(x, y, w1 * scale, w2)
+        assert not np.shares_memory(_held_array(holder), new)
+        np.testing.assert_allclose(new, hand_written(x, y, w1 * scale, w2)[0], rtol=1e-12)
+    np.testing.assert_array_equal(_held_array(holder), expected)
+
+
+@exact_references
+def test_a_dropped_gradient_array_is_written_into_by_the_next_call():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    first, _ = f.grad(x, y, w1, w2)
+    address = first.ctypes.data
+    del first
+    second, _ = f.grad(x, y, w1 * 2.0, w2)
+    assert second.ctypes.data == address
+    np.testing.assert_allclose(second, hand_written(x, y, w1 * 2.0, w2)[0], rtol=1e-12)
+
+
+def test_no_gradient_array_is_reused_where_reference_counts_are_not_exact(monkeypatch):
+    monkeypatch.setattr(buffer_runtime, "REFERENCES_ARE_EXACT", False)
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    f.grad(*large_two_layer_data())
+    assert f._last.pool.gradients is None and not f._last.pool.active
+
+
+@exact_references
+def test_threads_each_get_their_own_gradient_arrays():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    weights = [w1 * s for s in (1.0, -0.5, 2.0, 0.25)]
+    expected = [hand_written(x, y, w, w2) for w in weights]
+    failures = []
+
+    def work(offset):
+        for step in range(60):
+            index = (step + offset) % len(weights)
+            g1, g2 = f.grad(x, y, weights[index], w2)
+            if not (np.allclose(g1, expected[index][0], rtol=1e-12) and np.allclose(g2, expected[index][1])):
+                failures.append(index)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures and f._last.pool.gradients is not None
+
+
+@exact_references
+def test_a_shape_change_lets_the_old_arrays_go():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    f.grad(x, y, w1, w2)
+    wider = rng.standard_normal((200, 190)), rng.standard_normal((190, 3))
+    g1, g2 = f.grad(x, y, *wider)
+    assert g1.shape == (200, 190) and g2.shape == (190, 3)
+    for gradient, expected in zip((g1, g2), hand_written(x, y, *wider)):
+        np.testing.assert_allclose(gradient, expected, rtol=1e-12)

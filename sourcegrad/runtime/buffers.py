@@ -10,10 +10,17 @@ saves. The arguments of the first call decide.
 
 from __future__ import annotations
 
+import sys
+import threading
+
+import numpy
+
 _SCALARS = (int, float, complex, bool, str, type(None))
 MINIMUM_BYTES = 4 << 20  # the first call's array arguments must take this much for buffers to be kept
 INTO_MINIMUM_BYTES = 64 << 10  # into= arrays smaller than this are filled by a copy from the plain function
+REUSE_MINIMUM_BYTES = 256 << 10  # gradients (of the first call) at least this large are written into reused arrays
 _MOST_IDLE = 4  # sets kept for concurrent calls; more threads than this allocate afresh
+_MOST_KEPT = 2  # gradient arrays kept per wrt argument: a training loop holds one step's while the next runs
 
 
 class Buffers:
@@ -30,18 +37,23 @@ class Buffers:
 
 
 class BufferPool:
-    """The idle buffer sets of one compiled gradient."""
+    """The idle buffer sets of one compiled gradient, and the gradient arrays it may write into again."""
 
     def __init__(self):
         self.idle = []
         self.worthwhile = False  # set by the first call: are its arrays large enough to keep buffers for?
+        self.gradients = None  # a GradientArrays when the first call's gradients were large enough
+        self.active = False  # either of the two: calls go through the `_into` function
 
-    def decide(self, args, kwargs) -> None:
+    def decide(self, args, kwargs, wrt_arguments=()) -> None:
         if signature(args, kwargs, None) is None:  # a list, a dict, an object: no buffers (see signature)
-            self.worthwhile = False
             return
         arrays = [a for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape")]
         self.worthwhile = sum(a.nbytes for a in arrays) >= MINIMUM_BYTES
+        if (REFERENCES_ARE_EXACT and wrt_arguments and all(type(a) is numpy.ndarray for a in wrt_arguments)
+                and sum(a.nbytes for a in wrt_arguments) >= REUSE_MINIMUM_BYTES):
+            self.gradients = GradientArrays(len(wrt_arguments))
+        self.active = self.worthwhile or self.gradients is not None
 
     def take(self, signature) -> Buffers:
         if signature is not None and self.worthwhile:
@@ -59,8 +71,74 @@ class BufferPool:
 
     def drop(self) -> None:
         """Stop keeping buffers for this gradient (after a call that could not use them)."""
-        self.worthwhile = False
+        self.worthwhile = self.active = False
+        self.gradients = None
         self.idle.clear()
+
+
+# ---- gradient arrays written into again once the caller has let go of them ------------------------------
+#
+# A training step at the tutorial's size allocates its 800 KB weight gradient afresh every step, and in a
+# process with numpy alone the allocator maps that memory anew each time: 200 page faults and a third of
+# the step. The arrays a call hands out are its caller's, and a later call must never overwrite one the
+# caller can still see. CPython's reference count says exactly that: an array held only by this pool (no
+# variable, container, view or exported buffer of the caller's refers to it) is one nobody can see, and
+# the next call may write its gradient into it. Where references are not exact (PyPy, free-threaded
+# builds) no array is reused.
+
+
+def _references(slot, index):
+    """The reference count of slot[index] as this module sees it (the same code path for every array)."""
+    return sys.getrefcount(slot[index])
+
+
+def _exact_references() -> bool:
+    if not hasattr(sys, "getrefcount"):
+        return False
+    gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return gil_enabled is None or gil_enabled()
+
+
+REFERENCES_ARE_EXACT = _exact_references()
+_UNSEEN = _references([numpy.empty(0)], 0) if REFERENCES_ARE_EXACT else None  # held by the slot alone
+
+
+class GradientArrays:
+    """Per wrt argument, a few arrays this gradient handed out before; those the caller has dropped are
+    written into again (the `into` of the generated `_into` function)."""
+
+    def __init__(self, count):
+        self.slots = [[] for _ in range(count)]
+        self.lock = threading.Lock()  # a slot is scanned and taken from by one call at a time
+
+    def take(self, arguments) -> tuple:
+        """For each argument, an array of its type, shape and dtype that nobody else holds, or None."""
+        targets = []
+        with self.lock:
+            for slot, argument in zip(self.slots, arguments):
+                found = None
+                for index in range(len(slot)):
+                    if _references(slot, index) == _UNSEEN:
+                        array = slot[index]
+                        if (array.shape == argument.shape and array.dtype == argument.dtype
+                                and type(argument) is numpy.ndarray):
+                            found = slot.pop(index)  # out of the slot while this call writes into it
+                        else:  # from a call with other shapes: let it go
+                            del slot[index]
+                        break
+                targets.append(found)
+        return tuple(targets)
+
+    def keep(self, gradients, targets) -> None:
+        """Remember the arrays handed out now (`targets`: those this call was given to write into), to write
+        into once the caller has dropped them."""
+        with self.lock:
+            for slot, gradient, target in zip(self.slots, gradients, targets):
+                if len(slot) >= _MOST_KEPT or any(kept is gradient for kept in slot):
+                    continue
+                if gradient is target or (type(gradient) is numpy.ndarray and gradient.base is None
+                                          and gradient.flags.c_contiguous and gradient.flags.writeable):
+                    slot.append(gradient)
 
 
 def signature(args, kwargs, grad_output):
