@@ -99,6 +99,7 @@ class Frontend:
         globals_ = src.fn.__globals__
         guards = tuple((globals_, chain, globals_.get(chain, _UNBOUND)) for chain in fn_ir.references
                        if "." not in chain and not self.resolver.is_closure_variable(chain))
+        guards += tuple((namespace, name, namespace.get(name, _UNBOUND)) for namespace, name in fn_ir.callees)
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards, RULES_VERSION[0],
                         buffered)
 

@@ -164,6 +164,7 @@ class Function:
     names: set = field(default_factory=set)  # every identifier in use, for picking fresh names
     references: dict = field(default_factory=dict)  # global name -> resolved object (for the cache key)
     inlined: list = field(default_factory=list)  # (module, qualname, source) of each helper written into it
+    callees: list = field(default_factory=list)  # (globals, name) through which an inlined helper was reached
     kinds: dict = field(default_factory=dict)  # name -> what is known of its value (frontend.values)
 
     @property

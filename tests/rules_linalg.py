@@ -11,6 +11,13 @@ import numpy as np
 from rule_support import SCALAR, Entry, real, shapes
 
 
+def rank_deficient(rng, shape):
+    """Matrices of rank n - 1 (a stack of them): det is 0 there, but its gradient, the adjugate, is not."""
+    left = rng.standard_normal((*shape[:-1], shape[-1] - 1))
+    right = rng.standard_normal((*shape[:-2], shape[-1] - 1, shape[-1]))
+    return left @ right
+
+
 def well_conditioned(rng, shape):
     """Matrices 3 I + small noise (a stack of them for more than two axes): far from singular.
 
@@ -275,6 +282,10 @@ def det(x, w):
     return (np.linalg.det(x) * w).sum()
 
 
+def det_singular(x, w):
+    return (np.linalg.det(x) * w).sum()
+
+
 def solve(a, b, w):
     return (np.linalg.solve(a, b) * w).sum()
 
@@ -355,6 +366,7 @@ TABLE = [
     # inverse, determinant, solve
     Entry(np.linalg.inv, inv, SQUARE, domain=well_conditioned),
     Entry(np.linalg.det, det, SQUARE, domain=well_conditioned),
+    Entry(np.linalg.det, det_singular, SQUARE, domain=rank_deficient),
     Entry(np.linalg.solve, solve, SOLVE, domain=(well_conditioned, real)),
     Entry(np.linalg.solve, solve_keywords, shapes([(3, 3), (3,)]), domain=(well_conditioned, real)),
 ]

@@ -65,7 +65,44 @@ def tuple_swap(x, y):
     return (x * y * y).sum()
 
 
+# ---- found by a random-program search (2026-11-27) ----------------------------------------------------------
+
+
+def list_joined_in_a_loop(x, w):
+    # `outs + [h]` is list concatenation: each row of the stack is one step's h (the rows weigh differently)
+    outs = []
+    h = w
+    for i in range(len(x)):
+        h = np.tanh(h * x[i])
+        outs = outs + [h]
+    return (np.stack(outs) * np.arange(1.0, len(x) + 1)[:, None]).sum()
+
+
+def tuples_joined(x, w):
+    items = (x,) + (x * w, w * 2.0)
+    return (np.stack(items) * np.array([[1.0], [5.0], [-2.0]])).sum()
+
+
+def list_used_three_times(x, w):
+    items = [x * w, x]
+    return np.stack(items).sum() + (np.concatenate(items) ** 2).sum() + (np.stack(items) * 3.0).sum()
+
+
+def list_repeated(x, w):
+    items = [x * w, np.sin(x)] * 3
+    front = 2 * [w]
+    return (np.stack(items) * np.arange(1.0, 7.0)[:, None]).sum() + (np.stack(front) ** 2).sum()
+
+
+def list_parameter_used_three_times(ws, x):
+    return np.stack(ws).sum() + np.concatenate(ws).sum() + (np.stack(ws) * x).sum()
+
+
 CASES = [
+    (list_joined_in_a_loop, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (tuples_joined, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (list_used_three_times, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (list_repeated, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (clip_keywords_broadcast, lambda: (rng.uniform(-2, 2, 3), rng.uniform(-3, -2.5, (2, 3)), np.ones((2, 3))), ("x", "lo")),
     (list_literal_operand, lambda: (2.5, rng.standard_normal(3)), ("v",)),
     (vector_times_batch, lambda: (rng.standard_normal((4, 2, 3)), rng.standard_normal(3), rng.standard_normal((4, 4))), ("x", "v", "w")),
@@ -119,7 +156,31 @@ def mutates_in_an_expression_statement(x):
     return (h * h).sum()
 
 
+def appended_to_an_empty_list(x):
+    outs = []
+    h = x
+    for _ in range(3):
+        h = np.tanh(h * 2.0)
+        outs.append(h)
+    return np.stack(outs).sum()
+
+
+def in_place_on_a_name_that_later_holds_the_parameter(x):
+    h = x * 1.0
+    for _ in range(3):
+        h += 1.0  # from the second iteration on, h is x itself
+        h = x
+    return (h * x).sum()
+
+
+def sum_of_a_list(x):
+    return np.sum([x * 2.0, x])
+
+
 REFUSED = [
+    (appended_to_an_empty_list, r"`outs.append\(...\)` changes the list outs in place"),
+    (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
+    (sum_of_a_list, "given a list of arrays that carry gradients"),
     (aliased_in_place, "would change an array that another name may also hold"),
     (in_place_on_parameter, "would change the caller's"),
     (modulo, "no gradient rule for the `%` operator"),
@@ -370,3 +431,72 @@ def test_a_rule_registered_later_is_used_by_a_function_compiled_before():
         from sourcegrad.templates import registry
         registry.RULES.pop(quadruple, None)
         registry.VERSION[0] += 1
+
+
+class Base:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.tanh(x @ self.w)
+
+
+class Child(Base):
+    def forward(self, x):
+        return super().forward(x) * 3.0
+
+
+def child_loss(model, x):
+    return model.forward(x).sum()
+
+
+def test_super_is_refused_with_what_to_write_instead():
+    f = sourcegrad.differentiate(child_loss)
+    with pytest.raises(SourcegradError, match=r"super\(\) cannot be used.*\n.*\n.*\n.*Base.forward\(self, x\)"):
+        f.grad(Child(rng.standard_normal((3, 2))), rng.standard_normal((4, 3)))
+
+
+def activation(a):
+    return np.tanh(a)
+
+
+def doubled_sine(a):
+    return np.sin(a) * 2.0
+
+
+def calls_a_helper_through_a_global(x):
+    return act(x).sum()
+
+
+act = activation
+
+
+def test_rebinding_a_global_that_names_an_inlined_helper_recompiles():
+    global act
+    f = sourcegrad.differentiate(calls_a_helper_through_a_global)
+    x = rng.standard_normal(3)
+    try:
+        np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+        act = doubled_sine
+        value, gradient = f.value_and_grad(x)
+        assert value == pytest.approx((2 * np.sin(x)).sum())
+        np.testing.assert_allclose(gradient, 2 * np.cos(x))
+        act = activation
+        np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+    finally:
+        act = activation
+
+
+def test_a_list_parameter_used_three_times_gets_each_use():
+    ws, x = [rng.standard_normal(3) for _ in range(2)], rng.standard_normal(3)
+    gradient = sourcegrad.differentiate(list_parameter_used_three_times, wrt="ws").grad(ws, x)
+    for k, w in enumerate(ws):  # float64 central differences, element by element
+        numeric = np.zeros_like(w)
+        for i in range(w.size):
+            w[i] += 1e-6
+            up = list_parameter_used_three_times(ws, x)
+            w[i] -= 2e-6
+            down = list_parameter_used_three_times(ws, x)
+            w[i] += 1e-6
+            numeric[i] = (up - down) / 2e-6
+        np.testing.assert_allclose(gradient[k], numeric, rtol=1e-6, atol=1e-8)

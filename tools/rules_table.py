@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sourcegrad.frontend.normalize import ATTRIBUTE, COMPARISON, SUBSCRIPT  # noqa: E402
+from sourcegrad.frontend.normalize import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT  # noqa: E402
 from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
 from sourcegrad.ir import Method  # noqa: E402
 from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES  # noqa: E402
@@ -22,7 +22,8 @@ BEGIN, END = "<!-- rules table: begin (tools/rules_table.py writes it) -->", "<!
 OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", operator.truediv: "`/`",
              operator.pow: "`**`", operator.matmul: "`@`", operator.neg: "unary `-`", operator.pos: "unary `+`",
              operator.floordiv: "`//`", operator.not_: "`not`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
-             ATTRIBUTE: "an object's attribute (`model.w1`)"}
+             ATTRIBUTE: "an object's attribute (`model.w1`)", JOIN_SEQUENCES: "`+` of lists (`outs + [h]`)",
+             REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)"}
 FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",
             "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting"}
 

@@ -11,6 +11,8 @@ gradient of each path is the gradient of the code on that path.
 
 from __future__ import annotations
 
+import builtins
+
 import gast
 
 from .. import ir
@@ -43,7 +45,23 @@ def flows(fn: ir.Function):
             result.append((list(stmt.targets), reads([stmt.value])))
         elif isinstance(stmt, ir.Loop) and stmt.kind == "for":
             result.append((target_names(stmt.target), loop_sequences(stmt)))
+        elif isinstance(stmt, ir.Effect) and not is_harmless(stmt, fn):
+            # `outs.append(h)`, `np.copyto(a, b)`: a call for its effect may store any value it reads into any
+            # other. Counting that as a flow makes its names active whenever a gradient could pass through it,
+            # and the reverse pass then refuses the statement rather than miss the gradient it carries.
+            names = reads([stmt.stmt])
+            result.append((names, names))
     return result
+
+
+def is_harmless(effect, fn):
+    """print(...) and assert only read their arguments."""
+    node = effect.stmt
+    if isinstance(node, gast.Assert):
+        return True
+    call = node.value if isinstance(node, gast.Expr) else None
+    return (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)
+            and fn.references.get(call.func.id) is builtins.print)
 
 
 def loop_sequences(loop):

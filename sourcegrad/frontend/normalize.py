@@ -46,6 +46,8 @@ LOGICAL = "logical"  # `a and b`
 SUBSCRIPT = "subscript"  # `a[i]`
 ATTRIBUTE = "attribute"  # `model.w1`: an attribute of an object (array attributes such as `.T` are Methods)
 COPY = None  # `a = b`
+JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
+REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
 
 _COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
                   gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in"}
@@ -79,6 +81,7 @@ class _Normalizer:
         self.inlining = []  # the user functions being inlined, innermost last
         self.helper_result = self.helper_block = self.helper_into = None
         self.root_globals = resolver.globals
+        self.callees = []  # (globals, name) of each helper inlined, for the compiled gradient's guards
         self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
         self.conflicting = set()  # names whose assignments disagree on their kind
         self.inlined_sources = []  # their source texts, for the cache key
@@ -106,6 +109,7 @@ class _Normalizer:
             names=self.used,
             references=self.references,
             inlined=self.inlined_sources,
+            callees=self.callees,
             kinds=self.kinds,
         )
 
@@ -373,6 +377,11 @@ class _Normalizer:
         from ..templates import RULES, is_nondifferentiable
         if obj in RULES or is_nondifferentiable(obj):
             return None
+        if not self.resolver.is_closure_variable(chain[0]):
+            # Rebinding this name (`act = other_act`) changes the code written into the gradient: a guard.
+            callee = (self.resolver.globals, chain[0])
+            if all(callee[0] is not g or callee[1] != n for g, n in self.callees):
+                self.callees.append(callee)
         return obj
 
     def inline(self, fn, call, into=None):
@@ -476,6 +485,7 @@ class _Normalizer:
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
         self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None)
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
+        self.owned.discard(target)  # ...and the target is one of them, whatever it held before
 
     # ---- expressions --------------------------------------------------------
 
@@ -550,6 +560,13 @@ class _Normalizer:
     def kind(self, atom):
         return self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None
 
+    def is_sequence(self, atom):
+        """Whether atom is surely a list or tuple: a display, or a value known to be one."""
+        if isinstance(atom, (gast.List, gast.Tuple)):
+            return True
+        kind = self.kind(atom)
+        return isinstance(kind, tuple) and kind[0] in ("list", "tuple")
+
     def static_kind(self, expr):
         """What is known of `model.linear1` or `params["w1"]` before any statement computes it."""
         if isinstance(expr, gast.Name):
@@ -571,6 +588,8 @@ class _Normalizer:
         if isinstance(expr, gast.BinOp):
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
             primitive, word, noun = BINARY_OPERATORS[type(expr.op)]
+            if self.is_sequence(left) or self.is_sequence(right):  # list `+` and `*` have gradients of their own
+                primitive = {operator.add: JOIN_SEQUENCES, operator.mul: REPEAT_SEQUENCE}.get(primitive, primitive)
             new = gast.BinOp(left=left, op=expr.op, right=right)
             args, kwargs = (left, right), {}
             hint = _joined(left, word, right) or noun
@@ -660,10 +679,16 @@ class _Normalizer:
             self.owned.add(target)
         else:  # the result may be a view or an alias of any operand: those arrays are shared from now on
             self.owned.difference_update(ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load())))
+            self.owned.discard(target)  # a name a loop or branch keeps may have held an array of ours before
         return target
 
     def call(self, expr):
         func = expr.func
+        if isinstance(func, gast.Name) and func.id == "super" and func.id not in self.current \
+                and self.resolver.lookup("super") is builtins.super:
+            # the generated function is not a method of the class: it has no `__class__` for super() to find
+            raise self.src.error(expr, "super() cannot be used in code sourcegrad differentiates",
+                                 "Call the base class's method by name: `Base.forward(self, x)`.")
         args = [self.atom(a, None) for a in expr.args]
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
         keywords = [gast.keyword(arg=k, value=v) for k, v in kwargs.items()]

@@ -14,6 +14,8 @@ import sys
 
 import numpy
 
+from ..errors import SourcegradError
+
 HELPERS = {}  # name -> function: everything generated code reaches as `xp.<name>` besides the array module
 
 
@@ -58,6 +60,8 @@ def unbroadcast(grad, target):
             return grad
     except AttributeError:  # a Python number on either side: shape ()
         pass
+    if isinstance(target, (list, tuple)):
+        raise _sequence_error(target)
     shape = getattr(target, "shape", ())
     grad_shape = getattr(grad, "shape", ())
     if grad_shape == shape:
@@ -74,6 +78,8 @@ def unbroadcast(grad, target):
 @helper
 def unreduce(grad, target, axis, keepdims):
     """Broadcast the gradient of a reduction over `axis` back to `target`'s shape."""
+    if isinstance(target, (list, tuple)):
+        raise _sequence_error(target)
     shape = getattr(target, "shape", ())
     if axis is not None and not keepdims:
         grad = _as_array(grad, target)
@@ -84,6 +90,16 @@ def unreduce(grad, target, axis, keepdims):
             kept.insert(a, 1)
         grad = grad.reshape(tuple(kept))
     return _broadcast(grad, shape, target)
+
+
+def _sequence_error(target):
+    # An array operation met a list or tuple that carries gradients: numpy turned it into an array, and which
+    # item each part of the gradient belongs to is lost. Known lists get their own rules (`outs + [h]`);
+    # this one was not known to be a list when the function was compiled.
+    kind = type(target).__name__
+    return SourcegradError(f"an array operation (an operator or a numpy function) was given a {kind} of arrays that "
+                           f"carry gradients; sourcegrad takes that gradient only for arrays",
+                           hint=f"Make the {kind} an array first: np.stack(items), then operate on that array.")
 
 
 @helper

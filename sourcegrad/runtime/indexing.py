@@ -106,6 +106,31 @@ def vstack_grad(grad, arrays):
 
 
 @helper
+def sequence_head(grad, head):
+    """Of the gradient of `head + tail` (lists or tuples), head's part."""
+    return list(grad[:len(head)])
+
+
+@helper
+def sequence_tail(grad, tail):
+    """Of the gradient of `head + tail` (lists or tuples), tail's part."""
+    return list(grad[len(grad) - len(tail):])
+
+
+@helper
+def repeated_grad(grad, operand):
+    """The gradient of the list in `items * n` (or `n * items`): item i's is the sum over its n copies. The
+    count is an integer and has none."""
+    if not isinstance(operand, (list, tuple)):
+        return None
+    width = len(operand)
+    total = list(grad[:width])
+    for start in range(width, len(grad), width):
+        total = [add_gradients(a, b) for a, b in zip(total, grad[start:start + width])]
+    return total
+
+
+@helper
 def add_gradients(a, b):
     """a + b for gradients that may be structures (dicts and lists of arrays, nested)."""
     if isinstance(a, dict):

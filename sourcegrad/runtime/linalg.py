@@ -323,11 +323,21 @@ def _matrix_norm_grad(xp, x, r, ord, axes):
 
 
 @helper
-def det_grad(grad, det, x):
-    """d(det(x))/dx = det(x) * inv(x)^T, for a matrix or a stack of them (x must be invertible)."""
+def det_grad(grad, x):
+    """d(det(x))/dx is the transposed adjugate of x, for a matrix or a stack of them.
+
+    For an invertible x that is det(x) * inv(x)^T, but a singular x has an adjugate too (nonzero at rank
+    n - 1), so it is computed from the SVD x = U diag(s) V^T: adj(x)^T = det(U) det(V) U diag(p) V^T, where
+    p_i is the product of every singular value but s_i.
+    """
     xp = _xp(grad, x)
-    scale = _as_array(grad * det, x)
-    return scale[..., None, None] * xp.linalg.inv(x).swapaxes(-1, -2)
+    u, s, vt = xp.linalg.svd(x)
+    ones = xp.ones_like(s[..., :1])
+    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)  # s_0 ... s_{i-1}
+    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([s[..., 1:], ones], axis=-1), axis=-1), axis=-1), axis=-1)
+    others = before * after  # the product of all singular values but s_i, without dividing by s_i
+    scale = _as_array(grad, x) * xp.linalg.det(u) * xp.linalg.det(vt)
+    return scale[..., None, None] * ((u * others[..., None, :]) @ vt)
 
 
 def _solve_is_vector(a, result):

@@ -7,8 +7,9 @@ both contributions. Joining and splitting are each other's adjoints.
 
 import numpy as np
 
-from ..frontend.normalize import ATTRIBUTE, SUBSCRIPT
-from ..runtime.indexing import hstack_grad, index_grad, split_grad, unstack_grad, vstack_grad
+from ..frontend.normalize import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
+from ..runtime.indexing import (hstack_grad, index_grad, repeated_grad, sequence_head, sequence_tail, split_grad,
+                                unstack_grad, vstack_grad)
 from .registry import adjoint, d
 
 # ---- indexing: x[i], x[1:-1:2], x[None, ...], x[mask], x[[0, 0, 2]] ---------------------------------
@@ -46,6 +47,23 @@ def hstack(result, tup, dtype=None, casting="same_kind"):
 @adjoint(np.vstack)
 def vstack(result, tup, dtype=None, casting="same_kind"):
     d[tup] = vstack_grad(d[result], tup)
+
+
+# ---- lists and tuples: `outs + [h]` and `[h] * 3` ---------------------------------------------------------
+# The gradient of a list is a list of its items' gradients: a joined list's splits at the first operand's
+# length, and each item of a repeated list gets the sum of its copies' gradients.
+
+
+@adjoint(JOIN_SEQUENCES)
+def join_sequences(result, x, y):
+    d[x] = sequence_head(d[result], x)
+    d[y] = sequence_tail(d[result], y)
+
+
+@adjoint(REPEAT_SEQUENCE)
+def repeat_sequence(result, x, y):
+    d[x] = repeated_grad(d[result], x)
+    d[y] = repeated_grad(d[result], y)
 
 
 # ---- splitting an array ----------------------------------------------------------------------------------

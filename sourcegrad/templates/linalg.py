@@ -138,12 +138,10 @@ def inv(result, a):
         d[a] = -(swap_last_axes(result) @ d[result] @ swap_last_axes(result))
 
 
+# The adjugate, not det(a) * inv(a).T: a singular matrix has a gradient too (see det_grad).
 @adjoint(np.linalg.det)
 def det(result, a):
-    if ndim(a) == 2:
-        d[a] = d[result] * result * np.linalg.inv(a).T
-    else:
-        d[a] = det_grad(d[result], result, a)
+    d[a] = det_grad(d[result], a)
 
 
 # result = solve(a, b) = inv(a) @ b: d[b] = solve(a.T, d[result]) and d[a] = -d[b] @ result.T

@@ -23,14 +23,13 @@ iterations of a loop, it is set to zeros once, before the loop.
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, field
 
 import gast
 import numpy
 
 from .. import ir
-from ..analysis.activity import active_values, loop_sequences, reads, target_names
+from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..frontend.normalize import COPY
@@ -196,10 +195,8 @@ class _Reverse:
                 return self.unpacking(stmt, defined)
             return self.restores(stmt)
         if isinstance(stmt, ir.Effect):
-            if any(n in self.active for n in reads([stmt.stmt])) and not _harmless(stmt, self.fn):
-                raise self.src.error(stmt.stmt, "a statement whose value is dropped may change an array that carries a "
-                                     "gradient in place (a method, a call with out=), which cannot be differentiated",
-                                     "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
+            if any(n in self.active for n in reads([stmt.stmt])) and not is_harmless(stmt, self.fn):
+                raise _effect_error(self.src, stmt)
             return []
         if isinstance(stmt, ir.If):
             return self.branch(stmt, defined)
@@ -419,14 +416,18 @@ def _as_expression(atom):
     return atom
 
 
-def _harmless(effect, fn):
-    """print(...) and assert only read their arguments."""
-    node = effect.stmt
-    if isinstance(node, gast.Assert):
-        return True
-    call = node.value if isinstance(node, gast.Expr) else None
-    return (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)
-            and fn.references.get(call.func.id) is builtins.print)
+def _effect_error(src, effect):
+    call = effect.stmt.value if isinstance(effect.stmt, gast.Expr) else None
+    method = call.func if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) else None
+    if method is not None and isinstance(method.value, gast.Name) and method.attr in ("append", "extend", "insert"):
+        name = method.value.id
+        return src.error(effect.stmt, f"`{name}.{method.attr}(...)` changes the list {name} in place, and a gradient "
+                                      "cannot follow a value into a list that way",
+                         f"Make a new list instead: `{name} = {name} + "
+                         + ("values`." if method.attr == "extend" else "[value]`."))
+    return src.error(effect.stmt, "a statement whose value is dropped may change an array that carries a gradient in "
+                                  "place (a method, a call with out=), which cannot be differentiated",
+                     "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
 
 
 def _carried(loop):
