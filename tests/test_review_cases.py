@@ -94,6 +94,11 @@ def list_repeated(x, w):
     return (np.stack(items) * np.arange(1.0, 7.0)[:, None]).sum() + (np.stack(front) ** 2).sum()
 
 
+def lists_of_constants_with_arrays(x, w):
+    # a list display beside an array: numpy's elementwise `+` and `*`, not list concatenation or repetition
+    return ((x + [1.0, 2.0, 3.0]) * [0.5, -1.0, 2.0] * w + ([0.5, 0.5, 0.5] - x)).sum()
+
+
 def list_parameter_used_three_times(ws, x):
     return np.stack(ws).sum() + np.concatenate(ws).sum() + (np.stack(ws) * x).sum()
 
@@ -103,6 +108,7 @@ CASES = [
     (tuples_joined, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (list_used_three_times, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (list_repeated, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (lists_of_constants_with_arrays, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (clip_keywords_broadcast, lambda: (rng.uniform(-2, 2, 3), rng.uniform(-3, -2.5, (2, 3)), np.ones((2, 3))), ("x", "lo")),
     (list_literal_operand, lambda: (2.5, rng.standard_normal(3)), ("v",)),
     (vector_times_batch, lambda: (rng.standard_normal((4, 2, 3)), rng.standard_normal(3), rng.standard_normal((4, 4))), ("x", "v", "w")),
@@ -177,10 +183,15 @@ def sum_of_a_list(x):
     return np.sum([x * 2.0, x])
 
 
+def list_of_active_arrays_plus_an_array(x):
+    return ([x * 2.0, x] + x).sum()
+
+
 REFUSED = [
     (appended_to_an_empty_list, r"`outs.append\(...\)` changes the list outs in place"),
     (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
     (sum_of_a_list, "given a list of arrays that carry gradients"),
+    (list_of_active_arrays_plus_an_array, "given a list of arrays that carry gradients"),
     (aliased_in_place, "would change an array that another name may also hold"),
     (in_place_on_parameter, "would change the caller's"),
     (modulo, "no gradient rule for the `%` operator"),

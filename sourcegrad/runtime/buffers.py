@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 
 import numpy
 
@@ -82,7 +83,8 @@ class BufferPool:
 # process with numpy alone the allocator maps that memory anew each time: 200 page faults and a third of
 # the step. The arrays a call hands out are its caller's, and a later call must never overwrite one the
 # caller can still see. CPython's reference count says exactly that: an array held only by this pool (no
-# variable, container, view or exported buffer of the caller's refers to it) is one nobody can see, and
+# variable, container, view or exported buffer of the caller's refers to it, and no weak reference either)
+# is one nobody can see, and
 # the next call may write its gradient into it. Where references are not exact (PyPy, free-threaded
 # builds) no array is reused.
 
@@ -118,7 +120,8 @@ class GradientArrays:
             for slot, argument in zip(self.slots, arguments):
                 found = None
                 for index in range(len(slot)):
-                    if _references(slot, index) == _UNSEEN:
+                    # a weak reference does not count, but whoever holds one expects the array's values to stay
+                    if _references(slot, index) == _UNSEEN and not weakref.getweakrefcount(slot[index]):
                         array = slot[index]
                         if (array.shape == argument.shape and array.dtype == argument.dtype
                                 and type(argument) is numpy.ndarray):

@@ -1,6 +1,6 @@
 """Runtime helpers for indexing rules: gradients scattered back to the positions an index selected."""
 
-from . import _float_dtype, array_namespace, helper
+from . import _float_dtype, array_namespace, helper, unbroadcast
 
 
 @helper
@@ -105,22 +105,33 @@ def vstack_grad(grad, arrays):
     return [part.reshape(getattr(a, "shape", ())) for part, a in zip(parts, arrays)]
 
 
+# `a + b` and `a * n` with a list display or a known list as an operand are list operations when both sides
+# are lists (or one is a count), and numpy's elementwise ones when the other side is an array (`x + [1.0, 2.0]`).
+# The gradient of a list is a list, of an array an array: that tells the two apart at run time.
+
+
 @helper
 def sequence_head(grad, head):
-    """Of the gradient of `head + tail` (lists or tuples), head's part."""
-    return list(grad[:len(head)])
+    """Of the gradient of `head + tail`: head's part (the first items when both were lists)."""
+    if isinstance(grad, list):
+        return list(grad[:len(head)])
+    return unbroadcast(grad, head)
 
 
 @helper
 def sequence_tail(grad, tail):
-    """Of the gradient of `head + tail` (lists or tuples), tail's part."""
-    return list(grad[len(grad) - len(tail):])
+    """Of the gradient of `head + tail`: tail's part (the last items when both were lists)."""
+    if isinstance(grad, list):
+        return list(grad[len(grad) - len(tail):])
+    return unbroadcast(grad, tail)
 
 
 @helper
-def repeated_grad(grad, operand):
-    """The gradient of the list in `items * n` (or `n * items`): item i's is the sum over its n copies. The
-    count is an integer and has none."""
+def repeated_grad(grad, operand, other):
+    """Of the gradient of `operand * other`: operand's part. For a repeated list (`items * n`) item i's
+    gradient is the sum over its n copies, and the count has none."""
+    if not isinstance(grad, list):
+        return unbroadcast(grad * other, operand)
     if not isinstance(operand, (list, tuple)):
         return None
     width = len(operand)

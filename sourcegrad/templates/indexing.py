@@ -51,7 +51,8 @@ def vstack(result, tup, dtype=None, casting="same_kind"):
 
 # ---- lists and tuples: `outs + [h]` and `[h] * 3` ---------------------------------------------------------
 # The gradient of a list is a list of its items' gradients: a joined list's splits at the first operand's
-# length, and each item of a repeated list gets the sum of its copies' gradients.
+# length, and each item of a repeated list gets the sum of its copies' gradients. (With an array on the
+# other side numpy adds or multiplies elementwise instead; the helpers tell at run time.)
 
 
 @adjoint(JOIN_SEQUENCES)
@@ -62,8 +63,8 @@ def join_sequences(result, x, y):
 
 @adjoint(REPEAT_SEQUENCE)
 def repeat_sequence(result, x, y):
-    d[x] = repeated_grad(d[result], x)
-    d[y] = repeated_grad(d[result], y)
+    d[x] = repeated_grad(d[result], x, y)
+    d[y] = repeated_grad(d[result], y, x)
 
 
 # ---- splitting an array ----------------------------------------------------------------------------------
