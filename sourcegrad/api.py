@@ -17,6 +17,8 @@ import operator
 import sys
 import threading
 
+import numpy
+
 from . import call_path
 from .compiler import Frontend
 from .frontend.values import describe
@@ -46,6 +48,11 @@ class DifferentiableFunction:
         self.device = device  # "cpu", "cuda", or None: the arguments decide
         self._frontend = None
         self._parameters = _parameter_names(fn)
+        clashing = [p for p in self._parameters if p in call_path.OPTIONS]  # value_and_grad's own keywords
+        if clashing:
+            raise SourcegradError(f"{fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad and "
+                                  f"grad take as their own option ({', '.join(call_path.OPTIONS)})",
+                                  hint=f"Rename the parameter ({clashing[0]}_ say).")
         if len(self._parameters) != len(inspect.signature(fn).parameters):
             self._frontend = Frontend(fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(fn, self._parameters, wrt)
@@ -101,6 +108,8 @@ class DifferentiableFunction:
                 value, gradients = compiled.function(xp, *args)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
+        except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
+            raise compiled.locate(exc) from None
         try:  # a gradient has its argument's dtype; almost always it has it already
             for position, gradient in zip(self._wrt_positions, gradients):
                 if gradient.dtype is not args[position].dtype:
@@ -122,7 +131,7 @@ class DifferentiableFunction:
 
     def _call_with_buffers(self, compiled, xp, args, kwargs, grad_output, into):
         """Call the `_into` variant: large temporaries in buffers kept between calls, gradients into `into`."""
-        targets = self._into_targets(into, args, kwargs) if into is not None else None
+        targets = self._into_targets(into, args, kwargs, grad_output) if into is not None else None
         seed = {compiled.seed: grad_output} if grad_output is not None else {}
         value = gradients = None
         pool = compiled.pool
@@ -158,13 +167,13 @@ class DifferentiableFunction:
             gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
         return value, gradients
 
-    def _into_targets(self, into, args, kwargs):
+    def _into_targets(self, into, args, kwargs, grad_output=None):
         """`into` as a tuple of one checked array per gradient."""
         targets = (into,) if self._single and not isinstance(into, (tuple, list)) else tuple(into)
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
-        inputs = [a for a in list(args) + list(kwargs.values()) if hasattr(a, "shape")]
+        inputs = [a for a in list(args) + list(kwargs.values()) + [grad_output] if hasattr(a, "shape")]
         input_roots = {id(memory_root(a)) for a in inputs}
         seen = set()
         for index, target in enumerate(targets):
@@ -179,8 +188,12 @@ class DifferentiableFunction:
                                       f"{type(argument).__name__} {argument.shape} {argument.dtype}",
                                       hint=f"Pass an array like {name}: xp.empty_like({name}).")
             root = id(memory_root(target))
+            if root not in input_roots and isinstance(target, numpy.ndarray) and any(
+                    isinstance(a, numpy.ndarray) and numpy.may_share_memory(target, a) for a in inputs):
+                root = next(iter(input_roots))  # a view memory_root cannot follow (as_strided): the same verdict
             if root in input_roots or root in seen:
-                what = "an argument of the call" if root in input_roots else "another array of into="
+                what = ("an argument of the call (or grad_output)" if root in input_roots
+                        else "another array of into=")
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
             seen.add(root)

@@ -31,11 +31,13 @@ from __future__ import annotations
 import inspect
 import sys
 
+from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError
 
-_OPTIONS = ("grad_output", "device", "into")
+OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _INTERNAL = ("_modules", "_table", "_compiled", "_numpy", "_number_ranks", "_value", "_gradients", "_general",
-             "_finish", "_OutputGradientError", "_error", "_cannot_start")
+             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError",
+             "value_and_grad", "grad")
 _NUMBER_RANKS = {int: 0, float: 0, complex: 0}  # Python numbers are rank 0 (bool is not a number here)
 
 
@@ -51,7 +53,7 @@ def build(function, arguments):
     if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters):
         return None
     names = [p.name for p in parameters]
-    if not names or set(names) & set(_OPTIONS + _INTERNAL) or function.device is not None:
+    if not names or set(names) & set(OPTIONS + _INTERNAL) or function.device is not None:
         return None
     ranks = []
     for name in names:
@@ -65,7 +67,8 @@ def build(function, arguments):
     general = type(function).value_and_grad.__get__(function)  # the method, not the entry point built here
     namespace = {"_modules": sys.modules, "_table": function._compiled, "_numpy": NUMPY,
                  "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._finish_plain_call,
-                 "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start}
+                 "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start,
+                 "_SourcegradError": SourcegradError}
     exec(compile(_source(names, ranks, function.wrt, function._single),
                  f"<sourcegrad entry {function.fn.__qualname__}>", "exec"), namespace)
     value_and_grad, grad = namespace["value_and_grad"], namespace["grad"]
@@ -97,6 +100,8 @@ def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
                     _value, _gradients = _compiled.function(_numpy, {arguments})
                 except _OutputGradientError as _error:
                     _cannot_start(_compiled, _error)
+                except _SourcegradError as _error:
+                    raise _compiled.locate(_error) from None
                 try:
                     if {same_dtypes}:
                         return _value, {gradients}

@@ -7,6 +7,7 @@ One compiled gradient serves every call whose arguments have the same ranks
 
 from __future__ import annotations
 
+import linecache
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .emit import codegen, store
-from .errors import Location
+from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
 from .frontend.resolve import Resolver, describe, is_numpy_module
@@ -40,6 +41,26 @@ class Compiled:
     buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
 
+    def locate(self, error):
+        """error, raised inside the generated code without a place (by a runtime helper), at the user's line
+        whose adjoint raised it: the line the comment above that adjoint block cites."""
+        if error.location is not None or self.path is None:
+            return error
+        line, traceback = None, error.__traceback__
+        while traceback is not None:  # the innermost frame in the generated file
+            if traceback.tb_frame.f_code.co_filename == str(self.path):
+                line = traceback.tb_lineno
+            traceback = traceback.tb_next
+        lines = self.source.splitlines()
+        for index in range(min(line or 0, len(lines)) - 1, -1, -1):
+            cited = _CITATION.match(lines[index])
+            if cited:
+                path, number = self.return_location.path, int(cited.group(1))
+                text = linecache.getline(path, number).rstrip("\n")
+                return SourcegradError(error.message, Location(path, number, len(text) - len(text.lstrip()) + 1, text),
+                                       error.hint)
+        return error
+
     def serves_plain_calls(self) -> bool:
         """True when a call without options can go straight to `function`: still current, and neither
         buffers nor gradient arrays are kept (those calls go through `buffered`)."""
@@ -62,6 +83,7 @@ class Compiled:
 
 
 _UNBOUND = object()
+_CITATION = re.compile(r"\s*# \S+:(\d+)  ")  # the comment above each adjoint block: `# file.py:23  <line>`
 
 
 class Frontend:

@@ -36,6 +36,10 @@ def named_like_an_option(x, into):
     return (x * into).sum()
 
 
+def named_like_the_entry_point(w, value_and_grad):
+    return (w * value_and_grad).sum()
+
+
 def of_a_structure(params, x):
     return np.tanh(x @ params["w"] + params["b"]).sum()
 
@@ -75,7 +79,6 @@ CASES = [  # (function, wrt, positional arguments, keyword arguments)
     (scaled, ("x", "w"), arrays((3, 4), (4, 2)), {"scale": 0.5}),
     (scaled, "w", arrays((3, 4), (4, 2)) + [np.float64(1.5)], {}),
     (keyword_only, "w", arrays((3, 4), (4, 2)), {"scale": 3.0}),  # no entry point: the general method
-    (named_like_an_option, ("x", "into"), arrays((3,), (3,)), {}),  # no entry point
 ]
 
 
@@ -190,3 +193,15 @@ def test_a_default_argument_compiles_once():
     f.value_and_grad(x, w)
     f.value_and_grad(x, w, 3.0)
     assert set(map(id, f._compiled.values())) == compiled
+
+
+def test_a_parameter_named_like_an_option_is_refused_when_decorated():
+    with pytest.raises(SourcegradError, match="has a parameter named 'into'"):
+        sourcegrad.differentiate(named_like_an_option)
+
+
+def test_a_parameter_named_like_the_entry_point_itself():
+    f = sourcegrad.differentiate(wrt="w")(named_like_the_entry_point)
+    w, v = arrays((3,), (3,))
+    for _ in range(3):  # the entry point is not built: the name is the function's own
+        np.testing.assert_allclose(f.grad(w, v), v)

@@ -94,6 +94,13 @@ def list_repeated(x, w):
     return (np.stack(items) * np.arange(1.0, 7.0)[:, None]).sum() + (np.stack(front) ** 2).sum()
 
 
+def named_list_repeated(w, x):
+    outs = [w, x]
+    outs = outs * 2
+    more = 2 * outs
+    return (outs[0] * outs[3]).sum() + (more[5] * more[6] * 3.0).sum()
+
+
 def lists_of_constants_with_arrays(x, w):
     # a list display beside an array: numpy's elementwise `+` and `*`, not list concatenation or repetition
     return ((x + [1.0, 2.0, 3.0]) * [0.5, -1.0, 2.0] * w + ([0.5, 0.5, 0.5] - x)).sum()
@@ -108,6 +115,7 @@ CASES = [
     (tuples_joined, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (list_used_three_times, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (list_repeated, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (named_list_repeated, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("w", "x")),
     (lists_of_constants_with_arrays, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
     (clip_keywords_broadcast, lambda: (rng.uniform(-2, 2, 3), rng.uniform(-3, -2.5, (2, 3)), np.ones((2, 3))), ("x", "lo")),
     (list_literal_operand, lambda: (2.5, rng.standard_normal(3)), ("v",)),
@@ -183,6 +191,15 @@ def sum_of_a_list(x):
     return np.sum([x * 2.0, x])
 
 
+def list_built_in_a_loop_then_repeated(x):
+    # the compiler cannot tell `outs` is a list after the loop: refused at run time, at this line
+    outs = [x]
+    for _ in range(2):
+        outs = outs + [x * 2.0]
+    more = outs * 2
+    return np.stack(more).sum()
+
+
 def list_of_active_arrays_plus_an_array(x):
     return ([x * 2.0, x] + x).sum()
 
@@ -190,8 +207,9 @@ def list_of_active_arrays_plus_an_array(x):
 REFUSED = [
     (appended_to_an_empty_list, r"`outs.append\(...\)` changes the list outs in place"),
     (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
-    (sum_of_a_list, "given a list of arrays that carry gradients"),
-    (list_of_active_arrays_plus_an_array, "given a list of arrays that carry gradients"),
+    (sum_of_a_list, "a list of arrays that carry gradients reached an operation"),
+    (list_of_active_arrays_plus_an_array, "a list of arrays that carry gradients reached an operation"),
+    (list_built_in_a_loop_then_repeated, r"review_cases.py:\d+:\d+: a list of arrays that carry gradients"),
     (aliased_in_place, "would change an array that another name may also hold"),
     (in_place_on_parameter, "would change the caller's"),
     (modulo, "no gradient rule for the `%` operator"),
@@ -511,3 +529,51 @@ def test_a_list_parameter_used_three_times_gets_each_use():
             w[i] += 1e-6
             numeric[i] = (up - down) / 2e-6
         np.testing.assert_allclose(gradient[k], numeric, rtol=1e-6, atol=1e-8)
+
+
+SEEN = []
+
+
+def remember(a):
+    SEEN.append(a)  # a logger keeping what it is given
+    return a.shape[1]
+
+
+@sourcegrad.nondifferentiable
+def remember_activation(a):
+    SEEN.append(a)
+    return 0.0
+
+
+def hands_a_temporary_to_a_helper_that_keeps_it(w, x):
+    features = np.exp(x) * 2.0
+    n = remember(features)  # noqa: F841 (only logged)
+    h = np.tanh(features @ w)
+    z = remember_activation(h)  # noqa: F841
+    return (h ** 2).sum()
+
+
+def test_a_temporary_a_helper_keeps_is_never_a_kept_buffer(monkeypatch):
+    from sourcegrad.runtime import buffers
+    monkeypatch.setattr(buffers, "MINIMUM_BYTES", 0)
+    f = sourcegrad.differentiate(hands_a_temporary_to_a_helper_that_keeps_it, wrt="w")
+    w, x = rng.standard_normal((4, 3)), rng.standard_normal((5, 4))
+    SEEN.clear()
+    f.grad(w, x)
+    first = [a.copy() for a in SEEN]
+    f.grad(w, x + 1.0)
+    assert SEEN[0] is not SEEN[2] and SEEN[1] is not SEEN[3]
+    for kept, copy in zip(SEEN[:2], first):
+        np.testing.assert_array_equal(kept, copy)
+
+
+def test_into_sharing_memory_with_grad_output_is_refused():
+    def product(a, b):
+        return a @ b
+
+    f = sourcegrad.differentiate(product, wrt=("a", "b"))
+    a, b, seed = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    with pytest.raises(SourcegradError, match="shares memory with an argument of the call"):
+        f.grad(a, b, grad_output=seed, into=(seed, np.empty_like(b)))
+    with pytest.raises(SourcegradError, match="shares memory with an argument of the call"):
+        f.grad(a, b, into=(np.lib.stride_tricks.as_strided(b), np.empty_like(b)))

@@ -17,7 +17,7 @@ import gast
 import numpy
 
 from .. import ir
-from ..frontend.normalize import COMPARISON, COPY, SUBSCRIPT
+from ..frontend.normalize import COMPARISON, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..templates import ATTRIBUTES, METHODS, lookup
 
 _ELEMENTWISE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
@@ -81,6 +81,26 @@ class ShapeFacts:
         for stmt in ir.walk(fn.body):
             if isinstance(stmt, ir.Assign) and stmt.target in self.single:
                 self._relate(stmt)
+        self.may_be_sequence = self._sequences(fn)
+
+    def _sequences(self, fn):
+        """Names that may hold a list or tuple rather than an array: known lists, names a loop or a branch
+        assigns without a known rank, and what `=`, `+` and `*` make of those. The simplifier proves no
+        shape for them: `d_outs * 2` may be a list repeated, not an array scaled."""
+        names = {n for n, kind in self.kinds.items() if isinstance(kind, tuple) and kind[0] in ("list", "tuple")}
+        names |= {n for n, rank in self.ranks.items() if rank is None and n not in self.single}
+        spreading = (COPY, operator.add, operator.mul, JOIN_SEQUENCES, REPEAT_SEQUENCE)
+        changed = True
+        while changed:
+            changed = False
+            for stmt in ir.walk(fn.body):
+                if (isinstance(stmt, ir.Assign) and stmt.target not in names and self.ranks.get(stmt.target) is None
+                        and stmt.primitive in spreading
+                        and (stmt.primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE)
+                             or any(isinstance(a, gast.Name) and a.id in names for a in stmt.args))):
+                    names.add(stmt.target)
+                    changed = True
+        return names
 
     def _bindings(self, stmt):
         if isinstance(stmt, ir.Assign):

@@ -164,6 +164,7 @@ def _escaping(body, params, rank_of, backend):
     for stmt in body:
         if isinstance(stmt, ast.Return) and stmt.value is not None:
             escaping |= _aliased(stmt.value, rank_of, backend)
+        escaping |= _passed_to_foreign_code(stmt, rank_of, backend)
     changed = True
     while changed:
         changed = False
@@ -185,6 +186,35 @@ def _escaping(body, params, rank_of, backend):
                     escaping |= names
             changed |= len(escaping) != before
     return escaping
+
+
+# Builtins that read their arguments and keep none of them.
+_READ_ONLY_BUILTINS = frozenset({"len", "range", "enumerate", "zip", "reversed", "print", "float", "int", "bool",
+                                 "complex", "abs", "min", "max", "round", "isinstance", "divmod"})
+
+
+def _passed_to_foreign_code(stmt, rank_of, backend):
+    """Names handed to code that may keep them: a function of the user's run as it is (a logger, a
+    @nondifferentiable helper), a method of an object that is not an array. numpy's functions, sourcegrad's
+    helpers, an array's methods and a few builtins keep nothing."""
+    names = set()
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _READ_ONLY_BUILTINS:
+            continue
+        if _is_module_call(node, backend):
+            continue
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id != backend and isinstance(rank_of(base.id), int):
+                continue  # a method of an array (`h.sum()`, `h.T.dot(w)`)
+        for argument in list(node.args) + [k.value for k in node.keywords]:
+            names |= {n.id for n in ast.walk(argument) if isinstance(n, ast.Name)}
+    return names - {backend}
 
 
 def _makes_new_array(value, rank, rank_of, backend):

@@ -562,10 +562,24 @@ class _Normalizer:
 
     def is_sequence(self, atom):
         """Whether atom is surely a list or tuple: a display, or a value known to be one."""
+        return self.sequence_kind(atom) is not None
+
+    def sequence_kind(self, atom):
         if isinstance(atom, (gast.List, gast.Tuple)):
-            return True
+            return ("list" if isinstance(atom, gast.List) else "tuple", tuple(self.kind(e) for e in atom.elts))
         kind = self.kind(atom)
-        return isinstance(kind, tuple) and kind[0] in ("list", "tuple")
+        return kind if isinstance(kind, tuple) and kind[0] in ("list", "tuple") else None
+
+    def joined_kind(self, primitive, left, right):
+        """What `left + right` or `left * n` makes when it surely makes a list (or tuple), else None."""
+        first, second = self.sequence_kind(left), self.sequence_kind(right)
+        if primitive is JOIN_SEQUENCES and first is not None and second is not None:
+            return (first[0], first[1] + second[1])
+        if primitive is REPEAT_SEQUENCE:
+            sequence, count = (first, right) if first is not None else (second, left)
+            if isinstance(count, gast.Constant) and type(count.value) is int:
+                return (sequence[0], sequence[1] * max(count.value, 0))
+        return None
 
     def static_kind(self, expr):
         """What is known of `model.linear1` or `params["w1"]` before any statement computes it."""
@@ -590,6 +604,7 @@ class _Normalizer:
             primitive, word, noun = BINARY_OPERATORS[type(expr.op)]
             if self.is_sequence(left) or self.is_sequence(right):  # list `+` and `*` have gradients of their own
                 primitive = {operator.add: JOIN_SEQUENCES, operator.mul: REPEAT_SEQUENCE}.get(primitive, primitive)
+                result_kind = self.joined_kind(primitive, left, right)
             new = gast.BinOp(left=left, op=expr.op, right=right)
             args, kwargs = (left, right), {}
             hint = _joined(left, word, right) or noun
@@ -674,6 +689,8 @@ class _Normalizer:
         self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
         if primitive is COPY and isinstance(new, gast.Name):
             result_kind = self.kinds.get(new.id)
+        elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
+            result_kind = ("list" if isinstance(new, gast.List) else "tuple", tuple(self.kind(e) for e in new.elts))
         self.bind_kind(target, result_kind)
         if makes_new_array:
             self.owned.add(target)

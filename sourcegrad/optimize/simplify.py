@@ -69,6 +69,8 @@ class _Passes:
             name = self.adjoint_primal.get(expr.id, expr.id)
             if self.facts.ranks.get(name) == 0:
                 return SCALAR
+            if name in self.facts.may_be_sequence:
+                return None  # maybe a list, not an array: unbroadcast stays, and checks at run time
             if expr.id == self.rev.seed or name in self.facts.ranks or expr.id in self.adjoint_primal:
                 return ("class", self.facts._find(name))
             return None

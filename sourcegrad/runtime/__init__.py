@@ -93,13 +93,14 @@ def unreduce(grad, target, axis, keepdims):
 
 
 def _sequence_error(target):
-    # An array operation met a list or tuple that carries gradients: numpy turned it into an array, and which
-    # item each part of the gradient belongs to is lost. Known lists get their own rules (`outs + [h]`);
-    # this one was not known to be a list when the function was compiled.
+    # A list met a rule written for arrays: numpy turned it into an array (np.sum of a list), or it is list
+    # `+`/`*` on a list the compiler could not tell was one. Either way the items' gradients would be lost.
     kind = type(target).__name__
-    return SourcegradError(f"an array operation (an operator or a numpy function) was given a {kind} of arrays that "
-                           f"carry gradients; sourcegrad takes that gradient only for arrays",
-                           hint=f"Make the {kind} an array first: np.stack(items), then operate on that array.")
+    return SourcegradError(f"a {kind} of arrays that carry gradients reached an operation whose gradient sourcegrad "
+                           f"takes for arrays only: a numpy function or operator given the {kind}, or {kind} `+`/`*` "
+                           f"on a {kind} built in a loop or a branch, which the compiler could not tell was a {kind}",
+                           hint=f"Make it an array first (np.stack(items)); for {kind} `+` and `*`, write the {kind} "
+                                f"out where it is used (`outs + [h]`, `[h] * 3`).")
 
 
 @helper
