@@ -25,7 +25,8 @@ from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError, array_module_for
-from .runtime.buffers import INTO_MINIMUM_BYTES, memory_root, signature
+from .runtime import buffers as buffer_runtime
+from .runtime.buffers import INTO_MINIMUM_BYTES, memory_root
 
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
 
@@ -98,7 +99,7 @@ class DifferentiableFunction:
         device = device or self.device
         xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
         try:
-            if into is not None or compiled.pool.active:
+            if into is not None or (compiled.buffered is not None and _large(args, kwargs)):
                 value, gradients = self._call_with_buffers(compiled, xp, args, kwargs, grad_output, into)
             elif grad_output is not None:
                 value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
@@ -135,13 +136,15 @@ class DifferentiableFunction:
         seed = {compiled.seed: grad_output} if grad_output is not None else {}
         value = gradients = None
         pool = compiled.pool
+        kept = pool.signature_to_keep(args, kwargs, grad_output) if compiled.buffered is not None else None
         # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
-        reused = pool.gradients if targets is None and xp is NUMPY else None
+        reused = None
+        if targets is None and xp is NUMPY and compiled.buffered is not None:
+            reused = pool.reusable(tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt))))
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
-        if compiled.buffered is not None and (pool.worthwhile or reused is not None or (
+        if compiled.buffered is not None and (kept is not None or reused is not None or (
                 targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES)):
-            # a call that keeps no buffers (into= with small temporaries) need not compute the signature
-            buffers = pool.take(signature(args, kwargs, grad_output) if pool.worthwhile else None)
+            buffers = pool.take(kept)
             if targets is not None:
                 writes = targets
             elif reused is not None:
@@ -228,8 +231,6 @@ class DifferentiableFunction:
             arguments = self._bind(args, kwargs)
             ranks = {name: _rank(value) for name, value in arguments.items()}
             compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
-            if compiled.buffered is not None:
-                compiled.pool.decide(args, kwargs, [arguments[name] for name in self.wrt])
             self._compiled[key] = compiled
             # also under the key of a call passing every parameter by position, as the entry point does
             self._compiled[tuple(ranks[name] for name in self._parameters)] = compiled
@@ -434,6 +435,13 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+
+
+def _large(args, kwargs):
+    """Whether a call's arrays are large enough that buffers or reused gradient arrays may pay (see
+    runtime/buffers.py): below the smaller of the two sizes only the plain function runs."""
+    size = sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
+    return size >= min(buffer_runtime.MINIMUM_BYTES, buffer_runtime.REUSE_MINIMUM_BYTES)
 
 
 def _write_into(target, gradient):

@@ -13,7 +13,8 @@ function's own signature, which replaces the two methods on that DifferentiableF
             except (AttributeError, KeyError, TypeError):  # not compiled yet, or not arrays this time
                 pass
             else:
-                if _compiled.serves_plain_calls():
+                if (x.nbytes + y.nbytes + w1.nbytes + w2.nbytes < _small or _compiled.buffered is None) \\
+                        and _compiled.serves_plain_calls():
                     _value, _gradients = _compiled.function(_numpy, x, y, w1, w2)
                     if _gradients[0].dtype is w1.dtype and _gradients[1].dtype is w2.dtype:
                         return _value, _gradients
@@ -22,8 +23,8 @@ function's own signature, which replaces the two methods on that DifferentiableF
 
 Python binds the arguments (keywords and defaults included), the key is one tuple of `ndim`s (a Python
 number's rank is read from its type), and anything out of the ordinary (a rank not compiled yet, a
-structure, grad_output, a device, into=, kept buffers, cupy) goes to the general method, which stays
-the one place with the semantics. The entry point changes how fast a call is, never what it returns.
+structure, grad_output, a device, into=, arrays large enough for kept buffers or reused gradient arrays,
+cupy) goes to the general method, which stays the one place with the semantics. The entry point changes how fast a call is, never what it returns.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import sys
 
 from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError
+from .runtime import buffers as buffer_runtime
 
 OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _INTERNAL = ("_modules", "_table", "_compiled", "_numpy", "_number_ranks", "_value", "_gradients", "_general",
-             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError",
+             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError", "_small",
              "value_and_grad", "grad")
 _NUMBER_RANKS = {int: 0, float: 0, complex: 0}  # Python numbers are rank 0 (bool is not a number here)
 
@@ -55,11 +57,12 @@ def build(function, arguments):
     names = [p.name for p in parameters]
     if not names or set(names) & set(OPTIONS + _INTERNAL) or function.device is not None:
         return None
-    ranks = []
+    ranks, arrays = [], []
     for name in names:
         value = arguments.get(name)
         if isinstance(getattr(value, "ndim", None), int):
             ranks.append(f"{name}.ndim")
+            arrays.append(name)
         elif type(value) in _NUMBER_RANKS:
             ranks.append(f"_number_ranks[type({name})]")
         else:  # a list, a dict, an object: its rank is its structure, which the general method describes
@@ -68,8 +71,9 @@ def build(function, arguments):
     namespace = {"_modules": sys.modules, "_table": function._compiled, "_numpy": NUMPY,
                  "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._finish_plain_call,
                  "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start,
-                 "_SourcegradError": SourcegradError}
-    exec(compile(_source(names, ranks, function.wrt, function._single),
+                 "_SourcegradError": SourcegradError,
+                 "_small": min(buffer_runtime.MINIMUM_BYTES, buffer_runtime.REUSE_MINIMUM_BYTES)}
+    exec(compile(_source(names, ranks, arrays, function.wrt, function._single),
                  f"<sourcegrad entry {function.fn.__qualname__}>", "exec"), namespace)
     value_and_grad, grad = namespace["value_and_grad"], namespace["grad"]
     for entry in (value_and_grad, grad):
@@ -81,8 +85,10 @@ def build(function, arguments):
     return value_and_grad, grad
 
 
-def _source(names, ranks, wrt, single):
+def _source(names, ranks, arrays, wrt, single):
     arguments = ", ".join(names)
+    # arrays too small for kept buffers or reused gradient arrays: the plain function (else the general method)
+    small = f"{' + '.join(f'{name}.nbytes' for name in arrays)} < _small or " if arrays else ""
     ranks = ", ".join(ranks) + ("," if len(names) == 1 else "")
     same_dtypes = " and ".join(f"_gradients[{i}].dtype is {name}.dtype" for i, name in enumerate(wrt))
     gradients = "_gradients[0]" if single else "_gradients"
@@ -95,7 +101,7 @@ def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
         except (AttributeError, KeyError, TypeError):
             pass
         else:
-            if _compiled.serves_plain_calls():
+            if ({small}_compiled.buffered is None) and _compiled.serves_plain_calls():
                 try:
                     _value, _gradients = _compiled.function(_numpy, {arguments})
                 except _OutputGradientError as _error:

@@ -62,9 +62,9 @@ class Compiled:
         return error
 
     def serves_plain_calls(self) -> bool:
-        """True when a call without options can go straight to `function`: still current, and neither
-        buffers nor gradient arrays are kept (those calls go through `buffered`)."""
-        if self.pool.active or self.rules_version != RULES_VERSION[0]:
+        """True when a call without options may go straight to `function`: it is still current (the entry
+        point also checks that the arrays are too small for buffers or reused gradient arrays)."""
+        if self.rules_version != RULES_VERSION[0]:
             return False
         for namespace, name, obj in self.guards:  # current(), inlined: this runs on every call
             if namespace.get(name, _UNBOUND) is not obj:

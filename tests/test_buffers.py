@@ -124,7 +124,7 @@ def test_small_arrays_keep_no_buffers():
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     f.grad(*two_layer_data())
     f.grad(*two_layer_data())
-    assert not f._last.pool.worthwhile and not f._last.pool.idle
+    assert not f._last.pool.idle and f._last.pool.gradients is None
 
 
 def test_float32_buffers_stay_float32_and_a_dtype_change_gets_new_buffers(always_buffered):
@@ -307,22 +307,27 @@ def test_gradients_still_referenced_in_any_way_are_never_written_into(hold):
 
 
 @exact_references
-def test_a_dropped_gradient_array_is_written_into_by_the_next_call():
+def test_a_dropped_gradient_array_is_written_into_by_the_next_call(monkeypatch):
+    given = []
+    take = buffer_runtime.GradientArrays.take
+    monkeypatch.setattr(buffer_runtime.GradientArrays, "take", lambda self, a: given.append(take(self, a)) or given[-1])
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
     first, _ = f.grad(x, y, w1, w2)
-    address = first.ctypes.data
+    identity = id(first)
     del first
     second, _ = f.grad(x, y, w1 * 2.0, w2)
-    assert second.ctypes.data == address
+    assert id(given[1][0]) == identity and given[1][0] is second  # the first call's array, written into
     np.testing.assert_allclose(second, hand_written(x, y, w1 * 2.0, w2)[0], rtol=1e-12)
 
 
 def test_no_gradient_array_is_reused_where_reference_counts_are_not_exact(monkeypatch):
     monkeypatch.setattr(buffer_runtime, "REFERENCES_ARE_EXACT", False)
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
-    f.grad(*large_two_layer_data())
-    assert f._last.pool.gradients is None and not f._last.pool.active
+    data = large_two_layer_data()
+    f.grad(*data)
+    f.grad(*data)
+    assert f._last.pool.gradients is None  # (an address check would prove nothing: malloc reuses freed blocks)
 
 
 @exact_references
@@ -357,4 +362,21 @@ def test_a_shape_change_lets_the_old_arrays_go():
     g1, g2 = f.grad(x, y, *wider)
     assert g1.shape == (200, 190) and g2.shape == (190, 3)
     for gradient, expected in zip((g1, g2), hand_written(x, y, *wider)):
+        np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
+@exact_references
+def test_a_small_first_call_does_not_keep_later_large_calls_from_reusing_arrays():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    f.grad(*two_layer_data())  # small: the plain function
+    x, y, w1, w2 = large_two_layer_data()
+    first, _ = f.grad(x, y, w1, w2)
+    address = first.ctypes.data
+    del first
+    second, _ = f.grad(x, y, w1, w2)
+    assert second.ctypes.data == address
+    np.testing.assert_allclose(second, hand_written(x, y, w1, w2)[0], rtol=1e-12)
+    small = two_layer_data()
+    g1, g2 = f.grad(*small)  # and small again: the plain function, right
+    for gradient, expected in zip((g1, g2), hand_written(*small)):
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)

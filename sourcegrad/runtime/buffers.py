@@ -5,7 +5,7 @@ back when it returns, so two threads calling the same gradient at once each writ
 A set is keyed on the arguments' types, shapes and dtypes (the signature); a call with another signature
 starts a new set and the old one is dropped. Buffers are worth keeping only for large arrays: below a few
 megabytes the allocator keeps freed blocks for the next call anyway, and the bookkeeping costs more than it
-saves. The arguments of the first call decide.
+saves. Each call's arrays decide.
 """
 
 from __future__ import annotations
@@ -38,26 +38,35 @@ class Buffers:
 
 
 class BufferPool:
-    """The idle buffer sets of one compiled gradient, and the gradient arrays it may write into again."""
+    """The idle buffer sets of one compiled gradient, and the gradient arrays it may write into again.
+
+    Whether a call keeps buffers, or writes its gradients into reused arrays, is decided call by call from
+    the sizes of its arrays: a process may call one gradient on a small batch first and a large one later.
+    """
 
     def __init__(self):
         self.idle = []
-        self.worthwhile = False  # set by the first call: are its arrays large enough to keep buffers for?
-        self.gradients = None  # a GradientArrays when the first call's gradients were large enough
-        self.active = False  # either of the two: calls go through the `_into` function
+        self.gradients = None  # a GradientArrays, made by the first call whose gradients are large enough
+        self.disabled = False  # set when a call could not write into its buffers: plain calls from then on
 
-    def decide(self, args, kwargs, wrt_arguments=()) -> None:
-        if signature(args, kwargs, None) is None:  # a list, a dict, an object: no buffers (see signature)
-            return
-        arrays = [a for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape")]
-        self.worthwhile = sum(a.nbytes for a in arrays) >= MINIMUM_BYTES
-        if (REFERENCES_ARE_EXACT and wrt_arguments and all(type(a) is numpy.ndarray for a in wrt_arguments)
-                and sum(a.nbytes for a in wrt_arguments) >= REUSE_MINIMUM_BYTES):
-            self.gradients = GradientArrays(len(wrt_arguments))
-        self.active = self.worthwhile or self.gradients is not None
+    def signature_to_keep(self, args, kwargs, grad_output):
+        """The call's signature when its arrays are large enough to keep buffers for, else None."""
+        if self.disabled:
+            return None
+        size = sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
+        return signature(args, kwargs, grad_output) if size >= MINIMUM_BYTES else None
+
+    def reusable(self, wrt_arguments):
+        """The GradientArrays for a call whose gradients are large enough to write into reused arrays."""
+        if (self.disabled or not REFERENCES_ARE_EXACT or not all(type(a) is numpy.ndarray for a in wrt_arguments)
+                or sum(a.nbytes for a in wrt_arguments) < REUSE_MINIMUM_BYTES):
+            return None
+        if self.gradients is None:
+            self.gradients = GradientArrays(len(wrt_arguments))  # two threads may both make one: either serves
+        return self.gradients
 
     def take(self, signature) -> Buffers:
-        if signature is not None and self.worthwhile:
+        if signature is not None:
             try:
                 buffers = self.idle.pop()  # atomic: no two calls get the same set
             except IndexError:
@@ -67,12 +76,12 @@ class BufferPool:
         return Buffers(signature)
 
     def give_back(self, buffers: Buffers) -> None:
-        if self.worthwhile and buffers.signature is not None and len(self.idle) < _MOST_IDLE:
+        if not self.disabled and buffers.signature is not None and len(self.idle) < _MOST_IDLE:
             self.idle.append(buffers)
 
     def drop(self) -> None:
         """Stop keeping buffers for this gradient (after a call that could not use them)."""
-        self.worthwhile = self.active = False
+        self.disabled = True
         self.gradients = None
         self.idle.clear()
 
