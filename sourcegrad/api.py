@@ -99,7 +99,7 @@ class DifferentiableFunction:
         device = device or self.device
         xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
         try:
-            if into is not None or (compiled.buffered is not None and _large(args, kwargs)):
+            if into is not None or (compiled.buffered is not None and _size(args, kwargs) >= compiled.plain_below):
                 value, gradients = self._call_with_buffers(compiled, xp, args, kwargs, grad_output, into)
             elif grad_output is not None:
                 value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
@@ -140,7 +140,17 @@ class DifferentiableFunction:
         # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
         reused = None
         if targets is None and xp is NUMPY and compiled.buffered is not None:
-            reused = pool.reusable(tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt))))
+            wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
+            reused = pool.reusable(wrt_arguments)
+            if reused is not None and reused.verdict is not True:
+                if reused.verdict is None and kept is None:  # a plain call, its page faults counted
+                    before = buffer_runtime.page_faults()
+                    value, gradients = compiled.function(xp, *args, **kwargs, **seed)
+                    reused.record(buffer_runtime.page_faults() - before, sum(a.nbytes for a in wrt_arguments))
+                    if reused.verdict is False:  # the entry point may call the plain function up to kept buffers
+                        compiled.plain_below = max(compiled.plain_below, buffer_runtime.MINIMUM_BYTES)
+                    return value, gradients
+                reused = None
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
         if compiled.buffered is not None and (kept is not None or reused is not None or (
                 targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES)):
@@ -437,11 +447,10 @@ def _rank(value):
 _NDIM = operator.attrgetter("ndim")
 
 
-def _large(args, kwargs):
-    """Whether a call's arrays are large enough that buffers or reused gradient arrays may pay (see
-    runtime/buffers.py): below the smaller of the two sizes only the plain function runs."""
-    size = sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
-    return size >= min(buffer_runtime.MINIMUM_BYTES, buffer_runtime.REUSE_MINIMUM_BYTES)
+def _size(args, kwargs):
+    """The bytes of a call's arrays: below the compiled gradient's `plain_below`, buffers and reused gradient
+    arrays would cost more than they save (see runtime/buffers.py)."""
+    return sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
 
 
 def _write_into(target, gradient):

@@ -13,7 +13,7 @@ function's own signature, which replaces the two methods on that DifferentiableF
             except (AttributeError, KeyError, TypeError):  # not compiled yet, or not arrays this time
                 pass
             else:
-                if (x.nbytes + y.nbytes + w1.nbytes + w2.nbytes < _small or _compiled.buffered is None) \\
+                if (x.nbytes + y.nbytes + w1.nbytes + w2.nbytes < _compiled.plain_below or _compiled.buffered is None) \\
                         and _compiled.serves_plain_calls():
                     _value, _gradients = _compiled.function(_numpy, x, y, w1, w2)
                     if _gradients[0].dtype is w1.dtype and _gradients[1].dtype is w2.dtype:
@@ -34,11 +34,10 @@ import sys
 
 from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError
-from .runtime import buffers as buffer_runtime
 
 OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _INTERNAL = ("_modules", "_table", "_compiled", "_numpy", "_number_ranks", "_value", "_gradients", "_general",
-             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError", "_small",
+             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError",
              "value_and_grad", "grad")
 _NUMBER_RANKS = {int: 0, float: 0, complex: 0}  # Python numbers are rank 0 (bool is not a number here)
 
@@ -71,8 +70,7 @@ def build(function, arguments):
     namespace = {"_modules": sys.modules, "_table": function._compiled, "_numpy": NUMPY,
                  "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._finish_plain_call,
                  "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start,
-                 "_SourcegradError": SourcegradError,
-                 "_small": min(buffer_runtime.MINIMUM_BYTES, buffer_runtime.REUSE_MINIMUM_BYTES)}
+                 "_SourcegradError": SourcegradError}
     exec(compile(_source(names, ranks, arrays, function.wrt, function._single),
                  f"<sourcegrad entry {function.fn.__qualname__}>", "exec"), namespace)
     value_and_grad, grad = namespace["value_and_grad"], namespace["grad"]
@@ -88,7 +86,7 @@ def build(function, arguments):
 def _source(names, ranks, arrays, wrt, single):
     arguments = ", ".join(names)
     # arrays too small for kept buffers or reused gradient arrays: the plain function (else the general method)
-    small = f"{' + '.join(f'{name}.nbytes' for name in arrays)} < _small or " if arrays else ""
+    small = f"{' + '.join(f'{name}.nbytes' for name in arrays)} < _compiled.plain_below or " if arrays else ""
     ranks = ", ".join(ranks) + ("," if len(names) == 1 else "")
     same_dtypes = " and ".join(f"_gradients[{i}].dtype is {name}.dtype" for i, name in enumerate(wrt))
     gradients = "_gradients[0]" if single else "_gradients"

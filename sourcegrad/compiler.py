@@ -21,6 +21,7 @@ from .frontend.normalize import normalize
 from .frontend.resolve import Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
+from .runtime import buffers as buffer_runtime
 from .runtime.buffers import BufferPool
 from .templates.registry import VERSION as RULES_VERSION
 from .transform.reverse import reverse
@@ -40,6 +41,10 @@ class Compiled:
     rules_version: int = 0  # the rule registry's version then
     buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
+    # calls whose arrays take fewer bytes go straight to `function` (the entry point reads this; it grows
+    # once reused gradient arrays are found not to pay here)
+    plain_below: int = field(default_factory=lambda: min(buffer_runtime.MINIMUM_BYTES,
+                                                         buffer_runtime.REUSE_MINIMUM_BYTES))
 
     def locate(self, error):
         """error, raised inside the generated code without a place (by a runtime helper), at the user's line

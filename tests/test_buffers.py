@@ -26,7 +26,14 @@ def always_buffered(monkeypatch, tmp_path):
     4 MiB of arguments, and from 256 KiB of gradients)."""
     monkeypatch.setattr(buffer_runtime, "MINIMUM_BYTES", 0)
     monkeypatch.setattr(buffer_runtime, "REUSE_MINIMUM_BYTES", 0)
+    monkeypatch.setattr(buffer_runtime, "REUSE_PROBE_CALLS", 0)  # reuse at once, without measuring page faults
     monkeypatch.setenv("SOURCEGRAD_GENERATED_DIR", str(tmp_path / "generated"))
+
+
+@pytest.fixture
+def reuse_at_once(monkeypatch):
+    """Reuse dropped gradient arrays from the first call, without first measuring whether fresh ones fault."""
+    monkeypatch.setattr(buffer_runtime, "REUSE_PROBE_CALLS", 0)
 
 
 def _numeric(fn, args, wrt):
@@ -261,7 +268,7 @@ exact_references = pytest.mark.skipif(not buffer_runtime.REFERENCES_ARE_EXACT,
 
 
 @exact_references
-def test_a_training_loop_alternates_between_two_gradient_arrays():
+def test_a_training_loop_alternates_between_two_gradient_arrays(reuse_at_once):
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
     addresses = set()
@@ -291,7 +298,7 @@ def _held_array(holder):
     lambda g: np.frombuffer(g, dtype=g.dtype),
     lambda g: weakref.ref(g),
 ], ids=["a variable", "a view", "a list", "a memoryview", "an array on its buffer", "a weak reference"])
-def test_gradients_still_referenced_in_any_way_are_never_written_into(hold):
+def test_gradients_still_referenced_in_any_way_are_never_written_into(hold, reuse_at_once):
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
     f.grad(x, y, w1, w2)  # dropped at once: kept for the next call
@@ -307,7 +314,7 @@ def test_gradients_still_referenced_in_any_way_are_never_written_into(hold):
 
 
 @exact_references
-def test_a_dropped_gradient_array_is_written_into_by_the_next_call(monkeypatch):
+def test_a_dropped_gradient_array_is_written_into_by_the_next_call(monkeypatch, reuse_at_once):
     given = []
     take = buffer_runtime.GradientArrays.take
     monkeypatch.setattr(buffer_runtime.GradientArrays, "take", lambda self, a: given.append(take(self, a)) or given[-1])
@@ -321,7 +328,7 @@ def test_a_dropped_gradient_array_is_written_into_by_the_next_call(monkeypatch):
     np.testing.assert_allclose(second, hand_written(x, y, w1 * 2.0, w2)[0], rtol=1e-12)
 
 
-def test_no_gradient_array_is_reused_where_reference_counts_are_not_exact(monkeypatch):
+def test_no_gradient_array_is_reused_where_reference_counts_are_not_exact(monkeypatch, reuse_at_once):
     monkeypatch.setattr(buffer_runtime, "REFERENCES_ARE_EXACT", False)
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     data = large_two_layer_data()
@@ -331,7 +338,7 @@ def test_no_gradient_array_is_reused_where_reference_counts_are_not_exact(monkey
 
 
 @exact_references
-def test_threads_each_get_their_own_gradient_arrays():
+def test_threads_each_get_their_own_gradient_arrays(reuse_at_once):
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
     weights = [w1 * s for s in (1.0, -0.5, 2.0, 0.25)]
@@ -354,7 +361,7 @@ def test_threads_each_get_their_own_gradient_arrays():
 
 
 @exact_references
-def test_a_shape_change_lets_the_old_arrays_go():
+def test_a_shape_change_lets_the_old_arrays_go(reuse_at_once):
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
     f.grad(x, y, w1, w2)
@@ -366,7 +373,7 @@ def test_a_shape_change_lets_the_old_arrays_go():
 
 
 @exact_references
-def test_a_small_first_call_does_not_keep_later_large_calls_from_reusing_arrays():
+def test_a_small_first_call_does_not_keep_later_large_calls_from_reusing_arrays(reuse_at_once):
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     f.grad(*two_layer_data())  # small: the plain function
     x, y, w1, w2 = large_two_layer_data()
@@ -380,3 +387,19 @@ def test_a_small_first_call_does_not_keep_later_large_calls_from_reusing_arrays(
     g1, g2 = f.grad(*small)  # and small again: the plain function, right
     for gradient, expected in zip((g1, g2), hand_written(*small)):
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
+@exact_references
+@pytest.mark.parametrize("faults_per_call, reused", [(400, True), (0, False)], ids=["fresh arrays fault", "they do not"])
+def test_reuse_is_chosen_by_the_page_faults_of_the_first_plain_calls(monkeypatch, faults_per_call, reused):
+    counter = iter(range(0, 10**9, faults_per_call) if faults_per_call else iter(lambda: 0, 1))
+    monkeypatch.setattr(buffer_runtime, "page_faults", lambda: next(counter))
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    for _ in range(2 + buffer_runtime.REUSE_PROBE_CALLS):  # two to settle, then the measured ones
+        f.grad(x, y, w1, w2)
+    assert f._last.pool.gradients.verdict is reused
+    first, _ = f.grad(x, y, w1, w2)
+    kept = any(a is first for a in f._last.pool.gradients.slots[0])
+    assert kept is reused  # a gradient handed out is kept for reuse only when reuse was chosen
+    np.testing.assert_allclose(first, hand_written(x, y, w1, w2)[0], rtol=1e-12)
