@@ -142,14 +142,14 @@ class DifferentiableFunction:
         if targets is None and xp is NUMPY and compiled.buffered is not None:
             wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
             reused = pool.reusable(wrt_arguments)
+            if reused is not None and kept is None and reused.measure_this_call():
+                before = buffer_runtime.page_faults()  # a plain call, its page faults counted
+                value, gradients = compiled.function(xp, *args, **kwargs, **seed)
+                reused.record(buffer_runtime.page_faults() - before, sum(a.nbytes for a in wrt_arguments))
+                if reused.verdict is False:  # reuse does not pay here: the entry point calls the plain function
+                    compiled.plain_below = max(compiled.plain_below, buffer_runtime.MINIMUM_BYTES)
+                return value, gradients
             if reused is not None and reused.verdict is not True:
-                if reused.verdict is None and kept is None:  # a plain call, its page faults counted
-                    before = buffer_runtime.page_faults()
-                    value, gradients = compiled.function(xp, *args, **kwargs, **seed)
-                    reused.record(buffer_runtime.page_faults() - before, sum(a.nbytes for a in wrt_arguments))
-                    if reused.verdict is False:  # the entry point may call the plain function up to kept buffers
-                        compiled.plain_below = max(compiled.plain_below, buffer_runtime.MINIMUM_BYTES)
-                    return value, gradients
                 reused = None
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
         if compiled.buffered is not None and (kept is not None or reused is not None or (

@@ -396,7 +396,7 @@ def test_reuse_is_chosen_by_the_page_faults_of_the_first_plain_calls(monkeypatch
     monkeypatch.setattr(buffer_runtime, "page_faults", lambda: next(counter))
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
-    for _ in range(2 + buffer_runtime.REUSE_PROBE_CALLS):  # two to settle, then the measured ones
+    for _ in range(buffer_runtime._SETTLING_CALLS + buffer_runtime.REUSE_PROBE_CALLS):  # to settle, then measured
         f.grad(x, y, w1, w2)
     assert f._last.pool.gradients.verdict is reused
     first, _ = f.grad(x, y, w1, w2)

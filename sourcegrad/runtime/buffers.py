@@ -25,7 +25,8 @@ _SCALARS = (int, float, complex, bool, str, type(None))
 MINIMUM_BYTES = 4 << 20  # the first call's array arguments must take this much for buffers to be kept
 INTO_MINIMUM_BYTES = 64 << 10  # into= arrays smaller than this are filled by a copy from the plain function
 REUSE_MINIMUM_BYTES = 256 << 10  # gradients at least this large may be written into reused arrays...
-REUSE_PROBE_CALLS = 4  # ...if, over this many plain calls (after two to settle), fresh ones cost page faults
+REUSE_PROBE_CALLS = 4  # ...if, over this many plain calls (after a few to settle), fresh ones cost page faults
+_SETTLING_CALLS = 4
 _MOST_IDLE = 4  # sets kept for concurrent calls; more threads than this allocate afresh
 _MOST_KEPT = 2  # gradient arrays kept per wrt argument: a training loop holds one step's while the next runs
 
@@ -138,12 +139,18 @@ class GradientArrays:
         self.verdict = True if REUSE_PROBE_CALLS == 0 else None  # True: reuse, False: plain, None: measuring
         self.faults = []
 
+    def measure_this_call(self) -> bool:
+        """Whether this call should be a plain one with its page faults counted (while the verdict is open)."""
+        return self.verdict is None
+
     def record(self, faults, nbytes) -> None:
         """One plain call's page faults, while the verdict is open."""
         self.faults.append(faults)
-        measured = self.faults[2:]  # the first calls grow the heap whatever happens later
+        measured = self.faults[_SETTLING_CALLS:]  # the first calls grow the heap whatever happens later
         if len(measured) >= REUSE_PROBE_CALLS:
-            self.verdict = sum(measured) / len(measured) * 4096 >= nbytes / 4  # a quarter of the pages, fresh
+            # a quarter of the gradients' pages fresh, in most of the calls measured
+            faulting = sum(1 for f in measured if f * 4096 >= nbytes / 4)
+            self.verdict = faulting * 2 > len(measured)
 
     def take(self, arguments) -> tuple:
         """For each argument, an array of its type, shape and dtype that nobody else holds, or None."""
