@@ -16,6 +16,7 @@ import inspect
 import operator
 import sys
 import threading
+import time
 
 import numpy
 
@@ -138,19 +139,19 @@ class DifferentiableFunction:
         pool = compiled.pool
         kept = pool.signature_to_keep(args, kwargs, grad_output) if compiled.buffered is not None else None
         # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
-        reused = None
+        reused, probing = None, False
         if targets is None and xp is NUMPY and compiled.buffered is not None:
             wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
             reused = pool.reusable(wrt_arguments)
-            if reused is not None and kept is None and reused.measure_this_call():
-                before = buffer_runtime.page_faults()  # a plain call, its page faults counted
+            probing = reused is not None and kept is None and reused.verdict is None
+            if probing and not reused.next_probe():  # a plain call, timed against the reusing ones
+                start = time.perf_counter()
                 value, gradients = compiled.function(xp, *args, **kwargs, **seed)
-                reused.record(buffer_runtime.page_faults() - before, sum(a.nbytes for a in wrt_arguments))
-                if reused.verdict is False:  # reuse does not pay here: the entry point calls the plain function
-                    compiled.plain_below = max(compiled.plain_below, buffer_runtime.MINIMUM_BYTES)
+                _timed(compiled, reused, False, start)
                 return value, gradients
-            if reused is not None and reused.verdict is not True:
+            if reused is not None and reused.verdict is False:
                 reused = None
+            start = time.perf_counter()
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
         if compiled.buffered is not None and (kept is not None or reused is not None or (
                 targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES)):
@@ -174,6 +175,8 @@ class DifferentiableFunction:
                 pool.give_back(buffers)
                 if reused is not None:
                     reused.keep(gradients, writes)
+                    if probing:
+                        _timed(compiled, reused, True, start)
         if gradients is None:
             value, gradients = compiled.function(xp, *args, **kwargs, **seed)
         if targets is not None:
@@ -445,6 +448,12 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+
+
+def _timed(compiled, reused, reusing, start):
+    reused.record(reusing, time.perf_counter() - start)
+    if reused.verdict is False:  # reuse does not pay here: the entry point calls the plain function
+        compiled.plain_below = max(compiled.plain_below, buffer_runtime.MINIMUM_BYTES)
 
 
 def _size(args, kwargs):

@@ -14,18 +14,13 @@ import sys
 import threading
 import weakref
 
-try:
-    import resource
-except ImportError:  # Windows
-    resource = None
-
 import numpy
 
 _SCALARS = (int, float, complex, bool, str, type(None))
 MINIMUM_BYTES = 4 << 20  # the first call's array arguments must take this much for buffers to be kept
 INTO_MINIMUM_BYTES = 64 << 10  # into= arrays smaller than this are filled by a copy from the plain function
 REUSE_MINIMUM_BYTES = 256 << 10  # gradients at least this large may be written into reused arrays...
-REUSE_PROBE_CALLS = 4  # ...if, over this many plain calls (after a few to settle), fresh ones cost page faults
+REUSE_PROBE_CALLS = 3  # ...if, timed over this many calls each way (after a few to settle), that is faster
 _SETTLING_CALLS = 4
 _MOST_IDLE = 4  # sets kept for concurrent calls; more threads than this allocate afresh
 _MOST_KEPT = 2  # gradient arrays kept per wrt argument: a training loop holds one step's while the next runs
@@ -105,11 +100,6 @@ class BufferPool:
 # builds) no array is reused.
 
 
-def page_faults() -> int:
-    """This process's minor page faults so far (0 where the platform does not count them)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
-
-
 def _references(slot, index):
     """The reference count of slot[index] as this module sees it (the same code path for every array)."""
     return sys.getrefcount(slot[index])
@@ -133,24 +123,27 @@ class GradientArrays:
     def __init__(self, count):
         self.slots = [[] for _ in range(count)]
         self.lock = threading.Lock()  # a slot is scanned and taken from by one call at a time
-        # Reusing pays only where the allocator maps fresh gradient arrays anew (page faults): in a process
-        # with numpy alone, float64 at the tutorial's size, 0.7x the step; where it serves them from memory
-        # it keeps, the `out=` path costs a few percent instead. So the first plain calls are measured.
+        # Reusing pays where the allocator maps fresh gradient arrays anew (page faults): with numpy alone in
+        # the process, float64 at the tutorial's size, 0.7x the step. Where it serves them from memory it
+        # keeps, the `_into` path costs up to a tenth more instead. Which holds depends on the allocator's
+        # state, so it is measured: after a few calls to settle, a few plain calls and then a few reusing
+        # ones are timed, and reuse is chosen only if it was clearly faster.
         self.verdict = True if REUSE_PROBE_CALLS == 0 else None  # True: reuse, False: plain, None: measuring
-        self.faults = []
+        self.calls = 0
+        self.timings = {False: [], True: []}
 
-    def measure_this_call(self) -> bool:
-        """Whether this call should be a plain one with its page faults counted (while the verdict is open)."""
-        return self.verdict is None
+    def next_probe(self) -> bool:
+        """While the verdict is open: whether this call should reuse arrays (else it runs plain), timed."""
+        self.calls += 1  # a block of plain calls, then a block of reusing ones: alternating, each would
+        return self.calls > _SETTLING_CALLS + REUSE_PROBE_CALLS  # change the heap the other one meets
 
-    def record(self, faults, nbytes) -> None:
-        """One plain call's page faults, while the verdict is open."""
-        self.faults.append(faults)
-        measured = self.faults[_SETTLING_CALLS:]  # the first calls grow the heap whatever happens later
-        if len(measured) >= REUSE_PROBE_CALLS:
-            # a quarter of the gradients' pages fresh, in most of the calls measured
-            faulting = sum(1 for f in measured if f * 4096 >= nbytes / 4)
-            self.verdict = faulting * 2 > len(measured)
+    def record(self, reusing, seconds) -> None:
+        if self.calls <= _SETTLING_CALLS or self.verdict is not None:
+            return
+        self.timings[reusing].append(seconds)
+        plain, reuse = sorted(self.timings[False]), sorted(self.timings[True])
+        if len(plain) >= REUSE_PROBE_CALLS and len(reuse) >= REUSE_PROBE_CALLS:
+            self.verdict = reuse[len(reuse) // 2] < 0.95 * plain[len(plain) // 2]  # medians; 5% clearly
 
     def take(self, arguments) -> tuple:
         """For each argument, an array of its type, shape and dtype that nobody else holds, or None."""
