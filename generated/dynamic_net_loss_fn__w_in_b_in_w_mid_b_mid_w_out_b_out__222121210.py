@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 9e10ad3223d6bc3839f1c09d963bf60f5cb54ca119211b393f66be92e85aa0f3
+# sourcegrad-key: 32e451d0ad7f9a0327c5c735fd76fb6a1c463446883fb03a5771b7cf7f6b564b
 # sourcegrad-checksum: a83e3631f9794c752f8ef6f754da4a071be38ffcac5b2eb3a88fb0373a4803c0
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

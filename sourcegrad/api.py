@@ -143,13 +143,14 @@ class DifferentiableFunction:
         if targets is None and xp is NUMPY and compiled.buffered is not None:
             wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
             reused = pool.reusable(wrt_arguments)
-            probing = reused is not None and kept is None and reused.verdict is None
-            if probing and not reused.next_probe():  # a plain call, timed against the reusing ones
+            probe = reused.probe(wrt_arguments) if reused is not None else None
+            probing = probe is not None and kept is None and probe.verdict is None
+            if probing and not probe.next_probe():  # a plain call, timed against the reusing ones
                 start = time.perf_counter()
                 value, gradients = compiled.function(xp, *args, **kwargs, **seed)
-                _timed(compiled, reused, False, start)
+                probe.record(False, time.perf_counter() - start)
                 return value, gradients
-            if reused is not None and reused.verdict is False:
+            if probe is not None and probe.verdict is False:
                 reused = None
             start = time.perf_counter()
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
@@ -176,7 +177,7 @@ class DifferentiableFunction:
                 if reused is not None:
                     reused.keep(gradients, writes)
                     if probing:
-                        _timed(compiled, reused, True, start)
+                        probe.record(True, time.perf_counter() - start)
         if gradients is None:
             value, gradients = compiled.function(xp, *args, **kwargs, **seed)
         if targets is not None:
@@ -448,12 +449,6 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
-
-
-def _timed(compiled, reused, reusing, start):
-    reused.record(reusing, time.perf_counter() - start)
-    if reused.verdict is False:  # reuse does not pay here: the entry point calls the plain function
-        compiled.plain_below = max(compiled.plain_below, buffer_runtime.MINIMUM_BYTES)
 
 
 def _size(args, kwargs):

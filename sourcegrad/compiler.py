@@ -41,8 +41,8 @@ class Compiled:
     rules_version: int = 0  # the rule registry's version then
     buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
-    # calls whose arrays take fewer bytes go straight to `function` (the entry point reads this; it grows
-    # once reused gradient arrays are found not to pay here)
+    # calls whose arrays take fewer bytes go straight to `function` (the entry point reads this); larger ones
+    # may keep buffers or reuse gradient arrays (runtime/buffers.py decides, call by call)
     plain_below: int = field(default_factory=lambda: min(buffer_runtime.MINIMUM_BYTES,
                                                          buffer_runtime.REUSE_MINIMUM_BYTES))
 

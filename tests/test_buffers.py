@@ -384,12 +384,12 @@ def test_a_small_first_call_does_not_keep_later_large_calls_from_reusing_arrays(
 
 @pytest.mark.parametrize("plain, reusing, chosen", [(1.0, 0.6, True), (1.0, 0.97, False), (1.0, 1.3, False)])
 def test_reuse_is_chosen_only_when_timed_clearly_faster(plain, reusing, chosen):
-    arrays = buffer_runtime.GradientArrays(2)
-    while arrays.verdict is None:
-        reuse = arrays.next_probe()
-        arrays.record(reuse, reusing if reuse else plain)
-    assert arrays.verdict is chosen
-    assert arrays.calls == 4 + 2 * buffer_runtime.REUSE_PROBE_CALLS  # four calls to settle, then both kinds
+    probe = buffer_runtime.ReuseProbe()
+    while probe.verdict is None:
+        reuse = probe.next_probe()
+        probe.record(reuse, reusing if reuse else plain)
+    assert probe.verdict is chosen
+    assert probe.calls == 4 + 2 * buffer_runtime.REUSE_PROBE_CALLS  # four calls to settle, then both kinds
 
 
 @exact_references
@@ -402,4 +402,16 @@ def test_every_call_while_reuse_is_measured_gives_the_right_gradient():
         expected = hand_written(x, y, weights, w2)
         np.testing.assert_allclose(g1, expected[0], rtol=1e-12)
         np.testing.assert_allclose(g2, expected[1], rtol=1e-12)
-    assert f._last.pool.gradients.verdict in (True, False)
+    (probe,) = f._last.pool.gradients.probes.values()
+    assert probe.verdict in (True, False)
+
+
+@exact_references
+def test_reuse_is_measured_for_each_shape_and_dtype():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    data = two_layer_data(n=8, d_in=400, h=180, d_out=3)  # gradients of 256 KiB and more in float32 too
+    for dtype in (np.float64, np.float32):
+        arrays = [a.astype(dtype) for a in data]
+        for _ in range(12):
+            f.grad(*arrays)
+    assert len(f._last.pool.gradients.probes) == 2

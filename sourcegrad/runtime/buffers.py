@@ -100,6 +100,28 @@ class BufferPool:
 # builds) no array is reused.
 
 
+class ReuseProbe:
+    """Whether writing gradients of one shape and dtype into reused arrays pays: timed, then decided."""
+
+    def __init__(self):
+        self.verdict = True if REUSE_PROBE_CALLS == 0 else None  # True: reuse, False: plain, None: measuring
+        self.calls = 0
+        self.timings = {False: [], True: []}
+
+    def next_probe(self) -> bool:
+        """While the verdict is open: whether this call should reuse arrays (else it runs plain), timed."""
+        self.calls += 1  # a block of plain calls, then a block of reusing ones: alternating, each would
+        return self.calls > _SETTLING_CALLS + REUSE_PROBE_CALLS  # change the heap the other one meets
+
+    def record(self, reusing, seconds) -> None:
+        if self.calls <= _SETTLING_CALLS or self.verdict is not None:
+            return
+        self.timings[reusing].append(seconds)
+        plain, reuse = sorted(self.timings[False]), sorted(self.timings[True])
+        if len(plain) >= REUSE_PROBE_CALLS and len(reuse) >= REUSE_PROBE_CALLS:
+            self.verdict = reuse[len(reuse) // 2] < 0.95 * plain[len(plain) // 2]  # medians; 5% clearly
+
+
 def _references(slot, index):
     """The reference count of slot[index] as this module sees it (the same code path for every array)."""
     return sys.getrefcount(slot[index])
@@ -126,24 +148,17 @@ class GradientArrays:
         # Reusing pays where the allocator maps fresh gradient arrays anew (page faults): with numpy alone in
         # the process, float64 at the tutorial's size, 0.7x the step. Where it serves them from memory it
         # keeps, the `_into` path costs up to a tenth more instead. Which holds depends on the allocator's
-        # state, so it is measured: after a few calls to settle, a few plain calls and then a few reusing
-        # ones are timed, and reuse is chosen only if it was clearly faster.
-        self.verdict = True if REUSE_PROBE_CALLS == 0 else None  # True: reuse, False: plain, None: measuring
-        self.calls = 0
-        self.timings = {False: [], True: []}
+        # state and on the arrays' sizes, so it is measured for each shape and dtype of the gradients: after
+        # a few calls to settle, a few plain calls and then a few reusing ones are timed, and reuse is
+        # chosen only if it was clearly faster.
+        self.probes = {}  # (shape, dtype) of each gradient -> ReuseProbe
 
-    def next_probe(self) -> bool:
-        """While the verdict is open: whether this call should reuse arrays (else it runs plain), timed."""
-        self.calls += 1  # a block of plain calls, then a block of reusing ones: alternating, each would
-        return self.calls > _SETTLING_CALLS + REUSE_PROBE_CALLS  # change the heap the other one meets
-
-    def record(self, reusing, seconds) -> None:
-        if self.calls <= _SETTLING_CALLS or self.verdict is not None:
-            return
-        self.timings[reusing].append(seconds)
-        plain, reuse = sorted(self.timings[False]), sorted(self.timings[True])
-        if len(plain) >= REUSE_PROBE_CALLS and len(reuse) >= REUSE_PROBE_CALLS:
-            self.verdict = reuse[len(reuse) // 2] < 0.95 * plain[len(plain) // 2]  # medians; 5% clearly
+    def probe(self, arguments):
+        key = tuple((a.shape, a.dtype) for a in arguments)
+        found = self.probes.get(key)
+        if found is None:
+            found = self.probes[key] = ReuseProbe()
+        return found
 
     def take(self, arguments) -> tuple:
         """For each argument, an array of its type, shape and dtype that nobody else holds, or None."""
