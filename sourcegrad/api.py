@@ -149,6 +149,8 @@ class DifferentiableFunction:
                 start = time.perf_counter()
                 value, gradients = compiled.function(xp, *args, **kwargs, **seed)
                 probe.record(False, time.perf_counter() - start)
+                if probe.verdict is False:  # calls of this size need not come here again (see call_path)
+                    compiled.plain_size = _size(args, kwargs)
                 return value, gradients
             if probe is not None and probe.verdict is False:
                 reused = None
@@ -178,6 +180,8 @@ class DifferentiableFunction:
                     reused.keep(gradients, writes)
                     if probing:
                         probe.record(True, time.perf_counter() - start)
+                        if probe.verdict is False:
+                            compiled.plain_size = _size(args, kwargs)
         if gradients is None:
             value, gradients = compiled.function(xp, *args, **kwargs, **seed)
         if targets is not None:

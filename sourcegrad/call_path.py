@@ -13,8 +13,9 @@ function's own signature, which replaces the two methods on that DifferentiableF
             except (AttributeError, KeyError, TypeError):  # not compiled yet, or not arrays this time
                 pass
             else:
-                if (x.nbytes + y.nbytes + w1.nbytes + w2.nbytes < _compiled.plain_below or _compiled.buffered is None) \\
-                        and _compiled.serves_plain_calls():
+                _size = x.nbytes + y.nbytes + w1.nbytes + w2.nbytes
+                if ((_size < _compiled.plain_below or _size == _compiled.plain_size or _compiled.buffered is None)
+                        and _compiled.serves_plain_calls()):
                     _value, _gradients = _compiled.function(_numpy, x, y, w1, w2)
                     if _gradients[0].dtype is w1.dtype and _gradients[1].dtype is w2.dtype:
                         return _value, _gradients
@@ -37,7 +38,7 @@ from .runtime import NUMPY, OutputGradientError
 
 OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _INTERNAL = ("_modules", "_table", "_compiled", "_numpy", "_number_ranks", "_value", "_gradients", "_general",
-             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError",
+             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError", "_size",
              "value_and_grad", "grad")
 _NUMBER_RANKS = {int: 0, float: 0, complex: 0}  # Python numbers are rank 0 (bool is not a number here)
 
@@ -86,7 +87,7 @@ def build(function, arguments):
 def _source(names, ranks, arrays, wrt, single):
     arguments = ", ".join(names)
     # arrays too small for kept buffers or reused gradient arrays: the plain function (else the general method)
-    small = f"{' + '.join(f'{name}.nbytes' for name in arrays)} < _compiled.plain_below or " if arrays else ""
+    size = " + ".join(f"{name}.nbytes" for name in arrays) or "0"
     ranks = ", ".join(ranks) + ("," if len(names) == 1 else "")
     same_dtypes = " and ".join(f"_gradients[{i}].dtype is {name}.dtype" for i, name in enumerate(wrt))
     gradients = "_gradients[0]" if single else "_gradients"
@@ -99,7 +100,9 @@ def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
         except (AttributeError, KeyError, TypeError):
             pass
         else:
-            if ({small}_compiled.buffered is None) and _compiled.serves_plain_calls():
+            _size = {size}  # small arrays, or a size reused gradient arrays were found not to pay at: plain
+            if ((_size < _compiled.plain_below or _size == _compiled.plain_size or _compiled.buffered is None)
+                    and _compiled.serves_plain_calls()):
                 try:
                     _value, _gradients = _compiled.function(_numpy, {arguments})
                 except _OutputGradientError as _error:

@@ -45,6 +45,7 @@ class Compiled:
     # may keep buffers or reuse gradient arrays (runtime/buffers.py decides, call by call)
     plain_below: int = field(default_factory=lambda: min(buffer_runtime.MINIMUM_BYTES,
                                                          buffer_runtime.REUSE_MINIMUM_BYTES))
+    plain_size: int = -1  # the bytes of calls found not to gain from reused gradient arrays: plain too
 
     def locate(self, error):
         """error, raised inside the generated code without a place (by a runtime helper), at the user's line

@@ -415,3 +415,22 @@ def test_reuse_is_measured_for_each_shape_and_dtype():
         for _ in range(12):
             f.grad(*arrays)
     assert len(f._last.pool.gradients.probes) == 2
+
+
+@exact_references
+def test_calls_of_a_size_where_reuse_does_not_pay_go_straight_to_the_plain_function(monkeypatch):
+    def record(self, reusing, seconds):
+        self.verdict = False  # as if the plain calls had been timed faster
+
+    monkeypatch.setattr(buffer_runtime.ReuseProbe, "record", record)
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    data = large_two_layer_data()
+    f.grad(*data)  # compiles
+    f.grad(*data)  # the probe: a plain call, and the verdict
+    assert f._last.plain_size == sum(a.nbytes for a in data)
+    general = []
+    monkeypatch.setattr(type(f), "_call_with_buffers", lambda *a, **k: general.append(1))
+    g1, g2 = f.grad(*data)
+    assert not general  # the entry point called the plain function itself
+    for gradient, expected in zip((g1, g2), hand_written(*data)):
+        np.testing.assert_allclose(gradient, expected, rtol=1e-12)
