@@ -143,7 +143,10 @@ class DifferentiableFunction:
         if targets is None and xp is NUMPY and compiled.buffered is not None:
             wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
             reused = pool.reusable(wrt_arguments)
-            probe = reused.probe(wrt_arguments) if reused is not None else None
+            probe = None
+            if reused is not None:
+                counts = tuple(v for v in (*args, *kwargs.values()) if type(v) in (int, bool))
+                probe = reused.probe(wrt_arguments, counts)
             probing = probe is not None and kept is None and probe.verdict is None
             if probing and not probe.next_probe():  # a plain call, timed against the reusing ones
                 start = time.perf_counter()

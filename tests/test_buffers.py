@@ -434,3 +434,36 @@ def test_calls_of_a_size_where_reuse_does_not_pay_go_straight_to_the_plain_funct
     assert not general  # the entry point called the plain function itself
     for gradient, expected in zip((g1, g2), hand_written(*data)):
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
+
+def repeated_layer(x, w, depth):
+    h = np.tanh(x @ w)
+    for _ in range(depth):
+        h = np.tanh(h @ w)
+    return (h * h).sum()
+
+
+def _some_partials(fn, args, position, entries, eps=1e-6):
+    """Central differences of fn for a few entries of args[position] (a whole large array would take long)."""
+    values = []
+    for entry in entries:
+        up, down = [list(args), list(args)]
+        up[position], down[position] = args[position].copy(), args[position].copy()
+        up[position][entry] += eps
+        down[position][entry] -= eps
+        values.append((fn(*up) - fn(*down)) / (2 * eps))
+    return np.array(values)
+
+
+@exact_references
+def test_reuse_is_measured_apart_for_calls_doing_different_amounts_of_work():
+    f = sourcegrad.differentiate(repeated_layer, wrt="w")
+    x, w = rng.standard_normal((8, 200)), rng.standard_normal((200, 200)) * 0.05  # w: 320 KB
+    entries = [(0, 0), (3, 7), (199, 5), (50, 199)]
+    for step in range(24):
+        depth = step % 3 + 1  # like the dynamic net: a depth per call, each timed on its own
+        gradient = f.grad(x, w, depth)
+        expected = _some_partials(repeated_layer, (x, w, depth), 1, entries)
+        np.testing.assert_allclose([gradient[e] for e in entries], expected, rtol=1e-5, atol=1e-8)
+    assert {key[1] for key in f._last.pool.gradients.probes} == {(1,), (2,), (3,)}

@@ -153,8 +153,10 @@ class GradientArrays:
         # chosen only if it was clearly faster.
         self.probes = {}  # (shape, dtype) of each gradient -> ReuseProbe
 
-    def probe(self, arguments):
-        key = tuple((a.shape, a.dtype) for a in arguments)
+    def probe(self, arguments, counts=()):
+        """The ReuseProbe for gradients of these arguments' shapes and dtypes; `counts`, the call's integer
+        arguments (a depth, a number of steps), tell apart calls that do different amounts of work."""
+        key = (tuple((a.shape, a.dtype) for a in arguments), counts)
         found = self.probes.get(key)
         if found is None:
             found = self.probes[key] = ReuseProbe()
