@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: bc4a3145044fbb4632fab3240e1a7cb996f3076a14a75d2c71d04405dfa1e89d
+# sourcegrad-key: e73520cd0921d3a0a76e6d057e953f18c3a3262d2b6ceae04f279df12d9f76eb
 # sourcegrad-checksum: a83e3631f9794c752f8ef6f754da4a071be38ffcac5b2eb3a88fb0373a4803c0
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -2,7 +2,7 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: cb4b6a66d2fe257e5ba67204c28be46af0939f5fbc0ca188eb0ff0521b0d4061
+# sourcegrad-key: addb39a00f3492bd82286cefce7bcf54664b927c69d2f87e0f82eafc6ec6fa46
 # sourcegrad-checksum: 36cc496f4ade6f0b6775fb6768afa526e6f49b3cac3ae8ae43f9be8ce5196771
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):

@@ -100,7 +100,8 @@ class DifferentiableFunction:
         device = device or self.device
         xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
         try:
-            if into is not None or (compiled.buffered is not None and _size(args, kwargs) >= compiled.plain_below):
+            if into is not None or (compiled.buffered is not None
+                                    and buffer_runtime.array_bytes(args, kwargs) >= compiled.plain_below):
                 value, gradients = self._call_with_buffers(compiled, xp, args, kwargs, grad_output, into)
             elif grad_output is not None:
                 value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
@@ -137,27 +138,27 @@ class DifferentiableFunction:
         seed = {compiled.seed: grad_output} if grad_output is not None else {}
         value = gradients = None
         pool = compiled.pool
-        kept = pool.signature_to_keep(args, kwargs, grad_output) if compiled.buffered is not None else None
+        size = buffer_runtime.array_bytes(args, kwargs)
+        kept = pool.signature_to_keep(args, kwargs, grad_output, size) if compiled.buffered is not None else None
         # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
-        reused, probing = None, False
+        reused = probe = None
         if targets is None and xp is NUMPY and compiled.buffered is not None:
             wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
             reused = pool.reusable(wrt_arguments)
-            probe = None
             if reused is not None:
                 counts = tuple(v for v in (*args, *kwargs.values()) if type(v) in (int, bool))
                 probe = reused.probe(wrt_arguments, counts)
-            probing = probe is not None and kept is None and probe.verdict is None
-            if probing and not probe.next_probe():  # a plain call, timed against the reusing ones
-                start = time.perf_counter()
-                value, gradients = compiled.function(xp, *args, **kwargs, **seed)
-                probe.record(False, time.perf_counter() - start)
-                if probe.verdict is False:  # calls of this size need not come here again (see call_path)
-                    compiled.plain_size = _size(args, kwargs)
-                return value, gradients
-            if probe is not None and probe.verdict is False:
-                reused = None
-            start = time.perf_counter()
+                if probe.verdict is False:
+                    reused = probe = None
+                elif probe.verdict is True or kept is not None:
+                    probe = None  # decided, or a call keeping buffers (not comparable with a plain one): untimed
+                elif not probe.next_probe():  # a plain call, timed against the reusing ones
+                    start = time.perf_counter()
+                    value, gradients = compiled.function(xp, *args, **kwargs, **seed)
+                    _timed(compiled, probe, False, start, size)
+                    return value, gradients
+                else:
+                    start = time.perf_counter()
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
         if compiled.buffered is not None and (kept is not None or reused is not None or (
                 targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES)):
@@ -165,7 +166,7 @@ class DifferentiableFunction:
             if targets is not None:
                 writes = targets
             elif reused is not None:
-                writes = reused.take(tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt))))
+                writes = reused.take(wrt_arguments)
             else:
                 writes = self._no_targets
             try:
@@ -181,10 +182,8 @@ class DifferentiableFunction:
                 pool.give_back(buffers)
                 if reused is not None:
                     reused.keep(gradients, writes)
-                    if probing:
-                        probe.record(True, time.perf_counter() - start)
-                        if probe.verdict is False:
-                            compiled.plain_size = _size(args, kwargs)
+                    if probe is not None:
+                        _timed(compiled, probe, True, start, size)
         if gradients is None:
             value, gradients = compiled.function(xp, *args, **kwargs, **seed)
         if targets is not None:
@@ -212,12 +211,10 @@ class DifferentiableFunction:
                                       f"{type(argument).__name__} {argument.shape} {argument.dtype}",
                                       hint=f"Pass an array like {name}: xp.empty_like({name}).")
             root = id(memory_root(target))
-            if root not in input_roots and isinstance(target, numpy.ndarray) and any(
-                    isinstance(a, numpy.ndarray) and numpy.may_share_memory(target, a) for a in inputs):
-                root = next(iter(input_roots))  # a view memory_root cannot follow (as_strided): the same verdict
-            if root in input_roots or root in seen:
-                what = ("an argument of the call (or grad_output)" if root in input_roots
-                        else "another array of into=")
+            shares_input = root in input_roots or (isinstance(target, numpy.ndarray) and any(  # as_strided views
+                isinstance(a, numpy.ndarray) and numpy.may_share_memory(target, a) for a in inputs))
+            if shares_input or root in seen:
+                what = "an argument of the call (or grad_output)" if shares_input else "another array of into="
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
             seen.add(root)
@@ -458,10 +455,10 @@ def _rank(value):
 _NDIM = operator.attrgetter("ndim")
 
 
-def _size(args, kwargs):
-    """The bytes of a call's arrays: below the compiled gradient's `plain_below`, buffers and reused gradient
-    arrays would cost more than they save (see runtime/buffers.py)."""
-    return sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
+def _timed(compiled, probe, reusing, start, size):
+    probe.record(reusing, time.perf_counter() - start)
+    if probe.verdict is False:  # calls of this size go straight to the plain function from now on (call_path)
+        compiled.plain_size = size
 
 
 def _write_into(target, gradient):

@@ -184,11 +184,11 @@ class _Writer:
                     out.append(scatter)
                 elif not node.accumulate:
                     out.append(_assign(node.target, value))
-                elif node.in_place and self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is not None:
-                    out.append(gast.AugAssign(target=_store(node.target), op=gast.Add(), value=value))
                 elif self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is None:
                     # maybe a dict or a list of gradients, where `+=` would append, not add
                     out.append(_assign(node.target, _call(self.rev.backend, "add_gradients", [ir.name(node.target), value])))
+                elif node.in_place:
+                    out.append(gast.AugAssign(target=_store(node.target), op=gast.Add(), value=value))
                 else:
                     out.append(_assign(node.target, gast.BinOp(left=ir.name(node.target), op=gast.Add(), right=value)))
             elif isinstance(node, OwnAdjoint):

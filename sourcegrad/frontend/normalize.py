@@ -379,9 +379,9 @@ class _Normalizer:
             return None
         if not self.resolver.is_closure_variable(chain[0]):
             # Rebinding this name (`act = other_act`) changes the code written into the gradient: a guard.
-            callee = (self.resolver.globals, chain[0])
-            if all(callee[0] is not g or callee[1] != n for g, n in self.callees):
-                self.callees.append(callee)
+            namespace = self.resolver.globals
+            if not any(g is namespace and n == chain[0] for g, n in self.callees):
+                self.callees.append((namespace, chain[0]))
         return obj
 
     def inline(self, fn, call, into=None):
@@ -690,7 +690,7 @@ class _Normalizer:
         if primitive is COPY and isinstance(new, gast.Name):
             result_kind = self.kinds.get(new.id)
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
-            result_kind = ("list" if isinstance(new, gast.List) else "tuple", tuple(self.kind(e) for e in new.elts))
+            result_kind = self.sequence_kind(new)
         self.bind_kind(target, result_kind)
         if makes_new_array:
             self.owned.add(target)

@@ -17,7 +17,7 @@ import weakref
 import numpy
 
 _SCALARS = (int, float, complex, bool, str, type(None))
-MINIMUM_BYTES = 4 << 20  # the first call's array arguments must take this much for buffers to be kept
+MINIMUM_BYTES = 4 << 20  # a call's array arguments must take this much for its buffers to be kept
 INTO_MINIMUM_BYTES = 64 << 10  # into= arrays smaller than this are filled by a copy from the plain function
 REUSE_MINIMUM_BYTES = 256 << 10  # gradients at least this large may be written into reused arrays...
 REUSE_PROBE_CALLS = 3  # ...if, timed over this many calls each way (after a few to settle), that is faster
@@ -51,12 +51,11 @@ class BufferPool:
         self.gradients = None  # a GradientArrays, made by the first call whose gradients are large enough
         self.disabled = False  # set when a call could not write into its buffers: plain calls from then on
 
-    def signature_to_keep(self, args, kwargs, grad_output):
-        """The call's signature when its arrays are large enough to keep buffers for, else None."""
-        if self.disabled:
+    def signature_to_keep(self, args, kwargs, grad_output, size):
+        """The call's signature when its arrays (`size` bytes) are large enough to keep buffers for, else None."""
+        if self.disabled or size < MINIMUM_BYTES:
             return None
-        size = sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
-        return signature(args, kwargs, grad_output) if size >= MINIMUM_BYTES else None
+        return signature(args, kwargs, grad_output)
 
     def reusable(self, wrt_arguments):
         """The GradientArrays for a call whose gradients are large enough to write into reused arrays."""
@@ -95,13 +94,19 @@ class BufferPool:
 # the step. The arrays a call hands out are its caller's, and a later call must never overwrite one the
 # caller can still see. CPython's reference count says exactly that: an array held only by this pool (no
 # variable, container, view or exported buffer of the caller's refers to it, and no weak reference either)
-# is one nobody can see, and
-# the next call may write its gradient into it. Where references are not exact (PyPy, free-threaded
-# builds) no array is reused.
+# is one nobody can see, and the next call may write its gradient into it. Where references are not exact
+# (PyPy, free-threaded builds) no array is reused.
 
 
 class ReuseProbe:
-    """Whether writing gradients of one shape and dtype into reused arrays pays: timed, then decided."""
+    """Whether writing gradients of one shape and dtype into reused arrays pays: timed, then decided.
+
+    Reusing pays where the allocator maps fresh gradient arrays anew (page faults): with numpy alone in the
+    process, float64 at the tutorial's size, 0.7x the step. Where it serves them from memory it keeps, the
+    `_into` path costs up to a tenth more instead. Which holds depends on the allocator's state and on the
+    arrays' sizes, so after a few calls to settle, a few plain calls and then a few reusing ones are timed,
+    and reuse is chosen only if it was clearly faster.
+    """
 
     def __init__(self):
         self.verdict = True if REUSE_PROBE_CALLS == 0 else None  # True: reuse, False: plain, None: measuring
@@ -145,13 +150,7 @@ class GradientArrays:
     def __init__(self, count):
         self.slots = [[] for _ in range(count)]
         self.lock = threading.Lock()  # a slot is scanned and taken from by one call at a time
-        # Reusing pays where the allocator maps fresh gradient arrays anew (page faults): with numpy alone in
-        # the process, float64 at the tutorial's size, 0.7x the step. Where it serves them from memory it
-        # keeps, the `_into` path costs up to a tenth more instead. Which holds depends on the allocator's
-        # state and on the arrays' sizes, so it is measured for each shape and dtype of the gradients: after
-        # a few calls to settle, a few plain calls and then a few reusing ones are timed, and reuse is
-        # chosen only if it was clearly faster.
-        self.probes = {}  # (shape, dtype) of each gradient -> ReuseProbe
+        self.probes = {}  # ((shape, dtype) of each gradient, integer arguments) -> ReuseProbe
 
     def probe(self, arguments, counts=()):
         """The ReuseProbe for gradients of these arguments' shapes and dtypes; `counts`, the call's integer
@@ -172,8 +171,7 @@ class GradientArrays:
                     # a weak reference does not count, but whoever holds one expects the array's values to stay
                     if _references(slot, index) == _UNSEEN and not weakref.getweakrefcount(slot[index]):
                         array = slot[index]
-                        if (array.shape == argument.shape and array.dtype == argument.dtype
-                                and type(argument) is numpy.ndarray):
+                        if array.shape == argument.shape and array.dtype == argument.dtype:
                             found = slot.pop(index)  # out of the slot while this call writes into it
                         else:  # from a call with other shapes: let it go
                             del slot[index]
@@ -191,6 +189,12 @@ class GradientArrays:
                 if gradient is target or (type(gradient) is numpy.ndarray and gradient.base is None
                                           and gradient.flags.c_contiguous and gradient.flags.writeable):
                     slot.append(gradient)
+
+
+def array_bytes(args, kwargs):
+    """The bytes of a call's array arguments: what decides between the plain function, kept buffers and
+    reused gradient arrays."""
+    return sum(a.nbytes for a in (*args, *kwargs.values()) if hasattr(a, "nbytes") and hasattr(a, "shape"))
 
 
 def signature(args, kwargs, grad_output):

@@ -137,7 +137,7 @@ def repeated_grad(grad, operand, other):
     width = len(operand)
     total = list(grad[:width])
     for start in range(width, len(grad), width):
-        total = [add_gradients(a, b) for a, b in zip(total, grad[start:start + width])]
+        total = add_gradients(total, list(grad[start:start + width]))
     return total
 
 
