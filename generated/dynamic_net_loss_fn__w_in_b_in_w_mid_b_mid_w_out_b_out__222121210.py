@@ -2,8 +2,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: e73520cd0921d3a0a76e6d057e953f18c3a3262d2b6ceae04f279df12d9f76eb
-# sourcegrad-checksum: a83e3631f9794c752f8ef6f754da4a071be38ffcac5b2eb3a88fb0373a4803c0
+# sourcegrad-key: bbd20f667a704e76ad8766a2151d1a2821a1580695c9f751f0c6d4e758aaf950
+# sourcegrad-checksum: 54a578356adbac938291cca1ec366b6b12ab837f54ffb69071b885af1721718e
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -26,6 +26,8 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
         maximum_total_2 = xp.maximum(total_2, 0)
         tape.append(h_relu)
         h_relu = maximum_total_2
+    # let go of arrays the loop's last iteration left that nothing reads again (the backward pass: their shapes)
+    matmul = xp.ghost(matmul)
     matmul_2 = h_relu @ w_out
     y_pred = matmul_2 + b_out
     y_pred_minus_y = y_pred - y
@@ -82,6 +84,8 @@ def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w_in, b_in, w_mid, b_mi
         maximum_total_2 = xp.maximum(total_2, 0)
         tape.append(h_relu)
         h_relu = maximum_total_2
+    # let go of arrays the loop's last iteration left that nothing reads again (the backward pass: their shapes)
+    matmul = xp.ghost(matmul)
     matmul_2 = h_relu @ w_out
     y_pred = matmul_2 + b_out
     y_pred_minus_y = y_pred - y

@@ -2,8 +2,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: addb39a00f3492bd82286cefce7bcf54664b927c69d2f87e0f82eafc6ec6fa46
-# sourcegrad-checksum: 36cc496f4ade6f0b6775fb6768afa526e6f49b3cac3ae8ae43f9be8ce5196771
+# sourcegrad-key: 2f4b091a4780f070b391ff1b0504cf6951af2ce8eaca91a6aa7fd1cb5217e8b6
+# sourcegrad-checksum: afbfd344026c72245a1266cabad87f3b54e87b15364f01662d3d528c12577a36
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
@@ -36,6 +36,8 @@ def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
             relu_2 = xp.maximum(h_2, 0)
             tape.append(h_2)
             h_2 = relu_2
+    # let go of arrays the loop's last iteration left that nothing reads again (the backward pass: their shapes)
+    matmul = xp.ghost(matmul)
     sequential = h_2
     difference_2 = sequential - y
     square = xp.square(difference_2)

@@ -151,6 +151,8 @@ class DifferentiableFunction:
                 if probe.verdict is False:
                     reused = probe = None
                 elif probe.verdict is True or kept is not None:
+                    if kept is None:
+                        probe.reused_call()
                     probe = None  # decided, or a call keeping buffers (not comparable with a plain one): untimed
                 elif not probe.next_probe():  # a plain call, timed against the reusing ones
                     start = time.perf_counter()

@@ -382,27 +382,98 @@ def test_a_small_first_call_does_not_keep_later_large_calls_from_reusing_arrays(
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("plain, reusing, chosen", [(1.0, 0.6, True), (1.0, 0.97, False), (1.0, 1.3, False)])
+@pytest.mark.parametrize("plain, reusing, chosen", [(1.0, 0.6, True), (1.0, 0.93, False), (1.0, 1.3, False)])
 def test_reuse_is_chosen_only_when_timed_clearly_faster(plain, reusing, chosen):
     probe = buffer_runtime.ReuseProbe()
     while probe.verdict is None:
         reuse = probe.next_probe()
         probe.record(reuse, reusing if reuse else plain)
     assert probe.verdict is chosen
-    assert probe.calls == 4 + 2 * buffer_runtime.REUSE_PROBE_CALLS  # four calls to settle, then both kinds
+    # four calls to settle, then blocks: plain, reusing, plain, reusing
+    assert probe.calls == 4 + 4 * buffer_runtime.REUSE_PROBE_CALLS
+
+
+def _probe_blocks(probe, blocks):
+    """Run the probe's calls, each reusing one taking `blocks[i]` for the i-th block (plain ones: 1.0)."""
+    kinds = []
+    while probe.verdict is None:
+        reuse = probe.next_probe()
+        block = (probe.calls - 1 - probe.settling) // buffer_runtime.REUSE_PROBE_CALLS
+        kinds.append(reuse)
+        probe.record(reuse, blocks[block] if reuse else 1.0)
+    return kinds
+
+
+def test_reuse_must_win_in_both_pairs_of_blocks():
+    probe = buffer_runtime.ReuseProbe()
+    n = buffer_runtime.REUSE_PROBE_CALLS
+    kinds = _probe_blocks(probe, {1: 0.5, 3: 1.0})  # faster in the first pair only: noise, or a change
+    assert kinds == [False] * 4 + [False] * n + [True] * n + [False] * n + [True] * n
+    assert probe.verdict is False
+    probe = buffer_runtime.ReuseProbe()
+    _probe_blocks(probe, {1: 0.7, 3: 0.8})
+    assert probe.verdict is True
+
+
+def test_a_verdict_for_reuse_is_timed_again_later():
+    probe = buffer_runtime.ReuseProbe()
+    _probe_blocks(probe, {1: 0.6, 3: 0.6})
+    assert probe.verdict is True
+    for _ in range(buffer_runtime._RECHECK_AFTER[0] - 1):
+        probe.reused_call()
+    assert probe.verdict is True
+    probe.reused_call()
+    assert probe.verdict is None  # timed again: reuse has stopped paying
+    _probe_blocks(probe, {1: 1.1, 3: 1.1})
+    assert probe.verdict is False  # and it stands: plain calls never ask for another
+
+
+def test_rechecks_end():
+    probe = buffer_runtime.ReuseProbe()
+    _probe_blocks(probe, {1: 0.6, 3: 0.6})
+    for after in buffer_runtime._RECHECK_AFTER:
+        for _ in range(after):
+            probe.reused_call()
+        assert probe.verdict is None
+        _probe_blocks(probe, {1: 0.6, 3: 0.6})
+    for _ in range(10 * buffer_runtime._RECHECK_AFTER[-1]):
+        probe.reused_call()
+    assert probe.verdict is True
 
 
 @exact_references
 def test_every_call_while_reuse_is_measured_gives_the_right_gradient():
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = large_two_layer_data()
-    for step in range(16):
+    for step in range(32):
         weights = w1 * (1.0 + 0.1 * step)
         g1, g2 = f.grad(x, y, weights, w2)
         expected = hand_written(x, y, weights, w2)
         np.testing.assert_allclose(g1, expected[0], rtol=1e-12)
         np.testing.assert_allclose(g2, expected[1], rtol=1e-12)
     (probe,) = f._last.pool.gradients.probes.values()
+    assert probe.verdict in (True, False)
+
+
+@exact_references
+def test_calls_on_a_verdict_for_reuse_count_toward_timing_it_again(monkeypatch):
+    monkeypatch.setattr(buffer_runtime, "_RECHECK_AFTER", (3,))
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    f.grad(x, y, w1, w2)
+    (probe,) = f._last.pool.gradients.probes.values()
+    probe.verdict = True  # as if reuse had been timed faster
+    for _ in range(2):
+        f.grad(x, y, w1, w2)
+    assert (probe.verdict, probe.reused) == (True, 2)
+    f.grad(x, y, w1, w2)
+    assert (probe.verdict, probe.rechecks) == (None, 1)
+    for step in range(30):  # timed again, and every gradient right meanwhile
+        weights = w1 * (1.0 + 0.1 * step)
+        g1, g2 = f.grad(x, y, weights, w2)
+        expected = hand_written(x, y, weights, w2)
+        np.testing.assert_allclose(g1, expected[0], rtol=1e-12)
+        np.testing.assert_allclose(g2, expected[1], rtol=1e-12)
     assert probe.verdict in (True, False)
 
 

@@ -67,6 +67,8 @@ class _Writer:
             for name in self.tape.unset_before(index):
                 body.append(_assign(name, gast.Constant(value=None, kind=None)))
             body.extend(self.forward([stmt]))
+            if isinstance(stmt, ir.Loop):
+                body.extend(self.release_after(stmt, fn.body[index + 1:]))
 
         returned = copy.deepcopy(fn.returned.value)
         if isinstance(returned, gast.Name) and returned.id in self.backward_writes():
@@ -141,6 +143,35 @@ class _Writer:
                                    orelse=self.forward(stmt.orelse)))
             elif isinstance(stmt, ir.Loop):
                 out.extend(self.forward_loop(stmt))
+        return out
+
+    def release_after(self, loop, rest):
+        """Statements dropping the arrays a top-level loop's last iteration leaves bound that nothing reads
+        later: hand-written code holds its temporaries only while an expression runs. Kept, they would stay
+        allocated through the backward pass, and a step of a long loop would take more memory (and more
+        page faults, where the allocator maps its blocks anew every call) than the hand-written one."""
+        read_later = _forward_reads(rest)
+        made, other = {}, set()  # names bound to arrays an operation made (in order), and names bound otherwise
+        for stmt in ir.walk(loop.body):
+            # an alias or an index holds (or views) an array something else holds anyway
+            makes = isinstance(stmt, ir.Assign) and stmt.primitive is not None and not isinstance(stmt.expr, gast.Subscript)
+            for name in ir.bound_names(stmt):
+                if makes:
+                    made[name] = True
+                else:
+                    other.add(name)
+            if isinstance(stmt, ir.Assign) and stmt.primitive is None and isinstance(stmt.expr, gast.Name):
+                other.add(stmt.expr.id)  # `h = relu`: letting go of relu would free nothing
+        names = [name for name in made if name not in other and (self.rank_of(name) or 0) >= 1
+                 and name not in read_later and (name not in self.tape.needed or name in self.tape.shape_only)]
+        if not names:
+            return []
+        out = [self.comment("let go of arrays the loop's last iteration left that nothing reads again (the backward pass: their shapes)")]
+        for name in names:
+            if name in self.tape.needed:  # the backward pass reads only its shape
+                out.append(_assign(name, _call(self.rev.backend, "ghost", [ir.name(name)])))
+            else:
+                out.append(_assign(name, gast.Constant(value=None, kind=None)))
         return out
 
     def forward_loop(self, loop):
@@ -270,6 +301,25 @@ class _Writer:
         return _for(_store(index), _reversed(_range(count)), rows + body)
 
 
+def _forward_reads(stmts):
+    """The names the forward statements read, nested ones included."""
+    names = set()
+    for stmt in ir.walk(stmts):
+        if isinstance(stmt, ir.Assign):
+            names.update(ir.names_in(stmt.expr))
+        elif isinstance(stmt, (ir.Unpack, ir.Return)):
+            names.update(ir.names_in(stmt.value))
+        elif isinstance(stmt, ir.Effect):
+            names.update(ir.names_in(stmt.stmt))
+        elif isinstance(stmt, ir.If):
+            names.update(ir.names_in(stmt.test))
+        elif isinstance(stmt, ir.Loop):
+            for part in (stmt.iterable, stmt.test):
+                if part is not None:
+                    names.update(ir.names_in(part))
+    return names
+
+
 def _backward_reads(nodes):
     """Primal and adjoint names the backward nodes read; a reverse loop's own targets count only outside it."""
     names = set()
@@ -301,6 +351,7 @@ class _TapePlan:
         self.sites = rev.sites
         needed = _backward_reads(rev.backward)
         needed |= {n.id for g in rev.gradients for n in gast.walk(g) if isinstance(n, gast.Name)}
+        self.needed = needed
         bound_before = []  # names bound by the function's parameters and top-level statements so far
         seen = set(fn.params) | set(fn.kwonly)
         for stmt in fn.body:

@@ -20,8 +20,10 @@ _SCALARS = (int, float, complex, bool, str, type(None))
 MINIMUM_BYTES = 4 << 20  # a call's array arguments must take this much for its buffers to be kept
 INTO_MINIMUM_BYTES = 64 << 10  # into= arrays smaller than this are filled by a copy from the plain function
 REUSE_MINIMUM_BYTES = 256 << 10  # gradients at least this large may be written into reused arrays...
-REUSE_PROBE_CALLS = 3  # ...if, timed over this many calls each way (after a few to settle), that is faster
+REUSE_PROBE_CALLS = 5  # ...if that was timed faster, in blocks of this many calls (0: reuse at once, untimed)
 _SETTLING_CALLS = 4
+_REUSE_MARGIN = 0.9  # "clearly faster": at most this fraction of the plain calls' time
+_RECHECK_AFTER = (256, 2048, 16384)  # calls reusing arrays after which a verdict for reuse is timed again
 _MOST_IDLE = 4  # sets kept for concurrent calls; more threads than this allocate afresh
 _MOST_KEPT = 2  # gradient arrays kept per wrt argument: a training loop holds one step's while the next runs
 
@@ -104,27 +106,47 @@ class ReuseProbe:
     Reusing pays where the allocator maps fresh gradient arrays anew (page faults): with numpy alone in the
     process, float64 at the tutorial's size, 0.7x the step. Where it serves them from memory it keeps, the
     `_into` path costs up to a tenth more instead. Which holds depends on the allocator's state and on the
-    arrays' sizes, so after a few calls to settle, a few plain calls and then a few reusing ones are timed,
-    and reuse is chosen only if it was clearly faster.
+    arrays' sizes, so it is timed: after a few calls to settle, a block of plain calls, a block of reusing
+    ones, and both again (blocks, because alternating call by call would change the heap each one meets).
+    Reuse is chosen only if each reusing block was clearly faster than the plain block before it: a pair
+    that disagrees is the machine's noise, and plain calls are the safe side, since they run the operations
+    a hand-written backward runs. The allocator's state can change later (a process that loads a library, a
+    data set, another thread), so a verdict for reuse is timed again after a few hundred and a few thousand
+    calls; a verdict for plain calls stands. Counters are not locked: two threads racing on one may time a
+    call into the wrong block, which can change a verdict but never a gradient.
     """
 
     def __init__(self):
         self.verdict = True if REUSE_PROBE_CALLS == 0 else None  # True: reuse, False: plain, None: measuring
-        self.calls = 0
+        self.calls = 0  # calls of the current measurement, the settling ones included
+        self.settling = _SETTLING_CALLS
         self.timings = {False: [], True: []}
+        self.rechecks = 0  # how many times a verdict for reuse has been timed again
+        self.reused = 0  # calls reusing arrays on that verdict since it was reached
 
     def next_probe(self) -> bool:
         """While the verdict is open: whether this call should reuse arrays (else it runs plain), timed."""
-        self.calls += 1  # a block of plain calls, then a block of reusing ones: alternating, each would
-        return self.calls > _SETTLING_CALLS + REUSE_PROBE_CALLS  # change the heap the other one meets
+        self.calls += 1
+        block = (self.calls - 1 - self.settling) // REUSE_PROBE_CALLS
+        return block >= 0 and block % 2 == 1
 
     def record(self, reusing, seconds) -> None:
-        if self.calls <= _SETTLING_CALLS or self.verdict is not None:
+        if self.calls <= self.settling or self.verdict is not None:
             return
         self.timings[reusing].append(seconds)
-        plain, reuse = sorted(self.timings[False]), sorted(self.timings[True])
-        if len(plain) >= REUSE_PROBE_CALLS and len(reuse) >= REUSE_PROBE_CALLS:
-            self.verdict = reuse[len(reuse) // 2] < 0.95 * plain[len(plain) // 2]  # medians; 5% clearly
+        plain, reuse, n = self.timings[False], self.timings[True], REUSE_PROBE_CALLS
+        if len(plain) >= 2 * n and len(reuse) >= 2 * n:
+            median = lambda block: sorted(block)[len(block) // 2]  # noqa: E731
+            self.verdict = all(median(reuse[i:i + n]) < _REUSE_MARGIN * median(plain[i:i + n]) for i in (0, n))
+
+    def reused_call(self) -> None:
+        """Count a call that reused arrays on the verdict; after enough of them, time the verdict again."""
+        self.reused += 1
+        if REUSE_PROBE_CALLS and self.rechecks < len(_RECHECK_AFTER) and self.reused >= _RECHECK_AFTER[self.rechecks]:
+            self.rechecks += 1
+            self.reused, self.calls, self.settling = 0, 0, 1
+            self.timings = {False: [], True: []}
+            self.verdict = None
 
 
 def _references(slot, index):
