@@ -151,8 +151,9 @@ class DifferentiableFunction:
                 if probe.verdict is False:
                     reused = probe = None
                 elif probe.verdict is True or kept is not None:
-                    if kept is None:
+                    if kept is None:  # calls of this size take the entry point's reusing path from now on
                         probe.reused_call()
+                        compiled.reuse_size, compiled.reuse_probe = size, probe
                     probe = None  # decided, or a call keeping buffers (not comparable with a plain one): untimed
                 elif not probe.next_probe():  # a plain call, timed against the reusing ones
                     start = time.perf_counter()
@@ -191,6 +192,31 @@ class DifferentiableFunction:
         if targets is not None:
             gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
         return value, gradients
+
+    def _reusing_call(self, compiled, args):
+        """The entry point's call at a size where reused gradient arrays were timed to pay: what the general
+        method does for it, without deciding again (numpy, no kept buffers: those start at a larger size)."""
+        reused, probe = compiled.pool.gradients, compiled.reuse_probe
+        wrt_arguments = [args[position] for position in self._wrt_positions]
+        if reused is None or probe.verdict is not True or not all([type(a) is numpy.ndarray for a in wrt_arguments]):
+            return type(self).value_and_grad(self, *args)  # being timed again, or other arrays: decide
+        writes = reused.take(wrt_arguments)
+        try:
+            value, gradients = compiled.buffered(NUMPY, buffer_runtime.Buffers(None), writes, *args)
+        except OutputGradientError as exc:
+            self._cannot_start(compiled, exc)
+        except SourcegradError as exc:
+            raise compiled.locate(exc) from None
+        except (ValueError, TypeError):  # an array it cannot write into: as the general method does, stop trying
+            compiled.pool.drop()
+            compiled.reuse_size = -1
+            return type(self).value_and_grad(self, *args)
+        reused.keep(gradients, writes)
+        probe.reused_call()
+        for position, gradient in zip(self._wrt_positions, gradients):
+            if gradient.dtype is not args[position].dtype:
+                return self._finish_plain_call(value, gradients, args)
+        return value, (gradients[0] if self._single else gradients)
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
         """`into` as a tuple of one checked array per gradient."""

@@ -20,12 +20,16 @@ function's own signature, which replaces the two methods on that DifferentiableF
                     if _gradients[0].dtype is w1.dtype and _gradients[1].dtype is w2.dtype:
                         return _value, _gradients
                     ...  # other dtypes, or a structure: the general method's fix
+                elif _size == _compiled.reuse_size and _compiled.serves_plain_calls():
+                    return _reusing(_compiled, (x, y, w1, w2))  # a size where reused gradient arrays pay
         return _general(x, y, w1, w2, grad_output=grad_output, device=device, into=into)
 
 Python binds the arguments (keywords and defaults included), the key is one tuple of `ndim`s (a Python
 number's rank is read from its type), and anything out of the ordinary (a rank not compiled yet, a
 structure, grad_output, a device, into=, arrays large enough for kept buffers or reused gradient arrays,
-cupy) goes to the general method, which stays the one place with the semantics. The entry point changes how fast a call is, never what it returns.
+cupy) goes to the general method, which stays the one place with the semantics. One exception: at a size
+where the general method found reused gradient arrays to pay, `_reusing_call` does what it would do there
+without deciding again. The entry point changes how fast a call is, never what it returns.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from .runtime import NUMPY, OutputGradientError
 
 OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _INTERNAL = ("_modules", "_table", "_compiled", "_numpy", "_number_ranks", "_value", "_gradients", "_general",
-             "_finish", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError", "_size",
+             "_finish", "_reusing", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError", "_size",
              "value_and_grad", "grad")
 _NUMBER_RANKS = {int: 0, float: 0, complex: 0}  # Python numbers are rank 0 (bool is not a number here)
 
@@ -70,6 +74,7 @@ def build(function, arguments):
     general = type(function).value_and_grad.__get__(function)  # the method, not the entry point built here
     namespace = {"_modules": sys.modules, "_table": function._compiled, "_numpy": NUMPY,
                  "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._finish_plain_call,
+                 "_reusing": function._reusing_call,
                  "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start,
                  "_SourcegradError": SourcegradError}
     exec(compile(_source(names, ranks, arrays, function.wrt, function._single),
@@ -115,6 +120,8 @@ def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
                 except AttributeError:  # a gradient that is a structure: the general check
                     pass
                 return _finish(_value, _gradients, ({arguments},))
+            elif _size == _compiled.reuse_size and _compiled.serves_plain_calls():
+                return _reusing(_compiled, ({arguments},))  # a size where reused gradient arrays pay
     return _general({arguments}, {options})
 
 def grad({arguments}, *, grad_output=None, device=None, into=None):

@@ -46,6 +46,8 @@ class Compiled:
     plain_below: int = field(default_factory=lambda: min(buffer_runtime.MINIMUM_BYTES,
                                                          buffer_runtime.REUSE_MINIMUM_BYTES))
     plain_size: int = -1  # the bytes of calls found not to gain from reused gradient arrays: plain too
+    reuse_size: int = -1  # the bytes of calls found to gain from them: the entry point's shorter reusing path
+    reuse_probe: object = None  # the ReuseProbe that found it, counting those calls toward timing it again
 
     def locate(self, error):
         """error, raised inside the generated code without a place (by a runtime helper), at the user's line

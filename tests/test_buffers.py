@@ -289,6 +289,42 @@ def test_a_training_loop_alternates_between_two_gradient_arrays(reuse_at_once):
     assert len(addresses) == 2  # this step's gradient, and the one the loop variable held during the call
 
 
+@exact_references
+def test_calls_at_a_size_where_reuse_pays_take_the_entry_points_reusing_path(reuse_at_once, monkeypatch):
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = large_two_layer_data()
+    f.grad(x, y, w1, w2)  # compiles; the general method reuses, and marks the size
+    assert f._last.reuse_size == sum(a.nbytes for a in (x, y, w1, w2))
+    general = []
+    original = type(f)._call_with_buffers
+    monkeypatch.setattr(type(f), "_call_with_buffers", lambda *a, **k: general.append(1) or original(*a, **k))
+    addresses = set()
+    for _ in range(4):
+        expected = hand_written(x, y, w1, w2)
+        grad_w1, grad_w2 = f.grad(x, y, w1, w2)
+        addresses.add(grad_w1.ctypes.data)
+        np.testing.assert_allclose(grad_w1, expected[0], rtol=1e-12)
+        np.testing.assert_allclose(grad_w2, expected[1], rtol=1e-12)
+        w1 -= 1e-6 * grad_w1
+    assert not general and len(addresses) == 2
+
+
+@exact_references
+def test_the_reusing_path_gives_way_to_the_general_method_when_it_cannot_write(reuse_at_once, monkeypatch):
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    data = large_two_layer_data()
+    f.grad(*data)
+    compiled = f._last
+
+    def refuses(*args, **kwargs):
+        raise ValueError("output array is not acceptable")  # what numpy says of an `out=` it cannot use
+
+    monkeypatch.setattr(compiled, "buffered", refuses)
+    for gradient, expected in zip(f.grad(*data), hand_written(*data)):
+        np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+    assert compiled.reuse_size == -1 and compiled.pool.disabled
+
+
 def _held_array(holder):
     if isinstance(holder, weakref.ref):
         return holder()
