@@ -139,7 +139,9 @@ class DifferentiableFunction:
         value = gradients = None
         pool = compiled.pool
         size = buffer_runtime.array_bytes(args, kwargs)
-        kept = pool.signature_to_keep(args, kwargs, grad_output, size) if compiled.buffered is not None else None
+        writing_into = targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES
+        kept = (pool.signature_to_keep(args, kwargs, grad_output, size, writing_into)
+                if compiled.buffered is not None else None)
         # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
         reused = probe = None
         if targets is None and xp is NUMPY and compiled.buffered is not None:
@@ -163,8 +165,7 @@ class DifferentiableFunction:
                 else:
                     start = time.perf_counter()
         # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
-        if compiled.buffered is not None and (kept is not None or reused is not None or (
-                targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES)):
+        if compiled.buffered is not None and (kept is not None or reused is not None or writing_into):
             buffers = pool.take(kept)
             if targets is not None:
                 writes = targets
@@ -224,9 +225,8 @@ class DifferentiableFunction:
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
-        inputs = [a for a in list(args) + list(kwargs.values()) + [grad_output] if hasattr(a, "shape")]
-        input_roots = {id(memory_root(a)) for a in inputs}
-        seen = set()
+        inputs = [a for a in (*args, *kwargs.values(), grad_output) if hasattr(a, "shape")]
+        seen = []
         for index, target in enumerate(targets):
             name, argument = self.wrt[index], self._argument(index, args, kwargs)
             if not (hasattr(argument, "shape") and hasattr(argument, "dtype")):
@@ -238,14 +238,12 @@ class DifferentiableFunction:
                 raise SourcegradError(f"into[{index}] is a {got.strip()}, but the gradient of {name} is a "
                                       f"{type(argument).__name__} {argument.shape} {argument.dtype}",
                                       hint=f"Pass an array like {name}: xp.empty_like({name}).")
-            root = id(memory_root(target))
-            shares_input = root in input_roots or (isinstance(target, numpy.ndarray) and any(  # as_strided views
-                isinstance(a, numpy.ndarray) and numpy.may_share_memory(target, a) for a in inputs))
-            if shares_input or root in seen:
+            shares_input = any([_may_share_memory(target, a) for a in inputs])
+            if shares_input or any([_may_share_memory(target, other) for other in seen]):
                 what = "an argument of the call (or grad_output)" if shares_input else "another array of into="
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
-            seen.add(root)
+            seen.append(target)
         return targets
 
     def _like_inputs(self, gradients, args, kwargs):
@@ -487,6 +485,18 @@ def _timed(compiled, probe, reusing, start, size):
     probe.record(reusing, time.perf_counter() - start)
     if probe.verdict is False:  # calls of this size go straight to the plain function from now on (call_path)
         compiled.plain_size = size
+
+
+def _may_share_memory(a, b):
+    """Whether two arrays may share memory. Two that each own their memory never do: that is the common
+    case (an into= array made by empty_like, against weights and data), and the cheap one to tell."""
+    if a is b:
+        return True
+    if a.base is None and b.base is None and a.flags.owndata and b.flags.owndata:
+        return False
+    if memory_root(a) is memory_root(b):  # views of one array: even disjoint slices count, to be safe
+        return True
+    return isinstance(a, numpy.ndarray) and isinstance(b, numpy.ndarray) and numpy.may_share_memory(a, b)  # as_strided
 
 
 def _write_into(target, gradient):

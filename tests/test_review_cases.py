@@ -577,3 +577,26 @@ def test_into_sharing_memory_with_grad_output_is_refused():
         f.grad(a, b, grad_output=seed, into=(seed, np.empty_like(b)))
     with pytest.raises(SourcegradError, match="shares memory with an argument of the call"):
         f.grad(a, b, into=(np.lib.stride_tricks.as_strided(b), np.empty_like(b)))
+
+
+
+def test_into_sharing_memory_through_views_and_buffers_is_refused():
+    def product(a, b):
+        return (a @ b).sum()
+
+    f = sourcegrad.differentiate(product, wrt=("a", "b"))
+    block = rng.standard_normal((2, 3, 3))
+    a, b = block[0], block[1]  # two views of one array: an into= array over the block overlaps them
+    with pytest.raises(SourcegradError, match="shares memory with an argument of the call"):
+        f.grad(a, b, into=(np.empty_like(a), block.reshape(6, 3)[3:]))
+    raw = bytearray(2 * 9 * 8)  # arrays over one buffer, no array owning it
+    left, right = np.frombuffer(raw, np.float64, 9).reshape(3, 3), np.frombuffer(raw, np.float64, 9, 72).reshape(3, 3)
+    over_left = np.frombuffer(raw, np.float64, 9).reshape(3, 3)
+    with pytest.raises(SourcegradError, match="shares memory with an argument of the call"):
+        f.grad(left, right, into=(np.empty((3, 3)), over_left))
+    outputs = np.empty((2, 3, 3))
+    with pytest.raises(SourcegradError, match="shares memory with another array of into"):
+        f.grad(a.copy(), b.copy(), into=(outputs[0], outputs[1]))  # disjoint halves of one array: refused too
+    into = (np.empty((3, 3)), np.empty((3, 3)))  # arrays of their own: written into
+    assert all(g is t for g, t in zip(f.grad(a, b, into=into), into))
+    np.testing.assert_allclose(into[0], np.ones((3, 3)) @ b.T)

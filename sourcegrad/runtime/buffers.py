@@ -5,7 +5,8 @@ back when it returns, so two threads calling the same gradient at once each writ
 A set is keyed on the arguments' types, shapes and dtypes (the signature); a call with another signature
 starts a new set and the old one is dropped. Buffers are worth keeping only for large arrays: below a few
 megabytes the allocator keeps freed blocks for the next call anyway, and the bookkeeping costs more than it
-saves. Each call's arrays decide.
+saves. Each call's arrays decide, except that a call writing its gradients into the caller's arrays (into=)
+keeps them at any size where its out= calls pay: its caller has asked for a training loop's memory.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ class BufferPool:
         self.gradients = None  # a GradientArrays, made by the first call whose gradients are large enough
         self.disabled = False  # set when a call could not write into its buffers: plain calls from then on
 
-    def signature_to_keep(self, args, kwargs, grad_output, size):
-        """The call's signature when its arrays (`size` bytes) are large enough to keep buffers for, else None."""
-        if self.disabled or size < MINIMUM_BYTES:
+    def signature_to_keep(self, args, kwargs, grad_output, size, writing_into=False):
+        """The call's signature when its arrays (`size` bytes) are large enough to keep buffers for, else None.
+        A call writing its gradients into the caller's arrays (into=, `writing_into`) keeps them at any size:
+        its caller asked for a training loop's memory, one set of arrays written again every step."""
+        if self.disabled or (size < MINIMUM_BYTES and not writing_into):
             return None
         return signature(args, kwargs, grad_output)
 
