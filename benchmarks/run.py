@@ -251,13 +251,14 @@ def measure(contenders, rounds):
 PEERS = ("HIPS autograd", "torch CPU eager", "jax eager", "jax.jit of the whole step")
 
 
-def child(quick, only, numpy_only):
-    rounds = 3 if quick else 9
+def child(quick, only, numpy_only, rounds=None):
+    """rounds: of every workload (else 9, and 5 for the two slow ones; 3 with quick)."""
+    fast, slow = (rounds, rounds) if rounds else (3, 3) if quick else (9, 5)
     workloads = {f"two-layer {','.join(map(str, sizes))}": (lambda dtype, sizes=sizes: two_layer_contenders(sizes, dtype),
-                                                            (3 if quick else 5) if sizes[1] >= 4096 else rounds)
+                                                            slow if sizes[1] >= 4096 else fast)
                  for sizes in ((8, 16, 8, 2), (64, 1000, 100, 10), (512, 4096, 1024, 10))}
-    workloads["dynamic net (depths 0-3)"] = (dynamic_net_contenders, rounds)
-    workloads["tanh RNN, 1,000 steps"] = (rnn_contenders, 3 if quick else 5)
+    workloads["dynamic net (depths 0-3)"] = (dynamic_net_contenders, fast)
+    workloads["tanh RNN, 1,000 steps"] = (rnn_contenders, slow)
     results = []
     for dtype in (np.float64, np.float32):
         for workload, (contenders, workload_rounds) in workloads.items():
@@ -291,6 +292,7 @@ def compile_times():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--rounds", type=int, help="rounds of every workload (default 9, 5 for the two slow ones)")
     parser.add_argument("--output", help="also write the table to this file")
     parser.add_argument("--only", action="append", metavar="TEXT",
                         help="run only the workloads whose name contains TEXT (repeatable), e.g. --only 8,16")
@@ -302,7 +304,7 @@ def main():
     parser.add_argument("--numpy-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.quick, args.only, args.numpy_only)
+        return child(args.quick, args.only, args.numpy_only, args.rounds)
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}.", ""]
     scratch = tempfile.mkdtemp(prefix="sourcegrad-benchmark-")  # generated code goes here, not into the repository
@@ -316,6 +318,7 @@ def main():
             env.update({name: "1" for name in THREAD_VARIABLES})
             env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         command = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])
+        command += [f"--rounds={args.rounds}"] if args.rounds else []
         command += [f"--only={part}" for part in args.only or ()] + (["--numpy-only"] if numpy_only else [])
         results = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
         title = f"BLAS threads: {threads}" + (", numpy alone in the process (no peer imported)" if numpy_only else "")

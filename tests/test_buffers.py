@@ -203,10 +203,18 @@ def test_into_is_checked():
         f.grad(x, y, np.empty_like(w2), w2.copy(), into=(buffer, buffer))
 
 
-def test_into_an_array_no_operation_can_write_into_is_copied_into(always_buffered):
-    """numpy's dot writes only into a C-contiguous array: a Fortran-ordered one is filled by a copy."""
+@pytest.mark.parametrize("writes", [True, False], ids=["written into", "an operation refuses it: copied into"])
+def test_into_a_fortran_ordered_array(writes, always_buffered, monkeypatch):
+    """matmul writes into an array of any layout; where an operation refuses one (numpy's dot takes only a
+    C-contiguous `out=`), the plain function computes the gradient and it is copied into the caller's array."""
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = two_layer_data()
+    f.grad(x, y, w1, w2)
+    if not writes:
+        def refuses(*args, **kwargs):
+            raise ValueError("output array is not acceptable (must have the right datatype, number of dimensions, "
+                             "and be a C-Array)")
+        monkeypatch.setattr(f._last, "buffered", refuses)
     into = (np.asfortranarray(np.empty_like(w1)), np.empty_like(w2))
     g1, g2 = f.grad(x, y, w1, w2, into=into)
     assert g1 is into[0] and g2 is into[1]

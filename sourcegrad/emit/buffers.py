@@ -7,8 +7,8 @@ with preallocated arrays beats the tutorial's by 10-40%. This pass writes the `_
 top-level operation that makes a new array and can take `out=` (an arithmetic operator, a comparison, a
 ufunc, `dot`, `matmul`) writes into `buffers.<name>`:
 
-    h = buffers.h = xp.dot(x, w1, out=buffers.h)    # a temporary: kept for the next call
-    d_w1 = xp.dot(x.T, d_h, out=into[0])            # a gradient: the caller's array (into=), or a new one
+    h = buffers.h = xp.matmul(x, w1, out=buffers.h)    # a temporary: kept for the next call
+    d_w1 = xp.matmul(x.T, d_h, out=into[0])            # a gradient: the caller's array (into=), or a new one
 
 On a call with fresh buffers every `out=` is None and the arrays made are kept; later calls write into
 them. That is sound only when they have the same shapes and dtypes as last time, so the runtime keys the
@@ -72,7 +72,7 @@ def buffered_function(definition: ast.FunctionDef, rank_of, backend, buffers="bu
             continue
         stable.add(target)
         rank = rank_of(target)
-        call = _with_out(value, backend)
+        call = _with_out(value, backend, rank_of)
         if call is None or not isinstance(rank, int) or rank < 1:
             continue
         if target in escaping and target not in gradients:
@@ -98,8 +98,11 @@ def buffered_function(definition: ast.FunctionDef, rank_of, backend, buffers="bu
     return function, temporaries, gradient_buffers
 
 
-def _with_out(value, backend):
-    """value as a call that takes `out=` (`a * b` -> `xp.multiply(a, b)`), or None."""
+def _with_out(value, backend, rank_of):
+    """value as a call that takes `out=` (`a * b` -> `xp.multiply(a, b)`), or None. A product of matrices
+    or vectors, `a.dot(b)`, becomes `xp.matmul(a, b)`: at the sizes this function runs at numpy's matmul
+    takes 4-11% less time than its dot when an operand is transposed (`x.T.dot(d_h)`, a weight's
+    gradient), and 30% less with two BLAS threads; for larger ranks the two differ, and it stays `xp.dot`."""
     def module_call(name, args):
         return ast.Call(func=ast.Attribute(value=ast.Name(id=backend, ctx=ast.Load()), attr=name, ctx=ast.Load()),
                         args=args, keywords=[])
@@ -118,8 +121,17 @@ def _with_out(value, backend):
         return value
     if (isinstance(value.func, ast.Attribute) and value.func.attr == "dot" and len(value.args) == 1
             and not value.keywords):  # a.dot(b)
-        return module_call("dot", [value.func.value, value.args[0]])
+        operands = [value.func.value, value.args[0]]
+        matrices = all(_operand_rank(operand, rank_of) in (1, 2) for operand in operands)
+        return module_call("matmul" if matrices else "dot", operands)
     return None
+
+
+def _operand_rank(expr, rank_of):
+    """The static rank of `a` or `a.T`, else None."""
+    if isinstance(expr, ast.Attribute) and expr.attr == "T":
+        expr = expr.value
+    return rank_of(expr.id) if isinstance(expr, ast.Name) else None
 
 
 def _stable(expr, stable, backend):
@@ -219,7 +231,7 @@ def _passed_to_foreign_code(stmt, rank_of, backend):
 
 def _makes_new_array(value, rank, rank_of, backend):
     return isinstance(rank, int) and rank >= 1 and (
-        isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Compare)) or _with_out(value, backend) is not None
+        isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Compare)) or _with_out(value, backend, rank_of) is not None
         or _is_new(value, rank_of, backend))
 
 
