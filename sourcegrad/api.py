@@ -137,6 +137,7 @@ class DifferentiableFunction:
         targets = self._into_targets(into, args, kwargs, grad_output) if into is not None else None
         seed = {compiled.seed: grad_output} if grad_output is not None else {}
         value = gradients = None
+        refused = False
         pool = compiled.pool
         size = buffer_runtime.array_bytes(args, kwargs)
         writing_into = targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES
@@ -178,9 +179,8 @@ class DifferentiableFunction:
             except (ValueError, TypeError):
                 # An array of `into` that an operation cannot write into (numpy's dot takes only a contiguous
                 # array of its result's dtype): compute the plain way and copy. An error of the function
-                # itself is raised again by the plain call.
-                if targets is None:
-                    pool.drop()  # temporaries that did not fit: never try buffers for this gradient again
+                # itself is raised again by the plain call, and then nothing is given up.
+                refused = targets is None
                 gradients = None
             else:
                 pool.give_back(buffers)
@@ -190,6 +190,8 @@ class DifferentiableFunction:
                         _timed(compiled, probe, True, start, size)
         if gradients is None:
             value, gradients = compiled.function(xp, *args, **kwargs, **seed)
+            if refused:
+                pool.drop()  # temporaries that did not fit: never try buffers for this gradient again
         if targets is not None:
             gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
         return value, gradients
@@ -202,21 +204,30 @@ class DifferentiableFunction:
         if reused is None or probe.verdict is not True or not all([type(a) is numpy.ndarray for a in wrt_arguments]):
             return type(self).value_and_grad(self, *args)  # being timed again, or other arrays: decide
         writes = reused.take(wrt_arguments)
+        refused = False
         try:
-            value, gradients = compiled.buffered(NUMPY, buffer_runtime.Buffers(None), writes, *args)
+            try:
+                value, gradients = compiled.buffered(NUMPY, buffer_runtime.Buffers(None), writes, *args)
+            except (ValueError, TypeError):  # an array it cannot write into, or the function's own error:
+                refused = True  # the plain call tells which, raising the latter once more, unchained
+            if refused:
+                value, gradients = compiled.function(NUMPY, *args)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
-        except (ValueError, TypeError):  # an array it cannot write into: as the general method does, stop trying
+        if refused:  # the plain function could: stop trying, as the general method does
             compiled.pool.drop()
             compiled.reuse_size = -1
-            return type(self).value_and_grad(self, *args)
-        reused.keep(gradients, writes)
-        probe.reused_call()
-        for position, gradient in zip(self._wrt_positions, gradients):
-            if gradient.dtype is not args[position].dtype:
-                return self._finish_plain_call(value, gradients, args)
+        else:
+            reused.keep(gradients, writes)
+            probe.reused_call()
+        try:
+            for position, gradient in zip(self._wrt_positions, gradients):
+                if gradient.dtype is not args[position].dtype:
+                    raise AttributeError
+        except AttributeError:  # another dtype, or a gradient that is a Python number
+            return self._finish_plain_call(value, gradients, args)
         return value, (gradients[0] if self._single else gradients)
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
@@ -492,11 +503,15 @@ def _may_share_memory(a, b):
     case (an into= array made by empty_like, against weights and data), and the cheap one to tell."""
     if a is b:
         return True
-    if a.base is None and b.base is None and a.flags.owndata and b.flags.owndata:
+    if getattr(a, "base", 0) is None and getattr(b, "base", 0) is None and _owns_memory(a) and _owns_memory(b):
         return False
     if memory_root(a) is memory_root(b):  # views of one array: even disjoint slices count, to be safe
         return True
     return isinstance(a, numpy.ndarray) and isinstance(b, numpy.ndarray) and numpy.may_share_memory(a, b)  # as_strided
+
+
+def _owns_memory(array):
+    return getattr(getattr(array, "flags", None), "owndata", False)
 
 
 def _write_into(target, gradient):
@@ -522,7 +537,7 @@ def _like_input(gradient, argument):
     dtype = getattr(argument, "dtype", None)
     if dtype is None or dtype.kind not in "fc":
         return gradient
-    if getattr(gradient, "dtype", None) != dtype:
+    if getattr(gradient, "dtype", None) is None or gradient.dtype != dtype:  # a Python number too
         if hasattr(gradient, "astype"):
             return gradient.astype(dtype)
         return array_module_for([argument]).asarray(gradient, dtype=dtype)

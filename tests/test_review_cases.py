@@ -8,6 +8,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError, d
+from sourcegrad.checking import numeric_gradient
 
 rng = np.random.default_rng(3)
 
@@ -600,3 +601,83 @@ def test_into_sharing_memory_through_views_and_buffers_is_refused():
     into = (np.empty((3, 3)), np.empty((3, 3)))  # arrays of their own: written into
     assert all(g is t for g, t in zip(f.grad(a, b, into=into), into))
     np.testing.assert_allclose(into[0], np.ones((3, 3)) @ b.T)
+
+
+# ---- fourth review: the reusing call path and into= checks --------------------------------------------------
+
+def tanh_layer_with_bias(x, w, b):
+    return np.tanh(x @ w).sum() + 2.0 * b  # the gradient of b is the Python number 2.0 * 1.0
+
+
+def inverse_and_product(x, w):
+    return np.linalg.inv(w).sum() + x.dot(w).sum()
+
+
+class ScaleAndShape:
+    """An object argument that has a `shape` without being an array."""
+
+    def __init__(self):
+        self.scale = 2.0
+        self.shape = (3,)
+
+
+def scaled_by_an_object(w, config):
+    return (w * config.scale).sum()
+
+
+@pytest.fixture
+def reuse_at_once(monkeypatch):
+    from sourcegrad.runtime import buffers
+    monkeypatch.setattr(buffers, "REUSE_PROBE_CALLS", 0)
+
+
+def test_the_reusing_path_returns_a_rank_0_arrays_gradient_as_an_array(reuse_at_once):
+    f = sourcegrad.differentiate(tanh_layer_with_bias, wrt=("w", "b"))
+    x, w, b = rng.standard_normal((8, 200)), 0.1 * rng.standard_normal((200, 200)), np.array(0.5)
+    for _ in range(3):  # the compile, then calls at the size where reuse was chosen
+        d_w, d_b = f.grad(x, w, b)
+        assert isinstance(d_b, np.ndarray) and d_b.dtype == np.float64 and d_b == 2.0
+        np.testing.assert_allclose(d_w, x.T @ (1 - np.tanh(x @ w) ** 2), rtol=1e-12)
+    assert f._last.reuse_size == x.nbytes + w.nbytes + b.nbytes
+
+
+def test_an_error_of_the_function_on_the_reusing_path_is_raised_once_and_gives_nothing_up(reuse_at_once):
+    f = sourcegrad.differentiate(inverse_and_product, wrt=("x", "w"))
+    x, w = rng.standard_normal((8, 300)), rng.standard_normal((300, 300)) + 30 * np.eye(300)
+    f.grad(x, w)
+    f.grad(x, w)
+    with pytest.raises(np.linalg.LinAlgError) as raised:
+        f.grad(x, np.zeros((300, 300)))
+    assert raised.value.__context__ is None  # not "during handling of the above exception, another occurred"
+    assert not f._last.pool.disabled and f._last.reuse_size > 0
+    with pytest.raises(np.linalg.LinAlgError) as raised:
+        f.grad(x, np.zeros((300, 300)), device="cpu")  # an option: the general method, the same way
+    assert raised.value.__context__ is None and not f._last.pool.disabled
+    d_x, d_w = f.grad(x, w)
+    np.testing.assert_allclose(d_x, np.ones((8, 300)) @ w.T, rtol=1e-12)
+
+
+def test_into_with_an_object_argument_that_has_a_shape():
+    f = sourcegrad.differentiate(scaled_by_an_object, wrt="w")
+    w, target = rng.standard_normal(3), np.empty(3)
+    assert f.grad(w, ScaleAndShape(), into=target) is target
+    np.testing.assert_array_equal(target, [2.0, 2.0, 2.0])
+
+
+def loop_then_an_effect_reads_its_temporary(h, W):
+    for t in range(3):
+        z = h @ W
+        h = np.tanh(z)
+    print("the last pre-activation:", z)  # read after the loop by a statement kept for its effect: not let go
+    return h.sum()
+
+
+def test_a_temporary_read_after_the_loop_by_an_effect_is_kept(capsys):
+    h, W = rng.standard_normal((4, 5)), 0.3 * rng.standard_normal((5, 5))
+    f = sourcegrad.differentiate(loop_then_an_effect_reads_its_temporary, wrt=("h", "W"))
+    d_h, d_W = f.grad(h, W)
+    printed = capsys.readouterr().out
+    assert "pre-activation: [[" in printed and "None" not in printed
+    for name, gradient in (("h", d_h), ("W", d_W)):
+        numeric = numeric_gradient(loop_then_an_effect_reads_its_temporary, {"h": h, "W": W}, name, 1e-6)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-8)
