@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 163777689a1b4573001e675889194b244033038649bf54cf7831cea731122197
+# sourcegrad-key: 3a0090515644e71e73399d4ec7cdbb894a540f3c5252a1efe2fa8e4ea32e2b8d
 # sourcegrad-checksum: 54a578356adbac938291cca1ec366b6b12ab837f54ffb69071b885af1721718e
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

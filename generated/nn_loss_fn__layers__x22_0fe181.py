@@ -2,7 +2,7 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: bad450594dffcb82507a31b5fc388c95c4cee021035f4f545cd9e066055d18fa
+# sourcegrad-key: 1a06a3a47f8baf3d230d03ebc118451fb5c1e6028b7cd4fcfdfdbbc4962e6caf
 # sourcegrad-checksum: afbfd344026c72245a1266cabad87f3b54e87b15364f01662d3d528c12577a36
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):

@@ -154,7 +154,8 @@ class _Writer:
         made, other = {}, set()  # names bound to arrays an operation made (in order), and names bound otherwise
         for stmt in ir.walk(loop.body):
             # an alias or an index holds (or views) an array something else holds anyway
-            makes = isinstance(stmt, ir.Assign) and stmt.primitive is not None and not isinstance(stmt.expr, gast.Subscript)
+            makes = (isinstance(stmt, ir.Assign) and stmt.primitive is not None
+                     and not isinstance(stmt.expr, gast.Subscript))
             for name in ir.bound_names(stmt):
                 if makes:
                     made[name] = True
@@ -166,7 +167,8 @@ class _Writer:
                  and name not in read_later and (name not in self.tape.needed or name in self.tape.shape_only)]
         if not names:
             return []
-        out = [self.comment("let go of arrays the loop's last iteration left that nothing reads again (the backward pass: their shapes)")]
+        out = [self.comment("let go of arrays the loop's last iteration left that nothing reads again "
+                            "(the backward pass: their shapes)")]
         for name in names:
             if name in self.tape.needed:  # the backward pass reads only its shape
                 out.append(_assign(name, _call(self.rev.backend, "ghost", [ir.name(name)])))
