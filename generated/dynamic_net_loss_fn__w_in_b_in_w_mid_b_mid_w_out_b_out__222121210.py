@@ -2,8 +2,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 3a0090515644e71e73399d4ec7cdbb894a540f3c5252a1efe2fa8e4ea32e2b8d
-# sourcegrad-checksum: 54a578356adbac938291cca1ec366b6b12ab837f54ffb69071b885af1721718e
+# sourcegrad-key: 4f46ee4430e140783954033367818613c93a2bf701f242b690e66058846b9ceb
+# sourcegrad-checksum: f99e6ced78271d654bdcb86a73cd195fe0ebbf8ec91b9253d66d7c47b02c6dbf
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -40,8 +40,8 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     # dynamic_net.py:27  y_pred = h_relu @ w_out + b_out
     d_matmul_2 = xp.unbroadcast(d_y_pred, matmul_2)
     d_b_out = xp.unbroadcast(d_y_pred, b_out)
-    d_h_relu = d_matmul_2.dot(w_out.T)
-    d_w_out = h_relu.T.dot(d_matmul_2)
+    d_h_relu = d_matmul_2 @ w_out.T
+    d_w_out = h_relu.T @ d_matmul_2
     # dynamic_net.py:25  for _ in range(depth):
     d_b_mid = xp.zeros_like(b_mid)
     d_w_mid = xp.zeros_like(w_mid)
@@ -52,14 +52,14 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
         d_matmul = xp.unbroadcast(d_total_2, matmul)
         d_b_mid += xp.unbroadcast(d_total_2, b_mid)
         total_2 = tape.pop()
-        d_h_relu = d_matmul.dot(w_mid.T)
-        d_w_mid += h_relu.T.dot(d_matmul)
+        d_h_relu = d_matmul @ w_mid.T
+        d_w_mid += h_relu.T @ d_matmul
         matmul = tape.pop()
     # dynamic_net.py:24  h_relu = np.maximum(x @ w_in + b_in, 0)
     d_total = xp.unbroadcast(d_h_relu * (total >= 0), total)
     d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
     d_b_in = xp.unbroadcast(d_total, b_in)
-    d_w_in = x.T.dot(d_x_matmul_w_in)
+    d_w_in = x.T @ d_x_matmul_w_in
     return (sum_square, (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out))
 
 def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
@@ -98,8 +98,8 @@ def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w_in, b_in, w_mid, b_mi
     # dynamic_net.py:27  y_pred = h_relu @ w_out + b_out
     d_matmul_2 = xp.unbroadcast(d_y_pred, matmul_2)
     d_b_out = xp.unbroadcast(d_y_pred, b_out)
-    d_h_relu = d_matmul_2.dot(w_out.T)
-    d_w_out = h_relu.T.dot(d_matmul_2)
+    d_h_relu = d_matmul_2 @ w_out.T
+    d_w_out = h_relu.T @ d_matmul_2
     # dynamic_net.py:25  for _ in range(depth):
     d_b_mid = xp.zeros_like(b_mid)
     d_w_mid = xp.zeros_like(w_mid)
@@ -110,12 +110,12 @@ def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w_in, b_in, w_mid, b_mi
         d_matmul = xp.unbroadcast(d_total_2, matmul)
         d_b_mid += xp.unbroadcast(d_total_2, b_mid)
         total_2 = tape.pop()
-        d_h_relu = d_matmul.dot(w_mid.T)
-        d_w_mid += h_relu.T.dot(d_matmul)
+        d_h_relu = d_matmul @ w_mid.T
+        d_w_mid += h_relu.T @ d_matmul
         matmul = tape.pop()
     # dynamic_net.py:24  h_relu = np.maximum(x @ w_in + b_in, 0)
     d_total = xp.unbroadcast(d_h_relu * (total >= 0), total)
     d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
     d_b_in = xp.unbroadcast(d_total, b_in)
-    d_w_in = x.T.dot(d_x_matmul_w_in)
+    d_w_in = x.T @ d_x_matmul_w_in
     return (sum_square, (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out))

@@ -2,8 +2,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 1a06a3a47f8baf3d230d03ebc118451fb5c1e6028b7cd4fcfdfdbbc4962e6caf
-# sourcegrad-checksum: afbfd344026c72245a1266cabad87f3b54e87b15364f01662d3d528c12577a36
+# sourcegrad-key: 0bb6da25072cc518661402cc0f12330c15f23ecb9bf35a0e18e626282f49d913
+# sourcegrad-checksum: e7e56cb5b8f3ca7532fe0f345a3986b942b4ef05c44b59f6267db607f3ccdada
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
@@ -64,8 +64,8 @@ def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
         # nn.py:16  return x @ w + b
         d_matmul = xp.unbroadcast(d_h_2, matmul)
         d_layer_2_b = xp.unbroadcast(d_h_2, layer_2_b)
-        d_h_2 = d_matmul.dot(layer_2_w.T)
-        d_layer_2_w = h_2.T.dot(d_matmul)
+        d_h_2 = d_matmul @ layer_2_w.T
+        d_layer_2_w = h_2.T @ d_matmul
         matmul = tape.pop()
         # nn.py:27  h = linear(h, layer["w"], layer["b"])
         d_layer_2 = xp.index_grad(d_layer_2_b, layer_2, 'b')

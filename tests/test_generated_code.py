@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 
 import sourcegrad
 
@@ -41,15 +42,25 @@ def two_layer_args():
     return rng.standard_normal((5, 4)), rng.standard_normal((5, 3)), rng.standard_normal((4, 6)), rng.standard_normal((6, 3))
 
 
-def test_two_layer_backward_is_the_hand_written_one():
-    source = compiled(two_layer, *two_layer_args(), wrt=("w1", "w2"))
+def two_layer_with_dot(x, y, w1, w2):  # the tutorial's own spelling
+    h = x.dot(w1)
+    h_relu = np.maximum(h, 0)
+    y_pred = h_relu.dot(w2)
+    return np.square(y_pred - y).sum()
+
+
+@pytest.mark.parametrize("fn, product", [(two_layer, "{} @ {}"), (two_layer_with_dot, "{}.dot({})")],
+                         ids=["written with @", "written with .dot"])
+def test_two_layer_backward_is_the_hand_written_one(fn, product):
+    """The tutorial's hand-written backward, line for line, with the matrix product the user wrote."""
+    source = compiled(fn, *two_layer_args(), wrt=("w1", "w2"))
     assert backward_lines(source) == [
         "d_sum_square = xp.output_gradient(sum_square, d_sum_square)",
         "d_y_pred = xp.unbroadcast(d_sum_square * 2 * y_pred_minus_y, y_pred)",
-        "d_h_relu = d_y_pred.dot(w2.T)",
-        "d_w2 = h_relu.T.dot(d_y_pred)",
+        f"d_h_relu = {product.format('d_y_pred', 'w2.T')}",
+        f"d_w2 = {product.format('h_relu.T', 'd_y_pred')}",
         "d_h = d_h_relu * (h >= 0)",
-        "d_w1 = x.T.dot(d_h)",
+        f"d_w1 = {product.format('x.T', 'd_h')}",
         "return (sum_square, (d_w1, d_w2))",
     ]
 
