@@ -113,13 +113,7 @@ class DifferentiableFunction:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
-        try:  # a gradient has its argument's dtype; almost always it has it already
-            for position, gradient in zip(self._wrt_positions, gradients):
-                if gradient.dtype is not args[position].dtype:
-                    raise AttributeError
-        except (AttributeError, IndexError):
-            gradients = self._like_inputs(gradients, args, kwargs)
-        return value, (gradients[0] if self._single else gradients)
+        return self._returned(value, gradients, args, kwargs)
 
     @staticmethod
     def _cannot_start(compiled, exc):
@@ -127,9 +121,15 @@ class DifferentiableFunction:
                               "Return a scalar (for example a loss summed with .sum()), or pass grad_output=, "
                               "an array of the output's shape.") from None
 
-    def _finish_plain_call(self, value, gradients, args):
-        """The end of value_and_grad for the fast call path's calls whose gradients need a dtype fix."""
-        gradients = self._like_inputs(gradients, args, {})
+    def _returned(self, value, gradients, args, kwargs=None):
+        """What value_and_grad returns: each gradient in its argument's dtype (almost always it is already; a
+        Python number is made an array), one array for one `wrt` argument, else the tuple."""
+        try:
+            for position, gradient in zip(self._wrt_positions, gradients):
+                if gradient.dtype is not args[position].dtype:
+                    raise AttributeError
+        except (AttributeError, IndexError):  # another dtype, a number, a structure, an argument by keyword
+            gradients = self._like_inputs(gradients, args, kwargs or {})
         return value, (gradients[0] if self._single else gradients)
 
     def _call_with_buffers(self, compiled, xp, args, kwargs, grad_output, into):
@@ -222,13 +222,7 @@ class DifferentiableFunction:
         else:
             reused.keep(gradients, writes)
             probe.reused_call()
-        try:
-            for position, gradient in zip(self._wrt_positions, gradients):
-                if gradient.dtype is not args[position].dtype:
-                    raise AttributeError
-        except AttributeError:  # another dtype, or a gradient that is a Python number
-            return self._finish_plain_call(value, gradients, args)
-        return value, (gradients[0] if self._single else gradients)
+        return self._returned(value, gradients, args)
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
         """`into` as a tuple of one checked array per gradient."""

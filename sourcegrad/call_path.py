@@ -73,7 +73,7 @@ def build(function, arguments):
             return None
     general = type(function).value_and_grad.__get__(function)  # the method, not the entry point built here
     namespace = {"_modules": sys.modules, "_table": function._compiled, "_numpy": NUMPY,
-                 "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._finish_plain_call,
+                 "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._returned,
                  "_reusing": function._reusing_call,
                  "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start,
                  "_SourcegradError": SourcegradError}
