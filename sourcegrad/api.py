@@ -98,7 +98,7 @@ class DifferentiableFunction:
         if compiled is None or not compiled.current():
             compiled = self._compile(args, kwargs)
         device = device or self.device
-        xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for(args, device)
+        xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for((*args, *kwargs.values()), device)
         try:
             if into is not None or (compiled.buffered is not None
                                     and buffer_runtime.array_bytes(args, kwargs) >= compiled.plain_below):
@@ -361,16 +361,18 @@ def grad(fn, wrt=None, generated_dir=None, device=None):
     return DifferentiableFunction(fn, wrt, generated_dir, device).grad
 
 
-def check_grad(fn, *args, wrt=None, eps=1e-6, **kwargs):
+def check_grad(fn, *args, wrt=None, eps=1e-6, device=None, **kwargs):
     """Compare sourcegrad's gradient with float64 central finite differences of the original function.
 
     Returns a dict of argument name -> worst error, where an element's error is
     |analytic - numeric| / max(1, |numeric|): relative for large gradients and
     absolute for small ones. Float inputs are promoted to float64 first.
+    device="cuda" computes sourcegrad's gradient on the GPU (the arguments moved there, the gradients
+    required to come back there); the finite differences are always taken on the host.
     """
     from .checking import finite_difference_check
 
-    return finite_difference_check(fn, args, kwargs, wrt, eps)
+    return finite_difference_check(fn, args, kwargs, wrt, eps, device)
 
 
 def to_device(value, device):

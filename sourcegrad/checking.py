@@ -19,8 +19,8 @@ class GradCheck(dict):
         return f"GradCheck({rows})"
 
 
-def finite_difference_check(fn, args, kwargs, wrt, eps):
-    from .api import DifferentiableFunction
+def finite_difference_check(fn, args, kwargs, wrt, eps, device=None):
+    from .api import DifferentiableFunction, to_device
 
     if isinstance(fn, DifferentiableFunction):
         differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir)
@@ -32,11 +32,13 @@ def finite_difference_check(fn, args, kwargs, wrt, eps):
     bound.apply_defaults()
     arguments = dict(bound.arguments)
 
-    analytic = differentiable.grad(**arguments)
-    if len(differentiable.wrt) == 1:
+    analytic = differentiable.grad(**(arguments if device is None else to_device(arguments, device)))
+    if differentiable._single:  # one array for wrt='w'; a tuple for wrt=('w',)
         analytic = (analytic,)
     report = GradCheck()
     for name, gradient in zip(differentiable.wrt, analytic):
+        if device is not None:
+            gradient = _on_host(gradient, name, arguments[name], device)
         numeric = numeric_gradient(original, arguments, name, eps)
         difference = np.abs(np.asarray(gradient, dtype=np.float64) - numeric)
         report[name] = float(np.max(difference / np.maximum(1.0, np.abs(numeric)), initial=0.0))
@@ -56,6 +58,18 @@ def numeric_gradient(fn, arguments: dict, name: str, eps: float):
         flat[index] = (evaluate({**arguments, name: _shifted(point, index, eps)})
                        - evaluate({**arguments, name: _shifted(point, index, -eps)})) / (2 * eps)
     return numeric
+
+
+def _on_host(gradient, name, argument, device):
+    """A gradient computed on `device`, brought to the host. Gradients stay where their arguments are, so
+    one that came back elsewhere is a sourcegrad bug, not an error to measure."""
+    from .api import to_device
+    from .runtime import _place
+
+    if isinstance(argument, np.ndarray) and _place(gradient) != device:
+        raise AssertionError(f"the gradient of {name} came back as a {type(gradient).__module__}."
+                             f"{type(gradient).__name__}, not on {device}")
+    return to_device(gradient, "cpu")
 
 
 def _float64(value):

@@ -4,6 +4,8 @@ import pytest
 
 from sourcegrad.emit.store import ENVIRONMENT_VARIABLE
 
+from device_support import DEVICES
+
 
 @pytest.fixture(autouse=True)
 def generated_dir(tmp_path, monkeypatch):
@@ -14,3 +16,9 @@ def generated_dir(tmp_path, monkeypatch):
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """'cpu' and, where cupy and a GPU are present, 'cuda': the test runs on each (tests/device_support.py)."""
+    return request.param

@@ -171,16 +171,16 @@ def test_returned_gradient_never_aliases_inputs_or_other_gradients():
     np.testing.assert_allclose(d_b, np.ones((2, 3)))
 
 
-def test_weight_used_twice_accumulates():
+def test_weight_used_twice_accumulates(device):
     def shared(w, x):
         h = np.tanh(x @ w)
         return (h @ w).sum()
 
     w, x = rng.standard_normal((3, 3)), rng.standard_normal((2, 3))
-    assert sourcegrad.check_grad(shared, w, x).max_error < 1e-7
+    assert sourcegrad.check_grad(shared, w, x, device=device).max_error < 1e-7
 
 
-def test_augmented_assignment_and_tuple_unpacking():
+def test_augmented_assignment_and_tuple_unpacking(device):
     def f(w, x):
         a, b = w * x, w + x
         a += b
@@ -189,7 +189,7 @@ def test_augmented_assignment_and_tuple_unpacking():
         return (a * b).sum() / (n * m)
 
     w, x = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
-    assert sourcegrad.check_grad(f, w, x, wrt=("w", "x")).max_error < 1e-7
+    assert sourcegrad.check_grad(f, w, x, wrt=("w", "x"), device=device).max_error < 1e-7
 
 
 def test_numpy_under_any_alias():

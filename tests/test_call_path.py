@@ -15,6 +15,8 @@ from sourcegrad import SourcegradError
 from sourcegrad.api import DifferentiableFunction
 from sourcegrad.checking import numeric_gradient
 
+from device_support import host, on
+
 rng = np.random.default_rng(3)
 
 
@@ -83,19 +85,20 @@ CASES = [  # (function, wrt, positional arguments, keyword arguments)
 
 
 @pytest.mark.parametrize("fn, wrt, args, kwargs", CASES, ids=lambda v: getattr(v, "__name__", None))
-def test_entry_point_agrees_with_finite_differences_and_the_general_method(fn, wrt, args, kwargs):
+def test_entry_point_agrees_with_finite_differences_and_the_general_method(fn, wrt, args, kwargs, device):
     f = sourcegrad.differentiate(wrt=wrt)(fn)
+    on_device, kwargs_on_device = on(device, args), on(device, kwargs)
     for _ in range(2):  # the first call compiles (general method), the second takes the entry point
-        value, gradients = f.value_and_grad(*args, **kwargs)
-    expected_value, expected_gradients = general(f, *args, **kwargs)
-    assert_same(value, expected_value)
-    assert_same(gradients, expected_gradients)
-    assert_same(f.grad(*args, **kwargs), expected_gradients)
+        value, gradients = f.value_and_grad(*on_device, **kwargs_on_device)
+    expected_value, expected_gradients = general(f, *on_device, **kwargs_on_device)
+    assert_same(host(value), host(expected_value))
+    assert_same(host(gradients), host(expected_gradients))
+    assert_same(host(f.grad(*on_device, **kwargs_on_device)), host(expected_gradients))
     names = list(inspect.signature(fn).parameters)
     arguments = dict(zip(names, args), **kwargs)
     wrt_names = [wrt] if isinstance(wrt, str) else list(wrt)
     numeric = finite_differences(fn, arguments, wrt_names)
-    got = [gradients] if isinstance(wrt, str) else gradients
+    got = host([gradients] if isinstance(wrt, str) else gradients)
     for g, n in zip(got, numeric):
         np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-6)
 

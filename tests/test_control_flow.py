@@ -28,6 +28,8 @@ import pytest
 import sourcegrad
 from sourcegrad.api import compiled_files
 
+from device_support import assert_on, host, on
+
 rng = np.random.default_rng(20240531)
 TOLERANCE = 1e-6
 
@@ -1334,16 +1336,17 @@ def _assert_same(before, after):
 
 
 @pytest.mark.parametrize("fn, wrt, args", CASES)
-def test_gradient(fn, wrt, args):
+def test_gradient(fn, wrt, args, device):
     before = _copy(args)
-    report = sourcegrad.check_grad(fn, *args, wrt=wrt)
+    report = sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
     assert report.max_error < TOLERANCE, report
 
-    gradients = sourcegrad.differentiate(fn, wrt=wrt).grad(*args)
+    on_device = on(device, args)
+    gradients = sourcegrad.differentiate(fn, wrt=wrt).grad(*on_device)
     parameters = list(inspect.signature(fn).parameters)
     for name, gradient in zip(wrt, gradients):
         assert np.shape(gradient) == np.shape(args[parameters.index(name)]), name
-    _assert_same(before, args)  # computing a gradient never changes its inputs
+    _assert_same(before, host(on_device))  # computing a gradient never changes its inputs
 
 
 @pytest.mark.parametrize("fn, wrt, args", CASES)
@@ -1355,10 +1358,10 @@ def test_decisions_have_margins(fn, wrt, args):
 
 
 @pytest.mark.parametrize("fn, wrt, args", VALUE_CASES)
-def test_value(fn, wrt, args):
+def test_value(fn, wrt, args, device):
     """value_and_grad's value is the function's own value."""
-    value, _ = sourcegrad.differentiate(fn, wrt=wrt).value_and_grad(*args)
-    np.testing.assert_allclose(value, fn(*args), rtol=1e-12, atol=1e-12)
+    value, _ = sourcegrad.differentiate(fn, wrt=wrt).value_and_grad(*on(device, args))
+    np.testing.assert_allclose(host(value), fn(*args), rtol=1e-12, atol=1e-12)
 
 
 def test_the_catalogue_is_large_enough():
@@ -1413,7 +1416,7 @@ def rnn_depth(W, h0, xs, depth):
     return np.sum(h * h)
 
 
-def test_same_function_different_depths():
+def test_same_function_different_depths(device):
     local = np.random.default_rng(1)
     W, h0, xs = local.standard_normal((3, 3)) * 0.5, local.standard_normal(3), local.standard_normal((4, 3))
     f = sourcegrad.differentiate(rnn_depth, wrt=("W", "h0"))
@@ -1421,7 +1424,7 @@ def test_same_function_different_depths():
     paths, sources = set(), set()
     for depth in (0, 3, 1, 2):
         # check_grad with wrt=None uses f itself, so this checks f's own compiled gradient.
-        report = sourcegrad.check_grad(f, W, h0, xs, depth)
+        report = sourcegrad.check_grad(f, W, h0, xs, depth, device=device)
         assert report.max_error < TOLERANCE, (depth, report)
         paths.add(f.generated_path)
         sources.add(f.backward_source)
@@ -1434,13 +1437,13 @@ def test_same_function_different_depths():
 DOUBLING_LIMITS = {1: 0.9, 5: 200.0, 2: 3.0}  # trips -> limit, for |w|^2 = 0.25
 
 
-def test_same_function_different_while_trips():
+def test_same_function_different_while_trips(device):
     f = sourcegrad.differentiate(doubling, wrt="w")
     compiled_before = len(compiled_files())
     paths = set()
     for trips, limit in DOUBLING_LIMITS.items():
         assert doubling_trips(DOUBLING_W, limit) == trips
-        report = sourcegrad.check_grad(f, DOUBLING_W, limit)
+        report = sourcegrad.check_grad(f, DOUBLING_W, limit, device=device)
         assert report.max_error < TOLERANCE, (trips, report)
         paths.add(f.generated_path)
     assert len(paths) == 1
@@ -1448,14 +1451,14 @@ def test_same_function_different_while_trips():
     assert _loop_count(f.backward_source) == 2 * _forward_loop_count(doubling)
 
 
-def test_same_function_rows_of_different_lengths():
+def test_same_function_rows_of_different_lengths(device):
     # The number of rows is a shape, not a rank: 0, 3 and 1 rows share one compiled gradient.
     f = sourcegrad.differentiate(rows_of_wrt, wrt=("X", "w"))
     local = np.random.default_rng(2)
     w = local.standard_normal(3)
     paths = set()
     for rows in (0, 3, 1):
-        report = sourcegrad.check_grad(f, local.standard_normal((rows, 3)), w)
+        report = sourcegrad.check_grad(f, local.standard_normal((rows, 3)), w, device=device)
         assert report.max_error < TOLERANCE, (rows, report)
         paths.add(f.generated_path)
     assert len(paths) == 1
@@ -1474,11 +1477,13 @@ FLOAT32_CASES = [
 
 
 @pytest.mark.parametrize("fn, wrt, args", FLOAT32_CASES, ids=[c[0].__name__ for c in FLOAT32_CASES])
-def test_float32_in_float32_out(fn, wrt, args):
+def test_float32_in_float32_out(fn, wrt, args, device):
     single = tuple(a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args)
     f = sourcegrad.differentiate(fn, wrt=wrt)
     expected = f.grad(*args)
-    got = f.grad(*single)  # a tuple wrt gives a tuple of gradients, also for one name
+    got = f.grad(*on(device, single))  # a tuple wrt gives a tuple of gradients, also for one name
+    assert_on(device, got)
+    got = host(got)
     for name, e, g in zip(wrt, expected, got):
         assert g.dtype == np.float32, name
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5, err_msg=name)

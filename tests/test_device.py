@@ -4,8 +4,9 @@ The cupy half runs only where cupy and an NVIDIA GPU are present, and is skipped
 so CI on a CPU machine stays green.
 """
 
-import importlib.util
 import sys
+import types
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,41 +14,14 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError
+from sourcegrad.runtime.device import DeviceFunctions
+
+from device_support import GPU, host, needs_gpu, on
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 import dynamic_net  # noqa: E402
 import dynamic_net_numpy  # noqa: E402
-
-
-def gpu_available():
-    if importlib.util.find_spec("cupy") is None:
-        return False
-    try:
-        import cupy
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
-
-
-DEVICES = [pytest.param("cpu", id="numpy"),
-           pytest.param("cuda", id="cupy", marks=pytest.mark.skipif(not gpu_available(), reason="needs cupy and a GPU"))]
-
-
-def on(device, value):
-    """value (a numpy array, or a list/tuple of them) on the device."""
-    if isinstance(value, (list, tuple)):
-        return type(value)(on(device, v) for v in value)
-    if device == "cuda" and isinstance(value, np.ndarray):
-        import cupy
-        return cupy.asarray(value)
-    return value
-
-
-def host(value):
-    if isinstance(value, (list, tuple)):
-        return type(value)(host(v) for v in value)
-    return value.get() if hasattr(value, "get") and not isinstance(value, np.ndarray) else value
 
 
 rng = np.random.default_rng(8)
@@ -70,7 +44,6 @@ def picks(x, w):
     return (x[[0, 0, 2]] * w).sum() + (x[1:] ** 2).sum()
 
 
-@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_two_layer_same_gradients_on_every_device(device, dtype):
     args = [rng.standard_normal(s).astype(dtype) for s in ((6, 5), (6, 3), (5, 4), (4, 3))]
@@ -83,7 +56,6 @@ def test_two_layer_same_gradients_on_every_device(device, dtype):
         np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-6)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_loops_indexing_and_the_dynamic_net_on_every_device(device):
     h, W, xs = rng.standard_normal((2, 3)), rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 2, 3))
     f = sourcegrad.differentiate(rnn, wrt=("h", "W"))
@@ -101,7 +73,6 @@ def test_loops_indexing_and_the_dynamic_net_on_every_device(device):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_one_generated_file_serves_both_devices(device):
     f = sourcegrad.differentiate(two_layer, wrt="w1")
     args = [rng.standard_normal(s) for s in ((6, 5), (6, 3), (5, 4), (4, 3))]
@@ -122,7 +93,7 @@ def test_unknown_device_is_an_error():
         sourcegrad.differentiate(two_layer).grad(*[np.ones((2, 2))] * 4, device="tpu")
 
 
-@pytest.mark.skipif(gpu_available(), reason="this machine has cupy and a GPU")
+@pytest.mark.skipif(GPU, reason="this machine has cupy and a GPU")
 def test_cuda_without_cupy_or_gpu_says_what_to_install():
     with pytest.raises(SourcegradError) as info:
         sourcegrad.differentiate(two_layer, device="cuda").grad(*[np.ones((2, 2))] * 4)
@@ -130,7 +101,7 @@ def test_cuda_without_cupy_or_gpu_says_what_to_install():
     assert ("pip install 'sourcegrad[cuda12]'" in text) or ("needs an NVIDIA GPU" in text)
 
 
-@pytest.mark.skipif(not gpu_available(), reason="needs cupy and a GPU")
+@needs_gpu
 def test_mixed_numpy_and_cupy_arguments_are_an_error():
     import cupy
 
@@ -141,7 +112,7 @@ def test_mixed_numpy_and_cupy_arguments_are_an_error():
         sourcegrad.differentiate(two_layer, device="cuda").grad(*[np.ones((2, 2))] * 4)
 
 
-@pytest.mark.skipif(not gpu_available(), reason="needs cupy and a GPU")
+@needs_gpu
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-9), (np.float32, 1e-4)])
 def test_two_layer_example_on_cupy_matches_numpy(dtype, tolerance):
     import two_layer
@@ -152,7 +123,6 @@ def test_two_layer_example_on_cupy_matches_numpy(dtype, tolerance):
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=tolerance)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_optimizers_update_in_place_on_every_device(device):
     from sourcegrad.optim import SGD, Adam
 
@@ -168,3 +138,86 @@ def test_optimizers_update_in_place_on_every_device(device):
         assert params["w"] is same  # in place
         np.testing.assert_allclose(host(params["w"]), reference["w"], rtol=1e-12)
         np.testing.assert_allclose(host(params["b"][0]), reference["b"][0], rtol=1e-12)
+
+
+# ---- cupy's xp, checked on the CPU: a stand-in module as strict as cupy -------------------------------------
+
+
+class OnDevice(np.ndarray):
+    """An array the stand-in module counts as its own (cupy's functions take only cupy arrays)."""
+
+
+def strict_module():
+    """A module whose functions refuse what cupy's refuse: host values where an array goes, numpy 2's
+    `correction=` and `reshape(shape=)`, arrays of repetitions, and batch axes that differ in solve."""
+
+    def own(*arrays):
+        for a in arrays:
+            if not isinstance(a, OnDevice):
+                raise TypeError(f"expected a device array, got {type(a).__name__}")
+
+    def asarray(value, dtype=None):
+        return np.asarray(value, dtype=dtype).view(OnDevice)
+
+    def total(a, axis=None):
+        own(a)
+        return np.sum(a, axis=axis).view(OnDevice)
+
+    def var(a, axis=None, ddof=0):
+        own(a)
+        return np.var(a, axis=axis, ddof=ddof).view(OnDevice)
+
+    def reshape(a, newshape):
+        own(a)
+        return np.reshape(a, newshape).view(OnDevice)
+
+    def tile(A, reps):
+        own(A)
+        if not all(isinstance(r, int) for r in np.atleast_1d(reps).tolist()) or isinstance(reps, np.ndarray):
+            raise TypeError("'ndarray' object cannot be interpreted as an integer")
+        return np.tile(A, reps).view(OnDevice)
+
+    def zeros_like(a):
+        return np.zeros_like(a, dtype=a.dtype).view(OnDevice)  # None has no dtype: AttributeError
+
+    def where(condition, x, y):
+        own(condition)
+        return np.where(condition, x, y).view(OnDevice)
+
+    def solve(a, b):
+        own(a, b)
+        if b.ndim > 1 and a.shape[:-2] != b.shape[:-2]:
+            raise ValueError("a must have (..., M, M) shape and b must have (..., M, K) for multidimensional b")
+        return np.linalg.solve(a, b).view(OnDevice)
+
+    module = types.ModuleType("strict")
+    module.__dict__.update(asarray=asarray, sum=total, var=var, reshape=reshape, tile=tile, zeros_like=zeros_like,
+                           where=where, broadcast_to=partial(np.broadcast_to, subok=True), add=np.add, float32=np.float32)
+    module.linalg = types.ModuleType("strict.linalg")
+    module.linalg.solve = solve
+    return module
+
+
+def test_cupys_xp_takes_what_numpys_takes():
+    xp = DeviceFunctions(strict_module())
+    x = np.arange(6.0).reshape(2, 3).view(OnDevice)
+    # host values where an array goes are moved to the device, and give numpy's result there
+    assert isinstance(xp.sum(2.5), OnDevice) and float(xp.sum(2.5)) == 2.5
+    np.testing.assert_array_equal(xp.where(True, x, 0.0), x)
+    # numpy 2's spellings
+    np.testing.assert_allclose(xp.var(x, correction=1), np.var(np.asarray(x), ddof=1))
+    assert xp.reshape(x, shape=(3, 2)).shape == (3, 2)
+    assert xp.tile(x, np.array([2, 1])).shape == (4, 3)
+    # numpy broadcasts solve's batch axes, and takes a 1-D b as one vector
+    a = (np.eye(3) * 2.0).view(OnDevice)
+    b = np.ones((4, 3, 2)).view(OnDevice)
+    np.testing.assert_allclose(xp.linalg.solve(a, b), np.full((4, 3, 2), 0.5))
+    np.testing.assert_allclose(xp.linalg.solve(np.broadcast_to(a, (4, 3, 3), subok=True), np.ones(3).view(OnDevice)),
+                               np.full((4, 3), 0.5))
+    # the gradient of a name not yet bound at a branch is never read
+    assert xp.zeros_like(None) is None
+    # what is not a function, and a ufunc's methods, pass through
+    assert xp.float32 is np.float32 and xp.add.at == np.add.at
+    # an error with nothing to move is the call's own
+    with pytest.raises(TypeError, match="expected a device array, got list"):
+        xp.sum([1, 2])

@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 import dynamic_net  # noqa: E402
+from device_support import assert_on, host, on  # noqa: E402
 from dynamic_net_numpy import loss_and_grads as hand_written_backward  # noqa: E402
 
 
@@ -22,14 +23,15 @@ def small_net():
     return x, y, params
 
 
-def test_one_compiled_gradient_serves_every_depth(small_net):
+def test_one_compiled_gradient_serves_every_depth(small_net, device):
     x, y, params = small_net
     paths = set()
     for depth in (0, 3, 1, 2, 0, 3):  # a different depth at every call, as in training
-        loss, grads = dynamic_net.loss_fn.value_and_grad(x, y, *params, depth)
+        loss, grads = dynamic_net.loss_fn.value_and_grad(*on(device, (x, y, *params)), depth)
+        assert_on(device, grads)
         expected_loss, expected = hand_written_backward(x, y, *params, depth)
-        assert loss == pytest.approx(expected_loss, rel=1e-12)
-        for name, got, want in zip(dynamic_net.loss_fn.wrt, grads, expected):
+        assert float(loss) == pytest.approx(expected_loss, rel=1e-12)
+        for name, got, want in zip(dynamic_net.loss_fn.wrt, host(grads), expected):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=f"{name} at depth {depth}")
         paths.add(dynamic_net.loss_fn.generated_path)
     assert len(paths) == 1
@@ -51,9 +53,11 @@ def test_backward_is_a_loop_not_unrolled(small_net):
     assert "d_w_mid += " in source and "d_w_mid = xp.zeros_like(w_mid)" in source
 
 
-def test_float32_stays_float32(small_net):
+def test_float32_stays_float32(small_net, device):
     x, y, params = small_net
-    grads = dynamic_net.loss_fn.grad(x.astype(np.float32), y.astype(np.float32), *[p.astype(np.float32) for p in params], 2)
+    single = on(device, [a.astype(np.float32) for a in (x, y, *params)])
+    grads = dynamic_net.loss_fn.grad(*single, 2)
+    assert_on(device, grads)
     assert all(g.dtype == np.float32 for g in grads)
 
 

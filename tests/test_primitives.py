@@ -29,6 +29,7 @@ import sourcegrad
 from sourcegrad.emit.store import ENVIRONMENT_VARIABLE
 from sourcegrad.templates import RULES
 
+from device_support import assert_on, host, on
 from rule_support import (
     APART, BROADCAST, CLIP_ARRAYS, CLIP_ONE_ARRAY, DOT, DOT_METHOD, Entry, MATMUL, OFF_INTEGERS, RANK3,
     TOLERANCE, TWELVE, UNARY, UNARY_ARRAYS, X_HI, X_LO, X_LO_HI, make_inputs, positive, real, shapes,
@@ -607,20 +608,22 @@ def generated_dir(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("entry, case", _params())
-def test_gradient_matches_finite_differences(entry, case, generated_dir):
+def test_gradient_matches_finite_differences(entry, case, generated_dir, device):
     args = make_inputs(entry, case, np.float64)
     f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
-    errors = sourcegrad.check_grad(f, *args)
+    errors = sourcegrad.check_grad(f, *args, device=device)
     assert list(errors) == entry.inputs
     assert max(errors.values()) < TOLERANCE, errors
 
 
 @pytest.mark.parametrize("entry, case", _params())
-def test_float32_gradients_keep_dtype_and_shape(entry, case, generated_dir):
+def test_float32_gradients_keep_dtype_and_shape(entry, case, generated_dir, device):
     args = make_inputs(entry, case, np.float32)
     f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
-    gradients = f.grad(*args)
+    gradients = f.grad(*on(device, args))
     assert len(gradients) == len(entry.inputs)
+    assert_on(device, [g for g, a in zip(gradients, args) if isinstance(a, np.ndarray)])
+    gradients = host(gradients)
     expected = f.grad(*[a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args])
     for name, argument, gradient, reference in zip(entry.inputs, args, gradients, expected):
         assert np.shape(gradient) == np.shape(argument), name

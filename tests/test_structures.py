@@ -12,6 +12,7 @@ import pytest
 
 import helper_module
 import sourcegrad
+from device_support import assert_on, host, module_of, on
 from sourcegrad import SourcegradError, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
@@ -24,7 +25,7 @@ EPS = 1e-6
 
 def leaves(value, path=()):
     """(path, array) for every array in a dict / list / tuple / object, in a fixed order."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) or module_of(value) == "cupy":
         yield path, value
     elif isinstance(value, dict):
         for key in value:
@@ -43,10 +44,13 @@ def at(gradient, path):
     return gradient
 
 
-def check_container(fn, container, *rest, argument=0):
-    """Compare sourcegrad's gradient of fn with respect to the container argument, leaf by leaf."""
+def check_container(fn, container, *rest, argument=0, device="cpu"):
+    """Compare sourcegrad's gradient of fn with respect to the container argument, leaf by leaf; the gradient
+    computed on `device`, the finite differences on the host."""
     args = [container, *rest] if argument == 0 else [*rest[:argument], container, *rest[argument:]]
-    gradient = sourcegrad.differentiate(fn, wrt=argument).grad(*args)
+    gradient = sourcegrad.differentiate(fn, wrt=argument).grad(*on(device, args))
+    assert_on(device, [leaf for _, leaf in leaves(gradient)])
+    gradient = host(gradient)
     worst = 0.0
     for path, leaf in leaves(container):
         numeric = np.zeros_like(leaf)
@@ -92,10 +96,10 @@ def uses_helpers(x, w, v):
     return total
 
 
-def test_helpers_of_every_kind():
+def test_helpers_of_every_kind(device):
     x, w, v = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal((2, 2))
     f = sourcegrad.differentiate(uses_helpers, wrt=("x", "w", "v"))
-    assert sourcegrad.check_grad(f, x, w, v).max_error < 1e-6
+    assert sourcegrad.check_grad(f, x, w, v, device=device).max_error < 1e-6
     # inlined: no call to the helpers in the generated code, and their lines are cited
     code = [line for line in f.backward_source.split('"""')[2].splitlines() if not line.strip().startswith("#")]
     assert not any("affine(" in line for line in code)
@@ -106,9 +110,9 @@ def calls_other_module(x, w):
     return helper_module.soft_layer(x, w).sum()
 
 
-def test_helper_from_another_module():
+def test_helper_from_another_module(device):
     x, w = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
-    assert sourcegrad.check_grad(calls_other_module, x, w, wrt=("x", "w")).max_error < 1e-6
+    assert sourcegrad.check_grad(calls_other_module, x, w, wrt=("x", "w"), device=device).max_error < 1e-6
 
 
 def reads_other_modules_global(x):
@@ -156,19 +160,20 @@ def indexed_loss(layers, x, order):
     return h.sum()
 
 
-def test_dict_of_arrays():
+def test_dict_of_arrays(device):
     params = {"w1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4), "w2": rng.standard_normal((4, 2)),
               "unused": rng.standard_normal(5)}
-    gradient = check_container(dict_loss, params, rng.standard_normal((5, 3)), rng.standard_normal((5, 2)))
+    gradient = check_container(dict_loss, params, rng.standard_normal((5, 3)), rng.standard_normal((5, 2)),
+                               device=device)
     assert set(gradient) == set(params) and not gradient["unused"].any()
 
 
-def test_list_and_tuple_of_arrays():
+def test_list_and_tuple_of_arrays(device):
     layers = [rng.standard_normal((3, 3)) * 0.5 for _ in range(3)]
-    gradient = check_container(list_loss, layers, rng.standard_normal((4, 3)))
+    gradient = check_container(list_loss, layers, rng.standard_normal((4, 3)), device=device)
     assert isinstance(gradient, list) and len(gradient) == 3
-    check_container(list_loss, tuple(layers), rng.standard_normal((4, 3)))
-    check_container(indexed_loss, layers, rng.standard_normal((4, 3)), [2, 0, 2, 1])
+    check_container(list_loss, tuple(layers), rng.standard_normal((4, 3)), device=device)
+    check_container(indexed_loss, layers, rng.standard_normal((4, 3)), [2, 0, 2, 1], device=device)
 
 
 class Layer:
@@ -199,10 +204,10 @@ def model_loss(model, x, y):
     return np.square(model.forward(x) - y).sum()
 
 
-def test_object_with_methods_and_nested_objects():
+def test_object_with_methods_and_nested_objects(device):
     model = Model()
     x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    gradient = check_container(model_loss, model, x, y)
+    gradient = check_container(model_loss, model, x, y, device=device)
     assert set(gradient) == {"first", "second", "scale"} and set(gradient["first"]) == {"w", "b"}
 
 
@@ -222,16 +227,16 @@ def classifier_loss(layers, x, labels):
     return nn.softmax_cross_entropy(nn.sequential(layers, x), labels)
 
 
-def test_nn_pieces():
+def test_nn_pieces(device):
     layers = [nn.init_linear(rng, 4, 5), nn.init_linear(rng, 5, 3)]
     x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
-    check_container(classifier_loss, layers, x, labels)
+    check_container(classifier_loss, layers, x, labels, device=device)
 
 
 # ---- the tutorial's programs ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["nn", "optim", "module", "dynamic_net"])
-def test_example_loss_falls_tenfold(name):
+def test_example_loss_falls_tenfold(name, device):
     example = __import__(name)
-    losses = example.main(steps=500, log=lambda t, loss: None)
+    losses = example.main(steps=500, log=lambda t, loss: None, device=device)
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])

@@ -28,20 +28,20 @@ def uses_softplus(w, x):
     return softplus(x @ w).sum()
 
 
-def test_user_rule_is_used_and_right():
+def test_user_rule_is_used_and_right(device):
     w, x = rng.standard_normal((3, 2)), rng.standard_normal((4, 3))
     f = sourcegrad.differentiate(uses_softplus)
-    assert sourcegrad.check_grad(f, w, x).max_error < 1e-7
+    assert sourcegrad.check_grad(f, w, x, device=device).max_error < 1e-7
     assert "xp.exp(-" in f.backward_source  # the rule's own expression, not a derived one
 
 
-def test_custom_relu_example_trains_like_the_tutorial():
+def test_custom_relu_example_trains_like_the_tutorial(device):
     import custom_gradient
     import two_layer_numpy
 
     quiet = lambda t, loss: None  # noqa: E731
-    np.testing.assert_allclose(custom_gradient.main(steps=100, log=quiet), two_layer_numpy.train(steps=100, log=quiet),
-                               rtol=1e-9)
+    np.testing.assert_allclose(custom_gradient.main(steps=100, log=quiet, device=device),
+                               two_layer_numpy.train(steps=100, log=quiet), rtol=1e-9)
 
 
 def test_rule_parameters_must_match_the_primal():

@@ -341,7 +341,9 @@ def _cupy():
         except Exception as exc:  # cupy raises its own CUDARuntimeError without a driver or a GPU
             raise _device_error(f"device='cuda' needs an NVIDIA GPU, and cupy found none ({exc})",
                                 "Run on a machine with a GPU, or use device='cpu'.") from None
-        _cupy_module = ArrayModule(cupy)
+        from .device import DeviceFunctions
+
+        _cupy_module = ArrayModule(DeviceFunctions(cupy))
     return _cupy_module
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import operator
 import string
 
+import numpy
+
 from . import _as_array, array_namespace, helper, unbroadcast
 
 
@@ -349,15 +351,28 @@ def _solve_is_vector(a, result):
     return result.ndim == a.ndim - 1
 
 
+def broadcast_solve(solve, xp, a, b):
+    """solve(a, b) as numpy 2's np.linalg.solve: batch axes broadcast, and b a vector only when it is 1-D.
+    cupy's solve wants equal batch axes, so they are broadcast here, for numpy alike."""
+    if b.ndim == 1:
+        return broadcast_solve(solve, xp, a, b[:, None])[..., 0]
+    batch = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if a.shape[:-2] != batch:
+        a = xp.broadcast_to(a, batch + a.shape[-2:])
+    if b.shape[:-2] != batch:
+        b = xp.broadcast_to(b, batch + b.shape[-2:])
+    return solve(a, b)
+
+
 @helper
 def solve_grad_right(grad, a, b, result):
     """d(np.linalg.solve(a, b))/db = solve(a^T, grad), summed back over broadcast batch axes."""
     xp = _xp(grad, a, b)
     grad = _as_array(grad, result)
     if _solve_is_vector(a, result):
-        db = xp.linalg.solve(a.swapaxes(-1, -2), grad[..., None])[..., 0]
+        db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad[..., None])[..., 0]
     else:
-        db = xp.linalg.solve(a.swapaxes(-1, -2), grad)
+        db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad)
     return unbroadcast(db, b)
 
 
@@ -367,9 +382,9 @@ def solve_grad_left(grad, a, b, result):
     xp = _xp(grad, a, b)
     grad = _as_array(grad, result)
     if _solve_is_vector(a, result):
-        db = xp.linalg.solve(a.swapaxes(-1, -2), grad[..., None])
+        db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad[..., None])
         da = -(db @ result[..., None, :])
     else:
-        db = xp.linalg.solve(a.swapaxes(-1, -2), grad)
+        db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad)
         da = -(db @ result.swapaxes(-1, -2))
     return unbroadcast(da, a)
