@@ -55,6 +55,25 @@ def _torch():
     return torch
 
 
+def with_torch(contenders, loss, data, params):
+    """contenders, and torch CUDA eager where torch is installed: loss(*data, *params) backward, then the SGD
+    update, on torch's own copies of the parameters."""
+    torch = _torch()
+    if torch is None:
+        return contenders
+    data = [torch.as_tensor(a, device="cuda") for a in data]
+    params = [torch.as_tensor(a, device="cuda").clone().requires_grad_() for a in params]
+
+    def torch_step():
+        loss(*data, *params).backward()
+        with torch.no_grad():
+            for p in params:
+                p.sub_(LR * p.grad)
+                p.grad = None
+
+    return {**contenders, "torch CUDA eager": torch_step}
+
+
 def two_layer(sizes):
     import two_layer as example
     n, d_in, h, d_out = sizes
@@ -82,21 +101,10 @@ def two_layer(sizes):
         w[0] -= LR * grad_w1
         w[1] -= LR * grad_w2
 
-    contenders = {"hand-written (cupy)": by_hand, "sourcegrad": generated}
-    torch = _torch()
-    if torch is not None:
-        tx, ty = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
-        tw = [torch.as_tensor(a, device="cuda").clone().requires_grad_() for a in w]
+    def loss(x, y, w1, w2):
+        return (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
 
-        def torch_step():
-            loss = (tx.mm(tw[0]).clamp(min=0).mm(tw[1]) - ty).pow(2).sum()
-            loss.backward()
-            with torch.no_grad():
-                for p in tw:
-                    p.sub_(LR * p.grad)
-                    p.grad = None
-        contenders["torch CUDA eager"] = torch_step
-    return contenders
+    return with_torch({"hand-written (cupy)": by_hand, "sourcegrad": generated}, loss, (x, y), w)
 
 
 def dynamic_net(depth=3):
@@ -114,25 +122,13 @@ def dynamic_net(depth=3):
         for p, g in zip(params, grads):
             p -= LR * g
 
-    contenders = {"hand-written (cupy)": by_hand, "sourcegrad": generated}
-    torch = _torch()
-    if torch is not None:
-        tx, ty = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
-        tp = [torch.as_tensor(p, device="cuda").clone().requires_grad_() for p in params]
+    def loss(x, y, w_in, b_in, w_mid, b_mid, w_out, b_out):
+        h = (x @ w_in + b_in).clamp(min=0)
+        for _ in range(depth):
+            h = (h @ w_mid + b_mid).clamp(min=0)
+        return (h @ w_out + b_out - y).pow(2).sum()
 
-        def torch_step():
-            w_in, b_in, w_mid, b_mid, w_out, b_out = tp
-            h = (tx @ w_in + b_in).clamp(min=0)
-            for _ in range(depth):
-                h = (h @ w_mid + b_mid).clamp(min=0)
-            loss = (h @ w_out + b_out - ty).pow(2).sum()
-            loss.backward()
-            with torch.no_grad():
-                for p in tp:
-                    p.sub_(LR * p.grad)
-                    p.grad = None
-        contenders["torch CUDA eager"] = torch_step
-    return contenders
+    return with_torch({"hand-written (cupy)": by_hand, "sourcegrad": generated}, loss, (x, y), params)
 
 
 def profile(step, steps=300):
