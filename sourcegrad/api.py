@@ -25,7 +25,7 @@ from .compiler import Frontend
 from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
-from .runtime import NUMPY, OutputGradientError, array_module_for
+from .runtime import NUMPY, OutputGradientError, array_module_for, device_of
 from .runtime import buffers as buffer_runtime
 from .runtime.buffers import INTO_MINIMUM_BYTES, memory_root
 
@@ -383,7 +383,7 @@ def to_device(value, device):
         return type(value)(to_device(v, device) for v in value)
     if device in (None, "cpu"):
         return value.get() if type(value).__module__.startswith("cupy") else value
-    if device == "cuda" and hasattr(value, "shape") and type(value).__module__.startswith("numpy"):
+    if device == "cuda" and device_of(value) == "cpu":  # an array, not a numpy scalar: a number stays a number
         return array_module_for([], "cuda").asarray(value)
     return value
 

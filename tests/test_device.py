@@ -159,9 +159,18 @@ def strict_module():
     def asarray(value, dtype=None):
         return np.asarray(value, dtype=dtype).view(OnDevice)
 
-    def total(a, axis=None):
+    def total(a, axis=None, keepdims=False):
         own(a)
-        return np.sum(a, axis=axis).view(OnDevice)
+        if not isinstance(axis, (int, np.integer, type(None))) or not isinstance(keepdims, bool):
+            raise TypeError("axis and keepdims are host values")
+        return np.asarray(np.sum(a, axis=axis, keepdims=keepdims)).view(OnDevice)
+
+    def inv(a):
+        if not isinstance(a, OnDevice):
+            raise np.linalg.LinAlgError("cupy.linalg takes cupy arrays only")
+        if a.shape[-1] != a.shape[-2]:
+            raise ValueError("a must be square")
+        return np.linalg.inv(a).view(OnDevice)
 
     def var(a, axis=None, ddof=0):
         own(a)
@@ -194,7 +203,7 @@ def strict_module():
     module.__dict__.update(asarray=asarray, sum=total, var=var, reshape=reshape, tile=tile, zeros_like=zeros_like,
                            where=where, broadcast_to=partial(np.broadcast_to, subok=True), add=np.add, float32=np.float32)
     module.linalg = types.ModuleType("strict.linalg")
-    module.linalg.solve = solve
+    module.linalg.solve, module.linalg.inv = solve, inv
     return module
 
 
@@ -204,6 +213,13 @@ def test_cupys_xp_takes_what_numpys_takes():
     # host values where an array goes are moved to the device, and give numpy's result there
     assert isinstance(xp.sum(2.5), OnDevice) and float(xp.sum(2.5)) == 2.5
     np.testing.assert_array_equal(xp.where(True, x, 0.0), x)
+    # a Python float is weak, as in numpy: float32 stays float32; a numpy scalar keeps its dtype
+    single = x.astype(np.float32)
+    assert xp.where(True, single, 0.5).dtype == np.float32
+    assert xp.where(True, 0.5, single).dtype == np.float32
+    assert xp.sum(np.float32(2.5)).dtype == np.float32
+    # keywords: a value is moved, an option (keepdims=True) and an integer axis are not
+    assert float(xp.sum(a=2.5)) == 2.5 and xp.sum(x, axis=np.int64(0)).shape == (3,)
     # numpy 2's spellings
     np.testing.assert_allclose(xp.var(x, correction=1), np.var(np.asarray(x), ddof=1))
     assert xp.reshape(x, shape=(3, 2)).shape == (3, 2)
@@ -218,6 +234,15 @@ def test_cupys_xp_takes_what_numpys_takes():
     assert xp.zeros_like(None) is None
     # what is not a function, and a ufunc's methods, pass through
     assert xp.float32 is np.float32 and xp.add.at == np.add.at
-    # an error with nothing to move is the call's own
+    # linalg refuses a host array with LinAlgError, as cupy's does; solve takes host values and lists
+    np.testing.assert_allclose(xp.linalg.inv(np.eye(2) * 2.0), np.eye(2) * 0.5)
+    np.testing.assert_allclose(xp.linalg.solve(np.eye(2) * 2.0, [1.0, 1.0]), [0.5, 0.5])
+    # an error with nothing to move is the call's own; a moved call's error says what it was moved from
     with pytest.raises(TypeError, match="expected a device array, got list"):
         xp.sum([1, 2])
+    with pytest.raises(ValueError) as failed:
+        xp.linalg.inv(np.ones((2, 3)))
+    assert isinstance(failed.value.__cause__, np.linalg.LinAlgError)
+    # numpy's error for both spellings of one option, not a silent choice
+    with pytest.raises(TypeError):
+        xp.var(x, ddof=1, correction=1)

@@ -302,7 +302,7 @@ def array_module_for(values, device=None) -> ArrayModule:
     """
     if device is None and "cupy" not in sys.modules:  # the common case costs one dict lookup
         return NUMPY
-    places = {_place(v) for v in values} - {None}
+    places = {device_of(v) for v in values} - {None}
     if len(places) > 1:
         raise _device_error("the arguments mix numpy and cupy arrays; sourcegrad does not copy between devices",
                             "Move them to one device first: cupy.asarray(a) or cupy.asnumpy(a).")
@@ -318,11 +318,13 @@ def array_module_for(values, device=None) -> ArrayModule:
     return module
 
 
-def _place(value):
+def device_of(value):
+    """Where an array argument lives; None for everything else, numpy scalars included: a number is a host
+    value on either device, as a Python float is."""
     module = type(value).__module__
     if module.startswith("cupy"):
         return "cuda"
-    if module.startswith("numpy") and hasattr(value, "shape"):
+    if module.startswith("numpy") and hasattr(value, "shape") and not isinstance(value, numpy.generic):
         return "cpu"
     return None
 

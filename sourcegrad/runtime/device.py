@@ -9,9 +9,11 @@ axes.
 
 So on cupy each function the generated code calls goes through an adapter. The call is tried as written
 first: the common case costs one extra Python call, nothing more. Only where cupy refuses it are host
-values moved to the device (as 0-d arrays, as numpy would promote them) and the call made again; the
-result is what numpy computes, on the device. Integers are never moved: in cupy's signatures they are
-axes, counts and shapes. cupy's own errors (a shape mismatch, say) pass through unchanged.
+values moved to the device and the call made again; the result is what numpy computes, on the device.
+A Python float is moved in the dtype of the call's floating arrays, as numpy's weak scalars promote (float32
+stays float32). Integers are never moved: in cupy's signatures they are axes, counts and shapes. A numpy
+array (a constant from outside the function) is copied to the device at every such call: pass it as an
+argument on the device to avoid that. cupy's own errors (a shape mismatch, say) pass through unchanged.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ import types
 import numpy
 
 # numpy's keyword spellings that cupy knows under another name (numpy 2: correction is ddof).
-_RENAMED_KEYWORDS = {"var": {"correction": "ddof"}, "std": {"correction": "ddof"}}
-_HOST_VALUES = (float, bool, complex, numpy.generic, numpy.ndarray)
+_RENAMED_KEYWORDS = {name: {"correction": "ddof"} for name in ("var", "std", "nanvar", "nanstd")}
+# What numpy takes as an array and cupy refuses: numbers and numpy's own arrays. Integers are not among them:
+# in cupy's signatures they are axes, counts and shapes.
+_HOST_SCALARS = (float, bool, complex, numpy.floating, numpy.complexfloating, numpy.bool_)
+# What cupy raises for a host value: TypeError or AttributeError from its functions, LinAlgError from linalg's.
+_REFUSALS = (TypeError, AttributeError, numpy.linalg.LinAlgError)
 
 
 class DeviceFunctions:
@@ -54,31 +60,46 @@ class _Lenient:
         self.__doc__ = function.__doc__
 
     def __call__(self, *args, **kwargs):
-        if self._renamed:
+        if self._renamed and not self._renamed.values() & kwargs.keys():  # both spellings: numpy's error
             kwargs = {self._renamed.get(k, k): v for k, v in kwargs.items()}
         try:
             return self._function(*args, **kwargs)
-        except (TypeError, AttributeError):
-            moved = _moved(args, self._module)
+        except _REFUSALS as refusal:
+            moved = _moved(args, kwargs, self._module)
             if moved is None:  # nothing to move: the error is the call's own
                 raise
-        return self._function(*moved, **kwargs)
+            try:
+                return self._function(*moved[0], **moved[1])
+            except Exception as error:
+                raise error from refusal
 
     def __getattr__(self, attr):
         return getattr(self._function, attr)
 
 
-def _moved(args, module):
-    """args with host values on the device, or None when there are none."""
-    if not any(_is_host_value(a) for a in args):
+def _moved(args, kwargs, module):
+    """(args, kwargs) with host values on the device, or None when there are none. A Python float takes the
+    dtype of the call's floating device arrays, as numpy's weak scalars do (a float32 array stays float32);
+    a keyword's bool is an option (keepdims), not a value, and stays."""
+    if not any(_is_host_value(a) for a in args) and not any(_is_host_value(v, keyword=True) for v in kwargs.values()):
         return None
-    return [module.asarray(a) if _is_host_value(a) else a for a in args]
+    dtype = next((a.dtype for a in (*args, *kwargs.values())
+                  if not _is_host_value(a) and getattr(a, "dtype", None) is not None and a.dtype.kind in "fc"), None)
+
+    def move(value):
+        weak = type(value) in (float, complex)  # a list, a numpy scalar or array keeps numpy's own dtype
+        return module.asarray(value, dtype=dtype if weak and dtype is not None else None)
+
+    return ([move(a) if _is_host_value(a) else a for a in args],
+            {k: move(v) if _is_host_value(v, keyword=True) else v for k, v in kwargs.items()})
 
 
-def _is_host_value(value):
+def _is_host_value(value, keyword=False):
     """A number, a numpy scalar or array, or a list of numbers with a float among them (a shape or a list of
     axes holds integers alone: those stay as they are)."""
-    if isinstance(value, _HOST_VALUES):
+    if isinstance(value, bool) and keyword:
+        return False
+    if isinstance(value, _HOST_SCALARS) or type(value) is numpy.ndarray:
         return True
     if isinstance(value, (list, tuple)) and value:
         flat = list(_leaves(value))
@@ -138,6 +159,7 @@ def _solve(function, module):
     from .linalg import broadcast_solve
 
     def solve(a, b):  # numpy broadcasts the batch axes of a and b; cupy wants them equal
+        a, b = (module.asarray(v) if _is_host_value(v) or isinstance(v, list) else v for v in (a, b))
         return broadcast_solve(function, module, a, b)
 
     return solve
