@@ -2,7 +2,7 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 0ff5b3f494d41ee188535a52c99a9d93f5c2084e6b26a595ff795c1675a3a5c5
+# sourcegrad-key: 6a98c65ab3dca3a0fb66ff0838581449801e45d0c8c81185f2f8299d9d9128c8
 # sourcegrad-checksum: e7e56cb5b8f3ca7532fe0f345a3986b942b4ef05c44b59f6267db607f3ccdada
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
