@@ -162,13 +162,14 @@ def main():
              f"torch {torch.__version__ if torch is not None else 'not installed'}; float32, TF32 off; "
              "median of 7 rounds (min-max)", "",
              "| workload | contender | ms per step | range | vs hand-written |", "|---|---|---|---|---|"]
-    workloads = [(f"two-layer {','.join(map(str, s))}", lambda s=s: two_layer(s), repeat)
-                 for s, repeat in (((64, 1000, 100, 10), 50), ((512, 4096, 1024, 10), 50), ((4096, 8192, 8192, 1024), 5))]
+    sizes = (((64, 1000, 100, 10), 50), ((512, 4096, 1024, 10), 50), ((4096, 8192, 8192, 1024), 5))  # with repeats
+    workloads = [(f"two-layer {','.join(map(str, s))}", lambda s=s: two_layer(s), repeat) for s, repeat in sizes]
     workloads.append(("dynamic net, depth 3", dynamic_net, 50))
     if options.smoke:
         workloads = [(label, make, 2) for label, make, _ in (workloads[0], workloads[-1])]
     for label, make, repeat in workloads:
-        results = {contender: timed(step, repeat, rounds=2 if options.smoke else 7) for contender, step in make().items()}
+        rounds = 2 if options.smoke else 7
+        results = {contender: timed(step, repeat, rounds) for contender, step in make().items()}
         base = results["hand-written (cupy)"][0]
         for contender, (median, low, high) in results.items():
             lines.append(f"| {label} | {contender} | {median * 1e3:.3f} | {low * 1e3:.3f}-{high * 1e3:.3f} | "

@@ -98,7 +98,10 @@ class DifferentiableFunction:
         if compiled is None or not compiled.current():
             compiled = self._compile(args, kwargs)
         device = device or self.device
-        xp = NUMPY if device is None and "cupy" not in sys.modules else array_module_for((*args, *kwargs.values()), device)
+        if device is None and "cupy" not in sys.modules:
+            xp = NUMPY
+        else:
+            xp = array_module_for((*args, *kwargs.values()), device)
         try:
             if into is not None or (compiled.buffered is not None
                                     and buffer_runtime.array_bytes(args, kwargs) >= compiled.plain_below):
