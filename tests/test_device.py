@@ -14,7 +14,8 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError
-from sourcegrad.runtime.device import DeviceFunctions
+from sourcegrad.runtime import HELPERS
+from sourcegrad.runtime.device import DeviceFunctions, device_array_module
 
 from device_support import GPU, host, needs_gpu, on
 
@@ -71,6 +72,19 @@ def test_loops_indexing_and_the_dynamic_net_on_every_device(device):
         _, got = dynamic_net.loss_fn.value_and_grad(*on(device, (x, y, *params)), depth)
         for a, b in zip(host(got), want):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+LOWER, UPPER = np.array([-0.5, -0.2, 0.0]), np.array([0.5, 0.8, 1.0])  # numpy constants, outside the function
+
+
+def clip_to_constants(x, w):
+    return (np.clip(x, LOWER, UPPER) * w).sum()
+
+
+def test_numpy_constants_from_outside_the_function_serve_on_every_device(device):
+    # On cupy the forward pass and the backward pass's helpers get them on the device, as numpy would use them.
+    x, w = np.array([-1.0, 0.3, 2.0]), np.array([1.0, 2.0, 3.0])
+    assert sourcegrad.check_grad(clip_to_constants, x, w, wrt=("x", "w"), device=device).max_error < 1e-7
 
 
 def test_one_generated_file_serves_both_devices(device):
@@ -246,3 +260,16 @@ def test_cupys_xp_takes_what_numpys_takes():
     # numpy's error for both spellings of one option, not a silent choice
     with pytest.raises(TypeError):
         xp.var(x, ddof=1, correction=1)
+
+
+def test_cupys_xp_hands_runtime_helpers_device_values(monkeypatch):
+    strict = strict_module()
+
+    def scaled_sum(grad, scale):  # a helper computing with cupy's own functions, as the runtime's do
+        return strict.sum(grad) * scale
+
+    monkeypatch.setitem(HELPERS, "scaled_sum", scaled_sum)
+    xp = device_array_module(strict)
+    assert float(xp.scaled_sum(np.ones(3), 2.0)) == 6.0  # a numpy constant: moved, then numpy's result
+    assert xp.index_add is HELPERS["index_add"]  # writes into its argument: never retried
+    assert xp.sum(2.5) == 2.5 and xp.scaled_sum.__name__ == "scaled_sum"  # and cupy's functions, adapted

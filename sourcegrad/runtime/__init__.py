@@ -345,9 +345,9 @@ def _cupy():
         except Exception as exc:  # cupy raises its own CUDARuntimeError without a driver or a GPU
             raise _device_error(f"device='cuda' needs an NVIDIA GPU, and cupy found none ({exc})",
                                 "Run on a machine with a GPU, or use device='cpu'.") from None
-        from .device import DeviceFunctions
+        from .device import device_array_module
 
-        _cupy_module = ArrayModule(DeviceFunctions(cupy))
+        _cupy_module = device_array_module(cupy)
     return _cupy_module
 
 

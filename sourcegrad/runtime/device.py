@@ -167,3 +167,16 @@ def _solve(function, module):
 
 SPECIAL = {"reshape": _reshape, "tile": _tile, "zeros_like": _zeros_like}
 _SUBMODULE_SPECIAL = {"linalg": {"solve": _solve}}
+# Helpers that write into an argument: a retry after a refusal could write twice.
+_WRITING_HELPERS = {"index_add"}
+
+
+def device_array_module(module):
+    """cupy's `xp`: cupy's functions and sourcegrad's runtime helpers, each taking what numpy's take (a helper
+    handed a numpy constant beside cupy arrays gets it on the device, as the function it serves did)."""
+    from . import HELPERS, ArrayModule
+
+    xp = ArrayModule(DeviceFunctions(module))
+    for name, helper in HELPERS.items():  # set on the instance: ArrayModule's lookup then never finds the bare one
+        setattr(xp, name, helper if name in _WRITING_HELPERS else _Lenient(helper, module))
+    return xp
