@@ -7,27 +7,34 @@ first compile therefore also builds (once, from a few lines of source) an entry 
 function's own signature, which replaces the two methods on that DifferentiableFunction:
 
     def value_and_grad(x, y, w1, w2, *, grad_output=None, device=None, into=None):
-        if grad_output is None and device is None and into is None and 'cupy' not in _modules:
+        if grad_output is None and device is None and into is None:
+            if 'cupy' not in _modules or (type(x) is _ndarray and ... and type(w2) is _ndarray):
+                _xp = _numpy
+            else:
+                _xp = _device_module(x, y, w1, w2)  # cupy's xp for cupy arrays alone, else None
             try:
                 _compiled = _table[x.ndim, y.ndim, w1.ndim, w2.ndim]
             except (AttributeError, KeyError, TypeError):  # not compiled yet, or not arrays this time
                 pass
             else:
                 _size = x.nbytes + y.nbytes + w1.nbytes + w2.nbytes
-                if ((_size < _compiled.plain_below or _size == _compiled.plain_size or _compiled.buffered is None)
+                if _xp is None:
+                    pass  # arrays of both devices, or objects: the general method says what is wrong
+                elif ((_size < _compiled.plain_below or _size == _compiled.plain_size or _compiled.buffered is None)
                         and _compiled.serves_plain_calls()):
-                    _value, _gradients = _compiled.function(_numpy, x, y, w1, w2)
+                    _value, _gradients = _compiled.function(_xp, x, y, w1, w2)
                     if _gradients[0].dtype is w1.dtype and _gradients[1].dtype is w2.dtype:
                         return _value, _gradients
                     ...  # other dtypes, or a structure: the general method's fix
-                elif _size == _compiled.reuse_size and _compiled.serves_plain_calls():
+                elif _size == _compiled.reuse_size and _xp is _numpy and _compiled.serves_plain_calls():
                     return _reusing(_compiled, (x, y, w1, w2))  # a size where reused gradient arrays pay
         return _general(x, y, w1, w2, grad_output=grad_output, device=device, into=into)
 
 Python binds the arguments (keywords and defaults included), the key is one tuple of `ndim`s (a Python
 number's rank is read from its type), and anything out of the ordinary (a rank not compiled yet, a
 structure, grad_output, a device, into=, arrays large enough for kept buffers or reused gradient arrays,
-cupy) goes to the general method, which stays the one place with the semantics. One exception: at a size
+arrays of both devices) goes to the general method, which stays the one place with the semantics. cupy
+arrays take the entry point too (their xp is cupy's), and numpy arrays still do once cupy is imported. One exception: at a size
 where the general method found reused gradient arrays to pay, `_reusing_call` does what it would do there
 without deciding again. The entry point changes how fast a call is, never what it returns.
 """
@@ -38,12 +45,14 @@ import inspect
 import sys
 
 from .errors import SourcegradError
-from .runtime import NUMPY, OutputGradientError
+import numpy
+
+from .runtime import NUMPY, OutputGradientError, device_module
 
 OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _INTERNAL = ("_modules", "_table", "_compiled", "_numpy", "_number_ranks", "_value", "_gradients", "_general",
              "_finish", "_reusing", "_OutputGradientError", "_error", "_cannot_start", "_SourcegradError", "_size",
-             "value_and_grad", "grad")
+             "_xp", "_ndarray", "_device_module", "value_and_grad", "grad")
 _NUMBER_RANKS = {int: 0, float: 0, complex: 0}  # Python numbers are rank 0 (bool is not a number here)
 
 
@@ -73,6 +82,7 @@ def build(function, arguments):
             return None
     general = type(function).value_and_grad.__get__(function)  # the method, not the entry point built here
     namespace = {"_modules": sys.modules, "_table": function._compiled, "_numpy": NUMPY,
+                 "_ndarray": numpy.ndarray, "_device_module": device_module,
                  "_number_ranks": _NUMBER_RANKS, "_general": general, "_finish": function._returned,
                  "_reusing": function._reusing_call,
                  "_OutputGradientError": OutputGradientError, "_cannot_start": function._cannot_start,
@@ -95,21 +105,28 @@ def _source(names, ranks, arrays, wrt, single):
     size = " + ".join(f"{name}.nbytes" for name in arrays) or "0"
     ranks = ", ".join(ranks) + ("," if len(names) == 1 else "")
     same_dtypes = " and ".join(f"_gradients[{i}].dtype is {name}.dtype" for i, name in enumerate(wrt))
+    all_numpy = " and ".join(f"type({name}) is _ndarray" for name in arrays) or "True"
     gradients = "_gradients[0]" if single else "_gradients"
     options = "grad_output=grad_output, device=device, into=into"
     return f"""
 def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
-    if grad_output is None and device is None and into is None and 'cupy' not in _modules:
+    if grad_output is None and device is None and into is None:
+        if 'cupy' not in _modules or ({all_numpy}):
+            _xp = _numpy
+        else:
+            _xp = _device_module({", ".join(arrays)})
         try:
             _compiled = _table[{ranks}]
         except (AttributeError, KeyError, TypeError):
             pass
         else:
             _size = {size}  # small arrays, or a size reused gradient arrays were found not to pay at: plain
-            if ((_size < _compiled.plain_below or _size == _compiled.plain_size or _compiled.buffered is None)
+            if _xp is None:
+                pass
+            elif ((_size < _compiled.plain_below or _size == _compiled.plain_size or _compiled.buffered is None)
                     and _compiled.serves_plain_calls()):
                 try:
-                    _value, _gradients = _compiled.function(_numpy, {arguments})
+                    _value, _gradients = _compiled.function(_xp, {arguments})
                 except _OutputGradientError as _error:
                     _cannot_start(_compiled, _error)
                 except _SourcegradError as _error:
@@ -120,7 +137,7 @@ def value_and_grad({arguments}, *, grad_output=None, device=None, into=None):
                 except AttributeError:  # a gradient that is a structure: the general check
                     pass
                 return _finish(_value, _gradients, ({arguments},))
-            elif _size == _compiled.reuse_size and _compiled.serves_plain_calls():
+            elif _size == _compiled.reuse_size and _xp is _numpy and _compiled.serves_plain_calls():
                 return _reusing(_compiled, ({arguments},))  # a size where reused gradient arrays pay
     return _general({arguments}, {options})
 

@@ -6,16 +6,20 @@ values, gradients, dtypes, which arrays are new, and errors.
 """
 
 import inspect
+import sys
+import types
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError
+from sourcegrad import api
 from sourcegrad.api import DifferentiableFunction
 from sourcegrad.checking import numeric_gradient
 
-from device_support import host, on
+from device_support import assert_on, host, on
 
 rng = np.random.default_rng(3)
 
@@ -160,6 +164,26 @@ def test_options_on_the_entry_point_reach_the_general_method():
     target = np.empty_like(w)
     assert f.grad(x, w, grad_output=seed, into=target) is target
     np.testing.assert_allclose(target, x.T @ seed, rtol=1e-12)
+
+
+def test_numpy_arrays_take_the_entry_point_also_once_cupy_is_imported(monkeypatch, device):
+    # A process that imports cupy (for other work, or for these very calls) keeps the short call path: the
+    # general method's device check (array_module_for) is not reached, on numpy arrays or on cupy arrays.
+    if device == "cpu":
+        monkeypatch.setitem(sys.modules, "cupy", sys.modules.get("cupy") or types.ModuleType("cupy"))
+    f = sourcegrad.differentiate(wrt=("w1", "w2"))(two_layer)
+    args = on(device, arrays((5, 4), (5, 3), (4, 6), (6, 3)))
+    expected = host(f.value_and_grad(*args))  # compiles, through the general method
+    checks = []
+    real = api.array_module_for
+    monkeypatch.setattr(api, "array_module_for", lambda *a, **k: checks.append(a) or real(*a, **k))
+    value, gradients = f.value_and_grad(*args)
+    assert not checks
+    assert_on(device, gradients)
+    assert_same(host(value), expected[0])
+    assert_same(host(gradients), expected[1])
+    with pytest.raises(SourcegradError, match="mix numpy and cupy") if device == "cuda" else nullcontext():
+        f.value_and_grad(*host(args[:1]), *args[1:])  # one argument on the other device: the general method
 
 
 def vector_output(x, w):
