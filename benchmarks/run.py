@@ -5,7 +5,7 @@ per step of every contender, its range over the rounds, its ratio to the tutoria
 backward (the median of each round's ratio, and their range), and the page faults per step (resource.getrusage), all measured in one process, interleaved,
 after a warm-up. Each setting runs in several child processes (--processes, 3 by default), and the table
 gives the median over them beside each process's own ratio: with two BLAS threads a contender's time moves
-by up to a quarter from process to process, the code unchanged. The settings: one BLAS thread, then the
+by a third or more from process to process, the code unchanged. The settings: one BLAS thread, then the
 default, then one thread and without the peers: importing torch or jax changes how the allocator serves numpy's large
 arrays (whether a fresh one costs page faults), so a process with numpy alone, as most users' are, is
 measured too. Contenders that are not installed (HIPS autograd, torch, jax) are listed as such, never faked. Then the
@@ -291,6 +291,13 @@ def compile_times():
     return imported, first, cached
 
 
+def _at_least_one(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -302,7 +309,7 @@ def main():
     parser.add_argument("--no-compile-times", action="store_true", help="skip the compile-time probes")
     parser.add_argument("--no-numpy-only", action="store_true",
                         help="skip the run without the peers (numpy alone in the process, one BLAS thread)")
-    parser.add_argument("--processes", type=int, default=3,
+    parser.add_argument("--processes", type=_at_least_one, default=3,
                         help="child processes per thread setting (default 3); each measures on its own, and the "
                              "table gives the median over them")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -353,21 +360,25 @@ def main():
 def combined(per_process):
     """(result, rows) per workload and dtype, each row over the processes: the median of their medians and of
     their ratios to the tutorial, the range of all their rounds, each process's own ratio, the mean faults.
+    Rows are matched by workload, dtype and contender; a contender missing in some process (not installed
+    there) is combined over the processes that have it.
 
-    Why more than one process: with two BLAS threads a contender's time can move by a quarter from one process
-    to the next with the code unchanged (where the allocator places its arrays), and the luck falls on any
-    contender, the hand-written ones included. One process measures that luck; the median of a few measures
-    the code.
+    Why more than one process: with two BLAS threads a contender's time can move by a third or more from one
+    process to the next with the code unchanged (where the allocator places its arrays), and the luck falls
+    on any contender, the hand-written ones included. One process measures that luck; the median of a few
+    measures the code.
     """
     out = []
-    for results in zip(*per_process):
+    for results in zip(*per_process, strict=True):  # every process runs the same workloads in the same order
         rows = []
-        for same in zip(*(result["rows"] for result in results)):
-            if same[0].get("missing"):
-                rows.append(same[0])
+        for name in dict.fromkeys(row["contender"] for result in results for row in result["rows"]):
+            same = [row for result in results for row in result["rows"]
+                    if row["contender"] == name and not row.get("missing")]
+            if not same:
+                rows.append({"contender": name, "missing": True})
                 continue
             ratios = [row["ratio"] for row in same]
-            rows.append({"contender": same[0]["contender"], "median": statistics.median(r["median"] for r in same),
+            rows.append({"contender": name, "median": statistics.median(r["median"] for r in same),
                          "low": min(r["low"] for r in same), "high": max(r["high"] for r in same),
                          "ratio": statistics.median(ratios), "ratio_low": min(r["ratio_low"] for r in same),
                          "ratio_high": max(r["ratio_high"] for r in same),
