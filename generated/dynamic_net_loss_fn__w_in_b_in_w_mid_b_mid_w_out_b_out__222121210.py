@@ -2,7 +2,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 9ba4697fe18688210b0b24fd0cbf1be74cc7af97cd5f85b494fc4395f479a385
+# sourcegrad-key: 995609b6a4cb3fe77da310f782f54a685d9ab0ee3f29ef2b6893d7f94fd6e30d
 # sourcegrad-checksum: f99e6ced78271d654bdcb86a73cd195fe0ebbf8ec91b9253d66d7c47b02c6dbf
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -2,7 +2,7 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 9cc5e9e0c7dd8cbb98d426a4f31d05197d1bb2a1c2b0e1ead101cd019074ed30
+# sourcegrad-key: 6d0497543710c1bed39e21e6867fee6766201873670e7fdb0b7c97958d647f0b
 # sourcegrad-checksum: e7e56cb5b8f3ca7532fe0f345a3986b942b4ef05c44b59f6267db607f3ccdada
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):

@@ -44,9 +44,9 @@ from __future__ import annotations
 import inspect
 import sys
 
-from .errors import SourcegradError
 import numpy
 
+from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError, device_module
 
 OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's

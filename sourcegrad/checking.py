@@ -65,9 +65,9 @@ def _on_host(gradient, name, argument, device):
     """A gradient computed on `device`, brought to the host. Gradients stay where their arguments are, so
     one that came back elsewhere is a sourcegrad bug, not an error to measure."""
     from .api import to_device
+    from .runtime import device_of
 
-    on_gpu = type(gradient).__module__.startswith("cupy")
-    if isinstance(argument, np.ndarray) and on_gpu != (device == "cuda"):
+    if isinstance(argument, np.ndarray) and (device_of(gradient) == "cuda") != (device == "cuda"):
         raise AssertionError(f"the gradient of {name} came back as a {type(gradient).__module__}."
                              f"{type(gradient).__name__}, not on {device}")
     return to_device(gradient, "cpu")

@@ -247,7 +247,7 @@ def _broadcast(grad, shape, target):
 def _as_array(value, like):
     """value as an array on like's device; a Python scalar takes like's floating dtype (never an integer one)."""
     if hasattr(value, "shape"):
-        if isinstance(value, numpy.generic) and "cupy" in sys.modules and array_namespace(like) is not numpy:
+        if isinstance(value, numpy.generic) and array_namespace(like) is not numpy:
             return array_namespace(like).asarray(value)  # a numpy scalar beside cupy arrays: its own dtype
         return value
     dtype = getattr(like, "dtype", None)
