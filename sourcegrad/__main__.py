@@ -44,7 +44,7 @@ def main(argv=None):
     files = list(dict.fromkeys(compiled_files()))
     if args.show:
         for path in files:
-            print(Path(path).read_text())
+            print(Path(path).read_text(encoding="utf-8"))
         if not files:
             print(f"{script} differentiates nothing: no backward pass was generated.")
         return 0

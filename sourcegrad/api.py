@@ -22,6 +22,7 @@ import numpy
 
 from . import call_path
 from .compiler import Frontend
+from .frontend.source import function_to_differentiate
 from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
@@ -45,19 +46,20 @@ class DifferentiableFunction:
         if not callable(fn):
             raise SourcegradError(f"differentiate expects a function, got {fn!r}")
         functools.update_wrapper(self, fn)
-        self.fn = fn
+        self.fn = fn  # what a call runs
+        self.source_fn = function_to_differentiate(fn)  # whose code is differentiated: fn, or what it passes through to
         self.generated_dir = generated_dir
         self.device = device  # "cpu", "cuda", or None: the arguments decide
         self._frontend = None
-        self._parameters = _parameter_names(fn)
+        self._parameters = _parameter_names(self.source_fn)
         clashing = [p for p in self._parameters if p in call_path.OPTIONS]  # value_and_grad's own keywords
         if clashing:
             raise SourcegradError(f"{fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad and "
                                   f"grad take as their own option ({', '.join(call_path.OPTIONS)})",
                                   hint=f"Rename the parameter ({clashing[0]}_ say).")
-        if len(self._parameters) != len(inspect.signature(fn).parameters):
-            self._frontend = Frontend(fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
-        self.wrt = _resolve_wrt(fn, self._parameters, wrt)
+        if len(self._parameters) != len(_signature(self.source_fn).parameters):
+            self._frontend = Frontend(self.source_fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
+        self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
         self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
         self._no_targets = (None,) * len(self.wrt)  # into= not given: every gradient a new array
         self._single = wrt is None or isinstance(wrt, (str, int))
@@ -279,7 +281,7 @@ class DifferentiableFunction:
             if key in self._compiled and self._compiled[key].current():
                 return self._compiled[key]
             if self._frontend is None:
-                self._frontend = Frontend(self.fn)
+                self._frontend = Frontend(self.source_fn)
             arguments = self._bind(args, kwargs)
             ranks = {name: _rank(value) for name, value in arguments.items()}
             compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
@@ -299,7 +301,7 @@ class DifferentiableFunction:
     def _bind(self, args, kwargs):
         """The call's arguments by parameter name, defaults included."""
         try:
-            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+            bound = _signature(self.source_fn).bind(*args, **kwargs)
         except TypeError as exc:
             raise SourcegradError(f"{self.fn.__qualname__}() was called with arguments that do not fit: {exc}") from None
         bound.apply_defaults()
@@ -311,7 +313,7 @@ class DifferentiableFunction:
             return args[position]
         if name in kwargs:
             return kwargs[name]
-        return inspect.signature(self.fn).parameters[name].default
+        return _signature(self.source_fn).parameters[name].default
 
     def _require_compiled(self):
         if self._last is None:
@@ -364,18 +366,31 @@ def grad(fn, wrt=None, generated_dir=None, device=None):
     return DifferentiableFunction(fn, wrt, generated_dir, device).grad
 
 
-def check_grad(fn, *args, wrt=None, eps=1e-6, device=None, **kwargs):
+def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0, grad_output=None,
+               device=None, **kwargs):
     """Compare sourcegrad's gradient with float64 central finite differences of the original function.
 
-    Returns a dict of argument name -> worst error, where an element's error is
-    |analytic - numeric| / max(1, |numeric|): relative for large gradients and
-    absolute for small ones. Float inputs are promoted to float64 first.
+    Returns a GradCheck: a dict of argument name -> worst error, where an element's error is
+    |analytic - numeric| / max(1, |numeric|), which is true when every element passed,
+    |analytic - numeric| <= atol + rtol * |numeric| (`assert sourcegrad.check_grad(...)` is a test).
+    Float inputs are promoted to float64 first; an argument may be an array, a float, or a dict, list,
+    tuple or object of those. directions=k checks the derivative along k random directions (two calls
+    each) instead of every element (two calls per element): for large inputs. For an output that is not
+    a scalar, grad_output weighs its elements (by default random, drawn from `seed`).
     device="cuda" computes sourcegrad's gradient on the GPU (the arguments moved there, the gradients
     required to come back there); the finite differences are always taken on the host.
     """
     from .checking import finite_difference_check
 
-    return finite_difference_check(fn, args, kwargs, wrt, eps, device)
+    return finite_difference_check(fn, args, kwargs, wrt, eps, rtol, atol, directions, seed, grad_output, device)
+
+
+def assert_grad(fn, *args, **options):
+    """check_grad(fn, *args, **options), raising AssertionError with the worst element when it fails."""
+    report = check_grad(fn, *args, **options)
+    if not report:
+        raise AssertionError(report.explain())
+    return report
 
 
 def to_device(value, device):
@@ -444,9 +459,14 @@ def stop_gradient(x):
 # ---- helpers --------------------------------------------------------------------------
 
 
+def _signature(fn):
+    """fn's own parameters: those of the code sourcegrad reads, not of a function it wraps."""
+    return inspect.signature(fn, follow_wrapped=False)
+
+
 def _parameter_names(fn):
     try:
-        signature = inspect.signature(fn)
+        signature = _signature(fn)
     except (TypeError, ValueError):
         raise SourcegradError(f"cannot read the parameters of {fn!r}") from None
     return [p.name for p in signature.parameters.values()

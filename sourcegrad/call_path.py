@@ -64,7 +64,7 @@ def build(function, arguments):
     entry point reads each rank: `x.ndim` for an array, the type of a Python number (rank 0). A later call
     with other kinds of values still works: it takes the general method.
     """
-    parameters = list(inspect.signature(function.fn).parameters.values())
+    parameters = list(inspect.signature(function.source_fn, follow_wrapped=False).parameters.values())
     if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters):
         return None
     names = [p.name for p in parameters]
@@ -91,7 +91,7 @@ def build(function, arguments):
                  f"<sourcegrad entry {function.fn.__qualname__}>", "exec"), namespace)
     value_and_grad, grad = namespace["value_and_grad"], namespace["grad"]
     for entry in (value_and_grad, grad):
-        entry.__defaults__ = function.fn.__defaults__
+        entry.__defaults__ = function.source_fn.__defaults__
         entry.__qualname__ = f"{function.fn.__qualname__}.{entry.__name__}"
         if hasattr(entry.__code__, "co_qualname"):  # Python 3.11+: the name a wrong call's TypeError shows
             entry.__code__ = entry.__code__.replace(co_qualname=entry.__qualname__)

@@ -1,76 +1,207 @@
-"""Gradient checking against float64 central finite differences of the original function."""
+"""Gradient checking against float64 central finite differences of the original function.
+
+`check_grad` returns a report that is true when the check passed, so `assert sourcegrad.check_grad(...)` is a
+test; `assert_grad` raises an AssertionError that names the worst element instead. Parameters may be arrays,
+Python numbers, or dicts, lists, tuples and objects of those (the gradient has the matching structure). An
+output that is not a scalar is checked through a random output gradient, so every output element counts.
+Large inputs can be checked along a few random directions instead of element by element.
+"""
 
 from __future__ import annotations
 
+import copy
 import inspect
+import numbers
 
 import numpy as np
 
 
 class GradCheck(dict):
-    """argument name -> worst error over its elements; `max_error` is the worst of all."""
+    """argument name -> worst error over its elements, |analytic - numeric| / max(1, |numeric|).
+
+    True when every element passed, |analytic - numeric| <= atol + rtol * |numeric|; `failures` then is
+    empty, else it holds, per failing argument, where its worst element is and both values there.
+    """
+
+    def __init__(self, errors, failures, rtol, atol):
+        super().__init__(errors)
+        self.failures = failures
+        self.rtol, self.atol = rtol, atol
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def __bool__(self):
+        return self.passed
 
     @property
     def max_error(self) -> float:
         return max(self.values()) if self else 0.0
 
+    def explain(self) -> str:
+        if self.passed:
+            return f"gradient check passed (rtol={self.rtol}, atol={self.atol}): {self._rows()}"
+        lines = [f"gradient check failed (rtol={self.rtol}, atol={self.atol}): {self._rows()}"]
+        for name, (where, analytic, numeric) in self.failures.items():
+            lines.append(f"  {name}{where}: sourcegrad {analytic!r}, finite differences {numeric!r}")
+        return "\n".join(lines)
+
+    def _rows(self):
+        return ", ".join(f"{name}: {error:.2e}" for name, error in self.items())
+
     def __repr__(self):
-        rows = ", ".join(f"{name}: {error:.2e}" for name, error in self.items())
-        return f"GradCheck({rows})"
+        return f"GradCheck({'passed' if self.passed else 'FAILED'}; {self._rows()})"
 
 
-def finite_difference_check(fn, args, kwargs, wrt, eps, device=None):
+def finite_difference_check(fn, args, kwargs, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0,
+                            grad_output=None, device=None) -> GradCheck:
     from .api import DifferentiableFunction, to_device
 
     if isinstance(fn, DifferentiableFunction):
         differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device)
     else:
         differentiable = DifferentiableFunction(fn, wrt)
-    original = differentiable.fn
-    signature = inspect.signature(original)
+    original = differentiable.fn  # what a call runs: the finite differences take it as it is
+    signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
     bound = signature.bind(*[_float64(a) for a in args], **{k: _float64(v) for k, v in kwargs.items()})
     bound.apply_defaults()
     arguments = dict(bound.arguments)
+    random = np.random.default_rng(seed)
 
+    output = np.asarray(original(**copy.deepcopy(arguments)), dtype=np.float64)
+    if grad_output is None and output.size != 1:
+        grad_output = random.standard_normal(output.shape)  # every output element weighs in
+    weights = None if grad_output is None else np.asarray(_on_host(grad_output), dtype=np.float64)
+
+    def objective(values):
+        value = np.asarray(original(**values), dtype=np.float64)
+        return float(np.sum(value if weights is None else value * weights))
+
+    options = {"device": device} if device is not None else {}
+    if grad_output is not None:
+        options["grad_output"] = grad_output if device is None else to_device(grad_output, device)
     # device= too: with no array among the arguments, they alone would choose numpy
-    analytic = differentiable.grad(**(arguments if device is None else to_device(arguments, device)), device=device)
+    call_arguments = copy.deepcopy(arguments) if device is None else to_device(arguments, device)
+    analytic = differentiable.grad(**call_arguments, **options)
     if differentiable._single:  # one array for wrt='w'; a tuple for wrt=('w',)
         analytic = (analytic,)
-    report = GradCheck()
+    errors, failures = {}, {}
     for name, gradient in zip(differentiable.wrt, analytic):
         if device is not None:
-            gradient = _on_host(gradient, name, arguments[name], device)
-        numeric = numeric_gradient(original, arguments, name, eps)
-        difference = np.abs(np.asarray(gradient, dtype=np.float64) - numeric)
-        report[name] = float(np.max(difference / np.maximum(1.0, np.abs(numeric)), initial=0.0))
-    return report
+            gradient = _device_gradient(gradient, name, arguments[name], device)
+        if directions is None:
+            compared = _elementwise(objective, arguments, name, gradient, eps)
+        else:
+            compared = _directional(objective, arguments, name, gradient, eps, directions, random)
+        worst, failure = 0.0, None
+        for where, got, numeric in compared:
+            got, numeric = np.asarray(got, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+            if got.shape != numeric.shape:
+                worst, failure = np.inf, failure or (f"{where} (its shape)", got.shape, numeric.shape)
+                continue
+            difference = np.abs(got - numeric)
+            error = np.nan_to_num(difference / np.maximum(1.0, np.abs(numeric)), nan=np.inf)
+            bad = ~(difference <= atol + rtol * np.abs(numeric))  # a nan fails too
+            worst = max(worst, float(np.max(error, initial=0.0)))
+            if failure is None and np.any(bad):
+                index = np.unravel_index(int(np.argmax(np.where(bad, error, -1.0))), numeric.shape)
+                position = where + (f"[{', '.join(map(str, index))}]" if index else "")
+                failure = (position, float(got[index]), float(numeric[index]))
+        errors[name] = worst
+        if failure is not None:
+            failures[name] = failure
+    return GradCheck(errors, failures, rtol, atol)
 
 
 def numeric_gradient(fn, arguments: dict, name: str, eps: float):
-    """The central finite-difference gradient of sum(fn(**arguments)) with respect to arguments[name]."""
+    """The central finite-difference gradient of sum(fn(**arguments)) with respect to the array or float
+    arguments[name]."""
 
-    def evaluate(values):
+    def objective(values):
         return float(np.sum(fn(**values)))
 
-    point = arguments[name]
-    numeric = np.zeros(np.shape(point))
-    flat = numeric.reshape(-1)
-    for index in range(flat.size):
-        flat[index] = (evaluate({**arguments, name: _shifted(point, index, eps)})
-                       - evaluate({**arguments, name: _shifted(point, index, -eps)})) / (2 * eps)
+    [(_, _, numeric)] = _elementwise(objective, arguments, name, None, eps)
     return numeric
 
 
-def _on_host(gradient, name, argument, device):
-    """A gradient computed on `device`, brought to the host. Gradients stay where their arguments are, so
-    one that came back elsewhere is a sourcegrad bug, not an error to measure."""
-    from .api import to_device
-    from .runtime import device_of
+def _elementwise(objective, arguments, name, gradient, eps):
+    """(where, analytic, numeric) per leaf of the argument: every element perturbed in turn."""
+    for path, leaf in _leaves(arguments[name]):
+        numeric = np.zeros(np.shape(leaf))
+        flat = numeric.reshape(-1)
+        for index in range(flat.size):
+            plus = _with_leaf(arguments[name], path, _shifted(leaf, index, eps))
+            minus = _with_leaf(arguments[name], path, _shifted(leaf, index, -eps))
+            flat[index] = (objective({**arguments, name: plus}) - objective({**arguments, name: minus})) / (2 * eps)
+        yield _path_text(path), None if gradient is None else _at(gradient, path, np.shape(leaf)), numeric
 
-    if isinstance(argument, np.ndarray) and (device_of(gradient) == "cuda") != (device == "cuda"):
-        raise AssertionError(f"the gradient of {name} came back as a {type(gradient).__module__}."
-                             f"{type(gradient).__name__}, not on {device}")
-    return to_device(gradient, "cpu")
+
+def _directional(objective, arguments, name, gradient, eps, count, random):
+    """(where, analytic, numeric) for `count` random directions: the derivative along each, two calls apiece."""
+    leaves = list(_leaves(arguments[name]))
+    for direction_index in range(count):
+        direction = [random.standard_normal(np.shape(leaf)) for _, leaf in leaves]
+        plus = minus = arguments[name]
+        analytic = 0.0
+        for (path, leaf), step in zip(leaves, direction):
+            plus = _with_leaf(plus, path, leaf + eps * step)
+            minus = _with_leaf(minus, path, leaf - eps * step)
+            analytic += float(np.sum(np.asarray(_at(gradient, path, np.shape(leaf)), dtype=np.float64) * step))
+        numeric = (objective({**arguments, name: plus}) - objective({**arguments, name: minus})) / (2 * eps)
+        yield f" along random direction {direction_index}", analytic, numeric
+
+
+# ---- structures: their differentiable leaves ---------------------------------------------------------------
+
+
+def _leaves(value, path=()):
+    """(path, leaf) for every float array and number in a dict, list, tuple or object, in a fixed order."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            yield path, value
+    elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        yield path, value  # a float; an integer is a count or an index, never perturbed
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, path + (key,))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _leaves(item, path + (index,))
+    elif hasattr(value, "__dict__") and not callable(value):
+        for key, item in vars(value).items():
+            if not callable(item):
+                yield from _leaves(item, path + (key,))
+
+
+def _with_leaf(value, path, leaf):
+    """value with the leaf at path replaced, the containers along the path copied (the original unchanged)."""
+    if not path:
+        return leaf
+    key, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, key: _with_leaf(value[key], rest, leaf)}
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        items[key] = _with_leaf(items[key], rest, leaf)
+        if isinstance(value, list):
+            return items
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # a namedtuple, a tuple
+    changed = copy.copy(value)
+    setattr(changed, key, _with_leaf(getattr(value, key), rest, leaf))
+    return changed
+
+
+def _at(gradient, path, shape):
+    """The gradient's part at path (a dict of an object's attributes is indexed by name)."""
+    for key in path:
+        gradient = gradient[key]
+    gradient = np.asarray(gradient, dtype=np.float64)
+    return np.broadcast_to(gradient, shape) if gradient.shape != shape and gradient.size == 1 else gradient
+
+
+def _path_text(path):
+    return "".join(f"[{key!r}]" for key in path)
 
 
 def _float64(value):
@@ -78,12 +209,32 @@ def _float64(value):
         return value.astype(np.float64)
     if isinstance(value, np.floating):  # before float: np.float64 is a float subclass, keep it a numpy scalar
         return np.float64(value)
+    if isinstance(value, (dict, list, tuple)) or (hasattr(value, "__dict__") and not callable(value)):
+        for path, leaf in list(_leaves(value)):
+            value = _with_leaf(value, path, _float64(leaf))
     return value
 
 
 def _shifted(point, index, eps):
     if isinstance(point, np.ndarray):
-        copy = point.copy()
-        copy.reshape(-1)[index] += eps
-        return copy
+        copy_ = point.copy()
+        copy_.reshape(-1)[index] += eps
+        return copy_
     return point + eps
+
+
+def _device_gradient(gradient, name, argument, device):
+    """A gradient computed on `device`, brought to the host. Gradients stay where their arguments are, so
+    one that came back elsewhere is a sourcegrad bug, not an error to measure."""
+    from .runtime import device_of
+
+    if isinstance(argument, np.ndarray) and (device_of(gradient) == "cuda") != (device == "cuda"):
+        raise AssertionError(f"the gradient of {name} came back as a {type(gradient).__module__}."
+                             f"{type(gradient).__name__}, not on {device}")
+    return _on_host(gradient)
+
+
+def _on_host(value):
+    from .api import to_device
+
+    return to_device(value, "cpu")

@@ -8,12 +8,14 @@ One compiled gradient serves every call whose arguments have the same ranks
 from __future__ import annotations
 
 import linecache
+import os
 import re
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, ir
 from .emit import codegen, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
@@ -37,8 +39,9 @@ class Compiled:
     seed: str  # the keyword that takes the output's gradient
     return_location: Location
     from_cache: bool
-    guards: tuple = ()  # (namespace, name, object): the global names the code was compiled against
+    guards: tuple = ()  # (namespace, name, attributes, object): the globals the code was compiled against
     rules_version: int = 0  # the rule registry's version then
+    sources: dict = field(default_factory=dict)  # file base name -> path, of the function and the helpers in it
     buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
     # calls whose arrays take fewer bytes go straight to `function` (the entry point reads this); larger ones
@@ -63,35 +66,32 @@ class Compiled:
         for index in range(min(line or 0, len(lines)) - 1, -1, -1):
             cited = _CITATION.match(lines[index])
             if cited:
-                path, number = self.return_location.path, int(cited.group(1))
+                path, number = self.sources.get(cited.group(1), self.return_location.path), int(cited.group(2))
                 text = linecache.getline(path, number).rstrip("\n")
                 return SourcegradError(error.message, Location(path, number, len(text) - len(text.lstrip()) + 1, text),
                                        error.hint)
         return error
 
-    def serves_plain_calls(self) -> bool:
-        """True when a call without options may go straight to `function`: it is still current (the entry
-        point also checks that the arrays are too small for buffers or reused gradient arrays)."""
+    def current(self) -> bool:
+        """False once a global the function calls through has been rebound (`act = np.sin`, or
+        `cfg.act = np.sin`), or a gradient rule registered since: then recompile."""
         if self.rules_version != RULES_VERSION[0]:
             return False
-        for namespace, name, obj in self.guards:  # current(), inlined: this runs on every call
-            if namespace.get(name, _UNBOUND) is not obj:
+        for namespace, name, attributes, obj in self.guards:  # usually one or two names: `np`, a helper
+            value = namespace.get(name, _UNBOUND)
+            for attribute in attributes:
+                value = getattr(value, attribute, _UNBOUND)
+            if value is not obj:
                 return False
         return True
 
-    def current(self) -> bool:
-        """False once a global the function calls through has been rebound (`act = np.sin`), or a gradient
-        rule registered since: then recompile."""
-        if self.rules_version != RULES_VERSION[0]:
-            return False
-        for namespace, name, obj in self.guards:  # usually one or two names: `np`, a helper
-            if namespace.get(name, _UNBOUND) is not obj:
-                return False
-        return True
+    # True when a call without options may go straight to `function` (the entry point also checks that the
+    # arrays are too small for buffers or reused gradient arrays)
+    serves_plain_calls = current
 
 
 _UNBOUND = object()
-_CITATION = re.compile(r"\s*# \S+:(\d+)  ")  # the comment above each adjoint block: `# file.py:23  <line>`
+_CITATION = re.compile(r"\s*# (\S+):(\d+)  ")  # the comment above each adjoint block: `# file.py:23  <line>`
 
 
 class Frontend:
@@ -99,7 +99,18 @@ class Frontend:
 
     def __init__(self, fn):
         self.src: FunctionSource = read_function(fn)
-        fence.check(self.src)
+        try:
+            fence.check(self.src)
+        except SourcegradError as exc:
+            if getattr(self.src.fn, "__wrapped__", None) is None:
+                raise
+            # A decorator's wrapper is what a call runs, so it is what is differentiated; say so, since the
+            # user did not write `wrapper` as the function they asked for.
+            raise SourcegradError(f"{exc.message} (in the wrapper that a decorator put around "
+                                  f"{self.src.fn.__wrapped__.__qualname__}: a call runs the wrapper, so sourcegrad "
+                                  "differentiates it)", exc.location,
+                                  f"{exc.hint or ''} Or decorate the undecorated function with "
+                                  "@sourcegrad.differentiate and apply the decorator's change yourself.".strip()) from None
         self.resolver = Resolver(self.src.fn)
 
     def compile(self, wrt, ranks: dict, generated_dir=None) -> Compiled:
@@ -117,7 +128,7 @@ class Frontend:
         rev = None
         if text is None:
             rev = simplify(reverse(fn_ir, src, wrt, {name: values.rank(d) for name, d in ranks.items()}, backend))
-            code, notes = codegen.generate(rev, src.filename)
+            code, notes = codegen.generate(rev)
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
             try:
                 store.write_atomic(path, text)
@@ -127,11 +138,24 @@ class Frontend:
         function, buffered = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
         seed = rev.seed if rev is not None else _seed_from(function)
         globals_ = src.fn.__globals__
-        guards = tuple((globals_, chain, globals_.get(chain, _UNBOUND)) for chain in fn_ir.references
-                       if "." not in chain and not self.resolver.is_closure_variable(chain))
-        guards += tuple((namespace, name, namespace.get(name, _UNBOUND)) for namespace, name in fn_ir.callees)
-        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, guards, RULES_VERSION[0],
-                        buffered)
+        guards = []
+        for chain, obj in fn_ir.references.items():
+            root, *attributes = chain.split(".")
+            if self.resolver.is_closure_variable(root):
+                continue
+            # An attribute (`cfg.act`) is guarded where what it holds decides the code: a function (its rule,
+            # or its code written in) or a module. numpy's are reached through `xp` whatever they are bound
+            # to, and data (`cfg.scale`) is read when the code runs.
+            if not attributes:  # a builtin (`range`) is guarded as not being a global
+                guards.append((globals_, root, (), globals_.get(root, _UNBOUND)))
+            elif (callable(obj) or isinstance(obj, types.ModuleType)) and not is_numpy_module(globals_.get(root)):
+                guards.append((globals_, root, tuple(attributes), obj))
+        guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in fn_ir.callees]
+        sources = {src.filename: src.path}  # first: a helper's file of the same base name does not hide it
+        for stmt in ir.walk(fn_ir.body):
+            sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)
+        return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, tuple(guards),
+                        RULES_VERSION[0], sources, buffered)
 
 
 def _rule_source(obj):

@@ -21,6 +21,9 @@ class Origin:
 
     location: Location
     text: str  # the statement's source, on one line
+    # the FunctionSource it was read from (the differentiated function's, or a helper's written into it):
+    # positions of its nodes are translated to file lines through it
+    source: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,8 @@ class Function:
     body: list = field(default_factory=list)
     names: set = field(default_factory=set)  # every identifier in use, for picking fresh names
     references: dict = field(default_factory=dict)  # global name -> resolved object (for the cache key)
-    inlined: list = field(default_factory=list)  # (module, qualname, source) of each helper written into it
-    callees: list = field(default_factory=list)  # (globals, name) through which an inlined helper was reached
+    inlined: list = field(default_factory=list)  # (qualname, source, defaults taken) of each helper written in
+    callees: list = field(default_factory=list)  # (globals, attribute chain, helper): how an inlined helper was reached
     kinds: dict = field(default_factory=dict)  # name -> what is known of its value (frontend.values)
 
     @property

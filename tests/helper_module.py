@@ -11,3 +11,8 @@ def soft_layer(x, w, bias=0.5):
 
 def scaled(x):
     return x * SCALE  # a global of this module: the generated code could not see it
+
+
+def without_rule(x):
+    y = xnp.sinc(x)  # no rule: the refusal must cite this line, in this file
+    return y * 2.0

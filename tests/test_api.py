@@ -1,5 +1,11 @@
 """The API contract: names and return shapes users rely on."""
 
+import functools
+import importlib
+import sys
+import textwrap
+import types
+
 import numpy as np
 import pytest
 
@@ -219,6 +225,75 @@ def test_shape_reads_are_constants():
 def test_check_grad_reports_worst_error_per_argument():
     report = sourcegrad.check_grad(two_layer, *data(), wrt=("w1", "w2"))
     assert set(report) == {"w1", "w2"} and report.max_error < 1e-6
+    assert report and report.passed and not report.failures
+
+
+def stops_half_the_gradient(x):
+    # sourcegrad's gradient is half the true one here, by design: a check that must fail
+    return (sourcegrad.stop_gradient(x) * x).sum()
+
+
+def test_check_grad_is_false_and_assert_grad_raises_when_the_gradient_is_wrong():
+    x = rng.standard_normal(4)
+    report = sourcegrad.check_grad(stops_half_the_gradient, x)
+    assert not report and not report.passed
+    assert report["x"] > 0.1
+    where, analytic, numeric = report.failures["x"]
+    assert where.startswith("[") and analytic == pytest.approx(numeric / 2, rel=1e-6)
+    with pytest.raises(AssertionError, match=r"gradient check failed .*\n  x\["):
+        sourcegrad.assert_grad(stops_half_the_gradient, x)
+    with pytest.raises(AssertionError, match="along random direction 0"):
+        sourcegrad.assert_grad(stops_half_the_gradient, x, directions=2)
+    # a tolerance wide enough lets it pass: rtol and atol decide, element by element
+    assert sourcegrad.check_grad(stops_half_the_gradient, x, rtol=0.6, atol=1e-6)
+
+
+def container_loss(params, x):
+    h = np.tanh(x @ params["w"] + params["b"])
+    for layer in params["layers"]:
+        h = np.sin(h * layer)
+    return (h * params["scale"]).sum()
+
+
+def object_loss(model, x):
+    return (np.tanh(x @ model.w) * model.b).sum() * model.scale
+
+
+def test_check_grad_takes_dict_list_and_object_parameters():
+    x = rng.standard_normal((4, 3))
+    params = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2),
+              "layers": [rng.standard_normal(2), rng.standard_normal(2)], "scale": 0.7}
+    report = sourcegrad.assert_grad(container_loss, params, x)
+    assert set(report) == {"params"} and report.max_error < 1e-6
+    model = types.SimpleNamespace(w=rng.standard_normal((3, 2)), b=rng.standard_normal(2), scale=1.5, depth=3)
+    assert sourcegrad.check_grad(object_loss, model, x)
+    assert sourcegrad.check_grad(object_loss, model, x, directions=3)
+
+
+CALLS = []
+
+
+def counted(w, x):
+    CALLS.append(1)
+    return np.tanh(x @ w).sum()
+
+
+def test_check_grad_in_random_directions_takes_two_calls_per_direction():
+    w, x = rng.standard_normal((30, 20)), rng.standard_normal((5, 30))
+    before = len(CALLS)
+    assert sourcegrad.check_grad(counted, w, x, directions=4)
+    assert len(CALLS) - before <= 2 + 2 * 4  # the value, the gradient, two calls per direction (not 2 * 600)
+
+
+def elementwise_output(x):
+    return np.sin(x) * 2.0
+
+
+def test_check_grad_of_a_function_whose_output_is_not_a_scalar():
+    x = rng.standard_normal(5)
+    assert sourcegrad.check_grad(elementwise_output, x)  # a random output gradient, from seed
+    weights = rng.standard_normal(5)
+    assert sourcegrad.check_grad(elementwise_output, x, grad_output=weights)
 
 
 def test_method_on_a_class_instance():
@@ -249,6 +324,189 @@ def test_rebinding_a_global_function_recompiles():
         assert f.value_and_grad(w)[0] == pytest.approx(np.sin(w).sum())
     finally:
         activation = np.tanh
+
+
+config = types.SimpleNamespace(activation=np.tanh, scale=2.0)
+
+
+def uses_an_attribute_of_a_global(w):
+    return (config.activation(w) * config.scale).sum()
+
+
+def test_rebinding_an_attribute_of_a_global_recompiles():
+    f = sourcegrad.differentiate(uses_an_attribute_of_a_global)
+    w = rng.standard_normal(3)
+    try:
+        np.testing.assert_allclose(f.grad(w), 2 * (1 - np.tanh(w) ** 2))
+        config.activation = np.sin  # another function: another rule
+        np.testing.assert_allclose(f.grad(w), 2 * np.cos(w))
+        config.scale = 3.0  # data is read when the code runs
+        np.testing.assert_allclose(f.grad(w), 3 * np.cos(w))
+        assert f.value_and_grad(w)[0] == pytest.approx(3 * np.sin(w).sum())
+    finally:
+        config.activation, config.scale = np.tanh, 2.0
+
+
+def double(x):
+    return 2.0 * x
+
+
+def triple(x):
+    return 3.0 * x
+
+
+layers = types.SimpleNamespace(act=double)
+
+
+def calls_a_helper_through_an_attribute(w):
+    return layers.act(w * w).sum()
+
+
+def test_rebinding_an_attribute_that_names_a_helper_recompiles():
+    f = sourcegrad.differentiate(calls_a_helper_through_an_attribute)
+    w = rng.standard_normal(3)
+    try:
+        np.testing.assert_allclose(f.grad(w), 4 * w)
+        layers.act = triple  # its code was written into the gradient: the gradient is compiled again
+        np.testing.assert_allclose(f.grad(w), 6 * w)
+    finally:
+        layers.act = double
+
+
+# ---- decorators: what a call runs is what is differentiated ------------------------------------------------
+
+
+def doubles_result(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return 2.0 * fn(x)
+    return wrapper
+
+
+def logs_calls(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        print("calling", fn.__name__)
+        result = fn(*args, **kwargs)
+        print("done")
+        return result
+    return wrapper
+
+
+def scales_result(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        return result * 3.0
+    return wrapper
+
+
+@doubles_result
+def doubled_sine(x):
+    return np.sin(x).sum()
+
+
+@logs_calls
+def logged_sine(x, scale=2.0):
+    return (np.sin(x) * scale).sum()
+
+
+@scales_result
+def tripled_sine(x):
+    return np.sin(x).sum()
+
+
+def calls_a_decorated_helper(x):
+    return doubled_sine(x) + x.sum()
+
+
+def test_a_decorator_that_changes_the_result_is_differentiated_with_it():
+    x = rng.standard_normal(3)
+    f = sourcegrad.differentiate(doubled_sine)
+    value, gradient = f.value_and_grad(x)
+    assert value == pytest.approx(doubled_sine(x)) and value == pytest.approx(2 * np.sin(x).sum())
+    np.testing.assert_allclose(gradient, 2 * np.cos(x))
+    assert sourcegrad.check_grad(calls_a_decorated_helper, x)
+
+
+def test_a_decorator_that_passes_arguments_and_result_through_is_looked_through(capsys):
+    x = rng.standard_normal(3)
+    f = sourcegrad.differentiate(logged_sine)
+    value, gradient = f.value_and_grad(x, scale=3.0)
+    assert value == pytest.approx(logged_sine(x, scale=3.0))
+    np.testing.assert_allclose(gradient, 3 * np.cos(x))
+
+
+def test_a_decorator_sourcegrad_cannot_differentiate_is_refused_never_looked_through():
+    with pytest.raises(SourcegradError, match=r"in the wrapper that a decorator put around tripled_sine"):
+        sourcegrad.differentiate(tripled_sine).grad(rng.standard_normal(3))
+
+
+# ---- the source read must be the code that runs ---------------------------------------------------------------
+
+
+def _write_module(folder, name, text):
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _import(folder, name):
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))
+
+
+def test_a_function_whose_file_changed_since_import_is_refused(tmp_path):
+    source = """
+        import numpy as np
+
+
+        def loss(w):
+            return np.sin(w).sum()
+    """
+    path = _write_module(tmp_path, "edited_after_import", source)
+    module = _import(tmp_path, "edited_after_import")
+    path.write_text(textwrap.dedent(source).replace("np.sin(w)", "np.cos(w) * 2.0"))
+    with pytest.raises(SourcegradError, match="is not the code Python runs: the file has changed"):
+        sourcegrad.differentiate(module.loss).grad(np.ones(2))
+
+
+def test_lines_inserted_above_a_function_since_import_are_refused(tmp_path):
+    source = """
+        import numpy as np
+
+
+        def loss(w):
+            return np.sin(w).sum()
+
+
+        def other(w):
+            return np.cos(w).sum()
+    """
+    path = _write_module(tmp_path, "shifted_after_import", source)
+    module = _import(tmp_path, "shifted_after_import")
+    # `other` now starts where `loss` did, and `loss` further down: neither is read for the wrong function
+    path.write_text(textwrap.dedent(source).replace("import numpy as np\n", "import numpy as np\n\n\n# a note\n"))
+    for fn in (module.loss, module.other):
+        with pytest.raises(SourcegradError, match="the file has changed"):
+            sourcegrad.differentiate(fn).grad(np.ones(2))
+
+
+def test_an_edit_elsewhere_in_the_file_leaves_the_function_readable(tmp_path):
+    source = """
+        import numpy as np
+
+
+        def loss(w):
+            return np.sin(w).sum()
+    """
+    path = _write_module(tmp_path, "edited_below", source)
+    module = _import(tmp_path, "edited_below")
+    path.write_text(textwrap.dedent(source) + "\n\ndef added_later(w):\n    return w\n")
+    np.testing.assert_allclose(sourcegrad.differentiate(module.loss).grad(np.ones(2)), np.cos(np.ones(2)))
 
 
 def test_two_threads_calling_one_gradient_get_their_own_results():

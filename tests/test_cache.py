@@ -121,3 +121,116 @@ def test_concurrent_compiles_leave_one_whole_file(tmp_path):
     text = files[0].read_text()
     key = store._KEY.search(text).group(1)
     assert store.read_cached(files[0], key) == text
+
+
+# ---- what the key holds: everything the generated code depends on ------------------------------------------
+
+_PROGRAM = '''
+import os
+import sys
+import numpy as np
+import sourcegrad
+
+SCALE = float(os.environ["SCALE"])
+
+
+def scaled(x, s=SCALE):  # the default is evaluated once, from a global, and written into the gradient
+    return x * s
+
+
+def loss(w):
+    return np.square(scaled(w)).sum()
+
+
+f = sourcegrad.differentiate(loss, generated_dir=sys.argv[1])
+value, gradient = f.value_and_grad(np.array([1.0, 2.0]))
+print(float(value), *gradient)
+'''
+
+
+def test_a_helpers_default_taken_from_a_global_is_part_of_the_key(tmp_path):
+    program = tmp_path / "program.py"
+    program.write_text(_PROGRAM)
+    folder = tmp_path / "generated"
+    outputs = {}
+    for scale in ("2.0", "3.0", "2.0"):  # a later process with another value must not load the first file
+        env = dict(os.environ, SCALE=scale)
+        result = subprocess.run([sys.executable, str(program), str(folder)], check=True, env=env,
+                                capture_output=True, text=True)
+        outputs.setdefault(scale, []).append([float(v) for v in result.stdout.split()])
+    for scale, runs in outputs.items():
+        s = float(scale)
+        for value, *gradient in runs:
+            assert value == pytest.approx(5 * s * s)
+            assert gradient == pytest.approx([2 * s * s, 4 * s * s])
+
+
+# ---- files: UTF-8, the umask's mode, no temporary files left --------------------------------------------------
+
+_NON_ASCII = '''
+import sys
+import numpy as np
+import sourcegrad
+
+
+def énergie(w):
+    α = np.tanh(w)
+    return (α * α).sum()
+
+
+f = sourcegrad.differentiate(énergie, generated_dir=sys.argv[1])
+print(*f.grad(np.array([0.5, -0.25])))
+'''
+
+
+def test_non_ascii_names_are_written_and_read_as_utf8_whatever_the_locale(tmp_path):
+    program = tmp_path / "program.py"
+    program.write_text(_NON_ASCII, encoding="utf-8")
+    folder = tmp_path / "generated"
+    # an ASCII locale: Python's default encoding for files is then ASCII
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8")
+    outputs = [subprocess.run([sys.executable, str(program), str(folder)], check=True, env=env,
+                              capture_output=True, text=True).stdout for _ in range(2)]  # written, then read
+    w = np.array([0.5, -0.25])
+    expected = 2 * np.tanh(w) * (1 - np.tanh(w) ** 2)
+    for output in outputs:
+        np.testing.assert_allclose([float(v) for v in output.split()], expected)
+    (path,) = folder.iterdir()
+    assert "α = xp.tanh(w)" in path.read_text(encoding="utf-8")
+
+
+def test_a_file_that_is_not_utf8_is_a_cache_miss(tmp_path):
+    first = compile_once(tmp_path)
+    path = first.generated_path
+    text = path.read_text()
+    path.write_bytes(b"\xff\xfe" + text.encode())
+    second = compile_once(tmp_path)
+    assert second.generated_path.read_text() == text
+
+
+def test_files_get_the_mode_the_umask_gives(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        f = compile_once(tmp_path / "a")
+        assert f.generated_path.stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        g = compile_once(tmp_path / "b")
+        assert g.generated_path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)
+
+
+def test_temporary_files_of_a_killed_write_are_removed_by_the_next_write(tmp_path):
+    folder = tmp_path / "generated"
+    folder.mkdir()
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(child.stdout)  # a process that has ended (its number is not reused this soon)
+    abandoned = folder / f".other.py.{store._HOST}.{dead}.0123abcd.tmp"
+    abandoned.write_text("half a file")
+    elsewhere = folder / f".other.py.another-host.{dead}.0123abcd.tmp"  # another machine's write may still run
+    elsewhere.write_text("half a file")
+    running = folder / f".other.py.{store._HOST}.{os.getppid()}.0123abcd.tmp"  # a write under way
+    running.write_text("half a file")
+    compile_once(folder)
+    assert not abandoned.exists()
+    assert elsewhere.exists() and running.exists()

@@ -1028,6 +1028,127 @@ def augmented_in_branches(w, X):
 case(augmented_in_branches, ("w", "X"), np.array([0.5, 0.6]), np.array([[0.5, 0.2], [-0.3, -0.1], [0.2, 0.4]]))
 
 
+# ==== rebinding inside a block ========================================================================
+# Inside a branch or a loop a name keeps one name, so a second assignment there overwrites the first one's
+# value while the backward pass still needs it; tuple assignments there read their own targets.
+
+def rebind_in_branch(x):
+    if x.sum() > -100:
+        v = np.sin(x)
+        v = v * v
+        return v.sum()
+    return x.sum()
+
+
+case(rebind_in_branch, ("x",), randn(4))
+
+
+def rebind_after_early_return(x):
+    # the statements after the return become the other branch
+    if x.sum() < -100:
+        return x.sum()
+    v = np.sin(x)
+    v = v * v
+    v = np.tanh(v) * v
+    return v.sum()
+
+
+case(rebind_after_early_return, ("x",), randn(4))
+
+
+def rebind_in_elif(x, w):
+    if x.sum() > 100:
+        h = x
+    elif x.sum() > -100:
+        h = x * w
+        h = np.sin(h) + h
+        h = h * w
+    else:
+        h = w
+    return (h * h).sum()
+
+
+case(rebind_in_elif, ("x", "w"), randn(3), randn(3))
+
+
+def rebind_in_branch_inside_loop(w, x):
+    s = 0.0
+    for i in range(3):
+        if i % 2 == 0:
+            v = x * w
+            v = np.cos(v) * v
+            s = s + v.sum()
+    return s
+
+
+case(rebind_in_branch_inside_loop, ("w",), randn(3), randn(3))
+
+
+def swap_in_branch(a, b):
+    if a.sum() > -100:
+        a, b = b, a
+    return (a * 3.0 + b * b).sum()
+
+
+case(swap_in_branch, ("a", "b"), randn(3), randn(3))
+
+
+def swap_with_call_in_branch(a, b):
+    if a.sum() > -100:
+        a, b = np.sin(b), a
+    return (a * 3.0 + b * b).sum()
+
+
+case(swap_with_call_in_branch, ("a", "b"), randn(3), randn(3))
+
+
+def crossing_copies_in_branch(a, b):
+    if a.sum() > -100:
+        t = a
+        a = b
+        b = t
+    return (a * 3.0 + b * b).sum()
+
+
+case(crossing_copies_in_branch, ("a", "b"), randn(3), randn(3))
+
+
+def swap_in_branch_inside_loop(a, b, n):
+    for i in range(n):
+        if i % 2 == 0:
+            a, b = b * 0.5, a
+        else:
+            a, b = np.tanh(b), a * a
+    return (a * 3.0 + b).sum()
+
+
+case(swap_in_branch_inside_loop, ("a", "b"), randn(3), randn(3), 5)
+
+
+def value_before_loop_kept_when_branch_never_taken(w, x):
+    a = w
+    for i in range(3):
+        if x.sum() > 1e9:
+            a = x * 2.0
+    return (a * a).sum()
+
+
+case(value_before_loop_kept_when_branch_never_taken, ("w",), randn(3), randn(3))
+
+
+def value_before_while_kept_when_branch_never_taken(w, x):
+    a = w
+    i = 0
+    while i < 3:
+        if i > 100:
+            a = np.sin(a) + x
+        i = i + 1
+    return (a * w).sum()
+
+
+case(value_before_while_kept_when_branch_never_taken, ("w",), randn(3), randn(3))
+
+
 # ==== rows of wrt arrays ==============================================================================
 
 def rows_of_wrt(X, w):

@@ -4,10 +4,12 @@ Each function below is refused as a whole; no gradient is ever returned for it.
 """
 
 import re
+import statistics
 
 import numpy as np
 import pytest
 
+import helper_module
 import sourcegrad
 from sourcegrad import SourcegradError
 
@@ -78,8 +80,25 @@ def star_args(*ws):
     return ws[0].sum()
 
 
+def joins_with_r_(w):
+    return (np.r_[w, w * 2.0] ** 2).sum()
+
+
+def joins_with_c_(w):
+    return (np.c_[w, w * 2.0] ** 2).sum()
+
+
+def library_function_without_rule(w):
+    # a library's function is a primitive, never read as source: statistics.fmean is Python code, like scipy's
+    mean = statistics.fmean(w * 2.0)
+    return mean
+
+
 # (function, where the error points: the text at the caret, what the message says)
 CASES = [
+    (joins_with_r_, "np.r_[w, w * 2.0]", "`np.r_[...]` with values that carry a gradient is not supported"),
+    (joins_with_c_, "np.c_[w, w * 2.0]", "`np.c_[...]` with values that carry a gradient is not supported"),
+    (library_function_without_rule, "statistics.fmean(w * 2.0)", "no gradient rule for `statistics.fmean`"),
     (return_in_loop, "return w.sum()", "`return` inside a loop is not supported"),
     (for_else, "for i in range(3):", "`for ... else` is not supported"),
     (while_else, "while w.sum() < 10:", "`while ... else` is not supported"),
@@ -188,3 +207,41 @@ def test_local_read_before_assignment_is_refused():
 
     with pytest.raises(SourcegradError, match="`scale` is read before it is assigned"):
         sourcegrad.differentiate(reads_early).grad(np.ones(2))
+
+
+def test_a_refusal_inside_a_helper_cites_the_helpers_own_file_and_line():
+    def calls_helper(w):
+        return helper_module.without_rule(w).sum()
+
+    with pytest.raises(SourcegradError, match="no gradient rule for `xnp.sinc`") as info:
+        sourcegrad.differentiate(calls_helper).grad(np.ones(2))
+    first, quoted = str(info.value).splitlines()[:2]
+    path, line = re.match(r"(.+):(\d+):\d+: ", first).groups()
+    assert path == helper_module.__file__
+    assert quoted.strip() == "y = xnp.sinc(x)  # no rule: the refusal must cite this line, in this file"
+    assert open(path).read().splitlines()[int(line) - 1].strip() == quoted.strip()
+
+
+try:
+    import scipy.special as scipy_special
+except ImportError:  # scipy is optional
+    scipy_special = None
+
+
+def uses_scipy(w):
+    return scipy_special.logsumexp(w)
+
+
+@pytest.mark.skipif(scipy_special is None, reason="scipy is not installed")
+def test_scipy_functions_are_primitives_not_source_to_read():
+    with pytest.raises(SourcegradError, match="no gradient rule for `scipy_special.logsumexp`") as info:
+        sourcegrad.differentiate(uses_scipy).grad(np.ones(2))
+    assert "test_errors.py" in str(info.value).splitlines()[0]
+
+
+def test_an_index_that_carries_a_gradient_is_refused():
+    def integer_index_from_weights(w):
+        return np.arange(4.0)[(w * 0.0).astype(int)].sum() + w.sum()
+
+    with pytest.raises(SourcegradError, match="an index that carries a gradient"):
+        sourcegrad.differentiate(integer_index_from_weights).grad(np.ones(2))

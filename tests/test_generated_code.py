@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 
+import helper_module
 import sourcegrad
 
 rng = np.random.default_rng(2)
@@ -74,6 +75,21 @@ def test_each_adjoint_block_cites_its_primal_line():
     for number, text in cited:
         assert lines[int(number) - 1].strip() == text
     assert "/" not in "".join(number for number, _ in cited) and "/work" not in source and "/tmp" not in source
+
+
+def calls_a_helper_of_another_module(x, w):
+    h = helper_module.soft_layer(x, w)
+    return (h * h).sum()
+
+
+def test_a_helpers_lines_are_cited_in_the_helpers_own_file():
+    source = compiled(calls_a_helper_of_another_module, rng.standard_normal((2, 3)), rng.standard_normal((3, 2)), wrt="w")
+    cited = re.findall(r"# (\S+):(\d+)  (.*)", source)
+    files = {"test_generated_code.py": open(__file__).read().splitlines(),
+             "helper_module.py": open(helper_module.__file__).read().splitlines()}
+    assert {name for name, _, _ in cited} == set(files)
+    for name, number, text in cited:
+        assert files[name][int(number) - 1].strip() == text
 
 
 def test_no_needless_operations():

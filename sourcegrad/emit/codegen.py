@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import os
 import re
 import textwrap
 import types
@@ -33,17 +34,22 @@ def function_name(primal_name: str) -> str:
     return f"{primal_name}_value_and_grad"
 
 
-def generate(rev: ReverseFunction, filename: str):
+def generate(rev: ReverseFunction):
     """The generated function's source text (without the file header), and notes for the header."""
-    writer = _Writer(rev, filename)
-    return writer.module(), writer.tape.notes(rev.primal, filename)
+    writer = _Writer(rev)
+    return writer.module(), writer.tape.notes(rev.primal)
+
+
+def citation(origin) -> str:
+    """`file.py:23`: where a statement is, in its own file (a helper's lines are in the helper's file). The
+    base name alone: generated files hold no absolute paths."""
+    return f"{os.path.basename(origin.location.path)}:{origin.location.line}"
 
 
 class _Writer:
-    def __init__(self, rev, filename):
+    def __init__(self, rev):
         self.rev = rev
         self.fn = rev.primal
-        self.filename = filename
         self.comments = []
         locals_ = set(self.fn.params) | set(self.fn.kwonly)
         for stmt in ir.walk(self.fn.body):
@@ -205,8 +211,7 @@ class _Writer:
             if isinstance(node, OwnAdjoint) and not getattr(node, "needed", True):
                 continue
             if node.origin is not last_origin[0]:
-                location = node.origin.location
-                out.append(self.comment(f"{self.filename}:{location.line}  {node.origin.text}"))
+                out.append(self.comment(f"{citation(node.origin)}  {node.origin.text}"))
                 last_origin[0] = node.origin
             if isinstance(node, Restore):
                 out.append(_assign(node.name, _call_expression(ir.name(self.rev.tape), "pop", [])))
@@ -355,11 +360,17 @@ class _TapePlan:
         needed |= {n.id for g in rev.gradients for n in gast.walk(g) if isinstance(n, gast.Name)}
         self.needed = needed
         bound_before = []  # names bound by the function's parameters and top-level statements so far
+        # id(statement) -> names an earlier statement of the same top-level statement may have bound
+        # (`v = np.sin(x); v = v * v` in one branch: the second overwrites a value the first made)
+        maybe_bound = {}
         seen = set(fn.params) | set(fn.kwonly)
         for stmt in fn.body:
             bound_before.append(set(seen))
+            inside = set()
             for inner in ir.walk([stmt]):
-                seen |= set(ir.bound_names(inner))
+                maybe_bound[id(inner)] = set(inside)
+                inside |= set(ir.bound_names(inner))
+            seen |= inside
         self.shape_only = _read_only_for_shape(rev)
         self._saved = {}
         self._unset = {}
@@ -369,9 +380,9 @@ class _TapePlan:
                 if name not in needed:
                     continue
                 earlier = name in bound_before[site.top_index]
-                if site.in_loop or earlier:
+                if site.in_loop or earlier or name in maybe_bound.get(key, ()):
                     names.append(name)
-                    if not earlier:  # the first iteration has no old value: start from None
+                    if not earlier:  # a path (or the first iteration) may have no old value: start from None
                         self._unset.setdefault(site.top_index, [])
                         if name not in self._unset[site.top_index]:
                             self._unset[site.top_index].append(name)
@@ -379,7 +390,7 @@ class _TapePlan:
                 self._saved[key] = names
         self.used = bool(self._saved)
 
-    def notes(self, fn, filename):
+    def notes(self, fn):
         """One line per loop that saves values: what an iteration adds to the tape."""
         lines = []
         for loop in ir.walk(fn.body):
@@ -404,7 +415,7 @@ class _TapePlan:
                     parts.append(name)
                     arrays.append(f"{name}.nbytes")
             total = " + ".join(arrays) if arrays else "a few bytes"
-            lines.append(f"Tape: each iteration of the loop at {filename}:{loop.origin.location.line} saves "
+            lines.append(f"Tape: each iteration of the loop at {citation(loop.origin)} saves "
                          f"{', '.join(parts)}: {total} per iteration.")
         return lines
 

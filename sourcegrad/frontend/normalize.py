@@ -26,8 +26,8 @@ import numpy
 
 from .. import ir
 from . import control, values
-from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
-from .source import FunctionSource
+from .resolve import MISSING, Resolver, is_library_code, is_numpy_module, numpy_path
+from .source import FunctionSource, function_to_differentiate
 
 BINARY_OPERATORS = {
     gast.Add: (operator.add, "plus", "total"),
@@ -81,10 +81,10 @@ class _Normalizer:
         self.inlining = []  # the user functions being inlined, innermost last
         self.helper_result = self.helper_block = self.helper_into = None
         self.root_globals = resolver.globals
-        self.callees = []  # (globals, name) of each helper inlined, for the compiled gradient's guards
+        self.callees = []  # (globals, chain, helper) of each helper inlined, for the compiled gradient's guards
         self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
         self.conflicting = set()  # names whose assignments disagree on their kind
-        self.inlined_sources = []  # their source texts, for the cache key
+        self.inlined_sources = []  # their source texts and the default values they took, for the cache key
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
         self.origin = None
@@ -364,7 +364,7 @@ class _Normalizer:
             if cls is None or func.attr in values.instance_callables(kind):
                 return None  # unknown class, or an attribute of the object itself hides the class's method
             method = inspect.getattr_static(cls, func.attr, None)
-            if isinstance(method, types.FunctionType):
+            if isinstance(method, types.FunctionType) and not is_library_code(method):
                 return (method, func.value)
             return None
         chain = _attribute_chain(func)
@@ -372,16 +372,18 @@ class _Normalizer:
             return None
         obj = self.resolver.resolve_chain(chain)
         obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
-        if not isinstance(obj, types.FunctionType) or obj.__module__ in ("builtins",) or numpy_path(obj):
-            return None
+        obj = function_to_differentiate(obj)
+        if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
+            return None  # a library's function is a primitive: its rule, or the error that it has none
         from ..templates import RULES, is_nondifferentiable
         if obj in RULES or is_nondifferentiable(obj):
             return None
         if not self.resolver.is_closure_variable(chain[0]):
-            # Rebinding this name (`act = other_act`) changes the code written into the gradient: a guard.
+            # Rebinding this name (`act = other_act`, `layers.act = other_act`) changes the code written into
+            # the gradient: a guard.
             namespace = self.resolver.globals
-            if not any(g is namespace and n == chain[0] for g, n in self.callees):
-                self.callees.append((namespace, chain[0]))
+            if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
+                self.callees.append((namespace, tuple(chain), self.resolver.resolve_chain(chain)))
         return obj
 
     def inline(self, fn, call, into=None):
@@ -406,7 +408,7 @@ class _Normalizer:
         src = read_function(fn)
         check_helper(src)
         try:
-            bound = inspect.signature(fn).bind(*args, **kwargs)
+            bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
         except TypeError as exc:
             raise self.src.error(call, f"the call does not fit {fn.__qualname__}'s parameters: {exc}") from None
         bound.apply_defaults()
@@ -430,7 +432,10 @@ class _Normalizer:
             result_name = into()
             into = lambda: result_name  # noqa: E731
         self.inlining.append(fn)
-        self.inlined_sources.append((fn.__qualname__, src.text))
+        # The defaults' values are written into the gradient as literals: they belong in the cache key beside
+        # the source, which shows only their expressions (`s=SCALE`).
+        defaults = tuple((name, repr(value)) for name, value in bound.arguments.items() if not isinstance(value, gast.AST))
+        self.inlined_sources.append((fn.__qualname__, src.text, defaults))
         self.src, self.resolver = src, Resolver(fn)
         self.current, self.pinned, self.assigned, self.result_name = dict(bindings), {}, helper_assigned, None
         self.helper_result, self.helper_block, self.helper_into = None, self.block, into
@@ -764,7 +769,7 @@ class _Normalizer:
         else:
             end = (getattr(stmt, "end_lineno", None) or stmt.lineno) - 1
         text = " ".join(_without_comment(line).strip() for line in self.src.file_lines[start:end + 1])
-        return ir.Origin(location, text)
+        return ir.Origin(location, text, self.src)
 
     def _literal_defaults(self):
         args = self.src.tree.args
@@ -900,6 +905,8 @@ def _is_creation(primitive):
 
 def _literal(value, src, call, fn, name):
     """A helper's default value as a constant; only literals can be written into generated code."""
+    if isinstance(value, numpy.generic) and not isinstance(value, (numpy.datetime64, numpy.timedelta64)):
+        value = value.item()  # np.float64(0.5) is written 0.5: the generated code has no `np`
     if value is None or isinstance(value, (bool, int, float, complex, str)):
         return gast.Constant(value=value, kind=None)
     if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str)) for v in value):

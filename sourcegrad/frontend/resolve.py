@@ -8,7 +8,10 @@ generated code then calls them through the array module it is handed.
 from __future__ import annotations
 
 import builtins
+import os
+import site
 import sys
+import sysconfig
 import types
 
 _MISSING = object()
@@ -88,3 +91,27 @@ def describe(obj) -> str:
     # and both must find the same generated file (what the code does is in the rest of the key).
     qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
     return qualname or type(obj).__name__
+
+
+_library_roots = None
+_OWN_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # sourcegrad/: sourcegrad.nn is inlined
+
+
+def is_library_code(fn) -> bool:
+    """Whether fn was defined in an installed library or the standard library rather than the user's code.
+
+    sourcegrad writes the user's own functions into the gradient; a library's function (scipy's, say) is a
+    primitive that needs a rule, whatever its source holds. sourcegrad's own helpers (sourcegrad.nn) are
+    written in like the user's.
+    """
+    global _library_roots
+    if _library_roots is None:
+        paths = sysconfig.get_paths()
+        roots = {paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+        roots |= set(getattr(site, "getsitepackages", lambda: [])())
+        roots.add(getattr(site, "getusersitepackages", lambda: None)())
+        _library_roots = tuple(os.path.realpath(root) + os.sep for root in roots if root)
+    filename = os.path.realpath(getattr(getattr(fn, "__code__", None), "co_filename", "") or "")
+    if filename.startswith(_OWN_PACKAGE + os.sep):
+        return False
+    return filename.startswith(_library_roots)

@@ -190,7 +190,8 @@ class _Passes:
                     stmt.value = source.value
                 else:
                     stmt.value.args[0] = source.value
-                if not stmt.accumulate and not _writes_any(between, {stmt.target} | _names(stmt.value)):
+                if not stmt.accumulate and not _writes_any(between, {stmt.target} | _names(stmt.value)) \
+                        and not any(stmt.target in _reads(node) for node in between):
                     # The merged statement computes what the source line's rule computed: put it there, under that line.
                     block.pop(position)
                     stmt.origin = source.origin

@@ -181,6 +181,13 @@ class _Reverse:
         self.used_names = set(fn.names) | {backend, "tape", "tape_2"}
         self.producers = {s.target: s.primitive for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
 
+    def source(self, stmt):
+        """The source a statement's nodes belong to: a helper's statements are positioned in the helper's file."""
+        return stmt.origin.source or self.src
+
+    def error(self, stmt, message, hint=None):
+        return self.source(stmt).error(stmt.node, message, hint)
+
     def block(self, stmts, defined):
         out = []
         for stmt in reversed(stmts):
@@ -196,7 +203,7 @@ class _Reverse:
             return self.restores(stmt)
         if isinstance(stmt, ir.Effect):
             if any(n in self.active for n in reads([stmt.stmt])) and not is_harmless(stmt, self.fn):
-                raise _effect_error(self.src, stmt)
+                raise _effect_error(self.source(stmt), stmt)
             return []
         if isinstance(stmt, ir.If):
             return self.branch(stmt, defined)
@@ -224,7 +231,7 @@ class _Reverse:
                     continue
                 if not isinstance(argument, gast.Name):
                     if any(n in self.active for n in reads([argument])):
-                        raise self.src.error(stmt.node, f"{stmt.display} with a gradient flowing through this "
+                        raise self.error(stmt, f"{stmt.display} with a gradient flowing through this "
                                              "argument is not supported", "Pass the arrays as separate arguments.")
                     continue
                 if argument.id not in self.active:
@@ -244,7 +251,7 @@ class _Reverse:
     def sequence_contributions(self, stmt, argument, value, defined):
         """A rule's `d[arrays] = parts` for a tuple of arrays: each active element gets its part."""
         if not all(isinstance(e, (gast.Name, gast.Constant)) for e in argument.elts):
-            raise self.src.error(stmt.node, f"{stmt.display}: write each array of the sequence as a plain name",
+            raise self.error(stmt, f"{stmt.display}: write each array of the sequence as a plain name",
                                  "Assign the arrays to names first.")
         parts = self.names.get(f"{stmt.target}_parts")
         out = [AdjointStatement(parts, value, False, stmt.origin)]
@@ -259,12 +266,12 @@ class _Reverse:
     def unpacking(self, stmt, defined):
         """`a, b = parts` (parts from np.split, say): the gradient of parts is the list of the parts' gradients."""
         if not isinstance(stmt.value, gast.Name) or stmt.value.id not in self.active:
-            raise self.src.error(stmt.node, "unpacking this value with a gradient is not supported",
+            raise self.error(stmt, "unpacking this value with a gradient is not supported",
                                  "Unpack the result of np.split, or compute each part with its own expression.")
         d_value = self.names.get(stmt.value.id)
         is_list = self.producers.get(stmt.value.id) in _LIST_PRODUCERS
         if is_list and d_value in defined:
-            raise self.src.error(stmt.node, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
+            raise self.error(stmt, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
                                  "cannot be both a list and an array", "Use only the unpacked parts.")
         parts = []
         for target in stmt.targets:
@@ -278,7 +285,7 @@ class _Reverse:
             gradient = gast.List(elts=parts, ctx=gast.Load())
             if not is_list:
                 if not self.facts.rank(stmt.value):
-                    raise self.src.error(stmt.node, "unpacking this value with a gradient is not supported: sourcegrad "
+                    raise self.error(stmt, "unpacking this value with a gradient is not supported: sourcegrad "
                                          "cannot tell whether it is an array or a list",
                                          "Unpack an array (its rows) or the result of np.split.")
                 gradient = _call(self.backend, "stack", [gradient])  # an array's rows: their gradients stacked
@@ -296,15 +303,21 @@ class _Reverse:
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
         if template is None:
             name = stmt.display.strip("`")
-            raise self.src.error(stmt.node, f"no gradient rule for {stmt.display}",
+            raise self.error(stmt, f"no gradient rule for {stmt.display}",
                                  f"Register one with `@sourcegrad.adjoint({name})` (see the README), wrap the value in "
                                  "sourcegrad.stop_gradient(...) if it needs no gradient, or compute it outside the "
                                  "differentiated function. The README lists the functions sourcegrad has rules for.")
         bindings = template.bind([_as_expression(a) for a in args], {k: _as_expression(v) for k, v in kwargs.items()})
         if bindings is None:
-            raise self.src.error(stmt.node, f"{stmt.display} is called with arguments its gradient rule does not accept",
+            raise self.error(stmt, f"{stmt.display} is called with arguments its gradient rule does not accept",
                                  f"The rule accepts ({', '.join(template.parameters())}).")
         pairs = template.instantiate(bindings, stmt.target, self.names.get, self.facts.ranks, self.backend)
+        given = {param for param, _ in pairs}
+        for param, atom in bindings.items():
+            # A parameter the rule treats as not differentiable (an index, an axis, a shape) must carry no
+            # gradient here: otherwise its gradient would silently be zero.
+            if param not in given and any(n in self.active for n in reads([atom])):
+                raise _no_gradient_through(self.source(stmt), stmt, param)
         return [(bindings[param], value) for param, value in pairs]
 
     # ---- branches ---------------------------------------------------------------------------------
@@ -346,7 +359,7 @@ class _Reverse:
                 mapped.add(target_names(stmt.target)[0])
             lost = [t for t in target_names(stmt.target) if t in self.active and t not in mapped]
             if lost:
-                raise self.src.error(stmt.node, f"the loop's {', '.join(lost)} carr{'ies' if len(lost) == 1 else 'y'} a "
+                raise self.error(stmt, f"the loop's {', '.join(lost)} carr{'ies' if len(lost) == 1 else 'y'} a "
                                      "gradient, but sourcegrad cannot send it back into what the loop walks",
                                      "Loop over an array, a list or a tuple held by a name (or enumerate/zip of "
                                      "those), or over range(len(...)) with indexing.")
@@ -414,6 +427,27 @@ def _as_expression(atom):
     if isinstance(atom, gast.Tuple):
         return gast.Tuple(elts=[_as_expression(e) for e in atom.elts], ctx=gast.Load())
     return atom
+
+
+_INDEX_TRICKS = {"r_": "np.concatenate([a, b])", "c_": "np.stack([a, b], axis=1) for vectors",
+                 "index_exp": None, "s_": None, "mgrid": None, "ogrid": None}
+
+
+def _no_gradient_through(src, stmt, param):
+    """The error for an argument that carries a gradient into a parameter the rule gives none."""
+    value = stmt.args[0] if stmt.args else None
+    if stmt.display.startswith("indexing") and isinstance(value, gast.Attribute) and value.attr in _INDEX_TRICKS:
+        instead = _INDEX_TRICKS[value.attr]
+        return src.error(stmt.node, f"`np.{value.attr}[...]` with values that carry a gradient is not supported",
+                         f"Write {instead}." if instead else "Build the array with numpy functions instead.")
+    if stmt.display.startswith("indexing"):
+        return src.error(stmt.node, "an index that carries a gradient: an index selects positions and has no gradient",
+                         "Compute the index from values that carry no gradient, or wrap it in "
+                         "sourcegrad.stop_gradient(...).")
+    return src.error(stmt.node, f"{stmt.display}: `{param}` carries a gradient here, but its gradient rule treats "
+                                f"`{param}` as not differentiable",
+                     f"Compute `{param}` from values that carry no gradient, or wrap it in sourcegrad.stop_gradient(...) "
+                     "if a zero gradient through it is what you mean.")
 
 
 def _effect_error(src, effect):
