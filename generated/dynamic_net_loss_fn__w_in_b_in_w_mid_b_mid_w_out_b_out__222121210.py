@@ -3,7 +3,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 907d311939f8e9fa1286cf9b5a8f28c12f46c4353902031d1f4f684cd8afefa9
+# sourcegrad-key: 13c23f7e4f71c790830a07beddcfb735d5b237e696efd812266de5ac7b307d45
 # sourcegrad-checksum: f99e6ced78271d654bdcb86a73cd195fe0ebbf8ec91b9253d66d7c47b02c6dbf
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

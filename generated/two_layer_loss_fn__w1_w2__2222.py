@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0ccc9b2cc3ef57a1e04aad7197eb821338ac0bd5d9f8421c0894f4f9ca52a3c1
+# sourcegrad-key: aa7d60afe0930f989d77cb24452f3d1b80b50222b6d7f50e6bf0a87b8d625a45
 # sourcegrad-checksum: 40b04ba131c7658850e5d540f43c8127c6e8c79db25e6151ff0aa32d1f1c9928
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

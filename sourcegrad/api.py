@@ -393,6 +393,26 @@ def assert_grad(fn, *args, **options):
     return report
 
 
+def explain(fn, *args, stage=None, wrt=None, **kwargs) -> str:
+    """What each stage of the compiler makes of fn for these arguments, as text (like Tangent's verbose mode).
+
+    stage: one of "normal form", "activity", "reverse", "simplified", "generated", or None for all of
+    them, each under a heading. fn may be a differentiated function (its wrt is used) or a plain one.
+    """
+    function = fn if isinstance(fn, DifferentiableFunction) else DifferentiableFunction(fn, wrt)
+    if wrt is not None and isinstance(fn, DifferentiableFunction):
+        function = DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device)
+    stages = Frontend.STAGES
+    if stage is not None and stage not in stages:
+        raise SourcegradError(f"explain has no stage {stage!r}", hint=f"Choose one of: {', '.join(stages)}.")
+    arguments = function._bind(args, kwargs)
+    frontend = function._frontend or Frontend(function.source_fn)
+    texts = frontend.stages(function.wrt, {name: _rank(value) for name, value in arguments.items()})
+    if stage is not None:
+        return texts[stage]
+    return "\n".join(f"==== {name} ====\n{texts[name]}" for name in stages)
+
+
 def to_device(value, device):
     """value with every numpy array in it moved to `device` ("cpu" or "cuda"), structures kept as they are."""
     if isinstance(value, dict):

@@ -158,6 +158,40 @@ class Frontend:
                         RULES_VERSION[0], sources, buffered)
 
 
+    STAGES = ("normal form", "activity", "reverse", "simplified", "generated")
+
+    def stages(self, wrt, ranks: dict) -> dict:
+        """Each stage's output as text, in pipeline order (see STAGES), for `sourcegrad.explain`: the normal
+        form, what activity and shape analysis know of each value, the reverse pass as the transformation
+        writes it, the same after simplification, and the generated function."""
+        src = self.src
+        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks)
+        backend = _backend_name(fn_ir)
+        argument_ranks = {name: values.rank(d) for name, d in ranks.items()}
+        rev = reverse(fn_ir, src, wrt, argument_ranks, backend)
+        texts = {"normal form": codegen.normal_form(fn_ir, backend),
+                 "activity": _activity_text(fn_ir, rev)}
+        texts["reverse"] = codegen.generate(rev, buffered=False)[0]
+        code, notes = codegen.generate(simplify(rev), buffered=False)
+        texts["simplified"] = code
+        texts["generated"] = "\n".join(f"# {line}" for line in _description(src, wrt, fn_ir, ranks) + notes) + "\n\n" + code
+        return texts
+
+
+def _activity_text(fn_ir, rev):
+    """One line per value the function binds: its rank where known, and whether it needs a gradient."""
+    active = set(rev.adjoint_names)
+    lines, seen = [], set()
+    for name in fn_ir.params + fn_ir.kwonly + [n for stmt in ir.walk(fn_ir.body) for n in ir.bound_names(stmt)]:
+        if name in seen:
+            continue
+        seen.add(name)
+        rank = rev.facts.ranks.get(name)
+        kind = "rank ?" if rank is None else f"rank {rank}" if isinstance(rank, int) else "structure"
+        lines.append(f"{name}: {kind}, {'active: ' + rev.adjoint_names[name] if name in active else 'no gradient'}")
+    return "\n".join(lines) + "\n"
+
+
 def _rule_source(obj):
     """The source of a user's @adjoint rule for obj, or of its non-differentiable mark: part of the cache key."""
     from .templates import registry

@@ -34,10 +34,27 @@ def function_name(primal_name: str) -> str:
     return f"{primal_name}_value_and_grad"
 
 
-def generate(rev: ReverseFunction):
-    """The generated function's source text (without the file header), and notes for the header."""
+def generate(rev: ReverseFunction, buffered=True):
+    """The generated function's source text (without the file header), and notes for the header.
+    buffered: add the `_into` variant that writes large arrays into buffers (see emit/buffers.py)."""
     writer = _Writer(rev)
-    return writer.module(), writer.tape.notes(rev.primal)
+    return writer.module(buffered), writer.tape.notes(rev.primal)
+
+
+def normal_form(fn, backend="xp") -> str:
+    """The normal form of a function as Python: its forward code, one operation per line (for explain)."""
+    from ..analysis.shapes import ShapeFacts
+    from ..transform.reverse import ReverseFunction
+
+    rev = ReverseFunction(fn, [], backend, "d_result", facts=ShapeFacts(fn, {}))
+    writer = _Writer(rev)
+    writer.retarget = copy.deepcopy  # numpy as the user spelled it: `np.tanh`, not `xp.tanh`
+    body = writer.forward(fn.body)
+    body.append(gast.Return(value=copy.deepcopy(fn.returned.value)))
+    definition = gast.FunctionDef(name=fn.name, args=_arguments(rev, seed=False), body=body, decorator_list=[],
+                                  returns=None, type_comment=None, type_params=[])
+    module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
+    return ast.unparse(ast.fix_missing_locations(module)) + "\n"
 
 
 def citation(origin) -> str:
@@ -62,7 +79,7 @@ class _Writer:
         self.comments.append(text)
         return gast.Expr(value=ir.name(_COMMENT.format(len(self.comments) - 1)))
 
-    def module(self):
+    def module(self, buffered=True):
         rev, fn = self.rev, self.fn
         body = [gast.Expr(value=gast.Constant(value=_docstring(rev), kind=None))]
         body.append(self.comment("forward pass: the function's own code, one operation per line"))
@@ -87,7 +104,8 @@ class _Writer:
         body.extend(self.backward(rev.backward, [None]))
 
         gradients = []
-        for w, gradient, needs_copy in zip(rev.wrt, rev.gradients, rev.copy_gradient):
+        copies = rev.copy_gradient or [False] * len(rev.gradients)  # decided by the simplifier: none before it
+        for w, gradient, needs_copy in zip(rev.wrt, rev.gradients, copies):
             # a gradient that may share memory with an input or another gradient is copied before it is handed out
             copier = "copy" if rev.facts.ranks.get(w) is not None else "copy_gradient"  # a dict of arrays: each
             gradients.append(_call(rev.backend, copier, [gradient]) if needs_copy else gradient)
@@ -98,8 +116,8 @@ class _Writer:
         module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
         taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
         buffers_name, into_name = ir.fresh_name("buffers", taken), ir.fresh_name("into", taken)
-        buffered = buffered_function(module.body[0], self.rank_of, rev.backend, buffers_name, into_name)
-        if buffered is not None:
+        buffered = buffered and buffered_function(module.body[0], self.rank_of, rev.backend, buffers_name, into_name)
+        if buffered:
             into_function, kept, written = buffered
             into_function.body[0] = ast.Expr(value=ast.Constant(value=_buffered_docstring(rev, kept, written, into_name)))
             module.body.append(into_function)
@@ -550,13 +568,13 @@ def _buffered_docstring(rev, kept, written, into_name):
     return f"{function_name(rev.primal.name)}, writing its large arrays into buffers.\n\n{body}\n    "
 
 
-def _arguments(rev):
+def _arguments(rev, seed=True):
     fn = rev.primal
 
     def param(name):
         return gast.Name(id=name, ctx=gast.Param(), annotation=None, type_comment=None)
 
-    positional = [param(rev.backend)] + [param(p) for p in fn.params]
+    positional = ([param(rev.backend)] if seed else []) + [param(p) for p in fn.params]
     # Literal defaults are written out for the reader; every default is also set from the
     # original function when the module is loaded, so non-literal ones work too.
     defaults = []
@@ -565,9 +583,10 @@ def _arguments(rev):
             defaults.append(copy.deepcopy(fn.defaults[p]))
         elif defaults:
             defaults = []  # a parameter without a written default after one with: write none before it
-    kwonly = [param(p) for p in fn.kwonly] + [param(rev.seed)]
+    kwonly = [param(p) for p in fn.kwonly] + ([param(rev.seed)] if seed else [])
     kw_defaults = [copy.deepcopy(fn.defaults[p]) if p in fn.defaults else None for p in fn.kwonly]
-    kw_defaults.append(gast.Constant(value=None, kind=None))
+    if seed:
+        kw_defaults.append(gast.Constant(value=None, kind=None))
     return gast.arguments(args=positional, posonlyargs=[], vararg=None, kwonlyargs=kwonly, kw_defaults=kw_defaults,
                           kwarg=None, defaults=defaults)
 

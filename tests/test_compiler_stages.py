@@ -1,0 +1,42 @@
+"""Golden tests per compiler stage: each program of tests/stage_programs.py goes through the pipeline, and
+what every stage makes of it (sourcegrad.explain) must equal tests/golden/<program>.txt.
+
+They pin the normal form, the activity and rank facts, the reverse pass as the transformation writes it, the
+simplified one and the generated function, so a change that moves any of them shows as a diff of text. After
+a deliberate change, rewrite the files and review their diff:
+
+    SOURCEGRAD_UPDATE_GOLDEN=1 python -m pytest tests/test_compiler_stages.py
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+import sourcegrad
+import stage_programs
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.mark.parametrize("name", sorted(stage_programs.PROGRAMS))
+def test_every_stage_is_what_it_was(name):
+    args, wrt = stage_programs.PROGRAMS[name]
+    text = sourcegrad.explain(getattr(stage_programs, name), *args, wrt=wrt)
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("SOURCEGRAD_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"a stage changed for {name}: diff it against {path}"
+
+
+def test_the_golden_gradients_are_right():
+    for name, (args, wrt) in stage_programs.PROGRAMS.items():
+        assert sourcegrad.check_grad(getattr(stage_programs, name), *args, wrt=wrt), name
+
+
+def test_explain_shows_one_stage_and_refuses_an_unknown_one():
+    args, wrt = stage_programs.PROGRAMS["two_layer"]
+    text = sourcegrad.explain(stage_programs.two_layer, *args, wrt=wrt, stage="normal form")
+    assert text.startswith("def two_layer(x, y, w1, w2):\n    h = x.dot(w1)\n")
+    with pytest.raises(sourcegrad.SourcegradError, match="explain has no stage 'parse'"):
+        sourcegrad.explain(stage_programs.two_layer, *args, wrt=wrt, stage="parse")
