@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 13c23f7e4f71c790830a07beddcfb735d5b237e696efd812266de5ac7b307d45
-# sourcegrad-checksum: f99e6ced78271d654bdcb86a73cd195fe0ebbf8ec91b9253d66d7c47b02c6dbf
+# sourcegrad-key: b132c20e26f0966a1414c8e5de943f115cf104e8d427ef59d5f4e29912ecb621
+# sourcegrad-checksum: 9dbbaa9f639aae5cecd2c070fb4c37b1e3ada9ac39ffb9ec69061f8c5e1dcd5a
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -15,64 +15,6 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     # values the backward pass needs and the forward pass overwrites are saved here
     tape = []
     x_matmul_w_in = x @ w_in
-    total = x_matmul_w_in + b_in
-    h_relu = xp.maximum(total, 0)
-    matmul = None
-    total_2 = None
-    for _ in range(depth):
-        tape.append(xp.ghost(matmul))
-        matmul = h_relu @ w_mid
-        tape.append(total_2)
-        total_2 = matmul + b_mid
-        maximum_total_2 = xp.maximum(total_2, 0)
-        tape.append(h_relu)
-        h_relu = maximum_total_2
-    # let go of arrays the loop's last iteration left that nothing reads again (the backward pass: their shapes)
-    matmul = xp.ghost(matmul)
-    matmul_2 = h_relu @ w_out
-    y_pred = matmul_2 + b_out
-    y_pred_minus_y = y_pred - y
-    square = xp.square(y_pred_minus_y)
-    sum_square = square.sum()
-    # backward pass: gradients in reverse order
-    d_sum_square = xp.output_gradient(sum_square, d_sum_square)
-    # dynamic_net.py:28  return np.square(y_pred - y).sum()
-    d_y_pred = xp.unbroadcast(d_sum_square * 2 * y_pred_minus_y, y_pred)
-    # dynamic_net.py:27  y_pred = h_relu @ w_out + b_out
-    d_matmul_2 = xp.unbroadcast(d_y_pred, matmul_2)
-    d_b_out = xp.unbroadcast(d_y_pred, b_out)
-    d_h_relu = d_matmul_2 @ w_out.T
-    d_w_out = h_relu.T @ d_matmul_2
-    # dynamic_net.py:25  for _ in range(depth):
-    d_b_mid = xp.zeros_like(b_mid)
-    d_w_mid = xp.zeros_like(w_mid)
-    for iteration in range(depth):
-        # dynamic_net.py:26  h_relu = np.maximum(h_relu @ w_mid + b_mid, 0)
-        h_relu = tape.pop()
-        d_total_2 = d_h_relu * (total_2 >= 0)
-        d_matmul = xp.unbroadcast(d_total_2, matmul)
-        d_b_mid += xp.unbroadcast(d_total_2, b_mid)
-        total_2 = tape.pop()
-        d_h_relu = d_matmul @ w_mid.T
-        d_w_mid += h_relu.T @ d_matmul
-        matmul = tape.pop()
-    # dynamic_net.py:24  h_relu = np.maximum(x @ w_in + b_in, 0)
-    d_total = xp.unbroadcast(d_h_relu * (total >= 0), total)
-    d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
-    d_b_in = xp.unbroadcast(d_total, b_in)
-    d_w_in = x.T @ d_x_matmul_w_in
-    return (sum_square, (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out))
-
-def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
-    """loss_fn_value_and_grad, writing its large arrays into buffers.
-
-    sourcegrad calls this one when the arrays are large. Kept in buffers for the next call with the same
-    shapes and dtypes, never handed to the caller: x_matmul_w_in.
-    """
-    # forward pass: the function's own code, one operation per line
-    # values the backward pass needs and the forward pass overwrites are saved here
-    tape = []
-    x_matmul_w_in = buffers.x_matmul_w_in = xp.matmul(x, w_in, out=buffers.x_matmul_w_in)
     total = x_matmul_w_in + b_in
     h_relu = xp.maximum(total, 0)
     matmul = None

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: aa7d60afe0930f989d77cb24452f3d1b80b50222b6d7f50e6bf0a87b8d625a45
-# sourcegrad-checksum: 40b04ba131c7658850e5d540f43c8127c6e8c79db25e6151ff0aa32d1f1c9928
+# sourcegrad-key: c92821f05182ca47db3879f121cf3247d19911779c80e45541e29123af0dd446
+# sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
@@ -28,31 +28,4 @@ def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     d_h = d_h_relu * (h >= 0)
     # two_layer.py:20  h = x.dot(w1)
     d_w1 = x.T.dot(d_h)
-    return (sum_square, (d_w1, d_w2))
-
-def loss_fn_value_and_grad_into(xp, buffers, into, x, y, w1, w2, *, d_sum_square=None):
-    """loss_fn_value_and_grad, writing its large arrays into buffers.
-
-    sourcegrad calls this one when the arrays are large. Kept in buffers for the next call with the same
-    shapes and dtypes, never handed to the caller: h, h_relu, y_pred, y_pred_minus_y, square, d_h_relu,
-    d_h. Written into the caller's arrays when given (into=): d_w2 (into[1]), d_w1 (into[0]).
-    """
-    # forward pass: the function's own code, one operation per line
-    h = buffers.h = xp.matmul(x, w1, out=buffers.h)
-    h_relu = buffers.h_relu = xp.maximum(h, 0, out=buffers.h_relu)
-    y_pred = buffers.y_pred = xp.matmul(h_relu, w2, out=buffers.y_pred)
-    y_pred_minus_y = buffers.y_pred_minus_y = xp.subtract(y_pred, y, out=buffers.y_pred_minus_y)
-    square = buffers.square = xp.square(y_pred_minus_y, out=buffers.square)
-    sum_square = square.sum()
-    # backward pass: gradients in reverse order
-    d_sum_square = xp.output_gradient(sum_square, d_sum_square)
-    # two_layer.py:23  return np.square(y_pred - y).sum()
-    d_y_pred = xp.unbroadcast(d_sum_square * 2 * y_pred_minus_y, y_pred)
-    # two_layer.py:22  y_pred = h_relu.dot(w2)
-    d_h_relu = buffers.d_h_relu = xp.matmul(d_y_pred, w2.T, out=buffers.d_h_relu)
-    d_w2 = xp.matmul(h_relu.T, d_y_pred, out=into[1])
-    # two_layer.py:21  h_relu = np.maximum(h, 0)
-    d_h = buffers.d_h = xp.multiply(d_h_relu, h >= 0, out=buffers.d_h)
-    # two_layer.py:20  h = x.dot(w1)
-    d_w1 = xp.matmul(x.T, d_h, out=into[0])
     return (sum_square, (d_w1, d_w2))

@@ -16,20 +16,19 @@ import inspect
 import operator
 import sys
 import threading
-import time
 
 import numpy
 
-from . import call_path
 from .compiler import Frontend
 from .frontend.source import function_to_differentiate
 from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
 from .runtime import NUMPY, OutputGradientError, array_module_for, device_of
-from .runtime import buffers as buffer_runtime
-from .runtime.buffers import INTO_MINIMUM_BYTES, memory_root
+from .memory import keep_freed_memory  # noqa: F401  (part of the API)
+from .runtime.buffers import memory_root, signature
 
+OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
 
 
@@ -52,21 +51,21 @@ class DifferentiableFunction:
         self.device = device  # "cpu", "cuda", or None: the arguments decide
         self._frontend = None
         self._parameters = _parameter_names(self.source_fn)
-        clashing = [p for p in self._parameters if p in call_path.OPTIONS]  # value_and_grad's own keywords
+        clashing = [p for p in self._parameters if p in OPTIONS]  # value_and_grad's own keywords
         if clashing:
             raise SourcegradError(f"{fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad and "
-                                  f"grad take as their own option ({', '.join(call_path.OPTIONS)})",
+                                  f"grad take as their own option ({', '.join(OPTIONS)})",
                                   hint=f"Rename the parameter ({clashing[0]}_ say).")
         if len(self._parameters) != len(_signature(self.source_fn).parameters):
             self._frontend = Frontend(self.source_fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
         self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
-        self._no_targets = (None,) * len(self.wrt)  # into= not given: every gradient a new array
+        getter = operator.itemgetter(*self._wrt_positions)  # args -> the wrt arguments, always a tuple
+        self._wrt_arguments = (lambda args: (getter(args),)) if len(self.wrt) == 1 else getter
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
         self._lock = threading.Lock()
-        self._entry_built = False  # value_and_grad and grad with the function's own parameters (call_path)
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -87,37 +86,40 @@ class DifferentiableFunction:
         device ("cpu" or "cuda") overrides the function's; by default the arguments' arrays decide, and the
         gradients stay on their device. The same generated code runs on both.
         into: arrays to write the gradients into (one for one `wrt` argument, else one per argument, each
-        of its argument's shape and dtype), returned as the gradients; without it every call returns new
-        arrays, never overwritten later.
+        of its argument's shape and dtype), returned as the gradients; the call's temporaries are then kept
+        for the next call with into=. Without it every call returns new arrays, never overwritten later.
         """
-        # The common call is a few microseconds of Python on top of the generated function: a rank per
-        # argument to find the compiled gradient, one dict lookup, one dtype comparison per gradient.
+        # One path for every call: the compiled gradient's key (a rank per argument), one dict lookup, the
+        # generated function, and the gradients' dtypes checked. It costs about what a hand-written training
+        # step's own Python costs, so it is written for speed: no helper calls where a line will do.
         try:
-            key = tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)
-        except AttributeError:  # a Python number, a list, a dict, an object
-            key = _rank_key(args, kwargs)
-        compiled = self._compiled.get(key)
-        if compiled is None or not compiled.current():
+            compiled = self._compiled[tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)]
+        except (AttributeError, KeyError):  # a Python number, a structure, or ranks not compiled yet
             compiled = self._compile(args, kwargs)
-        device = device or self.device
-        if device is None and "cupy" not in sys.modules:
+        else:
+            if not compiled.current():
+                compiled = self._compile(args, kwargs)
+        if device is None and self.device is None and "cupy" not in sys.modules:
             xp = NUMPY
         else:
-            xp = array_module_for((*args, *kwargs.values()), device)
+            xp = array_module_for((*args, *kwargs.values()), device or self.device)
+        if into is not None:
+            return self._into_call(compiled, xp, args, kwargs, grad_output, into)
+        if grad_output is not None:
+            kwargs[compiled.seed] = grad_output
         try:
-            if into is not None or (compiled.buffered is not None
-                                    and buffer_runtime.array_bytes(args, kwargs) >= compiled.plain_below):
-                value, gradients = self._call_with_buffers(compiled, xp, args, kwargs, grad_output, into)
-            elif grad_output is not None:
-                value, gradients = compiled.function(xp, *args, **kwargs, **{compiled.seed: grad_output})
-            elif kwargs:
-                value, gradients = compiled.function(xp, *args, **kwargs)
-            else:
-                value, gradients = compiled.function(xp, *args)
+            value, gradients = compiled.function(xp, *args, **kwargs)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
+        try:  # each gradient in its argument's dtype, as it almost always is already (else _returned casts)
+            arguments = self._wrt_arguments(args)
+            if gradients[0].dtype is arguments[0].dtype and (len(gradients) == 1 or all(
+                    map(_same_dtype, gradients[1:], arguments[1:]))):
+                return value, (gradients[0] if self._single else gradients)
+        except (AttributeError, IndexError, TypeError):  # a number, a structure, an argument by keyword
+            pass
         return self._returned(value, gradients, args, kwargs)
 
     @staticmethod
@@ -137,97 +139,33 @@ class DifferentiableFunction:
             gradients = self._like_inputs(gradients, args, kwargs or {})
         return value, (gradients[0] if self._single else gradients)
 
-    def _call_with_buffers(self, compiled, xp, args, kwargs, grad_output, into):
-        """Call the `_into` variant: large temporaries in buffers kept between calls, gradients into `into`."""
-        targets = self._into_targets(into, args, kwargs, grad_output) if into is not None else None
+    def _into_call(self, compiled, xp, args, kwargs, grad_output, into):
+        """A call with into=: the `_into` variant writes the gradients into the caller's arrays and its
+        temporaries into buffers kept for the next call of the same signature."""
+        targets = self._into_targets(into, args, kwargs, grad_output)
         seed = {compiled.seed: grad_output} if grad_output is not None else {}
-        value = gradients = None
-        refused = False
-        pool = compiled.pool
-        size = buffer_runtime.array_bytes(args, kwargs)
-        writing_into = targets is not None and sum(t.nbytes for t in targets) >= INTO_MINIMUM_BYTES
-        kept = (pool.signature_to_keep(args, kwargs, grad_output, size, writing_into)
-                if compiled.buffered is not None else None)
-        # Gradient arrays the caller has dropped are written into again (numpy only: cupy has its own pool).
-        reused = probe = None
-        if targets is None and xp is NUMPY and compiled.buffered is not None:
-            wrt_arguments = tuple(self._argument(i, args, kwargs) for i in range(len(self.wrt)))
-            reused = pool.reusable(wrt_arguments)
-            if reused is not None:
-                counts = tuple(v for v in (*args, *kwargs.values()) if type(v) in (int, bool))
-                probe = reused.probe(wrt_arguments, counts)
-                if probe.verdict is False:
-                    reused = probe = None
-                elif probe.verdict is True or kept is not None:
-                    if kept is None:  # calls of this size take the entry point's reusing path from now on
-                        probe.reused_call()
-                        compiled.reuse_size, compiled.reuse_probe = size, probe
-                    probe = None  # decided, or a call keeping buffers (not comparable with a plain one): untimed
-                elif not probe.next_probe():  # a plain call, timed against the reusing ones
-                    start = time.perf_counter()
-                    value, gradients = compiled.function(xp, *args, **kwargs, **seed)
-                    _timed(compiled, probe, False, start, size)
-                    return value, gradients
-                else:
-                    start = time.perf_counter()
-        # Small arrays: the plain function and a copy cost less than the `out=` calls (see runtime/buffers.py).
-        if compiled.buffered is not None and (kept is not None or reused is not None or writing_into):
-            buffers = pool.take(kept)
-            if targets is not None:
-                writes = targets
-            elif reused is not None:
-                writes = reused.take(wrt_arguments)
-            else:
-                writes = self._no_targets
-            try:
-                value, gradients = compiled.buffered(xp, buffers, writes, *args, **kwargs, **seed)
-            except (ValueError, TypeError):
-                # An array of `into` that an operation cannot write into (numpy's dot takes only a contiguous
-                # array of its result's dtype): compute the plain way and copy. An error of the function
-                # itself is raised again by the plain call, and then nothing is given up.
-                refused = targets is None
-                gradients = None
-            else:
-                pool.give_back(buffers)
-                if reused is not None:
-                    reused.keep(gradients, writes)
-                    if probe is not None:
-                        _timed(compiled, probe, True, start, size)
-        if gradients is None:
-            value, gradients = compiled.function(xp, *args, **kwargs, **seed)
-            if refused:
-                pool.drop()  # temporaries that did not fit: never try buffers for this gradient again
-        if targets is not None:
-            gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
-        return value, gradients
-
-    def _reusing_call(self, compiled, args):
-        """The entry point's call at a size where reused gradient arrays were timed to pay: what the general
-        method does for it, without deciding again (numpy, no kept buffers: those start at a larger size)."""
-        reused, probe = compiled.pool.gradients, compiled.reuse_probe
-        wrt_arguments = [args[position] for position in self._wrt_positions]
-        if reused is None or probe.verdict is not True or not all([type(a) is numpy.ndarray for a in wrt_arguments]):
-            return type(self).value_and_grad(self, *args)  # being timed again, or other arrays: decide
-        writes = reused.take(wrt_arguments)
-        refused = False
+        buffered = compiled.buffered()
+        gradients = None
         try:
-            try:
-                value, gradients = compiled.buffered(NUMPY, buffer_runtime.Buffers(None), writes, *args)
-            except (ValueError, TypeError):  # an array it cannot write into, or the function's own error:
-                refused = True  # the plain call tells which, raising the latter once more, unchained
-            if refused:
-                value, gradients = compiled.function(NUMPY, *args)
+            if buffered is not None:
+                buffers = compiled.pool.take(signature(args, kwargs, grad_output))
+                try:
+                    value, gradients = buffered(xp, buffers, targets, *args, **kwargs, **seed)
+                except (ValueError, TypeError):
+                    # an array of into= that an operation cannot write into (numpy's dot takes only a contiguous
+                    # array of its result's dtype): the plain function, then a copy. An error of the function
+                    # itself is raised again by the plain call.
+                    gradients = None
+                else:
+                    compiled.pool.give_back(buffers)
+            if gradients is None:
+                value, gradients = compiled.function(xp, *args, **kwargs, **seed)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
-        if refused:  # the plain function could: stop trying, as the general method does
-            compiled.pool.drop()
-            compiled.reuse_size = -1
-        else:
-            reused.keep(gradients, writes)
-            probe.reused_call()
-        return self._returned(value, gradients, args)
+        gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
+        return value, (gradients[0] if self._single else gradients)
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
         """`into` as a tuple of one checked array per gradient."""
@@ -235,26 +173,45 @@ class DifferentiableFunction:
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
-        inputs = [a for a in (*args, *kwargs.values(), grad_output) if hasattr(a, "shape")]
-        seen = []
+        # What each input's memory belongs to: an array that owns its memory (the common case, and the cheap
+        # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
+        owners, unowned = set(), []
+        for value in (*args, *kwargs.values(), grad_output):
+            root = memory_root(value)
+            if getattr(root, "base", 0) is None:
+                owners.add(id(root))
+            elif hasattr(value, "shape"):
+                unowned.append(value)
+        taken = set()  # the owners of the into= arrays so far
         for index, target in enumerate(targets):
-            name, argument = self.wrt[index], self._argument(index, args, kwargs)
-            if not (hasattr(argument, "shape") and hasattr(argument, "dtype")):
-                raise SourcegradError(f"into= can take the gradient of {name} only if {name} is an array; it is "
-                                      f"a {type(argument).__name__}", hint="Leave into= out for this function.")
-            if (type(target) is not type(argument) or target.shape != argument.shape
-                    or target.dtype != argument.dtype):
-                got = f"{type(target).__name__} {getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}"
-                raise SourcegradError(f"into[{index}] is a {got.strip()}, but the gradient of {name} is a "
-                                      f"{type(argument).__name__} {argument.shape} {argument.dtype}",
-                                      hint=f"Pass an array like {name}: xp.empty_like({name}).")
-            shares_input = any([_may_share_memory(target, a) for a in inputs])
-            if shares_input or any([_may_share_memory(target, other) for other in seen]):
+            argument = args[self._wrt_positions[index]] if self._wrt_positions[index] < len(args) else \
+                self._argument(index, args, kwargs)
+            if type(target) is not type(argument) or target.shape != argument.shape or target.dtype != argument.dtype:
+                raise self._into_mismatch(index, target, argument)
+            root = memory_root(target)
+            if getattr(root, "base", 0) is None:  # views of one array count as sharing it, even disjoint slices
+                shares_input = id(root) in owners or (unowned and any([_may_share_memory(target, a) for a in unowned]))
+                shares_other = id(root) in taken
+                taken.add(id(root))
+            else:
+                inputs = [a for a in (*args, *kwargs.values(), grad_output) if hasattr(a, "shape")]
+                shares_input = any([_may_share_memory(target, a) for a in inputs])
+                shares_other = any([_may_share_memory(target, other) for other in targets[:index]])
+            if shares_input or shares_other:
                 what = "an argument of the call (or grad_output)" if shares_input else "another array of into="
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
-            seen.append(target)
         return targets
+
+    def _into_mismatch(self, index, target, argument):
+        name = self.wrt[index]
+        if not (hasattr(argument, "shape") and hasattr(argument, "dtype")):
+            return SourcegradError(f"into= can take the gradient of {name} only if {name} is an array; it is "
+                                   f"a {type(argument).__name__}", hint="Leave into= out for this function.")
+        got = f"{type(target).__name__} {getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}"
+        return SourcegradError(f"into[{index}] is a {got.strip()}, but the gradient of {name} is a "
+                               f"{type(argument).__name__} {argument.shape} {argument.dtype}",
+                               hint=f"Pass an array like {name}: xp.empty_like({name}).")
 
     def _like_inputs(self, gradients, args, kwargs):
         return tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
@@ -288,11 +245,6 @@ class DifferentiableFunction:
             self._compiled[key] = compiled
             # also under the key of a call passing every parameter by position, as the entry point does
             self._compiled[tuple(ranks[name] for name in self._parameters)] = compiled
-            if not self._entry_built:
-                self._entry_built = True
-                entry = call_path.build(self, arguments)
-                if entry is not None:  # the same methods, with the function's own parameters: a shorter path
-                    self.value_and_grad, self.grad = entry
             self._last = compiled
             if compiled.path is not None:
                 _compiled_files.append(compiled.path)
@@ -531,10 +483,8 @@ def _rank(value):
 _NDIM = operator.attrgetter("ndim")
 
 
-def _timed(compiled, probe, reusing, start, size):
-    probe.record(reusing, time.perf_counter() - start)
-    if probe.verdict is False:  # calls of this size go straight to the plain function from now on (call_path)
-        compiled.plain_size = size
+def _same_dtype(gradient, argument):
+    return gradient.dtype is argument.dtype
 
 
 def _may_share_memory(a, b):

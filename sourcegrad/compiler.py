@@ -23,7 +23,6 @@ from .frontend.normalize import normalize
 from .frontend.resolve import Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
-from .runtime import buffers as buffer_runtime
 from .runtime.buffers import BufferPool
 from .templates.registry import VERSION as RULES_VERSION
 from .transform.reverse import reverse
@@ -42,15 +41,18 @@ class Compiled:
     guards: tuple = ()  # (namespace, name, attributes, object): the globals the code was compiled against
     rules_version: int = 0  # the rule registry's version then
     sources: dict = field(default_factory=dict)  # file base name -> path, of the function and the helpers in it
-    buffered: object = None  # (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None
-    pool: BufferPool = field(default_factory=BufferPool)  # the buffers `buffered` keeps between calls
-    # calls whose arrays take fewer bytes go straight to `function` (the entry point reads this); larger ones
-    # may keep buffers or reuse gradient arrays (runtime/buffers.py decides, call by call)
-    plain_below: int = field(default_factory=lambda: min(buffer_runtime.MINIMUM_BYTES,
-                                                         buffer_runtime.REUSE_MINIMUM_BYTES))
-    plain_size: int = -1  # the bytes of calls found not to gain from reused gradient arrays: plain too
-    reuse_size: int = -1  # the bytes of calls found to gain from them: the entry point's shorter reusing path
-    reuse_probe: object = None  # the ReuseProbe that found it, counting those calls toward timing it again
+    make_buffered: object = None  # () -> the `_into` variant or None: made when a call first passes into=
+    pool: BufferPool = field(default_factory=BufferPool)  # the buffers the `_into` variant keeps between calls
+    _buffered: object = field(default=None, repr=False)
+    _buffered_made: bool = field(default=False, repr=False)
+
+    def buffered(self):
+        """The `_into` variant, (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None when no
+        statement of the function can write into a buffer. Made on first use, in a file of its own."""
+        if not self._buffered_made:
+            self._buffered = self.make_buffered() if self.make_buffered is not None else None
+            self._buffered_made = True
+        return self._buffered
 
     def locate(self, error):
         """error, raised inside the generated code without a place (by a runtime helper), at the user's line
@@ -85,9 +87,6 @@ class Compiled:
                 return False
         return True
 
-    # True when a call without options may go straight to `function` (the entry point also checks that the
-    # arrays are too small for buffers or reused gradient arrays)
-    serves_plain_calls = current
 
 
 _UNBOUND = object()
@@ -123,20 +122,33 @@ class Frontend:
         name = codegen.function_name(fn_ir.name)
         path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly])
 
+        argument_ranks = {name: values.rank(d) for name, d in ranks.items()}
+
+        def transformed():  # the reverse pass, simplified: made only where no file in generated/ has it
+            return simplify(reverse(fn_ir, src, wrt, argument_ranks, backend))
+
         text = store.read_cached(path, key)
         from_cache = text is not None
-        rev = None
         if text is None:
-            rev = simplify(reverse(fn_ir, src, wrt, {name: values.rank(d) for name, d in ranks.items()}, backend))
-            code, notes = codegen.generate(rev)
+            code, notes = codegen.generate(transformed())
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
-            try:
-                store.write_atomic(path, text)
-            except OSError as exc:
-                warnings.warn(f"sourcegrad could not write {path} ({exc}); the gradient is compiled in memory only.")
-                path = None
-        function, buffered = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
-        seed = rev.seed if rev is not None else _seed_from(function)
+            path = _write(path, text)
+        function = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
+        seed = _seed_from(function)
+
+        def make_buffered():
+            into_path = path.with_name(f"{path.stem}{_INTO_SUFFIX}.py") if path is not None else None
+            into_text = store.read_cached(into_path, key) if into_path is not None else None
+            if into_text is None:
+                code = codegen.generate_buffered(transformed())
+                if code is None:
+                    return None
+                description = [f"The `_into` variant of {path.name if path else name}: the same code, writing its "
+                               "arrays into buffers kept between calls and the gradients into the caller's arrays."]
+                into_text = store.file_text(code, key, description)
+                into_path = _write(into_path, into_text) if into_path is not None else None
+            return store.load_function(into_text, str(into_path or f"<sourcegrad {name}_into>"), f"{name}_into", src.fn)
+
         globals_ = src.fn.__globals__
         guards = []
         for chain, obj in fn_ir.references.items():
@@ -155,7 +167,7 @@ class Frontend:
         for stmt in ir.walk(fn_ir.body):
             sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, tuple(guards),
-                        RULES_VERSION[0], sources, buffered)
+                        RULES_VERSION[0], sources, make_buffered)
 
 
     STAGES = ("normal form", "activity", "reverse", "simplified", "generated")
@@ -171,8 +183,8 @@ class Frontend:
         rev = reverse(fn_ir, src, wrt, argument_ranks, backend)
         texts = {"normal form": codegen.normal_form(fn_ir, backend),
                  "activity": _activity_text(fn_ir, rev)}
-        texts["reverse"] = codegen.generate(rev, buffered=False)[0]
-        code, notes = codegen.generate(simplify(rev), buffered=False)
+        texts["reverse"] = codegen.generate(rev)[0]
+        code, notes = codegen.generate(simplify(rev))
         texts["simplified"] = code
         texts["generated"] = "\n".join(f"# {line}" for line in _description(src, wrt, fn_ir, ranks) + notes) + "\n\n" + code
         return texts
@@ -190,6 +202,19 @@ def _activity_text(fn_ir, rev):
         kind = "rank ?" if rank is None else f"rank {rank}" if isinstance(rank, int) else "structure"
         lines.append(f"{name}: {kind}, {'active: ' + rev.adjoint_names[name] if name in active else 'no gradient'}")
     return "\n".join(lines) + "\n"
+
+
+_INTO_SUFFIX = "__into"  # the `_into` variant's file: the plain file's name with this before `.py`
+
+
+def _write(path, text):
+    """Write a generated file; path, or None where it could not be written (the code is then in memory only)."""
+    try:
+        store.write_atomic(path, text)
+    except OSError as exc:
+        warnings.warn(f"sourcegrad could not write {path} ({exc}); the gradient is compiled in memory only.")
+        return None
+    return path
 
 
 def _rule_source(obj):

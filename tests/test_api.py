@@ -530,3 +530,14 @@ def test_a_later_call_never_overwrites_gradients_already_handed_out():
     f.grad(*second_args)
     for g, k in zip(first, kept):
         np.testing.assert_array_equal(g, k)
+
+
+def test_print_of_a_value_with_a_gradient_is_allowed(capsys):
+    def prints(x):
+        h = x * 3.0
+        print("h is", h.sum())
+        return (h * h).sum()
+
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(sourcegrad.differentiate(prints).grad(x), 18 * x)
+    assert "h is" in capsys.readouterr().out

@@ -27,6 +27,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad.api import compiled_files
+from sourcegrad.checking import numeric_gradient
 
 from device_support import assert_on, host, on
 
@@ -1149,6 +1150,18 @@ def value_before_while_kept_when_branch_never_taken(w, x):
 case(value_before_while_kept_when_branch_never_taken, ("w",), randn(3), randn(3))
 
 
+def negates_a_long_condition(w):
+    # `not` of a name too long to join: its temporary must not be named `not`, a keyword
+    abc_sum = w.sum()
+    lim = 100.0
+    if not abc_sum > lim:
+        return (w * w).sum()
+    return w.sum()
+
+
+case(negates_a_long_condition, ("w",), randn(3))
+
+
 # ==== rows of wrt arrays ==============================================================================
 
 def rows_of_wrt(X, w):
@@ -1717,3 +1730,24 @@ def test_backward_has_the_forward_shape(fn):
 
 def case_wrt(fn):
     return next(p.values[1] for p in CASES if p.values[0] is fn)
+
+
+# ==== a temporary of a top-level loop read afterwards ===================================================
+
+def loop_then_an_effect_reads_its_temporary(h, W):
+    for t in range(3):
+        z = h @ W
+        h = np.tanh(z)
+    print("the last pre-activation:", z)  # read after the loop by a statement kept for its effect: not let go
+    return h.sum()
+
+
+def test_a_temporary_read_after_the_loop_by_an_effect_is_kept(capsys):
+    h, W = rng.standard_normal((4, 5)), 0.3 * rng.standard_normal((5, 5))
+    f = sourcegrad.differentiate(loop_then_an_effect_reads_its_temporary, wrt=("h", "W"))
+    d_h, d_W = f.grad(h, W)
+    printed = capsys.readouterr().out
+    assert "pre-activation: [[" in printed and "None" not in printed
+    for name, gradient in (("h", d_h), ("W", d_W)):
+        numeric = numeric_gradient(loop_then_an_effect_reads_its_temporary, {"h": h, "W": W}, name, 1e-6)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-8)

@@ -13,6 +13,8 @@ import helper_module
 import sourcegrad
 from sourcegrad import SourcegradError
 
+rng = np.random.default_rng(17)
+
 
 def return_in_loop(w):
     for i in range(3):
@@ -245,3 +247,145 @@ def test_an_index_that_carries_a_gradient_is_refused():
 
     with pytest.raises(SourcegradError, match="an index that carries a gradient"):
         sourcegrad.differentiate(integer_index_from_weights).grad(np.ones(2))
+
+
+# ---- refused rather than wrong: in-place changes, lists reaching operations, operators without rules ---------
+
+def aliased_in_place(x):
+    h = x * 2
+    g = h
+    h += 1
+    return (g * h).sum()
+
+
+def in_place_on_parameter(x):
+    x += 1.0
+    return (x * x).sum()
+
+
+def modulo(x):
+    return (x % 1.0).sum()
+
+
+def or_operator(x):
+    z = x or 1.0
+    return z * z
+
+
+def mutates_in_an_expression_statement(x):
+    h = x * 1.0
+    np.multiply(h, 2.0, out=h)
+    return (h * h).sum()
+
+
+def appended_to_an_empty_list(x):
+    outs = []
+    h = x
+    for _ in range(3):
+        h = np.tanh(h * 2.0)
+        outs.append(h)
+    return np.stack(outs).sum()
+
+
+def in_place_on_a_name_that_later_holds_the_parameter(x):
+    h = x * 1.0
+    for _ in range(3):
+        h += 1.0  # from the second iteration on, h is x itself
+        h = x
+    return (h * x).sum()
+
+
+def sum_of_a_list(x):
+    return np.sum([x * 2.0, x])
+
+
+def list_built_in_a_loop_then_repeated(x):
+    # the compiler cannot tell `outs` is a list after the loop: refused at run time, at this line
+    outs = [x]
+    for _ in range(2):
+        outs = outs + [x * 2.0]
+    more = outs * 2
+    return np.stack(more).sum()
+
+
+def list_of_active_arrays_plus_an_array(x):
+    return ([x * 2.0, x] + x).sum()
+
+
+REFUSED_RATHER_THAN_WRONG = [
+    (appended_to_an_empty_list, r"`outs.append\(...\)` changes the list outs in place"),
+    (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
+    (sum_of_a_list, "a list of arrays that carry gradients reached an operation"),
+    (list_of_active_arrays_plus_an_array, "a list of arrays that carry gradients reached an operation"),
+    (list_built_in_a_loop_then_repeated, r"test_errors.py:\d+:\d+: a list of arrays that carry gradients"),
+    (aliased_in_place, "would change an array that another name may also hold"),
+    (in_place_on_parameter, "would change the caller's"),
+    (modulo, "no gradient rule for the `%` operator"),
+    (or_operator, "no gradient rule for `and`/`or`"),
+    (mutates_in_an_expression_statement, "may change an array that carries a gradient"),
+]
+
+
+@pytest.mark.parametrize("fn, message", REFUSED_RATHER_THAN_WRONG, ids=[c[0].__name__ for c in REFUSED_RATHER_THAN_WRONG])
+def test_refused_rather_than_wrong(fn, message):
+    with pytest.raises(SourcegradError, match=message):
+        sourcegrad.differentiate(fn).grad(np.array([0.3, 1.7, -0.4]))
+
+
+def sorts_in_place(w):
+    h = w * 2.0
+    h.sort()
+    return h[0] + 5.0 * h[2]
+
+
+def loops_over_items(params):
+    s = 0.0
+    for k, v in params.items():
+        s = s + np.sum(v ** 2)
+    return s
+
+
+def multiplies_in_place(w):
+    h = w * 1.0
+    np.multiply(h, 2.0, out=h)
+    return (h * h).sum()
+
+
+def test_an_in_place_method_on_a_value_with_a_gradient_is_refused():
+    with pytest.raises(SourcegradError, match="may change an array that carries a gradient") as info:
+        sourcegrad.differentiate(sorts_in_place).grad(np.array([3.0, 1.0, 2.0]))
+    assert "h.sort()" in str(info.value)
+
+
+def test_the_out_refusal_points_at_its_line():
+    with pytest.raises(SourcegradError) as info:
+        sourcegrad.differentiate(multiplies_in_place).grad(np.ones(2))
+    assert "np.multiply(h, 2.0, out=h)" in str(info.value)
+
+
+def test_a_loop_whose_items_cannot_take_their_gradient_back_is_refused():
+    with pytest.raises(SourcegradError, match="cannot send it back into what the loop walks"):
+        sourcegrad.differentiate(loops_over_items).grad({"a": np.ones(2)})
+
+
+class Base:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.tanh(x @ self.w)
+
+
+class Child(Base):
+    def forward(self, x):
+        return super().forward(x) * 3.0
+
+
+def child_loss(model, x):
+    return model.forward(x).sum()
+
+
+def test_super_is_refused_with_what_to_write_instead():
+    f = sourcegrad.differentiate(child_loss)
+    with pytest.raises(SourcegradError, match=r"super\(\) cannot be used.*\n.*\n.*\n.*Base.forward\(self, x\)"):
+        f.grad(Child(rng.standard_normal((3, 2))), rng.standard_normal((4, 3)))

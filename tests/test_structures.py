@@ -240,3 +240,236 @@ def test_example_loss_falls_tenfold(name, device):
     example = __import__(name)
     losses = example.main(steps=500, log=lambda t, loss: None, device=device)
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+# ---- lists and tuples of arrays: joined, repeated, swapped, used several times ------------------------------
+
+def list_joined_in_a_loop(x, w):
+    # `outs + [h]` is list concatenation: each row of the stack is one step's h (the rows weigh differently)
+    outs = []
+    h = w
+    for i in range(len(x)):
+        h = np.tanh(h * x[i])
+        outs = outs + [h]
+    return (np.stack(outs) * np.arange(1.0, len(x) + 1)[:, None]).sum()
+
+
+def tuples_joined(x, w):
+    items = (x,) + (x * w, w * 2.0)
+    return (np.stack(items) * np.array([[1.0], [5.0], [-2.0]])).sum()
+
+
+def list_used_three_times(x, w):
+    items = [x * w, x]
+    return np.stack(items).sum() + (np.concatenate(items) ** 2).sum() + (np.stack(items) * 3.0).sum()
+
+
+def list_repeated(x, w):
+    items = [x * w, np.sin(x)] * 3
+    front = 2 * [w]
+    return (np.stack(items) * np.arange(1.0, 7.0)[:, None]).sum() + (np.stack(front) ** 2).sum()
+
+
+def named_list_repeated(w, x):
+    outs = [w, x]
+    outs = outs * 2
+    more = 2 * outs
+    return (outs[0] * outs[3]).sum() + (more[5] * more[6] * 3.0).sum()
+
+
+def lists_of_constants_with_arrays(x, w):
+    # a list display beside an array: numpy's elementwise `+` and `*`, not list concatenation or repetition
+    return ((x + [1.0, 2.0, 3.0]) * [0.5, -1.0, 2.0] * w + ([0.5, 0.5, 0.5] - x)).sum()
+
+
+def list_parameter_used_three_times(ws, x):
+    return np.stack(ws).sum() + np.concatenate(ws).sum() + (np.stack(ws) * x).sum()
+
+
+def tuple_swap(x, y):
+    x, y = y * 2, x
+    x, y = y, x
+    return (x * y * y).sum()
+
+
+LIST_CASES = [
+    (list_joined_in_a_loop, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (tuples_joined, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (list_used_three_times, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (list_repeated, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (named_list_repeated, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("w", "x")),
+    (lists_of_constants_with_arrays, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (tuple_swap, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "y")),
+]
+
+# Python's operators on a cupy array refuse a list (numpy makes it an array); the function itself fails on cupy.
+CUPY_REFUSES_LISTS = {lists_of_constants_with_arrays: "cupy's operators take no Python list: `x + [1.0, 2.0]` fails on cupy"}
+
+
+@pytest.mark.parametrize("fn, make_args, wrt", LIST_CASES, ids=[c[0].__name__ for c in LIST_CASES])
+def test_lists_and_tuples_of_arrays_match_finite_differences(fn, make_args, wrt, device):
+    if device == "cuda" and fn in CUPY_REFUSES_LISTS:
+        pytest.skip(CUPY_REFUSES_LISTS[fn])
+    assert sourcegrad.check_grad(fn, *make_args(), wrt=wrt, device=device).max_error < 1e-6
+
+
+def test_a_list_parameter_used_three_times_gets_each_use():
+    ws, x = [rng.standard_normal(3) for _ in range(2)], rng.standard_normal(3)
+    gradient = sourcegrad.differentiate(list_parameter_used_three_times, wrt="ws").grad(ws, x)
+    for k, w in enumerate(ws):  # float64 central differences, element by element
+        numeric = np.zeros_like(w)
+        for i in range(w.size):
+            w[i] += 1e-6
+            up = list_parameter_used_three_times(ws, x)
+            w[i] -= 2e-6
+            down = list_parameter_used_three_times(ws, x)
+            w[i] += 1e-6
+            numeric[i] = (up - down) / 2e-6
+        np.testing.assert_allclose(gradient[k], numeric, rtol=1e-6, atol=1e-8)
+
+
+# ---- helpers' names, methods chosen by the path, structures through branches --------------------------------
+
+K = 10.0
+
+
+def sets_a_local_named_k(a):
+    K = a * 2.0  # noqa: N806  (a local of the helper, the same name as the global K)
+    return K + 1.0
+
+
+def reads_the_global_k(a):
+    return a * K
+
+
+def helpers_sharing_a_name(x):
+    return reads_the_global_k(sets_a_local_named_k(x)).sum()
+
+
+def rank_changes_in_a_branch(x, w):
+    if x.sum() > 0:
+        x = x.sum(axis=0)
+    return (x @ w).sum()
+
+
+def names_a_variable_tape(x, n):
+    s = x
+    for i in range(n):
+        tape = np.sin(s)
+        s = tape * s
+    return s.sum()
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.sin(x * self.w)
+
+
+class Tripled:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return x * self.w * 3.0
+
+
+def method_of_an_object_chosen_by_a_branch(a, b, x, flag):
+    m = a
+    if flag > 0:
+        m = b
+    return m.forward(x).sum()
+
+
+def test_a_helpers_local_never_hides_a_global_another_helper_reads():
+    x = np.array([0.5, -1.0, 2.0])
+    f = sourcegrad.differentiate(helpers_sharing_a_name)
+    assert f.value_and_grad(x)[0] == pytest.approx(helpers_sharing_a_name(x))
+    np.testing.assert_allclose(f.grad(x), [20.0, 20.0, 20.0])
+
+
+def test_a_parameter_reassigned_in_a_branch_loses_its_rank():
+    x, w = rng.uniform(0.1, 1.0, (2, 3)), rng.standard_normal((3, 3))
+    assert sourcegrad.check_grad(rank_changes_in_a_branch, x, w, wrt=("x", "w")).max_error < 1e-6
+
+
+def test_a_variable_named_tape():
+    assert sourcegrad.check_grad(names_a_variable_tape, rng.standard_normal(3), 3).max_error < 1e-6
+
+
+def test_a_method_whose_class_depends_on_the_path_is_refused():
+    with pytest.raises(SourcegradError, match="no gradient rule for the method `.forward\\(\\)`"):
+        sourcegrad.differentiate(method_of_an_object_chosen_by_a_branch, wrt=("a", "b")).grad(
+            Scaled(np.ones(2)), Tripled(np.ones(2)), np.ones(2), -1)
+
+
+def test_an_instance_attribute_hiding_the_method_is_refused():
+    model = Scaled(np.ones(2))
+    model.forward = lambda x: x * 100.0
+
+    def calls_forward(m, x):
+        return m.forward(x).sum()
+
+    with pytest.raises(SourcegradError):
+        sourcegrad.differentiate(calls_forward).grad(model, np.ones(2))
+
+
+def test_structure_gradients_keep_their_structure_and_dtype():
+    def shared(p, q, x, flag):
+        d = p
+        if flag > 0:
+            d = q
+        return (x @ d["w"]).sum()
+
+    p = {"w": np.ones((3, 3), np.float32)}
+    q = {"w": np.ones((3, 3), np.float32)}
+    d_p, d_q = sourcegrad.differentiate(shared, wrt=("p", "q")).grad(p, q, np.ones((2, 3)), 1)
+    assert isinstance(d_p, dict) and d_p["w"].dtype == np.float32 and d_q["w"].dtype == np.float32
+
+
+# ---- a global naming a helper that is written into the gradient ------------------------------------------
+
+def activation(a):
+    return np.tanh(a)
+
+
+def doubled_sine(a):
+    return np.sin(a) * 2.0
+
+
+def calls_a_helper_through_a_global(x):
+    return act(x).sum()
+
+
+act = activation
+
+
+def test_rebinding_a_global_that_names_an_inlined_helper_recompiles():
+    global act
+    f = sourcegrad.differentiate(calls_a_helper_through_a_global)
+    x = rng.standard_normal(3)
+    try:
+        np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+        act = doubled_sine
+        value, gradient = f.value_and_grad(x)
+        assert value == pytest.approx((2 * np.sin(x)).sum())
+        np.testing.assert_allclose(gradient, 2 * np.cos(x))
+        act = activation
+        np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+    finally:
+        act = activation
+
+
+def list_of_layer_dicts_walked_then_read_again(blocks, x):
+    h = x
+    for block in blocks:
+        h = np.tanh(h @ block["w"] + block["b"])
+    same = blocks  # after the loop, the list's gradient is another name's: copied before rows are added in
+    return (h * same[0]["b"]).sum() + same[1]["w"].sum()
+
+
+def test_a_list_of_dicts_walked_by_a_loop_and_read_after_it(device):
+    blocks = [{"w": rng.standard_normal((3, 3)), "b": rng.standard_normal(3)} for _ in range(2)]
+    check_container(list_of_layer_dicts_walked_then_read_again, blocks, rng.standard_normal((2, 3)), device=device)

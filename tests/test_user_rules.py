@@ -118,3 +118,27 @@ def test_changing_a_rule_recompiles(tmp_path):
 
     second = sourcegrad.differentiate(uses_cube, generated_dir=tmp_path)
     np.testing.assert_allclose(second.grad(w), 6 * w ** 2)  # not the cached file of the first rule
+
+
+def quadruple(x):
+    return x * 4.0
+
+
+def test_a_rule_registered_later_is_used_by_a_function_compiled_before():
+    def uses(w):
+        return quadruple(w).sum()
+
+    f = sourcegrad.differentiate(uses)
+    w = np.array([1.0, 2.0])
+    np.testing.assert_allclose(f.grad(w), [4.0, 4.0])  # inlined: the true gradient
+
+    @sourcegrad.adjoint(quadruple)
+    def quadruple_adjoint(result, x):
+        d[x] = d[result] * 5.0  # a deliberately different rule, to see that it is picked up
+
+    try:
+        np.testing.assert_allclose(f.grad(w), [5.0, 5.0])
+    finally:
+        from sourcegrad.templates import registry
+        registry.RULES.pop(quadruple, None)
+        registry.VERSION[0] += 1

@@ -34,11 +34,26 @@ def function_name(primal_name: str) -> str:
     return f"{primal_name}_value_and_grad"
 
 
-def generate(rev: ReverseFunction, buffered=True):
-    """The generated function's source text (without the file header), and notes for the header.
-    buffered: add the `_into` variant that writes large arrays into buffers (see emit/buffers.py)."""
+def generate(rev: ReverseFunction):
+    """The generated function's source text (without the file header), and notes for the header."""
     writer = _Writer(rev)
-    return writer.module(buffered), writer.tape.notes(rev.primal)
+    return writer.text(gast.gast_to_ast(writer.definition())), writer.tape.notes(rev.primal)
+
+
+def generate_buffered(rev: ReverseFunction):
+    """The source text of the `_into` variant, which writes its arrays into buffers and the caller's arrays
+    (see emit/buffers.py), or None when no statement of the function can."""
+    writer = _Writer(rev)
+    definition = gast.gast_to_ast(writer.definition())
+    fn = rev.primal
+    taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
+    buffers_name, into_name = ir.fresh_name("buffers", taken), ir.fresh_name("into", taken)
+    buffered = buffered_function(definition, writer.rank_of, rev.backend, buffers_name, into_name)
+    if buffered is None:
+        return None
+    into_function, kept, written = buffered
+    into_function.body[0] = ast.Expr(value=ast.Constant(value=_buffered_docstring(rev, kept, written, into_name)))
+    return writer.text(into_function)
 
 
 def normal_form(fn, backend="xp") -> str:
@@ -79,7 +94,8 @@ class _Writer:
         self.comments.append(text)
         return gast.Expr(value=ir.name(_COMMENT.format(len(self.comments) - 1)))
 
-    def module(self, buffered=True):
+    def definition(self):
+        """The generated function, as a gast FunctionDef (comments are placeholders until `text`)."""
         rev, fn = self.rev, self.fn
         body = [gast.Expr(value=gast.Constant(value=_docstring(rev), kind=None))]
         body.append(self.comment("forward pass: the function's own code, one operation per line"))
@@ -111,16 +127,12 @@ class _Writer:
             gradients.append(_call(rev.backend, copier, [gradient]) if needs_copy else gradient)
         returned_value = gast.Tuple(elts=[returned, gast.Tuple(elts=gradients, ctx=gast.Load())], ctx=gast.Load())
         body.append(gast.Return(value=returned_value))
-        definition = gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
-                                      returns=None, type_comment=None, type_params=[])
-        module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
-        taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
-        buffers_name, into_name = ir.fresh_name("buffers", taken), ir.fresh_name("into", taken)
-        buffered = buffered and buffered_function(module.body[0], self.rank_of, rev.backend, buffers_name, into_name)
-        if buffered:
-            into_function, kept, written = buffered
-            into_function.body[0] = ast.Expr(value=ast.Constant(value=_buffered_docstring(rev, kept, written, into_name)))
-            module.body.append(into_function)
+        return gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
+
+    def text(self, definition):
+        """An ast FunctionDef as Python text, its comment placeholders written out as comments."""
+        module = ast.Module(body=[definition], type_ignores=[])
         text = ast.unparse(ast.fix_missing_locations(module))
         lines = []
         for line in text.splitlines():
@@ -248,7 +260,9 @@ class _Writer:
                 else:
                     out.append(_assign(node.target, gast.BinOp(left=ir.name(node.target), op=gast.Add(), right=value)))
             elif isinstance(node, OwnAdjoint):
-                out.append(_assign(node.target, _call(self.rev.backend, "copy", [ir.name(node.target)])))
+                # a structure's gradient (a list of a layer's dicts) is copied entry by entry
+                copier = "copy" if self.rank_of(node.target) is not None else "copy_gradient"
+                out.append(_assign(node.target, _call(self.rev.backend, copier, [ir.name(node.target)])))
             elif isinstance(node, IndexAccumulate):
                 row = self.rev.primal_of(node.value.id) if isinstance(node.value, gast.Name) else None
                 if row is not None and self.rev.facts.ranks.get(row) is not None:

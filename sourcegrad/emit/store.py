@@ -146,16 +146,14 @@ def _is_running(pid: int) -> bool:
 
 
 def load_function(text: str, path: str, name: str, user_fn):
-    """Execute the generated module and return its function `name` and, if the file has one, its
-    variant `name_into` (writing into buffers), both bound to the user's module globals.
+    """Execute a generated module and return its function `name`, bound to the user's module globals.
 
     Binding to the user's globals lets the generated code read the same global
     constants and helpers the original reads, live, without copying them.
     """
     namespace = {"__name__": f"sourcegrad.generated.{name}"}
     exec(compile(text, path, "exec"), namespace)
-    into = namespace.get(f"{name}_into")
-    return _rebind(namespace[name], user_fn), (_rebind(into, user_fn) if into is not None else None)
+    return _rebind(namespace[name], user_fn)
 
 
 def _rebind(generated, user_fn):

@@ -17,6 +17,7 @@ import builtins
 import copy
 import inspect
 import io
+import keyword
 import operator
 import tokenize
 import types
@@ -52,6 +53,7 @@ REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
 _COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
                   gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in"}
 _MAX_NAME = 16
+_INSTEAD_OF_KEYWORD = {"not": "negation", "and": "both", "or": "either", "in": "contained", "is": "identical"}
 # Temporaries never shadow a builtin a reader knows: `.sum()` of a long expression is `total`, not `sum`.
 _INSTEAD_OF_BUILTIN = {"sum": "total", "max": "largest", "min": "smallest", "abs": "magnitude", "pow": "power",
                        "round": "rounded", "len": "length", "all": "all_true", "any": "any_true"}
@@ -750,6 +752,8 @@ class _Normalizer:
         return name
 
     def fresh(self, base):
+        if keyword.iskeyword(base):  # `not x` of a long expression: a temporary named `not` would not parse
+            base = _INSTEAD_OF_KEYWORD.get(base, f"{base}_value")
         if base not in self.used and base not in self.current:
             self.used.add(base)
             return base
