@@ -95,6 +95,20 @@ def two_layer_contenders(sizes, dtype):
             np.subtract(w2, LR * grad_w2, out=w2)
         return step
 
+    def generated_alone():
+        sys.path.insert(0, str(REPO / "examples"))
+        import two_layer
+        from sourcegrad.runtime import NUMPY
+        w1, w2 = weights()
+        two_layer.loss_fn.value_and_grad(x, y, w1, w2)  # compiled; then the generated function is called directly
+        function = two_layer.loss_fn._last.function
+
+        def step():  # what value_and_grad costs without its call path: the difference is the path's cost
+            _, (grad_w1, grad_w2) = function(NUMPY, x, y, w1, w2)
+            np.subtract(w1, LR * grad_w1, out=w1)
+            np.subtract(w2, LR * grad_w2, out=w2)
+        return step
+
     def sourcegrad_into_step():
         sys.path.insert(0, str(REPO / "examples"))
         import two_layer
@@ -163,7 +177,8 @@ def two_layer_contenders(sizes, dtype):
         return make
 
     return {"tutorial (hand-written numpy)": tutorial, "hand-written, reused buffers": reused_buffers,
-            "sourcegrad": sourcegrad_step, "sourcegrad, into= (gradient arrays reused)": sourcegrad_into_step,
+            "sourcegrad": sourcegrad_step, "sourcegrad's generated function alone": generated_alone,
+            "sourcegrad, into= (gradient arrays reused)": sourcegrad_into_step,
             "HIPS autograd": autograd_step, "torch CPU eager": torch_step,
             "jax eager": jax_contender(jit=False), "jax.jit of the whole step": jax_contender(jit=True)}
 
@@ -253,8 +268,13 @@ def measure(contenders, rounds):
 PEERS = ("HIPS autograd", "torch CPU eager", "jax eager", "jax.jit of the whole step")
 
 
-def child(quick, only, numpy_only, rounds=None):
-    """rounds: of every workload (else 9, and 5 for the two slow ones; 3 with quick)."""
+def child(quick, only, numpy_only, rounds=None, keep_freed=False):
+    """rounds: of every workload (else 9, and 5 for the two slow ones; 3 with quick). keep_freed: the process
+    keeps freed memory (sourcegrad.keep_freed_memory), for every contender alike."""
+    if keep_freed:
+        import sourcegrad
+        if not sourcegrad.keep_freed_memory():
+            raise SystemExit("keep_freed_memory() is not available here (not glibc)")
     fast, slow = (rounds, rounds) if rounds else (3, 3) if quick else (9, 5)
     workloads = {f"two-layer {','.join(map(str, sizes))}": (lambda dtype, sizes=sizes: two_layer_contenders(sizes, dtype),
                                                             slow if sizes[1] >= 4096 else fast)
@@ -314,16 +334,21 @@ def main():
                              "table gives the median over them")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--numpy-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-keep-freed-memory", action="store_true",
+                        help="skip the numpy-only run in a process that keeps freed memory (keep_freed_memory())")
     args = parser.parse_args()
     if args.child:
-        return child(args.quick, args.only, args.numpy_only, args.rounds)
+        return child(args.quick, args.only, args.numpy_only, args.rounds, args.keep_freed_memory)
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}.", ""]
     scratch = tempfile.mkdtemp(prefix="sourcegrad-benchmark-")  # generated code goes here, not into the repository
-    runs = [(threads, False) for threads in (("1", "default") if args.threads == "both" else (args.threads,))]
+    runs = [(threads, False, False) for threads in (("1", "default") if args.threads == "both" else (args.threads,))]
     if not args.no_numpy_only and args.threads != "default":
-        runs.append(("1", True))
-    for threads, numpy_only in runs:
+        runs.append(("1", True, False))
+        if not args.no_keep_freed_memory:
+            runs.append(("1", True, True))
+    for threads, numpy_only, keep_freed in runs:
         env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
         env["SOURCEGRAD_GENERATED_DIR"] = scratch
         if threads == "1":
@@ -332,9 +357,11 @@ def main():
         command = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])
         command += [f"--rounds={args.rounds}"] if args.rounds else []
         command += [f"--only={part}" for part in args.only or ()] + (["--numpy-only"] if numpy_only else [])
+        command += ["--keep-freed-memory"] if keep_freed else []
         per_process = [json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
                        for _ in range(args.processes)]
         title = f"BLAS threads: {threads}" + (", numpy alone in the process (no peer imported)" if numpy_only else "")
+        title += ", the allocator keeping freed memory (keep_freed_memory())" if keep_freed else ""
         lines += [f"### {title}", "",
                   "| workload | dtype | contender | ms per step (median) | range | vs tutorial (range) "
                   "| each process's ratio | page faults per step |",

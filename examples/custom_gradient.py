@@ -34,6 +34,7 @@ def loss_fn(x, y, w1, w2):
 
 
 def main(steps=500, log=None, device=None):
+    sourcegrad.keep_freed_memory()  # a training loop: the allocator keeps each step's freed arrays for the next
     # The tutorial's two-layer training loop, with this loss.
     return two_layer.train(steps, log=log or print_every(100), loss=loss_fn, device=device)
 

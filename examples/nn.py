@@ -47,6 +47,7 @@ def train(steps=500, learning_rate=1e-4, seed=0, dtype=np.float64, log=print, op
 
 
 def main(steps=500, log=None, device=None):
+    sourcegrad.keep_freed_memory()  # a training loop: the allocator keeps each step's freed arrays for the next
     return train(steps, log=log or print_every(100), device=device)
 
 

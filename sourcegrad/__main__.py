@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .api import compiled_files
+from .memory import keep_freed_memory
 from .errors import SourcegradError
 
 
@@ -28,6 +29,7 @@ def main(argv=None):
     if not script.is_file():
         parser.error(f"no such file: {script}")
     sys.path.insert(0, str(script.resolve().parent))  # so an example can import its neighbours
+    keep_freed_memory()  # a training loop frees and allocates the same arrays every step (README, Memory)
     try:
         namespace = runpy.run_path(str(script), run_name="__sourcegrad_example__")
         entry = namespace.get("main")

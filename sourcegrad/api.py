@@ -19,7 +19,8 @@ import threading
 
 import numpy
 
-from .compiler import Frontend
+from .compiler import UNBOUND, Frontend
+from .templates.registry import VERSION as RULES_VERSION
 from .frontend.source import function_to_differentiate
 from .frontend.values import describe
 from .templates import registry
@@ -60,8 +61,6 @@ class DifferentiableFunction:
             self._frontend = Frontend(self.source_fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
         self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
-        getter = operator.itemgetter(*self._wrt_positions)  # args -> the wrt arguments, always a tuple
-        self._wrt_arguments = (lambda args: (getter(args),)) if len(self.wrt) == 1 else getter
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
@@ -94,11 +93,16 @@ class DifferentiableFunction:
         # step's own Python costs, so it is written for speed: no helper calls where a line will do.
         try:
             compiled = self._compiled[tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)]
-        except (AttributeError, KeyError):  # a Python number, a structure, or ranks not compiled yet
+            if compiled.rules_version != RULES_VERSION[0]:
+                raise KeyError  # a rule registered since it was compiled
+            for namespace, name, attributes, obj in compiled.guards:  # Compiled.current(), written out for speed
+                if attributes:
+                    if not compiled.current():
+                        raise KeyError
+                elif namespace.get(name, UNBOUND) is not obj:
+                    raise KeyError  # a global it calls through was rebound
+        except (AttributeError, KeyError):  # a Python number, a structure, ranks not compiled yet, or stale
             compiled = self._compile(args, kwargs)
-        else:
-            if not compiled.current():
-                compiled = self._compile(args, kwargs)
         if device is None and self.device is None and "cupy" not in sys.modules:
             xp = NUMPY
         else:
@@ -114,9 +118,10 @@ class DifferentiableFunction:
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
         try:  # each gradient in its argument's dtype, as it almost always is already (else _returned casts)
-            arguments = self._wrt_arguments(args)
-            if gradients[0].dtype is arguments[0].dtype and (len(gradients) == 1 or all(
-                    map(_same_dtype, gradients[1:], arguments[1:]))):
+            for gradient, position in zip(gradients, self._wrt_positions):
+                if gradient.dtype is not args[position].dtype:
+                    break
+            else:
                 return value, (gradients[0] if self._single else gradients)
         except (AttributeError, IndexError, TypeError):  # a number, a structure, an argument by keyword
             pass
@@ -483,8 +488,6 @@ def _rank(value):
 _NDIM = operator.attrgetter("ndim")
 
 
-def _same_dtype(gradient, argument):
-    return gradient.dtype is argument.dtype
 
 
 def _may_share_memory(a, b):

@@ -80,16 +80,16 @@ class Compiled:
         if self.rules_version != RULES_VERSION[0]:
             return False
         for namespace, name, attributes, obj in self.guards:  # usually one or two names: `np`, a helper
-            value = namespace.get(name, _UNBOUND)
+            value = namespace.get(name, UNBOUND)
             for attribute in attributes:
-                value = getattr(value, attribute, _UNBOUND)
+                value = getattr(value, attribute, UNBOUND)
             if value is not obj:
                 return False
         return True
 
 
 
-_UNBOUND = object()
+UNBOUND = object()  # a guard's value for a name that is no global (a builtin)
 _CITATION = re.compile(r"\s*# (\S+):(\d+)  ")  # the comment above each adjoint block: `# file.py:23  <line>`
 
 
@@ -159,7 +159,7 @@ class Frontend:
             # or its code written in) or a module. numpy's are reached through `xp` whatever they are bound
             # to, and data (`cfg.scale`) is read when the code runs.
             if not attributes:  # a builtin (`range`) is guarded as not being a global
-                guards.append((globals_, root, (), globals_.get(root, _UNBOUND)))
+                guards.append((globals_, root, (), globals_.get(root, UNBOUND)))
             elif (callable(obj) or isinstance(obj, types.ModuleType)) and not is_numpy_module(globals_.get(root)):
                 guards.append((globals_, root, tuple(attributes), obj))
         guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in fn_ir.callees]

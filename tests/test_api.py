@@ -541,3 +541,41 @@ def test_print_of_a_value_with_a_gradient_is_allowed(capsys):
     x = np.array([1.0, 2.0])
     np.testing.assert_allclose(sourcegrad.differentiate(prints).grad(x), 18 * x)
     assert "h is" in capsys.readouterr().out
+
+
+_STEPS_OF_LARGE_ARRAYS = '''
+import resource, sys
+import numpy as np
+import sourcegrad
+
+kept = sourcegrad.keep_freed_memory() if sys.argv[1] == "keep" else False
+
+
+def step():
+    arrays = [np.ones(100_000) for _ in range(8)]  # 800 KB each, like a step's temporaries at 64,1000,100,10
+    del arrays
+
+
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+def test_keep_freed_memory_spares_each_step_its_page_faults():
+    import platform
+    import subprocess
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc: keep_freed_memory changes nothing and says so")
+    runs = {}
+    for mode in ("plain", "keep"):
+        out = subprocess.run([sys.executable, "-c", _STEPS_OF_LARGE_ARRAYS, mode], capture_output=True, text=True,
+                             check=True).stdout.split()
+        runs[mode] = (out[0] == "True", int(out[1]))
+    assert runs["keep"][0] and not runs["plain"][0]
+    # freed 800 KB arrays are returned to the system and mapped afresh (a fault per 4 KiB page) unless kept
+    assert runs["plain"][1] > 1000 and runs["keep"][1] < 100, runs
