@@ -1,11 +1,11 @@
-"""The second function of a generated file: the same code, writing large arrays into reused buffers.
+"""The `_into` variant of a generated function: the same code, writing its arrays into buffers and the
+gradients into the caller's arrays.
 
 A training loop calls one gradient thousands of times with arrays of the same shapes. Every call of the
-plain function allocates its temporaries afresh; for arrays of a megabyte and more that costs page faults
-on every call (the allocator hands big blocks back to the system), which is why a hand-written backward
-with preallocated arrays beats the tutorial's by 10-40%. This pass writes the `_into` variant: each
-top-level operation that makes a new array and can take `out=` (an arithmetic operator, a comparison, a
-ufunc, `dot`, `matmul`) writes into `buffers.<name>`:
+plain function allocates its temporaries afresh; a caller who passes into= asks for them to be kept instead
+(benchmarks/README.md has what that saves, and when). This pass writes that variant, printed into a file
+of its own when a call first passes into=: each top-level operation that makes a new array and can take
+`out=` (an arithmetic operator, a comparison, a ufunc, `dot`, `matmul`) writes into `buffers.<name>`:
 
     h = buffers.h = xp.matmul(x, w1, out=buffers.h)    # a temporary: kept for the next call
     d_w1 = xp.matmul(x.T, d_h, out=into[0])            # a gradient: the caller's array (into=), or a new one
@@ -100,9 +100,9 @@ def buffered_function(definition: ast.FunctionDef, rank_of, backend, buffers="bu
 
 def _with_out(value, backend, rank_of):
     """value as a call that takes `out=` (`a * b` -> `xp.multiply(a, b)`), or None. A product of matrices
-    or vectors, `a.dot(b)`, becomes `xp.matmul(a, b)`: at the sizes this function runs at numpy's matmul
-    takes 4-11% less time than its dot when an operand is transposed (`x.T.dot(d_h)`, a weight's
-    gradient), and 30% less with two BLAS threads; for larger ranks the two differ, and it stays `xp.dot`."""
+    or vectors, `a.dot(b)`, becomes `xp.matmul(a, b)`: numpy's matmul takes less time than its dot when an
+    operand is transposed (`x.T.dot(d_h)`, a weight's gradient; figures in benchmarks/README.md); for larger
+    ranks the two differ, and it stays `xp.dot`."""
     def module_call(name, args):
         return ast.Call(func=ast.Attribute(value=ast.Name(id=backend, ctx=ast.Load()), attr=name, ctx=ast.Load()),
                         args=args, keywords=[])

@@ -20,8 +20,8 @@ from .registry import adjoint, d, method, ndim
 
 # For two matrices the adjoints are written as a person would, with transposed views (no copies) and
 # the product the user wrote: `d_y @ w.T` for `x @ w`, and the tutorial's own `grad_y_pred.dot(w2.T)`
-# for `h_relu.dot(w2)`. The two cost differently: `.dot` half as much per call on tiny matrices, where
-# a step is all per-call costs; `@` 4-11% less once an operand is a transposed matrix of some size.
+# for `h_relu.dot(w2)`. The two cost differently: `.dot` less per call on tiny matrices, where a step is
+# all per-call costs, `@` less once an operand is a transposed matrix of some size (benchmarks/README.md).
 @adjoint(operator.matmul, np.matmul)
 def matmul(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
