@@ -37,7 +37,7 @@ class GradCheck(dict):
 
     @property
     def max_error(self) -> float:
-        return max(self.values()) if self else 0.0
+        return max(self.values(), default=0.0)  # not `if self`: a failed check is falsy
 
     def explain(self) -> str:
         if self.passed:

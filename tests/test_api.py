@@ -237,7 +237,7 @@ def test_check_grad_is_false_and_assert_grad_raises_when_the_gradient_is_wrong()
     x = rng.standard_normal(4)
     report = sourcegrad.check_grad(stops_half_the_gradient, x)
     assert not report and not report.passed
-    assert report["x"] > 0.1
+    assert report["x"] > 0.1 and report.max_error == report["x"]  # a failed report still tells its worst error
     where, analytic, numeric = report.failures["x"]
     assert where.startswith("[") and analytic == pytest.approx(numeric / 2, rel=1e-6)
     with pytest.raises(AssertionError, match=r"gradient check failed .*\n  x\["):

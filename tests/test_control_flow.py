@@ -1126,6 +1126,18 @@ def swap_in_branch_inside_loop(a, b, n):
 case(swap_in_branch_inside_loop, ("a", "b"), randn(3), randn(3), 5)
 
 
+def unpacked_call_result_in_loop(x, z, n):
+    # Both unpacked names are overwritten each iteration and read by the backward pass: the tape gives them
+    # back in the reverse of the order it took them.
+    for i in range(n):
+        a, b = np.split(z, 2, axis=1)
+        z = np.concatenate([b * np.sin(a), a * x], axis=1)
+    return z.sum()
+
+
+case(unpacked_call_result_in_loop, ("x", "z"), randn(3, 2), randn(3, 4), 3)
+
+
 def value_before_loop_kept_when_branch_never_taken(w, x):
     a = w
     for i in range(3):

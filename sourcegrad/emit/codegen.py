@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import math
 import os
 import re
 import textwrap
@@ -69,7 +70,24 @@ def normal_form(fn, backend="xp") -> str:
     definition = gast.FunctionDef(name=fn.name, args=_arguments(rev, seed=False), body=body, decorator_list=[],
                                   returns=None, type_comment=None, type_params=[])
     module = gast.gast_to_ast(gast.Module(body=[definition], type_ignores=[]))
-    return ast.unparse(ast.fix_missing_locations(module)) + "\n"
+    return unparse(module) + "\n"
+
+
+class _SignedConstants(ast.NodeTransformer):
+    """A negative number folded into one constant (`-0.5`) written as the negation it came from: ast.unparse
+    prints the constant bare, and `-0.5 ** 2` reads as `-(0.5 ** 2)`."""
+
+    def visit_Constant(self, node):
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and (value < 0 or math.copysign(1.0, value) < 0):
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value))
+        return node
+
+
+def unparse(module) -> str:
+    """Python text of an ast module, negative constants in parentheses where precedence needs them."""
+    return ast.unparse(ast.fix_missing_locations(_SignedConstants().visit(module)))
 
 
 def citation(origin) -> str:
@@ -132,8 +150,7 @@ class _Writer:
 
     def text(self, definition):
         """An ast FunctionDef as Python text, its comment placeholders written out as comments."""
-        module = ast.Module(body=[definition], type_ignores=[])
-        text = ast.unparse(ast.fix_missing_locations(module))
+        text = unparse(ast.Module(body=[definition], type_ignores=[]))
         lines = []
         for line in text.splitlines():
             match = _COMMENT_LINE.match(line)

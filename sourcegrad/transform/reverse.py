@@ -213,7 +213,8 @@ class _Reverse:
 
     def restores(self, stmt):
         site = self.sites.get(id(stmt))
-        return [Restore(n, stmt, stmt.origin) for n in site.names] if site else []
+        # the forward pass pushes a site's names in order, so they come off the tape last first
+        return [Restore(n, stmt, stmt.origin) for n in reversed(site.names)] if site else []
 
     # ---- assignments ------------------------------------------------------------------------------
 

@@ -1,0 +1,1708 @@
+"""Seeded random numpy programs, each differentiated by sourcegrad and checked against the original function.
+
+A seed gives one program: a module with `def f(...)` (and perhaps helpers, a global constant and a small
+class), written to a temporary folder and imported, since sourcegrad reads source with inspect. The
+program uses only what README.md lists under "Supported today": operators with broadcasting, functions
+of the rule table, reductions, indexing, matrix products, reshapes and joins, for/while/if/break/continue,
+early returns, lists built in loops, dict/list/object parameters, helpers with keyword arguments and
+defaults, augmented assignment on arrays the function made. `check_program(seed)` then checks:
+
+- sourcegrad's gradient of every `wrt` argument against float64 central finite differences;
+- the value value_and_grad returns against the original function's;
+- that no argument was changed by the call;
+- float32 arguments give float32 gradients (and values close to the float64 ones);
+- a second trip count `n` is served by the same compiled code, with a correct gradient again.
+
+As a script, from the repository's root:
+
+    python -m tests.random_programs --n 5000 [--seed S] [--start K] [--show SEED]
+
+prints a summary of the outcomes and, for every failure, its seed, program and error. The test
+tests/test_random_programs.py runs a few hundred seeds.
+
+Kinks and decisions. A generated program may take max, abs, clip, where, branch on data or run a while
+loop whose trip count depends on data, so a finite difference can straddle a kink or flip a decision
+and mean nothing. The check therefore takes central differences with eps=1e-6 and trusts one only where
+it agrees with sourcegrad, or, where it does not, where a second difference with eps=1e-4 agrees with it:
+two steps a hundred times apart agree only if no kink or decision lies within 1e-4 of the point (a kink
+between them shifts the larger step's difference by about half the jump in slope, a decision by the jump
+in value over the step). Where they disagree the point is "unstable": the check draws new inputs (up to
+INPUT_TRIES times) and, failing that, generates another program from the same seed. A wrong gradient is
+reported only where both steps agree with each other and not with sourcegrad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import importlib.util
+import itertools
+import math
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import sourcegrad
+from sourcegrad import SourcegradError
+from sourcegrad.api import compiled_files
+
+# ---- shapes ---------------------------------------------------------------------------------------------------
+# A handful of fixed shapes, distinct sizes so a transposition or a wrong axis shows: the main array is (3, 4).
+H, V, R, C, M, S = (3, 4), (4,), (3,), (3, 1), (4, 4), ()
+ARRAY_SHAPES = (H, V, R, C, M)
+
+# Pairs of operand shapes that broadcast to a target shape (for the binary operators, np.where, ...).
+BROADCAST = {
+    H: [(H, H), (H, V), (V, H), (H, C), (C, H), (C, V), (V, C), (H, S), (S, H)],
+    V: [(V, V), (V, S), (S, V)],
+    R: [(R, R), (R, S), (S, R)],
+    C: [(C, C), (C, S), (S, C)],
+    M: [(M, M), (M, V), (V, M), (M, S), (S, M)],
+    S: [(S, S)],
+}
+
+# ---- tolerances -----------------------------------------------------------------------------------------------
+GRAD_TOLERANCE = 1e-5    # |sourcegrad - finite difference| / max(1, |finite difference|)
+AGREE_TOLERANCE = 1e-4   # the eps=1e-6 and eps=1e-4 differences must agree this well to be trusted
+FLOAT32_TOLERANCE = 2e-3  # float32 gradient against the float64 one, same measure
+VALUE_RTOL = 1e-12
+INPUT_TRIES = 4          # new inputs for an unstable point before another program is generated
+PROGRAM_TRIES = 6        # programs generated from one seed before giving up (too large, or never stable)
+MAX_MAGNITUDE = 1e4      # a program whose value or gradient is larger is regenerated: keep values tame
+
+SPREAD = "np.linspace(-1.0, 1.0, 12).reshape(3, 4)"  # a global constant of each program: distinct entries
+
+# ---- parameters -----------------------------------------------------------------------------------------------
+# name -> (kind, structure). `n`, the trip count, is always the last parameter and never differentiated.
+PARAMETERS = {
+    "x": ("array", H),
+    "w": ("array", M),
+    "v": ("array", V),
+    "b": ("array", C),
+    "u": ("array", R),
+    "z": ("array", S),          # a 0-d array
+    "c": ("float", S),          # a Python float
+    "params": ("dict", {"w1": M, "b1": V, "inner": {"s": C}}),   # nested: params["inner"]["s"]
+    "layers": ("list", [M, M]),
+    "blocks": ("list", [{"w": M, "b": V}, {"w": M, "b": V}]),  # a list of layer dicts, as sourcegrad.nn uses
+    "model": ("object", {"w": M, "b": V}),
+}
+
+MODEL_CLASS = '''
+class Model:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def forward(self, h):
+        return np.tanh(h @ self.w + self.b)
+
+    def score(self, h, scale=1.0):
+        return np.sin(h @ self.b).sum() * scale
+'''
+
+
+def leaf_expressions(name):
+    """(expression, shape) for each array a parameter holds, as the function reads it."""
+    kind, structure = PARAMETERS[name]
+    if kind == "object":
+        return [(f"{name}.{key}", shape) for key, shape in structure.items()]
+    return list(_walk(name, structure))
+
+
+def _walk(expression, structure):
+    """A structure is a shape (a tuple), a dict or a list of structures."""
+    if isinstance(structure, tuple):
+        yield expression, structure
+    elif isinstance(structure, dict):
+        for key, item in structure.items():
+            yield from _walk(f'{expression}["{key}"]', item)
+    else:
+        for i, item in enumerate(structure):
+            yield from _walk(f"{expression}[{i}]", item)
+
+
+def make_argument(name, rng, module):
+    """A float64 value for parameter `name`, drawn from rng (a numpy Generator)."""
+    kind, structure = PARAMETERS[name]
+
+    def build(structure):
+        if isinstance(structure, tuple):
+            scale = 0.5 if structure == M else 1.0  # a matrix product then keeps values of order one
+            return np.asarray(rng.standard_normal(structure) * scale)
+        if isinstance(structure, dict):
+            return {key: build(item) for key, item in structure.items()}
+        return [build(item) for item in structure]
+
+    if kind == "float":
+        return float(rng.standard_normal())
+    if kind == "object":
+        return module.Model(**{key: build(shape) for key, shape in structure.items()})
+    return build(structure)
+
+
+def to_float64(value, module):
+    """The same argument with every array float64."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64)
+    if isinstance(value, dict):
+        return {k: to_float64(v, module) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_float64(v, module) for v in value]
+    if hasattr(value, "__dict__"):
+        return type(value)(**{k: to_float64(v, module) for k, v in vars(value).items()})
+    return value
+
+
+def to_float32(value, module):
+    """The same argument with every array float32 (Python floats stay Python floats)."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32)
+    if isinstance(value, dict):
+        return {k: to_float32(v, module) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_float32(v, module) for v in value]
+    if hasattr(value, "__dict__"):  # the module's Model
+        return type(value)(**{k: to_float32(v, module) for k, v in vars(value).items()})
+    return value
+
+
+# ---- the program --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Program:
+    seed: int
+    attempt: int
+    source: str
+    parameters: list          # names, in the signature's order, `n` last
+    wrt: tuple
+    n: int                    # the trip count of the first call
+    n2: int                   # the second trip count
+    modules: dict = field(default_factory=dict)   # other modules the program imports: name -> source
+
+
+@dataclass
+class Helper:
+    name: str
+    module: str               # "" for a helper of the program's own module, else the alias it is imported as
+    parameters: list          # [(name, shape, default or None)]
+    returns: tuple            # shapes: one, or two for a helper returning a tuple
+
+
+class Builder:
+    """Generates one program. Expressions are typed by shape; every expression it returns is atomic
+    (a name, a call, a subscript or parenthesised), so it can be used as an operand or have a method called
+    on it as it is. Shape-() expressions may be Python floats, so they never get a method or a subscript."""
+
+    def __init__(self, rng: random.Random, names):
+        self.rng = rng
+        self.names = names                  # parameters in the signature (without n)
+        self.lines = []
+        self.indent = 1
+        self.vars = {}                      # readable expression -> shape
+        self.locals = set()                 # names the function may rebind
+        self.locked = set()                 # accumulators a loop augments in place: not read inside it
+        self.counters = []                  # int loop counters in scope, each at most 2 (so any index is valid)
+        self.unindexable = set()            # counters used as numbers and in conditions only (see s_for_list)
+        self.loop_depth = 0
+        self.loop_kinds = []                # "for" or "while", innermost last (no `continue` in a while: see s_while)
+        self.block_depth = 0
+        self.ids = itertools.count()
+        self.helpers = []
+        self.min_trip = 0                   # 1 where a list built in a loop over range(n) is stacked
+        # A helper in another module may not read that module's globals (README, "Not supported yet"): it
+        # spells SPREAD out and never reads SCALE.
+        self.module_globals = True
+        self.uses_alpha = False
+        self.in_helper = False
+        for name in names:
+            for expression, shape in leaf_expressions(name):
+                self.vars[expression] = shape
+        # Plain array parameters may be rebound (`x = np.tanh(x)` is a new binding, not a change in place).
+        self.rebindable_parameters = {n for n in names if PARAMETERS[n][0] == "array"}
+
+    # ---- small tools ----------------------------------------------------------------------------------------
+
+    def chance(self, p):
+        return self.rng.random() < p
+
+    def pick(self, items):
+        return self.rng.choice(list(items))
+
+    def weighted(self, table):
+        """table: [(weight, value)] -> one value."""
+        total = sum(w for w, _ in table)
+        r = self.rng.random() * total
+        for w, value in table:
+            r -= w
+            if r <= 0:
+                return value
+        return table[-1][1]
+
+    def fresh(self, prefix):
+        return f"{prefix}{next(self.ids)}"
+
+    def emit(self, line):
+        self.lines.append("    " * self.indent + line)
+
+    def readable(self, shape):
+        return [e for e, s in self.vars.items() if s == shape and e not in self.locked]
+
+    def block(self, statements):
+        """Run `statements()` one level deeper; names first bound inside are forgotten afterwards (a loop may
+        run zero times, a branch may not be taken), rebinding existing names keeps them."""
+        saved_vars, saved_locals = dict(self.vars), set(self.locals)
+        self.indent += 1
+        self.block_depth += 1
+        start = len(self.lines)
+        statements()
+        if len(self.lines) == start:
+            self.emit("pass")
+        self.indent -= 1
+        self.block_depth -= 1
+        self.vars, self.locals = saved_vars, saved_locals
+
+    # ---- expressions ----------------------------------------------------------------------------------------
+
+    def expr(self, shape, depth):
+        """An expression of exactly `shape`."""
+        if depth <= 0:
+            return self.leaf(shape)
+        families = [
+            (3, self.leaf), (3, self.unary), (3, self.binary), (1.2, self.kink), (1, self.reduction),
+            (1, self.index), (1, self.matmul), (0.7, self.reshape), (0.6, self.join), (1.5, self.call),
+        ]
+        for _ in range(20):
+            result = self.weighted(families)(shape, depth)
+            if result is not None:
+                return result
+        return self.leaf(shape)
+
+    def leaf(self, shape, depth=0):
+        names = self.readable(shape)
+        if shape == S:
+            constants = ["0.5", "1.5", "0.3", "2.0"] + (["SCALE"] if self.module_globals else [])  # read live
+            if not self.in_helper:
+                constants.append("(n * 0.25)")                 # the trip count as a number
+            if self.counters:
+                i = self.pick(self.counters)
+                constants.append(f"({i} + 1) * 0.25")  # a loop counter as a number: no gradient
+            arrays = [e for e in self.vars if self.vars[e] != S and e not in self.locked]
+            if arrays and self.chance(0.2):          # .shape .size .ndim len(): numbers, no gradient
+                a = self.pick(arrays)
+                constants.append(self.pick([f"(1.0 / {a}.size)", f"(len({a}) * 0.25)", f"({a}.shape[0] * 0.1)",
+                                            f"({a}.ndim * 0.3)"]))
+            if not names or self.chance(0.3):
+                constant = self.pick(constants)
+                return constant
+        if names:
+            return self.pick(names)
+        return self.derived(shape)
+
+    def derived(self, shape):
+        """An expression of `shape` made from a readable array of shape H, V or M (every function has x, of
+        shape H; a helper has its first parameter, of shape H or V)."""
+        for source_shape in (H, V, M):
+            sources = self.readable(source_shape)
+            if sources:
+                a = self.pick(sources)
+                break
+        conversions = {
+            H: {V: f"{a}[1]", R: f"{a}[:, 2]", C: f"{a}[:, 1:2]", M: f"(0.25 * ({a}.T @ {a}))", S: f"{a}[0, 1]", H: a},
+            V: {H: f"(np.ones((3, 1)) * {a})", R: f"{a}[:3]", C: f"{a}[:3, None]", M: f"np.outer({a}, {a})",
+                S: f"{a}[0]", V: a},
+            M: {H: f"{a}[:3]", V: f"{a}[0]", R: f"{a}[0, :3]", C: f"{a}[:3, :1]", S: f"{a}[1, 1]", M: a},
+        }
+        return conversions[source_shape][shape]
+
+    def squash(self, shape, depth):
+        """An expression of `shape` with values in [-1.6, 1.6]: safe inside exp, sinh and friends."""
+        template = self.pick(["np.tanh({})", "np.sin({})", "np.arctan({})"])
+        return template.format(self.expr(shape, depth - 1))
+
+    def positive(self, shape, depth):
+        """An expression of `shape` with values at least 0.2: safe for log, sqrt, division and a ** b."""
+        e = self.expr(shape, depth - 1)
+        template = self.pick(["np.exp(np.tanh({}))", "(np.square({}) + 0.5)", "(1.5 + np.sin({}))",
+                              "np.cosh(np.tanh({}))", "np.hypot({}, 1.0)", "(np.abs({}) + 0.5)"])
+        return template.format(e)
+
+    def unary(self, shape, depth):
+        """Elementwise functions of the rule table, each fed values inside its domain."""
+        e = lambda: self.expr(shape, depth - 1)      # noqa: E731 (small local makers read best here)
+        sq = lambda: self.squash(shape, depth)       # noqa: E731
+        p = lambda: self.positive(shape, depth)      # noqa: E731
+        choices = [
+            lambda: f"np.sin({e()})", lambda: f"np.cos({e()})", lambda: f"np.tanh({e()})",
+            lambda: f"np.arctan({e()})", lambda: f"np.exp({sq()})", lambda: f"np.log({p()})",
+            lambda: f"np.sqrt({p()})", lambda: f"np.square({e()})", lambda: f"(-{e()})", lambda: f"(+{e()})",
+            lambda: f"np.log1p({p()})", lambda: f"np.expm1({sq()})", lambda: f"np.sinh({sq()})",
+            lambda: f"np.cosh({sq()})", lambda: f"np.arcsin(0.5 * {sq()})", lambda: f"np.arccos(0.5 * {sq()})",
+            lambda: f"np.arctanh(0.5 * {sq()})", lambda: f"np.arcsinh({e()})", lambda: f"np.arccosh(1.0 + {p()})",
+            lambda: f"np.reciprocal({p()})", lambda: f"np.cbrt({p()})", lambda: f"np.exp2({sq()})",
+            lambda: f"np.log2({p()})", lambda: f"np.log10({p()})", lambda: f"({e()} ** 2)",
+            lambda: f"({p()} ** 0.5)", lambda: f"({p()} ** 1.5)", lambda: f"np.power({p()}, 3)",
+            lambda: f"np.negative({e()})", lambda: f"np.positive({e()})", lambda: f"np.tan(0.5 * {sq()})",
+        ]
+        return self.pick(choices)()
+
+    def operands(self, shape):
+        """Two operand shapes that broadcast to `shape`."""
+        return self.pick(BROADCAST[shape])
+
+    def binary(self, shape, depth):
+        """Binary operators and their numpy spellings, operands of shapes that broadcast to `shape`."""
+        a_shape, b_shape = self.operands(shape)
+        a = lambda: self.expr(a_shape, depth - 1)           # noqa: E731
+        b = lambda: self.expr(b_shape, depth - 1)           # noqa: E731
+        pb = lambda: self.positive(b_shape, depth)          # noqa: E731
+        pa = lambda: self.positive(a_shape, depth)          # noqa: E731
+        choices = [
+            (3, lambda: f"({a()} + {b()})"), (3, lambda: f"({a()} - {b()})"), (3, lambda: f"({a()} * {b()})"),
+            (2, lambda: f"({a()} / {pb()})"), (1, lambda: f"({pa()} ** {self.squash(b_shape, depth)})"),
+            (1, lambda: f"({self.positive(shape, depth)} ** 2.0)"), (1, lambda: f"np.add({a()}, {b()})"),
+            (1, lambda: f"np.subtract({a()}, {b()})"), (1, lambda: f"np.multiply({a()}, {b()})"),
+            (1, lambda: f"np.divide({a()}, {pb()})"), (1, lambda: f"np.power({self.positive(shape, depth)}, 0.5)"),
+            (1, lambda: f"np.arctan2({a()}, {pb()})"), (1, lambda: f"np.logaddexp({a()}, {b()})"),
+            (0.5, lambda: f"np.logaddexp2({a()}, {b()})"), (0.5, lambda: f"np.hypot({a()}, {pb()})"),
+        ]
+        if "c" in self.names:  # the Python-float parameter as an exponent
+            choices.append((0.5, lambda: f"({self.positive(shape, depth)} ** np.tanh(c))"))
+        return self.weighted(choices)()
+
+    def kink(self, shape, depth):
+        """Functions with kinks or selections: abs, maximum, minimum, clip, where. The check's two
+        finite-difference steps reject points near a kink (see the module's docstring)."""
+        a_shape, b_shape = self.operands(shape)
+        e = lambda: self.expr(shape, depth - 1)             # noqa: E731
+        a = lambda: self.expr(a_shape, depth - 1)           # noqa: E731
+        b = lambda: self.expr(b_shape, depth - 1)           # noqa: E731
+        choices = [
+            lambda: f"np.abs({e()})", lambda: f"abs({e()})", lambda: f"np.absolute({e()})",
+            lambda: f"np.maximum({e()}, 0.0)", lambda: f"np.maximum({a()}, {b()})",
+            lambda: f"np.minimum({a()}, {b()})", lambda: f"np.fmax({a()}, {b()})", lambda: f"np.fmin({a()}, {b()})",
+            lambda: f"np.clip({e()}, -0.5, 0.5)",
+            lambda: f"np.where({a()} > {b()}, {self.expr(shape, depth - 1)}, {self.expr(shape, depth - 1)})",
+            lambda: f"np.where({e()} < 0.0, {self.expr(shape, depth - 1)}, {self.expr(shape, depth - 1)})",
+        ]
+        if shape != S:  # a method: not on a shape-() expression, which may be a Python float
+            choices.append(lambda: f"{e()}.clip(-0.5, 0.5)")
+        # README's "no gradient, no error": comparisons as values, sign/floor/round, *_like, argmax
+        choices += [
+            lambda: f"({e()} * ({a()} > {b()}))", lambda: f"({e()} * np.sign({e()}))",
+            lambda: f"({e()} + 0.1 * np.floor({e()}))", lambda: f"({e()} + 0.1 * np.round({e()}))",
+            lambda: f"(np.zeros_like({e()}) + {e()})", lambda: f"(np.ones_like({e()}) * {e()})",
+        ]
+        if shape == V:
+            choices.append(lambda: f"{self.expr(H, depth - 1)}[np.argmax({self.expr(R, depth - 1)})]")
+        if shape == S:
+            choices.append(lambda: f"{self.expr(V, depth - 1)}[np.argmin({self.expr(V, depth - 1)})]")
+        return self.pick(choices)()
+
+    def reduction(self, shape, depth):
+        """Reductions with axis and keepdims, from a larger shape down to `shape`.
+
+        std and norm take the square root of a sum of squares, whose rule divides by the result: where the
+        values are equal by construction (the rows of np.ones((3, 1)) * v), the result is 0 up to rounding
+        and the rule's 0/0 gives garbage while the finite differences give 0 (no step moves off that point).
+        Their arguments get SPREAD, a global constant with distinct entries, added.
+        """
+        h = lambda: self.expr(H, depth - 1)                 # noqa: E731
+        m = lambda: self.expr(M, depth - 1)                 # noqa: E731
+        any_array = lambda: self.expr(self.pick(ARRAY_SHAPES), depth - 1)  # noqa: E731
+        table = {
+            V: [lambda: f"{h()}.sum(axis=0)", lambda: f"np.mean({h()}, axis=0)", lambda: f"{h()}.max(axis=0)",
+                lambda: f"np.min({h()}, axis=0)", lambda: f"np.prod({self.squash(H, depth)}, axis=0)",
+                lambda: f"{m()}.sum(axis=1)", lambda: f"np.amax({m()}, axis=-1)", lambda: f"({h()} + {self.spread()}).std(axis=0)",
+                lambda: f"np.var({h()}, axis=0)", lambda: f"np.cumsum({self.expr(V, depth - 1)})"],
+            R: [lambda: f"{h()}.sum(axis=1)", lambda: f"{h()}.mean(axis=-1)", lambda: f"np.max({h()}, axis=1)",
+                lambda: f"{self.squash(H, depth)}.prod(axis=1)", lambda: f"np.amin({h()}, axis=1)"],
+            C: [lambda: f"{h()}.sum(axis=1, keepdims=True)", lambda: f"np.mean({h()}, axis=1, keepdims=True)",
+                lambda: f"{h()}.max(axis=1, keepdims=True)", lambda: f"np.var({h()}, axis=1, keepdims=True)"],
+            S: [lambda: f"{any_array()}.sum()", lambda: f"np.sum({any_array()})", lambda: f"{any_array()}.mean()",
+                lambda: f"{any_array()}.max()", lambda: f"np.min({any_array()})",
+                lambda: f"{self.squash(V, depth)}.prod()", lambda: f"np.linalg.norm({self.expr(V, depth - 1)} + {self.spread()}[0])",
+                lambda: f"({h()} + {self.spread()}).std()", lambda: f"np.mean({h()}, axis=(0, 1))"],
+            H: [lambda: f"np.cumsum({h()}, axis=1)", lambda: f"{h()}.cumsum(axis=0)",
+                lambda: f"({h()} - {h()}.mean(axis=0, keepdims=True))"],
+            M: [lambda: f"np.cumsum({m()}, axis=0)"],
+        }
+        return self.pick(table[shape])()
+
+    def spread(self):
+        return "SPREAD" if self.module_globals else f"({SPREAD})"
+
+    def index(self, shape, depth):
+        """Indexing and slicing, with constants and with loop counters (each counter is at most 2)."""
+        h = lambda: self.expr(H, depth - 1)                 # noqa: E731
+        m = lambda: self.expr(M, depth - 1)                 # noqa: E731
+        v = lambda: self.expr(V, depth - 1)                 # noqa: E731
+        r = lambda: self.expr(R, depth - 1)                 # noqa: E731
+        table = {
+            V: [lambda: f"{h()}[0]", lambda: f"{h()}[-1]", lambda: f"{m()}[2]", lambda: f"{h()}[1, :]",
+                lambda: f"{m()}[:, 1]", lambda: f"{h()}[[0, 2]].sum(axis=0)", lambda: f"{v()}[::-1]"],
+            R: [lambda: f"{h()}[:, 1]", lambda: f"{h()}[:, -1]", lambda: f"{v()}[:3]", lambda: f"{v()}[1:]",
+                lambda: f"{self.expr(C, depth - 1)}[:, 0]"],
+            C: [lambda: f"{h()}[:, 1:2]", lambda: f"{h()}[:, :1]", lambda: f"{r()}[:, None]"],
+            S: [lambda: f"{v()}[0]", lambda: f"{h()}[1, 2]", lambda: f"{h()}[2][3]", lambda: f"{r()}[-1]",
+                lambda: f"{h()}[{h()} > 0.0].sum()"],
+            H: [lambda: f"{m()}[1:]", lambda: f"{m()}[:3]", lambda: f"{h()}[::-1]", lambda: f"{h()}[:, ::-1]",
+                lambda: f"{m()}[:3, :]"],
+            M: [lambda: f"{m()}[::-1]"],
+        }
+        choices = list(table[shape])
+        indexable = [i for i in self.counters if i not in self.unindexable]
+        if indexable:
+            i = self.pick(indexable)
+            counted = {V: [lambda: f"{h()}[{i}]", lambda: f"{m()}[{i}]"], R: [lambda: f"{h()}[:, {i}]"],
+                       S: [lambda: f"{v()}[{i}]", lambda: f"{r()}[{i}]", lambda: f"{h()}[{i}, 1]"],
+                       C: [lambda: f"{h()}[:, {i}:{i} + 1]"], H: [], M: [lambda: f"({m()}[{i}:{i} + 2].sum() * {m()})"]}
+            choices += counted[shape] * 2
+        return self.pick(choices)()
+
+    def matmul(self, shape, depth):
+        """@, np.dot, .dot, np.matmul, np.inner, np.outer, np.einsum, np.trace."""
+        h = lambda: self.expr(H, depth - 1)                 # noqa: E731
+        m = lambda: self.expr(M, depth - 1)                 # noqa: E731
+        v = lambda: self.expr(V, depth - 1)                 # noqa: E731
+        r = lambda: self.expr(R, depth - 1)                 # noqa: E731
+        table = {
+            H: [lambda: f"({h()} @ {m()})", lambda: f"np.dot({h()}, {m()})", lambda: f"{h()}.dot({m()})",
+                lambda: f"np.matmul({h()}, {m()})", lambda: f"np.einsum('ij,jk->ik', {h()}, {m()})"],
+            V: [lambda: f"({v()} @ {m()})", lambda: f"({h()}.T @ {r()})", lambda: f"np.dot({m()}, {v()})"],
+            R: [lambda: f"({h()} @ {v()})", lambda: f"np.dot({h()}, {v()})", lambda: f"np.einsum('ij,j->i', {h()}, {v()})"],
+            S: [lambda: f"({v()} @ {v()})", lambda: f"np.dot({v()}, {v()})", lambda: f"np.inner({r()}, {r()})",
+                lambda: f"np.trace({m()})", lambda: f"{m()}.trace()"],
+            M: [lambda: f"(0.25 * ({h()}.T @ {h()}))", lambda: f"np.outer({v()}, {v()})", lambda: f"({m()} @ {m()})"],
+            C: [lambda: f"({h()} @ {v()}[:, None])"],
+        }
+        # np.linalg on matrices kept well conditioned (0.2 * m + I), np.tensordot, np.einsum to a number
+        table[S] += [lambda: f"np.linalg.det(0.2 * {m()} + np.eye(4))", lambda: f"np.einsum('ij,ij->', {h()}, {h()})",
+                     lambda: f"np.tensordot({h()}, {h()}, axes=2)"]
+        table[M] += [lambda: f"np.linalg.inv(0.2 * {m()} + np.eye(4))",
+                     lambda: f"(0.25 * np.tensordot({h()}, {h()}, axes=([0], [0])))"]
+        table[V] += [lambda: f"np.linalg.solve(0.2 * {m()} + np.eye(4), {v()})"]
+        result = self.pick(table[shape])()
+        # products add up four terms: squash half of them so values stay of order one through loops
+        return f"np.tanh({result})" if self.chance(0.5) else result
+
+    def reshape(self, shape, depth):
+        """reshape, transpose, .T, squeeze, expand_dims, ravel, flatten, swapaxes, flip, roll, tril."""
+        h = lambda: self.expr(H, depth - 1)                 # noqa: E731
+        m = lambda: self.expr(M, depth - 1)                 # noqa: E731
+        r = lambda: self.expr(R, depth - 1)                 # noqa: E731
+        c = lambda: self.expr(C, depth - 1)                 # noqa: E731
+        table = {
+            H: [lambda: f"{h()}.reshape(4, 3).T", lambda: f"np.reshape({h()}, (4, 3)).T", lambda: f"{h()}.T.T",
+                lambda: f"np.transpose({h()}.T)", lambda: f"{h()}.ravel().reshape(3, 4)",
+                lambda: f"{h()}.flatten().reshape(3, -1)", lambda: f"np.swapaxes({h()}.T, 0, 1)",
+                lambda: f"np.flip({h()}, axis=0)", lambda: f"np.roll({h()}, 1, axis=1)",
+                lambda: f"{h()}.reshape(12)[::-1].reshape(3, 4)", lambda: f"{m()}.T[1:]"],
+            V: [lambda: f"{m()}.T[1]", lambda: f"{h()}.reshape(4, 3)[:, 0]", lambda: f"np.squeeze({m()}[1:2])",
+                lambda: f"{h()}.reshape(-1)[4:8]"],
+            R: [lambda: f"{c()}.reshape(3)", lambda: f"np.squeeze({c()}, axis=1)", lambda: f"{c()}.ravel()",
+                lambda: f"{c()}.flatten()", lambda: f"np.ravel({c()})"],
+            C: [lambda: f"{r()}.reshape(3, 1)", lambda: f"np.expand_dims({r()}, 1)", lambda: f"np.reshape({r()}, (3, 1))",
+                lambda: f"{r()}.reshape(-1, 1)"],
+            M: [lambda: f"{m()}.T", lambda: f"np.transpose({m()})", lambda: f"{m()}.transpose()",
+                lambda: f"np.tril({m()})", lambda: f"np.triu({m()})", lambda: f"{m()}.swapaxes(0, 1)",
+                lambda: f"np.diag({self.expr(V, depth - 1)})", lambda: f"np.diag(np.diag({m()}))"],
+            S: [],
+        }
+        # broadcast_to, tile, repeat, moveaxis, copies, astype, asarray, np.array of a list display
+        v = lambda: self.expr(V, depth - 1)                 # noqa: E731
+        table[H] += [lambda: f"np.broadcast_to({v()}, (3, 4))", lambda: f"np.tile({v()}, (3, 1))",
+                     lambda: f"np.repeat({c()}, 4, axis=1)", lambda: f"np.moveaxis({h()}.T, 0, 1)",
+                     lambda: f"{h()}.copy()", lambda: f"np.copy({h()})", lambda: f"{h()}.astype(np.float64)",
+                     lambda: f"np.asarray({h()})", lambda: f"np.array([{v()}, {v()}, {v()}])",
+                     lambda: f"np.expand_dims({v()}, 0).repeat(3, axis=0)"]
+        table[V] += [lambda: f"np.diag({m()})", lambda: f"np.repeat({v()}[:2], 2)", lambda: f"np.tile({v()}[:2], 2)"]
+        table[R] += [lambda: f"np.squeeze({c()})"]
+        return self.pick(table[shape])() if table[shape] else None
+
+    def join(self, shape, depth):
+        """np.stack, np.concatenate, np.vstack, np.hstack of list displays."""
+        h = lambda: self.expr(H, depth - 1)                 # noqa: E731
+        v = lambda: self.expr(V, depth - 1)                 # noqa: E731
+        r = lambda: self.expr(R, depth - 1)                 # noqa: E731
+        c = lambda: self.expr(C, depth - 1)                 # noqa: E731
+        table = {
+            H: [lambda: f"np.stack([{v()}, {v()}, {v()}])", lambda: f"np.stack([{r()}, {r()}, {r()}, {r()}], axis=1)",
+                lambda: f"np.concatenate([{h()}[:, :2], {h()}[:, 2:]], axis=1)",
+                lambda: f"np.concatenate([{h()}[:1], {h()}[1:]])", lambda: f"np.vstack([{v()}, {h()}[1:]])",
+                lambda: f"np.hstack([{c()}, {h()}[:, 1:]])"],
+            V: [lambda: f"np.concatenate([{v()}[:2], {v()}[2:]])", lambda: f"np.stack([{v()}, {v()}]).sum(axis=0)",
+                lambda: f"np.hstack([{v()}[:1], {v()}[1:]])"],
+            R: [lambda: f"np.concatenate([{r()}[:1], {r()}[1:]])"],
+            C: [lambda: f"np.vstack([{c()}[:1], {c()}[1:]])", lambda: f"np.concatenate([{c()}, {c()}], axis=1)[:, 1:]"],
+            M: [lambda: f"np.stack([{v()}, {v()}, {v()}, {v()}])", lambda: f"np.vstack([{h()}, {v()}])"],
+            S: [],
+        }
+        return self.pick(table[shape])() if table[shape] else None
+
+    def call(self, shape, depth):
+        """A call of one of the module's helpers (keywords, defaults), or of the model's methods."""
+        choices = [h for h in self.helpers if len(h.returns) == 1 and h.returns[0] == shape]
+        if "model" in self.names and not self.in_helper:
+            if shape == H:
+                return f"model.forward({self.expr(H, depth - 1)})"
+            if shape == S and self.chance(0.5):
+                scale = f", scale={self.leaf(S)}" if self.chance(0.5) else ""
+                return f"model.score({self.expr(H, depth - 1)}{scale})"
+        if not choices:
+            return None
+        return self.call_text(self.pick(choices), depth)
+
+    def call_text(self, helper, depth):
+        """helper(...) with its first arguments by position, later ones by keyword, defaults sometimes left out."""
+        parts = []
+        by_keyword = False
+        for name, shape, default in helper.parameters:
+            if default is not None and self.chance(0.4):
+                by_keyword = True  # leaving a default out: what follows must go by keyword
+                continue
+            by_keyword = by_keyword or self.chance(0.35)
+            value = self.expr(shape, depth - 1)
+            parts.append(f"{name}={value}" if by_keyword else value)
+        prefix = f"{helper.module}." if helper.module and not self.in_helper else ""
+        return f"{prefix}{helper.name}({', '.join(parts)})"
+
+    def condition(self, depth=2):
+        """A data-dependent condition: a comparison of a shape-() expression with a threshold, or with the
+        Python-float parameter c."""
+        shape = self.pick([H, V, R, S])
+        e = self.expr(shape, depth)
+        if shape != S:
+            e = self.pick([f"{e}.sum()", f"np.tanh({e}).mean()", f"{e}.max()", f"np.sum({e})"])
+        threshold = self.pick(["0.0", "0.3", "-0.2", "1.0"] + (["c"] if "c" in self.names else []))
+        comparison = f"{e} {self.pick(['>', '<', '>=', '<='])} {threshold}"
+        return f"not {comparison}" if self.chance(0.1) else comparison
+
+    def bounded(self, name, shape, depth):
+        """A new value for `name` that stays of order one however many times a loop repeats it."""
+        inner = self.expr(shape, depth)
+        return self.pick([f"np.tanh({inner})", f"(0.5 * {name} + 0.5 * np.sin({inner}))",
+                          f"np.tanh({name} + {inner})"])
+
+    # ---- statements -----------------------------------------------------------------------------------------
+
+    def statements(self, count):
+        for _ in range(count):
+            self.statement()
+
+    def statement(self):
+        at_top = self.block_depth == 0
+        in_loop = self.loop_depth > 0
+        nested_ok = self.block_depth < 2
+        table = [(5, self.s_assign), (3, self.s_rebind), (1.5, self.s_rebind_twice), (1, self.s_tuple)]
+        if self.in_helper:  # a helper has no n and no x: straight-line code and branches
+            table += [(1, self.s_if)] if nested_ok else []
+            return self.weighted(table)()
+        table += [(0.4, self.s_shape_unpack), (0.8, self.s_augmented), (1.5, self.s_helper_call),
+                  (0.5, self.s_split), (0.2, self.s_assert)]
+        if nested_ok:
+            table += [(1.5, self.s_if), (1, self.s_if_define), (1.5, self.s_for_range), (0.8, self.s_for_rows),
+                      (1.2, self.s_for_list), (0.8, self.s_list_built_in_loop), (0.5, self.s_list_display)]
+        if nested_ok:
+            table += [(1.0 if not in_loop else 0.4, self.s_while)]
+        if nested_ok and "blocks" in self.names:
+            table += [(1.5, self.s_for_blocks)]
+        if in_loop:
+            table += [(2, self.s_loop_control), (1, self.s_if_counter)]
+        if self.block_depth <= 1 and not in_loop:  # return in a branch (not in a loop: README refuses that)
+            table += [(0.5 if at_top else 0.3, self.s_early_return)]
+        self.weighted(table)()
+
+    def enter_loop(self, kind="for"):
+        self.loop_depth += 1
+        self.loop_kinds.append(kind)
+
+    def leave_loop(self):
+        self.loop_depth -= 1
+        self.loop_kinds.pop()
+
+    def target_shape(self):
+        return self.weighted([(5, H), (2, V), (1, R), (1, C), (1, M), (1.5, S)])
+
+    def bind(self, name, shape):
+        self.vars[name] = shape
+        self.locals.add(name)
+
+    def rebindable(self, shape=None):
+        names = [n for n in self.locals | self.rebindable_parameters
+                 if n in self.vars and n not in self.locked and (shape is None or self.vars[n] == shape)]
+        return sorted(names)
+
+    def s_assign(self):
+        """`t = expression`: a new name."""
+        shape = self.target_shape()
+        name = self.fresh("t")
+        self.emit(f"{name} = {strip(self.expr(shape, self.rng.randint(1, 3)))}")
+        self.bind(name, shape)
+
+    def s_rebind(self):
+        """`h = f(h, ...)`: an existing name gets a new value of its shape (bounded inside loops)."""
+        names = self.rebindable()
+        if not names:
+            return self.s_assign()
+        name = self.pick(names)
+        shape = self.vars[name]
+        if self.loop_depth:
+            value = self.bounded(name, shape, 2)
+        else:
+            value = self.expr(shape, self.rng.randint(1, 3))
+        self.emit(f"{name} = {strip(value)}")
+
+    def s_rebind_twice(self):
+        """`t = np.sin(x); t = t * t`: a name rebound several times in a row (inside branches too)."""
+        shape = self.target_shape()
+        names = self.rebindable(shape)
+        name = self.pick(names) if names and self.chance(0.5) else self.fresh("r")
+        first = self.bounded(name, shape, 1) if name in self.vars else self.squash(shape, 2)
+        self.emit(f"{name} = {strip(first)}")
+        self.bind(name, shape)
+        for _ in range(self.rng.randint(1, 2)):
+            self.emit(f"{name} = " + self.pick([f"{name} * {name}", f"np.sin({name}) + 0.5 * {name}",
+                                                f"np.tanh({name} * {self.leaf(shape)})"]))
+
+    def s_tuple(self):
+        """Tuple assignment: a swap with an update (`a, b = b, np.tanh(a + b)`), or two new names at once."""
+        shape = self.target_shape()
+        names = self.rebindable(shape)
+        if len(names) >= 2 and self.chance(0.7):
+            a, b = self.rng.sample(names, 2)
+            update = self.pick([f"np.tanh({a} + {b})", f"np.sin({a} * 2.0)", f"0.5 * ({a} - {b})"])
+            self.emit(f"{a}, {b} = {b}, {update}")
+        else:
+            p, q = self.fresh("p"), self.fresh("q")
+            self.emit(f"{p}, {q} = {strip(self.expr(shape, 2))}, {strip(self.expr(shape, 2))}")
+            self.bind(p, shape)
+            self.bind(q, shape)
+
+    def s_shape_unpack(self):
+        """`rows, cols = h.shape` (no gradient) and a use of the numbers."""
+        h = self.pick(self.readable(H))
+        rows, cols = self.fresh("rows"), self.fresh("cols")
+        self.emit(f"{rows}, {cols} = {h}.shape")
+        name = self.fresh("t")
+        self.emit(f"{name} = {strip(self.expr(H, 2))} * ({rows} / {cols})")
+        self.bind(name, H)
+
+    def s_augmented(self):
+        """`acc += e` where acc holds an array the function itself just made (README: augmented assignment on
+        names where the name holds an array the function made), at top level or across a loop."""
+        if self.loop_depth:
+            # LIMITATION (narrower than README): `a = x * 1.0; a += x` inside a loop body, `a` made afresh in the
+            # same iteration, is refused ("in a loop would change an array that another name holds by the
+            # next iteration"). Augmented assignment is generated only outside loops, or across one below.
+            return self.s_assign()
+        shape = self.pick([H, V, R, C, M])
+        acc = self.fresh("acc")
+        fresh_array = self.pick([f"np.tanh({self.expr(shape, 1)})", f"({self.expr(shape, 1)} * 1.0)",
+                                 f"np.zeros_like({self.pick(self.readable(shape) or [self.derived(shape)])})"])
+        self.emit(f"{acc} = {strip(fresh_array)}")
+        op = self.pick(["+=", "+=", "-=", "*="])
+
+        def increment():
+            b_shape = self.pick([b for a, b in BROADCAST[shape] if a == shape])
+            value = self.expr(b_shape, 2)
+            return f"np.tanh({value})" if op == "*=" else value   # *= by a bounded factor
+
+        if self.loop_depth == 0 and self.block_depth < 2 and self.chance(0.4):
+            # across a loop: the accumulator is made before the loop, augmented in it, read after it
+            i = self.fresh("i")
+            self.emit(f"for {i} in range(n):")
+            self.locked.add(acc)
+            self.enter_loop()
+            self.counters.append(i)
+            self.block(lambda: self.emit(f"{acc} {op} {strip(increment())}"))
+            self.counters.pop()
+            self.leave_loop()
+            self.locked.discard(acc)
+        else:
+            self.emit(f"{acc} {op} {strip(increment())}")
+        self.bind(acc, shape)
+        self.locals.discard(acc)  # never rebound afterwards, so nothing else ever holds it before an update
+
+    def s_split(self):
+        """np.split / np.array_split into a tuple of names, joined again another way."""
+        h = strip(self.expr(H, 1))
+        name = self.fresh("t")
+        if self.chance(0.5):
+            a, b = self.fresh("a"), self.fresh("b")
+            self.emit(f"{a}, {b} = np.split({h}, 2, axis=1)")
+            self.emit(f"{name} = np.concatenate([{b}, {a} * {self.leaf(S)}], axis=1)")
+        else:
+            parts = self.fresh("parts")
+            self.emit(f"{parts} = np.array_split({h}, 3)")
+            self.emit(f"{name} = np.vstack([{parts}[2], {parts}[0], {parts}[1]])")
+        self.bind(name, H)
+
+    def s_assert(self):
+        """assert (README: statements)."""
+        name = self.pick([e for e in self.vars if self.vars[e] != S and e not in self.locked])
+        self.emit(f"assert {name}.shape == {self.vars[name]}")
+
+    def s_helper_call(self):
+        """A call of a helper as a statement: a tuple result unpacked, or one result bound."""
+        tuples = [h for h in self.helpers if len(h.returns) == 2]
+        if tuples and self.chance(0.6):
+            helper = self.pick(tuples)
+            p, q = self.fresh("p"), self.fresh("q")
+            self.emit(f"{p}, {q} = {self.call_text(helper, 2)}")
+            self.bind(p, helper.returns[0])
+            self.bind(q, helper.returns[1])
+            return
+        singles = [h for h in self.helpers if len(h.returns) == 1]
+        if not singles:
+            return self.s_assign()
+        helper = self.pick(singles)
+        name = self.fresh("t")
+        self.emit(f"{name} = {self.call_text(helper, 2)}")
+        self.bind(name, helper.returns[0])
+
+    def s_if(self):
+        """if/elif/else on data."""
+        self.emit(f"if {self.condition()}:")
+        self.block(lambda: self.statements(self.rng.randint(1, 3)))
+        if self.chance(0.4):
+            self.emit(f"elif {self.condition()}:")
+            self.block(lambda: self.statements(self.rng.randint(1, 2)))
+        if self.chance(0.6):
+            self.emit("else:")
+            self.block(lambda: self.statements(self.rng.randint(1, 2)))
+
+    def s_if_define(self):
+        """A name first bound in every branch of an if/elif/else, used after it."""
+        shape = self.target_shape()
+        name = self.fresh("y")
+        branches = self.rng.randint(2, 3)
+
+        def body():
+            self.statements(self.rng.randint(0, 1))
+            self.emit(f"{name} = {strip(self.expr(shape, 2))}")
+
+        self.emit(f"if {self.condition()}:")
+        self.block(body)
+        if branches == 3:
+            self.emit(f"elif {self.condition()}:")
+            self.block(body)
+        self.emit("else:")
+        self.block(body)
+        self.bind(name, shape)
+
+    def accumulator(self):
+        """A name made before a loop that the loop updates (the loop-carried state)."""
+        shape = self.weighted([(4, H), (2, V), (1, S)])
+        names = self.rebindable(shape)
+        if names and self.chance(0.5):
+            return self.pick(names), shape
+        name = self.fresh("h")
+        self.emit(f"{name} = {strip(self.expr(shape, 1))}")
+        self.bind(name, shape)
+        return name, shape
+
+    def s_for_range(self):
+        """for over range(...) with the trip count n an argument; the counter indexes arrays and steers ifs."""
+        h, shape = self.accumulator()
+        i = self.fresh("i")
+        header = self.pick([f"range(n)", f"range(n)", f"range(1, n)", f"range(n - 1, -1, -1)", "range(len(x))",
+                            "range(0, n, 2)"])
+        self.emit(f"for {i} in {header}:")
+        self.counters.append(i)
+        self.enter_loop()
+
+        def body():
+            self.statements(self.rng.randint(0, 2))
+            self.emit(f"{h} = {strip(self.bounded(h, shape, 2))}")
+            self.statements(self.rng.randint(0, 1))
+
+        self.block(body)
+        self.leave_loop()
+        self.counters.pop()
+
+    def s_for_rows(self):
+        """for over an array's rows (a parameter's or one the function made), or over zip of two arrays' rows:
+        each row gets its gradient."""
+        source = self.pick(self.readable(H) + self.readable(M))
+        if "[" in source or "." in source:  # iterate a name, as README asks: bind a structure's array first
+            name = self.fresh("a")
+            self.emit(f"{name} = {source}")
+            self.bind(name, self.vars[source])
+            source = name
+        acc, shape = self.accumulator()
+        row, other = self.fresh("row"), None
+        partners = [e for e in self.readable(self.vars[source]) if e != source and "[" not in e and "." not in e]
+        if partners and self.chance(0.3):
+            other = self.fresh("row")
+            self.emit(f"for {row}, {other} in zip({source}, {self.pick(partners)}):")
+        else:
+            self.emit(f"for {row} in {source}:")
+
+        def body():
+            self.bind(row, V)        # a loop target may be rebound in the body
+            if other:
+                self.bind(other, V)
+            self.statements(self.rng.randint(0, 1))
+            update = self.expr(shape, 1)
+            if other:
+                update = f"({update} * {other}.mean())"
+            if shape == V:   # the row itself broadcasts against the accumulator
+                value = self.pick([f"np.tanh({acc} + {row} * {update})", f"0.5 * {acc} + 0.5 * np.sin({row} - {update})"])
+            else:            # a number made of the row
+                value = self.pick([f"np.tanh({acc} + {update} * {row}.sum())",
+                                   f"0.5 * {acc} + 0.5 * np.sin({update} + {row}.mean())"])
+            self.emit(f"{acc} = {value}")
+
+        self.enter_loop()
+        self.block(body)
+        self.leave_loop()
+
+    def s_for_list(self):
+        """for over a list (the list parameter or a display held by a name), with enumerate or zip."""
+        acc, shape = self.accumulator()
+        if "layers" in self.names and self.chance(0.6):
+            items, item_shape, length = "layers", M, 2
+        else:
+            item_shape = self.pick([H, V, M])
+            length = self.rng.randint(2, 3)
+            items = self.fresh("hs")
+            opener, closer = ("[", "]") if self.chance(0.7) else ("(", ")")  # a list or a tuple
+            self.emit(f"{items} = {opener}{', '.join(strip(self.expr(item_shape, 1)) for _ in range(length))}{closer}")
+        item = self.fresh("item")
+        form = self.pick(["plain", "enumerate", "zip", "range_len"])
+        counter = partner = partner_shape = None
+        if form == "plain":
+            self.emit(f"for {item} in {items}:")
+        elif form == "enumerate":
+            counter = self.fresh("j")
+            self.emit(f"for {counter}, {item} in enumerate({items}):")
+            # LIMITATION (narrower than README): enumerate's counter over items that carry a gradient is taken
+            # to carry one, so an index made of it (`w[j]`, `h[:, j:j + 1]`) is refused ("an index that carries
+            # a gradient"). As a number or in a condition it works; only those uses are generated.
+            self.unindexable.add(counter)
+        elif form == "range_len":
+            counter = self.fresh("j")
+            self.emit(f"for {counter} in range(len({items})):")
+        else:
+            other, partner = self.fresh("o"), self.fresh("k")
+            partner_shape = self.pick([H, V, S])
+            self.emit(f"{other} = [{', '.join(strip(self.expr(partner_shape, 1)) for _ in range(length))}]")
+            self.emit(f"for {item}, {partner} in zip({items}, {other}):")
+
+        def body():
+            if form == "range_len":
+                self.emit(f"{item} = {items}[{counter}]")
+            if form == "zip":
+                self.vars[partner] = partner_shape
+            self.vars[item] = item_shape
+            self.statements(self.rng.randint(0, 1))
+            update = self.combine(acc, shape, item, item_shape)
+            if form == "zip":
+                update = self.combine(acc, shape, partner, partner_shape, update)
+            self.emit(f"{acc} = {update}")
+
+        if counter is not None:
+            self.counters.append(counter)
+        self.enter_loop()
+        self.block(body)
+        self.leave_loop()
+        if counter is not None:
+            self.counters.pop()
+
+    def s_for_blocks(self):
+        """for over a list of layer dicts (`for blk in blocks: h = np.tanh(h @ blk["w"] + blk["b"])`), by item, by
+        index, with enumerate, or zipped with the list of matrices."""
+        acc = self.fresh("h")
+        shape = self.pick([H, V])
+        self.emit(f"{acc} = {strip(self.expr(shape, 1))}")
+        self.bind(acc, shape)
+        blk = self.fresh("blk")
+        form = self.pick(["plain", "index", "enumerate"] + (["zip"] if "layers" in self.names else []))
+        counter = other = None
+        if form == "plain":
+            self.emit(f"for {blk} in blocks:")
+        elif form == "index":
+            counter = self.fresh("j")
+            self.emit(f"for {counter} in range(len(blocks)):")
+        elif form == "enumerate":
+            counter = self.fresh("j")
+            self.emit(f"for {counter}, {blk} in enumerate(blocks):")
+            self.unindexable.add(counter)  # see the LIMITATION in s_for_list
+        else:
+            other = self.fresh("m")
+            self.emit(f"for {blk}, {other} in zip(blocks, layers):")
+
+        def body():
+            if form == "index":
+                self.emit(f"{blk} = blocks[{counter}]")
+            self.bind(f'{blk}["w"]', M)
+            self.bind(f'{blk}["b"]', V)
+            self.locals -= {f'{blk}["w"]', f'{blk}["b"]'}
+            if other:
+                self.bind(other, M)
+            self.statements(self.rng.randint(0, 1))
+            extra = f" @ {other}" if other else ""
+            self.emit(f'{acc} = np.tanh({acc} @ {blk}["w"]{extra} + {blk}["b"] * {self.leaf(S)})')
+
+        if counter:
+            self.counters.append(counter)
+        self.enter_loop()
+        self.block(body)
+        self.leave_loop()
+        if counter:
+            self.counters.pop()
+
+    def combine(self, acc, shape, item, item_shape, inner=None):
+        """A bounded new value for the loop-carried `acc` that uses the loop's item (so its gradient flows)."""
+        e = inner or self.expr(shape, 1)
+        if (shape, item_shape) in BROADCAST[shape]:   # the item broadcasts against the accumulator
+            return f"np.tanh({acc} + {item} * {e})"
+        if item_shape == M and shape in (H, V):
+            return f"np.tanh({acc} @ {item} + {e})"
+        if item_shape == S:
+            return f"np.tanh({acc} + {item} * {e})"
+        return f"np.tanh({acc} + {item}.mean() * {e})"
+
+    def s_list_built_in_loop(self):
+        """`outs = outs + [h]` in a loop over range(n), then np.stack or a loop summing over the list."""
+        h, shape = self.accumulator()
+        if shape == S:
+            h, shape = self.fresh("h"), H
+            self.emit(f"{h} = {strip(self.expr(H, 1))}")
+            self.bind(h, H)
+        outs = self.fresh("outs")
+        i = self.fresh("i")
+        self.emit(f"{outs} = []")
+        self.emit(f"for {i} in range(n):")
+        self.counters.append(i)
+        self.enter_loop()
+
+        def body():
+            # no break/continue here: the list then has n items, so np.stack below never sees an empty list
+            self.emit(f"{h} = {strip(self.bounded(h, shape, 2))}")
+            self.emit(f"{outs} = {outs} + [{self.pick([h, f'np.sin({h})', f'{h} * {self.leaf(S)}'])}]")
+
+        self.block(body)
+        self.leave_loop()
+        self.counters.pop()
+        name = self.fresh("t")
+        if self.chance(0.6):
+            self.min_trip = 1  # np.stack of an empty list is an error in numpy itself
+            reduce = self.pick(["np.stack({}).sum(axis=0)", "np.stack({}).mean(axis=0)", "np.stack({})[-1]",
+                                "np.stack({}, axis=1).max(axis=1)", "{}[0]", "np.concatenate({}).sum(axis=0)"])
+            if reduce.startswith("np.concatenate") and shape != H:
+                reduce = "np.stack({}).sum(axis=0)"
+            self.emit(f"{name} = {reduce.format(outs)}")
+            self.bind(name, shape if "concatenate" not in reduce else V)
+        elif self.chance(0.5):
+            total = self.fresh("total")
+            item = self.fresh("o")
+            self.emit(f"{total} = 0.0")
+            self.emit(f"for {item} in {outs}:")
+            self.indent += 1
+            self.emit(f"{total} = {total} + {self.pick([f'np.tanh({item}).sum()', f'({item} * {item}).mean()'])}")
+            self.indent -= 1
+            self.bind(total, S)
+        else:
+            # read back by the counter of a second loop over range(n) (the list has n items), maybe backwards
+            total, j = self.fresh("total"), self.fresh("i")
+            self.emit(f"{total} = 0.0")
+            self.emit(f"for {j} in range(n):")
+            self.indent += 1
+            index = self.pick([j, f"n - 1 - {j}"])
+            self.emit(f"{total} = {total} + np.sin({outs}[{index}] * ({j} + 1.0)).sum()")
+            self.indent -= 1
+            self.bind(total, S)
+
+    def s_list_display(self):
+        """A list display or `[h] * 3`, read by index and by np.stack / np.concatenate."""
+        shape = self.pick([V, H])
+        items = self.fresh("ls")
+        if self.chance(0.4):
+            self.emit(f"{items} = [{strip(self.expr(shape, 1))}] * 3")
+        else:
+            self.emit(f"{items} = [{', '.join(strip(self.expr(shape, 1)) for _ in range(3))}]")
+        name = self.fresh("t")
+        if shape == V:
+            use, result = self.pick([(f"np.stack({items})", H), (f"{items}[1]", V), (f"np.concatenate({items})[2:6]", V),
+                                     (f"np.vstack({items})", H)])
+        else:
+            use, result = self.pick([(f"np.stack({items}).sum(axis=0)", H), (f"{items}[-1]", H),
+                                     (f"np.concatenate({items}, axis=1).sum(axis=1)", R), (f"np.hstack({items})[:, 3:7]", H)])
+        self.emit(f"{name} = {use}")
+        self.bind(name, result)
+
+    def s_while(self):
+        """while with a data-dependent condition: s grows by at least e**-1 per trip, so it ends in at most
+        about ten trips; sometimes a counter breaks out earlier."""
+        h, shape = self.accumulator()
+        s, k = self.fresh("s"), self.fresh("k")
+        self.emit(f"{s} = np.tanh({strip(self.expr(S, 1))})")
+        use_counter = self.chance(0.5)
+        if use_counter:
+            self.emit(f"{k} = 0")
+        self.emit(f"while {s} < {self.pick(['1.0', '2.0', '3.0'])}:")
+        self.enter_loop("while")
+
+        def body():
+            self.statements(self.rng.randint(0, 1))
+            self.emit(f"{h} = {strip(self.bounded(h, shape, 2))}")
+            growth = f"np.tanh({h}).mean()" if shape != S else f"np.tanh({h})"
+            self.emit(f"{s} = {s} + np.exp({growth})")
+            if use_counter:
+                self.emit(f"{k} = {k} + 1")
+                self.emit(f"if {k} >= {self.rng.randint(2, 4)}:")
+                self.indent += 1
+                self.emit("break")
+                self.indent -= 1
+
+        self.block(body)
+        self.leave_loop()
+        self.bind(s, S)
+
+    def s_loop_control(self):
+        """break or continue under a condition on the counter or on data (README: `break`, `continue`)."""
+        if self.counters and self.chance(0.5):
+            i = self.counters[-1]
+            cond = self.pick([f"{i} == 1", f"{i} >= 2", f"{i} == 0"])
+        else:
+            cond = self.condition(1)
+        self.emit(f"if {cond}:")
+        # no `continue` directly in a while: it would skip the update that ends the loop
+        keyword = "break" if self.loop_kinds[-1] == "while" else self.pick(["break", "continue"])
+
+        def body():
+            self.statements(self.rng.randint(0, 1))
+            self.emit(keyword)
+
+        self.block(body)
+
+    def s_if_counter(self):
+        """if/elif/else on a loop counter."""
+        if not self.counters:
+            return self.s_if()
+        i = self.pick(self.counters)
+        self.emit(f"if {self.pick([f'{i} == 0', f'{i} < n - 1', f'{i} >= 1'])}:")
+        self.block(lambda: self.statements(1))
+        if self.chance(0.4):
+            self.emit(f"elif {i} == 1:")
+            self.block(lambda: self.statements(1))
+        if self.chance(0.5):
+            self.emit("else:")
+            self.block(lambda: self.statements(1))
+
+    def s_early_return(self):
+        """`if cond: return ...` at top level, the function going on after it."""
+        self.emit(f"if {self.condition()}:")
+        self.indent += 1
+        self.emit(f"return {self.result()}")
+        self.indent -= 1
+
+    def result(self):
+        """A scalar made of a few of the live values, so that most statements reach the output."""
+        recent = [n for n in self.vars if n in self.locals and n not in self.locked]
+        chosen = recent[-3:] if recent else []
+        if self.chance(0.5) or not chosen:
+            chosen.append(self.pick(self.readable(H)))
+        terms = []
+        for name in chosen:
+            if self.vars[name] == S:
+                terms.append(name)
+            else:
+                terms.append(self.pick([f"{name}.sum()", f"np.sum({name})", f"np.tanh({name}).mean()",
+                                        f"({name} * {name}).sum()", f"np.mean(np.sin({name}))"]))
+        return " + ".join(terms)
+
+
+def strip(expression):
+    """`(a + b)` -> `a + b` for the right-hand side of an assignment (only when the outer parentheses match)."""
+    if expression.startswith("(") and expression.endswith(")"):
+        depth = 0
+        for k, ch in enumerate(expression):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and k < len(expression) - 1:
+                return expression
+        return expression[1:-1]
+    return expression
+
+
+# ---- helpers and the whole module ----------------------------------------------------------------------------
+
+def generate_helpers(builder, module):
+    """0-3 helper functions at module level: defaults, keyword arguments, tuple results, a branch or a loop
+    inside, helpers calling earlier helpers."""
+    texts = []
+    for k in range(builder.rng.choice([0, 1, 1, 2, 3])):
+        first = builder.pick([H, V])
+        second = builder.pick([M, V, H]) if first == H else builder.pick([V, M])
+        parameters = [("a", first, None), ("w", second, None)]
+        if builder.chance(0.7):
+            parameters.append(("scale", S, "0.5"))
+        if builder.chance(0.5):
+            parameters.append(("shift", S, "0.0"))
+        shape_kind = builder.pick(["straight", "branch", "early_return", "loop"])
+        returns = (builder.pick([first, S]),) if builder.chance(0.7) else (first, builder.pick([first, S]))
+        if shape_kind == "early_return":
+            # LIMITATION (narrower than README): a helper returning a tuple from a branch is refused ("returning
+            # several values from a branch of a helper is not supported"), though README lists tuple results
+            # and `return` in branches. Helpers with an early return return one value.
+            returns = returns[:1]
+        helper = Builder(builder.rng, [])
+        helper.in_helper = True
+        helper.module_globals = not module
+        helper.helpers = list(builder.helpers)
+        helper.vars = {name: shape for name, shape, _ in parameters}
+        helper.locals = {name for name, shape, _ in parameters if shape != S}
+        helper.ids = builder.ids
+        signature = ", ".join(name if default is None else f"{name}={default}" for name, _, default in parameters)
+        helper.indent = 1
+        if shape_kind == "straight":
+            helper.statements(builder.rng.randint(1, 2))
+        elif shape_kind == "branch":
+            helper.s_if_define()
+        elif shape_kind == "loop":
+            i = helper.fresh("i")
+            helper.emit(f"for {i} in range(2):")
+            helper.counters.append(i)
+            helper.enter_loop()
+            helper.block(lambda: helper.emit(f"a = {strip(helper.bounded('a', first, 2))}"))
+            helper.leave_loop()
+            helper.counters.pop()
+        else:
+            helper.emit(f"if {helper.condition(1)}:")
+            helper.indent += 1
+            helper.emit(f"return {helper_return(helper, returns)}")
+            helper.indent -= 1
+        helper.emit(f"return {helper_return(helper, returns)}")
+        name = f"helper_{k}"
+        texts.append(f"def {name}({signature}):\n" + "\n".join(helper.lines) + "\n")
+        builder.helpers.append(Helper(name, module, parameters, returns))
+    return texts
+
+
+def helper_return(helper, returns):
+    parts = []
+    for shape in returns:
+        e = helper.expr(shape, 2)
+        if "scale" in helper.vars and helper.chance(0.5):
+            e = f"{e} * scale"
+        if "shift" in helper.vars and helper.chance(0.5):
+            e = f"{e} + shift"
+        parts.append(strip(e))
+    return ", ".join(parts)
+
+
+def generate(seed, attempt=0) -> Program:
+    """The program for (seed, attempt), deterministic."""
+    rng = random.Random(f"sourcegrad-random-programs:{seed}:{attempt}")
+    others = [name for name in PARAMETERS if name != "x"]
+    names = ["x"] + rng.sample(others, rng.randint(1, 4))
+    names = [name for name in PARAMETERS if name in names]  # a fixed order reads better
+    builder = Builder(rng, names)
+    # README: calls of helpers "from other modules" are differentiated too
+    helper_module = f"rp_helpers_s{seed}_a{attempt}" if rng.random() < 0.25 else ""
+    helper_texts = generate_helpers(builder, "hm" if helper_module else "")
+    if rng.random() < 0.3:  # a parameter with a default, never passed: read like any number
+        builder.vars["alpha"] = S
+        builder.uses_alpha = True
+    builder.statements(rng.randint(3, 7))
+    if rng.random() < 0.2:
+        builder.emit(f"if {builder.condition()}:")
+        builder.indent += 1
+        builder.emit(f"return {builder.result()}")
+        builder.indent -= 1
+        builder.emit("else:")
+        builder.indent += 1
+        builder.emit(f"return {builder.result()}")
+        builder.indent -= 1
+    else:
+        builder.emit(f"return {builder.result()}")
+    differentiable = [name for name in names]
+    wrt = tuple(name for name in differentiable if rng.random() < 0.6) or (rng.choice(differentiable),)
+    parameters = names + ["n"]
+    signature = ", ".join(parameters) + (", alpha=0.5" if builder.uses_alpha else "")
+    header = ["import numpy as np", *([f"import {helper_module} as hm"] if helper_module else []), "",
+              "SCALE = 0.7", f"SPREAD = {SPREAD}", "", MODEL_CLASS.strip(), ""]
+    modules = {}
+    if helper_module:  # the helpers in a module of their own, imported as hm
+        modules[helper_module] = "import numpy as np\n\n\n" + "\n\n".join(helper_texts)
+        helper_texts = []
+    body = [f"def f({signature}):"] + builder.lines
+    source = "\n".join(header) + "\n\n" + "\n\n".join(helper_texts) + ("\n\n" if helper_texts else "") + \
+        "\n".join(body) + "\n"
+    n = rng.choice([1, 2, 3])
+    second = [k for k in range(builder.min_trip, 4) if k != n]
+    return Program(seed, attempt, source, parameters, wrt, n, rng.choice(second), modules)
+
+
+# ---- checking -------------------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    seed: int
+    status: str                   # correct, wrong_gradient, wrong_value, crash, refusal, changed_input,
+    #                               wrong_dtype, generator_error, skipped (no stable program found)
+    message: str = ""
+    source: str = ""
+    details: list = field(default_factory=list)   # notes that are not failures (unstable points, skipped checks)
+    wrt: tuple = ()
+    attempt: int = 0
+
+    @property
+    def ok(self):
+        return self.status in ("correct", "skipped")
+
+    def report(self):
+        return (f"seed {self.seed} (attempt {self.attempt}): {self.status}\nwrt={self.wrt}\n{self.message}\n"
+                f"---- program ----\n{self.source}")
+
+
+class Unstable(Exception):
+    """A finite difference that cannot be trusted here (a kink or decision near the point)."""
+
+
+class Failure(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_module_ids = itertools.count()
+
+
+def program_text(program):
+    """The program as a report shows it: the other modules first, each under its file name."""
+    parts = [f"# ---- {name}.py ----\n{text}\n# ---- the program's module ----\n" for name, text in program.modules.items()]
+    return "".join(parts) + program.source
+
+
+def load(program, folder):
+    """Write the program to its own file under folder and import it under a name no other program has."""
+    if folder not in sys.path:
+        sys.path.insert(0, folder)   # for the program's `import rp_helpers_... as hm`
+    for other, text in program.modules.items():
+        with open(os.path.join(folder, other + ".py"), "w") as handle:
+            handle.write(text)
+        sys.modules.pop(other, None)   # a module of that name from an earlier folder is not this one
+    importlib.invalidate_caches()
+    name = f"rp_seed{program.seed}_a{program.attempt}_{os.getpid()}_{next(_module_ids)}"
+    path = os.path.join(folder, name + ".py")
+    with open(path, "w") as handle:
+        handle.write(program.source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def leaves(value, path=()):
+    """(path, array) for every array in an argument; a Python float is its own leaf at path ()."""
+    if isinstance(value, np.ndarray):
+        yield path, value
+    elif isinstance(value, float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key in value:
+            yield from leaves(value[key], path + (key,))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from leaves(item, path + (i,))
+    elif hasattr(value, "__dict__"):
+        for key, item in vars(value).items():
+            yield from leaves(item, path + (key,))
+
+
+def at(gradient, path):
+    """The gradient's leaf at path: dicts and objects (whose gradient is a dict) by key, lists by index."""
+    for key in path:
+        gradient = gradient[key]
+    return gradient
+
+
+def same_arguments(a, b):
+    la, lb = list(leaves(a)), list(leaves(b))
+    if [p for p, _ in la] != [p for p, _ in lb]:
+        return False
+    for (_, x), (_, y) in zip(la, lb):
+        if isinstance(x, float) or isinstance(y, float):
+            if x != y:
+                return False
+        elif x.dtype != y.dtype or x.shape != y.shape or not np.array_equal(x, y):
+            return False
+    return True
+
+
+def scalar(fn, args):
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        return float(np.sum(fn(*args)))
+
+
+class Differences:
+    """Central finite differences of the original function with respect to one element of one argument."""
+
+    def __init__(self, fn, args):
+        self.fn = fn
+        self.args = copy.deepcopy(args)
+
+    def element(self, position, path, index, eps, centred=False):
+        """The central difference; with centred=True, first check that the point itself lies on the branch
+        its two neighbours lie on: a decision sitting on its threshold by construction (a variance of equal
+        rows compared with 0) can go one way at the point, up to rounding, and the other way at both
+        neighbours, and then both steps agree on the derivative of a branch the point does not take."""
+        target = self.args[position]
+        if isinstance(target, float):
+            def evaluate(delta):
+                work = list(self.args)
+                work[position] = target + delta
+                return scalar(self.fn, work)
+        else:
+            leaf = at_argument(target, path)
+
+            def evaluate(delta):
+                original = leaf.flat[index]
+                leaf.flat[index] = original + delta
+                try:
+                    return scalar(self.fn, self.args)
+                finally:
+                    leaf.flat[index] = original
+        try:
+            plus, minus = evaluate(eps), evaluate(-eps)
+            if centred:
+                here = evaluate(0.0)
+                if abs((plus + minus) / 2 - here) > 1e-6 * max(1.0, abs(here)):
+                    raise Unstable(f"the point lies on another branch than its neighbours at eps={eps}: "
+                                   f"f={here!r}, f(+eps)={plus!r}, f(-eps)={minus!r}")
+            return (plus - minus) / (2 * eps)
+        except (FloatingPointError, ZeroDivisionError, OverflowError):
+            raise Unstable("the function overflows or leaves its domain within a finite-difference step")
+
+
+def at_argument(value, path):
+    for key in path:
+        value = getattr(value, key) if not isinstance(value, (dict, list, tuple)) else value[key]
+    return value
+
+
+def error(analytic, numeric):
+    return abs(analytic - numeric) / max(1.0, abs(numeric))
+
+
+def compare_gradients(fn, args, program, gradients, label):
+    """Every element of every wrt argument's gradient against finite differences (see the module docstring
+    for the two steps). Raises Failure for a wrong gradient, Unstable for a point near a kink."""
+    differences = Differences(fn, args)
+    if len(program.wrt) == 1:
+        gradients = (gradients,)
+    biggest = 0.0
+    for name, gradient in zip(program.wrt, gradients):
+        position = program.parameters.index(name)
+        problem = structure_problem(gradient, args[position])
+        if problem:
+            raise Failure("wrong_gradient", f"{label}: the gradient of {name} {problem}")
+        for path, leaf in leaves(args[position]):
+            got = np.asarray(at(gradient, path) if path else gradient, dtype=np.float64)
+            shape = np.shape(leaf)
+            if got.shape != shape:
+                raise Failure("wrong_gradient", f"{label}: the gradient of {name}{format_path(path)} has shape "
+                                                f"{got.shape}, the argument {shape}")
+            for index in range(int(np.prod(shape, dtype=int))):
+                analytic = float(got.flat[index])
+                fine = differences.element(position, path, index, 1e-6)
+                biggest = max(biggest, abs(fine))
+                if error(analytic, fine) <= GRAD_TOLERANCE:
+                    continue
+                coarse = differences.element(position, path, index, 1e-4, centred=True)
+                if error(coarse, fine) > AGREE_TOLERANCE:
+                    raise Unstable(f"{label}: finite differences disagree at {name}{format_path(path)}"
+                                   f"[{index}]: {fine:.6g} (eps 1e-6) and {coarse:.6g} (eps 1e-4)")
+                raise Failure("wrong_gradient",
+                              f"{label}: d/d {name}{format_path(path)} flat[{index}]: sourcegrad {analytic:.10g}, "
+                              f"finite differences {fine:.10g} (eps 1e-6) and {coarse:.10g} (eps 1e-4)\n"
+                              f"sourcegrad's gradient of {name}{format_path(path)}:\n{got}\n")
+    if biggest > MAX_MAGNITUDE:
+        raise TooLarge(f"a gradient of {biggest:.3g}")
+
+
+class TooLarge(Exception):
+    """Values too large to check well: generate another program."""
+
+
+def structure_problem(gradient, argument, path=""):
+    """What is wrong with the gradient's structure (README: the gradient has the argument's structure; an
+    object's is a dict keyed by attribute name), or None."""
+    if isinstance(argument, (np.ndarray, float)):
+        if not isinstance(gradient, (np.ndarray, np.floating, float)):
+            return f"{path} is a {type(gradient).__name__}, not an array"
+        return None
+    if isinstance(argument, dict) or hasattr(argument, "__dict__") and not isinstance(argument, (list, tuple)):
+        items = argument if isinstance(argument, dict) else vars(argument)
+        if not isinstance(gradient, dict) or list(gradient) != list(items):
+            return (f"{path} is a {type(gradient).__name__}"
+                    f"{' with keys ' + str(list(gradient)) if isinstance(gradient, dict) else ''}, not a dict with "
+                    f"keys {list(items)}")
+        for key in items:
+            problem = structure_problem(gradient[key], items[key], f"{path}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    if not isinstance(gradient, type(argument)) or len(gradient) != len(argument):
+        return (f"{path} is a {type(gradient).__name__}{' of shape ' + str(gradient.shape) if hasattr(gradient, 'shape') else ''}"
+                f", not a {type(argument).__name__} of {len(argument)}")
+    for i, (g, a) in enumerate(zip(gradient, argument)):
+        problem = structure_problem(g, a, f"{path}[{i}]")
+        if problem:
+            return problem
+    return None
+
+
+def format_path(path):
+    return "".join(f"[{key!r}]" for key in path)
+
+
+def check_value(value, expected, label, rtol=VALUE_RTOL):
+    value_array, expected_array = np.asarray(value), np.asarray(expected)
+    if value_array.shape != expected_array.shape:
+        raise Failure("wrong_value", f"{label}: value of shape {value_array.shape}, the function's {expected_array.shape}")
+    if not np.allclose(value_array, expected_array, rtol=rtol, atol=rtol):
+        raise Failure("wrong_value", f"{label}: value_and_grad's value {value!r}, the function's {expected!r}")
+
+
+def call_sourcegrad(differentiable, args, label, keywords=()):
+    """value_and_grad(*args); refusals and crashes become Failures, changed inputs too. keywords: names of the
+    last parameters, passed by keyword instead."""
+    pristine = copy.deepcopy(args)
+    positional = args[:len(args) - len(keywords)]
+    by_keyword = dict(zip(keywords, args[len(positional):]))
+    try:
+        with np.errstate(all="ignore"):
+            value, gradients = differentiable.value_and_grad(*positional, **by_keyword)
+    except SourcegradError as exc:
+        raise Failure("refusal", f"{label}: SourcegradError: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 (anything else is a crash, reported with its traceback)
+        raise Failure("crash", f"{label}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
+    if not same_arguments(args, pristine):
+        raise Failure("changed_input", f"{label}: value_and_grad changed an argument")
+    return value, gradients
+
+
+def check_float32(differentiable, module, program, args, gradients64):
+    """float32 arguments: float32 gradients, close to the float64 ones, and the value the function gives.
+
+    The reference is the float64 gradient at the float32 arguments (cast back to float64), so that rounding
+    the inputs is not counted as an error; the tolerance is FLOAT32_TOLERANCE plus ten times how far that
+    rounding alone moved the float64 gradient (an ill-conditioned program amplifies float32 arithmetic's
+    errors as much as it amplifies the rounding of its inputs).
+    """
+    args32 = [to_float32(a, module) for a in args]
+    value32, gradients32 = call_sourcegrad(differentiable, args32, "float32")
+    with np.errstate(all="ignore"):
+        expected32 = module.f(*args32)
+    check_value(value32, expected32, "float32", rtol=1e-5)
+    rounded = [to_float64(a, module) for a in args32]
+    with np.errstate(all="ignore"):
+        expected64 = float(np.sum(module.f(*rounded)))
+        _, rounded64 = differentiable.value_and_grad(*rounded)
+    # A decision that sits on its threshold by construction (the std of identical rows compared with 0, say)
+    # may go the other way in float32; the finite differences cannot see it, since no step moves it. Where
+    # the function's own float32 value shows another path, only the dtypes are compared.
+    same_path = abs(float(np.sum(expected32)) - expected64) <= 1e-3 * max(1.0, abs(expected64))
+    if len(program.wrt) == 1:
+        gradients32, gradients64, rounded64 = (gradients32,), (gradients64,), (rounded64,)
+    for name, g32, g64, r64 in zip(program.wrt, gradients32, gradients64, rounded64):
+        position = program.parameters.index(name)
+        for path, leaf in leaves(args32[position]):
+            got = at(g32, path) if path else g32
+            if isinstance(leaf, np.ndarray) and getattr(got, "dtype", None) != np.float32:
+                raise Failure("wrong_dtype", f"float32: the gradient of {name}{format_path(path)} is "
+                                             f"{getattr(got, 'dtype', type(got).__name__)}, its argument float32")
+            if not same_path:
+                continue
+            reference = np.asarray(at(r64, path) if path else r64, dtype=np.float64)
+            original = np.asarray(at(g64, path) if path else g64, dtype=np.float64)
+            allowed = FLOAT32_TOLERANCE * np.maximum(1.0, np.abs(reference)) + 10 * np.abs(reference - original)
+            difference = np.abs(np.asarray(got, dtype=np.float64) - reference)
+            if difference.size and not np.all(difference <= allowed):
+                raise Failure("wrong_gradient", f"float32: the gradient of {name}{format_path(path)} differs from the "
+                                                f"float64 one (at the same rounded arguments) by up to "
+                                                f"{np.nanmax(difference / allowed) * FLOAT32_TOLERANCE:.3g} "
+                                                f"(relative):\n{got}\nfloat64:\n{reference}")
+
+
+def check_program(seed, folder=None) -> Result:
+    """Generate the program for `seed` and check sourcegrad on it (see the module's docstring)."""
+    own_folder = folder is None
+    folder = folder or tempfile.mkdtemp(prefix="sourcegrad_random_")
+    try:
+        return _check(seed, folder)
+    finally:
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check(seed, folder):
+    notes = []
+    generated = os.path.join(folder, "generated")
+    for attempt in range(PROGRAM_TRIES):
+        program = generate(seed, attempt)
+        result = Result(seed, "correct", source=program_text(program), wrt=program.wrt, attempt=attempt, details=notes)
+        try:
+            module = load(program, folder)
+        except Exception as exc:  # noqa: BLE001 (the generator wrote a module that does not import: its bug)
+            result.status, result.message = "generator_error", f"the module does not import: {exc!r}"
+            return result
+        try:
+            outcome = _check_loaded(program, module, generated, notes)
+        except Failure as failure:
+            result.status, result.message = failure.status, failure.message
+            return result
+        finally:
+            for name in [module.__name__, *program.modules]:
+                sys.modules.pop(name, None)
+        if outcome == "ok":
+            return result
+        notes.append(f"attempt {attempt}: {outcome}")
+    return Result(seed, "skipped", "no stable, tame program in %d attempts" % PROGRAM_TRIES,
+                  source=program.source, details=notes, wrt=program.wrt, attempt=PROGRAM_TRIES - 1)
+
+
+def _check_loaded(program, module, generated, notes):
+    """'ok', or why another program should be generated (a Failure is raised for a failure)."""
+    differentiable = None
+    for tries in range(INPUT_TRIES):
+        rng = np.random.default_rng([program.seed, program.attempt, tries])
+        args = [make_argument(name, rng, module) for name in program.parameters[:-1]] + [program.n]
+        try:
+            expected = scalar(module.f, args)
+        except (FloatingPointError, ZeroDivisionError, OverflowError):
+            return "the function overflows or leaves its domain"
+        except Exception as exc:  # noqa: BLE001 (the generator made an ill-typed program: its bug, reported)
+            raise Failure("generator_error", f"the original function raised {type(exc).__name__}: {exc}\n"
+                                             f"{traceback.format_exc()}") from None
+        if not math.isfinite(expected) or abs(expected) > MAX_MAGNITUDE:
+            return f"value {expected:.3g} too large"
+        if differentiable is None:
+            try:
+                differentiable = sourcegrad.differentiate(
+                    module.f, wrt=program.wrt if len(program.wrt) > 1 else program.wrt[0], generated_dir=generated)
+            except SourcegradError as exc:
+                raise Failure("refusal", f"differentiate: SourcegradError: {exc}") from None
+        value, gradients = call_sourcegrad(differentiable, args, f"n={program.n}")
+        check_value(value, module.f(*args), f"n={program.n}")
+        try:
+            compare_gradients(module.f, args, program, gradients, f"n={program.n}")
+        except Unstable as exc:
+            notes.append(f"inputs {tries} unstable: {exc}")
+            continue
+        except TooLarge as exc:
+            return str(exc)
+        check_float32(differentiable, module, program, args, gradients)
+        # a second trip count: the same compiled code must serve it, with a correct gradient
+        files, path = len(compiled_files()), differentiable.generated_path
+        args2 = args[:-1] + [program.n2]
+        try:
+            expected2 = scalar(module.f, args2)
+        except (FloatingPointError, ZeroDivisionError, OverflowError):
+            notes.append(f"n={program.n2} not checked: the function overflows")
+            return "ok"
+        value2, gradients2 = call_sourcegrad(differentiable, args2, f"n={program.n2}")
+        check_value(value2, module.f(*args2), f"n={program.n2}")
+        if len(compiled_files()) != files or differentiable.generated_path != path:
+            raise Failure("crash", f"n={program.n2}: a second trip count compiled the gradient again")
+        # the last one or two arguments by keyword (the call path's other road): the same value and gradients
+        keywords = program.parameters[-1 - program.seed % 2:]
+        value3, gradients3 = call_sourcegrad(differentiable, args2, f"n={program.n2} by keyword", keywords)
+        if not same_arguments([value3, gradients3], [value2, gradients2]):
+            raise Failure("wrong_gradient", f"n={program.n2}: passing {', '.join(keywords)} by keyword changed the "
+                                            f"value or the gradients: {value3!r} and {gradients3!r}, by position "
+                                            f"{value2!r} and {gradients2!r}")
+        if abs(expected2) <= MAX_MAGNITUDE:
+            try:
+                compare_gradients(module.f, args2, program, gradients2, f"n={program.n2}")
+            except (Unstable, TooLarge) as exc:
+                notes.append(f"n={program.n2} not checked: {exc}")
+        return "ok"
+    return "no stable inputs"
+
+
+# ---- the script -----------------------------------------------------------------------------------------------
+
+def first_line(message):
+    """A refusal's or crash's message reduced to what it says, without the place: groups the summary."""
+    line = message.split("\n", 1)[0]
+    line = re.sub(r"^[^:]*: ", "", line, count=1)                      # the label (n=2, float32, differentiate)
+    line = re.sub(r"^(SourcegradError: )?\S+\.py:\d+:\d+: ", r"\1", line)  # file:line:col
+    line = re.sub(r"\((rp_seed|\S*/)\S*\.py, line \d+\)", "(the generated file)", line)  # a SyntaxError's file
+    line = re.sub(r"`[^`]*`", "`...`", line)  # names, which differ from program to program
+    return line
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="how many programs")
+    parser.add_argument("--start", type=int, default=0, help="the first seed (the seeds are start, start+1, ...)")
+    parser.add_argument("--seed", type=int, default=None, help="check this one seed and print its program")
+    parser.add_argument("--show", type=int, default=None, help="print the program of this seed and stop")
+    parser.add_argument("--quiet", action="store_true", help="print failures' first lines only")
+    options = parser.parse_args(argv)
+    if options.show is not None:
+        print(generate(options.show).source)
+        return 0
+    seeds = [options.seed] if options.seed is not None else range(options.start, options.start + options.n)
+    counts = collections.Counter()
+    groups = collections.Counter()
+    failures = []
+    started = time.perf_counter()
+    folder = tempfile.mkdtemp(prefix="sourcegrad_random_")
+    try:
+        for k, seed in enumerate(seeds):
+            result = check_program(seed, folder)
+            counts[result.status] += 1
+            counts["new inputs"] += any("unstable" in note for note in result.details)
+            counts["another program"] += result.attempt > 0
+            if result.status in ("refusal", "crash"):
+                groups[(result.status, first_line(result.message))] += 1
+            if not result.ok:
+                failures.append(result)
+                print(f"FAIL seed {seed}: {result.status}: {first_line(result.message)}", file=sys.stderr, flush=True)
+            if options.seed is not None:
+                print(result.source)
+                print("\n".join(result.details))
+            if (k + 1) % 100 == 0:
+                print(f"... {k + 1} programs, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    if not options.quiet:
+        for result in failures:
+            print("=" * 100)
+            print(result.report())
+    print("=" * 100)
+    print(f"programs run:      {sum(counts.values())} in {elapsed:.1f} s")
+    for status in ("correct", "wrong_gradient", "wrong_value", "crash", "refusal", "changed_input", "wrong_dtype",
+                   "generator_error", "skipped"):
+        print(f"{status + ':':18} {counts[status]}")
+    print(f"(checked at new inputs after an unstable point: {counts['new inputs']}; "
+          f"another program from the same seed, the first too large or never stable: {counts['another program']})")
+    if groups:
+        print("refusals and crashes by message:")
+        for (status, line), count in groups.most_common():
+            print(f"  {count:5}  {status}: {line}")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
