@@ -17,7 +17,10 @@ setup(
     python_requires=">=3.10",
     install_requires=["gast>=0.6", "numpy>=1.24"],
     extras_require={
-        "test": ["pytest>=7"],
+        # autograd: a second reference for the random-program test (tests/random_programs.py), never used by
+        # sourcegrad itself; the tests run without it, checking against finite differences alone
+        "test": ["pytest>=7", "autograd>=1.7"],
+        "reference": ["autograd>=1.7"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=14"],
     },

@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e0f64407b873bedfc52d73a4bf3ff0cbb9bec45061593df0049f21950b8b3a52
+# sourcegrad-key: cf14de512c94fb1e1bbfde7c78b9f1b02bd6e29a7988b404f13c06b6121781d5
 # sourcegrad-checksum: b11b9afa41a606159e8afc3726a9a65aa98a40acb2af30b28ca7526d0c373a54
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

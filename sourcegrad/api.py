@@ -102,6 +102,8 @@ class DifferentiableFunction:
                 elif namespace.get(name, UNBOUND) is not obj:
                     raise KeyError  # a global it calls through was rebound
         except (AttributeError, KeyError):  # a Python number, a structure, ranks not compiled yet, or stale
+            compiled = None
+        if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
             compiled = self._compile(args, kwargs)
         if device is None and self.device is None and "cupy" not in sys.modules:
             xp = NUMPY

@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,7 +214,6 @@ class Builder:
         self.locals = set()                 # names the function may rebind
         self.locked = set()                 # accumulators a loop augments in place: not read inside it
         self.counters = []                  # int loop counters in scope, each at most 2 (so any index is valid)
-        self.unindexable = set()            # counters used as numbers and in conditions only (see s_for_list)
         self.loop_depth = 0
         self.loop_kinds = []                # "for" or "while", innermost last (no `continue` in a while: see s_while)
         self.block_depth = 0
@@ -461,9 +461,8 @@ class Builder:
             M: [lambda: f"{m()}[::-1]"],
         }
         choices = list(table[shape])
-        indexable = [i for i in self.counters if i not in self.unindexable]
-        if indexable:
-            i = self.pick(indexable)
+        if self.counters:
+            i = self.pick(self.counters)
             counted = {V: [lambda: f"{h()}[{i}]", lambda: f"{m()}[{i}]"], R: [lambda: f"{h()}[:, {i}]"],
                        S: [lambda: f"{v()}[{i}]", lambda: f"{r()}[{i}]", lambda: f"{h()}[{i}, 1]"],
                        C: [lambda: f"{h()}[:, {i}:{i} + 1]"], H: [], M: [lambda: f"({m()}[{i}:{i} + 2].sum() * {m()})"]}
@@ -701,11 +700,6 @@ class Builder:
     def s_augmented(self):
         """`acc += e` where acc holds an array the function itself just made (README: augmented assignment on
         names where the name holds an array the function made), at top level or across a loop."""
-        if self.loop_depth:
-            # LIMITATION (narrower than README): `a = x * 1.0; a += x` inside a loop body, `a` made afresh in the
-            # same iteration, is refused ("in a loop would change an array that another name holds by the
-            # next iteration"). Augmented assignment is generated only outside loops, or across one below.
-            return self.s_assign()
         shape = self.pick([H, V, R, C, M])
         acc = self.fresh("acc")
         fresh_array = self.pick([f"np.tanh({self.expr(shape, 1)})", f"({self.expr(shape, 1)} * 1.0)",
@@ -887,10 +881,6 @@ class Builder:
         elif form == "enumerate":
             counter = self.fresh("j")
             self.emit(f"for {counter}, {item} in enumerate({items}):")
-            # LIMITATION (narrower than README): enumerate's counter over items that carry a gradient is taken
-            # to carry one, so an index made of it (`w[j]`, `h[:, j:j + 1]`) is refused ("an index that carries
-            # a gradient"). As a number or in a condition it works; only those uses are generated.
-            self.unindexable.add(counter)
         elif form == "range_len":
             counter = self.fresh("j")
             self.emit(f"for {counter} in range(len({items})):")
@@ -938,7 +928,6 @@ class Builder:
         elif form == "enumerate":
             counter = self.fresh("j")
             self.emit(f"for {counter}, {blk} in enumerate(blocks):")
-            self.unindexable.add(counter)  # see the LIMITATION in s_for_list
         else:
             other = self.fresh("m")
             self.emit(f"for {blk}, {other} in zip(blocks, layers):")
@@ -1154,11 +1143,6 @@ def generate_helpers(builder, module):
             parameters.append(("shift", S, "0.0"))
         shape_kind = builder.pick(["straight", "branch", "early_return", "loop"])
         returns = (builder.pick([first, S]),) if builder.chance(0.7) else (first, builder.pick([first, S]))
-        if shape_kind == "early_return":
-            # LIMITATION (narrower than README): a helper returning a tuple from a branch is refused ("returning
-            # several values from a branch of a helper is not supported"), though README lists tuple results
-            # and `return` in branches. Helpers with an early return return one value.
-            returns = returns[:1]
         helper = Builder(builder.rng, [])
         helper.in_helper = True
         helper.module_globals = not module
@@ -1609,6 +1593,8 @@ def _check_loaded(program, module, generated, notes):
             continue
         except TooLarge as exc:
             return str(exc)
+        if compare_with_autograd(program, os.path.dirname(generated), args, gradients, f"n={program.n}"):
+            notes.append("compared with autograd")
         check_float32(differentiable, module, program, args, gradients)
         # a second trip count: the same compiled code must serve it, with a correct gradient
         files, path = len(compiled_files()), differentiable.generated_path
@@ -1638,6 +1624,69 @@ def _check_loaded(program, module, generated, notes):
     return "no stable inputs"
 
 
+# ---- autograd as a second reference -----------------------------------------------------------------------
+
+try:  # optional (the `reference` extra): never needed by sourcegrad itself
+    import autograd
+    import autograd.numpy
+except ImportError:
+    autograd = None
+
+AUTOGRAD_TOLERANCE = 1e-9  # |sourcegrad - autograd| / max(1, |autograd|): two exact gradients, summed apart
+
+
+def autograd_gradients(program, folder, args):
+    """autograd's gradients of the program at args, with respect to program.wrt, or None where autograd cannot
+    run it: not installed, an object parameter (whose methods call plain numpy), or a function or method
+    autograd has no gradient for. The program is imported again with `autograd.numpy` for `np`."""
+    if autograd is None or "model" in program.parameters:
+        return None
+    replace = {name: f"{name}_autograd" for name in program.modules}
+    for name, text in program.modules.items():
+        with open(os.path.join(folder, replace[name] + ".py"), "w") as handle:
+            handle.write(text.replace("import numpy as np", "import autograd.numpy as np", 1))
+    source = program.source.replace("import numpy as np", "import autograd.numpy as np", 1)
+    for name, new in replace.items():
+        source = source.replace(f"import {name} as hm", f"import {new} as hm", 1)
+    twin = Program(program.seed, program.attempt, source, program.parameters, program.wrt, program.n, program.n2, {})
+    module = load(twin, folder)
+    positions = [program.parameters.index(name) for name in program.wrt]
+
+    def loss(values):
+        work = list(args)
+        for position, value in zip(positions, values):
+            work[position] = value
+        return autograd.numpy.sum(module.f(*work))
+
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return autograd.grad(loss)(tuple(copy.deepcopy(args[p]) for p in positions))
+    except Exception:  # noqa: BLE001 (autograd lacks a rule or a method here: no reference for this program)
+        return None
+    finally:
+        for name in [module.__name__, *replace.values()]:
+            sys.modules.pop(name, None)
+
+
+def compare_with_autograd(program, folder, args, gradients, label):
+    """sourcegrad's gradients against autograd's, where autograd can run the program: True if compared."""
+    reference = autograd_gradients(program, folder, args)
+    if reference is None:
+        return False
+    if len(program.wrt) == 1:
+        gradients = (gradients,)
+    for name, gradient, expected in zip(program.wrt, gradients, reference):
+        position = program.parameters.index(name)
+        for path, _ in leaves(args[position]):
+            got = np.asarray(at(gradient, path) if path else gradient, dtype=np.float64)
+            want = np.asarray(at(expected, path) if path else expected, dtype=np.float64)
+            if got.shape != want.shape or not np.all(np.abs(got - want) <= AUTOGRAD_TOLERANCE * np.maximum(1.0, np.abs(want))):
+                raise Failure("wrong_gradient", f"{label}: the gradient of {name}{format_path(path)} differs from "
+                                                f"autograd's:\nsourcegrad:\n{got}\nautograd:\n{want}\n")
+    return True
+
+
 # ---- the script -----------------------------------------------------------------------------------------------
 
 def first_line(message):
@@ -1662,7 +1711,8 @@ def main(argv=None):
         print(generate(options.show).source)
         return 0
     seeds = [options.seed] if options.seed is not None else range(options.start, options.start + options.n)
-    counts = collections.Counter()
+    counts = collections.Counter()  # outcome -> programs
+    extras = collections.Counter()
     groups = collections.Counter()
     failures = []
     started = time.perf_counter()
@@ -1671,8 +1721,9 @@ def main(argv=None):
         for k, seed in enumerate(seeds):
             result = check_program(seed, folder)
             counts[result.status] += 1
-            counts["new inputs"] += any("unstable" in note for note in result.details)
-            counts["another program"] += result.attempt > 0
+            extras["new inputs"] += any("unstable" in note for note in result.details)
+            extras["another program"] += result.attempt > 0
+            extras["autograd"] += "compared with autograd" in result.details
             if result.status in ("refusal", "crash"):
                 groups[(result.status, first_line(result.message))] += 1
             if not result.ok:
@@ -1695,8 +1746,10 @@ def main(argv=None):
     for status in ("correct", "wrong_gradient", "wrong_value", "crash", "refusal", "changed_input", "wrong_dtype",
                    "generator_error", "skipped"):
         print(f"{status + ':':18} {counts[status]}")
-    print(f"(checked at new inputs after an unstable point: {counts['new inputs']}; "
-          f"another program from the same seed, the first too large or never stable: {counts['another program']})")
+    print(f"(checked at new inputs after an unstable point: {extras['new inputs']}; "
+          f"another program from the same seed, the first too large or never stable: {extras['another program']})")
+    print(f"also compared with autograd: {extras['autograd']}"
+          + ("" if autograd else " (autograd is not installed: pip install -e '.[reference]')"))
     if groups:
         print("refusals and crashes by message:")
         for (status, line), count in groups.most_common():

@@ -938,6 +938,27 @@ for _name, _w in RETURNS_W.items():
     case(elif_chain_with_returns, ("w",), np.array(_w), id=f"elif_chain_with_returns[{_name}]")
 
 
+def pair_from_branches(a, w):
+    if a[0] > 0:
+        if a[1] > 0:
+            return np.tanh(a), a * w
+        return w * 2.0, np.sin(a)
+    return a * a, w
+
+
+def helper_returns_a_pair_from_branches(x, w, n):
+    # each return of the helper gives two values; the call, inside a loop, unpacks them
+    for i in range(n):
+        p, q = pair_from_branches(x, w)
+        x = np.tanh(p + q) - 0.3 * i
+    return x.sum()
+
+
+for _name, _x in {"both": [0.5, 0.4, 0.1], "first": [0.5, -0.4, 0.1], "neither": [-0.5, 0.4, 0.1]}.items():
+    case(helper_returns_a_pair_from_branches, ("x", "w"), np.array(_x), randn(3), 3,
+         id=f"helper_returns_a_pair_from_branches[{_name}]")
+
+
 # ==== overwriting and reuse ===========================================================================
 
 def overwritten_in_iteration(w, n):
@@ -1136,6 +1157,21 @@ def unpacked_call_result_in_loop(x, z, n):
 
 
 case(unpacked_call_result_in_loop, ("x", "z"), randn(3, 2), randn(3, 4), 3)
+
+
+def augmented_on_an_array_made_in_the_same_iteration(w, x, n):
+    # acc is made afresh in the branch before each update, so no other name can hold it by then
+    h = x
+    for i in range(n):
+        if i % 2 == 0:
+            acc = np.zeros_like(h)
+            acc += np.tanh(h @ w)
+            acc *= h
+            h = h + acc
+    return (h * h).sum()
+
+
+case(augmented_on_an_array_made_in_the_same_iteration, ("w", "x"), randn(3, 3), randn(2, 3), 3)
 
 
 def value_before_loop_kept_when_branch_never_taken(w, x):

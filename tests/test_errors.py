@@ -96,8 +96,20 @@ def library_function_without_rule(w):
     return mean
 
 
+def one_or_two_values(v):
+    if v.sum() > 0:
+        return v, v * 2.0
+    return v
+
+
+def unpacks_a_helper_of_uneven_returns(w):
+    a, b = one_or_two_values(w)
+    return (a * b).sum()
+
+
 # (function, where the error points: the text at the caret, what the message says)
 CASES = [
+    (unpacks_a_helper_of_uneven_returns, "return v", "gives another number of values than the helper's other"),
     (joins_with_r_, "np.r_[w, w * 2.0]", "`np.r_[...]` with values that carry a gradient is not supported"),
     (joins_with_c_, "np.c_[w, w * 2.0]", "`np.c_[...]` with values that carry a gradient is not supported"),
     (library_function_without_rule, "statistics.fmean(w * 2.0)", "no gradient rule for `statistics.fmean`"),

@@ -86,3 +86,30 @@ def test_generator_covers_every_construct():
     rare = {name: count for name, count in counts.items() if count < 5}
     assert not rare, f"constructs in fewer than 5 of {len(SEEDS)} programs: {rare}"
 
+
+
+def test_autograd_serves_as_a_second_reference_where_installed(folder):
+    pytest.importorskip("autograd")
+    compared = [random_programs.check_program(seed, folder) for seed in range(20)]
+    assert all(result.ok for result in compared)
+    assert sum("compared with autograd" in result.details for result in compared) >= 5
+
+
+def test_a_gradient_off_by_a_little_differs_from_autograd(folder):
+    pytest.importorskip("autograd")
+    import numpy as np
+    for seed in range(100):  # the first program of one array parameter that autograd can run
+        program = random_programs.generate(seed)
+        if program.wrt != ("x",) or "model" in program.parameters or program.modules:
+            continue
+        module = random_programs.load(program, folder)
+        rng = np.random.default_rng([program.seed, 0, 0])
+        args = [random_programs.make_argument(name, rng, module) for name in program.parameters[:-1]] + [program.n]
+        reference = random_programs.autograd_gradients(program, folder, args)
+        if reference is not None:
+            break
+    assert reference is not None
+    assert random_programs.compare_with_autograd(program, folder, args, reference[0], "as autograd gives it")
+    nudged = reference[0] + 1e-7 * np.maximum(1.0, np.abs(reference[0]))  # far below the finite differences' reach
+    with pytest.raises(random_programs.Failure, match="differs from autograd's"):
+        random_programs.compare_with_autograd(program, folder, args, nudged, "nudged")

@@ -44,7 +44,7 @@ def flows(fn: ir.Function):
         elif isinstance(stmt, ir.Unpack):
             result.append((list(stmt.targets), reads([stmt.value])))
         elif isinstance(stmt, ir.Loop) and stmt.kind == "for":
-            result.append((target_names(stmt.target), loop_sequences(stmt)))
+            result.extend(loop_flows(stmt))
         elif isinstance(stmt, ir.Effect) and not is_harmless(stmt, fn):
             # `outs.append(h)`, `np.copyto(a, b)`: a call for its effect may store any value it reads into any
             # other. Counting that as a flow makes its names active whenever a gradient could pass through it,
@@ -74,6 +74,18 @@ def loop_sequences(loop):
             return reads(iterable.args[:1])
         return reads(iterable.args)
     return reads([iterable])
+
+
+def loop_flows(loop):
+    """(names written, names read) for a `for` loop's target: enumerate's counter is a number whatever the items
+    are, and each name `for a, b in zip(xs, ys)` binds takes its items from its own sequence only."""
+    iterable, target = loop.iterable, loop.target
+    if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and isinstance(target, gast.Tuple):
+        if iterable.func.id == "enumerate" and len(target.elts) == 2:
+            return [(target_names(target.elts[1]), reads(iterable.args[:1]))]
+        if iterable.func.id == "zip" and len(target.elts) == len(iterable.args) and not iterable.keywords:
+            return [(target_names(t), reads([a])) for t, a in zip(target.elts, iterable.args)]
+    return [(target_names(target), loop_sequences(loop))]
 
 
 def returned_names(fn: ir.Function):

@@ -154,7 +154,7 @@ class _Normalizer:
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
-            self.block[-1].augmented = True
+            self.block[-1].augmented = stmt
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return  # a docstring or a bare constant does nothing
@@ -321,9 +321,12 @@ class _Normalizer:
     def loop_body(self, stmts):
         owned_before = set(self.owned)
         body = self.nested(stmts)
-        # An array updated in place (`s += x`) in one iteration must still be this function's own in the next.
+        # An array updated in place (`s += x`) in one iteration must still be this function's own in the next,
+        # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`).
         for node in ir.walk(body):
-            if isinstance(node, ir.Assign) and getattr(node, "augmented", False) and node.target not in self.owned:
+            augmented = getattr(node, "augmented", None)
+            if isinstance(node, ir.Assign) and augmented is not None and node.target not in self.owned \
+                    and not _assigned_before(stmts, augmented):
                 raise self.src.error(node.node, f"`{node.target} ...=` in a loop would change an array that another name "
                                      "holds by the next iteration", f"Write `{node.target} = {node.target} + ...`.")
         self.owned &= owned_before  # the loop may run no iteration at all
@@ -469,13 +472,20 @@ class _Normalizer:
         if self.block is self.helper_block:  # the helper's one return, at its end
             self.helper_result = value
             return
-        if isinstance(value, gast.Tuple):
-            raise self.src.error(stmt, "returning several values from a branch of a helper is not supported",
-                                 "Return them once, at the end of the helper.")
+        # a return in a branch: every return of the helper assigns the same result names, read after it
+        count = len(value.elts) if isinstance(value, gast.Tuple) else None
         if self.result_name is None:
-            self.result_name = self.fresh("result")
-        self._copy(self.result_name, value, stmt)
-        self.helper_result = ir.name(self.result_name)
+            self.result_name = self.fresh("result") if count is None else [self.fresh("result") for _ in range(count)]
+        if count != (len(self.result_name) if isinstance(self.result_name, list) else None):
+            raise self.src.error(stmt, "this return gives another number of values than the helper's other returns",
+                                 "Return the same number of values on every path.")
+        if count is None:
+            self._copy(self.result_name, value, stmt)
+            self.helper_result = ir.name(self.result_name)
+            return
+        for name, element in zip(self.result_name, value.elts):
+            self._copy(name, element, stmt)
+        self.helper_result = gast.Tuple(elts=[ir.name(name) for name in self.result_name], ctx=gast.Load())
 
     def bind_kind(self, target, kind):
         """Record what is known of target's value. A name assigned in several places (in branches, in
@@ -858,6 +868,39 @@ def _assigned_names(stmt):
         elif isinstance(node, gast.AugAssign) and node.target.id not in names:
             names.append(node.target.id)
     return names
+
+
+def _assigned_before(body, augmented):
+    """Whether every path from the start of body to the augmented assignment `augmented` (somewhere inside it)
+    assigns its target first, with a plain assignment. A loop's body may not run, a branch may not be taken:
+    only what both branches of an if assign counts after it."""
+    name = augmented.target.id
+
+    def walk(stmts, assigned):
+        """(the answer, or None if `augmented` is not in stmts; the names assigned on every path through)"""
+        for stmt in stmts:
+            if stmt is augmented:
+                return name in assigned, assigned
+            if isinstance(stmt, gast.If):
+                found, in_body = walk(stmt.body, assigned)
+                if found is not None:
+                    return found, in_body
+                found, in_orelse = walk(stmt.orelse, assigned)
+                if found is not None:
+                    return found, in_orelse
+                assigned = in_body & in_orelse
+            elif isinstance(stmt, (gast.For, gast.While)):
+                targets = set(_assigned_names(stmt.target)) if isinstance(stmt, gast.For) else set()
+                for part, start in ((stmt.body, assigned | targets), (stmt.orelse, assigned)):
+                    found, _ = walk(part, start)
+                    if found is not None:
+                        return found, assigned
+            elif isinstance(stmt, (gast.Assign, gast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+                assigned = assigned | {n for t in targets for n in _assigned_names(t)}
+        return None, assigned
+
+    return walk(body, frozenset())[0] is True
 
 
 def _has_break(body):
