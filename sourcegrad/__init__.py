@@ -6,7 +6,7 @@
     loss, (d_w1, d_w2) = loss_fn.value_and_grad(x, y, w1, w2)
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .api import (DifferentiableFunction, adjoint, assert_grad, check_grad, differentiate, explain,  # noqa: E402
                   grad, keep_freed_memory, nondifferentiable, stop_gradient, to_device)

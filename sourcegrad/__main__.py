@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .api import compiled_files
 from .memory import keep_freed_memory
 from .errors import SourcegradError

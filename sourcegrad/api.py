@@ -25,7 +25,9 @@ from .frontend.source import function_to_differentiate
 from .frontend.values import describe
 from .templates import registry
 from .errors import SourcegradError
-from .runtime import NUMPY, OutputGradientError, array_module_for, device_of
+from .checking import finite_difference_check
+from .runtime import NUMPY, OutputGradientError, array_module_for
+from .runtime.device import to_device  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
 
@@ -339,9 +341,11 @@ def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=N
     device="cuda" computes sourcegrad's gradient on the GPU (the arguments moved there, the gradients
     required to come back there); the finite differences are always taken on the host.
     """
-    from .checking import finite_difference_check
-
-    return finite_difference_check(fn, args, kwargs, wrt, eps, rtol, atol, directions, seed, grad_output, device)
+    if isinstance(fn, DifferentiableFunction):
+        differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device)
+    else:
+        differentiable = DifferentiableFunction(fn, wrt)
+    return finite_difference_check(differentiable, args, kwargs, eps, rtol, atol, directions, seed, grad_output, device)
 
 
 def assert_grad(fn, *args, **options):
@@ -370,19 +374,6 @@ def explain(fn, *args, stage=None, wrt=None, **kwargs) -> str:
     if stage is not None:
         return texts[stage]
     return "\n".join(f"==== {name} ====\n{texts[name]}" for name in stages)
-
-
-def to_device(value, device):
-    """value with every numpy array in it moved to `device` ("cpu" or "cuda"), structures kept as they are."""
-    if isinstance(value, dict):
-        return {k: to_device(v, device) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_device(v, device) for v in value)
-    if device in (None, "cpu"):
-        return value.get() if type(value).__module__.startswith("cupy") else value
-    if device == "cuda" and device_of(value) == "cpu":  # an array, not a numpy scalar: a number stays a number
-        return array_module_for([], "cuda").asarray(value)
-    return value
 
 
 # ---- user rules -------------------------------------------------------------------------

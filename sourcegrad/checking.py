@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from .runtime.device import device_of, to_device
+
 
 class GradCheck(dict):
     """argument name -> worst error over its elements, |analytic - numeric| / max(1, |numeric|).
@@ -54,14 +56,9 @@ class GradCheck(dict):
         return f"GradCheck({'passed' if self.passed else 'FAILED'}; {self._rows()})"
 
 
-def finite_difference_check(fn, args, kwargs, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0,
+def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0,
                             grad_output=None, device=None) -> GradCheck:
-    from .api import DifferentiableFunction, to_device
-
-    if isinstance(fn, DifferentiableFunction):
-        differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device)
-    else:
-        differentiable = DifferentiableFunction(fn, wrt)
+    """differentiable (an api.DifferentiableFunction) checked at args, kwargs: see api.check_grad."""
     original = differentiable.fn  # what a call runs: the finite differences take it as it is
     signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
     bound = signature.bind(*[_float64(a) for a in args], **{k: _float64(v) for k, v in kwargs.items()})
@@ -226,8 +223,6 @@ def _shifted(point, index, eps):
 def _device_gradient(gradient, name, argument, device):
     """A gradient computed on `device`, brought to the host. Gradients stay where their arguments are, so
     one that came back elsewhere is a sourcegrad bug, not an error to measure."""
-    from .runtime import device_of
-
     if isinstance(argument, np.ndarray) and (device_of(gradient) == "cuda") != (device == "cuda"):
         raise AssertionError(f"the gradient of {name} came back as a {type(gradient).__module__}."
                              f"{type(gradient).__name__}, not on {device}")
@@ -235,6 +230,4 @@ def _device_gradient(gradient, name, argument, device):
 
 
 def _on_host(value):
-    from .api import to_device
-
     return to_device(value, "cpu")

@@ -15,7 +15,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, ir
+from . import ir
+from .version import __version__
 from .emit import codegen, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
@@ -24,6 +25,7 @@ from .frontend.resolve import Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
 from .runtime.buffers import BufferPool
+from .templates import registry
 from .templates.registry import VERSION as RULES_VERSION
 from .transform.reverse import reverse
 
@@ -219,7 +221,6 @@ def _write(path, text):
 
 def _rule_source(obj):
     """The source of a user's @adjoint rule for obj, or of its non-differentiable mark: part of the cache key."""
-    from .templates import registry
 
     try:
         if obj in registry.NONDIFFERENTIABLE:

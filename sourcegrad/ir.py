@@ -14,6 +14,16 @@ import gast
 
 from .errors import Location
 
+# The primitives of operations that are not calls of a function (an ir.Assign's `primitive`); a call's
+# primitive is the function itself, an array method's an ir.Method.
+COMPARISON = "comparison"  # the primitive of `a < b` and friends: never carries a gradient
+LOGICAL = "logical"  # `a and b`
+SUBSCRIPT = "subscript"  # `a[i]`
+ATTRIBUTE = "attribute"  # `model.w1`: an attribute of an object (array attributes such as `.T` are Methods)
+COPY = None  # `a = b`
+JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
+REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
+
 
 @dataclass(frozen=True)
 class Origin:

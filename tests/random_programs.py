@@ -1681,7 +1681,11 @@ def compare_with_autograd(program, folder, args, gradients, label):
         for path, _ in leaves(args[position]):
             got = np.asarray(at(gradient, path) if path else gradient, dtype=np.float64)
             want = np.asarray(at(expected, path) if path else expected, dtype=np.float64)
-            if got.shape != want.shape or not np.all(np.abs(got - want) <= AUTOGRAD_TOLERANCE * np.maximum(1.0, np.abs(want))):
+            # where autograd's own rule breaks down (its np.prod divides by x: nan at a zero) the finite
+            # differences, checked already, are the only reference
+            finite = np.isfinite(want)
+            close = np.abs(got - want) <= AUTOGRAD_TOLERANCE * np.maximum(1.0, np.abs(want))
+            if got.shape != want.shape or not np.all(close | ~finite):
                 raise Failure("wrong_gradient", f"{label}: the gradient of {name}{format_path(path)} differs from "
                                                 f"autograd's:\nsourcegrad:\n{got}\nautograd:\n{want}\n")
     return True

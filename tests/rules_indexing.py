@@ -3,7 +3,7 @@
 import numpy as np
 
 from rule_support import Entry, shapes
-from sourcegrad.frontend.normalize import SUBSCRIPT
+from sourcegrad.ir import SUBSCRIPT
 
 
 def index_integer(x, w):

@@ -197,6 +197,25 @@ def accumulate_array(w, v):
 case(accumulate_array, ("w", "v"), randn(2, 3), randn(3))
 
 
+def augmented_on_reductions(w, n):
+    # a reduction, a matrix product and a norm each make an array of their own: `+=` on them is allowed
+    total = w.sum()
+    column = np.max(w, axis=0)
+    rows = w.sum(axis=1, keepdims=True)
+    gram = w @ w.T
+    norm = np.linalg.norm(w)
+    for i in range(n):
+        total += w.mean()
+        column += np.tanh(w[i])
+        rows *= w[:, :1]
+        gram -= 0.1 * np.eye(3)
+        norm += 1.0
+    return total + (column * column).sum() + (rows * rows).sum() + (gram * gram).sum() + norm
+
+
+case(augmented_on_reductions, ("w",), randn(3, 4), 2)
+
+
 def accumulate_array_from_expression(w, v):
     # accumulate_array with the accumulator started from an expression of w, which carries a gradient itself.
     acc = w * 0.0
@@ -1172,6 +1191,30 @@ def augmented_on_an_array_made_in_the_same_iteration(w, x, n):
 
 
 case(augmented_on_an_array_made_in_the_same_iteration, ("w", "x"), randn(3, 3), randn(2, 3), 3)
+
+
+def inner_loop_of(w):
+    a = w
+    for _ in range(2):
+        a = np.tanh(np.exp(w))
+    return a
+
+
+def read_in_one_branch_rebound_in_the_other_in_loop(x, v):
+    # v is rebound on one side and read on the other: its gradient carries across iterations, through an
+    # inlined helper's own loop, and into the v from before the loop
+    t = v * 1.0
+    for j in range(3):
+        if x[j] > 1.5:
+            v = np.tanh(x)
+        else:
+            t = t + np.sin(inner_loop_of(v))
+    return np.tanh(t).sum()
+
+
+case(read_in_one_branch_rebound_in_the_other_in_loop, ("x", "v"), np.array([-0.5, 0.3, 0.2]), randn(3))
+case(read_in_one_branch_rebound_in_the_other_in_loop, ("x", "v"), np.array([-0.5, 2.0, 0.2]), randn(3),
+     id="read_in_one_branch_rebound_in_the_other_in_loop[rebound in the second iteration]")
 
 
 def value_before_loop_kept_when_branch_never_taken(w, x):

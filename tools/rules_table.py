@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sourcegrad.frontend.normalize import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT  # noqa: E402
+from sourcegrad.ir import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT  # noqa: E402
 from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
 from sourcegrad.ir import Method  # noqa: E402
 from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES  # noqa: E402

@@ -17,7 +17,7 @@ import gast
 import numpy
 
 from .. import ir
-from ..frontend.normalize import COMPARISON, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
+from ..ir import COMPARISON, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..templates import ATTRIBUTES, METHODS, lookup
 
 _ELEMENTWISE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,

@@ -26,6 +26,8 @@ import copy
 
 import numpy
 
+from ..templates.registry import backend_function, method_returns_new_array, returns_new_array
+
 
 _OPERATORS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide",
               ast.FloorDiv: "floor_divide", ast.Mod: "remainder", ast.Pow: "power", ast.MatMult: "matmul"}
@@ -39,7 +41,6 @@ _SHAPE_ATTRIBUTES = ("T", "shape", "ndim", "dtype", "size")
 # Methods whose result's shape follows from the array's shape and their arguments' values: those must be
 # written-out constants (`x.sum(axis=0)`), since the buffers are keyed on shapes, not on argument values.
 _SHAPE_METHODS = ("sum", "mean", "prod", "max", "min", "std", "var", "copy", "astype")
-_NEW_ARRAY_METHODS = ("sum", "mean", "prod", "max", "min", "std", "var", "copy", "dot")
 
 
 def buffered_function(definition: ast.FunctionDef, rank_of, backend, buffers="buffers", into="into"):
@@ -251,10 +252,11 @@ def _is_new(expr, rank_of, backend):
     (not of a list: `items.copy()` holds the same arrays)."""
     if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Attribute):
         return False
+    keywords = [k.arg for k in expr.keywords]
     if _is_module_call(expr, backend):
-        return expr.func.attr == "copy"
+        return returns_new_array(backend_function(expr.func.attr), keywords)
     receiver = expr.func.value
-    return (expr.func.attr in _NEW_ARRAY_METHODS and isinstance(receiver, ast.Name)
+    return (method_returns_new_array(expr.func.attr, keywords) and isinstance(receiver, ast.Name)
             and isinstance(rank_of(receiver.id), int) and rank_of(receiver.id) >= 1)
 
 

@@ -23,6 +23,7 @@ import gast
 from .. import ir
 from ..frontend.resolve import is_numpy_module, numpy_path
 from ..analysis.activity import target_names
+from ..analysis.shapes import ShapeFacts
 from .buffers import buffered_function
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, walk)
@@ -59,9 +60,6 @@ def generate_buffered(rev: ReverseFunction):
 
 def normal_form(fn, backend="xp") -> str:
     """The normal form of a function as Python: its forward code, one operation per line (for explain)."""
-    from ..analysis.shapes import ShapeFacts
-    from ..transform.reverse import ReverseFunction
-
     rev = ReverseFunction(fn, [], backend, "d_result", facts=ShapeFacts(fn, {}))
     writer = _Writer(rev)
     writer.retarget = copy.deepcopy  # numpy as the user spelled it: `np.tanh`, not `xp.tanh`

@@ -20,7 +20,7 @@ import socket
 import types
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 
 ENVIRONMENT_VARIABLE = "SOURCEGRAD_GENERATED_DIR"
 _KEY = re.compile(r"^# sourcegrad-key: ([0-9a-f]+)$", re.M)

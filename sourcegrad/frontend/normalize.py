@@ -26,9 +26,13 @@ import gast
 import numpy
 
 from .. import ir
+from ..ir import ATTRIBUTE, COMPARISON, COPY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SUBSCRIPT
 from . import control, values
 from .resolve import MISSING, Resolver, is_library_code, is_numpy_module, numpy_path
-from .source import FunctionSource, function_to_differentiate
+from .fence import check_helper
+from .source import FunctionSource, function_to_differentiate, read_function
+from ..templates import RULES, is_nondifferentiable
+from ..templates.registry import method_returns_new_array, returns_new_array
 
 BINARY_OPERATORS = {
     gast.Add: (operator.add, "plus", "total"),
@@ -42,13 +46,6 @@ BINARY_OPERATORS = {
 }
 UNARY_OPERATORS = {gast.USub: (operator.neg, "neg"), gast.UAdd: (operator.pos, "pos"), gast.Not: (operator.not_, "not"),
                    gast.Invert: (operator.invert, "invert")}
-COMPARISON = "comparison"  # the primitive of `a < b` and friends: never carries a gradient
-LOGICAL = "logical"  # `a and b`
-SUBSCRIPT = "subscript"  # `a[i]`
-ATTRIBUTE = "attribute"  # `model.w1`: an attribute of an object (array attributes such as `.T` are Methods)
-COPY = None  # `a = b`
-JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
-REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
 
 _COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
                   gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in"}
@@ -380,7 +377,6 @@ class _Normalizer:
         obj = function_to_differentiate(obj)
         if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
             return None  # a library's function is a primitive: its rule, or the error that it has none
-        from ..templates import RULES, is_nondifferentiable
         if obj in RULES or is_nondifferentiable(obj):
             return None
         if not self.resolver.is_closure_variable(chain[0]):
@@ -397,8 +393,6 @@ class _Normalizer:
         into() gives the caller's name for the result: the helper's final `return <operation>`
         computes straight into it.
         """
-        from .fence import check_helper
-        from .source import read_function
 
         receiver = None
         if isinstance(fn, tuple):  # a method: its object is the first argument
@@ -695,9 +689,11 @@ class _Normalizer:
         else:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
-        makes_new_array = isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
-            primitive is COPY and isinstance(new, gast.Constant)) or (
-            (isinstance(primitive, numpy.ufunc) or _is_creation(primitive)) and "out" not in kwargs)
+        if isinstance(primitive, ir.Method):
+            makes_new_array = primitive.is_call and method_returns_new_array(primitive.name, kwargs)
+        else:
+            makes_new_array = isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
+                primitive is COPY and isinstance(new, gast.Constant)) or returns_new_array(primitive, kwargs)
         if assigns is not None:
             target = self.version(assigns)
         elif target is None:
@@ -936,18 +932,6 @@ def _without_comment(line):
         if token.type == tokenize.COMMENT:
             return line[:token.start[1]].rstrip()
     return line
-
-
-_CREATION = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "array", "copy",
-             "arange", "linspace", "eye", "identity")
-
-
-def _is_creation(primitive):
-    """numpy functions that always return a new array."""
-    try:
-        return any(primitive is getattr(numpy, name) for name in _CREATION)
-    except TypeError:
-        return False
 
 
 def _literal(value, src, call, fn, name):

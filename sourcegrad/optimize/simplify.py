@@ -24,6 +24,7 @@ import operator
 import gast
 import numpy
 
+from ..templates.registry import backend_function, method_returns_new_array, returns_new_array
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, children, walk)
 
@@ -370,11 +371,12 @@ class _Passes:
         """Whether expr surely evaluates to a new array (or an immutable scalar) that nothing else refers to."""
         if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
             return True
-        if self._is_backend_call(expr):
-            function = getattr(numpy, expr.func.attr, None)
-            return isinstance(function, numpy.ufunc) or expr.func.attr in _NEW_ARRAY
-        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute):
-            return expr.func.attr in _NEW_ARRAY_METHODS  # `a.dot(b)`: a new array
+        if isinstance(expr, gast.Call):
+            keywords = [k.arg for k in expr.keywords]
+            if self._is_backend_call(expr):
+                return returns_new_array(backend_function(expr.func.attr), keywords)
+            if isinstance(expr.func, gast.Attribute):
+                return method_returns_new_array(expr.func.attr, keywords)  # `a.dot(b)`: a new array
         return False
 
 
@@ -382,13 +384,8 @@ class _Passes:
 _RETURNS_FIRST_ARGUMENT = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray", "split_grad",
                            "unstack_grad", "hstack_grad", "vstack_grad", "swapaxes", "moveaxis", "squeeze",
                            "expand_dims", "ravel")
-# Array methods that return a view of the array, and methods that always make a new one.
+# Array methods that return a view of the array. (Which calls make a new array: templates/registry.py.)
 _VIEW_METHODS = ("reshape", "transpose", "squeeze", "ravel", "swapaxes", "view", "T")
-_NEW_ARRAY_METHODS = ("dot", "sum", "mean", "prod", "copy", "cumsum", "max", "min", "var", "std")
-# Calls known to return a new array (ufuncs aside): any other call may return a view of an argument.
-_NEW_ARRAY = ("zeros_like", "zeros_gradient", "ones_like", "zeros", "ones", "full_like", "copy", "array", "concatenate", "stack", "where",
-              "matmul_grad_left", "matmul_grad_right", "dot_grad_left", "dot_grad_right", "index_grad", "outer",
-              "inner", "tensordot", "einsum", "dot", "matmul", "cumsum", "tile", "repeat")
 
 
 def _names(expr):

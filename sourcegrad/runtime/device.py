@@ -18,9 +18,14 @@ argument on the device to avoid that. cupy's own errors (a shape mismatch, say) 
 
 from __future__ import annotations
 
+import sys
 import types
 
 import numpy
+
+from ..errors import SourcegradError
+from .core import HELPERS, NUMPY, ArrayModule
+from .linalg import broadcast_solve
 
 # numpy's keyword spellings that cupy knows under another name (numpy 2: correction is ddof).
 _RENAMED_KEYWORDS = {name: {"correction": "ddof"} for name in ("var", "std", "nanvar", "nanstd")}
@@ -156,8 +161,6 @@ def _zeros_like(function, module):
 
 
 def _solve(function, module):
-    from .linalg import broadcast_solve
-
     def solve(a, b):  # numpy broadcasts the batch axes of a and b; cupy wants them equal
         a, b = (module.asarray(v) if _is_host_value(v) or isinstance(v, list) else v for v in (a, b))
         return broadcast_solve(function, module, a, b)
@@ -174,9 +177,96 @@ _WRITING_HELPERS = {"index_add"}
 def device_array_module(module):
     """cupy's `xp`: cupy's functions and sourcegrad's runtime helpers, each taking what numpy's take (a helper
     handed a numpy constant beside cupy arrays gets it on the device, as the function it serves did)."""
-    from . import HELPERS, ArrayModule
-
     xp = ArrayModule(DeviceFunctions(module))
     for name, helper in HELPERS.items():  # set on the instance: ArrayModule's lookup then never finds the bare one
         setattr(xp, name, helper if name in _WRITING_HELPERS else _Lenient(helper, module))
     return xp
+
+
+# ---- which device a call runs on -------------------------------------------------------------
+
+_cupy_module = None  # made on first use: importing cupy costs time and needs a GPU
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def array_module_for(values, device=None) -> ArrayModule:
+    """The `xp` for a call: numpy's or cupy's, from `device` or, when it is None, from the arguments.
+
+    The arguments must all live on one device (and on `device`, when it is given): sourcegrad never copies
+    an array between devices behind the caller's back.
+    """
+    if device is None and "cupy" not in sys.modules:  # the common case costs one dict lookup
+        return NUMPY
+    places = {device_of(v) for v in values} - {None}
+    if len(places) > 1:
+        raise _device_error("the arguments mix numpy and cupy arrays; sourcegrad does not copy between devices",
+                            "Move them to one device first: cupy.asarray(a) or cupy.asnumpy(a).")
+    if device is None:
+        device = "cuda" if places == {"cuda"} else "cpu"
+    if device not in DEVICES:
+        raise _device_error(f"unknown device {device!r}", "Use device='cpu' (numpy) or device='cuda' (cupy).")
+    module = NUMPY if device == "cpu" else _cupy()  # first: without cupy, that is what to fix
+    if places and places != {device}:
+        where = "numpy (cpu)" if places == {"cpu"} else "cupy (cuda)"
+        raise _device_error(f"device={device!r} was asked for, but the arguments are {where} arrays",
+                            "Move them with cupy.asarray(a) or cupy.asnumpy(a), or leave device out.")
+    return module
+
+
+def device_module(*arrays):
+    """cupy's `xp` when every one of a call's arrays is a cupy array (numpy's when there are none), else None:
+    the entry point's quick answer, the general method's array_module_for says what is wrong."""
+    kinds = {type(a) for a in arrays}
+    if not kinds:
+        return NUMPY
+    if len(kinds) == 1 and kinds.pop().__module__.startswith("cupy"):
+        return _cupy()
+    return None
+
+
+def device_of(value):
+    """Where an array argument lives; None for everything else, numpy scalars included: a number is a host
+    value on either device, as a Python float is."""
+    module = type(value).__module__
+    if module.startswith("cupy"):
+        return "cuda"
+    if module.startswith("numpy") and hasattr(value, "shape") and not isinstance(value, numpy.generic):
+        return "cpu"
+    return None
+
+
+def _cupy():
+    global _cupy_module
+    if _cupy_module is None:
+        try:
+            import cupy
+        except ImportError:
+            raise _device_error("device='cuda' needs cupy, which is not installed",
+                                "Install it with pip install 'sourcegrad[cuda12]' (or [cuda13], matching your CUDA) "
+                                "on a machine with an NVIDIA GPU.") from None
+        try:
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # cupy raises its own CUDARuntimeError without a driver or a GPU
+            raise _device_error(f"device='cuda' needs an NVIDIA GPU, and cupy found none ({exc})",
+                                "Run on a machine with a GPU, or use device='cpu'.") from None
+        _cupy_module = device_array_module(cupy)
+    return _cupy_module
+
+
+def _device_error(message, hint):
+    return SourcegradError(message, hint=hint)
+
+
+def to_device(value, device):
+    """value with every numpy array in it moved to `device` ("cpu" or "cuda"), structures kept as they are."""
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    if device in (None, "cpu"):
+        return value.get() if type(value).__module__.startswith("cupy") else value
+    if device == "cuda" and device_of(value) == "cpu":  # an array, not a numpy scalar: a number stays a number
+        return array_module_for([], "cuda").asarray(value)
+    return value

@@ -1,6 +1,6 @@
 """Runtime helpers for elementwise rules: np.clip with bounds that may be None, known only at run time."""
 
-from . import array_namespace, helper
+from .core import array_namespace, helper
 
 
 def _lower(x, a_min):

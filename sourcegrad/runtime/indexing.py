@@ -1,6 +1,6 @@
 """Runtime helpers for indexing rules: gradients scattered back to the positions an index selected."""
 
-from . import _float_dtype, array_namespace, helper, unbroadcast
+from .core import _float_dtype, array_namespace, helper, unbroadcast
 
 
 @helper

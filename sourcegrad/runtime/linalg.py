@@ -12,7 +12,7 @@ import string
 
 import numpy
 
-from . import _as_array, array_namespace, helper, unbroadcast
+from .core import _as_array, array_namespace, helper, unbroadcast
 
 
 def _xp(*values):

@@ -6,7 +6,7 @@ result for an array of its own and may add into it in place.
 
 import operator
 
-from . import _as_array, array_namespace, helper
+from .core import _as_array, array_namespace, helper
 
 
 def _reduced_axes(ndim, axis):

@@ -10,7 +10,8 @@ import operator
 
 import numpy
 
-from . import _as_array, array_namespace, helper
+from ..errors import SourcegradError
+from .core import _as_array, array_namespace, helper
 
 
 def _axis(axis, ndim):
@@ -66,7 +67,6 @@ def _traversal(x, order):
     if order in ("K", "k") and ndim:
         strides = getattr(x, "strides", None) or (0,) * ndim
         if any(stride == 0 and size > 1 for stride, size in zip(strides, _shape(x))):
-            from ..errors import SourcegradError
             raise SourcegradError("ravel/flatten with order 'K' of a broadcast view (a zero stride) walks an order "
                                   "sourcegrad does not model", hint="Use order 'C', or make the array contiguous first.")
         # memory order, outermost (largest stride) first; ties keep C order. Negative strides are

@@ -15,24 +15,24 @@ from .registry import adjoint, d
 # ---- addition and subtraction --------------------------------------------------
 
 
-@adjoint(operator.add, np.add)
+@adjoint(operator.add, np.add, new_array=True)
 def add(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(d[result], y)
 
 
-@adjoint(operator.sub, np.subtract)
+@adjoint(operator.sub, np.subtract, new_array=True)
 def subtract(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(-d[result], y)
 
 
-@adjoint(operator.neg, np.negative)
+@adjoint(operator.neg, np.negative, new_array=True)
 def negative(result, x):
     d[x] = -d[result]
 
 
-@adjoint(operator.pos, np.positive)
+@adjoint(operator.pos, np.positive, new_array=True)
 def positive(result, x):
     d[x] = d[result]
 
@@ -40,13 +40,13 @@ def positive(result, x):
 # ---- multiplication and division ------------------------------------------------
 
 
-@adjoint(operator.mul, np.multiply)
+@adjoint(operator.mul, np.multiply, new_array=True)
 def multiply(result, x, y):
     d[x] = unbroadcast(d[result] * y, x)
     d[y] = unbroadcast(x * d[result], y)
 
 
-@adjoint(operator.truediv, np.divide)
+@adjoint(operator.truediv, np.divide, new_array=True)
 def divide(result, x, y):
     d[x] = unbroadcast(d[result] / y, x)
     d[y] = unbroadcast(-d[result] * result / y, y)
@@ -55,7 +55,7 @@ def divide(result, x, y):
 # ---- powers ------------------------------------------------------------------------
 
 
-@adjoint(operator.pow, np.power)
+@adjoint(operator.pow, np.power, new_array=True)
 def power(result, x, y):
     # d/dy x**y = x**y log(x); at x == 0 the product is 0 for y > 0, so log(0) is kept out.
     if y == 0:  # x ** 0 is 1: no gradient, even at x == 0 (where x ** (y - 1) would be inf)

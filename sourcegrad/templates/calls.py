@@ -1,4 +1,4 @@
-"""Which array methods use which rule, and which operations carry no gradient.
+"""Which array methods use which rule, which operations carry no gradient, which calls make new arrays.
 
 A method such as `x.sum(axis=1)` shares the rule of the numpy function
 `np.sum(x, axis=1)`. Operations listed as non-differentiable give values
@@ -10,9 +10,10 @@ import operator
 
 import numpy as np
 
-from ..frontend.normalize import COMPARISON
-from ..ir import Method
-from .registry import attribute, method, nondifferentiable
+from ..ir import COMPARISON, Method
+from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
+from ..runtime.indexing import index_grad, zeros_gradient
+from .registry import attribute, makes_new_arrays, method, nondifferentiable
 
 # ---- methods and attributes that share a function's rule ---------------------------------------------
 
@@ -35,3 +36,10 @@ nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.s
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("round"),
                   why="its derivative is zero wherever it exists")
+
+# ---- calls that always make a new array (besides ufuncs and the rules marked new_array=True) ----------
+
+makes_new_arrays(np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
+                 np.arange, np.linspace, np.eye, np.identity)
+# runtime helpers the generated backward pass calls
+makes_new_arrays(zeros_gradient, index_grad, matmul_grad_left, matmul_grad_right, dot_grad_left, dot_grad_right)

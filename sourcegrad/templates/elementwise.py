@@ -204,7 +204,7 @@ def fmin(result, x, y):
     d[y] = unbroadcast(d[result] * ~((x <= y) | np.isnan(y)), y)
 
 
-@adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"})
+@adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"}, new_array=True)
 def clip(result, x, a_min=None, a_max=None, out=None):
     if a_min is None:
         d[x] = unbroadcast(d[result] * (x <= a_max), x)
@@ -226,7 +226,7 @@ def clip(result, x, a_min=None, a_max=None, out=None):
 # ---- selection: the condition carries no gradient ------------------------------------------------------
 
 
-@adjoint(np.where)
+@adjoint(np.where, new_array=True)
 def where(result, condition, x, y):
     # A select, not a product with the mask: where d[result] is inf or nan, the branch not taken
     # gets 0, not 0 * inf = nan. (The taken branch's own rule still runs on the whole array: see

@@ -7,7 +7,7 @@ both contributions. Joining and splitting are each other's adjoints.
 
 import numpy as np
 
-from ..frontend.normalize import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
+from ..ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..runtime.indexing import (hstack_grad, index_grad, repeated_grad, sequence_head, sequence_tail, split_grad,
                                 unstack_grad, vstack_grad)
 from .registry import adjoint, d
@@ -29,22 +29,22 @@ def getattribute(result, x, name):
 # ---- joining arrays -------------------------------------------------------------------------------------
 
 
-@adjoint(np.concatenate)
+@adjoint(np.concatenate, new_array=True)
 def concatenate(result, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     d[arrays] = split_grad(d[result], arrays, axis)
 
 
-@adjoint(np.stack)
+@adjoint(np.stack, new_array=True)
 def stack(result, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     d[arrays] = unstack_grad(d[result], len(arrays), axis)
 
 
-@adjoint(np.hstack)
+@adjoint(np.hstack, new_array=True)
 def hstack(result, tup, dtype=None, casting="same_kind"):
     d[tup] = hstack_grad(d[result], tup)
 
 
-@adjoint(np.vstack)
+@adjoint(np.vstack, new_array=True)
 def vstack(result, tup, dtype=None, casting="same_kind"):
     d[tup] = vstack_grad(d[result], tup)
 

@@ -22,7 +22,7 @@ from .registry import adjoint, d, method, ndim
 # the product the user wrote: `d_y @ w.T` for `x @ w`, and the tutorial's own `grad_y_pred.dot(w2.T)`
 # for `h_relu.dot(w2)`. The two cost differently: `.dot` less per call on tiny matrices, where a step is
 # all per-call costs, `@` less once an operand is a transposed matrix of some size (benchmarks/README.md).
-@adjoint(operator.matmul, np.matmul)
+@adjoint(operator.matmul, np.matmul, new_array=True)
 def matmul(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result] @ y.T
@@ -32,7 +32,7 @@ def matmul(result, x, y):
         d[y] = matmul_grad_right(d[result], x, y)
 
 
-@adjoint(np.dot)
+@adjoint(np.dot, new_array=True)
 def dot(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result].dot(y.T)
@@ -45,7 +45,7 @@ def dot(result, x, y):
 # ---- inner and outer products ----------------------------------------------------------------
 
 
-@adjoint(np.inner)
+@adjoint(np.inner, new_array=True)
 def inner(result, a, b):
     if ndim(a) == 1 and ndim(b) == 1:
         d[a] = d[result] * b
@@ -58,7 +58,7 @@ def inner(result, a, b):
         d[b] = inner_grad_right(d[result], a, b)
 
 
-@adjoint(np.outer)
+@adjoint(np.outer, new_array=True)
 def outer(result, a, b, out=None):
     if ndim(a) == 1 and ndim(b) == 1:
         d[a] = d[result] @ b
@@ -71,7 +71,7 @@ def outer(result, a, b, out=None):
 # ---- tensordot and einsum --------------------------------------------------------------------
 
 
-@adjoint(np.tensordot)
+@adjoint(np.tensordot, new_array=True)
 def tensordot(result, a, b, axes=2):
     if ndim(a) == 2 and ndim(b) == 2 and axes == 1:  # a @ b
         d[a] = d[result] @ b.T
@@ -102,7 +102,7 @@ def einsum(result, subscripts, x, y=None, /, *, out=None, dtype=None, order="K",
 # ---- trace -------------------------------------------------------------------------------------
 
 
-@adjoint(np.trace)
+@adjoint(np.trace, new_array=True)
 def trace(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if ndim(a) == 2 and axis1 == 0 and axis2 == 1:
         d[a] = d[result] * np.eye(a.shape[0], a.shape[1], k=offset, dtype=a.dtype)
@@ -119,7 +119,7 @@ method("trace", np.trace)
 # takes every other ord numpy accepts (p-norms, max norms, nuclear and spectral norms).
 
 
-@adjoint(np.linalg.norm)
+@adjoint(np.linalg.norm, new_array=True)
 def norm(result, x, ord=None, axis=None, keepdims=False):
     if axis is None and (ord is None or ord == "fro" or (ord == 2 and ndim(x) == 1)):
         d[x] = d[result] / norm_divisor(result) * x
@@ -131,7 +131,7 @@ def norm(result, x, ord=None, axis=None, keepdims=False):
 # These need invertible matrices: at a singular one numpy raises LinAlgError in the backward pass.
 
 
-@adjoint(np.linalg.inv)
+@adjoint(np.linalg.inv, new_array=True)
 def inv(result, a):
     if ndim(a) == 2:
         d[a] = -(result.T @ d[result] @ result.T)
@@ -140,13 +140,13 @@ def inv(result, a):
 
 
 # The adjugate, not det(a) * inv(a).T: a singular matrix has a gradient too (see det_grad).
-@adjoint(np.linalg.det)
+@adjoint(np.linalg.det, new_array=True)
 def det(result, a):
     d[a] = det_grad(d[result], a)
 
 
 # result = solve(a, b) = inv(a) @ b: d[b] = solve(a.T, d[result]) and d[a] = -d[b] @ result.T
-@adjoint(np.linalg.solve)
+@adjoint(np.linalg.solve, new_array=True)
 def solve(result, a, b):
     if ndim(a) == 2 and ndim(b) == 2:
         d[b] = np.linalg.solve(a.T, d[result])

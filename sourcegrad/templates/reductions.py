@@ -20,12 +20,12 @@ from .registry import adjoint, d, method
 # ---- sums and means ------------------------------------------------------------------------------
 
 
-@adjoint(np.sum)
+@adjoint(np.sum, new_array=True)
 def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result], x, axis, keepdims)
 
 
-@adjoint(np.mean)
+@adjoint(np.mean, new_array=True)
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
 
@@ -33,7 +33,7 @@ def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
 # ---- products ------------------------------------------------------------------------------------
 
 
-@adjoint(np.prod, aliases={"a": "x"})
+@adjoint(np.prod, aliases={"a": "x"}, new_array=True)
 def prod(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = prod_grad(d[result], x, axis, keepdims)
 
@@ -43,12 +43,12 @@ method("prod", np.prod)
 # ---- max and min: the gradient goes to the first extreme element -------------------------------------
 
 
-@adjoint(np.max, np.amax, aliases={"a": "x"})
+@adjoint(np.max, np.amax, aliases={"a": "x"}, new_array=True)
 def max(result, x, axis=None, out=None, keepdims=False):
     d[x] = max_grad(d[result], x, axis, keepdims)
 
 
-@adjoint(np.min, np.amin, aliases={"a": "x"})
+@adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True)
 def min(result, x, axis=None, out=None, keepdims=False):
     d[x] = min_grad(d[result], x, axis, keepdims)
 
@@ -60,13 +60,13 @@ method("min", np.min)
 # N = size(x) / size(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
 
 
-@adjoint(np.var, aliases={"a": "x", "correction": "ddof"})
+@adjoint(np.var, aliases={"a": "x", "correction": "ddof"}, new_array=True)
 def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[x] = unreduce(d[result] * ratio(2, ratio(size(x), size(result)) - ddof), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
 
 
-@adjoint(np.std, aliases={"a": "x", "correction": "ddof"})
+@adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True)
 def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     # (where std is 0, x - mean is 0 too: the gradient there is 0, not 0/0)
     d[x] = unreduce(d[result] / (nonzero(result) * (ratio(size(x), size(result)) - ddof)), x, axis, keepdims) * (
@@ -79,7 +79,7 @@ method("std", np.std)
 # ---- cumulative sums ---------------------------------------------------------------------------------
 
 
-@adjoint(np.cumsum, aliases={"a": "x"})
+@adjoint(np.cumsum, aliases={"a": "x"}, new_array=True)
 def cumsum(result, x, axis=None, dtype=None, out=None):
     d[x] = cumsum_grad(d[result], x, axis)
 

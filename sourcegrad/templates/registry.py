@@ -27,6 +27,7 @@ import gast
 import numpy
 
 from .. import runtime
+from ..ir import Method
 from ..errors import SourcegradError
 
 
@@ -55,21 +56,58 @@ METHODS = {}
 ATTRIBUTES = {}
 
 
-def adjoint(*primitives, aliases=None):
+# Functions whose result is always an array (or scalar) of its own: never an argument, a view of one, or an
+# array something else holds. Ufuncs are, without saying. What the analyses that decide whether an array may
+# be updated in place ask (normalize's `h += b`, simplify's in-place adjoints, the buffered variant).
+NEW_ARRAY = set()
+
+
+def adjoint(*primitives, aliases=None, new_array=False):
     """Register the decorated template as the gradient rule of each primitive.
 
     aliases maps other keyword spellings numpy accepts to the rule's parameter names
-    (np.clip takes `min=` for `a_min=`).
+    (np.clip takes `min=` for `a_min=`). new_array: the primitive always returns a new array (NEW_ARRAY).
     """
 
     def register(template_fn):
         template = Template(template_fn, aliases)
         for primitive in primitives:
             RULES[primitive] = template
+        if new_array:
+            NEW_ARRAY.update(primitives)
         VERSION[0] += 1
         return template_fn
 
     return register
+
+
+def makes_new_arrays(*functions):
+    """Record functions without a rule of their own (np.zeros, runtime helpers) as returning new arrays."""
+    NEW_ARRAY.update(functions)
+
+
+def returns_new_array(function, keywords=()) -> bool:
+    """Whether a call of function with these keyword names surely returns a new array: `out=` writes into
+    the caller's array, `copy=False` may return the argument itself."""
+    if "out" in keywords or "copy" in keywords:
+        return False
+    if isinstance(function, numpy.ufunc):
+        return True
+    try:
+        return function in NEW_ARRAY
+    except TypeError:  # an unhashable callable
+        return False
+
+
+def backend_function(name):
+    """What `xp.<name>` in generated code calls: a runtime helper, else numpy's function of that name."""
+    return runtime.HELPERS.get(name) or getattr(numpy, name, None)
+
+
+def method_returns_new_array(name, keywords=()) -> bool:
+    """The same for an array method, `x.sum(axis=1)`: that of the function whose rule it shares."""
+    entry = METHODS.get(name)
+    return entry is not None and returns_new_array(entry[0], keywords)
 
 
 def nondifferentiable(*primitives, why="its result carries no gradient"):
@@ -320,8 +358,6 @@ def lookup(primitive, args, kwargs):
 
     Methods and attributes are resolved here to the function whose rule they share.
     """
-    from ..ir import Method
-
     if isinstance(primitive, Method):
         if primitive.is_call:
             entry = METHODS.get(primitive.name)

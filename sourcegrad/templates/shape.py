@@ -77,12 +77,12 @@ def broadcast_to(result, x, shape, subok=False):
     d[x] = unbroadcast(d[result], x)
 
 
-@adjoint(np.tile, aliases={"A": "x"})
+@adjoint(np.tile, aliases={"A": "x"}, new_array=True)
 def tile(result, x, reps):
     d[x] = tile_grad(d[result], x, reps)
 
 
-@adjoint(np.repeat, aliases={"a": "x"})
+@adjoint(np.repeat, aliases={"a": "x"}, new_array=True)
 def repeat(result, x, repeats, axis=None):
     d[x] = repeat_grad(d[result], x, repeats, axis)
 
@@ -97,7 +97,7 @@ def flip(result, x, axis=None):
     d[x] = flip_grad(d[result], axis)
 
 
-@adjoint(np.roll, aliases={"a": "x"})
+@adjoint(np.roll, aliases={"a": "x"}, new_array=True)
 def roll(result, x, shift, axis=None):
     d[x] = roll_grad(d[result], shift, axis)
 
@@ -106,7 +106,7 @@ def roll(result, x, shift, axis=None):
 # np.triu of a 1-D m is the triangle of m broadcast to rows: its gradient sums the rows back.
 
 
-@adjoint(np.triu, aliases={"m": "x"})
+@adjoint(np.triu, aliases={"m": "x"}, new_array=True)
 def triu(result, x, k=0):
     if ndim(x) >= 2:
         d[x] = np.triu(d[result], k)
@@ -114,7 +114,7 @@ def triu(result, x, k=0):
         d[x] = unbroadcast(np.triu(d[result], k), x)
 
 
-@adjoint(np.tril, aliases={"m": "x"})
+@adjoint(np.tril, aliases={"m": "x"}, new_array=True)
 def tril(result, x, k=0):
     if ndim(x) >= 2:
         d[x] = np.tril(d[result], k)
@@ -130,7 +130,7 @@ def diag(result, x, k=0):
 # ---- copies and casts: the gradient passes through, in the input's dtype --------------------------------
 
 
-@adjoint(np.copy, aliases={"a": "x"})
+@adjoint(np.copy, aliases={"a": "x"}, new_array=True)
 def copy(result, x, order="K", subok=False):
     d[x] = d[result]
 
@@ -143,7 +143,7 @@ def asarray(result, x, dtype=None, order=None, device=None, copy=None, like=None
         d[x] = astype_grad(d[result], x, dtype)
 
 
-@adjoint(np.array, aliases={"object": "x"})
+@adjoint(np.array, aliases={"object": "x"}, new_array=True)
 def array(result, x, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None):
     if dtype is None and ndmin == 0:
         d[x] = d[result]
@@ -151,7 +151,7 @@ def array(result, x, dtype=None, copy=True, order="K", subok=False, ndmin=0, lik
         d[x] = np.reshape(astype_grad(d[result], x, dtype), np.shape(x))
 
 
-@adjoint(np.astype)
+@adjoint(np.astype, new_array=True)
 def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True, device=None):
     d[x] = astype_grad(d[result], x, dtype)
 

@@ -32,7 +32,7 @@ from .. import ir
 from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
-from ..frontend.normalize import COPY
+from ..ir import COPY
 from ..frontend.source import FunctionSource
 from ..templates import is_nondifferentiable, lookup
 
@@ -466,42 +466,40 @@ def _effect_error(src, effect):
 
 
 def _carried(loop):
-    """Names an iteration reads before it assigns them: values carried from the previous iteration."""
-    first = {}
+    """Names an iteration may read before it assigns them, on some path through it: values carried from the
+    previous iteration. (A name one branch assigns and the other reads is carried: the read may see the
+    value an earlier iteration left.)"""
+    carried = set()
 
-    def visit(stmts):
+    def read(names, written):
+        carried.update(n for n in names if n not in written)
+
+    def visit(stmts, written):
+        """The names assigned on every path through stmts, given those assigned before them."""
         for stmt in stmts:
             if isinstance(stmt, ir.Assign):
-                for n in reads(list(stmt.args) + list(stmt.kwargs.values())):
-                    first.setdefault(n, "read")
-                first.setdefault(stmt.target, "write")
+                read(reads(list(stmt.args) + list(stmt.kwargs.values())), written)
+                written = written | {stmt.target}
             elif isinstance(stmt, ir.Unpack):
-                for n in reads([stmt.value]):
-                    first.setdefault(n, "read")
-                for n in stmt.targets:
-                    first.setdefault(n, "write")
+                read(reads([stmt.value]), written)
+                written = written | set(stmt.targets)
             elif isinstance(stmt, ir.Effect):
-                for n in reads([stmt.stmt]):
-                    first.setdefault(n, "read")
+                read(reads([stmt.stmt]), written)
             elif isinstance(stmt, ir.If):
-                first.setdefault(stmt.test.id if isinstance(stmt.test, gast.Name) else "", "read")
-                visit(stmt.body)
-                visit(stmt.orelse)
+                read(reads([stmt.test]), written)
+                written = visit(stmt.body, written) & visit(stmt.orelse, written)
             elif isinstance(stmt, ir.Loop):
-                visit(stmt.test_body)
+                written = visit(stmt.test_body, written)  # a while loop's test runs at least once
                 if stmt.kind == "for":
-                    for n in reads([stmt.iterable]):
-                        first.setdefault(n, "read")
-                    for n in target_names(stmt.target):
-                        first.setdefault(n, "write")
-                visit(stmt.body)
+                    read(reads([stmt.iterable]), written)
+                    visit(stmt.body, written | set(target_names(stmt.target)))
+                else:
+                    visit(stmt.body, written)  # the body may not run: what it assigns is not assigned after it
+        return written
 
-    if loop.kind == "for":
-        for n in target_names(loop.target):
-            first[n] = "write"
-    visit(loop.test_body)
-    visit(loop.body)
-    return {n for n, event in first.items() if event == "read"}
+    written = visit(loop.test_body, frozenset(target_names(loop.target)) if loop.kind == "for" else frozenset())
+    visit(loop.body, written)
+    return carried
 
 
 def _row_pairs(loop):
