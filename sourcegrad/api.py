@@ -63,6 +63,10 @@ class DifferentiableFunction:
             self._frontend = Frontend(self.source_fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
         self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
+        # the dtype check after a call, unrolled for the usual one or two gradients
+        self._first_position = self._wrt_positions[0] if self._wrt_positions else None
+        self._second_position = self._wrt_positions[1] if len(self._wrt_positions) > 1 else None
+        self._more_positions = self._wrt_positions[2:] or None
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
@@ -97,12 +101,11 @@ class DifferentiableFunction:
             compiled = self._compiled[tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)]
             if compiled.rules_version != RULES_VERSION[0]:
                 raise KeyError  # a rule registered since it was compiled
-            for namespace, name, attributes, obj in compiled.guards:  # Compiled.current(), written out for speed
-                if attributes:
-                    if not compiled.current():
-                        raise KeyError
-                elif namespace.get(name, UNBOUND) is not obj:
+            for namespace, name, obj in compiled.name_guards:  # Compiled.current(), written out for speed
+                if namespace.get(name, UNBOUND) is not obj:
                     raise KeyError  # a global it calls through was rebound
+            if compiled.attribute_guards and not compiled.current():
+                raise KeyError  # `cfg.act = np.sin`
         except (AttributeError, KeyError):  # a Python number, a structure, ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
@@ -122,11 +125,21 @@ class DifferentiableFunction:
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
         try:  # each gradient in its argument's dtype, as it almost always is already (else _returned casts)
-            for gradient, position in zip(gradients, self._wrt_positions):
-                if gradient.dtype is not args[position].dtype:
-                    break
-            else:
-                return value, (gradients[0] if self._single else gradients)
+            first = self._first_position
+            if gradients[0].dtype is args[first].dtype:
+                if self._single:
+                    return value, gradients[0]
+                second = self._second_position
+                if second is None:
+                    return value, gradients
+                if gradients[1].dtype is args[second].dtype:
+                    if self._more_positions is None:
+                        return value, gradients
+                    for gradient, position in zip(gradients[2:], self._more_positions):
+                        if gradient.dtype is not args[position].dtype:
+                            break
+                    else:
+                        return value, gradients
         except (AttributeError, IndexError, TypeError):  # a number, a structure, an argument by keyword
             pass
         return self._returned(value, gradients, args, kwargs)
@@ -183,21 +196,27 @@ class DifferentiableFunction:
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
         # What each input's memory belongs to: an array that owns its memory (the common case, and the cheap
-        # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
+        # one to compare: its base is None), or, rarely, something numpy must be asked about (an array over a
+        # bytes object). Written out for speed, since a training loop passes into= every step.
         owners, unowned = set(), []
-        for value in (*args, *kwargs.values(), grad_output):
-            root = memory_root(value)
-            if getattr(root, "base", 0) is None:
-                owners.add(id(root))
-            elif hasattr(value, "shape"):
-                unowned.append(value)
+        for value in (*args, *kwargs.values(), grad_output) if kwargs else (*args, grad_output):
+            base = getattr(value, "base", _NOT_AN_ARRAY)
+            if base is None:
+                owners.add(id(value))
+            elif base is not _NOT_AN_ARRAY:
+                root = memory_root(value)
+                if getattr(root, "base", 0) is None:
+                    owners.add(id(root))
+                elif hasattr(value, "shape"):
+                    unowned.append(value)
         taken = set()  # the owners of the into= arrays so far
+        positions, count = self._wrt_positions, len(args)
         for index, target in enumerate(targets):
-            argument = args[self._wrt_positions[index]] if self._wrt_positions[index] < len(args) else \
-                self._argument(index, args, kwargs)
+            position = positions[index]
+            argument = args[position] if position < count else self._argument(index, args, kwargs)
             if type(target) is not type(argument) or target.shape != argument.shape or target.dtype != argument.dtype:
                 raise self._into_mismatch(index, target, argument)
-            root = memory_root(target)
+            root = target if target.base is None else memory_root(target)
             if getattr(root, "base", 0) is None:  # views of one array count as sharing it, even disjoint slices
                 shares_input = id(root) in owners or (unowned and any([_may_share_memory(target, a) for a in unowned]))
                 shares_other = id(root) in taken
@@ -479,6 +498,7 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+_NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)
 
 
 

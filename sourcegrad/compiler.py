@@ -48,6 +48,13 @@ class Compiled:
     _buffered: object = field(default=None, repr=False)
     _buffered_made: bool = field(default=False, repr=False)
 
+    def __post_init__(self):
+        # The call path checks the guards on every call: plain names one dict lookup each, and only a function
+        # with an attribute guard pays for walking attributes.
+        self.name_guards = tuple((namespace, name, obj) for namespace, name, attributes, obj in self.guards
+                                 if not attributes)
+        self.attribute_guards = any(attributes for _, _, attributes, _ in self.guards)
+
     def buffered(self):
         """The `_into` variant, (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None when no
         statement of the function can write into a buffer. Made on first use, in a file of its own."""

@@ -810,7 +810,7 @@ class Builder:
         """for over range(...) with the trip count n an argument; the counter indexes arrays and steers ifs."""
         h, shape = self.accumulator()
         i = self.fresh("i")
-        header = self.pick([f"range(n)", f"range(n)", f"range(1, n)", f"range(n - 1, -1, -1)", "range(len(x))",
+        header = self.pick(["range(n)", "range(n)", "range(1, n)", "range(n - 1, -1, -1)", "range(len(x))",
                             "range(0, n, 2)"])
         self.emit(f"for {i} in {header}:")
         self.counters.append(i)

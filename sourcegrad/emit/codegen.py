@@ -25,8 +25,9 @@ from ..frontend.resolve import is_numpy_module, numpy_path
 from ..analysis.activity import target_names
 from ..analysis.shapes import ShapeFacts
 from .buffers import buffered_function
+from ..analysis.memory import MemoryPlan, backward_reads
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
-                                 ReverseLoop, walk)
+                                 ReverseLoop)
 
 _COMMENT = "__sourcegrad_comment_{}__"
 _COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
@@ -39,7 +40,7 @@ def function_name(primal_name: str) -> str:
 def generate(rev: ReverseFunction):
     """The generated function's source text (without the file header), and notes for the header."""
     writer = _Writer(rev)
-    return writer.text(gast.gast_to_ast(writer.definition())), writer.tape.notes(rev.primal)
+    return writer.text(gast.gast_to_ast(writer.definition())), _tape_notes(writer.memory, rev.primal)
 
 
 def generate_buffered(rev: ReverseFunction):
@@ -103,7 +104,7 @@ class _Writer:
         for stmt in ir.walk(self.fn.body):
             locals_ |= set(ir.bound_names(stmt))
         self.retarget = _Retarget(self.fn.references, rev.backend, locals_)
-        self.tape = _TapePlan(rev)
+        self.memory = MemoryPlan(rev)
         self.loop_variable = "_" if "_" not in self.fn.names else "iteration"
 
     def comment(self, text):
@@ -115,18 +116,18 @@ class _Writer:
         rev, fn = self.rev, self.fn
         body = [gast.Expr(value=gast.Constant(value=_docstring(rev), kind=None))]
         body.append(self.comment("forward pass: the function's own code, one operation per line"))
-        if self.tape.used:
+        if self.memory.used:
             body.append(self.comment("values the backward pass needs and the forward pass overwrites are saved here"))
             body.append(_assign(rev.tape, gast.List(elts=[], ctx=gast.Load())))
         for index, stmt in enumerate(fn.body):
-            for name in self.tape.unset_before(index):
+            for name in self.memory.unset_before(index):
                 body.append(_assign(name, gast.Constant(value=None, kind=None)))
             body.extend(self.forward([stmt]))
             if isinstance(stmt, ir.Loop):
                 body.extend(self.release_after(stmt, fn.body[index + 1:]))
 
         returned = copy.deepcopy(fn.returned.value)
-        if isinstance(returned, gast.Name) and returned.id in self.backward_writes():
+        if isinstance(returned, gast.Name) and returned.id in self.memory.backward_writes():
             # the backward pass restores earlier values of this name: keep the one to return
             value_name = ir.fresh_name("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape})
             body.append(_assign(value_name, returned))
@@ -156,28 +157,16 @@ class _Writer:
         return "\n".join(lines) + "\n"
 
     def rank_of(self, name):
-        """The static rank of a value or of an adjoint (which has its primal's shape), None if unknown."""
-        rank = self.rev.facts.ranks.get(self.rev.primal_of(name) or name)
-        return rank if isinstance(rank, int) else None
-
-    def backward_writes(self):
-        """Primal names the backward code rebinds: restored from the tape, or walked again by a reverse loop."""
-        names = set()
-        for node in walk(self.rev.backward):
-            if isinstance(node, Restore) and self.tape.saves(node.site, node.name):
-                names.add(node.name)
-            elif isinstance(node, ReverseLoop) and node.loop.kind == "for":
-                names |= set(target_names(node.loop.target))
-        return names
+        return self.memory.rank_of(name)
 
     # ---- forward ----------------------------------------------------------------------------------
 
     def forward(self, stmts):
         out = []
         for stmt in stmts:
-            for name in self.tape.saved_at(stmt):
+            for name in self.memory.saved_at(stmt):
                 value = ir.name(name)
-                if name in self.tape.shape_only:  # the backward pass reads only its shape: keep no data
+                if name in self.memory.shape_only:  # the backward pass reads only its shape: keep no data
                     value = _call(self.rev.backend, "ghost", [value])
                 out.append(_call_statement(ir.name(self.rev.tape), "append", [value]))
             if isinstance(stmt, ir.Assign):
@@ -197,31 +186,13 @@ class _Writer:
         return out
 
     def release_after(self, loop, rest):
-        """Statements dropping the arrays a top-level loop's last iteration leaves bound that nothing reads
-        later: hand-written code holds its temporaries only while an expression runs. Kept, they would stay
-        allocated through the backward pass, and a step of a long loop would take more memory (and more
-        page faults, where the allocator maps its blocks anew every call) than the hand-written one."""
-        read_later = _forward_reads(rest)
-        made, other = {}, set()  # names bound to arrays an operation made (in order), and names bound otherwise
-        for stmt in ir.walk(loop.body):
-            # an alias or an index holds (or views) an array something else holds anyway
-            makes = (isinstance(stmt, ir.Assign) and stmt.primitive is not None
-                     and not isinstance(stmt.expr, gast.Subscript))
-            for name in ir.bound_names(stmt):
-                if makes:
-                    made[name] = True
-                else:
-                    other.add(name)
-            if isinstance(stmt, ir.Assign) and stmt.primitive is None and isinstance(stmt.expr, gast.Name):
-                other.add(stmt.expr.id)  # `h = relu`: letting go of relu would free nothing
-        names = [name for name in made if name not in other and (self.rank_of(name) or 0) >= 1
-                 and name not in read_later and (name not in self.tape.needed or name in self.tape.shape_only)]
-        if not names:
+        released = self.memory.released_after(loop, rest)
+        if not released:
             return []
         out = [self.comment("let go of arrays the loop's last iteration left that nothing reads again "
                             "(the backward pass: their shapes)")]
-        for name in names:
-            if name in self.tape.needed:  # the backward pass reads only its shape
+        for name, shape_read in released:
+            if shape_read:
                 out.append(_assign(name, _call(self.rev.backend, "ghost", [ir.name(name)])))
             else:
                 out.append(_assign(name, gast.Constant(value=None, kind=None)))
@@ -251,7 +222,7 @@ class _Writer:
         """last_origin is a one-element list: the origin whose comment was written last."""
         out = []
         for node in nodes:
-            if isinstance(node, Restore) and not self.tape.saves(node.site, node.name):
+            if isinstance(node, Restore) and not self.memory.saves(node.site, node.name):
                 continue
             if isinstance(node, OwnAdjoint) and not getattr(node, "needed", True):
                 continue
@@ -328,7 +299,7 @@ class _Writer:
         body = self.backward(node.body, [node.origin])
         if loop.kind == "while":
             return _for(_store(self.loop_variable), _range(ir.name(loop.counter)), body)
-        needed = [t for t in target_names(loop.target) if t in _backward_reads(node.body)]
+        needed = [t for t in target_names(loop.target) if t in backward_reads(node.body)]
         iterable = self.retarget(loop.iterable)
         kind = iterable.func.id if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else "sequence"
         sequences = iterable.args if kind in ("enumerate", "zip") else [iterable]
@@ -355,178 +326,28 @@ class _Writer:
         return _for(_store(index), _reversed(_range(count)), rows + body)
 
 
-def _forward_reads(stmts):
-    """The names the forward statements read, nested ones included."""
-    names = set()
-    for stmt in ir.walk(stmts):
-        if isinstance(stmt, ir.Assign):
-            names.update(ir.names_in(stmt.expr))
-        elif isinstance(stmt, (ir.Unpack, ir.Return)):
-            names.update(ir.names_in(stmt.value))
-        elif isinstance(stmt, ir.Effect):
-            names.update(ir.names_in(stmt.stmt))
-        elif isinstance(stmt, ir.If):
-            names.update(ir.names_in(stmt.test))
-        elif isinstance(stmt, ir.Loop):
-            for part in (stmt.iterable, stmt.test):
-                if part is not None:
-                    names.update(ir.names_in(part))
-    return names
-
-
-def _backward_reads(nodes):
-    """Primal and adjoint names the backward nodes read; a reverse loop's own targets count only outside it."""
-    names = set()
-    for node in nodes:
-        if isinstance(node, (AdjointStatement, IndexAccumulate)):
-            names |= {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name)}
-            if isinstance(node, IndexAccumulate):
-                names.add(node.index)
-        elif isinstance(node, ReverseIf):
-            names |= {n.id for n in gast.walk(node.test) if isinstance(n, gast.Name)}
-            names |= _backward_reads(node.body) | _backward_reads(node.orelse)
-        elif isinstance(node, ReverseLoop):
-            inner = _backward_reads(node.body)
-            loop = node.loop
-            if loop.kind == "for":
-                inner -= set(target_names(loop.target))
-                inner |= {n.id for n in gast.walk(loop.iterable) if isinstance(n, gast.Name)}
-            if loop.counter:
-                inner.add(loop.counter)
-            names |= inner
-    return names
-
-
-class _TapePlan:
-    """Which sites save which names: those the backward code reads and the site may overwrite."""
-
-    def __init__(self, rev):
-        fn = rev.primal
-        self.sites = rev.sites
-        needed = _backward_reads(rev.backward)
-        needed |= {n.id for g in rev.gradients for n in gast.walk(g) if isinstance(n, gast.Name)}
-        self.needed = needed
-        bound_before = []  # names bound by the function's parameters and top-level statements so far
-        # id(statement) -> names an earlier statement of the same top-level statement may have bound
-        # (`v = np.sin(x); v = v * v` in one branch: the second overwrites a value the first made)
-        maybe_bound = {}
-        seen = set(fn.params) | set(fn.kwonly)
-        for stmt in fn.body:
-            bound_before.append(set(seen))
-            inside = set()
-            for inner in ir.walk([stmt]):
-                maybe_bound[id(inner)] = set(inside)
-                inside |= set(ir.bound_names(inner))
-            seen |= inside
-        self.shape_only = _read_only_for_shape(rev)
-        self._saved = {}
-        self._unset = {}
-        for key, site in self.sites.items():
-            names = []
-            for name in site.names:
-                if name not in needed:
-                    continue
-                earlier = name in bound_before[site.top_index]
-                if site.in_loop or earlier or name in maybe_bound.get(key, ()):
-                    names.append(name)
-                    if not earlier:  # a path (or the first iteration) may have no old value: start from None
-                        self._unset.setdefault(site.top_index, [])
-                        if name not in self._unset[site.top_index]:
-                            self._unset[site.top_index].append(name)
-            if names:
-                self._saved[key] = names
-        self.used = bool(self._saved)
-
-    def notes(self, fn):
-        """One line per loop that saves values: what an iteration adds to the tape."""
-        lines = []
-        for loop in ir.walk(fn.body):
-            if not isinstance(loop, ir.Loop):
-                continue
-            saved = []
-            for stmt in _iteration(loop):
-                for name in self.saved_at(stmt):
-                    copied = stmt.args[0].id if isinstance(stmt, ir.Assign) and stmt.primitive is None and isinstance(
-                        stmt.args[0], gast.Name) else None
-                    saved.append((name, copied))
-            if not saved:
-                continue
-            names = {name for name, _ in saved}
-            parts, arrays = [], []
-            for name, copied in saved:
-                if name in self.shape_only:
-                    parts.append(f"{name} (its shape only)")
-                elif copied in names and copied not in self.shape_only:
-                    parts.append(f"{name} (the array {copied} already holds)")
-                else:
-                    parts.append(name)
-                    arrays.append(f"{name}.nbytes")
-            total = " + ".join(arrays) if arrays else "a few bytes"
-            lines.append(f"Tape: each iteration of the loop at {citation(loop.origin)} saves "
-                         f"{', '.join(parts)}: {total} per iteration.")
-        return lines
-
-    def saved_at(self, stmt):
-        return self._saved.get(id(stmt), [])
-
-    def saves(self, stmt, name):
-        return name in self._saved.get(id(stmt), [])
-
-    def unset_before(self, top_index):
-        return self._unset.get(top_index, [])
-
-
-def _iteration(loop):
-    """The statements of one iteration of loop, without those of loops nested in it (but with their headers)."""
-    result = []
-    for block in ir.blocks(loop):
-        stack = list(block)
-        while stack:
-            stmt = stack.pop(0)
-            result.append(stmt)
-            if isinstance(stmt, ir.If):
-                stack[:0] = stmt.body + stmt.orelse
-    return result
-
-
-_SHAPE_READS = {"unbroadcast": 1, "unreduce": 1, "size": 0}
-
-
-def _read_only_for_shape(rev):
-    """Primal names the backward code reads only as the shape argument of a runtime helper."""
-    shape, value = set(), set()
-
-    def visit(expr):
-        for node in gast.walk(expr):
-            if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) \
-                    and node.func.value.id == rev.backend and node.func.attr in _SHAPE_READS:
-                position = _SHAPE_READS[node.func.attr]
-                if len(node.args) > position and isinstance(node.args[position], gast.Name):
-                    shape.add(node.args[position].id)
-                    node.args[position].sourcegrad_shape_read = True
-        for node in gast.walk(expr):
-            if isinstance(node, gast.Name) and not getattr(node, "sourcegrad_shape_read", False):
-                value.add(node.id)
-
-    def walk_nodes(nodes):
-        for node in nodes:
-            if isinstance(node, (AdjointStatement, IndexAccumulate)):
-                visit(node.value)
-            elif isinstance(node, ReverseIf):
-                visit(node.test)
-                walk_nodes(node.body)
-                walk_nodes(node.orelse)
-            elif isinstance(node, ReverseLoop):
-                walk_nodes(node.body)
-                value.update(n.id for n in gast.walk(node.loop.iterable or gast.Constant(value=None, kind=None))
-                             if isinstance(n, gast.Name))
-                if node.loop.counter:
-                    value.add(node.loop.counter)
-
-    walk_nodes(rev.backward)
-    for gradient in rev.gradients:
-        visit(gradient)
-    return shape - value
+def _tape_notes(memory, fn):
+    """One line per loop that saves values: what an iteration adds to the tape."""
+    lines = []
+    for loop in ir.walk(fn.body):
+        if not isinstance(loop, ir.Loop):
+            continue
+        saves = memory.loop_saves(loop)
+        if not saves:
+            continue
+        parts, arrays = [], []
+        for name, how, copied in saves:
+            if how == "shape":
+                parts.append(f"{name} (its shape only)")
+            elif how == "alias":
+                parts.append(f"{name} (the array {copied} already holds)")
+            else:
+                parts.append(name)
+                arrays.append(f"{name}.nbytes")
+        total = " + ".join(arrays) if arrays else "a few bytes"
+        lines.append(f"Tape: each iteration of the loop at {citation(loop.origin)} saves "
+                     f"{', '.join(parts)}: {total} per iteration.")
+    return lines
 
 
 def _as_slices(index):

@@ -9,51 +9,39 @@
 
 A name assigned twice gets a new version (`h`, then `h_2`), so each value the
 reverse pass reads is still there when it reads it.
+
+Two jobs live beside this one: naming.py picks the names (temporaries, versions),
+and inline.py writes the user's own helper functions into the caller, normalising
+their bodies with this module's normaliser.
 """
 
 from __future__ import annotations
 
 import builtins
 import copy
-import inspect
 import io
-import keyword
 import operator
 import tokenize
-import types
 
 import gast
-import numpy
 
 from .. import ir
 from ..ir import ATTRIBUTE, COMPARISON, COPY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SUBSCRIPT
-from . import control, values
-from .resolve import MISSING, Resolver, is_library_code, is_numpy_module, numpy_path
-from .fence import check_helper
-from .source import FunctionSource, function_to_differentiate, read_function
-from ..templates import RULES, is_nondifferentiable
+from . import control, naming, values
+from .inline import Inliner
+from .naming import Names
+from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
+from .source import FunctionSource
+from .syntax import attribute_chain, is_atom
 from ..templates.registry import method_returns_new_array, returns_new_array
 
-BINARY_OPERATORS = {
-    gast.Add: (operator.add, "plus", "total"),
-    gast.Sub: (operator.sub, "minus", "difference"),
-    gast.Mult: (operator.mul, "times", "product"),
-    gast.Div: (operator.truediv, "over", "quotient"),
-    gast.Pow: (operator.pow, "pow", "power"),
-    gast.MatMult: (operator.matmul, "matmul", "matmul"),
-    gast.FloorDiv: (operator.floordiv, "floordiv", "floor_quotient"),
-    gast.Mod: (operator.mod, "mod", "remainder"),
-}
-UNARY_OPERATORS = {gast.USub: (operator.neg, "neg"), gast.UAdd: (operator.pos, "pos"), gast.Not: (operator.not_, "not"),
-                   gast.Invert: (operator.invert, "invert")}
-
-_COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
-                  gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in"}
-_MAX_NAME = 16
-_INSTEAD_OF_KEYWORD = {"not": "negation", "and": "both", "or": "either", "in": "contained", "is": "identical"}
-# Temporaries never shadow a builtin a reader knows: `.sum()` of a long expression is `total`, not `sum`.
-_INSTEAD_OF_BUILTIN = {"sum": "total", "max": "largest", "min": "smallest", "abs": "magnitude", "pow": "power",
-                       "round": "rounded", "len": "length", "all": "all_true", "any": "any_true"}
+# An operator's primitive: the `operator` function its rule is registered under.
+BINARY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+                    gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.FloorDiv: operator.floordiv,
+                    gast.Mod: operator.mod}
+UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_, gast.Invert: operator.invert}
+_OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
+              gast.FloorDiv: "//", gast.Mod: "%"}
 
 
 def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None) -> ir.Function:
@@ -62,31 +50,28 @@ def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None) 
 
 
 class _Normalizer:
+    """Normalises one function. Its names come from self.names (naming.Names); a call of one of the user's
+    own functions goes to self.inliner (inline.Inliner), which normalises the helper's body with this
+    normaliser."""
+
     def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds):
         self.src = src
         self.resolver = resolver
         tree = src.tree
         self.params = [a.id for a in tree.args.posonlyargs + tree.args.args]
         self.kwonly = [a.id for a in tree.args.kwonlyargs]
-        self.used = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)} | set(reserved)
-        self.current = {p: p for p in self.params + self.kwonly}  # user name -> its live version
+        self.names = Names({n.id for n in gast.walk(tree) if isinstance(n, gast.Name)} | set(reserved), self.params,
+                           self.kwonly)
         self.assigned = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         self.body = []
         self.block = self.body  # the statement list being filled
-        self.pinned = {}  # user name -> the one name it has throughout the compound statement being normalised
-        self.loop_depth = 0
-        self.counters = 0
         self.result_name = None
-        self.inlining = []  # the user functions being inlined, innermost last
-        self.helper_result = self.helper_block = self.helper_into = None
-        self.root_globals = resolver.globals
-        self.callees = []  # (globals, chain, helper) of each helper inlined, for the compiled gradient's guards
         self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
         self.conflicting = set()  # names whose assignments disagree on their kind
-        self.inlined_sources = []  # their source texts and the default values they took, for the cache key
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
         self.origin = None
+        self.inliner = Inliner(self)
 
     # ---- statements ---------------------------------------------------------
 
@@ -105,10 +90,10 @@ class _Normalizer:
             kwonly=self.kwonly,
             defaults=self._literal_defaults(),
             body=self.body,
-            names=self.used,
+            names=self.names.used,
             references=self.references,
-            inlined=self.inlined_sources,
-            callees=self.callees,
+            inlined=self.inliner.sources,
+            callees=self.inliner.callees,
             kinds=self.kinds,
         )
 
@@ -143,7 +128,7 @@ class _Normalizer:
         elif isinstance(stmt, gast.AugAssign):
             # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
             # the same only when no other name holds that array: so h must hold an array this function made.
-            current = self.current.get(stmt.target.id)
+            current = self.names.current.get(stmt.target.id)
             if current not in self.owned:
                 whose = "the caller's" if current in self.params + self.kwonly else "an array that another name may also hold"
                 raise self.src.error(stmt, f"`{stmt.target.id} {_OP_SYMBOL[type(stmt.op)]}= ...` would change {whose} in place",
@@ -162,16 +147,16 @@ class _Normalizer:
             test = self.expression_atoms(stmt.test)
             msg = self.expression_atoms(stmt.msg) if stmt.msg is not None else None
             self.emit(ir.Effect(gast.Assert(test=test, msg=msg), self.origin))
-        elif isinstance(stmt, gast.Return) and self.inlining:
-            self.helper_return(stmt)
+        elif isinstance(stmt, gast.Return) and self.inliner.helpers:
+            self.inliner.helper_return(stmt)
         elif isinstance(stmt, gast.Return):
             value = self.atom(stmt.value, hint=None)
             if self.block is self.body:
                 self.emit(ir.Return(value, self.origin, stmt))
             else:  # a return at the end of a branch: every branch assigns the one result, returned at the end
                 if self.result_name is None:
-                    self.result_name = self.fresh("result")
-                self._copy(self.result_name, value, stmt)
+                    self.result_name = self.names.fresh("result")
+                self.emit_copy(self.result_name, value, stmt)
         elif isinstance(stmt, gast.Pass):
             return
         else:  # the fence lets nothing else through
@@ -179,19 +164,19 @@ class _Normalizer:
 
     def assign(self, targets, value, stmt):
         first, *others = targets
-        if isinstance(first, gast.Name) and first.id in self.pinned and first.id in _loaded_names(value):
+        if isinstance(first, gast.Name) and first.id in self.names.pinned and first.id in _loaded_names(value):
             # `h = np.maximum(h, 0)` in a loop or branch: h keeps one name there, and the reverse pass
             # needs the old h and the new one at once. So compute into a temporary, then rebind h.
             temporary = self.operation(value)
             owned = temporary in self.owned
-            self._copy(self.version(first.id), ir.name(temporary), stmt)
-            target = self.current[first.id]
+            self.emit_copy(self.names.version(first.id), ir.name(temporary), stmt)
+            target = self.names.current[first.id]
             if owned:  # the temporary is ours alone: the array is still this function's own
                 self.owned.add(target)
         elif isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
-        elif isinstance(value, gast.Call) and self.inlinable(value) is not None:
-            result = self.inline(self.inlinable(value), value)
+        elif isinstance(value, gast.Call) and self.inliner.inlinable(value) is not None:
+            result = self.inliner.inline(self.inliner.inlinable(value), value)
             if not isinstance(result, gast.Tuple) or len(result.elts) != len(first.elts):
                 raise self.src.error(value, f"cannot unpack what this call returns into {len(first.elts)} names",
                                      "Return a tuple of that many values.")
@@ -200,41 +185,41 @@ class _Normalizer:
         elif isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(first.elts):
             # `a, b = e1, e2`: every right-hand side is evaluated before any name is rebound, as in
             # Python; new versions are new names, so each element can be computed straight into its own.
-            if any(t.id in self.pinned for t in first.elts):
+            if any(t.id in self.names.pinned for t in first.elts):
                 # Inside a loop or branch a name keeps one name, so `a, b = b, a + b` must compute
                 # every value into a temporary before it rebinds any name.
                 values = []
                 for element in value.elts:
                     atom = self.atom(element, hint=None)
-                    if isinstance(atom, gast.Name) and atom.id in {self.current.get(t.id) for t in first.elts}:
-                        held = self.fresh(f"{atom.id}_before")
-                        self._copy(held, atom, stmt)
+                    if isinstance(atom, gast.Name) and atom.id in {self.names.current.get(t.id) for t in first.elts}:
+                        held = self.names.fresh(f"{atom.id}_before")
+                        self.emit_copy(held, atom, stmt)
                         atom = ir.name(held)
                     values.append(atom)
                 for t, atom in zip(first.elts, values):
-                    self._copy(self.version(t.id), atom, stmt)
+                    self.emit_copy(self.names.version(t.id), atom, stmt)
                 target = None
             else:
                 versions = []
                 for element, t in zip(value.elts, first.elts):
-                    name = self.fresh_version(t.id)
-                    if _is_atom(element):
-                        self._copy(name, self.atom(element, hint=None), stmt)
+                    name = self.names.fresh_version(t.id)
+                    if is_atom(element):
+                        self.emit_copy(name, self.atom(element, hint=None), stmt)
                     else:
                         self.operation(element, target=name)
                     versions.append((t.id, name))
                 for user_name, name in versions:
-                    self.current[user_name] = name
+                    self.names.current[user_name] = name
                 target = None
         else:
             atom = self.atom(value, hint=None)
-            names = [self.version(t.id) for t in first.elts]
+            names = [self.names.version(t.id) for t in first.elts]
             self.emit(ir.Unpack(names, atom, self.origin, stmt))
             target = None
         for other in others:  # `a = b = value`
             if target is None:
                 raise self.src.error(stmt, "chained assignment with unpacking is not supported", "Split it into two assignments.")
-            self._copy(self.version(other.id), ir.name(target), stmt)
+            self.emit_copy(self.names.version(other.id), ir.name(target), stmt)
 
     # ---- compound statements ------------------------------------------------------------
 
@@ -242,11 +227,7 @@ class _Normalizer:
         """An if, for or while. Each name it assigns keeps one name throughout (pinned), so the
         branches and iterations agree on where a value lives; the reverse pass restores the values
         they overwrite from its tape."""
-        newly = []
-        for user_name in _assigned_names(stmt):
-            if user_name not in self.pinned:
-                self.pinned[user_name] = self.current.get(user_name) or self.fresh_version(user_name)
-                newly.append(user_name)
+        newly = [user_name for user_name in _assigned_names(stmt) if self.names.pin(user_name)]
         try:
             if isinstance(stmt, gast.If):
                 test = self.atom(stmt.test, hint=None)
@@ -263,7 +244,7 @@ class _Normalizer:
                 self.while_loop(stmt)
         finally:
             for user_name in newly:
-                self.current[user_name] = self.pinned.pop(user_name)
+                self.names.unpin(user_name)
 
     def for_loop(self, stmt):
         origin = self.origin
@@ -276,10 +257,10 @@ class _Normalizer:
         bound = {}
         for user_name in header_names:
             if user_name in reassigned:
-                bound[user_name] = self.fresh(f"{user_name}_item")
-                self.current[bound[user_name]] = bound[user_name]  # an internal name, read by the copy below
+                bound[user_name] = self.names.fresh(f"{user_name}_item")
+                self.names.current[bound[user_name]] = bound[user_name]  # an internal name, read by the copy below
             else:
-                bound[user_name] = self.version(user_name)
+                bound[user_name] = self.names.version(user_name)
         if isinstance(stmt.target, gast.Name):
             target = _store(bound[stmt.target.id])
         else:
@@ -291,27 +272,19 @@ class _Normalizer:
             # `for i, layer in enumerate(layers)`
             self.bind_kind(target.elts[1].id, values.items(self.kinds.get(iterable.args[0].id)))
         has_break = _has_break(stmt.body)
-        counter = self.fresh(f"n_{_target_word(target)}") if has_break else None
-        self.loop_depth += 1
-        try:
-            copies = [gast.copy_location(gast.Assign(targets=[_store(user_name)], value=ir.name(header), type_comment=None), stmt)
-                      for user_name, header in bound.items() if header != self.pinned.get(user_name)]
-            body = self.loop_body(copies + stmt.body)
-        finally:
-            self.loop_depth -= 1
+        counter = self.names.fresh(f"n_{_target_word(target)}") if has_break else None
+        copies = [gast.copy_location(gast.Assign(targets=[_store(user_name)], value=ir.name(header), type_comment=None), stmt)
+                  for user_name, header in bound.items() if header != self.names.pinned.get(user_name)]
+        body = self.loop_body(copies + stmt.body)
         self.emit(ir.Loop("for", body, origin, stmt, target=target, iterable=iterable, counter=counter, has_break=has_break))
 
     def while_loop(self, stmt):
         origin = self.origin
-        self.loop_depth += 1
-        try:
-            outer, self.block = self.block, []
-            test = self.atom(stmt.test, hint=None)
-            test_body, self.block = self.block, outer
-            body = self.loop_body(stmt.body)
-        finally:
-            self.loop_depth -= 1
-        counter = self.fresh("n_iterations")
+        outer, self.block = self.block, []
+        test = self.atom(stmt.test, hint=None)
+        test_body, self.block = self.block, outer
+        body = self.loop_body(stmt.body)
+        counter = self.names.fresh("n_iterations")
         self.emit(ir.Loop("while", body, origin, stmt, test=test, test_body=test_body, counter=counter,
                           has_break=_has_break(stmt.body)))
 
@@ -332,7 +305,7 @@ class _Normalizer:
     def iterable(self, node, assigned):
         """The loop's iterable as atoms; a sequence the body reassigns is first given a name of its own."""
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("range", "enumerate", "zip") \
-                and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id) and node.func.id not in self.current:
+                and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id) and node.func.id not in self.names.current:
             self.references[node.func.id] = getattr(builtins, node.func.id)
             args = [self.sequence_atom(a, assigned) for a in node.args]
             keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in node.keywords]
@@ -341,145 +314,14 @@ class _Normalizer:
 
     def sequence_atom(self, node, assigned):
         atom = self.atom(node, hint="sequence")
-        if isinstance(atom, gast.Name) and atom.id in {self.current.get(n) for n in assigned}:
+        if isinstance(atom, gast.Name) and atom.id in {self.names.current.get(n) for n in assigned}:
             # Python walks the object the name held when the loop started; so does the reverse loop.
-            copy_name = self.fresh(f"{atom.id}_at_start")
-            self._copy(copy_name, atom, node)
+            copy_name = self.names.fresh(f"{atom.id}_at_start")
+            self.emit_copy(copy_name, atom, node)
             atom = ir.name(copy_name)
         return atom
 
-    # ---- calls to the user's own functions: inlined ---------------------------------------
-    # A helper's statements are written into the caller, its names made unique and its lines cited
-    # in the generated code's comments: the reverse pass then sees one function, gives adjoints only
-    # to what is active at this call, and keeps one tape, with no call overhead at run time.
-
-    def inlinable(self, call):
-        """The user function a call runs, if sourcegrad should inline it (no rule of its own), else None.
-
-        A method of an object whose class is known (`model.forward(x)`) comes back bound, as
-        (function, receiver expression).
-        """
-        func = call.func
-        if isinstance(func, gast.Attribute) and _attribute_chain(func) is not None and _attribute_chain(func)[0] in self.current:
-            kind = self.static_kind(func.value)
-            cls = values.class_of(kind)
-            if cls is None or func.attr in values.instance_callables(kind):
-                return None  # unknown class, or an attribute of the object itself hides the class's method
-            method = inspect.getattr_static(cls, func.attr, None)
-            if isinstance(method, types.FunctionType) and not is_library_code(method):
-                return (method, func.value)
-            return None
-        chain = _attribute_chain(func)
-        if chain is None or chain[0] in self.current:
-            return None
-        obj = self.resolver.resolve_chain(chain)
-        obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
-        obj = function_to_differentiate(obj)
-        if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
-            return None  # a library's function is a primitive: its rule, or the error that it has none
-        if obj in RULES or is_nondifferentiable(obj):
-            return None
-        if not self.resolver.is_closure_variable(chain[0]):
-            # Rebinding this name (`act = other_act`, `layers.act = other_act`) changes the code written into
-            # the gradient: a guard.
-            namespace = self.resolver.globals
-            if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
-                self.callees.append((namespace, tuple(chain), self.resolver.resolve_chain(chain)))
-        return obj
-
-    def inline(self, fn, call, into=None):
-        """Write fn's body into the caller for this call; return the atom holding its result.
-
-        into() gives the caller's name for the result: the helper's final `return <operation>`
-        computes straight into it.
-        """
-
-        receiver = None
-        if isinstance(fn, tuple):  # a method: its object is the first argument
-            fn, receiver = fn
-        if any(fn is f for f in self.inlining):
-            raise self.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot inline",
-                                 "Write the recursion as a loop.")
-        args = [self.atom(a, None) for a in call.args]
-        if receiver is not None:
-            args.insert(0, self.atom(receiver, None))
-        kwargs = {k.arg: self.atom(k.value, None) for k in call.keywords}
-        src = read_function(fn)
-        check_helper(src)
-        try:
-            bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
-        except TypeError as exc:
-            raise self.src.error(call, f"the call does not fit {fn.__qualname__}'s parameters: {exc}") from None
-        bound.apply_defaults()
-        saved = (self.src, self.resolver, self.current, self.pinned, self.assigned, self.result_name, self.origin)
-        helper_assigned = {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        # Every name the helper mentions is taken: a local of the helper must not get the name of a global
-        # that another helper (or the caller) reads.
-        self.used |= {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)}
-        bindings = {}
-        for name, value in bound.arguments.items():
-            if not isinstance(value, gast.AST):
-                value = _literal(value, self.src, call, fn, name)
-            if isinstance(value, gast.Name) and name not in helper_assigned:
-                bindings[name] = value.id  # the helper reads the caller's value under its own name
-            else:
-                local = self.fresh(name)
-                self._copy(local, value, call)
-                bindings[name] = local
-        saved += (self.helper_result, self.helper_block, self.helper_into)
-        if into is not None:  # the caller's name for the result, taken in the caller's scope, after its arguments
-            result_name = into()
-            into = lambda: result_name  # noqa: E731
-        self.inlining.append(fn)
-        # The defaults' values are written into the gradient as literals: they belong in the cache key beside
-        # the source, which shows only their expressions (`s=SCALE`).
-        defaults = tuple((name, repr(value)) for name, value in bound.arguments.items() if not isinstance(value, gast.AST))
-        self.inlined_sources.append((fn.__qualname__, src.text, defaults))
-        self.src, self.resolver = src, Resolver(fn)
-        self.current, self.pinned, self.assigned, self.result_name = dict(bindings), {}, helper_assigned, None
-        self.helper_result, self.helper_block, self.helper_into = None, self.block, into
-        try:
-            body = control.restructure_function(copy.deepcopy(src.tree.body))
-            if not control.always_jumps(body, (gast.Return,)):
-                raise self.src.error(body[-1] if body else src.tree, f"not every path through {fn.__qualname__} ends in "
-                                     "`return <value>`", "Return a value on every path.")
-            self.statements(body)
-            result = self.helper_result
-        finally:
-            self.inlining.pop()
-            (self.src, self.resolver, self.current, self.pinned, self.assigned, self.result_name, self.origin,
-             self.helper_result, self.helper_block, self.helper_into) = saved
-        for name in ir.names_in(result):  # the helper's own (unique) names, now read by the caller
-            self.current.setdefault(name, name)
-        return result
-
-    def _inlines(self, expr):
-        """Whether expr is itself a call that will be inlined (then its own return takes the name)."""
-        return isinstance(expr, gast.Call) and self.inlinable(expr) is not None
-
-    def helper_return(self, stmt):
-        if self.block is self.helper_block and self.helper_into is not None and not _is_atom(stmt.value) \
-                and not isinstance(stmt.value, gast.Tuple) and not self._inlines(stmt.value):
-            self.helper_result = ir.name(self.operation(stmt.value, target=self.helper_into()))
-            return
-        value = self.atom(stmt.value, hint=None)
-        if self.block is self.helper_block:  # the helper's one return, at its end
-            self.helper_result = value
-            return
-        # a return in a branch: every return of the helper assigns the same result names, read after it
-        count = len(value.elts) if isinstance(value, gast.Tuple) else None
-        if self.result_name is None:
-            self.result_name = self.fresh("result") if count is None else [self.fresh("result") for _ in range(count)]
-        if count != (len(self.result_name) if isinstance(self.result_name, list) else None):
-            raise self.src.error(stmt, "this return gives another number of values than the helper's other returns",
-                                 "Return the same number of values on every path.")
-        if count is None:
-            self._copy(self.result_name, value, stmt)
-            self.helper_result = ir.name(self.result_name)
-            return
-        for name, element in zip(self.result_name, value.elts):
-            self._copy(name, element, stmt)
-        self.helper_result = gast.Tuple(elts=[ir.name(name) for name in self.result_name], ctx=gast.Load())
+    # ---- what a name holds ----------------------------------------------------
 
     def bind_kind(self, target, kind):
         """Record what is known of target's value. A name assigned in several places (in branches, in
@@ -492,7 +334,7 @@ class _Normalizer:
         elif kind is not None or target in self.kinds:
             self.kinds[target] = kind
 
-    def _copy(self, target, atom, node):
+    def emit_copy(self, target, atom, node):
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
         self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None)
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
@@ -503,8 +345,8 @@ class _Normalizer:
     def atom(self, expr, hint):
         """Return an atom for expr, emitting statements for any operation inside it."""
         if isinstance(expr, gast.Name):
-            if expr.id in self.current:
-                return ir.name(self.current[expr.id])
+            if expr.id in self.names.current:
+                return ir.name(self.names.current[expr.id])
             if expr.id in self.assigned:  # Python would raise UnboundLocalError here, not read a global
                 raise self.src.error(expr, f"`{expr.id}` is read before it is assigned",
                                      "Assign it first (a local name never refers to the global of the same name).")
@@ -519,8 +361,8 @@ class _Normalizer:
             elts = [self.atom(e, hint=None) for e in expr.elts]
             return type(expr)(elts=elts, ctx=gast.Load())
         if isinstance(expr, gast.Attribute):
-            chain = _attribute_chain(expr)
-            if chain is not None and chain[0] not in self.current:
+            chain = attribute_chain(expr)
+            if chain is not None and chain[0] not in self.names.current:
                 return self.global_reference(chain, expr)
         if isinstance(expr, gast.Slice):
             parts = [None if p is None else self.atom(p, hint=None) for p in (expr.lower, expr.upper, expr.step)]
@@ -530,8 +372,8 @@ class _Normalizer:
     def expression_atoms(self, expr):
         """Flatten the operands of an expression whose own result is not kept (an expression statement)."""
         if isinstance(expr, gast.Call):
-            chain = _attribute_chain(expr.func)
-            if isinstance(expr.func, gast.Attribute) and (chain is None or chain[0] in self.current):
+            chain = attribute_chain(expr.func)
+            if isinstance(expr.func, gast.Attribute) and (chain is None or chain[0] in self.names.current):
                 # `h.sort()`: the statement reads h itself, so a change to an array with a gradient is seen
                 func = gast.Attribute(value=self.atom(expr.func.value, None), attr=expr.func.attr, ctx=gast.Load())
             else:
@@ -552,19 +394,14 @@ class _Normalizer:
         if self.resolver.is_closure_variable(chain[0]) and not (is_numpy_module(root) or numpy_path(root)):
             raise self.src.error(node, f"`{chain[0]}` is a variable of an enclosing function; the generated code cannot see it",
                                  "Pass it as an argument, or define it at module level.")
-        if self.inlining and self.resolver.globals is not self.root_globals and not (
-                is_numpy_module(root) or numpy_path(root) or getattr(builtins, chain[0], None) is root):
-            # the generated code runs in the differentiated function's module, where this name means something else
-            raise self.src.error(node, f"`{chain[0]}` is a global of {self.inlining[-1].__module__}, which the generated "
-                                 "code cannot see from the differentiated function's module",
-                                 "Pass it as an argument to the helper.")
+        self.inliner.check_global(chain, root, node)
         self.references[".".join(chain)] = obj
         self.references[chain[0]] = root
         return _chain_expression(chain)
 
     def callee_expression(self, func):
-        chain = _attribute_chain(func)
-        if chain is not None and chain[0] not in self.current:
+        chain = attribute_chain(func)
+        if chain is not None and chain[0] not in self.names.current:
             return self.global_reference(chain, func)
         return self.atom(func, hint=None)
 
@@ -595,7 +432,7 @@ class _Normalizer:
     def static_kind(self, expr):
         """What is known of `model.linear1` or `params["w1"]` before any statement computes it."""
         if isinstance(expr, gast.Name):
-            return self.kinds.get(self.current.get(expr.id))
+            return self.kinds.get(self.names.current.get(expr.id))
         if isinstance(expr, gast.Attribute):
             return values.element(self.static_kind(expr.value), expr.attr)
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Constant):
@@ -612,46 +449,45 @@ class _Normalizer:
         result_kind = None
         if isinstance(expr, gast.BinOp):
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
-            primitive, word, noun = BINARY_OPERATORS[type(expr.op)]
+            primitive = BINARY_OPERATORS[type(expr.op)]
             if self.is_sequence(left) or self.is_sequence(right):  # list `+` and `*` have gradients of their own
                 primitive = {operator.add: JOIN_SEQUENCES, operator.mul: REPEAT_SEQUENCE}.get(primitive, primitive)
                 result_kind = self.joined_kind(primitive, left, right)
             new = gast.BinOp(left=left, op=expr.op, right=right)
             args, kwargs = (left, right), {}
-            hint = _joined(left, word, right) or noun
+            hint = naming.binary_hint(expr.op, left, right)
             display = f"the `{_OP_SYMBOL[type(expr.op)]}` operator"
         elif isinstance(expr, gast.UnaryOp):
             operand = self.atom(expr.operand, None)
-            primitive, word = UNARY_OPERATORS[type(expr.op)]
+            primitive = UNARY_OPERATORS[type(expr.op)]
             new = gast.UnaryOp(op=expr.op, operand=operand)
             args, kwargs = (operand,), {}
-            hint = f"{word}_{operand.id}" if isinstance(operand, gast.Name) else word
-            display = f"unary `{word}`"
+            hint = naming.unary_hint(expr.op, operand)
+            display = f"unary `{naming.UNARY_WORDS[type(expr.op)]}`"
         elif isinstance(expr, gast.Compare):
             left = self.atom(expr.left, None)
             comparators = [self.atom(c, None) for c in expr.comparators]
             new = gast.Compare(left=left, ops=expr.ops, comparators=comparators)
             primitive, args, kwargs = COMPARISON, (left, *comparators), {}
-            hint = _joined(left, _COMPARE_WORDS[type(expr.ops[0])], comparators[0]) if len(comparators) == 1 else None
-            hint = hint or "condition"
+            hint = naming.comparison_hint(left, expr.ops, comparators)
             display = "a comparison"
         elif isinstance(expr, gast.BoolOp):
             operands = [self.atom(v, None) for v in expr.values]
             new = gast.BoolOp(op=expr.op, values=operands)
             primitive, args, kwargs, hint, display = LOGICAL, tuple(operands), {}, "condition", "`and`/`or`"
-        elif isinstance(expr, gast.Call) and self.inlinable(expr) is not None:
-            fn = self.inlinable(expr)
+        elif isinstance(expr, gast.Call) and self.inliner.inlinable(expr) is not None:
+            fn = self.inliner.inlinable(expr)
             chosen = {}
 
             function_name = (fn[0] if isinstance(fn, tuple) else fn).__name__
 
             def into():  # the name the helper's result gets, chosen once the call's arguments are read
                 if "name" not in chosen:
-                    chosen["name"] = self.version(assigns) if assigns is not None else target or self.fresh(
-                        _INSTEAD_OF_BUILTIN.get(function_name, function_name))
+                    chosen["name"] = self.names.version(assigns) if assigns is not None else target or \
+                        self.names.named_after(function_name)
                 return chosen["name"]
 
-            new = self.inline(fn, expr, into)
+            new = self.inliner.inline(fn, expr, into)
             if isinstance(new, gast.Tuple):
                 raise self.src.error(expr, "this call returns several values: unpack them where it is called",
                                      "Write `a, b = f(...)`.")
@@ -695,10 +531,9 @@ class _Normalizer:
             makes_new_array = isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
                 primitive is COPY and isinstance(new, gast.Constant)) or returns_new_array(primitive, kwargs)
         if assigns is not None:
-            target = self.version(assigns)
+            target = self.names.version(assigns)
         elif target is None:
-            hint = hint if _short(hint) else _fallback(hint)
-            target = self.fresh(_INSTEAD_OF_BUILTIN.get(hint, hint))
+            target = self.names.temporary(hint)
         self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
         if primitive is COPY and isinstance(new, gast.Name):
             result_kind = self.kinds.get(new.id)
@@ -714,7 +549,7 @@ class _Normalizer:
 
     def call(self, expr):
         func = expr.func
-        if isinstance(func, gast.Name) and func.id == "super" and func.id not in self.current \
+        if isinstance(func, gast.Name) and func.id == "super" and func.id not in self.names.current \
                 and self.resolver.lookup("super") is builtins.super:
             # the generated function is not a method of the class: it has no `__class__` for super() to find
             raise self.src.error(expr, "super() cannot be used in code sourcegrad differentiates",
@@ -722,14 +557,14 @@ class _Normalizer:
         args = [self.atom(a, None) for a in expr.args]
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
         keywords = [gast.keyword(arg=k, value=v) for k, v in kwargs.items()]
-        chain = _attribute_chain(func)
-        if isinstance(func, gast.Attribute) and (chain is None or chain[0] in self.current):
+        chain = attribute_chain(func)
+        if isinstance(func, gast.Attribute) and (chain is None or chain[0] in self.names.current):
             # A method of a value computed in this function: `x.sum(axis=1)`.
             receiver = self.atom(func.value, None)
             new = gast.Call(func=gast.Attribute(value=receiver, attr=func.attr, ctx=gast.Load()), args=args, keywords=keywords)
             hint = f"{func.attr}_{receiver.id}" if isinstance(receiver, gast.Name) else func.attr
             return new, ir.Method(func.attr), (receiver, *args), kwargs, hint, f"the method `.{func.attr}()`"
-        if chain is None or chain[0] in self.current:
+        if chain is None or chain[0] in self.names.current:
             raise self.src.error(func, "calling a value computed inside the function is not supported",
                                  "Call a function defined at module level.")
         callee = self.global_reference(chain, func)
@@ -738,36 +573,6 @@ class _Normalizer:
         first = args[0] if args else None
         hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
         return new, obj, tuple(args), kwargs, hint, f"`{'.'.join(chain)}`"
-
-    # ---- names --------------------------------------------------------------
-
-    def version(self, user_name):
-        """The name a new assignment to user_name binds: the name itself the first time, then name_2, ...;
-        inside a compound statement, always its pinned name."""
-        name = self.pinned[user_name] if user_name in self.pinned else self.fresh_version(user_name)
-        self.current[user_name] = name
-        return name
-
-    def fresh_version(self, user_name):
-        if user_name in self.pinned:
-            return self.pinned[user_name]
-        if self.inlining:  # a helper's names must not take names the caller uses
-            return self.fresh(user_name)
-        name = user_name if user_name not in self.current and user_name not in self.params else self.fresh(user_name)
-        self.used.add(name)
-        return name
-
-    def fresh(self, base):
-        if keyword.iskeyword(base):  # `not x` of a long expression: a temporary named `not` would not parse
-            base = _INSTEAD_OF_KEYWORD.get(base, f"{base}_value")
-        if base not in self.used and base not in self.current:
-            self.used.add(base)
-            return base
-        n = 2
-        while f"{base}_{n}" in self.used:
-            n += 1
-        self.used.add(f"{base}_{n}")
-        return f"{base}_{n}"
 
     def _origin(self, stmt):
         """Where stmt is, and its text on one line: a compound statement by its header alone."""
@@ -794,57 +599,11 @@ class _Normalizer:
         return result
 
 
-_OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
-              gast.FloorDiv: "//", gast.Mod: "%"}
-
-
-def _attribute_chain(expr):
-    """['np', 'linalg', 'norm'] for `np.linalg.norm`, or None when the root is not a plain name."""
-    chain = []
-    while isinstance(expr, gast.Attribute):
-        chain.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, gast.Name):
-        return None
-    chain.append(expr.id)
-    return chain[::-1]
-
-
 def _chain_expression(chain):
     expr = ir.name(chain[0])
     for attr in chain[1:]:
         expr = gast.Attribute(value=expr, attr=attr, ctx=gast.Load())
     return expr
-
-
-def _joined(left, word, right):
-    parts = []
-    for operand in (left, right):
-        if isinstance(operand, gast.Name):
-            parts.append(operand.id)
-        elif isinstance(operand, gast.Constant) and isinstance(operand.value, int) and not isinstance(operand.value, bool) \
-                and operand.value >= 0:
-            parts.append(str(operand.value))
-        else:
-            return None
-    name = f"{parts[0]}_{word}_{parts[1]}"
-    return name if len(name) <= _MAX_NAME else None
-
-
-def _short(hint):
-    return hint is not None and len(hint) <= _MAX_NAME and hint.isidentifier()
-
-
-def _fallback(hint):
-    if hint and hint.split("_")[0].isidentifier():
-        return hint.split("_")[0]
-    return "value"
-
-
-def _is_atom(expr):
-    if isinstance(expr, (gast.Name, gast.Constant)):
-        return True
-    return isinstance(expr, (gast.Tuple, gast.List)) and all(_is_atom(e) for e in expr.elts)
 
 
 def _is_literal(node):
@@ -932,15 +691,3 @@ def _without_comment(line):
         if token.type == tokenize.COMMENT:
             return line[:token.start[1]].rstrip()
     return line
-
-
-def _literal(value, src, call, fn, name):
-    """A helper's default value as a constant; only literals can be written into generated code."""
-    if isinstance(value, numpy.generic) and not isinstance(value, (numpy.datetime64, numpy.timedelta64)):
-        value = value.item()  # np.float64(0.5) is written 0.5: the generated code has no `np`
-    if value is None or isinstance(value, (bool, int, float, complex, str)):
-        return gast.Constant(value=value, kind=None)
-    if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str)) for v in value):
-        return gast.Tuple(elts=[gast.Constant(value=v, kind=None) for v in value], ctx=gast.Load())
-    raise src.error(call, f"{fn.__qualname__}'s default for `{name}` ({value!r}) is not a literal sourcegrad can "
-                    "write into the generated code", f"Pass `{name}` explicitly.")

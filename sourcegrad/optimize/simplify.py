@@ -11,9 +11,9 @@ these passes remove is what cannot change a value:
 - `e * 1`, `e ** 1` and constant arithmetic;
 - adjoints that nothing reads.
 
-Last, each accumulation is marked in place (`d_w += ...`) where the adjoint is
-an array this code made and that nothing else refers to; a gradient handed
-back that might share memory with anything else is copied.
+Last, the memory plan (analysis/memory.py) marks each accumulation in place
+(`d_w += ...`) where it can be, and the gradients handed back that must be
+copied.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import operator
 import gast
 import numpy
 
-from ..templates.registry import backend_function, method_returns_new_array, returns_new_array
+from ..analysis.memory import choose_accumulation
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, children, walk)
 
@@ -39,7 +39,7 @@ def simplify(rev: ReverseFunction) -> ReverseFunction:
         for step in (passes.fold_constants, passes.drop_shape_noops, passes.merge_single_use,
                      passes.propagate_aliases, passes.inline_broadcasts, passes.drop_dead):
             changed |= step()
-    passes.choose_in_place()
+    choose_accumulation(rev)  # last: a memory decision, on the code as it will be printed
     return rev
 
 
@@ -281,111 +281,6 @@ class _Passes:
                     keep.append(node)
             block[:] = keep
         return changed
-
-    # ---- last: in-place accumulation and copies of returned gradients -----------------------
-
-    def choose_in_place(self):
-        self._own(self.rev.backward, set())
-        # A gradient handed back is copied only if it may share memory with the caller's output gradient
-        # or with another gradient handed back; an internal array nobody else holds is handed out as it is.
-        storage = self._storage(self.rev.backward, {self.rev.seed: {"output gradient"}})
-        held = [storage.get(g.id, set()) if isinstance(g, gast.Name) else set() for g in self.rev.gradients]
-        self.rev.copy_gradient = []
-        for i, tokens in enumerate(held):
-            shared = any(tokens & other for j, other in enumerate(held) if j != i)
-            foreign = any(isinstance(t, tuple) and t[0] == "array" for t in tokens)  # an input's own array, say
-            self.rev.copy_gradient.append("output gradient" in tokens or shared or foreign)
-
-    def _storage(self, block, storage):
-        """adjoint -> the arrays (tokens) it may be: a statement making a new array gets a token of its own."""
-        for node in block:
-            if isinstance(node, AdjointStatement):
-                if node.accumulate and node.in_place:
-                    continue
-                aliased = self._aliased(node.value)
-                if node.accumulate or not aliased:
-                    storage[node.target] = {id(node)}
-                else:
-                    storage[node.target] = set().union(*[storage.get(n, {("array", n)}) for n in aliased])
-            elif isinstance(node, OwnAdjoint):
-                storage[node.target] = {id(node)}
-            elif isinstance(node, ReverseIf):
-                first = self._storage(node.body, dict(storage))
-                second = self._storage(node.orelse, dict(storage))
-                for name in set(first) | set(second):
-                    storage[name] = first.get(name, set()) | second.get(name, set())
-            elif isinstance(node, ReverseLoop):
-                while True:
-                    after = self._storage(node.body, dict(storage))
-                    merged = {n: storage.get(n, set()) | after.get(n, set()) for n in set(storage) | set(after)}
-                    if merged == storage:
-                        break
-                    storage = merged
-        return storage
-
-    def _own(self, block, owned):
-        """Walk block with `owned`, the adjoints surely holding an array nothing else refers to; mark
-        accumulations in place where that is safe; return the set after the block."""
-        for node in block:
-            if isinstance(node, AdjointStatement):
-                owned -= self._aliased(node.value)
-                if not node.accumulate:
-                    node.in_place = False
-                    (owned.add if self.is_fresh(node.value) else owned.discard)(node.target)
-                else:
-                    node.in_place = node.target in owned
-                    owned.add(node.target)  # in place keeps its own array; `d = d + e` makes a new one
-            elif isinstance(node, OwnAdjoint):
-                node.needed = node.target not in owned
-                owned.add(node.target)
-            elif isinstance(node, ReverseIf):
-                owned &= self._own(node.body, set(owned)) & self._own(node.orelse, set(owned))
-            elif isinstance(node, ReverseLoop):
-                entry = set(owned)
-                while True:
-                    after = self._own(node.body, set(entry))
-                    if entry <= after:
-                        break
-                    entry &= after
-                owned.intersection_update(entry)
-        return owned
-
-    def _aliased(self, expr):
-        """Names whose arrays expr's value may share memory with (a view, or the array itself)."""
-        if isinstance(expr, gast.Name):
-            return {expr.id}
-        if isinstance(expr, (gast.Attribute, gast.Subscript)):
-            return self._aliased(expr.value)
-        if isinstance(expr, gast.Call) and not self.is_fresh(expr):
-            if self._is_backend_call(expr) and expr.func.attr in _RETURNS_FIRST_ARGUMENT:
-                return self._aliased(expr.args[0]) if expr.args else set()
-            if isinstance(expr.func, gast.Attribute) and expr.func.attr in _VIEW_METHODS:
-                return self._aliased(expr.func.value)
-            # a function not known to make a new array may return an argument or a view of one
-            parts = list(expr.args) + ([expr.func.value] if isinstance(expr.func, gast.Attribute) and not
-                                       self._is_backend_call(expr) else [])
-            return set().union(*[self._aliased(a) for a in parts]) if parts else set()
-        return set()
-
-    def is_fresh(self, expr):
-        """Whether expr surely evaluates to a new array (or an immutable scalar) that nothing else refers to."""
-        if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
-            return True
-        if isinstance(expr, gast.Call):
-            keywords = [k.arg for k in expr.keywords]
-            if self._is_backend_call(expr):
-                return returns_new_array(backend_function(expr.func.attr), keywords)
-            if isinstance(expr.func, gast.Attribute):
-                return method_returns_new_array(expr.func.attr, keywords)  # `a.dot(b)`: a new array
-        return False
-
-
-# Helpers that return their first argument, a view of it, or a new array: never another argument.
-_RETURNS_FIRST_ARGUMENT = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray", "split_grad",
-                           "unstack_grad", "hstack_grad", "vstack_grad", "swapaxes", "moveaxis", "squeeze",
-                           "expand_dims", "ravel")
-# Array methods that return a view of the array. (Which calls make a new array: templates/registry.py.)
-_VIEW_METHODS = ("reshape", "transpose", "squeeze", "ravel", "swapaxes", "view", "T")
 
 
 def _names(expr):

@@ -1,0 +1,198 @@
+"""Calls to the user's own functions, inlined into the normal form of the function that calls them.
+
+A helper's statements are written into the caller, its names made unique and its lines cited in the
+generated code's comments: the reverse pass then sees one function, gives adjoints only to what is
+active at this call, and keeps one tape, with no call overhead at run time.
+
+The inliner normalises a helper's body with the caller's normaliser, pointed at the helper's source and
+globals for the while, so the helper's statements land in the caller's statement list.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import inspect
+import types
+
+import gast
+import numpy
+
+from .. import ir
+from . import control, values
+from .fence import check_helper
+from .resolve import Resolver, is_library_code, is_numpy_module, numpy_path
+from .source import function_to_differentiate, read_function
+from .syntax import attribute_chain, is_atom
+from ..templates import RULES, is_nondifferentiable
+
+
+class Inliner:
+    """Inlines the calls a normaliser meets, and keeps what the compiled gradient must know of them."""
+
+    def __init__(self, normalizer):
+        self.normalizer = normalizer
+        self.helpers = []  # the user functions being inlined, innermost last
+        self.root_globals = normalizer.resolver.globals
+        self.callees = []  # (globals, chain, helper) of each helper inlined, for the compiled gradient's guards
+        self.sources = []  # their source texts and the default values they took, for the cache key
+        # The innermost helper's result so far, the statement list its body starts in (a return there is
+        # its last statement), and the caller's name for its result (or None).
+        self.result = self.top_block = self.into = None
+
+    def inlinable(self, call):
+        """The user function a call runs, if sourcegrad should inline it (no rule of its own), else None.
+
+        A method of an object whose class is known (`model.forward(x)`) comes back bound, as
+        (function, receiver expression).
+        """
+        normalizer = self.normalizer
+        func = call.func
+        if isinstance(func, gast.Attribute) and attribute_chain(func) is not None \
+                and attribute_chain(func)[0] in normalizer.names.current:
+            kind = normalizer.static_kind(func.value)
+            cls = values.class_of(kind)
+            if cls is None or func.attr in values.instance_callables(kind):
+                return None  # unknown class, or an attribute of the object itself hides the class's method
+            method = inspect.getattr_static(cls, func.attr, None)
+            if isinstance(method, types.FunctionType) and not is_library_code(method):
+                return (method, func.value)
+            return None
+        chain = attribute_chain(func)
+        if chain is None or chain[0] in normalizer.names.current:
+            return None
+        obj = normalizer.resolver.resolve_chain(chain)
+        obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
+        obj = function_to_differentiate(obj)
+        if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
+            return None  # a library's function is a primitive: its rule, or the error that it has none
+        if obj in RULES or is_nondifferentiable(obj):
+            return None
+        if not normalizer.resolver.is_closure_variable(chain[0]):
+            # Rebinding this name (`act = other_act`, `layers.act = other_act`) changes the code written into
+            # the gradient: a guard.
+            namespace = normalizer.resolver.globals
+            if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
+                self.callees.append((namespace, tuple(chain), normalizer.resolver.resolve_chain(chain)))
+        return obj
+
+    def inline(self, fn, call, into=None):
+        """Write fn's body into the caller for this call; return the atom holding its result.
+
+        into() gives the caller's name for the result: the helper's final `return <operation>`
+        computes straight into it.
+        """
+        normalizer = self.normalizer
+        receiver = None
+        if isinstance(fn, tuple):  # a method: its object is the first argument
+            fn, receiver = fn
+        if any(fn is f for f in self.helpers):
+            raise normalizer.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot "
+                                       "inline", "Write the recursion as a loop.")
+        args = [normalizer.atom(a, None) for a in call.args]
+        if receiver is not None:
+            args.insert(0, normalizer.atom(receiver, None))
+        kwargs = {k.arg: normalizer.atom(k.value, None) for k in call.keywords}
+        src = read_function(fn)
+        check_helper(src)
+        try:
+            bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise normalizer.src.error(call, f"the call does not fit {fn.__qualname__}'s parameters: {exc}") from None
+        bound.apply_defaults()
+        saved = (normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin)
+        helper_assigned = {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        # Every name the helper mentions is taken: a local of the helper must not get the name of a global
+        # that another helper (or the caller) reads.
+        normalizer.names.take({n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)})
+        bindings = {}
+        for name, value in bound.arguments.items():
+            if not isinstance(value, gast.AST):
+                value = _literal(value, normalizer.src, call, fn, name)
+            if isinstance(value, gast.Name) and name not in helper_assigned:
+                bindings[name] = value.id  # the helper reads the caller's value under its own name
+            else:
+                local = normalizer.names.fresh(name)
+                normalizer.emit_copy(local, value, call)
+                bindings[name] = local
+        saved_helper = (self.result, self.top_block, self.into)
+        if into is not None:  # the caller's name for the result, taken in the caller's scope, after its arguments
+            result_name = into()
+            into = lambda: result_name  # noqa: E731
+        self.helpers.append(fn)
+        # The defaults' values are written into the gradient as literals: they belong in the cache key beside
+        # the source, which shows only their expressions (`s=SCALE`).
+        defaults = tuple((name, repr(value)) for name, value in bound.arguments.items() if not isinstance(value, gast.AST))
+        self.sources.append((fn.__qualname__, src.text, defaults))
+        normalizer.src, normalizer.resolver = src, Resolver(fn)
+        outer_names = normalizer.names.enter_helper(bindings)
+        normalizer.assigned, normalizer.result_name = helper_assigned, None
+        self.result, self.top_block, self.into = None, normalizer.block, into
+        try:
+            body = control.restructure_function(copy.deepcopy(src.tree.body))
+            if not control.always_jumps(body, (gast.Return,)):
+                raise normalizer.src.error(body[-1] if body else src.tree, f"not every path through {fn.__qualname__} "
+                                           "ends in `return <value>`", "Return a value on every path.")
+            normalizer.statements(body)
+            result = self.result
+        finally:
+            self.helpers.pop()
+            normalizer.names.leave(outer_names)
+            normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin = saved
+            self.result, self.top_block, self.into = saved_helper
+        for name in ir.names_in(result):  # the helper's own (unique) names, now read by the caller
+            normalizer.names.current.setdefault(name, name)
+        return result
+
+    def inlines(self, expr):
+        """Whether expr is itself a call that will be inlined (then its own return takes the name)."""
+        return isinstance(expr, gast.Call) and self.inlinable(expr) is not None
+
+    def helper_return(self, stmt):
+        """A `return` in the helper being inlined: its value becomes the helper's result."""
+        normalizer = self.normalizer
+        if normalizer.block is self.top_block and self.into is not None and not is_atom(stmt.value) \
+                and not isinstance(stmt.value, gast.Tuple) and not self.inlines(stmt.value):
+            self.result = ir.name(normalizer.operation(stmt.value, target=self.into()))
+            return
+        value = normalizer.atom(stmt.value, hint=None)
+        if normalizer.block is self.top_block:  # the helper's one return, at its end
+            self.result = value
+            return
+        # a return in a branch: every return of the helper assigns the same result names, read after it
+        count = len(value.elts) if isinstance(value, gast.Tuple) else None
+        if normalizer.result_name is None:
+            normalizer.result_name = normalizer.names.fresh("result") if count is None else [
+                normalizer.names.fresh("result") for _ in range(count)]
+        if count != (len(normalizer.result_name) if isinstance(normalizer.result_name, list) else None):
+            raise normalizer.src.error(stmt, "this return gives another number of values than the helper's other "
+                                       "returns", "Return the same number of values on every path.")
+        if count is None:
+            normalizer.emit_copy(normalizer.result_name, value, stmt)
+            self.result = ir.name(normalizer.result_name)
+            return
+        for name, element in zip(normalizer.result_name, value.elts):
+            normalizer.emit_copy(name, element, stmt)
+        self.result = gast.Tuple(elts=[ir.name(name) for name in normalizer.result_name], ctx=gast.Load())
+
+    def check_global(self, chain, root, node):
+        """Refuse a global a helper from another module reads: the generated code runs in the differentiated
+        function's module, where that name means something else."""
+        normalizer = self.normalizer
+        if self.helpers and normalizer.resolver.globals is not self.root_globals and not (
+                is_numpy_module(root) or numpy_path(root) or getattr(builtins, chain[0], None) is root):
+            raise normalizer.src.error(node, f"`{chain[0]}` is a global of {self.helpers[-1].__module__}, which the "
+                                       "generated code cannot see from the differentiated function's module",
+                                       "Pass it as an argument to the helper.")
+
+
+def _literal(value, src, call, fn, name):
+    """A helper's default value as a constant; only literals can be written into generated code."""
+    if isinstance(value, numpy.generic) and not isinstance(value, (numpy.datetime64, numpy.timedelta64)):
+        value = value.item()  # np.float64(0.5) is written 0.5: the generated code has no `np`
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return gast.Constant(value=value, kind=None)
+    if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str)) for v in value):
+        return gast.Tuple(elts=[gast.Constant(value=v, kind=None) for v in value], ctx=gast.Load())
+    raise src.error(call, f"{fn.__qualname__}'s default for `{name}` ({value!r}) is not a literal sourcegrad can "
+                    "write into the generated code", f"Pass `{name}` explicitly.")
