@@ -18,8 +18,9 @@ setup(
     install_requires=["gast>=0.6", "numpy>=1.24"],
     extras_require={
         # autograd: a second reference for the random-program test (tests/random_programs.py), never used by
-        # sourcegrad itself; the tests run without it, checking against finite differences alone
-        "test": ["pytest>=7", "autograd>=1.7"],
+        # sourcegrad itself; the tests run without it, checking against finite differences alone. scipy: its
+        # rules (sourcegrad/templates/scipy_special.py) are tested, and listed in README's table, where it is.
+        "test": ["pytest>=7", "autograd>=1.7", "scipy>=1.10"],
         "reference": ["autograd>=1.7"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=14"],

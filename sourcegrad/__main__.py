@@ -1,8 +1,15 @@
-"""python -m sourcegrad [--show] [--steps N] EXAMPLE.py: run an example and say where its backward pass is."""
+"""python -m sourcegrad [--show] [--steps N] SCRIPT.py: run a script once and say where its backward passes are.
+
+A script that defines `main(steps=..., log=..., device=...)` at top level, as the examples do, is imported and
+trained through main (each keyword only if main takes it): `log(step, loss)` prints the loss ten times over
+the run. Any other script runs once, as `python SCRIPT.py` would. --show prints the backward passes the run
+generated (an example with a main runs one step for it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import runpy
 import sys
@@ -16,9 +23,10 @@ from .errors import SourcegradError
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sourcegrad", description=__doc__.split(":", 1)[1].strip())
+    parser = argparse.ArgumentParser(prog="python -m sourcegrad", description=__doc__.split(":", 1)[1].split("\n")[0].strip())
     parser.add_argument("script", help="a Python file, such as examples/two_layer.py")
-    parser.add_argument("--show", action="store_true", help="print the generated backward pass instead of training")
+    parser.add_argument("--show", action="store_true",
+                        help="print the generated backward passes after the run (an example with a main: one step)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the example's own)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None,
                         help="run on numpy (cpu) or cupy (cuda); the generated code is the same")
@@ -31,14 +39,18 @@ def main(argv=None):
     sys.path.insert(0, str(script.resolve().parent))  # so an example can import its neighbours
     keep_freed_memory()  # a training loop frees and allocates the same arrays every step (README, Memory)
     try:
-        namespace = runpy.run_path(str(script), run_name="__sourcegrad_example__")
-        entry = namespace.get("main")
-        if entry is None:  # a plain script: run it as `python script.py` would
+        if _defines_main(script):
+            # imported under another name, so that its `if __name__ == "__main__": main()` does not run it too
+            entry = runpy.run_path(str(script), run_name="__sourcegrad_example__")["main"]
+            if args.show:
+                _call(entry, script, steps=1, log=lambda t, loss: None)
+            else:
+                _run(entry, script, args.steps, args.device)
+        else:  # a plain script: run it once, as `python script.py` would
+            if args.steps is not None or args.device is not None:
+                parser.error(f"{script} has no main(): --steps and --device apply only to a script with one")
+            sys.argv = [str(script)]
             runpy.run_path(str(script), run_name="__main__")
-        elif args.show:
-            entry(steps=1, log=lambda t, loss: None)
-        else:
-            _run(entry, script, args.steps, args.device)
     except SourcegradError as exc:
         print(f"sourcegrad: error: {exc}", file=sys.stderr)
         return 1
@@ -69,15 +81,27 @@ def _run(entry, script, steps, device):
             elapsed = time.perf_counter() - start
             print(f"  step {t + 1:>5}/{total}  loss {float(loss):.6g}  ({elapsed:.2f} s)")
 
-    options = {"log": log}
-    if steps is not None:
-        options["steps"] = steps
-    if device is not None:
-        if "device" not in inspect.signature(entry).parameters:
-            raise SourcegradError(f"{script} takes no device", hint="Give its main() a `device` parameter.")
-        options["device"] = device
-    entry(**options)
+    if device is not None and "device" not in inspect.signature(entry).parameters:
+        raise SourcegradError(f"{script}'s main() takes no device", hint="Give its main() a `device` parameter.")
+    _call(entry, script, log=log, steps=steps, device=device)
     print(f"done in {time.perf_counter() - start:.2f} s")
+
+
+def _call(entry, script, **options):
+    """main(**options), passing only the options given (not None) that main takes."""
+    parameters = inspect.signature(entry).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    entry(**{name: value for name, value in options.items()
+             if value is not None and (takes_any or name in parameters)})
+
+
+def _defines_main(script):
+    """Whether the script defines `main` at top level: read from its text, so the script runs only once."""
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
+    except SyntaxError:
+        return False  # running it reports the error as Python would
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main" for node in tree.body)
 
 
 def _shown(path):

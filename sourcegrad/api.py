@@ -42,7 +42,7 @@ def compiled_files():
 class DifferentiableFunction:
     """A function together with its compiled gradients (one per combination of argument ranks)."""
 
-    def __init__(self, fn, wrt=None, generated_dir=None, device=None):
+    def __init__(self, fn, wrt=None, generated_dir=None, device=None, has_aux=False):
         if isinstance(fn, DifferentiableFunction):
             fn = fn.fn
         if not callable(fn):
@@ -52,6 +52,7 @@ class DifferentiableFunction:
         self.source_fn = function_to_differentiate(fn)  # whose code is differentiated: fn, or what it passes through to
         self.generated_dir = generated_dir
         self.device = device  # "cpu", "cuda", or None: the arguments decide
+        self.has_aux = bool(has_aux)  # fn returns `value, aux`: value is differentiated, aux handed back beside it
         self._frontend = None
         self._parameters = _parameter_names(self.source_fn)
         clashing = [p for p in self._parameters if p in OPTIONS]  # value_and_grad's own keywords
@@ -60,7 +61,7 @@ class DifferentiableFunction:
                                   f"grad take as their own option ({', '.join(OPTIONS)})",
                                   hint=f"Rename the parameter ({clashing[0]}_ say).")
         if len(self._parameters) != len(_signature(self.source_fn).parameters):
-            self._frontend = Frontend(self.source_fn)  # `*args` / `**kwargs`: the front end's fence says why, with the line
+            self._frontend = Frontend(self.source_fn, self.has_aux)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
         self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
         # the dtype check after a call, unrolled for the usual one or two gradients
@@ -85,7 +86,8 @@ class DifferentiableFunction:
     # ---- gradients ---------------------------------------------------------------
 
     def value_and_grad(self, *args, grad_output=None, device=None, into=None, **kwargs):
-        """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order.
+        """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order. With
+        has_aux, f(*args) is the pair `(value, aux)` the function returns, and only value is differentiated.
 
         grad_output is the gradient of the output; it is needed only when f does not return a scalar.
         device ("cpu" or "cuda") overrides the function's; by default the arguments' arrays decide, and the
@@ -124,19 +126,21 @@ class DifferentiableFunction:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
-        try:  # each gradient in its argument's dtype, as it almost always is already (else _returned casts)
+        try:  # each gradient real, in its argument's dtype, as it almost always is (else _returned casts or refuses)
             first = self._first_position
-            if gradients[0].dtype is args[first].dtype:
+            dtype = gradients[0].dtype
+            if dtype is args[first].dtype and dtype in _REAL_FLOATS:
                 if self._single:
                     return value, gradients[0]
                 second = self._second_position
                 if second is None:
                     return value, gradients
-                if gradients[1].dtype is args[second].dtype:
+                dtype = gradients[1].dtype
+                if dtype is args[second].dtype and dtype in _REAL_FLOATS:
                     if self._more_positions is None:
                         return value, gradients
                     for gradient, position in zip(gradients[2:], self._more_positions):
-                        if gradient.dtype is not args[position].dtype:
+                        if gradient.dtype is not args[position].dtype or gradient.dtype not in _REAL_FLOATS:
                             break
                     else:
                         return value, gradients
@@ -155,7 +159,7 @@ class DifferentiableFunction:
         Python number is made an array), one array for one `wrt` argument, else the tuple."""
         try:
             for position, gradient in zip(self._wrt_positions, gradients):
-                if gradient.dtype is not args[position].dtype:
+                if gradient.dtype is not args[position].dtype or gradient.dtype not in _REAL_FLOATS:
                     raise AttributeError
         except (AttributeError, IndexError):  # another dtype, a number, a structure, an argument by keyword
             gradients = self._like_inputs(gradients, args, kwargs or {})
@@ -216,6 +220,8 @@ class DifferentiableFunction:
             argument = args[position] if position < count else self._argument(index, args, kwargs)
             if type(target) is not type(argument) or target.shape != argument.shape or target.dtype != argument.dtype:
                 raise self._into_mismatch(index, target, argument)
+            if target.dtype.kind == "c":
+                raise _complex_error()
             root = target if target.base is None else memory_root(target)
             if getattr(root, "base", 0) is None:  # views of one array count as sharing it, even disjoint slices
                 shares_input = id(root) in owners or (unowned and any([_may_share_memory(target, a) for a in unowned]))
@@ -245,8 +251,10 @@ class DifferentiableFunction:
         return tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
 
     def grad(self, *args, grad_output=None, device=None, into=None, **kwargs):
-        """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order."""
-        return self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, **kwargs)[1]
+        """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order. With
+        has_aux, `(gradients, aux)`, as JAX's grad(..., has_aux=True) returns them."""
+        value, gradients = self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, **kwargs)
+        return (gradients, value[1]) if self.has_aux else gradients
 
     @property
     def backward_source(self) -> str:
@@ -266,7 +274,7 @@ class DifferentiableFunction:
             if key in self._compiled and self._compiled[key].current():
                 return self._compiled[key]
             if self._frontend is None:
-                self._frontend = Frontend(self.source_fn)
+                self._frontend = Frontend(self.source_fn, self.has_aux)
             arguments = self._bind(args, kwargs)
             ranks = {name: _rank(value) for name, value in arguments.items()}
             compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
@@ -329,21 +337,24 @@ class BoundDifferentiableFunction:
         return self.function.generated_path
 
 
-def differentiate(fn=None, *, wrt=None, generated_dir=None, device=None):
+def differentiate(fn=None, *, wrt=None, generated_dir=None, device=None, has_aux=False):
     """Decorate a function so it can return its gradient; bare or with arguments.
 
     wrt: the argument names or positions to differentiate with respect to (default: the first).
     generated_dir: where generated code goes (default: $SOURCEGRAD_GENERATED_DIR, else ./generated).
     device: "cpu" (numpy) or "cuda" (cupy); by default the arguments' arrays decide.
+    has_aux: the function returns `value, aux` (aux anything: a dict of metrics, a tuple of arrays); value is
+    differentiated, and aux is handed back as it is, as JAX's has_aux does.
     """
     if fn is None:
-        return lambda f: DifferentiableFunction(f, wrt, generated_dir, device)
-    return DifferentiableFunction(fn, wrt, generated_dir, device)
+        return lambda f: DifferentiableFunction(f, wrt, generated_dir, device, has_aux)
+    return DifferentiableFunction(fn, wrt, generated_dir, device, has_aux)
 
 
-def grad(fn, wrt=None, generated_dir=None, device=None):
-    """The functional form: grad(f, wrt=...)(*args) returns f's gradients at args."""
-    return DifferentiableFunction(fn, wrt, generated_dir, device).grad
+def grad(fn, wrt=None, generated_dir=None, device=None, has_aux=False):
+    """The functional form: grad(f, wrt=...)(*args) returns f's gradients at args (with has_aux, `(gradients,
+    aux)`)."""
+    return DifferentiableFunction(fn, wrt, generated_dir, device, has_aux).grad
 
 
 def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0, grad_output=None,
@@ -361,7 +372,7 @@ def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=N
     required to come back there); the finite differences are always taken on the host.
     """
     if isinstance(fn, DifferentiableFunction):
-        differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device)
+        differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device, fn.has_aux)
     else:
         differentiable = DifferentiableFunction(fn, wrt)
     return finite_difference_check(differentiable, args, kwargs, eps, rtol, atol, directions, seed, grad_output, device)
@@ -383,12 +394,12 @@ def explain(fn, *args, stage=None, wrt=None, **kwargs) -> str:
     """
     function = fn if isinstance(fn, DifferentiableFunction) else DifferentiableFunction(fn, wrt)
     if wrt is not None and isinstance(fn, DifferentiableFunction):
-        function = DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device)
+        function = DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device, fn.has_aux)
     stages = Frontend.STAGES
     if stage is not None and stage not in stages:
         raise SourcegradError(f"explain has no stage {stage!r}", hint=f"Choose one of: {', '.join(stages)}.")
     arguments = function._bind(args, kwargs)
-    frontend = function._frontend or Frontend(function.source_fn)
+    frontend = function._frontend or Frontend(function.source_fn, function.has_aux)
     texts = frontend.stages(function.wrt, {name: _rank(value) for name, value in arguments.items()})
     if stage is not None:
         return texts[stage]
@@ -498,6 +509,8 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+# The dtypes a gradient may have on the call path's fast return: a complex one goes to _returned, which refuses it.
+_REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, numpy.float64, numpy.longdouble))
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)
 
 
@@ -521,6 +534,9 @@ def _owns_memory(array):
 
 def _write_into(target, gradient):
     if gradient is not target:
+        if getattr(getattr(gradient, "dtype", None), "kind", None) == "c" or isinstance(gradient, complex):
+            # complex data reached a real argument: the cast would drop its imaginary part
+            raise _complex_error()
         target[...] = gradient  # a gradient no operation could write into directly
     return target
 
@@ -532,6 +548,13 @@ def _rank_key(args, kwargs):
     return key
 
 
+def _complex_error():
+    return SourcegradError("a gradient came out complex: sourcegrad's rules are written for real values, and a "
+                           "complex argument (or complex data reaching a wrt argument) would get a wrong gradient",
+                           hint="Pass the real and imaginary parts as two real arrays (z.real, z.imag) and combine "
+                                "them with real arithmetic inside the function.")
+
+
 def _like_input(gradient, argument):
     """A gradient has its input's floating dtype (float32 stays float32), leaf by leaf in a structure."""
     if isinstance(gradient, dict):
@@ -539,6 +562,8 @@ def _like_input(gradient, argument):
         return {k: _like_input(g, parts.get(k)) for k, g in gradient.items()}
     if isinstance(gradient, list) and isinstance(argument, (list, tuple)):
         return [_like_input(g, a) for g, a in zip(gradient, argument)]
+    if getattr(getattr(gradient, "dtype", None), "kind", None) == "c" or isinstance(gradient, complex):
+        raise _complex_error()
     dtype = getattr(argument, "dtype", None)
     if dtype is None or dtype.kind not in "fc":
         return gradient

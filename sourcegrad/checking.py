@@ -60,6 +60,11 @@ def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, a
                             grad_output=None, device=None) -> GradCheck:
     """differentiable (an api.DifferentiableFunction) checked at args, kwargs: see api.check_grad."""
     original = differentiable.fn  # what a call runs: the finite differences take it as it is
+    if differentiable.has_aux:  # `return loss, aux`: the finite differences are of loss
+        function = original
+
+        def original(**arguments):
+            return function(**arguments)[0]
     signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
     bound = signature.bind(*[_float64(a) for a in args], **{k: _float64(v) for k, v in kwargs.items()})
     bound.apply_defaults()
@@ -81,6 +86,8 @@ def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, a
     # device= too: with no array among the arguments, they alone would choose numpy
     call_arguments = copy.deepcopy(arguments) if device is None else to_device(arguments, device)
     analytic = differentiable.grad(**call_arguments, **options)
+    if differentiable.has_aux:
+        analytic = analytic[0]
     if differentiable._single:  # one array for wrt='w'; a tuple for wrt=('w',)
         analytic = (analytic,)
     errors, failures = {}, {}

@@ -7,6 +7,7 @@ One compiled gradient serves every call whose arguments have the same ranks
 
 from __future__ import annotations
 
+import builtins
 import linecache
 import os
 import re
@@ -21,11 +22,11 @@ from .emit import codegen, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
-from .frontend.resolve import Resolver, describe, is_numpy_module
+from .frontend.resolve import CellNamespace, Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
 from .runtime.buffers import BufferPool
-from .templates import registry
+from .templates import load_optional_rules, registry
 from .templates.registry import VERSION as RULES_VERSION
 from .transform.reverse import reverse
 
@@ -105,7 +106,8 @@ _CITATION = re.compile(r"\s*# (\S+):(\d+)  ")  # the comment above each adjoint 
 class Frontend:
     """A function read, checked and resolved once; compiled per argument-rank signature."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, has_aux=False):
+        self.has_aux = has_aux  # fn returns `value, aux`; only value is differentiated
         self.src: FunctionSource = read_function(fn)
         try:
             fence.check(self.src)
@@ -122,14 +124,22 @@ class Frontend:
         self.resolver = Resolver(self.src.fn)
 
     def compile(self, wrt, ranks: dict, generated_dir=None) -> Compiled:
+        load_optional_rules()  # scipy's rules, once the program has imported scipy
         src = self.src
-        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks)
+        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
-                           tuple(wrt), sorted(values.stable(tuple(ranks.items()))), references, fn_ir.inlined)
+                           tuple(wrt), sorted(values.stable(tuple(ranks.items()))), references, fn_ir.inlined,
+                           self.has_aux, _argument_rules(ranks))
         name = codegen.function_name(fn_ir.name)
-        path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly])
+        # Closures of one factory share a qualified name; those holding other functions (`act`) get other code,
+        # so a file of their own each, rather than one file rewritten by turns.
+        captured = sorted(describe(obj) for chain, obj in fn_ir.references.items()
+                          if self.resolver.is_closure_variable(chain.split(".")[0]) or chain.split(".")[0] in fn_ir.closure_cells
+                          if callable(obj) or isinstance(obj, types.ModuleType))
+        path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly],
+                                                               captured, self.has_aux)
 
         argument_ranks = {name: values.rank(d) for name, d in ranks.items()}
 
@@ -142,7 +152,8 @@ class Frontend:
             code, notes = codegen.generate(transformed())
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
             path = _write(path, text)
-        function = store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn)
+        function = _reading_cells(store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn),
+                                  fn_ir.closure_cells)
         seed = _seed_from(function)
 
         def make_buffered():
@@ -156,13 +167,19 @@ class Frontend:
                                "arrays into buffers kept between calls and the gradients into the caller's arrays."]
                 into_text = store.file_text(code, key, description)
                 into_path = _write(into_path, into_text) if into_path is not None else None
-            return store.load_function(into_text, str(into_path or f"<sourcegrad {name}_into>"), f"{name}_into", src.fn)
+            return _reading_cells(store.load_function(into_text, str(into_path or f"<sourcegrad {name}_into>"),
+                                                      f"{name}_into", src.fn), fn_ir.closure_cells)
 
         globals_ = src.fn.__globals__
         guards = []
         for chain, obj in fn_ir.references.items():
             root, *attributes = chain.split(".")
-            if self.resolver.is_closure_variable(root):
+            cell = fn_ir.closure_cells.get(root) or (self.resolver.cells.get(root) if self.resolver.is_closure_variable(root) else None)
+            if cell is not None:
+                # A closure variable is read from its cell when the gradient runs; one holding a function or a
+                # module decides the code (`act`, captured from a factory, is np.tanh or np.sin): a guard.
+                if callable(obj) or isinstance(obj, types.ModuleType):
+                    guards.append((CellNamespace(cell), root, tuple(attributes), obj))
                 continue
             # An attribute (`cfg.act`) is guarded where what it holds decides the code: a function (its rule,
             # or its code written in) or a module. numpy's are reached through `xp` whatever they are bound
@@ -185,8 +202,9 @@ class Frontend:
         """Each stage's output as text, in pipeline order (see STAGES), for `sourcegrad.explain`: the normal
         form, what activity and shape analysis know of each value, the reverse pass as the transformation
         writes it, the same after simplification, and the generated function."""
+        load_optional_rules()
         src = self.src
-        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks)
+        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
         backend = _backend_name(fn_ir)
         argument_ranks = {name: values.rank(d) for name, d in ranks.items()}
         rev = reverse(fn_ir, src, wrt, argument_ranks, backend)
@@ -197,6 +215,34 @@ class Frontend:
         texts["simplified"] = code
         texts["generated"] = "\n".join(f"# {line}" for line in _description(src, wrt, fn_ir, ranks) + notes) + "\n\n" + code
         return texts
+
+
+class _WithClosureCells(dict):
+    """The generated function's globals where it reads closure variables: those names from their cells, live (a
+    closure made again with another value gives its own gradient), every other from the module's globals."""
+
+    def __init__(self, module_globals, cells):
+        super().__init__(__builtins__=module_globals.get("__builtins__", builtins))
+        self.module_globals, self.cells = module_globals, cells
+
+    def __missing__(self, name):
+        cell = self.cells.get(name)
+        if cell is None:
+            return self.module_globals[name]  # a KeyError sends Python on to the builtins
+        try:
+            return cell.cell_contents
+        except ValueError:
+            raise NameError(f"the variable `{name}` of an enclosing function has no value now") from None
+
+
+def _reading_cells(function, cells):
+    """function, reading the closure variables in cells (generated name -> cell) from them."""
+    if not cells:
+        return function
+    reading = types.FunctionType(function.__code__, _WithClosureCells(function.__globals__, dict(cells)),
+                                 function.__name__, function.__defaults__, None)
+    reading.__kwdefaults__, reading.__doc__ = function.__kwdefaults__, function.__doc__
+    return reading
 
 
 def _activity_text(fn_ir, rev):
@@ -224,6 +270,13 @@ def _write(path, text):
         warnings.warn(f"sourcegrad could not write {path} ({exc}); the gradient is compiled in memory only.")
         return None
     return path
+
+
+def _argument_rules(ranks):
+    """The user's rules for functions passed as arguments (`loss(w, act=myact)`): they decide the code as the
+    rules of the globals it calls do, so they are part of the cache key too."""
+    return sorted((name, _rule_source(values.function_of(d)) or "") for name, d in ranks.items()
+                  if values.function_of(d) is not None)
 
 
 def _rule_source(obj):
@@ -267,11 +320,16 @@ def _description(src, wrt, fn_ir, ranks):
             f"Compiled for argument ranks {rank_text} (? = not an array); any shapes of those ranks."]
 
 
-def _file_name(src, wrt, ranks):
+def _file_name(src, wrt, ranks, captured=(), has_aux=False):
     stem = Path(src.filename).stem
     qualname = re.sub(r"[^0-9A-Za-z_]+", "_", src.fn.__qualname__.replace("<locals>", "")).strip("_")
     qualname = re.sub(r"_+", "_", qualname)
+    if src.fn.__code__.co_name == "<lambda>":  # lambdas have no name of their own: tell them apart by their line
+        qualname = f"{qualname}_line{src.tree.lineno}"
     rank_text = "".join(str(r) if isinstance(r, int) else "x" for r in ranks)
     if any(isinstance(r, tuple) for r in ranks):  # structures: tell them apart by a short hash
         rank_text += "_" + store.digest(*values.stable(tuple(ranks)))[:6]
-    return f"{stem}_{qualname}__{'_'.join(wrt)}__{rank_text}.py"
+    if captured:  # the functions closure variables hold
+        rank_text += "_" + store.digest(*captured)[:6]
+    aux = "_aux" if has_aux else ""  # another function (it returns the pair): a file of its own
+    return f"{stem}_{qualname}__{'_'.join(wrt)}__{rank_text}{aux}.py"

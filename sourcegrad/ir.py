@@ -19,6 +19,7 @@ from .errors import Location
 COMPARISON = "comparison"  # the primitive of `a < b` and friends: never carries a gradient
 LOGICAL = "logical"  # `a and b`
 SUBSCRIPT = "subscript"  # `a[i]`
+SET_ITEM = "set item"  # `a[i] = v` on an array the function made: a new version of a, written at i
 ATTRIBUTE = "attribute"  # `model.w1`: an attribute of an object (array attributes such as `.T` are Methods)
 COPY = None  # `a = b`
 JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
@@ -84,6 +85,7 @@ class Return:
     value: gast.expr  # an atom
     origin: Origin
     node: gast.AST
+    aux: gast.expr = None  # with has_aux: the auxiliary output (an atom), returned beside the value, never differentiated
 
 
 @dataclass
@@ -179,6 +181,7 @@ class Function:
     inlined: list = field(default_factory=list)  # (qualname, source, defaults taken) of each helper written in
     callees: list = field(default_factory=list)  # (globals, attribute chain, helper): how an inlined helper was reached
     kinds: dict = field(default_factory=dict)  # name -> what is known of its value (frontend.values)
+    closure_cells: dict = field(default_factory=dict)  # generated code's name for a closure variable -> its cell, read live
 
     @property
     def returned(self) -> Return:

@@ -7,6 +7,8 @@ them only when this file is named on its command line (it does not match test_*.
 collected test module imports them.
 """
 
+import operator
+
 import numpy as np
 import pytest
 
@@ -215,6 +217,62 @@ def sqrt_of_where(x, w):
     return (np.sqrt(np.where(x > 0, x, 0.0)) * w).sum()
 
 
+# ---- angle conversions, fabs, remainders, np.select, real and imag ---------------------------------------------
+
+
+def deg2rad(x, w):
+    return (np.deg2rad(x) * w).sum()
+
+
+def radians(x, w):
+    return (np.radians(x) * w).sum()
+
+
+def rad2deg(x, w):
+    return (np.rad2deg(x) * w).sum()
+
+
+def degrees(x, w):
+    return (np.degrees(x) * w).sum()
+
+
+def fabs(x, w):
+    return (np.fabs(x) * w).sum()
+
+
+def remainder(x, y, w):
+    return (np.remainder(x, y) * w).sum()
+
+
+def mod(x, y, w):
+    return (np.mod(x, y) * w).sum()
+
+
+def mod_operator(x, y, w):
+    return ((x % y) * w).sum()
+
+
+# x / y (the divisor k + 0.5 + jitter, never 0) stays away from the integers, where x % y jumps
+REMAINDER_DOMAIN = (real, OFF_INTEGERS)
+
+
+def select_two_choices(x, y, w):
+    # where both conditions hold the first choice wins; where neither holds, the default 0
+    return (np.select([x > 0.0, y > 0.0], [x * y, np.sin(y)]) * w).sum()
+
+
+def select_default(x, y, w):
+    return (np.select([x > 0.0], [x], default=y * 2.0) * w).sum()
+
+
+def real_of_real(x, w):
+    return (np.real(x) * w).sum()
+
+
+def imag_of_real(x, w):
+    return ((np.imag(x) + x) * w).sum()  # np.imag alone would leave x without a gradient
+
+
 TABLE = [
     # exponentials and logarithms
     Entry(np.cbrt, np_cbrt, UNARY, domain=OFF_INTEGERS),  # both signs, away from the infinite slope at 0
@@ -256,6 +314,19 @@ TABLE = [
     Entry(np.where, where_two, BROADCAST, domain=(OFF_INTEGERS, real)),
     Entry(np.where, where_three, WHERE, domain=(OFF_INTEGERS, real, real)),
     Entry(np.where, sqrt_of_where, UNARY, domain=OFF_INTEGERS),
+    # angle conversions, fabs, remainders, np.select, real and imag
+    Entry(np.deg2rad, deg2rad, UNARY),
+    Entry(np.radians, radians, UNARY),
+    Entry(np.rad2deg, rad2deg, UNARY),
+    Entry(np.degrees, degrees, UNARY),
+    Entry(np.fabs, fabs, UNARY, domain=OFF_INTEGERS),
+    Entry(np.remainder, remainder, BROADCAST, domain=REMAINDER_DOMAIN),
+    Entry(np.remainder, mod, BROADCAST, domain=REMAINDER_DOMAIN),
+    Entry(operator.mod, mod_operator, BROADCAST, domain=REMAINDER_DOMAIN),
+    Entry(np.select, select_two_choices, BROADCAST[:7], domain=(OFF_INTEGERS, OFF_INTEGERS)),
+    Entry(np.select, select_default, BROADCAST[:7], domain=(OFF_INTEGERS, real)),
+    Entry(np.real, real_of_real, UNARY),
+    Entry(np.imag, imag_of_real, UNARY),
 ]
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rule_support import Entry, shapes
+from rule_support import SCALAR, Entry, shapes
 from sourcegrad.ir import SUBSCRIPT
 
 
@@ -75,6 +75,86 @@ def array_split_uneven(x, w):
     return (p[:1] * r[:1] * w).sum() + q.sum()
 
 
+def row_stack_pair(a, b, w):
+    return (np.row_stack((a, b)) * w).sum()
+
+
+def column_stack_pair(a, b, w):
+    return (np.column_stack((a, b)) * w).sum()
+
+
+def dstack_pair(a, b, w):
+    return (np.dstack([a, b]) * w).sum()
+
+
+def append_flat(x, v, w):
+    return (np.append(x, v) * w).sum()
+
+
+def append_axis(x, v, w):
+    return (np.append(x, v, axis=-1) * w).sum()
+
+
+def append_scalar_constant(x, w):
+    return (np.append(x, 2.0) * w).sum()
+
+
+# The reverse pass knows a list from an array being unpacked only for np.split and np.array_split
+# (_LIST_PRODUCERS in sourcegrad/transform/reverse.py): `p, q = np.hsplit(x, 2)` is refused until it lists these too.
+
+
+def hsplit_sections(x, w):
+    p, q = np.hsplit(x, 2)
+    return (p * q * w).sum()
+
+
+def vsplit_indices(x, w):
+    p, q = np.vsplit(x, [1])
+    return (p * w).sum() + (q * q).sum()
+
+
+def dsplit_sections(x, w):
+    p, q = np.dsplit(x, 2)
+    return (p * np.sin(q) * w).sum()
+
+
+def take_flat(x, w):
+    return (np.take(x, [0, 3, 3, -1]) * w).sum()
+
+
+def take_axis(x, w):
+    return (np.take(x, [[1, 0], [1, 1]], axis=1) * w).sum()
+
+
+def take_scalar_index(x, w):
+    return (np.take(x, 1, axis=0) * w).sum()
+
+
+def take_mode_wrap(x, w):
+    return (np.take(x, [5, -7, 1], axis=-1, mode="wrap") * w).sum()
+
+
+def take_mode_clip(x, w):
+    return (np.take(x, [9, -1, 1], axis=0, mode="clip") * w).sum()
+
+
+def take_method(x, w):
+    return (x.take([2, 2, 0], axis=0) * w).sum()
+
+
+def take_along_axis_argsort(x, w):
+    return (np.take_along_axis(x, np.argsort(x, axis=-1), axis=-1) * w).sum()
+
+
+def take_along_axis_repeated(x, w):
+    # each row takes its element 0 twice: its gradient adds both
+    return (np.take_along_axis(x, np.zeros((x.shape[0], 2), dtype=np.intp), axis=1) * w).sum()
+
+
+def take_along_axis_flat(x, w):
+    return (np.take_along_axis(x, np.array([3, 0, 3]), axis=None) * w).sum()
+
+
 TABLE = [
     Entry(SUBSCRIPT, index_integer, shapes([(4,)], [(4, 3)])),
     Entry(SUBSCRIPT, index_negative, shapes([(4,)], [(4, 3)])),
@@ -92,4 +172,22 @@ TABLE = [
     Entry(np.vstack, vstack_pair, shapes([(3,), (3,)], [(2, 3), (1, 3)])),
     Entry(np.split, split_sections, shapes([(4,)], [(4, 3)])),
     Entry(np.array_split, array_split_uneven, shapes([(7,)], [(5, 2)])),
+    Entry(np.row_stack, row_stack_pair, shapes([(3,), (3,)], [(2, 3), (1, 3)])),
+    Entry(np.column_stack, column_stack_pair, shapes([(3,), (3,)], [(3, 2), (3,)], [(3, 2), (3, 1)], [(), ()])),
+    Entry(np.dstack, dstack_pair, shapes([(3,), (3,)], [(2, 3), (2, 3)], [(2, 3, 2), (2, 3, 1)], [(), ()])),
+    Entry(np.append, append_flat, shapes([(3,), (2,)], [(2, 3), (4,)], [(2, 2), ()], [(3,), SCALAR])),
+    Entry(np.append, append_axis, shapes([(3,), (2,)], [(2, 3), (2, 1)])),
+    Entry(np.append, append_scalar_constant, shapes([(3,)], [(2, 2)])),
+    Entry(np.hsplit, hsplit_sections, shapes([(4,)], [(3, 4)], [(2, 4, 3)])),
+    Entry(np.vsplit, vsplit_indices, shapes([(3, 4)], [(2, 4, 3)])),
+    Entry(np.dsplit, dsplit_sections, shapes([(2, 3, 4)])),
+    Entry(np.take, take_flat, shapes([(5,)], [(2, 3)])),
+    Entry(np.take, take_axis, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.take, take_scalar_index, shapes([(3,)], [(3, 4)])),
+    Entry(np.take, take_mode_wrap, shapes([(4,)], [(3, 4)])),
+    Entry(np.take, take_mode_clip, shapes([(4,)], [(4, 3)])),
+    Entry(np.take, take_method, shapes([(3,)], [(3, 4)])),
+    Entry(np.take_along_axis, take_along_axis_argsort, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.take_along_axis, take_along_axis_repeated, shapes([(3, 4)])),
+    Entry(np.take_along_axis, take_along_axis_flat, shapes([(5,)], [(2, 3)])),
 ]

@@ -1,14 +1,22 @@
-"""The table of linalg gradient rules: inner, outer, tensordot, einsum, trace, norm, inv, det, solve.
+"""The table of linalg gradient rules: inner, outer, tensordot, einsum, kron, cross, trace, norm, inv, det, solve,
+pinv and the decompositions (cholesky, slogdet, eigh, qr, svd).
 
-(matmul and dot, the core products, are in test_primitives.py.) test_primitives.py imports TABLE and
-runs every entry: float64 against central finite differences, and float32 in gives float32 out.
+(matmul and dot, the core products, are in test_primitives.py; np.dot above two dimensions is here.)
+test_primitives.py imports TABLE and runs every entry: float64 against central finite differences, and
+float32 in gives float32 out. The test_ functions at the end check the inputs the rules refuse.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+import sourcegrad
 
 from rule_support import SCALAR, Entry, real, shapes
+
+# `a, b = np.linalg.eigh(x)` needs the compiler to know that these functions return a tuple of arrays, whose
+# gradient is a list (as it knows np.split's); `np.linalg.eigh(x)[1]` works without.
 
 
 def rank_deficient(rng, shape):
@@ -28,6 +36,40 @@ def well_conditioned(rng, shape):
     if len(shape) < 2:
         return noise
     return 3.0 * np.eye(shape[-2], shape[-1]) + noise
+
+
+def _transposed(m):
+    return np.swapaxes(m, -1, -2)
+
+
+def positive_definite(rng, shape):
+    """Symmetric positive definite matrices, eigenvalues at least n: cholesky's (and a hermitian pinv's) domain."""
+    m = rng.standard_normal(shape)
+    return m @ _transposed(m) + shape[-1] * np.eye(shape[-1])
+
+
+def _orthonormal_columns(rng, shape):
+    q, _ = np.linalg.qr(rng.standard_normal(shape))
+    return q
+
+
+def distinct_eigenvalues(rng, shape):
+    """Symmetric matrices with eigenvalues of both signs at least 0.6 apart: eigh is smooth there, and its
+    eigenvectors unique up to a sign that numpy keeps under the finite differences' small steps."""
+    n = shape[-1]
+    q = _orthonormal_columns(rng, shape)
+    values = np.arange(n) - n / 2 + rng.uniform(-0.2, 0.2, (*shape[:-2], n))
+    return (q * values[..., None, :]) @ _transposed(q)
+
+
+def distinct_singular_values(rng, shape):
+    """Matrices with singular values k, k - 1, ..., 1 (up to 0.2), k the smaller side: svd is smooth there."""
+    m, n = shape[-2:]
+    k = min(m, n)
+    u = _orthonormal_columns(rng, (*shape[:-2], m, k))
+    v = _orthonormal_columns(rng, (*shape[:-2], n, k))
+    values = np.arange(k, 0, -1) + rng.uniform(-0.2, 0.2, (*shape[:-2], k))
+    return (u * values[..., None, :]) @ _transposed(v)
 
 
 # ---- inner and outer products ----------------------------------------------------------------
@@ -57,6 +99,10 @@ OUTER = shapes(
     [(), (3,)],
     [(2, 2), (3, 1)],
 )
+
+
+def dot_tensors(x, y, w):  # above two dimensions np.dot sums x's last axis with y's second-to-last
+    return (np.dot(x, y) * w).sum()
 
 
 # ---- tensordot -------------------------------------------------------------------------------
@@ -163,6 +209,57 @@ def einsum_ellipsis_middle(x, w):
 
 def einsum_optimize(x, y, w):
     return (np.einsum("ij,jk->ik", x, y, optimize=True) * w).sum()
+
+
+def einsum_three_operands(x, y, z, w):
+    return (np.einsum("ij,jk,kl->il", x, y, z) * w).sum()
+
+
+def einsum_quadratic_form(x, y, z, w):  # implicit output, every letter summed
+    return (np.einsum("i,ij,j", x, y, z) * w).sum()
+
+
+def einsum_four_operands(x, y, z, t, w):
+    return (np.einsum("bi,ij,jk,bk->b", x, y, z, t) * w).sum()
+
+
+def einsum_interleaved(x, y, w):  # numpy's other form: operands, each followed by its axes' labels
+    return (np.einsum(x, [0, 1], y, [1, 2]) * w).sum()
+
+
+def einsum_interleaved_output(x, y, w):
+    return (np.einsum(x, [0, 1], y, [1, 2], [2, 0]) * w).sum()
+
+
+def einsum_interleaved_trace(x, w):
+    return (np.einsum(x, [0, 0]) * w).sum()
+
+
+def einsum_interleaved_ellipsis(x, w):
+    return (np.einsum(x, [Ellipsis, 1], [Ellipsis]) * w).sum()
+
+
+def einsum_interleaved_three_operands(x, y, z, w):
+    return (np.einsum(x, [0, 1], y, [1, 2], z, [2, 3], [0, 3]) * w).sum()
+
+
+# ---- kron and cross --------------------------------------------------------------------------
+
+
+def kron(x, y, w):
+    return (np.kron(x, y) * w).sum()
+
+
+def cross(x, y, w):
+    return (np.cross(x, y) * w).sum()
+
+
+def cross_axis(x, y, w):  # the vectors along axis 0 of both, and of the result
+    return (np.cross(x, y, axis=0) * w).sum()
+
+
+def cross_axes(x, y, w):
+    return (np.cross(x, y, axisa=0, axisb=-1, axisc=0) * w).sum()
 
 
 # ---- trace -----------------------------------------------------------------------------------
@@ -294,6 +391,89 @@ def solve_keywords(a, b, w):
     return (np.linalg.solve(a=a, b=b) * w).sum()
 
 
+def pinv(x, w):
+    return (np.linalg.pinv(x) * w).sum()
+
+
+def pinv_hermitian(x, w):  # numpy reads the lower triangle
+    return (np.linalg.pinv(x, hermitian=True) * w).sum()
+
+
+# ---- decompositions --------------------------------------------------------------------------
+
+
+def cholesky(x, w):  # numpy reads the lower triangle: the upper one has no gradient
+    return (np.linalg.cholesky(x) * w).sum()
+
+
+def cholesky_upper(x, w):
+    return (np.linalg.cholesky(x, upper=True) * w).sum()
+
+
+def slogdet_logabsdet(x, w):
+    return (np.linalg.slogdet(x)[1] * w).sum()
+
+
+def slogdet_unpacked(x, w):
+    sign, logabsdet = np.linalg.slogdet(x)
+    return (sign * logabsdet * w).sum()
+
+
+def eigh_values(x, w):
+    return (np.linalg.eigh(x)[0] * w).sum()
+
+
+def eigh_vectors(x, w):
+    return (np.linalg.eigh(x)[1] * w).sum()
+
+
+def eigh_upper(x, w):
+    return (np.linalg.eigh(x, UPLO="U")[1] * w).sum()
+
+
+def eigh_unpacked(x, w):
+    values, vectors = np.linalg.eigh(x)
+    return ((vectors * values[..., None, :]) * w).sum()
+
+
+def qr_q(x, w):
+    return (np.linalg.qr(x)[0] * w).sum()
+
+
+def qr_r(x, w):
+    return (np.linalg.qr(x)[1] * w).sum()
+
+
+def qr_unpacked(x, w):
+    q, r = np.linalg.qr(x)
+    return ((q * np.diag(r)) * w).sum()
+
+
+def svd_u(x, w):
+    return (np.linalg.svd(x, full_matrices=False)[0] * w).sum()
+
+
+def svd_singular_values(x, w):
+    return (np.linalg.svd(x, full_matrices=False)[1] * w).sum()
+
+
+def svd_vh(x, w):
+    return (np.linalg.svd(x, full_matrices=False)[2] * w).sum()
+
+
+def svd_square_default(x, w):  # full_matrices=True is the same as False for a square matrix
+    return (np.linalg.svd(x)[0] * w).sum()
+
+
+def svd_values_only(x, w):
+    return (np.linalg.svd(x, compute_uv=False) * w).sum()
+
+
+def svd_unpacked(x, w):
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    return ((u * s[..., None, :] ** 2 @ vh) * w).sum()
+
+
 VECTORS = shapes([(5,)], [(3, 4)], [(2, 3, 4)])
 SQUARE = shapes([(3, 3)], [(2, 3, 3)], [(2, 1, 4, 4)])
 SOLVE = shapes(
@@ -307,13 +487,15 @@ SOLVE = shapes(
 )
 
 TABLE = [
+    Entry(np.dot, dot_tensors, shapes([(2, 3, 4), (5, 4, 2)], [(2, 3, 4), (4,)], [(4,), (2, 4, 3)],
+                                      [(3, 4), (2, 4, 5)], [(2, 3, 4), (4, 5)])),
     Entry(np.inner, np_inner, INNER),
     Entry(np.outer, np_outer, OUTER),
     # tensordot
     Entry(np.tensordot, tensordot_default, shapes([(3, 4), (3, 4)], [(2, 3, 4), (3, 4, 5)], [(3, 4, 2), (4, 2)])),
     Entry(np.tensordot, tensordot_axes_1, shapes([(3, 4), (4, 5)], [(2, 3, 4), (4, 5)], [(4,), (4, 2, 3)])),
     Entry(np.tensordot, tensordot_positional, shapes([(3, 4), (4, 5)])),
-    Entry(np.tensordot, tensordot_axes_0, shapes([(3,), (4,)], [(2, 3), (4,)])),
+    Entry(np.tensordot, tensordot_axes_0, shapes([(3,), (4,)], [(2, 3), (4,)], [SCALAR, (3,)], [(), (2, 3)], [(3,), ()])),
     Entry(np.tensordot, tensordot_axes_pairs, shapes([(3, 4, 5), (4, 2, 3)])),
     Entry(np.tensordot, tensordot_axes_ints, shapes([(3, 4), (5, 3)], [(3, 2, 4), (5, 3)])),
     Entry(np.tensordot, tensordot_axes_negative, shapes([(3, 4), (5, 4, 2)])),
@@ -336,6 +518,19 @@ TABLE = [
     Entry(np.einsum, einsum_ellipsis_diagonal, shapes([(3, 3)], [(2, 3, 3)])),
     Entry(np.einsum, einsum_ellipsis_middle, shapes([(3, 4)], [(3, 2, 4)], [(3, 2, 5, 4)])),
     Entry(np.einsum, einsum_optimize, shapes([(3, 4), (4, 5)])),
+    Entry(np.einsum, einsum_three_operands, shapes([(2, 3), (3, 4), (4, 5)])),
+    Entry(np.einsum, einsum_quadratic_form, shapes([(3,), (3, 4), (4,)])),
+    Entry(np.einsum, einsum_four_operands, shapes([(2, 3), (3, 4), (4, 5), (2, 5)])),
+    Entry(np.einsum, einsum_interleaved, shapes([(2, 3), (3, 4)])),
+    Entry(np.einsum, einsum_interleaved_output, shapes([(2, 3), (3, 4)])),
+    Entry(np.einsum, einsum_interleaved_trace, shapes([(4, 4)])),
+    Entry(np.einsum, einsum_interleaved_ellipsis, shapes([(3, 4)], [(2, 3, 4)])),
+    Entry(np.einsum, einsum_interleaved_three_operands, shapes([(2, 3), (3, 4), (4, 5)])),
+    # kron and cross
+    Entry(np.kron, kron, shapes([(2, 3), (4, 2)], [(3,), (2, 2)], [(2, 2, 2), (3,)], [SCALAR, (3,)], [(2,), ()])),
+    Entry(np.cross, cross, shapes([(3,), (3,)], [(4, 3), (3,)], [(2, 1, 3), (4, 3)])),
+    Entry(np.cross, cross_axis, shapes([(3, 4), (3, 4)], [(3, 2, 4), (3, 1, 4)])),
+    Entry(np.cross, cross_axes, shapes([(3, 4), (4, 3)])),
     # trace
     Entry(np.trace, np_trace, shapes([(4, 4)], [(3, 5)], [(3, 3, 2)])),
     Entry(np.trace, trace_offset, shapes([(4, 4)], [(3, 5)])),
@@ -369,4 +564,65 @@ TABLE = [
     Entry(np.linalg.det, det_singular, SQUARE, domain=rank_deficient),
     Entry(np.linalg.solve, solve, SOLVE, domain=(well_conditioned, real)),
     Entry(np.linalg.solve, solve_keywords, shapes([(3, 3), (3,)]), domain=(well_conditioned, real)),
+    Entry(np.linalg.pinv, pinv, shapes([(3, 3)], [(5, 3)], [(3, 4)], [(2, 4, 3)]), domain=well_conditioned),
+    Entry(np.linalg.pinv, pinv_hermitian, shapes([(3, 3)], [(2, 4, 4)]), domain=positive_definite),
+    # decompositions
+    Entry(np.linalg.cholesky, cholesky, SQUARE, domain=positive_definite),
+    Entry(np.linalg.cholesky, cholesky_upper, shapes([(3, 3)], [(2, 3, 3)]), domain=positive_definite),
+    Entry(np.linalg.slogdet, slogdet_logabsdet, SQUARE, domain=well_conditioned),
+    Entry(np.linalg.slogdet, slogdet_unpacked, shapes([(3, 3)]), domain=well_conditioned),
+    Entry(np.linalg.eigh, eigh_values, SQUARE, domain=distinct_eigenvalues),
+    Entry(np.linalg.eigh, eigh_vectors, SQUARE, domain=distinct_eigenvalues),
+    Entry(np.linalg.eigh, eigh_upper, shapes([(3, 3)], [(2, 4, 4)]), domain=distinct_eigenvalues),
+    Entry(np.linalg.eigh, eigh_unpacked, shapes([(3, 3)]), domain=distinct_eigenvalues),
+    Entry(np.linalg.qr, qr_q, shapes([(3, 3)], [(5, 3)], [(2, 4, 3)]), domain=well_conditioned),
+    Entry(np.linalg.qr, qr_r, shapes([(3, 3)], [(5, 3)], [(2, 4, 3)]), domain=well_conditioned),
+    Entry(np.linalg.qr, qr_unpacked, shapes([(4, 3)]), domain=well_conditioned),
+    Entry(np.linalg.svd, svd_u, shapes([(3, 3)], [(5, 3)], [(3, 5)], [(2, 4, 3)]), domain=distinct_singular_values),
+    Entry(np.linalg.svd, svd_singular_values, shapes([(3, 3)], [(5, 3)], [(3, 5)], [(2, 4, 3)]),
+          domain=distinct_singular_values),
+    Entry(np.linalg.svd, svd_vh, shapes([(3, 3)], [(5, 3)], [(3, 5)], [(2, 4, 3)]), domain=distinct_singular_values),
+    Entry(np.linalg.svd, svd_square_default, shapes([(3, 3)]), domain=distinct_singular_values),
+    Entry(np.linalg.svd, svd_values_only, shapes([(3, 3)], [(5, 3)], [(2, 3, 4)]), domain=distinct_singular_values),
+    Entry(np.linalg.svd, svd_unpacked, shapes([(4, 3)]), domain=distinct_singular_values),
 ]
+
+
+# ---- what the rules refuse, with the way out ----------------------------------------------------------
+
+
+def cross_of_pairs(x, y):
+    return np.cross(x, y).sum()
+
+
+def qr_wide(x):
+    return np.linalg.qr(x)[0].sum()
+
+
+def svd_full_matrices(x):
+    return np.linalg.svd(x)[0].sum()
+
+
+def svd_hermitian(x):
+    return np.linalg.svd(x, hermitian=True)[1].sum()
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+def test_cross_of_2_element_vectors_is_refused(generated_dir):
+    f = sourcegrad.differentiate(cross_of_pairs, wrt=("x", "y"), generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="2-element vectors"):
+        f.grad(np.array([1.0, 2.0]), np.array([3.0, 5.0]))
+
+
+@pytest.mark.parametrize("fn, shape, message", [
+    (qr_wide, (3, 5), "mode='reduced' of a square or tall matrix"),
+    (svd_full_matrices, (4, 3), "full_matrices=False"),
+    (svd_hermitian, (3, 3), "hermitian=True"),
+], ids=["qr_wide", "svd_full_matrices", "svd_hermitian"])
+def test_decompositions_without_a_unique_gradient_are_refused(fn, shape, message, generated_dir):
+    f = sourcegrad.differentiate(fn, wrt=("x",), generated_dir=generated_dir)
+    x = well_conditioned(np.random.default_rng(0), shape)
+    if fn is svd_hermitian:
+        x = x + x.T
+    with pytest.raises(sourcegrad.SourcegradError, match=message):
+        f.grad(x)

@@ -284,7 +284,118 @@ def geometric_mean(x, w):
     return (np.prod(x, axis=-1) ** (1 / 4) * w).sum()
 
 
+# ---- nansum and nanmean: nan elements are skipped, and their gradient is 0 --------------------------------
+
+
+def with_nans(rng, shape):
+    """Normal values with every third element nan (the first stays a number, so no group is all nan)."""
+    values = np.array(rng.standard_normal(shape), dtype=np.float64)
+    values.reshape(-1)[1::3] = np.nan
+    return values
+
+
+def nansum_all(x, w):
+    return (np.nansum(x) * w).sum()
+
+
+def nansum_axis_0(x, w):
+    return (np.nansum(x, axis=0) * w).sum()
+
+
+def nansum_axis_tuple_keepdims(x, w):
+    return (np.nansum(x, axis=(0, 2), keepdims=True) * w).sum()
+
+
+def nanmean_all(x, w):
+    return (np.nanmean(x) * w).sum()
+
+
+def nanmean_axis_minus_1(x, w):
+    return (np.nanmean(x, axis=-1) * w).sum()
+
+
+def nanmean_axis_tuple_keepdims(x, w):
+    return (np.nanmean(x, axis=(0, 2), keepdims=True) * w).sum()
+
+
+def nanmean_keyword_a(x, w):
+    return (np.nanmean(a=x, axis=-1) * w).sum()
+
+
+# ---- cumprod -----------------------------------------------------------------------------------------------
+
+
+def cumprod_flat(x, w):
+    return (np.cumprod(x) * w).sum()
+
+
+def cumprod_axis_0(x, w):
+    return (np.cumprod(x, axis=0) * w).sum()
+
+
+def cumprod_axis_minus_1(x, w):
+    return (np.cumprod(x, -1) * w).sum()
+
+
+def cumprod_method(x, w):
+    return (x.cumprod() * w).sum()
+
+
+def cumprod_method_axis(x, w):
+    return (x.cumprod(axis=1) * w).sum()
+
+
+# ---- diff ------------------------------------------------------------------------------------------------
+
+
+def diff_last_axis(x, w):
+    return (np.diff(x) * w).sum()
+
+
+def diff_twice(x, w):
+    return (np.diff(x, n=2) * w).sum()
+
+
+def diff_axis_0(x, w):
+    return (np.diff(x, axis=0) * w).sum()
+
+
+def diff_n_3_axis_1(x, w):
+    return (np.diff(x, 3, 1) * w).sum()
+
+
+def diff_n_0(x, w):
+    return (np.diff(x, n=0) * w).sum()
+
+
 TABLE = [
+    # prod
+    # nansum, nanmean (every third element nan; without nans too)
+    Entry(np.nansum, nansum_all, UNARY),
+    Entry(np.nansum, nansum_all, UNARY_ARRAYS, domain=with_nans),
+    Entry(np.nansum, nansum_axis_0, AXIS_0, domain=with_nans),
+    Entry(np.nansum, nansum_axis_tuple_keepdims, RANK3, domain=with_nans),
+    Entry(np.nanmean, nanmean_all, UNARY),
+    Entry(np.nanmean, nanmean_all, UNARY_ARRAYS, domain=with_nans),
+    Entry(np.nanmean, nanmean_axis_minus_1, AXIS_1, domain=with_nans),
+    Entry(np.nanmean, nanmean_axis_tuple_keepdims, RANK3, domain=with_nans),
+    Entry(np.nanmean, nanmean_keyword_a, AXIS_1, domain=with_nans),
+    # cumprod, also with one or two zeros in the input
+    Entry(np.cumprod, cumprod_flat, UNARY),
+    Entry(np.cumprod, cumprod_axis_0, AXIS_0),
+    Entry(np.cumprod, cumprod_axis_minus_1, AXIS_0),
+    Entry(np.cumprod, cumprod_method, UNARY_ARRAYS),
+    Entry(np.cumprod, cumprod_method_axis, AXIS_1),
+    Entry(np.cumprod, cumprod_flat, ZERO_CASES, domain=one_zero),
+    Entry(np.cumprod, cumprod_axis_0, ZERO_CASES, domain=one_zero),
+    Entry(np.cumprod, cumprod_axis_minus_1, ZERO_CASES, domain=two_zeros),
+    Entry(np.cumprod, cumprod_method_axis, AXIS_1, domain=two_zeros),
+    # diff
+    Entry(np.diff, diff_last_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.diff, diff_twice, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.diff, diff_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.diff, diff_n_3_axis_1, shapes([(3, 5)], [(2, 5, 3)])),
+    Entry(np.diff, diff_n_0, shapes([(5,)], [(3, 4)])),
     # prod
     Entry(np.prod, prod_all, UNARY),
     Entry(np.prod, prod_axis_0, AXIS_0),
@@ -433,3 +544,28 @@ def prod_rows(x):
 def test_prod_gradient_at_zeros():
     x = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(_grad(prod_rows, x), [[6, 0, 0], [0, 0, 0], [6, 3, 2]])
+
+
+def cumprod_total(x):
+    return np.cumprod(x).sum()
+
+
+def test_cumprod_gradient_at_zeros():
+    # x0 * (1 + x1 + x1 x2) + ...: at x1 == 0 the gradient of x1 is x0 (1 + x2), of x2 is 0
+    x = np.array([2.0, 0.0, 3.0])
+    np.testing.assert_array_equal(_grad(cumprod_total, x), [1.0, 8.0, 0.0])
+
+
+def nanmean_rows(x):
+    return (np.nanmean(x, axis=1) * np.array([1.0, 2.0])).sum()
+
+
+def nansum_doubled(x):
+    # (not x * x: the product's own rule would give nan * 0 = nan at a nan element, whatever nansum gives it)
+    return np.nansum(x * 2.0)
+
+
+def test_nan_reductions_give_nan_elements_no_gradient():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 4.0]])
+    np.testing.assert_array_equal(_grad(nanmean_rows, x), [[0.5, 0.0, 0.5], [0.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(_grad(nansum_doubled, x), [[2.0, 0.0, 2.0], [0.0, 0.0, 2.0]])

@@ -8,6 +8,7 @@ memory with the output gradient); pytest collects them (pytest.ini lists rules_*
 """
 
 import numpy as np
+import pytest
 
 import sourcegrad
 
@@ -306,6 +307,91 @@ def np_astype(x, w):
     return (np.astype(x, np.float64) * w).sum()
 
 
+# ---- atleast_1d/2d/3d, fliplr, flipud, rot90, fftshift, ifftshift --------------------------------------------
+
+
+def atleast_1d(x, w):
+    return (np.atleast_1d(x) * w).sum()
+
+
+def atleast_2d(x, w):
+    return (np.atleast_2d(x) * w).sum()
+
+
+def atleast_3d(x, w):
+    return (np.atleast_3d(x) * w).sum()
+
+
+def fliplr(x, w):
+    return (np.fliplr(x) * w).sum()
+
+
+def flipud(x, w):
+    return (np.flipud(x) * w).sum()
+
+
+def rot90(x, w):
+    return (np.rot90(x) * w).sum()
+
+
+def rot90_k(x, w):
+    return (np.rot90(x, 3) * w).sum()
+
+
+def rot90_negative_k_axes(x, w):
+    return (np.rot90(x, k=-2, axes=(2, 0)) * w).sum()
+
+
+def fftshift(x, w):
+    return (np.fft.fftshift(x) * w).sum()
+
+
+def fftshift_axes(x, w):
+    return (np.fft.fftshift(x, axes=(0, -1)) * w).sum()
+
+
+def ifftshift(x, w):
+    return (np.fft.ifftshift(x) * w).sum()
+
+
+def ifftshift_axis(x, w):
+    return (np.fft.ifftshift(x, axes=1) * w).sum()
+
+
+# ---- sort -------------------------------------------------------------------------------------------------
+
+
+def sort_last_axis(x, w):
+    return (np.sort(x) * w).sum()
+
+
+def sort_axis_0(x, w):
+    return (np.sort(x, axis=0) * w).sum()
+
+
+def sort_flat(x, w):
+    return (np.sort(x, axis=None) * w).sum()
+
+
+# ---- pad with constants ---------------------------------------------------------------------------------------
+
+
+def pad_int(x, w):
+    return (np.pad(x, 2) * w).sum()
+
+
+def pad_pair(x, w):
+    return (np.pad(x, (1, 2), mode="constant") * w).sum()
+
+
+def pad_per_axis_constants(x, w):
+    return (np.pad(x, ((1, 0), (0, 2)), constant_values=((1.0, 2.0), (3.0, 4.0))) * w).sum()
+
+
+def pad_scalar_constant(x, c, w):
+    return (np.pad(x, 1, constant_values=c) * w).sum()
+
+
 TABLE = [
     # ravel, flatten
     Entry(np.ravel, ravel, UNARY),
@@ -357,6 +443,28 @@ TABLE = [
     Entry(np.roll, roll_flat_more_than_size, shapes([(5,)], [(3, 4)])),
     Entry(np.roll, roll_axis, MATRICES),
     Entry(np.roll, roll_tuples, MATRICES),
+    # atleast_1d/2d/3d, fliplr, flipud, rot90, fftshift, ifftshift
+    Entry(np.atleast_1d, atleast_1d, UNARY),
+    Entry(np.atleast_2d, atleast_2d, UNARY),
+    Entry(np.atleast_3d, atleast_3d, UNARY),
+    Entry(np.fliplr, fliplr, MATRICES),
+    Entry(np.flipud, flipud, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.rot90, rot90, MATRICES),
+    Entry(np.rot90, rot90_k, MATRICES),
+    Entry(np.rot90, rot90_negative_k_axes, RANK3),
+    Entry(np.fft.fftshift, fftshift, shapes([(5,)], [(3, 4)], [(2, 3, 5)])),
+    Entry(np.fft.fftshift, fftshift_axes, MATRICES),
+    Entry(np.fft.ifftshift, ifftshift, shapes([(5,)], [(3, 4)], [(2, 3, 5)])),
+    Entry(np.fft.ifftshift, ifftshift_axis, shapes([(3, 5)], [(2, 3, 5)])),
+    # sort (normal samples: no ties, see the test_ functions for those)
+    Entry(np.sort, sort_last_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sort, sort_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.sort, sort_flat, UNARY_ARRAYS),
+    # pad
+    Entry(np.pad, pad_int, UNARY_ARRAYS),
+    Entry(np.pad, pad_pair, shapes([(5,)], [(3, 4)])),
+    Entry(np.pad, pad_per_axis_constants, shapes([(3, 4)])),
+    Entry(np.pad, pad_scalar_constant, shapes([(3, 4), SCALAR], [(5,), ()])),
     # triu, tril, diag
     Entry(np.triu, triu, TRIANGLES),
     Entry(np.triu, triu_keyword_m, TRIANGLES),
@@ -456,3 +564,35 @@ def test_view_gradients_leave_the_output_gradient_alone():
                 e[i, j] = 1.0
                 numeric[i, j] = ((fn(x + e) - fn(x - e)) * output_gradient).sum() / 2  # all these are linear
         np.testing.assert_allclose(gradient, numeric, err_msg=fn.__name__)
+
+
+def sort_with_ties(x):
+    return (np.sort(x) * np.array([1.0, 2.0, 3.0, 4.0])).sum()
+
+
+def test_sort_gradient_splits_ties_in_stable_order(generated_dir):
+    # the two 1.0s sort to positions 1 and 2: the first of them (index 0) gets position 1's weight
+    x = np.array([1.0, 3.0, 1.0, 0.5])
+    (gradient,) = sourcegrad.differentiate(sort_with_ties, wrt=("x",), generated_dir=generated_dir).grad(x)
+    np.testing.assert_array_equal(gradient, [2.0, 4.0, 3.0, 1.0])
+
+
+def sort_in_place(x):
+    x.sort()
+    return x.sum()
+
+
+def test_sort_method_in_place_is_refused(generated_dir):
+    f = sourcegrad.differentiate(sort_in_place, generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="sort"):
+        f.grad(np.array([2.0, 1.0]))
+
+
+def pad_reflect(x):
+    return np.pad(x, 1, mode="reflect").sum()
+
+
+def test_pad_refuses_modes_other_than_constant(generated_dir):
+    f = sourcegrad.differentiate(pad_reflect, generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="reflect"):
+        f.grad(np.array([2.0, 1.0, 3.0]))

@@ -579,3 +579,78 @@ def test_keep_freed_memory_spares_each_step_its_page_faults():
     assert runs["keep"][0] and not runs["plain"][0]
     # freed 800 KB arrays are returned to the system and mapped afresh (a fault per 4 KiB page) unless kept
     assert runs["plain"][1] > 1000 and runs["keep"][1] < 100, runs
+
+
+def _squared_magnitude(z, w):
+    return np.sum(np.abs(z * w) ** 2)
+
+
+@pytest.mark.parametrize("wrt, z, w", [
+    ("z", np.ones(3) + 1j, np.ones(3)),         # a complex wrt argument
+    ("w", np.ones(3), np.ones(3) + 0j),         # the same, by the second position
+    ("w", np.ones(3) * 1j, np.ones(3)),         # complex data reaching a real wrt argument
+], ids=["complex_wrt", "complex_second_wrt", "complex_data"])
+def test_a_complex_value_is_refused_not_differentiated(wrt, z, w):
+    f = sourcegrad.differentiate(_squared_magnitude, wrt=wrt)
+    f.grad(np.ones(3), np.ones(3))  # compiled for real arrays of these ranks first: the complex call reuses it
+    with pytest.raises(SourcegradError, match="complex"):
+        f.grad(z, w)
+    g1 = np.empty_like(z if wrt == "z" else w)
+    with pytest.raises(SourcegradError, match="complex"):
+        f.grad(z, w, into=g1)
+
+
+# ---- has_aux: `return loss, aux`, aux handed back beside the value, as JAX's has_aux -------------------------
+
+
+def loss_with_metrics(w, x, y):
+    prediction = np.tanh(x @ w)
+    error = prediction - y
+    loss = np.mean(error ** 2)
+    return loss, {"accuracy": np.mean(np.sign(prediction) == np.sign(y)), "prediction": prediction}
+
+
+def loss_with_aux_from_branches(w, c):
+    h = w * 2.0
+    for _ in range(3):
+        h = np.sin(h)  # rebound in a loop: the backward pass restores earlier h, the aux keeps the last
+    if c > 0:
+        return np.sum(h ** 2), h
+    return np.sum(h), (h, c)
+
+
+def test_has_aux_returns_the_pair_and_differentiates_the_first():
+    rng = np.random.default_rng(0)
+    w, x, y = rng.standard_normal(3), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    f = sourcegrad.differentiate(loss_with_metrics, has_aux=True)
+    (value, aux), gradient = f.value_and_grad(w, x, y)
+    expected_value, expected_aux = loss_with_metrics(w, x, y)
+    assert value == pytest.approx(expected_value)
+    assert aux["accuracy"] == expected_aux["accuracy"]
+    np.testing.assert_allclose(aux["prediction"], expected_aux["prediction"])
+    gradient_again, aux_again = f.grad(w, x, y)  # grad gives (gradients, aux), as jax.grad(..., has_aux=True)
+    np.testing.assert_allclose(gradient_again, gradient)
+    assert set(aux_again) == {"accuracy", "prediction"}
+    assert sourcegrad.check_grad(f, w, x, y)
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0], ids=["first_return", "second_return"])
+def test_has_aux_with_returns_in_branches_after_a_loop(c):
+    w = np.array([0.3, -0.5, 0.8])
+    f = sourcegrad.differentiate(loss_with_aux_from_branches, has_aux=True)
+    (value, aux), _ = f.value_and_grad(w, c)
+    expected_value, expected_aux = loss_with_aux_from_branches(w, c)
+    assert value == pytest.approx(expected_value)
+    np.testing.assert_allclose(aux if c > 0 else aux[0], expected_aux if c > 0 else expected_aux[0])
+    assert sourcegrad.check_grad(f, w, c)
+
+
+def returns_one_value(w):
+    return np.sum(w ** 2)
+
+
+def test_several_returned_values_need_has_aux_and_has_aux_needs_a_pair():
+    with pytest.raises(SourcegradError, match="has_aux=True"):
+        sourcegrad.differentiate(loss_with_metrics).grad(np.ones(3), np.ones((2, 3)), np.ones(2))
+    with pytest.raises(SourcegradError, match="returns two values"):
+        sourcegrad.differentiate(returns_one_value, has_aux=True).grad(np.ones(3))

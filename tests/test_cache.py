@@ -165,6 +165,39 @@ def test_a_helpers_default_taken_from_a_global_is_part_of_the_key(tmp_path):
             assert gradient == pytest.approx([2 * s * s, 4 * s * s])
 
 
+_ARGUMENT_RULE_PROGRAM = '''
+import sys
+import numpy as np
+import sourcegrad
+from sourcegrad import d
+
+
+def act(x):
+    return x * 3.0
+
+
+@sourcegrad.adjoint(act)  # a user's rule, changed between processes
+def act_adjoint(result, x):
+    d[x] = d[result] * 3.0 + OFFSET_LITERAL
+
+
+def by_argument(w, f):  # the function reaches the gradient as an argument, not by its global name
+    return np.sum(f(w))
+
+
+print(*sourcegrad.differentiate(by_argument, generated_dir=sys.argv[1]).grad(np.array([1.0, 2.0]), act))
+'''
+
+
+def test_the_rule_of_a_function_passed_as_an_argument_is_part_of_the_key(tmp_path):
+    program = tmp_path / "program.py"
+    for offset in ("0.0", "100.0", "0.0"):  # a later process with another rule must not load the first file
+        program.write_text(_ARGUMENT_RULE_PROGRAM.replace("OFFSET_LITERAL", offset))
+        run = subprocess.run([sys.executable, str(program), str(tmp_path / "generated")], check=True,
+                             capture_output=True, text=True)
+        assert [float(v) for v in run.stdout.split()] == [3.0 + float(offset)] * 2
+
+
 # ---- files: UTF-8, the umask's mode, no temporary files left --------------------------------------------------
 
 _NON_ASCII = '''

@@ -112,7 +112,7 @@ def test_cuda_without_cupy_or_gpu_says_what_to_install():
     with pytest.raises(SourcegradError) as info:
         sourcegrad.differentiate(two_layer, device="cuda").grad(*[np.ones((2, 2))] * 4)
     text = str(info.value)
-    assert ("pip install 'sourcegrad[cuda12]'" in text) or ("needs an NVIDIA GPU" in text)
+    assert ("pip install cupy-cuda12x" in text and "pip install -e '.[cuda12]'" in text) or ("needs an NVIDIA GPU" in text)
 
 
 @needs_gpu

@@ -70,3 +70,44 @@ def test_cli_runs_an_example_and_says_where_the_backward_is(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "sourcegrad", "--show", "examples/two_layer.py"], env=env, cwd=REPO,
                            capture_output=True, text=True, check=True)
     assert "def loss_fn_value_and_grad(xp, x, y, w1, w2" in shown.stdout
+
+
+_USER_SCRIPT = '''
+import numpy as np
+import sourcegrad
+
+print("script ran")
+
+
+@sourcegrad.differentiate
+def loss(w, x):
+    return np.sum(np.tanh(x @ w) ** 2)
+
+
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    print("gradient", loss.grad(rng.standard_normal(3), rng.standard_normal((4, 3))).shape)
+'''
+
+
+def test_cli_runs_a_users_script_once_and_shows_its_backward_pass(tmp_path):
+    script = tmp_path / "my_script.py"
+    script.write_text(_USER_SCRIPT)
+    env = dict(os.environ, SOURCEGRAD_GENERATED_DIR=str(tmp_path / "generated"))
+    run = subprocess.run([sys.executable, "-m", "sourcegrad", str(script)], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.count("script ran") == 1, run.stdout
+    assert "gradient (3,)" in run.stdout and "generated backward pass: " in run.stdout
+    shown = subprocess.run([sys.executable, "-m", "sourcegrad", "--show", str(script)], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.count("script ran") == 1, shown.stdout
+    assert "def loss_value_and_grad(xp, w, x" in shown.stdout
+
+
+def test_cli_refuses_steps_for_a_script_without_main(tmp_path):
+    script = tmp_path / "my_script.py"
+    script.write_text(_USER_SCRIPT)
+    run = subprocess.run([sys.executable, "-m", "sourcegrad", "--steps", "3", str(script)], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "has no main()" in run.stderr
+    assert "script ran" not in run.stdout

@@ -579,6 +579,13 @@ for _name in ("rules_elementwise", "rules_reductions", "rules_shape", "rules_lin
     except ModuleNotFoundError as _missing:
         if _missing.name != _name:
             raise
+try:
+    import scipy.special  # noqa: F401
+except ImportError:  # scipy is optional: without it there are no scipy rules, and rules_scipy skips itself
+    pass
+else:
+    sourcegrad.templates.load_optional_rules()  # registered when a compile meets scipy; the coverage test needs them now
+    FAMILIES.append(__import__("rules_scipy"))
 TABLE = CORE + [entry for family in FAMILIES for entry in family.TABLE]
 
 

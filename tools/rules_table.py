@@ -16,16 +16,23 @@ sys.path.insert(0, str(REPO))
 from sourcegrad.ir import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT  # noqa: E402
 from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
 from sourcegrad.ir import Method  # noqa: E402
-from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES  # noqa: E402
+from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, load_optional_rules  # noqa: E402
+
+try:  # the table lists the rules for optional libraries too (the test extra installs scipy)
+    import scipy.special  # noqa: F401
+except ImportError:
+    pass
+load_optional_rules()
 
 BEGIN, END = "<!-- rules table: begin (tools/rules_table.py writes it) -->", "<!-- rules table: end -->"
 OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", operator.truediv: "`/`",
              operator.pow: "`**`", operator.matmul: "`@`", operator.neg: "unary `-`", operator.pos: "unary `+`",
-             operator.floordiv: "`//`", operator.not_: "`not`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
+             operator.floordiv: "`//`", operator.mod: "`%`", operator.not_: "`not`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
              ATTRIBUTE: "an object's attribute (`model.w1`)", JOIN_SEQUENCES: "`+` of lists (`outs + [h]`)",
              REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)"}
 FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",
-            "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting"}
+            "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting",
+            "scipy_special": "scipy.special (when scipy is installed)"}
 
 
 def spelling(primitive):
@@ -35,6 +42,9 @@ def spelling(primitive):
         return f"`.{primitive.name}{'()' if primitive.is_call else ''}`"
     if getattr(builtins, getattr(primitive, "__name__", ""), None) is primitive:
         return f"`{primitive.__name__}()`"
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, getattr(primitive, "__name__", ""), None) is primitive:
+        return f"`scipy.special.{primitive.__name__}`"  # scipy's ufuncs have no __module__ to tell by
     path = numpy_path(primitive)
     if path is None:
         return f"`sourcegrad.{primitive.__name__}`" if getattr(primitive, "__module__", "").startswith("sourcegrad") \

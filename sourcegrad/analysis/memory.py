@@ -31,6 +31,8 @@ def _forward_reads(stmts):
             names.update(ir.names_in(stmt.expr))
         elif isinstance(stmt, (ir.Unpack, ir.Return)):
             names.update(ir.names_in(stmt.value))
+            if isinstance(stmt, ir.Return) and stmt.aux is not None:
+                names.update(ir.names_in(stmt.aux))
         elif isinstance(stmt, ir.Effect):
             names.update(ir.names_in(stmt.stmt))
         elif isinstance(stmt, ir.If):
@@ -195,7 +197,7 @@ def _iteration(loop):
     return result
 
 
-_SHAPE_READS = {"unbroadcast": 1, "unreduce": 1, "size": 0}
+_SHAPE_READS = {"unbroadcast": 1, "unreduce": 1, "size": 0, "index_grad": 1}
 
 
 def _read_only_for_shape(rev):

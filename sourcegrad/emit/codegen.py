@@ -26,8 +26,9 @@ from ..analysis.activity import target_names
 from ..analysis.shapes import ShapeFacts
 from .buffers import buffered_function
 from ..analysis.memory import MemoryPlan, backward_reads
+from ..ir import SET_ITEM
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
-                                 ReverseLoop)
+                                 ReverseLoop, as_expression)
 
 _COMMENT = "__sourcegrad_comment_{}__"
 _COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
@@ -127,11 +128,19 @@ class _Writer:
                 body.extend(self.release_after(stmt, fn.body[index + 1:]))
 
         returned = copy.deepcopy(fn.returned.value)
-        if isinstance(returned, gast.Name) and returned.id in self.memory.backward_writes():
+        aux = copy.deepcopy(fn.returned.aux)
+        rebound = self.memory.backward_writes()
+        taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
+        if isinstance(returned, gast.Name) and returned.id in rebound:
             # the backward pass restores earlier values of this name: keep the one to return
-            value_name = ir.fresh_name("value", fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape})
+            value_name = ir.fresh_name("value", taken)
             body.append(_assign(value_name, returned))
             returned = ir.name(value_name)
+            taken = taken | {value_name}
+        if aux is not None and set(ir.names_in(aux)) & rebound:  # the same for the auxiliary output
+            aux_name = ir.fresh_name("aux", taken)
+            body.append(_assign(aux_name, aux))
+            aux = ir.name(aux_name)
         body.append(self.comment("backward pass: gradients in reverse order"))
         body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned), ir.name(rev.seed)])))
         body.extend(self.backward(rev.backward, [None]))
@@ -142,6 +151,8 @@ class _Writer:
             # a gradient that may share memory with an input or another gradient is copied before it is handed out
             copier = "copy" if rev.facts.ranks.get(w) is not None else "copy_gradient"  # a dict of arrays: each
             gradients.append(_call(rev.backend, copier, [gradient]) if needs_copy else gradient)
+        if aux is not None:  # has_aux: the value is the pair the function returns, as JAX's value_and_grad gives it
+            returned = gast.Tuple(elts=[returned, aux], ctx=gast.Load())
         returned_value = gast.Tuple(elts=[returned, gast.Tuple(elts=gradients, ctx=gast.Load())], ctx=gast.Load())
         body.append(gast.Return(value=returned_value))
         return gast.FunctionDef(name=function_name(fn.name), args=_arguments(rev), body=body, decorator_list=[],
@@ -169,7 +180,12 @@ class _Writer:
                 if name in self.memory.shape_only:  # the backward pass reads only its shape: keep no data
                     value = _call(self.rev.backend, "ghost", [value])
                 out.append(_call_statement(ir.name(self.rev.tape), "append", [value]))
-            if isinstance(stmt, ir.Assign):
+            if isinstance(stmt, ir.Assign) and stmt.primitive == SET_ITEM:
+                # `a[i] = v` as a new version of a: xp.set_item copies a and writes v at i
+                array, index, value = stmt.args
+                out.append(_assign(stmt.target, _call(self.rev.backend, "set_item", [
+                    self.retarget(array), self.retarget(as_expression(index)), self.retarget(value)])))
+            elif isinstance(stmt, ir.Assign):
                 out.append(_assign(stmt.target, self.retarget(stmt.expr)))
             elif isinstance(stmt, ir.Unpack):
                 targets = gast.Tuple(elts=[_store(t) for t in stmt.targets], ctx=gast.Store())

@@ -23,8 +23,9 @@ _STATEMENTS = {
     gast.Nonlocal: ("`nonlocal` is not supported: a differentiated function must not rebind outer variables", "Return the value instead."),
     gast.Import: ("`import` inside a differentiated function is not supported", "Import at the top of the module."),
     gast.ImportFrom: ("`from ... import` inside a differentiated function is not supported", "Import at the top of the module."),
-    gast.FunctionDef: ("functions defined inside a differentiated function are not supported", "Define the helper at module level."),
-    gast.AsyncFunctionDef: ("functions defined inside a differentiated function are not supported", "Define the helper at module level."),
+    gast.FunctionDef: ("a function defined inside a loop, a branch or another nested function is not supported",
+                       "Define it at the top of the function's body, or at module level."),
+    gast.AsyncFunctionDef: ("async functions defined inside a differentiated function are not supported", "Define the helper at module level."),
     gast.ClassDef: ("classes defined inside a differentiated function are not supported", "Define the class at module level."),
 }
 if hasattr(gast, "Match"):
@@ -33,8 +34,8 @@ if hasattr(gast, "TryStar"):
     _STATEMENTS[gast.TryStar] = _STATEMENTS[gast.Try]
 
 _EXPRESSIONS = {
-    gast.IfExp: ("conditional expressions (`a if c else b`) are not supported", "Use an `if` statement, or np.where(c, a, b)."),
-    gast.Lambda: ("lambdas are not supported inside a differentiated function", "Define a function at module level."),
+    gast.Lambda: ("lambdas are not supported inside a differentiated function",
+                  "Define the function with `def` at the top of the function's body, or at module level."),
     gast.ListComp: ("list comprehensions are not supported", "Use array operations (np.stack of arrays, broadcasting)."),
     gast.SetComp: ("set comprehensions are not supported", "Build the set outside the differentiated function."),
     gast.DictComp: ("dict comprehensions are not supported", "Build the dict outside the differentiated function."),
@@ -68,7 +69,44 @@ def check(src: FunctionSource, helper=False) -> None:
         raise src.error(args.kwarg, f"`**{args.kwarg.id}` parameters are not supported", "Name each parameter.")
     if not tree.body:
         raise src.error(tree, f"{tree.name} has no body")
-    _check_block(src, tree.body, in_loop=False, helper=helper)
+    nested = [stmt for stmt in tree.body if isinstance(stmt, gast.FunctionDef)]
+    for definition in nested:
+        _check_nested_function(src, definition, tree)
+    _check_block(src, [stmt for stmt in tree.body if not isinstance(stmt, gast.FunctionDef)], in_loop=False, helper=helper)
+
+
+def _check_nested_function(src, definition, enclosing):
+    """A `def` at the top of the body is inlined where it is called, reading the enclosing function's values:
+    it may only be called, and must not rebind what it reads."""
+    if definition.decorator_list:
+        raise src.error(definition.decorator_list[0], "a decorated function defined inside a differentiated function "
+                        "is not supported", "Drop the decorator, or define the function at module level.")
+    arguments = definition.args
+    if arguments.vararg is not None or arguments.kwarg is not None:
+        star = arguments.vararg or arguments.kwarg
+        raise src.error(star, f"`*`/`**` parameters of the nested function {definition.name} are not supported",
+                        "Name each parameter.")
+    for default in arguments.defaults + [d for d in arguments.kw_defaults if d is not None]:
+        try:
+            gast.literal_eval(default)
+        except ValueError:
+            raise src.error(default, f"the nested function {definition.name} has a default that is not a literal",
+                            "Use a literal default (a number, a string, None), or pass the value at each call.") from None
+    for node in gast.walk(definition):
+        if isinstance(node, gast.Nonlocal):
+            raise src.error(node, f"the nested function {definition.name} rebinds a variable of {enclosing.name} "
+                            "(`nonlocal`), which sourcegrad cannot follow", "Return the new value and assign it in "
+                            f"{enclosing.name}.")
+    called = {id(node.func) for node in gast.walk(enclosing) if isinstance(node, gast.Call)}
+    for node in gast.walk(enclosing):
+        if isinstance(node, gast.Name) and node.id == definition.name and id(node) not in called:
+            what = "rebinds" if isinstance(node.ctx, gast.Store) else "uses"
+            raise src.error(node, f"{enclosing.name} {what} the nested function {definition.name} other than by calling "
+                            "it (returning it, storing it, passing it on or assigning the name)",
+                            f"Only call {definition.name}(...) inside {enclosing.name}, or define it at module level.")
+    if sum(1 for stmt in enclosing.body if isinstance(stmt, gast.FunctionDef) and stmt.name == definition.name) > 1:
+        raise src.error(definition, f"{definition.name} is defined twice", "Give each nested function a name of its own.")
+    _check_block(src, definition.body, in_loop=False, helper=True)
 
 
 def _check_block(src, body, in_loop, helper=False):
@@ -87,9 +125,7 @@ def _check_statement(src, stmt, in_loop, helper=False):
                             "Store the value, `break` out of the loop, and return after it.")
         if stmt.value is None:
             raise src.error(stmt, "a differentiated function must return a value", "Return the scalar (a loss) to differentiate.")
-        if isinstance(stmt.value, (gast.Tuple, gast.List)) and not helper:
-            raise src.error(stmt.value, "the function returns several values; sourcegrad differentiates one array",
-                            "Return one value (a scalar loss), and compute the others in a separate function.")
+        # several values (`return loss, aux`): the normaliser decides, knowing whether has_aux was given
     elif isinstance(stmt, (gast.Break, gast.Continue)) and not in_loop:
         raise src.error(stmt, f"`{type(stmt).__name__.lower()}` outside a loop")
     elif isinstance(stmt, gast.For):
@@ -103,6 +139,11 @@ def _check_statement(src, stmt, in_loop, helper=False):
     elif isinstance(stmt, gast.While):
         if stmt.orelse:
             raise src.error(stmt, "`while ... else` is not supported", "Use a flag set before `break`.")
+        for node in gast.walk(stmt.test):
+            if isinstance(node, gast.IfExp):
+                raise src.error(node, "a conditional expression (`a if c else b`) in a `while` condition is not supported",
+                                "Compute the condition into a name before the loop and again at the end of its body: "
+                                "`while keep_going:`.")
         _check_expressions(src, stmt.test)
         _check_block(src, stmt.body, in_loop=True)
         return
@@ -113,11 +154,11 @@ def _check_statement(src, stmt, in_loop, helper=False):
         return
     elif isinstance(stmt, gast.Assign):
         for target in stmt.targets:
-            _check_target(src, target)
+            _check_target(src, target, alone=len(stmt.targets) == 1)
     elif isinstance(stmt, gast.AugAssign):
-        if not isinstance(stmt.target, gast.Name):
-            raise src.error(stmt.target, "augmented assignment to an element or attribute mutates an array in place, which cannot be differentiated",
-                            "Build a new array instead (for example with np.where).")
+        if not (isinstance(stmt.target, gast.Name) or _is_element(stmt.target)):
+            raise src.error(stmt.target, "augmented assignment to an attribute mutates an object, which cannot be differentiated",
+                            "Assign to a local name instead.")
         _check_binary_op(src, stmt, stmt.op)
     elif isinstance(stmt, gast.AnnAssign):
         if stmt.value is None or not isinstance(stmt.target, gast.Name):
@@ -126,9 +167,10 @@ def _check_statement(src, stmt, in_loop, helper=False):
 
 
 def _check_expressions(src, node):
+    allowed = _auxiliary_dict(node)
     for node in gast.walk(node):
         kind = type(node)
-        if kind in _EXPRESSIONS:
+        if kind in _EXPRESSIONS and node is not allowed:
             what, instead = _EXPRESSIONS[kind]
             raise src.error(node, what, instead)
         if isinstance(node, gast.BinOp):
@@ -137,6 +179,16 @@ def _check_expressions(src, node):
             for kw in node.keywords:
                 if kw.arg is None:
                     raise src.error(kw.value, "`**` unpacking in calls is not supported", "Pass the keyword arguments by name.")
+
+
+def _auxiliary_dict(stmt):
+    """The dict of `return loss, {"accuracy": acc}`: an auxiliary output (has_aux) may be a dict literal with
+    constant keys, since it is handed back as it is and never differentiated."""
+    if isinstance(stmt, gast.Return) and isinstance(stmt.value, gast.Tuple) and len(stmt.value.elts) == 2:
+        aux = stmt.value.elts[1]
+        if isinstance(aux, gast.Dict) and all(isinstance(k, gast.Constant) for k in aux.keys):
+            return aux
+    return None
 
 
 def _check_iterable(src, node):
@@ -151,17 +203,25 @@ def _check_iterable(src, node):
             raise src.error(node, "zip() keywords are not supported in a loop header", "Use zip(a, b).")
 
 
-def _check_target(src, target):
+def _is_element(target):
+    """`a[i]`, `a[i, j]`, `a[1:3]`: an element (or part) of an array held by a plain name."""
+    return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+
+
+def _check_target(src, target, alone=True):
     if isinstance(target, gast.Name):
         return
+    if _is_element(target) and alone:
+        return  # written as a new version of the array (normalize checks that the function made it)
     if isinstance(target, (gast.Tuple, gast.List)):
         for element in target.elts:
             if not isinstance(element, gast.Name):
                 raise src.error(element, "only names can be unpacked into", "Unpack into plain names.")
         return
     if isinstance(target, gast.Subscript):
-        raise src.error(target, "assigning to an element (`a[i] = ...`) mutates an array in place, which cannot be differentiated in this version",
-                        "Build the new array with np.where or np.concatenate.")
+        raise src.error(target, "assigning to an element of this kind is not supported: only `a[index] = value`, "
+                                "alone on its line, where `a` is a plain name",
+                        "Assign the part to a name first, or build the new array with np.where or np.concatenate.")
     if isinstance(target, gast.Attribute):
         raise src.error(target, "assigning to an attribute mutates an object, which cannot be differentiated",
                         "Assign to a local name and return it.")

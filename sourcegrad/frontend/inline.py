@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import inspect
 import types
 
@@ -21,9 +22,9 @@ import numpy
 from .. import ir
 from . import control, values
 from .fence import check_helper
-from .resolve import Resolver, is_library_code, is_numpy_module, numpy_path
+from .resolve import CellNamespace, Resolver, describe, is_library_code, is_numpy_module, numpy_path
 from .source import function_to_differentiate, read_function
-from .syntax import attribute_chain, is_atom
+from .syntax import attribute_chain, is_atom, written_names
 from ..templates import RULES, is_nondifferentiable
 
 
@@ -48,6 +49,13 @@ class Inliner:
         """
         normalizer = self.normalizer
         func = call.func
+        if isinstance(func, gast.Name) and func.id in normalizer.local_functions:
+            return normalizer.local_functions[func.id]
+        if isinstance(func, gast.Name) and func.id not in normalizer.names.current and any(
+                isinstance(stmt, gast.FunctionDef) and stmt.name == func.id for stmt in normalizer.src.tree.body):
+            # Python would raise UnboundLocalError: the name is the function's own from its first line on
+            raise normalizer.src.error(call, f"`{func.id}` is called before its `def` in this function",
+                                       f"Move the `def {func.id}` above its first call.")
         if isinstance(func, gast.Attribute) and attribute_chain(func) is not None \
                 and attribute_chain(func)[0] in normalizer.names.current:
             kind = normalizer.static_kind(func.value)
@@ -58,19 +66,22 @@ class Inliner:
             if isinstance(method, types.FunctionType) and not is_library_code(method):
                 return (method, func.value)
             return None
+        if isinstance(func, gast.Name) and func.id in normalizer.names.current:
+            # a parameter holding a function (`nonlinearity=np.tanh`): the compiled gradient is for that function
+            return _users_function(normalizer.function_value(func))
         chain = attribute_chain(func)
         if chain is None or chain[0] in normalizer.names.current:
             return None
-        obj = normalizer.resolver.resolve_chain(chain)
-        obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
-        obj = function_to_differentiate(obj)
-        if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
-            return None  # a library's function is a primitive: its rule, or the error that it has none
-        if obj in RULES or is_nondifferentiable(obj):
+        obj = _users_function(normalizer.resolver.resolve_chain(chain))
+        if obj is None:
             return None
-        if not normalizer.resolver.is_closure_variable(chain[0]):
-            # Rebinding this name (`act = other_act`, `layers.act = other_act`) changes the code written into
-            # the gradient: a guard.
+        # Rebinding this name (`act = other_act`, `layers.act = other_act`, or a closure's `act`) changes the code
+        # written into the gradient: a guard.
+        if normalizer.resolver.is_closure_variable(chain[0]):
+            cell = normalizer.resolver.cells[chain[0]]
+            if not any(isinstance(g, CellNamespace) and g.cell is cell and c == tuple(chain) for g, c, _ in self.callees):
+                self.callees.append((CellNamespace(cell), tuple(chain), normalizer.resolver.resolve_chain(chain)))
+        else:
             namespace = normalizer.resolver.globals
             if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
                 self.callees.append((namespace, tuple(chain), normalizer.resolver.resolve_chain(chain)))
@@ -93,28 +104,55 @@ class Inliner:
         if receiver is not None:
             args.insert(0, normalizer.atom(receiver, None))
         kwargs = {k.arg: normalizer.atom(k.value, None) for k in call.keywords}
-        src = read_function(fn)
-        check_helper(src)
+        local = isinstance(fn, LocalFunction)
+        if local:
+            src, signature = fn.src, fn.signature()
+        else:
+            src = read_function(fn)
+            check_helper(src)
+            signature = inspect.signature(fn, follow_wrapped=False)
         try:
-            bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise normalizer.src.error(call, f"the call does not fit {fn.__qualname__}'s parameters: {exc}") from None
         bound.apply_defaults()
         saved = (normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin)
-        helper_assigned = {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        # `a if c else b` made an `if` first, so that the names it assigns count as the helper's own (a nested
+        # function's must not be a name of the function it is in, which it may read)
+        body = control.restructure_function(control.lift_conditional_expressions(
+            copy.deepcopy(src.tree.body), taken=set(normalizer.names.used) | set(normalizer.names.current)))
+        helper_assigned = stored_names(src.tree) | stored_names(gast.Module(body=body, type_ignores=[]))
         # Every name the helper mentions is taken: a local of the helper must not get the name of a global
         # that another helper (or the caller) reads.
         normalizer.names.take({n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)})
         bindings = {}
+        callers_names = set(normalizer.names.current.values())
         for name, value in bound.arguments.items():
+            if isinstance(value, gast.Name) and value.id in callers_names and values.function_of(
+                    normalizer.kinds.get(value.id)) is not None:
+                user = next((u for u, held in normalizer.names.current.items() if held == value.id), None)
+                if user in normalizer.assigned or user in normalizer.root_assigned:  # see _Normalizer.function_value
+                    raise normalizer.src.error(call, f"`{user}` holds a function and is assigned in the function: "
+                                                     "sourcegrad cannot tell which function this call passes on",
+                                               "Give each function a name of its own and pass it by that name.")
+            if isinstance(value, gast.Name) and value.id not in callers_names \
+                    and values.is_function(normalizer.references.get(value.id)):
+                value = normalizer.references[value.id]  # `layer(x, w, act=relu)`: a global function passed on
+            if values.is_function(value):  # `act=np.tanh`: a name the helper calls, standing for that function
+                bindings[name] = normalizer.names.fresh(name)
+                normalizer.kinds[bindings[name]] = values.describe(value)
+                continue
             if not isinstance(value, gast.AST):
                 value = _literal(value, normalizer.src, call, fn, name)
             if isinstance(value, gast.Name) and name not in helper_assigned:
                 bindings[name] = value.id  # the helper reads the caller's value under its own name
             else:
-                local = normalizer.names.fresh(name)
-                normalizer.emit_copy(local, value, call)
-                bindings[name] = local
+                local_name = normalizer.names.fresh(name)
+                normalizer.emit_copy(local_name, value, call)
+                bindings[name] = local_name
+        if local:  # a nested function reads the enclosing function's names as they are now, those it assigns aside
+            enclosing = {user: name for user, name in normalizer.names.current.items() if user not in helper_assigned}
+            bindings = {**enclosing, **bindings}
         saved_helper = (self.result, self.top_block, self.into)
         if into is not None:  # the caller's name for the result, taken in the caller's scope, after its arguments
             result_name = into()
@@ -122,14 +160,18 @@ class Inliner:
         self.helpers.append(fn)
         # The defaults' values are written into the gradient as literals: they belong in the cache key beside
         # the source, which shows only their expressions (`s=SCALE`).
-        defaults = tuple((name, repr(value)) for name, value in bound.arguments.items() if not isinstance(value, gast.AST))
-        self.sources.append((fn.__qualname__, src.text, defaults))
-        normalizer.src, normalizer.resolver = src, Resolver(fn)
+        defaults = tuple((name, describe(value) if values.is_function(value) else repr(value))
+                         for name, value in bound.arguments.items() if not isinstance(value, gast.AST))
+        saved_locals = normalizer.local_functions
+        if not local:  # a nested function's source is its enclosing function's, already in the key
+            self.sources.append((fn.__qualname__, src.text, defaults))
+            normalizer.src, normalizer.resolver, normalizer.local_functions = src, Resolver(fn), {}
+        else:
+            normalizer.src = src
         outer_names = normalizer.names.enter_helper(bindings)
         normalizer.assigned, normalizer.result_name = helper_assigned, None
         self.result, self.top_block, self.into = None, normalizer.block, into
         try:
-            body = control.restructure_function(copy.deepcopy(src.tree.body))
             if not control.always_jumps(body, (gast.Return,)):
                 raise normalizer.src.error(body[-1] if body else src.tree, f"not every path through {fn.__qualname__} "
                                            "ends in `return <value>`", "Return a value on every path.")
@@ -139,6 +181,7 @@ class Inliner:
             self.helpers.pop()
             normalizer.names.leave(outer_names)
             normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin = saved
+            normalizer.local_functions = saved_locals
             self.result, self.top_block, self.into = saved_helper
         for name in ir.names_in(result):  # the helper's own (unique) names, now read by the caller
             normalizer.names.current.setdefault(name, name)
@@ -184,6 +227,54 @@ class Inliner:
             raise normalizer.src.error(node, f"`{chain[0]}` is a global of {self.helpers[-1].__module__}, which the "
                                        "generated code cannot see from the differentiated function's module",
                                        "Pass it as an argument to the helper.")
+
+
+def stored_names(tree):
+    """The names a function assigns, not those its nested functions assign."""
+    names, pending = set(), list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, gast.FunctionDef):
+            continue
+        names.update(written_names(node))
+        pending.extend(gast.iter_child_nodes(node))
+    return names
+
+
+def _users_function(obj):
+    """obj as the user's function to inline, or None: a library's function is a primitive (its rule, or the error
+    that it has none), and so is a function with a rule of its own."""
+    obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
+    obj = function_to_differentiate(obj)
+    if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
+        return None
+    if obj in RULES or is_nondifferentiable(obj):
+        return None
+    return obj
+
+
+class LocalFunction:
+    """A `def` at the top of the body of the function being normalised (the fence checked it): inlined where it is
+    called, like a helper, reading the enclosing function's names as they are at the call."""
+
+    def __init__(self, definition, enclosing_src):
+        self.definition = definition
+        self.src = dataclasses.replace(enclosing_src, tree=definition)
+        self.__name__ = definition.name
+        self.__qualname__ = f"{enclosing_src.tree.name}.<locals>.{definition.name}"
+
+    def signature(self):
+        arguments = self.definition.args
+        positional = arguments.posonlyargs + arguments.args
+        defaults = [inspect.Parameter.empty] * (len(positional) - len(arguments.defaults)) + [
+            gast.literal_eval(d) for d in arguments.defaults]
+        kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(arguments.posonlyargs) + [
+            inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(arguments.args)
+        parameters = [inspect.Parameter(a.id, kind, default=d) for a, kind, d in zip(positional, kinds, defaults)]
+        parameters += [inspect.Parameter(a.id, inspect.Parameter.KEYWORD_ONLY,
+                                         default=inspect.Parameter.empty if d is None else gast.literal_eval(d))
+                       for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults)]
+        return inspect.Signature(parameters)
 
 
 def _literal(value, src, call, fn, name):

@@ -22,17 +22,19 @@ import copy
 import io
 import operator
 import tokenize
+import types
 
 import gast
+import numpy
 
 from .. import ir
-from ..ir import ATTRIBUTE, COMPARISON, COPY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SUBSCRIPT
+from ..ir import ATTRIBUTE, COMPARISON, COPY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT
 from . import control, naming, values
-from .inline import Inliner
+from .inline import Inliner, LocalFunction, stored_names
 from .naming import Names
-from .resolve import MISSING, Resolver, is_numpy_module, numpy_path
+from .resolve import MISSING, CellNamespace, Resolver, is_numpy_module, numpy_path
 from .source import FunctionSource
-from .syntax import attribute_chain, is_atom
+from .syntax import attribute_chain, is_atom, written_names
 from ..templates.registry import method_returns_new_array, returns_new_array
 
 # An operator's primitive: the `operator` function its rule is registered under.
@@ -44,9 +46,10 @@ _OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.
               gast.FloorDiv: "//", gast.Mod: "%"}
 
 
-def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None) -> ir.Function:
-    """kinds: parameter name -> what is known of its value (frontend.values.describe)."""
-    return _Normalizer(src, resolver, reserved, kinds or {}).run()
+def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None, has_aux=False) -> ir.Function:
+    """kinds: parameter name -> what is known of its value (frontend.values.describe). has_aux: the function
+    returns `value, aux`, and only value is differentiated (ir.Return.aux holds the other)."""
+    return _Normalizer(src, resolver, reserved, kinds or {}, has_aux).run()
 
 
 class _Normalizer:
@@ -54,7 +57,7 @@ class _Normalizer:
     own functions goes to self.inliner (inline.Inliner), which normalises the helper's body with this
     normaliser."""
 
-    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds):
+    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds, has_aux=False):
         self.src = src
         self.resolver = resolver
         tree = src.tree
@@ -62,7 +65,7 @@ class _Normalizer:
         self.kwonly = [a.id for a in tree.args.kwonlyargs]
         self.names = Names({n.id for n in gast.walk(tree) if isinstance(n, gast.Name)} | set(reserved), self.params,
                            self.kwonly)
-        self.assigned = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        self.assigned = stored_names(tree)
         self.body = []
         self.block = self.body  # the statement list being filled
         self.result_name = None
@@ -70,21 +73,29 @@ class _Normalizer:
         self.conflicting = set()  # names whose assignments disagree on their kind
         self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
         self.references = {}
+        self.closure_cells = {}  # the generated code's name for a closure variable it reads -> the variable's cell
+        self.global_roots = set()  # the globals read by name, which no closure variable's name may take
+        self.function_aliases = set()  # names the generated code calls numpy functions held by parameters through
         self.origin = None
         self.inliner = Inliner(self)
+        self.local_functions = {}  # name -> LocalFunction: the `def`s met so far in the function being normalised
+        self.has_aux = has_aux
+        self.root_assigned = set(self.assigned)  # the differentiated function's own, seen from its helpers too
+        self.aux_name = None  # with has_aux and returns in branches: the name every branch assigns its aux to
 
     # ---- statements ---------------------------------------------------------
 
     def run(self) -> ir.Function:
-        body = control.restructure_function(copy.deepcopy(self.src.tree.body))
+        body = control.restructure_function(control.lift_conditional_expressions(copy.deepcopy(self.src.tree.body)))
         if not control.always_jumps(body, (gast.Return,)):
             last = body[-1] if body else self.src.tree
             raise self.src.error(last, f"not every path through {self.src.tree.name} ends in `return <value>`",
                                  "Return the value (a scalar loss) to differentiate on every path.")
         self.statements(body)
         if not isinstance(self.body[-1], ir.Return):  # the returns were in branches: return their shared result
-            self.emit(ir.Return(ir.name(self.result_name), self.body[-1].origin, self.src.tree.body[-1]))
-        return ir.Function(
+            aux = ir.name(self.aux_name) if self.aux_name is not None else None
+            self.emit(ir.Return(ir.name(self.result_name), self.body[-1].origin, self.src.tree.body[-1], aux))
+        function = ir.Function(
             name=self.src.tree.name,
             params=self.params,
             kwonly=self.kwonly,
@@ -95,7 +106,9 @@ class _Normalizer:
             inlined=self.inliner.sources,
             callees=self.inliner.callees,
             kinds=self.kinds,
+            closure_cells=self.closure_cells,
         )
+        return function
 
     def emit(self, stmt):
         self.block.append(stmt)
@@ -121,10 +134,16 @@ class _Normalizer:
             self.emit(ir.Break(self.origin, stmt))
         elif isinstance(stmt, gast.Continue):  # only a `continue` that ends the loop body is left: it does nothing
             return
+        elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+            self.write_element(stmt.targets[0], stmt.value, stmt)
         elif isinstance(stmt, gast.Assign):
             self.assign(stmt.targets, stmt.value, stmt)
         elif isinstance(stmt, gast.AnnAssign):
             self.assign([stmt.target], stmt.value, stmt)
+        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):  # `a[i] += v`
+            element = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
+            value = gast.copy_location(gast.BinOp(left=gast.copy_location(element, stmt.target), op=stmt.op, right=stmt.value), stmt)
+            self.write_element(stmt.target, value, stmt)
         elif isinstance(stmt, gast.AugAssign):
             # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
             # the same only when no other name holds that array: so h must hold an array this function made.
@@ -150,15 +169,27 @@ class _Normalizer:
         elif isinstance(stmt, gast.Return) and self.inliner.helpers:
             self.inliner.helper_return(stmt)
         elif isinstance(stmt, gast.Return):
-            value = self.atom(stmt.value, hint=None)
+            returned, aux = self.returned_parts(stmt)
+            value = self.atom(returned, hint=None)
+            if isinstance(aux, gast.Dict):  # `{"accuracy": acc}`: handed back as it is, each value an atom
+                aux = gast.Dict(keys=[gast.Constant(value=k.value, kind=None) for k in aux.keys],
+                                values=[self.atom(v, hint=None) for v in aux.values])
+            elif aux is not None:
+                aux = self.atom(aux, hint=None)
             if self.block is self.body:
-                self.emit(ir.Return(value, self.origin, stmt))
+                self.emit(ir.Return(value, self.origin, stmt, aux))
             else:  # a return at the end of a branch: every branch assigns the one result, returned at the end
                 if self.result_name is None:
                     self.result_name = self.names.fresh("result")
                 self.emit_copy(self.result_name, value, stmt)
+                if aux is not None:
+                    if self.aux_name is None:
+                        self.aux_name = self.names.fresh("aux")
+                    self.emit_copy(self.aux_name, aux, stmt)
         elif isinstance(stmt, gast.Pass):
             return
+        elif isinstance(stmt, gast.FunctionDef):  # written in where it is called
+            self.local_functions[stmt.name] = LocalFunction(stmt, self.src)
         else:  # the fence lets nothing else through
             raise self.src.error(stmt, f"internal error: unexpected {type(stmt).__name__} after the fence")
 
@@ -390,14 +421,84 @@ class _Normalizer:
             raise self.src.error(node, f"name `{'.'.join(chain)}` is not defined",
                                  "Define it at module level or pass it as an argument.")
         root = self.resolver.lookup(chain[0])
-        # numpy objects are reached through `xp` in the generated code; anything else from a closure is out of its reach
-        if self.resolver.is_closure_variable(chain[0]) and not (is_numpy_module(root) or numpy_path(root)):
-            raise self.src.error(node, f"`{chain[0]}` is a variable of an enclosing function; the generated code cannot see it",
-                                 "Pass it as an argument, or define it at module level.")
-        self.inliner.check_global(chain, root, node)
-        self.references[".".join(chain)] = obj
-        self.references[chain[0]] = root
+        if self.resolver.is_closure_variable(chain[0]):
+            # numpy objects are reached through `xp` in the generated code, whatever their name; any other closure
+            # variable is read from its cell when the gradient runs, under a name of the generated code's own
+            if not (is_numpy_module(root) or numpy_path(root)):
+                chain = [self.closure_alias(chain[0], node), *chain[1:]]
+            elif self.inliner.helpers:
+                # A helper's cell holding numpy's function decides the code written in (`act` is np.tanh or
+                # np.sin): guarded as its callees are, so rebinding it recompiles (the differentiated
+                # function's own cells are guarded by the compiler).
+                cell = self.resolver.cells[chain[0]]
+                entry = (CellNamespace(cell), (chain[0],), root)
+                if not any(isinstance(g, CellNamespace) and g.cell is cell for g, _, _ in self.inliner.callees):
+                    self.inliner.callees.append(entry)
+        else:
+            self.inliner.check_global(chain, root, node)
+            self.global_roots.add(chain[0])
+            if chain[0] in self.closure_cells:
+                raise self._closure_clash(chain[0], node)
+        for key, value in ((".".join(chain), obj), (chain[0], root)):
+            known = self.references.get(key, MISSING)
+            if known is not MISSING and known is not value and not _same_method(known, value):
+                # One name, two objects (a closure variable and a helper's global, say): the generated code
+                # has one namespace, so a call through that name would reach one of them for both.
+                raise self.src.error(node, f"`{key}` names two different objects in the code written into the "
+                                           f"gradient ({_short_repr(known)} and {_short_repr(value)})",
+                                     "Rename one of them.")
+            self.references[key] = value
         return _chain_expression(chain)
+
+    def function_value(self, func):
+        """The function a name of this function holds, where it is known to hold one (a parameter with a
+        function for its value, `nonlinearity=np.tanh`), else None."""
+        if isinstance(func, gast.Name) and func.id in self.names.current:
+            function = values.function_of(self.kinds.get(self.names.current[func.id]))
+            if function is not None and (func.id in self.assigned or func.id in self.root_assigned):
+                # In a loop the call may run before and after the rebinding: which function it reaches
+                # depends on the iteration, and the generated code would call the first one every time.
+                raise self.src.error(func, f"`{func.id}` holds a function and is assigned in the function: sourcegrad "
+                                           "cannot tell which function this call reaches",
+                                     "Give each function a name of its own and call it by that name.")
+            return function
+        return None
+
+    def function_callee(self, func, function):
+        """What the generated code calls for a name holding function (one with a rule, not inlined): numpy's through
+        the array module, any other through the differentiated function's own parameter that holds it."""
+        if numpy_path(function) is not None:
+            alias = next((a for a, known in self.references.items() if known is function and a in self.function_aliases),
+                         None)
+            if alias is None:
+                alias = self.names.fresh(numpy_path(function).replace(".", "_"))
+                self.function_aliases.add(alias)
+                self.references[alias] = function
+            return ir.name(alias)
+        held = self.names.current[func.id]
+        if held in self.params + self.kwonly:
+            return ir.name(held)
+        raise self.src.error(func, f"`{func.id}` holds {getattr(function, '__qualname__', function)!r}, which the "
+                             "generated code cannot reach from here", f"Pass {func.id} as an argument of the "
+                             "differentiated function, or call the function by its name.")
+
+    def closure_alias(self, variable, node):
+        """The generated code's name for a closure variable of the function being normalised: its own name in the
+        differentiated function, a fresh one in a helper (whose cell is another, or whose name the caller uses)."""
+        cell = self.resolver.cells[variable]
+        for alias, known in self.closure_cells.items():
+            if known is cell:
+                return alias
+        alias = variable if not self.inliner.helpers and variable not in self.closure_cells else self.names.fresh(variable)
+        if alias in self.global_roots:
+            raise self._closure_clash(alias, node)
+        self.closure_cells[alias] = cell
+        return alias
+
+    def _closure_clash(self, name, node):
+        return self.src.error(node, f"`{name}` is read both as a variable of an enclosing function and as a global of "
+                              "the same name, which the generated code cannot tell apart",
+                              "Rename one of them, or pass the value as an argument.")
 
     def callee_expression(self, func):
         chain = attribute_chain(func)
@@ -445,6 +546,7 @@ class _Normalizer:
         With `assigns`, the target is a new version of that user name, taken only after the
         operands are read (`a = a + b` reads the old a).
         """
+        expr = self.row_concatenation_as_call(expr)
         node = expr
         result_kind = None
         if isinstance(expr, gast.BinOp):
@@ -475,11 +577,20 @@ class _Normalizer:
             operands = [self.atom(v, None) for v in expr.values]
             new = gast.BoolOp(op=expr.op, values=operands)
             primitive, args, kwargs, hint, display = LOGICAL, tuple(operands), {}, "condition", "`and`/`or`"
+        elif _is_element_write(expr):
+            x, index, value = (self.atom(a, None) for a in expr.args)
+            new = gast.Call(func=ir.name(_ELEMENT_WRITE), args=[x, index, value], keywords=[])
+            primitive, args, kwargs = SET_ITEM, (x, index, value), {}
+            hint = x.id if isinstance(x, gast.Name) else "written"
+            display = "writing into an array (`a[...] = ...`)"
         elif isinstance(expr, gast.Call) and self.inliner.inlinable(expr) is not None:
             fn = self.inliner.inlinable(expr)
             chosen = {}
 
             function_name = (fn[0] if isinstance(fn, tuple) else fn).__name__
+            if not function_name.isidentifier():  # a lambda: its result is named after the name it is called by
+                chain = attribute_chain(expr.func)
+                function_name = chain[-1] if chain is not None else "result"
 
             def into():  # the name the helper's result gets, chosen once the call's arguments are read
                 if "name" not in chosen:
@@ -554,6 +665,7 @@ class _Normalizer:
             # the generated function is not a method of the class: it has no `__class__` for super() to find
             raise self.src.error(expr, "super() cannot be used in code sourcegrad differentiates",
                                  "Call the base class's method by name: `Base.forward(self, x)`.")
+        expr = self.nested_rows_as_arrays(expr)
         args = [self.atom(a, None) for a in expr.args]
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
         keywords = [gast.keyword(arg=k, value=v) for k, v in kwargs.items()]
@@ -564,15 +676,107 @@ class _Normalizer:
             new = gast.Call(func=gast.Attribute(value=receiver, attr=func.attr, ctx=gast.Load()), args=args, keywords=keywords)
             hint = f"{func.attr}_{receiver.id}" if isinstance(receiver, gast.Name) else func.attr
             return new, ir.Method(func.attr), (receiver, *args), kwargs, hint, f"the method `.{func.attr}()`"
-        if chain is None or chain[0] in self.names.current:
+        function = self.function_value(func)
+        if function is not None:
+            callee, obj, chain = self.function_callee(func, function), function, [func.id]
+        elif chain is None or chain[0] in self.names.current:
             raise self.src.error(func, "calling a value computed inside the function is not supported",
                                  "Call a function defined at module level.")
-        callee = self.global_reference(chain, func)
-        obj = self.references[".".join(chain)]
+        else:
+            callee = self.global_reference(chain, func)
+            obj = self.references[".".join(chain)]
         new = gast.Call(func=callee, args=args, keywords=keywords)
         first = args[0] if args else None
         hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
         return new, obj, tuple(args), kwargs, hint, f"`{'.'.join(chain)}`"
+
+    def returned_parts(self, stmt):
+        """(what is differentiated, the auxiliary output or None) of the differentiated function's `return`."""
+        several = isinstance(stmt.value, (gast.Tuple, gast.List))
+        if not self.has_aux:
+            if several:
+                raise self.src.error(stmt.value, "the function returns several values; sourcegrad differentiates one array",
+                                     "Return one value (a scalar loss); or, to return others beside it, return "
+                                     "`loss, aux` and differentiate with has_aux=True.")
+            return stmt.value, None
+        if not (several and len(stmt.value.elts) == 2) or any(isinstance(e, gast.Starred) for e in stmt.value.elts):
+            raise self.src.error(stmt.value, "with has_aux=True the function returns two values, `loss, aux`",
+                                 "Return the value to differentiate and the auxiliary output as a pair; put several "
+                                 "auxiliary values in a tuple or dict: `return loss, (a, b)`.")
+        return stmt.value.elts[0], stmt.value.elts[1]
+
+    def write_element(self, target, value, stmt):
+        """`a[index] = value` as `a = <a with value at index>`, a new version of a (ir.SET_ITEM). Python writes into
+        a's array; the new version is the same only when no other name holds that array, so, as for `a += b`,
+        a must hold an array this function made."""
+        name = target.value.id
+        current = self.names.current.get(name)
+        if current is None or current not in self.owned:
+            whose = ("the caller's array" if current in self.params + self.kwonly else
+                     "a global array" if current is None else "an array that another name may also hold")
+            raise self.src.error(stmt, f"`{name}[...] = ...` would change {whose} in place",
+                                 f"Write into an array the function makes: `{name} = np.zeros(...)`, or "
+                                 f"`{name} = {name}.copy()` first.")
+        write = gast.copy_location(gast.Call(func=ir.name(_ELEMENT_WRITE), args=[
+            gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), target),
+            target.slice, value], keywords=[]), stmt)
+        self.assign([gast.copy_location(gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None), target)],
+                    write, stmt)
+        self.block[-1].augmented = stmt  # an update in place, as `h += b` is: loop_body checks it the same way
+
+    def row_concatenation_as_call(self, expr):
+        """`np.r_[a, 2.0, 0:3]` as `np.concatenate([np.atleast_1d(a), np.atleast_1d(2.0), np.arange(0, 3, 1)])`: the
+        same array (numbers become one-element arrays, arrays join along their first axis, a slice is its
+        range), written with functions that have gradient rules. Only the plain forms: a string directive or
+        a complex step (`0:1:5j`, a linspace) stays as it is, and is refused if a gradient flows through it."""
+        if not isinstance(expr, gast.Subscript):
+            return expr
+        chain = attribute_chain(expr.value)
+        if chain is None or len(chain) < 2 or chain[0] in self.names.current:
+            return expr
+        if self.resolver.resolve_chain(chain) is not getattr(numpy, "r_", None):
+            return expr
+        if not is_numpy_module(self.resolver.resolve_chain(chain[:-1])):
+            return expr
+        module = expr.value.value  # the user's own spelling of numpy (`np`), so the calls resolve as theirs do
+
+        def numpy_call(name, args):
+            return gast.Call(func=gast.Attribute(value=copy.deepcopy(module), attr=name, ctx=gast.Load()), args=args,
+                             keywords=[])
+
+        items = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
+        parts = []
+        for item in items:
+            if isinstance(item, gast.Constant) and not isinstance(item.value, (int, float)):
+                return expr  # a directive ("r", "0,2") or another constant
+            if isinstance(item, gast.Slice):
+                step = item.step
+                if item.upper is None or (isinstance(step, gast.Constant) and isinstance(step.value, complex)):
+                    return expr
+                bounds = [item.lower or gast.Constant(value=0, kind=None), item.upper,
+                          step or gast.Constant(value=1, kind=None)]
+                parts.append(numpy_call("arange", bounds))
+            else:
+                parts.append(numpy_call("atleast_1d", [item]))
+        joined = numpy_call("concatenate", [gast.List(elts=parts, ctx=gast.Load())])
+        return gast.copy_location(joined, expr)
+
+    def nested_rows_as_arrays(self, expr):
+        """`np.array([[x, 2 * x], [3.0, x]])` as `np.array([np.array([x, 2 * x]), np.array([3.0, x])])`: each
+        row an array of its own (made by the same rule, whose gradient splits it back into its elements), so a
+        gradient flows to every element however deep the nesting. The same array for any regular nesting."""
+        chain = attribute_chain(expr.func)
+        if not expr.args or chain is None or chain[0] in self.names.current:
+            return expr
+        rows = expr.args[0]
+        if not (isinstance(rows, (gast.List, gast.Tuple)) and any(isinstance(e, (gast.List, gast.Tuple)) for e in rows.elts)):
+            return expr
+        if self.resolver.resolve_chain(chain) not in (numpy.array, numpy.asarray):
+            return expr
+        elements = [gast.copy_location(gast.Call(func=copy.deepcopy(expr.func), args=[e], keywords=[]), e)
+                    if isinstance(e, (gast.List, gast.Tuple)) else e for e in rows.elts]
+        outer = type(rows)(elts=elements, ctx=gast.Load())
+        return gast.copy_location(gast.Call(func=expr.func, args=[outer, *expr.args[1:]], keywords=expr.keywords), expr)
 
     def _origin(self, stmt):
         """Where stmt is, and its text on one line: a compound statement by its header alone."""
@@ -599,6 +803,24 @@ class _Normalizer:
         return result
 
 
+# The callee of the normal form's `a = <a written at index>` (ir.SET_ITEM), a name no program can use.
+_ELEMENT_WRITE = "__sourcegrad_set_item__"
+
+
+def _same_method(a, b):
+    """Two bound methods of one object (`norm.logpdf` read twice gives two method objects, equal ones)."""
+    return isinstance(a, types.MethodType) and isinstance(b, types.MethodType) and a == b
+
+
+def _short_repr(obj):
+    text = getattr(obj, "__qualname__", None) or repr(obj)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_element_write(expr):
+    return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == _ELEMENT_WRITE
+
+
 def _chain_expression(chain):
     expr = ir.name(chain[0])
     for attr in chain[1:]:
@@ -618,10 +840,9 @@ def _assigned_names(stmt):
     """User names a compound statement binds anywhere inside it (assignments and loop targets)."""
     names = []
     for node in gast.walk(stmt):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id not in names:
-            names.append(node.id)
-        elif isinstance(node, gast.AugAssign) and node.target.id not in names:
-            names.append(node.target.id)
+        for name in written_names(node):
+            if name not in names:
+                names.append(name)
     return names
 
 
@@ -629,7 +850,7 @@ def _assigned_before(body, augmented):
     """Whether every path from the start of body to the augmented assignment `augmented` (somewhere inside it)
     assigns its target first, with a plain assignment. A loop's body may not run, a branch may not be taken:
     only what both branches of an if assign counts after it."""
-    name = augmented.target.id
+    name = written_names(augmented)[0]
 
     def walk(stmts, assigned):
         """(the answer, or None if `augmented` is not in stmts; the names assigned on every path through)"""

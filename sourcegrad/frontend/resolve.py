@@ -21,24 +21,23 @@ class Resolver:
     def __init__(self, fn):
         self.fn = fn
         self.globals = fn.__globals__
-        self.closure = {}
+        self.cells = {}  # closure variable -> its cell, read live (here, and by the generated code)
         if fn.__closure__:
-            for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
-                try:
-                    self.closure[var] = cell.cell_contents
-                except ValueError:  # a cell not yet filled
-                    pass
+            self.cells = dict(zip(fn.__code__.co_freevars, fn.__closure__))
 
     def lookup(self, identifier: str):
         """The object a free name refers to, or _MISSING."""
-        if identifier in self.closure:
-            return self.closure[identifier]
+        if identifier in self.cells:  # read now: a Frontend outlives a rebinding of the variable (then recompiles)
+            try:
+                return self.cells[identifier].cell_contents
+            except ValueError:  # a cell not yet filled, or emptied
+                return _MISSING
         if identifier in self.globals:
             return self.globals[identifier]
         return getattr(builtins, identifier, _MISSING)
 
     def is_closure_variable(self, identifier: str) -> bool:
-        return identifier in self.closure
+        return identifier in self.cells
 
     def resolve_chain(self, chain):
         """Resolve `a.b.c` given as ['a', 'b', 'c']; _MISSING where any step is missing."""
@@ -51,6 +50,22 @@ class Resolver:
 
 
 MISSING = _MISSING
+
+
+class CellNamespace:
+    """One closure cell with the `get` of a namespace dict, so that a compiled gradient's guards check a closure
+    variable (`act`, captured from a factory) the way they check a global: `namespace.get(name, default)`."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell):
+        self.cell = cell
+
+    def get(self, name, default=None):
+        try:
+            return self.cell.cell_contents
+        except ValueError:  # emptied (`del`), or not yet filled
+            return default
 
 
 def is_numpy_module(obj) -> bool:

@@ -117,11 +117,8 @@ def read_function(fn) -> FunctionSource:
             f"sourcegrad differentiates Python functions; got {type(fn).__name__} {fn!r}.",
             hint="Decorate a `def` function (a lambda or a builtin has no source to transform).",
         )
-    if target.__name__ == "<lambda>":
-        raise SourcegradError(
-            "a lambda cannot be differentiated: its source is part of another expression.",
-            hint="Write it as a `def` function.",
-        )
+    if target.__code__.co_name == "<lambda>":
+        return _read_lambda(target)
     try:
         # by the code object: inspect would follow __wrapped__ from the function to another function's source
         lines, first_line = inspect.getsourcelines(target.__code__)
@@ -156,6 +153,92 @@ def read_function(fn) -> FunctionSource:
     )
 
 
+def _read_lambda(fn) -> FunctionSource:
+    """A lambda's source, as a function `def lambda_<line>(<its parameters>): return <its body>`.
+
+    inspect gives a lambda's source as whole lines, which may hold other lambdas or begin in the middle of an
+    expression, so the lambda is found in its whole file instead: among the lambdas on its first line, the one
+    with its parameters whose span holds every position its code object records.
+    """
+    code = fn.__code__
+    path = inspect.getsourcefile(code) or code.co_filename
+    lines = linecache.getlines(code.co_filename)
+    module = _parsed_file(code.co_filename, "".join(lines)) if lines else None
+    if module is None:
+        raise SourcegradError(
+            f"cannot read the source of the lambda defined at {path}:{code.co_firstlineno}.",
+            hint="sourcegrad reads the function's source file: define the lambda in a .py file "
+                 "(lambdas typed at the interactive prompt or built with eval have none).")
+    line = code.co_firstlineno
+    parameters = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    on_line = [node for node in gast.walk(module) if isinstance(node, gast.Lambda) and node.lineno == line]
+    candidates = [node for node in on_line if _parameter_names(node.args) == parameters
+                  and _spans(node, code.co_positions())]
+    location = Location(path, line, (candidates[0].col_offset if candidates else 0) + 1,
+                        lines[line - 1].rstrip("\n") if line <= len(lines) else "")
+    if not candidates or not _is_current(code):
+        raise SourcegradError(
+            f"the source of the lambda at line {line} of {path} is not the code Python runs: the file has changed "
+            "since the lambda was made.", location,
+            "Run the program again (or reload the module) so that the lambda is made from the file as it is now.")
+    if len(candidates) > 1:
+        innermost = [node for node in candidates
+                     if not any(other is not node and other in list(gast.walk(node)) for other in candidates)]
+        if len(innermost) != 1 or not all(innermost[0] in list(gast.walk(other)) for other in candidates):
+            raise SourcegradError(
+                f"line {line} holds {len(candidates)} lambdas with the parameters ({', '.join(parameters)}) that "
+                "sourcegrad cannot tell apart", location,
+                "Put the lambda on a line of its own, or write it as a `def` function.")
+        candidates = innermost
+    lambda_node = candidates[0]
+    body = gast.copy_location(gast.Return(value=lambda_node.body), lambda_node.body)
+    tree = gast.copy_location(gast.FunctionDef(name=f"lambda_{line}", args=lambda_node.args, body=[body],
+                                               decorator_list=[], returns=None, type_comment=None,
+                                               type_params=[]), lambda_node)
+    tree.end_lineno = getattr(lambda_node, "end_lineno", line)
+    file_lines = [text.rstrip("\n") for text in lines]
+    return FunctionSource(
+        fn=fn,
+        path=path,
+        filename=os.path.basename(path),
+        first_line=1,
+        indent=0,
+        text=gast.unparse(tree) if hasattr(gast, "unparse") else "\n".join(file_lines[line - 1:tree.end_lineno]),
+        file_lines=file_lines,
+        tree=tree,
+    )
+
+
+def _parameter_names(arguments):
+    return [a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+
+
+def _spans(node, positions):
+    """Whether every source position a code object records lies within node."""
+    start, end = (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
+    for first_line, last_line, first_col, last_col in positions:
+        if first_line is None or first_col is None or (first_line == last_line and first_col == last_col):
+            continue  # no position, or a zero-width one (the code's RESUME and implicit return)
+        if (first_line, first_col) < start or (last_line, last_col if last_col is not None else first_col) > end:
+            return False
+    return True
+
+
+_PARSED_FILES = {}  # (file name, text) -> its gast module, or None where it does not parse
+
+
+def _parsed_file(filename, text):
+    key = (filename, text)
+    if key not in _PARSED_FILES:
+        try:
+            _PARSED_FILES[key] = gast.parse(text)
+        except (SyntaxError, ValueError):
+            _PARSED_FILES[key] = None
+        if len(_PARSED_FILES) > 16:
+            del _PARSED_FILES[next(iter(_PARSED_FILES))]
+    return _PARSED_FILES[key]
+
+
 def _is_current(code) -> bool:
     """Whether the function's file, as it is now, still compiles to the code object Python runs.
 
@@ -174,24 +257,21 @@ def _is_current(code) -> bool:
         if len(_COMPILED_FILES) > 64:  # a file edited again and again in one session: keep the newest
             del _COMPILED_FILES[next(iter(_COMPILED_FILES))]
     module = _COMPILED_FILES[key]
-    found = module is not None and _find_code(module, code)
-    return bool(found) and _behaviour(found) == _behaviour(code)
+    # several lambdas on one line share a name and a first line: the code is current if one of them matches
+    return module is not None and any(_behaviour(found) == _behaviour(code) for found in _find_codes(module, code))
 
 
 _COMPILED_FILES = {}  # (file name, text) -> its module's code object
 
 
-def _find_code(code, target):
-    """The code object among code's constants (depth first) defined where target was, with its name."""
+def _find_codes(code, target):
+    """The code objects among code's constants (depth first) defined where target was, with its name."""
     name = getattr(target, "co_qualname", target.co_name)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             if getattr(const, "co_qualname", const.co_name) == name and const.co_firstlineno == target.co_firstlineno:
-                return const
-            inner = _find_code(const, target)
-            if inner is not None:
-                return inner
-    return None
+                yield const
+            yield from _find_codes(const, target)
 
 
 def _behaviour(code):

@@ -25,3 +25,20 @@ def is_atom(expr):
     if isinstance(expr, (gast.Name, gast.Constant)):
         return True
     return isinstance(expr, (gast.Tuple, gast.List)) and all(is_atom(e) for e in expr.elts)
+
+
+def written_names(node):
+    """The names a statement's targets rebind, `a[i] = v` and `a[i] += v` included: those write a new version of
+    a (normalize.write_element), so a loop or branch treats a as assigned, as it does for `a = ...`."""
+    if isinstance(node, gast.Name):
+        return [node.id] if isinstance(node.ctx, gast.Store) else []
+    if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+        targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+        names = []
+        for target in targets:
+            if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+                names.append(target.value.id)
+            elif isinstance(target, gast.Name):
+                names.append(target.id)
+        return names
+    return []

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import types
 
+from .resolve import describe as describe_object
+
 _DEPTH = 4
 _LONGEST = 64
 
@@ -22,6 +24,8 @@ def describe(value, depth=_DEPTH):
         return ndim
     if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
         return 0
+    if is_function(value):  # `nonlinearity=np.tanh`: the function decides the code (its rule, or its code written in)
+        return ("function", value)
     if depth == 0:
         return None
     if isinstance(value, dict):
@@ -37,6 +41,17 @@ def describe(value, depth=_DEPTH):
         return ("object", type(value), tuple(sorted(k for k, v in attributes if callable(v))),
                 tuple((k, describe(v, depth - 1)) for k, v in attributes if not callable(v)))
     return None
+
+
+def is_function(value):
+    """Whether value is a function (the user's, a builtin, numpy's), not an object that can also be called."""
+    return isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or (
+        callable(value) and not isinstance(value, type) and type(value).__module__ == "numpy")
+
+
+def function_of(description):
+    """The function a ("function", f) description names, or None."""
+    return description[1] if isinstance(description, tuple) and description[0] == "function" else None
 
 
 def _is_plain_object(value):
@@ -84,6 +99,8 @@ def text(description):
     if isinstance(description, tuple):
         if description[0] == "object":
             return description[1].__name__
+        if description[0] == "function":
+            return getattr(description[1], "__name__", "function")
         return description[0]
     return "?"
 
@@ -95,4 +112,6 @@ def stable(description):
         return tuple(stable(d) for d in description)
     if isinstance(description, type):
         return description.__qualname__
+    if is_function(description):  # numpy's by their path, the user's by name (their code is in the key beside)
+        return describe_object(description)
     return description

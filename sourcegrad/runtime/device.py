@@ -244,8 +244,8 @@ def _cupy():
             import cupy
         except ImportError:
             raise _device_error("device='cuda' needs cupy, which is not installed",
-                                "Install it with pip install 'sourcegrad[cuda12]' (or [cuda13], matching your CUDA) "
-                                "on a machine with an NVIDIA GPU.") from None
+                                "Install it with pip install cupy-cuda12x (or cupy-cuda13x, matching your CUDA), or "
+                                "pip install -e '.[cuda12]' in sourcegrad's checkout, on a machine with an NVIDIA GPU.") from None
         try:
             cupy.cuda.runtime.getDeviceCount()
         except Exception as exc:  # cupy raises its own CUDARuntimeError without a driver or a GPU

@@ -1,6 +1,7 @@
-"""Runtime helpers for elementwise rules: np.clip with bounds that may be None, known only at run time."""
+"""Runtime helpers for elementwise rules: np.clip with bounds that may be None, known only at run time, and
+np.select's choices."""
 
-from .core import array_namespace, helper
+from .core import _as_array, array_namespace, helper, unbroadcast
 
 
 def _lower(x, a_min):
@@ -29,3 +30,31 @@ def clip_takes_lower(x, a_min, a_max):
 def clip_takes_upper(x, a_min, a_max):
     """Where the result is a_max."""
     return _lower(x, a_min) > a_max
+
+
+def _select_masks(condlist):
+    """For each condition, where it is the first that holds; and where any of them holds."""
+    taken = None
+    masks = []
+    for condition in condlist:
+        masks.append(condition if taken is None else condition & ~taken)
+        taken = condition if taken is None else taken | condition
+    return masks, taken
+
+
+@helper
+def select_grad(grad, condlist, choicelist):
+    """The gradients of np.select's choices: grad where a choice was picked, 0 elsewhere, each in its choice's shape."""
+    grad = _as_array(grad, grad)
+    xp = array_namespace(grad)
+    masks, _ = _select_masks(condlist)
+    return [unbroadcast(xp.where(mask, grad, 0).astype(grad.dtype, copy=False), choice)
+            for mask, choice in zip(masks, choicelist)]
+
+
+@helper
+def select_default_grad(grad, condlist, default):
+    """The gradient of np.select's default: grad where no condition holds."""
+    grad = _as_array(grad, grad)
+    _, taken = _select_masks(condlist)  # (numpy refuses an empty condlist: there is at least one)
+    return unbroadcast(array_namespace(grad).where(taken, 0, grad).astype(grad.dtype, copy=False), default)

@@ -1,6 +1,11 @@
 """Runtime helpers for indexing rules: gradients scattered back to the positions an index selected."""
 
-from .core import _float_dtype, array_namespace, helper, unbroadcast
+import operator
+
+import numpy
+
+from ..errors import SourcegradError
+from .core import _as_array, _float_dtype, array_namespace, helper, unbroadcast
 
 
 @helper
@@ -13,6 +18,38 @@ def index_grad(grad, target, index):
     """
     out = zeros_gradient(target)
     index_add(out, index, grad)
+    return out
+
+
+@helper
+def set_item(target, index, value):
+    """`target[index] = value` as a new array: the forward pass of a write into an array the function made.
+
+    A copy, so that every version of the array stays what it was for the backward pass (a hand-written
+    backward would keep the old values where it needs them). An integer index that names a position twice
+    is refused: only the last write lands there, and the gradient would go to both values.
+    """
+    if not _is_basic(index) and not _is_mask(index):
+        parts = index if isinstance(index, tuple) else (index,)
+        for part in parts:
+            if getattr(part, "ndim", 0) > 0 or isinstance(part, list):
+                flat = array_namespace(target).asarray(part).ravel()
+                if flat.size != array_namespace(target).unique(flat).size:
+                    raise SourcegradError("`a[index] = value` with an index that names a position twice: only the "
+                                          "last value lands there, so its gradient is not the sum of both",
+                                          hint="Write through an index without repeats (np.unique), or add the values "
+                                               "first.")
+    out = target.copy()
+    out[index] = value
+    return out
+
+
+@helper
+def without_index(grad, index):
+    """The gradient of the array written into by `a[index] = value`: grad with zeros at index (what was there
+    before the write no longer reaches the result)."""
+    out = grad.copy()
+    out[index] = 0
     return out
 
 
@@ -56,6 +93,10 @@ def holds_arrays(value, depth=8):
     if isinstance(value, (list, tuple)):
         return any(holds_arrays(v, depth - 1) for v in value)
     return hasattr(value, "__dict__") and any(holds_arrays(v, depth - 1) for v in vars(value).values())
+
+
+def _is_mask(index):
+    return getattr(getattr(index, "dtype", None), "kind", "") == "b"
 
 
 def _is_basic(index):
@@ -103,6 +144,102 @@ def vstack_grad(grad, arrays):
     rows = [a.reshape(1, -1) if getattr(a, "ndim", 0) <= 1 else a for a in arrays]
     parts = split_grad(grad, rows, 0)
     return [part.reshape(getattr(a, "shape", ())) for part, a in zip(parts, arrays)]
+
+
+@helper
+def column_stack_grad(grad, arrays):
+    """np.column_stack makes 0-d and 1-D arrays columns and joins along axis 1."""
+    columns = [a.reshape(-1, 1) if getattr(a, "ndim", 0) <= 1 else a for a in arrays]
+    parts = split_grad(grad, columns, 1)
+    return [part.reshape(getattr(a, "shape", ())) for part, a in zip(parts, arrays)]
+
+
+def _atleast_3d_shape(shape):
+    """np.atleast_3d's shape for an array of this shape: (N,) becomes (1, N, 1), (M, N) becomes (M, N, 1)."""
+    return {0: (1, 1, 1), 1: (1,) + tuple(shape) + (1,), 2: tuple(shape) + (1,)}.get(len(shape), tuple(shape))
+
+
+@helper
+def dstack_grad(grad, arrays):
+    """np.dstack makes each array at least 3-D (np.atleast_3d) and joins along axis 2."""
+    shapes = [tuple(getattr(a, "shape", ())) for a in arrays]
+    bounds, position = [], 0
+    for shape in shapes[:-1]:
+        position += _atleast_3d_shape(shape)[2]
+        bounds.append(position)
+    parts = array_namespace(grad).split(grad, bounds, axis=2)
+    return [part.reshape(shape) for part, shape in zip(parts, shapes)]
+
+
+def _shape_of(value):
+    return tuple(value.shape) if hasattr(value, "shape") else numpy.shape(value)
+
+
+@helper
+def append_head_grad(grad, arr, axis):
+    """arr's part of the gradient of np.append(arr, values, axis): the first elements, or rows along axis."""
+    shape = _shape_of(arr)
+    if axis is None:
+        return grad[:_count(shape)].reshape(shape).copy()  # a helper's result is never a view of grad
+    axis = operator.index(axis) % len(shape)
+    return grad[(slice(None),) * axis + (slice(0, shape[axis]),)].copy()
+
+
+@helper
+def append_tail_grad(grad, arr, values, axis):
+    """values' part of the gradient of np.append(arr, values, axis): what follows arr's part."""
+    shape, values_shape = _shape_of(arr), _shape_of(values)
+    if axis is None:
+        return grad[_count(shape):].reshape(values_shape).copy()
+    axis = operator.index(axis) % len(shape)
+    return grad[(slice(None),) * axis + (slice(shape[axis], None),)].copy()
+
+
+def _count(shape):
+    count = 1
+    for n in shape:
+        count *= n
+    return count
+
+
+@helper
+def take_grad(grad, x, indices, axis, mode):
+    """d np.take(x, indices, axis, mode=mode)/dx: zeros like x with grad added at the taken positions
+    (a position taken twice gets both). Out-of-range indices are wrapped or clipped as mode says."""
+    shape = _shape_of(x)
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad, x)
+    out = xp.zeros(shape, dtype=_float_dtype(x, grad))
+    flat = out.reshape(-1) if axis is None else out  # np.take with axis=None takes from x flattened
+    axis = 0 if axis is None else operator.index(axis) % len(shape)
+    count = flat.shape[axis]
+    indices = xp.asarray(indices)
+    if mode == "wrap":
+        indices = indices % count
+    elif mode == "clip":
+        indices = xp.clip(indices, 0, count - 1)
+    # grad has x's axes before axis, then the indices' axes, then x's axes after axis
+    moved = xp.moveaxis(flat, axis, 0)
+    grad_moved = xp.moveaxis(grad.reshape(flat.shape[:axis] + indices.shape + flat.shape[axis + 1:]),
+                             tuple(range(axis, axis + indices.ndim)), tuple(range(indices.ndim)))
+    xp.add.at(moved, indices, grad_moved)  # moved is a view of out: this adds into out
+    return out
+
+
+@helper
+def take_along_axis_grad(grad, x, indices, axis):
+    """d np.take_along_axis(x, indices, axis)/dx: grad added back at the positions taken along axis."""
+    shape = _shape_of(x)
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad, x)
+    out = xp.zeros(shape, dtype=_float_dtype(x, grad))
+    flat = out.reshape(-1) if axis is None else out
+    axis = 0 if axis is None else operator.index(axis) % len(shape)
+    ndim = flat.ndim
+    index = tuple(indices if a == axis else
+                  xp.arange(flat.shape[a]).reshape((1,) * a + (-1,) + (1,) * (ndim - a - 1)) for a in range(ndim))
+    xp.add.at(flat, index, grad)
+    return out
 
 
 # `a + b` and `a * n` with a list display or a known list as an operand are list operations when both sides

@@ -2,7 +2,8 @@
 
 The rules in sourcegrad/templates/linalg.py write the plain matrix case out; these helpers take every
 other rank (batches, vectors, tensors) and the arguments only known when the code runs (einsum's
-subscripts, tensordot's axes, norm's ord and axis).
+subscripts, tensordot's axes, norm's ord and axis), and the decompositions (cholesky, eigh, qr, svd,
+slogdet, pinv), whose gradients are too long to write out in a rule.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import string
 
 import numpy
 
-from .core import _as_array, array_namespace, helper, unbroadcast
+from ..errors import SourcegradError
+from .core import _as_array, array_namespace, dot_grad_left, dot_grad_right, helper, unbroadcast
 
 
 def _xp(*values):
@@ -85,6 +87,7 @@ def _argsort(order):
 @helper
 def tensordot_grad_left(grad, x, y, axes):
     """d(np.tensordot(x, y, axes))/dx: contract grad with y's free axes, then put x's axes back in order."""
+    x, y = _as_array(x, grad), _as_array(y, grad)  # a Python number operand (axes=0): a 0-d array
     x_axes, y_axes = _tensordot_axes(axes, x.ndim, y.ndim)
     x_free = [a for a in range(x.ndim) if a not in x_axes]
     y_free = [a for a in range(y.ndim) if a not in y_axes]
@@ -99,6 +102,7 @@ def tensordot_grad_left(grad, x, y, axes):
 
 @helper
 def tensordot_grad_right(grad, x, y, axes):
+    x, y = _as_array(x, grad), _as_array(y, grad)
     x_axes, y_axes = _tensordot_axes(axes, x.ndim, y.ndim)
     x_free = [a for a in range(x.ndim) if a not in x_axes]
     y_free = [a for a in range(y.ndim) if a not in y_axes]
@@ -109,13 +113,92 @@ def tensordot_grad_right(grad, x, y, axes):
     return partial.transpose(_argsort(order))
 
 
+@helper
+def dot_nd_grad_left(grad, x, y):
+    """d(np.dot(x, y))/dx for any ranks. Above two dimensions np.dot is not a batched matmul: it sums x's last
+    axis against y's second-to-last, every other axis of both kept, which is np.tensordot with those axes."""
+    if _ndim(x) <= 2 and _ndim(y) <= 2:
+        return dot_grad_left(grad, x, y)
+    return tensordot_grad_left(grad, x, y, _dot_axes(x, y))
+
+
+@helper
+def dot_nd_grad_right(grad, x, y):
+    if _ndim(x) <= 2 and _ndim(y) <= 2:
+        return dot_grad_right(grad, x, y)
+    return tensordot_grad_right(grad, x, y, _dot_axes(x, y))
+
+
+def _dot_axes(x, y):
+    return [_ndim(x) - 1], [max(_ndim(y) - 2, 0)]
+
+
+# ---- kron and cross ------------------------------------------------------------------------------------
+
+
+def _kron_parts(grad, a, b):
+    """grad of np.kron(a, b) with each result axis split into (a's axis, b's axis), both operands given the
+    same rank as np.kron gives them (ones prepended): result[i*p + k] = a[i] * b[k] along each axis."""
+    a, b = _as_array(a, grad), _as_array(b, grad)
+    rank = max(a.ndim, b.ndim)
+    a_shape = (1,) * (rank - a.ndim) + a.shape
+    b_shape = (1,) * (rank - b.ndim) + b.shape
+    interleaved = tuple(n for pair in zip(a_shape, b_shape) for n in pair)
+    return _as_array(grad, a).reshape(interleaved), a.reshape(a_shape), b.reshape(b_shape)
+
+
+@helper
+def kron_grad_left(grad, a, b):
+    """d(np.kron(a, b))/da: each entry of a meets all of b, in its own block of the result."""
+    parts, _, b_full = _kron_parts(grad, a, b)
+    rank = b_full.ndim
+    da = _xp(grad, b).tensordot(parts, b_full, axes=(list(range(1, 2 * rank, 2)), list(range(rank))))
+    return da.reshape(getattr(a, "shape", ()))
+
+
+@helper
+def kron_grad_right(grad, a, b):
+    parts, a_full, _ = _kron_parts(grad, a, b)
+    rank = a_full.ndim
+    db = _xp(grad, a).tensordot(a_full, parts, axes=(list(range(rank)), list(range(0, 2 * rank, 2))))
+    return db.reshape(getattr(b, "shape", ()))
+
+
+def _cross_vectors(grad, a, b, axisa, axisb, axisc):
+    """The array module, and a, b and grad with their vector axes last."""
+    a, b = _as_array(a, grad), _as_array(b, grad)
+    xp = _xp(grad, a, b)
+    a, b = xp.moveaxis(a, axisa, -1), xp.moveaxis(b, axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise SourcegradError("np.cross of 2-element vectors has no gradient rule (numpy 2 deprecates them)",
+                              hint="Append a zero to make 3-element vectors: the cross product's last entry is the "
+                                   "2-D one.")
+    return xp, a, b, xp.moveaxis(_as_array(grad, a), axisc, -1)
+
+
+@helper
+def cross_grad_left(grad, a, b, axisa, axisb, axisc, axis):
+    """d(np.cross(a, b))/da: <g, a x b> = <b x g, a>, summed back over broadcast axes."""
+    if axis is not None:  # np.cross's axis overrides the other three
+        axisa = axisb = axisc = axis
+    xp, a_last, b_last, g = _cross_vectors(grad, a, b, axisa, axisb, axisc)
+    return xp.moveaxis(unbroadcast(xp.cross(b_last, g), a_last), -1, axisa)
+
+
+@helper
+def cross_grad_right(grad, a, b, axisa, axisb, axisc, axis):
+    """d(np.cross(a, b))/db: <g, a x b> = <g x a, b>."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    xp, a_last, b_last, g = _cross_vectors(grad, a, b, axisa, axisb, axisc)
+    return xp.moveaxis(unbroadcast(xp.cross(g, a_last), b_last), -1, axisb)
+
+
 # ---- einsum ------------------------------------------------------------------------------------------------
 
 
 def _einsum_parse(subscripts, operands):
     """(input subscripts, output subscripts) with `...` kept, the implicit output made explicit."""
-    if not isinstance(subscripts, str):
-        return einsum_interleaved_grad(subscripts)
     subscripts = subscripts.replace(" ", "")
     if "->" in subscripts:
         inputs, output = subscripts.split("->")
@@ -203,14 +286,34 @@ def einsum_grad(grad, subscripts, index, *operands):
     return full.transpose(order)
 
 
-@helper
-def einsum_interleaved_grad(operand):
-    """np.einsum(x, [0, 1], ...), the interleaved form, has no gradient rule: say so (its rule binds the
-    first operand where the subscripts string goes, so this runs only when that operand needs a gradient)."""
-    from ..errors import SourcegradError
+def _einsum_letters(arguments):
+    """np.einsum's interleaved form, einsum(x, [0, 1], y, [1, 2], [0, 2]), as (subscripts string, operands)."""
+    output = arguments[-1] if len(arguments) % 2 == 1 else None  # an odd count ends with the output's sublist
+    if output is not None:
+        arguments = arguments[:-1]
+    operands, sublists = list(arguments[0::2]), list(arguments[1::2])
+    letters = string.ascii_letters
 
-    raise SourcegradError("np.einsum's interleaved form, einsum(x, [0, 1], y, [1, 2]), has no gradient rule",
-                          hint="Write the subscripts as a string: np.einsum('ij,jk->ik', x, y).")
+    def term(sublist):
+        return "".join("..." if label is Ellipsis else letters[operator.index(label)] for label in sublist)
+
+    subscripts = ",".join(term(s) for s in sublists)
+    if output is not None:
+        subscripts += "->" + term(output)
+    return subscripts, operands
+
+
+@helper
+def einsum_operand_grad(grad, position, *arguments):
+    """The gradient of the positional argument `position` of np.einsum(*arguments), in either form:
+    the subscripts string then the operands, or the interleaved operand, sublist, operand, sublist, ...
+    The rule passes unused parameters as None; they are dropped here."""
+    while arguments and arguments[-1] is None:
+        arguments = arguments[:-1]
+    if isinstance(arguments[0], str):
+        return einsum_grad(grad, arguments[0], position - 1, *arguments[1:])
+    subscripts, operands = _einsum_letters(arguments)
+    return einsum_grad(grad, subscripts, position // 2, *operands)
 
 
 # ---- trace -------------------------------------------------------------------------------------------------
@@ -388,3 +491,149 @@ def solve_grad_left(grad, a, b, result):
         db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad)
         da = -(db @ result.swapaxes(-1, -2))
     return unbroadcast(da, a)
+
+
+# ---- decompositions ----------------------------------------------------------------------------------------
+# slogdet, eigh, qr and svd return several arrays, and the gradient of their result is a list with one entry
+# per array (zeros for those the function never used). These need the conditions under which the
+# decomposition is smooth: invertible matrices, distinct eigenvalues and singular values, full rank.
+
+
+def _eye_like(x):
+    """The identity matrix of x's last axis, in x's dtype (it broadcasts over a stack)."""
+    return _xp(x).eye(x.shape[-1], dtype=x.dtype)
+
+
+def _from_triangle(symmetric_grad, upper):
+    """The gradient with respect to a matrix of which only one triangle is read (cholesky, eigh).
+
+    symmetric_grad is the gradient with respect to the symmetric matrix built from that triangle: an
+    entry off the diagonal stands for itself and its mirror, so it gets both their gradients, and the
+    triangle not read gets none, as finite differences of numpy's function see it.
+    """
+    xp = _xp(symmetric_grad)
+    both = symmetric_grad + swap_last_axes(symmetric_grad)
+    triangle = xp.triu(both) if upper else xp.tril(both)
+    return triangle - symmetric_grad * _eye_like(symmetric_grad)
+
+
+def _pair_reciprocals(values):
+    """F[..., i, j] = 1 / (values_j - values_i) off the diagonal, 0 on it (values assumed distinct)."""
+    eye = _xp(values).eye(values.shape[-1], dtype=values.dtype)
+    differences = values[..., None, :] - values[..., :, None]
+    return (1 - eye) / (differences + eye)
+
+
+def _diagonal_matrix(values):
+    return values[..., None, :] * _xp(values).eye(values.shape[-1], dtype=values.dtype)
+
+
+@helper
+def slogdet_grad(grad, a):
+    """d(np.linalg.slogdet(a).logabsdet)/da = inv(a)^T; the sign is constant wherever it has a derivative."""
+    xp = _xp(a)
+    logabsdet_grad = _as_array(grad[1], a)
+    return logabsdet_grad[..., None, None] * swap_last_axes(xp.linalg.inv(a))
+
+
+@helper
+def cholesky_grad(grad, result, upper):
+    """d(np.linalg.cholesky(a))/da, with a = L L^T read from its lower triangle (its upper one for upper=True).
+
+    For symmetric changes of a, dL = L phi(L^-1 da L^-T), phi taking the lower triangle with half the
+    diagonal; so the gradient is L^-T phi(L^T grad_L) L^-1, given to the triangle numpy reads.
+    """
+    xp = _xp(grad, result)
+    grad = _as_array(grad, result)
+    lower, lower_grad = (swap_last_axes(result), swap_last_axes(grad)) if upper else (result, grad)
+    product = swap_last_axes(lower) @ lower_grad
+    phi = xp.tril(product) - 0.5 * product * _eye_like(product)
+    left = xp.linalg.solve(swap_last_axes(lower), phi)  # L^-T phi
+    symmetric_grad = swap_last_axes(xp.linalg.solve(swap_last_axes(lower), swap_last_axes(left)))  # ... L^-1
+    return _from_triangle(symmetric_grad, upper)
+
+
+@helper
+def eigh_grad(grad, result, a, UPLO):
+    """d(np.linalg.eigh(a))/da for distinct eigenvalues, a read from the triangle UPLO names.
+
+    With a = V diag(w) V^T: the gradient with respect to a symmetric a is
+    V (diag(grad_w) + F * (V^T grad_V)) V^T, F[i, j] = 1 / (w_j - w_i) off the diagonal.
+    """
+    values, vectors = result
+    values_grad, vectors_grad = (_as_array(g, a) for g in grad)
+    inner = _diagonal_matrix(values_grad) + _pair_reciprocals(values) * (swap_last_axes(vectors) @ vectors_grad)
+    symmetric_grad = vectors @ inner @ swap_last_axes(vectors)
+    return _from_triangle(symmetric_grad, upper=UPLO in ("U", "u"))
+
+
+@helper
+def qr_grad(grad, result, a, mode):
+    """d(np.linalg.qr(a))/da for the reduced QR of a square or tall matrix of full rank.
+
+    With M = R grad_R^T - grad_Q^T Q: (grad_Q + Q copyltu(M)) R^-T, copyltu(M) the symmetric matrix with M's
+    lower triangle.
+    """
+    if mode != "reduced" or a.shape[-2] < a.shape[-1]:
+        raise SourcegradError("np.linalg.qr has a gradient rule only for mode='reduced' of a square or tall matrix",
+                              hint="Take the QR of the transpose for a wide matrix.")
+    xp = _xp(a)
+    q, r = result
+    q_grad, r_grad = (_as_array(g, a) for g in grad)
+    m = r @ swap_last_axes(r_grad) - swap_last_axes(q_grad) @ q
+    copyltu = xp.tril(m) + swap_last_axes(xp.tril(m, -1))
+    left = q_grad + q @ copyltu
+    return swap_last_axes(xp.linalg.solve(r, swap_last_axes(left)))  # left R^-T
+
+
+@helper
+def svd_grad(grad, result, a, full_matrices, compute_uv, hermitian):
+    """d(np.linalg.svd(a))/da for distinct nonzero singular values (Townsend, "Differentiating the SVD").
+
+    With a = U diag(s) V^T, F[i, j] = 1 / (s_j^2 - s_i^2) off the diagonal, J = F * (U^T grad_U - grad_U^T U),
+    K = F * (V^T grad_V - grad_V^T V): U (J S + diag(grad_s) + S K) V^T, plus the parts of grad_U and grad_V
+    outside the spans of U and V, (I - U U^T) grad_U S^-1 V^T + U S^-1 grad_V^T (I - V V^T).
+    """
+    xp = _xp(a)
+    if hermitian:
+        raise SourcegradError("np.linalg.svd(..., hermitian=True) has no gradient rule",
+                              hint="Leave hermitian=False, or use np.linalg.eigh for a symmetric matrix.")
+    if not compute_uv:  # the singular values alone: U diag(grad_s) V^T
+        u, _, vh = xp.linalg.svd(a, full_matrices=False)
+        return (u * _as_array(grad, a)[..., None, :]) @ vh
+    if full_matrices and a.shape[-2] != a.shape[-1]:
+        raise SourcegradError("np.linalg.svd of a non-square matrix has a gradient rule only with full_matrices=False",
+                              hint="Write np.linalg.svd(x, full_matrices=False): the extra singular vectors of "
+                                   "full_matrices=True are not unique.")
+    u, s, vh = result
+    u_grad, s_grad, vh_grad = (_as_array(g, a) for g in grad)
+    ut_du = swap_last_axes(u) @ u_grad
+    vt_dv = vh @ swap_last_axes(vh_grad)
+    f = _pair_reciprocals(s * s)
+    j = f * (ut_du - swap_last_axes(ut_du))
+    k = f * (vt_dv - swap_last_axes(vt_dv))
+    inner = j * s[..., None, :] + _diagonal_matrix(s_grad) + s[..., :, None] * k
+    da = u @ inner @ vh
+    u_scaled = u_grad / s[..., None, :]  # grad_U S^-1
+    da = da + (u_scaled - u @ (swap_last_axes(u) @ u_scaled)) @ vh
+    vh_scaled = vh_grad / s[..., :, None]  # S^-1 grad_V^T
+    return da + u @ (vh_scaled - (vh_scaled @ swap_last_axes(vh)) @ vh)
+
+
+@helper
+def pinv_grad(grad, a, result, hermitian):
+    """d(np.linalg.pinv(a))/da for a of full rank (pinv is smooth only where the rank does not change).
+
+    With P = pinv(a) (Golub and Pereyra): -P^T G P^T + (I - a P) G^T P P^T + P^T P G^T (I - P a),
+    the projections applied as products rather than built as identity matrices.
+    """
+    grad = _as_array(grad, result)
+    p, p_t, g_t = result, swap_last_axes(result), swap_last_axes(grad)
+    da = -(p_t @ grad @ p_t)
+    left = g_t @ (p @ p_t)  # G^T P P^T, then (I - a P) in front
+    da = da + left - a @ (p @ left)
+    right = (p_t @ p) @ g_t  # P^T P G^T, then (I - P a) behind
+    da = da + right - (right @ p) @ a
+    if hermitian:  # numpy reads the lower triangle of a hermitian a
+        return _from_triangle(da, upper=False)
+    return da

@@ -6,7 +6,7 @@ result for an array of its own and may add into it in place.
 
 import operator
 
-from .core import _as_array, array_namespace, helper
+from .core import _as_array, array_namespace, helper, unreduce
 
 
 def _reduced_axes(ndim, axis):
@@ -94,3 +94,66 @@ def cumsum_grad(grad, x, axis):
     axis = operator.index(axis) % max(grad.ndim, 1)
     reverse = (slice(None),) * axis + (slice(None, None, -1),)
     return grad[reverse].cumsum(axis=axis)[reverse]
+
+
+@helper
+def cumprod_grad(grad, x, axis):
+    """d np.cumprod(x, axis)/dx, without dividing by x (so right where x has zeros).
+
+    result[j] is the product of x[k] for k <= j, so d result[j] / d x[i] (i <= j) is that product with
+    x[i] replaced by 1: for each i a cumulative product of x with a 1 at i, of which the gradient keeps
+    positions j >= i. That costs n times the memory of x along the axis, n its length.
+    """
+    x = _operand(x, grad)
+    shape = x.shape
+    grad = _as_array(grad, x)
+    if axis is None:  # np.cumprod flattens x first
+        x, grad, axis = x.reshape(-1), grad.reshape(-1), 0
+    axis = operator.index(axis) % max(x.ndim, 1)
+    xp = array_namespace(x, grad)
+    moved = xp.moveaxis(x, axis, -1)  # (..., n)
+    n = moved.shape[-1]
+    own = xp.eye(n, dtype=bool)  # own[i, k]: k is i
+    with_one = xp.where(own, xp.ones((), dtype=moved.dtype), moved[..., None, :])  # (..., i, k)
+    partial = xp.cumprod(with_one, axis=-1)  # (..., i, j): d result[j] / d x[i] where j >= i
+    later = xp.triu(xp.ones((n, n), dtype=bool))  # j >= i
+    moved_grad = xp.moveaxis(grad, axis, -1)[..., None, :]
+    summed = (xp.where(later, partial, 0) * moved_grad).sum(axis=-1).astype(grad.dtype, copy=False)
+    return xp.moveaxis(summed, -1, axis).reshape(shape)
+
+
+def _kept(x):
+    """Where x is not nan, as x's floating dtype (0 or 1)."""
+    return (x == x).astype(x.dtype)
+
+
+@helper
+def nansum_grad(grad, x, axis, keepdims):
+    """d np.nansum(x, axis)/dx: grad spread over each group, 0 at nan elements (np.nansum skips them)."""
+    x = _operand(x, grad)
+    return unreduce(_as_array(grad, x), x, axis, keepdims) * _kept(x)
+
+
+@helper
+def nanmean_grad(grad, x, axis, keepdims):
+    """d np.nanmean(x, axis)/dx: grad over the number of non-nan elements of each group, 0 at nan elements."""
+    x = _operand(x, grad)
+    kept = _kept(x)
+    xp = array_namespace(kept)
+    count = kept.sum(axis=None if axis is None else axis, keepdims=True)
+    share = kept / xp.where(count == 0, 1, count)  # a group of nans alone has no gradient, not 0 / 0
+    return unreduce(_as_array(grad, x), x, axis, keepdims) * share
+
+
+@helper
+def diff_grad(grad, n, axis):
+    """d np.diff(x, n, axis)/dx. Once: result[i] = x[i + 1] - x[i], so x[j] gets grad[j - 1] - grad[j], with
+    zeros past either end: minus the difference of grad padded with a zero on each side. n times over."""
+    grad = _as_array(grad, grad)
+    xp = array_namespace(grad)
+    axis = operator.index(axis) % max(grad.ndim, 1)
+    zero_shape = grad.shape[:axis] + (1,) + grad.shape[axis + 1:]
+    zero = xp.zeros(zero_shape, dtype=grad.dtype)
+    for _ in range(operator.index(n)):
+        grad = -xp.diff(xp.concatenate([zero, grad, zero], axis=axis), axis=axis)
+    return grad if n else grad.copy()

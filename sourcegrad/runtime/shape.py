@@ -169,6 +169,84 @@ def flip_grad(grad, axis):
 
 
 @helper
+def rot90_grad(grad, k, axes):
+    """d np.rot90(x, k, axes)/dx: grad turned back, as a new array (np.rot90 gives a view)."""
+    grad = _as_array(grad, grad)
+    return array_namespace(grad).rot90(grad, -operator.index(k), axes).copy()
+
+
+def _half_shifts(grad, axes, sign):
+    """np.roll's shifts and axes for np.fft.fftshift (sign 1) or ifftshift (sign -1) over axes (None: all)."""
+    axes = tuple(range(grad.ndim)) if axes is None else _axes(axes, grad.ndim)
+    return tuple(sign * (grad.shape[a] // 2) for a in axes), axes
+
+
+@helper
+def fftshift_grad(grad, axes):
+    """d np.fft.ifftshift(x, axes)/dx: grad shifted forward again, np.fft.fftshift's roll (a new array)."""
+    grad = _as_array(grad, grad)
+    shifts, axes = _half_shifts(grad, axes, 1)
+    return array_namespace(grad).roll(grad, shifts, axes)
+
+
+@helper
+def ifftshift_grad(grad, axes):
+    """d np.fft.fftshift(x, axes)/dx: grad shifted back, np.fft.ifftshift's roll (a new array)."""
+    grad = _as_array(grad, grad)
+    shifts, axes = _half_shifts(grad, axes, -1)
+    return array_namespace(grad).roll(grad, shifts, axes)
+
+
+@helper
+def sort_grad(grad, x, axis):
+    """d np.sort(x, axis)/dx: the gradient of each sorted position goes back to the element sorted there.
+    Tied elements are told apart by np.argsort's stable order (the first one gets the first position)."""
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad, x)
+    shape = _shape(x)
+    x = _as_array(x, grad)
+    if axis is None:  # np.sort flattens x first
+        x, grad, axis = x.reshape(-1), grad.reshape(-1), 0
+    order = xp.argsort(x, axis=axis, kind="stable")
+    out = xp.zeros(x.shape, dtype=grad.dtype)
+    xp.put_along_axis(out, order, grad, axis=axis)  # a permutation: each position is written once
+    return out.reshape(shape)
+
+
+def _pad_widths(pad_width, ndim):
+    """np.pad's pad_width (an int, a pair, or a pair per axis) as a (before, after) pair per axis, as ints."""
+    widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (ndim, 2))  # host metadata, for cupy too
+    return [(int(before), int(after)) for before, after in widths.tolist()]
+
+
+def _interior(grad, x, pad_width):
+    """The index of x's elements in np.pad(x, pad_width)."""
+    widths = _pad_widths(pad_width, len(_shape(x)))
+    return tuple(slice(before, before + size) for (before, _), size in zip(widths, _shape(x)))
+
+
+@helper
+def pad_grad(grad, x, pad_width, mode):
+    """d np.pad(x, pad_width, mode="constant")/dx: the interior of grad, as a new array."""
+    if mode != "constant":
+        raise SourcegradError(f"np.pad with mode={mode!r} has no gradient rule: only mode 'constant' (the default) "
+                              "has one", hint="Pad with mode='constant', or build the padding from slices of x "
+                              "and np.concatenate, whose gradients sourcegrad knows.")
+    grad = _as_array(grad, x)
+    return grad[_interior(grad, x, pad_width)].copy()
+
+
+@helper
+def pad_constant_grad(grad, x, pad_width, constant_values):
+    """d np.pad(x, pad_width, constant_values=c)/dc for one number c: the sum of grad outside the interior."""
+    if len(_shape(constant_values)) or isinstance(constant_values, (tuple, list)):
+        raise SourcegradError("np.pad's constant_values carries a gradient only as one number, not one per axis",
+                              hint="Pass the per-axis values as constants, or pad with one value.")
+    grad = _as_array(grad, x)
+    return grad.sum() - grad[_interior(grad, x, pad_width)].sum()
+
+
+@helper
 def roll_grad(grad, shift, axis):
     """d np.roll(x, shift, axis)/dx: grad rolled back (np.roll makes a new array)."""
     if isinstance(shift, (tuple, list)):

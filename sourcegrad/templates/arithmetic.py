@@ -52,6 +52,15 @@ def divide(result, x, y):
     d[y] = unbroadcast(-d[result] * result / y, y)
 
 
+# ---- remainders: x % y is x - floor(x / y) * y, and floor is flat between its jumps --------------------
+
+
+@adjoint(operator.mod, np.remainder, new_array=True)
+def remainder(result, x, y):
+    d[x] = unbroadcast(d[result], x)
+    d[y] = unbroadcast(-d[result] * np.floor(x / y), y)
+
+
 # ---- powers ------------------------------------------------------------------------
 
 

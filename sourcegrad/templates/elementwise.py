@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 from ..runtime import unbroadcast
-from ..runtime.elementwise import clip_passes, clip_takes_lower, clip_takes_upper
+from ..runtime.elementwise import clip_passes, clip_takes_lower, clip_takes_upper, select_default_grad, select_grad
 from .registry import adjoint, d
 
 # ---- exponentials and logarithms ------------------------------------------------------
@@ -74,6 +74,19 @@ def log10(result, x):
 @adjoint(np.log1p)
 def log1p(result, x):
     d[x] = d[result] / (1 + x)
+
+
+# ---- angle conversions: a constant factor -------------------------------------------------------------
+
+
+@adjoint(np.deg2rad, np.radians)
+def deg2rad(result, x):
+    d[x] = d[result] * 0.017453292519943295  # pi / 180
+
+
+@adjoint(np.rad2deg, np.degrees)
+def rad2deg(result, x):
+    d[x] = d[result] * 57.29577951308232  # 180 / pi
 
 
 # ---- sums of exponentials: each operand's share is exp(operand - result), which cannot overflow ---------
@@ -171,7 +184,7 @@ def arctanh(result, x):
 # ---- piecewise: kinks pass the gradient to the first argument -------------------------------
 
 
-@adjoint(np.abs, np.absolute, builtins.abs)
+@adjoint(np.abs, np.absolute, np.fabs, builtins.abs)
 def absolute(result, x):
     d[x] = d[result] * np.sign(x)
 
@@ -233,3 +246,26 @@ def where(result, condition, x, y):
     # np.where(x > 0, np.log(x), 0.0) at x == 0 in tests/rules_elementwise.py.)
     d[x] = unbroadcast(np.where(condition, d[result], 0), x)
     d[y] = unbroadcast(np.where(condition, 0, d[result]), y)
+
+
+# np.select(condlist, choicelist, default): each element comes from the first choice whose condition holds
+# there, else from default; that one gets the element's gradient, the others none.
+
+
+@adjoint(np.select, new_array=True)
+def select(result, condlist, choicelist, default=0):
+    d[choicelist] = select_grad(d[result], condlist, choicelist)
+    d[default] = select_default_grad(d[result], condlist, default)
+
+
+# ---- parts of a real array: sourcegrad refuses complex arguments, so np.real is the array and np.imag zeros ----
+
+
+@adjoint(np.real, aliases={"val": "x"})
+def real(result, x):
+    d[x] = d[result]
+
+
+@adjoint(np.imag, aliases={"val": "x"})
+def imag(result, x):
+    d[x] = np.zeros_like(d[result])

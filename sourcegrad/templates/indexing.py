@@ -7,10 +7,12 @@ both contributions. Joining and splitting are each other's adjoints.
 
 import numpy as np
 
-from ..ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
-from ..runtime.indexing import (hstack_grad, index_grad, repeated_grad, sequence_head, sequence_tail, split_grad,
-                                unstack_grad, vstack_grad)
-from .registry import adjoint, d
+from ..ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT
+from ..runtime.indexing import (append_head_grad, append_tail_grad, column_stack_grad, dstack_grad, hstack_grad,
+                                index_grad, repeated_grad, sequence_head, sequence_tail, split_grad, take_along_axis_grad,
+                                take_grad, unstack_grad, vstack_grad, without_index)
+from ..runtime import unbroadcast
+from .registry import adjoint, d, method
 
 # ---- indexing: x[i], x[1:-1:2], x[None, ...], x[mask], x[[0, 0, 2]] ---------------------------------
 
@@ -18,6 +20,14 @@ from .registry import adjoint, d
 @adjoint(SUBSCRIPT)
 def getitem(result, x, index):
     d[x] = index_grad(d[result], x, index)
+
+
+# `a[i] = v` on an array the function made, as a new version of a: what was at i no longer reaches the result,
+# and v's gradient is the result's at i (summed back where v was broadcast over the positions).
+@adjoint(SET_ITEM, new_array=True)
+def setitem(result, x, index, value):
+    d[x] = without_index(d[result], index)
+    d[value] = unbroadcast(d[result][index], value)
 
 
 # An attribute of an object (`model.w1`): the object's gradient is a dict of its attributes' gradients.
@@ -44,9 +54,27 @@ def hstack(result, tup, dtype=None, casting="same_kind"):
     d[tup] = hstack_grad(d[result], tup)
 
 
-@adjoint(np.vstack, new_array=True)
+# np.row_stack is np.vstack under its deprecated name (numpy 2.4 still has it, with a warning).
+@adjoint(np.vstack, np.row_stack, new_array=True)
 def vstack(result, tup, dtype=None, casting="same_kind"):
     d[tup] = vstack_grad(d[result], tup)
+
+
+@adjoint(np.column_stack, new_array=True)
+def column_stack(result, tup):
+    d[tup] = column_stack_grad(d[result], tup)
+
+
+@adjoint(np.dstack, new_array=True)
+def dstack(result, tup):
+    d[tup] = dstack_grad(d[result], tup)
+
+
+# np.append(arr, values, axis) is np.concatenate((arr, values), axis), both flattened first when axis is None.
+@adjoint(np.append, aliases={"arr": "x"}, new_array=True)
+def append(result, x, values, axis=None):
+    d[x] = append_head_grad(d[result], x, axis)
+    d[values] = append_tail_grad(d[result], x, values, axis)
 
 
 # ---- lists and tuples: `outs + [h]` and `[h] * 3` ---------------------------------------------------------
@@ -70,6 +98,38 @@ def repeat_sequence(result, x, y):
 # ---- splitting an array ----------------------------------------------------------------------------------
 
 
-@adjoint(np.split, np.array_split)
+@adjoint(np.split, np.array_split, list_result=True)
 def split(result, x, indices_or_sections, axis=0):
     d[x] = np.concatenate(d[result], axis=axis)
+
+
+# np.hsplit splits a 1-D array along axis 0 and others along axis 1: np.hstack joins the parts back either way.
+@adjoint(np.hsplit, aliases={"ary": "x"}, list_result=True)
+def hsplit(result, x, indices_or_sections):
+    d[x] = np.hstack(d[result])
+
+
+@adjoint(np.vsplit, aliases={"ary": "x"}, list_result=True)
+def vsplit(result, x, indices_or_sections):
+    d[x] = np.concatenate(d[result], axis=0)
+
+
+@adjoint(np.dsplit, aliases={"ary": "x"}, list_result=True)
+def dsplit(result, x, indices_or_sections):
+    d[x] = np.concatenate(d[result], axis=2)
+
+
+# ---- taking elements by index: the gradient is scattered back, repeated indices adding up ---------------
+
+
+@adjoint(np.take, aliases={"a": "x"}, new_array=True)
+def take(result, x, indices, axis=None, out=None, mode="raise"):
+    d[x] = take_grad(d[result], x, indices, axis, mode)
+
+
+@adjoint(np.take_along_axis, aliases={"arr": "x"}, new_array=True)
+def take_along_axis(result, x, indices, axis=-1):
+    d[x] = take_along_axis_grad(d[result], x, indices, axis)
+
+
+method("take", np.take)

@@ -1,4 +1,4 @@
-"""Gradient rules for linear algebra: products, einsum, trace, norms, inverse, determinant, solve.
+"""Gradient rules for linear algebra: products, einsum, trace, norms, inverse, determinant, solve, decompositions.
 
 For two matrices the adjoints are written out as a person would write them,
 `d_y @ w.T` and `x.T @ d_y`; other ranks (vectors, batches) and arguments known
@@ -10,9 +10,12 @@ import operator
 import numpy as np
 
 from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
-from ..runtime.linalg import (det_grad, einsum_grad, einsum_interleaved_grad, inner_grad_left, inner_grad_right,
-                              norm_divisor, norm_grad, outer_grad_left, outer_grad_right, solve_grad_left,
-                              solve_grad_right, swap_last_axes, tensordot_grad_left, tensordot_grad_right, trace_grad)
+from ..runtime.linalg import (cholesky_grad, cross_grad_left, cross_grad_right, det_grad, dot_nd_grad_left,
+                              dot_nd_grad_right, eigh_grad, einsum_grad, einsum_operand_grad, inner_grad_left,
+                              inner_grad_right, kron_grad_left, kron_grad_right, norm_divisor, norm_grad,
+                              outer_grad_left, outer_grad_right, pinv_grad, qr_grad, slogdet_grad, solve_grad_left,
+                              solve_grad_right, svd_grad, swap_last_axes, tensordot_grad_left, tensordot_grad_right,
+                              trace_grad)
 from .registry import adjoint, d, method, ndim
 
 # ---- matrix products -------------------------------------------------------------------------
@@ -37,9 +40,12 @@ def dot(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result].dot(y.T)
         d[y] = x.T.dot(d[result])
-    else:
+    elif ndim(x) <= 2 and ndim(y) <= 2:
         d[x] = dot_grad_left(d[result], x, y)
         d[y] = dot_grad_right(d[result], x, y)
+    else:  # above two dimensions (np.dot is then a tensordot, not a batched matmul), or ranks unknown
+        d[x] = dot_nd_grad_left(d[result], x, y)
+        d[y] = dot_nd_grad_right(d[result], x, y)
 
 
 # ---- inner and outer products ----------------------------------------------------------------
@@ -84,19 +90,45 @@ def tensordot(result, a, b, axes=2):
         d[b] = tensordot_grad_right(d[result], a, b, axes)
 
 
-# np.einsum('ij,jk->ik', x, y): one or two operands after the subscripts string. The adjoint of an
-# operand is another einsum, of the output gradient with the other operands, written to that operand's
-# subscripts (einsum_grad; it also handles repeated letters such as the trace 'ii->').
+# np.einsum('ij,jk->ik', x, y): the adjoint of an operand is another einsum, of the output gradient with
+# the other operands, written to that operand's subscripts (einsum_grad; it also handles repeated letters
+# such as the trace 'ii->'). Up to six operands; and numpy's interleaved form, einsum(x, [0, 1], y, [1, 2]),
+# which binds its first operand to `subscripts` and its sublists to operands: einsum_operand_grad takes the
+# call's positional arguments as they come and tells the two forms apart when it runs.
 @adjoint(np.einsum)
-def einsum(result, subscripts, x, y=None, /, *, out=None, dtype=None, order="K", casting="safe", optimize=False):
+def einsum(result, subscripts, x, y=None, z=None, t=None, u=None, v=None, /, *, out=None, dtype=None, order="K",
+           casting="safe", optimize=False):
     if y is None:
         d[x] = einsum_grad(d[result], subscripts, 0, x)
-    else:
+        d[subscripts] = einsum_operand_grad(d[result], 0, subscripts, x)
+    elif z is None:
         d[x] = einsum_grad(d[result], subscripts, 0, x, y)
         d[y] = einsum_grad(d[result], subscripts, 1, x, y)
-    # With a string, as einsum takes it here, this has no effect; an array in its place is numpy's
-    # interleaved form, einsum(x, [0, 1], ...), which has no rule: the helper says so when it runs.
-    d[subscripts] = einsum_interleaved_grad(subscripts)
+        d[subscripts] = einsum_operand_grad(d[result], 0, subscripts, x, y)
+    else:
+        d[subscripts] = einsum_operand_grad(d[result], 0, subscripts, x, y, z, t, u, v)
+        d[x] = einsum_operand_grad(d[result], 1, subscripts, x, y, z, t, u, v)
+        d[y] = einsum_operand_grad(d[result], 2, subscripts, x, y, z, t, u, v)
+        d[z] = einsum_operand_grad(d[result], 3, subscripts, x, y, z, t, u, v)
+        d[t] = einsum_operand_grad(d[result], 4, subscripts, x, y, z, t, u, v)
+        d[u] = einsum_operand_grad(d[result], 5, subscripts, x, y, z, t, u, v)
+        d[v] = einsum_operand_grad(d[result], 6, subscripts, x, y, z, t, u, v)
+
+
+# ---- kron and cross ----------------------------------------------------------------------------
+
+
+@adjoint(np.kron, new_array=True)
+def kron(result, a, b):
+    d[a] = kron_grad_left(d[result], a, b)
+    d[b] = kron_grad_right(d[result], a, b)
+
+
+# Vectors of three elements, along any axes (np.cross of 2-element vectors, deprecated, is refused when it runs).
+@adjoint(np.cross, new_array=True)
+def cross(result, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    d[a] = cross_grad_left(d[result], a, b, axisa, axisb, axisc, axis)
+    d[b] = cross_grad_right(d[result], a, b, axisa, axisb, axisc, axis)
 
 
 # ---- trace -------------------------------------------------------------------------------------
@@ -157,3 +189,50 @@ def solve(result, a, b):
     else:
         d[b] = solve_grad_right(d[result], a, b, result)
         d[a] = solve_grad_left(d[result], a, b, result)
+
+
+# Full rank only: where the rank changes, pinv jumps. A hermitian=True pinv reads a's lower triangle.
+@adjoint(np.linalg.pinv, new_array=True)
+def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
+    d[a] = pinv_grad(d[result], a, result, hermitian)
+
+
+# ---- decompositions ----------------------------------------------------------------------------
+# cholesky and eigh read one triangle of a symmetric matrix: the other gets no gradient, and each entry
+# of the one read stands for itself and its mirror (runtime/linalg.py's _from_triangle).
+
+
+@adjoint(np.linalg.cholesky, new_array=True)
+def cholesky(result, a, /, *, upper=False):
+    d[a] = cholesky_grad(d[result], result, upper)
+
+
+# slogdet, eigh, qr and svd return several arrays. d[result] is then a list with one gradient per array,
+# zeros for those the program never used: `sign, logabsdet = np.linalg.slogdet(a)` and
+# `np.linalg.slogdet(a)[1]` alike.
+
+
+# Only logabsdet has a gradient: the sign is constant wherever it has a derivative.
+@adjoint(np.linalg.slogdet, list_result=True)
+def slogdet(result, a):
+    if ndim(a) == 2:
+        d[a] = d[result][1] * np.linalg.inv(a).T
+    else:
+        d[a] = slogdet_grad(d[result], a)
+
+
+# The eigenvalues must be distinct (the eigenvectors are not unique otherwise).
+@adjoint(np.linalg.eigh, list_result=True)
+def eigh(result, a, UPLO="L"):
+    d[a] = eigh_grad(d[result], result, a, UPLO)
+
+
+@adjoint(np.linalg.qr, list_result=True)
+def qr(result, a, mode="reduced"):
+    d[a] = qr_grad(d[result], result, a, mode)
+
+
+# Distinct nonzero singular values; full_matrices=False unless the matrix is square.
+@adjoint(np.linalg.svd, list_result=True)
+def svd(result, a, full_matrices=True, compute_uv=True, hermitian=False):
+    d[a] = svd_grad(d[result], result, a, full_matrices, compute_uv, hermitian)

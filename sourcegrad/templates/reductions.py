@@ -4,8 +4,9 @@ Ties in max and min reductions follow the convention of the elementwise rules (t
 argument, as in np.maximum): the whole gradient of each reduced group goes to its FIRST extreme
 element along the reduced axes, the one np.argmax / np.argmin pick (in C order over a tuple of axes
 or over all of them for axis=None), and none to the elements that tie with it. The gradient of
-np.prod is the product of the other elements of the group, computed without dividing by x, so it is
-right where the input has zeros.
+np.prod and np.cumprod is the product of the other elements of the group, computed without dividing by
+x, so it is right where the input has zeros. np.nansum and np.nanmean skip nan elements: their gradient
+there is 0.
 
 The reduced array is named x in every rule, as in np.sum's (so the shape analysis can read every
 reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an alias.
@@ -14,7 +15,8 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 import numpy as np
 
 from ..runtime import nonzero, ratio, size, unreduce
-from ..runtime.reductions import cumsum_grad, max_grad, min_grad, prod_grad
+from ..runtime.reductions import (cumprod_grad, cumsum_grad, diff_grad, max_grad, min_grad, nanmean_grad, nansum_grad,
+                                  prod_grad)
 from .registry import adjoint, d, method
 
 # ---- sums and means ------------------------------------------------------------------------------
@@ -28,6 +30,19 @@ def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
 @adjoint(np.mean, new_array=True)
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
+
+
+# ---- sums and means that skip nan -----------------------------------------------------------------
+
+
+@adjoint(np.nansum, aliases={"a": "x"}, new_array=True)
+def nansum(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    d[x] = nansum_grad(d[result], x, axis, keepdims)
+
+
+@adjoint(np.nanmean, aliases={"a": "x"}, new_array=True)
+def nanmean(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    d[x] = nanmean_grad(d[result], x, axis, keepdims)
 
 
 # ---- products ------------------------------------------------------------------------------------
@@ -85,3 +100,22 @@ def cumsum(result, x, axis=None, dtype=None, out=None):
 
 
 method("cumsum", np.cumsum)
+
+
+# ---- cumulative products: without dividing by x, as for np.prod ---------------------------------------
+
+
+@adjoint(np.cumprod, aliases={"a": "x"}, new_array=True)
+def cumprod(result, x, axis=None, dtype=None, out=None):
+    d[x] = cumprod_grad(d[result], x, axis)
+
+
+method("cumprod", np.cumprod)
+
+# ---- differences: the adjoint of a difference is minus the difference the other way ---------------------
+
+
+# (not marked new_array: np.diff(x, n=0) returns x itself)
+@adjoint(np.diff, aliases={"a": "x"})
+def diff(result, x, n=1, axis=-1):
+    d[x] = diff_grad(d[result], n, axis)

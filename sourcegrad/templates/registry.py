@@ -60,13 +60,17 @@ ATTRIBUTES = {}
 # array something else holds. Ufuncs are, without saying. What the analyses that decide whether an array may
 # be updated in place ask (normalize's `h += b`, simplify's in-place adjoints, the buffered variant).
 NEW_ARRAY = set()
+# Functions whose result is a list of arrays (np.split): unpacking it gives each part, and its gradient is
+# the list of the parts' gradients. What the reverse pass asks when a result is unpacked (`a, b = parts`).
+LIST_RESULT = set()
 
 
-def adjoint(*primitives, aliases=None, new_array=False):
+def adjoint(*primitives, aliases=None, new_array=False, list_result=False):
     """Register the decorated template as the gradient rule of each primitive.
 
     aliases maps other keyword spellings numpy accepts to the rule's parameter names
     (np.clip takes `min=` for `a_min=`). new_array: the primitive always returns a new array (NEW_ARRAY).
+    list_result: it returns a list of arrays (LIST_RESULT).
     """
 
     def register(template_fn):
@@ -75,6 +79,8 @@ def adjoint(*primitives, aliases=None, new_array=False):
             RULES[primitive] = template
         if new_array:
             NEW_ARRAY.update(primitives)
+        if list_result:
+            LIST_RESULT.update(primitives)
         VERSION[0] += 1
         return template_fn
 

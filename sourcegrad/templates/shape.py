@@ -1,5 +1,6 @@
 """Gradient rules for operations that only move, copy or select elements: transposes, reshapes,
-axis moves, broadcasts, repeats, flips and rolls, triangles and diagonals, and copies and casts.
+axis moves, broadcasts, repeats, flips, rotations and rolls, sorting, padding, triangles and diagonals,
+and copies and casts.
 
 The gradient of a view is written with np.transpose / np.reshape of the output's gradient, which the
 simplifier knows may share memory with it; the other gradients come from runtime helpers that always
@@ -12,8 +13,9 @@ The array operand is named x in every rule, as in np.transpose's and np.reshape'
 import numpy as np
 
 from ..runtime import inverse_permutation, unbroadcast
-from ..runtime.shape import (astype_grad, diag_grad, flip_grad, moveaxis_inverse, ravel_axes, ravel_shape, repeat_grad,
-                             roll_grad, swapaxes_permutation, tile_grad)
+from ..runtime.shape import (astype_grad, diag_grad, fftshift_grad, flip_grad, ifftshift_grad, moveaxis_inverse,
+                             pad_constant_grad, pad_grad, ravel_axes, ravel_shape, repeat_grad, roll_grad, rot90_grad,
+                             sort_grad, swapaxes_permutation, tile_grad)
 from .registry import adjoint, d, method, ndim
 
 # ---- transposes ------------------------------------------------------------------------------------
@@ -65,6 +67,14 @@ def squeeze(result, x, axis=None):
     d[x] = np.reshape(d[result], np.shape(x))
 
 
+# np.atleast_1d/2d/3d of one array: a view with axes of length 1 added (of several, a list: no rule)
+
+
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
+def atleast_nd(result, x):
+    d[x] = np.reshape(d[result], np.shape(x))
+
+
 method("ravel", np.ravel)
 method("flatten", np.ravel)  # x.flatten(order) copies what np.ravel(x, order) may view: the same gradient
 method("squeeze", np.squeeze)
@@ -97,9 +107,56 @@ def flip(result, x, axis=None):
     d[x] = flip_grad(d[result], axis)
 
 
+@adjoint(np.fliplr, aliases={"m": "x"})
+def fliplr(result, x):
+    d[x] = flip_grad(d[result], 1)
+
+
+@adjoint(np.flipud, aliases={"m": "x"})
+def flipud(result, x):
+    d[x] = flip_grad(d[result], 0)
+
+
+@adjoint(np.rot90, aliases={"m": "x"})
+def rot90(result, x, k=1, axes=(0, 1)):
+    d[x] = rot90_grad(d[result], k, axes)
+
+
 @adjoint(np.roll, aliases={"a": "x"}, new_array=True)
 def roll(result, x, shift, axis=None):
     d[x] = roll_grad(d[result], shift, axis)
+
+
+# np.fft.fftshift and ifftshift are rolls by half of each axis (new arrays); each undoes the other.
+
+
+@adjoint(np.fft.fftshift, new_array=True)
+def fftshift(result, x, axes=None):
+    d[x] = ifftshift_grad(d[result], axes)
+
+
+@adjoint(np.fft.ifftshift, new_array=True)
+def ifftshift(result, x, axes=None):
+    d[x] = fftshift_grad(d[result], axes)
+
+
+# ---- sorting: the gradient goes back through the permutation (ties in np.argsort's stable order) ---------
+
+
+@adjoint(np.sort, aliases={"a": "x"}, new_array=True)
+def sort(result, x, axis=-1, kind=None, order=None, stable=None):
+    d[x] = sort_grad(d[result], x, axis)
+
+
+# x.sort() sorts in place and returns None: it has no rule, so it stays refused.
+
+# ---- padding: the gradient of the padded array's interior; only mode "constant" ---------------------------
+
+
+@adjoint(np.pad, aliases={"array": "x"}, new_array=True)
+def pad(result, x, pad_width, mode="constant", constant_values=0):
+    d[x] = pad_grad(d[result], x, pad_width, mode)
+    d[constant_values] = pad_constant_grad(d[result], x, pad_width, constant_values)
 
 
 # ---- triangles and diagonals -------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gast
-import numpy
 
 from .. import ir
 from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
@@ -35,6 +34,7 @@ from ..errors import SourcegradError
 from ..ir import COPY
 from ..frontend.source import FunctionSource
 from ..templates import is_nondifferentiable, lookup
+from ..templates.registry import LIST_RESULT
 
 ADJOINT_PREFIX = "d_"
 
@@ -270,7 +270,7 @@ class _Reverse:
             raise self.error(stmt, "unpacking this value with a gradient is not supported",
                                  "Unpack the result of np.split, or compute each part with its own expression.")
         d_value = self.names.get(stmt.value.id)
-        is_list = self.producers.get(stmt.value.id) in _LIST_PRODUCERS
+        is_list = self.producers.get(stmt.value.id) in LIST_RESULT
         if is_list and d_value in defined:
             raise self.error(stmt, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
                                  "cannot be both a list and an array", "Use only the unpacked parts.")
@@ -308,7 +308,7 @@ class _Reverse:
                                  f"Register one with `@sourcegrad.adjoint({name})` (see the README), wrap the value in "
                                  "sourcegrad.stop_gradient(...) if it needs no gradient, or compute it outside the "
                                  "differentiated function. The README lists the functions sourcegrad has rules for.")
-        bindings = template.bind([_as_expression(a) for a in args], {k: _as_expression(v) for k, v in kwargs.items()})
+        bindings = template.bind([as_expression(a) for a in args], {k: as_expression(v) for k, v in kwargs.items()})
         if bindings is None:
             raise self.error(stmt, f"{stmt.display} is called with arguments its gradient rule does not accept",
                                  f"The rule accepts ({', '.join(template.parameters())}).")
@@ -417,16 +417,15 @@ class _Reverse:
         return name
 
 
-_LIST_PRODUCERS = (numpy.split, numpy.array_split)
 
 
-def _as_expression(atom):
+def as_expression(atom):
     """An atom as an expression: a slice `1:3` (only valid inside brackets) becomes slice(1, 3, None)."""
     if isinstance(atom, gast.Slice):
         parts = [p if p is not None else gast.Constant(value=None, kind=None) for p in (atom.lower, atom.upper, atom.step)]
         return gast.Call(func=ir.name("slice"), args=parts, keywords=[])
     if isinstance(atom, gast.Tuple):
-        return gast.Tuple(elts=[_as_expression(e) for e in atom.elts], ctx=gast.Load())
+        return gast.Tuple(elts=[as_expression(e) for e in atom.elts], ctx=gast.Load())
     return atom
 
 

@@ -1,0 +1,75 @@
+"""Gradient rules for scipy.special: expit, logit, gammaln, digamma, erf, erfc, logsumexp, softmax, log_softmax.
+
+Imported only where scipy is installed (sourcegrad/templates/__init__.py). The gamma family's derivatives
+are special functions themselves, called through the runtime helpers of sourcegrad/runtime/special.py.
+"""
+
+import numpy as np
+import scipy.special
+
+from ..runtime import unreduce
+from ..runtime.special import digamma, logsumexp_grad, trigamma
+from .registry import adjoint, d
+
+# ---- the logistic function and its inverse ----------------------------------------------------
+
+
+@adjoint(scipy.special.expit)
+def expit(result, x):
+    d[x] = d[result] * result * (1 - result)
+
+
+@adjoint(scipy.special.logit)
+def logit(result, x):
+    d[x] = d[result] / (x * (1 - x))
+
+
+# ---- the gamma function's logarithm and its derivatives ------------------------------------------
+
+
+@adjoint(scipy.special.gammaln)
+def gammaln(result, x):
+    d[x] = d[result] * digamma(x)
+
+
+# Named psi, scipy's other name for digamma: `digamma` here is the runtime helper gammaln's rule calls.
+@adjoint(scipy.special.digamma)
+def psi(result, x):
+    d[x] = d[result] * trigamma(x)
+
+
+# ---- error functions ---------------------------------------------------------------------------
+# 2 / sqrt(pi) as a Python number (np.pi ** -0.5 is one), so float32 stays float32.
+
+
+@adjoint(scipy.special.erf)
+def erf(result, x):
+    d[x] = d[result] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@adjoint(scipy.special.erfc)
+def erfc(result, x):
+    d[x] = d[result] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+# ---- logsumexp and softmax ---------------------------------------------------------------------
+# The gradient of logsumexp is the softmax, exp(a - result); softmax's and log_softmax's are written with
+# their own results, as the exp rule is.
+
+
+@adjoint(scipy.special.logsumexp, new_array=True)
+def logsumexp(result, a, axis=None, b=None, keepdims=False, return_sign=False):
+    if b is None and not return_sign:
+        d[a] = unreduce(d[result], a, axis, keepdims) * np.exp(a - unreduce(result, a, axis, keepdims))
+    else:  # b= and return_sign=True have no rule; b known only when the code runs: the helper tells
+        d[a] = logsumexp_grad(d[result], result, a, axis, b, keepdims, return_sign)
+
+
+@adjoint(scipy.special.softmax, new_array=True)
+def softmax(result, x, axis=None):
+    d[x] = result * (d[result] - np.sum(d[result] * result, axis=axis, keepdims=True))
+
+
+@adjoint(scipy.special.log_softmax, new_array=True)
+def log_softmax(result, x, axis=None):
+    d[x] = d[result] - np.exp(result) * np.sum(d[result], axis=axis, keepdims=True)

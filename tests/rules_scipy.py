@@ -1,0 +1,134 @@
+"""Table entries for the scipy.special rules: expit, logit, gammaln, digamma, erf, erfc, logsumexp,
+softmax and log_softmax.
+
+test_primitives.py imports TABLE from here when scipy is installed and runs every entry; without scipy
+this module is skipped. The test_ functions at the end check what finite differences cannot.
+"""
+
+import numpy as np
+import pytest
+
+import sourcegrad
+
+special = pytest.importorskip("scipy.special")
+
+from rule_support import SCALAR, UNARY, Entry, positive, shapes  # noqa: E402
+
+
+def inside_unit_interval(rng, shape):
+    """logit's domain (0, 1), kept away from its poles at the ends."""
+    return rng.uniform(0.1, 0.9, shape)
+
+
+# ---- elementwise functions -------------------------------------------------------------------------
+
+
+def expit(x, w):
+    return (special.expit(x) * w).sum()
+
+
+def logit(x, w):
+    return (special.logit(x) * w).sum()
+
+
+def gammaln(x, w):
+    return (special.gammaln(x) * w).sum()
+
+
+def digamma(x, w):
+    return (special.digamma(x) * w).sum()
+
+
+def erf(x, w):
+    return (special.erf(x) * w).sum()
+
+
+def erfc(x, w):
+    return (special.erfc(x) * w).sum()
+
+
+# ---- logsumexp and softmax -------------------------------------------------------------------------
+
+
+def logsumexp(x, w):
+    return (special.logsumexp(x) * w).sum()
+
+
+def logsumexp_axis(x, w):
+    return (special.logsumexp(x, axis=-1) * w).sum()
+
+
+def logsumexp_axis_keepdims(x, w):
+    return (special.logsumexp(x, axis=0, keepdims=True) * w).sum()
+
+
+def logsumexp_axes(x, w):
+    return (special.logsumexp(x, axis=(0, 2)) * w).sum()
+
+
+def softmax(x, w):  # over every element
+    return (special.softmax(x) * w).sum()
+
+
+def softmax_axis(x, w):
+    return (special.softmax(x, axis=-1) * w).sum()
+
+
+def log_softmax(x, w):
+    return (special.log_softmax(x) * w).sum()
+
+
+def log_softmax_axis(x, w):
+    return (special.log_softmax(x, axis=1) * w).sum()
+
+
+ARRAYS = shapes([(5,)], [(3, 4)], [(2, 3, 4)])
+MATRICES = shapes([(3, 4)], [(2, 3, 4)])
+
+TABLE = [
+    Entry(special.expit, expit, UNARY),
+    Entry(special.logit, logit, UNARY, domain=inside_unit_interval),
+    Entry(special.gammaln, gammaln, UNARY, domain=positive),
+    Entry(special.digamma, digamma, UNARY, domain=positive),
+    Entry(special.erf, erf, UNARY),
+    Entry(special.erfc, erfc, UNARY),
+    Entry(special.logsumexp, logsumexp, shapes([SCALAR], [()]) + ARRAYS),
+    Entry(special.logsumexp, logsumexp_axis, ARRAYS),
+    Entry(special.logsumexp, logsumexp_axis_keepdims, ARRAYS),
+    Entry(special.logsumexp, logsumexp_axes, shapes([(2, 3, 4)])),
+    Entry(special.softmax, softmax, ARRAYS),
+    Entry(special.softmax, softmax_axis, ARRAYS),
+    Entry(special.log_softmax, log_softmax, ARRAYS),
+    Entry(special.log_softmax, log_softmax_axis, MATRICES),
+]
+
+
+# ---- what finite differences cannot check ------------------------------------------------------------
+
+
+def logsumexp_weighted(x, b):
+    return special.logsumexp(x, b=b)
+
+
+def logsumexp_with_sign(x):
+    return special.logsumexp(x, return_sign=True)[0]
+
+
+def test_logsumexp_gradient_of_large_values_is_the_softmax(generated_dir):
+    # exp(1000) overflows: the rule uses exp(x - result), never exp(x) / sum(exp(x)).
+    x = np.array([1000.0, 1000.0, 999.0])
+    f = sourcegrad.differentiate(logsumexp_axis, wrt=("x",), generated_dir=generated_dir)
+    (gradient,) = f.grad(x, np.ones(()))
+    np.testing.assert_allclose(gradient, special.softmax(x))
+
+
+def test_logsumexp_with_weights_is_refused(generated_dir):
+    f = sourcegrad.differentiate(logsumexp_weighted, wrt="x", generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="b= or return_sign"):
+        f.grad(np.ones(3), np.array([1.0, 2.0, 3.0]))
+
+
+def test_logsumexp_with_sign_is_refused(generated_dir):
+    f = sourcegrad.differentiate(logsumexp_with_sign, wrt="x", generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="b= or return_sign"):
+        f.grad(np.ones(3))

@@ -1,0 +1,134 @@
+"""Writing into an array the function made, `a[index] = value` and `a[index] += value`: the front end writes
+each as a new version of the array (ir.SET_ITEM, `xp.set_item`), so the gradient of the value is the result's
+gradient at index and what was overwritten gets none. Checked against float64 finite differences, in loops
+and branches, with broadcasting values, slices, masks and float32; writes into arrays the function does not
+own are refused."""
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad import SourcegradError
+
+W3 = np.random.default_rng(0).standard_normal((3, 3)) * 0.5
+
+
+def fill_rows_in_a_loop(W, x, T):
+    h = np.zeros((T + 1, W.shape[0]))
+    h[0] = x
+    for t in range(T):
+        h[t + 1] = np.tanh(W @ h[t])
+    return np.sum(h ** 2)
+
+
+def slices_masks_and_an_augmented_write(x):
+    a = np.zeros((3, 4))
+    a[1:3] = x * 2.0
+    a[0, :2] = x[0, 1:3]
+    a[a > 1.0] = 1.0
+    a[:, 1] += x[1, 0]
+    return np.sum(a * np.arange(12).reshape(3, 4))
+
+
+def a_scalar_broadcast_into_a_row(x, s):
+    a = x * 1.0
+    a[1] = s
+    return np.sum(a ** 2 * np.arange(a.size).reshape(a.shape))
+
+
+def written_in_a_branch(x, c):
+    a = x * 1.0
+    if c > 0:
+        a[0] = np.sin(x[1])
+    else:
+        a[1] = a[0] * 3.0
+    return np.sum(a ** 2)
+
+
+def written_with_a_computed_index(x):
+    a = np.zeros(5)
+    for i in range(x.shape[0]):
+        a[(2 * i + 1) % 5] = x[i] ** 2
+    return np.sum(a * np.arange(1.0, 6.0))
+
+
+def a_copy_of_the_argument_written(x):
+    a = x.copy()
+    a[0] = 0.0
+    return np.sum(a ** 3)
+
+
+CASES = [
+    (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
+    (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
+    (slices_masks_and_an_augmented_write, ("x",), (np.array([[0.3, -0.2, 0.6, 0.1], [0.2, 0.4, -0.5, 0.7]]),)),
+    (a_scalar_broadcast_into_a_row, ("x", "s"), (np.full((3, 2), 0.5), 0.7)),
+    (written_in_a_branch, ("x",), (np.array([0.3, -0.4, 0.2]), 1.0)),
+    (written_in_a_branch, ("x",), (np.array([0.3, -0.4, 0.2]), -1.0)),
+    (written_with_a_computed_index, ("x",), (np.array([0.3, -0.4, 0.2]),)),
+    (a_copy_of_the_argument_written, ("x",), (np.array([0.3, -0.4, 0.2]),)),
+]
+
+
+@pytest.mark.parametrize("fn, wrt, args", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
+def test_element_write_gradient_matches_finite_differences(fn, wrt, args, device):
+    report = sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+    assert report, report
+
+
+def test_element_writes_keep_the_value_the_dtype_and_the_arguments():
+    W, x = W3.astype(np.float32), np.array([0.3, -0.4, 0.2], dtype=np.float32)
+    before = (W.copy(), x.copy())
+    value, (d_W, d_x) = sourcegrad.differentiate(fill_rows_in_a_loop, wrt=("W", "x")).value_and_grad(W, x, 3)
+    np.testing.assert_allclose(value, fill_rows_in_a_loop(W, x, 3), rtol=1e-6)
+    assert d_W.dtype == np.float32 and d_x.dtype == np.float32
+    np.testing.assert_array_equal(W, before[0])
+    np.testing.assert_array_equal(x, before[1])
+
+
+def writes_into_the_argument(x):
+    x[0] = 0.0
+    return np.sum(x ** 2)
+
+
+def writes_into_an_alias(x):
+    a = x * 1.0
+    b = a
+    a[0] = 0.0
+    return np.sum(a * b)
+
+
+def writes_into_a_view(x):
+    a = x * 1.0
+    row = a[0]
+    row[0] = 5.0
+    return np.sum(a)
+
+
+def writes_through_a_nested_index(x):
+    a = x * 1.0
+    a[0][1] = 2.0
+    return np.sum(a)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (writes_into_the_argument, "would change the caller's array in place"),
+    (writes_into_an_alias, "would change an array that another name may also hold in place"),
+    (writes_into_a_view, "would change an array that another name may also hold in place"),
+    (writes_through_a_nested_index, "assigning to an element of this kind is not supported"),
+], ids=["argument", "alias", "view", "nested_index"])
+def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
+    with pytest.raises(SourcegradError, match=message) as info:
+        sourcegrad.differentiate(fn).grad(np.ones((2, 3)))
+    assert "test_element_writes.py" in str(info.value).splitlines()[0]
+
+
+def writes_twice_to_one_position(x):
+    a = np.zeros(3)
+    a[np.array([0, 0, 2])] = x
+    return np.sum(a)
+
+
+def test_an_index_naming_a_position_twice_is_refused():
+    with pytest.raises(SourcegradError, match="names a position twice"):
+        sourcegrad.differentiate(writes_twice_to_one_position).grad(np.array([1.0, 2.0, 3.0]))
