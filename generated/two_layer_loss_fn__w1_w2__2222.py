@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7ea8e4db8f0c2950f8b2773684deef979af303175b8164c760cebe80e11cd009
+# sourcegrad-key: 1c504fd1c11d7a0c87a23b1a9bcafaad635e0e8572d2c8b9cd257c3db00797c0
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

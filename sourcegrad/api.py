@@ -560,8 +560,9 @@ def _like_input(gradient, argument):
     if isinstance(gradient, dict):
         parts = argument if isinstance(argument, dict) else vars(argument) if hasattr(argument, "__dict__") else {}
         return {k: _like_input(g, parts.get(k)) for k, g in gradient.items()}
-    if isinstance(gradient, list) and isinstance(argument, (list, tuple)):
-        return [_like_input(g, a) for g, a in zip(gradient, argument)]
+    if isinstance(gradient, list) and isinstance(argument, (list, tuple)):  # a tuple's gradient is a tuple
+        return type(argument)(_like_input(g, a) for g, a in zip(gradient, argument)) if type(argument) in (list, tuple) \
+            else [_like_input(g, a) for g, a in zip(gradient, argument)]
     if getattr(getattr(gradient, "dtype", None), "kind", None) == "c" or isinstance(gradient, complex):
         raise _complex_error()
     dtype = getattr(argument, "dtype", None)

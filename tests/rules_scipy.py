@@ -1,5 +1,5 @@
-"""Table entries for the scipy.special rules: expit, logit, gammaln, digamma, erf, erfc, logsumexp,
-softmax and log_softmax.
+"""Table entries for the scipy.special rules (expit, logit, gammaln, digamma, erf, erfc, logsumexp,
+softmax and log_softmax) and the scipy.stats rules (the normal distribution's logpdf, pdf and cdf).
 
 test_primitives.py imports TABLE from here when scipy is installed and runs every entry; without scipy
 this module is skipped. The test_ functions at the end check what finite differences cannot.
@@ -11,8 +11,9 @@ import pytest
 import sourcegrad
 
 special = pytest.importorskip("scipy.special")
+stats = pytest.importorskip("scipy.stats")
 
-from rule_support import SCALAR, UNARY, Entry, positive, shapes  # noqa: E402
+from rule_support import SCALAR, UNARY, Entry, positive, real, shapes  # noqa: E402
 
 
 def inside_unit_interval(rng, shape):
@@ -82,6 +83,37 @@ def log_softmax_axis(x, w):
     return (special.log_softmax(x, axis=1) * w).sum()
 
 
+# ---- the normal distribution ------------------------------------------------------------------------
+
+
+def norm_logpdf(x, loc, scale, w):
+    return (stats.norm.logpdf(x, loc, scale) * w).sum()
+
+
+def norm_logpdf_standard(x, w):
+    return (stats.norm.logpdf(x) * w).sum()
+
+
+def norm_logpdf_keywords(x, loc, scale, w):
+    return (stats.norm.logpdf(x, loc=loc, scale=scale) * w).sum()
+
+
+def norm_pdf(x, loc, scale, w):
+    return (stats.norm.pdf(x, loc, scale) * w).sum()
+
+
+def norm_cdf(x, loc, scale, w):
+    return (stats.norm.cdf(x, loc, scale) * w).sum()
+
+
+def norm_cdf_standard(x, w):
+    return (stats.norm.cdf(x) * w).sum()
+
+
+# x, loc and scale broadcast against each other; scale is drawn positive
+LOCATION_SCALE = shapes([(3, 4), (3, 4), (3, 4)], [(3, 4), (4,), ()], [(5,), SCALAR, SCALAR], [SCALAR, (3, 1), (1, 4)])
+NORMAL = (real, real, positive)
+
 ARRAYS = shapes([(5,)], [(3, 4)], [(2, 3, 4)])
 MATRICES = shapes([(3, 4)], [(2, 3, 4)])
 
@@ -100,6 +132,12 @@ TABLE = [
     Entry(special.softmax, softmax_axis, ARRAYS),
     Entry(special.log_softmax, log_softmax, ARRAYS),
     Entry(special.log_softmax, log_softmax_axis, MATRICES),
+    Entry(stats.norm.logpdf, norm_logpdf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.logpdf, norm_logpdf_standard, UNARY),
+    Entry(stats.norm.logpdf, norm_logpdf_keywords, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.pdf, norm_pdf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.cdf, norm_cdf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.cdf, norm_cdf_standard, UNARY),
 ]
 
 

@@ -22,6 +22,27 @@ DIAG = shapes([(4,)], [(3, 4)], [(4, 3)], [(4, 4)])
 BROADCASTABLE = shapes([SCALAR], [()], [(4,)], [(3, 1)], [(1, 4)], [(3, 4)], [(2, 3, 4)], [(1, 3, 1)])
 SQUEEZABLE = shapes([()], [(1,)], [(3, 1)], [(1, 3, 1, 4)], [(3, 4)])
 
+# ---- linspace: its end points carry the gradient --------------------------------------------------------
+
+
+def linspace_five(start, stop, w):
+    return (np.linspace(start, stop, 5) * w).sum()
+
+
+def linspace_without_endpoint(start, stop, w):
+    return (np.linspace(start, stop, 4, endpoint=False) * w).sum()
+
+
+def linspace_of_vectors_along_the_last_axis(start, stop, w):
+    return (np.linspace(start, stop, num=3, axis=-1) * w).sum()
+
+
+def linspace_one_sample(start, stop, w):
+    return (np.linspace(start, stop, 1) * w).sum()
+
+
+END_POINTS = shapes([SCALAR, SCALAR], [(), ()], [(3,), (3,)], [(3,), SCALAR], [(2, 3), (3,)])
+
 # ---- ravel and flatten ------------------------------------------------------------------------------------
 
 
@@ -393,6 +414,10 @@ def pad_scalar_constant(x, c, w):
 
 
 TABLE = [
+    Entry(np.linspace, linspace_five, END_POINTS),
+    Entry(np.linspace, linspace_without_endpoint, END_POINTS),
+    Entry(np.linspace, linspace_of_vectors_along_the_last_axis, shapes([(3,), (3,)], [(2, 3), (3,)])),
+    Entry(np.linspace, linspace_one_sample, END_POINTS),
     # ravel, flatten
     Entry(np.ravel, ravel, UNARY),
     Entry(np.ravel, ravel_order_f, TWELVE + shapes([()])),

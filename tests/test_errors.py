@@ -180,13 +180,14 @@ def test_unpacking_rows_of_an_array_and_parts_of_a_split():
     assert sourcegrad.check_grad(unpacks, w).max_error < 1e-7
 
 
-def test_unpacking_a_value_of_unknown_kind_is_refused():
+def test_unpacking_a_tuple_parameter_of_an_array_and_a_number():
     def unpacks(w, pair):
         a, b = pair
-        return (a * w).sum() + b
+        return (a * w).sum() + b * b
 
-    with pytest.raises(SourcegradError, match="cannot tell whether it is an array or a list"):
-        sourcegrad.differentiate(unpacks, wrt=("w", "pair")).grad(np.ones(2), (np.ones(2), 1.0))
+    gradient = sourcegrad.differentiate(unpacks, wrt=("w", "pair")).grad(np.ones(2), (np.full(2, 0.5), 1.5))
+    assert isinstance(gradient[1], tuple)  # a tuple's gradient is a tuple: (array, number)
+    assert sourcegrad.check_grad(unpacks, np.ones(2), (np.full(2, 0.5), 1.5), wrt=("w", "pair"))
 
 
 def test_inactive_unsupported_operations_are_fine():

@@ -581,6 +581,7 @@ for _name in ("rules_elementwise", "rules_reductions", "rules_shape", "rules_lin
             raise
 try:
     import scipy.special  # noqa: F401
+    import scipy.stats  # noqa: F401
 except ImportError:  # scipy is optional: without it there are no scipy rules, and rules_scipy skips itself
     pass
 else:

@@ -473,3 +473,37 @@ def list_of_layer_dicts_walked_then_read_again(blocks, x):
 def test_a_list_of_dicts_walked_by_a_loop_and_read_after_it(device):
     blocks = [{"w": rng.standard_normal((3, 3)), "b": rng.standard_normal(3)} for _ in range(2)]
     check_container(list_of_layer_dicts_walked_then_read_again, blocks, rng.standard_normal((2, 3)), device=device)
+
+
+# ---- tuples unpacked: a tuple parameter's gradient is a tuple ---------------------------------------------------
+
+
+def unpacks_a_tuple_parameter(params, x):
+    w, b = params
+    return np.sum(np.tanh(x @ w + b))
+
+
+def unpacks_layers_by_index_in_a_loop(layers, x):
+    h = x
+    for i in range(len(layers)):
+        w, b = layers[i]
+        h = np.tanh(h @ w + b)
+    w, b = layers[-1]
+    return np.sum(h * 2.0) + np.sum(b)
+
+
+def test_a_tuple_parameter_unpacked_gets_a_tuple_gradient():
+    rng = np.random.default_rng(0)
+    params, x = (rng.standard_normal((3, 2)), rng.standard_normal(2)), rng.standard_normal((4, 3))
+    gradient = sourcegrad.differentiate(unpacks_a_tuple_parameter).grad(params, x)
+    assert isinstance(gradient, tuple) and [g.shape for g in gradient] == [(3, 2), (2,)]
+    assert sourcegrad.check_grad(unpacks_a_tuple_parameter, params, x)
+
+
+def test_tuples_of_a_list_unpacked_by_index_in_a_loop():
+    rng = np.random.default_rng(1)
+    layers = [(rng.standard_normal((3, 3)), rng.standard_normal(3)) for _ in range(2)]
+    x = rng.standard_normal((4, 3))
+    gradient = sourcegrad.differentiate(unpacks_layers_by_index_in_a_loop).grad(layers, x)
+    assert isinstance(gradient, list) and all(isinstance(g, tuple) for g in gradient)
+    assert sourcegrad.check_grad(unpacks_layers_by_index_in_a_loop, layers, x)

@@ -20,6 +20,7 @@ from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, 
 
 try:  # the table lists the rules for optional libraries too (the test extra installs scipy)
     import scipy.special  # noqa: F401
+    import scipy.stats  # noqa: F401
 except ImportError:
     pass
 load_optional_rules()
@@ -32,7 +33,8 @@ OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", oper
              REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)"}
 FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",
             "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting",
-            "scipy_special": "scipy.special (when scipy is installed)"}
+            "scipy_special": "scipy.special (when scipy is installed)",
+            "scipy_stats": "scipy.stats (when scipy is installed)"}
 
 
 def spelling(primitive):
@@ -42,6 +44,12 @@ def spelling(primitive):
         return f"`.{primitive.name}{'()' if primitive.is_call else ''}`"
     if getattr(builtins, getattr(primitive, "__name__", ""), None) is primitive:
         return f"`{primitive.__name__}()`"
+    owner = getattr(primitive, "__self__", None)  # a distribution's method: `scipy.stats.norm.logpdf`
+    stats = sys.modules.get("scipy.stats")
+    if stats is not None and owner is not None and not isinstance(owner, type):
+        for name in ("norm", "t", "multivariate_normal"):
+            if getattr(stats, name, None) is owner:
+                return f"`scipy.stats.{name}.{primitive.__name__}`"
     special = sys.modules.get("scipy.special")
     if special is not None and getattr(special, getattr(primitive, "__name__", ""), None) is primitive:
         return f"`scipy.special.{primitive.__name__}`"  # scipy's ufuncs have no __module__ to tell by

@@ -546,7 +546,7 @@ class _Normalizer:
         With `assigns`, the target is a new version of that user name, taken only after the
         operands are read (`a = a + b` reads the old a).
         """
-        expr = self.row_concatenation_as_call(expr)
+        expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
         node = expr
         result_kind = None
         if isinstance(expr, gast.BinOp):
@@ -623,6 +623,8 @@ class _Normalizer:
             index = self.atom(expr.slice, None)
             if isinstance(index, gast.Constant):  # `params["w1"]`, `layers[0]`
                 result_kind = values.element(self.kind(value), index.value)
+            else:  # `layers[i]`: what every item of the list is, where they are alike
+                result_kind = values.items(self.kind(value))
             key = index.value if isinstance(index, gast.Constant) and isinstance(index.value, (str, int)) else None
             new = gast.Subscript(value=value, slice=index, ctx=gast.Load())
             primitive, args, kwargs = SUBSCRIPT, (value, index), {}
@@ -723,6 +725,21 @@ class _Normalizer:
         self.assign([gast.copy_location(gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None), target)],
                     write, stmt)
         self.block[-1].augmented = stmt  # an update in place, as `h += b` is: loop_body checks it the same way
+
+    def sum_of_a_display_as_additions(self, expr):
+        """Python's `sum([a, b, c])` (a list or tuple written out) as `0 + a + b + c`, what sum computes: the
+        additions have gradient rules, broadcasting included. A list held by a name is left to the call."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == "sum"
+                and expr.func.id not in self.names.current and self.resolver.lookup("sum") is builtins.sum):
+            return expr
+        start = expr.args[1] if len(expr.args) > 1 else next((k.value for k in expr.keywords if k.arg == "start"), None)
+        if not expr.args or not isinstance(expr.args[0], (gast.List, gast.Tuple)) or len(expr.args) > 2 \
+                or any(k.arg != "start" for k in expr.keywords):
+            return expr
+        total = start if start is not None else gast.Constant(value=0, kind=None)
+        for item in expr.args[0].elts:
+            total = gast.copy_location(gast.BinOp(left=total, op=gast.Add(), right=item), expr)
+        return total
 
     def row_concatenation_as_call(self, expr):
         """`np.r_[a, 2.0, 0:3]` as `np.concatenate([np.atleast_1d(a), np.atleast_1d(2.0), np.arange(0, 3, 1)])`: the

@@ -11,7 +11,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import _as_array, array_namespace, helper
+from .core import _as_array, array_namespace, helper, unbroadcast
 
 
 def _axis(axis, ndim):
@@ -285,3 +285,22 @@ def astype_grad(grad, x, dtype):
     if target is None or target.kind not in "fc":
         return grad.copy()
     return grad.astype(target)  # astype copies
+
+
+@helper
+def linspace_grad(grad, end, num, endpoint, axis, is_stop, retstep):
+    """The gradient of np.linspace's start (is_stop False) or stop: each sample is start + t * (stop - start)
+    with t = i / (num - 1) (or i / num without the endpoint), so it weighs the samples' gradients by 1 - t or t,
+    summed along the samples' axis and back to the end point's shape."""
+    if retstep:
+        raise SourcegradError("np.linspace(..., retstep=True) returns a pair; its gradient is not supported",
+                              hint="Compute the step as (stop - start) / (num - 1) yourself.")
+    module = array_namespace(grad)
+    intervals = num - 1 if endpoint else num
+    t = module.arange(num, dtype=grad.dtype) / intervals if intervals > 0 else module.zeros(num, dtype=grad.dtype)
+    axis = axis % grad.ndim
+    shape = [1] * grad.ndim
+    shape[axis] = num
+    t = t.reshape(shape)
+    weighted = module.sum(grad * (t if is_stop else 1 - t), axis=axis)
+    return unbroadcast(weighted, end)

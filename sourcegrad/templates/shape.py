@@ -15,7 +15,7 @@ import numpy as np
 from ..runtime import inverse_permutation, unbroadcast
 from ..runtime.shape import (astype_grad, diag_grad, fftshift_grad, flip_grad, ifftshift_grad, moveaxis_inverse,
                              pad_constant_grad, pad_grad, ravel_axes, ravel_shape, repeat_grad, roll_grad, rot90_grad,
-                             sort_grad, swapaxes_permutation, tile_grad)
+                             linspace_grad, sort_grad, swapaxes_permutation, tile_grad)
 from .registry import adjoint, d, method, ndim
 
 # ---- transposes ------------------------------------------------------------------------------------
@@ -215,3 +215,12 @@ def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True,
 
 method("copy", np.copy)
 method("astype", np.astype)
+
+
+# ---- evenly spaced samples between two end points ---------------------------------------------------------
+
+
+@adjoint(np.linspace, new_array=True)
+def linspace(result, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
+    d[start] = linspace_grad(d[result], start, num, endpoint, axis, False, retstep)
+    d[stop] = linspace_grad(d[result], stop, num, endpoint, axis, True, retstep)

@@ -270,7 +270,9 @@ class _Reverse:
             raise self.error(stmt, "unpacking this value with a gradient is not supported",
                                  "Unpack the result of np.split, or compute each part with its own expression.")
         d_value = self.names.get(stmt.value.id)
-        is_list = self.producers.get(stmt.value.id) in LIST_RESULT
+        kind = self.fn.kinds.get(stmt.value.id)  # a parameter (or a part of one) known to be a list or tuple
+        is_list = self.producers.get(stmt.value.id) in LIST_RESULT or (
+            isinstance(kind, tuple) and kind[0] in ("list", "tuple"))
         if is_list and d_value in defined:
             raise self.error(stmt, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
                                  "cannot be both a list and an array", "Use only the unpacked parts.")
