@@ -5,7 +5,8 @@ class), written to a temporary folder and imported, since sourcegrad reads sourc
 program uses only what README.md lists under "Supported today": operators with broadcasting, functions
 of the rule table, reductions, indexing, matrix products, reshapes and joins, for/while/if/break/continue,
 early returns, lists built in loops, dict/list/object parameters, helpers with keyword arguments and
-defaults, augmented assignment on arrays the function made. `check_program(seed)` then checks:
+defaults, augmented assignment on arrays the function made, writes into them (`a[i] = e`, `a[i] += e`),
+conditional expressions. `check_program(seed)` then checks:
 
 - sourcegrad's gradient of every `wrt` argument against float64 central finite differences;
 - the value value_and_grad returns against the original function's;
@@ -608,7 +609,8 @@ class Builder:
             table += [(1, self.s_if)] if nested_ok else []
             return self.weighted(table)()
         table += [(0.4, self.s_shape_unpack), (0.8, self.s_augmented), (1.5, self.s_helper_call),
-                  (0.5, self.s_split), (0.2, self.s_assert)]
+                  (0.5, self.s_split), (0.2, self.s_assert), (0.8, self.s_element_write),
+                  (0.6, self.s_conditional_expression)]
         if nested_ok:
             table += [(1.5, self.s_if), (1, self.s_if_define), (1.5, self.s_for_range), (0.8, self.s_for_rows),
                       (1.2, self.s_for_list), (0.8, self.s_list_built_in_loop), (0.5, self.s_list_display)]
@@ -727,6 +729,38 @@ class Builder:
             self.emit(f"{acc} {op} {strip(increment())}")
         self.bind(acc, shape)
         self.locals.discard(acc)  # never rebound afterwards, so nothing else ever holds it before an update
+
+    def s_element_write(self):
+        """`a[index] = e` and `a[index] += e` into an array the function just made (README: writing into such an
+        array): a row, a column slice, an element, a mask, and inside a loop a row picked by the counter."""
+        shape = self.pick([H, M])
+        a = self.fresh("a")
+        self.emit(f"{a} = {strip(self.squash(shape, 1))} * 1.0")
+        rows = shape[0]
+        writes = self.rng.randint(1, 3)
+        for _ in range(writes):
+            form = self.pick(["row", "columns", "element", "mask", "augmented_row"]
+                             + (["counter_row"] if self.counters else []))
+            if form == "row":
+                self.emit(f"{a}[{self.rng.randrange(rows)}] = {strip(self.expr(V, 1))}")
+            elif form == "columns":
+                self.emit(f"{a}[:, 1:3] = {strip(self.squash(S, 1))}")
+            elif form == "element":
+                self.emit(f"{a}[{self.rng.randrange(rows)}, {self.rng.randrange(4)}] = {strip(self.squash(S, 1))}")
+            elif form == "mask":
+                self.emit(f"{a}[{a} > {self.pick(['0.3', '-0.2', '0.0'])}] = {self.pick(['0.0', '0.5', '-1.0'])}")
+            elif form == "augmented_row":
+                self.emit(f"{a}[{self.rng.randrange(rows)}] += {strip(self.expr(V, 1))}")
+            else:
+                self.emit(f"{a}[{self.pick(self.counters)} % {rows}] = {strip(self.expr(V, 1))}")
+        self.bind(a, shape)
+
+    def s_conditional_expression(self):
+        """`t = e1 if condition else e2` (README: conditional expressions), the condition on data."""
+        shape = self.target_shape()
+        name = self.fresh("t")
+        self.emit(f"{name} = ({strip(self.expr(shape, 1))}) if {self.condition()} else ({strip(self.expr(shape, 1))})")
+        self.bind(name, shape)
 
     def s_split(self):
         """np.split / np.array_split into a tuple of names, joined again another way."""

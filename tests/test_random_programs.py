@@ -75,6 +75,9 @@ CONSTRUCTS = {
     "np.linalg": r"np\.linalg\.",
     "no-gradient function": r"np\.(sign|floor|round|argmax|argmin|zeros_like|ones_like)\(",
     "parameter with a default": r"alpha=0\.5",
+    "element write": r"\n\s+a\d+\[[^\n]*\] = ",
+    "augmented element write": r"\n\s+a\d+\[[^\n]*\] \+= ",
+    "conditional expression": r"\) if [^\n]* else \(",
 }
 
 
