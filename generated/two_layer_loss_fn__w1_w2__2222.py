@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1c504fd1c11d7a0c87a23b1a9bcafaad635e0e8572d2c8b9cd257c3db00797c0
+# sourcegrad-key: b454170fb13c7e8e2447a794dc21be32eb860878053d4baa2aec0d5400309ea1
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

@@ -440,3 +440,32 @@ def _make_loss_reading_two_acts(act):
 def test_one_name_for_two_functions_in_the_gradient_is_refused():
     with pytest.raises(SourcegradError, match="names two different objects"):
         sourcegrad.differentiate(_make_loss_reading_two_acts(np.tanh)).grad(np.array([0.3, -0.5]))
+
+
+def calls_a_nested_def_as_a_statement(x):
+    a = x * 3.0
+
+    def write(v):
+        a[0] = v
+        return 1.0
+    write(x[1] * 2.0)
+    return np.sum(a * x)
+
+
+def nested_def_writes_into_the_enclosing_array(x):
+    a = x * 3.0
+
+    def add(v):
+        a[0] += v
+        return 1.0
+    t = add(x[1])
+    return np.sum(a * x) * t
+
+
+@pytest.mark.parametrize("fn, message", [
+    (calls_a_nested_def_as_a_statement, "whose result is not used"),
+    (nested_def_writes_into_the_enclosing_array, "would change an array of the enclosing function in place"),
+], ids=["statement_call", "write_into_enclosing"])
+def test_a_nested_def_that_could_only_act_by_changing_the_enclosing_arrays_is_refused(fn, message):
+    with pytest.raises(SourcegradError, match=message):
+        sourcegrad.differentiate(fn).grad(np.array([0.5, -1.0, 2.0]))

@@ -402,6 +402,9 @@ class _Normalizer:
 
     def expression_atoms(self, expr):
         """Flatten the operands of an expression whose own result is not kept (an expression statement)."""
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id in self.local_functions:
+            raise self.src.error(expr, f"a call of the nested function `{expr.func.id}` whose result is not used",
+                                 "Assign its result to a name; a nested function can only compute a value here.")
         if isinstance(expr, gast.Call):
             chain = attribute_chain(expr.func)
             if isinstance(expr.func, gast.Attribute) and (chain is None or chain[0] in self.names.current):
@@ -715,6 +718,7 @@ class _Normalizer:
         current = self.names.current.get(name)
         if current is None or current not in self.owned:
             whose = ("the caller's array" if current in self.params + self.kwonly else
+                     "an array of the enclosing function" if current is None and self.inliner.helpers else
                      "a global array" if current is None else "an array that another name may also hold")
             raise self.src.error(stmt, f"`{name}[...] = ...` would change {whose} in place",
                                  f"Write into an array the function makes: `{name} = np.zeros(...)`, or "
