@@ -13,7 +13,6 @@ import ast
 import inspect
 import runpy
 import sys
-import time
 from pathlib import Path
 
 from .version import __version__
@@ -72,19 +71,18 @@ def _run(entry, script, steps, device):
     default = inspect.signature(entry).parameters.get("steps")
     total = steps if steps is not None else getattr(default, "default", None)
     total = total if isinstance(total, int) and total > 0 else 100
-    start = time.perf_counter()
 
     def log(t, loss):
-        # A line every 10% of the run, and the last step: progress without flooding the terminal.
+        # A line every 10% of the run, and the last step: progress without flooding the terminal. No times:
+        # nothing in sourcegrad reads a clock (benchmarks/ measures).
         period = max(1, total // 10)
         if t % period == period - 1 or t == total - 1:
-            elapsed = time.perf_counter() - start
-            print(f"  step {t + 1:>5}/{total}  loss {float(loss):.6g}  ({elapsed:.2f} s)")
+            print(f"  step {t + 1:>5}/{total}  loss {float(loss):.6g}")
 
     if device is not None and "device" not in inspect.signature(entry).parameters:
         raise SourcegradError(f"{script}'s main() takes no device", hint="Give its main() a `device` parameter.")
     _call(entry, script, log=log, steps=steps, device=device)
-    print(f"done in {time.perf_counter() - start:.2f} s")
+    print("done")
 
 
 def _call(entry, script, **options):

@@ -371,10 +371,7 @@ def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=N
     device="cuda" computes sourcegrad's gradient on the GPU (the arguments moved there, the gradients
     required to come back there); the finite differences are always taken on the host.
     """
-    if isinstance(fn, DifferentiableFunction):
-        differentiable = fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device, fn.has_aux)
-    else:
-        differentiable = DifferentiableFunction(fn, wrt)
+    differentiable = _differentiable(fn, wrt)
     return finite_difference_check(differentiable, args, kwargs, eps, rtol, atol, directions, seed, grad_output, device)
 
 
@@ -392,9 +389,7 @@ def explain(fn, *args, stage=None, wrt=None, **kwargs) -> str:
     stage: one of "normal form", "activity", "reverse", "simplified", "generated", or None for all of
     them, each under a heading. fn may be a differentiated function (its wrt is used) or a plain one.
     """
-    function = fn if isinstance(fn, DifferentiableFunction) else DifferentiableFunction(fn, wrt)
-    if wrt is not None and isinstance(fn, DifferentiableFunction):
-        function = DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device, fn.has_aux)
+    function = _differentiable(fn, wrt)
     stages = Frontend.STAGES
     if stage is not None and stage not in stages:
         raise SourcegradError(f"explain has no stage {stage!r}", hint=f"Choose one of: {', '.join(stages)}.")
@@ -534,8 +529,7 @@ def _owns_memory(array):
 
 def _write_into(target, gradient):
     if gradient is not target:
-        if getattr(getattr(gradient, "dtype", None), "kind", None) == "c" or isinstance(gradient, complex):
-            # complex data reached a real argument: the cast would drop its imaginary part
+        if _is_complex(gradient):  # complex data reached a real argument: the cast would drop its imaginary part
             raise _complex_error()
         target[...] = gradient  # a gradient no operation could write into directly
     return target
@@ -546,6 +540,17 @@ def _rank_key(args, kwargs):
     if kwargs:
         key += tuple(sorted((k, _rank(v)) for k, v in kwargs.items()))
     return key
+
+
+def _differentiable(fn, wrt):
+    """fn as a DifferentiableFunction; one given with wrt is made again with that wrt, its options kept."""
+    if not isinstance(fn, DifferentiableFunction):
+        return DifferentiableFunction(fn, wrt)
+    return fn if wrt is None else DifferentiableFunction(fn.fn, wrt, fn.generated_dir, fn.device, fn.has_aux)
+
+
+def _is_complex(value):
+    return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
 
 
 def _complex_error():
@@ -560,10 +565,10 @@ def _like_input(gradient, argument):
     if isinstance(gradient, dict):
         parts = argument if isinstance(argument, dict) else vars(argument) if hasattr(argument, "__dict__") else {}
         return {k: _like_input(g, parts.get(k)) for k, g in gradient.items()}
-    if isinstance(gradient, list) and isinstance(argument, (list, tuple)):  # a tuple's gradient is a tuple
-        return type(argument)(_like_input(g, a) for g, a in zip(gradient, argument)) if type(argument) in (list, tuple) \
-            else [_like_input(g, a) for g, a in zip(gradient, argument)]
-    if getattr(getattr(gradient, "dtype", None), "kind", None) == "c" or isinstance(gradient, complex):
+    if isinstance(gradient, list) and isinstance(argument, (list, tuple)):
+        parts = [_like_input(g, a) for g, a in zip(gradient, argument)]
+        return tuple(parts) if type(argument) is tuple else parts  # a tuple's gradient is a tuple
+    if _is_complex(gradient):
         raise _complex_error()
     dtype = getattr(argument, "dtype", None)
     if dtype is None or dtype.kind not in "fc":

@@ -127,20 +127,22 @@ class _Writer:
             if isinstance(stmt, ir.Loop):
                 body.extend(self.release_after(stmt, fn.body[index + 1:]))
 
-        returned = copy.deepcopy(fn.returned.value)
-        aux = copy.deepcopy(fn.returned.aux)
         rebound = self.memory.backward_writes()
         taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
-        if isinstance(returned, gast.Name) and returned.id in rebound:
-            # the backward pass restores earlier values of this name: keep the one to return
-            value_name = ir.fresh_name("value", taken)
-            body.append(_assign(value_name, returned))
-            returned = ir.name(value_name)
-            taken = taken | {value_name}
-        if aux is not None and set(ir.names_in(aux)) & rebound:  # the same for the auxiliary output
-            aux_name = ir.fresh_name("aux", taken)
-            body.append(_assign(aux_name, aux))
-            aux = ir.name(aux_name)
+
+        def kept(expr, base):
+            """expr, or a name holding its value now when the backward pass restores earlier values of a name
+            it reads: what is returned is the forward pass's last value."""
+            nonlocal taken
+            if expr is None or not set(ir.names_in(expr)) & rebound:
+                return copy.deepcopy(expr)
+            name = ir.fresh_name(base, taken)
+            taken = taken | {name}
+            body.append(_assign(name, copy.deepcopy(expr)))
+            return ir.name(name)
+
+        returned = kept(fn.returned.value, "value")
+        aux = kept(fn.returned.aux, "aux")  # has_aux: the auxiliary output, kept the same way
         body.append(self.comment("backward pass: gradients in reverse order"))
         body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned), ir.name(rev.seed)])))
         body.extend(self.backward(rev.backward, [None]))

@@ -43,6 +43,12 @@ def may_jump(block, kinds) -> bool:
     return False
 
 
+def structured_body(body, taken=()):
+    """A copy of a function's body as the normaliser reads it: conditional expressions made `if` statements,
+    returns only at the ends of paths. taken: see lift_conditional_expressions."""
+    return restructure_function(lift_conditional_expressions(copy.deepcopy(body), taken))
+
+
 def restructure_function(body):
     """The function body with returns only at the ends of paths (see the module docstring)."""
     return _block(body, (gast.Return,))

@@ -11,7 +11,6 @@ globals for the while, so the helper's statements land in the caller's statement
 from __future__ import annotations
 
 import builtins
-import copy
 import dataclasses
 import inspect
 import types
@@ -119,8 +118,7 @@ class Inliner:
         saved = (normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin)
         # `a if c else b` made an `if` first, so that the names it assigns count as the helper's own (a nested
         # function's must not be a name of the function it is in, which it may read)
-        body = control.restructure_function(control.lift_conditional_expressions(
-            copy.deepcopy(src.tree.body), taken=set(normalizer.names.used) | set(normalizer.names.current)))
+        body = control.structured_body(src.tree.body, taken=set(normalizer.names.used) | set(normalizer.names.current))
         helper_assigned = stored_names(src.tree) | stored_names(gast.Module(body=body, type_ignores=[]))
         # Every name the helper mentions is taken: a local of the helper must not get the name of a global
         # that another helper (or the caller) reads.
@@ -131,10 +129,7 @@ class Inliner:
             if isinstance(value, gast.Name) and value.id in callers_names and values.function_of(
                     normalizer.kinds.get(value.id)) is not None:
                 user = next((u for u, held in normalizer.names.current.items() if held == value.id), None)
-                if user in normalizer.assigned or user in normalizer.root_assigned:  # see _Normalizer.function_value
-                    raise normalizer.src.error(call, f"`{user}` holds a function and is assigned in the function: "
-                                                     "sourcegrad cannot tell which function this call passes on",
-                                               "Give each function a name of its own and pass it by that name.")
+                normalizer.refuse_if_rebound(user, call, "passes on")
             if isinstance(value, gast.Name) and value.id not in callers_names \
                     and values.is_function(normalizer.references.get(value.id)):
                 value = normalizer.references[value.id]  # `layer(x, w, act=relu)`: a global function passed on

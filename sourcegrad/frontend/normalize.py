@@ -86,7 +86,7 @@ class _Normalizer:
     # ---- statements ---------------------------------------------------------
 
     def run(self) -> ir.Function:
-        body = control.restructure_function(control.lift_conditional_expressions(copy.deepcopy(self.src.tree.body)))
+        body = control.structured_body(self.src.tree.body)
         if not control.always_jumps(body, (gast.Return,)):
             last = body[-1] if body else self.src.tree
             raise self.src.error(last, f"not every path through {self.src.tree.name} ends in `return <value>`",
@@ -147,11 +147,9 @@ class _Normalizer:
         elif isinstance(stmt, gast.AugAssign):
             # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
             # the same only when no other name holds that array: so h must hold an array this function made.
-            current = self.names.current.get(stmt.target.id)
-            if current not in self.owned:
-                whose = "the caller's" if current in self.params + self.kwonly else "an array that another name may also hold"
-                raise self.src.error(stmt, f"`{stmt.target.id} {_OP_SYMBOL[type(stmt.op)]}= ...` would change {whose} in place",
-                                     f"Write `{stmt.target.id} = {stmt.target.id} {_OP_SYMBOL[type(stmt.op)]} ...`, which makes a new array.")
+            name, symbol = stmt.target.id, _OP_SYMBOL[type(stmt.op)]
+            self.require_owned(name, stmt, f"`{name} {symbol}= ...`",
+                               f"Write `{name} = {name} {symbol} ...`, which makes a new array.")
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
@@ -458,14 +456,19 @@ class _Normalizer:
         function for its value, `nonlinearity=np.tanh`), else None."""
         if isinstance(func, gast.Name) and func.id in self.names.current:
             function = values.function_of(self.kinds.get(self.names.current[func.id]))
-            if function is not None and (func.id in self.assigned or func.id in self.root_assigned):
-                # In a loop the call may run before and after the rebinding: which function it reaches
-                # depends on the iteration, and the generated code would call the first one every time.
-                raise self.src.error(func, f"`{func.id}` holds a function and is assigned in the function: sourcegrad "
-                                           "cannot tell which function this call reaches",
-                                     "Give each function a name of its own and call it by that name.")
+            if function is not None:
+                self.refuse_if_rebound(func.id, func, "reaches")
             return function
         return None
+
+    def refuse_if_rebound(self, user_name, node, what):
+        """A name holding a function that is also assigned in the function: in a loop a call may run before and
+        after the rebinding, so which function it reaches depends on the iteration, and the generated code
+        would call the first one every time."""
+        if user_name in self.assigned or user_name in self.root_assigned:
+            raise self.src.error(node, f"`{user_name}` holds a function and is assigned in the function: sourcegrad "
+                                       f"cannot tell which function this call {what}",
+                                 "Give each function a name of its own and use it by that name.")
 
     def function_callee(self, func, function):
         """What the generated code calls for a name holding function (one with a rule, not inlined): numpy's through
@@ -710,19 +713,24 @@ class _Normalizer:
                                  "auxiliary values in a tuple or dict: `return loss, (a, b)`.")
         return stmt.value.elts[0], stmt.value.elts[1]
 
+    def require_owned(self, name, stmt, what, hint):
+        """Refuse a change in place (`h += b`, `h[i] = v`) unless name holds an array this function made and no
+        other name holds: the generated code rebinds name to a new array instead, which is the same only then."""
+        current = self.names.current.get(name)
+        if current is not None and current in self.owned:
+            return
+        whose = ("the caller's array" if current in self.params + self.kwonly else
+                 "an array of the enclosing function" if current is None and self.inliner.helpers else
+                 "a global array" if current is None else "an array that another name may also hold")
+        raise self.src.error(stmt, f"{what} would change {whose} in place", hint)
+
     def write_element(self, target, value, stmt):
         """`a[index] = value` as `a = <a with value at index>`, a new version of a (ir.SET_ITEM). Python writes into
         a's array; the new version is the same only when no other name holds that array, so, as for `a += b`,
         a must hold an array this function made."""
         name = target.value.id
-        current = self.names.current.get(name)
-        if current is None or current not in self.owned:
-            whose = ("the caller's array" if current in self.params + self.kwonly else
-                     "an array of the enclosing function" if current is None and self.inliner.helpers else
-                     "a global array" if current is None else "an array that another name may also hold")
-            raise self.src.error(stmt, f"`{name}[...] = ...` would change {whose} in place",
-                                 f"Write into an array the function makes: `{name} = np.zeros(...)`, or "
-                                 f"`{name} = {name}.copy()` first.")
+        self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
+                           f"`{name} = np.zeros(...)`, or `{name} = {name}.copy()` first.")
         write = gast.copy_location(gast.Call(func=ir.name(_ELEMENT_WRITE), args=[
             gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), target),
             target.slice, value], keywords=[]), stmt)

@@ -100,7 +100,7 @@ def _passes_through(wrapper, wrapped) -> bool:
                 isinstance(n, gast.keyword) and n.arg == "out" for n in gast.walk(stmt)):
             continue  # a print or a log line
         elif isinstance(stmt, gast.Assign) and all(isinstance(t, gast.Name) and t.id not in kept for t in stmt.targets):
-            continue  # `start = time.perf_counter()`
+            continue  # a value of the wrapper's own (a timing decorator's start), never the result
         else:
             return False
     if not isinstance(last, gast.Return) or last.value is None:
