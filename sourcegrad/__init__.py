@@ -8,12 +8,12 @@
 
 from .version import __version__
 
-from .api import (DifferentiableFunction, adjoint, assert_grad, check_grad, differentiate, explain,  # noqa: E402
-                  grad, keep_freed_memory, nondifferentiable, stop_gradient, to_device)
+from .api import (DifferentiableFunction, adjoint, assert_grad, check_grad, checkpoint, differentiate, explain,  # noqa: E402
+                  grad, hessian, hvp, jacobian, jvp, keep_freed_memory, nondifferentiable, stop_gradient, to_device)
 from .errors import SourcegradError  # noqa: E402
 from .templates.registry import d  # noqa: E402  (`d[x]` in a user's gradient rule)
 from . import nn, optim  # noqa: E402,F401  (sourcegrad.nn, sourcegrad.optim)
 
-__all__ = ["DifferentiableFunction", "SourcegradError", "adjoint", "assert_grad", "check_grad", "d", "differentiate",
-           "explain", "grad", "keep_freed_memory", "nn", "nondifferentiable", "optim", "stop_gradient", "to_device",
+__all__ = ["DifferentiableFunction", "SourcegradError", "adjoint", "assert_grad", "check_grad", "checkpoint", "d", "differentiate",
+           "explain", "grad", "hessian", "hvp", "jacobian", "jvp", "keep_freed_memory", "nn", "nondifferentiable", "optim", "stop_gradient", "to_device",
            "__version__"]

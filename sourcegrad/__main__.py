@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .version import __version__
 from .api import compiled_files
+from .compiler import FORWARD_TAG
 from .memory import keep_freed_memory
 from .errors import SourcegradError
 
@@ -62,7 +63,8 @@ def main(argv=None):
             print(f"{script} differentiates nothing: no backward pass was generated.")
         return 0
     for path in files:
-        print(f"generated backward pass: {_shown(path)}")
+        what = "forward-mode code" if FORWARD_TAG in Path(path).name else "backward pass"
+        print(f"generated {what}: {_shown(path)}")
     return 0
 
 

@@ -16,6 +16,7 @@ import inspect
 import operator
 import sys
 import threading
+import weakref
 
 import numpy
 
@@ -28,6 +29,7 @@ from .errors import SourcegradError
 from .checking import finite_difference_check
 from .runtime import NUMPY, OutputGradientError, array_module_for
 from .runtime.device import to_device  # noqa: F401  (part of the API)
+from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
 
@@ -54,7 +56,10 @@ class DifferentiableFunction:
         self.device = device  # "cpu", "cuda", or None: the arguments decide
         self.has_aux = bool(has_aux)  # fn returns `value, aux`: value is differentiated, aux handed back beside it
         self._frontend = None
-        self._parameters = _parameter_names(self.source_fn)
+        self._parameters = _parameter_names(self.source_fn, varargs=True)
+        # `*args`: a parameter holding a tuple, which the generated function takes as one argument
+        self._vararg = next((p.name for p in _signature(self.source_fn).parameters.values()
+                             if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
         clashing = [p for p in self._parameters if p in OPTIONS]  # value_and_grad's own keywords
         if clashing:
             raise SourcegradError(f"{fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad and "
@@ -71,6 +76,10 @@ class DifferentiableFunction:
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
+        self._compiled_forward = {}  # forward mode (jvp), compiled on first use
+        self._last_forward = None
+        self._compiled_hvp = {}  # Hessian-vector products
+        self._last_hvp = None
         self._lock = threading.Lock()
 
     def __call__(self, *args, **kwargs):
@@ -99,6 +108,9 @@ class DifferentiableFunction:
         # One path for every call: the compiled gradient's key (a rank per argument), one dict lookup, the
         # generated function, and the gradients' dtypes checked. It costs about what a hand-written training
         # step's own Python costs, so it is written for speed: no helper calls where a line will do.
+        called = (args, kwargs)
+        if self._vararg is not None:
+            args, kwargs = self._packed(args, kwargs)
         try:
             compiled = self._compiled[tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)]
             if compiled.rules_version != RULES_VERSION[0]:
@@ -111,7 +123,7 @@ class DifferentiableFunction:
         except (AttributeError, KeyError):  # a Python number, a structure, ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
-            compiled = self._compile(args, kwargs)
+            compiled = self._compile(*called)
         if device is None and self.device is None and "cupy" not in sys.modules:
             xp = NUMPY
         else:
@@ -256,6 +268,74 @@ class DifferentiableFunction:
         value, gradients = self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, **kwargs)
         return (gradients, value[1]) if self.has_aux else gradients
 
+    def jvp(self, primals, tangents, device=None):
+        """Forward mode: (f(*primals), the derivative of f at primals along tangents), in one pass that costs
+        about what f costs. tangents: one per `wrt` argument (one array for one), each of its argument's shape;
+        None stands for zeros. With has_aux, f(*primals) is the pair `(value, aux)`."""
+        primals = tuple(primals)
+        tangents = self._tangents(tangents)
+        compiled = self._compile(primals, {}, mode="forward")
+        arguments = self._bind(primals, {})
+        checked = {}
+        for name, tangent, keyword in zip(self.wrt, tangents, _tangent_parameters(compiled.function, len(self.wrt))):
+            checked[keyword] = _checked_tangent(name, arguments[name], tangent)
+        xp = array_module_for((*primals, *checked.values()), device or self.device)
+        try:
+            value, tangent_out = compiled.function(xp, *primals, **checked)
+        except SourcegradError as exc:
+            raise compiled.locate(exc) from None
+        if getattr(tangent_out, "flags", None) is not None and not tangent_out.flags.writeable:
+            tangent_out = tangent_out.copy()  # a broadcast view: the caller gets an array of its own
+        return value, tangent_out
+
+    def hvp(self, primals, vectors, device=None):
+        """The Hessian of f at primals times vectors (one per `wrt` argument, each of its argument's shape):
+        one array for one `wrt` argument, else a tuple, as f.grad gives gradients. f must return a scalar.
+        Reverse mode over forward mode: the gradient of f's derivative along the vectors, in one generated file
+        (`f.hvp_source`), costing a few times what f costs."""
+        primals = tuple(primals)
+        vectors = self._tangents(vectors)
+        compiled = self._compile(primals, {}, mode="hvp")
+        arguments = self._bind(primals, {})
+        keywords = _tangent_parameters(compiled.function, len(self.wrt), before_last=1)  # the last takes the seed
+        checked = {k: _checked_tangent(name, arguments[name], v) for name, v, k in zip(self.wrt, vectors, keywords)}
+        xp = array_module_for((*primals, *checked.values()), device or self.device)
+        try:
+            value, products = compiled.function(xp, *primals, **checked)
+        except OutputGradientError:
+            raise SourcegradError(f"hvp needs {self.fn.__qualname__} to return a scalar", compiled.return_location,
+                                  "Return a scalar (a loss summed with .sum()); for a vector output, take jvp or "
+                                  "jacobian.") from None
+        except SourcegradError as exc:
+            raise compiled.locate(exc) from None
+        return self._returned(value, products, primals)[1]
+
+    def _tangents(self, tangents):
+        """Tangents (or hvp's vectors) as a tuple of one per `wrt` argument."""
+        if (self._single or len(self.wrt) == 1) and not isinstance(tangents, (tuple, list)):
+            tangents = (tangents,)
+        tangents = tuple(tangents)
+        if len(tangents) != len(self.wrt):
+            raise SourcegradError(f"got {len(tangents)} tangents for {len(self.wrt)} wrt arguments "
+                                  f"({', '.join(self.wrt)})", hint="Pass one per wrt argument, in wrt order.")
+        return tangents
+
+    @property
+    def hvp_source(self) -> str:
+        """The generated Python of the most recently used Hessian-vector product."""
+        if self._last_hvp is None:
+            raise SourcegradError(f"the Hessian-vector product of {self.fn.__qualname__} has not been compiled yet",
+                                  hint="Call .hvp(primals, vectors) once first.")
+        return self._last_hvp.source
+
+    @property
+    def forward_source(self) -> str:
+        """The generated Python of the most recently used forward-mode (jvp) function."""
+        if self._last_forward is None:
+            raise SourcegradError(f"the forward mode of {self.fn.__qualname__} has not been compiled yet",
+                                  hint="Call .jvp(primals, tangents) once first.")
+        return self._last_forward.source
+
     @property
     def backward_source(self) -> str:
         """The generated Python of the most recently used compiled gradient."""
@@ -268,26 +348,43 @@ class DifferentiableFunction:
 
     # ---- compilation ---------------------------------------------------------------
 
-    def _compile(self, args, kwargs):
+    def _compile(self, args, kwargs, mode="reverse"):
+        table = {"reverse": self._compiled, "forward": self._compiled_forward, "hvp": self._compiled_hvp}[mode]
         with self._lock:
             key = _rank_key(args, kwargs)
-            if key in self._compiled and self._compiled[key].current():
-                return self._compiled[key]
+            if key in table and table[key].current():
+                return table[key]
             if self._frontend is None:
                 self._frontend = Frontend(self.source_fn, self.has_aux)
             arguments = self._bind(args, kwargs)
             ranks = {name: _rank(value) for name, value in arguments.items()}
-            compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir)
-            self._compiled[key] = compiled
+            compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir, mode)
+            table[key] = compiled
             # also under the key of a call passing every parameter by position, as the entry point does
-            self._compiled[tuple(ranks[name] for name in self._parameters)] = compiled
-            self._last = compiled
+            table[tuple(ranks[name] for name in self._parameters)] = compiled
+            if mode == "reverse":
+                self._last = compiled
+            elif mode == "forward":
+                self._last_forward = compiled
+            else:
+                self._last_hvp = compiled
             if compiled.path is not None:
                 _compiled_files.append(compiled.path)
             return compiled
 
+    def _packed(self, args, kwargs):
+        """(args, kwargs) as the generated function takes them: the arguments `*args` takes as one tuple."""
+        position = self._parameters.index(self._vararg)
+        if self._vararg in kwargs or len(args) < position:  # passed by name already (check_grad does), or empty
+            return args, {self._vararg: (), **kwargs}
+        return (*args[:position], tuple(args[position:])), kwargs
+
     def _bind(self, args, kwargs):
         """The call's arguments by parameter name, defaults included."""
+        if self._vararg is not None and self._vararg in kwargs:  # `*args` given by name, as its tuple (check_grad)
+            kwargs, parameters = dict(kwargs), _signature(self.source_fn).parameters
+            before = self._parameters[len(args):self._parameters.index(self._vararg)]  # then given by position
+            args = (*args, *[kwargs.pop(name, parameters[name].default) for name in before], *kwargs.pop(self._vararg))
         try:
             bound = _signature(self.source_fn).bind(*args, **kwargs)
         except TypeError as exc:
@@ -353,8 +450,152 @@ def differentiate(fn=None, *, wrt=None, generated_dir=None, device=None, has_aux
 
 def grad(fn, wrt=None, generated_dir=None, device=None, has_aux=False):
     """The functional form: grad(f, wrt=...)(*args) returns f's gradients at args (with has_aux, `(gradients,
-    aux)`)."""
+    aux)`). grad(grad(f)) is the second derivative of f with respect to one scalar argument."""
+    inner = getattr(fn, "__self__", None)
+    if isinstance(inner, DifferentiableFunction) and getattr(fn, "__func__", None) is DifferentiableFunction.grad:
+        return _second_derivative(inner, wrt)
     return DifferentiableFunction(fn, wrt, generated_dir, device, has_aux).grad
+
+
+def _second_derivative(inner, wrt):
+    """grad(grad(f)): d/dx (df/dx) for a scalar x, the Hessian-vector product along 1."""
+    if wrt is not None or len(inner.wrt) != 1 or inner.has_aux:
+        raise SourcegradError("grad(grad(f)) is taken for a function of one scalar wrt argument, with respect to it",
+                              hint="For more arguments or arrays use sourcegrad.hessian or sourcegrad.hvp.")
+
+    def second_derivative(*args):
+        x = inner._bind(args, {})[inner.wrt[0]]
+        if getattr(x, "shape", ()) != ():
+            raise SourcegradError(f"grad(grad(f)) needs {inner.wrt[0]} to be a scalar; it has shape {x.shape}",
+                                  hint="For an array use sourcegrad.hessian (or hvp for one direction).")
+        return inner.hvp(args, 1.0)
+
+    return second_derivative
+
+
+def hvp(fn, wrt=None, generated_dir=None, device=None):
+    """hvp(f, wrt)(primals, vectors): the Hessian of the scalar function f at primals times vectors (one per
+    `wrt` argument), by reverse mode over forward mode, without forming the Hessian."""
+    return _functional(fn, wrt, generated_dir, device).hvp
+
+
+def hessian(fn, wrt=None, generated_dir=None, device=None):
+    """hessian(f, wrt)(*args): the Hessian of the scalar function f, of shape x.shape + x.shape for one `wrt`
+    argument x, else a tuple of tuples, block [a][b] of shape x_a.shape + x_b.shape: one hvp per element."""
+    function = _functional(fn, wrt, generated_dir, device)
+
+    def hessian_at(*args):
+        arguments = function._bind(args, {})
+        inputs = [arguments[name] for name in function.wrt]
+        xp = array_module_for(tuple(inputs), function.device)
+        blocks = [[None] * len(inputs) for _ in inputs]
+        for b, x in enumerate(inputs):
+            shape = tuple(getattr(x, "shape", ()))
+            size = int(numpy.prod(shape))
+            columns = []
+            for i in range(size):
+                vectors = [xp.zeros_like(y) if hasattr(y, "shape") else 0.0 for y in inputs]
+                basis = xp.zeros(size, dtype=getattr(x, "dtype", float))
+                basis[i] = 1
+                vectors[b] = basis.reshape(shape) if shape else 1.0
+                products = function.hvp(args, vectors)
+                columns.append(products if len(inputs) > 1 else (products,))
+            for a, y in enumerate(inputs):
+                rows = tuple(getattr(y, "shape", ()))
+                stacked = xp.stack([xp.asarray(c[a]).reshape(-1) for c in columns], axis=1)
+                blocks[a][b] = stacked.reshape(rows + shape)
+        return blocks[0][0] if function._single else tuple(tuple(row) for row in blocks)
+
+    return hessian_at
+
+
+def jvp(fn, primals, tangents, wrt=None, generated_dir=None, device=None):
+    """Forward mode, as JAX's jvp: (fn(*primals), the derivative of fn at primals along tangents).
+
+    tangents: one per primal, None for a primal without one (data, a step count); or, with wrt (or fn
+    decorated with its own), one per `wrt` argument. The generated code goes to generated/ beside the
+    gradient's, with `jvp` in its name.
+    """
+    primals = tuple(primals)
+    if wrt is None and not isinstance(fn, DifferentiableFunction):
+        tangents = tuple(tangents)
+        if len(tangents) != len(primals):
+            raise SourcegradError(f"jvp got {len(tangents)} tangents for {len(primals)} primals",
+                                  hint="Pass one tangent per primal (None where a primal has none), or name wrt=.")
+        wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+        if not wrt:
+            raise SourcegradError("jvp got no tangent (every one is None)", hint="Pass a tangent for at least one primal.")
+        tangents = tuple(t for t in tangents if t is not None)
+    return _functional(fn, wrt, generated_dir, device).jvp(primals, tangents)
+
+
+def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
+    """jacobian(f, wrt)(*args): the Jacobian of f's output with respect to each wrt argument, of shape
+    output.shape + argument.shape (one array for one wrt argument, else a tuple).
+
+    mode "forward" builds it a column at a time (one jvp per input element), "reverse" a row at a time (one
+    gradient per output element); "auto" takes forward when the inputs have fewer elements than the output.
+    """
+    if mode not in ("auto", "forward", "reverse"):
+        raise SourcegradError(f"jacobian has no mode {mode!r}", hint="Choose 'auto', 'forward' or 'reverse'.")
+    function = _functional(fn, wrt, generated_dir, device)
+
+    def jacobian_at(*args):
+        arguments = function._bind(args, {})
+        inputs = [arguments[name] for name in function.wrt]
+        value = function.fn(*args)
+        value = value[0] if function.has_aux else value
+        xp = array_module_for((*args,), function.device)
+        out_shape = tuple(getattr(value, "shape", ()))
+        out_size = int(numpy.prod(out_shape))
+        in_size = sum(int(numpy.prod(getattr(x, "shape", ()))) for x in inputs)
+        forward_mode = mode == "forward" or (mode == "auto" and in_size < out_size)
+        blocks = []
+        for position, x in enumerate(inputs):
+            shape = tuple(getattr(x, "shape", ()))
+            size = int(numpy.prod(shape))
+            if forward_mode:
+                columns = []
+                for i in range(size):
+                    tangents = [xp.zeros_like(y) if hasattr(y, "shape") else 0.0 for y in inputs]
+                    basis = xp.zeros(size, dtype=getattr(x, "dtype", float))
+                    basis[i] = 1
+                    tangents[position] = basis.reshape(shape) if shape else basis[0]
+                    columns.append(xp.asarray(function.jvp(args, tangents)[1]).reshape(out_size))
+                block = xp.stack(columns, axis=1) if columns else xp.zeros((out_size, 0))
+            else:
+                rows = []
+                for j in range(out_size):
+                    seed = xp.zeros(out_size, dtype=getattr(value, "dtype", float))
+                    seed[j] = 1
+                    seed = seed.reshape(out_shape) if out_shape else None
+                    gradients = function.value_and_grad(*args, grad_output=seed)[1]
+                    gradient = gradients if function._single else gradients[position]
+                    rows.append(xp.asarray(gradient).reshape(size))
+                block = xp.stack(rows) if rows else xp.zeros((0, size))
+            blocks.append(block.reshape(out_shape + shape))
+        return blocks[0] if function._single else tuple(blocks)
+
+    return jacobian_at
+
+
+def _functional(fn, wrt, generated_dir, device):
+    """The DifferentiableFunction for fn and wrt, made once per pair: the functional forms (jvp, jacobian)
+    are called afresh at every step, and reading the source again each time would cost more than the step."""
+    if isinstance(fn, DifferentiableFunction) and wrt is None:
+        return fn
+    made = _FUNCTIONAL.setdefault(getattr(fn, "fn", fn), {})
+    key = (wrt if not isinstance(wrt, list) else tuple(wrt), generated_dir, device)
+    if key not in made:
+        if isinstance(fn, DifferentiableFunction):
+            made[key] = DifferentiableFunction(fn.fn, wrt, generated_dir or fn.generated_dir, device or fn.device,
+                                               fn.has_aux)
+        else:
+            made[key] = DifferentiableFunction(fn, wrt, generated_dir, device)
+    return made[key]
+
+
+_FUNCTIONAL = weakref.WeakKeyDictionary()  # function -> {(wrt, generated_dir, device): DifferentiableFunction}
 
 
 def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0, grad_output=None,
@@ -459,13 +700,15 @@ def _signature(fn):
     return inspect.signature(fn, follow_wrapped=False)
 
 
-def _parameter_names(fn):
+def _parameter_names(fn, varargs=False):
+    """fn's parameter names; with varargs, `*args`'s too (a tuple parameter of a differentiated function)."""
     try:
         signature = _signature(fn)
     except (TypeError, ValueError):
         raise SourcegradError(f"cannot read the parameters of {fn!r}") from None
-    return [p.name for p in signature.parameters.values()
-            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    skipped = (inspect.Parameter.VAR_KEYWORD,) if varargs else (inspect.Parameter.VAR_POSITIONAL,
+                                                                 inspect.Parameter.VAR_KEYWORD)
+    return [p.name for p in signature.parameters.values() if p.kind not in skipped]
 
 
 def _resolve_wrt(fn, parameters, wrt):
@@ -492,6 +735,33 @@ def _resolve_wrt(fn, parameters, wrt):
     if not names:
         raise SourcegradError("wrt is empty: name at least one parameter")
     return names
+
+
+def _tangent_parameters(function, count, before_last=0):
+    """The keyword-only parameters of a generated function that take the tangents: its last ones (but
+    before_last, an hvp's output gradient)."""
+    code = function.__code__
+    end = code.co_argcount + code.co_kwonlyargcount - before_last
+    return code.co_varnames[end - count:end]
+
+
+def _checked_tangent(name, primal, tangent):
+    """A tangent as an array of its primal's shape and floating dtype (zeros for None)."""
+    if _is_complex(primal) or _is_complex(tangent):
+        raise _complex_error()
+    if tangent is None:
+        return array_module_for((primal,), None).zeros_like(primal) if hasattr(primal, "shape") else 0.0
+    if not hasattr(primal, "shape"):  # a Python number: its tangent is a number too
+        if getattr(tangent, "shape", ()) != ():
+            raise SourcegradError(f"the tangent of {name} has shape {tangent.shape}, but {name} is a number",
+                                  hint="Pass a number (or a 0-d array) as its tangent.")
+        return float(tangent)
+    if getattr(tangent, "shape", ()) != primal.shape:
+        raise SourcegradError(f"the tangent of {name} has shape {getattr(tangent, 'shape', ())}, but {name} has shape "
+                              f"{primal.shape}", hint=f"Pass a tangent of {name}'s shape.")
+    if getattr(tangent, "dtype", None) != primal.dtype:
+        tangent = array_module_for((primal,), None).asarray(tangent, dtype=primal.dtype)
+    return tangent
 
 
 def _rank(value):

@@ -59,13 +59,27 @@ class GradCheck(dict):
 def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0,
                             grad_output=None, device=None) -> GradCheck:
     """differentiable (an api.DifferentiableFunction) checked at args, kwargs: see api.check_grad."""
+    # A check that compares nothing would pass: directions=0, or a tolerance no difference can fail.
+    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, numbers.Integral)
+                                   or directions < 1):
+        raise ValueError(f"check_grad's directions must be a positive number of random directions, or None to check "
+                         f"every element, not {directions!r}")
+    if not (rtol >= 0 and atol >= 0 and np.isfinite(rtol) and np.isfinite(atol)) or not eps > 0:
+        raise ValueError(f"check_grad needs finite, non-negative rtol and atol and a positive eps, not rtol={rtol!r}, "
+                         f"atol={atol!r}, eps={eps!r}")
     original = differentiable.fn  # what a call runs: the finite differences take it as it is
+    signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()):
+        by_name = original  # `*args` is checked as its tuple, by name: the call spreads it again
+
+        def original(**arguments):
+            bound = inspect.BoundArguments(signature, arguments)
+            return by_name(*bound.args, **bound.kwargs)
     if differentiable.has_aux:  # `return loss, aux`: the finite differences are of loss
         function = original
 
         def original(**arguments):
             return function(**arguments)[0]
-    signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
     bound = signature.bind(*[_float64(a) for a in args], **{k: _float64(v) for k, v in kwargs.items()})
     bound.apply_defaults()
     arguments = dict(bound.arguments)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import ir
 from .version import __version__
-from .emit import codegen, store
+from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
@@ -28,6 +28,8 @@ from .optimize.simplify import simplify
 from .runtime.buffers import BufferPool
 from .templates import load_optional_rules, registry
 from .templates.registry import VERSION as RULES_VERSION
+from .transform.directional import directional_function
+from .transform.forward import forward
 from .transform.reverse import reverse
 
 BACKEND = "xp"
@@ -123,23 +125,27 @@ class Frontend:
                                   "@sourcegrad.differentiate and apply the decorator's change yourself.".strip()) from None
         self.resolver = Resolver(self.src.fn)
 
-    def compile(self, wrt, ranks: dict, generated_dir=None) -> Compiled:
+    def compile(self, wrt, ranks: dict, generated_dir=None, mode="reverse") -> Compiled:
+        """The gradient for these argument ranks (mode "reverse"), or the derivative along tangents of the wrt
+        arguments (mode "forward", `sourcegrad.jvp`): from its file in generated/ where one is current."""
         load_optional_rules()  # scipy's rules, once the program has imported scipy
+        forward_mode = mode == "forward"
         src = self.src
         fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
                            tuple(wrt), sorted(values.stable(tuple(ranks.items()))), references, fn_ir.inlined,
-                           self.has_aux, _argument_rules(ranks))
-        name = codegen.function_name(fn_ir.name)
+                           self.has_aux, _argument_rules(ranks), mode)
+        name = (forward_code.function_name(fn_ir.name) if forward_mode
+                else codegen.function_name(f"{fn_ir.name}_jvp" if mode == "hvp" else fn_ir.name))
         # Closures of one factory share a qualified name; those holding other functions (`act`) get other code,
         # so a file of their own each, rather than one file rewritten by turns.
         captured = sorted(describe(obj) for chain, obj in fn_ir.references.items()
                           if self.resolver.is_closure_variable(chain.split(".")[0]) or chain.split(".")[0] in fn_ir.closure_cells
                           if callable(obj) or isinstance(obj, types.ModuleType))
         path = store.generated_dir(generated_dir) / _file_name(src, wrt, [ranks.get(p) for p in fn_ir.params + fn_ir.kwonly],
-                                                               captured, self.has_aux)
+                                                               captured, self.has_aux, mode)
 
         argument_ranks = {name: values.rank(d) for name, d in ranks.items()}
 
@@ -148,13 +154,26 @@ class Frontend:
 
         text = store.read_cached(path, key)
         from_cache = text is not None
-        if text is None:
+        if text is None and forward_mode:
+            code = forward_code.generate(forward(fn_ir, src, wrt, argument_ranks, backend))
+            text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks, mode))
+            path = _write(path, text)
+        elif text is None and mode == "hvp":
+            # reverse mode over forward mode: the gradient of the derivative along tangents t is the Hessian times t
+            fwd = forward(fn_ir, src, wrt, argument_ranks, backend, prefix="t_")
+            directional = directional_function(fwd)
+            tangent_ranks = {fwd.tangent_names[w]: argument_ranks.get(w) for w in wrt}
+            code, notes = codegen.generate(simplify(reverse(directional, src, wrt, {**argument_ranks, **tangent_ranks},
+                                                            backend)))
+            text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks, mode) + notes)
+            path = _write(path, text)
+        elif text is None:
             code, notes = codegen.generate(transformed())
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
             path = _write(path, text)
         function = _reading_cells(store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn),
                                   fn_ir.closure_cells)
-        seed = _seed_from(function)
+        seed = None if forward_mode else _seed_from(function)
 
         def make_buffered():
             into_path = path.with_name(f"{path.stem}{_INTO_SUFFIX}.py") if path is not None else None
@@ -193,7 +212,7 @@ class Frontend:
         for stmt in ir.walk(fn_ir.body):
             sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, tuple(guards),
-                        RULES_VERSION[0], sources, make_buffered)
+                        RULES_VERSION[0], sources, make_buffered if mode == "reverse" else None)
 
 
     STAGES = ("normal form", "activity", "reverse", "simplified", "generated")
@@ -259,6 +278,8 @@ def _activity_text(fn_ir, rev):
     return "\n".join(lines) + "\n"
 
 
+FORWARD_TAG = "__jvp_"  # in the name of a forward-mode file, before its wrt names
+HVP_TAG = "__hvp_"  # the same for Hessian-vector products
 _INTO_SUFFIX = "__into"  # the `_into` variant's file: the plain file's name with this before `.py`
 
 
@@ -313,14 +334,19 @@ def _backend_name(fn_ir):
     return f"{BACKEND}{n}"
 
 
-def _description(src, wrt, fn_ir, ranks):
+def _description(src, wrt, fn_ir, ranks, mode="reverse"):
     where = f"{src.filename}:{src.location(src.tree).line}"
     rank_text = ", ".join(f"{p}={values.text(ranks.get(p))}" for p in fn_ir.params + fn_ir.kwonly)
-    return [f"Gradient of {src.fn.__qualname__} ({where}) with respect to {', '.join(wrt)}.",
+    name = f"{src.fn.__qualname__} ({where})"
+    what = {"forward": f"Forward-mode derivative of {name} along tangents of {', '.join(wrt)}.",
+            "hvp": f"Hessian-vector products of {name}: the gradient, with respect to {', '.join(wrt)}, of its "
+                   f"derivative along the tangents t_{', t_'.join(wrt)}.",
+            }.get(mode, f"Gradient of {name} with respect to {', '.join(wrt)}.")
+    return [what,
             f"Compiled for argument ranks {rank_text} (? = not an array); any shapes of those ranks."]
 
 
-def _file_name(src, wrt, ranks, captured=(), has_aux=False):
+def _file_name(src, wrt, ranks, captured=(), has_aux=False, mode="reverse"):
     stem = Path(src.filename).stem
     qualname = re.sub(r"[^0-9A-Za-z_]+", "_", src.fn.__qualname__.replace("<locals>", "")).strip("_")
     qualname = re.sub(r"_+", "_", qualname)
@@ -332,4 +358,5 @@ def _file_name(src, wrt, ranks, captured=(), has_aux=False):
     if captured:  # the functions closure variables hold
         rank_text += "_" + store.digest(*captured)[:6]
     aux = "_aux" if has_aux else ""  # another function (it returns the pair): a file of its own
-    return f"{stem}_{qualname}__{'_'.join(wrt)}__{rank_text}{aux}.py"
+    direction = {"forward": FORWARD_TAG, "hvp": HVP_TAG}.get(mode, "__")  # a file of its own beside the gradient's
+    return f"{stem}_{qualname}{direction}{'_'.join(wrt)}__{rank_text}{aux}.py"

@@ -24,6 +24,7 @@ ATTRIBUTE = "attribute"  # `model.w1`: an attribute of an object (array attribut
 COPY = None  # `a = b`
 JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
 REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
+DICT_DISPLAY = "dict display"  # `{"w": w, "b": b}`: args (the keys, the values), each a tuple; d[value] is d[dict][key]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Loop:
     test_body: list = field(default_factory=list)
     counter: str = None
     has_break: bool = False
+    snapshots: gast.expr = None  # `for t in sourcegrad.checkpoint(range(n), snapshots=s)`: s (an atom); no tape
 
 
 @dataclass

@@ -265,6 +265,29 @@ def select_default(x, y, w):
     return (np.select([x > 0.0], [x], default=y * 2.0) * w).sum()
 
 
+def nonfinite(*values):
+    """Normal samples with about a sixth of them each of these values (nan, inf, -inf): what np.nan_to_num
+    replaces. A finite-difference step leaves them where they are, so their gradient is 0."""
+
+    def sample(rng, shape):
+        kind = rng.integers(0, 6, shape)
+        return np.select([kind == k for k in range(len(values))], list(values), rng.standard_normal(shape))
+
+    return sample
+
+
+def nan_to_num(x, w):  # (inf becomes the largest float, whose weighted sum would overflow: nan only here)
+    return (np.nan_to_num(x) * w).sum()
+
+
+def nan_to_num_replacements(x, v, w):
+    return (np.nan_to_num(x, nan=v, posinf=v + 1.0, neginf=-2.0 * v) * w).sum()
+
+
+def nan_to_num_of_a_sum(x, w):  # autograd's test_nan_to_num: the nan and infinities come from a constant
+    return (np.sin(np.nan_to_num(x + np.array([0.0, np.nan, np.inf, -np.inf]))) * w).sum()
+
+
 def real_of_real(x, w):
     return (np.real(x) * w).sum()
 
@@ -314,7 +337,7 @@ TABLE = [
     Entry(np.where, where_two, BROADCAST, domain=(OFF_INTEGERS, real)),
     Entry(np.where, where_three, WHERE, domain=(OFF_INTEGERS, real, real)),
     Entry(np.where, sqrt_of_where, UNARY, domain=OFF_INTEGERS),
-    # angle conversions, fabs, remainders, np.select, real and imag
+    # angle conversions, fabs, remainders, np.select
     Entry(np.deg2rad, deg2rad, UNARY),
     Entry(np.radians, radians, UNARY),
     Entry(np.rad2deg, rad2deg, UNARY),
@@ -325,6 +348,11 @@ TABLE = [
     Entry(operator.mod, mod_operator, BROADCAST, domain=REMAINDER_DOMAIN),
     Entry(np.select, select_two_choices, BROADCAST[:7], domain=(OFF_INTEGERS, OFF_INTEGERS)),
     Entry(np.select, select_default, BROADCAST[:7], domain=(OFF_INTEGERS, real)),
+    # nan_to_num: the replaced positions get no gradient, the replacements the sum of theirs
+    Entry(np.nan_to_num, nan_to_num, UNARY, domain=nonfinite(np.nan)),
+    Entry(np.nan_to_num, nan_to_num_replacements, shapes([(3, 4), SCALAR], [(12,), ()]),
+          domain=(nonfinite(np.nan, np.inf, -np.inf), real)),
+    Entry(np.nan_to_num, nan_to_num_of_a_sum, shapes([(4,)], [(3, 4)])),
     Entry(np.real, real_of_real, UNARY),
     Entry(np.imag, imag_of_real, UNARY),
 ]

@@ -368,6 +368,26 @@ def norm_matrix_ord_minus_inf(x, w):  # the smallest sum of absolute values of a
     return (np.linalg.norm(x, ord=-np.inf) * w).sum()
 
 
+# np.linalg.norm of a list: numpy makes the list one array, whose rows are the items
+
+
+def norm_of_a_list(x, y, w):
+    return (np.linalg.norm([x, 2.0 * y, 0.5]) * w).sum()
+
+
+def norm_of_a_list_of_arrays(x, y, w):
+    return (np.linalg.norm([x, y, x * y], axis=0) * w).sum()
+
+
+def norm_of_a_tuple_ord_1(x, y, w):
+    return (np.linalg.norm((x, y), ord=1) * w).sum()
+
+
+def norm_of_a_list_held_by_a_name(x, y, w):
+    items = [x, y * 3.0]
+    return (np.linalg.norm(items) * w).sum()
+
+
 # ---- inverse, determinant, solve -------------------------------------------------------------
 
 
@@ -444,6 +464,15 @@ def qr_r(x, w):
     return (np.linalg.qr(x)[1] * w).sum()
 
 
+def qr_mode_r(x, w):  # R alone
+    return (np.linalg.qr(x, mode="r") * w).sum()
+
+
+def qr_complete_square(x, w):  # of a square matrix, the reduced QR
+    q, r = np.linalg.qr(x, mode="complete")
+    return (q * w).sum() + (r * w).sum()
+
+
 def qr_unpacked(x, w):
     q, r = np.linalg.qr(x)
     return ((q * np.diag(r)) * w).sum()
@@ -488,7 +517,9 @@ SOLVE = shapes(
 
 TABLE = [
     Entry(np.dot, dot_tensors, shapes([(2, 3, 4), (5, 4, 2)], [(2, 3, 4), (4,)], [(4,), (2, 4, 3)],
-                                      [(3, 4), (2, 4, 5)], [(2, 3, 4), (4, 5)])),
+                                      [(3, 4), (2, 4, 5)], [(2, 3, 4), (4, 5)],
+                                      # a number with a tensor: a product
+                                      [SCALAR, (2, 3, 4)], [(2, 3, 4), ()], [(), (2, 3, 4)])),
     Entry(np.inner, np_inner, INNER),
     Entry(np.outer, np_outer, OUTER),
     # tensordot
@@ -558,6 +589,10 @@ TABLE = [
     Entry(np.linalg.norm, norm_spectral_batched, shapes([(2, 3, 4)])),
     Entry(np.linalg.norm, norm_matrix_ord_1, shapes([(3, 4)])),
     Entry(np.linalg.norm, norm_matrix_ord_minus_inf, shapes([(3, 4)])),
+    Entry(np.linalg.norm, norm_of_a_list, shapes([SCALAR, SCALAR], [(), ()], [SCALAR, ()])),
+    Entry(np.linalg.norm, norm_of_a_list_of_arrays, shapes([(3,), (3,)], [(2, 3), (2, 3)], [(), ()])),
+    Entry(np.linalg.norm, norm_of_a_tuple_ord_1, shapes([SCALAR, SCALAR], [(3,), (3,)])),
+    Entry(np.linalg.norm, norm_of_a_list_held_by_a_name, shapes([SCALAR, ()], [(3,), (3,)], [(2, 3), (2, 3)])),
     # inverse, determinant, solve
     Entry(np.linalg.inv, inv, SQUARE, domain=well_conditioned),
     Entry(np.linalg.det, det, SQUARE, domain=well_conditioned),
@@ -578,6 +613,8 @@ TABLE = [
     Entry(np.linalg.qr, qr_q, shapes([(3, 3)], [(5, 3)], [(2, 4, 3)]), domain=well_conditioned),
     Entry(np.linalg.qr, qr_r, shapes([(3, 3)], [(5, 3)], [(2, 4, 3)]), domain=well_conditioned),
     Entry(np.linalg.qr, qr_unpacked, shapes([(4, 3)]), domain=well_conditioned),
+    Entry(np.linalg.qr, qr_mode_r, shapes([(3, 3)], [(5, 3)], [(2, 4, 3)]), domain=well_conditioned),
+    Entry(np.linalg.qr, qr_complete_square, shapes([(3, 3)], [(2, 4, 4)]), domain=well_conditioned),
     Entry(np.linalg.svd, svd_u, shapes([(3, 3)], [(5, 3)], [(3, 5)], [(2, 4, 3)]), domain=distinct_singular_values),
     Entry(np.linalg.svd, svd_singular_values, shapes([(3, 3)], [(5, 3)], [(3, 5)], [(2, 4, 3)]),
           domain=distinct_singular_values),
@@ -599,6 +636,10 @@ def qr_wide(x):
     return np.linalg.qr(x)[0].sum()
 
 
+def qr_complete_tall(x):  # the columns beyond the reduced Q's are not unique
+    return np.linalg.qr(x, mode="complete")[0].sum()
+
+
 def svd_full_matrices(x):
     return np.linalg.svd(x)[0].sum()
 
@@ -615,10 +656,11 @@ def test_cross_of_2_element_vectors_is_refused(generated_dir):
 
 
 @pytest.mark.parametrize("fn, shape, message", [
-    (qr_wide, (3, 5), "mode='reduced' of a square or tall matrix"),
+    (qr_wide, (3, 5), "mode='reduced' or 'r' of a square or tall matrix"),
+    (qr_complete_tall, (5, 3), "mode='complete' are not unique"),
     (svd_full_matrices, (4, 3), "full_matrices=False"),
     (svd_hermitian, (3, 3), "hermitian=True"),
-], ids=["qr_wide", "svd_full_matrices", "svd_hermitian"])
+], ids=["qr_wide", "qr_complete_tall", "svd_full_matrices", "svd_hermitian"])
 def test_decompositions_without_a_unique_gradient_are_refused(fn, shape, message, generated_dir):
     f = sourcegrad.differentiate(fn, wrt=("x",), generated_dir=generated_dir)
     x = well_conditioned(np.random.default_rng(0), shape)

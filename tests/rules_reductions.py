@@ -368,6 +368,18 @@ def diff_n_0(x, w):
     return (np.diff(x, n=0) * w).sum()
 
 
+def diff_prepend_append(x, p, a, w):  # joined to x along the last axis, then differenced
+    return (np.diff(x, prepend=p, append=a) * w).sum()
+
+
+def diff_prepend_twice_axis_0(x, p, w):
+    return (np.diff(x, n=2, axis=0, prepend=p) * w).sum()
+
+
+def diff_append_n_0(x, a, w):  # n=0 returns x: append is not even joined
+    return (np.diff(x, n=0, append=a) * w).sum()
+
+
 TABLE = [
     # prod
     # nansum, nanmean (every third element nan; without nans too)
@@ -396,6 +408,11 @@ TABLE = [
     Entry(np.diff, diff_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.diff, diff_n_3_axis_1, shapes([(3, 5)], [(2, 5, 3)])),
     Entry(np.diff, diff_n_0, shapes([(5,)], [(3, 4)])),
+    # prepend and append: a number stretched to one slice, or arrays of x's shape but along the axis
+    Entry(np.diff, diff_prepend_append, shapes([(5,), SCALAR, ()], [(5,), (2,), (3,)], [(3, 4), (3, 2), ()],
+                                               [(2, 3, 4), (), (2, 3, 1)])),
+    Entry(np.diff, diff_prepend_twice_axis_0, shapes([(4, 3), (2, 3)], [(4, 3), SCALAR], [(3, 2, 2), (1, 2, 2)])),
+    Entry(np.diff, diff_append_n_0, shapes([(5,), SCALAR])),
     # prod
     Entry(np.prod, prod_all, UNARY),
     Entry(np.prod, prod_axis_0, AXIS_0),

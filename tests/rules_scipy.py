@@ -1,5 +1,6 @@
 """Table entries for the scipy.special rules (expit, logit, gammaln, digamma, erf, erfc, logsumexp,
-softmax and log_softmax) and the scipy.stats rules (the normal distribution's logpdf, pdf and cdf).
+softmax and log_softmax) and the scipy.stats rules (the normal distribution's logpdf, pdf and cdf, Student's t's
+logpdf and pdf, the multivariate normal's logpdf).
 
 test_primitives.py imports TABLE from here when scipy is installed and runs every entry; without scipy
 this module is skipped. The test_ functions at the end check what finite differences cannot.
@@ -110,9 +111,73 @@ def norm_cdf_standard(x, w):
     return (stats.norm.cdf(x) * w).sum()
 
 
+# ---- Student's t distribution ------------------------------------------------------------------------
+
+
+def t_logpdf(x, df, loc, scale, w):
+    return (stats.t.logpdf(x, df, loc, scale) * w).sum()
+
+
+def t_logpdf_standard(x, df, w):
+    return (stats.t.logpdf(x, df) * w).sum()
+
+
+def t_logpdf_keywords(x, df, loc, scale, w):
+    return (stats.t.logpdf(x, df=df, loc=loc, scale=scale) * w).sum()
+
+
+def t_pdf(x, df, loc, scale, w):
+    return (stats.t.pdf(x, df, loc, scale) * w).sum()
+
+
+# ---- the multivariate normal distribution ---------------------------------------------------------------
+# cov = a a^T + 3 I is positive definite for any a; its upper triangle is what the caller passes too, and
+# scipy reads only the lower one, as the finite differences see. x's last axis holds a point's coordinates.
+
+
+def positive_definite(a):
+    return a @ a.T + 3.0 * np.eye(a.shape[0])
+
+
+def multivariate_normal_logpdf(x, mean, a, w):
+    return (stats.multivariate_normal.logpdf(x, mean, positive_definite(a)) * w).sum()
+
+
+def multivariate_normal_logpdf_cov(x, mean, cov, w):
+    # cov passed as it is: a random matrix plus 3 I, whose lower triangle scipy reads (diagonally dominant enough
+    # for these sizes to be positive definite once mirrored)
+    return (stats.multivariate_normal.logpdf(x, mean, cov + 3.0 * np.eye(cov.shape[-1])) * w).sum()
+
+
+def multivariate_normal_logpdf_diagonal(x, mean, variances, w):
+    return (stats.multivariate_normal.logpdf(x, mean=mean, cov=variances) * w).sum()
+
+
+def multivariate_normal_logpdf_scalar_cov(x, mean, variance, w):
+    return (stats.multivariate_normal.logpdf(x, mean, variance) * w).sum()
+
+
+def multivariate_normal_logpdf_no_mean(x, a, w):  # mean=None: zeros, of the dimension cov has
+    return (stats.multivariate_normal.logpdf(x, cov=positive_definite(a)) * w).sum()
+
+
+def multivariate_normal_logpdf_standard(x, w):
+    return (stats.multivariate_normal.logpdf(x, np.zeros(x.shape[-1])) * w).sum()
+
+
 # x, loc and scale broadcast against each other; scale is drawn positive
 LOCATION_SCALE = shapes([(3, 4), (3, 4), (3, 4)], [(3, 4), (4,), ()], [(5,), SCALAR, SCALAR], [SCALAR, (3, 1), (1, 4)])
 NORMAL = (real, real, positive)
+
+# x, df, loc and scale broadcast against each other; df and scale are drawn positive
+STUDENT = shapes([(3, 4), (3, 4), (3, 4), (3, 4)], [(3, 4), (4,), (3, 1), ()], [(5,), SCALAR, SCALAR, SCALAR],
+                 [SCALAR, (3, 1), (1, 4), ()], [(2, 3, 4), (), (4,), (3, 1)])
+T_DOMAIN = (real, positive, real, positive)
+# (x, mean, a or cov): one point, several points, points in a grid (scipy squeezes the output's axes of 1), and
+# the one-dimensional distribution, where x's last axis is the points rather than the coordinates
+MULTIVARIATE = shapes([(3,), (3,), (3, 3)], [(5, 3), (3,), (3, 3)], [(2, 1, 3), (3,), (3, 3)], [(4,), (1,), (1, 1)])
+DIAGONAL = shapes([(3,), (3,), (3,)], [(5, 3), (3,), (3,)], [(4,), (1,), (1,)])
+SCALAR_COV = shapes([(3,), (3,), ()], [(5, 3), (3,), SCALAR], [(4,), SCALAR, SCALAR])
 
 ARRAYS = shapes([(5,)], [(3, 4)], [(2, 3, 4)])
 MATRICES = shapes([(3, 4)], [(2, 3, 4)])
@@ -138,6 +203,18 @@ TABLE = [
     Entry(stats.norm.pdf, norm_pdf, LOCATION_SCALE, domain=NORMAL),
     Entry(stats.norm.cdf, norm_cdf, LOCATION_SCALE, domain=NORMAL),
     Entry(stats.norm.cdf, norm_cdf_standard, UNARY),
+    Entry(stats.t.logpdf, t_logpdf, STUDENT, domain=T_DOMAIN),
+    Entry(stats.t.logpdf, t_logpdf_standard, shapes([(3, 4), (3, 4)], [(3, 4), ()], [(5,), SCALAR], [SCALAR, (4,)]),
+          domain=(real, positive)),
+    Entry(stats.t.logpdf, t_logpdf_keywords, STUDENT[:2], domain=T_DOMAIN),
+    Entry(stats.t.pdf, t_pdf, STUDENT, domain=T_DOMAIN),
+    Entry(stats.multivariate_normal.logpdf, multivariate_normal_logpdf, MULTIVARIATE),
+    Entry(stats.multivariate_normal.logpdf, multivariate_normal_logpdf_cov, MULTIVARIATE),
+    Entry(stats.multivariate_normal.logpdf, multivariate_normal_logpdf_diagonal, DIAGONAL, domain=(real, real, positive)),
+    Entry(stats.multivariate_normal.logpdf, multivariate_normal_logpdf_scalar_cov, SCALAR_COV,
+          domain=(real, real, positive)),
+    Entry(stats.multivariate_normal.logpdf, multivariate_normal_logpdf_no_mean, shapes([(3,), (3, 3)], [(5, 3), (3, 3)])),
+    Entry(stats.multivariate_normal.logpdf, multivariate_normal_logpdf_standard, shapes([(3,)], [(5, 3)])),
 ]
 
 
@@ -170,3 +247,27 @@ def test_logsumexp_with_sign_is_refused(generated_dir):
     f = sourcegrad.differentiate(logsumexp_with_sign, wrt="x", generated_dir=generated_dir)
     with pytest.raises(sourcegrad.SourcegradError, match="b= or return_sign"):
         f.grad(np.ones(3))
+
+
+def multivariate_normal_singular(x, mean, cov):
+    return stats.multivariate_normal.logpdf(x, mean, cov, allow_singular=True)
+
+
+def test_multivariate_normal_with_a_singular_cov_is_refused(generated_dir):
+    # scipy's pseudo-determinant and pseudo-inverse jump where the rank changes: no gradient there
+    f = sourcegrad.differentiate(multivariate_normal_singular, wrt=("x", "cov"), generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="positive definite cov"):
+        f.grad(np.array([0.5, 0.5]), np.zeros(2), np.ones((2, 2)))
+
+
+def multivariate_normal_upper_triangle(cov):
+    return stats.multivariate_normal.logpdf(np.array([0.3, -0.2, 0.5]), np.zeros(3), cov)
+
+
+def test_multivariate_normal_reads_the_lower_triangle_of_cov(generated_dir):
+    # scipy reads cov's lower triangle only: the upper one gets no gradient, even where it differs from the lower
+    cov = np.array([[2.0, 0.9, -5.0], [0.3, 1.5, 0.0], [0.1, 0.2, 1.0]])
+    f = sourcegrad.differentiate(multivariate_normal_upper_triangle, generated_dir=generated_dir)
+    gradient = f.grad(cov)
+    np.testing.assert_array_equal(np.triu(gradient, 1), 0.0)
+    assert sourcegrad.check_grad(multivariate_normal_upper_triangle, cov)

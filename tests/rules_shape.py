@@ -1,5 +1,6 @@
 """Table entries for the shape rules beyond transpose and reshape: ravel/flatten, swapaxes, moveaxis,
-expand_dims, squeeze, broadcast_to, tile, repeat, flip, roll, triu/tril, diag, and the copies and casts
+expand_dims, squeeze, broadcast_to, tile, repeat, flip, roll, sort, partition, triu/tril, diag, diagonal, and the
+copies and casts
 (np.copy, np.array, np.asarray, astype), as functions and as methods.
 
 test_primitives.py imports TABLE from here and runs every entry. The test_ functions at the end check
@@ -281,6 +282,26 @@ def diag_negative_k(x, w):
     return (np.diag(x, k=-2) * w).sum()
 
 
+def diagonal(x, w):
+    return (np.diagonal(x) * w).sum()
+
+
+def diagonal_last_axes_swapped(x, w):  # autograd's test_diagonal: axis1 after axis2
+    return (np.diagonal(x, axis1=-1, axis2=-2) * w).sum()
+
+
+def diagonal_offset(x, w):
+    return (np.diagonal(x, 1) * w).sum()
+
+
+def diagonal_negative_offset_axes(x, w):
+    return (np.diagonal(x, -1, 2, 0) * w).sum()
+
+
+def diagonal_method(x, w):
+    return (x.diagonal(offset=-1) * w).sum()
+
+
 # ---- copies and casts --------------------------------------------------------------------------------------------
 
 
@@ -394,6 +415,21 @@ def sort_flat(x, w):
     return (np.sort(x, axis=None) * w).sum()
 
 
+# ---- partition: the gradient of each position goes to the element numpy put there ---------------------------
+
+
+def partition(x, w):
+    return (np.partition(x, 2) * w).sum()
+
+
+def partition_axis_0_several_kth(x, w):
+    return (np.partition(x, (0, 2), axis=0) * w).sum()
+
+
+def partition_flat_negative_kth(x, w):
+    return (np.partition(x, -2, axis=None) * w).sum()
+
+
 # ---- pad with constants ---------------------------------------------------------------------------------------
 
 
@@ -485,12 +521,16 @@ TABLE = [
     Entry(np.sort, sort_last_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.sort, sort_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.sort, sort_flat, UNARY_ARRAYS),
+    # partition (normal samples: no ties, see the test_ functions for those)
+    Entry(np.partition, partition, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.partition, partition_axis_0_several_kth, shapes([(5,)], [(3, 4)], [(4, 3, 2)])),
+    Entry(np.partition, partition_flat_negative_kth, shapes([(5,)], [(3, 4)])),
     # pad
     Entry(np.pad, pad_int, UNARY_ARRAYS),
     Entry(np.pad, pad_pair, shapes([(5,)], [(3, 4)])),
     Entry(np.pad, pad_per_axis_constants, shapes([(3, 4)])),
     Entry(np.pad, pad_scalar_constant, shapes([(3, 4), SCALAR], [(5,), ()])),
-    # triu, tril, diag
+    # triu, tril, diag, diagonal
     Entry(np.triu, triu, TRIANGLES),
     Entry(np.triu, triu_keyword_m, TRIANGLES),
     Entry(np.triu, triu_k, TRIANGLES),
@@ -501,6 +541,11 @@ TABLE = [
     Entry(np.diag, diag, DIAG),
     Entry(np.diag, diag_k, DIAG),
     Entry(np.diag, diag_negative_k, DIAG),
+    Entry(np.diagonal, diagonal, shapes([(3, 4)], [(4, 3)], [(2, 3, 4)])),
+    Entry(np.diagonal, diagonal_last_axes_swapped, shapes([(4, 4)], [(3, 4, 4)], [(2, 3, 4, 5)])),
+    Entry(np.diagonal, diagonal_offset, shapes([(3, 4)], [(4, 3)], [(2, 3, 4)])),
+    Entry(np.diagonal, diagonal_negative_offset_axes, shapes([(3, 4, 5)], [(5, 2, 4)])),
+    Entry(np.diagonal, diagonal_method, shapes([(3, 4)], [(4, 4)], [(2, 3, 4)])),
     # copies and casts
     Entry(np.copy, np_copy, UNARY),
     Entry(np.copy, copy_method, UNARY_ARRAYS),
@@ -600,6 +645,45 @@ def test_sort_gradient_splits_ties_in_stable_order(generated_dir):
     x = np.array([1.0, 3.0, 1.0, 0.5])
     (gradient,) = sourcegrad.differentiate(sort_with_ties, wrt=("x",), generated_dir=generated_dir).grad(x)
     np.testing.assert_array_equal(gradient, [2.0, 4.0, 3.0, 1.0])
+
+
+def partition_with_ties(x):
+    return (np.partition(x, 2) * np.array([1.0, 2.0, 3.0, 4.0, 5.0])).sum()
+
+
+def sorted_partition(x):
+    return (np.sort(np.partition(x, 3)) * np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])).sum()
+
+
+def sorted_directly(x):
+    return (np.sort(x) * np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])).sum()
+
+
+def test_partition_gradient_splits_ties_as_sort_does(generated_dir):
+    # Each element gets the weight of a position holding its value; tied elements take the tied positions in
+    # order, the first element the first position, as np.sort's rule gives them.
+    x = np.array([1.0, 3.0, 1.0, 0.5, 1.0])
+    (gradient,) = sourcegrad.differentiate(partition_with_ties, wrt=("x",), generated_dir=generated_dir).grad(x)
+    result = np.partition(x, 2)
+    weights = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    for value in np.unique(x):
+        np.testing.assert_array_equal(gradient[x == value], weights[result == value])
+    # so sorting after partitioning sends every gradient where sorting alone does, ties included
+    y = np.array([2.0, 1.0, 2.0, 2.0, 0.0, 1.0])
+    through_partition = sourcegrad.differentiate(sorted_partition, generated_dir=generated_dir).grad(y)
+    directly = sourcegrad.differentiate(sorted_directly, generated_dir=generated_dir).grad(y)
+    np.testing.assert_array_equal(through_partition, directly)
+
+
+def partition_in_place(x):
+    x.partition(1)
+    return x.sum()
+
+
+def test_partition_method_in_place_is_refused(generated_dir):
+    f = sourcegrad.differentiate(partition_in_place, generated_dir=generated_dir)
+    with pytest.raises(sourcegrad.SourcegradError, match="partition"):
+        f.grad(np.array([2.0, 1.0, 3.0]))
 
 
 def sort_in_place(x):

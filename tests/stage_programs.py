@@ -2,7 +2,7 @@
 
 Each covers a part of the pipeline a refactoring could move: straight-line code, a loop's tape, a while loop,
 branches with early returns and breaks, names rebound inside a block, a helper written in, structures as
-parameters, lists built in a loop, rows of an array, and weight sharing.
+parameters, lists built in a loop, rows of an array, weight sharing, and the `_into` variant's buffers.
 """
 
 import numpy as np
@@ -83,6 +83,15 @@ def shared_layer(x, w, depth):
     return h.sum()
 
 
+def buffers_kept_and_not(x, w, t, v):
+    # `a.dot(b)` of matrices writes with xp.matmul, of a rank-3 array with xp.dot; `picked` has a shape the data
+    # decides, and the values it reaches get no buffer
+    h = np.tanh(x.dot(w))
+    s = t.dot(v)
+    picked = h[h > 0.5]
+    return (-h * s).sum() + (picked * 2.0).sum()
+
+
 rng = np.random.default_rng(5)
 
 # name -> (arguments, wrt)
@@ -99,4 +108,6 @@ PROGRAMS = {
     "list_built_in_a_loop": ((rng.standard_normal(3), rng.standard_normal((4, 3))), ("w",)),
     "rows_of_an_array": ((rng.standard_normal((4, 3)), rng.standard_normal(3)), ("W", "v")),
     "shared_layer": ((rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), 2), ("w",)),
+    "buffers_kept_and_not": ((rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), rng.standard_normal((4, 3, 2)),
+                              rng.standard_normal(2)), ("w", "v")),
 }

@@ -111,6 +111,23 @@ def test_two_layer_keeps_its_temporaries_and_writes_gradients_into_the_callers_a
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
 
 
+def test_which_operations_take_out_is_the_rule_registrys_record(monkeypatch):
+    """The memory plan asks the rule registry which functions take out= (TAKES_OUT, and ufuncs without saying):
+    taken out of the record, the matrix products write into nothing (and, for all the plan then knows, may
+    return what they read, so that h_relu reaches the caller through d_w2); a ufunc still does."""
+    from sourcegrad.templates import registry
+    monkeypatch.setattr(registry, "TAKES_OUT", set())
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    into = (np.empty_like(w1), np.empty_like(w2))
+    f.grad(x, y, w1, w2, into=into)
+    source = f.generated_path.with_name(f.generated_path.stem + "__into.py").read_text()
+    assert "xp.matmul" not in source and "out=into" not in source
+    assert "square = buffers.square = xp.square(y_pred_minus_y, out=buffers.square)" in source
+    for gradient, expected in zip(into, hand_written(x, y, w1, w2)):
+        np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
 def test_a_call_without_into_keeps_nothing_and_makes_no_variant():
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     data = large_two_layer_data()

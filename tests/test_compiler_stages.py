@@ -2,8 +2,10 @@
 what every stage makes of it (sourcegrad.explain) must equal tests/golden/<program>.txt.
 
 They pin the normal form, the activity and rank facts, the reverse pass as the transformation writes it, the
-simplified one and the generated function, so a change that moves any of them shows as a diff of text. After
-a deliberate change, rewrite the files and review their diff:
+simplified one and the generated function, so a change that moves any of them shows as a diff of text; and,
+in tests/golden/<program>__into.txt, the `_into` variant printed from the memory plan's buffer slots (which
+operations write with out=, into a kept buffer or the caller's array). After a deliberate change, rewrite the
+files and review their diff:
 
     SOURCEGRAD_UPDATE_GOLDEN=1 python -m pytest tests/test_compiler_stages.py
 """
@@ -19,14 +21,31 @@ import stage_programs
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+def _assert_golden(text, path, what):
+    if os.environ.get("SOURCEGRAD_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{what} changed: diff it against {path}"
+
+
 @pytest.mark.parametrize("name", sorted(stage_programs.PROGRAMS))
 def test_every_stage_is_what_it_was(name):
     args, wrt = stage_programs.PROGRAMS[name]
     text = sourcegrad.explain(getattr(stage_programs, name), *args, wrt=wrt)
-    path = GOLDEN / f"{name}.txt"
-    if os.environ.get("SOURCEGRAD_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"a stage changed for {name}: diff it against {path}"
+    _assert_golden(text, GOLDEN / f"{name}.txt", f"a stage for {name}")
+
+
+@pytest.mark.parametrize("name", sorted(stage_programs.PROGRAMS))
+def test_the_buffer_slots_are_what_they_were(name):
+    args, wrt = stage_programs.PROGRAMS[name]
+    f = sourcegrad.differentiate(getattr(stage_programs, name), wrt=wrt)
+    f.grad(*args)
+    # the variant a first call with into= makes, made here directly: into= takes no gradient of a structure
+    if f._last.buffered() is None:
+        text = "no statement writes into a buffer: no `_into` variant\n"
+    else:
+        into_file = f.generated_path.with_name(f.generated_path.stem + "__into.py")
+        text = into_file.read_text(encoding="utf-8").partition("\n\n")[2]  # without the header and its key
+    _assert_golden(text, GOLDEN / f"{name}__into.txt", f"the buffer slots of {name}")
 
 
 def test_the_golden_gradients_are_right():

@@ -51,7 +51,7 @@ def writes_an_element(w):
 
 
 def comprehension(w):
-    return sum([v * v for v in w])
+    return sum({v * v for v in w})
 
 
 def no_rule(w):
@@ -67,8 +67,8 @@ def undefined_name(w):
     return (w * not_defined_anywhere).sum()  # noqa: F821
 
 
-def star_args(*ws):
-    return ws[0].sum()
+def star_kwargs(w, **options):
+    return w.sum()
 
 
 def joins_with_r_(w):
@@ -76,7 +76,7 @@ def joins_with_r_(w):
 
 
 def joins_with_c_(w):
-    return (np.c_[w, w * 2.0] ** 2).sum()
+    return (np.c_["0", w, w * 2.0] ** 2).sum()  # a directive: the plain np.c_[a, b] is differentiated
 
 
 def library_function_without_rule(w):
@@ -100,18 +100,18 @@ def unpacks_a_helper_of_uneven_returns(w):
 CASES = [
     (unpacks_a_helper_of_uneven_returns, "return v", "gives another number of values than the helper's other"),
     (joins_with_r_, 'np.r_["0,2", w, w * 2.0]', "`np.r_[...]` with values that carry a gradient is not supported"),
-    (joins_with_c_, "np.c_[w, w * 2.0]", "`np.c_[...]` with values that carry a gradient is not supported"),
+    (joins_with_c_, 'np.c_["0", w, w * 2.0]', "`np.c_[...]` with values that carry a gradient is not supported"),
     (library_function_without_rule, "statistics.fmean(w * 2.0)", "no gradient rule for `statistics.fmean`"),
     (return_in_loop, "return w.sum()", "`return` inside a loop is not supported"),
     (for_else, "for i in range(3):", "`for ... else` is not supported"),
     (while_else, "while w.sum() < 10:", "`while ... else` is not supported"),
     (returns_on_some_paths, "if w.sum() > 0:", "not every path through returns_on_some_paths ends in `return"),
     (writes_an_element, "w[0] = 3.0", "would change the caller's array in place"),
-    (comprehension, "[v * v for v in w]", "list comprehensions"),
+    (comprehension, "{v * v for v in w}", "set comprehensions"),
     (no_rule, "np.fft.fft(w)", "no gradient rule for `np.fft.fft`"),
     (returns_a_tuple, "w.sum(), w.prod()", "returns several values"),
     (undefined_name, "not_defined_anywhere", "`not_defined_anywhere` is not defined"),
-    (star_args, "ws", "`*ws` parameters are not supported"),
+    (star_kwargs, "options", "`**options` parameters are not supported"),
 ]
 
 
@@ -273,13 +273,14 @@ def mutates_in_an_expression_statement(x):
     return (h * h).sum()
 
 
-def appended_to_an_empty_list(x):
+def appended_to_a_list_another_name_holds(x):
     outs = []
+    same = outs
     h = x
     for _ in range(3):
         h = np.tanh(h * 2.0)
         outs.append(h)
-    return np.stack(outs).sum()
+    return np.stack(same).sum()
 
 
 def in_place_on_a_name_that_later_holds_the_parameter(x):
@@ -290,29 +291,14 @@ def in_place_on_a_name_that_later_holds_the_parameter(x):
     return (h * x).sum()
 
 
-def sum_of_a_list(x):
-    return np.sum([x * 2.0, x])
-
-
-def list_built_in_a_loop_then_repeated(x):
-    # the compiler cannot tell `outs` is a list after the loop: refused at run time, at this line
-    outs = [x]
-    for _ in range(2):
-        outs = outs + [x * 2.0]
-    more = outs * 2
-    return np.stack(more).sum()
-
-
 def list_of_active_arrays_plus_an_array(x):
     return ([x * 2.0, x] + x).sum()
 
 
 REFUSED_RATHER_THAN_WRONG = [
-    (appended_to_an_empty_list, r"`outs.append\(...\)` changes the list outs in place"),
+    (appended_to_a_list_another_name_holds, r"`outs.append\(...\)` would change a list that another name may also hold"),
     (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
-    (sum_of_a_list, "a list of arrays that carry gradients reached an operation"),
     (list_of_active_arrays_plus_an_array, "a list of arrays that carry gradients reached an operation"),
-    (list_built_in_a_loop_then_repeated, r"test_errors.py:\d+:\d+: a list of arrays that carry gradients"),
     (aliased_in_place, "would change an array that another name may also hold"),
     (in_place_on_parameter, "would change the caller's"),
     (or_operator, "no gradient rule for `and`/`or`"),
@@ -332,13 +318,6 @@ def sorts_in_place(w):
     return h[0] + 5.0 * h[2]
 
 
-def loops_over_items(params):
-    s = 0.0
-    for k, v in params.items():
-        s = s + np.sum(v ** 2)
-    return s
-
-
 def multiplies_in_place(w):
     h = w * 1.0
     np.multiply(h, 2.0, out=h)
@@ -355,11 +334,6 @@ def test_the_out_refusal_points_at_its_line():
     with pytest.raises(SourcegradError) as info:
         sourcegrad.differentiate(multiplies_in_place).grad(np.ones(2))
     assert "np.multiply(h, 2.0, out=h)" in str(info.value)
-
-
-def test_a_loop_whose_items_cannot_take_their_gradient_back_is_refused():
-    with pytest.raises(SourcegradError, match="cannot send it back into what the loop walks"):
-        sourcegrad.differentiate(loops_over_items).grad({"a": np.ones(2)})
 
 
 class Base:
@@ -463,4 +437,4 @@ def test_lambda_error_cites_the_lambdas_own_line():
     with pytest.raises(SourcegradError) as info:
         sourcegrad.grad(refused)(np.ones(3))
     assert f"test_errors.py:{refused.__code__.co_firstlineno}:" in str(info.value)
-    assert "list comprehensions" in str(info.value)
+    assert "returns a list" in str(info.value)

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import builtins
 import operator
+import zlib
 
 import numpy as np
 import pytest
 
 import sourcegrad
 from sourcegrad.emit.store import ENVIRONMENT_VARIABLE
-from sourcegrad.templates import RULES
+from sourcegrad.ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM
+from sourcegrad.templates import RULES, TANGENT_RULES
 
 from device_support import assert_on, host, on
 from rule_support import (
-    APART, BROADCAST, CLIP_ARRAYS, CLIP_ONE_ARRAY, DOT, DOT_METHOD, Entry, MATMUL, OFF_INTEGERS, RANK3,
+    APART, BROADCAST, CLIP_ARRAYS, CLIP_ONE_ARRAY, DOT, DOT_METHOD, Entry, MATMUL, OFF_INTEGERS, RANK3, SCALAR,
     TOLERANCE, TWELVE, UNARY, UNARY_ARRAYS, X_HI, X_LO, X_LO_HI, make_inputs, positive, real, shapes,
 )
 
@@ -661,3 +663,152 @@ def test_table_covers_every_registered_rule():
 def test_table_primitives_have_rules():
     # The converse: an entry naming a primitive without a rule would claim coverage it does not give.
     assert all(entry.primitive in RULES for entry in TABLE)
+
+
+# ---- forward mode: the tangent rules, on the same table -------------------------------------------------------
+# Every entry's function is scalar-valued, so its derivative along tangents t (one for each input, w held still)
+# is one number. Float64 central differences of f along t check it, and so does the gradient: grad . t. A tangent
+# rule that puts an input's tangent in the wrong place, or reduces it over the wrong axes, changes that number,
+# because w weighs every output element differently.
+
+# Primitives with a gradient rule and no tangent rule, and why. A rule added to one table and not the other fails
+# test_gradient_and_tangent_rules_come_in_pairs until it gets its pair or is listed here.
+WITHOUT_TANGENT_RULE = {
+    SET_ITEM: "the forward transform writes `a[i] = v` itself: the new version's tangent is xp.set_item(d_a, i, d_v)",
+    ATTRIBUTE: "an object's attribute (`model.w1`): forward mode takes arrays as its wrt arguments, not objects",
+    JOIN_SEQUENCES: "`outs + [h]`: forward mode keeps no tangent for a list built by + (its items' tangents would be "
+                    "a list beside it)",
+    REPEAT_SEQUENCE: "`[h] * 3`: as for `+` of lists",
+}
+
+# The kinks where a tie picks one side: maximum's x == y, abs at 0, a clip bound, tied maxima of a reduction,
+# tied elements of a sort. Finite differences cannot see which side a rule picks; the gradient rules pick by
+# the convention of templates/elementwise.py, and the tangent rules must pick the same.
+KINKS = {np.maximum, np.minimum, np.fmax, np.fmin, np.clip, np.abs, np.fabs, builtins.abs, np.hypot, np.max, np.min,
+         np.amax, np.amin, np.sort, np.partition, np.linalg.norm}
+
+
+def _own(table):
+    """The primitives of sourcegrad's own rules in RULES or TANGENT_RULES (other tests register users' rules)."""
+    return {primitive for primitive, template in table.items() if template.fn.__module__.startswith("sourcegrad.")}
+
+
+# Entries whose tangent is known to differ from finite differences, by table function name, and why. Strict, so a
+# fix shows up as an XPASS failure.
+TANGENT_XFAIL = {
+    "sqrt_of_where": "forward mode's side of np.where's gradient at an untaken branch: where x < 0 the where's tangent "
+                     "is 0 and sqrt's derivative at 0 is inf, and the tangent rule computes 0 / 0 = nan (the gradient "
+                     "rule selects the inf away). The cure is the README's: keep 0 out of sqrt with a second where",
+}
+
+
+def _tangent_params(primitives=None, xfail=False):
+    """One pytest.param per (entry, shape case) of the entries whose primitive has a tangent rule (of the
+    entries whose primitive is in primitives, if given). Not with the entries' own xfail marks, which name
+    gradient bugs; with TANGENT_XFAIL's if xfail."""
+    params = []
+    for entry in TABLE:
+        if entry.primitive in TANGENT_RULES and (primitives is None or entry.primitive in primitives):
+            reason = TANGENT_XFAIL.get(entry.fn.__name__) if xfail else None
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.extend(pytest.param(entry, case, id=f"{entry.fn.__name__}-{case.id}", marks=marks)
+                          for case in entry.shapes)
+    return params
+
+
+def _tangents(entry, case, dtype):
+    """A random tangent for each input: an array of its shape, a Python float for a Python float.
+    Seeded by the case alone, so the float64 and float32 tests move along the same direction."""
+    rng = np.random.default_rng(zlib.crc32(f"tangent-{entry.fn.__name__}-{case.id}".encode()))
+    return [float(rng.standard_normal()) if shape == SCALAR else np.asarray(rng.standard_normal(shape), dtype=dtype)
+            for shape in case.inputs]
+
+
+def _in_scipy_stats(primitive):
+    """Whether primitive is a method of one of scipy.stats's distributions (scipy.stats.norm.logpdf)."""
+    return type(getattr(primitive, "__self__", None)).__module__.startswith("scipy.stats")
+
+
+def _moved(inputs, tangents, step):
+    return [x + step * t if isinstance(x, float) else np.asarray(x + step * t) for x, t in zip(inputs, tangents)]
+
+
+def _directional_difference(fn, inputs, tangents, weights, eps=1e-6):
+    """(f(x + eps t) - f(x - eps t)) / (2 eps), in float64, with the weights held still."""
+    plus = float(fn(*_moved(inputs, tangents, eps), weights))
+    minus = float(fn(*_moved(inputs, tangents, -eps), weights))
+    return (plus - minus) / (2 * eps)
+
+
+def _gradient_along(f, inputs, weights, tangents, device):
+    """grad . t from the gradient rules, and the sum of the terms' magnitudes (the scale of its rounding)."""
+    gradients = host(f.grad(*on(device, [*inputs, weights])))
+    terms = [np.asarray(g, dtype=np.float64) * t for g, t in zip(gradients, tangents)]
+    return sum(float(np.sum(term)) for term in terms), sum(float(np.sum(np.abs(term))) for term in terms)
+
+
+@pytest.mark.parametrize("entry, case", _tangent_params(xfail=True))
+def test_tangent_matches_finite_differences_and_the_gradient(entry, case, generated_dir, device):
+    *inputs, weights = make_inputs(entry, case, np.float64)
+    tangents = _tangents(entry, case, np.float64)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
+    _, derivative = f.jvp(on(device, [*inputs, weights]), on(device, tangents), device=device)
+    derivative = float(host(derivative))
+    numeric = _directional_difference(entry.fn, inputs, tangents, weights)
+    # the measure check_grad uses: relative where the derivative is large, absolute where it is small
+    assert abs(derivative - numeric) / max(1.0, abs(numeric)) < TOLERANCE, (derivative, numeric)
+    along, scale = _gradient_along(f, inputs, weights, tangents, device)
+    assert abs(derivative - along) <= 1e-9 * max(1.0, scale), (derivative, along)
+
+
+@pytest.mark.parametrize("entry, case", _tangent_params())
+def test_float32_tangents_keep_dtype_and_shape(entry, case, generated_dir, device):
+    args = make_inputs(entry, case, np.float32)
+    tangents = _tangents(entry, case, np.float32)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
+    value, derivative = f.jvp(on(device, args), on(device, tangents), device=device)
+    assert_on(device, [v for v in (value, derivative) if hasattr(v, "dtype")])
+    value, derivative = host(value), host(derivative)
+    assert np.shape(derivative) == np.shape(value)
+    # The output's own dtype: float32, or float64 where the function casts (np.array(x, dtype=np.float64)). Two
+    # exceptions. With Python numbers as the only inputs: numpy makes np.add(2.0, 3.0) a float64 scalar, which a
+    # float32 w does not narrow, but d_x + d_y stays a Python float, which it does (and abs(2.0) the other way
+    # round). And scipy.stats computes in float64 whatever it is given: the tangent stays its inputs' float32.
+    dtype, expected = np.asarray(derivative).dtype, np.asarray(value).dtype
+    numbers_only = all(shape == SCALAR for shape in case.inputs)
+    widened = _in_scipy_stats(entry.primitive) and (dtype, expected) == (np.float32, np.float64)
+    assert dtype == expected or numbers_only or widened, f"the tangent is {dtype}, not {expected}"
+    wide = [np.float64(a) if isinstance(a, float) else np.asarray(a, dtype=np.float64) for a in args]
+    _, reference = f.jvp([float(a) if isinstance(a, float) else a for a in wide],
+                         [t if isinstance(t, float) else t.astype(np.float64) for t in tangents])
+    # float32 rounding only: a float32-specific path must not compute something else
+    np.testing.assert_allclose(np.float64(derivative), reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("entry, case", _tangent_params(KINKS))
+def test_tangents_follow_the_gradients_convention_at_ties(entry, case, generated_dir, device):
+    # The inputs rounded to integers: maximum's operands tie, abs and relu sit at 0, clip's x at its bounds,
+    # reductions and sorts meet equal elements.
+    *inputs, weights = make_inputs(entry, case, np.float64)
+    inputs = [float(np.round(x)) if isinstance(x, float) else np.round(x) for x in inputs]
+    tangents = _tangents(entry, case, np.float64)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
+    _, derivative = f.jvp(on(device, [*inputs, weights]), on(device, tangents), device=device)
+    derivative = float(host(derivative))
+    along, scale = _gradient_along(f, inputs, weights, tangents, device)
+    # both nan counts as agreeing: norm(x, ord=-1) of a row with a 0 in it has nan for both
+    both_nan = np.isnan(derivative) and np.isnan(along)
+    assert both_nan or abs(derivative - along) <= 1e-9 * max(1.0, scale), (derivative, along)
+
+
+def test_gradient_and_tangent_rules_come_in_pairs():
+    """Each gradient rule has a tangent rule beside it, but for the primitives WITHOUT_TANGENT_RULE lists; and
+    no tangent rule stands without a gradient rule."""
+
+    def names(primitives):
+        return sorted(str(getattr(p, "__qualname__", p)) for p in primitives)
+
+    without = _own(RULES) - _own(TANGENT_RULES)
+    assert names(without - set(WITHOUT_TANGENT_RULE)) == [], "gradient rules without a tangent rule"
+    assert names(set(WITHOUT_TANGENT_RULE) - without) == [], "listed in WITHOUT_TANGENT_RULE, but have a tangent rule"
+    assert names(_own(TANGENT_RULES) - _own(RULES)) == [], "tangent rules without a gradient rule"

@@ -1,10 +1,15 @@
 """Python's builtins in differentiated code: `sum` of a list or tuple written out is the additions it makes
-(`sum([a, b])` is `0 + a + b`), broadcasting included. Checked against float64 finite differences."""
+(`sum([a, b])` is `0 + a + b`), broadcasting included; `tuple`, `list`, `dict`, dict literals, `d.get`,
+`d.keys()`, `d.values()`, `d.items()`, `sorted` of keys and numbers, `*` in calls and in unpacking. Checked
+against float64 finite differences; what sourcegrad cannot follow is refused at its line."""
+
+import operator
 
 import numpy as np
 import pytest
 
 import sourcegrad
+from sourcegrad import SourcegradError
 
 
 def sum_of_a_list(x, y):
@@ -38,3 +43,160 @@ def test_builtin_sum_keeps_the_value():
     x = np.array([0.3, -0.5])
     value, _ = sourcegrad.differentiate(sum_of_a_tuple_with_a_start).value_and_grad(x)
     assert value == pytest.approx(sum_of_a_tuple_with_a_start(x))
+
+
+# ---- lists, tuples and dicts made and read by Python's builtins and displays ----------------------------------
+# Each is written as the display it makes where the compiler knows its items (a parameter's, a display's), so a
+# gradient reaches every item by its own name; checked against float64 finite differences, with broadcasting.
+
+rng = np.random.default_rng(44)
+
+
+def tuple_and_list_of_sequences(x, w):
+    pair = tuple([x * 2.0, w])  # a list made a tuple
+    items = list(pair)  # and back
+    both = tuple((x, w))
+    return np.sum(items[0] * items[1]) + np.sum(both[1] ** 2) + np.sum(pair[0])
+
+
+def dict_literal_and_dict_call(x, w):
+    layer = {"w": w, "b": x * 0.5}  # b broadcasts against the rows of x @ w below
+    twice = dict(w=w * 2.0, b=layer["b"])
+    pairs = dict([("scale", x)], shift=1.0)
+    return np.sum(np.tanh(x @ layer["w"] + twice["b"])) + np.sum(pairs["scale"] * pairs["shift"]) + twice["w"].sum()
+
+
+def dict_get_with_known_keys(params, x):
+    w = params.get("w")
+    b = params.get("b", 0.0)
+    missing = params.get("bias", 2.0)  # not a key: the default
+    return np.sum(x @ w + b) * missing
+
+
+def dict_keys_values_items(params):
+    total = 0.0
+    for i, (key, value) in enumerate(sorted(params.items(), key=operator.itemgetter(0))):
+        total = total + np.sum(np.sin(value)) * (i + 1.0)
+    for value in params.values():
+        total = total + np.sum(value ** 2)
+    for key in sorted(params.keys(), reverse=True):
+        total = total + np.sum(np.cos(params[key]))
+    for i, key in enumerate(sorted(params)):  # iterating a dict gives its keys
+        total = total + np.sum(params[key]) * i
+    return total
+
+
+def starred_unpacking(params, x):
+    *hidden, last = params
+    first, *rest = hidden + [last]
+    for w in hidden:
+        x = np.tanh(x @ w)
+    return np.sum(x @ last) + np.sum(first) * len(rest)
+
+
+def spread_into_calls(pair, x):
+    joined = np.concatenate([*pair, x])
+    return np.sum(np.maximum(*pair) * joined[:2].sum()) + np.sum(joined ** 2)
+
+
+def helper_returning_three(x):
+    return x, x * 2.0, np.sin(x)
+
+
+def spread_of_a_helpers_result(x, w):
+    total = 0.0
+    for a, b, c in zip(*helper_returning_three(x)):
+        total = total + a * b * c * w
+    return total.sum()
+
+
+def sum_of_a_tuple_parameter(pair):
+    return np.sum(sum(pair) ** 2)
+
+
+def a_key_name_that_held_an_array_before(params, x):
+    k = x * 2.0
+    total = np.sum(k ** 2)  # k holds an array here, a key in the loop: the array's gradient still flows
+    for k, v in params.items():
+        total = total + np.sum(v) * len(k)
+    return total
+
+
+def sorted_numbers_written_out(x):
+    order = sorted([2, 0, 1])
+    return np.sum(x[order[0]] * 3.0 + x[order[2]])
+
+
+STRUCTURE_CASES = [
+    (tuple_and_list_of_sequences, ("x", "w"), lambda: (rng.standard_normal(3), rng.standard_normal(3))),
+    (dict_literal_and_dict_call, ("x", "w"), lambda: (rng.standard_normal((3, 3)), rng.standard_normal((3, 3)))),
+    (dict_get_with_known_keys, ("params", "x"),
+     lambda: ({"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}, rng.standard_normal((4, 3)))),
+    (dict_keys_values_items, ("params",), lambda: ({"b": rng.standard_normal(3), "a": rng.standard_normal((2, 2))},)),
+    (starred_unpacking, ("params", "x"), lambda: ([rng.standard_normal((3, 3)) * 0.5 for _ in range(3)],
+                                                   rng.standard_normal((2, 3)))),
+    (spread_into_calls, ("pair", "x"), lambda: ((rng.standard_normal(2), rng.standard_normal(2)), rng.standard_normal(2))),
+    (spread_of_a_helpers_result, ("x", "w"), lambda: (rng.standard_normal(3), rng.standard_normal(2))),
+    (sum_of_a_tuple_parameter, ("pair",), lambda: ((rng.standard_normal(3), rng.standard_normal(3)),)),
+    (sorted_numbers_written_out, ("x",), lambda: (rng.standard_normal(3),)),
+    (a_key_name_that_held_an_array_before, ("params", "x"), lambda: ({"ab": rng.standard_normal(2)}, rng.standard_normal(2))),
+]
+
+
+@pytest.mark.parametrize("fn, wrt, make_args", STRUCTURE_CASES, ids=[c[0].__name__ for c in STRUCTURE_CASES])
+def test_builtins_making_and_reading_structures_match_finite_differences(fn, wrt, make_args, device):
+    args = make_args()
+    assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+    value, _ = sourcegrad.differentiate(fn, wrt=wrt).value_and_grad(*args)
+    assert value == pytest.approx(fn(*args))
+
+
+def test_a_dict_parameters_gradient_is_a_dict_of_every_key():
+    params = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2), "unused": rng.standard_normal(4)}
+    gradient = sourcegrad.differentiate(dict_get_with_known_keys).grad(params, rng.standard_normal((4, 3)))
+    assert set(gradient) == set(params) and not gradient["unused"].any()
+
+
+def sorts_values_with_a_gradient(x):
+    return sorted([x[0] * 2.0, x[1]])[0]
+
+
+def spreads_an_array(x):
+    return np.maximum(*x)
+
+
+def unpacks_an_array_with_a_star(x):
+    first, *rest = x
+    return first * 2.0
+
+
+def dict_with_a_computed_key(x):
+    key = "a"
+    return {key: x}[key].sum()
+
+
+def returns_a_dict(x):
+    return {"a": x * 2.0}
+
+
+def returns_a_built_tuple(x):
+    return tuple([x, x * 2.0])
+
+
+REFUSED = [
+    (sorts_values_with_a_gradient, "sorted([x[0] * 2.0, x[1]])", "sorted() of values that carry a gradient"),
+    (spreads_an_array, "*x", "`*` spreads a sequence whose length sourcegrad does not know here"),
+    (unpacks_an_array_with_a_star, "x", "unpacking with `*` a sequence whose length sourcegrad does not know"),
+    (dict_with_a_computed_key, "key", "a dict literal's keys must be strings or integers written out"),
+    (returns_a_dict, '{"a": x * 2.0}', "the function returns a dict; sourcegrad differentiates one array"),
+    (returns_a_built_tuple, "tuple([x, x * 2.0])", "the function returns a tuple; sourcegrad differentiates one array"),
+]
+
+
+@pytest.mark.parametrize("fn, at, message", REFUSED, ids=[c[0].__name__ for c in REFUSED])
+def test_structures_sourcegrad_cannot_follow_are_refused_at_their_line(fn, at, message):
+    with pytest.raises(SourcegradError) as info:
+        sourcegrad.differentiate(fn).grad(np.array([0.3, 1.7, -0.4]))
+    text = str(info.value)
+    assert message in text and "test_python_builtins.py:" in text
+    assert at in text.splitlines()[1]

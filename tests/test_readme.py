@@ -30,3 +30,10 @@ def test_readme_shows_the_committed_dynamic_net_backward_loop():
     (path,) = (REPO / "generated").glob("dynamic_net_loss_fn*.py")
     loop = [line for line in path.read_text().splitlines() if "d_w_mid += " in line or "d_b_mid += " in line]
     assert loop and all(line in readme for line in loop)
+
+
+def test_readme_shows_the_committed_forward_mode_code():
+    readme = (REPO / "README.md").read_text()
+    generated = (REPO / "generated" / "curve_fit_residuals__jvp_params__111.py").read_text()
+    code = generated.split("\n\n", 1)[1].strip("\n")
+    assert code in readme, "README's forward-mode code is stale: paste generated/curve_fit_residuals__jvp_*.py"

@@ -115,6 +115,26 @@ def tile_with_array_reps(x):
     return (np.tile(x, np.array([2, 2])) ** 2).sum()
 
 
+def partition_kth_as_numpy_integers(x):
+    return (np.partition(x, np.array([0, 2]), axis=np.int64(0)) * np.arange(12.0).reshape(4, 3)).sum()
+
+
+def diagonal_by_position(x):
+    return (np.diagonal(x, 1, 0, 2) ** 2).sum() + (x.diagonal(axis1=1, axis2=2, offset=-1) * 3.0).sum()
+
+
+def nan_to_num_copy_known_at_run_time(x, copy):
+    return (np.nan_to_num(x * 2.0, copy=copy) ** 2).sum()
+
+
+def diff_with_a_constant_list_prepended(x):
+    return (np.diff(x, prepend=[0.5], append=np.array([1.0, 2.0])) ** 2).sum()
+
+
+def norm_of_a_list_over_a_numpy_integer_axis(x, y):
+    return np.linalg.norm([x, y * 2.0], axis=np.int64(0)).sum()
+
+
 @pytest.mark.parametrize("fn, make_args, wrt", [
     (std_of_a_size_one_axis, lambda: (rng.standard_normal((3, 1)),), ("x",)),
     (power_zero, lambda: (np.array([0.0, 2.0, -1.5]),), ("x",)),
@@ -123,6 +143,11 @@ def tile_with_array_reps(x):
     (concatenate_flat, lambda: (rng.standard_normal((2, 2)), rng.standard_normal(3)), ("x", "y")),
     (hstack_with_a_scalar, lambda: (np.array(1.5), rng.standard_normal(3)), ("x", "y")),
     (tile_with_array_reps, lambda: (rng.standard_normal(3),), ("x",)),
+    (partition_kth_as_numpy_integers, lambda: (rng.standard_normal((4, 3)),), ("x",)),
+    (diagonal_by_position, lambda: (rng.standard_normal((3, 4, 4)),), ("x",)),
+    (nan_to_num_copy_known_at_run_time, lambda: (np.array([0.5, np.nan, -1.0, np.nan]), True), ("x",)),
+    (diff_with_a_constant_list_prepended, lambda: (rng.standard_normal(4),), ("x",)),
+    (norm_of_a_list_over_a_numpy_integer_axis, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "y")),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_rule_edge_cases(fn, make_args, wrt, device):
     report = sourcegrad.check_grad(fn, *make_args(), wrt=wrt, device=device)
@@ -147,3 +172,15 @@ def test_clip_bounds_that_are_none_at_run_time():
     f = sourcegrad.differentiate(clip_with_a_variable_bound, wrt="x")
     np.testing.assert_allclose(f.grad(x, None, 0.5), [1.0, 1.0, 0.0])
     np.testing.assert_allclose(f.grad(x, -0.5, None), [0.0, 1.0, 1.0])
+
+
+def nan_to_num_in_place(x):
+    y = x * 2.0
+    return np.nan_to_num(y, copy=False).sum()
+
+
+def test_nan_to_num_in_place_is_refused():
+    # copy=False writes into y, so the backward pass would no longer see where its nan were
+    for fn, args in ((nan_to_num_in_place, ()), (nan_to_num_copy_known_at_run_time, (False,))):
+        with pytest.raises(sourcegrad.SourcegradError, match="copy=False"):
+            sourcegrad.differentiate(fn, wrt="x").grad(np.array([1.0, np.nan]), *args)

@@ -507,3 +507,101 @@ def test_tuples_of_a_list_unpacked_by_index_in_a_loop():
     gradient = sourcegrad.differentiate(unpacks_layers_by_index_in_a_loop).grad(layers, x)
     assert isinstance(gradient, list) and all(isinstance(g, tuple) for g in gradient)
     assert sourcegrad.check_grad(unpacks_layers_by_index_in_a_loop, layers, x)
+
+
+# ---- `*args`: a tuple parameter, in the differentiated function and in the helpers it calls ------------------
+
+
+def loss_of_varargs(*args):
+    return np.sum(np.tanh(args[0] @ args[1]) + args[2])  # args[2] broadcasts over the rows
+
+
+def loss_with_named_parameters_and_varargs(x, *weights, scale=2.0):
+    h = x
+    for w in weights:
+        h = np.tanh(h @ w)
+    return np.sum(h) * scale
+
+
+def concat_and_multiply(weights, *args):
+    # autograd's RNN example: the arguments and a column of ones, side by side, times the weights
+    cat_state = np.hstack(args + (np.ones((args[0].shape[0], 1)),))
+    return np.dot(cat_state, weights)
+
+
+def rnn_step_through_a_varargs_helper(params, inputs):
+    def update(x, h):
+        return np.tanh(concat_and_multiply(params["change"], x, h))
+
+    hiddens = np.repeat(params["init"], inputs.shape[1], axis=0)
+    outputs = []
+    for x in inputs:
+        hiddens = update(x, hiddens)
+        outputs.append(concat_and_multiply(params["predict"], hiddens))
+    return sum(np.sum(o ** 2) for o in outputs)
+
+
+def first_and_rest(x, *rest):
+    return x * sum(rest)
+
+
+def calls_a_helper_spreading_its_arguments(x, w):
+    return np.sum(first_and_rest(x, *[w, w * 2.0]))
+
+
+spread_lambda = lambda *args: np.sum(args[0] * sum(args[1:]))  # noqa: E731
+
+
+def test_varargs_gradient_is_a_tuple(device):
+    args = (rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2))
+    assert sourcegrad.check_grad(loss_of_varargs, *args, device=device)
+    gradient = sourcegrad.differentiate(loss_of_varargs).grad(*args)  # wrt defaults to the first: args
+    assert isinstance(gradient, tuple) and [g.shape for g in gradient] == [(4, 3), (3, 2), (2,)]
+    assert sourcegrad.differentiate(loss_of_varargs).value_and_grad(*args)[0] == pytest.approx(loss_of_varargs(*args))
+
+
+def test_varargs_beside_named_and_keyword_only_parameters(device):
+    x, weights = rng.standard_normal((2, 3)), [rng.standard_normal((3, 3)) * 0.5 for _ in range(2)]
+    assert sourcegrad.check_grad(loss_with_named_parameters_and_varargs, x, *weights, wrt=("x", "weights"),
+                                 device=device)
+    f = sourcegrad.differentiate(loss_with_named_parameters_and_varargs, wrt="weights")
+    assert len(f.grad(x, *weights, scale=3.0)) == 2 and len(f.grad(x, *weights[:1])) == 1  # another length: recompiled
+    assert isinstance(f.grad(x), tuple) and f.grad(x) == ()
+
+
+@pytest.mark.parametrize("fn, make_args, wrt", [
+    (rnn_step_through_a_varargs_helper, lambda: ({"change": rng.standard_normal((6, 3)) * 0.3,
+                                                  "predict": rng.standard_normal((4, 2)) * 0.3,
+                                                  "init": rng.standard_normal((1, 3))},
+                                                 rng.standard_normal((4, 2, 2))), ("params",)),
+    (calls_a_helper_spreading_its_arguments, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "w")),
+    (spread_lambda, lambda: (rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)), ("args",)),
+], ids=["helper_with_varargs_in_a_loop", "call_spreading_a_list", "lambda_with_varargs"])
+def test_varargs_of_helpers_and_lambdas_match_finite_differences(fn, make_args, wrt, device):
+    assert sourcegrad.check_grad(fn, *make_args(), wrt=wrt, device=device)
+
+
+# ---- loops and unpacking over lists of (w, b) pairs -------------------------------------------------------------
+
+
+def loops_over_pairs_of_a_slice(params, x):
+    for w, b in params[:-1]:  # each (w, b) of all layers but the last
+        x = np.tanh(x @ w + b)
+    final_w, final_b = params[-1]
+    return np.sum(x @ final_w + final_b)
+
+
+def loops_over_pairs_with_enumerate(params, x):
+    total = 0.0
+    for i, (w, b) in enumerate(params):
+        total = total + np.sum(np.tanh(x @ w + b)) * (i + 1.0)
+    return total
+
+
+def test_loops_unpacking_each_item_of_a_list_of_pairs(device):
+    params = [(rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3)) for _ in range(3)]
+    x = rng.standard_normal((2, 3))
+    for fn in (loops_over_pairs_of_a_slice, loops_over_pairs_with_enumerate):
+        assert sourcegrad.check_grad(fn, params, x, wrt=("params", "x"), device=device)
+    gradient = sourcegrad.differentiate(loops_over_pairs_of_a_slice).grad(params, x)
+    assert isinstance(gradient, list) and all(isinstance(g, tuple) for g in gradient)

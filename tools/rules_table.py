@@ -13,10 +13,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sourcegrad.ir import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT  # noqa: E402
+from sourcegrad.ir import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT  # noqa: E402
 from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
 from sourcegrad.ir import Method  # noqa: E402
-from sourcegrad.templates import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, load_optional_rules  # noqa: E402
+from sourcegrad.templates import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, TANGENT_RULES,  # noqa: E402
+                                  load_optional_rules)
 
 try:  # the table lists the rules for optional libraries too (the test extra installs scipy)
     import scipy.special  # noqa: F401
@@ -31,6 +32,8 @@ OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", oper
              operator.floordiv: "`//`", operator.mod: "`%`", operator.not_: "`not`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
              ATTRIBUTE: "an object's attribute (`model.w1`)", JOIN_SEQUENCES: "`+` of lists (`outs + [h]`)",
              REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)"}
+# What forward mode does without a tangent rule: transform/forward.py writes `a[i] = v`'s tangent itself.
+FORWARD_WITHOUT_A_RULE = {SET_ITEM}
 FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",
             "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting",
             "scipy_special": "scipy.special (when scipy is installed)",
@@ -61,23 +64,37 @@ def spelling(primitive):
 
 
 def table():
-    by_family = {}
+    by_family, without_tangent = {}, {}
     for primitive, template in RULES.items():
         family = template.fn.__module__.rsplit(".", 1)[-1]
         if family in FAMILIES:
             by_family.setdefault(family, set()).add(spelling(primitive))
+            if primitive not in TANGENT_RULES and primitive not in FORWARD_WITHOUT_A_RULE:
+                without_tangent.setdefault(family, set()).add(spelling(primitive))
     methods = {}
     for name, (primitive, _) in METHODS.items():
         methods.setdefault(RULES[primitive].fn.__module__.rsplit(".", 1)[-1], set()).add(f"`.{name}()`")
     for name, primitive in ATTRIBUTES.items():
         methods.setdefault(RULES[primitive].fn.__module__.rsplit(".", 1)[-1], set()).add(f"`.{name}`")
-    lines = ["| family | with a gradient rule | array methods and attributes |", "|---|---|---|"]
+    lines = ["| family | with a gradient rule | array methods and attributes | forward mode (jvp) |",
+             "|---|---|---|---|"]
     for family, title in FAMILIES.items():
         if family in by_family:
-            lines.append(f"| {title} | {', '.join(sorted(by_family[family]))} | {', '.join(sorted(methods.get(family, [])))} |")
+            forward = _forward(by_family[family], without_tangent.get(family, set()))
+            lines.append(f"| {title} | {', '.join(sorted(by_family[family]))} | {', '.join(sorted(methods.get(family, [])))} "
+                         f"| {forward} |")
     zero = sorted({spelling(p) for p in NONDIFFERENTIABLE if not _user(p)})
-    lines.append(f"| no gradient (zero, never an error) | {', '.join(zero)} | |")
+    lines.append(f"| no gradient (zero, never an error) | {', '.join(zero)} | | zero tangents |")
     return "\n".join(lines)
+
+
+def _forward(spellings, without):
+    """Which of a family's functions have a forward-mode (tangent) rule too: the methods share their functions'."""
+    if not without:
+        return "all"
+    if without == spellings:
+        return "none"
+    return "all but " + ", ".join(sorted(without))
 
 
 def _user(primitive):

@@ -16,6 +16,7 @@ import builtins
 import gast
 
 from .. import ir
+from ..frontend.values import TEXT
 from ..templates import is_nondifferentiable
 
 
@@ -35,7 +36,9 @@ def target_names(target):
 
 
 def flows(fn: ir.Function):
-    """(names written, names read) for every statement through which a gradient can flow."""
+    """(names written, names read) for every statement through which a gradient can flow. A name that holds a
+    string (the key of `for k, v in d.items()`) is written by none: it is never active, so indexing with it is
+    no index carrying a gradient."""
     result = []
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign):
@@ -51,7 +54,7 @@ def flows(fn: ir.Function):
             # and the reverse pass then refuses the statement rather than miss the gradient it carries.
             names = reads([stmt.stmt])
             result.append((names, names))
-    return result
+    return [([n for n in written if fn.kinds.get(n) != TEXT], read) for written, read in result]
 
 
 def is_harmless(effect, fn):

@@ -6,19 +6,23 @@ and decides:
   only for their shape, and which names start as None because a path may bind them first;
 - releases: the arrays a top-level loop leaves bound that nothing reads again;
 - in-place accumulation (`d_w += e`, only into an array nothing else refers to) and which returned
-  gradients are copied (only those that may share memory with the output gradient, an input or each other).
-The printer (emit/codegen.py) asks it what to save, restore and drop; it decides nothing about memory
-itself. Which calls make a new array comes from one record, the rule registry's (templates/registry.py),
-which the normaliser and the `_into` variant's buffer planner (emit/buffers.py) read too.
+  gradients are copied (only those that may share memory with the output gradient, an input or each other);
+- the buffer slots of the `_into` variant: which operations write with `out=`, into a buffer kept between
+  calls or into the caller's array.
+The printer (emit/codegen.py) asks it what to save, restore, drop and write into; it decides nothing about
+memory itself. Which calls make a new array and which take `out=` comes from one record, the rule
+registry's (templates/registry.py), which the normaliser reads too.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import gast
 
 from .. import ir
 from .activity import target_names
-from ..templates.registry import backend_function, method_returns_new_array, returns_new_array
+from ..templates.registry import backend_function, method_returns_new_array, returns_new_array, takes_out
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseIf, ReverseLoop,
                                  walk)
 
@@ -67,13 +71,33 @@ def backward_reads(nodes):
     return names
 
 
+def _is_backend_call(expr, backend):
+    """Whether expr calls a function of the array module (`xp.maximum(h, 0)`)."""
+    return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute)
+            and isinstance(expr.func.value, gast.Name) and expr.func.value.id == backend)
+
+
+def _returns_new_array(call, backend, array_receiver=None):
+    """Whether call surely makes a new array or scalar, by the rule registry: `xp.copy(d)`, or a method of an
+    array (`x.sum(axis=1)`) whose function does. array_receiver(expr), where given, tells whether a method's
+    receiver is an array: a list's `items.copy()` holds the same arrays."""
+    if not isinstance(call, gast.Call) or not isinstance(call.func, gast.Attribute):
+        return False
+    keywords = [k.arg for k in call.keywords]
+    if _is_backend_call(call, backend):
+        return returns_new_array(backend_function(call.func.attr), keywords)
+    return method_returns_new_array(call.func.attr, keywords) and (array_receiver is None
+                                                                   or array_receiver(call.func.value))
+
+
 class MemoryPlan:
     """What the generated function keeps, for one reverse function.
 
     The tape: which sites save which names (those the backward code reads and the site may overwrite),
     which of them only for their shape, and which names start as None because a path may bind them first.
-    Releases: the arrays a top-level loop leaves bound that nothing reads again. And which names the
-    backward pass rebinds, so that the value to return is kept under a name of its own.
+    Releases: the arrays a top-level loop leaves bound that nothing reads again. Which names the backward
+    pass rebinds, so that the value to return is kept under a name of its own. And the buffer slots of the
+    `_into` variant.
     """
 
     def __init__(self, rev):
@@ -168,7 +192,12 @@ class MemoryPlan:
                 if name not in other and (self.rank_of(name) or 0) >= 1 and name not in read_later
                 and (name not in self.needed or name in self.shape_only)]
 
-    def backward_writes(self):
+    def needs_own_name(self, expr):
+        """Whether a value to return, expr, is kept under a name of its own before the backward pass starts: it
+        reads a name the backward code rebinds, and what is returned is the forward pass's last value."""
+        return expr is not None and bool(set(ir.names_in(expr)) & self._backward_writes())
+
+    def _backward_writes(self):
         """Primal names the backward code rebinds: restored from the tape, or walked again by a reverse loop."""
         names = set()
         for node in walk(self.rev.backward):
@@ -182,6 +211,12 @@ class MemoryPlan:
         """The static rank of a value or of an adjoint (which has its primal's shape), None if unknown."""
         rank = self.rev.facts.ranks.get(self.rev.primal_of(name) or name)
         return rank if isinstance(rank, int) else None
+
+    def buffer_slots(self, definition):
+        """The statements the `_into` variant writes with `out=` (BufferSlot, in order), decided on the plain
+        function as the printer writes it (definition, a gast FunctionDef), since the variant is that function
+        with those statements changed; empty when none can be."""
+        return _buffer_slots(definition, self.rank_of, self.rev.backend)
 
 
 def _iteration(loop):
@@ -206,8 +241,7 @@ def _read_only_for_shape(rev):
 
     def visit(expr):
         for node in gast.walk(expr):
-            if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) \
-                    and node.func.value.id == rev.backend and node.func.attr in _SHAPE_READS:
+            if _is_backend_call(node, rev.backend) and node.func.attr in _SHAPE_READS:
                 position = _SHAPE_READS[node.func.attr]
                 if len(node.args) > position and isinstance(node.args[position], gast.Name):
                     shape.add(node.args[position].id)
@@ -250,11 +284,6 @@ class _Ownership:
     def __init__(self, rev):
         self.rev = rev
         self.backend = rev.backend
-
-    def _is_backend_call(self, expr, attr=None):
-        return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute)
-                and isinstance(expr.func.value, gast.Name) and expr.func.value.id == self.backend
-                and (attr is None or expr.func.attr == attr))
 
     def choose(self):
         self._own(self.rev.backward, set())
@@ -329,13 +358,13 @@ class _Ownership:
         if isinstance(expr, (gast.Attribute, gast.Subscript)):
             return self._aliased(expr.value)
         if isinstance(expr, gast.Call) and not self.is_fresh(expr):
-            if self._is_backend_call(expr) and expr.func.attr in _RETURNS_FIRST_ARGUMENT:
+            if _is_backend_call(expr, self.backend) and expr.func.attr in _RETURNS_FIRST_ARGUMENT:
                 return self._aliased(expr.args[0]) if expr.args else set()
             if isinstance(expr.func, gast.Attribute) and expr.func.attr in _VIEW_METHODS:
                 return self._aliased(expr.func.value)
             # a function not known to make a new array may return an argument or a view of one
             parts = list(expr.args) + ([expr.func.value] if isinstance(expr.func, gast.Attribute) and not
-                                       self._is_backend_call(expr) else [])
+                                       _is_backend_call(expr, self.backend) else [])
             return set().union(*[self._aliased(a) for a in parts]) if parts else set()
         return set()
 
@@ -343,13 +372,7 @@ class _Ownership:
         """Whether expr surely evaluates to a new array (or an immutable scalar) that nothing else refers to."""
         if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
             return True
-        if isinstance(expr, gast.Call):
-            keywords = [k.arg for k in expr.keywords]
-            if self._is_backend_call(expr):
-                return returns_new_array(backend_function(expr.func.attr), keywords)
-            if isinstance(expr.func, gast.Attribute):
-                return method_returns_new_array(expr.func.attr, keywords)  # `a.dot(b)`: a new array
-        return False
+        return _returns_new_array(expr, self.backend)  # `a.dot(b)` too: the backward code calls methods of arrays
 
 
 # Helpers that return their first argument, a view of it, or a new array: never another argument.
@@ -358,3 +381,257 @@ _RETURNS_FIRST_ARGUMENT = ("unbroadcast", "unreduce", "reshape", "transpose", "b
                            "expand_dims", "ravel")
 # Array methods that return a view of the array. (Which calls make a new array: templates/registry.py.)
 _VIEW_METHODS = ("reshape", "transpose", "squeeze", "ravel", "swapaxes", "view", "T")
+
+
+# ---- buffer slots of the `_into` variant ------------------------------------------------------------------
+#
+# A training loop calls one gradient thousands of times with arrays of the same shapes. Every call of the
+# plain function allocates its temporaries afresh; a caller who passes into= asks for them to be kept instead
+# (benchmarks/README.md has what that saves, and when). The `_into` variant is the plain function with each
+# top-level operation that makes a new array and can take `out=` (its function does, by the rule registry;
+# an arithmetic operator or a comparison is its ufunc) writing into `buffers.<name>`:
+#
+#     h = buffers.h = xp.matmul(x, w1, out=buffers.h)    # a temporary: kept for the next call
+#     d_w1 = xp.matmul(x.T, d_h, out=into[0])            # a gradient: the caller's array (into=), or a new one
+#
+# On a call with fresh buffers every `out=` is None and the arrays made are kept; later calls write into
+# them. That is sound only when they have the same shapes and dtypes as last time, so the runtime keys the
+# buffers on the arguments' types, shapes and dtypes (runtime/buffers.py), and only operations whose
+# operands' shapes follow from those alone get a slot (not from values: `x[x > 0]` has a shape the data
+# decides). A value that may reach the caller (the result, a gradient, a view of one, anything stored in an
+# argument) is never kept: what sourcegrad hands out is never overwritten by a later call. Statements inside
+# loops and branches keep their own arrays (one per iteration, for the tape).
+
+
+class BufferSlot(NamedTuple):
+    """A top-level statement the `_into` variant writes with `out=`: body[index], which binds target, becomes
+    `target = xp.<function>(*args, <keywords>, out=...)`, writing into the caller's array into[into] for a
+    gradient handed back, and into a buffer of its own, kept for the next call, when into is None."""
+    index: int
+    target: str
+    function: str
+    args: list
+    keywords: list
+    into: int | None
+
+
+_OPERATORS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast.Div: "divide",
+              gast.FloorDiv: "floor_divide", gast.Mod: "remainder", gast.Pow: "power", gast.MatMult: "matmul"}
+_COMPARISONS = {gast.Eq: "equal", gast.NotEq: "not_equal", gast.Lt: "less", gast.LtE: "less_equal",
+                gast.Gt: "greater", gast.GtE: "greater_equal"}
+_UNARY = {gast.USub: "negative", gast.UAdd: "positive"}
+# Runtime helpers whose result has the shape of one of their arguments.
+_SHAPE_FOLLOWS = ("unbroadcast", "output_gradient")
+_SHAPE_ATTRIBUTES = ("T", "shape", "ndim", "dtype", "size")
+# Methods whose result's shape follows from the array's shape and their arguments' values: those must be
+# written-out constants (`x.sum(axis=0)`), since the buffers are keyed on shapes, not on argument values.
+_SHAPE_METHODS = ("sum", "mean", "prod", "max", "min", "std", "var", "copy", "astype")
+
+
+def _buffer_slots(definition, rank_of, backend):
+    body = definition.body
+    params = [a.id for a in definition.args.args + definition.args.kwonlyargs]
+    escaping = _escaping(body, params, rank_of, backend)
+    returned = body[-1].value  # the printer ends the function with `return (value, (gradient, ...))`
+    value_names = _aliased(returned.elts[0], rank_of, backend)
+    gradient_names = [g.id if isinstance(g, gast.Name) else None for g in returned.elts[1].elts]
+    gradients = {name for name in gradient_names if name is not None and gradient_names.count(name) == 1} - value_names
+    stable = set(params)  # values whose shapes (and dtypes) follow from the arguments' alone
+    slots, slotted = [], set()
+    for index, stmt in enumerate(body):
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+            if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+                if not _stable(stmt.value, stable, backend):
+                    stable.discard(stmt.target.id)
+            else:
+                stable -= _bound(stmt)
+            continue
+        target, value = stmt.targets[0].id, stmt.value
+        if not _stable(value, stable, backend):
+            stable.discard(target)
+            continue
+        stable.add(target)
+        rank = rank_of(target)
+        call = _with_out(value, rank_of, backend)
+        if call is None or not isinstance(rank, int) or rank < 1:
+            continue
+        if target in escaping and target not in gradients:
+            continue
+        if target in slotted:  # one buffer per name: a second site may make another shape
+            continue
+        slotted.add(target)
+        into = gradient_names.index(target) if target in escaping else None
+        slots.append(BufferSlot(index, target, *call, into))
+    return slots
+
+
+def _with_out(value, rank_of, backend):
+    """value as a call of the array module that takes `out=`, (function, args, keywords), or None."""
+    call = _as_call(value, rank_of, backend)
+    return call if call is not None and takes_out(backend_function(call[0])) else None
+
+
+def _as_call(value, rank_of, backend):
+    """value as a call of the array module, (function, args, keywords): `a * b` is `xp.multiply(a, b)`. A
+    product of matrices or vectors, `a.dot(b)`, is `xp.matmul(a, b)`: numpy's matmul takes less time than its
+    dot when an operand is transposed (`x.T.dot(d_h)`, a weight's gradient; figures in benchmarks/README.md);
+    for larger ranks the two differ, and it stays `xp.dot`. None for what is not such a call."""
+    if isinstance(value, gast.BinOp) and type(value.op) in _OPERATORS:
+        return _OPERATORS[type(value.op)], [value.left, value.right], []
+    if isinstance(value, gast.Compare) and len(value.ops) == 1 and type(value.ops[0]) in _COMPARISONS:
+        return _COMPARISONS[type(value.ops[0])], [value.left, value.comparators[0]], []
+    if isinstance(value, gast.UnaryOp) and type(value.op) in _UNARY:
+        return _UNARY[type(value.op)], [value.operand], []
+    if not isinstance(value, gast.Call) or any(k.arg in ("out", None) for k in value.keywords):
+        return None
+    if any(isinstance(a, gast.Starred) for a in value.args):
+        return None
+    if _is_backend_call(value, backend):
+        return value.func.attr, value.args, value.keywords
+    if (isinstance(value.func, gast.Attribute) and value.func.attr == "dot" and len(value.args) == 1
+            and not value.keywords):  # a.dot(b)
+        operands = [value.func.value, value.args[0]]
+        matrices = all(_operand_rank(operand, rank_of) in (1, 2) for operand in operands)
+        return "matmul" if matrices else "dot", operands, []
+    return None
+
+
+def _operand_rank(expr, rank_of):
+    """The static rank of `a` or `a.T`, else None."""
+    if isinstance(expr, gast.Attribute) and expr.attr == "T":
+        expr = expr.value
+    return rank_of(expr.id) if isinstance(expr, gast.Name) else None
+
+
+def _stable(expr, stable, backend):
+    """Whether expr's shape and dtype follow from the shapes and dtypes of the names in `stable`."""
+    if isinstance(expr, gast.Name):
+        return expr.id in stable
+    if isinstance(expr, gast.Constant):
+        return True
+    if isinstance(expr, gast.Attribute):
+        if isinstance(expr.value, gast.Name) and expr.value.id == backend:
+            return True  # xp.newaxis, xp.float32
+        return expr.attr in _SHAPE_ATTRIBUTES and _stable(expr.value, stable, backend)
+    if isinstance(expr, gast.BinOp):
+        return _stable(expr.left, stable, backend) and _stable(expr.right, stable, backend)
+    if isinstance(expr, gast.UnaryOp):
+        return _stable(expr.operand, stable, backend)
+    if isinstance(expr, gast.Compare):
+        return all(_stable(e, stable, backend) for e in [expr.left] + expr.comparators)
+    if isinstance(expr, gast.Call):
+        if any(isinstance(a, gast.Starred) for a in expr.args) or any(k.arg is None for k in expr.keywords):
+            return False
+        operands = list(expr.args) + [k.value for k in expr.keywords]
+        if _is_backend_call(expr, backend):
+            known = takes_out(backend_function(expr.func.attr)) or expr.func.attr in _SHAPE_FOLLOWS
+            return known and all(_stable(a, stable, backend) for a in operands)
+        if isinstance(expr.func, gast.Attribute) and expr.func.attr == "dot":
+            return _stable(expr.func.value, stable, backend) and all(_stable(a, stable, backend) for a in operands)
+        if isinstance(expr.func, gast.Attribute) and expr.func.attr in _SHAPE_METHODS:
+            return _stable(expr.func.value, stable, backend) and all(map(_constant, operands))
+    return False
+
+
+def _constant(expr):
+    if isinstance(expr, gast.Tuple):
+        return all(map(_constant, expr.elts))
+    return isinstance(expr, gast.Constant)
+
+
+def _escaping(body, params, rank_of, backend):
+    """Names whose arrays may reach the caller: returned, stored in an argument, or aliased by one of those."""
+    escaping = set(params) - {backend}  # the array module is read, never stored into
+    for stmt in body:
+        if isinstance(stmt, gast.Return) and stmt.value is not None:
+            escaping |= _aliased(stmt.value, rank_of, backend)
+        escaping |= _passed_to_foreign_code(stmt, rank_of, backend)
+    changed = True
+    while changed:
+        changed = False
+        for stmt in reversed(body):
+            before = len(escaping)
+            if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name):
+                target = stmt.targets[0].id
+                if target in escaping and not _makes_new_array(stmt.value, rank_of(target), rank_of, backend):
+                    escaping |= _aliased(stmt.value, rank_of, backend)
+            elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+                rank = rank_of(stmt.target.id)
+                if stmt.target.id in escaping and not (isinstance(rank, int) and rank >= 1):
+                    escaping |= _aliased(stmt.value, rank_of, backend)  # `s += e` rebinds a scalar (or extends a list)
+            elif not isinstance(stmt, gast.Return):
+                # a loop, a branch, an unpacking, a call for its effect: if it binds a name that escapes, or
+                # may store into one (`params.append(h)`, `out[i] = h`), everything it touches may escape
+                names = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+                if (_bound(stmt) | _stored_into(stmt, backend)) & escaping:
+                    escaping |= names
+            changed |= len(escaping) != before
+    return escaping
+
+
+# Builtins that read their arguments and keep none of them.
+_READ_ONLY_BUILTINS = frozenset({"len", "range", "enumerate", "zip", "reversed", "print", "float", "int", "bool",
+                                 "complex", "abs", "min", "max", "round", "isinstance", "divmod"})
+
+
+def _passed_to_foreign_code(stmt, rank_of, backend):
+    """Names handed to code that may keep them: a function of the user's run as it is (a logger, a
+    @nondifferentiable helper), a method of an object that is not an array. numpy's functions, sourcegrad's
+    helpers, an array's methods and a few builtins keep nothing."""
+    names = set()
+    for node in gast.walk(stmt):
+        if not isinstance(node, gast.Call):
+            continue
+        func = node.func
+        if isinstance(func, gast.Name) and func.id in _READ_ONLY_BUILTINS:
+            continue
+        if _is_backend_call(node, backend):
+            continue
+        if isinstance(func, gast.Attribute):
+            base = func.value
+            while isinstance(base, (gast.Attribute, gast.Subscript)):
+                base = base.value
+            if isinstance(base, gast.Name) and base.id != backend and isinstance(rank_of(base.id), int):
+                continue  # a method of an array (`h.sum()`, `h.T.dot(w)`)
+        for argument in list(node.args) + [k.value for k in node.keywords]:
+            names |= {n.id for n in gast.walk(argument) if isinstance(n, gast.Name)}
+    return names - {backend}
+
+
+def _makes_new_array(value, rank, rank_of, backend):
+    return isinstance(rank, int) and rank >= 1 and (
+        isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)) or _with_out(value, rank_of, backend) is not None
+        or _is_new(value, rank_of, backend))
+
+
+def _aliased(expr, rank_of, backend):
+    """Names whose arrays expr's value may be, hold, or view."""
+    if isinstance(expr, gast.Name):
+        return {expr.id}
+    if isinstance(expr, (gast.Tuple, gast.List)):
+        return set().union(*[_aliased(e, rank_of, backend) for e in expr.elts])
+    if _is_new(expr, rank_of, backend):
+        return set()
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+
+
+def _is_new(expr, rank_of, backend):
+    """Whether expr surely makes a new array or scalar (a method's receiver must be an array of known rank)."""
+    return _returns_new_array(expr, backend, lambda receiver: isinstance(receiver, gast.Name)
+                              and (rank_of(receiver.id) or 0) >= 1)
+
+
+def _stored_into(stmt, backend):
+    """Names whose objects a statement may change: the receiver of a method call, the base of a
+    subscript or attribute store."""
+    names = set()
+    for node in gast.walk(stmt):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute):
+            names |= {n.id for n in gast.walk(node.func.value) if isinstance(n, gast.Name)} - {backend}
+        elif isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, gast.Store):
+            names |= {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name)}
+    return names
+
+
+def _bound(stmt):
+    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}

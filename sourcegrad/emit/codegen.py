@@ -24,11 +24,11 @@ from .. import ir
 from ..frontend.resolve import is_numpy_module, numpy_path
 from ..analysis.activity import target_names
 from ..analysis.shapes import ShapeFacts
-from .buffers import buffered_function
 from ..analysis.memory import MemoryPlan, backward_reads
 from ..ir import SET_ITEM
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, as_expression)
+from ..transform.reverse import walk as walk_reverse
 
 _COMMENT = "__sourcegrad_comment_{}__"
 _COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
@@ -45,19 +45,32 @@ def generate(rev: ReverseFunction):
 
 
 def generate_buffered(rev: ReverseFunction):
-    """The source text of the `_into` variant, which writes its arrays into buffers and the caller's arrays
-    (see emit/buffers.py), or None when no statement of the function can."""
+    """The source text of the `_into` variant: the plain function with the statements the memory plan gives a
+    buffer slot writing with `out=`, into buffers kept between calls and the caller's arrays (into=). None
+    when the plan gives no statement a slot."""
     writer = _Writer(rev)
-    definition = gast.gast_to_ast(writer.definition())
-    fn = rev.primal
-    taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
-    buffers_name, into_name = ir.fresh_name("buffers", taken), ir.fresh_name("into", taken)
-    buffered = buffered_function(definition, writer.rank_of, rev.backend, buffers_name, into_name)
-    if buffered is None:
+    function = writer.definition()
+    slots = writer.memory.buffer_slots(function)
+    if not slots:
         return None
-    into_function, kept, written = buffered
-    into_function.body[0] = ast.Expr(value=ast.Constant(value=_buffered_docstring(rev, kept, written, into_name)))
-    return writer.text(into_function)
+    taken = rev.primal.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
+    buffers, into = ir.fresh_name("buffers", taken), ir.fresh_name("into", taken)
+    for slot in slots:
+        targets = [_store(slot.target)]
+        if slot.into is None:
+            targets.append(gast.Attribute(value=ir.name(buffers), attr=slot.target, ctx=gast.Store()))
+            out = gast.Attribute(value=ir.name(buffers), attr=slot.target, ctx=gast.Load())
+        else:
+            out = gast.Subscript(value=ir.name(into), slice=gast.Constant(value=slot.into, kind=None), ctx=gast.Load())
+        call = _call(rev.backend, slot.function, slot.args)
+        call.keywords = slot.keywords + [gast.keyword(arg="out", value=out)]
+        function.body[slot.index] = gast.Assign(targets=targets, value=call, type_comment=None)
+    kept = [slot.target for slot in slots if slot.into is None]
+    written = [slot.into for slot in slots if slot.into is not None]
+    function.body[0] = gast.Expr(value=gast.Constant(value=_buffered_docstring(rev, kept, written, into), kind=None))
+    function.name = f"{function.name}_into"
+    function.args.args[1:1] = [_parameter(buffers), _parameter(into)]
+    return writer.text(gast.gast_to_ast(function))
 
 
 def normal_form(fn, backend="xp") -> str:
@@ -107,6 +120,15 @@ class _Writer:
         self.retarget = _Retarget(self.fn.references, rev.backend, locals_)
         self.memory = MemoryPlan(rev)
         self.loop_variable = "_" if "_" not in self.fn.names else "iteration"
+        # loops written with sourcegrad.checkpoint: the forward pass prints them with their saved states
+        self.checkpointed = {id(node.loop): node for node in walk_reverse(rev.backward)
+                             if isinstance(node, ReverseLoop) and node.checkpoint is not None}
+        self.taken = set(self.fn.names) | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
+
+    def fresh(self, base):
+        name = ir.fresh_name(base, self.taken)
+        self.taken.add(name)
+        return name
 
     def comment(self, text):
         self.comments.append(text)
@@ -127,14 +149,12 @@ class _Writer:
             if isinstance(stmt, ir.Loop):
                 body.extend(self.release_after(stmt, fn.body[index + 1:]))
 
-        rebound = self.memory.backward_writes()
         taken = fn.names | set(rev.adjoint_names.values()) | {rev.backend, rev.tape}
 
         def kept(expr, base):
-            """expr, or a name holding its value now when the backward pass restores earlier values of a name
-            it reads: what is returned is the forward pass's last value."""
+            """expr, or a name holding its value now where the memory plan asks for one."""
             nonlocal taken
-            if expr is None or not set(ir.names_in(expr)) & rebound:
+            if not self.memory.needs_own_name(expr):
                 return copy.deepcopy(expr)
             name = ir.fresh_name(base, taken)
             taken = taken | {name}
@@ -174,10 +194,12 @@ class _Writer:
 
     # ---- forward ----------------------------------------------------------------------------------
 
-    def forward(self, stmts):
+    def forward(self, stmts, taping=True):
+        """The forward code of stmts; taping=False leaves out the tape's saves (a checkpointed loop's iterations
+        that only move its state forward)."""
         out = []
         for stmt in stmts:
-            for name in self.memory.saved_at(stmt):
+            for name in self.memory.saved_at(stmt) if taping else ():
                 value = ir.name(name)
                 if name in self.memory.shape_only:  # the backward pass reads only its shape: keep no data
                     value = _call(self.rev.backend, "ghost", [value])
@@ -197,10 +219,68 @@ class _Writer:
             elif isinstance(stmt, ir.Break):
                 out.append(gast.Break())
             elif isinstance(stmt, ir.If):
-                out.append(gast.If(test=copy.deepcopy(stmt.test), body=self.forward(stmt.body) or [gast.Pass()],
-                                   orelse=self.forward(stmt.orelse)))
+                out.append(gast.If(test=copy.deepcopy(stmt.test), body=self.forward(stmt.body, taping) or [gast.Pass()],
+                                   orelse=self.forward(stmt.orelse, taping)))
+            elif isinstance(stmt, ir.Loop) and id(stmt) in self.checkpointed:
+                out.extend(self.checkpointed_loop(self.checkpointed[id(stmt)]))
             elif isinstance(stmt, ir.Loop):
-                out.extend(self.forward_loop(stmt))
+                out.extend(self.forward_loop(stmt, taping))
+        return out
+
+    def checkpointed_loop(self, node):
+        """A loop written with sourcegrad.checkpoint, forward: no tape, its state saved where the schedule says."""
+        loop, backend = node.loop, self.rev.backend
+        node.steps, node.schedule, node.states = self.fresh("steps"), self.fresh("schedule"), self.fresh("states")
+        node.position = self.fresh("i")
+        out = [self.comment(f"{citation(loop.origin)}  {loop.origin.text}"),
+               self.comment(f"no tape for this loop: its state ({', '.join(node.checkpoint.state) or 'nothing'}) is "
+                            f"saved at the iterations the schedule picks, at most {unparse_expression(loop.snapshots)} "
+                            "at once (sourcegrad.checkpoint)"),
+               _assign(node.steps, self.retarget(loop.iterable)),
+               _assign(node.schedule, _call(backend, "revolve", [_call_name("len", [ir.name(node.steps)]),
+                                                                 copy.deepcopy(loop.snapshots)])),
+               _assign(node.states, gast.Dict(keys=[], values=[]))]
+        if node.checkpoint.before:  # values the loop overwrites that the code before it needs in the backward pass
+            node.before = self.fresh("before_loop")
+            out.append(_assign(node.before, _names_tuple(node.checkpoint.before)))
+        save = gast.If(test=gast.Compare(left=ir.name(node.position), ops=[gast.In()], comparators=[
+            gast.Attribute(value=ir.name(node.schedule), attr="forward", ctx=gast.Load())]),
+            body=[self.save_state(node)], orelse=[])
+        header = gast.Tuple(elts=[_store(node.position), copy.deepcopy(loop.target)], ctx=gast.Store())
+        out.append(_for(header, _call_name("enumerate", [ir.name(node.steps)]), [save] + self.forward(loop.body, False)))
+        return out
+
+    def save_state(self, node):
+        element = gast.Subscript(value=ir.name(node.states), slice=ir.name(node.position), ctx=gast.Store())
+        return gast.Assign(targets=[element], value=_names_tuple(node.checkpoint.state), type_comment=None)
+
+    def checkpointed_reverse(self, node):
+        """Its gradients: the schedule's backward actions, each iteration run once more with its tape and at
+        once reversed."""
+        loop = node.loop
+        position = ir.name(node.position)
+        state = gast.Subscript(value=ir.name(node.states), slice=position, ctx=gast.Load())
+        step = _assign_target(copy.deepcopy(loop.target), gast.Subscript(value=ir.name(node.steps), slice=position,
+                                                                       ctx=gast.Load()))
+        cases = [("restore", [_assign_target(_names_tuple(node.checkpoint.state, gast.Store()), state)]),
+                 ("snapshot", [self.save_state(node)]),
+                 ("forget", [gast.Delete(targets=[gast.Subscript(value=ir.name(node.states), slice=position,
+                                                                ctx=gast.Del())])]),
+                 ("advance", [copy.deepcopy(step)] + self.forward(loop.body, False))]
+        reverse = [copy.deepcopy(step)] + self.forward(loop.body) + self.backward(node.body, [node.origin])
+        chain = [self.comment('"reverse": the iteration once more, with its tape, then its gradients')] + reverse
+        for action, body in reversed(cases):
+            test = gast.Compare(left=ir.name("action"), ops=[gast.Eq()],
+                                comparators=[gast.Constant(value=action, kind=None)])
+            chain = [gast.If(test=test, body=body or [gast.Pass()], orelse=chain)]
+        action = self.fresh("action")
+        for stmt in gast.walk(chain[0]):
+            if isinstance(stmt, gast.Name) and stmt.id == "action":
+                stmt.id = action
+        header = gast.Tuple(elts=[_store(action), _store(node.position)], ctx=gast.Store())
+        out = [_for(header, gast.Attribute(value=ir.name(node.schedule), attr="backward", ctx=gast.Load()), chain)]
+        if node.checkpoint.before:
+            out.append(_assign_target(_names_tuple(node.checkpoint.before, gast.Store()), ir.name(node.before)))
         return out
 
     def release_after(self, loop, rest):
@@ -216,13 +296,13 @@ class _Writer:
                 out.append(_assign(name, gast.Constant(value=None, kind=None)))
         return out
 
-    def forward_loop(self, loop):
+    def forward_loop(self, loop, taping=True):
         out = []
         counting = []
         if loop.counter:
             out.append(_assign(loop.counter, gast.Constant(value=0, kind=None)))
             counting = [gast.AugAssign(target=_store(loop.counter), op=gast.Add(), value=gast.Constant(value=1, kind=None))]
-        body = self.forward(loop.body)
+        body = self.forward(loop.body, taping)
         if loop.kind == "for":
             out.append(gast.For(target=copy.deepcopy(loop.target), iter=self.retarget(loop.iterable),
                                 body=counting + body or [gast.Pass()], orelse=[], type_comment=None))
@@ -231,7 +311,7 @@ class _Writer:
         else:  # the test needs statements of its own: evaluate them at the top of every iteration
             stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(loop.test)), body=[gast.Break()], orelse=[])
             out.append(gast.While(test=gast.Constant(value=True, kind=None),
-                                  body=self.forward(loop.test_body) + [stop] + counting + body, orelse=[]))
+                                  body=self.forward(loop.test_body, taping) + [stop] + counting + body, orelse=[]))
         return out
 
     # ---- backward ---------------------------------------------------------------------------------
@@ -279,6 +359,9 @@ class _Writer:
                 body = self.backward(node.body, [node.origin]) or [gast.Pass()]
                 orelse = self.backward(node.orelse, [node.origin])
                 out.append(gast.If(test=copy.deepcopy(node.test), body=body, orelse=orelse))
+                last_origin[0] = None
+            elif isinstance(node, ReverseLoop) and node.checkpoint is not None:
+                out.extend(self.checkpointed_reverse(node))
                 last_origin[0] = None
             elif isinstance(node, ReverseLoop):
                 out.append(self.reverse_loop(node))
@@ -363,6 +446,11 @@ def _tape_notes(memory, fn):
                 parts.append(name)
                 arrays.append(f"{name}.nbytes")
         total = " + ".join(arrays) if arrays else "a few bytes"
+        if loop.snapshots is not None:  # checkpointed: one iteration's saves at a time, and the saved states
+            lines.append(f"Tape: the checkpointed loop at {citation(loop.origin)} saves {', '.join(parts)} for one "
+                         f"iteration at a time ({total}), and its state at most "
+                         f"{unparse_expression(loop.snapshots)} times.")
+            continue
         lines.append(f"Tape: each iteration of the loop at {citation(loop.origin)} saves "
                      f"{', '.join(parts)}: {total} per iteration.")
     return lines
@@ -436,13 +524,13 @@ def _buffered_docstring(rev, kept, written, into_name):
     return f"{function_name(rev.primal.name)}, writing its large arrays into buffers.\n\n{body}\n    "
 
 
+def _parameter(name):
+    return gast.Name(id=name, ctx=gast.Param(), annotation=None, type_comment=None)
+
+
 def _arguments(rev, seed=True):
     fn = rev.primal
-
-    def param(name):
-        return gast.Name(id=name, ctx=gast.Param(), annotation=None, type_comment=None)
-
-    positional = ([param(rev.backend)] if seed else []) + [param(p) for p in fn.params]
+    positional = ([_parameter(rev.backend)] if seed else []) + [_parameter(p) for p in fn.params]
     # Literal defaults are written out for the reader; every default is also set from the
     # original function when the module is loaded, so non-literal ones work too.
     defaults = []
@@ -451,7 +539,7 @@ def _arguments(rev, seed=True):
             defaults.append(copy.deepcopy(fn.defaults[p]))
         elif defaults:
             defaults = []  # a parameter without a written default after one with: write none before it
-    kwonly = [param(p) for p in fn.kwonly] + ([param(rev.seed)] if seed else [])
+    kwonly = [_parameter(p) for p in fn.kwonly] + ([_parameter(rev.seed)] if seed else [])
     kw_defaults = [copy.deepcopy(fn.defaults[p]) if p in fn.defaults else None for p in fn.kwonly]
     if seed:
         kw_defaults.append(gast.Constant(value=None, kind=None))
@@ -461,6 +549,23 @@ def _arguments(rev, seed=True):
 
 def _assign(target, value):
     return gast.Assign(targets=[_store(target)], value=value, type_comment=None)
+
+
+def _assign_target(target, value):
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def _names_tuple(names, ctx=None):
+    ctx = ctx or gast.Load()
+    return gast.Tuple(elts=[gast.Name(id=n, ctx=ctx, annotation=None, type_comment=None) for n in names], ctx=ctx)
+
+
+def _call_name(function, args):
+    return gast.Call(func=ir.name(function), args=args, keywords=[])
+
+
+def unparse_expression(expr):
+    return ast.unparse(gast.gast_to_ast(copy.deepcopy(expr)))
 
 
 def _store(identifier):

@@ -18,6 +18,7 @@ the function's result, returned once at the end.
 
 from __future__ import annotations
 
+import collections
 import copy
 
 import gast
@@ -45,8 +46,8 @@ def may_jump(block, kinds) -> bool:
 
 def structured_body(body, taken=()):
     """A copy of a function's body as the normaliser reads it: conditional expressions made `if` statements,
-    returns only at the ends of paths. taken: see lift_conditional_expressions."""
-    return restructure_function(lift_conditional_expressions(copy.deepcopy(body), taken))
+    comprehensions loops, returns only at the ends of paths. taken: see lift_expressions."""
+    return restructure_function(lift_expressions(copy.deepcopy(body), taken))
 
 
 def restructure_function(body):
@@ -88,10 +89,12 @@ def _drop_trailing_continues(block):
     return block
 
 
-# ---- conditional expressions --------------------------------------------------------------
+# ---- conditional expressions, comprehensions, unpacking loop targets -------------------------------------
 
-def lift_conditional_expressions(body, taken=()):
-    """The body with every `a if c else b` made an `if` statement, which the rest of the pipeline knows.
+def lift_expressions(body, taken=()):
+    """The body in forms the rest of the pipeline knows: every `a if c else b` an `if` statement, every list
+    comprehension a loop that builds the list, and every loop target or assignment that unpacks into a nested
+    tuple (`for w, b in layers`, `for i, (k, v) in enumerate(pairs)`) a name unpacked in the next statement.
 
         y = np.sum(x if s > 0 else -x)      if s > 0:
                                                 chosen = x
@@ -99,13 +102,47 @@ def lift_conditional_expressions(body, taken=()):
                                                 chosen = -x
                                             y = np.sum(chosen)
 
+        ys = [np.sin(v) for v in xs if v.sum() > 0]     ys = []
+                                                        for v in xs:
+                                           ->               if v.sum() > 0:
+                                                                ys = ys + [np.sin(v)]
+
     An assignment or return of the conditional expression itself assigns (returns) in each branch, with no
-    new name. Only the branch taken is computed, as in Python. A `while` condition is left alone: the fence
-    refuses a conditional expression there, since it would have to be computed again on every iteration.
-    taken: names the new ones must not be (a nested function's: every name of the function it is in).
+    new name; an assignment of a comprehension builds the list in its target, unless the comprehension reads
+    that name. Only the branch taken is computed, as in Python. A comprehension's variables are its own (Python
+    3): each keeps its name where nothing else in the function has that name, and gets a new one otherwise.
+    A `while` condition is left alone: the fence refuses a conditional expression or a comprehension there,
+    since it would have to be computed again on every iteration.
+    taken: names the new ones must not be (the function's parameters; a nested function's: every name of the
+    function it is in).
     """
-    taken = {n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)} | set(taken)
-    return _lift_block(body, taken)
+    written = [n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)]
+    return _lift_block(body, _Taken(set(written) | set(taken), collections.Counter(written), set(taken)))
+
+
+class _Taken:
+    """The names in use, for new ones: and, for a comprehension's variables, where the function as written uses each."""
+
+    def __init__(self, names, occurrences, outside):
+        self.names = names
+        self.occurrences = occurrences  # name -> how many times the body mentions it
+        self.outside = outside  # names of the enclosing scope (parameters, the enclosing function's)
+        self.claimed = set()  # comprehension variables made the function's own so far
+
+    def fresh(self, base):
+        name, n = base, 2
+        while name in self.names:
+            name, n = f"{base}_{n}", n + 1
+        self.names.add(name)
+        return name
+
+    def variable(self, name, comprehension):
+        """The name a comprehension's variable gets in the function: its own, where nothing else uses it."""
+        inside = sum(1 for n in gast.walk(comprehension) if isinstance(n, gast.Name) and n.id == name)
+        if name in self.claimed or name in self.outside or self.occurrences[name] != inside:
+            name = self.fresh(name)
+        self.claimed.add(name)
+        return name
 
 
 def _lift_block(stmts, taken):
@@ -116,14 +153,15 @@ def _lift_block(stmts, taken):
 
 
 def _lift_statement(stmt, taken):
-    """The statements stmt becomes, with no conditional expression left outside a `while` condition."""
+    """The statements stmt becomes, with no conditional expression or comprehension left outside a `while`
+    condition, and no loop target or assignment unpacking into a nested tuple."""
     if isinstance(stmt, gast.If):
         prefix = _lift_from(stmt, "test", taken)
         stmt.body, stmt.orelse = _lift_block(stmt.body, taken), _lift_block(stmt.orelse, taken)
         return prefix + [stmt]
     if isinstance(stmt, gast.For):
         prefix = _lift_from(stmt, "iter", taken)
-        stmt.body = _lift_block(stmt.body, taken)
+        stmt.body = _lift_block(_unpacked_in_body(stmt, taken) + stmt.body, taken)
         return prefix + [stmt]
     if isinstance(stmt, gast.While):
         stmt.body = _lift_block(stmt.body, taken)
@@ -131,8 +169,8 @@ def _lift_statement(stmt, taken):
     if isinstance(stmt, gast.FunctionDef):  # a nested function: its own body, lifted when it is inlined
         return [stmt]
     whole = stmt.value if isinstance(stmt, (gast.Assign, gast.Return)) else None
-    if isinstance(whole, gast.IfExp) and (isinstance(stmt, gast.Return) or (
-            len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name))):
+    named = isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+    if isinstance(whole, gast.IfExp) and (isinstance(stmt, gast.Return) or named):
         # `y = a if c else b`, `return a if c else b`: the statement itself goes into each branch
         chosen = []
         for branch in (whole.body, whole.orelse):
@@ -141,25 +179,27 @@ def _lift_statement(stmt, taken):
             chosen.append(copied)
         branches = gast.copy_location(gast.If(test=whole.test, body=[chosen[0]], orelse=[chosen[1]]), stmt)
         return _lift_statement(branches, taken)
+    if isinstance(whole, gast.ListComp) and named and not any(
+            isinstance(n, gast.Name) and n.id == stmt.targets[0].id for n in gast.walk(whole)):
+        # `ys = [f(x) for x in xs]`: ys is the list the loop builds
+        return _lift_block(_comprehension_loop(whole, stmt.targets[0].id, taken), taken)
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], (gast.Tuple, gast.List)):
+        following = _unpacked_parts(stmt.targets[0], taken)
+        return _lift_from(stmt, None, taken) + [stmt] + _lift_block(following, taken)
     return _lift_from(stmt, None, taken) + [stmt]
 
 
 def _lift_from(stmt, field, taken):
-    """Statements computing the conditional expressions in stmt (or in its field) into new names, which
-    replace them there; outermost first, each one's branches lifted within its own branch."""
+    """Statements computing the conditional expressions and comprehensions in stmt (or in its field) into new
+    names, which replace them there; outermost first, each one's branches (or loop) lifted within its own."""
     prefix = []
     while True:
         root = getattr(stmt, field) if field is not None else stmt
-        found = _first_conditional(root)
+        found = _first_lifted(root)
         if found is None:
             return prefix
         parent, attribute, index, expression = found
-        name = _fresh("chosen", taken)
-        branches = []
-        for branch in (expression.body, expression.orelse):
-            assign = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
-                                 value=branch, type_comment=None)
-            branches.append(gast.copy_location(assign, expression))
+        name = taken.fresh("chosen" if isinstance(expression, gast.IfExp) else "elements")
         replacement = gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
                                          expression)
         if parent is None:
@@ -168,14 +208,23 @@ def _lift_from(stmt, field, taken):
             setattr(parent, attribute, replacement)
         else:
             getattr(parent, attribute)[index] = replacement
+        if isinstance(expression, (gast.ListComp, gast.GeneratorExp)):  # (a generator: `sum(f(x) for x in xs)`)
+            prefix.extend(_lift_block(_comprehension_loop(expression, name, taken), taken))
+            continue
+        branches = []
+        for branch in (expression.body, expression.orelse):
+            assign = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                                 value=branch, type_comment=None)
+            branches.append(gast.copy_location(assign, expression))
         lifted = gast.copy_location(gast.If(test=expression.test, body=[branches[0]], orelse=[branches[1]]), stmt)
         prefix.extend(_lift_statement(lifted, taken))
 
 
-def _first_conditional(root):
-    """(parent, field, index in the field's list or None, the node) of the outermost conditional expression
-    under root, parent None when root is one; None when there is none. Nested functions are not entered."""
-    if isinstance(root, gast.IfExp):
+def _first_lifted(root):
+    """(parent, field, index in the field's list or None, the node) of the outermost conditional expression or
+    comprehension under root, parent None when root is one; None when there is none. Nested functions are not
+    entered."""
+    if isinstance(root, _LIFTED):
         return None, None, None, root
     pending = [root]
     while pending:
@@ -185,16 +234,87 @@ def _first_conditional(root):
         for attribute, value in gast.iter_fields(node):
             children = value if isinstance(value, list) else [value]
             for index, child in enumerate(children):
-                if isinstance(child, gast.IfExp):
+                if isinstance(child, _LIFTED):
                     return node, attribute, index if isinstance(value, list) else None, child
                 if isinstance(child, gast.AST):
                     pending.append(child)
     return None
 
 
-def _fresh(base, taken):
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}_{n}", n + 1
-    taken.add(name)
-    return name
+_LIFTED = (gast.IfExp, gast.ListComp, gast.GeneratorExp)  # the fence lets a generator be a call's only argument
+
+
+def _comprehension_loop(comprehension, name, taken):
+    """`name = []` and the loops that fill it, one per `for` of the comprehension, an `if` per condition; the
+    comprehension's variables made the function's own, under names nothing else in it uses. A generator
+    expression (only ever a call's argument) is made the list it would give: the call reads every item."""
+    generators = comprehension.generators
+    for position, generator in enumerate(generators):
+        for variable in [n.id for n in gast.walk(generator.target) if isinstance(n, gast.Name)]:
+            own = taken.variable(variable, comprehension)
+            if own != variable:  # the first iterable is read outside the comprehension: it keeps the name
+                scope = [generator.target, *generator.ifs, comprehension.elt]
+                scope += [part for later in generators[position + 1:] for part in (later.target, later.iter, *later.ifs)]
+                for node in scope:
+                    for n in gast.walk(node):
+                        if isinstance(n, gast.Name) and n.id == variable:
+                            n.id = own
+
+    def located(node):
+        return gast.copy_location(node, comprehension)
+
+    def load(identifier):
+        return located(gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None))
+
+    def store(identifier):
+        return located(gast.Name(id=identifier, ctx=gast.Store(), annotation=None, type_comment=None))
+
+    item = located(gast.List(elts=[comprehension.elt], ctx=gast.Load()))
+    body = [located(gast.Assign(targets=[store(name)], value=located(gast.BinOp(left=load(name), op=gast.Add(),
+                                                                                right=item)), type_comment=None))]
+    for generator in reversed(generators):
+        for condition in reversed(generator.ifs):
+            body = [located(gast.If(test=condition, body=body, orelse=[]))]
+        body = [located(gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None))]
+    start = located(gast.Assign(targets=[store(name)], value=located(gast.List(elts=[], ctx=gast.Load())),
+                                type_comment=None))
+    return [start] + body
+
+
+def _unpacked_in_body(loop, taken):
+    """A loop target's parts that unpack an item (`w, b` of `for w, b in layers`; `(k, v)` of `for i, (k, v) in
+    enumerate(pairs)`), each replaced by a name and unpacked from it by the statements returned, for the top of
+    the body. The reverse pass then sends each item's gradient back to its position in the sequence. enumerate's
+    and zip's own tuple is the loop's, not an item's."""
+    iterable = loop.iter
+    walks = isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and \
+        iterable.func.id in ("enumerate", "zip", "range")
+    if not walks:
+        return _unpacked_parts(loop, taken, field="target")
+    if isinstance(loop.target, (gast.Tuple, gast.List)):
+        return _unpacked_parts(loop.target, taken)
+    return []
+
+
+def _unpacked_parts(parent, taken, field=None):
+    """For each tuple in parent's elements (or in its field), a new name in its place, and the assignment that
+    unpacks that name into the tuple, itself flattened the same way."""
+    statements = []
+    slots = [(field, None)] if field is not None else [("elts", i) for i in range(len(parent.elts))]
+    for attribute, index in slots:
+        part = getattr(parent, attribute) if index is None else parent.elts[index]
+        if not isinstance(part, (gast.Tuple, gast.List)):
+            continue
+        words = [n.id for n in gast.walk(part) if isinstance(n, gast.Name)]
+        joined = "_".join(words)
+        name = taken.fresh(joined if len(joined) <= 16 else "item")
+        replacement = gast.copy_location(gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None), part)
+        if index is None:
+            setattr(parent, attribute, replacement)
+        else:
+            parent.elts[index] = replacement
+        value = gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), part)
+        unpack = gast.copy_location(gast.Assign(targets=[part], value=value, type_comment=None), part)
+        statements.append(unpack)
+        statements.extend(_unpacked_parts(part, taken))
+    return statements

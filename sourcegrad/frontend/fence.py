@@ -36,18 +36,21 @@ if hasattr(gast, "TryStar"):
 _EXPRESSIONS = {
     gast.Lambda: ("lambdas are not supported inside a differentiated function",
                   "Define the function with `def` at the top of the function's body, or at module level."),
-    gast.ListComp: ("list comprehensions are not supported", "Use array operations (np.stack of arrays, broadcasting)."),
     gast.SetComp: ("set comprehensions are not supported", "Build the set outside the differentiated function."),
     gast.DictComp: ("dict comprehensions are not supported", "Build the dict outside the differentiated function."),
-    gast.GeneratorExp: ("generator expressions are not supported", "Use array operations (np.sum over an axis)."),
+    gast.GeneratorExp: ("a generator expression is supported only as the one argument of sum, min, max, any, all, "
+                        "tuple, list or sorted (`sum(f(x) for x in xs)`)",
+                        "Write a list comprehension: `[f(x) for x in xs]`."),
     gast.NamedExpr: ("assignment expressions (`:=`) are not supported", "Assign on a line of its own."),
     gast.Await: ("`await` cannot be differentiated", "Move it out of the differentiated function."),
     gast.Yield: ("generators cannot be differentiated", "Return a value instead of yielding."),
     gast.YieldFrom: ("generators cannot be differentiated", "Return a value instead of yielding."),
-    gast.Dict: ("dict literals are not supported in this version", "Pass arrays as separate arguments."),
     gast.Set: ("set literals are not supported", "Build the set outside the differentiated function."),
-    gast.Starred: ("`*` unpacking is not supported here", "Pass the arguments one by one."),
+    gast.Starred: ("`*` unpacking is only supported in a call's arguments, a list or tuple display, and an "
+                   "assignment's targets", "Unpack into names first: `first, *rest = xs`."),
 }
+
+_READ_WHOLE = ("sum", "min", "max", "any", "all", "tuple", "list", "sorted")  # builtins that read every item they get
 
 _BINARY_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod)
 
@@ -63,8 +66,6 @@ def check(src: FunctionSource, helper=False) -> None:
     if isinstance(tree, gast.AsyncFunctionDef):
         raise src.error(tree, "async functions cannot be differentiated", "Use a plain `def`.")
     args = tree.args
-    if args.vararg is not None:
-        raise src.error(args.vararg, f"`*{args.vararg.id}` parameters are not supported", "Name each parameter.")
     if args.kwarg is not None:
         raise src.error(args.kwarg, f"`**{args.kwarg.id}` parameters are not supported", "Name each parameter.")
     if not tree.body:
@@ -82,10 +83,9 @@ def _check_nested_function(src, definition, enclosing):
         raise src.error(definition.decorator_list[0], "a decorated function defined inside a differentiated function "
                         "is not supported", "Drop the decorator, or define the function at module level.")
     arguments = definition.args
-    if arguments.vararg is not None or arguments.kwarg is not None:
-        star = arguments.vararg or arguments.kwarg
-        raise src.error(star, f"`*`/`**` parameters of the nested function {definition.name} are not supported",
-                        "Name each parameter.")
+    if arguments.kwarg is not None:
+        raise src.error(arguments.kwarg, f"`**{arguments.kwarg.id}` parameters of the nested function "
+                        f"{definition.name} are not supported", "Name each parameter.")
     for default in arguments.defaults + [d for d in arguments.kw_defaults if d is not None]:
         try:
             gast.literal_eval(default)
@@ -131,7 +131,7 @@ def _check_statement(src, stmt, in_loop, helper=False):
     elif isinstance(stmt, gast.For):
         if stmt.orelse:
             raise src.error(stmt, "`for ... else` is not supported", "Use a flag set before `break`.")
-        _check_target(src, stmt.target)
+        _check_loop_target(src, stmt.target)
         _check_iterable(src, stmt.iter)
         _check_expressions(src, stmt.iter)
         _check_block(src, stmt.body, in_loop=True)
@@ -140,8 +140,10 @@ def _check_statement(src, stmt, in_loop, helper=False):
         if stmt.orelse:
             raise src.error(stmt, "`while ... else` is not supported", "Use a flag set before `break`.")
         for node in gast.walk(stmt.test):
-            if isinstance(node, gast.IfExp):
-                raise src.error(node, "a conditional expression (`a if c else b`) in a `while` condition is not supported",
+            if isinstance(node, (gast.IfExp, gast.ListComp, gast.GeneratorExp)):
+                what = "a conditional expression (`a if c else b`)" if isinstance(node, gast.IfExp) else \
+                    "a comprehension"
+                raise src.error(node, f"{what} in a `while` condition is not supported",
                                 "Compute the condition into a name before the loop and again at the end of its body: "
                                 "`while keep_going:`.")
         _check_expressions(src, stmt.test)
@@ -167,10 +169,18 @@ def _check_statement(src, stmt, in_loop, helper=False):
 
 
 def _check_expressions(src, node):
-    allowed = _auxiliary_dict(node)
+    # `*xs` where it spreads a sequence into separate values: a call's arguments, a list or tuple display
+    # or an assignment's target (`first, *rest = xs`, checked by _check_target)
+    spread = {id(e) for n in gast.walk(node) if isinstance(n, (gast.Call, gast.List, gast.Tuple))
+              for e in (n.args if isinstance(n, gast.Call) else n.elts)}
+    # a generator expression as the one argument of a builtin that reads every item: made a list (control.py)
+    generators = {id(n.args[0]) for n in gast.walk(node) if isinstance(n, gast.Call) and len(n.args) == 1
+                  and isinstance(n.func, gast.Name) and n.func.id in _READ_WHOLE
+                  and isinstance(n.args[0], gast.GeneratorExp)}
     for node in gast.walk(node):
         kind = type(node)
-        if kind in _EXPRESSIONS and node is not allowed:
+        if kind in _EXPRESSIONS and not (kind is gast.Starred and id(node) in spread) \
+                and not (kind is gast.GeneratorExp and id(node) in generators):
             what, instead = _EXPRESSIONS[kind]
             raise src.error(node, what, instead)
         if isinstance(node, gast.BinOp):
@@ -179,16 +189,17 @@ def _check_expressions(src, node):
             for kw in node.keywords:
                 if kw.arg is None:
                     raise src.error(kw.value, "`**` unpacking in calls is not supported", "Pass the keyword arguments by name.")
-
-
-def _auxiliary_dict(stmt):
-    """The dict of `return loss, {"accuracy": acc}`: an auxiliary output (has_aux) may be a dict literal with
-    constant keys, since it is handed back as it is and never differentiated."""
-    if isinstance(stmt, gast.Return) and isinstance(stmt.value, gast.Tuple) and len(stmt.value.elts) == 2:
-        aux = stmt.value.elts[1]
-        if isinstance(aux, gast.Dict) and all(isinstance(k, gast.Constant) for k in aux.keys):
-            return aux
-    return None
+        elif isinstance(node, gast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if not (isinstance(key, gast.Constant) and isinstance(key.value, (str, int))):
+                    raise src.error(key if key is not None else value, "a dict literal's keys must be strings or "
+                                    "integers written out", "Write each key as a literal: `{\"w\": w, \"b\": b}`.")
+        elif isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            for generator in node.generators:
+                if generator.is_async:
+                    raise src.error(node, "`async for` in a comprehension cannot be differentiated",
+                                    "Use a plain `for`.")
+                _check_loop_target(src, generator.target)
 
 
 def _check_iterable(src, node):
@@ -208,14 +219,27 @@ def _is_element(target):
     return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
 
 
+def _check_loop_target(src, target):
+    for node in gast.walk(target):
+        if isinstance(node, gast.Starred):
+            raise src.error(node, "`*` in a loop's target is not supported", "Unpack the item in the loop's body: "
+                            "`first, *rest = item`.")
+    _check_target(src, target)
+
+
 def _check_target(src, target, alone=True):
     if isinstance(target, gast.Name):
         return
     if _is_element(target) and alone:
         return  # written as a new version of the array (normalize checks that the function made it)
     if isinstance(target, (gast.Tuple, gast.List)):
+        starred = [e for e in target.elts if isinstance(e, gast.Starred)]
         for element in target.elts:
-            if not isinstance(element, gast.Name):
+            if isinstance(element, gast.Starred) and isinstance(element.value, gast.Name) and len(starred) == 1:
+                continue  # `first, *rest = xs`
+            if isinstance(element, (gast.Tuple, gast.List)):
+                _check_target(src, element)  # `for i, (k, v) in ...`
+            elif not isinstance(element, gast.Name):
                 raise src.error(element, "only names can be unpacked into", "Unpack into plain names.")
         return
     if isinstance(target, gast.Subscript):

@@ -23,7 +23,7 @@ from . import control, values
 from .fence import check_helper
 from .resolve import CellNamespace, Resolver, describe, is_library_code, is_numpy_module, numpy_path
 from .source import function_to_differentiate, read_function
-from .syntax import attribute_chain, is_atom, written_names
+from .syntax import appended_list, attribute_chain, is_atom, walk_function_scope, written_names
 from ..templates import RULES, is_nondifferentiable
 
 
@@ -99,7 +99,7 @@ class Inliner:
         if any(fn is f for f in self.helpers):
             raise normalizer.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot "
                                        "inline", "Write the recursion as a loop.")
-        args = [normalizer.atom(a, None) for a in call.args]
+        args = normalizer.arguments(call.args)
         if receiver is not None:
             args.insert(0, normalizer.atom(receiver, None))
         kwargs = {k.arg: normalizer.atom(k.value, None) for k in call.keywords}
@@ -115,11 +115,15 @@ class Inliner:
         except TypeError as exc:
             raise normalizer.src.error(call, f"the call does not fit {fn.__qualname__}'s parameters: {exc}") from None
         bound.apply_defaults()
+        for name, parameter in signature.parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_POSITIONAL:  # `*args`: a tuple of the arguments it took
+                bound.arguments[name] = gast.Tuple(elts=list(bound.arguments[name]), ctx=gast.Load())
         saved = (normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin)
         # `a if c else b` made an `if` first, so that the names it assigns count as the helper's own (a nested
         # function's must not be a name of the function it is in, which it may read)
         body = control.structured_body(src.tree.body, taken=set(normalizer.names.used) | set(normalizer.names.current))
         helper_assigned = stored_names(src.tree) | stored_names(gast.Module(body=body, type_ignores=[]))
+        normalizer.names.take({n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)})
         # Every name the helper mentions is taken: a local of the helper must not get the name of a global
         # that another helper (or the caller) reads.
         normalizer.names.take({n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)})
@@ -164,7 +168,9 @@ class Inliner:
         else:
             normalizer.src = src
         outer_names = normalizer.names.enter_helper(bindings)
-        normalizer.assigned, normalizer.result_name = helper_assigned, None
+        normalizer.assigned = stored_names(src.tree, appends=False) | stored_names(gast.Module(body=body, type_ignores=[]),
+                                                                                   appends=False)
+        normalizer.result_name = None
         self.result, self.top_block, self.into = None, normalizer.block, into
         try:
             if not control.always_jumps(body, (gast.Return,)):
@@ -224,16 +230,12 @@ class Inliner:
                                        "Pass it as an argument to the helper.")
 
 
-def stored_names(tree):
-    """The names a function assigns, not those its nested functions assign."""
-    names, pending = set(), list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, gast.FunctionDef):
-            continue
-        names.update(written_names(node))
-        pending.extend(gast.iter_child_nodes(node))
-    return names
+def stored_names(tree, appends=True):
+    """The names a function assigns, not those its nested functions or its comprehensions assign; without appends,
+    not the lists it only appends to (`log.append(v)` on a global list reads the global)."""
+    return {name for stmt in tree.body if not isinstance(stmt, gast.FunctionDef)
+            for node in walk_function_scope(stmt) if appends or appended_list(node) is None
+            for name in written_names(node)}
 
 
 def _users_function(obj):
@@ -266,6 +268,8 @@ class LocalFunction:
         kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(arguments.posonlyargs) + [
             inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(arguments.args)
         parameters = [inspect.Parameter(a.id, kind, default=d) for a, kind, d in zip(positional, kinds, defaults)]
+        if arguments.vararg is not None:
+            parameters.append(inspect.Parameter(arguments.vararg.id, inspect.Parameter.VAR_POSITIONAL))
         parameters += [inspect.Parameter(a.id, inspect.Parameter.KEYWORD_ONLY,
                                          default=inspect.Parameter.empty if d is None else gast.literal_eval(d))
                        for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults)]

@@ -28,14 +28,16 @@ import gast
 import numpy
 
 from .. import ir
-from ..ir import ATTRIBUTE, COMPARISON, COPY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT
+from ..ir import (ATTRIBUTE, COMPARISON, COPY, DICT_DISPLAY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SET_ITEM,
+                  SUBSCRIPT)
 from . import control, naming, values
 from .inline import Inliner, LocalFunction, stored_names
 from .naming import Names
 from .resolve import MISSING, CellNamespace, Resolver, is_numpy_module, numpy_path
 from .source import FunctionSource
-from .syntax import attribute_chain, is_atom, written_names
-from ..templates.registry import method_returns_new_array, returns_new_array
+from .syntax import appended_list, attribute_chain, is_atom, written_names
+from ..runtime.checkpoint import checkpoint
+from ..templates.registry import RULES, method_returns_new_array, returns_new_array
 
 # An operator's primitive: the `operator` function its rule is registered under.
 BINARY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
@@ -61,17 +63,19 @@ class _Normalizer:
         self.src = src
         self.resolver = resolver
         tree = src.tree
-        self.params = [a.id for a in tree.args.posonlyargs + tree.args.args]
+        # `*args` is a parameter like the others, holding a tuple: the generated function takes it as one argument
+        self.params = [a.id for a in tree.args.posonlyargs + tree.args.args + [tree.args.vararg] if a is not None]
         self.kwonly = [a.id for a in tree.args.kwonlyargs]
         self.names = Names({n.id for n in gast.walk(tree) if isinstance(n, gast.Name)} | set(reserved), self.params,
                            self.kwonly)
-        self.assigned = stored_names(tree)
+        self.assigned = stored_names(tree, appends=False)  # (what a local name is: reading it first is an error)
         self.body = []
         self.block = self.body  # the statement list being filled
         self.result_name = None
         self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
         self.conflicting = set()  # names whose assignments disagree on their kind
-        self.owned = set()  # names holding an array this function made (a new one, not a view or an alias)
+        self.owned = set()  # names holding an array (or a list) this function made (a new one, not a view or an alias)
+        self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
         self.references = {}
         self.closure_cells = {}  # the generated code's name for a closure variable it reads -> the variable's cell
         self.global_roots = set()  # the globals read by name, which no closure variable's name may take
@@ -86,7 +90,8 @@ class _Normalizer:
     # ---- statements ---------------------------------------------------------
 
     def run(self) -> ir.Function:
-        body = control.structured_body(self.src.tree.body)
+        body = control.structured_body(self.src.tree.body, taken=self.params + self.kwonly)
+        self.names.take({n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)})  # lifted ones
         if not control.always_jumps(body, (gast.Return,)):
             last = body[-1] if body else self.src.tree
             raise self.src.error(last, f"not every path through {self.src.tree.name} ends in `return <value>`",
@@ -154,6 +159,8 @@ class _Normalizer:
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
             self.block[-1].augmented = stmt
+        elif isinstance(stmt, gast.Expr) and appended_list(stmt) in self.names.current:
+            self.append(stmt)  # (a global list appended to is an effect, refused if a gradient would flow into it)
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return  # a docstring or a bare constant does nothing
@@ -169,6 +176,7 @@ class _Normalizer:
         elif isinstance(stmt, gast.Return):
             returned, aux = self.returned_parts(stmt)
             value = self.atom(returned, hint=None)
+            self.refuse_structured_output(value, returned)
             if isinstance(aux, gast.Dict):  # `{"accuracy": acc}`: handed back as it is, each value an atom
                 aux = gast.Dict(keys=[gast.Constant(value=k.value, kind=None) for k in aux.keys],
                                 values=[self.atom(v, hint=None) for v in aux.values])
@@ -197,13 +205,19 @@ class _Normalizer:
             # `h = np.maximum(h, 0)` in a loop or branch: h keeps one name there, and the reverse pass
             # needs the old h and the new one at once. So compute into a temporary, then rebind h.
             temporary = self.operation(value)
-            owned = temporary in self.owned
+            owned, listed = temporary in self.owned, temporary in self.lists
             self.emit_copy(self.names.version(first.id), ir.name(temporary), stmt)
             target = self.names.current[first.id]
             if owned:  # the temporary is ours alone: the array is still this function's own
                 self.owned.add(target)
+            if listed:
+                self.lists.add(target)
         elif isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
+        elif any(isinstance(e, gast.Starred) for e in first.elts):
+            unstarred, items = self.starred_unpacking(first, value)
+            self.assign([unstarred, *others], items, stmt)
+            return
         elif isinstance(value, gast.Call) and self.inliner.inlinable(value) is not None:
             result = self.inliner.inline(self.inliner.inlinable(value), value)
             if not isinstance(result, gast.Tuple) or len(result.elts) != len(first.elts):
@@ -217,15 +231,15 @@ class _Normalizer:
             if any(t.id in self.names.pinned for t in first.elts):
                 # Inside a loop or branch a name keeps one name, so `a, b = b, a + b` must compute
                 # every value into a temporary before it rebinds any name.
-                values = []
+                computed = []
                 for element in value.elts:
                     atom = self.atom(element, hint=None)
                     if isinstance(atom, gast.Name) and atom.id in {self.names.current.get(t.id) for t in first.elts}:
                         held = self.names.fresh(f"{atom.id}_before")
                         self.emit_copy(held, atom, stmt)
                         atom = ir.name(held)
-                    values.append(atom)
-                for t, atom in zip(first.elts, values):
+                    computed.append(atom)
+                for t, atom in zip(first.elts, computed):
                     self.emit_copy(self.names.version(t.id), atom, stmt)
                 target = None
             else:
@@ -244,6 +258,10 @@ class _Normalizer:
             atom = self.atom(value, hint=None)
             names = [self.names.version(t.id) for t in first.elts]
             self.emit(ir.Unpack(names, atom, self.origin, stmt))
+            for position, name in enumerate(names):  # `w, b = layer`, `k, v = item`: what each item is, where known
+                self.bind_kind(name, values.element(self.kind(atom), position))
+            self.owned.difference_update(names)  # each holds an item another value holds too
+            self.lists.difference_update(names)
             target = None
         for other in others:  # `a = b = value`
             if target is None:
@@ -261,11 +279,12 @@ class _Normalizer:
             if isinstance(stmt, gast.If):
                 test = self.atom(stmt.test, hint=None)
                 origin = self.origin
-                owned = set(self.owned)
+                owned, lists = set(self.owned), set(self.lists)
                 body = self.nested(stmt.body)
-                owned, self.owned = self.owned, owned
+                (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
                 orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
+                self.lists &= lists
                 self.emit(ir.If(test, body, orelse, origin, stmt))
             elif isinstance(stmt, gast.For):
                 self.for_loop(stmt)
@@ -278,7 +297,8 @@ class _Normalizer:
     def for_loop(self, stmt):
         origin = self.origin
         assigned = _assigned_names(stmt)
-        iterable = self.iterable(stmt.iter, assigned)
+        walked, snapshots = self.checkpointed(stmt)
+        iterable = self.iterable(walked, assigned)
         # A target the body assigns again (`for row in X: row = np.sin(row)`) gets a name of its own in the
         # header, copied at the top of the body: the reverse loop rebinds header names, the tape the rest.
         reassigned = {n for s in stmt.body for n in _assigned_names(s)}
@@ -305,7 +325,27 @@ class _Normalizer:
         copies = [gast.copy_location(gast.Assign(targets=[_store(user_name)], value=ir.name(header), type_comment=None), stmt)
                   for user_name, header in bound.items() if header != self.names.pinned.get(user_name)]
         body = self.loop_body(copies + stmt.body)
-        self.emit(ir.Loop("for", body, origin, stmt, target=target, iterable=iterable, counter=counter, has_break=has_break))
+        self.emit(ir.Loop("for", body, origin, stmt, target=target, iterable=iterable, counter=counter, has_break=has_break,
+                          snapshots=snapshots))
+
+    def checkpointed(self, stmt):
+        """(what the loop walks, the snapshots atom) for `for t in sourcegrad.checkpoint(range(n), snapshots=s)`;
+        (stmt.iter, None) for any other loop."""
+        call = stmt.iter
+        chain = attribute_chain(call.func) if isinstance(call, gast.Call) else None
+        if chain is None or chain[0] in self.names.current or self.resolver.resolve_chain(chain) is not checkpoint:
+            return call, None
+        arguments = {k.arg: k.value for k in call.keywords}
+        arguments.update(zip(("steps", "snapshots"), call.args))
+        steps, snapshots = arguments.get("steps"), arguments.get("snapshots")
+        if not (isinstance(steps, gast.Call) and isinstance(steps.func, gast.Name) and steps.func.id == "range"
+                and self.resolver.lookup("range") is builtins.range) or snapshots is None:
+            raise self.src.error(call, "sourcegrad.checkpoint takes a range and a number of snapshots",
+                                 "Write `for t in sourcegrad.checkpoint(range(n), snapshots=s):`.")
+        if _has_break(stmt.body):
+            raise self.src.error(stmt, "a checkpointed loop cannot `break`: its schedule is planned for all its "
+                                 "iterations", "Leave out sourcegrad.checkpoint, or compute the count first.")
+        return steps, self.atom(snapshots, None)
 
     def while_loop(self, stmt):
         origin = self.origin
@@ -318,17 +358,25 @@ class _Normalizer:
                           has_break=_has_break(stmt.body)))
 
     def loop_body(self, stmts):
-        owned_before = set(self.owned)
+        owned_before, lists_before = set(self.owned), set(self.lists)
         body = self.nested(stmts)
         # An array updated in place (`s += x`) in one iteration must still be this function's own in the next,
-        # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`).
+        # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`); so must a
+        # list appended to.
         for node in ir.walk(body):
             augmented = getattr(node, "augmented", None)
-            if isinstance(node, ir.Assign) and augmented is not None and node.target not in self.owned \
-                    and not _assigned_before(stmts, augmented):
+            if not isinstance(node, ir.Assign) or augmented is None or _assigned_before(stmts, augmented):
+                continue
+            if appended_list(augmented) is not None and not (node.target in self.owned and node.target in self.lists):
+                name = appended_list(augmented)
+                raise self.src.error(augmented, f"`{name}.{augmented.value.func.attr}(...)` in a loop would change a "
+                                     "list that another name holds by the next iteration",
+                                     f"Make a new list where another name takes it: `{name} = list({name})`.")
+            if node.target not in self.owned:
                 raise self.src.error(node.node, f"`{node.target} ...=` in a loop would change an array that another name "
                                      "holds by the next iteration", f"Write `{node.target} = {node.target} + ...`.")
         self.owned &= owned_before  # the loop may run no iteration at all
+        self.lists &= lists_before
         return body
 
     def iterable(self, node, assigned):
@@ -336,13 +384,24 @@ class _Normalizer:
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("range", "enumerate", "zip") \
                 and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id) and node.func.id not in self.names.current:
             self.references[node.func.id] = getattr(builtins, node.func.id)
-            args = [self.sequence_atom(a, assigned) for a in node.args]
+            args = []
+            for arg in node.args:
+                spread = self.arguments([arg]) if isinstance(arg, gast.Starred) else None  # `zip(*pairs)`
+                args.extend([self.sequence_atom(a, assigned) for a in map(_held, spread)] if spread is not None
+                            else [self.sequence_atom(arg, assigned)])
             keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in node.keywords]
             return gast.Call(func=ir.name(node.func.id), args=args, keywords=keywords)
         return self.sequence_atom(node, assigned)
 
     def sequence_atom(self, node, assigned):
         atom = self.atom(node, hint="sequence")
+        if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":  # `for k in d`: its keys
+            atom = gast.Tuple(elts=self.items_of(atom, node), ctx=gast.Load())
+        if isinstance(atom, (gast.List, gast.Tuple)):
+            # a display (`d.values()` is one): the reverse loop sends each item's gradient to a sequence's row
+            name = self.names.temporary("items")
+            self.emit_copy(name, atom, node)
+            return ir.name(name)
         if isinstance(atom, gast.Name) and atom.id in {self.names.current.get(n) for n in assigned}:
             # Python walks the object the name held when the loop started; so does the reverse loop.
             copy_name = self.names.fresh(f"{atom.id}_at_start")
@@ -360,19 +419,22 @@ class _Normalizer:
         if target in self.kinds and self.kinds[target] != kind:
             self.kinds[target] = None
             self.conflicting.add(target)
-        elif kind is not None or target in self.kinds:
+        else:  # an unknown kind is recorded too: a name known to hold a key here may hold an array elsewhere
             self.kinds[target] = kind
 
     def emit_copy(self, target, atom, node):
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
-        self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None)
+        self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else self.sequence_kind(atom))
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
         self.owned.discard(target)  # ...and the target is one of them, whatever it held before
+        self.lists.discard(target)
 
     # ---- expressions --------------------------------------------------------
 
     def atom(self, expr, hint):
         """Return an atom for expr, emitting statements for any operation inside it."""
+        if isinstance(expr, gast.Name) and getattr(expr, "held", False):  # a value already normalised (_held)
+            return ir.name(expr.id)
         if isinstance(expr, gast.Name):
             if expr.id in self.names.current:
                 return ir.name(self.names.current[expr.id])
@@ -387,8 +449,7 @@ class _Normalizer:
             value = -expr.operand.value if isinstance(expr.op, gast.USub) else expr.operand.value
             return gast.Constant(value=value, kind=None)
         if isinstance(expr, (gast.Tuple, gast.List)):
-            elts = [self.atom(e, hint=None) for e in expr.elts]
-            return type(expr)(elts=elts, ctx=gast.Load())
+            return type(expr)(elts=self.arguments(expr.elts), ctx=gast.Load())  # `[*xs, y]` too
         if isinstance(expr, gast.Attribute):
             chain = attribute_chain(expr)
             if chain is not None and chain[0] not in self.names.current:
@@ -410,7 +471,7 @@ class _Normalizer:
                 func = gast.Attribute(value=self.atom(expr.func.value, None), attr=expr.func.attr, ctx=gast.Load())
             else:
                 func = self.callee_expression(expr.func)
-            call = gast.Call(func=func, args=[self.atom(a, None) for a in expr.args],
+            call = gast.Call(func=func, args=self.arguments(expr.args),
                              keywords=[gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in expr.keywords])
             return gast.copy_location(call, expr)
         return self.atom(expr, hint=None)
@@ -474,19 +535,45 @@ class _Normalizer:
         """What the generated code calls for a name holding function (one with a rule, not inlined): numpy's through
         the array module, any other through the differentiated function's own parameter that holds it."""
         if numpy_path(function) is not None:
-            alias = next((a for a, known in self.references.items() if known is function and a in self.function_aliases),
-                         None)
-            if alias is None:
-                alias = self.names.fresh(numpy_path(function).replace(".", "_"))
-                self.function_aliases.add(alias)
-                self.references[alias] = function
-            return ir.name(alias)
+            return self.numpy_alias(function)
         held = self.names.current[func.id]
         if held in self.params + self.kwonly:
             return ir.name(held)
         raise self.src.error(func, f"`{func.id}` holds {getattr(function, '__qualname__', function)!r}, which the "
                              "generated code cannot reach from here", f"Pass {func.id} as an argument of the "
                              "differentiated function, or call the function by its name.")
+
+    def numpy_alias(self, function):
+        """A name of the generated code's own for one of numpy's functions, reached through the array module."""
+        alias = next((a for a, known in self.references.items() if known is function and a in self.function_aliases),
+                     None)
+        if alias is None:
+            alias = self.names.fresh(numpy_path(function).replace(".", "_"))
+            self.function_aliases.add(alias)
+            self.references[alias] = function
+        return ir.name(alias)
+
+    def stacked_sequences(self, function, args, node):
+        """args, with each list or tuple of values that numpy's function takes as an array operand (`np.sum(xs)`,
+        `np.maximum(outs, 0)`) stacked first: numpy makes it the array np.stack makes of it, and np.stack's
+        gradient gives each item its own. (np.array and np.asarray give a display's items theirs already.)"""
+        template = RULES.get(function) if numpy_path(function) is not None else None
+        if template is None:
+            return args
+        stacked = list(args)
+        for position, (parameter, atom) in enumerate(zip(template.parameters(), args)):
+            display = isinstance(atom, (gast.List, gast.Tuple)) and function not in (numpy.array, numpy.asarray)
+            if parameter not in ("x", "y", "a", "b") or not (
+                    (display and any(isinstance(n, gast.Name) for n in gast.walk(atom)))
+                    or (isinstance(atom, gast.Name) and self.is_sequence(atom))):
+                continue
+            target = self.names.temporary("stacked")
+            call = gast.copy_location(gast.Call(func=self.numpy_alias(numpy.stack), args=[atom], keywords=[]), node)
+            self.emit(ir.Assign(target, call, numpy.stack, (atom,), {}, self.origin, node, "`np.stack`"))
+            self.owned.difference_update(ir.names_in(atom))
+            self.owned.add(target)
+            stacked[position] = ir.name(target)
+        return stacked
 
     def closure_alias(self, variable, node):
         """The generated code's name for a closure variable of the function being normalised: its own name in the
@@ -513,11 +600,16 @@ class _Normalizer:
         return self.atom(func, hint=None)
 
     def kind(self, atom):
+        if isinstance(atom, gast.Constant) and isinstance(atom.value, str):
+            return values.TEXT  # `("w", w)`: the key of an item of `d.items()`
+        if isinstance(atom, (gast.List, gast.Tuple)):
+            return self.sequence_kind(atom)
         return self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None
 
     def is_sequence(self, atom):
-        """Whether atom is surely a list or tuple: a display, or a value known to be one."""
-        return self.sequence_kind(atom) is not None
+        """Whether atom is surely a list or tuple: a display, or a value known to be one (a list the function
+        built in a loop, say, of a length known only when it runs)."""
+        return self.sequence_kind(atom) is not None or self.is_list(atom)
 
     def sequence_kind(self, atom):
         if isinstance(atom, (gast.List, gast.Tuple)):
@@ -544,6 +636,8 @@ class _Normalizer:
             return values.element(self.static_kind(expr.value), expr.attr)
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Constant):
             return values.element(self.static_kind(expr.value), expr.slice.value)
+        if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Slice):  # `args[1:]`
+            return values.sliced(self.static_kind(expr.value), _slice_bounds(expr.slice))
         return None
 
     def operation(self, expr, target=None, assigns=None):
@@ -553,6 +647,7 @@ class _Normalizer:
         operands are read (`a = a + b` reads the old a).
         """
         expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
+        expr = self.structures_as_displays(expr)
         node = expr
         result_kind = None
         if isinstance(expr, gast.BinOp):
@@ -629,6 +724,8 @@ class _Normalizer:
             index = self.atom(expr.slice, None)
             if isinstance(index, gast.Constant):  # `params["w1"]`, `layers[0]`
                 result_kind = values.element(self.kind(value), index.value)
+            elif isinstance(index, gast.Slice):  # `params[:-1]`, `args[1:]`: the items it keeps, where known
+                result_kind = values.sliced(self.kind(value), _slice_bounds(index))
             else:  # `layers[i]`: what every item of the list is, where they are alike
                 result_kind = values.items(self.kind(value))
             key = index.value if isinstance(index, gast.Constant) and isinstance(index.value, (str, int)) else None
@@ -637,10 +734,20 @@ class _Normalizer:
             hint = (f"{value.id}_{key}" if key is not None and str(key).isidentifier() else f"{value.id}_item") \
                 if isinstance(value, gast.Name) else "item"
             display = "indexing (`a[...]`)"
+        elif isinstance(expr, gast.Dict):  # `{"w": w, "b": b}`: a dict of its values (what Python makes of a repeated key)
+            entries = {key.value: self.atom(value, None) for key, value in zip(expr.keys, expr.values)}
+            keys = [gast.Constant(value=key, kind=None) for key in entries]
+            new = gast.Dict(keys=keys, values=list(entries.values()))
+            primitive, kwargs = DICT_DISPLAY, {}
+            args = (gast.Tuple(elts=keys, ctx=gast.Load()), gast.Tuple(elts=list(entries.values()), ctx=gast.Load()))
+            result_kind = ("dict", tuple((key, self.kind(value)) for key, value in entries.items()))
+            hint, display = "entries", "a dict literal"
         elif isinstance(expr, (gast.Name, gast.Constant, gast.Tuple, gast.List, gast.JoinedStr)) or (
                 isinstance(expr, gast.UnaryOp)):
             new = self.atom(expr, None) if not isinstance(expr, gast.JoinedStr) else expr
             primitive, args, kwargs, hint, display = COPY, (new,), {}, "value", "assignment"
+            if isinstance(new, (gast.List, gast.Tuple)):  # `tuple(xs)`, `d.items()`, a comprehension's start
+                hint = "items"
         else:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
@@ -659,10 +766,22 @@ class _Normalizer:
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
             result_kind = self.sequence_kind(new)
         self.bind_kind(target, result_kind)
-        if makes_new_array:
+        operands = ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load()))
+        is_list = self.is_list(new) or (primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE) and all(
+            self.is_list(a) for a in args if not (isinstance(a, gast.Constant) or self.kind(a) == 0)))
+        self.lists.discard(target)
+        if is_list or primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE):
+            # a new list (or, for `+` and `*` beside an array, a new array); its items are held by it too now
+            self.owned.difference_update(operands)
+            self.owned.add(target)
+            if is_list:
+                self.lists.add(target)
+        elif makes_new_array:
             self.owned.add(target)
         else:  # the result may be a view or an alias of any operand: those arrays are shared from now on
-            self.owned.difference_update(ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load())))
+            if primitive in (SUBSCRIPT, builtins.len) and isinstance(args[0], gast.Name) and args[0].id in self.lists:
+                operands.remove(args[0].id)  # an item or a slice of a list, or its length: the list is not shared
+            self.owned.difference_update(operands)
             self.owned.discard(target)  # a name a loop or branch keeps may have held an array of ours before
         return target
 
@@ -674,7 +793,7 @@ class _Normalizer:
             raise self.src.error(expr, "super() cannot be used in code sourcegrad differentiates",
                                  "Call the base class's method by name: `Base.forward(self, x)`.")
         expr = self.nested_rows_as_arrays(expr)
-        args = [self.atom(a, None) for a in expr.args]
+        args = self.arguments(expr.args)
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
         keywords = [gast.keyword(arg=k, value=v) for k, v in kwargs.items()]
         chain = attribute_chain(func)
@@ -693,6 +812,7 @@ class _Normalizer:
         else:
             callee = self.global_reference(chain, func)
             obj = self.references[".".join(chain)]
+        args = self.stacked_sequences(obj, args, expr)
         new = gast.Call(func=callee, args=args, keywords=keywords)
         first = args[0] if args else None
         hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
@@ -713,16 +833,220 @@ class _Normalizer:
                                  "auxiliary values in a tuple or dict: `return loss, (a, b)`.")
         return stmt.value.elts[0], stmt.value.elts[1]
 
-    def require_owned(self, name, stmt, what, hint):
-        """Refuse a change in place (`h += b`, `h[i] = v`) unless name holds an array this function made and no
-        other name holds: the generated code rebinds name to a new array instead, which is the same only then."""
+    def require_owned(self, name, stmt, what, hint, noun="array"):
+        """Refuse a change in place (`h += b`, `h[i] = v`, `xs.append(v)`) unless name holds an array (a list, for
+        noun "list") this function made and no other name holds: the generated code rebinds name to a new array
+        (list) instead, which is the same only then."""
         current = self.names.current.get(name)
-        if current is not None and current in self.owned:
+        if current is not None and current in self.owned and (noun != "list" or current in self.lists):
             return
-        whose = ("the caller's array" if current in self.params + self.kwonly else
-                 "an array of the enclosing function" if current is None and self.inliner.helpers else
-                 "a global array" if current is None else "an array that another name may also hold")
+        parameters = [a.id for a in self.src.tree.args.posonlyargs + self.src.tree.args.args + self.src.tree.args.kwonlyargs]
+        caller_s = current in self.params + self.kwonly or (self.inliner.helpers and name in parameters)
+        a = "an" if noun == "array" else "a"
+        whose = (f"the caller's {noun}" if caller_s else
+                 f"{a} {noun} of the enclosing function" if current is None and self.inliner.helpers else
+                 f"a global {noun}" if current is None else f"{a} {noun} that another name may also hold")
         raise self.src.error(stmt, f"{what} would change {whose} in place", hint)
+
+    def append(self, stmt):
+        """`xs.append(v)` as `xs = xs + [v]` (and `xs.extend(vs)` as `xs = xs + [v1, v2]`): the same list, to every
+        reader, when no other name holds the list xs holds, as for a list the function made and kept to itself
+        (`xs = []`, `xs = [h]`, `xs = list(ys)`). The loop over time steps of an RNN appends its outputs so."""
+        call, name = stmt.value, appended_list(stmt)
+        method = call.func.attr
+        self.require_owned(name, stmt, f"`{name}.{method}(...)`", f"Make a new list instead, `{name} = {name} + "
+                           f"{'[value]' if method == 'append' else 'list(values)'}`, or append to a list the function "
+                           f"makes: `{name} = list({name})` first.", noun="list")
+        if len(call.args) != 1 or call.keywords or isinstance(call.args[0], gast.Starred):
+            raise self.src.error(call, f"`{name}.{method}(...)` takes one argument", f"Pass one value to {method}.")
+        if method == "append":
+            added = gast.List(elts=[call.args[0]], ctx=gast.Load())
+        else:
+            items = self.items_of(self.atom(call.args[0], None), call.args[0])
+            if items is None:
+                raise self.src.error(call.args[0], f"`{name}.extend(...)` of a sequence whose length sourcegrad does "
+                                     "not know here", f"Append the values one by one: `{name}.append(value)`.")
+            added = gast.List(elts=[_held(item) for item in items], ctx=gast.Load())
+        value = gast.copy_location(gast.BinOp(left=gast.copy_location(ir.name(name), call), op=gast.Add(),
+                                              right=gast.copy_location(added, call)), call)
+        self.assign([gast.copy_location(_store(name), call)], value, stmt)
+        self.block[-1].augmented = stmt  # a change in place, as `h += b` is: loop_body checks it the same way
+
+    def is_list(self, atom):
+        """Whether atom surely holds a list: a list display, or a name known to hold one."""
+        kind = self.sequence_kind(atom)
+        return (kind is not None and kind[0] == "list") or (isinstance(atom, gast.Name) and atom.id in self.lists)
+
+    def refuse_structured_output(self, value, node):
+        """The differentiated value must be an array or a number: a list, tuple or dict has no gradient to start from."""
+        kind = self.kind(value) if isinstance(value, gast.Name) else self.sequence_kind(value)
+        structure = kind[0] if isinstance(kind, tuple) and kind[0] in ("list", "tuple", "dict") else \
+            "list" if self.is_list(value) else None
+        if structure is not None:
+            raise self.src.error(node, f"the function returns a {structure}; sourcegrad differentiates one array",
+                                 "Return one value (a scalar loss); or, to return others beside it, return "
+                                 "`loss, aux` and differentiate with has_aux=True.")
+
+    def arguments(self, nodes):
+        """Atoms for a call's arguments or a display's items: `*xs` spread into one atom per item of xs."""
+        atoms = []
+        for node in nodes:
+            if not isinstance(node, gast.Starred):
+                atoms.append(self.atom(node, None))
+                continue
+            if self.inliner.inlines(node.value):  # `zip(*unpack(params))`: the helper's result, a tuple
+                spread = self.inliner.inline(self.inliner.inlinable(node.value), node.value)
+            else:
+                spread = self.atom(node.value, None)
+            items = self.items_of(spread, node.value)
+            if items is None:
+                raise self.src.error(node, "`*` spreads a sequence whose length sourcegrad does not know here (an "
+                                     "array, or a list built in a loop or a branch)",
+                                     "Spread a list or tuple of known length (a parameter, a display, `*args`), or "
+                                     "pass the items one by one.")
+            atoms.extend(items)
+        return atoms
+
+    def items_of(self, atom, node):
+        """The atoms of a sequence's items: a display's own, or `xs[0]`, `xs[1]`, ... for a list or tuple whose length
+        is known (a parameter's, a display's, `*args`), each computed here, or a dict's keys (what iterating it
+        gives); None for any other value."""
+        if isinstance(atom, (gast.List, gast.Tuple)):
+            return list(atom.elts)
+        if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":
+            return [gast.Constant(value=key, kind=None) for key, _ in self.kind(atom)[1]]
+        kind = self.sequence_kind(atom)
+        if kind is None:
+            return None
+        return [self.atom(gast.copy_location(gast.Subscript(value=_held(atom), slice=gast.Constant(value=i, kind=None),
+                                                            ctx=gast.Load()), node), None) for i in range(len(kind[1]))]
+
+    def starred_unpacking(self, target, value):
+        """`first, *rest = xs` as `first, rest = xs[0], [xs[1], ...]`: (the target without its star, the values)."""
+        items = self.items_of(self.atom(value, None), value)
+        star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
+        after = len(target.elts) - star - 1
+        if items is None:
+            raise self.src.error(value, "unpacking with `*` a sequence whose length sourcegrad does not know here (an "
+                                 "array, or a list built in a loop or a branch)",
+                                 "Unpack a list or tuple of known length, or index it: `first, rest = xs[0], xs[1:]`.")
+        if len(items) < len(target.elts) - 1:
+            raise self.src.error(value, f"not enough values to unpack: {len(items)} into {len(target.elts) - 1} names "
+                                 "and a starred one", "Unpack into fewer names.")
+        held = [_held(item) for item in items]
+        rest = gast.List(elts=held[star:len(held) - after], ctx=gast.Load())  # Python makes the starred part a list
+        names = [e.value if isinstance(e, gast.Starred) else e for e in target.elts]
+        return (gast.copy_location(gast.Tuple(elts=names, ctx=gast.Store()), target),
+                gast.copy_location(gast.Tuple(elts=held[:star] + [rest] + held[len(held) - after:], ctx=gast.Load()), value))
+
+    def builtin(self, func):
+        """The name of the builtin func names (`tuple`, `dict`, ...) where it is the builtin, else None."""
+        if isinstance(func, gast.Name) and func.id not in self.names.current and hasattr(builtins, func.id) \
+                and self.resolver.lookup(func.id) is getattr(builtins, func.id):
+            return func.id
+        return None
+
+    def structures_as_displays(self, expr):
+        """Python's builtins that make or read lists, tuples and dicts, as displays where what they make is known
+        here, so that a gradient reaches each item by its own name: `tuple(xs)` and `list(xs)` of a sequence of
+        known length as `(xs[0], xs[1])`; `dict(a=x)` and `dict([("a", x)])` as `{"a": x}`; `d.get("k", v)`,
+        `d.keys()`, `d.values()` and `d.items()` of a dict whose keys are known as `d["k"]` (or v) and displays of its
+        keys and entries; `sorted(...)` of keys and numbers written out as their sorted display. Anything else stays
+        a call (refused if a gradient flows through it)."""
+        if not isinstance(expr, gast.Call):
+            return expr
+        builtin, func = self.builtin(expr.func), expr.func
+
+        def located(node):
+            return gast.copy_location(node, expr)
+
+        if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
+                and not isinstance(expr.args[0], gast.Starred):
+            atom = self.atom(expr.args[0], None)
+            items = self.items_of(atom, expr.args[0])
+            if items is None and builtin == "list" and self.is_list(atom):  # a copy of a list built in a loop
+                return located(gast.BinOp(left=_held(atom), op=gast.Add(), right=gast.List(elts=[], ctx=gast.Load())))
+            if items is None:
+                return located(gast.Call(func=func, args=[_held(atom)], keywords=[]))
+            display = gast.Tuple if builtin == "tuple" else gast.List
+            return located(display(elts=[_held(item) for item in items], ctx=gast.Load()))
+        if builtin == "dict" and len(expr.args) <= 1:
+            pairs = expr.args[0] if expr.args else gast.Tuple(elts=[], ctx=gast.Load())
+            if isinstance(pairs, gast.Dict):
+                keys, entries = list(pairs.keys), list(pairs.values)
+            elif isinstance(pairs, (gast.List, gast.Tuple)) and all(
+                    isinstance(p, (gast.List, gast.Tuple)) and len(p.elts) == 2 and isinstance(p.elts[0], gast.Constant)
+                    and isinstance(p.elts[0].value, (str, int)) for p in pairs.elts):
+                keys, entries = [p.elts[0] for p in pairs.elts], [p.elts[1] for p in pairs.elts]
+            else:
+                return expr
+            keys += [located(gast.Constant(value=k.arg, kind=None)) for k in expr.keywords]
+            return located(gast.Dict(keys=keys, values=entries + [k.value for k in expr.keywords]))
+        if builtin == "sorted" and len(expr.args) == 1 and not isinstance(expr.args[0], gast.Starred):
+            return self.sorted_display(expr) or expr
+        if isinstance(func, gast.Attribute) and func.attr in ("get", "keys", "values", "items"):
+            kind = self.static_kind(func.value)
+            if not (isinstance(kind, tuple) and kind[0] == "dict") or expr.keywords:
+                return expr
+            keys = [key for key, _ in kind[1]]
+            if func.attr == "get" and not (1 <= len(expr.args) <= 2 and isinstance(expr.args[0], gast.Constant)):
+                return expr
+            if func.attr != "get" and expr.args:
+                return expr
+            receiver = _held(self.atom(func.value, None))
+
+            def entry(key):
+                return located(gast.Subscript(value=receiver, slice=located(gast.Constant(value=key, kind=None)),
+                                              ctx=gast.Load()))
+
+            if func.attr == "get":
+                key = expr.args[0].value
+                return entry(key) if key in keys else (expr.args[1] if len(expr.args) == 2 else
+                                                       located(gast.Constant(value=None, kind=None)))
+            parts = {"keys": lambda k: located(gast.Constant(value=k, kind=None)), "values": entry,
+                     "items": lambda k: located(gast.Tuple(elts=[located(gast.Constant(value=k, kind=None)), entry(k)],
+                                                           ctx=gast.Load()))}[func.attr]
+            return located(gast.Tuple(elts=[parts(key) for key in keys], ctx=gast.Load()))
+        return expr
+
+    def sorted_display(self, expr):
+        """`sorted(xs)` as the sorted display, where xs's items are known here and what decides their order is
+        written out: numbers or strings, or pairs whose first items are (`d.items()`, by key or with
+        `key=operator.itemgetter(0)`). Else the call, its argument normalised, or None where it is left untouched."""
+        keywords = {k.arg: k.value for k in expr.keywords}
+        if set(keywords) - {"key", "reverse"}:
+            return None
+        reverse = keywords.get("reverse", gast.Constant(value=False, kind=None))
+        key = keywords.get("key")
+        by_first = key is not None and isinstance(key, gast.Call) and len(key.args) == 1 and not key.keywords \
+            and isinstance(key.args[0], gast.Constant) and key.args[0].value == 0 \
+            and attribute_chain(key.func) is not None and attribute_chain(key.func)[0] not in self.names.current \
+            and self.resolver.resolve_chain(attribute_chain(key.func)) is operator.itemgetter
+        if not isinstance(reverse, gast.Constant) or (key is not None and not by_first):
+            return None
+        sequence = self.structures_as_displays(expr.args[0])
+        kind = self.static_kind(sequence)
+        if isinstance(kind, tuple) and kind[0] == "dict":  # `sorted(d)`: its keys
+            sequence = gast.Tuple(elts=[gast.Constant(value=key, kind=None) for key, _ in kind[1]], ctx=gast.Load())
+        unsorted = gast.copy_location(gast.Call(func=expr.func, args=[sequence], keywords=expr.keywords), expr)
+        if not isinstance(sequence, (gast.List, gast.Tuple)):
+            return unsorted  # sorted when it runs (refused if a gradient flows through it)
+
+        def order(item):
+            first = item.elts[0] if isinstance(item, (gast.Tuple, gast.List)) and item.elts else None
+            if isinstance(item, gast.Constant) and not by_first:
+                return item.value
+            return first.value if isinstance(first, gast.Constant) else None
+
+        orders = [order(item) for item in sequence.elts]
+        if any(o is None or isinstance(o, bool) for o in orders) or len(set(map(repr, orders))) < len(orders) \
+                and any(isinstance(item, (gast.Tuple, gast.List)) for item in sequence.elts):
+            return unsorted  # pairs with equal first items would be ordered by what they hold
+        try:
+            ranked = sorted(range(len(orders)), key=lambda i: orders[i], reverse=bool(reverse.value))
+        except TypeError:  # numbers and strings mixed: Python refuses too
+            return unsorted
+        return gast.copy_location(gast.List(elts=[sequence.elts[i] for i in ranked], ctx=gast.Load()), expr)
 
     def write_element(self, target, value, stmt):
         """`a[index] = value` as `a = <a with value at index>`, a new version of a (ir.SET_ITEM). Python writes into
@@ -739,39 +1063,80 @@ class _Normalizer:
         self.block[-1].augmented = stmt  # an update in place, as `h += b` is: loop_body checks it the same way
 
     def sum_of_a_display_as_additions(self, expr):
-        """Python's `sum([a, b, c])` (a list or tuple written out) as `0 + a + b + c`, what sum computes: the
-        additions have gradient rules, broadcasting included. A list held by a name is left to the call."""
-        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == "sum"
-                and expr.func.id not in self.names.current and self.resolver.lookup("sum") is builtins.sum):
+        """Python's `sum([a, b, c])` as `0 + a + b + c`, what sum computes: the additions have gradient rules,
+        broadcasting included. So for a list or tuple written out or of a length known here (`sum(args)`); a list
+        the function built (`sum([f(x) for x in xs])`) is added up by a loop over it, as sum does."""
+        if not (self.builtin(expr.func) == "sum" if isinstance(expr, gast.Call) else False):
             return expr
         start = expr.args[1] if len(expr.args) > 1 else next((k.value for k in expr.keywords if k.arg == "start"), None)
-        if not expr.args or not isinstance(expr.args[0], (gast.List, gast.Tuple)) or len(expr.args) > 2 \
-                or any(k.arg != "start" for k in expr.keywords):
+        if not expr.args or len(expr.args) > 2 or any(k.arg != "start" for k in expr.keywords) \
+                or any(isinstance(a, gast.Starred) for a in gast.walk(expr)):
             return expr
         total = start if start is not None else gast.Constant(value=0, kind=None)
-        for item in expr.args[0].elts:
+        sequence, kind = expr.args[0], self.static_kind(expr.args[0])
+        if isinstance(sequence, (gast.List, gast.Tuple)):
+            items = sequence.elts
+        elif isinstance(kind, tuple) and kind[0] in ("list", "tuple"):  # the items of a name: reading it is all
+            items = [gast.copy_location(gast.Subscript(value=sequence, slice=gast.Constant(value=i, kind=None),
+                                                       ctx=gast.Load()), sequence) for i in range(len(kind[1]))]
+        else:
+            atom = self.atom(sequence, None)
+            if not self.is_list(atom):
+                return gast.copy_location(gast.Call(func=expr.func, args=[_held(atom), *expr.args[1:]],
+                                                    keywords=expr.keywords), expr)
+            return self.sum_by_a_loop(atom, total, expr)
+        for item in items:
             total = gast.copy_location(gast.BinOp(left=total, op=gast.Add(), right=item), expr)
         return total
+
+    def sum_by_a_loop(self, sequence, start, node):
+        """`total = start; for item in sequence: total = total + item`, normalised here: the value of `sum(sequence,
+        start)` for a list whose length only the run knows. Returns the total, held."""
+        total, item = self.names.fresh("total"), self.names.fresh("item")
+
+        def located(n):
+            return gast.copy_location(n, node)
+
+        addition = located(gast.BinOp(left=located(ir.name(total)), op=gast.Add(), right=located(ir.name(item))))
+        loop = located(gast.For(target=located(_store(item)), iter=_held(sequence), orelse=[], type_comment=None,
+                                body=[located(gast.Assign(targets=[located(_store(total))], value=addition,
+                                                          type_comment=None))]))
+        origin = self.origin
+        self.assign([located(_store(total))], start, node)
+        self.statement(loop)
+        self.origin = origin
+        return _held(ir.name(self.names.current[total]))
 
     def row_concatenation_as_call(self, expr):
         """`np.r_[a, 2.0, 0:3]` as `np.concatenate([np.atleast_1d(a), np.atleast_1d(2.0), np.arange(0, 3, 1)])`: the
         same array (numbers become one-element arrays, arrays join along their first axis, a slice is its
         range), written with functions that have gradient rules. Only the plain forms: a string directive or
-        a complex step (`0:1:5j`, a linspace) stays as it is, and is refused if a gradient flows through it."""
+        a complex step (`0:1:5j`, a linspace) stays as it is, and is refused if a gradient flows through it.
+
+        `np.c_[a, b, 0:3]` likewise, as `np.concatenate([np.column_stack([a]), np.column_stack([b]),
+        np.reshape(np.arange(0, 3, 1), (-1, 1))], axis=-1)`: np.c_ makes each item at least 2-D with a 1-D item
+        (and a range) as a column and a number as a 1 x 1 matrix, then joins them along the last axis.
+        np.column_stack of one item is exactly that item made so, whatever its rank (np.column_stack alone would
+        join items of three or more dimensions along their second axis, np.c_ along their last)."""
         if not isinstance(expr, gast.Subscript):
             return expr
         chain = attribute_chain(expr.value)
         if chain is None or len(chain) < 2 or chain[0] in self.names.current:
             return expr
-        if self.resolver.resolve_chain(chain) is not getattr(numpy, "r_", None):
+        trick = self.resolver.resolve_chain(chain)
+        columns = trick is getattr(numpy, "c_", None)
+        if not (columns or trick is getattr(numpy, "r_", None)):
             return expr
         if not is_numpy_module(self.resolver.resolve_chain(chain[:-1])):
             return expr
         module = expr.value.value  # the user's own spelling of numpy (`np`), so the calls resolve as theirs do
 
-        def numpy_call(name, args):
+        def numpy_call(name, args, keywords=()):
             return gast.Call(func=gast.Attribute(value=copy.deepcopy(module), attr=name, ctx=gast.Load()), args=args,
-                             keywords=[])
+                             keywords=list(keywords))
+
+        def number(value):
+            return gast.Constant(value=value, kind=None)
 
         items = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
         parts = []
@@ -782,12 +1147,17 @@ class _Normalizer:
                 step = item.step
                 if item.upper is None or (isinstance(step, gast.Constant) and isinstance(step.value, complex)):
                     return expr
-                bounds = [item.lower or gast.Constant(value=0, kind=None), item.upper,
-                          step or gast.Constant(value=1, kind=None)]
-                parts.append(numpy_call("arange", bounds))
+                bounds = [item.lower or number(0), item.upper, step or number(1)]
+                part = numpy_call("arange", bounds)
+                if columns:
+                    part = numpy_call("reshape", [part, gast.Tuple(elts=[number(-1), number(1)], ctx=gast.Load())])
+                parts.append(part)
+            elif columns:
+                parts.append(numpy_call("column_stack", [gast.List(elts=[item], ctx=gast.Load())]))
             else:
                 parts.append(numpy_call("atleast_1d", [item]))
-        joined = numpy_call("concatenate", [gast.List(elts=parts, ctx=gast.Load())])
+        axis = [gast.keyword(arg="axis", value=number(-1))] if columns else []
+        joined = numpy_call("concatenate", [gast.List(elts=parts, ctx=gast.Load())], axis)
         return gast.copy_location(joined, expr)
 
     def nested_rows_as_arrays(self, expr):
@@ -830,6 +1200,28 @@ class _Normalizer:
             if default is not None and _is_literal(default):
                 result[param.id] = default
         return result
+
+
+def _slice_bounds(index):
+    """(start, stop, step) of a slice written with integers (`1:`, `:-1`), else None."""
+    bounds = []
+    for part in (index.lower, index.upper, index.step):
+        if isinstance(part, gast.UnaryOp) and isinstance(part.op, gast.USub) and isinstance(part.operand, gast.Constant):
+            part = gast.Constant(value=-part.operand.value, kind=None)
+        if part is not None and not (isinstance(part, gast.Constant) and type(part.value) is int):
+            return None
+        bounds.append(None if part is None else part.value)
+    return tuple(bounds)
+
+
+def _held(atom):
+    """A copy of a normalised atom that atom() returns as it is: a value already computed, placed into an expression
+    of the user's (the items `*xs` spreads, a dict's entry read by `.get`)."""
+    atom = copy.deepcopy(atom)
+    for node in gast.walk(atom):
+        if isinstance(node, gast.Name):
+            node.held = True
+    return atom
 
 
 # The callee of the normal form's `a = <a written at index>` (ir.SET_ITEM), a name no program can use.

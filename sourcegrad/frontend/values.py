@@ -15,6 +15,7 @@ from .resolve import describe as describe_object
 
 _DEPTH = 4
 _LONGEST = 64
+TEXT = "text"  # a string written in the function (a key, a mode): it never carries a gradient
 
 
 def describe(value, depth=_DEPTH):
@@ -75,11 +76,35 @@ def element(description, key):
     return None
 
 
+def sliced(description, bounds):
+    """The description of a list's or tuple's slice (bounds: its start, stop and step, ints or None), where known."""
+    if isinstance(description, tuple) and description[0] in ("list", "tuple") and bounds is not None and bounds[2] != 0:
+        return (description[0], description[1][slice(*bounds)])
+    return None
+
+
 def items(description):
-    """The one description every item of a list or tuple shares, or None."""
+    """What every item of a list or tuple is, as far as they agree (`common`), or None."""
     if isinstance(description, tuple) and description[0] in ("list", "tuple") and description[1]:
-        first = description[1][0]
-        return first if all(d == first for d in description[1]) else None
+        return common(description[1])
+    return None
+
+
+def common(descriptions):
+    """What all of descriptions say: the description itself where they are one; lists or tuples of one length,
+    or dicts of the same keys, with what their items have in common (`(k, v)` pairs of `d.items()`, whose
+    values differ in rank); else None."""
+    first = descriptions[0]
+    if all(d == first for d in descriptions):
+        return first
+    if isinstance(first, tuple) and first[0] in ("list", "tuple", "dict") and all(
+            isinstance(d, tuple) and d[0] == first[0] and len(d[1]) == len(first[1]) for d in descriptions):
+        if first[0] == "dict":
+            keys = [k for k, _ in first[1]]
+            if any([k for k, _ in d[1]] != keys for d in descriptions):
+                return None
+            return ("dict", tuple((k, common([dict(d[1])[k] for d in descriptions])) for k in keys))
+        return (first[0], tuple(common([d[1][i] for d in descriptions]) for i in range(len(first[1]))))
     return None
 
 

@@ -12,7 +12,7 @@ numpy or cupy.
 
 from .core import *  # noqa: F401,F403
 from .core import __all__ as _core_names
-from . import elementwise, indexing, linalg, reductions, shape  # noqa: F401  (registers their helpers)
+from . import checkpoint, elementwise, indexing, linalg, reductions, shape  # noqa: F401  (registers their helpers)
 from .device import DEVICES, array_module_for, device_module, device_of  # noqa: F401
 
 __all__ = [*_core_names, "DEVICES", "array_module_for", "device_module", "device_of"]

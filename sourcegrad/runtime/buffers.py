@@ -1,4 +1,5 @@
-"""The arrays a generated `_into` function keeps from one call to the next (see sourcegrad/emit/buffers.py).
+"""The arrays a generated `_into` function keeps from one call to the next (which ones the memory plan decides:
+sourcegrad/analysis/memory.py).
 
 A call that passes into= runs the `_into` variant: the gradients are written into the caller's arrays, and
 the temporaries into buffers kept for the next such call. A set of buffers belongs to one call at a time: a

@@ -73,6 +73,16 @@ def unbroadcast(grad, target):
 
 
 @helper
+def broadcast_like(tangent, result):
+    """A tangent stretched to its result's shape (forward mode's `x + y` with a tangent for x alone): the
+    other way round from `unbroadcast`, and as cheap when the shapes already match."""
+    shape = getattr(result, "shape", ())
+    if getattr(tangent, "shape", ()) == shape:
+        return tangent
+    return _broadcast(tangent, shape, result)
+
+
+@helper
 def unreduce(grad, target, axis, keepdims):
     """Broadcast the gradient of a reduction over `axis` back to `target`'s shape."""
     if isinstance(target, (list, tuple)):
@@ -288,4 +298,4 @@ def array_namespace(*values):
     return numpy
 
 
-__all__ = ['HELPERS', 'helper', 'OutputGradientError', 'output_gradient', 'unbroadcast', 'unreduce', 'size', 'Ghost', 'ghost', 'ratio', 'nonzero', 'inverse_permutation', 'matmul_grad_left', 'matmul_grad_right', 'dot_grad_left', 'dot_grad_right', 'ArrayModule', 'NUMPY', 'array_namespace']
+__all__ = ['HELPERS', 'helper', 'OutputGradientError', 'output_gradient', 'unbroadcast', 'broadcast_like', 'unreduce', 'size', 'Ghost', 'ghost', 'ratio', 'nonzero', 'inverse_permutation', 'matmul_grad_left', 'matmul_grad_right', 'dot_grad_left', 'dot_grad_right', 'ArrayModule', 'NUMPY', 'array_namespace']

@@ -1,6 +1,9 @@
-"""Runtime helpers for elementwise rules: np.clip with bounds that may be None, known only at run time, and
-np.select's choices."""
+"""Runtime helpers for elementwise rules: np.clip with bounds that may be None, known only at run time,
+np.select's choices, and np.nan_to_num's copy known only at run time."""
 
+import math
+
+from ..errors import SourcegradError
 from .core import _as_array, array_namespace, helper, unbroadcast
 
 
@@ -58,3 +61,39 @@ def select_default_grad(grad, condlist, default):
     grad = _as_array(grad, grad)
     _, taken = _select_masks(condlist)  # (numpy refuses an empty condlist: there is at least one)
     return unbroadcast(array_namespace(grad).where(taken, 0, grad).astype(grad.dtype, copy=False), default)
+
+
+@helper
+def nan_to_num_grad(grad, x, copy):
+    """d np.nan_to_num(x, copy=copy)/dx, copy known only when the code runs: grad where x is finite.
+
+    np.nan_to_num(x, copy=False) replaces the values in x itself, so the backward pass would read x without its
+    nan and infinities and pass the gradient there too: refused.
+    """
+    if not copy:
+        raise SourcegradError("np.nan_to_num(..., copy=False) of a value that carries a gradient changes it in place",
+                              hint="Leave copy at its default, True: np.nan_to_num(x) returns a new array.")
+    xp = array_namespace(grad, x)
+    return xp.where(xp.isfinite(x), grad, 0)
+
+
+@helper
+def select_default_jvp(tangent, condlist, result):
+    """The tangent np.select(condlist, choicelist, default) gets from default's: default's tangent where no condition
+    holds, 0 elsewhere, in the result's shape and dtype."""
+    xp = array_namespace(result)
+    _, taken = _select_masks(condlist)
+    return xp.where(taken, xp.zeros_like(result), tangent)
+
+
+@helper
+def log_of_base(x):
+    """log(x), for the derivative of x ** y in y, with 0 where x is 0 (x ** y log(x) is 0 there for y > 0).
+
+    A Python number's is a Python float: numpy's log of a number is a float64 scalar, which would make the tangent
+    of 2.0 ** x float64 for a float32 x.
+    """
+    if isinstance(x, (int, float)):
+        return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
+    xp = array_namespace(x)
+    return xp.log(xp.where(x == 0, 1, x))

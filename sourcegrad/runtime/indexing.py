@@ -129,29 +129,41 @@ def unstack_grad(grad, count, axis):
     return [module.take(grad, i, axis=axis) for i in range(count)]
 
 
+def _split_sizes(grad, sizes, axis, shapes):
+    """grad split along axis into parts of these sizes, each reshaped to its array's shape."""
+    bounds, position = [], 0
+    for size in sizes[:-1]:
+        position += size
+        bounds.append(position)
+    parts = array_namespace(grad).split(grad, bounds, axis=axis)
+    return [part.reshape(shape) for part, shape in zip(parts, shapes)]
+
+
+# The joining functions take Python numbers among the arrays too (np.hstack([x, 2.0])): shapes come from
+# numpy.shape, never from an attribute a number lacks.
+
+
 @helper
 def hstack_grad(grad, arrays):
     """np.hstack joins 0-d and 1-D arrays along axis 0 (a 0-d one as one element), the others along axis 1."""
-    if getattr(arrays[0], "ndim", 0) <= 1:
-        flat = [a.reshape(-1) if hasattr(a, "reshape") else a for a in arrays]
-        return [part.reshape(getattr(a, "shape", ())) for part, a in zip(split_grad(grad, flat, 0), arrays)]
-    return split_grad(grad, arrays, 1)
+    shapes = [_shape_of(a) for a in arrays]
+    if len(shapes[0]) <= 1:
+        return _split_sizes(grad, [_count(shape) for shape in shapes], 0, shapes)
+    return _split_sizes(grad, [shape[1] for shape in shapes], 1, shapes)
 
 
 @helper
 def vstack_grad(grad, arrays):
-    """np.vstack makes 1-D arrays rows and joins along axis 0."""
-    rows = [a.reshape(1, -1) if getattr(a, "ndim", 0) <= 1 else a for a in arrays]
-    parts = split_grad(grad, rows, 0)
-    return [part.reshape(getattr(a, "shape", ())) for part, a in zip(parts, arrays)]
+    """np.vstack makes 0-d and 1-D arrays rows and joins along axis 0."""
+    shapes = [_shape_of(a) for a in arrays]
+    return _split_sizes(grad, [1 if len(shape) <= 1 else shape[0] for shape in shapes], 0, shapes)
 
 
 @helper
 def column_stack_grad(grad, arrays):
     """np.column_stack makes 0-d and 1-D arrays columns and joins along axis 1."""
-    columns = [a.reshape(-1, 1) if getattr(a, "ndim", 0) <= 1 else a for a in arrays]
-    parts = split_grad(grad, columns, 1)
-    return [part.reshape(getattr(a, "shape", ())) for part, a in zip(parts, arrays)]
+    shapes = [_shape_of(a) for a in arrays]
+    return _split_sizes(grad, [1 if len(shape) <= 1 else shape[1] for shape in shapes], 1, shapes)
 
 
 def _atleast_3d_shape(shape):

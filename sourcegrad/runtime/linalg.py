@@ -130,6 +130,8 @@ def dot_nd_grad_right(grad, x, y):
 
 
 def _dot_axes(x, y):
+    if not _ndim(x) or not _ndim(y):  # np.dot with a number is a product: tensordot over no axes
+        return 0
     return [_ndim(x) - 1], [max(_ndim(y) - 2, 0)]
 
 
@@ -368,6 +370,8 @@ def norm_grad(grad, norm, x, ord, axis, keepdims):
     the max and min norms and the matrix 1- and inf-norms, and the top singular pair numpy's svd picks
     for the spectral norm when singular values tie.
     """
+    if isinstance(x, (list, tuple)):  # numpy's conversion; the gradient's rows are then the items' gradients
+        x = _xp(grad, *x).stack([_as_array(item, grad) for item in x])
     xp = _xp(grad, x)
     nd = x.ndim
     if axis is None:
@@ -569,17 +573,25 @@ def eigh_grad(grad, result, a, UPLO):
 
 @helper
 def qr_grad(grad, result, a, mode):
-    """d(np.linalg.qr(a))/da for the reduced QR of a square or tall matrix of full rank.
+    """d(np.linalg.qr(a))/da for the reduced QR of a square or tall matrix of full rank (mode 'r': R alone, mode
+    'complete' of a square matrix: the reduced QR).
 
     With M = R grad_R^T - grad_Q^T Q: (grad_Q + Q copyltu(M)) R^-T, copyltu(M) the symmetric matrix with M's
     lower triangle.
     """
-    if mode != "reduced" or a.shape[-2] < a.shape[-1]:
-        raise SourcegradError("np.linalg.qr has a gradient rule only for mode='reduced' of a square or tall matrix",
-                              hint="Take the QR of the transpose for a wide matrix.")
+    square = a.shape[-2] == a.shape[-1]
+    if a.shape[-2] < a.shape[-1] or not (mode in ("reduced", "r") or (mode == "complete" and square)):
+        raise SourcegradError("np.linalg.qr has a gradient rule only for mode='reduced' or 'r' of a square or tall "
+                              "matrix", hint="Take the QR of the transpose for a wide matrix; the extra columns of "
+                                             "mode='complete' are not unique.")
     xp = _xp(a)
-    q, r = result
-    q_grad, r_grad = (_as_array(g, a) for g in grad)
+    if mode == "r":  # R alone, and its gradient: Q is the reduced QR's, and has none
+        r, r_grad = result, _as_array(grad, a)
+        q = xp.linalg.qr(a)[0]
+        q_grad = xp.zeros_like(q)
+    else:
+        q, r = result
+        q_grad, r_grad = (_as_array(g, a) for g in grad)
     m = r @ swap_last_axes(r_grad) - swap_last_axes(q_grad) @ q
     copyltu = xp.tril(m) + swap_last_axes(xp.tril(m, -1))
     left = q_grad + q @ copyltu
@@ -637,3 +649,160 @@ def pinv_grad(grad, a, result, hermitian):
     if hermitian:  # numpy reads the lower triangle of a hermitian a
         return _from_triangle(da, upper=False)
     return da
+
+
+# ---- forward mode: tangents (jvp) of the functions above whose tangent does not fit in a rule ---------------------
+
+
+@helper
+def einsum_operand_jvp(tangent, position, *arguments):
+    """np.einsum(*arguments) with its positional argument `position` replaced by that argument's tangent: einsum is
+    linear in each operand, in either form (subscripts then operands, or operands interleaved with their sublists).
+    The rule passes unused parameters as None; they are dropped here."""
+    while arguments and arguments[-1] is None:
+        arguments = arguments[:-1]
+    arguments = list(arguments)
+    arguments[position] = tangent
+    return _xp(*arguments).einsum(*arguments)
+
+
+@helper
+def norm_jvp(tangent, norm, x, ord, axis, keepdims):
+    """The tangent of np.linalg.norm(x, ord, axis, keepdims): the norm's derivative in each element (norm_grad's,
+    subgradients and ties included) times that element's tangent, summed over the reduced axes."""
+    if isinstance(x, (list, tuple)):  # numpy makes the list one array; the tangent is the list of the items' tangents
+        xp = _xp(*x, *tangent)
+        x = xp.stack([_as_array(item, norm) for item in x])
+        tangent = xp.stack([_as_array(item, x) for item in tangent])
+    xp = _xp(tangent, x)
+    slope = norm_grad(xp.ones_like(_as_array(norm, x)), norm, x, ord, axis, keepdims)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+    else:
+        axes = tuple(axis) if isinstance(axis, (tuple, list)) else (operator.index(axis),)
+    return (slope * tangent).sum(axis=axes, keepdims=keepdims)
+
+
+@helper
+def det_jvp(tangent, a):
+    """The tangent of np.linalg.det(a): the sum of the tangent times the transposed adjugate (det_grad's), which a
+    singular matrix has too."""
+    return (det_grad(1.0, a) * tangent).sum(axis=(-2, -1))
+
+
+@helper
+def solve_jvp(tangent, a, result):
+    """The tangent np.linalg.solve(a, b) gets from a's: -solve(a, da @ result), for vectors or matrices as numpy
+    solved for (b's own tangent is np.linalg.solve(a, db), written out in the rule)."""
+    xp = _xp(tangent, a)
+    if _solve_is_vector(a, result):
+        return -broadcast_solve(xp.linalg.solve, xp, a, tangent @ result[..., None])[..., 0]
+    return -broadcast_solve(xp.linalg.solve, xp, a, tangent @ result)
+
+
+def _symmetric(m, upper):
+    """The symmetric matrix of m's lower triangle (its upper one for upper): what numpy's cholesky and eigh read."""
+    xp = _xp(m)
+    if upper:
+        return xp.triu(m) + swap_last_axes(xp.triu(m, 1))
+    return xp.tril(m) + swap_last_axes(xp.tril(m, -1))
+
+
+@helper
+def pinv_jvp(tangent, a, result, hermitian):
+    """The tangent of np.linalg.pinv(a) for a of full rank (Golub and Pereyra): with P = pinv(a),
+    -P da P + P P^T da^T (I - a P) + (I - P a) da^T P^T P; a hermitian=True pinv reads a's lower triangle."""
+    if hermitian:
+        a, tangent = _symmetric(a, upper=False), _symmetric(tangent, upper=False)
+    p, p_t, t_t = result, swap_last_axes(result), swap_last_axes(tangent)
+    dp = -(p @ tangent @ p)
+    left = (p @ p_t) @ t_t  # P P^T da^T, then (I - a P) behind
+    dp = dp + left - (left @ a) @ p
+    right = t_t @ (p_t @ p)  # da^T P^T P, then (I - P a) in front
+    return dp + right - p @ (a @ right)
+
+
+@helper
+def cholesky_jvp(tangent, result, upper):
+    """The tangent of np.linalg.cholesky(a), a = L L^T read from its lower triangle (its upper one for upper=True):
+    dL = L phi(L^-1 da L^-T), phi taking the lower triangle with half the diagonal."""
+    xp = _xp(tangent, result)
+    lower = swap_last_axes(result) if upper else result
+    da = _symmetric(_as_array(tangent, result), upper)
+    inner = xp.linalg.solve(lower, swap_last_axes(xp.linalg.solve(lower, da)))  # L^-1 da L^-T (da symmetric)
+    d_lower = lower @ (xp.tril(inner) - 0.5 * inner * _eye_like(inner))
+    return swap_last_axes(d_lower) if upper else d_lower
+
+
+@helper
+def slogdet_jvp(tangent, result, a):
+    """The tangents of np.linalg.slogdet(a): the sign's is 0 (it is constant wherever it has a derivative),
+    logabsdet's the trace of solve(a, da)."""
+    xp = _xp(tangent, a)
+    sign = result[0]
+    return xp.zeros_like(sign), xp.trace(xp.linalg.solve(a, tangent), axis1=-2, axis2=-1)
+
+
+@helper
+def eigh_jvp(tangent, result, UPLO):
+    """The tangents of np.linalg.eigh(a) for distinct eigenvalues, a read from the triangle UPLO names.
+
+    With a = V diag(w) V^T and M = V^T da V: dw is M's diagonal, dV = V (F * M), F[i, j] = 1 / (w_j - w_i) off the
+    diagonal (the eigenvectors stay of length 1, so F's diagonal is 0).
+    """
+    values, vectors = result
+    m = swap_last_axes(vectors) @ _symmetric(_as_array(tangent, vectors), UPLO in ("U", "u")) @ vectors
+    return _xp(m).diagonal(m, axis1=-2, axis2=-1).copy(), vectors @ (_pair_reciprocals(values) * m)
+
+
+@helper
+def qr_jvp(tangent, result, a, mode):
+    """The tangents of np.linalg.qr(a) for a square or tall matrix of full rank (mode 'r': R's alone; mode 'complete'
+    of a square matrix: the reduced QR's).
+
+    With C = Q^T da R^-1, whose strictly lower triangle is that of the antisymmetric Q^T dQ, Omega = that triangle
+    minus its transpose: dR = (C - Omega) R and dQ = da R^-1 - Q (C - Omega).
+    """
+    square = a.shape[-2] == a.shape[-1]
+    if a.shape[-2] < a.shape[-1] or not (mode in ("reduced", "r") or (mode == "complete" and square)):
+        raise SourcegradError("np.linalg.qr has a derivative rule only for mode='reduced' or 'r' of a square or tall "
+                              "matrix", hint="Take the QR of the transpose for a wide matrix; the extra columns of "
+                                             "mode='complete' are not unique.")
+    xp = _xp(tangent, a)
+    q, r = (xp.linalg.qr(a)[0], result) if mode == "r" else result
+    da_r = swap_last_axes(xp.linalg.solve(swap_last_axes(r), swap_last_axes(tangent)))  # da R^-1
+    c = swap_last_axes(q) @ da_r
+    below = xp.tril(c, -1)
+    upper = c - below + swap_last_axes(below)  # C - Omega: dR R^-1, upper triangular
+    if mode == "r":
+        return upper @ r
+    return da_r - q @ upper, upper @ r
+
+
+@helper
+def svd_jvp(tangent, result, a, full_matrices, compute_uv, hermitian):
+    """The tangents of np.linalg.svd(a) for distinct nonzero singular values, as svd_grad's conditions.
+
+    With a = U diag(s) V^T, dP = U^T da V and F[i, j] = 1 / (s_j^2 - s_i^2) off the diagonal: ds is dP's diagonal,
+    dU = U (F * (dP S + S dP^T)) + (I - U U^T) da V S^-1 and dV = V (F * (S dP + dP^T S)) + (I - V V^T) da^T U S^-1.
+    """
+    xp = _xp(tangent, a)
+    if hermitian:
+        raise SourcegradError("np.linalg.svd(..., hermitian=True) has no derivative rule",
+                              hint="Leave hermitian=False, or use np.linalg.eigh for a symmetric matrix.")
+    if not compute_uv:  # the singular values alone: the diagonal of U^T da V
+        u, _, vh = xp.linalg.svd(a, full_matrices=False)
+        return xp.diagonal(swap_last_axes(u) @ tangent @ swap_last_axes(vh), axis1=-2, axis2=-1).copy()
+    if full_matrices and a.shape[-2] != a.shape[-1]:
+        raise SourcegradError("np.linalg.svd of a non-square matrix has a derivative rule only with "
+                              "full_matrices=False", hint="Write np.linalg.svd(x, full_matrices=False): the extra "
+                                                          "singular vectors of full_matrices=True are not unique.")
+    u, s, vh = result
+    v, t_t = swap_last_axes(vh), swap_last_axes(tangent)
+    dp = swap_last_axes(u) @ tangent @ v
+    dp_t = swap_last_axes(dp)
+    f = _pair_reciprocals(s * s)
+    columns, rows = s[..., None, :], s[..., :, None]  # X * columns is X S, rows * X is S X
+    d_u = u @ (f * (dp * columns + rows * dp_t)) + (tangent @ v - u @ dp) / columns
+    d_v = v @ (f * (rows * dp + dp_t * columns)) + (t_t @ u - v @ dp_t) / columns
+    return d_u, xp.diagonal(dp, axis1=-2, axis2=-1).copy(), swap_last_axes(d_v)

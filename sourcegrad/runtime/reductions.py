@@ -51,12 +51,36 @@ def prod_grad(grad, x, axis, keepdims):
     """
     x = _operand(x, grad)
     flat, kept_shape, permutation = _axes_last(x, axis)
+    grad = _as_array(grad, x).reshape(kept_shape + (1,))
+    return _axes_back(_products_of_the_others(flat) * grad, x, permutation)
+
+
+def _products_of_the_others(flat):
+    """For each element along the last axis, the product of the other elements there: exclusive products from both
+    ends (two cumprods), never the product over x, so a zero in x does not turn into 0 / 0."""
     xp = array_namespace(flat)
     ones = xp.ones_like(flat[..., :1])
     before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = xp.cumprod(xp.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    grad = _as_array(grad, x).reshape(kept_shape + (1,))
-    return _axes_back(before * after * grad, x, permutation)
+    return before * after
+
+
+def _reduced(values, x, axis, keepdims):
+    """A reduction's values over the kept axes, with the reduced axes put back as length 1 for keepdims."""
+    if not keepdims:
+        return values
+    axes = _reduced_axes(x.ndim, axis)
+    return values.reshape(tuple(1 if a in axes else n for a, n in enumerate(x.shape)))
+
+
+@helper
+def prod_jvp(tangent, x, axis, keepdims):
+    """The tangent of np.prod(x, axis, keepdims=keepdims): each element's tangent times the product of the other
+    elements of its group, summed over the group (right where x has zeros, as prod_grad is)."""
+    x = _operand(x, tangent)
+    flat, _, _ = _axes_last(x, axis)
+    moved, _, _ = _axes_last(_as_array(tangent, x), axis)
+    return _reduced((_products_of_the_others(flat) * moved).sum(axis=-1), x, axis, keepdims)
 
 
 def _first_extreme_grad(grad, x, axis, pick):
@@ -82,6 +106,27 @@ def max_grad(grad, x, axis, keepdims):
 def min_grad(grad, x, axis, keepdims):
     """d np.min(x, axis)/dx: grad at the first minimal element of each reduced group (np.argmin's)."""
     return _first_extreme_grad(grad, x, axis, lambda flat: flat.argmin(axis=-1))
+
+
+def _first_extreme_tangent(tangent, x, axis, keepdims, pick):
+    x = _operand(x, tangent)
+    flat, _, _ = _axes_last(x, axis)
+    moved, _, _ = _axes_last(_as_array(tangent, x), axis)
+    chosen = pick(flat)[..., None]
+    return _reduced(array_namespace(moved).take_along_axis(moved, chosen, axis=-1)[..., 0], x, axis, keepdims)
+
+
+@helper
+def max_jvp(tangent, x, axis, keepdims):
+    """The tangent of np.max(x, axis, keepdims=keepdims): the tangent of each group's first maximal element, the one
+    max_grad gives the gradient to."""
+    return _first_extreme_tangent(tangent, x, axis, keepdims, lambda flat: flat.argmax(axis=-1))
+
+
+@helper
+def min_jvp(tangent, x, axis, keepdims):
+    """The tangent of np.min(x, axis, keepdims=keepdims): the tangent of each group's first minimal element."""
+    return _first_extreme_tangent(tangent, x, axis, keepdims, lambda flat: flat.argmin(axis=-1))
 
 
 @helper
@@ -111,15 +156,36 @@ def cumprod_grad(grad, x, axis):
         x, grad, axis = x.reshape(-1), grad.reshape(-1), 0
     axis = operator.index(axis) % max(x.ndim, 1)
     xp = array_namespace(x, grad)
-    moved = xp.moveaxis(x, axis, -1)  # (..., n)
+    partial = _cumprod_partials(xp.moveaxis(x, axis, -1))
+    moved_grad = xp.moveaxis(grad, axis, -1)[..., None, :]
+    summed = (partial * moved_grad).sum(axis=-1).astype(grad.dtype, copy=False)
+    return xp.moveaxis(summed, -1, axis).reshape(shape)
+
+
+def _cumprod_partials(moved):
+    """d result[j] / d x[i] for result = np.cumprod(x) along the last axis, as (..., i, j): the cumulative product of x
+    with a 1 at i where j >= i, 0 where j < i."""
+    xp = array_namespace(moved)
     n = moved.shape[-1]
     own = xp.eye(n, dtype=bool)  # own[i, k]: k is i
     with_one = xp.where(own, xp.ones((), dtype=moved.dtype), moved[..., None, :])  # (..., i, k)
-    partial = xp.cumprod(with_one, axis=-1)  # (..., i, j): d result[j] / d x[i] where j >= i
     later = xp.triu(xp.ones((n, n), dtype=bool))  # j >= i
-    moved_grad = xp.moveaxis(grad, axis, -1)[..., None, :]
-    summed = (xp.where(later, partial, 0) * moved_grad).sum(axis=-1).astype(grad.dtype, copy=False)
-    return xp.moveaxis(summed, -1, axis).reshape(shape)
+    return xp.where(later, xp.cumprod(with_one, axis=-1), 0)
+
+
+@helper
+def cumprod_jvp(tangent, x, axis):
+    """The tangent of np.cumprod(x, axis): result[j]'s is the sum over i <= j of x[i]'s tangent times the product of
+    x[k] for k <= j but i, without dividing by x (n times the memory of x along the axis, as cumprod_grad)."""
+    x = _operand(x, tangent)
+    tangent = _as_array(tangent, x)
+    if axis is None:  # np.cumprod flattens x first
+        x, tangent, axis = x.reshape(-1), tangent.reshape(-1), 0
+    axis = operator.index(axis) % max(x.ndim, 1)
+    xp = array_namespace(x, tangent)
+    partial = _cumprod_partials(xp.moveaxis(x, axis, -1))
+    summed = (partial * xp.moveaxis(tangent, axis, -1)[..., :, None]).sum(axis=-2)
+    return xp.moveaxis(summed, -1, axis)
 
 
 def _kept(x):
@@ -146,6 +212,18 @@ def nanmean_grad(grad, x, axis, keepdims):
 
 
 @helper
+def nanmean_jvp(tangent, x, axis, keepdims):
+    """The tangent of np.nanmean(x, axis, keepdims=keepdims): the mean of the tangents of the non-nan elements of each
+    group (0 for a group of nans alone, as nanmean_grad gives them no gradient)."""
+    x = _operand(x, tangent)
+    kept = _kept(x)
+    xp = array_namespace(kept)
+    count = kept.sum(axis=axis, keepdims=keepdims)
+    total = xp.where(x == x, tangent, 0).sum(axis=axis, keepdims=keepdims)
+    return total / xp.where(count == 0, 1, count)
+
+
+@helper
 def diff_grad(grad, n, axis):
     """d np.diff(x, n, axis)/dx. Once: result[i] = x[i + 1] - x[i], so x[j] gets grad[j - 1] - grad[j], with
     zeros past either end: minus the difference of grad padded with a zero on each side. n times over."""
@@ -157,3 +235,35 @@ def diff_grad(grad, n, axis):
     for _ in range(operator.index(n)):
         grad = -xp.diff(xp.concatenate([zero, grad, zero], axis=axis), axis=axis)
     return grad if n else grad.copy()
+
+
+@helper
+def diff_part_grad(grad, x, n, axis, prepend, append, part):
+    """The gradient of x (part 1), prepend (part 0) or append (part 2) in np.diff(x, n, axis, prepend=prepend,
+    append=append), either of those None when not given. np.diff joins prepend, x and append along axis (a number
+    stretched to one slice of x) and differences that: its gradient is split back in the same places, a number's
+    part summed. With n=0 np.diff returns x as it is, and prepend and append get nothing."""
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad)
+    values = (prepend, x, append)
+    if not operator.index(n):
+        return grad.copy() if part == 1 else xp.zeros(getattr(values[part], "shape", ()), dtype=grad.dtype)
+    joined = diff_grad(grad, n, axis)
+    axis = operator.index(axis) % joined.ndim
+    sizes = [0 if v is None else 1 if not getattr(v, "ndim", 0) else v.shape[axis] for v in values]
+    start = sum(sizes[:part])
+    piece = joined[(slice(None),) * axis + (slice(start, start + sizes[part]),)]
+    return piece.sum() if not getattr(values[part], "ndim", 0) else piece.copy()
+
+
+@helper
+def diff_part_jvp(tangent, x, n, axis, prepend, append, part):
+    """The tangent np.diff(x, n, axis, prepend=prepend, append=append) gets from x's (part 1), prepend's (part 0) or
+    append's (part 2), either of those None when not given. np.diff is linear in the three together: the tangent is
+    np.diff of this part's tangent with zeros in place of the other two."""
+    values = [prepend, x, append]
+    xp = array_namespace(tangent, x)
+    parts = [None if v is None else tangent if i == part else xp.zeros_like(xp.asarray(v))
+             for i, v in enumerate(values)]
+    joined = {name: p for name, p in (("prepend", parts[0]), ("append", parts[2])) if p is not None}
+    return xp.diff(parts[1], n, axis, **joined)

@@ -11,7 +11,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import _as_array, array_namespace, helper, unbroadcast
+from .core import _as_array, _float_dtype, array_namespace, helper, unbroadcast
 
 
 def _axis(axis, ndim):
@@ -80,6 +80,13 @@ def ravel_shape(x, order):
     """x's shape with its axes in np.ravel(x, order)'s walking order."""
     shape = _shape(x)
     return tuple(shape[a] for a in _traversal(x, order))
+
+
+@helper
+def ravel_walk(x, order):
+    """The axes of x in the order np.ravel(x, order) walks them, outermost first: np.ravel(np.transpose(t, walk))
+    walks t as np.ravel(x, order) walks x, whatever t's own memory order."""
+    return _traversal(x, order)
 
 
 @helper
@@ -213,6 +220,41 @@ def sort_grad(grad, x, axis):
     return out.reshape(shape)
 
 
+@helper
+def partition_grad(grad, result, x, axis):
+    """d np.partition(x, kth, axis)/dx: each position's gradient goes back to an element of x holding its value.
+
+    numpy does not say which element went where, but the values tell: the k-th smallest of the result (np.argsort,
+    stable) came from the k-th smallest of x. Tied elements are matched in their order, the first of x to the
+    first position of the result, as np.sort's rule (sort_grad) sends them.
+    """
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad, x)
+    shape = _shape(x)
+    x, result = _as_array(x, grad), _as_array(result, grad)
+    if axis is None:  # np.partition flattens x first
+        x, result, grad, axis = x.reshape(-1), result.reshape(-1), grad.reshape(-1), 0
+    taken = xp.take_along_axis(grad, xp.argsort(result, axis=axis, kind="stable"), axis=axis)
+    out = xp.zeros(x.shape, dtype=grad.dtype)
+    xp.put_along_axis(out, xp.argsort(x, axis=axis, kind="stable"), taken, axis=axis)  # a permutation
+    return out.reshape(shape)
+
+
+@helper
+def partition_jvp(tangent, result, x, axis):
+    """The tangent of np.partition(x, kth, axis), matched by value as partition_grad matches the gradient: each
+    position of the result gets the tangent of the element of x of the same rank (ties in np.argsort's stable order)."""
+    tangent = _as_array(tangent, x)
+    xp = array_namespace(tangent, x)
+    x, result = _as_array(x, tangent), _as_array(result, tangent)
+    if axis is None:  # np.partition flattens x first
+        x, tangent, axis = x.reshape(-1), tangent.reshape(-1), 0
+    in_order = xp.take_along_axis(tangent, xp.argsort(x, axis=axis, kind="stable"), axis=axis)
+    out = xp.zeros(result.shape, dtype=tangent.dtype)
+    xp.put_along_axis(out, xp.argsort(result, axis=axis, kind="stable"), in_order, axis=axis)  # a permutation
+    return out
+
+
 def _pad_widths(pad_width, ndim):
     """np.pad's pad_width (an int, a pair, or a pair per axis) as a (before, after) pair per axis, as ints."""
     widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype=numpy.int64), (ndim, 2))  # host metadata, for cupy too
@@ -228,12 +270,24 @@ def _interior(grad, x, pad_width):
 @helper
 def pad_grad(grad, x, pad_width, mode):
     """d np.pad(x, pad_width, mode="constant")/dx: the interior of grad, as a new array."""
+    _check_pad_mode(mode)
+    grad = _as_array(grad, x)
+    return grad[_interior(grad, x, pad_width)].copy()
+
+
+def _check_pad_mode(mode):
     if mode != "constant":
         raise SourcegradError(f"np.pad with mode={mode!r} has no gradient rule: only mode 'constant' (the default) "
                               "has one", hint="Pad with mode='constant', or build the padding from slices of x "
                               "and np.concatenate, whose gradients sourcegrad knows.")
-    grad = _as_array(grad, x)
-    return grad[_interior(grad, x, pad_width)].copy()
+
+
+@helper
+def pad_jvp(tangent, pad_width, mode):
+    """The tangent of np.pad(x, pad_width, mode) from x's, mode known only at run time: the tangent padded with 0,
+    for mode "constant" alone (as pad_grad)."""
+    _check_pad_mode(mode)
+    return array_namespace(tangent).pad(tangent, pad_width)
 
 
 @helper
@@ -275,6 +329,20 @@ def diag_grad(grad, v, k):
 
 
 @helper
+def diagonal_grad(grad, x, offset, axis1, axis2):
+    """d np.diagonal(x, offset, axis1, axis2)/dx: zeros like x, with grad (whose last axis is the diagonal) on it."""
+    grad = _as_array(grad, x)
+    xp = array_namespace(grad, x)
+    shape = _shape(x)
+    out = xp.zeros(shape, dtype=_float_dtype(x, grad))
+    moved = xp.moveaxis(out, (_axis(axis1, len(shape)), _axis(axis2, len(shape))), (-2, -1))  # a view of out
+    offset = operator.index(offset)
+    index = xp.arange(grad.shape[-1])
+    moved[..., index + max(-offset, 0), index + max(offset, 0)] = grad  # above the diagonal for a positive offset
+    return out
+
+
+@helper
 def astype_grad(grad, x, dtype):
     """d x.astype(dtype)/dx: grad in x's dtype (a new array); 0 when dtype is not floating (an integer cast is flat)."""
     xp = array_namespace(grad, x)
@@ -285,6 +353,18 @@ def astype_grad(grad, x, dtype):
     if target is None or target.kind not in "fc":
         return grad.copy()
     return grad.astype(target)  # astype copies
+
+
+@helper
+def astype_jvp(tangent, dtype):
+    """The tangent of x.astype(dtype) from x's: the tangent cast to dtype, or integer zeros for an integer or boolean
+    dtype (the cast is flat: forward mode gives such values zeros of their own dtype). dtype None: the tangent."""
+    if dtype is None:
+        return tangent
+    xp = array_namespace(tangent)
+    if numpy.dtype(dtype).kind not in "fc":  # a dtype is host metadata, for cupy too
+        return xp.zeros(_shape(tangent), dtype=dtype)
+    return xp.asarray(tangent, dtype=dtype)
 
 
 @helper
@@ -304,3 +384,15 @@ def linspace_grad(grad, end, num, endpoint, axis, is_stop, retstep):
     t = t.reshape(shape)
     weighted = module.sum(grad * (t if is_stop else 1 - t), axis=axis)
     return unbroadcast(weighted, end)
+
+
+
+@helper
+def linspace_jvp(start, stop, num, endpoint, retstep, dtype, axis):
+    """np.linspace(start, stop, num, endpoint, dtype=dtype, axis=axis) of a tangent and zeros, retstep known only at
+    run time: np.linspace is linear in its two end points, so that is the tangent. retstep=True is refused, as by
+    linspace_grad."""
+    if retstep:
+        raise SourcegradError("np.linspace(..., retstep=True) returns a pair; its derivative is not supported",
+                              hint="Compute the step as (stop - start) / (num - 1) yourself.")
+    return array_namespace(start, stop).linspace(start, stop, num, endpoint, dtype=dtype, axis=axis)

@@ -1,4 +1,4 @@
-"""Runtime helpers for the scipy.special gradient rules (sourcegrad/templates/scipy_special.py).
+"""Runtime helpers for the scipy.special and scipy.stats gradient rules (sourcegrad/templates/scipy_*.py).
 
 The derivatives of the gamma-function family are other special functions: scipy.special's for numpy arrays,
 cupyx.scipy.special's for cupy arrays. This module imports neither until a helper runs, so it loads without scipy.
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 
+import numpy
+
 from ..errors import SourcegradError
-from .core import array_namespace, helper, unreduce
+from .core import _as_array, array_namespace, helper, unreduce
+from .linalg import _from_triangle, _symmetric
 
 
 def _special_functions(x):
@@ -27,8 +30,11 @@ def digamma(x):
 
 @helper
 def trigamma(x):
-    """The derivative of digamma: scipy.special.polygamma(1, x)."""
-    return _special_functions(x).polygamma(1, x)
+    """The derivative of digamma: scipy.special.polygamma(1, x), in x's floating dtype (polygamma computes in
+    float64, which would widen a float32 tangent)."""
+    value = _special_functions(x).polygamma(1, x)
+    dtype = getattr(x, "dtype", None)
+    return value.astype(dtype, copy=False) if dtype is not None and dtype.kind == "f" else value
 
 
 @helper
@@ -38,3 +44,132 @@ def logsumexp_grad(grad, result, a, axis, b, keepdims, return_sign):
         raise SourcegradError("scipy.special.logsumexp with b= or return_sign=True has no gradient rule",
                               hint="Fold the weights into the exponents: logsumexp(a + np.log(b)) for positive b.")
     return unreduce(grad, a, axis, keepdims) * array_namespace(a).exp(a - unreduce(result, a, axis, keepdims))
+
+
+@helper
+def logsumexp_jvp(tangent, result, a, axis, b, keepdims, return_sign):
+    """The tangent of scipy.special.logsumexp(a, axis, keepdims=keepdims): a's tangent averaged with the softmax of a
+    along axis; b= and return_sign=True refused, as by logsumexp_grad."""
+    if b is not None or return_sign:
+        raise SourcegradError("scipy.special.logsumexp with b= or return_sign=True has no derivative rule",
+                              hint="Fold the weights into the exponents: logsumexp(a + np.log(b)) for positive b.")
+    xp = array_namespace(a)
+    return xp.sum(tangent * xp.exp(a - unreduce(result, a, axis, keepdims)), axis=axis, keepdims=keepdims)
+
+
+# ---- scipy.stats.multivariate_normal.logpdf ------------------------------------------------------------
+
+
+def _multivariate_normal(x, mean, cov):
+    """What scipy.stats.multivariate_normal.logpdf(x, mean, cov) computes with, read as scipy reads it.
+
+    Returns (xp, points, residuals, whitened, inverse): the shape of the points (x's shape without its last
+    axis, as scipy arranges x), r = x - mean per point (points + (k,)), cov^-1 r per point, and cov^-1, with
+    cov the symmetric matrix of the given one's lower triangle (scipy reads no more of it).
+    """
+    xp = array_namespace(x, cov, *([] if mean is None else [mean]))
+    cov = xp.asarray(cov)
+    dtype = xp.result_type(*[getattr(v, "dtype", xp.float64) for v in (x, mean, cov) if v is not None], xp.float32)
+    if mean is not None:
+        dim = int(numpy.prod(numpy.shape(mean)))
+    else:
+        dim = 1 if cov.ndim < 2 else cov.shape[0]
+    mean = xp.zeros(dim, dtype=dtype) if mean is None else xp.reshape(xp.asarray(mean, dtype=dtype), (dim,))
+    if cov.ndim > 2:
+        raise SourcegradError("scipy.stats.multivariate_normal's cov must be at most two-dimensional")
+    if cov.ndim == 0:
+        full = cov.astype(dtype) * xp.eye(dim, dtype=dtype)
+    elif cov.ndim == 1:
+        full = xp.diag(xp.reshape(cov.astype(dtype), (-1,)))
+    else:
+        lower = xp.tril(cov.astype(dtype))
+        full = lower + xp.tril(lower, -1).T
+    x = xp.asarray(x, dtype=dtype)
+    if x.ndim == 0:
+        x = xp.reshape(x, (1, 1))
+    elif x.ndim == 1:
+        x = xp.reshape(x, (-1, 1) if dim == 1 else (1, -1))
+    try:
+        inverse = xp.linalg.inv(full)
+    except Exception as error:  # numpy's LinAlgError, cupy's own
+        raise SourcegradError("the gradient of scipy.stats.multivariate_normal.logpdf needs a positive definite cov",
+                              hint="A singular cov (allow_singular=True) has no gradient there.") from error
+    residuals = x - mean
+    return xp, x.shape[:-1], residuals, residuals @ inverse, inverse
+
+
+def _point_weights(grad, points, like):
+    """The output gradient with one entry per point: scipy squeezes the output, so its axes of 1 come back."""
+    return array_namespace(like).reshape(_as_array(grad, like), points)
+
+
+@helper
+def multivariate_normal_x_grad(grad, x, mean, cov):
+    """d(scipy.stats.multivariate_normal.logpdf(x, mean, cov))/dx: -cov^-1 (x - mean) per point."""
+    xp, points, _, whitened, _ = _multivariate_normal(x, mean, cov)
+    weights = _point_weights(grad, points, whitened)
+    return xp.reshape(-weights[..., None] * whitened, numpy.shape(x))
+
+
+@helper
+def multivariate_normal_mean_grad(grad, x, mean, cov):
+    """d(scipy.stats.multivariate_normal.logpdf(x, mean, cov))/dmean: cov^-1 (x - mean), summed over the points."""
+    xp, points, _, whitened, _ = _multivariate_normal(x, mean, cov)
+    weights = _point_weights(grad, points, whitened)
+    total = xp.reshape(weights[..., None] * whitened, (-1, whitened.shape[-1])).sum(axis=0)
+    return xp.reshape(total, numpy.shape(mean))
+
+
+@helper
+def multivariate_normal_cov_grad(grad, x, mean, cov):
+    """d(scipy.stats.multivariate_normal.logpdf(x, mean, cov))/dcov: per point (a a^T - cov^-1) / 2 with
+    a = cov^-1 (x - mean), summed; for a matrix cov, on its lower triangle (see _from_triangle), for a diagonal
+    its diagonal, for one number the trace."""
+    xp, points, _, whitened, inverse = _multivariate_normal(x, mean, cov)
+    weights = xp.reshape(_point_weights(grad, points, whitened), (-1,))
+    flat = xp.reshape(whitened, (-1, whitened.shape[-1]))
+    symmetric = ((flat * weights[:, None]).T @ flat - weights.sum() * inverse) / 2
+    ndim = len(numpy.shape(cov))
+    if ndim == 0:
+        return xp.trace(symmetric)
+    if ndim == 1:
+        return xp.reshape(xp.diagonal(symmetric).copy(), numpy.shape(cov))
+    return _from_triangle(symmetric, upper=False)
+
+
+# ---- forward mode: the tangents of scipy.stats.multivariate_normal.logpdf ----------------------------------------
+# Per point, logpdf = -(k log(2 pi) + log det(cov) + r^T cov^-1 r) / 2 with r = x - mean; the output has scipy's
+# squeezed shape, the result's.
+
+
+@helper
+def multivariate_normal_x_jvp(tangent, result, x, mean, cov):
+    """The tangent of scipy.stats.multivariate_normal.logpdf(x, mean, cov) from x's: -(cov^-1 r) . dx per point."""
+    xp, _, residuals, whitened, _ = _multivariate_normal(x, mean, cov)
+    moved = xp.reshape(_as_array(tangent, whitened), residuals.shape)  # arranged in points as scipy arranges x
+    return xp.reshape(-(whitened * moved).sum(axis=-1), numpy.shape(result))
+
+
+@helper
+def multivariate_normal_mean_jvp(tangent, result, x, mean, cov):
+    """The tangent from mean's: (cov^-1 r) . dmean per point."""
+    xp, _, residuals, whitened, _ = _multivariate_normal(x, mean, cov)
+    moved = xp.reshape(_as_array(tangent, whitened), residuals.shape[-1:])
+    return xp.reshape((whitened * moved).sum(axis=-1), numpy.shape(result))
+
+
+@helper
+def multivariate_normal_cov_jvp(tangent, result, x, mean, cov):
+    """The tangent from cov's: (a^T dcov a - trace(cov^-1 dcov)) / 2 per point with a = cov^-1 r, dcov read as scipy
+    reads cov (a matrix's lower triangle, a diagonal, one number times the identity)."""
+    xp, _, _, whitened, inverse = _multivariate_normal(x, mean, cov)
+    tangent = _as_array(tangent, whitened)
+    ndim = len(numpy.shape(cov))
+    if ndim == 0:
+        change = tangent * xp.eye(inverse.shape[-1], dtype=inverse.dtype)
+    elif ndim == 1:
+        change = xp.diag(xp.reshape(tangent, (-1,)))
+    else:
+        change = _symmetric(tangent, upper=False)
+    per_point = (((whitened @ change) * whitened).sum(axis=-1) - (inverse * change).sum()) / 2
+    return xp.reshape(per_point, numpy.shape(result))

@@ -3,8 +3,8 @@
 import importlib
 import sys
 
-from .registry import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, Template, TemplateError, adjoint, d,
-                       is_nondifferentiable, lookup, ndim, nondifferentiable)
+from .registry import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, TANGENT_RULES, Template, TemplateError, adjoint,
+                       d, is_nondifferentiable, lookup, ndim, nondifferentiable, tangent)
 from . import arithmetic, calls, elementwise, indexing, linalg, reductions, shape  # noqa: F401  (registers the rules)
 
 # Rules for optional libraries: library module -> the module of its rules. They are registered the first time
@@ -19,5 +19,5 @@ def load_optional_rules():
         if library in sys.modules and f"{__name__}.{family}" not in sys.modules:
             importlib.import_module(f".{family}", __name__)
 
-__all__ = ["ATTRIBUTES", "METHODS", "NONDIFFERENTIABLE", "RULES", "Template", "TemplateError", "adjoint", "d",
-           "is_nondifferentiable", "load_optional_rules", "lookup", "ndim", "nondifferentiable"]
+__all__ = ["ATTRIBUTES", "METHODS", "NONDIFFERENTIABLE", "RULES", "TANGENT_RULES", "Template", "TemplateError", "adjoint",
+           "d", "is_nondifferentiable", "load_optional_rules", "lookup", "ndim", "nondifferentiable", "tangent"]

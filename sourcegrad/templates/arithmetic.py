@@ -10,7 +10,8 @@ import operator
 import numpy as np
 
 from ..runtime import unbroadcast
-from .registry import adjoint, d
+from ..runtime.elementwise import log_of_base
+from .registry import adjoint, d, ndim, tangent
 
 # ---- addition and subtraction --------------------------------------------------
 
@@ -21,10 +22,22 @@ def add(result, x, y):
     d[y] = unbroadcast(d[result], y)
 
 
+@tangent(operator.add, np.add, broadcasts=True)
+def add_tangent(result, x, y):
+    d[result] = d[x]
+    d[result] = d[y]
+
+
 @adjoint(operator.sub, np.subtract, new_array=True)
 def subtract(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(-d[result], y)
+
+
+@tangent(operator.sub, np.subtract, broadcasts=True)
+def subtract_tangent(result, x, y):
+    d[result] = d[x]
+    d[result] = -d[y]
 
 
 @adjoint(operator.neg, np.negative, new_array=True)
@@ -32,9 +45,19 @@ def negative(result, x):
     d[x] = -d[result]
 
 
+@tangent(operator.neg, np.negative)
+def negative_tangent(result, x):
+    d[result] = -d[x]
+
+
 @adjoint(operator.pos, np.positive, new_array=True)
 def positive(result, x):
     d[x] = d[result]
+
+
+@tangent(operator.pos, np.positive)
+def positive_tangent(result, x):
+    d[result] = d[x]
 
 
 # ---- multiplication and division ------------------------------------------------
@@ -46,10 +69,22 @@ def multiply(result, x, y):
     d[y] = unbroadcast(x * d[result], y)
 
 
+@tangent(operator.mul, np.multiply)
+def multiply_tangent(result, x, y):
+    d[result] = d[x] * y
+    d[result] = x * d[y]
+
+
 @adjoint(operator.truediv, np.divide, new_array=True)
 def divide(result, x, y):
     d[x] = unbroadcast(d[result] / y, x)
     d[y] = unbroadcast(-d[result] * result / y, y)
+
+
+@tangent(operator.truediv, np.divide)
+def divide_tangent(result, x, y):
+    d[result] = d[x] / y
+    d[result] = -(d[y] * result / y)
 
 
 # ---- remainders: x % y is x - floor(x / y) * y, and floor is flat between its jumps --------------------
@@ -59,6 +94,12 @@ def divide(result, x, y):
 def remainder(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(-d[result] * np.floor(x / y), y)
+
+
+@tangent(operator.mod, np.remainder, broadcasts=True)
+def remainder_tangent(result, x, y):
+    d[result] = d[x]
+    d[result] = -(d[y] * np.floor(x / y))
 
 
 # ---- powers ------------------------------------------------------------------------
@@ -76,3 +117,17 @@ def power(result, x, y):
     else:  # an exponent known only at run time, maybe 0
         d[x] = unbroadcast(d[result] * y * x ** (y - (y != 0)), x)
         d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
+
+
+@tangent(operator.pow, np.power)
+def power_tangent(result, x, y):
+    if y == 0:
+        d[result] = 0 * d[x]
+    elif y != 0:
+        d[result] = d[x] * y * x ** (y - 1)
+    else:
+        d[result] = d[x] * y * x ** (y - (y != 0))
+    if ndim(x) >= 1:
+        d[result] = d[y] * result * np.log(np.where(x == 0, 1, x))
+    else:  # a number's log as a Python float: numpy's, a float64 scalar, would widen a float32 tangent
+        d[result] = d[y] * result * log_of_base(x)

@@ -32,9 +32,9 @@ nondifferentiable(COMPARISON, operator.not_, why="comparisons and `not` give boo
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
 nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign, operator.floordiv,
-                  np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort,
+                  np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
-                  Method("argmax"), Method("argmin"), Method("argsort"), Method("round"),
+                  Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
                   why="its derivative is zero wherever it exists")
 
 # ---- calls that always make a new array (besides ufuncs and the rules marked new_array=True) ----------

@@ -12,8 +12,9 @@ import builtins
 import numpy as np
 
 from ..runtime import unbroadcast
-from ..runtime.elementwise import clip_passes, clip_takes_lower, clip_takes_upper, select_default_grad, select_grad
-from .registry import adjoint, d
+from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, nan_to_num_grad, select_default_grad,
+                                  select_default_jvp, select_grad)
+from .registry import adjoint, d, ndim, tangent
 
 # ---- exponentials and logarithms ------------------------------------------------------
 
@@ -23,9 +24,19 @@ def exp(result, x):
     d[x] = d[result] * result
 
 
+@tangent(np.exp)
+def exp_tangent(result, x):
+    d[result] = d[x] * result
+
+
 @adjoint(np.log)
 def log(result, x):
     d[x] = d[result] / x
+
+
+@tangent(np.log)
+def log_tangent(result, x):
+    d[result] = d[x] / x
 
 
 @adjoint(np.sqrt)
@@ -33,9 +44,19 @@ def sqrt(result, x):
     d[x] = d[result] / (2 * result)
 
 
+@tangent(np.sqrt)
+def sqrt_tangent(result, x):
+    d[result] = d[x] / (2 * result)
+
+
 @adjoint(np.square)
 def square(result, x):
     d[x] = d[result] * 2 * x
+
+
+@tangent(np.square)
+def square_tangent(result, x):
+    d[result] = d[x] * 2 * x
 
 
 @adjoint(np.cbrt)
@@ -43,9 +64,19 @@ def cbrt(result, x):
     d[x] = d[result] / (3 * result * result)
 
 
+@tangent(np.cbrt)
+def cbrt_tangent(result, x):
+    d[result] = d[x] / (3 * result * result)
+
+
 @adjoint(np.reciprocal)
 def reciprocal(result, x):
     d[x] = -d[result] * result * result
+
+
+@tangent(np.reciprocal)
+def reciprocal_tangent(result, x):
+    d[result] = -d[x] * result * result
 
 
 # Constants are Python floats, not np.log(2): a float64 numpy scalar would promote float32 gradients.
@@ -56,9 +87,19 @@ def exp2(result, x):
     d[x] = d[result] * result * 0.6931471805599453  # ln 2
 
 
+@tangent(np.exp2)
+def exp2_tangent(result, x):
+    d[result] = d[x] * result * 0.6931471805599453  # ln 2
+
+
 @adjoint(np.expm1)
 def expm1(result, x):
     d[x] = d[result] * (result + 1)
+
+
+@tangent(np.expm1)
+def expm1_tangent(result, x):
+    d[result] = d[x] * (result + 1)
 
 
 @adjoint(np.log2)
@@ -66,14 +107,29 @@ def log2(result, x):
     d[x] = d[result] / (x * 0.6931471805599453)  # ln 2
 
 
+@tangent(np.log2)
+def log2_tangent(result, x):
+    d[result] = d[x] / (x * 0.6931471805599453)  # ln 2
+
+
 @adjoint(np.log10)
 def log10(result, x):
     d[x] = d[result] / (x * 2.302585092994046)  # ln 10
 
 
+@tangent(np.log10)
+def log10_tangent(result, x):
+    d[result] = d[x] / (x * 2.302585092994046)  # ln 10
+
+
 @adjoint(np.log1p)
 def log1p(result, x):
     d[x] = d[result] / (1 + x)
+
+
+@tangent(np.log1p)
+def log1p_tangent(result, x):
+    d[result] = d[x] / (1 + x)
 
 
 # ---- angle conversions: a constant factor -------------------------------------------------------------
@@ -84,9 +140,19 @@ def deg2rad(result, x):
     d[x] = d[result] * 0.017453292519943295  # pi / 180
 
 
+@tangent(np.deg2rad, np.radians)
+def deg2rad_tangent(result, x):
+    d[result] = d[x] * 0.017453292519943295  # pi / 180
+
+
 @adjoint(np.rad2deg, np.degrees)
 def rad2deg(result, x):
     d[x] = d[result] * 57.29577951308232  # 180 / pi
+
+
+@tangent(np.rad2deg, np.degrees)
+def rad2deg_tangent(result, x):
+    d[result] = d[x] * 57.29577951308232  # 180 / pi
 
 
 # ---- sums of exponentials: each operand's share is exp(operand - result), which cannot overflow ---------
@@ -98,10 +164,22 @@ def logaddexp(result, x, y):
     d[y] = unbroadcast(d[result] * np.exp(y - result), y)
 
 
+@tangent(np.logaddexp)
+def logaddexp_tangent(result, x, y):
+    d[result] = d[x] * np.exp(x - result)
+    d[result] = d[y] * np.exp(y - result)
+
+
 @adjoint(np.logaddexp2)
 def logaddexp2(result, x, y):
     d[x] = unbroadcast(d[result] * np.exp2(x - result), x)
     d[y] = unbroadcast(d[result] * np.exp2(y - result), y)
+
+
+@tangent(np.logaddexp2)
+def logaddexp2_tangent(result, x, y):
+    d[result] = d[x] * np.exp2(x - result)
+    d[result] = d[y] * np.exp2(y - result)
 
 
 # ---- trigonometric and hyperbolic ---------------------------------------------------------
@@ -112,9 +190,19 @@ def sin(result, x):
     d[x] = d[result] * np.cos(x)
 
 
+@tangent(np.sin)
+def sin_tangent(result, x):
+    d[result] = d[x] * np.cos(x)
+
+
 @adjoint(np.cos)
 def cos(result, x):
     d[x] = -d[result] * np.sin(x)
+
+
+@tangent(np.cos)
+def cos_tangent(result, x):
+    d[result] = -(d[x] * np.sin(x))
 
 
 @adjoint(np.tan)
@@ -122,9 +210,19 @@ def tan(result, x):
     d[x] = d[result] * (1 + result * result)
 
 
+@tangent(np.tan)
+def tan_tangent(result, x):
+    d[result] = d[x] * (1 + result * result)
+
+
 @adjoint(np.arcsin)
 def arcsin(result, x):
     d[x] = d[result] / np.sqrt(1 - x * x)
+
+
+@tangent(np.arcsin)
+def arcsin_tangent(result, x):
+    d[result] = d[x] / np.sqrt(1 - x * x)
 
 
 @adjoint(np.arccos)
@@ -132,9 +230,19 @@ def arccos(result, x):
     d[x] = -d[result] / np.sqrt(1 - x * x)
 
 
+@tangent(np.arccos)
+def arccos_tangent(result, x):
+    d[result] = -d[x] / np.sqrt(1 - x * x)
+
+
 @adjoint(np.arctan)
 def arctan(result, x):
     d[x] = d[result] / (1 + x * x)
+
+
+@tangent(np.arctan)
+def arctan_tangent(result, x):
+    d[result] = d[x] / (1 + x * x)
 
 
 @adjoint(np.arctan2)
@@ -144,6 +252,12 @@ def arctan2(result, y, x):
     d[x] = unbroadcast(-d[result] * y / (x * x + y * y), x)
 
 
+@tangent(np.arctan2)
+def arctan2_tangent(result, y, x):
+    d[result] = d[y] * x / (x * x + y * y)
+    d[result] = -(d[x] * y / (x * x + y * y))
+
+
 @adjoint(np.hypot)
 def hypot(result, x, y):
     # At the origin the gradient is 0, as np.abs's is at 0 (hypot(x, 0) is |x|), not 0 / 0.
@@ -151,9 +265,20 @@ def hypot(result, x, y):
     d[y] = unbroadcast(d[result] * y / np.where(result == 0, 1, result), y)
 
 
+@tangent(np.hypot)
+def hypot_tangent(result, x, y):
+    d[result] = d[x] * x / np.where(result == 0, 1, result)
+    d[result] = d[y] * y / np.where(result == 0, 1, result)
+
+
 @adjoint(np.sinh)
 def sinh(result, x):
     d[x] = d[result] * np.cosh(x)
+
+
+@tangent(np.sinh)
+def sinh_tangent(result, x):
+    d[result] = d[x] * np.cosh(x)
 
 
 @adjoint(np.cosh)
@@ -161,9 +286,19 @@ def cosh(result, x):
     d[x] = d[result] * np.sinh(x)
 
 
+@tangent(np.cosh)
+def cosh_tangent(result, x):
+    d[result] = d[x] * np.sinh(x)
+
+
 @adjoint(np.tanh)
 def tanh(result, x):
     d[x] = d[result] * (1 - result * result)
+
+
+@tangent(np.tanh)
+def tanh_tangent(result, x):
+    d[result] = d[x] * (1 - result * result)
 
 
 @adjoint(np.arcsinh)
@@ -171,14 +306,29 @@ def arcsinh(result, x):
     d[x] = d[result] / np.sqrt(x * x + 1)
 
 
+@tangent(np.arcsinh)
+def arcsinh_tangent(result, x):
+    d[result] = d[x] / np.sqrt(x * x + 1)
+
+
 @adjoint(np.arccosh)
 def arccosh(result, x):
     d[x] = d[result] / np.sqrt((x - 1) * (x + 1))  # not x * x - 1, which cancels near 1
 
 
+@tangent(np.arccosh)
+def arccosh_tangent(result, x):
+    d[result] = d[x] / np.sqrt((x - 1) * (x + 1))
+
+
 @adjoint(np.arctanh)
 def arctanh(result, x):
     d[x] = d[result] / (1 - x * x)
+
+
+@tangent(np.arctanh)
+def arctanh_tangent(result, x):
+    d[result] = d[x] / (1 - x * x)
 
 
 # ---- piecewise: kinks pass the gradient to the first argument -------------------------------
@@ -189,16 +339,50 @@ def absolute(result, x):
     d[x] = d[result] * np.sign(x)
 
 
+@tangent(np.abs, np.absolute, np.fabs, builtins.abs)
+def absolute_tangent(result, x):
+    d[result] = d[x] * np.sign(x)
+
+
 @adjoint(np.maximum)
 def maximum(result, x, y):
     d[x] = unbroadcast(d[result] * (x >= y), x)
     d[y] = unbroadcast(d[result] * (x < y), y)
 
 
+# A tangent rule passes each operand's tangent where the result is that operand, ties as the gradient rule has
+# them. The tangent of a number is a Python float, which times a mask would give float64: it is selected into zeros
+# of the result's dtype instead.
+
+
+@tangent(np.maximum)
+def maximum_tangent(result, x, y):
+    if ndim(x) >= 1:
+        d[result] = d[x] * (x >= y)
+    else:
+        d[result] = np.where(x >= y, d[x], np.zeros_like(result))
+    if ndim(y) >= 1:
+        d[result] = d[y] * (x < y)
+    else:
+        d[result] = np.where(x < y, d[y], np.zeros_like(result))
+
+
 @adjoint(np.minimum)
 def minimum(result, x, y):
     d[x] = unbroadcast(d[result] * (x <= y), x)
     d[y] = unbroadcast(d[result] * (x > y), y)
+
+
+@tangent(np.minimum)
+def minimum_tangent(result, x, y):
+    if ndim(x) >= 1:
+        d[result] = d[x] * (x <= y)
+    else:
+        d[result] = np.where(x <= y, d[x], np.zeros_like(result))
+    if ndim(y) >= 1:
+        d[result] = d[y] * (x > y)
+    else:
+        d[result] = np.where(x > y, d[y], np.zeros_like(result))
 
 
 # fmax and fmin ignore a nan operand (the result is the other one), so the gradient goes to the
@@ -211,10 +395,34 @@ def fmax(result, x, y):
     d[y] = unbroadcast(d[result] * ~((x >= y) | np.isnan(y)), y)
 
 
+@tangent(np.fmax)
+def fmax_tangent(result, x, y):
+    if ndim(x) >= 1:
+        d[result] = d[x] * ((x >= y) | np.isnan(y))
+    else:
+        d[result] = np.where((x >= y) | np.isnan(y), d[x], np.zeros_like(result))
+    if ndim(y) >= 1:
+        d[result] = d[y] * ~((x >= y) | np.isnan(y))
+    else:
+        d[result] = np.where((x >= y) | np.isnan(y), np.zeros_like(result), d[y])
+
+
 @adjoint(np.fmin)
 def fmin(result, x, y):
     d[x] = unbroadcast(d[result] * ((x <= y) | np.isnan(y)), x)
     d[y] = unbroadcast(d[result] * ~((x <= y) | np.isnan(y)), y)
+
+
+@tangent(np.fmin)
+def fmin_tangent(result, x, y):
+    if ndim(x) >= 1:
+        d[result] = d[x] * ((x <= y) | np.isnan(y))
+    else:
+        d[result] = np.where((x <= y) | np.isnan(y), d[x], np.zeros_like(result))
+    if ndim(y) >= 1:
+        d[result] = d[y] * ~((x <= y) | np.isnan(y))
+    else:
+        d[result] = np.where((x <= y) | np.isnan(y), np.zeros_like(result), d[y])
 
 
 @adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"}, new_array=True)
@@ -236,6 +444,21 @@ def clip(result, x, a_min=None, a_max=None, out=None):
         d[a_max] = unbroadcast(d[result] * clip_takes_upper(x, a_min, a_max), a_max)
 
 
+# The bounds' tangents are selected (as numbers' tangents are above); x's is masked when x is an array.
+@tangent(np.clip, aliases={"min": "a_min", "max": "a_max"})
+def clip_tangent(result, x, a_min=None, a_max=None, out=None):
+    if a_min is None and ndim(x) >= 1:
+        d[result] = d[x] * (x <= a_max)
+    elif a_max is None and ndim(x) >= 1:
+        d[result] = d[x] * (x >= a_min)
+    elif a_min is not None and a_max is not None and ndim(x) >= 1:
+        d[result] = d[x] * ((x >= a_min) & (np.maximum(x, a_min) <= a_max))
+    else:
+        d[result] = np.where(clip_passes(x, a_min, a_max), d[x], np.zeros_like(result))
+    d[result] = np.where(clip_takes_lower(x, a_min, a_max), d[a_min], np.zeros_like(result))
+    d[result] = np.where(clip_takes_upper(x, a_min, a_max), d[a_max], np.zeros_like(result))
+
+
 # ---- selection: the condition carries no gradient ------------------------------------------------------
 
 
@@ -248,6 +471,17 @@ def where(result, condition, x, y):
     d[y] = unbroadcast(np.where(condition, 0, d[result]), y)
 
 
+@tangent(np.where, broadcasts=True)
+def where_tangent(result, condition, x, y):
+    if ndim(x) >= 1:
+        d[result] = np.where(condition, d[x], 0)
+    else:
+        d[result] = np.where(condition, d[x], np.zeros_like(result))
+    if ndim(y) >= 1:
+        d[result] = np.where(condition, 0, d[y])
+    else:
+        d[result] = np.where(condition, np.zeros_like(result), d[y])
+
 # np.select(condlist, choicelist, default): each element comes from the first choice whose condition holds
 # there, else from default; that one gets the element's gradient, the others none.
 
@@ -258,6 +492,40 @@ def select(result, condlist, choicelist, default=0):
     d[default] = select_default_grad(d[result], condlist, default)
 
 
+@tangent(np.select, broadcasts=True)
+def select_tangent(result, condlist, choicelist, default=0):
+    d[result] = np.select(condlist, d[choicelist])
+    d[result] = select_default_jvp(d[default], condlist, result)
+
+
+# ---- replacing nan and infinities: where x was one, the result is a constant ------------------------------
+# np.where rather than a product with np.isfinite(x), for np.where's reason. The replacements carry a gradient
+# from the positions they fill; posinf and neginf left None are numpy's largest numbers, constants.
+# copy=False writes into x, whose nan the backward pass would no longer see: nan_to_num_grad refuses it.
+
+
+@adjoint(np.nan_to_num, new_array=True)
+def nan_to_num(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    if copy is True:
+        d[x] = np.where(np.isfinite(x), d[result], 0)
+    else:
+        d[x] = nan_to_num_grad(d[result], x, copy)
+    d[nan] = unbroadcast(np.where(np.isnan(x), d[result], 0), nan)
+    d[posinf] = unbroadcast(np.where(x == np.inf, d[result], 0), posinf)
+    d[neginf] = unbroadcast(np.where(x == -np.inf, d[result], 0), neginf)
+
+
+@tangent(np.nan_to_num)
+def nan_to_num_tangent(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    if copy is True:
+        d[result] = np.where(np.isfinite(x), d[x], 0)
+    else:
+        d[result] = nan_to_num_grad(d[x], x, copy)  # (the same selection, refusing copy=False)
+    d[result] = np.where(np.isnan(x), d[nan], np.zeros_like(result))
+    d[result] = np.where(x == np.inf, d[posinf], np.zeros_like(result))
+    d[result] = np.where(x == -np.inf, d[neginf], np.zeros_like(result))
+
+
 # ---- parts of a real array: sourcegrad refuses complex arguments, so np.real is the array and np.imag zeros ----
 
 
@@ -266,6 +534,16 @@ def real(result, x):
     d[x] = d[result]
 
 
+@tangent(np.real, aliases={"val": "x"})
+def real_tangent(result, x):
+    d[result] = d[x]
+
+
 @adjoint(np.imag, aliases={"val": "x"})
 def imag(result, x):
     d[x] = np.zeros_like(d[result])
+
+
+@tangent(np.imag, aliases={"val": "x"})
+def imag_tangent(result, x):
+    d[result] = np.zeros_like(d[x])

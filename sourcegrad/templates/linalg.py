@@ -10,13 +10,14 @@ import operator
 import numpy as np
 
 from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
-from ..runtime.linalg import (cholesky_grad, cross_grad_left, cross_grad_right, det_grad, dot_nd_grad_left,
-                              dot_nd_grad_right, eigh_grad, einsum_grad, einsum_operand_grad, inner_grad_left,
-                              inner_grad_right, kron_grad_left, kron_grad_right, norm_divisor, norm_grad,
-                              outer_grad_left, outer_grad_right, pinv_grad, qr_grad, slogdet_grad, solve_grad_left,
-                              solve_grad_right, svd_grad, swap_last_axes, tensordot_grad_left, tensordot_grad_right,
-                              trace_grad)
-from .registry import adjoint, d, method, ndim
+from ..runtime.linalg import (cholesky_grad, cholesky_jvp, cross_grad_left, cross_grad_right, det_grad, det_jvp,
+                              dot_nd_grad_left, dot_nd_grad_right, eigh_grad, eigh_jvp, einsum_grad,
+                              einsum_operand_grad, einsum_operand_jvp, inner_grad_left, inner_grad_right,
+                              kron_grad_left, kron_grad_right, norm_divisor, norm_grad, norm_jvp, outer_grad_left,
+                              outer_grad_right, pinv_grad, pinv_jvp, qr_grad, qr_jvp, slogdet_grad, slogdet_jvp,
+                              solve_grad_left, solve_grad_right, solve_jvp, svd_grad, svd_jvp, swap_last_axes,
+                              tensordot_grad_left, tensordot_grad_right, trace_grad)
+from .registry import adjoint, d, method, ndim, tangent
 
 # ---- matrix products -------------------------------------------------------------------------
 
@@ -25,7 +26,7 @@ from .registry import adjoint, d, method, ndim
 # the product the user wrote: `d_y @ w.T` for `x @ w`, and the tutorial's own `grad_y_pred.dot(w2.T)`
 # for `h_relu.dot(w2)`. The two cost differently: `.dot` less per call on tiny matrices, where a step is
 # all per-call costs, `@` less once an operand is a transposed matrix of some size (benchmarks/README.md).
-@adjoint(operator.matmul, np.matmul, new_array=True)
+@adjoint(operator.matmul, np.matmul, new_array=True, out=True)
 def matmul(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result] @ y.T
@@ -35,7 +36,13 @@ def matmul(result, x, y):
         d[y] = matmul_grad_right(d[result], x, y)
 
 
-@adjoint(np.dot, new_array=True)
+@tangent(operator.matmul, np.matmul)
+def matmul_tangent(result, x, y):
+    d[result] = d[x] @ y
+    d[result] = x @ d[y]
+
+
+@adjoint(np.dot, new_array=True, out=True)
 def dot(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result].dot(y.T)
@@ -46,6 +53,16 @@ def dot(result, x, y):
     else:  # above two dimensions (np.dot is then a tensordot, not a batched matmul), or ranks unknown
         d[x] = dot_nd_grad_left(d[result], x, y)
         d[y] = dot_nd_grad_right(d[result], x, y)
+
+
+@tangent(np.dot)
+def dot_tangent(result, x, y):
+    if ndim(x) >= 1 and ndim(y) >= 1:
+        d[result] = d[x].dot(y)
+        d[result] = x.dot(d[y])
+    else:
+        d[result] = np.dot(d[x], y)
+        d[result] = np.dot(x, d[y])
 
 
 # ---- inner and outer products ----------------------------------------------------------------
@@ -64,6 +81,12 @@ def inner(result, a, b):
         d[b] = inner_grad_right(d[result], a, b)
 
 
+@tangent(np.inner)
+def inner_tangent(result, a, b):
+    d[result] = np.inner(d[a], b)
+    d[result] = np.inner(a, d[b])
+
+
 @adjoint(np.outer, new_array=True)
 def outer(result, a, b, out=None):
     if ndim(a) == 1 and ndim(b) == 1:
@@ -72,6 +95,12 @@ def outer(result, a, b, out=None):
     else:  # np.outer flattens its operands first
         d[a] = outer_grad_left(d[result], a, b)
         d[b] = outer_grad_right(d[result], a, b)
+
+
+@tangent(np.outer)
+def outer_tangent(result, a, b, out=None):
+    d[result] = np.outer(d[a], b)
+    d[result] = np.outer(a, d[b])
 
 
 # ---- tensordot and einsum --------------------------------------------------------------------
@@ -88,6 +117,12 @@ def tensordot(result, a, b, axes=2):
     else:
         d[a] = tensordot_grad_left(d[result], a, b, axes)
         d[b] = tensordot_grad_right(d[result], a, b, axes)
+
+
+@tangent(np.tensordot)
+def tensordot_tangent(result, a, b, axes=2):
+    d[result] = np.tensordot(d[a], b, axes)
+    d[result] = np.tensordot(a, d[b], axes)
 
 
 # np.einsum('ij,jk->ik', x, y): the adjoint of an operand is another einsum, of the output gradient with
@@ -115,6 +150,29 @@ def einsum(result, subscripts, x, y=None, z=None, t=None, u=None, v=None, /, *, 
         d[v] = einsum_operand_grad(d[result], 6, subscripts, x, y, z, t, u, v)
 
 
+# einsum is linear in each operand: an operand's contribution is the einsum with its tangent in its place. In the
+# interleaved form the operands sit at other positions (the first in `subscripts`), which only the last branch,
+# the one for every form, takes.
+@tangent(np.einsum)
+def einsum_tangent(result, subscripts, x, y=None, z=None, t=None, u=None, v=None, /, *, out=None, dtype=None,
+                   order="K", casting="safe", optimize=False):
+    if y is None:
+        d[result] = np.einsum(subscripts, d[x])
+        d[result] = np.einsum(d[subscripts], x)
+    elif z is None:
+        d[result] = np.einsum(subscripts, d[x], y)
+        d[result] = np.einsum(subscripts, x, d[y])
+        d[result] = np.einsum(d[subscripts], x, y)
+    else:
+        d[result] = einsum_operand_jvp(d[subscripts], 0, subscripts, x, y, z, t, u, v)
+        d[result] = einsum_operand_jvp(d[x], 1, subscripts, x, y, z, t, u, v)
+        d[result] = einsum_operand_jvp(d[y], 2, subscripts, x, y, z, t, u, v)
+        d[result] = einsum_operand_jvp(d[z], 3, subscripts, x, y, z, t, u, v)
+        d[result] = einsum_operand_jvp(d[t], 4, subscripts, x, y, z, t, u, v)
+        d[result] = einsum_operand_jvp(d[u], 5, subscripts, x, y, z, t, u, v)
+        d[result] = einsum_operand_jvp(d[v], 6, subscripts, x, y, z, t, u, v)
+
+
 # ---- kron and cross ----------------------------------------------------------------------------
 
 
@@ -124,11 +182,23 @@ def kron(result, a, b):
     d[b] = kron_grad_right(d[result], a, b)
 
 
+@tangent(np.kron)
+def kron_tangent(result, a, b):
+    d[result] = np.kron(d[a], b)
+    d[result] = np.kron(a, d[b])
+
+
 # Vectors of three elements, along any axes (np.cross of 2-element vectors, deprecated, is refused when it runs).
 @adjoint(np.cross, new_array=True)
 def cross(result, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     d[a] = cross_grad_left(d[result], a, b, axisa, axisb, axisc, axis)
     d[b] = cross_grad_right(d[result], a, b, axisa, axisb, axisc, axis)
+
+
+@tangent(np.cross)
+def cross_tangent(result, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    d[result] = np.cross(d[a], b, axisa, axisb, axisc, axis)
+    d[result] = np.cross(a, d[b], axisa, axisb, axisc, axis)
 
 
 # ---- trace -------------------------------------------------------------------------------------
@@ -142,21 +212,39 @@ def trace(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
         d[a] = trace_grad(d[result], a, offset, axis1, axis2)
 
 
+@tangent(np.trace)
+def trace_tangent(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    if offset == 0 and axis1 == 0 and axis2 == 1:
+        d[result] = np.trace(d[a])
+    else:
+        d[result] = np.trace(d[a], offset, axis1, axis2)
+
+
 method("trace", np.trace)
 
 
 # ---- norms -------------------------------------------------------------------------------------
 # At x = 0 the 2-norm has no derivative; the rules return 0 there (the shortest subgradient), never nan:
 # norm_divisor(result) is the norm with 1 in place of 0, and x is 0 wherever the norm is. norm_grad
-# takes every other ord numpy accepts (p-norms, max norms, nuclear and spectral norms).
+# takes every other ord numpy accepts (p-norms, max norms, nuclear and spectral norms), and a list of arrays or
+# numbers, which numpy makes one array (a list has no rank here, so `ndim(x) >= 0` sends it to norm_grad).
 
 
 @adjoint(np.linalg.norm, new_array=True)
 def norm(result, x, ord=None, axis=None, keepdims=False):
-    if axis is None and (ord is None or ord == "fro" or (ord == 2 and ndim(x) == 1)):
+    if axis is None and ndim(x) >= 0 and (ord is None or ord == "fro" or (ord == 2 and ndim(x) == 1)):
         d[x] = d[result] / norm_divisor(result) * x
     else:
         d[x] = norm_grad(d[result], result, x, ord, axis, keepdims)
+
+
+@tangent(np.linalg.norm)
+def norm_tangent(result, x, ord=None, axis=None, keepdims=False):
+    if (axis is None and keepdims == False and ndim(x) >= 1  # noqa: E712
+            and (ord is None or ord == "fro" or (ord == 2 and ndim(x) == 1))):
+        d[result] = (x * d[x]).sum() / norm_divisor(result)
+    else:
+        d[result] = norm_jvp(d[x], result, x, ord, axis, keepdims)
 
 
 # ---- inverse, determinant, solve -------------------------------------------------------------
@@ -171,10 +259,20 @@ def inv(result, a):
         d[a] = -(swap_last_axes(result) @ d[result] @ swap_last_axes(result))
 
 
+@tangent(np.linalg.inv)
+def inv_tangent(result, a):
+    d[result] = -(result @ d[a] @ result)
+
+
 # The adjugate, not det(a) * inv(a).T: a singular matrix has a gradient too (see det_grad).
 @adjoint(np.linalg.det, new_array=True)
 def det(result, a):
     d[a] = det_grad(d[result], a)
+
+
+@tangent(np.linalg.det)
+def det_tangent(result, a):
+    d[result] = det_jvp(d[a], a)
 
 
 # result = solve(a, b) = inv(a) @ b: d[b] = solve(a.T, d[result]) and d[a] = -d[b] @ result.T
@@ -191,10 +289,25 @@ def solve(result, a, b):
         d[a] = solve_grad_left(d[result], a, b, result)
 
 
+# d result = solve(a, db - da @ result)
+@tangent(np.linalg.solve)
+def solve_tangent(result, a, b):
+    d[result] = np.linalg.solve(a, d[b])
+    if ndim(a) == 2:
+        d[result] = -np.linalg.solve(a, d[a] @ result)
+    else:
+        d[result] = solve_jvp(d[a], a, result)
+
+
 # Full rank only: where the rank changes, pinv jumps. A hermitian=True pinv reads a's lower triangle.
 @adjoint(np.linalg.pinv, new_array=True)
 def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
     d[a] = pinv_grad(d[result], a, result, hermitian)
+
+
+@tangent(np.linalg.pinv)
+def pinv_tangent(result, a, rcond=None, hermitian=False, *, rtol=None):
+    d[result] = pinv_jvp(d[a], a, result, hermitian)
 
 
 # ---- decompositions ----------------------------------------------------------------------------
@@ -205,6 +318,11 @@ def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
 @adjoint(np.linalg.cholesky, new_array=True)
 def cholesky(result, a, /, *, upper=False):
     d[a] = cholesky_grad(d[result], result, upper)
+
+
+@tangent(np.linalg.cholesky)
+def cholesky_tangent(result, a, /, *, upper=False):
+    d[result] = cholesky_jvp(d[a], result, upper)
 
 
 # slogdet, eigh, qr and svd return several arrays. d[result] is then a list with one gradient per array,
@@ -221,10 +339,21 @@ def slogdet(result, a):
         d[a] = slogdet_grad(d[result], a)
 
 
+# slogdet, eigh, qr and svd have a tuple of tangents, one per array they return.
+@tangent(np.linalg.slogdet)
+def slogdet_tangent(result, a):
+    d[result] = slogdet_jvp(d[a], result, a)
+
+
 # The eigenvalues must be distinct (the eigenvectors are not unique otherwise).
 @adjoint(np.linalg.eigh, list_result=True)
 def eigh(result, a, UPLO="L"):
     d[a] = eigh_grad(d[result], result, a, UPLO)
+
+
+@tangent(np.linalg.eigh)
+def eigh_tangent(result, a, UPLO="L"):
+    d[result] = eigh_jvp(d[a], result, UPLO)
 
 
 @adjoint(np.linalg.qr, list_result=True)
@@ -232,7 +361,17 @@ def qr(result, a, mode="reduced"):
     d[a] = qr_grad(d[result], result, a, mode)
 
 
+@tangent(np.linalg.qr)
+def qr_tangent(result, a, mode="reduced"):
+    d[result] = qr_jvp(d[a], result, a, mode)
+
+
 # Distinct nonzero singular values; full_matrices=False unless the matrix is square.
 @adjoint(np.linalg.svd, list_result=True)
 def svd(result, a, full_matrices=True, compute_uv=True, hermitian=False):
     d[a] = svd_grad(d[result], result, a, full_matrices, compute_uv, hermitian)
+
+
+@tangent(np.linalg.svd)
+def svd_tangent(result, a, full_matrices=True, compute_uv=True, hermitian=False):
+    d[result] = svd_jvp(d[a], result, a, full_matrices, compute_uv, hermitian)

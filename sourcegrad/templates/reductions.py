@@ -15,9 +15,10 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 import numpy as np
 
 from ..runtime import nonzero, ratio, size, unreduce
-from ..runtime.reductions import (cumprod_grad, cumsum_grad, diff_grad, max_grad, min_grad, nanmean_grad, nansum_grad,
-                                  prod_grad)
-from .registry import adjoint, d, method
+from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumsum_grad, diff_grad, diff_part_grad,
+                                  diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
+                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp)
+from .registry import adjoint, d, method, ndim, tangent
 
 # ---- sums and means ------------------------------------------------------------------------------
 
@@ -27,9 +28,37 @@ def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result], x, axis, keepdims)
 
 
+@tangent(np.sum)
+def sum_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    # (an `if` not decided when the rule is compiled takes its last else: the rank is tested on its own)
+    if axis is None and keepdims == False:  # noqa: E712
+        if ndim(x) >= 1:
+            d[result] = d[x].sum()
+        else:  # a number, or a rank not known
+            d[result] = np.sum(d[x])
+    elif keepdims == False:  # noqa: E712
+        d[result] = np.sum(d[x], axis=axis)
+    else:
+        d[result] = np.sum(d[x], axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.mean, new_array=True)
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
+
+
+@tangent(np.mean)
+def mean_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    # (an `if` not decided when the rule is compiled takes its last else: the rank is tested on its own)
+    if axis is None and keepdims == False:  # noqa: E712
+        if ndim(x) >= 1:
+            d[result] = d[x].mean()
+        else:  # a number, or a rank not known
+            d[result] = np.mean(d[x])
+    elif keepdims == False:  # noqa: E712
+        d[result] = np.mean(d[x], axis=axis)
+    else:
+        d[result] = np.mean(d[x], axis=axis, keepdims=keepdims)
 
 
 # ---- sums and means that skip nan -----------------------------------------------------------------
@@ -40,9 +69,25 @@ def nansum(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = nansum_grad(d[result], x, axis, keepdims)
 
 
+@tangent(np.nansum, aliases={"a": "x"})
+def nansum_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    if keepdims == False:  # noqa: E712
+        if axis is None and ndim(x) >= 1:
+            d[result] = np.where(np.isnan(x), 0, d[x]).sum()
+        else:
+            d[result] = np.sum(np.where(np.isnan(x), 0, d[x]), axis=axis)
+    else:
+        d[result] = np.sum(np.where(np.isnan(x), 0, d[x]), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.nanmean, aliases={"a": "x"}, new_array=True)
 def nanmean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = nanmean_grad(d[result], x, axis, keepdims)
+
+
+@tangent(np.nanmean, aliases={"a": "x"})
+def nanmean_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    d[result] = nanmean_jvp(d[x], x, axis, keepdims)
 
 
 # ---- products ------------------------------------------------------------------------------------
@@ -51,6 +96,11 @@ def nanmean(result, x, axis=None, dtype=None, out=None, keepdims=False):
 @adjoint(np.prod, aliases={"a": "x"}, new_array=True)
 def prod(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = prod_grad(d[result], x, axis, keepdims)
+
+
+@tangent(np.prod, aliases={"a": "x"})
+def prod_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
+    d[result] = prod_jvp(d[x], x, axis, keepdims)
 
 
 method("prod", np.prod)
@@ -63,9 +113,25 @@ def max(result, x, axis=None, out=None, keepdims=False):
     d[x] = max_grad(d[result], x, axis, keepdims)
 
 
+@tangent(np.max, np.amax, aliases={"a": "x"})
+def max_tangent(result, x, axis=None, out=None, keepdims=False):
+    if axis is None and keepdims == False and ndim(x) >= 1:  # noqa: E712
+        d[result] = np.ravel(d[x])[np.argmax(x)]
+    else:
+        d[result] = max_jvp(d[x], x, axis, keepdims)
+
+
 @adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True)
 def min(result, x, axis=None, out=None, keepdims=False):
     d[x] = min_grad(d[result], x, axis, keepdims)
+
+
+@tangent(np.min, np.amin, aliases={"a": "x"})
+def min_tangent(result, x, axis=None, out=None, keepdims=False):
+    if axis is None and keepdims == False and ndim(x) >= 1:  # noqa: E712
+        d[result] = np.ravel(d[x])[np.argmin(x)]
+    else:
+        d[result] = min_jvp(d[x], x, axis, keepdims)
 
 
 method("max", np.max)
@@ -81,11 +147,31 @@ def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
         x - np.mean(x, axis=axis, keepdims=True))
 
 
+# d var = 2 sum((x - mean) dx) / (N - ddof): the mean's own change multiplies sum(x - mean), which is 0.
+@tangent(np.var, aliases={"a": "x", "correction": "ddof"})
+def var_tangent(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    if axis is None and keepdims == False and ddof == 0 and ndim(x) >= 1:  # noqa: E712
+        d[result] = 2 * (d[x] * (x - x.mean())).mean()
+    else:
+        d[result] = np.sum(d[x] * (x - np.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) * ratio(
+            2, ratio(size(x), size(result)) - ddof)
+
+
 @adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True)
 def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     # (where std is 0, x - mean is 0 too: the gradient there is 0, not 0/0)
     d[x] = unreduce(d[result] / (nonzero(result) * (ratio(size(x), size(result)) - ddof)), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
+
+
+# d std = d var / (2 std); 0 where std is 0, as the gradient is.
+@tangent(np.std, aliases={"a": "x", "correction": "ddof"})
+def std_tangent(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    if axis is None and keepdims == False and ddof == 0 and ndim(x) >= 1:  # noqa: E712
+        d[result] = (d[x] * (x - x.mean())).mean() / nonzero(result)
+    else:
+        d[result] = np.sum(d[x] * (x - np.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (
+            nonzero(result) * (ratio(size(x), size(result)) - ddof))
 
 
 method("var", np.var)
@@ -99,6 +185,14 @@ def cumsum(result, x, axis=None, dtype=None, out=None):
     d[x] = cumsum_grad(d[result], x, axis)
 
 
+@tangent(np.cumsum, aliases={"a": "x"})
+def cumsum_tangent(result, x, axis=None, dtype=None, out=None):
+    if axis is None:
+        d[result] = np.cumsum(d[x])
+    else:
+        d[result] = np.cumsum(d[x], axis=axis)
+
+
 method("cumsum", np.cumsum)
 
 
@@ -110,12 +204,33 @@ def cumprod(result, x, axis=None, dtype=None, out=None):
     d[x] = cumprod_grad(d[result], x, axis)
 
 
+@tangent(np.cumprod, aliases={"a": "x"})
+def cumprod_tangent(result, x, axis=None, dtype=None, out=None):
+    d[result] = cumprod_jvp(d[x], x, axis)
+
+
 method("cumprod", np.cumprod)
 
 # ---- differences: the adjoint of a difference is minus the difference the other way ---------------------
 
 
-# (not marked new_array: np.diff(x, n=0) returns x itself)
+# (not marked new_array: np.diff(x, n=0) returns x itself.) With prepend= or append=, np.diff differences them
+# joined to x along axis: diff_part_grad splits the joined array's gradient back (part 0, 1, 2).
 @adjoint(np.diff, aliases={"a": "x"})
-def diff(result, x, n=1, axis=-1):
-    d[x] = diff_grad(d[result], n, axis)
+def diff(result, x, n=1, axis=-1, prepend=None, append=None):
+    if prepend is None and append is None:
+        d[x] = diff_grad(d[result], n, axis)
+    else:
+        d[prepend] = diff_part_grad(d[result], x, n, axis, prepend, append, 0)
+        d[x] = diff_part_grad(d[result], x, n, axis, prepend, append, 1)
+        d[append] = diff_part_grad(d[result], x, n, axis, prepend, append, 2)
+
+
+@tangent(np.diff, aliases={"a": "x"})
+def diff_tangent(result, x, n=1, axis=-1, prepend=None, append=None):
+    if prepend is None and append is None:
+        d[result] = np.diff(d[x], n=n, axis=axis)
+    else:
+        d[result] = diff_part_jvp(d[prepend], x, n, axis, prepend, append, 0)
+        d[result] = diff_part_jvp(d[x], x, n, axis, prepend, append, 1)
+        d[result] = diff_part_jvp(d[append], x, n, axis, prepend, append, 2)

@@ -49,6 +49,7 @@ def ndim(value):  # pragma: no cover - resolved at compile time inside rules
 
 
 RULES = {}  # primitive -> Template
+TANGENT_RULES = {}  # primitive -> Template of its forward-mode (tangent) rule
 VERSION = [0]  # bumped whenever a rule is registered or replaced: compiled gradients check it
 NONDIFFERENTIABLE = {}  # primitive -> description; its result carries no gradient
 # Array methods and attributes, mapped to the numpy function whose rule they use.
@@ -63,24 +64,55 @@ NEW_ARRAY = set()
 # Functions whose result is a list of arrays (np.split): unpacking it gives each part, and its gradient is
 # the list of the parts' gradients. What the reverse pass asks when a result is unpacked (`a, b = parts`).
 LIST_RESULT = set()
+# Functions that write their result into an array passed as `out=`, one whose shape and dtype follow from
+# the arguments' shapes and dtypes alone. Ufuncs with one output and no core signature do, without saying.
+# What the memory plan asks when it gives an operation of the `_into` variant a buffer to write into.
+TAKES_OUT = set()
 
 
-def adjoint(*primitives, aliases=None, new_array=False, list_result=False):
+def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, shape_only=()):
     """Register the decorated template as the gradient rule of each primitive.
 
     aliases maps other keyword spellings numpy accepts to the rule's parameter names
     (np.clip takes `min=` for `a_min=`). new_array: the primitive always returns a new array (NEW_ARRAY).
-    list_result: it returns a list of arrays (LIST_RESULT).
+    list_result: it returns a list of arrays (LIST_RESULT). out: it takes `out=` (TAKES_OUT).
+    shape_only: parameters read for their shape alone, whose gradient is zero (not missing) when they have one.
     """
 
     def register(template_fn):
         template = Template(template_fn, aliases)
+        template.shape_only = tuple(shape_only)
         for primitive in primitives:
             RULES[primitive] = template
         if new_array:
             NEW_ARRAY.update(primitives)
         if list_result:
             LIST_RESULT.update(primitives)
+        if out:
+            TAKES_OUT.update(primitives)
+        VERSION[0] += 1
+        return template_fn
+
+    return register
+
+
+def tangent(*primitives, aliases=None, broadcasts=False):
+    """Register the decorated template as the forward-mode rule of each primitive:
+
+        @tangent(np.sin)
+        def sin(result, x):
+            d[result] = d[x] * np.cos(x)
+
+    Here `d[x]` is the tangent of x. Each `d[result] = ...` line is one input's contribution, reading that
+    input's tangent and no other: an input without a tangent drops its line, and the lines kept are added.
+    broadcasts: the result has the operands' broadcast shape, which one contribution alone may not reach
+    (`d[x]` for `x + y`); the sum is then stretched to the result's shape when a contribution was dropped.
+    """
+
+    def register(template_fn):
+        template = Template(template_fn, aliases, forward=True, broadcasts=broadcasts)
+        for primitive in primitives:
+            TANGENT_RULES[primitive] = template
         VERSION[0] += 1
         return template_fn
 
@@ -116,6 +148,16 @@ def method_returns_new_array(name, keywords=()) -> bool:
     return entry is not None and returns_new_array(entry[0], keywords)
 
 
+def takes_out(function) -> bool:
+    """Whether function writes its result into `out=` (TAKES_OUT)."""
+    if isinstance(function, numpy.ufunc) and function.nout == 1 and function.signature is None:
+        return True
+    try:
+        return function in TAKES_OUT
+    except TypeError:  # an unhashable callable
+        return False
+
+
 def nondifferentiable(*primitives, why="its result carries no gradient"):
     for primitive in primitives:
         NONDIFFERENTIABLE[primitive] = why
@@ -136,9 +178,12 @@ class TemplateError(SourcegradError):
 
 
 class Template:
-    def __init__(self, fn, aliases=None):
+    def __init__(self, fn, aliases=None, forward=False, broadcasts=False):
         self.fn = fn
         self.aliases = dict(aliases or {})
+        self.forward = forward  # a tangent rule: `d[result] = <one input's contribution>`
+        self.broadcasts = broadcasts
+        self.shape_only = ()
         self.name = fn.__name__
         self._parsed = None
 
@@ -167,12 +212,24 @@ class Template:
                 self._check(stmt.orelse)
                 continue
             target = stmt.targets[0] if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else None
+            if self.forward:
+                self._check_contribution(stmt, target)
+                continue
             if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name) and target.value.id == "d"
                     and isinstance(target.slice, gast.Name)):
                 raise TemplateError(f"gradient rule {self.name}, line {getattr(stmt, 'lineno', '?')}: a rule's body may only "
                                     "hold `d[param] = expression` and `if` statements")
             if target.slice.id not in self.signature.parameters:
                 raise TemplateError(f"gradient rule {self.name}: d[{target.slice.id}] is not a parameter of the rule")
+
+    def _check_contribution(self, stmt, target):
+        if not (_is_derivative(target) and target.slice.id == self.result):
+            raise TemplateError(f"tangent rule {self.name}, line {getattr(stmt, 'lineno', '?')}: a tangent rule's body "
+                                f"may only hold `d[{self.result}] = expression` and `if` statements")
+        read = tangents_read(stmt.value)
+        if len(read) != 1 or read[0] not in self.signature.parameters:
+            raise TemplateError(f"tangent rule {self.name}, line {getattr(stmt, 'lineno', '?')}: each line is one "
+                                "input's contribution and reads the tangent of exactly one parameter, d[param]")
 
     def parameters(self):
         self._parse()
@@ -205,6 +262,8 @@ class Template:
         bindings: parameter name -> atom; result: the primal result's name;
         adjoint_name(name) -> the name of d[name]; ranks: name -> static rank or None;
         backend: the name the generated code calls the array module by.
+        A tangent rule gives (param, contribution) pairs instead, param the input whose tangent the
+        contribution reads, and adjoint_name(atom) -> the expression of that atom's tangent.
         """
         body = self._parse()
         context = _Context(self, bindings, result, adjoint_name, ranks, backend)
@@ -235,6 +294,10 @@ class _Context:
                 continue  # docstring
             if isinstance(stmt, gast.If):
                 self.collect(self.decide(stmt), out)
+            elif self.template.forward:
+                param = tangents_read(stmt.value)[0]
+                if param in self.bindings:  # a parameter left at no default (numpy's `out=None`) has no tangent
+                    out.append((param, self.substitute(stmt.value)))
             elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and self._is_adjoint(stmt.targets[0]):
                 param = stmt.targets[0].slice.id
                 if param not in self.bindings:
@@ -311,8 +374,7 @@ class _Context:
         return isinstance(atom, gast.Name) and self.ranks.get(atom.id) is not None
 
     def _is_adjoint(self, node):
-        return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == "d"
-                and isinstance(node.slice, gast.Name))
+        return _is_derivative(node)
 
     def substitute(self, expr):
         expr = copy.deepcopy(expr)
@@ -324,6 +386,10 @@ class _Substituter(gast.NodeTransformer):
         self.context = context
 
     def visit_Subscript(self, node):
+        if self.context._is_adjoint(node) and self.context.template.forward:
+            if node.slice.id == self.context.template.result:
+                raise self.context.fail(node, "a tangent rule may not read d[result]")
+            return self.context.adjoint_name(self.context.bindings[node.slice.id])
         if self.context._is_adjoint(node):
             key = node.slice.id
             if key == self.context.template.result:
@@ -351,6 +417,21 @@ class _Substituter(gast.NodeTransformer):
 _MISSING = object()
 
 
+def _is_derivative(node):
+    """`d[name]` in a rule."""
+    return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == "d"
+            and isinstance(node.slice, gast.Name))
+
+
+def tangents_read(expr):
+    """The parameters whose `d[...]` an expression of a tangent rule reads, in order, each once."""
+    read = []
+    for node in gast.walk(expr):
+        if _is_derivative(node) and node.slice.id not in read:
+            read.append(node.slice.id)
+    return read
+
+
 def _name(identifier):
     return gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None)
 
@@ -359,10 +440,11 @@ def _attribute(value, attr):
     return gast.Attribute(value=value, attr=attr, ctx=gast.Load())
 
 
-def lookup(primitive, args, kwargs):
+def lookup(primitive, args, kwargs, rules=None):
     """(template, args, kwargs) for a normal-form operation, or (None, ...) when no rule exists.
 
-    Methods and attributes are resolved here to the function whose rule they share.
+    Methods and attributes are resolved here to the function whose rule they share. rules: the table to
+    look in, RULES (gradients) by default, or TANGENT_RULES.
     """
     if isinstance(primitive, Method):
         if primitive.is_call:
@@ -377,7 +459,7 @@ def lookup(primitive, args, kwargs):
             if primitive.name not in ATTRIBUTES:
                 return None, args, kwargs
             primitive = ATTRIBUTES[primitive.name]
-    return RULES.get(primitive), args, kwargs
+    return (RULES if rules is None else rules).get(primitive), args, kwargs
 
 
 def is_nondifferentiable(primitive) -> bool:

@@ -8,8 +8,8 @@ import numpy as np
 import scipy.special
 
 from ..runtime import unreduce
-from ..runtime.special import digamma, logsumexp_grad, trigamma
-from .registry import adjoint, d
+from ..runtime.special import digamma, logsumexp_grad, logsumexp_jvp, trigamma
+from .registry import adjoint, d, ndim, tangent
 
 # ---- the logistic function and its inverse ----------------------------------------------------
 
@@ -19,9 +19,19 @@ def expit(result, x):
     d[x] = d[result] * result * (1 - result)
 
 
+@tangent(scipy.special.expit)
+def expit_tangent(result, x):
+    d[result] = d[x] * result * (1 - result)
+
+
 @adjoint(scipy.special.logit)
 def logit(result, x):
     d[x] = d[result] / (x * (1 - x))
+
+
+@tangent(scipy.special.logit)
+def logit_tangent(result, x):
+    d[result] = d[x] / (x * (1 - x))
 
 
 # ---- the gamma function's logarithm and its derivatives ------------------------------------------
@@ -32,10 +42,20 @@ def gammaln(result, x):
     d[x] = d[result] * digamma(x)
 
 
+@tangent(scipy.special.gammaln)
+def gammaln_tangent(result, x):
+    d[result] = d[x] * digamma(x)
+
+
 # Named psi, scipy's other name for digamma: `digamma` here is the runtime helper gammaln's rule calls.
 @adjoint(scipy.special.digamma)
 def psi(result, x):
     d[x] = d[result] * trigamma(x)
+
+
+@tangent(scipy.special.digamma)
+def psi_tangent(result, x):
+    d[result] = d[x] * trigamma(x)
 
 
 # ---- error functions ---------------------------------------------------------------------------
@@ -47,9 +67,19 @@ def erf(result, x):
     d[x] = d[result] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
 
 
+@tangent(scipy.special.erf)
+def erf_tangent(result, x):
+    d[result] = d[x] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
 @adjoint(scipy.special.erfc)
 def erfc(result, x):
     d[x] = d[result] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@tangent(scipy.special.erfc)
+def erfc_tangent(result, x):
+    d[result] = d[x] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
 
 
 # ---- logsumexp and softmax ---------------------------------------------------------------------
@@ -65,11 +95,35 @@ def logsumexp(result, a, axis=None, b=None, keepdims=False, return_sign=False):
         d[a] = logsumexp_grad(d[result], result, a, axis, b, keepdims, return_sign)
 
 
+# a's tangent averaged with the softmax, exp(a - result)
+@tangent(scipy.special.logsumexp)
+def logsumexp_tangent(result, a, axis=None, b=None, keepdims=False, return_sign=False):
+    if b is None and not return_sign and axis is None and keepdims == False:  # noqa: E712
+        if ndim(a) >= 1:
+            d[result] = (d[a] * np.exp(a - result)).sum()
+        else:  # a number, or a rank not known
+            d[result] = np.sum(d[a] * np.exp(a - result))
+    elif b is None and not return_sign:
+        d[result] = np.sum(d[a] * np.exp(a - unreduce(result, a, axis, keepdims)), axis=axis, keepdims=keepdims)
+    else:
+        d[result] = logsumexp_jvp(d[a], result, a, axis, b, keepdims, return_sign)
+
+
 @adjoint(scipy.special.softmax, new_array=True)
 def softmax(result, x, axis=None):
     d[x] = result * (d[result] - np.sum(d[result] * result, axis=axis, keepdims=True))
 
 
+@tangent(scipy.special.softmax)
+def softmax_tangent(result, x, axis=None):
+    d[result] = result * (d[x] - np.sum(result * d[x], axis=axis, keepdims=True))
+
+
 @adjoint(scipy.special.log_softmax, new_array=True)
 def log_softmax(result, x, axis=None):
     d[x] = d[result] - np.exp(result) * np.sum(d[result], axis=axis, keepdims=True)
+
+
+@tangent(scipy.special.log_softmax)
+def log_softmax_tangent(result, x, axis=None):
+    d[result] = d[x] - np.sum(np.exp(result) * d[x], axis=axis, keepdims=True)

@@ -31,7 +31,7 @@ from .. import ir
 from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
-from ..ir import COPY
+from ..ir import COPY, DICT_DISPLAY
 from ..frontend.source import FunctionSource
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import LIST_RESULT
@@ -92,6 +92,17 @@ class ReverseLoop:
     index: str  # a fresh name for the position in the forward loop, when the body needs it
     indexed: list  # (target name, sequence name) pairs whose rows get gradients by position
     origin: ir.Origin
+    checkpoint: "Checkpoint" = None  # a loop written with sourcegrad.checkpoint: what its saved states hold
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpointed loop saves instead of a tape: the names an iteration reads from the one before (its
+    state, saved at the iterations the schedule picks), and the values the loop overwrites that code before it
+    still needs in the backward pass (saved once, before the loop, and put back after its gradients)."""
+
+    state: list
+    before: list
 
 
 def children(node):
@@ -249,17 +260,20 @@ class _Reverse:
             out.extend(self.restores(stmt))
         return out
 
-    def sequence_contributions(self, stmt, argument, value, defined):
-        """A rule's `d[arrays] = parts` for a tuple of arrays: each active element gets its part."""
-        if not all(isinstance(e, (gast.Name, gast.Constant)) for e in argument.elts):
+    def sequence_contributions(self, stmt, argument, value, defined, parts_of=None):
+        """A rule's `d[arrays] = parts` for a tuple of arrays: each active element gets its part (an element that is
+        itself a tuple or list, `[(w1, b1), (w2, b2)]`, its parts in turn)."""
+        if not all(isinstance(e, (gast.Name, gast.Constant, gast.Tuple, gast.List)) for e in argument.elts):
             raise self.error(stmt, f"{stmt.display}: write each array of the sequence as a plain name",
                                  "Assign the arrays to names first.")
-        parts = self.names.get(f"{stmt.target}_parts")
+        parts = self.names.get(f"{parts_of or stmt.target}_parts")
         out = [AdjointStatement(parts, value, False, stmt.origin)]
         for position, element in enumerate(argument.elts):
-            if isinstance(element, gast.Name) and element.id in self.active:
+            part = gast.Subscript(value=ir.name(parts), slice=gast.Constant(value=position, kind=None), ctx=gast.Load())
+            if isinstance(element, (gast.Tuple, gast.List)) and any(n in self.active for n in reads([element])):
+                out.extend(self.sequence_contributions(stmt, element, part, defined, f"{parts_of or stmt.target}_{position}"))
+            elif isinstance(element, gast.Name) and element.id in self.active:
                 target = self.names.get(element.id)
-                part = gast.Subscript(value=ir.name(parts), slice=gast.Constant(value=position, kind=None), ctx=gast.Load())
                 out.append(AdjointStatement(target, part, target in defined, stmt.origin))
                 defined.add(target)
         return out
@@ -303,7 +317,21 @@ class _Reverse:
         """(argument atom, gradient expression) pairs for one active statement."""
         if stmt.primitive is COPY:
             return [(stmt.args[0], ir.name(self.names.get(stmt.target)))]
+        if stmt.primitive is DICT_DISPLAY:  # each value's gradient is the dict's at its key
+            keys, entries = stmt.args
+            d_dict = ir.name(self.names.get(stmt.target))
+            return [(entry, gast.Subscript(value=d_dict, slice=key, ctx=gast.Load())) for key, entry in zip(keys.elts, entries.elts)]
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
+        if template is None and stmt.primitive is sum:
+            raise self.error(stmt, "sum() of a value whose items sourcegrad cannot see here (an array's rows, or a list "
+                                   "it cannot tell is one)",
+                             "Sum a list or tuple written out or made in the function (`sum([a, b])`, `sum(f(x) for "
+                             "x in xs)`), or an array with np.sum(x, axis=0).")
+        if template is None and stmt.primitive is sorted:
+            raise self.error(stmt, "sorted() of values that carry a gradient: the order depends on the values, and "
+                                   "sourcegrad sorts only what is known when it compiles (keys, numbers written out)",
+                             "Sort arrays with np.sort (it has a gradient), or sort their keys or positions and index "
+                             "with them (np.argsort).")
         if template is None:
             name = stmt.display.strip("`")
             raise self.error(stmt, f"no gradient rule for {stmt.display}",
@@ -319,7 +347,7 @@ class _Reverse:
         for param, atom in bindings.items():
             # A parameter the rule treats as not differentiable (an index, an axis, a shape) must carry no
             # gradient here: otherwise its gradient would silently be zero.
-            if param not in given and any(n in self.active for n in reads([atom])):
+            if param not in given and param not in template.shape_only and any(n in self.active for n in reads([atom])):
                 raise _no_gradient_through(self.source(stmt), stmt, param)
         return [(bindings[param], value) for param, value in pairs]
 
@@ -395,9 +423,31 @@ class _Reverse:
         defined.clear()
         defined.update(entry)
         out = [self.zeros(a, stmt.origin) for a in zeros] + owned
-        out.append(ReverseLoop(stmt, body, index, indexed, stmt.origin))
+        checkpoint = self.checkpoint(stmt) if stmt.snapshots is not None else None
+        out.append(ReverseLoop(stmt, body, index, indexed, stmt.origin, checkpoint))
         out.extend(self.restores(stmt))
         return out
+
+    def checkpoint(self, loop):
+        """The Checkpoint of a loop written with sourcegrad.checkpoint: at the function's top level, so that what
+        is bound before it is known; every name it carries from one iteration to the next bound before it."""
+        if not any(loop is stmt for stmt in self.fn.body):
+            raise self.error(loop, "a checkpointed loop must be a statement of the function itself, not inside a "
+                                   "loop, a branch or a helper", "Move it to the top level of the function.")
+        position = next(i for i, stmt in enumerate(self.fn.body) if stmt is loop)
+        surely = set(self.fn.params) | set(self.fn.kwonly)
+        maybe = set(surely)
+        for stmt in self.fn.body[:position]:
+            surely |= set(ir.bound_names(stmt))
+            maybe |= {n for s in ir.walk([stmt]) for n in ir.bound_names(s)}
+        assigned = {n for s in ir.walk(loop.body) for n in ir.bound_names(s)} | set(target_names(loop.target))
+        state = sorted((_carried(loop) & assigned) - set(target_names(loop.target)))
+        unknown = [n for n in state if n not in surely] + sorted((assigned & maybe) - surely)
+        if unknown:
+            raise self.error(loop, f"a checkpointed loop reads {unknown[0]} from before it, where it may not have been "
+                                   "assigned", f"Assign {unknown[0]} before the loop on every path.")
+        before = sorted((assigned & surely) - set(state))
+        return Checkpoint(state, before)
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -456,7 +506,7 @@ def _effect_error(src, effect):
     call = effect.stmt.value if isinstance(effect.stmt, gast.Expr) else None
     method = call.func if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) else None
     if method is not None and isinstance(method.value, gast.Name) and method.attr in ("append", "extend", "insert"):
-        name = method.value.id
+        name = method.value.id  # (append and extend on a list the function made are new versions of it, normalize.append)
         return src.error(effect.stmt, f"`{name}.{method.attr}(...)` changes the list {name} in place, and a gradient "
                                       "cannot follow a value into a list that way",
                          f"Make a new list instead: `{name} = {name} + "
@@ -549,17 +599,18 @@ def _call(backend, attr, args):
 class _AdjointNames:
     """d_<name> for each primal name, never colliding with a name the function uses."""
 
-    def __init__(self, taken):
+    def __init__(self, taken, prefix=ADJOINT_PREFIX):
         self.taken = set(taken)
+        self.prefix = prefix  # forward mode's tangents: `d_` too, or `t_` beside a gradient's `d_` (hvp)
         self.assigned = {}
         self.primals = {}  # adjoint name -> primal name
 
     def get(self, primal):
         if primal not in self.assigned:
-            candidate = ADJOINT_PREFIX + primal
+            candidate = self.prefix + primal
             n = 2
             while candidate in self.taken:
-                candidate = f"{ADJOINT_PREFIX}{primal}_{n}"
+                candidate = f"{self.prefix}{primal}_{n}"
                 n += 1
             self.taken.add(candidate)
             self.assigned[primal] = candidate
@@ -570,5 +621,5 @@ class _AdjointNames:
         return self.primals[adjoint]
 
 
-__all__ = ["AdjointStatement", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
+__all__ = ["AdjointStatement", "Checkpoint", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
            "Site", "children", "loop_sequences", "reverse", "walk"]

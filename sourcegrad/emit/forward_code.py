@@ -1,0 +1,139 @@
+"""Write the forward-mode function as Python source.
+
+The generated function takes the array module first (`xp`), then the primal's own parameters, then,
+keyword-only, the tangents of the `wrt` arguments (`d_w1`), and returns `(value, tangent of the value)`.
+Each of the function's lines is followed by its tangent, under a comment quoting the line:
+
+    # two_layer.py:9  h = x.dot(w1)
+    h = x.dot(w1)
+    d_h = x.dot(d_w1)
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+import gast
+
+from .. import ir
+from ..ir import SET_ITEM
+from ..transform.forward import ForwardFunction, TangentStatement
+from ..transform.reverse import as_expression
+from .codegen import _COMMENT, _COMMENT_LINE, _Retarget, _assign, _call, _store, citation, unparse
+
+
+def function_name(primal_name: str) -> str:
+    return f"{primal_name}_jvp"
+
+
+def generate(fwd: ForwardFunction) -> str:
+    """The generated function's source text (without the file header)."""
+    writer = _ForwardWriter(fwd)
+    definition = gast.gast_to_ast(writer.definition())
+    text = unparse(ast.Module(body=[definition], type_ignores=[]))
+    lines = []
+    for line in text.splitlines():
+        match = _COMMENT_LINE.match(line)
+        lines.append(f"{match.group(1)}# {writer.comments[int(match.group(2))]}" if match else line)
+    return "\n".join(lines) + "\n"
+
+
+class _ForwardWriter:
+    def __init__(self, fwd):
+        self.fwd = fwd
+        self.fn = fwd.primal
+        self.comments = []
+        locals_ = set(self.fn.params) | set(self.fn.kwonly)
+        for stmt in ir.walk(self.fn.body):
+            locals_ |= set(ir.bound_names(stmt))
+        self.retarget = _Retarget(self.fn.references, fwd.backend, locals_)
+        self.last_origin = None
+
+    def comment(self, text):
+        self.comments.append(text)
+        return gast.Expr(value=ir.name(_COMMENT.format(len(self.comments) - 1)))
+
+    def definition(self):
+        fwd, fn = self.fwd, self.fn
+        tangents = [fwd.tangent_names[w] for w in fwd.wrt]
+        docstring = (f"Return {fn.name}(...) and its derivative along the tangents {', '.join(tangents)} of "
+                     f"{', '.join(fwd.wrt)}.")
+        body = [gast.Expr(value=gast.Constant(value=docstring, kind=None))]
+        body.extend(self.block(fwd.body))
+        returned = copy.deepcopy(fn.returned.value)
+        if fn.returned.aux is not None:  # has_aux: the value is the pair the function returns
+            returned = gast.Tuple(elts=[returned, copy.deepcopy(fn.returned.aux)], ctx=gast.Load())
+        body.append(gast.Return(value=gast.Tuple(elts=[returned, self.retarget(fwd.output_tangent)], ctx=gast.Load())))
+        return gast.FunctionDef(name=function_name(fn.name), args=self.arguments(tangents), body=body,
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+
+    def arguments(self, tangents):
+        fn = self.fn
+
+        def param(name):
+            return gast.Name(id=name, ctx=gast.Param(), annotation=None, type_comment=None)
+
+        defaults = []
+        for p in fn.params:  # literal defaults written out for the reader (all are set again at load time)
+            if p in fn.defaults:
+                defaults.append(copy.deepcopy(fn.defaults[p]))
+            elif defaults:
+                defaults = []
+        kwonly = [param(p) for p in fn.kwonly] + [param(t) for t in tangents]
+        kw_defaults = [copy.deepcopy(fn.defaults[p]) if p in fn.defaults else None for p in fn.kwonly]
+        kw_defaults += [None] * len(tangents)
+        return gast.arguments(args=[param(self.fwd.backend)] + [param(p) for p in fn.params], posonlyargs=[],
+                              vararg=None, kwonlyargs=kwonly, kw_defaults=kw_defaults, kwarg=None, defaults=defaults)
+
+    def cite(self, origin, out):
+        if origin is not self.last_origin:
+            out.append(self.comment(f"{citation(origin)}  {origin.text}"))
+            self.last_origin = origin
+
+    def block(self, nodes):
+        out = []
+        for node in nodes:
+            if isinstance(node, (ir.Return,)):
+                continue
+            if hasattr(node, "origin") and not isinstance(node, (ir.If, ir.Loop)):
+                self.cite(node.origin, out)
+            if isinstance(node, TangentStatement):
+                out.append(_assign(node.target, self.retarget(node.value)))
+            elif isinstance(node, ir.Assign) and node.primitive == SET_ITEM:
+                array, index, value = node.args  # `a[i] = v` as a new version of a, as the gradient's code has it
+                out.append(_assign(node.target, _call(self.fwd.backend, "set_item", [
+                    self.retarget(array), self.retarget(as_expression(index)), self.retarget(value)])))
+            elif isinstance(node, ir.Assign):
+                out.append(_assign(node.target, self.retarget(node.expr)))
+            elif isinstance(node, ir.Unpack):
+                targets = gast.Tuple(elts=[_store(t) for t in node.targets], ctx=gast.Store())
+                out.append(gast.Assign(targets=[targets], value=self.retarget(node.value), type_comment=None))
+            elif isinstance(node, ir.Effect):
+                out.append(self.retarget(node.stmt))
+            elif isinstance(node, ir.Break):
+                out.append(gast.Break())
+            elif isinstance(node, ir.If):
+                self.cite(node.origin, out)
+                body = self.block(node.body) or [gast.Pass()]
+                orelse = self.block(node.orelse)
+                out.append(gast.If(test=copy.deepcopy(node.test), body=body, orelse=orelse))
+                self.last_origin = None
+            elif isinstance(node, ir.Loop):
+                self.cite(node.origin, out)
+                out.append(self.loop(node))
+                self.last_origin = None
+        return out
+
+    def loop(self, loop):
+        if loop.kind == "for":
+            body = self.block(loop.body) or [gast.Pass()]
+            return gast.For(target=copy.deepcopy(loop.target), iter=self.retarget(loop.iterable), body=body, orelse=[],
+                            type_comment=None)
+        if not loop.test_body:
+            return gast.While(test=self.retarget(loop.test), body=self.block(loop.body) or [gast.Pass()], orelse=[])
+        # the test needs statements of its own: evaluate them at the top of every iteration
+        test_body = self.block(loop.test_body)
+        stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(loop.test)), body=[gast.Break()], orelse=[])
+        return gast.While(test=gast.Constant(value=True, kind=None), body=test_body + [stop] + self.block(loop.body),
+                          orelse=[])

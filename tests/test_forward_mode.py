@@ -1,0 +1,304 @@
+"""Forward mode (sourcegrad.jvp, f.jvp) and sourcegrad.jacobian: derivatives along tangents, checked against
+float64 central finite differences of the original function, through loops, branches and helpers.
+
+The rule-by-rule checks of the tangent rules live with the gradient rules' table (test_primitives.py).
+"""
+
+import numpy as np
+import pytest
+
+import sourcegrad
+from sourcegrad import SourcegradError, d
+
+EPS = 1e-6
+
+
+def directional_difference(f, args, tangents):
+    """(f(args + eps t) - f(args - eps t)) / 2 eps, where tangents has one entry per argument (None: held)."""
+    def moved(sign):
+        return [a if t is None else a + sign * EPS * t for a, t in zip(args, tangents)]
+
+    return (np.asarray(f(*moved(1))) - np.asarray(f(*moved(-1)))) / (2 * EPS)
+
+
+# ---- programs ------------------------------------------------------------------------------------------
+
+
+def straight_line(x, w, b):
+    h = np.tanh(x @ w + b)
+    return (h * h).sum()
+
+
+def broadcast_add_with_one_tangent(x, b):
+    return np.sin(x + b)  # b's tangent alone has b's shape: the result's is x's
+
+
+def accumulator_made_without_tangent(x, w, n):
+    s = np.zeros_like(x)
+    for i in range(n):
+        s = s + np.sin(x * w) * (i + 1)
+    return s.sum()
+
+
+def loop_carried_with_branch(x, w, n):
+    h = x
+    for i in range(n):
+        h = np.tanh(h @ w)
+        if h.sum() > 0:
+            h = h * 2.0
+        else:
+            h = h - 0.5
+    return h.sum()
+
+
+def while_loop(x, w):
+    h = x
+    steps = 0
+    while np.abs(h).sum() < 50 and steps < 20:
+        h = h * w + 1.0
+        steps += 1
+    return h.sum()
+
+
+def rows_of_an_argument(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.tanh(row @ w).sum()
+    return total
+
+
+def enumerate_rows(X, w):
+    total = 0.0
+    for i, row in enumerate(X):
+        total = total + (i + 1) * np.exp(row * w).sum()
+    return total
+
+
+def zip_of_two_sequences(X, Y, w):
+    total = 0.0
+    for a, b in zip(X, Y):
+        total = total + (a * w - b) ** 2
+    return total.sum()
+
+
+def element_writes(x, w):
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = (x[i] * w).sum()
+    return out
+
+
+def stacked_list_display(x, w):
+    a = x * w
+    b = np.exp(x)
+    return np.stack([a, b, x], axis=0).sum(axis=0)
+
+
+def helper_layer(h, w):
+    return np.maximum(h @ w, 0)
+
+
+def calls_a_helper(x, w1, w2):
+    h = helper_layer(x, w1)
+    h = helper_layer(h, w2)
+    return h.mean()
+
+
+def break_out_of_loop(x, w):
+    h = x
+    for i in range(10):
+        h = np.sin(h * w)
+        if i == 3:
+            break
+    return h
+
+
+def nested_loops(x, w):
+    h = x
+    for i in range(2):
+        for j in range(3):
+            h = h + np.cos(h * w) / (j + 1)
+    return h.sum()
+
+
+def rng_for(name):
+    return np.random.default_rng(abs(hash(name)) % 2**32)
+
+
+CASES = [
+    (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (1, 2)),
+    (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (0,)),
+    (broadcast_add_with_one_tangent, lambda r: (r.standard_normal((4, 3)), r.standard_normal(3)), (1,)),
+    (broadcast_add_with_one_tangent, lambda r: (r.standard_normal((4, 3)), r.standard_normal((4, 1))), (0, 1)),
+    (accumulator_made_without_tangent, lambda r: (r.standard_normal(5), r.standard_normal(5), 3), (1,)),
+    (loop_carried_with_branch, lambda r: (r.standard_normal((2, 3)), 0.5 * r.standard_normal((3, 3)), 4), (0, 1)),
+    (while_loop, lambda r: (r.uniform(0.5, 1, 3), r.uniform(1.2, 1.5, 3)), (0, 1)),
+    (rows_of_an_argument, lambda r: (r.standard_normal((4, 3)), r.standard_normal(3)), (0, 1)),
+    (rows_of_an_argument, lambda r: (r.standard_normal((4, 3)), r.standard_normal(3)), (1,)),
+    (enumerate_rows, lambda r: (r.standard_normal((4, 3)), 0.3 * r.standard_normal(3)), (0, 1)),
+    (zip_of_two_sequences, lambda r: (r.standard_normal((4, 3)), r.standard_normal((4, 3)), r.standard_normal(3)),
+     (0, 2)),
+    (element_writes, lambda r: (r.standard_normal((3, 2)), r.standard_normal(2)), (0, 1)),
+    (stacked_list_display, lambda r: (r.standard_normal(4), r.standard_normal(4)), (0, 1)),
+    (stacked_list_display, lambda r: (r.standard_normal(4), r.standard_normal(4)), (1,)),
+    (calls_a_helper, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 5)), r.standard_normal((5, 2))),
+     (1, 2)),
+    (break_out_of_loop, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (nested_loops, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
+]
+
+
+@pytest.mark.parametrize("fn, make_args, positions", CASES,
+                         ids=[f"{fn.__name__}-{'_'.join(map(str, p))}" for fn, _, p in CASES])
+def test_jvp_matches_finite_differences(fn, make_args, positions, tmp_path):
+    rng = rng_for(fn.__name__ + str(positions))
+    args = make_args(rng)
+    tangents = [rng.standard_normal(np.shape(a)) if i in positions else None for i, a in enumerate(args)]
+    value, tangent = sourcegrad.jvp(sourcegrad.differentiate(fn, wrt=positions, generated_dir=tmp_path),
+                                    args, [t for t in tangents if t is not None])
+    np.testing.assert_allclose(value, fn(*args), rtol=1e-12)
+    expected = directional_difference(fn, args, tangents)
+    assert np.shape(tangent) == np.shape(expected)
+    np.testing.assert_allclose(tangent, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, make_args, positions", [c for c in CASES if np.ndim(c[0](*c[1](rng_for("x")))) == 0],
+                         ids=lambda v: getattr(v, "__name__", None))
+def test_jvp_of_a_scalar_is_the_gradient_along_the_tangent(fn, make_args, positions, tmp_path):
+    rng = rng_for(fn.__name__)
+    args = make_args(rng)
+    f = sourcegrad.differentiate(fn, wrt=positions, generated_dir=tmp_path)
+    tangents = [rng.standard_normal(np.shape(args[p])) for p in positions]
+    _, tangent = f.jvp(args, tangents)
+    gradients = f.grad(*args)
+    gradients = gradients if isinstance(gradients, tuple) else (gradients,)
+    expected = sum(float(np.sum(g * t)) for g, t in zip(gradients, tangents))
+    np.testing.assert_allclose(tangent, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_functional_jvp_takes_a_tangent_per_primal_with_none_for_data(tmp_path):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    v = rng.standard_normal(w.shape)
+    value, tangent = sourcegrad.jvp(straight_line, (x, w, np.zeros(2)), (None, v, None), generated_dir=tmp_path)
+    np.testing.assert_allclose(tangent, directional_difference(straight_line, (x, w, np.zeros(2)), (None, v, None)),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_jvp_keeps_float32(tmp_path):
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (3, 2), (2,)))
+    f = sourcegrad.differentiate(straight_line, wrt=("w", "b"), generated_dir=tmp_path)
+    value, tangent = f.jvp((x, w, b), (np.ones_like(w), np.ones_like(b)))
+    assert tangent.dtype == np.float32 and value.dtype == np.float32
+
+
+def test_jvp_with_has_aux_returns_the_pair_as_the_value(tmp_path):
+    def loss(w):
+        h = np.sin(w)
+        return h.sum(), {"peak": h.max()}
+
+    f = sourcegrad.differentiate(loss, has_aux=True, generated_dir=tmp_path)
+    w, v = np.linspace(0, 1, 4), np.ones(4)
+    (value, aux), tangent = f.jvp((w,), v)
+    assert value == pytest.approx(np.sin(w).sum()) and aux["peak"] == pytest.approx(np.sin(1.0))
+    assert tangent == pytest.approx(np.cos(w).sum())
+
+
+def test_output_that_does_not_depend_on_wrt_has_a_zero_tangent(tmp_path):
+    def f(x, w):
+        return x * 2.0
+
+    value, tangent = sourcegrad.differentiate(f, wrt="w", generated_dir=tmp_path).jvp((np.ones(3), np.ones(3)), np.ones(3))
+    assert np.array_equal(tangent, np.zeros(3))
+
+
+# ---- the generated file -------------------------------------------------------------------------------------
+
+
+def test_generated_jvp_file_cites_each_line_and_is_written_once(tmp_path):
+    f = sourcegrad.differentiate(straight_line, wrt=("w",), generated_dir=tmp_path)
+    args = (np.ones((2, 3)), np.ones((3, 2)), np.ones(2))
+    f.jvp(args, np.ones((3, 2)))
+    files = sorted(tmp_path.glob("*jvp*.py"))
+    assert len(files) == 1 and "__jvp_w__" in files[0].name
+    text = files[0].read_text()
+    assert "Forward-mode derivative of straight_line" in text
+    assert "# test_forward_mode.py:" in text and "h = np.tanh(x @ w + b)" in text
+    assert "def straight_line_jvp(xp, x, w, b, *, d_w):" in text
+    assert f.forward_source == text
+    first = text
+    sourcegrad.differentiate(straight_line, wrt=("w",), generated_dir=tmp_path).jvp(args, np.ones((3, 2)))
+    assert files[0].read_text() == first  # the same code, taken from the file
+
+
+# ---- mistakes -------------------------------------------------------------------------------------------
+
+
+def test_wrong_number_of_tangents_is_refused(tmp_path):
+    f = sourcegrad.differentiate(straight_line, wrt=("w", "b"), generated_dir=tmp_path)
+    with pytest.raises(SourcegradError, match="2 wrt arguments"):
+        f.jvp((np.ones((2, 3)), np.ones((3, 2)), np.ones(2)), (np.ones((3, 2)),))
+
+
+def test_tangent_of_another_shape_is_refused(tmp_path):
+    f = sourcegrad.differentiate(straight_line, wrt="w", generated_dir=tmp_path)
+    with pytest.raises(SourcegradError, match=r"tangent of w has shape \(2, 3\)"):
+        f.jvp((np.ones((2, 3)), np.ones((3, 2)), np.ones(2)), np.ones((2, 3)))
+
+
+def my_softplus(x):
+    return np.log1p(np.exp(x))
+
+
+@sourcegrad.adjoint(my_softplus)
+def my_softplus_adjoint(result, x):
+    d[x] = d[result] / (1 + np.exp(-x))
+
+
+def uses_a_function_with_only_a_gradient_rule(w):
+    return my_softplus(w).sum()
+
+
+def test_primitive_without_a_forward_rule_is_refused_at_its_line(tmp_path):
+    f = sourcegrad.differentiate(uses_a_function_with_only_a_gradient_rule, generated_dir=tmp_path)
+    assert f.grad(np.zeros(2)) == pytest.approx([0.5, 0.5])
+    with pytest.raises(SourcegradError, match="no forward-mode rule for") as raised:
+        f.jvp((np.zeros(2),), np.ones(2))
+    assert "test_forward_mode.py" in str(raised.value) and "return my_softplus(w).sum()" in str(raised.value)
+
+
+# ---- jacobian ---------------------------------------------------------------------------------------------
+
+
+def layer(x, w):
+    return np.tanh(x @ w)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_matches_finite_differences_in_every_mode(mode, tmp_path):
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    jac = sourcegrad.jacobian(sourcegrad.differentiate(layer, wrt=("x", "w"), generated_dir=tmp_path), mode=mode)
+    d_x, d_w = jac(x, w)
+    assert d_x.shape == (2, 4, 2, 3) and d_w.shape == (2, 4, 3, 4)
+    for i in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[i] = 1
+        np.testing.assert_allclose(d_w[(...,) + i], directional_difference(layer, (x, w), (None, e)), atol=1e-7)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = 1
+        np.testing.assert_allclose(d_x[(...,) + i], directional_difference(layer, (x, w), (e, None)), atol=1e-7)
+
+
+def test_jacobian_of_one_argument_is_one_array(tmp_path):
+    jac = sourcegrad.jacobian(sourcegrad.differentiate(layer, wrt="w", generated_dir=tmp_path))
+    x, w = np.ones((1, 2)), np.full((2, 2), 0.1)
+    d_w = jac(x, w)
+    assert isinstance(d_w, np.ndarray) and d_w.shape == (1, 2, 2, 2)
+
+
+def test_jacobian_refuses_an_unknown_mode():
+    with pytest.raises(SourcegradError, match="no mode 'sideways'"):
+        sourcegrad.jacobian(layer, mode="sideways")
