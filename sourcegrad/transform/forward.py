@@ -25,7 +25,7 @@ from ..frontend.source import FunctionSource
 from ..ir import COPY, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import _AdjointNames, _effect_error, _no_gradient_through, as_expression
+from .reverse import _AdjointNames, _call, _effect_error, _no_gradient_through, as_expression
 
 
 @dataclass
@@ -274,10 +274,6 @@ def _zipped(target, iterable, extra_targets, extra_sequences):
                 gast.Call(func=iterable.func, args=list(iterable.args) + extra_sequences, keywords=[]))
     return (gast.Tuple(elts=[target] + extra_targets, ctx=gast.Store()),
             gast.Call(func=ir.name("zip"), args=[iterable] + extra_sequences, keywords=[]))
-
-
-def _call(backend, attr, args):
-    return gast.Call(func=gast.Attribute(value=ir.name(backend), attr=attr, ctx=gast.Load()), args=args, keywords=[])
 
 
 __all__ = ["ForwardFunction", "TangentStatement", "forward"]
