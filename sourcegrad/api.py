@@ -163,8 +163,10 @@ class DifferentiableFunction:
     @staticmethod
     def _cannot_start(compiled, exc):
         raise SourcegradError(f"cannot start the backward pass: {exc}", compiled.return_location,
-                              "Return a scalar (for example a loss summed with .sum()), or pass grad_output=, "
-                              "an array of the output's shape.") from None
+                              "Return a scalar (for example a loss summed with .sum()); to hand back other values beside "
+                              "a loss, return `loss, aux` and differentiate with has_aux=True; or pass grad_output=: "
+                              "an array of the output's shape, or for a tuple, list or dict output the same "
+                              "structure of arrays (None for an item that weighs nothing).") from None
 
     def _returned(self, value, gradients, args, kwargs=None):
         """What value_and_grad returns: each gradient in its argument's dtype (almost always it is already; a
@@ -273,15 +275,16 @@ class DifferentiableFunction:
         about what f costs. tangents: one per `wrt` argument (one array for one), each of its argument's shape;
         None stands for zeros. With has_aux, f(*primals) is the pair `(value, aux)`."""
         primals = tuple(primals)
-        tangents = self._tangents(tangents)
-        compiled = self._compile(primals, {}, mode="forward")
         arguments = self._bind(primals, {})
+        tangents = self._tangents(tangents, arguments)
+        compiled = self._compile(primals, {}, mode="forward")
         checked = {}
         for name, tangent, keyword in zip(self.wrt, tangents, _tangent_parameters(compiled.function, len(self.wrt))):
             checked[keyword] = _checked_tangent(name, arguments[name], tangent)
         xp = array_module_for((*primals, *checked.values()), device or self.device)
+        positional, keywords = self._packed(primals, {}) if self._vararg is not None else (primals, {})
         try:
-            value, tangent_out = compiled.function(xp, *primals, **checked)
+            value, tangent_out = compiled.function(xp, *positional, **keywords, **checked)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
         if getattr(tangent_out, "flags", None) is not None and not tangent_out.flags.writeable:
@@ -294,25 +297,27 @@ class DifferentiableFunction:
         Reverse mode over forward mode: the gradient of f's derivative along the vectors, in one generated file
         (`f.hvp_source`), costing a few times what f costs."""
         primals = tuple(primals)
-        vectors = self._tangents(vectors)
-        compiled = self._compile(primals, {}, mode="hvp")
         arguments = self._bind(primals, {})
+        vectors = self._tangents(vectors, arguments)
+        compiled = self._compile(primals, {}, mode="hvp")
         keywords = _tangent_parameters(compiled.function, len(self.wrt), before_last=1)  # the last takes the seed
         checked = {k: _checked_tangent(name, arguments[name], v) for name, v, k in zip(self.wrt, vectors, keywords)}
         xp = array_module_for((*primals, *checked.values()), device or self.device)
+        positional, keywords = self._packed(primals, {}) if self._vararg is not None else (primals, {})
         try:
-            value, products = compiled.function(xp, *primals, **checked)
+            value, products = compiled.function(xp, *positional, **keywords, **checked)
         except OutputGradientError:
             raise SourcegradError(f"hvp needs {self.fn.__qualname__} to return a scalar", compiled.return_location,
                                   "Return a scalar (a loss summed with .sum()); for a vector output, take jvp or "
                                   "jacobian.") from None
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
-        return self._returned(value, products, primals)[1]
+        return self._returned(value, products, positional, keywords)[1]
 
-    def _tangents(self, tangents):
+    def _tangents(self, tangents, arguments):
         """Tangents (or hvp's vectors) as a tuple of one per `wrt` argument."""
-        if (self._single or len(self.wrt) == 1) and not isinstance(tangents, (tuple, list)):
+        structured = self._single and isinstance(arguments[self.wrt[0]], (tuple, list))  # `*ws`: its tuple's
+        if (self._single or len(self.wrt) == 1) and not isinstance(tangents, (tuple, list)) or structured:
             tangents = (tangents,)
         tangents = tuple(tangents)
         if len(tangents) != len(self.wrt):
@@ -522,7 +527,14 @@ def jvp(fn, primals, tangents, wrt=None, generated_dir=None, device=None):
         if len(tangents) != len(primals):
             raise SourcegradError(f"jvp got {len(tangents)} tangents for {len(primals)} primals",
                                   hint="Pass one tangent per primal (None where a primal has none), or name wrt=.")
-        wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+        parameters = list(_signature(fn).parameters.values())
+        spread = next((i for i, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+        if spread is not None and any(t is not None for t in tangents[spread:]):
+            # `def f(x, *ws)`: the tangents of the primals `*ws` takes make one tangent, of the tuple ws
+            tangents = (*tangents[:spread], tuple(tangents[spread:]))
+            wrt = tuple(parameters[i].name for i, t in enumerate(tangents) if t is not None)
+        else:
+            wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
         if not wrt:
             raise SourcegradError("jvp got no tangent (every one is None)", hint="Pass a tangent for at least one primal.")
         tangents = tuple(t for t in tangents if t is not None)
@@ -545,6 +557,12 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
         inputs = [arguments[name] for name in function.wrt]
         value = function.fn(*args)
         value = value[0] if function.has_aux else value
+        if isinstance(value, (tuple, list, dict)):
+            raise SourcegradError(f"jacobian takes a function of one array; {function.fn.__qualname__} returns a "
+                                  f"{type(value).__name__}", function._compile(args, {}).return_location,
+                                  "Take the jacobian of each item in a function of its own; for the whole structure, "
+                                  "value_and_grad(..., grad_output=) gives vector-Jacobian products and jvp "
+                                  "Jacobian-vector products.")
         xp = array_module_for((*args,), function.device)
         out_shape = tuple(getattr(value, "shape", ()))
         out_size = int(numpy.prod(out_shape))
@@ -746,7 +764,20 @@ def _tangent_parameters(function, count, before_last=0):
 
 
 def _checked_tangent(name, primal, tangent):
-    """A tangent as an array of its primal's shape and floating dtype (zeros for None)."""
+    """A tangent as an array of its primal's shape and floating dtype (zeros for None); for a tuple, list or dict
+    of arrays (`*args`, a dict of parameters), the same structure of those."""
+    if isinstance(primal, (tuple, list, dict)):
+        keys = list(primal) if isinstance(primal, dict) else range(len(primal))
+        if tangent is None:
+            tangent = dict.fromkeys(keys) if isinstance(primal, dict) else [None] * len(primal)
+        same = set(tangent) == set(primal) if isinstance(primal, dict) and isinstance(tangent, dict) else \
+            isinstance(tangent, (tuple, list)) and len(tangent) == len(primal)
+        if not same:
+            raise SourcegradError(f"the tangent of {name} must have {name}'s structure, a {type(primal).__name__} "
+                                  f"of {len(primal)} items", hint=f"Pass one tangent per item of {name} (None for "
+                                                                   "zeros).")
+        items = [_checked_tangent(f"{name}[{key!r}]", primal[key], tangent[key]) for key in keys]
+        return dict(zip(keys, items)) if isinstance(primal, dict) else type(primal)(items)
     if _is_complex(primal) or _is_complex(tangent):
         raise _complex_error()
     if tangent is None:

@@ -85,14 +85,13 @@ def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, a
     arguments = dict(bound.arguments)
     random = np.random.default_rng(seed)
 
-    output = np.asarray(original(**copy.deepcopy(arguments)), dtype=np.float64)
-    if grad_output is None and output.size != 1:
-        grad_output = random.standard_normal(output.shape)  # every output element weighs in
-    weights = None if grad_output is None else np.asarray(_on_host(grad_output), dtype=np.float64)
+    output = original(**copy.deepcopy(arguments))
+    if grad_output is None and _needs_output_gradient(output):
+        grad_output = _random_output_gradient(output, random)  # every output element weighs in
+    weights = None if grad_output is None else _on_host(grad_output)
 
     def objective(values):
-        value = np.asarray(original(**values), dtype=np.float64)
-        return float(np.sum(value if weights is None else value * weights))
+        return _weighted_sum(original(**values), weights)
 
     options = {"device": device} if device is not None else {}
     if grad_output is not None:
@@ -130,6 +129,39 @@ def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, a
         if failure is not None:
             failures[name] = failure
     return GradCheck(errors, failures, rtol, atol)
+
+
+def _needs_output_gradient(output) -> bool:
+    return isinstance(output, (tuple, list, dict)) or np.size(output) != 1
+
+
+def _random_output_gradient(output, random):
+    """A gradient of the output's structure: standard normal for each floating item, None (zero) for the rest."""
+    if isinstance(output, dict):
+        return {key: _random_output_gradient(item, random) for key, item in output.items()}
+    if isinstance(output, (tuple, list)):
+        return type(output)(_random_output_gradient(item, random) for item in output)
+    if not np.issubdtype(np.asarray(output).dtype, np.inexact):
+        return None  # an integer or boolean output has no gradient to check
+    return random.standard_normal(np.shape(output))
+
+
+def _weighted_sum(output, weights) -> float:
+    """sum(output * weights), over every item of a structured output (an item weighted None counts for nothing);
+    sum(output) for a scalar output checked without weights."""
+    if weights is None:
+        return float(np.sum(np.asarray(output, dtype=np.float64)))
+    return _weighted_items(output, weights)
+
+
+def _weighted_items(output, weights) -> float:
+    if weights is None:
+        return 0.0
+    if isinstance(output, dict):
+        return sum(_weighted_items(output[key], weights[key]) for key in output)
+    if isinstance(output, (tuple, list)):
+        return sum(_weighted_items(item, weight) for item, weight in zip(output, weights))
+    return float(np.sum(np.asarray(output, dtype=np.float64) * np.asarray(weights, dtype=np.float64)))
 
 
 def numeric_gradient(fn, arguments: dict, name: str, eps: float):

@@ -49,6 +49,11 @@ class Method:
         return f".{self.name}()" if self.is_call else f".{self.name}"
 
 
+# In an Assign's display, between a runtime helper a tangent line calls and the primal operation whose tangent rule
+# calls it (hvp's reverse pass over tangent lines names the operation the user wrote when the helper has no rule).
+TANGENT_HELPER = ", called by the tangent rule of "
+
+
 @dataclass
 class Assign:
     """`target = expr`, where expr applies one primitive to atoms."""

@@ -649,7 +649,7 @@ def returns_one_value(w):
     return np.sum(w ** 2)
 
 
-def test_several_returned_values_need_has_aux_and_has_aux_needs_a_pair():
+def test_several_returned_values_without_grad_output_point_to_has_aux_and_has_aux_needs_a_pair():
     with pytest.raises(SourcegradError, match="has_aux=True"):
         sourcegrad.differentiate(loss_with_metrics).grad(np.ones(3), np.ones((2, 3)), np.ones(2))
     with pytest.raises(SourcegradError, match="returns two values"):

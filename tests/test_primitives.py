@@ -808,7 +808,84 @@ def test_gradient_and_tangent_rules_come_in_pairs():
     def names(primitives):
         return sorted(str(getattr(p, "__qualname__", p)) for p in primitives)
 
-    without = _own(RULES) - _own(TANGENT_RULES)
+    # the runtime helpers of tangent rules have gradient rules for hvp, and need no tangent rules: nothing takes a
+    # third derivative
+    helpers = set(sourcegrad.runtime.HELPERS.values()) - set(TANGENT_RULES)
+    without = _own(RULES) - _own(TANGENT_RULES) - helpers
     assert names(without - set(WITHOUT_TANGENT_RULE)) == [], "gradient rules without a tangent rule"
     assert names(set(WITHOUT_TANGENT_RULE) - without) == [], "listed in WITHOUT_TANGENT_RULE, but have a tangent rule"
     assert names(_own(TANGENT_RULES) - _own(RULES)) == [], "tangent rules without a gradient rule"
+
+
+# ---- second order: Hessian-vector products on the table ------------------------------------------------------------
+# hvp is reverse mode over the tangent lines, so it reaches through a primitive when the runtime helpers its tangent
+# rule calls have gradient rules (registry.helpers_without_gradient lists those that have none). The entries whose
+# hvp is refused for that reason, by table function name; strict both ways: a listed entry must be refused with
+# the message that names the primitive, an unlisted one must match finite differences of the gradient.
+# An entry refused in one shape case only is listed as "name[case id]" (np.linalg.solve: a batch of matrices takes
+# a helper, one matrix numpy's own functions).
+SECOND_ORDER_REFUSED = {
+    "cholesky", "cholesky_upper",
+    "cumprod_axis_0", "cumprod_axis_minus_1", "cumprod_flat", "cumprod_method", "cumprod_method_axis",
+    "det", "det_singular",
+    "eigh_unpacked", "eigh_upper", "eigh_values", "eigh_vectors",
+    "einsum_four_operands", "einsum_interleaved", "einsum_interleaved_ellipsis", "einsum_interleaved_output",
+    "einsum_interleaved_three_operands", "einsum_quadratic_form", "einsum_three_operands",
+    "geometric_mean",
+    "multivariate_normal_logpdf", "multivariate_normal_logpdf_cov", "multivariate_normal_logpdf_diagonal",
+    "multivariate_normal_logpdf_no_mean", "multivariate_normal_logpdf_scalar_cov",
+    "multivariate_normal_logpdf_standard",
+    "norm_matrix_ord_1", "norm_matrix_ord_minus_inf", "norm_nuclear", "norm_of_a_list",
+    "norm_of_a_list_held_by_a_name", "norm_of_a_list_of_arrays", "norm_of_a_tuple_ord_1", "norm_ord_0",
+    "norm_ord_1", "norm_ord_2_axis", "norm_ord_3", "norm_ord_inf", "norm_ord_minus_1", "norm_spectral",
+    "norm_spectral_batched",
+    "pinv", "pinv_hermitian",
+    "prod_all", "prod_all_keepdims", "prod_axis_0", "prod_axis_1_positional", "prod_axis_minus_1_keepdims",
+    "prod_axis_tuple", "prod_axis_tuple_negative_keepdims", "prod_keyword_a", "prod_method", "prod_method_axis",
+    "prod_method_tuple_keepdims",
+    "qr_complete_square", "qr_mode_r", "qr_q", "qr_r", "qr_unpacked",
+    "slogdet_logabsdet", "slogdet_unpacked",
+    "svd_singular_values", "svd_square_default", "svd_u", "svd_unpacked", "svd_values_only", "svd_vh",
+    "solve[2x3x3,2x3x1]",
+}
+
+
+def _second_order_params():
+    """Two shape cases per entry with a tangent rule (the first and the last, usually the largest or broadcast):
+    each hvp compiles a program of its own, so the whole list of cases would cost minutes."""
+    params = []
+    for entry in TABLE:
+        if entry.primitive in TANGENT_RULES and not entry.xfail and entry.fn.__name__ not in TANGENT_XFAIL:
+            cases = {case.id: case for case in (entry.shapes[0], entry.shapes[-1])}
+            params.extend(pytest.param(entry, case, id=f"{entry.fn.__name__}-{case.id}") for case in cases.values())
+    return params
+
+
+@pytest.mark.parametrize("entry, case", _second_order_params())
+def test_hvp_matches_finite_differences_of_the_gradient(entry, case, generated_dir, device):
+    *inputs, weights = make_inputs(entry, case, np.float64)
+    vectors = _tangents(entry, case, np.float64)
+    f = sourcegrad.differentiate(entry.fn, wrt=tuple(entry.inputs), generated_dir=generated_dir)
+    if entry.fn.__name__ in SECOND_ORDER_REFUSED or f"{entry.fn.__name__}[{case.id}]" in SECOND_ORDER_REFUSED:
+        with pytest.raises(sourcegrad.SourcegradError, match="no second derivative through"):
+            f.hvp(on(device, [*inputs, weights]), on(device, vectors), device=device)
+        return
+    products = host(f.hvp(on(device, [*inputs, weights]), on(device, vectors), device=device))
+    eps = 1e-5
+    ahead = f.grad(*_moved(inputs, vectors, eps), weights)
+    behind = f.grad(*_moved(inputs, vectors, -eps), weights)
+    for name, product, a, b in zip(entry.inputs, products, ahead, behind):
+        numeric = (np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)) / (2 * eps)
+        product = np.asarray(product, dtype=np.float64)
+        assert product.shape == numeric.shape, name
+        np.testing.assert_allclose(product, numeric, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_second_order_refusals_are_the_helpers_without_gradient_rules():
+    """Each entry listed as refused has a primitive whose tangent rule calls a helper without a gradient rule."""
+    from sourcegrad.templates.registry import helpers_without_gradient
+
+    by_name = {entry.fn.__name__: entry for entry in TABLE}
+    unexplained = sorted(name for name in SECOND_ORDER_REFUSED
+                         if not helpers_without_gradient(TANGENT_RULES[by_name[name.split("[")[0]].primitive]))
+    assert unexplained == [], "listed as refused, but their tangent rules' helpers all have gradient rules"

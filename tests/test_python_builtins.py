@@ -188,8 +188,8 @@ REFUSED = [
     (spreads_an_array, "*x", "`*` spreads a sequence whose length sourcegrad does not know here"),
     (unpacks_an_array_with_a_star, "x", "unpacking with `*` a sequence whose length sourcegrad does not know"),
     (dict_with_a_computed_key, "key", "a dict literal's keys must be strings or integers written out"),
-    (returns_a_dict, '{"a": x * 2.0}', "the function returns a dict; sourcegrad differentiates one array"),
-    (returns_a_built_tuple, "tuple([x, x * 2.0])", "the function returns a tuple; sourcegrad differentiates one array"),
+    (returns_a_dict, '{"a": x * 2.0}', "the output is a dict, which has no gradient of its own"),
+    (returns_a_built_tuple, "tuple([x, x * 2.0])", "the output is a tuple, which has no gradient of its own"),
 ]
 
 

@@ -184,3 +184,22 @@ def test_nan_to_num_in_place_is_refused():
     for fn, args in ((nan_to_num_in_place, ()), (nan_to_num_copy_known_at_run_time, (False,))):
         with pytest.raises(sourcegrad.SourcegradError, match="copy=False"):
             sourcegrad.differentiate(fn, wrt="x").grad(np.array([1.0, np.nan]), *args)
+
+
+# ---- masks combined with `&`, `|` and `^`: no gradient of their own, the selection they make has one -----------
+
+def masks_combined_with_bitwise_operators(x, y):
+    inside = (x > 0) & (y < 1) | (x > 1.5)
+    differ = (x > 0) ^ (y > 0)
+    return np.where(inside, x ** 2 * y, x).sum() + np.where(differ, y, 0.0).sum()
+
+
+def test_masks_combined_with_bitwise_operators_match_finite_differences():
+    x, y = np.linspace(-1, 2, 7) + 0.01, np.linspace(-0.5, 1.5, 7) + 0.02
+    assert sourcegrad.check_grad(masks_combined_with_bitwise_operators, x, y, wrt=("x", "y"))
+    t = rng.standard_normal(7)
+    _, derivative = sourcegrad.jvp(masks_combined_with_bitwise_operators, (x, y), (t, None))
+    eps = 1e-6
+    numeric = (masks_combined_with_bitwise_operators(x + eps * t, y)
+               - masks_combined_with_bitwise_operators(x - eps * t, y)) / (2 * eps)
+    assert derivative == pytest.approx(numeric, rel=1e-6)

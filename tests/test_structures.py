@@ -569,6 +569,58 @@ def test_varargs_beside_named_and_keyword_only_parameters(device):
     assert isinstance(f.grad(x), tuple) and f.grad(x) == ()
 
 
+def directional_difference(fn, primals, tangents, eps=1e-6):
+    """(fn(primals + eps t) - fn(primals - eps t)) / 2 eps, for a scalar fn of arrays (None: no tangent)."""
+    def moved(sign):
+        return [p if t is None else p + sign * eps * t for p, t in zip(primals, tangents)]
+    return (fn(*moved(1)) - fn(*moved(-1))) / (2 * eps)
+
+
+def test_jvp_takes_a_tangent_per_primal_that_varargs_spreads():
+    x, weights = rng.standard_normal((2, 3)), [rng.standard_normal((3, 3)) * 0.5 for _ in range(2)]
+    tangents = [None, rng.standard_normal((3, 3)), rng.standard_normal((3, 3))]
+    value, derivative = sourcegrad.jvp(loss_with_named_parameters_and_varargs, (x, *weights), tangents)
+    assert value == pytest.approx(loss_with_named_parameters_and_varargs(x, *weights))
+    expected = directional_difference(loss_with_named_parameters_and_varargs, (x, *weights), tangents)
+    assert derivative == pytest.approx(expected, rel=1e-6)
+    # the same through wrt: one tangent for the tuple `weights`, None inside it for zeros
+    f = sourcegrad.differentiate(loss_with_named_parameters_and_varargs, wrt="weights")
+    _, along_first = f.jvp((x, *weights), (tangents[1], None))
+    assert along_first == pytest.approx(directional_difference(loss_with_named_parameters_and_varargs, (x, *weights),
+                                                               tangents[:2] + [None]), rel=1e-6)
+
+
+def test_hvp_of_varargs_is_a_tuple_matching_finite_differences_of_the_gradient():
+    x, weights = rng.standard_normal((2, 3)), [rng.standard_normal((3, 3)) * 0.5 for _ in range(2)]
+    vectors = (rng.standard_normal((3, 3)), rng.standard_normal((3, 3)))
+    f = sourcegrad.differentiate(loss_with_named_parameters_and_varargs, wrt="weights")
+    products = f.hvp((x, *weights), vectors)
+    assert isinstance(products, tuple) and [p.shape for p in products] == [(3, 3), (3, 3)]
+    eps = 1e-5
+    ahead = f.grad(x, *[w + eps * v for w, v in zip(weights, vectors)])
+    behind = f.grad(x, *[w - eps * v for w, v in zip(weights, vectors)])
+    for product, a, b in zip(products, ahead, behind):
+        np.testing.assert_allclose(product, (a - b) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+def test_jvp_of_a_dict_parameter_takes_a_dict_tangent():
+    params = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    x = rng.standard_normal((4, 3))
+    tangent = {"w": rng.standard_normal((3, 2)), "b": None}
+
+    def loss(params, x):
+        return np.sum(np.tanh(x @ params["w"] + params["b"]))
+
+    f = sourcegrad.differentiate(loss, wrt="params")
+    _, derivative = f.jvp((params, x), tangent)
+    eps = 1e-6
+    ahead = loss({"w": params["w"] + eps * tangent["w"], "b": params["b"]}, x)
+    behind = loss({"w": params["w"] - eps * tangent["w"], "b": params["b"]}, x)
+    assert derivative == pytest.approx((ahead - behind) / (2 * eps), rel=1e-6)
+    with pytest.raises(SourcegradError, match="the tangent of params must have params's structure"):
+        f.jvp((params, x), {"w": tangent["w"]})
+
+
 @pytest.mark.parametrize("fn, make_args, wrt", [
     (rnn_step_through_a_varargs_helper, lambda: ({"change": rng.standard_normal((6, 3)) * 0.3,
                                                   "predict": rng.standard_normal((4, 2)) * 0.3,
@@ -605,3 +657,99 @@ def test_loops_unpacking_each_item_of_a_list_of_pairs(device):
         assert sourcegrad.check_grad(fn, params, x, wrt=("params", "x"), device=device)
     gradient = sourcegrad.differentiate(loops_over_pairs_of_a_slice).grad(params, x)
     assert isinstance(gradient, list) and all(isinstance(g, tuple) for g in gradient)
+
+
+# ---- a tuple, list or dict as the output: its gradient has the same structure (grad_output=) -------------------
+
+def returns_a_pair(x, y):
+    a = np.sin(x) * y
+    return a, (x ** 2).sum()
+
+
+def returns_a_list_built_in_a_loop(x):
+    outs = []
+    for k in range(3):
+        outs.append(np.tanh(x * (k + 1.0)))
+    return outs
+
+
+def returns_a_dict_with_a_count(x, y):
+    return {"product": x * y, "norm": np.sqrt((x * x).sum()), "count": 3}
+
+
+def returns_pairs_from_branches(x, y):
+    if x.sum() > 0:
+        return x * y, (x ** 2).sum()
+    return x / y, np.exp(x).sum()
+
+
+def returns_a_nested_structure(x):
+    return (x * 2.0, {"cube": x ** 3}), [np.cos(x)]
+
+
+STRUCTURED_OUTPUTS = [
+    (returns_a_pair, lambda: (rng.standard_normal(3), rng.standard_normal(3)), ("x", "y")),
+    (returns_a_list_built_in_a_loop, lambda: (rng.standard_normal(4),), ("x",)),
+    (returns_a_dict_with_a_count, lambda: (rng.standard_normal((2, 3)), rng.standard_normal(3)), ("x", "y")),
+    (returns_pairs_from_branches, lambda: (np.abs(rng.standard_normal(3)), rng.standard_normal(3) + 3.0), ("x", "y")),
+    (returns_pairs_from_branches, lambda: (-np.abs(rng.standard_normal(3)), rng.standard_normal(3) + 3.0), ("x", "y")),
+    (returns_a_nested_structure, lambda: (rng.standard_normal(3),), ("x",)),
+]
+
+
+@pytest.mark.parametrize("fn, make_args, wrt", STRUCTURED_OUTPUTS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(STRUCTURED_OUTPUTS)])
+def test_structured_outputs_match_finite_differences(fn, make_args, wrt, device):
+    """check_grad weighs every floating item of the output by a random gradient of the output's structure."""
+    check = sourcegrad.check_grad(fn, *make_args(), wrt=wrt, device=device)
+    assert check, check.explain()
+
+
+def test_a_structured_outputs_gradient_is_the_sum_of_its_items_gradients():
+    x, y = rng.standard_normal(3), rng.standard_normal(3)
+    g_a, g_b = rng.standard_normal(3), 0.7
+    f = sourcegrad.differentiate(returns_a_pair, wrt=("x", "y"))
+    (a, b), (d_x, d_y) = f.value_and_grad(x, y, grad_output=(g_a, g_b))
+    np.testing.assert_allclose(a, np.sin(x) * y)
+    np.testing.assert_allclose(d_x, g_a * np.cos(x) * y + g_b * 2 * x, rtol=1e-12)
+    np.testing.assert_allclose(d_y, g_a * np.sin(x), rtol=1e-12)
+
+
+def test_an_item_given_none_weighs_nothing():
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    f = sourcegrad.differentiate(returns_a_dict_with_a_count, wrt=("x", "y"))
+    _, (d_x, d_y) = f.value_and_grad(x, y, grad_output={"product": None, "norm": 1.0, "count": None})
+    np.testing.assert_allclose(d_x, x / np.sqrt((x * x).sum()), rtol=1e-12)
+    np.testing.assert_array_equal(d_y, np.zeros(3))
+
+
+@pytest.mark.parametrize("grad_output, message", [
+    (None, "the output is a tuple, which has no gradient of its own to start from"),
+    ([np.ones(3)], "the output is a tuple of 2 items; its gradient must be a tuple or list of 2"),
+    ((np.ones(4), 1.0), "the gradient of the output[0] has shape (4,), the item (3,)"),
+], ids=["none", "too-few-items", "wrong-shape"])
+def test_a_structured_output_without_a_matching_gradient_is_refused_at_the_return(grad_output, message):
+    f = sourcegrad.differentiate(returns_a_pair, wrt="x")
+    with pytest.raises(SourcegradError) as info:
+        f.grad(rng.standard_normal(3), rng.standard_normal(3), grad_output=grad_output)
+    text = str(info.value)
+    assert message in text and "test_structures.py:" in text
+    assert "return a, (x ** 2).sum()" in text.splitlines()[1]
+
+
+def test_a_dict_output_needs_a_gradient_with_its_keys():
+    f = sourcegrad.differentiate(returns_a_dict_with_a_count, wrt="x")
+    with pytest.raises(SourcegradError, match="its gradient must be a dict with the same keys"):
+        f.grad(rng.standard_normal((2, 3)), rng.standard_normal(3), grad_output={"product": np.ones((2, 3))})
+
+
+def test_jvp_of_a_structured_output_has_its_structure():
+    x, y, t = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    (a, b), (t_a, t_b) = sourcegrad.jvp(returns_a_pair, (x, y), (t, None))
+    np.testing.assert_allclose(t_a, np.cos(x) * y * t, rtol=1e-12)
+    np.testing.assert_allclose(t_b, (2 * x * t).sum(), rtol=1e-12)
+
+
+def test_jacobian_of_a_structured_output_is_refused_at_the_return():
+    with pytest.raises(SourcegradError, match="jacobian takes a function of one array; returns_a_pair returns a tuple"):
+        sourcegrad.jacobian(returns_a_pair, wrt="x")(rng.standard_normal(3), rng.standard_normal(3))

@@ -16,8 +16,10 @@ sys.path.insert(0, str(REPO))
 from sourcegrad.ir import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT  # noqa: E402
 from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
 from sourcegrad.ir import Method  # noqa: E402
+from sourcegrad.runtime import HELPERS  # noqa: E402
 from sourcegrad.templates import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, TANGENT_RULES,  # noqa: E402
                                   load_optional_rules)
+from sourcegrad.templates.registry import helpers_without_gradient  # noqa: E402
 
 try:  # the table lists the rules for optional libraries too (the test extra installs scipy)
     import scipy.special  # noqa: F401
@@ -29,7 +31,8 @@ load_optional_rules()
 BEGIN, END = "<!-- rules table: begin (tools/rules_table.py writes it) -->", "<!-- rules table: end -->"
 OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", operator.truediv: "`/`",
              operator.pow: "`**`", operator.matmul: "`@`", operator.neg: "unary `-`", operator.pos: "unary `+`",
-             operator.floordiv: "`//`", operator.mod: "`%`", operator.not_: "`not`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
+             operator.floordiv: "`//`", operator.mod: "`%`", operator.not_: "`not`", operator.and_: "`&`",
+             operator.or_: "`|`", operator.xor: "`^`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
              ATTRIBUTE: "an object's attribute (`model.w1`)", JOIN_SEQUENCES: "`+` of lists (`outs + [h]`)",
              REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)"}
 # What forward mode does without a tangent rule: transform/forward.py writes `a[i] = v`'s tangent itself.
@@ -64,27 +67,34 @@ def spelling(primitive):
 
 
 def table():
-    by_family, without_tangent = {}, {}
+    by_family, without_tangent, without_second, second_in_part = {}, {}, {}, {}
     for primitive, template in RULES.items():
         family = template.fn.__module__.rsplit(".", 1)[-1]
-        if family in FAMILIES:
+        if family in FAMILIES and not _runtime_helper(primitive):
             by_family.setdefault(family, set()).add(spelling(primitive))
             if primitive not in TANGENT_RULES and primitive not in FORWARD_WITHOUT_A_RULE:
                 without_tangent.setdefault(family, set()).add(spelling(primitive))
+            if primitive in TANGENT_RULES and helpers_without_gradient(TANGENT_RULES[primitive]):
+                partly = _in_part(TANGENT_RULES[primitive])
+                (second_in_part if partly else without_second).setdefault(family, set()).add(spelling(primitive))
     methods = {}
     for name, (primitive, _) in METHODS.items():
         methods.setdefault(RULES[primitive].fn.__module__.rsplit(".", 1)[-1], set()).add(f"`.{name}()`")
     for name, primitive in ATTRIBUTES.items():
         methods.setdefault(RULES[primitive].fn.__module__.rsplit(".", 1)[-1], set()).add(f"`.{name}`")
-    lines = ["| family | with a gradient rule | array methods and attributes | forward mode (jvp) |",
-             "|---|---|---|---|"]
+    lines = ["| family | with a gradient rule | array methods and attributes | forward mode (jvp) | second derivatives (hvp) |",
+             "|---|---|---|---|---|"]
     for family, title in FAMILIES.items():
         if family in by_family:
             forward = _forward(by_family[family], without_tangent.get(family, set()))
+            without = without_tangent.get(family, set()) | without_second.get(family, set())
+            second = _forward(by_family[family], without)
+            if second_in_part.get(family):
+                second += f"; in part: {', '.join(sorted(second_in_part[family]))}"
             lines.append(f"| {title} | {', '.join(sorted(by_family[family]))} | {', '.join(sorted(methods.get(family, [])))} "
-                         f"| {forward} |")
-    zero = sorted({spelling(p) for p in NONDIFFERENTIABLE if not _user(p)})
-    lines.append(f"| no gradient (zero, never an error) | {', '.join(zero)} | | zero tangents |")
+                         f"| {forward} | {second} |")
+    zero = sorted({spelling(p) for p in NONDIFFERENTIABLE if not _user(p) and not _runtime_helper(p)})
+    lines.append(f"| no gradient (zero, never an error) | {', '.join(zero)} | | zero tangents | zero |")
     return "\n".join(lines)
 
 
@@ -95,6 +105,23 @@ def _forward(spellings, without):
     if without == spellings:
         return "none"
     return "all but " + ", ".join(sorted(without))
+
+
+def _runtime_helper(primitive):
+    """A helper the generated code calls (`xp.max_jvp`): its rules serve hvp, they are not functions users call.
+    sourcegrad.broadcast_like is one users may call, and is listed."""
+    return any(primitive is helper for helper in HELPERS.values()) and primitive.__name__ != "broadcast_like"
+
+
+def _in_part(template):
+    """Whether some line of a tangent rule calls no helper without a gradient rule: hvp then reaches through some
+    forms of the function (np.linalg.norm's 2-norms) and not others."""
+    import gast
+
+    missing = set(helpers_without_gradient(template))
+    lines = [node for node in gast.walk(gast.Module(body=template._parse(), type_ignores=[]))
+             if isinstance(node, gast.Assign)]
+    return any(not any(isinstance(n, gast.Name) and n.id in missing for n in gast.walk(line.value)) for line in lines)
 
 
 def _user(primitive):

@@ -52,7 +52,8 @@ _EXPRESSIONS = {
 
 _READ_WHOLE = ("sum", "min", "max", "any", "all", "tuple", "list", "sorted")  # builtins that read every item they get
 
-_BINARY_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod)
+_BINARY_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod, gast.BitAnd,
+               gast.BitOr, gast.BitXor)
 
 
 def check_helper(src: FunctionSource) -> None:
@@ -255,4 +256,4 @@ def _check_target(src, target, alone=True):
 def _check_binary_op(src, node, op):
     if not isinstance(op, _BINARY_OPS):
         raise src.error(node, f"the operator `{type(op).__name__}` is not supported on arrays here",
-                        "Use +, -, *, /, **, @ or a numpy function.")
+                        "Use +, -, *, /, **, @, %, //, &, |, ^ or a numpy function.")

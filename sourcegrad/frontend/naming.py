@@ -23,7 +23,8 @@ _INSTEAD_OF_BUILTIN = {"sum": "total", "max": "largest", "min": "smallest", "abs
 # cannot be joined (`total`).
 _BINARY_WORDS = {gast.Add: ("plus", "total"), gast.Sub: ("minus", "difference"), gast.Mult: ("times", "product"),
                  gast.Div: ("over", "quotient"), gast.Pow: ("pow", "power"), gast.MatMult: ("matmul", "matmul"),
-                 gast.FloorDiv: ("floordiv", "floor_quotient"), gast.Mod: ("mod", "remainder")}
+                 gast.FloorDiv: ("floordiv", "floor_quotient"), gast.Mod: ("mod", "remainder"),
+                 gast.BitAnd: ("and", "both"), gast.BitOr: ("or", "either"), gast.BitXor: ("xor", "one_of")}
 UNARY_WORDS = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert"}
 _COMPARE_WORDS = {gast.Gt: "gt", gast.GtE: "ge", gast.Lt: "lt", gast.LtE: "le", gast.Eq: "eq", gast.NotEq: "ne",
                   gast.Is: "is", gast.IsNot: "is_not", gast.In: "in", gast.NotIn: "not_in"}

@@ -42,10 +42,11 @@ from ..templates.registry import RULES, method_returns_new_array, returns_new_ar
 # An operator's primitive: the `operator` function its rule is registered under.
 BINARY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
                     gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.FloorDiv: operator.floordiv,
-                    gast.Mod: operator.mod}
+                    gast.Mod: operator.mod, gast.BitAnd: operator.and_, gast.BitOr: operator.or_,
+                    gast.BitXor: operator.xor}
 UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_, gast.Invert: operator.invert}
 _OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
-              gast.FloorDiv: "//", gast.Mod: "%"}
+              gast.FloorDiv: "//", gast.Mod: "%", gast.BitAnd: "&", gast.BitOr: "|", gast.BitXor: "^"}
 
 
 def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None, has_aux=False) -> ir.Function:
@@ -175,8 +176,11 @@ class _Normalizer:
             self.inliner.helper_return(stmt)
         elif isinstance(stmt, gast.Return):
             returned, aux = self.returned_parts(stmt)
-            value = self.atom(returned, hint=None)
-            self.refuse_structured_output(value, returned)
+            if isinstance(returned, (gast.Tuple, gast.List, gast.Dict)):
+                # `return a, b`: a name for the structure, whose gradient (one part per item) the caller gives
+                value = ir.name(self.operation(returned, target=self.names.fresh("output")))
+            else:
+                value = self.atom(returned, hint=None)
             if isinstance(aux, gast.Dict):  # `{"accuracy": acc}`: handed back as it is, each value an atom
                 aux = gast.Dict(keys=[gast.Constant(value=k.value, kind=None) for k in aux.keys],
                                 values=[self.atom(v, hint=None) for v in aux.values])
@@ -821,11 +825,7 @@ class _Normalizer:
     def returned_parts(self, stmt):
         """(what is differentiated, the auxiliary output or None) of the differentiated function's `return`."""
         several = isinstance(stmt.value, (gast.Tuple, gast.List))
-        if not self.has_aux:
-            if several:
-                raise self.src.error(stmt.value, "the function returns several values; sourcegrad differentiates one array",
-                                     "Return one value (a scalar loss); or, to return others beside it, return "
-                                     "`loss, aux` and differentiate with has_aux=True.")
+        if not self.has_aux:  # `return a, b` is differentiated as a whole: its gradient is a tuple (grad_output=)
             return stmt.value, None
         if not (several and len(stmt.value.elts) == 2) or any(isinstance(e, gast.Starred) for e in stmt.value.elts):
             raise self.src.error(stmt.value, "with has_aux=True the function returns two values, `loss, aux`",
@@ -876,16 +876,6 @@ class _Normalizer:
         """Whether atom surely holds a list: a list display, or a name known to hold one."""
         kind = self.sequence_kind(atom)
         return (kind is not None and kind[0] == "list") or (isinstance(atom, gast.Name) and atom.id in self.lists)
-
-    def refuse_structured_output(self, value, node):
-        """The differentiated value must be an array or a number: a list, tuple or dict has no gradient to start from."""
-        kind = self.kind(value) if isinstance(value, gast.Name) else self.sequence_kind(value)
-        structure = kind[0] if isinstance(kind, tuple) and kind[0] in ("list", "tuple", "dict") else \
-            "list" if self.is_list(value) else None
-        if structure is not None:
-            raise self.src.error(node, f"the function returns a {structure}; sourcegrad differentiates one array",
-                                 "Return one value (a scalar loss); or, to return others beside it, return "
-                                 "`loss, aux` and differentiate with has_aux=True.")
 
     def arguments(self, nodes):
         """Atoms for a call's arguments or a display's items: `*xs` spread into one atom per item of xs."""

@@ -30,7 +30,13 @@ class OutputGradientError(Exception):
 
 @helper
 def output_gradient(value, grad):
-    """The output's gradient: 1 for a scalar output when the caller gave none, else the caller's, checked."""
+    """The output's gradient: 1 for a scalar output when the caller gave none, else the caller's, checked.
+
+    A tuple, list or dict output takes a gradient of the same structure (JAX's and autograd's vjp convention);
+    None stands for zeros, for an item nothing downstream weighs, such as an integer count beside a loss.
+    """
+    if isinstance(value, (tuple, list, dict)):
+        return _structured_output_gradient(value, grad)
     shape = getattr(value, "shape", ())
     if grad is None:
         if getattr(value, "size", 1) != 1:
@@ -40,6 +46,34 @@ def output_gradient(value, grad):
         return array_namespace(value).ones_like(value)
     if getattr(grad, "shape", ()) != shape:
         raise OutputGradientError(f"the output gradient has shape {getattr(grad, 'shape', ())}, the output {shape}")
+    return grad
+
+
+def _structured_output_gradient(value, grad, where="the output"):
+    kind = type(value).__name__
+    if grad is None:
+        raise OutputGradientError(f"{where} is a {kind}, which has no gradient of its own to start from")
+    if isinstance(value, dict):
+        if not isinstance(grad, dict) or set(grad) != set(value):
+            raise OutputGradientError(f"{where} is a dict with keys {sorted(value, key=str)}; its gradient must be a "
+                                      f"dict with the same keys")
+        return {key: _item_gradient(value[key], grad[key], f"{where}[{key!r}]") for key in value}
+    if not isinstance(grad, (tuple, list)) or len(grad) != len(value):
+        raise OutputGradientError(f"{where} is a {kind} of {len(value)} items; its gradient must be a tuple or "
+                                  f"list of {len(value)}")
+    return type(value)(_item_gradient(item, g, f"{where}[{i}]") for i, (item, g) in enumerate(zip(value, grad)))
+
+
+def _item_gradient(item, grad, where):
+    if isinstance(item, (tuple, list, dict)):
+        if grad is None:  # the whole part weighs nothing
+            grad = {key: None for key in item} if isinstance(item, dict) else [None] * len(item)
+        return _structured_output_gradient(item, grad, where)
+    shape = getattr(item, "shape", ())
+    if grad is None:
+        return array_namespace(item).zeros_like(item) if shape else 0.0
+    if getattr(grad, "shape", ()) != shape:
+        raise OutputGradientError(f"the gradient of {where} has shape {getattr(grad, 'shape', ())}, the item {shape}")
     return grad
 
 
@@ -108,6 +142,18 @@ def _sequence_error(target):
                            f"on a {kind} built in a loop or a branch, which the compiler could not tell was a {kind}",
                            hint=f"Make it an array first (np.stack(items)); for {kind} `+` and `*`, write the {kind} "
                                 f"out where it is used (`outs + [h]`, `[h] * 3`).")
+
+
+@helper
+def reduce_like(grad, reduced, axis, keepdims):
+    """The gradient of unreduce(reduced, target, axis, keepdims) with respect to reduced (hvp differentiates the
+    tangent lines that call unreduce): grad summed over axis (every axis for None), in reduced's shape.
+    unreduce is linear in reduced, so that is the whole of it."""
+    xp = array_namespace(grad, reduced)
+    if axis is not None:
+        axis = tuple(axis) if isinstance(axis, (tuple, list)) else operator.index(axis)
+    total = xp.sum(_as_array(grad, reduced), axis=axis, keepdims=keepdims)
+    return total.reshape(getattr(reduced, "shape", ()))
 
 
 @helper
@@ -298,4 +344,4 @@ def array_namespace(*values):
     return numpy
 
 
-__all__ = ['HELPERS', 'helper', 'OutputGradientError', 'output_gradient', 'unbroadcast', 'broadcast_like', 'unreduce', 'size', 'Ghost', 'ghost', 'ratio', 'nonzero', 'inverse_permutation', 'matmul_grad_left', 'matmul_grad_right', 'dot_grad_left', 'dot_grad_right', 'ArrayModule', 'NUMPY', 'array_namespace']
+__all__ = ['HELPERS', 'helper', 'OutputGradientError', 'output_gradient', 'unbroadcast', 'broadcast_like', 'unreduce', 'reduce_like', 'size', 'Ghost', 'ghost', 'ratio', 'nonzero', 'inverse_permutation', 'matmul_grad_left', 'matmul_grad_right', 'dot_grad_left', 'dot_grad_right', 'ArrayModule', 'NUMPY', 'array_namespace']

@@ -32,7 +32,17 @@ def digamma(x):
 def trigamma(x):
     """The derivative of digamma: scipy.special.polygamma(1, x), in x's floating dtype (polygamma computes in
     float64, which would widen a float32 tangent)."""
-    value = _special_functions(x).polygamma(1, x)
+    return _polygamma(1, x)
+
+
+@helper
+def tetragamma(x):
+    """The derivative of trigamma (hvp of psi): scipy.special.polygamma(2, x), in x's floating dtype."""
+    return _polygamma(2, x)
+
+
+def _polygamma(n, x):
+    value = _special_functions(x).polygamma(n, x)
     dtype = getattr(x, "dtype", None)
     return value.astype(dtype, copy=False) if dtype is not None and dtype.kind == "f" else value
 

@@ -29,6 +29,8 @@ attribute("T", np.transpose)
 
 # (`a or b` returns one of its operands, so it is not listed: with a gradient it is an error.)
 nondifferentiable(COMPARISON, operator.not_, why="comparisons and `not` give booleans")
+nondifferentiable(operator.and_, operator.or_, operator.xor,
+                  why="`&`, `|` and `^` combine masks or integers, which carry no gradient")
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
 nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign, operator.floordiv,

@@ -14,7 +14,7 @@ import numpy as np
 from ..runtime import unbroadcast
 from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, nan_to_num_grad, select_default_grad,
                                   select_default_jvp, select_grad)
-from .registry import adjoint, d, ndim, tangent
+from .registry import adjoint, d, ndim, nondifferentiable, tangent
 
 # ---- exponentials and logarithms ------------------------------------------------------
 
@@ -459,6 +459,9 @@ def clip_tangent(result, x, a_min=None, a_max=None, out=None):
     d[result] = np.where(clip_takes_upper(x, a_min, a_max), d[a_max], np.zeros_like(result))
 
 
+nondifferentiable(clip_passes, clip_takes_lower, clip_takes_upper, why="it is a mask")
+
+
 # ---- selection: the condition carries no gradient ------------------------------------------------------
 
 
@@ -498,6 +501,12 @@ def select_tangent(result, condlist, choicelist, default=0):
     d[result] = select_default_jvp(d[default], condlist, result)
 
 
+# for hvp: linear in the tangent; the result gives only its shape
+@adjoint(select_default_jvp, zero_gradient=("result",))
+def select_default_jvp_rule(out, tangent, condlist, result):
+    d[tangent] = select_default_grad(d[out], condlist, tangent)
+
+
 # ---- replacing nan and infinities: where x was one, the result is a constant ------------------------------
 # np.where rather than a product with np.isfinite(x), for np.where's reason. The replacements carry a gradient
 # from the positions they fill; posinf and neginf left None are numpy's largest numbers, constants.
@@ -524,6 +533,11 @@ def nan_to_num_tangent(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
     d[result] = np.where(np.isnan(x), d[nan], np.zeros_like(result))
     d[result] = np.where(x == np.inf, d[posinf], np.zeros_like(result))
     d[result] = np.where(x == -np.inf, d[neginf], np.zeros_like(result))
+
+
+@adjoint(nan_to_num_grad, zero_gradient=("x",))  # for hvp: linear in grad; x only says where it is finite
+def nan_to_num_grad_rule(result, grad, x, copy):
+    d[grad] = nan_to_num_grad(d[result], x, copy)
 
 
 # ---- parts of a real array: sourcegrad refuses complex arguments, so np.real is the array and np.imag zeros ----

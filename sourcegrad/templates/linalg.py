@@ -243,8 +243,15 @@ def norm_tangent(result, x, ord=None, axis=None, keepdims=False):
     if (axis is None and keepdims == False and ndim(x) >= 1  # noqa: E712
             and (ord is None or ord == "fro" or (ord == 2 and ndim(x) == 1))):
         d[result] = (x * d[x]).sum() / norm_divisor(result)
+    elif (ord is None or ord == "fro") and ndim(x) >= 1:  # 2-norms along axis, Frobenius norms over two
+        d[result] = np.sum(x * d[x], axis=axis, keepdims=keepdims) / norm_divisor(result)
     else:
         d[result] = norm_jvp(d[x], result, x, ord, axis, keepdims)
+
+
+@adjoint(norm_divisor)  # for hvp: the norm itself wherever it has a derivative (it moves only the point 0)
+def norm_divisor_rule(result, norm):
+    d[norm] = d[result]
 
 
 # ---- inverse, determinant, solve -------------------------------------------------------------

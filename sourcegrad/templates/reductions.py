@@ -14,11 +14,27 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 
 import numpy as np
 
-from ..runtime import nonzero, ratio, size, unreduce
+from ..runtime import nonzero, ratio, reduce_like, size, unreduce
 from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
                                   nanmean_jvp, nansum_grad, prod_grad, prod_jvp)
-from .registry import adjoint, d, method, ndim, tangent
+from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
+
+# ---- the helpers of the rules below, differentiated in turn (hvp: reverse mode over tangent lines) ------------
+
+
+@adjoint(unreduce, zero_gradient=("target",))  # linear in grad; target gives only the shape
+def unreduce_rule(result, grad, target, axis, keepdims):
+    d[grad] = reduce_like(d[result], grad, axis, keepdims)
+
+
+@adjoint(nonzero)  # value itself wherever it has a derivative (it moves only the point 0)
+def nonzero_rule(result, value):
+    d[value] = d[result]
+
+
+nondifferentiable(size, ratio, why="it counts elements")
+
 
 # ---- sums and means ------------------------------------------------------------------------------
 
@@ -90,6 +106,12 @@ def nanmean_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[result] = nanmean_jvp(d[x], x, axis, keepdims)
 
 
+# for hvp: linear in the tangent; x only says which elements are nan
+@adjoint(nanmean_jvp, zero_gradient=("x",))
+def nanmean_jvp_rule(result, tangent, x, axis, keepdims):
+    d[tangent] = nanmean_grad(d[result], x, axis, keepdims)
+
+
 # ---- products ------------------------------------------------------------------------------------
 
 
@@ -121,6 +143,13 @@ def max_tangent(result, x, axis=None, out=None, keepdims=False):
         d[result] = max_jvp(d[x], x, axis, keepdims)
 
 
+# The tangent helpers' own gradients, for hvp (reverse mode over the tangent lines): linear in the tangent, and
+# x only picks which element's tangent is taken, so x's gradient is zero.
+@adjoint(max_jvp, zero_gradient=("x",))
+def max_jvp_rule(result, tangent, x, axis, keepdims):
+    d[tangent] = max_grad(d[result], x, axis, keepdims)
+
+
 @adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True)
 def min(result, x, axis=None, out=None, keepdims=False):
     d[x] = min_grad(d[result], x, axis, keepdims)
@@ -132,6 +161,11 @@ def min_tangent(result, x, axis=None, out=None, keepdims=False):
         d[result] = np.ravel(d[x])[np.argmin(x)]
     else:
         d[result] = min_jvp(d[x], x, axis, keepdims)
+
+
+@adjoint(min_jvp, zero_gradient=("x",))
+def min_jvp_rule(result, tangent, x, axis, keepdims):
+    d[tangent] = min_grad(d[result], x, axis, keepdims)
 
 
 method("max", np.max)
@@ -234,3 +268,9 @@ def diff_tangent(result, x, n=1, axis=-1, prepend=None, append=None):
         d[result] = diff_part_jvp(d[prepend], x, n, axis, prepend, append, 0)
         d[result] = diff_part_jvp(d[x], x, n, axis, prepend, append, 1)
         d[result] = diff_part_jvp(d[append], x, n, axis, prepend, append, 2)
+
+
+# for hvp: linear in the tangent; x, prepend and append give only shapes
+@adjoint(diff_part_jvp, zero_gradient=("x", "prepend", "append"))
+def diff_part_jvp_rule(result, tangent, x, n, axis, prepend, append, part):
+    d[tangent] = diff_part_grad(d[result], x, n, axis, prepend, append, part)

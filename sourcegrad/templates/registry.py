@@ -70,18 +70,20 @@ LIST_RESULT = set()
 TAKES_OUT = set()
 
 
-def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, shape_only=()):
+def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, zero_gradient=()):
     """Register the decorated template as the gradient rule of each primitive.
 
     aliases maps other keyword spellings numpy accepts to the rule's parameter names
     (np.clip takes `min=` for `a_min=`). new_array: the primitive always returns a new array (NEW_ARRAY).
     list_result: it returns a list of arrays (LIST_RESULT). out: it takes `out=` (TAKES_OUT).
-    shape_only: parameters read for their shape alone, whose gradient is zero (not missing) when they have one.
+    zero_gradient: parameters the result does not change with where it is differentiable, read for their shape
+    alone (broadcast_like's `like`) or to select elements (which element max_jvp takes): their gradient is zero,
+    not missing, when they carry one.
     """
 
     def register(template_fn):
         template = Template(template_fn, aliases)
-        template.shape_only = tuple(shape_only)
+        template.zero_gradient = tuple(zero_gradient)
         for primitive in primitives:
             RULES[primitive] = template
         if new_array:
@@ -183,7 +185,7 @@ class Template:
         self.aliases = dict(aliases or {})
         self.forward = forward  # a tangent rule: `d[result] = <one input's contribution>`
         self.broadcasts = broadcasts
-        self.shape_only = ()
+        self.zero_gradient = ()
         self.name = fn.__name__
         self._parsed = None
 
@@ -460,6 +462,19 @@ def lookup(primitive, args, kwargs, rules=None):
                 return None, args, kwargs
             primitive = ATTRIBUTES[primitive.name]
     return (RULES if rules is None else rules).get(primitive), args, kwargs
+
+
+def helpers_without_gradient(template) -> list:
+    """The runtime helpers a tangent rule calls (on any of its branches) that have no gradient rule and are not
+    marked non-differentiable, by name: hvp differentiates tangent lines, and refuses a line that calls one."""
+    helpers = set(runtime.HELPERS.values())
+    missing = set()
+    for node in gast.walk(gast.Module(body=template._parse(), type_ignores=[])):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+            function = template.fn.__globals__.get(node.func.id)
+            if function in helpers and function not in RULES and not is_nondifferentiable(function):
+                missing.add(node.func.id)
+    return sorted(missing)
 
 
 def is_nondifferentiable(primitive) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.special
 
 from ..runtime import unreduce
-from ..runtime.special import digamma, logsumexp_grad, logsumexp_jvp, trigamma
+from ..runtime.special import digamma, logsumexp_grad, logsumexp_jvp, tetragamma, trigamma
 from .registry import adjoint, d, ndim, tangent
 
 # ---- the logistic function and its inverse ----------------------------------------------------
@@ -56,6 +56,17 @@ def psi(result, x):
 @tangent(scipy.special.digamma)
 def psi_tangent(result, x):
     d[result] = d[x] * trigamma(x)
+
+
+# for hvp: the derivatives the rules above call, differentiated in turn
+@adjoint(digamma)
+def digamma_rule(result, x):
+    d[x] = d[result] * trigamma(x)
+
+
+@adjoint(trigamma)
+def trigamma_rule(result, x):
+    d[x] = d[result] * tetragamma(x)
 
 
 # ---- error functions ---------------------------------------------------------------------------

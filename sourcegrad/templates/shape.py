@@ -18,7 +18,7 @@ from ..runtime.shape import (astype_grad, astype_jvp, diag_grad, diagonal_grad, 
                              ifftshift_grad, linspace_grad, linspace_jvp, moveaxis_inverse, pad_constant_grad, pad_grad,
                              pad_jvp, partition_grad, partition_jvp, ravel_axes, ravel_shape, ravel_walk, repeat_grad,
                              roll_grad, rot90_grad, sort_grad, swapaxes_permutation, tile_grad)
-from .registry import adjoint, d, method, ndim, tangent
+from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 
 # ---- transposes ------------------------------------------------------------------------------------
 
@@ -93,6 +93,9 @@ def ravel_tangent(result, x, order="C"):
         d[result] = np.ravel(np.transpose(d[x], ravel_walk(x, order)))
 
 
+nondifferentiable(ravel_shape, ravel_axes, ravel_walk, why="it describes an array's layout")
+
+
 @adjoint(np.expand_dims, aliases={"a": "x"})
 def expand_dims(result, x, axis):
     d[x] = np.reshape(d[result], np.shape(x))
@@ -148,7 +151,7 @@ def broadcast_to_tangent(result, x, shape, subok=False):
 
 # forward mode's stretch of a tangent to its result's shape (`x + y` with a tangent for x alone): what reverse
 # mode meets when it differentiates forward-mode code (Hessian-vector products)
-@adjoint(broadcast_like, shape_only=("like",))
+@adjoint(broadcast_like, zero_gradient=("like",))
 def broadcast_like_rule(result, tangent, like):
     d[tangent] = unbroadcast(d[result], tangent)
 
@@ -301,6 +304,13 @@ def partition(result, x, kth, axis=-1, kind="introselect", order=None):
 def partition_tangent(result, x, kth, axis=-1, kind="introselect", order=None):
     d[result] = partition_jvp(d[x], result, x, axis)
 
+
+# for hvp: linear in the tangent; the values only say which element went where
+@adjoint(partition_jvp, zero_gradient=("result", "x"))
+def partition_jvp_rule(out, tangent, result, x, axis):
+    d[tangent] = partition_grad(d[out], result, x, axis)
+
+
 # ---- padding: the gradient of the padded array's interior; only mode "constant" ---------------------------
 
 
@@ -317,6 +327,11 @@ def pad_tangent(result, x, pad_width, mode="constant", constant_values=0):
     else:
         d[result] = pad_jvp(d[x], pad_width, mode)
     d[result] = np.pad(np.zeros_like(x), pad_width, constant_values=d[constant_values])
+
+
+@adjoint(pad_jvp)  # for hvp: padding with zeros is linear
+def pad_jvp_rule(result, tangent, pad_width, mode):
+    d[tangent] = pad_grad(d[result], tangent, pad_width, mode)
 
 
 # ---- triangles and diagonals -------------------------------------------------------------------------
@@ -442,6 +457,11 @@ def astype_tangent(result, x, dtype, order="K", casting="unsafe", subok=True, co
     d[result] = astype_jvp(d[x], dtype)
 
 
+@adjoint(astype_jvp)  # for hvp: a cast is linear
+def astype_jvp_rule(result, tangent, dtype):
+    d[tangent] = astype_grad(d[result], tangent, dtype)
+
+
 method("copy", np.copy)
 method("astype", np.astype)
 
@@ -464,3 +484,9 @@ def linspace_tangent(result, start, stop, num=50, endpoint=True, retstep=False, 
     else:
         d[result] = linspace_jvp(d[start], 0 * stop, num, endpoint, retstep, dtype, axis)
         d[result] = linspace_jvp(0 * start, d[stop], num, endpoint, retstep, dtype, axis)
+
+
+@adjoint(linspace_jvp)  # for hvp: np.linspace's own gradient, the end points being tangents here
+def linspace_jvp_rule(result, start, stop, num, endpoint, retstep, dtype, axis):
+    d[start] = linspace_grad(d[result], start, num, endpoint, axis, False, retstep)
+    d[stop] = linspace_grad(d[result], stop, num, endpoint, axis, True, retstep)

@@ -13,12 +13,15 @@ runtime helpers that tangent lines call (`xp.broadcast_like`) have gradient rule
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import gast
+import numpy
 
 from .. import ir
 from ..frontend.normalize import BINARY_OPERATORS, UNARY_OPERATORS
 from ..ir import COMPARISON, COPY, SET_ITEM, SUBSCRIPT
+from ..runtime import HELPERS
 from ..templates.registry import backend_function
 from .forward import ForwardFunction, TangentStatement
 
@@ -47,6 +50,7 @@ class _Flattener:
         self.out = []  # the statements of the tangent line being flattened
         self.node = None  # the primal statement the line belongs to: for error locations
         self.origin = None
+        self.primal_display = "the line's operation"  # how the user wrote the primal operation, for messages
 
     def block(self, nodes):
         result = []
@@ -63,6 +67,8 @@ class _Flattener:
                 result.append(dataclasses.replace(node, test_body=self.block(node.test_body), body=self.block(node.body)))
             else:
                 self.node = node.node
+                if isinstance(node, ir.Assign) and node.display:
+                    self.primal_display = node.display
                 result.append(node)
         return result
 
@@ -133,8 +139,14 @@ class _Flattener:
                           "writing into an array")
                 return
             primitive = backend_function(func.attr)
-            display = f"`np.{func.attr}`"
+            display = (f"`{func.attr}`{ir.TANGENT_HELPER}{self.primal_display}" if func.attr in HELPERS
+                       else f"`np.{func.attr}`")
             new_func = gast.Attribute(value=ir.name(self.backend), attr=func.attr, ctx=gast.Load())
+        elif _submodule_chain(func, self.backend) is not None:  # `xp.linalg.solve(a, t_b)`: numpy's function
+            chain = _submodule_chain(func, self.backend)
+            primitive = functools.reduce(getattr, chain, numpy)
+            display = f"`np.{'.'.join(chain)}`"
+            new_func = func
         else:  # a method of an array, `t_h.dot(w2)`, `t_x.sum()`
             receiver = self.atom(func.value, base)
             primitive, args = ir.Method(func.attr), [receiver] + args
@@ -147,6 +159,17 @@ class _Flattener:
 
     def emit(self, target, expr, primitive, args, kwargs, display):
         self.out.append(ir.Assign(target, expr, primitive, args, kwargs, self.origin, self.node, display))
+
+
+def _submodule_chain(func, backend):
+    """["linalg", "solve"] for `xp.linalg.solve`; None for anything else."""
+    chain = []
+    while isinstance(func, gast.Attribute):
+        chain.insert(0, func.attr)
+        func = func.value
+    if isinstance(func, gast.Name) and func.id == backend and len(chain) >= 2 and chain[0] in ("linalg", "fft"):
+        return chain
+    return None
 
 
 __all__ = ["directional_function"]

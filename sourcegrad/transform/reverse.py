@@ -191,6 +191,7 @@ class _Reverse:
         self.sites = sites
         self.used_names = set(fn.names) | {backend, "tape", "tape_2"}
         self.producers = {s.target: s.primitive for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
+        self.producing = {s.target: s for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
 
     def source(self, stmt):
         """The source a statement's nodes belong to: a helper's statements are positioned in the helper's file."""
@@ -301,6 +302,9 @@ class _Reverse:
         if any(isinstance(p, gast.Name) for p in parts):
             gradient = gast.List(elts=parts, ctx=gast.Load())
             if not is_list:
+                producer = self.producing.get(stmt.value.id)
+                if producer is not None and ir.TANGENT_HELPER in producer.display:  # hvp: name what is missing
+                    self.contributions(producer)
                 if not self.facts.rank(stmt.value):
                     raise self.error(stmt, "unpacking this value with a gradient is not supported: sourcegrad "
                                          "cannot tell whether it is an array or a list",
@@ -332,6 +336,12 @@ class _Reverse:
                                    "sourcegrad sorts only what is known when it compiles (keys, numbers written out)",
                              "Sort arrays with np.sort (it has a gradient), or sort their keys or positions and index "
                              "with them (np.argsort).")
+        if template is None and ir.TANGENT_HELPER in stmt.display:  # hvp, through a tangent rule's runtime helper
+            helper, primal = stmt.display.split(ir.TANGENT_HELPER)
+            raise self.error(stmt, f"no second derivative through {primal} yet: hvp differentiates its tangent rule, "
+                                   f"whose helper {helper} has no gradient rule",
+                             "Take hvp, hessian or grad of grad of a function without it (the README's table of rules "
+                             "says which functions have second derivatives), or difference f.grad numerically.")
         if template is None:
             name = stmt.display.strip("`")
             raise self.error(stmt, f"no gradient rule for {stmt.display}",
@@ -347,7 +357,7 @@ class _Reverse:
         for param, atom in bindings.items():
             # A parameter the rule treats as not differentiable (an index, an axis, a shape) must carry no
             # gradient here: otherwise its gradient would silently be zero.
-            if param not in given and param not in template.shape_only and any(n in self.active for n in reads([atom])):
+            if param not in given and param not in template.zero_gradient and any(n in self.active for n in reads([atom])):
                 raise _no_gradient_through(self.source(stmt), stmt, param)
         return [(bindings[param], value) for param, value in pairs]
 

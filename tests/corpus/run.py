@@ -114,6 +114,8 @@ def _random_like(value, rng):
     """A gradient for a non-scalar output: random weights of its structure and shapes."""
     if isinstance(value, (list, tuple)):
         return type(value)(_random_like(item, rng) for item in value)
+    if isinstance(value, dict):
+        return {key: _random_like(item, rng) for key, item in value.items()}
     if np.ndim(value) == 0:
         return 1.0 if isinstance(value, float) else np.asarray(1.0)
     return rng.standard_normal(np.shape(value))
