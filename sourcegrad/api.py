@@ -28,12 +28,12 @@ from .templates import registry
 from .errors import SourcegradError
 from .checking import finite_difference_check
 from .runtime import NUMPY, OutputGradientError, array_module_for
-from .runtime.device import to_device  # noqa: F401  (part of the API)
+from .runtime.device import is_dask, to_device  # noqa: F401  (to_device: part of the API)
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
 
-OPTIONS = ("grad_output", "device", "into")  # value_and_grad's own keywords, never a parameter's
+OPTIONS = ("grad_output", "device", "into", "lazy")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
 
 
@@ -53,7 +53,7 @@ class DifferentiableFunction:
         self.fn = fn  # what a call runs
         self.source_fn = function_to_differentiate(fn)  # whose code is differentiated: fn, or what it passes through to
         self.generated_dir = generated_dir
-        self.device = device  # "cpu", "cuda", or None: the arguments decide
+        self.device = device  # "cpu", "cuda", "dask", or None: the arguments decide
         self.has_aux = bool(has_aux)  # fn returns `value, aux`: value is differentiated, aux handed back beside it
         self._frontend = None
         self._parameters = _parameter_names(self.source_fn, varargs=True)
@@ -94,16 +94,18 @@ class DifferentiableFunction:
 
     # ---- gradients ---------------------------------------------------------------
 
-    def value_and_grad(self, *args, grad_output=None, device=None, into=None, **kwargs):
+    def value_and_grad(self, *args, grad_output=None, device=None, into=None, lazy=False, **kwargs):
         """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order. With
         has_aux, f(*args) is the pair `(value, aux)` the function returns, and only value is differentiated.
 
         grad_output is the gradient of the output; it is needed only when f does not return a scalar.
-        device ("cpu" or "cuda") overrides the function's; by default the arguments' arrays decide, and the
-        gradients stay on their device. The same generated code runs on both.
+        device ("cpu", "cuda" or "dask") overrides the function's; by default the arguments' arrays decide, and the
+        gradients stay on their device. The same generated code runs on each.
         into: arrays to write the gradients into (one for one `wrt` argument, else one per argument, each
         of its argument's shape and dtype), returned as the gradients; the call's temporaries are then kept
         for the next call with into=. Without it every call returns new arrays, never overwritten later.
+        On dask (device="dask", or dask arrays among the arguments) the value and gradients are computed with one
+        dask.compute and returned as numpy arrays; lazy=True returns them as dask arrays instead.
         """
         # One path for every call: the compiled gradient's key (a rank per argument), one dict lookup, the
         # generated function, and the gradients' dtypes checked. It costs about what a hand-written training
@@ -124,10 +126,12 @@ class DifferentiableFunction:
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
             compiled = self._compile(*called)
-        if device is None and self.device is None and "cupy" not in sys.modules:
+        if device is None and self.device is None and "cupy" not in sys.modules and "dask" not in sys.modules:
             xp = NUMPY
         else:
             xp = array_module_for((*args, *kwargs.values()), device or self.device)
+            if is_dask(xp):
+                return self._dask_call(compiled, xp, args, kwargs, grad_output, into, lazy)
         if into is not None:
             return self._into_call(compiled, xp, args, kwargs, grad_output, into)
         if grad_output is not None:
@@ -158,6 +162,26 @@ class DifferentiableFunction:
                         return value, gradients
         except (AttributeError, IndexError, TypeError):  # a number, a structure, an argument by keyword
             pass
+        return self._returned(value, gradients, args, kwargs)
+
+    def _dask_call(self, compiled, xp, args, kwargs, grad_output, into, lazy):
+        """On dask: the generated function builds the graph, one dask.compute runs it (value and gradients
+        together, so the chunks of the data are read once)."""
+        if into is not None:
+            raise SourcegradError("into= is not supported on dask: its gradients are new arrays from dask.compute",
+                                  hint="Leave into= out on device='dask'.")
+        if grad_output is not None:
+            kwargs[compiled.seed] = grad_output
+        try:
+            value, gradients = compiled.function(xp, *args, **kwargs)
+            if not lazy:
+                import dask
+
+                value, gradients = dask.compute(value, gradients)
+        except OutputGradientError as exc:
+            self._cannot_start(compiled, exc)
+        except SourcegradError as exc:
+            raise compiled.locate(exc) from None
         return self._returned(value, gradients, args, kwargs)
 
     @staticmethod
@@ -264,10 +288,11 @@ class DifferentiableFunction:
     def _like_inputs(self, gradients, args, kwargs):
         return tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
 
-    def grad(self, *args, grad_output=None, device=None, into=None, **kwargs):
+    def grad(self, *args, grad_output=None, device=None, into=None, lazy=False, **kwargs):
         """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order. With
         has_aux, `(gradients, aux)`, as JAX's grad(..., has_aux=True) returns them."""
-        value, gradients = self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, **kwargs)
+        value, gradients = self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, lazy=lazy,
+                                               **kwargs)
         return (gradients, value[1]) if self.has_aux else gradients
 
     def jvp(self, primals, tangents, device=None):
@@ -444,7 +469,7 @@ def differentiate(fn=None, *, wrt=None, generated_dir=None, device=None, has_aux
 
     wrt: the argument names or positions to differentiate with respect to (default: the first).
     generated_dir: where generated code goes (default: $SOURCEGRAD_GENERATED_DIR, else ./generated).
-    device: "cpu" (numpy) or "cuda" (cupy); by default the arguments' arrays decide.
+    device: "cpu" (numpy), "cuda" (cupy) or "dask" (dask.array); by default the arguments' arrays decide.
     has_aux: the function returns `value, aux` (aux anything: a dict of metrics, a tuple of arrays); value is
     differentiated, and aux is handed back as it is, as JAX's has_aux does.
     """
@@ -496,13 +521,8 @@ def hessian(fn, wrt=None, generated_dir=None, device=None):
         blocks = [[None] * len(inputs) for _ in inputs]
         for b, x in enumerate(inputs):
             shape = tuple(getattr(x, "shape", ()))
-            size = int(numpy.prod(shape))
             columns = []
-            for i in range(size):
-                vectors = [xp.zeros_like(y) if hasattr(y, "shape") else 0.0 for y in inputs]
-                basis = xp.zeros(size, dtype=getattr(x, "dtype", float))
-                basis[i] = 1
-                vectors[b] = basis.reshape(shape) if shape else 1.0
+            for vectors in _unit_directions(xp, inputs, b):
                 products = function.hvp(args, vectors)
                 columns.append(products if len(inputs) > 1 else (products,))
             for a, y in enumerate(inputs):
@@ -573,13 +593,8 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
             shape = tuple(getattr(x, "shape", ()))
             size = int(numpy.prod(shape))
             if forward_mode:
-                columns = []
-                for i in range(size):
-                    tangents = [xp.zeros_like(y) if hasattr(y, "shape") else 0.0 for y in inputs]
-                    basis = xp.zeros(size, dtype=getattr(x, "dtype", float))
-                    basis[i] = 1
-                    tangents[position] = basis.reshape(shape) if shape else basis[0]
-                    columns.append(xp.asarray(function.jvp(args, tangents)[1]).reshape(out_size))
+                columns = [xp.asarray(function.jvp(args, tangents)[1]).reshape(out_size)
+                           for tangents in _unit_directions(xp, inputs, position)]
                 block = xp.stack(columns, axis=1) if columns else xp.zeros((out_size, 0))
             else:
                 rows = []
@@ -595,6 +610,20 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
         return blocks[0] if function._single else tuple(blocks)
 
     return jacobian_at
+
+
+def _unit_directions(xp, inputs, position):
+    """One list of directions (one per input) per element of inputs[position]: that element 1, all else 0. The
+    columns of a Jacobian (jvp along each) and of a Hessian (hvp along each)."""
+    x = inputs[position]
+    shape = tuple(getattr(x, "shape", ()))
+    size = int(numpy.prod(shape))
+    for i in range(size):
+        directions = [xp.zeros_like(y) if hasattr(y, "shape") else 0.0 for y in inputs]
+        basis = xp.zeros(size, dtype=getattr(x, "dtype", float))
+        basis[i] = 1
+        directions[position] = basis.reshape(shape) if shape else 1.0
+        yield directions
 
 
 def _functional(fn, wrt, generated_dir, device):

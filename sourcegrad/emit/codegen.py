@@ -204,20 +204,9 @@ class _Writer:
                 if name in self.memory.shape_only:  # the backward pass reads only its shape: keep no data
                     value = _call(self.rev.backend, "ghost", [value])
                 out.append(_call_statement(ir.name(self.rev.tape), "append", [value]))
-            if isinstance(stmt, ir.Assign) and stmt.primitive == SET_ITEM:
-                # `a[i] = v` as a new version of a: xp.set_item copies a and writes v at i
-                array, index, value = stmt.args
-                out.append(_assign(stmt.target, _call(self.rev.backend, "set_item", [
-                    self.retarget(array), self.retarget(as_expression(index)), self.retarget(value)])))
-            elif isinstance(stmt, ir.Assign):
-                out.append(_assign(stmt.target, self.retarget(stmt.expr)))
-            elif isinstance(stmt, ir.Unpack):
-                targets = gast.Tuple(elts=[_store(t) for t in stmt.targets], ctx=gast.Store())
-                out.append(gast.Assign(targets=[targets], value=self.retarget(stmt.value), type_comment=None))
-            elif isinstance(stmt, ir.Effect):
-                out.append(self.retarget(stmt.stmt))
-            elif isinstance(stmt, ir.Break):
-                out.append(gast.Break())
+            simple = primal_statement(stmt, self.rev.backend, self.retarget)
+            if simple is not None:
+                out.append(simple)
             elif isinstance(stmt, ir.If):
                 out.append(gast.If(test=copy.deepcopy(stmt.test), body=self.forward(stmt.body, taping) or [gast.Pass()],
                                    orelse=self.forward(stmt.orelse, taping)))
@@ -302,16 +291,9 @@ class _Writer:
         if loop.counter:
             out.append(_assign(loop.counter, gast.Constant(value=0, kind=None)))
             counting = [gast.AugAssign(target=_store(loop.counter), op=gast.Add(), value=gast.Constant(value=1, kind=None))]
-        body = self.forward(loop.body, taping)
-        if loop.kind == "for":
-            out.append(gast.For(target=copy.deepcopy(loop.target), iter=self.retarget(loop.iterable),
-                                body=counting + body or [gast.Pass()], orelse=[], type_comment=None))
-        elif not loop.test_body:
-            out.append(gast.While(test=self.retarget(loop.test), body=counting + body or [gast.Pass()], orelse=[]))
-        else:  # the test needs statements of its own: evaluate them at the top of every iteration
-            stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(loop.test)), body=[gast.Break()], orelse=[])
-            out.append(gast.While(test=gast.Constant(value=True, kind=None),
-                                  body=self.forward(loop.test_body, taping) + [stop] + counting + body, orelse=[]))
+        body = counting + self.forward(loop.body, taping)
+        test_body = self.forward(loop.test_body, taping) if loop.test_body else []
+        out.append(loop_statement(loop, body, test_body, self.retarget))
         return out
 
     # ---- backward ---------------------------------------------------------------------------------
@@ -522,6 +504,39 @@ def _buffered_docstring(rev, kept, written, into_name):
                  + ", ".join(f"{gradients[i]} ({into_name}[{i}])" for i in written) + ".")
     body = textwrap.fill(text, 104, initial_indent="    ", subsequent_indent="    ")
     return f"{function_name(rev.primal.name)}, writing its large arrays into buffers.\n\n{body}\n    "
+
+
+def primal_statement(stmt, backend, retarget):
+    """The code of one primal statement without a body (an assignment, `a[i] = v`, an unpacking, an effect, a
+    break), as both printers write it, the gradient's (codegen) and the tangents' (forward_code); None for an `if`
+    or a loop, whose bodies each printer fills in its own way."""
+    if isinstance(stmt, ir.Assign) and stmt.primitive == SET_ITEM:
+        # `a[i] = v` as a new version of a: xp.set_item copies a and writes v at i
+        array, index, value = stmt.args
+        return _assign(stmt.target, _call(backend, "set_item", [retarget(array), retarget(as_expression(index)),
+                                                                retarget(value)]))
+    if isinstance(stmt, ir.Assign):
+        return _assign(stmt.target, retarget(stmt.expr))
+    if isinstance(stmt, ir.Unpack):
+        targets = gast.Tuple(elts=[_store(t) for t in stmt.targets], ctx=gast.Store())
+        return gast.Assign(targets=[targets], value=retarget(stmt.value), type_comment=None)
+    if isinstance(stmt, ir.Effect):
+        return retarget(stmt.stmt)
+    if isinstance(stmt, ir.Break):
+        return gast.Break()
+    return None
+
+
+def loop_statement(loop, body, test_body, retarget):
+    """A primal loop around its printed body; a `while` whose test needs statements of its own (test_body, printed)
+    evaluates them at the top of every iteration and breaks when the test fails."""
+    if loop.kind == "for":
+        return gast.For(target=copy.deepcopy(loop.target), iter=retarget(loop.iterable), body=body or [gast.Pass()],
+                        orelse=[], type_comment=None)
+    if not loop.test_body:
+        return gast.While(test=retarget(loop.test), body=body or [gast.Pass()], orelse=[])
+    stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(loop.test)), body=[gast.Break()], orelse=[])
+    return gast.While(test=gast.Constant(value=True, kind=None), body=test_body + [stop] + body, orelse=[])
 
 
 def _parameter(name):

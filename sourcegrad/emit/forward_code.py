@@ -17,10 +17,8 @@ import copy
 import gast
 
 from .. import ir
-from ..ir import SET_ITEM
 from ..transform.forward import ForwardFunction, TangentStatement
-from ..transform.reverse import as_expression
-from .codegen import _COMMENT, _COMMENT_LINE, _Retarget, _assign, _call, _store, citation, unparse
+from .codegen import _COMMENT, _COMMENT_LINE, _Retarget, _assign, citation, loop_statement, primal_statement, unparse
 
 
 def function_name(primal_name: str) -> str:
@@ -98,21 +96,12 @@ class _ForwardWriter:
                 continue
             if hasattr(node, "origin") and not isinstance(node, (ir.If, ir.Loop)):
                 self.cite(node.origin, out)
+            simple = None if isinstance(node, TangentStatement) else primal_statement(node, self.fwd.backend,
+                                                                                        self.retarget)
             if isinstance(node, TangentStatement):
                 out.append(_assign(node.target, self.retarget(node.value)))
-            elif isinstance(node, ir.Assign) and node.primitive == SET_ITEM:
-                array, index, value = node.args  # `a[i] = v` as a new version of a, as the gradient's code has it
-                out.append(_assign(node.target, _call(self.fwd.backend, "set_item", [
-                    self.retarget(array), self.retarget(as_expression(index)), self.retarget(value)])))
-            elif isinstance(node, ir.Assign):
-                out.append(_assign(node.target, self.retarget(node.expr)))
-            elif isinstance(node, ir.Unpack):
-                targets = gast.Tuple(elts=[_store(t) for t in node.targets], ctx=gast.Store())
-                out.append(gast.Assign(targets=[targets], value=self.retarget(node.value), type_comment=None))
-            elif isinstance(node, ir.Effect):
-                out.append(self.retarget(node.stmt))
-            elif isinstance(node, ir.Break):
-                out.append(gast.Break())
+            elif simple is not None:
+                out.append(simple)
             elif isinstance(node, ir.If):
                 self.cite(node.origin, out)
                 body = self.block(node.body) or [gast.Pass()]
@@ -126,14 +115,5 @@ class _ForwardWriter:
         return out
 
     def loop(self, loop):
-        if loop.kind == "for":
-            body = self.block(loop.body) or [gast.Pass()]
-            return gast.For(target=copy.deepcopy(loop.target), iter=self.retarget(loop.iterable), body=body, orelse=[],
-                            type_comment=None)
-        if not loop.test_body:
-            return gast.While(test=self.retarget(loop.test), body=self.block(loop.body) or [gast.Pass()], orelse=[])
-        # the test needs statements of its own: evaluate them at the top of every iteration
-        test_body = self.block(loop.test_body)
-        stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=copy.deepcopy(loop.test)), body=[gast.Break()], orelse=[])
-        return gast.While(test=gast.Constant(value=True, kind=None), body=test_body + [stop] + self.block(loop.body),
-                          orelse=[])
+        test_body = self.block(loop.test_body) if loop.test_body else []
+        return loop_statement(loop, self.block(loop.body), test_body, self.retarget)

@@ -1,4 +1,4 @@
-"""cupy's `xp`: numpy's calling conventions on cupy's functions.
+"""cupy's and dask's `xp`: numpy's calling conventions on cupy's and dask.array's functions.
 
 The generated code is the user's numpy code with `np.` read as `xp.`, and numpy is lenient where cupy is
 strict. numpy's functions take host values (Python numbers, numpy scalars and arrays) wherever they take
@@ -14,10 +14,15 @@ A Python float is moved in the dtype of the call's floating arrays, as numpy's w
 stays float32). Integers are never moved: in cupy's signatures they are axes, counts and shapes. A numpy
 array (a constant from outside the function) is copied to the device at every such call: pass it as an
 argument on the device to avoid that. cupy's own errors (a shape mismatch, say) pass through unchanged.
+
+dask.array goes through the same adapter (device "dask"): the generated code builds a task graph over the
+chunks of the data, and the caller computes it once (api.DifferentiableFunction.value_and_grad). numpy arrays
+(the weights) mix freely with dask arrays (the data): dask takes them as constants of the graph.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 
@@ -174,10 +179,11 @@ _SUBMODULE_SPECIAL = {"linalg": {"solve": _solve}}
 _WRITING_HELPERS = {"index_add"}
 
 
-def device_array_module(module):
-    """cupy's `xp`: cupy's functions and sourcegrad's runtime helpers, each taking what numpy's take (a helper
-    handed a numpy constant beside cupy arrays gets it on the device, as the function it serves did)."""
-    xp = ArrayModule(DeviceFunctions(module))
+def device_array_module(module, special=None):
+    """cupy's (or dask.array's) `xp`: its functions and sourcegrad's runtime helpers, each taking what numpy's
+    take (a helper handed a numpy constant beside cupy arrays gets it on the device, as the function it served
+    did)."""
+    xp = ArrayModule(DeviceFunctions(module, special))
     for name, helper in HELPERS.items():  # set on the instance: ArrayModule's lookup then never finds the bare one
         setattr(xp, name, helper if name in _WRITING_HELPERS else _Lenient(helper, module))
     return xp
@@ -186,9 +192,10 @@ def device_array_module(module):
 # ---- which device a call runs on -------------------------------------------------------------
 
 _cupy_module = None  # made on first use: importing cupy costs time and needs a GPU
+_dask_module = None
 
 
-DEVICES = ("cpu", "cuda")
+DEVICES = ("cpu", "cuda", "dask")
 
 
 def array_module_for(values, device=None) -> ArrayModule:
@@ -197,17 +204,25 @@ def array_module_for(values, device=None) -> ArrayModule:
     The arguments must all live on one device (and on `device`, when it is given): sourcegrad never copies
     an array between devices behind the caller's back.
     """
-    if device is None and "cupy" not in sys.modules:  # the common case costs one dict lookup
+    if device is None and "cupy" not in sys.modules and "dask" not in sys.modules:  # the common case: one lookup
         return NUMPY
     places = {device_of(v) for v in values} - {None}
+    if "dask" in places:  # dask arrays (the data) beside numpy arrays (the weights): the graph takes both
+        places.discard("cpu")
     if len(places) > 1:
-        raise _device_error("the arguments mix numpy and cupy arrays; sourcegrad does not copy between devices",
+        libraries = {"cpu": "numpy", "cuda": "cupy", "dask": "dask"}
+        raise _device_error(f"the arguments mix {' and '.join(sorted(libraries[p] for p in places))} arrays; "
+                            "sourcegrad does not copy between devices",
                             "Move them to one device first: cupy.asarray(a) or cupy.asnumpy(a).")
     if device is None:
-        device = "cuda" if places == {"cuda"} else "cpu"
+        device = places.pop() if places else "cpu"
+        places = {device}
     if device not in DEVICES:
-        raise _device_error(f"unknown device {device!r}", "Use device='cpu' (numpy) or device='cuda' (cupy).")
-    module = NUMPY if device == "cpu" else _cupy()  # first: without cupy, that is what to fix
+        raise _device_error(f"unknown device {device!r}", "Use device='cpu' (numpy), 'cuda' (cupy) or 'dask' "
+                                                          "(dask.array).")
+    module = NUMPY if device == "cpu" else _cupy() if device == "cuda" else _dask()  # first: a missing library
+    if device == "dask":
+        return module  # numpy arguments are constants of the graph
     if places and places != {device}:
         where = "numpy (cpu)" if places == {"cpu"} else "cupy (cuda)"
         raise _device_error(f"device={device!r} was asked for, but the arguments are {where} arrays",
@@ -232,6 +247,8 @@ def device_of(value):
     module = type(value).__module__
     if module.startswith("cupy"):
         return "cuda"
+    if module.startswith("dask"):
+        return "dask"
     if module.startswith("numpy") and hasattr(value, "shape") and not isinstance(value, numpy.generic):
         return "cpu"
     return None
@@ -255,6 +272,133 @@ def _cupy():
     return _cupy_module
 
 
+def _dask():
+    global _dask_module
+    if _dask_module is None:
+        try:
+            import dask.array
+        except ImportError:
+            raise _device_error("device='dask' needs dask, which is not installed",
+                                "Install it with pip install 'dask[array]' distributed, or pip install -e '.[dask]' "
+                                "in sourcegrad's checkout.") from None
+        _dask_module = ArrayModule(_DaskFunctions(dask.array, numpy))
+        for name, helper in HELPERS.items():
+            setattr(_dask_module, name, _dask_index_add if name == "index_add" else _OnDask(helper, helper))
+    return _dask_module
+
+
+# What dask.array raises for a call it does not take as numpy does: a function or keyword it lacks (`np.sort`,
+# `reshape(order=)`), a case it leaves out (batched `linalg.inv`, `cumsum` without an axis).
+_DASK_REFUSALS = (AttributeError, TypeError, NotImplementedError, ValueError, IndexError)
+
+
+class _DaskFunctions:
+    """numpy's namespace (or numpy.linalg's) on dask arrays: dask.array's function of the name where it has one,
+    else numpy's, which dispatches to dask's implementation when there is one (NEP 18)."""
+
+    def __init__(self, module, numpy_module):
+        self.module, self._numpy = module, numpy_module
+
+    def __getattr__(self, attr):
+        reference = getattr(self._numpy, attr)
+        if self.module is None and callable(reference) and not isinstance(reference, type):
+            value = _OnDask(None, reference)
+            setattr(self, attr, value)
+            return value
+        if isinstance(reference, types.ModuleType):
+            # linalg and fft: numpy's, on the computed arrays. dask's decompositions are for tall data and differ
+            # from numpy's where numpy's are what the gradient rules and the user's code expect (its cholesky
+            # returns the upper factor, its svd other signs); they apply to weights, which fit in memory.
+            value = _DaskFunctions(None, reference)
+        elif callable(reference) and not isinstance(reference, type):
+            value = _OnDask(getattr(self.module, attr, None), reference)
+        else:  # a constant or a dtype: numpy's (`np.inf`, `np.float32`)
+            value = reference
+        setattr(self, attr, value)
+        return value
+
+
+class _OnDask:
+    """A function called on dask arrays: dask's own form first; where dask refuses the call, numpy's function on
+    the computed arrays, which is right but reads them into memory. The generated code applies such functions
+    (sorts, decompositions, `reshape(order="F")`) to weights and their gradients far more than to the data."""
+
+    def __init__(self, dask_function, numpy_function):
+        self._dask, self._numpy = dask_function, numpy_function
+        self.__name__ = getattr(numpy_function, "__name__", "function")
+        self._agreeing = _agreeing_positions(dask_function, numpy_function) if dask_function is not None else 0
+
+    def __call__(self, *args, **kwargs):
+        # dask's function only where its positional parameters are numpy's: dask.array.eye(N, chunks, ...) would
+        # read numpy's eye(N, M) as a chunk size, and give a wrong shape rather than an error
+        if self._dask is not None and len(args) <= self._agreeing and not _walks_memory_order(args, kwargs):
+            try:
+                return self._dask(*args, **kwargs)
+            except _DASK_REFUSALS:
+                pass
+        if _walks_memory_order(args, kwargs) and any(device_of(v) == "dask" for v in _leaves((args, kwargs))):
+            raise SourcegradError(f"{self.__name__}(..., order='A' or 'K') follows an array's memory layout, which a "
+                                  "dask array does not have", hint="Write order='C' or order='F' on dask.")
+        args, kwargs = _computed((args, kwargs))
+        return self._numpy(*args, **kwargs)
+
+    def __getattr__(self, attr):  # a ufunc's `.at`, `.reduce`: numpy's
+        return getattr(self._numpy, attr)
+
+
+def _agreeing_positions(dask_function, numpy_function):
+    """How many leading positional parameters two functions share by name (all, for a ufunc or a function whose
+    signature Python cannot read: dask's ufuncs and numpy's C functions take numpy's arguments)."""
+    try:
+        ours = list(inspect.signature(numpy_function).parameters.values())
+        theirs = list(inspect.signature(dask_function).parameters.values())
+    except (TypeError, ValueError):
+        return sys.maxsize
+    count = 0
+    for mine, other in zip(ours, theirs):
+        if mine.name != other.name or mine.kind not in _POSITIONAL or other.kind not in _POSITIONAL:
+            if mine.kind is inspect.Parameter.VAR_POSITIONAL and other.kind is inspect.Parameter.VAR_POSITIONAL:
+                return sys.maxsize  # `*arrays` on both sides (np.stack's relatives)
+            break
+        count += 1
+    return count
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _walks_memory_order(args, kwargs):
+    """ravel, flatten and reshape with order 'A' or 'K' follow memory layout (numpy's strides)."""
+    order = kwargs.get("order", next((a for a in args[1:] if isinstance(a, str)), None))
+    return order in ("A", "K")
+
+
+def _computed(value):
+    """value with every dask array in it computed (one dask.compute for all of them)."""
+    import dask
+
+    return dask.compute(value)[0]
+
+
+def _dask_index_add(out, index, grad):
+    """index_add on dask: `out[index] += grad` in place where the index is basic (dask assigns into its arrays);
+    for an integer-array index, which may repeat a position, the sum is scattered on the host and added to out
+    as a whole, in place (the backward pass reads out afterwards, so it must be the same object)."""
+    index_add = HELPERS["index_add"]
+    index, grad = _computed((index, grad))
+    if device_of(out) != "dask":  # a numpy array or a structure: written in place as on numpy
+        return index_add(out, index, grad)
+    scattered = numpy.zeros(out.shape, dtype=out.dtype)
+    index_add(scattered, index, grad)
+    out[...] = out + scattered
+    return out
+
+
+def is_dask(xp) -> bool:
+    """Whether xp is dask's: its results are task graphs, computed once by the caller."""
+    return xp is _dask_module and xp is not None
+
+
 def _device_error(message, hint):
     return SourcegradError(message, hint=hint)
 
@@ -266,7 +410,13 @@ def to_device(value, device):
     if isinstance(value, (list, tuple)):
         return type(value)(to_device(v, device) for v in value)
     if device in (None, "cpu"):
+        if type(value).__module__.startswith("dask"):
+            return value.compute()
         return value.get() if type(value).__module__.startswith("cupy") else value
+    if device == "dask" and device_of(value) == "cpu":
+        _dask()  # dask installed, or the error that says what to install
+        import dask.array
+        return dask.array.from_array(value)
     if device == "cuda" and device_of(value) == "cpu":  # an array, not a numpy scalar: a number stays a number
         return array_module_for([], "cuda").asarray(value)
     return value

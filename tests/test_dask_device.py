@@ -1,0 +1,137 @@
+"""device="dask": the same generated code on dask arrays, the data chunked, the weights numpy arrays.
+
+Every gradient is checked against float64 central finite differences of the original function on numpy (the
+rule table, one shape case per entry), or against the numpy gradient (the examples' losses). Skipped where
+dask is not installed.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+
+import sourcegrad  # noqa: E402
+import test_primitives  # noqa: E402
+from sourcegrad import SourcegradError  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
+rng = np.random.default_rng(18)
+
+# Table entries that raise on dask, by table function name, and why: each raises an error (never a wrong
+# gradient). Most are methods the user's own code calls on the array, which dask's arrays do not have or take
+# differently; the function itself fails the same way on dask.
+DASK_REFUSED = {
+    "cumprod_method": "dask's Array.cumprod needs an axis",
+    "cumsum_method": "dask's Array.cumsum needs an axis",
+    "diagonal_method": "dask's arrays have no .diagonal()",
+    "take_method": "dask's arrays have no .take()",
+    "repeat_method": "dask's Array.repeat needs an axis",
+    "flatten_method_order_f": "dask's Array.ravel takes no order",
+    "dot_method": "dask's Array.dot of a 0-d array",
+    "index_boolean_mask": "a boolean mask of a dask array has unknown chunk sizes",
+    "index_integer_array_in_tuple": "dask does not index with several integer arrays",
+    "ravel_order_a_of_transpose": "order 'A' follows memory layout, which dask arrays do not have",
+    "ravel_order_k_of_transpose": "order 'K' follows memory layout, which dask arrays do not have",
+    "select_default": "np.select's default broadcast to the choices' shape on dask",
+}
+
+
+def _last_cases():
+    params = []
+    for entry in test_primitives.TABLE:
+        if not entry.xfail:
+            case = entry.shapes[-1]
+            params.append(pytest.param(entry, case, id=f"{entry.fn.__name__}-{case.id}"))
+    return params
+
+
+@pytest.mark.parametrize("entry, case", _last_cases())
+def test_rule_table_on_dask_matches_finite_differences(entry, case, generated_dir):
+    if entry.fn.__name__ in DASK_REFUSED:
+        with pytest.raises(Exception):
+            test_primitives.test_gradient_matches_finite_differences(entry, case, generated_dir, "dask")
+        return
+    test_primitives.test_gradient_matches_finite_differences(entry, case, generated_dir, "dask")
+
+
+def _two_layer_data(n=400):
+    x, y = rng.standard_normal((n, 20)), rng.standard_normal((n, 5))
+    w1, w2 = rng.standard_normal((20, 30)) * 0.1, rng.standard_normal((30, 5)) * 0.1
+    return x, y, w1, w2
+
+
+def test_two_layer_gradient_on_chunked_data_is_numpys():
+    from two_layer import loss_fn
+
+    x, y, w1, w2 = _two_layer_data()
+    f = sourcegrad.differentiate(loss_fn, wrt=("w1", "w2"))
+    value, (d_w1, d_w2) = f.value_and_grad(x, y, w1, w2)
+    chunked_x, chunked_y = da.from_array(x, chunks=(100, 20)), da.from_array(y, chunks=(100, 5))
+    on_dask, (g1, g2) = f.value_and_grad(chunked_x, chunked_y, w1, w2)
+    assert type(g1) is np.ndarray and type(g2) is np.ndarray  # computed, handed back as numpy
+    assert on_dask == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(g1, d_w1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g2, d_w2, rtol=1e-10, atol=1e-12)
+
+
+def test_lazy_returns_dask_arrays_that_compute_to_the_gradient():
+    from two_layer import loss_fn
+
+    x, y, w1, w2 = _two_layer_data()
+    f = sourcegrad.differentiate(loss_fn, wrt=("w1", "w2"))
+    _, (d_w1, _) = f.value_and_grad(x, y, w1, w2)
+    _, (g1, _) = f.value_and_grad(da.from_array(x, chunks=(100, 20)), da.from_array(y, chunks=(100, 5)), w1, w2,
+                                  lazy=True)
+    assert isinstance(g1, da.Array)
+    np.testing.assert_allclose(g1.compute(), d_w1, rtol=1e-10, atol=1e-12)
+
+
+def loss_with_a_data_dependent_branch_and_loop(w, x):
+    h = np.tanh(x @ w)
+    total = 0.0
+    for _ in range(2):
+        if h.sum() > 0:
+            total = total + np.sum(h * h)
+        else:
+            total = total - np.sum(h)
+        h = np.tanh(h @ w[:, :3].T @ w)
+    return total
+
+
+def test_branches_and_loops_on_dask_data_match_finite_differences():
+    w, x = rng.standard_normal((4, 3)) * 0.5, rng.standard_normal((60, 4))
+    assert sourcegrad.check_grad(loss_with_a_data_dependent_branch_and_loop, w, x, device="dask")
+
+
+def test_dynamic_net_on_dask_is_numpys():
+    import dynamic_net
+
+    x, y, params = dynamic_net.make_data(seed=3)
+    chunked_x, chunked_y = da.from_array(x, chunks=(16, x.shape[1])), da.from_array(y, chunks=(16, y.shape[1]))
+    for depth in range(4):  # the middle layer shared 0 to 3 times
+        value, expected = dynamic_net.loss_fn.value_and_grad(x, y, *params, depth)
+        on_dask, got = dynamic_net.loss_fn.value_and_grad(chunked_x, chunked_y, *params, depth)
+        assert on_dask == pytest.approx(value, rel=1e-12)
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_into_is_refused_on_dask():
+    from two_layer import loss_fn
+
+    x, y, w1, w2 = _two_layer_data()
+    f = sourcegrad.differentiate(loss_fn, wrt=("w1", "w2"))
+    with pytest.raises(SourcegradError, match="into= is not supported on dask"):
+        f.grad(da.from_array(x), da.from_array(y), w1, w2, into=(np.empty_like(w1), np.empty_like(w2)))
+
+
+def test_device_dask_moves_numpy_arguments_into_the_graph():
+    from two_layer import loss_fn
+
+    x, y, w1, w2 = _two_layer_data()
+    f = sourcegrad.differentiate(loss_fn, wrt="w1")
+    np.testing.assert_allclose(f.grad(x, y, w1, w2, device="dask"), f.grad(x, y, w1, w2), rtol=1e-10, atol=1e-12)
