@@ -208,6 +208,7 @@ class _Writer:
             if simple is not None:
                 out.append(simple)
             elif isinstance(stmt, ir.If):
+                out.extend(self.decided(stmt.test))
                 out.append(gast.If(test=copy.deepcopy(stmt.test), body=self.forward(stmt.body, taping) or [gast.Pass()],
                                    orelse=self.forward(stmt.orelse, taping)))
             elif isinstance(stmt, ir.Loop) and id(stmt) in self.checkpointed:
@@ -215,6 +216,14 @@ class _Writer:
             elif isinstance(stmt, ir.Loop):
                 out.extend(self.forward_loop(stmt, taping))
         return out
+
+    def decided(self, test):
+        """`c = bool(c)` before an `if` on an array's truth value (`c = x.sum() > 0`): the backward pass tests c
+        again, and a Python bool is read there without a second wait for the GPU (cupy) or a second computation
+        of everything before it (dask)."""
+        if isinstance(test, gast.Name) and isinstance(self.rev.facts.rank(test), int):
+            return [_assign(test.id, _call_name("bool", [ir.name(test.id)]))]
+        return []
 
     def checkpointed_loop(self, node):
         """A loop written with sourcegrad.checkpoint, forward: no tape, its state saved where the schedule says."""
