@@ -135,3 +135,51 @@ def test_device_dask_moves_numpy_arguments_into_the_graph():
     x, y, w1, w2 = _two_layer_data()
     f = sourcegrad.differentiate(loss_fn, wrt="w1")
     np.testing.assert_allclose(f.grad(x, y, w1, w2, device="dask"), f.grad(x, y, w1, w2), rtol=1e-10, atol=1e-12)
+
+
+def loss_with_one_data_dependent_branch(w, x):
+    h = np.tanh(x @ w)
+    if h.sum() > 0:
+        return np.sum(h * h)
+    return -np.sum(h)
+
+
+def test_a_data_dependent_branch_is_computed_once_and_the_gradient_once():
+    """The decision is kept as a Python bool, so the backward pass's `if` computes nothing: one computation for
+    the condition, one for value and gradients together."""
+    from dask.callbacks import Callback
+
+    class CountComputations(Callback):
+        count = 0
+
+        def _start(self, dsk):
+            CountComputations.count += 1
+
+    w, x = rng.standard_normal((4, 3)) * 0.5, rng.standard_normal((60, 4))
+    f = sourcegrad.differentiate(loss_with_one_data_dependent_branch)
+    expected = f.grad(w, x)
+    with CountComputations():
+        got = f.grad(w, da.from_array(x, chunks=(20, 4)))
+    assert CountComputations.count == 2
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_two_layer_gradient_stays_a_graph_until_it_is_computed():
+    """lazy=True computes nothing: every operation of the generated code went to dask (none fell back to numpy's
+    function on computed arrays)."""
+    from dask.callbacks import Callback
+    from two_layer import loss_fn
+
+    class CountComputations(Callback):
+        count = 0
+
+        def _start(self, dsk):
+            CountComputations.count += 1
+
+    x, y, w1, w2 = _two_layer_data()
+    f = sourcegrad.differentiate(loss_fn, wrt=("w1", "w2"))
+    with CountComputations():
+        value, (g1, g2) = f.value_and_grad(da.from_array(x, chunks=(100, 20)), da.from_array(y, chunks=(100, 5)),
+                                           w1, w2, lazy=True)
+    assert CountComputations.count == 0
+    assert all(isinstance(v, da.Array) for v in (value, g1, g2))

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sourcegrad
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -111,3 +113,24 @@ def test_cli_refuses_steps_for_a_script_without_main(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 2 and "has no main()" in run.stderr
     assert "script ran" not in run.stdout
+
+
+def test_newton_with_hessian_vector_products_converges_quadratically():
+    import newton
+
+    losses = newton.fit(steps=8, log=quiet)
+    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    gaps = [loss - losses[-1] for loss in losses[:5]]
+    assert gaps[3] < 10 * gaps[2] ** 2 and gaps[4] < 10 * gaps[3] ** 2  # each error about the square of the one before
+
+
+def test_newtons_conjugate_gradient_matches_a_solve_with_the_whole_hessian():
+    import newton
+
+    x, y = newton.make_data()
+    w = np.random.default_rng(1).standard_normal(x.shape[1]) * 0.1
+    g = newton.loss.grad(w, x, y, 1e-2)
+    hessian = sourcegrad.hessian(newton.loss)(w, x, y, 1e-2)
+    step = newton.conjugate_gradient(lambda p: newton.loss.hvp((w, x, y, 1e-2), p), g, iterations=40,
+                                     tolerance=1e-12)
+    np.testing.assert_allclose(step, np.linalg.solve(hessian, g), rtol=1e-8, atol=1e-10)

@@ -37,3 +37,10 @@ def test_readme_shows_the_committed_forward_mode_code():
     generated = (REPO / "generated" / "curve_fit_residuals__jvp_params__111.py").read_text()
     code = generated.split("\n\n", 1)[1].strip("\n")
     assert code in readme, "README's forward-mode code is stale: paste generated/curve_fit_residuals__jvp_*.py"
+
+
+def test_readme_shows_the_committed_hessian_vector_product_code():
+    readme = (REPO / "README.md").read_text()
+    generated = (REPO / "generated" / "newton_loss__hvp_w__1210.py").read_text()
+    code = generated.split("\n\n", 1)[1].strip("\n")
+    assert code in readme, "README's Hessian-vector product code is stale: paste generated/newton_loss__hvp_*.py"

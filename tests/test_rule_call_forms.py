@@ -203,3 +203,38 @@ def test_masks_combined_with_bitwise_operators_match_finite_differences():
     numeric = (masks_combined_with_bitwise_operators(x + eps * t, y)
                - masks_combined_with_bitwise_operators(x - eps * t, y)) / (2 * eps)
     assert derivative == pytest.approx(numeric, rel=1e-6)
+
+
+# ---- decompositions that read one triangle, at a matrix whose triangles differ ----------------------------------
+# numpy's hermitian pinv, cholesky and eigh read the lower triangle (eigh's UPLO chooses): the gradient of the other
+# triangle is 0, and the read triangle's gradient must come from the symmetric matrix numpy built from it, not
+# from the matrix as passed. The rule table samples symmetric matrices, where both readings agree.
+
+def pinv_hermitian_of_a_lopsided_matrix(x, w):
+    return (np.linalg.pinv(x, hermitian=True) * w).sum()
+
+
+def cholesky_of_a_lopsided_matrix(x, w):
+    return (np.linalg.cholesky(x) * w).sum()
+
+
+def eigh_of_a_lopsided_matrix(x, w):
+    values, vectors = np.linalg.eigh(x)
+    return (values * w[0]).sum() + (vectors * w).sum()
+
+
+def _lopsided(n=3):
+    """A symmetric positive definite matrix with its upper triangle then changed: numpy reads the lower one."""
+    a = rng.standard_normal((n, n))
+    spd = a @ a.T + n * np.eye(n)
+    return spd + np.triu(rng.standard_normal((n, n)), 1)
+
+
+@pytest.mark.parametrize("fn", [pinv_hermitian_of_a_lopsided_matrix, cholesky_of_a_lopsided_matrix,
+                                eigh_of_a_lopsided_matrix], ids=lambda fn: fn.__name__)
+def test_one_triangle_decompositions_at_a_matrix_whose_triangles_differ(fn):
+    x, w = _lopsided(), rng.standard_normal((3, 3))
+    check = sourcegrad.check_grad(fn, x, w, wrt="x")
+    assert check, check.explain()
+    gradient = sourcegrad.grad(fn, wrt="x")(x, w)
+    np.testing.assert_array_equal(np.triu(gradient, 1), 0.0)

@@ -356,15 +356,21 @@ def _agreeing_positions(dask_function, numpy_function):
         return sys.maxsize
     count = 0
     for mine, other in zip(ours, theirs):
-        if mine.name != other.name or mine.kind not in _POSITIONAL or other.kind not in _POSITIONAL:
-            if mine.kind is inspect.Parameter.VAR_POSITIONAL and other.kind is inspect.Parameter.VAR_POSITIONAL:
-                return sys.maxsize  # `*arrays` on both sides (np.stack's relatives)
+        if other.kind is inspect.Parameter.VAR_POSITIONAL:
+            return sys.maxsize  # dask's `*args` wrappers (its ufuncs) hand numpy's arguments on as they are
+        same = _SYNONYMS.get(mine.name, mine.name) == _SYNONYMS.get(other.name, other.name)
+        if not same or mine.kind not in _POSITIONAL or other.kind not in _POSITIONAL:
             break
         count += 1
     return count
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+# Names the two libraries give the same positional parameter: the array operated on, a sequence of arrays, a shape.
+_SYNONYMS = {**dict.fromkeys(("a", "x", "z", "arr", "array", "ary", "m", "x1", "arr1", "lhs", "array_like", "object",
+                              "prototype"), "array"),
+             **dict.fromkeys(("b", "x2", "arr2", "rhs"), "b"), **dict.fromkeys(("arrays", "seq", "tup"), "arrays"),
+             "newshape": "shape"}
 
 
 def _walks_memory_order(args, kwargs):

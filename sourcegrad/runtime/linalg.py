@@ -640,6 +640,8 @@ def pinv_grad(grad, a, result, hermitian):
     the projections applied as products rather than built as identity matrices.
     """
     grad = _as_array(grad, result)
+    if hermitian:  # the matrix numpy took the pseudo-inverse of: the upper triangle may differ from the lower
+        a = _symmetric(a, upper=False)
     p, p_t, g_t = result, swap_last_axes(result), swap_last_axes(grad)
     da = -(p_t @ grad @ p_t)
     left = g_t @ (p @ p_t)  # G^T P P^T, then (I - a P) in front
@@ -667,6 +669,18 @@ def einsum_operand_jvp(tangent, position, *arguments):
 
 
 @helper
+def einsum_operand_jvp_grad(grad, operand, position, tangent, *arguments):
+    """For hvp: the gradient of einsum_operand_jvp(tangent, position, *arguments) with respect to arguments[operand].
+    einsum is linear in each operand, so it is einsum's own gradient with the tangent in place `position`; the
+    operand the tangent replaces does not enter at all, and gets zeros."""
+    if operand == position:
+        return _xp(arguments[operand]).zeros_like(arguments[operand])
+    arguments = list(arguments)
+    arguments[position] = tangent
+    return einsum_operand_grad(grad, operand, *arguments)
+
+
+@helper
 def norm_jvp(tangent, norm, x, ord, axis, keepdims):
     """The tangent of np.linalg.norm(x, ord, axis, keepdims): the norm's derivative in each element (norm_grad's,
     subgradients and ties included) times that element's tangent, summed over the reduced axes."""
@@ -681,6 +695,47 @@ def norm_jvp(tangent, norm, x, ord, axis, keepdims):
     else:
         axes = tuple(axis) if isinstance(axis, (tuple, list)) else (operator.index(axis),)
     return (slope * tangent).sum(axis=axes, keepdims=keepdims)
+
+
+@helper
+def norm_jvp_grad(grad, tangent, norm, x, ord, axis, keepdims, part):
+    """For hvp: the gradient of sum(grad * norm_jvp(tangent, norm, x, ord, axis, keepdims)) with respect to x (part
+    "x") or to the norm it was handed (part "norm").
+
+    norm_jvp sums slope * tangent over the reduced axes, slope being the norm's gradient. For a p-norm (the 2-norm
+    and Frobenius norm among them) slope = sign(x) |x|^(p-1) / norm^(p-1), whose derivatives are
+    (p-1) |x|^(p-2) / norm^(p-1) in x and -(p-1) sign(x) |x|^(p-1) / norm^p in the norm. The 1-, max-, min- and
+    count norms and the matrix 1- and inf-norms are piecewise linear: no second derivative where they have a first.
+    The spectral and nuclear norms' would need the singular vectors' derivatives: refused.
+    """
+    listed = isinstance(x, (list, tuple))
+    if listed:  # numpy makes the list one array, as norm_jvp does
+        xp = _xp(*x, *tangent)
+        x = xp.stack([_as_array(item, norm) for item in x])
+        tangent = xp.stack([_as_array(item, x) for item in tangent])
+    xp = _xp(tangent, x)
+    nd = x.ndim
+    if axis is None:
+        axes = tuple(range(nd))
+        matrix = ord is not None and nd == 2
+    else:
+        axes = tuple(a % nd for a in (tuple(axis) if isinstance(axis, (tuple, list)) else (operator.index(axis),)))
+        matrix = len(axes) == 2
+    if matrix and ord in (2, -2, "nuc"):
+        raise SourcegradError(f"no second derivative through np.linalg.norm(..., ord={ord!r}) of matrices yet: hvp "
+                              "would need the singular vectors' derivatives",
+                              hint="Take hvp of a function without it, or difference f.grad numerically.")
+    p = 2 if ord is None or ord == "fro" else ord
+    flat = p in (0, 1, -1, float("inf"), float("-inf")) if matrix else p in (0, 1, float("inf"), float("-inf"))
+    if flat:
+        zeros = xp.zeros_like(x) if part == "x" else xp.zeros_like(_as_array(norm, x))
+        return list(zeros) if listed and part == "x" else zeros
+    g, r = _keep(grad, x, axes, keepdims), _keep(norm, x, axes, keepdims)
+    if part == "x":
+        result = g * tangent * (p - 1) * abs(x) ** (p - 2) / r ** (p - 1)
+        return list(result) if listed else result
+    slope = xp.sign(x) * abs(x) ** (p - 1)
+    return -(p - 1) * (g * tangent * slope).sum(axis=axes, keepdims=keepdims) / _as_array(norm, x) ** p
 
 
 @helper
@@ -806,3 +861,238 @@ def svd_jvp(tangent, result, a, full_matrices, compute_uv, hermitian):
     d_u = u @ (f * (dp * columns + rows * dp_t)) + (tangent @ v - u @ dp) / columns
     d_v = v @ (f * (rows * dp + dp_t * columns)) + (t_t @ u - v @ dp_t) / columns
     return d_u, xp.diagonal(dp, axis1=-2, axis2=-1).copy(), swap_last_axes(d_v)
+
+
+# ---- second order: the gradients of the tangent helpers above, for hvp (reverse mode over the tangent lines) ------
+# Each helper is linear in its tangent, whose gradient is the primitive's own gradient helper; these are the terms of
+# the other arguments (the matrix, or the primal result the tangent reads), the second derivatives proper.
+
+
+def _all_but_pairs(s):
+    """P[..., i, j] = the product of every value of s but s_i and s_j (i != j), 0 on the diagonal, without dividing (a
+    singular matrix's singular values have zeros): for i < j, the product before i, times the one strictly between i
+    and j (a running product along each row of s masked to the columns after i), times the one after j."""
+    xp = _xp(s)
+    ones = xp.ones_like(s[..., :1])
+    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)  # s_0 ... s_{i-1}
+    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([s[..., 1:], ones], axis=-1), axis=-1), axis=-1), axis=-1)
+    later = xp.triu(xp.ones((s.shape[-1],) * 2, dtype=bool), 1)  # [i, k]: k > i
+    masked = xp.where(later, s[..., None, :], 1)
+    running = xp.cumprod(xp.concatenate([xp.ones_like(masked[..., :1]), masked[..., :-1]], axis=-1), axis=-1)
+    upper = xp.where(later, before[..., :, None] * running * after[..., None, :], 0)  # s_{i+1} ... s_{j-1} between
+    return upper + swap_last_axes(upper)
+
+
+@helper
+def det_jvp_grad(grad, tangent, a):
+    """d(grad * det_jvp(tangent, a))/da: the Hessian of det along the tangent, exact at a singular matrix too.
+
+    With a = U diag(s) V^T and T = U^T tangent V: det(a + e) = det(U) det(V) det(diag(s) + U^T e V), whose part of
+    second order is, with P_ij the product of every singular value but s_i and s_j, the sum over i != j of
+    P_ij (E_ii E_jj - E_ij E_ji) / 2. Its derivative along T is U (diag(P diag(T)) - P * T^T) V^T, times det(U) det(V).
+    """
+    xp = _xp(grad, tangent, a)
+    u, s, vt = xp.linalg.svd(a)
+    t = swap_last_axes(u) @ _as_array(tangent, a) @ swap_last_axes(vt)
+    p = _all_but_pairs(s)
+    diagonal = xp.diagonal(t, axis1=-2, axis2=-1)
+    inner = _diagonal_matrix((p @ diagonal[..., None])[..., 0]) - p * swap_last_axes(t)
+    scale = _as_array(grad, a) * xp.linalg.det(u) * xp.linalg.det(vt)
+    return scale[..., None, None] * (u @ inner @ vt)
+
+
+@helper
+def slogdet_jvp_grad(grad, tangent, a):
+    """d(grad[1] * trace(solve(a, tangent)))/da = -grad[1] (a^-1 tangent a^-1)^T: the Hessian of logabsdet along the
+    tangent (the sign's tangent is 0 everywhere)."""
+    xp = _xp(tangent, a)
+    inverse = xp.linalg.inv(a)
+    return -_as_array(grad[1], a)[..., None, None] * swap_last_axes(inverse @ _as_array(tangent, a) @ inverse)
+
+
+@helper
+def solve_jvp_grad_result(grad, tangent, a, result):
+    """d(grad . solve_jvp(tangent, a, result))/d result = -tangent^T solve(a^T, grad), vectors or matrices as numpy
+    solved for (a's gradient is solve's own, solve_grad_left, of the tangent's result)."""
+    xp = _xp(grad, tangent, a)
+    grad = _as_array(grad, result)
+    if _solve_is_vector(a, result):
+        back = broadcast_solve(xp.linalg.solve, xp, swap_last_axes(a), grad[..., None])
+        return unbroadcast(-(swap_last_axes(_as_array(tangent, a)) @ back)[..., 0], result)
+    back = broadcast_solve(xp.linalg.solve, xp, swap_last_axes(a), grad)
+    return unbroadcast(-(swap_last_axes(_as_array(tangent, a)) @ back), result)
+
+
+@helper
+def cholesky_jvp_grad(grad, tangent, result, upper):
+    """d(grad . cholesky_jvp(tangent, result, upper))/d result, the factor L (result, or its transpose for upper=True).
+
+    With M = L^-1 S L^-T (S the symmetric matrix the tangent's triangle stands for), phi taking the lower triangle with
+    half the diagonal, and H = phi(L^T grad): the tangent L phi(M) moves with L as grad phi(M)^T - L^-T (H + H^T) M.
+    """
+    xp = _xp(grad, tangent, result)
+    grad = _as_array(grad, result)
+    lower, lower_grad = (swap_last_axes(result), swap_last_axes(grad)) if upper else (result, grad)
+    s = _symmetric(_as_array(tangent, result), upper)
+    inner = xp.linalg.solve(lower, swap_last_axes(xp.linalg.solve(lower, s)))  # M = L^-1 S L^-T (S symmetric)
+    phi_inner = xp.tril(inner) - 0.5 * inner * _eye_like(inner)
+    product = swap_last_axes(lower) @ lower_grad
+    h = xp.tril(product) - 0.5 * product * _eye_like(product)
+    d_lower = (lower_grad @ swap_last_axes(phi_inner)
+               - xp.linalg.solve(swap_last_axes(lower), (h + swap_last_axes(h)) @ inner))  # ... - L^-T (H + H^T) M
+    return swap_last_axes(d_lower) if upper else d_lower
+
+
+@helper
+def eigh_jvp_grad(grad, tangent, result, UPLO):
+    """d(grad . eigh_jvp(tangent, result, UPLO))/d result: the gradients of the eigenvalues and of the eigenvectors.
+
+    With S the symmetric matrix of the tangent's triangle, M = V^T S V, F as in eigh_jvp and K = F * (V^T grad_V):
+    the tangents diag(M) and V (F * M) move with V as 2 S V diag(grad_w) + grad_V (F * M)^T + S V (K + K^T), and
+    with w through F (dF_ij = -F_ij^2 (dw_j - dw_i)): Q = F^2 * M * (V^T grad_V), its row sums less its column sums.
+    """
+    values, vectors = result
+    values_grad, vectors_grad = (_as_array(g, vectors) for g in grad)
+    s = _symmetric(_as_array(tangent, vectors), UPLO in ("U", "u"))
+    s_v = s @ vectors
+    m = swap_last_axes(vectors) @ s_v
+    f = _pair_reciprocals(values)
+    projected = swap_last_axes(vectors) @ vectors_grad  # V^T grad_V
+    k = f * projected
+    d_vectors = (2 * s_v * values_grad[..., None, :] + vectors_grad @ swap_last_axes(f * m)
+                 + s_v @ (k + swap_last_axes(k)))
+    q = f * f * m * projected
+    return q.sum(axis=-1) - q.sum(axis=-2), d_vectors
+
+
+def _pinv_jvp_parts(grad, tangent, a, result, hermitian):
+    """The gradient, the tangent and the matrix (their triangles made symmetric for hermitian=True), P, P^T, T^T."""
+    grad = _as_array(grad, result)
+    if hermitian:
+        a, tangent = _symmetric(a, upper=False), _symmetric(tangent, upper=False)
+    return grad, tangent, a, result, swap_last_axes(result), swap_last_axes(tangent)
+
+
+@helper
+def pinv_jvp_grad_matrix(grad, tangent, a, result, hermitian):
+    """d(grad . pinv_jvp(tangent, a, result, hermitian))/da: a appears in the projections (I - a P) and (I - P a) alone,
+    in -P P^T T^T a P and -P a T^T P^T P, whose gradients are -(T P P^T) G P^T and -P^T G (P^T P T)."""
+    g, t, a, p, p_t, _ = _pinv_jvp_parts(grad, tangent, a, result, hermitian)
+    da = -((t @ (p @ p_t)) @ g @ p_t) - p_t @ g @ ((p_t @ p) @ t)
+    return _from_triangle(da, upper=False) if hermitian else da
+
+
+@helper
+def pinv_jvp_grad_result(grad, tangent, a, result, hermitian):
+    """d(grad . pinv_jvp(tangent, a, result, hermitian))/d result, P = result: the gradient of each P in
+    -P T P + P P^T T^T - P P^T T^T a P + T^T P^T P - P a T^T P^T P, the tangent and a held still."""
+    g, t, a, p, p_t, t_t = _pinv_jvp_parts(grad, tangent, a, result, hermitian)
+    g_t = swap_last_axes(g)
+    w, y = t_t @ a, a @ t_t  # T^T a and a T^T
+    w_t, y_t = swap_last_axes(w), swap_last_axes(y)
+    dp = -(g @ p_t @ t_t) - t_t @ p_t @ g  # -P T P
+    dp = dp + g @ t @ p + t_t @ g_t @ p  # P P^T T^T
+    dp = dp - g @ p_t @ w_t @ p - w @ p @ g_t @ p - w_t @ p @ p_t @ g  # -P P^T (T^T a) P
+    dp = dp + p @ g_t @ t_t + p @ t @ g  # T^T P^T P
+    return dp - g @ p_t @ p @ y_t - p @ g_t @ p @ y - p @ y_t @ p_t @ g  # -P (a T^T) P^T P
+
+
+def _qr_jvp_backward(grad, tangent, result, a, mode):
+    """The gradients of Q and R (Q the reduced QR's, which mode 'r' computes inside qr_jvp) from qr_jvp's tangents.
+
+    qr_jvp is X = T R^-1, C = Q^T X, U = triu(C) + tril(C, -1)^T, dR = U R and dQ = X - Q U: each step backwards.
+    """
+    xp = _xp(tangent, a)
+    if mode == "r":
+        q, r = xp.linalg.qr(a)[0], result
+        q_grad, r_grad = xp.zeros_like(q), _as_array(grad, a)
+    else:
+        q, r = result
+        q_grad, r_grad = (_as_array(g, a) for g in grad)
+    x = swap_last_axes(xp.linalg.solve(swap_last_axes(r), swap_last_axes(_as_array(tangent, a))))  # T R^-1
+    c = swap_last_axes(q) @ x
+    u = xp.triu(c) + swap_last_axes(xp.tril(c, -1))
+    u_grad = r_grad @ swap_last_axes(r) - swap_last_axes(q) @ q_grad
+    c_grad = xp.triu(u_grad) + xp.tril(swap_last_axes(u_grad), -1)
+    x_grad = q_grad + q @ c_grad
+    q_total = -(q_grad @ swap_last_axes(u)) + x @ swap_last_axes(c_grad)
+    r_total = swap_last_axes(u) @ r_grad - swap_last_axes(xp.linalg.solve(r, swap_last_axes(x_grad) @ x))  # X^T..R^-T
+    return q, r, q_total, r_total
+
+
+@helper
+def qr_jvp_grad_result(grad, tangent, result, a, mode):
+    """d(grad . qr_jvp(tangent, result, a, mode))/d result: the gradients of Q and R (of R alone for mode 'r')."""
+    _, _, q_total, r_total = _qr_jvp_backward(grad, tangent, result, a, mode)
+    return r_total if mode == "r" else (q_total, r_total)
+
+
+@helper
+def qr_jvp_grad_matrix(grad, tangent, result, a, mode):
+    """d(grad . qr_jvp(tangent, result, a, mode))/da: for mode 'r', through the Q that qr_jvp computes from a (its
+    gradient qr's own); other modes read a for its shape alone (0)."""
+    if mode != "r":
+        return _xp(a).zeros_like(a)
+    q, r, q_total, _ = _qr_jvp_backward(grad, tangent, result, a, mode)
+    return qr_grad((q_total, _xp(a).zeros_like(r)), (q, r), a, "reduced")
+
+
+def _svd_jvp_backward(grad, tangent, result, a):
+    """The gradients of U, s and V^T from svd_jvp's tangents (compute_uv=True), each of its steps backwards:
+    dP = U^T T V, A = dP S + S dP^T, B = S dP + dP^T S, dU = U (F * A) + (T V - U dP) S^-1,
+    dV = V (F * B) + (T^T U - V dP^T) S^-1, ds = diag(dP), F[i, j] = 1 / (s_j^2 - s_i^2) off the diagonal."""
+    u, s, vh = result
+    u_grad, s_grad, vh_grad = (_as_array(g, a) for g in grad)
+    t = _as_array(tangent, a)
+    v, t_t, v_grad = swap_last_axes(vh), swap_last_axes(t), swap_last_axes(vh_grad)
+    dp = swap_last_axes(u) @ t @ v
+    dp_t = swap_last_axes(dp)
+    f = _pair_reciprocals(s * s)
+    columns, rows = s[..., None, :], s[..., :, None]
+    a_part, b_part = dp * columns + rows * dp_t, rows * dp + dp_t * columns
+    z, y = t @ v - u @ dp, t_t @ u - v @ dp_t  # dU's and dV's parts outside the spans, before dividing by S
+    z_grad, y_grad = u_grad / columns, v_grad / columns
+    ut_gu, vt_gv = swap_last_axes(u) @ u_grad, swap_last_axes(v) @ v_grad
+    a_grad, b_grad = ut_gu * f, vt_gv * f
+    f_grad = ut_gu * a_part + vt_gv * b_part
+    u_total = u_grad @ swap_last_axes(f * a_part) - z_grad @ dp_t + t @ y_grad
+    v_total = v_grad @ swap_last_axes(f * b_part) + t_t @ z_grad - y_grad @ dp
+    dp_grad = (_diagonal_matrix(s_grad) - swap_last_axes(u) @ z_grad - swap_last_axes(y_grad) @ v
+               + a_grad * columns + swap_last_axes(a_grad) * columns + rows * b_grad + rows * swap_last_axes(b_grad))
+    u_total = u_total + t @ v @ swap_last_axes(dp_grad)
+    v_total = v_total + t_t @ u @ dp_grad
+    q = f_grad * f * f
+    s_total = (-(z_grad * z).sum(axis=-2) / s - (y_grad * y).sum(axis=-2) / s
+               + (a_grad * dp).sum(axis=-2) + (a_grad * dp_t).sum(axis=-1)
+               + (b_grad * dp).sum(axis=-1) + (b_grad * dp_t).sum(axis=-2)
+               + 2 * s * (q.sum(axis=-1) - q.sum(axis=-2)))
+    return u_total, s_total, swap_last_axes(v_total)
+
+
+def _svd_values_jvp_backward(grad, tangent, a):
+    """compute_uv=False: ds = diag(U^T T V) with U and V computed from a; the gradients of that U and V^T."""
+    xp = _xp(tangent, a)
+    u, s, vh = xp.linalg.svd(a, full_matrices=False)
+    t, s_grad = _as_array(tangent, a), _as_array(grad, a)[..., None, :]
+    u_total = (t @ swap_last_axes(vh)) * s_grad  # T V diag(grad_s)
+    vh_total = swap_last_axes((swap_last_axes(t) @ u) * s_grad)  # (T^T U diag(grad_s))^T
+    return (u, s, vh), (u_total, xp.zeros_like(s), vh_total)
+
+
+@helper
+def svd_jvp_grad_result(grad, tangent, result, a, full_matrices, compute_uv, hermitian):
+    """d(grad . svd_jvp(tangent, result, a, ...))/d result: the gradients of U, s and V^T (compute_uv=False: the
+    singular values' tangent reads U and V computed from a, not the result, so 0)."""
+    if not compute_uv:
+        return _xp(result).zeros_like(result)
+    return _svd_jvp_backward(grad, tangent, result, a)
+
+
+@helper
+def svd_jvp_grad_matrix(grad, tangent, result, a, full_matrices, compute_uv, hermitian):
+    """d(grad . svd_jvp(tangent, result, a, ...))/da: with compute_uv=False, through the U and V that svd_jvp computes
+    from a (their gradient svd's own); otherwise a is read for its shape alone (0)."""
+    if compute_uv:
+        return _xp(a).zeros_like(a)
+    factors, factor_grads = _svd_values_jvp_backward(grad, tangent, a)
+    return svd_grad(factor_grads, factors, a, False, True, False)

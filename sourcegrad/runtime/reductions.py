@@ -83,6 +83,24 @@ def prod_jvp(tangent, x, axis, keepdims):
     return _reduced((_products_of_the_others(flat) * moved).sum(axis=-1), x, axis, keepdims)
 
 
+@helper
+def prod_jvp_grad(grad, tangent, x, axis, keepdims):
+    """x's gradient through prod_jvp (hvp of np.prod): prod_jvp is the sum over i of t[i] times the product of x[k]
+    for k not i, so x[j] gets grad times the sum over i not j of t[i] times the product of x[k] for k neither i nor
+    j. Those pair products come from x with a 1 at i, for each i, as prod_grad's do from x: no dividing by x, so
+    right where x has zeros (n times the memory of x along the reduced axes, n their size)."""
+    x = _operand(x, grad)
+    flat, kept_shape, permutation = _axes_last(x, axis)
+    moved, _, _ = _axes_last(_as_array(tangent, x), axis)
+    xp = array_namespace(flat)
+    own = xp.eye(flat.shape[-1], dtype=bool)  # own[i, k]: k is i
+    with_one = xp.where(own, xp.ones((), dtype=flat.dtype), flat[..., None, :])  # (..., i, k)
+    pairs = xp.where(own, xp.zeros((), dtype=flat.dtype), _products_of_the_others(with_one))  # (..., i, j), 0 at j = i
+    summed = (moved[..., :, None] * pairs).sum(axis=-2)
+    grad = _as_array(grad, x).reshape(kept_shape + (1,))
+    return _axes_back(summed * grad, x, permutation)
+
+
 def _first_extreme_grad(grad, x, axis, pick):
     x = _operand(x, grad)
     flat, kept_shape, permutation = _axes_last(x, axis)
@@ -186,6 +204,38 @@ def cumprod_jvp(tangent, x, axis):
     partial = _cumprod_partials(xp.moveaxis(x, axis, -1))
     summed = (partial * xp.moveaxis(tangent, axis, -1)[..., :, None]).sum(axis=-2)
     return xp.moveaxis(summed, -1, axis)
+
+
+@helper
+def cumprod_jvp_grad(grad, tangent, x, axis):
+    """x's gradient through cumprod_jvp (hvp of np.cumprod), without dividing by x.
+
+    cumprod_jvp's result[j] is the sum over i <= j of t[i] times the product of x[k] for k <= j but i, so x[m] gets
+    the sum over i not m of t[i] S[i, m], with S[i, m] = sum over j >= max(i, m) of grad[j] times the product of x[k]
+    for k <= j but i and m. For i < m that splits at m: (the product of x[k] for k < m but i) times B[m], with
+    B[m] = the sum over j >= m of grad[j] times the product of x[k] for m < k <= j; S is symmetric. Each factor is
+    an n-by-n table of cumulative products (n the length of the axis), as in cumprod_grad.
+    """
+    x = _operand(x, grad)
+    shape = x.shape
+    grad, tangent = _as_array(grad, x), _as_array(tangent, x)
+    if axis is None:  # np.cumprod flattens x first
+        x, grad, tangent, axis = x.reshape(-1), grad.reshape(-1), tangent.reshape(-1), 0
+    axis = operator.index(axis) % max(x.ndim, 1)
+    xp = array_namespace(x, grad, tangent)
+    moved = xp.moveaxis(x, axis, -1)
+    n = moved.shape[-1]
+    partial = _cumprod_partials(moved)  # (..., i, j): the product of x[k] for k <= j but i, where j >= i
+    before = xp.concatenate([xp.zeros_like(partial[..., :1]), partial[..., :-1]], axis=-1)  # (..., i, m): k < m, i < m
+    not_after = xp.tril(xp.ones((n, n), dtype=bool))  # not_after[m, k]: k <= m
+    later = xp.triu(xp.ones((n, n), dtype=bool))  # later[m, j]: j >= m
+    between = xp.where(later, xp.cumprod(xp.where(not_after, xp.ones((), dtype=moved.dtype), moved[..., None, :]),
+                                         axis=-1), 0)  # (..., m, j): the product of x[k] for m < k <= j
+    weights = (between * xp.moveaxis(grad, axis, -1)[..., None, :]).sum(axis=-1)  # B[m]
+    pairs = before * weights[..., None, :]  # (..., i, m): S[i, m] for i < m, 0 elsewhere
+    t = xp.moveaxis(tangent, axis, -1)
+    summed = (t[..., :, None] * pairs).sum(axis=-2) + (pairs * t[..., None, :]).sum(axis=-1)
+    return xp.moveaxis(summed.astype(grad.dtype, copy=False), -1, axis).reshape(shape)
 
 
 def _kept(x):

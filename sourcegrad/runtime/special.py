@@ -139,12 +139,32 @@ def multivariate_normal_cov_grad(grad, x, mean, cov):
     weights = xp.reshape(_point_weights(grad, points, whitened), (-1,))
     flat = xp.reshape(whitened, (-1, whitened.shape[-1]))
     symmetric = ((flat * weights[:, None]).T @ flat - weights.sum() * inverse) / 2
+    return _as_cov_is_read(symmetric, cov)
+
+
+def _as_cov_is_read(full_grad, cov):
+    """The gradient with respect to cov from the one with respect to the symmetric matrix scipy builds of it: a
+    matrix's lower triangle (an entry below the diagonal stands for its mirror too, so it gets both entries'
+    gradients: full_grad need not be symmetric), a diagonal's diagonal, one number's trace."""
+    xp = array_namespace(full_grad)
     ndim = len(numpy.shape(cov))
     if ndim == 0:
-        return xp.trace(symmetric)
+        return xp.trace(full_grad)
     if ndim == 1:
-        return xp.reshape(xp.diagonal(symmetric).copy(), numpy.shape(cov))
-    return _from_triangle(symmetric, upper=False)
+        return xp.reshape(xp.diagonal(full_grad).copy(), numpy.shape(cov))
+    return _from_triangle(full_grad, upper=False)
+
+
+def _cov_change(tangent, cov, inverse):
+    """cov's tangent as the change of the symmetric matrix scipy builds of cov (see _multivariate_normal)."""
+    xp = array_namespace(inverse)
+    tangent = _as_array(tangent, inverse)
+    ndim = len(numpy.shape(cov))
+    if ndim == 0:
+        return tangent * xp.eye(inverse.shape[-1], dtype=inverse.dtype)
+    if ndim == 1:
+        return xp.diag(xp.reshape(tangent, (-1,)))
+    return _symmetric(tangent, upper=False)
 
 
 # ---- forward mode: the tangents of scipy.stats.multivariate_normal.logpdf ----------------------------------------
@@ -173,13 +193,38 @@ def multivariate_normal_cov_jvp(tangent, result, x, mean, cov):
     """The tangent from cov's: (a^T dcov a - trace(cov^-1 dcov)) / 2 per point with a = cov^-1 r, dcov read as scipy
     reads cov (a matrix's lower triangle, a diagonal, one number times the identity)."""
     xp, _, _, whitened, inverse = _multivariate_normal(x, mean, cov)
-    tangent = _as_array(tangent, whitened)
-    ndim = len(numpy.shape(cov))
-    if ndim == 0:
-        change = tangent * xp.eye(inverse.shape[-1], dtype=inverse.dtype)
-    elif ndim == 1:
-        change = xp.diag(xp.reshape(tangent, (-1,)))
-    else:
-        change = _symmetric(tangent, upper=False)
+    change = _cov_change(tangent, cov, inverse)
     per_point = (((whitened @ change) * whitened).sum(axis=-1) - (inverse * change).sum()) / 2
     return xp.reshape(per_point, numpy.shape(result))
+
+
+# ---- hvp: the tangents above differentiated in turn ----------------------------------------------------------
+# With W = cov^-1, a = W r per point, and cov's change dC read as the symmetric matrix scipy builds (dW = -W dC W):
+# x's tangent gives -(a . t), whose change is -(W t) . dr + (W t)^T dC a; mean's gives a . t, that with -t for t;
+# cov's gives (a^T D a - trace(W D)) / 2 with D its tangent read as cov, whose change is (W D a) . dr
+# - a^T dC (W D a) + trace(dC W D W) / 2. r = x - mean, so mean's gradient is minus x's, summed over the points.
+
+
+@helper
+def multivariate_normal_jvp_grad(grad, tangent, x, mean, cov, part, wrt):
+    """The gradient of multivariate_normal_{x,mean,cov}_jvp (part 0, 1, 2: whose tangent it is) with respect to x,
+    mean or cov (wrt 0, 1, 2); grad has the logpdf's shape, tangent that of the part's argument."""
+    xp, points, residuals, whitened, inverse = _multivariate_normal(x, mean, cov)
+    weights = _point_weights(grad, points, whitened)[..., None]
+    if part == 2:
+        change = _cov_change(tangent, cov, inverse)
+        along = (whitened @ change) @ inverse  # per point (W D a)^T
+        x_grad = weights * along
+        full = -(xp.reshape(x_grad, (-1, along.shape[-1])).T @ xp.reshape(whitened, (-1, along.shape[-1])))
+        full = full + weights.sum() * ((inverse @ change) @ inverse) / 2
+    else:
+        moved = _as_array(tangent, whitened)
+        direction = xp.reshape(moved, residuals.shape) if part == 0 else -xp.reshape(moved, residuals.shape[-1:])
+        along = direction @ inverse  # per point (W t)^T, t a point's own tangent or minus mean's
+        x_grad = -(weights * along)  # points + (k,): mean's one tangent reaches every point
+        full = -(xp.reshape(x_grad, (-1, along.shape[-1])).T @ xp.reshape(whitened, (-1, along.shape[-1])))
+    if wrt == 0:
+        return xp.reshape(x_grad, numpy.shape(x))
+    if wrt == 1:
+        return xp.reshape(-xp.reshape(x_grad, (-1, x_grad.shape[-1])).sum(axis=0), numpy.shape(mean))
+    return _as_cov_is_read(full, cov)

@@ -10,13 +10,16 @@ import operator
 import numpy as np
 
 from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
-from ..runtime.linalg import (cholesky_grad, cholesky_jvp, cross_grad_left, cross_grad_right, det_grad, det_jvp,
-                              dot_nd_grad_left, dot_nd_grad_right, eigh_grad, eigh_jvp, einsum_grad,
-                              einsum_operand_grad, einsum_operand_jvp, inner_grad_left, inner_grad_right,
-                              kron_grad_left, kron_grad_right, norm_divisor, norm_grad, norm_jvp, outer_grad_left,
-                              outer_grad_right, pinv_grad, pinv_jvp, qr_grad, qr_jvp, slogdet_grad, slogdet_jvp,
-                              solve_grad_left, solve_grad_right, solve_jvp, svd_grad, svd_jvp, swap_last_axes,
-                              tensordot_grad_left, tensordot_grad_right, trace_grad)
+from ..runtime.linalg import (cholesky_grad, cholesky_jvp, cholesky_jvp_grad, cross_grad_left, cross_grad_right,
+                              det_grad, det_jvp, det_jvp_grad, dot_nd_grad_left, dot_nd_grad_right, eigh_grad, eigh_jvp,
+                              eigh_jvp_grad, einsum_grad, einsum_operand_grad, einsum_operand_jvp, einsum_operand_jvp_grad,
+                              inner_grad_left,
+                              inner_grad_right, kron_grad_left, kron_grad_right, norm_divisor, norm_grad, norm_jvp, norm_jvp_grad,
+                              outer_grad_left, outer_grad_right, pinv_grad, pinv_jvp, pinv_jvp_grad_matrix,
+                              pinv_jvp_grad_result, qr_grad, qr_jvp, qr_jvp_grad_matrix, qr_jvp_grad_result,
+                              slogdet_grad, slogdet_jvp, slogdet_jvp_grad, solve_grad_left, solve_grad_right, solve_jvp,
+                              solve_jvp_grad_result, svd_grad, svd_jvp, svd_jvp_grad_matrix, svd_jvp_grad_result,
+                              swap_last_axes, tensordot_grad_left, tensordot_grad_right, trace_grad)
 from .registry import adjoint, d, method, ndim, tangent
 
 # ---- matrix products -------------------------------------------------------------------------
@@ -173,6 +176,20 @@ def einsum_tangent(result, subscripts, x, y=None, z=None, t=None, u=None, v=None
         d[result] = einsum_operand_jvp(d[v], 6, subscripts, x, y, z, t, u, v)
 
 
+# for hvp: the tangent's gradient is its operand's own; every other operand's is einsum's gradient with the tangent
+# in place `position` (einsum_operand_jvp_grad), the replaced one's zero
+@adjoint(einsum_operand_jvp)
+def einsum_operand_jvp_rule(out, tangent, position, subscripts, x, y, z, t, u, v):
+    d[tangent] = einsum_operand_grad(d[out], position, subscripts, x, y, z, t, u, v)
+    d[subscripts] = einsum_operand_jvp_grad(d[out], 0, position, tangent, subscripts, x, y, z, t, u, v)
+    d[x] = einsum_operand_jvp_grad(d[out], 1, position, tangent, subscripts, x, y, z, t, u, v)
+    d[y] = einsum_operand_jvp_grad(d[out], 2, position, tangent, subscripts, x, y, z, t, u, v)
+    d[z] = einsum_operand_jvp_grad(d[out], 3, position, tangent, subscripts, x, y, z, t, u, v)
+    d[t] = einsum_operand_jvp_grad(d[out], 4, position, tangent, subscripts, x, y, z, t, u, v)
+    d[u] = einsum_operand_jvp_grad(d[out], 5, position, tangent, subscripts, x, y, z, t, u, v)
+    d[v] = einsum_operand_jvp_grad(d[out], 6, position, tangent, subscripts, x, y, z, t, u, v)
+
+
 # ---- kron and cross ----------------------------------------------------------------------------
 
 
@@ -249,6 +266,15 @@ def norm_tangent(result, x, ord=None, axis=None, keepdims=False):
         d[result] = norm_jvp(d[x], result, x, ord, axis, keepdims)
 
 
+# for hvp: linear in the tangent (the norm's own gradient); x's and the norm's terms are the p-norms' second
+# derivatives, zero for the piecewise linear norms
+@adjoint(norm_jvp)
+def norm_jvp_rule(out, tangent, norm, x, ord, axis, keepdims):
+    d[tangent] = norm_grad(d[out], norm, x, ord, axis, keepdims)
+    d[x] = norm_jvp_grad(d[out], tangent, norm, x, ord, axis, keepdims, "x")
+    d[norm] = norm_jvp_grad(d[out], tangent, norm, x, ord, axis, keepdims, "norm")
+
+
 @adjoint(norm_divisor)  # for hvp: the norm itself wherever it has a derivative (it moves only the point 0)
 def norm_divisor_rule(result, norm):
     d[norm] = d[result]
@@ -282,6 +308,14 @@ def det_tangent(result, a):
     d[result] = det_jvp(d[a], a)
 
 
+# for hvp: linear in the tangent (det's own gradient); a's term is det's Hessian along the tangent, from the SVD
+# so that a singular matrix has one too
+@adjoint(det_jvp)
+def det_jvp_rule(result, tangent, a):
+    d[tangent] = det_grad(d[result], a)
+    d[a] = det_jvp_grad(d[result], tangent, a)
+
+
 # result = solve(a, b) = inv(a) @ b: d[b] = solve(a.T, d[result]) and d[a] = -d[b] @ result.T
 @adjoint(np.linalg.solve, new_array=True)
 def solve(result, a, b):
@@ -306,6 +340,15 @@ def solve_tangent(result, a, b):
         d[result] = solve_jvp(d[a], a, result)
 
 
+# for hvp: out = -solve(a, tangent @ result) is solve's result for the right-hand side -tangent @ result, so the
+# tangent's and a's gradients are solve's left one (of result and of out), and result's is tangent^T's product
+@adjoint(solve_jvp)
+def solve_jvp_rule(out, tangent, a, result):
+    d[tangent] = solve_grad_left(d[out], a, result, result)
+    d[a] = solve_grad_left(d[out], a, out, out)
+    d[result] = solve_jvp_grad_result(d[out], tangent, a, result)
+
+
 # Full rank only: where the rank changes, pinv jumps. A hermitian=True pinv reads a's lower triangle.
 @adjoint(np.linalg.pinv, new_array=True)
 def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
@@ -315,6 +358,14 @@ def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
 @tangent(np.linalg.pinv)
 def pinv_tangent(result, a, rcond=None, hermitian=False, *, rtol=None):
     d[result] = pinv_jvp(d[a], a, result, hermitian)
+
+
+# for hvp: linear in the tangent (pinv's own gradient), and a product of a and P = result otherwise
+@adjoint(pinv_jvp)
+def pinv_jvp_rule(out, tangent, a, result, hermitian):
+    d[tangent] = pinv_grad(d[out], a, result, hermitian)
+    d[a] = pinv_jvp_grad_matrix(d[out], tangent, a, result, hermitian)
+    d[result] = pinv_jvp_grad_result(d[out], tangent, a, result, hermitian)
 
 
 # ---- decompositions ----------------------------------------------------------------------------
@@ -330,6 +381,13 @@ def cholesky(result, a, /, *, upper=False):
 @tangent(np.linalg.cholesky)
 def cholesky_tangent(result, a, /, *, upper=False):
     d[result] = cholesky_jvp(d[a], result, upper)
+
+
+# for hvp: linear in the tangent (cholesky's own gradient); the factor's term is the second derivative
+@adjoint(cholesky_jvp)
+def cholesky_jvp_rule(out, tangent, result, upper):
+    d[tangent] = cholesky_grad(d[out], result, upper)
+    d[result] = cholesky_jvp_grad(d[out], tangent, result, upper)
 
 
 # slogdet, eigh, qr and svd return several arrays. d[result] is then a list with one gradient per array,
@@ -352,6 +410,13 @@ def slogdet_tangent(result, a):
     d[result] = slogdet_jvp(d[a], result, a)
 
 
+# for hvp: linear in the tangent (slogdet's own gradient); the sign read from result only for its shape
+@adjoint(slogdet_jvp, list_result=True, zero_gradient=("result",))
+def slogdet_jvp_rule(out, tangent, result, a):
+    d[tangent] = slogdet_grad(d[out], a)
+    d[a] = slogdet_jvp_grad(d[out], tangent, a)
+
+
 # The eigenvalues must be distinct (the eigenvectors are not unique otherwise).
 @adjoint(np.linalg.eigh, list_result=True)
 def eigh(result, a, UPLO="L"):
@@ -361,6 +426,14 @@ def eigh(result, a, UPLO="L"):
 @tangent(np.linalg.eigh)
 def eigh_tangent(result, a, UPLO="L"):
     d[result] = eigh_jvp(d[a], result, UPLO)
+
+
+# for hvp: linear in the tangent (eigh's own gradient); the eigenvalues' and eigenvectors' terms are the second
+# derivative, a list of two gradients as eigh's result has
+@adjoint(eigh_jvp, list_result=True)
+def eigh_jvp_rule(out, tangent, result, UPLO):
+    d[tangent] = eigh_grad(d[out], result, tangent, UPLO)
+    d[result] = eigh_jvp_grad(d[out], tangent, result, UPLO)
 
 
 @adjoint(np.linalg.qr, list_result=True)
@@ -373,6 +446,15 @@ def qr_tangent(result, a, mode="reduced"):
     d[result] = qr_jvp(d[a], result, a, mode)
 
 
+# for hvp: linear in the tangent (qr's own gradient); Q's and R's terms are the second derivative, and a has one only
+# for mode 'r', whose tangent computes Q from it
+@adjoint(qr_jvp, list_result=True)
+def qr_jvp_rule(out, tangent, result, a, mode):
+    d[tangent] = qr_grad(d[out], result, a, mode)
+    d[result] = qr_jvp_grad_result(d[out], tangent, result, a, mode)
+    d[a] = qr_jvp_grad_matrix(d[out], tangent, result, a, mode)
+
+
 # Distinct nonzero singular values; full_matrices=False unless the matrix is square.
 @adjoint(np.linalg.svd, list_result=True)
 def svd(result, a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -382,3 +464,12 @@ def svd(result, a, full_matrices=True, compute_uv=True, hermitian=False):
 @tangent(np.linalg.svd)
 def svd_tangent(result, a, full_matrices=True, compute_uv=True, hermitian=False):
     d[result] = svd_jvp(d[a], result, a, full_matrices, compute_uv, hermitian)
+
+
+# for hvp: linear in the tangent (svd's own gradient); U's, s's and V^T's terms are the second derivative, and a has
+# one only for compute_uv=False, whose tangent computes U and V from it
+@adjoint(svd_jvp, list_result=True)
+def svd_jvp_rule(out, tangent, result, a, full_matrices, compute_uv, hermitian):
+    d[tangent] = svd_grad(d[out], result, a, full_matrices, compute_uv, hermitian)
+    d[result] = svd_jvp_grad_result(d[out], tangent, result, a, full_matrices, compute_uv, hermitian)
+    d[a] = svd_jvp_grad_matrix(d[out], tangent, result, a, full_matrices, compute_uv, hermitian)

@@ -15,9 +15,9 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 import numpy as np
 
 from ..runtime import nonzero, ratio, reduce_like, size, unreduce
-from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumsum_grad, diff_grad, diff_part_grad,
+from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
-                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp)
+                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad)
 from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 
 # ---- the helpers of the rules below, differentiated in turn (hvp: reverse mode over tangent lines) ------------
@@ -126,6 +126,15 @@ def prod_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
 
 
 method("prod", np.prod)
+
+
+# for hvp: linear in the tangent, whose gradient is np.prod's own; x's is the second derivative, the products of
+# all the elements of a group but two (without dividing by x, as prod_grad)
+@adjoint(prod_jvp)
+def prod_jvp_rule(out, tangent, x, axis, keepdims):
+    d[tangent] = prod_grad(d[out], x, axis, keepdims)
+    d[x] = prod_jvp_grad(d[out], tangent, x, axis, keepdims)
+
 
 # ---- max and min: the gradient goes to the first extreme element -------------------------------------
 
@@ -244,6 +253,14 @@ def cumprod_tangent(result, x, axis=None, dtype=None, out=None):
 
 
 method("cumprod", np.cumprod)
+
+
+# for hvp: as for prod_jvp, the tangent's gradient is np.cumprod's own and x's the second derivative
+@adjoint(cumprod_jvp)
+def cumprod_jvp_rule(out, tangent, x, axis):
+    d[tangent] = cumprod_grad(d[out], x, axis)
+    d[x] = cumprod_jvp_grad(d[out], tangent, x, axis)
+
 
 # ---- differences: the adjoint of a difference is minus the difference the other way ---------------------
 

@@ -120,6 +120,16 @@ def logsumexp_tangent(result, a, axis=None, b=None, keepdims=False, return_sign=
         d[result] = logsumexp_jvp(d[a], result, a, axis, b, keepdims, return_sign)
 
 
+# for hvp, where b and return_sign are known only when the code runs (the helper refuses b= and return_sign=True,
+# as logsumexp_grad does): linear in the tangent, whose gradient is logsumexp's own; with s = exp(a - result), a's
+# gradient is the tangent times s, and result's minus the value itself (reverse mode adds result's through logsumexp)
+@adjoint(logsumexp_jvp)
+def logsumexp_jvp_rule(out, tangent, result, a, axis, b, keepdims, return_sign):
+    d[tangent] = logsumexp_grad(d[out], result, a, axis, b, keepdims, return_sign)
+    d[a] = unreduce(d[out], a, axis, keepdims) * tangent * np.exp(a - unreduce(result, a, axis, keepdims))
+    d[result] = -(d[out] * out)
+
+
 @adjoint(scipy.special.softmax, new_array=True)
 def softmax(result, x, axis=None):
     d[x] = result * (d[result] - np.sum(d[result] * result, axis=axis, keepdims=True))

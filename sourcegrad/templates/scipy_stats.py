@@ -11,8 +11,8 @@ import scipy.stats
 
 from ..runtime import unbroadcast
 from ..runtime.special import (digamma, multivariate_normal_cov_grad, multivariate_normal_cov_jvp,
-                               multivariate_normal_mean_grad, multivariate_normal_mean_jvp, multivariate_normal_x_grad,
-                               multivariate_normal_x_jvp)
+                               multivariate_normal_jvp_grad, multivariate_normal_mean_grad, multivariate_normal_mean_jvp,
+                               multivariate_normal_x_grad, multivariate_normal_x_jvp)
 from .registry import adjoint, d, tangent
 
 # ---- the normal distribution ----------------------------------------------------------------------------
@@ -132,3 +132,29 @@ def multivariate_normal_logpdf_tangent(result, x, mean=None, cov=1, allow_singul
     d[result] = multivariate_normal_x_jvp(d[x], result, x, mean, cov)
     d[result] = multivariate_normal_mean_jvp(d[mean], result, x, mean, cov)
     d[result] = multivariate_normal_cov_jvp(d[cov], result, x, mean, cov)
+
+
+# for hvp: each tangent helper is linear in its tangent, whose gradient is the logpdf's own; x's, mean's and cov's
+# are the second derivatives (multivariate_normal_jvp_grad's parts: 0 x, 1 mean, 2 cov). result gives the shape.
+@adjoint(multivariate_normal_x_jvp, zero_gradient=("result",))
+def multivariate_normal_x_jvp_rule(out, tangent, result, x, mean, cov):
+    d[tangent] = multivariate_normal_x_grad(d[out], x, mean, cov)
+    d[x] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 0, 0)
+    d[mean] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 0, 1)
+    d[cov] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 0, 2)
+
+
+@adjoint(multivariate_normal_mean_jvp, zero_gradient=("result",))
+def multivariate_normal_mean_jvp_rule(out, tangent, result, x, mean, cov):
+    d[tangent] = multivariate_normal_mean_grad(d[out], x, mean, cov)
+    d[x] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 1, 0)
+    d[mean] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 1, 1)
+    d[cov] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 1, 2)
+
+
+@adjoint(multivariate_normal_cov_jvp, zero_gradient=("result",))
+def multivariate_normal_cov_jvp_rule(out, tangent, result, x, mean, cov):
+    d[tangent] = multivariate_normal_cov_grad(d[out], x, mean, cov)
+    d[x] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 2, 0)
+    d[mean] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 2, 1)
+    d[cov] = multivariate_normal_jvp_grad(d[out], tangent, x, mean, cov, 2, 2)
