@@ -182,6 +182,9 @@ class DifferentiableFunction:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
+        except Exception as exc:  # dask's own refusal: say where, and what chunked data cannot do
+            error = SourcegradError(f"on dask: {type(exc).__name__}: {exc}", hint=_ON_DASK_HINT)
+            raise compiled.locate(error.with_traceback(exc.__traceback__)) from exc
         return self._returned(value, gradients, args, kwargs)
 
     @staticmethod
@@ -834,6 +837,9 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+_ON_DASK_HINT = ("dask arrays are chunked and lazy: give cumsum and cumprod an axis, select with np.where rather than "
+                 "a boolean mask of the data, index with one integer array at a time, or compute this part on numpy "
+                 "arrays (README, Devices).")
 # The dtypes a gradient may have on the call path's fast return: a complex one goes to _returned, which refuses it.
 _REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, numpy.float64, numpy.longdouble))
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)

@@ -183,3 +183,25 @@ def test_the_two_layer_gradient_stays_a_graph_until_it_is_computed():
                                            w1, w2, lazy=True)
     assert CountComputations.count == 0
     assert all(isinstance(v, da.Array) for v in (value, g1, g2))
+
+
+def loss_of_a_boolean_mask_of_the_data(w, x):
+    h = x @ w
+    return np.sum(h[h > 0] ** 2)
+
+
+def test_a_boolean_mask_of_the_data_gives_numpys_gradient():
+    w, x = rng.standard_normal((4, 3)), rng.standard_normal((60, 4))
+    f = sourcegrad.differentiate(loss_of_a_boolean_mask_of_the_data)
+    np.testing.assert_allclose(f.grad(w, da.from_array(x, chunks=(20, 4))), f.grad(w, x), rtol=1e-10, atol=1e-12)
+
+
+def loss_of_a_cumulative_sum_without_an_axis(w, x):
+    return np.sum((x @ w).cumsum() ** 2)
+
+
+def test_what_dask_cannot_do_on_chunked_data_is_a_sourcegrad_error_with_advice():
+    w, x = rng.standard_normal((4, 3)), da.from_array(rng.standard_normal((60, 4)), chunks=(20, 4))
+    with pytest.raises(SourcegradError, match="on dask") as info:
+        sourcegrad.grad(loss_of_a_cumulative_sum_without_an_axis)(w, x)
+    assert "give cumsum and cumprod an axis" in str(info.value)

@@ -51,7 +51,9 @@ def test_committed_generated_code_is_what_the_compiler_writes_today(tmp_path):
         assert committed[name] == text, f"generated/{name} differs from what the compiler writes now: run tools/regenerate.py, review the diff, commit"
 
 
-EXAMPLES_WITH_MAIN = sorted(p.name for p in EXAMPLES.glob("*.py") if "\ndef main(" in p.read_text())
+# (examples/out_of_core.py runs on dask, with numpy weights: its main takes no device, and has a test of its own)
+EXAMPLES_WITH_MAIN = sorted(p.name for p in EXAMPLES.glob("*.py") if "\ndef main(" in p.read_text()
+                            and "device=None" in p.read_text().split("\ndef main(")[1].split(")")[0])
 
 
 @pytest.mark.parametrize("example", EXAMPLES_WITH_MAIN)
@@ -134,3 +136,24 @@ def test_newtons_conjugate_gradient_matches_a_solve_with_the_whole_hessian():
     step = newton.conjugate_gradient(lambda p: newton.loss.hvp((w, x, y, 1e-2), p), g, iterations=40,
                                      tolerance=1e-12)
     np.testing.assert_allclose(step, np.linalg.solve(hessian, g), rtol=1e-8, atol=1e-10)
+
+
+def test_out_of_core_example_trains_on_chunks_read_from_disk_as_numpy_would(tmp_path):
+    pytest.importorskip("dask.array")
+    import out_of_core
+
+    path = str(tmp_path / "data.npy")
+    out_of_core.write_data(path, rows=2_000, block=700)
+    x, y = out_of_core.load_data(path, chunk_rows=500)
+    assert x.numblocks[0] == 4
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.standard_normal((out_of_core.D_in, out_of_core.H)), rng.standard_normal((out_of_core.H, out_of_core.D_out))
+    in_memory = np.load(path)
+    value, (d_w1, d_w2) = out_of_core.loss_fn.value_and_grad(in_memory[:, :out_of_core.D_in],
+                                                              in_memory[:, out_of_core.D_in:], w1, w2)
+    on_dask, (g1, g2) = out_of_core.loss_fn.value_and_grad(x, y, w1, w2)
+    assert on_dask == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(g1, d_w1, rtol=1e-10)
+    np.testing.assert_allclose(g2, d_w2, rtol=1e-10)
+    losses = out_of_core.train(x, y, steps=5, log=quiet)
+    assert all(b < a for a, b in zip(losses, losses[1:]))
