@@ -273,3 +273,23 @@ def test_cupys_xp_hands_runtime_helpers_device_values(monkeypatch):
     assert float(xp.scaled_sum(np.ones(3), 2.0)) == 6.0  # a numpy constant: moved, then numpy's result
     assert xp.index_add is HELPERS["index_add"]  # writes into its argument: never retried
     assert xp.sum(2.5) == 2.5 and xp.scaled_sum.__name__ == "scaled_sum"  # and cupy's functions, adapted
+
+
+def test_asking_for_dask_without_it_says_what_to_install(monkeypatch):
+    """device='dask' on a machine without dask: an error naming the install command, whichever device the
+    arguments are on."""
+    import builtins
+
+    from sourcegrad.runtime import device as devices
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name.split(".")[0] == "dask":
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(devices, "_dask_module", None)
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    with pytest.raises(sourcegrad.SourcegradError, match=r"(?s)device='dask' needs dask.*pip install -e '\.\[dask\]'"):
+        sourcegrad.grad(lambda w: (w * w).sum())(np.ones(3), device="dask")
