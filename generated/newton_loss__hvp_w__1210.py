@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 88b68a2721956c7075eebfb43e6b555ca62ffe4ec5b1ab6760eb32c85d1dfb12
+# sourcegrad-key: 8faadd8619a9fd98c7c0baa27b2f7288a8cb522b2dd0658d5dd2aa22e5226913
 # sourcegrad-checksum: 2b7eef5c1dbaf9efddad8b3e0b1214af1b83dfd1e32b42fe7ca17668ac32229b
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

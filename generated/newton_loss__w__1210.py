@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a1a53c71efa7479d3bffbf2a183feb5f84765c080fad6d2af2fc0c2c1a447b0c
+# sourcegrad-key: 49c90a9f663bbc6a37013f2ca6a801712469c8604c36345030d1c62ee1ca6aec
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

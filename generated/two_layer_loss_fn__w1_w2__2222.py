@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 57c071996c67ce4839e1e57102d07fb7e80baa8c766474fd7a6912f93dbe34b8
+# sourcegrad-key: f04e11f41f799dda6cb9fe9bed5e0541f4b6d5f1c0e5bbd34bbe9fcfca332825
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

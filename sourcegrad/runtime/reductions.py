@@ -167,17 +167,22 @@ def cumprod_grad(grad, x, axis):
     x[i] replaced by 1: for each i a cumulative product of x with a 1 at i, of which the gradient keeps
     positions j >= i. That costs n times the memory of x along the axis, n its length.
     """
-    x = _operand(x, grad)
-    shape = x.shape
-    grad = _as_array(grad, x)
-    if axis is None:  # np.cumprod flattens x first
-        x, grad, axis = x.reshape(-1), grad.reshape(-1), 0
-    axis = operator.index(axis) % max(x.ndim, 1)
-    xp = array_namespace(x, grad)
+    shape = _operand(x, grad).shape
+    xp, axis, x, grad = _along_cumprod_axis(axis, x, grad)
     partial = _cumprod_partials(xp.moveaxis(x, axis, -1))
     moved_grad = xp.moveaxis(grad, axis, -1)[..., None, :]
     summed = (partial * moved_grad).sum(axis=-1).astype(grad.dtype, copy=False)
     return xp.moveaxis(summed, -1, axis).reshape(shape)
+
+
+def _along_cumprod_axis(axis, x, *others):
+    """(xp, axis, x, *others) for a cumprod helper: x an array, the others (a gradient, a tangent) arrays of its
+    floating dtype, all flattened where axis is None (np.cumprod flattens x first), axis made non-negative."""
+    x = _operand(x, others[0])
+    others = [_as_array(other, x) for other in others]
+    if axis is None:
+        x, others, axis = x.reshape(-1), [other.reshape(-1) for other in others], 0
+    return (array_namespace(x, *others), operator.index(axis) % max(x.ndim, 1), x, *others)
 
 
 def _cumprod_partials(moved):
@@ -195,12 +200,7 @@ def _cumprod_partials(moved):
 def cumprod_jvp(tangent, x, axis):
     """The tangent of np.cumprod(x, axis): result[j]'s is the sum over i <= j of x[i]'s tangent times the product of
     x[k] for k <= j but i, without dividing by x (n times the memory of x along the axis, as cumprod_grad)."""
-    x = _operand(x, tangent)
-    tangent = _as_array(tangent, x)
-    if axis is None:  # np.cumprod flattens x first
-        x, tangent, axis = x.reshape(-1), tangent.reshape(-1), 0
-    axis = operator.index(axis) % max(x.ndim, 1)
-    xp = array_namespace(x, tangent)
+    xp, axis, x, tangent = _along_cumprod_axis(axis, x, tangent)
     partial = _cumprod_partials(xp.moveaxis(x, axis, -1))
     summed = (partial * xp.moveaxis(tangent, axis, -1)[..., :, None]).sum(axis=-2)
     return xp.moveaxis(summed, -1, axis)
@@ -216,13 +216,8 @@ def cumprod_jvp_grad(grad, tangent, x, axis):
     B[m] = the sum over j >= m of grad[j] times the product of x[k] for m < k <= j; S is symmetric. Each factor is
     an n-by-n table of cumulative products (n the length of the axis), as in cumprod_grad.
     """
-    x = _operand(x, grad)
-    shape = x.shape
-    grad, tangent = _as_array(grad, x), _as_array(tangent, x)
-    if axis is None:  # np.cumprod flattens x first
-        x, grad, tangent, axis = x.reshape(-1), grad.reshape(-1), tangent.reshape(-1), 0
-    axis = operator.index(axis) % max(x.ndim, 1)
-    xp = array_namespace(x, grad, tangent)
+    shape = _operand(x, grad).shape
+    xp, axis, x, grad, tangent = _along_cumprod_axis(axis, x, grad, tangent)
     moved = xp.moveaxis(x, axis, -1)
     n = moved.shape[-1]
     partial = _cumprod_partials(moved)  # (..., i, j): the product of x[k] for k <= j but i, where j >= i

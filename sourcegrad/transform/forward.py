@@ -25,7 +25,7 @@ from ..frontend.source import FunctionSource
 from ..ir import COPY, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import _AdjointNames, _call, _effect_error, _no_gradient_through, as_expression
+from .reverse import StatementWalker, _AdjointNames, _call, _effect_error, _no_gradient_through, as_expression
 
 
 @dataclass
@@ -69,21 +69,7 @@ def forward(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
     return result
 
 
-class _Forward:
-    def __init__(self, fn, src, facts, active, names, backend):
-        self.fn = fn
-        self.src = src
-        self.facts = facts
-        self.active = active
-        self.names = names
-        self.backend = backend
-
-    def source(self, stmt):
-        return stmt.origin.source or self.src
-
-    def error(self, stmt, message, hint=None):
-        return self.source(stmt).error(stmt.node, message, hint)
-
+class _Forward(StatementWalker):
     def block(self, stmts):
         out = []
         for stmt in stmts:

@@ -180,18 +180,17 @@ def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
     return result
 
 
-class _Reverse:
-    def __init__(self, fn, src, facts, active, names, backend, sites):
+class StatementWalker:
+    """What a transform walking a function's statements works from (this module's reverse mode and forward.py's
+    forward mode): the function, its source, its shapes and active values, its derivatives' names."""
+
+    def __init__(self, fn, src, facts, active, names, backend):
         self.fn = fn
         self.src = src
         self.facts = facts
         self.active = active
         self.names = names
         self.backend = backend
-        self.sites = sites
-        self.used_names = set(fn.names) | {backend, "tape", "tape_2"}
-        self.producers = {s.target: s.primitive for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
-        self.producing = {s.target: s for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}
 
     def source(self, stmt):
         """The source a statement's nodes belong to: a helper's statements are positioned in the helper's file."""
@@ -199,6 +198,14 @@ class _Reverse:
 
     def error(self, stmt, message, hint=None):
         return self.source(stmt).error(stmt.node, message, hint)
+
+
+class _Reverse(StatementWalker):
+    def __init__(self, fn, src, facts, active, names, backend, sites):
+        super().__init__(fn, src, facts, active, names, backend)
+        self.sites = sites
+        self.used_names = set(fn.names) | {backend, "tape", "tape_2"}
+        self.producers = {s.target: s for s in ir.walk(fn.body) if isinstance(s, ir.Assign)}  # name -> its statement
 
     def block(self, stmts, defined):
         out = []
@@ -286,7 +293,8 @@ class _Reverse:
                                  "Unpack the result of np.split, or compute each part with its own expression.")
         d_value = self.names.get(stmt.value.id)
         kind = self.fn.kinds.get(stmt.value.id)  # a parameter (or a part of one) known to be a list or tuple
-        is_list = self.producers.get(stmt.value.id) in LIST_RESULT or (
+        producer = self.producers.get(stmt.value.id)
+        is_list = getattr(producer, "primitive", None) in LIST_RESULT or (
             isinstance(kind, tuple) and kind[0] in ("list", "tuple"))
         if is_list and d_value in defined:
             raise self.error(stmt, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
@@ -302,7 +310,6 @@ class _Reverse:
         if any(isinstance(p, gast.Name) for p in parts):
             gradient = gast.List(elts=parts, ctx=gast.Load())
             if not is_list:
-                producer = self.producing.get(stmt.value.id)
                 if producer is not None and ir.TANGENT_HELPER in producer.display:  # hvp: name what is missing
                     self.contributions(producer)
                 if not self.facts.rank(stmt.value):
@@ -631,5 +638,5 @@ class _AdjointNames:
         return self.primals[adjoint]
 
 
-__all__ = ["AdjointStatement", "Checkpoint", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
+__all__ = ["AdjointStatement", "Checkpoint", "StatementWalker", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
            "Site", "children", "loop_sequences", "reverse", "walk"]
