@@ -10,6 +10,8 @@ import operator
 import sys
 from pathlib import Path
 
+import gast
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -116,8 +118,6 @@ def _runtime_helper(primitive):
 def _in_part(template):
     """Whether some line of a tangent rule calls no helper without a gradient rule: hvp then reaches through some
     forms of the function (np.linalg.norm's 2-norms) and not others."""
-    import gast
-
     missing = set(helpers_without_gradient(template))
     lines = [node for node in gast.walk(gast.Module(body=template._parse(), type_ignores=[]))
              if isinstance(node, gast.Assign)]

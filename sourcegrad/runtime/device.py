@@ -331,12 +331,13 @@ class _OnDask:
     def __call__(self, *args, **kwargs):
         # dask's function only where its positional parameters are numpy's: dask.array.eye(N, chunks, ...) would
         # read numpy's eye(N, M) as a chunk size, and give a wrong shape rather than an error
-        if self._dask is not None and len(args) <= self._agreeing and not _walks_memory_order(args, kwargs):
+        memory_order = _walks_memory_order(args, kwargs)
+        if self._dask is not None and len(args) <= self._agreeing and not memory_order:
             try:
                 return self._dask(*args, **kwargs)
             except _DASK_REFUSALS:
                 pass
-        if _walks_memory_order(args, kwargs) and any(device_of(v) == "dask" for v in _leaves((args, kwargs))):
+        if memory_order and any(device_of(v) == "dask" for v in _leaves((args, kwargs))):
             raise SourcegradError(f"{self.__name__}(..., order='A' or 'K') follows an array's memory layout, which a "
                                   "dask array does not have", hint="Write order='C' or order='F' on dask.")
         args, kwargs = _computed((args, kwargs))
