@@ -20,8 +20,9 @@ setup(
         # autograd: a second reference for the random-program test (tests/random_programs.py), never used by
         # sourcegrad itself; the tests run without it, checking against finite differences alone. scipy: its
         # rules (sourcegrad/templates/scipy_special.py) are tested, and listed in README's table, where it is.
-        # dask: device="dask" (tests/test_dask_device.py runs where it is installed).
-        "test": ["pytest>=7", "autograd>=1.7", "scipy>=1.10", "dask[array]>=2024.1"],
+        # dask and distributed: device="dask", on which the suite runs its device tests too (tests/device_support.py),
+        # and examples/out_of_core.py's LocalCluster.
+        "test": ["pytest>=7", "autograd>=1.7", "scipy>=1.10", "dask[array]>=2024.1", "distributed>=2024.1"],
         "reference": ["autograd>=1.7"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=14"],

@@ -7,7 +7,13 @@ the gradient is examples/two_layer.py's loss_fn, summed over all rows. Contender
   `loss_fn.value_and_grad` call, which computes value and gradients with one dask.compute on dask's threads;
 - numpy, block loop: the same generated gradient called on each block of --chunk-rows rows of the memory-mapped
   file, the blocks' gradients added (the loss is a sum over rows, so that is the whole gradient);
-- numpy, in memory: the file read into memory first (not timed), one call (only where it fits: --in-memory-max).
+- numpy, in memory: the file read into memory first (not timed), one call (only where it fits: --in-memory-max);
+- dask on a distributed.LocalCluster of --workers worker processes (one thread each), reading their chunks from
+  the file themselves: CPU time is the client's and the workers' together, and each worker's numpy allocations
+  are traced as the client's are.
+
+The dask contenders also time an SGD step (the gradient, then the weights updated in place), as
+examples/out_of_core.py trains.
 
 For each: wall time and CPU time (the process's, all threads: dask runs on two here), the median of --repeats
 calls after one untimed call; and the peak of the bytes numpy allocated during one call (tracemalloc, which
@@ -52,6 +58,37 @@ def measure(call, repeats):
     return statistics.median(walls), statistics.median(cpus), peak
 
 
+def measure_on_cluster(client, call, repeats):
+    """measure() for a call computed on a distributed cluster: wall time; CPU time of this process and the
+    workers' together; the peak of numpy's allocations here (the client) and in the busiest worker."""
+    call()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        workers = sum(client.run(time.process_time).values())
+        wall, cpu = time.perf_counter(), time.process_time()
+        call()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu + sum(client.run(time.process_time).values()) - workers)
+    client.run(tracemalloc.start)
+    tracemalloc.start()
+    call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    worker_peak = max(client.run(lambda: tracemalloc.get_traced_memory()[1]).values())
+    client.run(tracemalloc.stop)
+    return statistics.median(walls), statistics.median(cpus), peak, worker_peak
+
+
+def sgd_step(x, y, w1, w2, learning_rate=1e-6):
+    """One step of examples/out_of_core.py's training: the gradient, then the weights updated in place."""
+    def call():
+        _, (g1, g2) = loss_fn.value_and_grad(x, y, w1, w2)
+        np.subtract(w1, learning_rate * g1, out=w1)
+        np.subtract(w2, learning_rate * g2, out=w2)
+
+    return call
+
+
 def block_loop(path, chunk_rows, w1, w2):
     data = np.load(path, mmap_mode="r")
 
@@ -72,6 +109,8 @@ def main():
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--in-memory-max", type=int, default=2_000_000, help="the most rows read into memory")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of a distributed.LocalCluster, one thread each (0: no cluster)")
     parser.add_argument("--output")
     args = parser.parse_args()
     rng = np.random.default_rng(1)
@@ -91,6 +130,18 @@ def main():
             row["dask agrees"] = bool(np.allclose(value, reference[0], rtol=1e-10)
                                       and np.allclose(g1, reference[1], rtol=1e-9) and np.allclose(g2, reference[2], rtol=1e-9))
             row["dask"] = measure(lambda: loss_fn.value_and_grad(x, y, w1, w2), args.repeats)
+            row["dask, SGD step"] = measure(sgd_step(x, y, w1.copy(), w2.copy()), args.repeats)
+            if args.workers:
+                from distributed import Client, LocalCluster
+
+                with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True) as cluster, \
+                        Client(cluster) as client:
+                    x, y = load_data(path, args.chunk_rows)
+                    row["cluster"] = measure_on_cluster(client, lambda: loss_fn.value_and_grad(x, y, w1, w2),
+                                                        args.repeats)
+                    row["cluster, SGD step"] = measure_on_cluster(client, sgd_step(x, y, w1.copy(), w2.copy()),
+                                                                  args.repeats)
+                x, y = load_data(path, args.chunk_rows)
             row["block loop"] = measure(block_loop(path, args.chunk_rows, w1, w2), args.repeats)
             if rows <= args.in_memory_max:
                 data = np.load(path)
@@ -105,19 +156,26 @@ def main():
           f"{platform.python_version()}, numpy {np.__version__}, dask {__import__('dask').__version__}; "
           f"chunks of {args.chunk_rows:,} rows.")
     print()
-    print("| rows | contender | wall (s) | CPU (s) | CPU vs block loop | peak numpy allocations (MB) | gradient |")
-    print("|---|---|---|---|---|---|---|")
+    print("| rows | contender | wall (s) | CPU (s) | CPU vs block loop | peak numpy allocations, client (MB) "
+          "| the same, busiest worker (MB) | gradient |")
+    print("|---|---|---|---|---|---|---|---|")
+    labels = {"dask": "dask (threads): gradient", "dask, SGD step": "dask (threads): SGD step",
+              "cluster": f"dask (LocalCluster, {args.workers} workers): gradient",
+              "cluster, SGD step": f"dask (LocalCluster, {args.workers} workers): SGD step",
+              "block loop": "numpy, block loop: gradient", "in memory": "numpy, in memory: gradient"}
     for row in results:
         loop_cpu = row["block loop"][1]
-        for name in ("dask", "block loop", "in memory"):
-            if name not in row:
-                print(f"| {row['rows']:,} | numpy, in memory | not run (more than --in-memory-max rows) | | | | |")
+        for name, label in labels.items():
+            if name == "in memory" and name not in row:
+                print(f"| {row['rows']:,} | {label} | not run (more than --in-memory-max rows) | | | | | |")
                 continue
-            wall, cpu, peak = row[name]
+            if name not in row:
+                continue
+            wall, cpu, peak, *worker = row[name]
             agrees = ("= the block loop's" if row["dask agrees"] else "DIFFERS") if name == "dask" else ""
-            label = {"dask": "dask (threads)", "block loop": "numpy, block loop", "in memory": "numpy, in memory"}[name]
+            on_worker = f"{worker[0] / 1e6:.1f}" if worker else "(in the client)"
             print(f"| {row['rows']:,} | {label} | {wall:.2f} | {cpu:.2f} | {cpu / loop_cpu:.2f}x | {peak / 1e6:.1f} "
-                  f"| {agrees} |")
+                  f"| {on_worker} | {agrees} |")
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=1))
 

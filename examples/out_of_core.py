@@ -6,14 +6,17 @@ pass (generated/two_layer_loss_fn__*.py): on dask arrays the same file builds a 
 d_h` becomes a sum over them, and one dask.compute per step gives the loss and both gradients as numpy arrays.
 The squared error is summed over all rows, so the step is the tutorial's learning rate over the number of rows.
 
-    python examples/out_of_core.py                         # 200,000 rows, dask's threads
+    python examples/out_of_core.py                         # 200,000 rows, a LocalCluster on this machine
     python examples/out_of_core.py --rows 10000000         # 8.8 GB on disk, read a chunk at a time
+    python examples/out_of_core.py --scheduler threads     # dask's threads in this process, no cluster
     python examples/out_of_core.py --scheduler tcp://host:8786 --path /shared/data.npy   # a dask cluster
 
-On a cluster the file must be readable at the same path by every worker (a shared file system).
+Each worker reads its chunks from the file itself, so on a cluster the file must be readable at the same path
+by every worker (a shared file system).
 """
 
 import argparse
+import contextlib
 import os
 import tempfile
 
@@ -38,14 +41,26 @@ def write_data(path, rows, block=50_000, seed=0):
 
 
 def load_data(path, chunk_rows):
-    """x and y as dask arrays over the memory-mapped file: nothing is read until a step computes."""
+    """x and y as dask arrays over the .npy file: nothing is read until a step computes, and then each chunk is
+    read by the worker that needs it, from the path (the graph carries the path, never the data)."""
     try:
+        import dask
         import dask.array as da
     except ImportError:
         raise SystemExit("examples/out_of_core.py needs dask: pip install -e '.[dask]'") from None
 
-    data = da.from_array(np.load(path, mmap_mode="r"), chunks=(chunk_rows, D_in + D_out))
+    rows, columns = np.load(path, mmap_mode="r").shape  # reads the header only
+    blocks = [da.from_delayed(dask.delayed(read_rows)(path, start, min(start + chunk_rows, rows)),
+                              shape=(min(start + chunk_rows, rows) - start, columns), dtype=np.float64)
+              for start in range(0, rows, chunk_rows)]
+    data = da.concatenate(blocks)
     return data[:, :D_in], data[:, D_in:]
+
+
+def read_rows(path, start, stop):
+    """Rows start:stop of the .npy file: a slice of the memory-mapped file, whose pages are read as the step
+    computes on them (and sent whole where another worker needs the chunk)."""
+    return np.load(path, mmap_mode="r")[start:stop]
 
 
 def train(x, y, steps=20, learning_rate=1e-1, seed=1, log=print):
@@ -65,25 +80,37 @@ def train(x, y, steps=20, learning_rate=1e-1, seed=1, log=print):
 
 def main(steps=20, log=None, rows=200_000, chunk_rows=50_000, path=None, scheduler=None):
     """`python -m sourcegrad examples/out_of_core.py` calls this with steps and log (the weights are numpy arrays
-    and the data dask's: no device to choose); the command line below takes the rest."""
+    and the data dask's: no device to choose); the command line below takes the rest. scheduler: a dask
+    scheduler's address, "threads" for dask's threads in this process, or None for a LocalCluster of worker
+    processes on this machine."""
     log = log or (lambda t, loss: print(f"step {t + 1:4d}  loss per row {loss:.6f}"))
     with tempfile.TemporaryDirectory() as scratch:
         path = path or os.path.join(scratch, "data.npy")
         if not os.path.exists(path):
             write_data(path, rows)
-        client = None
-        if scheduler:
-            from distributed import Client
-
-            client = Client(scheduler)
-        try:
+        with _scheduler(scheduler) as where:
             x, y = load_data(path, chunk_rows)
-            print(f"{x.shape[0]:,} rows in {x.numblocks[0]} chunks of {chunk_rows:,}, "
-                  f"{'on ' + scheduler if scheduler else 'on dask threads'}")
+            print(f"{x.shape[0]:,} rows in {x.numblocks[0]} chunks of {chunk_rows:,}, on {where}")
             return train(x, y, steps, log=log)
-        finally:
-            if client is not None:
-                client.close()
+
+
+@contextlib.contextmanager
+def _scheduler(scheduler):
+    """Where dask computes while the block runs: a description of it."""
+    if scheduler == "threads":
+        yield "dask's threads"
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SystemExit("a dask cluster needs distributed: pip install -e '.[dask]' (or --scheduler threads)") from None
+    if scheduler:
+        with Client(scheduler) as client:
+            workers = len(client.scheduler_info()["workers"])
+            yield f"the cluster at {scheduler} ({workers} worker{'s' if workers != 1 else ''})"
+    else:
+        with LocalCluster(processes=True) as cluster, Client(cluster):
+            yield f"a LocalCluster of {len(cluster.workers)} worker processes on this machine"
 
 
 if __name__ == "__main__":
@@ -92,6 +119,7 @@ if __name__ == "__main__":
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--path", help="the .npy file: written if missing (default: a temporary file)")
-    parser.add_argument("--scheduler", help="a dask scheduler's address, tcp://host:port (default: dask's threads)")
+    parser.add_argument("--scheduler", help="a dask scheduler's address, tcp://host:port, or 'threads' for dask's "
+                                            "threads in this process (default: a LocalCluster on this machine)")
     args = parser.parse_args()
     main(args.steps, rows=args.rows, chunk_rows=args.chunk_rows, path=args.path, scheduler=args.scheduler)

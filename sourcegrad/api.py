@@ -28,7 +28,7 @@ from .templates import registry
 from .errors import SourcegradError
 from .checking import finite_difference_check
 from .runtime import NUMPY, OutputGradientError, array_module_for
-from .runtime.device import is_dask, to_device  # noqa: F401  (to_device: part of the API)
+from .runtime.device import device_of, into_graph, is_dask, to_device  # noqa: F401  (to_device: part of the API)
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
@@ -170,10 +170,12 @@ class DifferentiableFunction:
         if into is not None:
             raise SourcegradError("into= is not supported on dask: its gradients are new arrays from dask.compute",
                                   hint="Leave into= out on device='dask'.")
+        _refuse_row_loops(compiled, {**dict(zip(self._parameters, args)), **kwargs})
+        graph_kwargs = {name: into_graph(value) for name, value in kwargs.items()}
         if grad_output is not None:
-            kwargs[compiled.seed] = grad_output
+            graph_kwargs[compiled.seed] = grad_output
         try:
-            value, gradients = compiled.function(xp, *args, **kwargs)
+            value, gradients = compiled.function(xp, *map(into_graph, args), **graph_kwargs)
             if not lazy:
                 import dask
 
@@ -310,6 +312,8 @@ class DifferentiableFunction:
         for name, tangent, keyword in zip(self.wrt, tangents, _tangent_parameters(compiled.function, len(self.wrt))):
             checked[keyword] = _checked_tangent(name, arguments[name], tangent)
         xp = array_module_for((*primals, *checked.values()), device or self.device)
+        if is_dask(xp):
+            _refuse_row_loops(compiled, arguments)
         positional, keywords = self._packed(primals, {}) if self._vararg is not None else (primals, {})
         try:
             value, tangent_out = compiled.function(xp, *positional, **keywords, **checked)
@@ -331,6 +335,8 @@ class DifferentiableFunction:
         keywords = _tangent_parameters(compiled.function, len(self.wrt), before_last=1)  # the last takes the seed
         checked = {k: _checked_tangent(name, arguments[name], v) for name, v, k in zip(self.wrt, vectors, keywords)}
         xp = array_module_for((*primals, *checked.values()), device or self.device)
+        if is_dask(xp):
+            _refuse_row_loops(compiled, arguments)
         positional, keywords = self._packed(primals, {}) if self._vararg is not None else (primals, {})
         try:
             value, products = compiled.function(xp, *positional, **keywords, **checked)
@@ -837,6 +843,20 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+def _refuse_row_loops(compiled, arguments):
+    """On dask, a `for` loop over an array made from the data walks it a row at a time: tasks per row, each
+    reading its chunk again, where the same code over all rows at once is one task per chunk."""
+    for location, parameters in compiled.row_loops:
+        chunked = sorted(name for name in parameters if device_of(arguments.get(name)) == "dask")
+        if chunked:
+            raise SourcegradError(
+                f"this loop walks an array made from the dask array {chunked[0]!r} row by row: on chunked data that "
+                "is tasks per row, each reading its chunk again", location,
+                hint="Write the loop's body over all rows at once (`X @ w` rather than `row @ w` for each row), loop "
+                     "over range(k) for a fixed k or over a list of arrays, or pass the data as a numpy array "
+                     "(X.compute()) where it fits in memory.")
+
+
 _ON_DASK_HINT = ("dask arrays are chunked and lazy: give cumsum and cumprod an axis, select with np.where rather than "
                  "a boolean mask of the data, index with one integer array at a time, or compute this part on numpy "
                  "arrays (README, Devices).")

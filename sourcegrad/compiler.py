@@ -24,6 +24,7 @@ from .frontend import fence, values
 from .frontend.normalize import normalize
 from .frontend.resolve import CellNamespace, Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
+from .analysis.shapes import row_loops
 from .optimize.simplify import simplify
 from .runtime.buffers import BufferPool
 from .templates import load_optional_rules, registry
@@ -47,6 +48,7 @@ class Compiled:
     rules_version: int = 0  # the rule registry's version then
     sources: dict = field(default_factory=dict)  # file base name -> path, of the function and the helpers in it
     make_buffered: object = None  # () -> the `_into` variant or None: made when a call first passes into=
+    row_loops: tuple = ()  # (location, parameters): the `for` loops walking an array made from those parameters
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers the `_into` variant keeps between calls
     _buffered: object = field(default=None, repr=False)
     _buffered_made: bool = field(default=False, repr=False)
@@ -212,7 +214,8 @@ class Frontend:
         for stmt in ir.walk(fn_ir.body):
             sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, tuple(guards),
-                        RULES_VERSION[0], sources, make_buffered if mode == "reverse" else None)
+                        RULES_VERSION[0], sources, make_buffered if mode == "reverse" else None,
+                        row_loops(fn_ir, argument_ranks))
 
 
     STAGES = ("normal form", "activity", "reverse", "simplified", "generated")

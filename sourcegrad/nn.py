@@ -42,7 +42,9 @@ def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of softmax(logits) against integer class labels, computed stably."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    picked = log_probabilities[np.arange(labels.shape[0]), labels]
+    # each row's label picked by a mask rather than by fancy indexing, which chunked data (dask) cannot take
+    chosen = labels[:, None] == np.arange(logits.shape[1])
+    picked = (log_probabilities * chosen).sum(axis=1)
     return -picked.mean()
 
 

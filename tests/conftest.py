@@ -20,5 +20,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(params=DEVICES)
 def device(request):
-    """'cpu' and, where cupy and a GPU are present, 'cuda': the test runs on each (tests/device_support.py)."""
+    """'cpu'; 'cuda' where cupy and a GPU are present; 'dask' where dask is installed: the test runs on each
+    (tests/device_support.py)."""
     return request.param

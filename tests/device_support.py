@@ -1,4 +1,4 @@
-"""Devices for the tests: numpy always, cupy where cupy and an NVIDIA GPU are present.
+"""Devices for the tests: numpy always, cupy where cupy and an NVIDIA GPU are present, dask where it is installed.
 
 A test that takes the `device` fixture (tests/conftest.py) runs once per device; its cupy half is
 skipped, not failed, on a machine without a GPU, so CI on a CPU machine stays green. On a GPU machine
@@ -7,11 +7,13 @@ skipped, not failed, on a machine without a GPU, so CI on a CPU machine stays gr
 
 import copy
 import importlib.util
+import re
 
 import numpy as np
 import pytest
 
 import sourcegrad
+from sourcegrad import SourcegradError
 
 
 def gpu_available():
@@ -26,7 +28,13 @@ def gpu_available():
 
 GPU = gpu_available()
 needs_gpu = pytest.mark.skipif(not GPU, reason="needs cupy and a GPU")
-DEVICES = [pytest.param("cpu", id="numpy"), pytest.param("cuda", id="cupy", marks=needs_gpu)]
+DASK = importlib.util.find_spec("dask") is not None and importlib.util.find_spec("dask.array") is not None
+needs_dask = pytest.mark.skipif(not DASK, reason="needs dask (pip install -e '.[dask]')")
+# dask (threaded scheduler, no GPU needed) where it is installed, as CI installs it. Two files narrow it:
+# test_primitives runs one shape case per table entry on dask (test_dask_device.py), not all of them, and
+# test_buffers none, since into= is refused on dask (its gradients are new arrays from dask.compute).
+IN_MEMORY_DEVICES = [pytest.param("cpu", id="numpy"), pytest.param("cuda", id="cupy", marks=needs_gpu)]
+DEVICES = [*IN_MEMORY_DEVICES, pytest.param("dask", id="dask", marks=needs_dask)]
 
 
 def on(device, value):
@@ -53,7 +61,27 @@ def module_of(array):
 
 
 def assert_on(device, arrays):
+    # a call on dask computes its results and hands them back as numpy arrays
     expected = "cupy" if device == "cuda" else "numpy"
     for array in arrays:
         if isinstance(array, (np.ndarray, np.generic)) or module_of(array) == "cupy":
             assert module_of(array) == expected, f"a {type(array)} came back from a call on {device}"
+
+
+ROWS_REFUSED = "refused on dask: a loop over the rows of the data"
+
+
+def unless_rows_refused(device, check):
+    """check(), which computes a gradient on device. On dask, a `for` loop or a comprehension walking an array
+    made from the data is refused (a task per row); there the refusal is what is checked: its message, and the
+    place it names being such a loop. Returns ROWS_REFUSED then, for the test to stop."""
+    if device != "dask":
+        return check()
+    try:
+        return check()
+    except SourcegradError as error:
+        if "row by row" not in str(error):
+            raise
+        line = error.location.text
+        assert re.search(r"\bfor\b.+\bin\b", line) and not re.search(r"\bin\s+range\(", line), line
+        return ROWS_REFUSED

@@ -13,9 +13,17 @@ import sourcegrad
 from sourcegrad.checking import numeric_gradient
 from sourcegrad.errors import SourcegradError
 
-from device_support import assert_on, host, on
+from device_support import IN_MEMORY_DEVICES, assert_on, host, on
 from rule_support import TOLERANCE, make_inputs
 from test_primitives import _params
+
+
+@pytest.fixture(params=IN_MEMORY_DEVICES)
+def device(request):
+    """numpy, and cupy where a GPU is present: into= is refused on dask, whose gradients are new arrays from
+    dask.compute (test_dask_device.py checks the refusal)."""
+    return request.param
+
 
 rng = np.random.default_rng(11)
 

@@ -205,3 +205,54 @@ def test_what_dask_cannot_do_on_chunked_data_is_a_sourcegrad_error_with_advice()
     with pytest.raises(SourcegradError, match="on dask") as info:
         sourcegrad.grad(loss_of_a_cumulative_sum_without_an_axis)(w, x)
     assert "give cumsum and cumprod an axis" in str(info.value)
+
+
+def loss_of_rows_walked_one_by_one(w, x):
+    total = 0.0
+    for row in x:
+        total = total + np.sum(np.tanh(row @ w))
+    return total
+
+
+def loss_of_rows_of_two_arrays_walked_together(w, x):
+    scaled = x * 2.0
+    total = 0.0
+    for row, other in zip(scaled, x):
+        total = total + np.sum(np.tanh(row @ w) * other[0])
+    return total
+
+
+@pytest.mark.parametrize("loss", [loss_of_rows_walked_one_by_one, loss_of_rows_of_two_arrays_walked_together])
+def test_a_loop_over_the_rows_of_dask_data_is_refused_at_the_loop(loss):
+    w, x = rng.standard_normal((4, 3)), rng.standard_normal((60, 4))
+    f = sourcegrad.differentiate(loss)
+    assert sourcegrad.check_grad(loss, w, x)  # on numpy the loop is fine
+    chunked = da.from_array(x, chunks=(20, 4))
+    with pytest.raises(SourcegradError, match="row by row") as info:
+        f.grad(w, chunked)
+    error = info.value
+    assert error.location.text.strip().startswith("for ") and "rows at once" in str(error)
+    with pytest.raises(SourcegradError, match="row by row"):
+        f.jvp((w, chunked), (np.ones_like(w),))
+
+
+def loss_of_weights_walked_beside_dask_data(w, x, layers):
+    h = x
+    for layer in layers:  # a list of numpy weights
+        h = np.tanh(h @ layer)
+    for column in w.T:  # the rows of a numpy weight
+        h = h + np.sum(column)
+    for i in range(2):
+        h = h * x[i, 0]
+    return np.sum(h @ w)
+
+
+def test_loops_over_weights_and_ranges_run_on_dask_data():
+    w, x = rng.standard_normal((4, 3)), rng.standard_normal((60, 4))
+    layers = [rng.standard_normal((4, 4)) * 0.5 for _ in range(3)]
+    f = sourcegrad.differentiate(loss_of_weights_walked_beside_dask_data, wrt=("w", "layers"))
+    expected = f.grad(w, x, layers)
+    on_dask = f.grad(w, da.from_array(x, chunks=(20, 4)), layers)
+    np.testing.assert_allclose(on_dask[0], expected[0], rtol=1e-10, atol=1e-12)
+    for got, want in zip(on_dask[1], expected[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

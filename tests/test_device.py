@@ -17,7 +17,7 @@ from sourcegrad import SourcegradError
 from sourcegrad.runtime import HELPERS
 from sourcegrad.runtime.device import DeviceFunctions, device_array_module
 
-from device_support import GPU, host, needs_gpu, on
+from device_support import GPU, IN_MEMORY_DEVICES, host, needs_gpu, on
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
@@ -137,6 +137,7 @@ def test_two_layer_example_on_cupy_matches_numpy(dtype, tolerance):
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=tolerance)
 
 
+@pytest.mark.parametrize("device", IN_MEMORY_DEVICES)  # on dask the weights, and so the optimizers, stay numpy's
 def test_optimizers_update_in_place_on_every_device(device):
     from sourcegrad.optim import SGD, Adam
 

@@ -16,6 +16,15 @@ sys.path.insert(0, str(EXAMPLES))
 
 import two_layer  # noqa: E402
 import two_layer_numpy  # noqa: E402
+from device_support import IN_MEMORY_DEVICES  # noqa: E402
+
+
+@pytest.fixture(params=IN_MEMORY_DEVICES)
+def device(request):
+    """numpy, and cupy where a GPU is present. The tutorial's examples keep their weights on the device, which
+    on dask would grow each weight's graph by a step per step: there the data is chunked and the weights stay
+    numpy, as in examples/out_of_core.py (tested below)."""
+    return request.param
 
 
 def quiet(t, loss):
@@ -157,3 +166,23 @@ def test_out_of_core_example_trains_on_chunks_read_from_disk_as_numpy_would(tmp_
     np.testing.assert_allclose(g2, d_w2, rtol=1e-10)
     losses = out_of_core.train(x, y, steps=5, log=quiet)
     assert all(b < a for a, b in zip(losses, losses[1:]))
+
+
+def test_out_of_core_example_trains_on_a_cluster_whose_workers_read_the_file(tmp_path, capsys):
+    pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    import pickle
+
+    import out_of_core
+
+    path = str(tmp_path / "data.npy")
+    out_of_core.write_data(path, rows=3_000, block=1_000)
+    x, _ = out_of_core.load_data(path, chunk_rows=1_000)
+    assert len(pickle.dumps(dict(x.__dask_graph__()))) < 100_000  # the graph names the file; 2.6 MB of rows stay out
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True) as cluster:
+        # the scheduler's address, as --scheduler tcp://host:port gives it
+        on_cluster = out_of_core.main(steps=4, log=quiet, path=path, chunk_rows=1_000, scheduler=cluster.scheduler_address)
+    assert f"on the cluster at {cluster.scheduler_address} (1 worker)" in capsys.readouterr().out
+    on_threads = out_of_core.main(steps=4, log=quiet, path=path, chunk_rows=1_000, scheduler="threads")
+    np.testing.assert_allclose(on_cluster, on_threads, rtol=1e-12)
+    assert on_cluster[-1] < on_cluster[0]

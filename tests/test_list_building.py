@@ -9,6 +9,8 @@ import pytest
 import sourcegrad
 from sourcegrad import SourcegradError
 
+from device_support import unless_rows_refused
+
 rng = np.random.default_rng(40)
 
 
@@ -240,7 +242,7 @@ COMPREHENSION_CASES = [
 
 @pytest.mark.parametrize("fn, wrt, args", COMPREHENSION_CASES, ids=[c[0].__name__ for c in COMPREHENSION_CASES])
 def test_comprehensions_match_finite_differences(fn, wrt, args, device):
-    assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+    assert unless_rows_refused(device, lambda: sourcegrad.check_grad(fn, *args, wrt=wrt, device=device))
 
 
 def test_a_comprehensions_variable_does_not_leak_into_the_function():

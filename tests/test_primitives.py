@@ -31,11 +31,19 @@ from sourcegrad.emit.store import ENVIRONMENT_VARIABLE
 from sourcegrad.ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM
 from sourcegrad.templates import RULES, TANGENT_RULES
 
-from device_support import assert_on, host, on
+from device_support import IN_MEMORY_DEVICES, assert_on, host, on
 from rule_support import (
     APART, BROADCAST, CLIP_ARRAYS, CLIP_ONE_ARRAY, DOT, DOT_METHOD, Entry, MATMUL, OFF_INTEGERS, RANK3, SCALAR,
     TOLERANCE, TWELVE, UNARY, UNARY_ARRAYS, X_HI, X_LO, X_LO_HI, make_inputs, positive, real, shapes,
 )
+
+
+@pytest.fixture(params=IN_MEMORY_DEVICES)
+def device(request):
+    """numpy, and cupy where a GPU is present. On dask the table runs one shape case per entry
+    (test_dask_device.py): all of them would add minutes to CI and test the same rules again."""
+    return request.param
+
 
 # ---- the primitives, as users write them --------------------------------------------------------------
 # Operators (each broadcast pair is tried on every binary operator).

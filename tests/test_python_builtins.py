@@ -11,6 +11,8 @@ import pytest
 import sourcegrad
 from sourcegrad import SourcegradError
 
+from device_support import unless_rows_refused
+
 
 def sum_of_a_list(x, y):
     return np.sum(sum([x, y * 2.0, np.sin(x)]) ** 2)
@@ -146,7 +148,7 @@ STRUCTURE_CASES = [
 @pytest.mark.parametrize("fn, wrt, make_args", STRUCTURE_CASES, ids=[c[0].__name__ for c in STRUCTURE_CASES])
 def test_builtins_making_and_reading_structures_match_finite_differences(fn, wrt, make_args, device):
     args = make_args()
-    assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+    assert unless_rows_refused(device, lambda: sourcegrad.check_grad(fn, *args, wrt=wrt, device=device))
     value, _ = sourcegrad.differentiate(fn, wrt=wrt).value_and_grad(*args)
     assert value == pytest.approx(fn(*args))
 

@@ -249,3 +249,45 @@ def _loop_target_ranks(loop, facts):
 
 def _is_float_constant(atom):
     return isinstance(atom, gast.Constant) and not isinstance(atom.value, int)
+
+
+def row_loops(fn: ir.Function, argument_ranks: dict) -> tuple:
+    """The `for` loops that walk an array (`for row in X`), each as (its location, the parameters that array is
+    computed from). On dask, where the data is chunked along its rows, such a loop makes tasks per row and reads
+    every chunk once per row; a call passing one of those parameters as a dask array is refused with a hint."""
+    facts = ShapeFacts(fn, argument_ranks)
+    sources = {name: {name} for name in fn.params + fn.kwonly}
+    changed = True
+    while changed:  # which parameters each name is computed from, grown to a fixed point as a loop carries values
+        changed = False
+        for stmt in ir.walk(fn.body):
+            if isinstance(stmt, ir.Assign):
+                written = [stmt.target]
+                read = [name for atom in (*stmt.args, *stmt.kwargs.values()) if atom is not None
+                        for name in ir.names_in(atom)]
+            elif isinstance(stmt, ir.Unpack):
+                written, read = list(stmt.targets), ir.names_in(stmt.value)
+            elif isinstance(stmt, ir.Loop) and stmt.kind == "for":
+                written, read = ir.bound_names(stmt, counters=False), ir.names_in(stmt.iterable)
+            elif isinstance(stmt, ir.Effect):  # `rows.append(x[i])`: the list now holds what it read
+                written = read = ir.names_in(stmt.stmt)
+            else:
+                continue
+            found = set().union(*(sources.get(name, ()) for name in read))
+            for name in written:
+                if not found <= sources.setdefault(name, set()):
+                    sources[name] |= found
+                    changed = True
+    loops = []
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Loop) and stmt.kind == "for":
+            iterable = stmt.iterable
+            if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name):
+                walked = [] if iterable.func.id == "range" else list(iterable.args)
+            else:
+                walked = [iterable]
+            arrays = [atom.id for atom in walked if isinstance(atom, gast.Name) and (facts.ranks.get(atom.id) or 0) >= 1]
+            parameters = set().union(*(sources.get(name, ()) for name in arrays))
+            if parameters:
+                loops.append((stmt.origin.location, frozenset(parameters)))
+    return tuple(loops)

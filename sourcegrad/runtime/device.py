@@ -283,7 +283,9 @@ def _dask():
                                 "in sourcegrad's checkout.") from None
         _dask_module = ArrayModule(_DaskFunctions(dask.array, numpy))
         for name, helper in HELPERS.items():
-            setattr(_dask_module, name, _dask_index_add if name == "index_add" else _OnDask(helper, helper))
+            setattr(_dask_module, name, _OnDask(helper, helper))
+        _dask_module.index_add = _dask_index_add
+        _dask_module.output_gradient = _dask_output_gradient
     return _dask_module
 
 
@@ -310,12 +312,29 @@ class _DaskFunctions:
             # from numpy's where numpy's are what the gradient rules and the user's code expect (its cholesky
             # returns the upper factor, its svd other signs); they apply to weights, which fit in memory.
             value = _DaskFunctions(None, reference)
+        elif attr in _HOST_CONSTRUCTORS and self.module is not None:
+            value = _HostUnlessDask(getattr(self.module, attr), reference)
         elif callable(reference) and not isinstance(reference, type):
             value = _OnDask(getattr(self.module, attr, None), reference)
         else:  # a constant or a dtype: numpy's (`np.inf`, `np.float32`)
             value = reference
         setattr(self, attr, value)
         return value
+
+
+# `np.array([2, 2])` in the user's code: a constant, which stays a numpy array (the graph takes it as it is), so
+# that what reads it as a shape or repetitions gets numbers. Of dask arrays, a dask array.
+_HOST_CONSTRUCTORS = {"array", "asarray"}
+
+
+class _HostUnlessDask:
+    def __init__(self, dask_function, numpy_function):
+        self._dask, self._numpy = dask_function, numpy_function
+
+    def __call__(self, *args, **kwargs):
+        if any(device_of(v) == "dask" for v in _leaves((*args, *kwargs.values()))):
+            return self._dask(*args, **kwargs)
+        return self._numpy(*args, **kwargs)
 
 
 class _OnDask:
@@ -387,6 +406,18 @@ def _computed(value):
     return dask.compute(value)[0]
 
 
+def _dask_output_gradient(value, grad):
+    """The output's gradient, in the graph where the output is: every adjoint is made from it, so a gradient that
+    meets the data once stays a dask array, and `d_w += ...` never finds a numpy array on its left and a dask
+    array on its right (numpy's in-place add refuses that)."""
+    seed = HELPERS["output_gradient"](value, grad)
+    if device_of(value) == "dask" and not isinstance(seed, (dict, list, tuple)) and device_of(seed) != "dask":
+        import dask.array
+
+        return dask.array.asarray(seed, dtype=getattr(seed, "dtype", value.dtype))  # 1.0: the output's dtype
+    return seed
+
+
 def _dask_index_add(out, index, grad):
     """index_add on dask: `out[index] += grad` in place where the index is basic (dask assigns into its arrays);
     for an integer-array index, which may repeat a position, the sum is scattered on the host and added to out
@@ -404,6 +435,21 @@ def _dask_index_add(out, index, grad):
 def is_dask(xp) -> bool:
     """Whether xp is dask's: its results are task graphs, computed once by the caller."""
     return xp is _dask_module and xp is not None
+
+
+def into_graph(value):
+    """value with each numpy array in it (in lists, tuples and dicts too) made a dask array of one chunk. A call
+    on dask puts the weights into the data's graph: a gradient gathered from both (`d_w` from a penalty on w, then
+    from `x @ w`) is then a dask array throughout, where numpy's in-place `+=` would refuse a dask operand."""
+    if isinstance(value, dict):
+        return {k: into_graph(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(into_graph(v) for v in value)
+    if device_of(value) == "cpu":
+        import dask.array
+
+        return dask.array.from_array(value, chunks=-1)
+    return value
 
 
 def _device_error(message, hint):

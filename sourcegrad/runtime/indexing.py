@@ -74,6 +74,8 @@ def zeros_gradient(value):
         return {k: zeros_gradient(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [zeros_gradient(v) for v in value]
+    if type(value).__module__.startswith("dask"):  # dask's zeros (numpy's dispatch), which `+=` of a dask value takes
+        return numpy.zeros_like(value, dtype=_float_dtype(value, None))
     if hasattr(value, "shape") or isinstance(value, (int, float, complex)):
         module = array_namespace(value)
         return module.zeros(getattr(value, "shape", ()), dtype=_float_dtype(value, None))
