@@ -106,7 +106,7 @@ def block_loop(path, chunk_rows, w1, w2):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", default="100000,1000000,10000000")
-    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--chunk-rows", type=int, default=25_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--in-memory-max", type=int, default=2_000_000, help="the most rows read into memory")
     parser.add_argument("--workers", type=int, default=2,

@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b3e1de1f128403dc446147cef2d769565d789fda7759cf33f0513c81361d77db
+# sourcegrad-key: c9847059d867f93601f3fa9c5228a5a48481647e324cf3985a0aba7578d8b2e0
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

@@ -30,8 +30,8 @@ from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, 
                                  ReverseLoop, as_expression)
 from ..transform.reverse import walk as walk_reverse
 
-_COMMENT = "__sourcegrad_comment_{}__"
-_COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
+COMMENT_PLACEHOLDER = "__sourcegrad_comment_{}__"
+COMMENT_LINE = re.compile(r"^(\s*)__sourcegrad_comment_(\d+)__$")
 
 
 def function_name(primal_name: str) -> str:
@@ -117,7 +117,7 @@ class _Writer:
         locals_ = set(self.fn.params) | set(self.fn.kwonly)
         for stmt in ir.walk(self.fn.body):
             locals_ |= set(ir.bound_names(stmt))
-        self.retarget = _Retarget(self.fn.references, rev.backend, locals_)
+        self.retarget = Retarget(self.fn.references, rev.backend, locals_)
         self.memory = MemoryPlan(rev)
         self.loop_variable = "_" if "_" not in self.fn.names else "iteration"
         # loops written with sourcegrad.checkpoint: the forward pass prints them with their saved states
@@ -132,7 +132,7 @@ class _Writer:
 
     def comment(self, text):
         self.comments.append(text)
-        return gast.Expr(value=ir.name(_COMMENT.format(len(self.comments) - 1)))
+        return gast.Expr(value=ir.name(COMMENT_PLACEHOLDER.format(len(self.comments) - 1)))
 
     def definition(self):
         """The generated function, as a gast FunctionDef (comments are placeholders until `text`)."""
@@ -141,10 +141,10 @@ class _Writer:
         body.append(self.comment("forward pass: the function's own code, one operation per line"))
         if self.memory.used:
             body.append(self.comment("values the backward pass needs and the forward pass overwrites are saved here"))
-            body.append(_assign(rev.tape, gast.List(elts=[], ctx=gast.Load())))
+            body.append(assign(rev.tape, gast.List(elts=[], ctx=gast.Load())))
         for index, stmt in enumerate(fn.body):
             for name in self.memory.unset_before(index):
-                body.append(_assign(name, gast.Constant(value=None, kind=None)))
+                body.append(assign(name, gast.Constant(value=None, kind=None)))
             body.extend(self.forward([stmt]))
             if isinstance(stmt, ir.Loop):
                 body.extend(self.release_after(stmt, fn.body[index + 1:]))
@@ -158,13 +158,13 @@ class _Writer:
                 return copy.deepcopy(expr)
             name = ir.fresh_name(base, taken)
             taken = taken | {name}
-            body.append(_assign(name, copy.deepcopy(expr)))
+            body.append(assign(name, copy.deepcopy(expr)))
             return ir.name(name)
 
         returned = kept(fn.returned.value, "value")
         aux = kept(fn.returned.aux, "aux")  # has_aux: the auxiliary output, kept the same way
         body.append(self.comment("backward pass: gradients in reverse order"))
-        body.append(_assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned), ir.name(rev.seed)])))
+        body.append(assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned), ir.name(rev.seed)])))
         body.extend(self.backward(rev.backward, [None]))
 
         gradients = []
@@ -185,7 +185,7 @@ class _Writer:
         text = unparse(ast.Module(body=[definition], type_ignores=[]))
         lines = []
         for line in text.splitlines():
-            match = _COMMENT_LINE.match(line)
+            match = COMMENT_LINE.match(line)
             lines.append(f"{match.group(1)}# {self.comments[int(match.group(2))]}" if match else line)
         return "\n".join(lines) + "\n"
 
@@ -222,7 +222,7 @@ class _Writer:
         again, and a Python bool is read there without a second wait for the GPU (cupy) or a second computation
         of everything before it (dask)."""
         if isinstance(test, gast.Name) and isinstance(self.rev.facts.rank(test), int):
-            return [_assign(test.id, _call_name("bool", [ir.name(test.id)]))]
+            return [assign(test.id, _call_name("bool", [ir.name(test.id)]))]
         return []
 
     def checkpointed_loop(self, node):
@@ -234,13 +234,13 @@ class _Writer:
                self.comment(f"no tape for this loop: its state ({', '.join(node.checkpoint.state) or 'nothing'}) is "
                             f"saved at the iterations the schedule picks, at most {unparse_expression(loop.snapshots)} "
                             "at once (sourcegrad.checkpoint)"),
-               _assign(node.steps, self.retarget(loop.iterable)),
-               _assign(node.schedule, _call(backend, "revolve", [_call_name("len", [ir.name(node.steps)]),
+               assign(node.steps, self.retarget(loop.iterable)),
+               assign(node.schedule, _call(backend, "revolve", [_call_name("len", [ir.name(node.steps)]),
                                                                  copy.deepcopy(loop.snapshots)])),
-               _assign(node.states, gast.Dict(keys=[], values=[]))]
+               assign(node.states, gast.Dict(keys=[], values=[]))]
         if node.checkpoint.before:  # values the loop overwrites that the code before it needs in the backward pass
             node.before = self.fresh("before_loop")
-            out.append(_assign(node.before, _names_tuple(node.checkpoint.before)))
+            out.append(assign(node.before, _names_tuple(node.checkpoint.before)))
         save = gast.If(test=gast.Compare(left=ir.name(node.position), ops=[gast.In()], comparators=[
             gast.Attribute(value=ir.name(node.schedule), attr="forward", ctx=gast.Load())]),
             body=[self.save_state(node)], orelse=[])
@@ -289,16 +289,16 @@ class _Writer:
                             "(the backward pass: their shapes)")]
         for name, shape_read in released:
             if shape_read:
-                out.append(_assign(name, _call(self.rev.backend, "ghost", [ir.name(name)])))
+                out.append(assign(name, _call(self.rev.backend, "ghost", [ir.name(name)])))
             else:
-                out.append(_assign(name, gast.Constant(value=None, kind=None)))
+                out.append(assign(name, gast.Constant(value=None, kind=None)))
         return out
 
     def forward_loop(self, loop, taping=True):
         out = []
         counting = []
         if loop.counter:
-            out.append(_assign(loop.counter, gast.Constant(value=0, kind=None)))
+            out.append(assign(loop.counter, gast.Constant(value=0, kind=None)))
             counting = [gast.AugAssign(target=_store(loop.counter), op=gast.Add(), value=gast.Constant(value=1, kind=None))]
         body = counting + self.forward(loop.body, taping)
         test_body = self.forward(loop.test_body, taping) if loop.test_body else []
@@ -319,25 +319,25 @@ class _Writer:
                 out.append(self.comment(f"{citation(node.origin)}  {node.origin.text}"))
                 last_origin[0] = node.origin
             if isinstance(node, Restore):
-                out.append(_assign(node.name, _call_expression(ir.name(self.rev.tape), "pop", [])))
+                out.append(assign(node.name, _call_expression(ir.name(self.rev.tape), "pop", [])))
             elif isinstance(node, AdjointStatement):
                 value = self.retarget(node.value)
                 scatter = self.scatter(node, value) if node.accumulate and node.in_place else None
                 if scatter is not None:
                     out.append(scatter)
                 elif not node.accumulate:
-                    out.append(_assign(node.target, value))
+                    out.append(assign(node.target, value))
                 elif self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is None:
                     # maybe a dict or a list of gradients, where `+=` would append, not add
-                    out.append(_assign(node.target, _call(self.rev.backend, "add_gradients", [ir.name(node.target), value])))
+                    out.append(assign(node.target, _call(self.rev.backend, "add_gradients", [ir.name(node.target), value])))
                 elif node.in_place:
                     out.append(gast.AugAssign(target=_store(node.target), op=gast.Add(), value=value))
                 else:
-                    out.append(_assign(node.target, gast.BinOp(left=ir.name(node.target), op=gast.Add(), right=value)))
+                    out.append(assign(node.target, gast.BinOp(left=ir.name(node.target), op=gast.Add(), right=value)))
             elif isinstance(node, OwnAdjoint):
                 # a structure's gradient (a list of a layer's dicts) is copied entry by entry
                 copier = "copy" if self.rank_of(node.target) is not None else "copy_gradient"
-                out.append(_assign(node.target, _call(self.rev.backend, copier, [ir.name(node.target)])))
+                out.append(assign(node.target, _call(self.rev.backend, copier, [ir.name(node.target)])))
             elif isinstance(node, IndexAccumulate):
                 row = self.rev.primal_of(node.value.id) if isinstance(node.value, gast.Name) else None
                 if row is not None and self.rev.facts.ranks.get(row) is not None:
@@ -414,7 +414,7 @@ class _Writer:
             pairs = [(t, _item(s, index)) for t, s in zip(targets, sequences)]
         for target, value in pairs:
             if target in needed:
-                rows.append(_assign(target, value))
+                rows.append(assign(target, value))
         return _for(_store(index), _reversed(_range(count)), rows + body)
 
 
@@ -522,10 +522,10 @@ def primal_statement(stmt, backend, retarget):
     if isinstance(stmt, ir.Assign) and stmt.primitive == SET_ITEM:
         # `a[i] = v` as a new version of a: xp.set_item copies a and writes v at i
         array, index, value = stmt.args
-        return _assign(stmt.target, _call(backend, "set_item", [retarget(array), retarget(as_expression(index)),
+        return assign(stmt.target, _call(backend, "set_item", [retarget(array), retarget(as_expression(index)),
                                                                 retarget(value)]))
     if isinstance(stmt, ir.Assign):
-        return _assign(stmt.target, retarget(stmt.expr))
+        return assign(stmt.target, retarget(stmt.expr))
     if isinstance(stmt, ir.Unpack):
         targets = gast.Tuple(elts=[_store(t) for t in stmt.targets], ctx=gast.Store())
         return gast.Assign(targets=[targets], value=retarget(stmt.value), type_comment=None)
@@ -571,7 +571,7 @@ def _arguments(rev, seed=True):
                           kwarg=None, defaults=defaults)
 
 
-def _assign(target, value):
+def assign(target, value):
     return gast.Assign(targets=[_store(target)], value=value, type_comment=None)
 
 
@@ -600,7 +600,7 @@ def _call(backend, attr, args):
     return gast.Call(func=gast.Attribute(value=ir.name(backend), attr=attr, ctx=gast.Load()), args=args, keywords=[])
 
 
-class _Retarget(gast.NodeTransformer):
+class Retarget(gast.NodeTransformer):
     """Point references to numpy at the array module the generated code is handed."""
 
     def __init__(self, references, backend, locals_):

@@ -18,7 +18,8 @@ import gast
 
 from .. import ir
 from ..transform.forward import ForwardFunction, TangentStatement
-from .codegen import _COMMENT, _COMMENT_LINE, _Retarget, _assign, citation, loop_statement, primal_statement, unparse
+from .codegen import (COMMENT_LINE, COMMENT_PLACEHOLDER, Retarget, assign, citation, loop_statement, primal_statement,
+                      unparse)
 
 
 def function_name(primal_name: str) -> str:
@@ -32,7 +33,7 @@ def generate(fwd: ForwardFunction) -> str:
     text = unparse(ast.Module(body=[definition], type_ignores=[]))
     lines = []
     for line in text.splitlines():
-        match = _COMMENT_LINE.match(line)
+        match = COMMENT_LINE.match(line)
         lines.append(f"{match.group(1)}# {writer.comments[int(match.group(2))]}" if match else line)
     return "\n".join(lines) + "\n"
 
@@ -45,12 +46,12 @@ class _ForwardWriter:
         locals_ = set(self.fn.params) | set(self.fn.kwonly)
         for stmt in ir.walk(self.fn.body):
             locals_ |= set(ir.bound_names(stmt))
-        self.retarget = _Retarget(self.fn.references, fwd.backend, locals_)
+        self.retarget = Retarget(self.fn.references, fwd.backend, locals_)
         self.last_origin = None
 
     def comment(self, text):
         self.comments.append(text)
-        return gast.Expr(value=ir.name(_COMMENT.format(len(self.comments) - 1)))
+        return gast.Expr(value=ir.name(COMMENT_PLACEHOLDER.format(len(self.comments) - 1)))
 
     def definition(self):
         fwd, fn = self.fwd, self.fn
@@ -99,7 +100,7 @@ class _ForwardWriter:
             simple = None if isinstance(node, TangentStatement) else primal_statement(node, self.fwd.backend,
                                                                                         self.retarget)
             if isinstance(node, TangentStatement):
-                out.append(_assign(node.target, self.retarget(node.value)))
+                out.append(assign(node.target, self.retarget(node.value)))
             elif simple is not None:
                 out.append(simple)
             elif isinstance(node, ir.If):

@@ -123,7 +123,7 @@ def unreduce(grad, target, axis, keepdims):
         raise _sequence_error(target)
     shape = getattr(target, "shape", ())
     if axis is not None and not keepdims:
-        grad = _as_array(grad, target)
+        grad = as_array_like(grad, target)
         axes = tuple(axis) if isinstance(axis, (tuple, list)) else (operator.index(axis),)  # np.int64 too
         ndim = len(shape)
         kept = list(getattr(grad, "shape", ()))
@@ -152,7 +152,7 @@ def reduce_like(grad, reduced, axis, keepdims):
     xp = array_namespace(grad, reduced)
     if axis is not None:
         axis = tuple(axis) if isinstance(axis, (tuple, list)) else operator.index(axis)
-    total = xp.sum(_as_array(grad, reduced), axis=axis, keepdims=keepdims)
+    total = xp.sum(as_array_like(grad, reduced), axis=axis, keepdims=keepdims)
     return total.reshape(getattr(reduced, "shape", ()))
 
 
@@ -228,7 +228,7 @@ def inverse_permutation(axes):
 def matmul_grad_left(grad, x, y):
     """d(x @ y)/dx for operands of any rank (1-D, 2-D, batched), reduced to x's shape."""
     x_ndim, y_ndim = _ndim(x), _ndim(y)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     if y_ndim == 1:
         dx = grad[..., None] * y
     elif x_ndim == 1:
@@ -242,7 +242,7 @@ def matmul_grad_left(grad, x, y):
 def matmul_grad_right(grad, x, y):
     """d(x @ y)/dy for operands of any rank (1-D, 2-D, batched), reduced to y's shape."""
     x_ndim, y_ndim = _ndim(x), _ndim(y)
-    grad = _as_array(grad, y)
+    grad = as_array_like(grad, y)
     if x_ndim == 1 and y_ndim == 1:
         dy = grad * x
     elif x_ndim == 1:
@@ -282,7 +282,7 @@ def _ndim(value):
     return getattr(value, "ndim", 0)
 
 
-def _float_dtype(target, grad):
+def float_dtype(target, grad):
     """The dtype of target's gradient: target's own when it is floating, else grad's."""
     dtype = getattr(target, "dtype", None)
     if dtype is not None and dtype.kind in "fc":
@@ -293,10 +293,10 @@ def _float_dtype(target, grad):
 def _broadcast(grad, shape, target):
     if getattr(grad, "shape", ()) == shape:
         return grad
-    return array_namespace(grad, target).broadcast_to(_as_array(grad, target), shape)
+    return array_namespace(grad, target).broadcast_to(as_array_like(grad, target), shape)
 
 
-def _as_array(value, like):
+def as_array_like(value, like):
     """value as an array on like's device; a Python scalar takes like's floating dtype (never an integer one)."""
     if hasattr(value, "shape"):
         if isinstance(value, numpy.generic) and array_namespace(like) is not numpy:

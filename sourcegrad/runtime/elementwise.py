@@ -4,7 +4,7 @@ np.select's choices, and np.nan_to_num's copy known only at run time."""
 import math
 
 from ..errors import SourcegradError
-from .core import _as_array, array_namespace, helper, unbroadcast
+from .core import as_array_like, array_namespace, helper, unbroadcast
 
 
 def _lower(x, a_min):
@@ -48,7 +48,7 @@ def _select_masks(condlist):
 @helper
 def select_grad(grad, condlist, choicelist):
     """The gradients of np.select's choices: grad where a choice was picked, 0 elsewhere, each in its choice's shape."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     xp = array_namespace(grad)
     masks, _ = _select_masks(condlist)
     return [unbroadcast(xp.where(mask, grad, 0).astype(grad.dtype, copy=False), choice)
@@ -58,7 +58,7 @@ def select_grad(grad, condlist, choicelist):
 @helper
 def select_default_grad(grad, condlist, default):
     """The gradient of np.select's default: grad where no condition holds."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     _, taken = _select_masks(condlist)  # (numpy refuses an empty condlist: there is at least one)
     return unbroadcast(array_namespace(grad).where(taken, 0, grad).astype(grad.dtype, copy=False), default)
 

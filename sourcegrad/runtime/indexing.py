@@ -5,7 +5,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import _as_array, _float_dtype, array_namespace, helper, unbroadcast
+from .core import as_array_like, float_dtype, array_namespace, helper, unbroadcast
 
 
 @helper
@@ -75,10 +75,10 @@ def zeros_gradient(value):
     if isinstance(value, (list, tuple)):
         return [zeros_gradient(v) for v in value]
     if type(value).__module__.startswith("dask"):  # dask's zeros (numpy's dispatch), which `+=` of a dask value takes
-        return numpy.zeros_like(value, dtype=_float_dtype(value, None))
+        return numpy.zeros_like(value, dtype=float_dtype(value, None))
     if hasattr(value, "shape") or isinstance(value, (int, float, complex)):
         module = array_namespace(value)
-        return module.zeros(getattr(value, "shape", ()), dtype=_float_dtype(value, None))
+        return module.zeros(getattr(value, "shape", ()), dtype=float_dtype(value, None))
     if hasattr(value, "__dict__"):
         return {k: zeros_gradient(v) for k, v in vars(value).items() if holds_arrays(v)}
     return 0.0
@@ -221,9 +221,9 @@ def take_grad(grad, x, indices, axis, mode):
     """d np.take(x, indices, axis, mode=mode)/dx: zeros like x with grad added at the taken positions
     (a position taken twice gets both). Out-of-range indices are wrapped or clipped as mode says."""
     shape = _shape_of(x)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad, x)
-    out = xp.zeros(shape, dtype=_float_dtype(x, grad))
+    out = xp.zeros(shape, dtype=float_dtype(x, grad))
     flat = out.reshape(-1) if axis is None else out  # np.take with axis=None takes from x flattened
     axis = 0 if axis is None else operator.index(axis) % len(shape)
     count = flat.shape[axis]
@@ -244,9 +244,9 @@ def take_grad(grad, x, indices, axis, mode):
 def take_along_axis_grad(grad, x, indices, axis):
     """d np.take_along_axis(x, indices, axis)/dx: grad added back at the positions taken along axis."""
     shape = _shape_of(x)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad, x)
-    out = xp.zeros(shape, dtype=_float_dtype(x, grad))
+    out = xp.zeros(shape, dtype=float_dtype(x, grad))
     flat = out.reshape(-1) if axis is None else out
     axis = 0 if axis is None else operator.index(axis) % len(shape)
     ndim = flat.ndim

@@ -14,7 +14,7 @@ import string
 import numpy
 
 from ..errors import SourcegradError
-from .core import _as_array, array_namespace, dot_grad_left, dot_grad_right, helper, unbroadcast
+from .core import as_array_like, array_namespace, dot_grad_left, dot_grad_right, helper, unbroadcast
 
 
 def _xp(*values):
@@ -38,8 +38,8 @@ def swap_last_axes(x):
 def inner_grad_left(grad, x, y):
     """d(np.inner(x, y))/dx for any ranks: the result's axes are x's leading axes, then y's."""
     if _ndim(x) == 0 or _ndim(y) == 0:  # np.inner with a scalar is a product
-        return unbroadcast(_as_array(grad, x) * y, x)
-    grad = _as_array(grad, x)
+        return unbroadcast(as_array_like(grad, x) * y, x)
+    grad = as_array_like(grad, x)
     p, q = _ndim(x), _ndim(y)
     # contract grad's trailing (y-leading) axes with y's leading axes: leaves x's leading axes + the shared axis
     return _xp(grad, y).tensordot(grad, y, axes=(list(range(p - 1, p + q - 2)), list(range(q - 1))))
@@ -48,8 +48,8 @@ def inner_grad_left(grad, x, y):
 @helper
 def inner_grad_right(grad, x, y):
     if _ndim(x) == 0 or _ndim(y) == 0:
-        return unbroadcast(_as_array(grad, y) * x, y)
-    grad = _as_array(grad, y)
+        return unbroadcast(as_array_like(grad, y) * x, y)
+    grad = as_array_like(grad, y)
     p = _ndim(x)
     return _xp(grad, x).tensordot(grad, x, axes=(list(range(p - 1)), list(range(p - 1))))
 
@@ -57,13 +57,13 @@ def inner_grad_right(grad, x, y):
 @helper
 def outer_grad_left(grad, x, y):
     """d(np.outer(x, y))/dx: np.outer flattens both operands, so the gradient is reshaped back."""
-    y = _as_array(y, grad).reshape(-1)
+    y = as_array_like(y, grad).reshape(-1)
     return (grad @ y).reshape(getattr(x, "shape", ()))
 
 
 @helper
 def outer_grad_right(grad, x, y):
-    x = _as_array(x, grad).reshape(-1)
+    x = as_array_like(x, grad).reshape(-1)
     return (x @ grad).reshape(getattr(y, "shape", ()))
 
 
@@ -87,11 +87,11 @@ def _argsort(order):
 @helper
 def tensordot_grad_left(grad, x, y, axes):
     """d(np.tensordot(x, y, axes))/dx: contract grad with y's free axes, then put x's axes back in order."""
-    x, y = _as_array(x, grad), _as_array(y, grad)  # a Python number operand (axes=0): a 0-d array
+    x, y = as_array_like(x, grad), as_array_like(y, grad)  # a Python number operand (axes=0): a 0-d array
     x_axes, y_axes = _tensordot_axes(axes, x.ndim, y.ndim)
     x_free = [a for a in range(x.ndim) if a not in x_axes]
     y_free = [a for a in range(y.ndim) if a not in y_axes]
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     # grad's axes: x_free, then y_free; contracting its y_free axes with y's leaves x_free + y's
     # contracted axes in y's own order, each standing for the x axis it was paired with.
     partial = _xp(grad, y).tensordot(grad, y, axes=(list(range(len(x_free), grad.ndim)), y_free))
@@ -102,11 +102,11 @@ def tensordot_grad_left(grad, x, y, axes):
 
 @helper
 def tensordot_grad_right(grad, x, y, axes):
-    x, y = _as_array(x, grad), _as_array(y, grad)
+    x, y = as_array_like(x, grad), as_array_like(y, grad)
     x_axes, y_axes = _tensordot_axes(axes, x.ndim, y.ndim)
     x_free = [a for a in range(x.ndim) if a not in x_axes]
     y_free = [a for a in range(y.ndim) if a not in y_axes]
-    grad = _as_array(grad, y)
+    grad = as_array_like(grad, y)
     partial = _xp(grad, x).tensordot(x, grad, axes=(x_free, list(range(len(x_free)))))
     paired = dict(zip(x_axes, y_axes))
     order = [paired[a] for a in sorted(x_axes)] + y_free
@@ -141,12 +141,12 @@ def _dot_axes(x, y):
 def _kron_parts(grad, a, b):
     """grad of np.kron(a, b) with each result axis split into (a's axis, b's axis), both operands given the
     same rank as np.kron gives them (ones prepended): result[i*p + k] = a[i] * b[k] along each axis."""
-    a, b = _as_array(a, grad), _as_array(b, grad)
+    a, b = as_array_like(a, grad), as_array_like(b, grad)
     rank = max(a.ndim, b.ndim)
     a_shape = (1,) * (rank - a.ndim) + a.shape
     b_shape = (1,) * (rank - b.ndim) + b.shape
     interleaved = tuple(n for pair in zip(a_shape, b_shape) for n in pair)
-    return _as_array(grad, a).reshape(interleaved), a.reshape(a_shape), b.reshape(b_shape)
+    return as_array_like(grad, a).reshape(interleaved), a.reshape(a_shape), b.reshape(b_shape)
 
 
 @helper
@@ -168,14 +168,14 @@ def kron_grad_right(grad, a, b):
 
 def _cross_vectors(grad, a, b, axisa, axisb, axisc):
     """The array module, and a, b and grad with their vector axes last."""
-    a, b = _as_array(a, grad), _as_array(b, grad)
+    a, b = as_array_like(a, grad), as_array_like(b, grad)
     xp = _xp(grad, a, b)
     a, b = xp.moveaxis(a, axisa, -1), xp.moveaxis(b, axisb, -1)
     if a.shape[-1] != 3 or b.shape[-1] != 3:
         raise SourcegradError("np.cross of 2-element vectors has no gradient rule (numpy 2 deprecates them)",
                               hint="Append a zero to make 3-element vectors: the cross product's last entry is the "
                                    "2-D one.")
-    return xp, a, b, xp.moveaxis(_as_array(grad, a), axisc, -1)
+    return xp, a, b, xp.moveaxis(as_array_like(grad, a), axisc, -1)
 
 
 @helper
@@ -242,7 +242,7 @@ def einsum_grad(grad, subscripts, index, *operands):
     inputs, output = _einsum_parse(subscripts, operands)
     x = operands[index]
     xp = _xp(grad, *operands)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     term = inputs[index]
     used = set("".join(inputs) + output)
     fresh = iter(c for c in string.ascii_letters if c not in used)
@@ -327,7 +327,7 @@ def trace_grad(grad, x, offset, axis1, axis2):
     xp = _xp(grad, x)
     axis1, axis2 = axis1 % x.ndim, axis2 % x.ndim
     eye = xp.eye(x.shape[axis1], x.shape[axis2], k=offset, dtype=x.dtype)
-    spread = _as_array(grad, x)[..., None, None] * eye  # the trace's axes, then (axis1, axis2)
+    spread = as_array_like(grad, x)[..., None, None] * eye  # the trace's axes, then (axis1, axis2)
     return xp.moveaxis(spread, (-2, -1), (axis1, axis2))
 
 
@@ -346,7 +346,7 @@ def norm_divisor(norm):
 
 def _keep(value, x, axes, keepdims):
     """A reduction's result with the reduced axes put back as length 1, to broadcast against x."""
-    value = _as_array(value, x)
+    value = as_array_like(value, x)
     if keepdims:
         return value
     shape = list(value.shape)
@@ -371,7 +371,7 @@ def norm_grad(grad, norm, x, ord, axis, keepdims):
     for the spectral norm when singular values tie.
     """
     if isinstance(x, (list, tuple)):  # numpy's conversion; the gradient's rows are then the items' gradients
-        x = _xp(grad, *x).stack([_as_array(item, grad) for item in x])
+        x = _xp(grad, *x).stack([as_array_like(item, grad) for item in x])
     xp = _xp(grad, x)
     nd = x.ndim
     if axis is None:
@@ -445,7 +445,7 @@ def det_grad(grad, x):
     before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)  # s_0 ... s_{i-1}
     after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([s[..., 1:], ones], axis=-1), axis=-1), axis=-1), axis=-1)
     others = before * after  # the product of all singular values but s_i, without dividing by s_i
-    scale = _as_array(grad, x) * xp.linalg.det(u) * xp.linalg.det(vt)
+    scale = as_array_like(grad, x) * xp.linalg.det(u) * xp.linalg.det(vt)
     return scale[..., None, None] * ((u * others[..., None, :]) @ vt)
 
 
@@ -475,7 +475,7 @@ def broadcast_solve(solve, xp, a, b):
 def solve_grad_right(grad, a, b, result):
     """d(np.linalg.solve(a, b))/db = solve(a^T, grad), summed back over broadcast batch axes."""
     xp = _xp(grad, a, b)
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     if _solve_is_vector(a, result):
         db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad[..., None])[..., 0]
     else:
@@ -487,7 +487,7 @@ def solve_grad_right(grad, a, b, result):
 def solve_grad_left(grad, a, b, result):
     """d(np.linalg.solve(a, b))/da = -solve(a^T, grad) @ result^T, summed back over broadcast batch axes."""
     xp = _xp(grad, a, b)
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     if _solve_is_vector(a, result):
         db = broadcast_solve(xp.linalg.solve, xp, a.swapaxes(-1, -2), grad[..., None])
         da = -(db @ result[..., None, :])
@@ -508,7 +508,7 @@ def _eye_like(x):
     return _xp(x).eye(x.shape[-1], dtype=x.dtype)
 
 
-def _from_triangle(symmetric_grad, upper):
+def from_triangle(symmetric_grad, upper):
     """The gradient with respect to a matrix of which only one triangle is read (cholesky, eigh).
 
     symmetric_grad is the gradient with respect to the symmetric matrix built from that triangle: an
@@ -536,7 +536,7 @@ def _diagonal_matrix(values):
 def slogdet_grad(grad, a):
     """d(np.linalg.slogdet(a).logabsdet)/da = inv(a)^T; the sign is constant wherever it has a derivative."""
     xp = _xp(a)
-    logabsdet_grad = _as_array(grad[1], a)
+    logabsdet_grad = as_array_like(grad[1], a)
     return logabsdet_grad[..., None, None] * swap_last_axes(xp.linalg.inv(a))
 
 
@@ -548,13 +548,13 @@ def cholesky_grad(grad, result, upper):
     diagonal; so the gradient is L^-T phi(L^T grad_L) L^-1, given to the triangle numpy reads.
     """
     xp = _xp(grad, result)
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     lower, lower_grad = (swap_last_axes(result), swap_last_axes(grad)) if upper else (result, grad)
     product = swap_last_axes(lower) @ lower_grad
     phi = xp.tril(product) - 0.5 * product * _eye_like(product)
     left = xp.linalg.solve(swap_last_axes(lower), phi)  # L^-T phi
     symmetric_grad = swap_last_axes(xp.linalg.solve(swap_last_axes(lower), swap_last_axes(left)))  # ... L^-1
-    return _from_triangle(symmetric_grad, upper)
+    return from_triangle(symmetric_grad, upper)
 
 
 @helper
@@ -565,10 +565,10 @@ def eigh_grad(grad, result, a, UPLO):
     V (diag(grad_w) + F * (V^T grad_V)) V^T, F[i, j] = 1 / (w_j - w_i) off the diagonal.
     """
     values, vectors = result
-    values_grad, vectors_grad = (_as_array(g, a) for g in grad)
+    values_grad, vectors_grad = (as_array_like(g, a) for g in grad)
     inner = _diagonal_matrix(values_grad) + _pair_reciprocals(values) * (swap_last_axes(vectors) @ vectors_grad)
     symmetric_grad = vectors @ inner @ swap_last_axes(vectors)
-    return _from_triangle(symmetric_grad, upper=UPLO in ("U", "u"))
+    return from_triangle(symmetric_grad, upper=UPLO in ("U", "u"))
 
 
 @helper
@@ -586,12 +586,12 @@ def qr_grad(grad, result, a, mode):
                                              "mode='complete' are not unique.")
     xp = _xp(a)
     if mode == "r":  # R alone, and its gradient: Q is the reduced QR's, and has none
-        r, r_grad = result, _as_array(grad, a)
+        r, r_grad = result, as_array_like(grad, a)
         q = xp.linalg.qr(a)[0]
         q_grad = xp.zeros_like(q)
     else:
         q, r = result
-        q_grad, r_grad = (_as_array(g, a) for g in grad)
+        q_grad, r_grad = (as_array_like(g, a) for g in grad)
     m = r @ swap_last_axes(r_grad) - swap_last_axes(q_grad) @ q
     copyltu = xp.tril(m) + swap_last_axes(xp.tril(m, -1))
     left = q_grad + q @ copyltu
@@ -612,13 +612,13 @@ def svd_grad(grad, result, a, full_matrices, compute_uv, hermitian):
                               hint="Leave hermitian=False, or use np.linalg.eigh for a symmetric matrix.")
     if not compute_uv:  # the singular values alone: U diag(grad_s) V^T
         u, _, vh = xp.linalg.svd(a, full_matrices=False)
-        return (u * _as_array(grad, a)[..., None, :]) @ vh
+        return (u * as_array_like(grad, a)[..., None, :]) @ vh
     if full_matrices and a.shape[-2] != a.shape[-1]:
         raise SourcegradError("np.linalg.svd of a non-square matrix has a gradient rule only with full_matrices=False",
                               hint="Write np.linalg.svd(x, full_matrices=False): the extra singular vectors of "
                                    "full_matrices=True are not unique.")
     u, s, vh = result
-    u_grad, s_grad, vh_grad = (_as_array(g, a) for g in grad)
+    u_grad, s_grad, vh_grad = (as_array_like(g, a) for g in grad)
     ut_du = swap_last_axes(u) @ u_grad
     vt_dv = vh @ swap_last_axes(vh_grad)
     f = _pair_reciprocals(s * s)
@@ -639,9 +639,9 @@ def pinv_grad(grad, a, result, hermitian):
     With P = pinv(a) (Golub and Pereyra): -P^T G P^T + (I - a P) G^T P P^T + P^T P G^T (I - P a),
     the projections applied as products rather than built as identity matrices.
     """
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     if hermitian:  # the matrix numpy took the pseudo-inverse of: the upper triangle may differ from the lower
-        a = _symmetric(a, upper=False)
+        a = symmetric_part(a, upper=False)
     p, p_t, g_t = result, swap_last_axes(result), swap_last_axes(grad)
     da = -(p_t @ grad @ p_t)
     left = g_t @ (p @ p_t)  # G^T P P^T, then (I - a P) in front
@@ -649,7 +649,7 @@ def pinv_grad(grad, a, result, hermitian):
     right = (p_t @ p) @ g_t  # P^T P G^T, then (I - P a) behind
     da = da + right - (right @ p) @ a
     if hermitian:  # numpy reads the lower triangle of a hermitian a
-        return _from_triangle(da, upper=False)
+        return from_triangle(da, upper=False)
     return da
 
 
@@ -686,10 +686,10 @@ def norm_jvp(tangent, norm, x, ord, axis, keepdims):
     subgradients and ties included) times that element's tangent, summed over the reduced axes."""
     if isinstance(x, (list, tuple)):  # numpy makes the list one array; the tangent is the list of the items' tangents
         xp = _xp(*x, *tangent)
-        x = xp.stack([_as_array(item, norm) for item in x])
-        tangent = xp.stack([_as_array(item, x) for item in tangent])
+        x = xp.stack([as_array_like(item, norm) for item in x])
+        tangent = xp.stack([as_array_like(item, x) for item in tangent])
     xp = _xp(tangent, x)
-    slope = norm_grad(xp.ones_like(_as_array(norm, x)), norm, x, ord, axis, keepdims)
+    slope = norm_grad(xp.ones_like(as_array_like(norm, x)), norm, x, ord, axis, keepdims)
     if axis is None:
         axes = tuple(range(x.ndim))
     else:
@@ -711,8 +711,8 @@ def norm_jvp_grad(grad, tangent, norm, x, ord, axis, keepdims, part):
     listed = isinstance(x, (list, tuple))
     if listed:  # numpy makes the list one array, as norm_jvp does
         xp = _xp(*x, *tangent)
-        x = xp.stack([_as_array(item, norm) for item in x])
-        tangent = xp.stack([_as_array(item, x) for item in tangent])
+        x = xp.stack([as_array_like(item, norm) for item in x])
+        tangent = xp.stack([as_array_like(item, x) for item in tangent])
     xp = _xp(tangent, x)
     nd = x.ndim
     if axis is None:
@@ -728,14 +728,14 @@ def norm_jvp_grad(grad, tangent, norm, x, ord, axis, keepdims, part):
     p = 2 if ord is None or ord == "fro" else ord
     flat = p in (0, 1, -1, float("inf"), float("-inf")) if matrix else p in (0, 1, float("inf"), float("-inf"))
     if flat:
-        zeros = xp.zeros_like(x) if part == "x" else xp.zeros_like(_as_array(norm, x))
+        zeros = xp.zeros_like(x) if part == "x" else xp.zeros_like(as_array_like(norm, x))
         return list(zeros) if listed and part == "x" else zeros
     g, r = _keep(grad, x, axes, keepdims), _keep(norm, x, axes, keepdims)
     if part == "x":
         result = g * tangent * (p - 1) * abs(x) ** (p - 2) / r ** (p - 1)
         return list(result) if listed else result
     slope = xp.sign(x) * abs(x) ** (p - 1)
-    return -(p - 1) * (g * tangent * slope).sum(axis=axes, keepdims=keepdims) / _as_array(norm, x) ** p
+    return -(p - 1) * (g * tangent * slope).sum(axis=axes, keepdims=keepdims) / as_array_like(norm, x) ** p
 
 
 @helper
@@ -755,7 +755,7 @@ def solve_jvp(tangent, a, result):
     return -broadcast_solve(xp.linalg.solve, xp, a, tangent @ result)
 
 
-def _symmetric(m, upper):
+def symmetric_part(m, upper):
     """The symmetric matrix of m's lower triangle (its upper one for upper): what numpy's cholesky and eigh read."""
     xp = _xp(m)
     if upper:
@@ -768,7 +768,7 @@ def pinv_jvp(tangent, a, result, hermitian):
     """The tangent of np.linalg.pinv(a) for a of full rank (Golub and Pereyra): with P = pinv(a),
     -P da P + P P^T da^T (I - a P) + (I - P a) da^T P^T P; a hermitian=True pinv reads a's lower triangle."""
     if hermitian:
-        a, tangent = _symmetric(a, upper=False), _symmetric(tangent, upper=False)
+        a, tangent = symmetric_part(a, upper=False), symmetric_part(tangent, upper=False)
     p, p_t, t_t = result, swap_last_axes(result), swap_last_axes(tangent)
     dp = -(p @ tangent @ p)
     left = (p @ p_t) @ t_t  # P P^T da^T, then (I - a P) behind
@@ -783,7 +783,7 @@ def cholesky_jvp(tangent, result, upper):
     dL = L phi(L^-1 da L^-T), phi taking the lower triangle with half the diagonal."""
     xp = _xp(tangent, result)
     lower = swap_last_axes(result) if upper else result
-    da = _symmetric(_as_array(tangent, result), upper)
+    da = symmetric_part(as_array_like(tangent, result), upper)
     inner = xp.linalg.solve(lower, swap_last_axes(xp.linalg.solve(lower, da)))  # L^-1 da L^-T (da symmetric)
     d_lower = lower @ (xp.tril(inner) - 0.5 * inner * _eye_like(inner))
     return swap_last_axes(d_lower) if upper else d_lower
@@ -806,7 +806,7 @@ def eigh_jvp(tangent, result, UPLO):
     diagonal (the eigenvectors stay of length 1, so F's diagonal is 0).
     """
     values, vectors = result
-    m = swap_last_axes(vectors) @ _symmetric(_as_array(tangent, vectors), UPLO in ("U", "u")) @ vectors
+    m = swap_last_axes(vectors) @ symmetric_part(as_array_like(tangent, vectors), UPLO in ("U", "u")) @ vectors
     return _xp(m).diagonal(m, axis1=-2, axis2=-1).copy(), vectors @ (_pair_reciprocals(values) * m)
 
 
@@ -893,11 +893,11 @@ def det_jvp_grad(grad, tangent, a):
     """
     xp = _xp(grad, tangent, a)
     u, s, vt = xp.linalg.svd(a)
-    t = swap_last_axes(u) @ _as_array(tangent, a) @ swap_last_axes(vt)
+    t = swap_last_axes(u) @ as_array_like(tangent, a) @ swap_last_axes(vt)
     p = _all_but_pairs(s)
     diagonal = xp.diagonal(t, axis1=-2, axis2=-1)
     inner = _diagonal_matrix((p @ diagonal[..., None])[..., 0]) - p * swap_last_axes(t)
-    scale = _as_array(grad, a) * xp.linalg.det(u) * xp.linalg.det(vt)
+    scale = as_array_like(grad, a) * xp.linalg.det(u) * xp.linalg.det(vt)
     return scale[..., None, None] * (u @ inner @ vt)
 
 
@@ -907,7 +907,7 @@ def slogdet_jvp_grad(grad, tangent, a):
     tangent (the sign's tangent is 0 everywhere)."""
     xp = _xp(tangent, a)
     inverse = xp.linalg.inv(a)
-    return -_as_array(grad[1], a)[..., None, None] * swap_last_axes(inverse @ _as_array(tangent, a) @ inverse)
+    return -as_array_like(grad[1], a)[..., None, None] * swap_last_axes(inverse @ as_array_like(tangent, a) @ inverse)
 
 
 @helper
@@ -915,12 +915,12 @@ def solve_jvp_grad_result(grad, tangent, a, result):
     """d(grad . solve_jvp(tangent, a, result))/d result = -tangent^T solve(a^T, grad), vectors or matrices as numpy
     solved for (a's gradient is solve's own, solve_grad_left, of the tangent's result)."""
     xp = _xp(grad, tangent, a)
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     if _solve_is_vector(a, result):
         back = broadcast_solve(xp.linalg.solve, xp, swap_last_axes(a), grad[..., None])
-        return unbroadcast(-(swap_last_axes(_as_array(tangent, a)) @ back)[..., 0], result)
+        return unbroadcast(-(swap_last_axes(as_array_like(tangent, a)) @ back)[..., 0], result)
     back = broadcast_solve(xp.linalg.solve, xp, swap_last_axes(a), grad)
-    return unbroadcast(-(swap_last_axes(_as_array(tangent, a)) @ back), result)
+    return unbroadcast(-(swap_last_axes(as_array_like(tangent, a)) @ back), result)
 
 
 @helper
@@ -931,9 +931,9 @@ def cholesky_jvp_grad(grad, tangent, result, upper):
     half the diagonal, and H = phi(L^T grad): the tangent L phi(M) moves with L as grad phi(M)^T - L^-T (H + H^T) M.
     """
     xp = _xp(grad, tangent, result)
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     lower, lower_grad = (swap_last_axes(result), swap_last_axes(grad)) if upper else (result, grad)
-    s = _symmetric(_as_array(tangent, result), upper)
+    s = symmetric_part(as_array_like(tangent, result), upper)
     inner = xp.linalg.solve(lower, swap_last_axes(xp.linalg.solve(lower, s)))  # M = L^-1 S L^-T (S symmetric)
     phi_inner = xp.tril(inner) - 0.5 * inner * _eye_like(inner)
     product = swap_last_axes(lower) @ lower_grad
@@ -952,8 +952,8 @@ def eigh_jvp_grad(grad, tangent, result, UPLO):
     with w through F (dF_ij = -F_ij^2 (dw_j - dw_i)): Q = F^2 * M * (V^T grad_V), its row sums less its column sums.
     """
     values, vectors = result
-    values_grad, vectors_grad = (_as_array(g, vectors) for g in grad)
-    s = _symmetric(_as_array(tangent, vectors), UPLO in ("U", "u"))
+    values_grad, vectors_grad = (as_array_like(g, vectors) for g in grad)
+    s = symmetric_part(as_array_like(tangent, vectors), UPLO in ("U", "u"))
     s_v = s @ vectors
     m = swap_last_axes(vectors) @ s_v
     f = _pair_reciprocals(values)
@@ -967,9 +967,9 @@ def eigh_jvp_grad(grad, tangent, result, UPLO):
 
 def _pinv_jvp_parts(grad, tangent, a, result, hermitian):
     """The gradient, the tangent and the matrix (their triangles made symmetric for hermitian=True), P, P^T, T^T."""
-    grad = _as_array(grad, result)
+    grad = as_array_like(grad, result)
     if hermitian:
-        a, tangent = _symmetric(a, upper=False), _symmetric(tangent, upper=False)
+        a, tangent = symmetric_part(a, upper=False), symmetric_part(tangent, upper=False)
     return grad, tangent, a, result, swap_last_axes(result), swap_last_axes(tangent)
 
 
@@ -979,7 +979,7 @@ def pinv_jvp_grad_matrix(grad, tangent, a, result, hermitian):
     in -P P^T T^T a P and -P a T^T P^T P, whose gradients are -(T P P^T) G P^T and -P^T G (P^T P T)."""
     g, t, a, p, p_t, _ = _pinv_jvp_parts(grad, tangent, a, result, hermitian)
     da = -((t @ (p @ p_t)) @ g @ p_t) - p_t @ g @ ((p_t @ p) @ t)
-    return _from_triangle(da, upper=False) if hermitian else da
+    return from_triangle(da, upper=False) if hermitian else da
 
 
 @helper
@@ -1005,11 +1005,11 @@ def _qr_jvp_backward(grad, tangent, result, a, mode):
     xp = _xp(tangent, a)
     if mode == "r":
         q, r = xp.linalg.qr(a)[0], result
-        q_grad, r_grad = xp.zeros_like(q), _as_array(grad, a)
+        q_grad, r_grad = xp.zeros_like(q), as_array_like(grad, a)
     else:
         q, r = result
-        q_grad, r_grad = (_as_array(g, a) for g in grad)
-    x = swap_last_axes(xp.linalg.solve(swap_last_axes(r), swap_last_axes(_as_array(tangent, a))))  # T R^-1
+        q_grad, r_grad = (as_array_like(g, a) for g in grad)
+    x = swap_last_axes(xp.linalg.solve(swap_last_axes(r), swap_last_axes(as_array_like(tangent, a))))  # T R^-1
     c = swap_last_axes(q) @ x
     u = xp.triu(c) + swap_last_axes(xp.tril(c, -1))
     u_grad = r_grad @ swap_last_axes(r) - swap_last_axes(q) @ q_grad
@@ -1042,8 +1042,8 @@ def _svd_jvp_backward(grad, tangent, result, a):
     dP = U^T T V, A = dP S + S dP^T, B = S dP + dP^T S, dU = U (F * A) + (T V - U dP) S^-1,
     dV = V (F * B) + (T^T U - V dP^T) S^-1, ds = diag(dP), F[i, j] = 1 / (s_j^2 - s_i^2) off the diagonal."""
     u, s, vh = result
-    u_grad, s_grad, vh_grad = (_as_array(g, a) for g in grad)
-    t = _as_array(tangent, a)
+    u_grad, s_grad, vh_grad = (as_array_like(g, a) for g in grad)
+    t = as_array_like(tangent, a)
     v, t_t, v_grad = swap_last_axes(vh), swap_last_axes(t), swap_last_axes(vh_grad)
     dp = swap_last_axes(u) @ t @ v
     dp_t = swap_last_axes(dp)
@@ -1073,7 +1073,7 @@ def _svd_values_jvp_backward(grad, tangent, a):
     """compute_uv=False: ds = diag(U^T T V) with U and V computed from a; the gradients of that U and V^T."""
     xp = _xp(tangent, a)
     u, s, vh = xp.linalg.svd(a, full_matrices=False)
-    t, s_grad = _as_array(tangent, a), _as_array(grad, a)[..., None, :]
+    t, s_grad = as_array_like(tangent, a), as_array_like(grad, a)[..., None, :]
     u_total = (t @ swap_last_axes(vh)) * s_grad  # T V diag(grad_s)
     vh_total = swap_last_axes((swap_last_axes(t) @ u) * s_grad)  # (T^T U diag(grad_s))^T
     return (u, s, vh), (u_total, xp.zeros_like(s), vh_total)

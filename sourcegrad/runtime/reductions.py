@@ -6,7 +6,7 @@ result for an array of its own and may add into it in place.
 
 import operator
 
-from .core import _as_array, array_namespace, helper, unreduce
+from .core import as_array_like, array_namespace, helper, unreduce
 
 
 def _reduced_axes(ndim, axis):
@@ -39,7 +39,7 @@ def _axes_back(values, x, permutation):
 
 def _operand(x, grad):
     """x as an array (np.prod(3.0) reduces a Python float)."""
-    return x if hasattr(x, "ndim") else _as_array(x, grad)
+    return x if hasattr(x, "ndim") else as_array_like(x, grad)
 
 
 @helper
@@ -51,7 +51,7 @@ def prod_grad(grad, x, axis, keepdims):
     """
     x = _operand(x, grad)
     flat, kept_shape, permutation = _axes_last(x, axis)
-    grad = _as_array(grad, x).reshape(kept_shape + (1,))
+    grad = as_array_like(grad, x).reshape(kept_shape + (1,))
     return _axes_back(_products_of_the_others(flat) * grad, x, permutation)
 
 
@@ -79,7 +79,7 @@ def prod_jvp(tangent, x, axis, keepdims):
     elements of its group, summed over the group (right where x has zeros, as prod_grad is)."""
     x = _operand(x, tangent)
     flat, _, _ = _axes_last(x, axis)
-    moved, _, _ = _axes_last(_as_array(tangent, x), axis)
+    moved, _, _ = _axes_last(as_array_like(tangent, x), axis)
     return _reduced((_products_of_the_others(flat) * moved).sum(axis=-1), x, axis, keepdims)
 
 
@@ -91,13 +91,13 @@ def prod_jvp_grad(grad, tangent, x, axis, keepdims):
     right where x has zeros (n times the memory of x along the reduced axes, n their size)."""
     x = _operand(x, grad)
     flat, kept_shape, permutation = _axes_last(x, axis)
-    moved, _, _ = _axes_last(_as_array(tangent, x), axis)
+    moved, _, _ = _axes_last(as_array_like(tangent, x), axis)
     xp = array_namespace(flat)
     own = xp.eye(flat.shape[-1], dtype=bool)  # own[i, k]: k is i
     with_one = xp.where(own, xp.ones((), dtype=flat.dtype), flat[..., None, :])  # (..., i, k)
     pairs = xp.where(own, xp.zeros((), dtype=flat.dtype), _products_of_the_others(with_one))  # (..., i, j), 0 at j = i
     summed = (moved[..., :, None] * pairs).sum(axis=-2)
-    grad = _as_array(grad, x).reshape(kept_shape + (1,))
+    grad = as_array_like(grad, x).reshape(kept_shape + (1,))
     return _axes_back(summed * grad, x, permutation)
 
 
@@ -107,7 +107,7 @@ def _first_extreme_grad(grad, x, axis, pick):
     xp = array_namespace(flat)
     chosen = pick(flat)
     onehot = xp.arange(flat.shape[-1]) == chosen[..., None]
-    grad = _as_array(grad, x).reshape(kept_shape + (1,))
+    grad = as_array_like(grad, x).reshape(kept_shape + (1,))
     return _axes_back(onehot * grad, x, permutation)
 
 
@@ -129,7 +129,7 @@ def min_grad(grad, x, axis, keepdims):
 def _first_extreme_tangent(tangent, x, axis, keepdims, pick):
     x = _operand(x, tangent)
     flat, _, _ = _axes_last(x, axis)
-    moved, _, _ = _axes_last(_as_array(tangent, x), axis)
+    moved, _, _ = _axes_last(as_array_like(tangent, x), axis)
     chosen = pick(flat)[..., None]
     return _reduced(array_namespace(moved).take_along_axis(moved, chosen, axis=-1)[..., 0], x, axis, keepdims)
 
@@ -151,7 +151,7 @@ def min_jvp(tangent, x, axis, keepdims):
 def cumsum_grad(grad, x, axis):
     """d np.cumsum(x, axis)/dx: the reversed cumulative sum of grad (axis=None: over x flattened)."""
     shape = getattr(x, "shape", ())
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     if axis is None:
         return grad.reshape(-1)[::-1].cumsum()[::-1].reshape(shape)
     axis = operator.index(axis) % max(grad.ndim, 1)
@@ -179,7 +179,7 @@ def _along_cumprod_axis(axis, x, *others):
     """(xp, axis, x, *others) for a cumprod helper: x an array, the others (a gradient, a tangent) arrays of its
     floating dtype, all flattened where axis is None (np.cumprod flattens x first), axis made non-negative."""
     x = _operand(x, others[0])
-    others = [_as_array(other, x) for other in others]
+    others = [as_array_like(other, x) for other in others]
     if axis is None:
         x, others, axis = x.reshape(-1), [other.reshape(-1) for other in others], 0
     return (array_namespace(x, *others), operator.index(axis) % max(x.ndim, 1), x, *others)
@@ -242,7 +242,7 @@ def _kept(x):
 def nansum_grad(grad, x, axis, keepdims):
     """d np.nansum(x, axis)/dx: grad spread over each group, 0 at nan elements (np.nansum skips them)."""
     x = _operand(x, grad)
-    return unreduce(_as_array(grad, x), x, axis, keepdims) * _kept(x)
+    return unreduce(as_array_like(grad, x), x, axis, keepdims) * _kept(x)
 
 
 @helper
@@ -253,7 +253,7 @@ def nanmean_grad(grad, x, axis, keepdims):
     xp = array_namespace(kept)
     count = kept.sum(axis=None if axis is None else axis, keepdims=True)
     share = kept / xp.where(count == 0, 1, count)  # a group of nans alone has no gradient, not 0 / 0
-    return unreduce(_as_array(grad, x), x, axis, keepdims) * share
+    return unreduce(as_array_like(grad, x), x, axis, keepdims) * share
 
 
 @helper
@@ -272,7 +272,7 @@ def nanmean_jvp(tangent, x, axis, keepdims):
 def diff_grad(grad, n, axis):
     """d np.diff(x, n, axis)/dx. Once: result[i] = x[i + 1] - x[i], so x[j] gets grad[j - 1] - grad[j], with
     zeros past either end: minus the difference of grad padded with a zero on each side. n times over."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     xp = array_namespace(grad)
     axis = operator.index(axis) % max(grad.ndim, 1)
     zero_shape = grad.shape[:axis] + (1,) + grad.shape[axis + 1:]
@@ -288,7 +288,7 @@ def diff_part_grad(grad, x, n, axis, prepend, append, part):
     append=append), either of those None when not given. np.diff joins prepend, x and append along axis (a number
     stretched to one slice of x) and differences that: its gradient is split back in the same places, a number's
     part summed. With n=0 np.diff returns x as it is, and prepend and append get nothing."""
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad)
     values = (prepend, x, append)
     if not operator.index(n):

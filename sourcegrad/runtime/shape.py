@@ -11,7 +11,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import _as_array, _float_dtype, array_namespace, helper, unbroadcast
+from .core import as_array_like, float_dtype, array_namespace, helper, unbroadcast
 
 
 def _axis(axis, ndim):
@@ -117,7 +117,7 @@ def tile_grad(grad, x, reps):
     n = max(len(shape), len(reps))
     shape_n = (1,) * (n - len(shape)) + shape
     reps_n = (1,) * (n - len(reps)) + reps
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     interleaved = tuple(size for pair in zip(reps_n, shape_n) for size in pair)
     summed = grad.reshape(interleaved).sum(axis=tuple(range(0, 2 * n, 2)))
     return _fresh(summed.reshape(shape), grad)
@@ -127,7 +127,7 @@ def tile_grad(grad, x, reps):
 def repeat_grad(grad, x, repeats, axis):
     """d np.repeat(x, repeats, axis)/dx: each element gets the sum of its copies' gradients."""
     shape = _shape(x)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad)
     if axis is None:  # np.repeat flattens x first
         grad, axis, axis_shape = grad.reshape(-1), 0, (_size(shape),)
@@ -171,14 +171,14 @@ def _size(shape):
 @helper
 def flip_grad(grad, axis):
     """d np.flip(x, axis)/dx: grad flipped back, as a new array (np.flip gives a view)."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     return array_namespace(grad).flip(grad, axis).copy()
 
 
 @helper
 def rot90_grad(grad, k, axes):
     """d np.rot90(x, k, axes)/dx: grad turned back, as a new array (np.rot90 gives a view)."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     return array_namespace(grad).rot90(grad, -operator.index(k), axes).copy()
 
 
@@ -191,7 +191,7 @@ def _half_shifts(grad, axes, sign):
 @helper
 def fftshift_grad(grad, axes):
     """d np.fft.ifftshift(x, axes)/dx: grad shifted forward again, np.fft.fftshift's roll (a new array)."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     shifts, axes = _half_shifts(grad, axes, 1)
     return array_namespace(grad).roll(grad, shifts, axes)
 
@@ -199,7 +199,7 @@ def fftshift_grad(grad, axes):
 @helper
 def ifftshift_grad(grad, axes):
     """d np.fft.fftshift(x, axes)/dx: grad shifted back, np.fft.ifftshift's roll (a new array)."""
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     shifts, axes = _half_shifts(grad, axes, -1)
     return array_namespace(grad).roll(grad, shifts, axes)
 
@@ -208,10 +208,10 @@ def ifftshift_grad(grad, axes):
 def sort_grad(grad, x, axis):
     """d np.sort(x, axis)/dx: the gradient of each sorted position goes back to the element sorted there.
     Tied elements are told apart by np.argsort's stable order (the first one gets the first position)."""
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad, x)
     shape = _shape(x)
-    x = _as_array(x, grad)
+    x = as_array_like(x, grad)
     if axis is None:  # np.sort flattens x first
         x, grad, axis = x.reshape(-1), grad.reshape(-1), 0
     order = xp.argsort(x, axis=axis, kind="stable")
@@ -228,10 +228,10 @@ def partition_grad(grad, result, x, axis):
     stable) came from the k-th smallest of x. Tied elements are matched in their order, the first of x to the
     first position of the result, as np.sort's rule (sort_grad) sends them.
     """
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad, x)
     shape = _shape(x)
-    x, result = _as_array(x, grad), _as_array(result, grad)
+    x, result = as_array_like(x, grad), as_array_like(result, grad)
     if axis is None:  # np.partition flattens x first
         x, result, grad, axis = x.reshape(-1), result.reshape(-1), grad.reshape(-1), 0
     taken = xp.take_along_axis(grad, xp.argsort(result, axis=axis, kind="stable"), axis=axis)
@@ -244,9 +244,9 @@ def partition_grad(grad, result, x, axis):
 def partition_jvp(tangent, result, x, axis):
     """The tangent of np.partition(x, kth, axis), matched by value as partition_grad matches the gradient: each
     position of the result gets the tangent of the element of x of the same rank (ties in np.argsort's stable order)."""
-    tangent = _as_array(tangent, x)
+    tangent = as_array_like(tangent, x)
     xp = array_namespace(tangent, x)
-    x, result = _as_array(x, tangent), _as_array(result, tangent)
+    x, result = as_array_like(x, tangent), as_array_like(result, tangent)
     if axis is None:  # np.partition flattens x first
         x, tangent, axis = x.reshape(-1), tangent.reshape(-1), 0
     in_order = xp.take_along_axis(tangent, xp.argsort(x, axis=axis, kind="stable"), axis=axis)
@@ -271,7 +271,7 @@ def _interior(grad, x, pad_width):
 def pad_grad(grad, x, pad_width, mode):
     """d np.pad(x, pad_width, mode="constant")/dx: the interior of grad, as a new array."""
     _check_pad_mode(mode)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     return grad[_interior(grad, x, pad_width)].copy()
 
 
@@ -296,7 +296,7 @@ def pad_constant_grad(grad, x, pad_width, constant_values):
     if len(_shape(constant_values)) or isinstance(constant_values, (tuple, list)):
         raise SourcegradError("np.pad's constant_values carries a gradient only as one number, not one per axis",
                               hint="Pass the per-axis values as constants, or pad with one value.")
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     return grad.sum() - grad[_interior(grad, x, pad_width)].sum()
 
 
@@ -309,7 +309,7 @@ def roll_grad(grad, shift, axis):
         back = -shift
     else:
         back = -operator.index(shift)
-    grad = _as_array(grad, grad)
+    grad = as_array_like(grad, grad)
     return array_namespace(grad).roll(grad, back, axis)
 
 
@@ -320,7 +320,7 @@ def diag_grad(grad, v, k):
     if len(_shape(v)) == 1:
         return xp.diagonal(grad, k).copy()  # np.diagonal gives a read-only view
     rows, cols = _shape(v)
-    out = xp.zeros((rows, cols), dtype=_as_array(grad, v).dtype)
+    out = xp.zeros((rows, cols), dtype=as_array_like(grad, v).dtype)
     length = grad.shape[0]
     start_row, start_col = max(-k, 0), max(k, 0)
     index = xp.arange(length)
@@ -331,10 +331,10 @@ def diag_grad(grad, v, k):
 @helper
 def diagonal_grad(grad, x, offset, axis1, axis2):
     """d np.diagonal(x, offset, axis1, axis2)/dx: zeros like x, with grad (whose last axis is the diagonal) on it."""
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     xp = array_namespace(grad, x)
     shape = _shape(x)
-    out = xp.zeros(shape, dtype=_float_dtype(x, grad))
+    out = xp.zeros(shape, dtype=float_dtype(x, grad))
     moved = xp.moveaxis(out, (_axis(axis1, len(shape)), _axis(axis2, len(shape))), (-2, -1))  # a view of out
     offset = operator.index(offset)
     index = xp.arange(grad.shape[-1])
@@ -349,7 +349,7 @@ def astype_grad(grad, x, dtype):
     target = getattr(x, "dtype", None)
     if dtype is not None and numpy.dtype(dtype).kind not in "fc":  # a dtype is host metadata, for cupy too
         return xp.zeros(_shape(x), dtype=target if target is not None and target.kind in "fc" else float)
-    grad = _as_array(grad, x)
+    grad = as_array_like(grad, x)
     if target is None or target.kind not in "fc":
         return grad.copy()
     return grad.astype(target)  # astype copies

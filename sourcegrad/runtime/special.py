@@ -11,8 +11,8 @@ import importlib
 import numpy
 
 from ..errors import SourcegradError
-from .core import _as_array, array_namespace, helper, unreduce
-from .linalg import _from_triangle, _symmetric
+from .core import as_array_like, array_namespace, helper, unreduce
+from .linalg import from_triangle, symmetric_part
 
 
 def _special_functions(x):
@@ -110,7 +110,7 @@ def _multivariate_normal(x, mean, cov):
 
 def _point_weights(grad, points, like):
     """The output gradient with one entry per point: scipy squeezes the output, so its axes of 1 come back."""
-    return array_namespace(like).reshape(_as_array(grad, like), points)
+    return array_namespace(like).reshape(as_array_like(grad, like), points)
 
 
 @helper
@@ -133,7 +133,7 @@ def multivariate_normal_mean_grad(grad, x, mean, cov):
 @helper
 def multivariate_normal_cov_grad(grad, x, mean, cov):
     """d(scipy.stats.multivariate_normal.logpdf(x, mean, cov))/dcov: per point (a a^T - cov^-1) / 2 with
-    a = cov^-1 (x - mean), summed; for a matrix cov, on its lower triangle (see _from_triangle), for a diagonal
+    a = cov^-1 (x - mean), summed; for a matrix cov, on its lower triangle (see from_triangle), for a diagonal
     its diagonal, for one number the trace."""
     xp, points, _, whitened, inverse = _multivariate_normal(x, mean, cov)
     weights = xp.reshape(_point_weights(grad, points, whitened), (-1,))
@@ -152,19 +152,19 @@ def _as_cov_is_read(full_grad, cov):
         return xp.trace(full_grad)
     if ndim == 1:
         return xp.reshape(xp.diagonal(full_grad).copy(), numpy.shape(cov))
-    return _from_triangle(full_grad, upper=False)
+    return from_triangle(full_grad, upper=False)
 
 
 def _cov_change(tangent, cov, inverse):
     """cov's tangent as the change of the symmetric matrix scipy builds of cov (see _multivariate_normal)."""
     xp = array_namespace(inverse)
-    tangent = _as_array(tangent, inverse)
+    tangent = as_array_like(tangent, inverse)
     ndim = len(numpy.shape(cov))
     if ndim == 0:
         return tangent * xp.eye(inverse.shape[-1], dtype=inverse.dtype)
     if ndim == 1:
         return xp.diag(xp.reshape(tangent, (-1,)))
-    return _symmetric(tangent, upper=False)
+    return symmetric_part(tangent, upper=False)
 
 
 # ---- forward mode: the tangents of scipy.stats.multivariate_normal.logpdf ----------------------------------------
@@ -176,7 +176,7 @@ def _cov_change(tangent, cov, inverse):
 def multivariate_normal_x_jvp(tangent, result, x, mean, cov):
     """The tangent of scipy.stats.multivariate_normal.logpdf(x, mean, cov) from x's: -(cov^-1 r) . dx per point."""
     xp, _, residuals, whitened, _ = _multivariate_normal(x, mean, cov)
-    moved = xp.reshape(_as_array(tangent, whitened), residuals.shape)  # arranged in points as scipy arranges x
+    moved = xp.reshape(as_array_like(tangent, whitened), residuals.shape)  # arranged in points as scipy arranges x
     return xp.reshape(-(whitened * moved).sum(axis=-1), numpy.shape(result))
 
 
@@ -184,7 +184,7 @@ def multivariate_normal_x_jvp(tangent, result, x, mean, cov):
 def multivariate_normal_mean_jvp(tangent, result, x, mean, cov):
     """The tangent from mean's: (cov^-1 r) . dmean per point."""
     xp, _, residuals, whitened, _ = _multivariate_normal(x, mean, cov)
-    moved = xp.reshape(_as_array(tangent, whitened), residuals.shape[-1:])
+    moved = xp.reshape(as_array_like(tangent, whitened), residuals.shape[-1:])
     return xp.reshape((whitened * moved).sum(axis=-1), numpy.shape(result))
 
 
@@ -218,7 +218,7 @@ def multivariate_normal_jvp_grad(grad, tangent, x, mean, cov, part, wrt):
         full = -(xp.reshape(x_grad, (-1, along.shape[-1])).T @ xp.reshape(whitened, (-1, along.shape[-1])))
         full = full + weights.sum() * ((inverse @ change) @ inverse) / 2
     else:
-        moved = _as_array(tangent, whitened)
+        moved = as_array_like(tangent, whitened)
         direction = xp.reshape(moved, residuals.shape) if part == 0 else -xp.reshape(moved, residuals.shape[-1:])
         along = direction @ inverse  # per point (W t)^T, t a point's own tangent or minus mean's
         x_grad = -(weights * along)  # points + (k,): mean's one tangent reaches every point

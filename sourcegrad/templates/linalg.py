@@ -370,7 +370,7 @@ def pinv_jvp_rule(out, tangent, a, result, hermitian):
 
 # ---- decompositions ----------------------------------------------------------------------------
 # cholesky and eigh read one triangle of a symmetric matrix: the other gets no gradient, and each entry
-# of the one read stands for itself and its mirror (runtime/linalg.py's _from_triangle).
+# of the one read stands for itself and its mirror (runtime/linalg.py's from_triangle).
 
 
 @adjoint(np.linalg.cholesky, new_array=True)

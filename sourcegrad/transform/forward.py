@@ -25,7 +25,7 @@ from ..frontend.source import FunctionSource
 from ..ir import COPY, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import StatementWalker, _AdjointNames, _call, _effect_error, _no_gradient_through, as_expression
+from .reverse import AdjointNames, StatementWalker, as_expression, backend_call, effect_error, no_gradient_through
 
 
 @dataclass
@@ -52,7 +52,7 @@ def forward(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
     """prefix: what tangent names start with, `d_`; `t_` where a gradient's `d_` names will join them (hvp)."""
     facts = ShapeFacts(fn, argument_ranks)
     active = active_values(fn, wrt)
-    names = _AdjointNames(fn.names | {backend}, prefix)
+    names = AdjointNames(fn.names | {backend}, prefix)
     for w in wrt:  # the tangent parameters come first, with the plain names
         names.get(w)
     walker = _Forward(fn, src, facts, active, names, backend)
@@ -64,7 +64,7 @@ def forward(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
     if isinstance(returned, gast.Name) and returned.id in active:
         result.output_tangent = ir.name(names.get(returned.id))
     else:  # the output does not depend on wrt
-        result.output_tangent = _call(backend, "zeros_like", [as_expression(returned)])
+        result.output_tangent = backend_call(backend, "zeros_like", [as_expression(returned)])
     result.tangent_names = dict(names.assigned)
     return result
 
@@ -83,7 +83,7 @@ class _Forward(StatementWalker):
             return [stmt] + self.unpacking(stmt)
         if isinstance(stmt, ir.Effect):
             if any(n in self.active for n in reads([stmt.stmt])) and not is_harmless(stmt, self.fn):
-                raise _effect_error(self.source(stmt), stmt)
+                raise effect_error(self.source(stmt), stmt)
             return [stmt]
         if isinstance(stmt, ir.If):
             return [dataclasses.replace(stmt, body=self.block(stmt.body), orelse=self.block(stmt.orelse))]
@@ -102,13 +102,13 @@ class _Forward(StatementWalker):
             parts = [self.tangent_of(e) for e in atom.elts]
             if all(p is None for p in parts):
                 return None
-            elts = [p if p is not None else _call(self.backend, "zeros_like", [as_expression(e)])
+            elts = [p if p is not None else backend_call(self.backend, "zeros_like", [as_expression(e)])
                     for p, e in zip(parts, atom.elts)]
             return type(atom)(elts=elts, ctx=gast.Load())
         return None  # a constant, a slice, a global
 
     def zeros(self, name, origin):
-        return TangentStatement(self.names.get(name), _call(self.backend, "zeros_like", [ir.name(name)]), origin)
+        return TangentStatement(self.names.get(name), backend_call(self.backend, "zeros_like", [ir.name(name)]), origin)
 
     def assignment(self, stmt):
         y = stmt.target
@@ -134,10 +134,10 @@ class _Forward(StatementWalker):
         if d_array is None and d_value is None:
             return None
         if d_array is None:
-            d_array = _call(self.backend, "zeros_like", [as_expression(array)])
+            d_array = backend_call(self.backend, "zeros_like", [as_expression(array)])
         if d_value is None:
             d_value = gast.Constant(value=0.0, kind=None)
-        return _call(self.backend, "set_item", [d_array, as_expression(index), d_value])
+        return backend_call(self.backend, "set_item", [d_array, as_expression(index), d_value])
 
     def contributions(self, stmt):
         """The sum of the contributions of the arguments with tangents to the target's tangent, or None."""
@@ -162,7 +162,7 @@ class _Forward(StatementWalker):
         for param, atom in bindings.items():
             # an argument the rule gives no contribution (an index, an axis) must carry no tangent here
             if param not in given and self.tangent_of(atom) is not None:
-                raise _no_gradient_through(self.source(stmt), stmt, param)
+                raise no_gradient_through(self.source(stmt), stmt, param)
         kept = [value for param, value in pairs if self.tangent_of(bindings[param]) is not None]
         if not kept:
             return None
@@ -175,7 +175,7 @@ class _Forward(StatementWalker):
         dropped = [bindings[param] for param, _ in pairs if self.tangent_of(bindings[param]) is None]
         if template.broadcasts and any(not self.is_number(atom) for atom in dropped):
             # `x + y` with a tangent for x alone: d_x has x's shape, the result may be larger
-            total = _call(self.backend, "broadcast_like", [total, ir.name(stmt.target)])
+            total = backend_call(self.backend, "broadcast_like", [total, ir.name(stmt.target)])
         return total
 
     def is_number(self, atom):

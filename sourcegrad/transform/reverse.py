@@ -156,7 +156,7 @@ def reverse(fn: ir.Function, src: FunctionSource, wrt, argument_ranks, backend="
     facts = ShapeFacts(fn, argument_ranks)
     active = active_values(fn, wrt)
     tape = ir.fresh_name("tape", fn.names | {backend})  # the list of saved values; `tape` unless the code uses it
-    names = _AdjointNames(fn.names | {backend, tape})
+    names = AdjointNames(fn.names | {backend, tape})
     returned = fn.returned.value
     out_name = returned.id if isinstance(returned, gast.Name) else "result"
     seed = names.get(out_name)
@@ -222,7 +222,7 @@ class _Reverse(StatementWalker):
             return self.restores(stmt)
         if isinstance(stmt, ir.Effect):
             if any(n in self.active for n in reads([stmt.stmt])) and not is_harmless(stmt, self.fn):
-                raise _effect_error(self.source(stmt), stmt)
+                raise effect_error(self.source(stmt), stmt)
             return []
         if isinstance(stmt, ir.If):
             return self.branch(stmt, defined)
@@ -316,7 +316,7 @@ class _Reverse(StatementWalker):
                     raise self.error(stmt, "unpacking this value with a gradient is not supported: sourcegrad "
                                          "cannot tell whether it is an array or a list",
                                          "Unpack an array (its rows) or the result of np.split.")
-                gradient = _call(self.backend, "stack", [gradient])  # an array's rows: their gradients stacked
+                gradient = backend_call(self.backend, "stack", [gradient])  # an array's rows: their gradients stacked
             out.append(AdjointStatement(d_value, gradient, d_value in defined, stmt.origin))
             defined.add(d_value)
         if id(stmt) in self.sites:
@@ -365,7 +365,7 @@ class _Reverse(StatementWalker):
             # A parameter the rule treats as not differentiable (an index, an axis, a shape) must carry no
             # gradient here: otherwise its gradient would silently be zero.
             if param not in given and param not in template.zero_gradient and any(n in self.active for n in reads([atom])):
-                raise _no_gradient_through(self.source(stmt), stmt, param)
+                raise no_gradient_through(self.source(stmt), stmt, param)
         return [(bindings[param], value) for param, value in pairs]
 
     # ---- branches ---------------------------------------------------------------------------------
@@ -475,7 +475,7 @@ class _Reverse(StatementWalker):
     def zeros_of(self, primal):
         """xp.zeros_like(v) for an array; for a structure (a dict, a list, an object) zeros in its shape."""
         helper = "zeros_like" if self.facts.ranks.get(primal) is not None else "zeros_gradient"
-        return _call(self.backend, helper, [ir.name(primal)])
+        return backend_call(self.backend, helper, [ir.name(primal)])
 
     def fresh_name(self, base):
         name, n = base, 2
@@ -502,7 +502,7 @@ _INDEX_TRICKS = {"r_": "np.concatenate([a, b])", "c_": "np.stack([a, b], axis=1)
                  "index_exp": None, "s_": None, "mgrid": None, "ogrid": None}
 
 
-def _no_gradient_through(src, stmt, param):
+def no_gradient_through(src, stmt, param):
     """The error for an argument that carries a gradient into a parameter the rule gives none."""
     value = stmt.args[0] if stmt.args else None
     if stmt.display.startswith("indexing") and isinstance(value, gast.Attribute) and value.attr in _INDEX_TRICKS:
@@ -519,7 +519,7 @@ def _no_gradient_through(src, stmt, param):
                      "if a zero gradient through it is what you mean.")
 
 
-def _effect_error(src, effect):
+def effect_error(src, effect):
     call = effect.stmt.value if isinstance(effect.stmt, gast.Expr) else None
     method = call.func if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) else None
     if method is not None and isinstance(method.value, gast.Name) and method.attr in ("append", "extend", "insert"):
@@ -609,11 +609,11 @@ def _sites(fn):
     return sites
 
 
-def _call(backend, attr, args):
+def backend_call(backend, attr, args):
     return gast.Call(func=gast.Attribute(value=ir.name(backend), attr=attr, ctx=gast.Load()), args=args, keywords=[])
 
 
-class _AdjointNames:
+class AdjointNames:
     """d_<name> for each primal name, never colliding with a name the function uses."""
 
     def __init__(self, taken, prefix=ADJOINT_PREFIX):
