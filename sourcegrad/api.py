@@ -843,6 +843,8 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+
+
 def _refuse_row_loops(compiled, arguments):
     """On dask, a `for` loop over an array made from the data walks it a row at a time: tasks per row, each
     reading its chunk again, where the same code over all rows at once is one task per chunk."""

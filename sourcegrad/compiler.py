@@ -18,13 +18,13 @@ from pathlib import Path
 
 from . import ir
 from .version import __version__
+from .analysis.shapes import row_loops
 from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
 from .frontend.resolve import CellNamespace, Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
-from .analysis.shapes import row_loops
 from .optimize.simplify import simplify
 from .runtime.buffers import BufferPool
 from .templates import load_optional_rules, registry

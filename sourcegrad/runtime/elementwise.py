@@ -4,7 +4,7 @@ np.select's choices, and np.nan_to_num's copy known only at run time."""
 import math
 
 from ..errors import SourcegradError
-from .core import as_array_like, array_namespace, helper, unbroadcast
+from .core import array_namespace, as_array_like, helper, unbroadcast
 
 
 def _lower(x, a_min):

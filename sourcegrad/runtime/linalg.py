@@ -14,7 +14,7 @@ import string
 import numpy
 
 from ..errors import SourcegradError
-from .core import as_array_like, array_namespace, dot_grad_left, dot_grad_right, helper, unbroadcast
+from .core import array_namespace, as_array_like, dot_grad_left, dot_grad_right, helper, unbroadcast
 
 
 def _xp(*values):

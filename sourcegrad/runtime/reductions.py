@@ -6,7 +6,7 @@ result for an array of its own and may add into it in place.
 
 import operator
 
-from .core import as_array_like, array_namespace, helper, unreduce
+from .core import array_namespace, as_array_like, helper, unreduce
 
 
 def _reduced_axes(ndim, axis):

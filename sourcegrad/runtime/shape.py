@@ -11,7 +11,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import as_array_like, float_dtype, array_namespace, helper, unbroadcast
+from .core import array_namespace, as_array_like, float_dtype, helper, unbroadcast
 
 
 def _axis(axis, ndim):

@@ -11,7 +11,7 @@ import importlib
 import numpy
 
 from ..errors import SourcegradError
-from .core import as_array_like, array_namespace, helper, unreduce
+from .core import array_namespace, as_array_like, helper, unreduce
 from .linalg import from_triangle, symmetric_part
 
 
