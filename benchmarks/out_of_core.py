@@ -43,37 +43,29 @@ import out_of_core  # noqa: E402
 from out_of_core import D_in, D_out, H, load_data, loss_fn, write_data  # noqa: E402
 
 
-def measure(call, repeats):
+def measure(call, repeats, client=None):
+    """Wall time and CPU time (medians of repeats, after one untimed call) and the peak of numpy's allocations
+    during one call. With a distributed client, CPU time is this process's and the workers' together, and the
+    busiest worker's peak of numpy's allocations comes fourth."""
+    def workers_cpu():
+        return sum(client.run(time.process_time).values()) if client is not None else 0.0
+
     call()  # compiled, warmed up
     walls, cpus = [], []
     for _ in range(repeats):
+        workers = workers_cpu()
         wall, cpu = time.perf_counter(), time.process_time()
         call()
         walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
+        cpus.append(time.process_time() - cpu + workers_cpu() - workers)
+    if client is not None:
+        client.run(tracemalloc.start)
     tracemalloc.start()
     call()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return statistics.median(walls), statistics.median(cpus), peak
-
-
-def measure_on_cluster(client, call, repeats):
-    """measure() for a call computed on a distributed cluster: wall time; CPU time of this process and the
-    workers' together; the peak of numpy's allocations here (the client) and in the busiest worker."""
-    call()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        workers = sum(client.run(time.process_time).values())
-        wall, cpu = time.perf_counter(), time.process_time()
-        call()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu + sum(client.run(time.process_time).values()) - workers)
-    client.run(tracemalloc.start)
-    tracemalloc.start()
-    call()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    if client is None:
+        return statistics.median(walls), statistics.median(cpus), peak
     worker_peak = max(client.run(lambda: tracemalloc.get_traced_memory()[1]).values())
     client.run(tracemalloc.stop)
     return statistics.median(walls), statistics.median(cpus), peak, worker_peak
@@ -134,14 +126,11 @@ def main():
             if args.workers:
                 from distributed import Client, LocalCluster
 
+                # the same graphs: while the client is open, dask computes them on its cluster
                 with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True) as cluster, \
                         Client(cluster) as client:
-                    x, y = load_data(path, args.chunk_rows)
-                    row["cluster"] = measure_on_cluster(client, lambda: loss_fn.value_and_grad(x, y, w1, w2),
-                                                        args.repeats)
-                    row["cluster, SGD step"] = measure_on_cluster(client, sgd_step(x, y, w1.copy(), w2.copy()),
-                                                                  args.repeats)
-                x, y = load_data(path, args.chunk_rows)
+                    row["cluster"] = measure(lambda: loss_fn.value_and_grad(x, y, w1, w2), args.repeats, client)
+                    row["cluster, SGD step"] = measure(sgd_step(x, y, w1.copy(), w2.copy()), args.repeats, client)
             row["block loop"] = measure(block_loop(path, args.chunk_rows, w1, w2), args.repeats)
             if rows <= args.in_memory_max:
                 data = np.load(path)

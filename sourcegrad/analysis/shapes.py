@@ -19,6 +19,7 @@ import numpy
 from .. import ir
 from ..ir import COMPARISON, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..templates import ATTRIBUTES, METHODS, lookup
+from .activity import loop_sequences
 
 _ELEMENTWISE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
                           operator.pos, operator.floordiv, operator.mod, COMPARISON, numpy.clip}
@@ -281,12 +282,7 @@ def row_loops(fn: ir.Function, argument_ranks: dict) -> tuple:
     loops = []
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Loop) and stmt.kind == "for":
-            iterable = stmt.iterable
-            if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name):
-                walked = [] if iterable.func.id == "range" else list(iterable.args)
-            else:
-                walked = [iterable]
-            arrays = [atom.id for atom in walked if isinstance(atom, gast.Name) and (facts.ranks.get(atom.id) or 0) >= 1]
+            arrays = [name for name in loop_sequences(stmt) if (facts.ranks.get(name) or 0) >= 1]
             parameters = set().union(*(sources.get(name, ()) for name in arrays))
             if parameters:
                 loops.append((stmt.origin.location, frozenset(parameters)))
