@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 921390258e06dcfdc70c3f2df752d6f1745fb87318f424fb2b96a27d889aa7bc
+# sourcegrad-key: 7ea4175c44941122f31788f5ab108b6ed4d165b6d96676e7c58ddffb346939b1
 # sourcegrad-checksum: b11b9afa41a606159e8afc3726a9a65aa98a40acb2af30b28ca7526d0c373a54
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

@@ -49,7 +49,7 @@ class DifferentiableFunction:
             fn = fn.fn
         if not callable(fn):
             raise SourcegradError(f"differentiate expects a function, got {fn!r}")
-        functools.update_wrapper(self, fn)
+        _wraps(self, fn)
         self.fn = fn  # what a call runs
         self.source_fn = function_to_differentiate(fn)  # whose code is differentiated: fn, or what it passes through to
         self.generated_dir = generated_dir
@@ -68,11 +68,10 @@ class DifferentiableFunction:
         if len(self._parameters) != len(_signature(self.source_fn).parameters):
             self._frontend = Frontend(self.source_fn, self.has_aux)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
-        self._wrt_positions = [self._parameters.index(name) for name in self.wrt]
-        # the dtype check after a call, unrolled for the usual one or two gradients
+        self._wrt_positions = tuple(self._parameters.index(name) for name in self.wrt)
+        # what the dtype check after a call reads, for the usual one or two gradients
+        self._gradient_count = len(self._wrt_positions)
         self._first_position = self._wrt_positions[0] if self._wrt_positions else None
-        self._second_position = self._wrt_positions[1] if len(self._wrt_positions) > 1 else None
-        self._more_positions = self._wrt_positions[2:] or None
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
@@ -110,11 +109,31 @@ class DifferentiableFunction:
         # One path for every call: the compiled gradient's key (a rank per argument), one dict lookup, the
         # generated function, and the gradients' dtypes checked. It costs about what a hand-written training
         # step's own Python costs, so it is written for speed: no helper calls where a line will do.
-        called = (args, kwargs)
+        called_args, called_kwargs = args, kwargs
         if self._vararg is not None:
             args, kwargs = self._packed(args, kwargs)
         try:
-            compiled = self._compiled[tuple(map(_NDIM, args)) if not kwargs else _rank_key(args, kwargs)]
+            if kwargs:
+                key = _rank_key(args, kwargs)
+            else:  # each argument's rank, written out for the usual counts: cheaper than map() and tuple()
+                count = len(args)
+                if count == 4:
+                    a, b, c, d = args
+                    key = (a.ndim, b.ndim, c.ndim, d.ndim)
+                elif count == 2:
+                    a, b = args
+                    key = (a.ndim, b.ndim)
+                elif count == 3:
+                    a, b, c = args
+                    key = (a.ndim, b.ndim, c.ndim)
+                elif count == 1:
+                    key = (args[0].ndim,)
+                else:
+                    key = tuple(map(_NDIM, args))
+        except AttributeError:  # a Python number or a structure among the arguments
+            key = _rank_key(args, kwargs)
+        try:
+            compiled = self._compiled[key]
             if compiled.rules_version != RULES_VERSION[0]:
                 raise KeyError  # a rule registered since it was compiled
             for namespace, name, obj in compiled.name_guards:  # Compiled.current(), written out for speed
@@ -122,10 +141,10 @@ class DifferentiableFunction:
                     raise KeyError  # a global it calls through was rebound
             if compiled.attribute_guards and not compiled.current():
                 raise KeyError  # `cfg.act = np.sin`
-        except (AttributeError, KeyError):  # a Python number, a structure, ranks not compiled yet, or stale
+        except KeyError:  # ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
-            compiled = self._compile(*called)
+            compiled = self._compile(called_args, called_kwargs)
         if device is None and self.device is None and "cupy" not in sys.modules and "dask" not in sys.modules:
             xp = NUMPY
         else:
@@ -137,30 +156,28 @@ class DifferentiableFunction:
         if grad_output is not None:
             kwargs[compiled.seed] = grad_output
         try:
-            value, gradients = compiled.function(xp, *args, **kwargs)
+            value, gradients = compiled.function(xp, *args, **kwargs) if kwargs else compiled.function(xp, *args)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
-        try:  # each gradient real, in its argument's dtype, as it almost always is (else _returned casts or refuses)
-            first = self._first_position
-            dtype = gradients[0].dtype
-            if dtype is args[first].dtype and dtype in _REAL_FLOATS:
-                if self._single:
-                    return value, gradients[0]
-                second = self._second_position
-                if second is None:
+        # Each gradient real and in its argument's dtype, as it almost always is; else _returned casts (float32
+        # weights meeting a float64 constant) or refuses (complex). The usual one or two gradients of one dtype
+        # are checked in a few steps.
+        try:
+            count = self._gradient_count
+            if count == 1:
+                gradient = gradients[0]
+                dtype = gradient.dtype
+                if dtype is args[self._first_position].dtype and dtype in _REAL_FLOATS:
+                    return value, (gradient if self._single else gradients)
+            elif count == 2:
+                gradient, other = gradients
+                dtype = gradient.dtype
+                first, second = self._wrt_positions
+                if dtype is other.dtype is args[first].dtype is args[second].dtype and dtype in _REAL_FLOATS:
                     return value, gradients
-                dtype = gradients[1].dtype
-                if dtype is args[second].dtype and dtype in _REAL_FLOATS:
-                    if self._more_positions is None:
-                        return value, gradients
-                    for gradient, position in zip(gradients[2:], self._more_positions):
-                        if gradient.dtype is not args[position].dtype or gradient.dtype not in _REAL_FLOATS:
-                            break
-                    else:
-                        return value, gradients
-        except (AttributeError, IndexError, TypeError):  # a number, a structure, an argument by keyword
+        except (AttributeError, IndexError, TypeError, ValueError):  # a number, a structure, an argument by keyword
             pass
         return self._returned(value, gradients, args, kwargs)
 
@@ -242,9 +259,10 @@ class DifferentiableFunction:
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
-        # What each input's memory belongs to: an array that owns its memory (the common case, and the cheap
-        # one to compare: its base is None), or, rarely, something numpy must be asked about (an array over a
-        # bytes object). Written out for speed, since a training loop passes into= every step.
+        if not kwargs and grad_output is None and self._plain_into(targets, args):
+            return targets
+        # What each input's memory belongs to: an array that owns its memory (its base is None, and the cheap
+        # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
         owners, unowned = set(), []
         for value in (*args, *kwargs.values(), grad_output) if kwargs else (*args, grad_output):
             base = getattr(value, "base", _NOT_AN_ARRAY)
@@ -279,6 +297,29 @@ class DifferentiableFunction:
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
         return targets
+
+    def _plain_into(self, targets, args):
+        """Whether into= is the usual kind, checked in one pass since a training loop passes it every step: every
+        argument and into= array an array that owns its memory (no base), each into= array of its argument's
+        type, shape and real floating dtype, and no two of them one array. Arrays that own their memory share
+        none of it unless they are one array. Anything else is for the general checks to accept or refuse."""
+        try:
+            for value in args:
+                if value.base is not None:
+                    return False
+            for target, position in zip(targets, self._wrt_positions):
+                argument = args[position]
+                dtype = target.dtype
+                if (target.base is not None or type(target) is not type(argument) or dtype is not argument.dtype
+                        or dtype not in _REAL_FLOATS or target.shape != argument.shape):
+                    return False
+        except (AttributeError, IndexError):  # a number or a structure among the arguments, or one by keyword
+            return False
+        for index, target in enumerate(targets):
+            for other in (*args, *targets[:index]):
+                if other is target:
+                    return False
+        return True
 
     def _into_mismatch(self, index, target, argument):
         name = self.wrt[index]
@@ -453,7 +494,7 @@ class BoundDifferentiableFunction:
 
     def __init__(self, function, instance):
         self.function, self.instance = function, instance
-        functools.update_wrapper(self, function.fn)
+        _wraps(self, function.fn)
 
     def __call__(self, *args, **kwargs):
         return self.function.fn(self.instance, *args, **kwargs)
@@ -683,7 +724,7 @@ def assert_grad(fn, *args, **options):
 def explain(fn, *args, stage=None, wrt=None, **kwargs) -> str:
     """What each stage of the compiler makes of fn for these arguments, as text (like Tangent's verbose mode).
 
-    stage: one of "normal form", "activity", "reverse", "simplified", "generated", or None for all of
+    stage: one of "normal form", "activity", "reverse", "simplified", "memory plan", "generated", or None for all of
     them, each under a heading. fn may be a differentiated function (its wrt is used) or a plain one.
     """
     function = _differentiable(fn, wrt)
@@ -831,6 +872,17 @@ def _checked_tangent(name, primal, tangent):
     if getattr(tangent, "dtype", None) != primal.dtype:
         tangent = array_module_for((primal,), None).asarray(tangent, dtype=primal.dtype)
     return tangent
+
+
+def _wraps(wrapper, fn):
+    """functools.update_wrapper, each attribute set one by one: update_wrapper updates the instance's __dict__ as
+    a dict, which turns off CPython's fast attribute reads on that instance, and the call path reads many."""
+    for name in functools.WRAPPER_ASSIGNMENTS:
+        if hasattr(fn, name):
+            setattr(wrapper, name, getattr(fn, name))
+    for name, value in getattr(fn, "__dict__", {}).items():
+        setattr(wrapper, name, value)
+    wrapper.__wrapped__ = fn
 
 
 def _rank(value):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import ir
 from .version import __version__
+from .analysis.memory import MemoryPlan
 from .analysis.shapes import row_loops
 from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
@@ -218,12 +219,12 @@ class Frontend:
                         row_loops(fn_ir, argument_ranks))
 
 
-    STAGES = ("normal form", "activity", "reverse", "simplified", "generated")
+    STAGES = ("normal form", "activity", "reverse", "simplified", "memory plan", "generated")
 
     def stages(self, wrt, ranks: dict) -> dict:
         """Each stage's output as text, in pipeline order (see STAGES), for `sourcegrad.explain`: the normal
         form, what activity and shape analysis know of each value, the reverse pass as the transformation
-        writes it, the same after simplification, and the generated function."""
+        writes it, the same after simplification, the memory plan, and the generated function."""
         load_optional_rules()
         src = self.src
         fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
@@ -233,8 +234,10 @@ class Frontend:
         texts = {"normal form": codegen.normal_form(fn_ir, backend),
                  "activity": _activity_text(fn_ir, rev)}
         texts["reverse"] = codegen.generate(rev)[0]
-        code, notes = codegen.generate(simplify(rev))
+        simplified = simplify(rev)
+        code, notes = codegen.generate(simplified)
         texts["simplified"] = code
+        texts["memory plan"] = MemoryPlan(simplified).describe()
         texts["generated"] = "\n".join(f"# {line}" for line in _description(src, wrt, fn_ir, ranks) + notes) + "\n\n" + code
         return texts
 

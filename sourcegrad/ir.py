@@ -8,6 +8,7 @@ errors and the generated code's comments can point at the user's line.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 import gast
@@ -25,6 +26,12 @@ COPY = None  # `a = b`
 JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
 REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
 DICT_DISPLAY = "dict display"  # `{"w": w, "b": b}`: args (the keys, the values), each a tuple; d[value] is d[dict][key]
+# An operator's primitive: the `operator` function its rule is registered under.
+BINARY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+                    gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.FloorDiv: operator.floordiv,
+                    gast.Mod: operator.mod, gast.BitAnd: operator.and_, gast.BitOr: operator.or_,
+                    gast.BitXor: operator.xor}
+UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_, gast.Invert: operator.invert}
 
 
 @dataclass(frozen=True)

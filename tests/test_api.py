@@ -2,6 +2,7 @@
 
 import functools
 import importlib
+import inspect
 import sys
 import textwrap
 import types
@@ -42,6 +43,19 @@ def test_decorated_function_runs_unchanged():
     args = data()
     assert f(*args) == two_layer(*args)
     assert f.__name__ == "two_layer" and f.__wrapped__ is two_layer
+
+
+def test_decorated_function_keeps_its_name_doc_module_and_attributes():
+    def documented(w):
+        """The sum of squares."""
+        return np.sum(w * w)
+
+    documented.unit = "m^2"  # an attribute set on the function, as update_wrapper copies it
+    f = sourcegrad.differentiate(documented)
+    assert (f.__name__, f.__qualname__, f.__doc__, f.__module__) == (
+        documented.__name__, documented.__qualname__, documented.__doc__, documented.__module__)
+    assert f.unit == "m^2" and f.__wrapped__ is documented
+    assert str(inspect.signature(f)) == "(w)"
 
 
 def test_value_and_grad_matches_hand_written_backward():
@@ -142,6 +156,41 @@ def test_backward_source_and_generated_path():
     f.grad(*data())
     assert f.generated_path.read_text() == f.backward_source
     assert "def two_layer_value_and_grad(xp, x, y, w1, w2" in f.backward_source
+
+
+def _sum_of_squares_tripled(w):
+    return np.sum(w * w) * 3.0  # numpy's scalar of w's dtype
+
+
+def _sum_of_squares_tripled_as_a_0d_array(w):
+    return np.reshape(np.sum(w * w, keepdims=True) * 3.0, ())
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+@pytest.mark.parametrize("fn", [_sum_of_squares_tripled, _sum_of_squares_tripled_as_a_0d_array])
+def test_a_scalar_output_of_any_float_type_starts_its_gradient_at_one(fn, dtype):
+    w = np.array([1.0, -2.0, 0.5], dtype)
+    f = sourcegrad.differentiate(fn)
+    value, gradient = f.value_and_grad(w)
+    assert gradient.dtype == dtype and np.ndim(value) == 0
+    np.testing.assert_allclose(gradient.astype(np.float64), 6.0 * w.astype(np.float64), rtol=1e-3)
+    with pytest.raises(SourcegradError, match="output gradient has shape"):
+        f.grad(w, grad_output=np.ones(2, dtype))
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32"), ("float32", "float32"),
+                                    ("float16", "float64")])
+@pytest.mark.parametrize("wrt", [("w1",), ("w1", "w2"), ("x", "w1", "w2")])
+def test_each_gradient_comes_back_in_its_own_arguments_dtype(wrt, dtypes):
+    x, y, w1, w2 = data()
+    x, w1, w2 = x.astype(dtypes[0]), w1.astype(dtypes[0]), w2.astype(dtypes[1])
+    f = sourcegrad.differentiate(two_layer, wrt=wrt)
+    gradients = f.grad(x, y, w1, w2)
+    arguments = {"x": x, "w1": w1, "w2": w2}
+    assert [g.dtype for g in gradients] == [arguments[name].dtype for name in wrt]
+    reference = sourcegrad.differentiate(two_layer, wrt=wrt).grad(*(a.astype(np.float64) for a in (x, y, w1, w2)))
+    for gradient, expected in zip(gradients, reference):
+        np.testing.assert_allclose(gradient, expected.astype(gradient.dtype), rtol=2e-2, atol=1e-3)
 
 
 def test_non_scalar_output_needs_an_output_gradient():
@@ -589,15 +638,18 @@ def _squared_magnitude(z, w):
     ("z", np.ones(3) + 1j, np.ones(3)),         # a complex wrt argument
     ("w", np.ones(3), np.ones(3) + 0j),         # the same, by the second position
     ("w", np.ones(3) * 1j, np.ones(3)),         # complex data reaching a real wrt argument
-], ids=["complex_wrt", "complex_second_wrt", "complex_data"])
+    (("z", "w"), np.ones(3) + 1j, np.ones(3) + 1j),  # two complex wrt arguments of one dtype
+    (("z", "w"), np.ones(3), np.ones(3) + 1j),  # one of two
+], ids=["complex_wrt", "complex_second_wrt", "complex_data", "two_complex_wrt", "one_of_two_complex"])
 def test_a_complex_value_is_refused_not_differentiated(wrt, z, w):
     f = sourcegrad.differentiate(_squared_magnitude, wrt=wrt)
     f.grad(np.ones(3), np.ones(3))  # compiled for real arrays of these ranks first: the complex call reuses it
     with pytest.raises(SourcegradError, match="complex"):
         f.grad(z, w)
-    g1 = np.empty_like(z if wrt == "z" else w)
+    into = tuple(np.empty_like(z if name == "z" else w) for name in wrt) if isinstance(wrt, tuple) else \
+        np.empty_like(z if wrt == "z" else w)
     with pytest.raises(SourcegradError, match="complex"):
-        f.grad(z, w, into=g1)
+        f.grad(z, w, into=into)
 
 
 # ---- has_aux: `return loss, aux`, aux handed back beside the value, as JAX's has_aux -------------------------

@@ -302,7 +302,7 @@ def hand_written(x, y, w1, w2):
 
 
 def large_two_layer_data():
-    """Gradients of 256 KiB and more: reused without any threshold patched."""
+    """Arrays large enough for what into= is meant for: its gradients written in, its temporaries kept."""
     return two_layer_data(n=8, d_in=200, h=180, d_out=3)
 
 

@@ -2,7 +2,7 @@
 what every stage makes of it (sourcegrad.explain) must equal tests/golden/<program>.txt.
 
 They pin the normal form, the activity and rank facts, the reverse pass as the transformation writes it, the
-simplified one and the generated function, so a change that moves any of them shows as a diff of text; and,
+simplified one, the memory plan and the generated function, so a change that moves any of them shows as a diff of text; and,
 in tests/golden/<program>__into.txt, the `_into` variant printed from the memory plan's buffer slots (which
 operations write with out=, into a kept buffer or the caller's array). After a deliberate change, rewrite the
 files and review their diff:
@@ -57,5 +57,8 @@ def test_explain_shows_one_stage_and_refuses_an_unknown_one():
     args, wrt = stage_programs.PROGRAMS["two_layer"]
     text = sourcegrad.explain(stage_programs.two_layer, *args, wrt=wrt, stage="normal form")
     assert text.startswith("def two_layer(x, y, w1, w2):\n    h = x.dot(w1)\n")
+    rnn_args, rnn_wrt = stage_programs.PROGRAMS["rnn"]
+    plan = sourcegrad.explain(stage_programs.rnn, *rnn_args, wrt=rnn_wrt, stage="memory plan")
+    assert plan.startswith("tape (values the backward pass reads") and "accumulated in place (`d += e`): d_W" in plan
     with pytest.raises(sourcegrad.SourcegradError, match="explain has no stage 'parse'"):
         sourcegrad.explain(stage_programs.two_layer, *args, wrt=wrt, stage="parse")

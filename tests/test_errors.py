@@ -359,7 +359,7 @@ def test_super_is_refused_with_what_to_write_instead():
         f.grad(Child(rng.standard_normal((3, 2))), rng.standard_normal((4, 3)))
 
 
-# ---- issue 16: what lambdas, closures, conditional expressions and nested functions still may not do ----------
+# ---- what lambdas, closures, conditional expressions and nested functions still may not do -----------------
 
 def conditional_in_while_condition(w):
     while (w.sum() if w[0] > 0 else -w.sum()) < 10:

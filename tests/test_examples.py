@@ -178,7 +178,7 @@ def test_out_of_core_example_trains_on_a_cluster_whose_workers_read_the_file(tmp
     path = str(tmp_path / "data.npy")
     out_of_core.write_data(path, rows=3_000, block=1_000)
     x, _ = out_of_core.load_data(path, chunk_rows=1_000)
-    assert len(pickle.dumps(dict(x.__dask_graph__()))) < 100_000  # the graph names the file; 2.6 MB of rows stay out
+    assert len(pickle.dumps(dict(x.__dask_graph__()))) < 100_000  # the graph names the file; the rows stay out
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True) as cluster:
         # the scheduler's address, as --scheduler tcp://host:port gives it
         on_cluster = out_of_core.main(steps=4, log=quiet, path=path, chunk_rows=1_000, scheduler=cluster.scheduler_address)

@@ -1,4 +1,4 @@
-"""Lambdas, closures, conditional expressions and nested functions (issue 16): programs written elsewhere use
+"""Lambdas, closures, conditional expressions and nested functions: programs written elsewhere use
 them, and each must give the gradient float64 central finite differences give, or a SourcegradError at its line."""
 
 import numpy as np

@@ -212,6 +212,36 @@ class MemoryPlan:
         rank = self.rev.facts.ranks.get(self.rev.primal_of(name) or name)
         return rank if isinstance(rank, int) else None
 
+    def describe(self) -> str:
+        """The plan as text, for sourcegrad.explain: what the tape saves where, what starts as None, what each
+        top-level loop lets go of, which accumulations run in place, and which returned gradients are copied."""
+        def where(stmt):
+            return f"line {stmt.origin.location.line} `{stmt.origin.text}`"
+
+        lines = ["tape (values the backward pass reads that the forward pass may overwrite first):"]
+        for stmt in ir.walk(self.rev.primal.body):
+            names = [f"{name} (its shape only)" if name in self.shape_only else name for name in self.saved_at(stmt)]
+            if names:
+                lines.append(f"  {where(stmt)}: {', '.join(names)}")
+        if len(lines) == 1:
+            lines.append("  nothing: no loop or branch overwrites a value the backward pass reads")
+        unset = [name for index in sorted(self._unset) for name in self._unset[index]]
+        lines.append(f"start as None (a path may bind them first): {', '.join(unset) or 'none'}")
+        body = self.rev.primal.body
+        for index, stmt in enumerate(body):
+            if isinstance(stmt, ir.Loop):
+                released = [f"{name} (kept as its shape)" if shape else name
+                            for name, shape in self.released_after(stmt, body[index + 1:])]
+                lines.append(f"let go of after the loop at {where(stmt)}: {', '.join(released) or 'nothing'}")
+        in_place = sorted({node.target for node in walk(self.rev.backward)
+                           if isinstance(node, AdjointStatement) and node.accumulate and node.in_place})
+        lines.append(f"gradients accumulated in place (`d += e`): {', '.join(in_place) or 'none'}")
+        copied = [self.rev.adjoint_names.get(w, "d_" + w) for w, copy in zip(self.rev.wrt, self.rev.copy_gradient)
+                  if copy]
+        lines.append("returned gradients copied (they may share memory with the output gradient, an input or "
+                     f"each other): {', '.join(copied) or 'none'}")
+        return "\n".join(lines) + "\n"
+
     def buffer_slots(self, definition):
         """The statements the `_into` variant writes with `out=` (BufferSlot, in order), decided on the plain
         function as the printer writes it (definition, a gast FunctionDef), since the variant is that function

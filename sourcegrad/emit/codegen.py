@@ -168,7 +168,7 @@ class _Writer:
         body.extend(self.backward(rev.backward, [None]))
 
         gradients = []
-        copies = rev.copy_gradient or [False] * len(rev.gradients)  # decided by the simplifier: none before it
+        copies = rev.copy_gradient or [False] * len(rev.gradients)  # decided by the memory plan: none before it
         for w, gradient, needs_copy in zip(rev.wrt, rev.gradients, copies):
             # a gradient that may share memory with an input or another gradient is copied before it is handed out
             copier = "copy" if rev.facts.ranks.get(w) is not None else "copy_gradient"  # a dict of arrays: each
@@ -506,13 +506,13 @@ def _docstring(rev):
 
 def _buffered_docstring(rev, kept, written, into_name):
     gradients = [rev.adjoint_names.get(w, "d_" + w) for w in rev.wrt]
-    text = (f"sourcegrad calls this one when the arrays are large. Kept in buffers for the next call with the same "
+    text = (f"sourcegrad calls this one when a call passes into=. Kept in buffers for the next call with the same "
             f"shapes and dtypes, never handed to the caller: {', '.join(kept) or 'nothing'}.")
     if written:
         text += (" Written into the caller's arrays when given (into=): "
                  + ", ".join(f"{gradients[i]} ({into_name}[{i}])" for i in written) + ".")
     body = textwrap.fill(text, 104, initial_indent="    ", subsequent_indent="    ")
-    return f"{function_name(rev.primal.name)}, writing its large arrays into buffers.\n\n{body}\n    "
+    return f"{function_name(rev.primal.name)}, writing its arrays into buffers.\n\n{body}\n    "
 
 
 def primal_statement(stmt, backend, retarget):

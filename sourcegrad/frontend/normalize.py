@@ -28,8 +28,8 @@ import gast
 import numpy
 
 from .. import ir
-from ..ir import (ATTRIBUTE, COMPARISON, COPY, DICT_DISPLAY, JOIN_SEQUENCES, LOGICAL, REPEAT_SEQUENCE, SET_ITEM,
-                  SUBSCRIPT)
+from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, JOIN_SEQUENCES, LOGICAL,
+                  REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS)
 from . import control, naming, values
 from .inline import Inliner, LocalFunction, stored_names
 from .naming import Names
@@ -39,12 +39,6 @@ from .syntax import appended_list, attribute_chain, is_atom, written_names
 from ..runtime.checkpoint import checkpoint
 from ..templates.registry import RULES, method_returns_new_array, returns_new_array
 
-# An operator's primitive: the `operator` function its rule is registered under.
-BINARY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
-                    gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.FloorDiv: operator.floordiv,
-                    gast.Mod: operator.mod, gast.BitAnd: operator.and_, gast.BitOr: operator.or_,
-                    gast.BitXor: operator.xor}
-UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_, gast.Invert: operator.invert}
 _OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
               gast.FloorDiv: "//", gast.Mod: "%", gast.BitAnd: "&", gast.BitOr: "|", gast.BitXor: "^"}
 

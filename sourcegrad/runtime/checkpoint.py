@@ -45,8 +45,8 @@ class Schedule:
     steps: int
     snapshots: int
     forward: frozenset = frozenset()  # the positions whose state the forward pass saves, on its way
-    # The backward pass's actions, a byte and a position each: a list of tuples would hold more memory than
-    # the saved states themselves for few snapshots (some 90 bytes an action, 89,510 actions for 10 states).
+    # The backward pass's actions, a byte and a position each: with few snapshots there are many actions, and
+    # a list of tuples of them would hold more memory than the saved states themselves.
     codes: array = field(default_factory=lambda: array("b"))
     positions: array = field(default_factory=lambda: array("q"))
 

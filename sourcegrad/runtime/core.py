@@ -35,6 +35,8 @@ def output_gradient(value, grad):
     A tuple, list or dict output takes a gradient of the same structure (JAX's and autograd's vjp convention);
     None stands for zeros, for an item nothing downstream weighs, such as an integer count beside a loss.
     """
+    if grad is None and type(value) in _FLOAT_SCALARS:  # a loss, as numpy's sum() returns it: the common case first
+        return 1.0
     if isinstance(value, (tuple, list, dict)):
         return _structured_output_gradient(value, grad)
     shape = getattr(value, "shape", ())
@@ -47,6 +49,9 @@ def output_gradient(value, grad):
     if getattr(grad, "shape", ()) != shape:
         raise OutputGradientError(f"the output gradient has shape {getattr(grad, 'shape', ())}, the output {shape}")
     return grad
+
+
+_FLOAT_SCALARS = frozenset({float, numpy.float16, numpy.float32, numpy.float64, numpy.longdouble})
 
 
 def _structured_output_gradient(value, grad, where="the output"):

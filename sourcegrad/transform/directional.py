@@ -19,8 +19,7 @@ import gast
 import numpy
 
 from .. import ir
-from ..frontend.normalize import BINARY_OPERATORS, UNARY_OPERATORS
-from ..ir import COMPARISON, COPY, SET_ITEM, SUBSCRIPT
+from ..ir import BINARY_OPERATORS, COMPARISON, COPY, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS
 from ..runtime import HELPERS
 from ..templates.registry import backend_function
 from .forward import ForwardFunction, TangentStatement

@@ -61,7 +61,7 @@ class Result:
     outcome: str
     summary: str = ""   # the refusal's first line, or what went wrong
     details: str = ""   # the whole message or traceback
-    uses_scipy: bool = False  # the program reaches scipy (issue 16's target counts plain numpy apart)
+    uses_scipy: bool = False  # the program reaches scipy (the corpus's target counts plain numpy apart)
 
 
 def _float32(value):
@@ -199,7 +199,7 @@ def _code_names(code):
 
 
 def uses_scipy(function, seen=None) -> bool:
-    """Whether the function, or a function of the corpus it calls, reaches scipy: issue 16's target counts
+    """Whether the function, or a function of the corpus it calls, reaches scipy: the corpus's target counts
     the programs that use plain numpy apart."""
     seen = set() if seen is None else seen
     if function in seen or not hasattr(function, "__code__"):

@@ -1,0 +1,102 @@
+"""What one `value_and_grad` call costs beyond the generated function it runs, at the tutorial's smallest size.
+
+Three pairs, each timed in one process, interleaved, over many rounds (the figure is the median of each
+round's difference, so that a slower moment of the machine falls on both halves of a pair):
+- the call path: `loss_fn.value_and_grad(x, y, w1, w2)` against the generated function called directly;
+- `into=`: `value_and_grad(..., into=(g1, g2))` against the `_into` function called directly with its
+  buffers, which is what into='s checks (each array matches its argument, shares memory with nothing it
+  must not) cost;
+- the tutorial's hand-written backward (forward and gradients, no update) against the generated function.
+
+    python benchmarks/call_path.py [--rounds 41] [--calls 10000] [--sizes 8,16,8,2]
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "examples"))
+# generated code (the `_into` variant too) goes to a scratch folder, not into the repository's generated/
+os.environ.setdefault("SOURCEGRAD_GENERATED_DIR", tempfile.mkdtemp(prefix="sourcegrad-call-path-"))
+
+import two_layer  # noqa: E402  (examples/ on the path first)
+from sourcegrad.runtime import NUMPY  # noqa: E402
+
+
+def tutorial_backward(x, y, w1, w2):
+    """The tutorial's forward and backward, line for line, without the update."""
+    h = x.dot(w1)
+    h_relu = np.maximum(h, 0)
+    y_pred = h_relu.dot(w2)
+    loss = np.square(y_pred - y).sum()
+    grad_y_pred = 2.0 * (y_pred - y)
+    grad_w2 = h_relu.T.dot(grad_y_pred)
+    grad_h_relu = grad_y_pred.dot(w2.T)
+    grad_h = grad_h_relu.copy()
+    grad_h[h < 0] = 0
+    grad_w1 = x.T.dot(grad_h)
+    return loss, (grad_w1, grad_w2)
+
+
+def pairs(sizes, dtype):
+    n, d_in, h, d_out = sizes
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((n, d_in)).astype(dtype), rng.standard_normal((n, d_out)).astype(dtype)
+    w1, w2 = rng.standard_normal((d_in, h)).astype(dtype), rng.standard_normal((h, d_out)).astype(dtype)
+    g1, g2 = np.empty_like(w1), np.empty_like(w2)
+    loss = two_layer.loss_fn
+    loss.value_and_grad(x, y, w1, w2)
+    loss.value_and_grad(x, y, w1, w2, into=(g1, g2))  # the `_into` variant made and its buffers filled
+    compiled = loss._last
+    function, buffered, pool = compiled.function, compiled.buffered(), compiled.pool
+    buffers = pool.take(pool.idle[-1].signature)
+    return {
+        "call path": (lambda: loss.value_and_grad(x, y, w1, w2), lambda: function(NUMPY, x, y, w1, w2)),
+        "into= checks": (lambda: loss.value_and_grad(x, y, w1, w2, into=(g1, g2)),
+                         lambda: buffered(NUMPY, buffers, (g1, g2), x, y, w1, w2)),
+        "generated function vs the tutorial's backward": (lambda: function(NUMPY, x, y, w1, w2),
+                                                          lambda: tutorial_backward(x, y, w1, w2)),
+    }
+
+
+def measure(first, second, rounds, calls):
+    """Median and range over the rounds of (first - second) per call, in microseconds, and each one's median."""
+    a, b = timeit.Timer(first), timeit.Timer(second)
+    a.timeit(calls), b.timeit(calls)  # warm-up
+    times_a, times_b, differences = [], [], []
+    for _ in range(rounds):
+        ta = a.timeit(calls) / calls * 1e6
+        tb = b.timeit(calls) / calls * 1e6
+        times_a.append(ta), times_b.append(tb), differences.append(ta - tb)
+    quartiles = statistics.quantiles(differences, n=4)
+    return statistics.median(times_a), statistics.median(times_b), statistics.median(differences), quartiles
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument("--calls", type=int, default=10000)
+    parser.add_argument("--sizes", default="8,16,8,2", help="N,D_in,H,D_out")
+    options = parser.parse_args()
+    sizes = tuple(int(size) for size in options.sizes.split(","))
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}; sizes {sizes}; "
+          f"{options.rounds} rounds of {options.calls:,} calls\n")
+    print("| dtype | pair | first (us) | second (us) | difference (us), median | interquartile range |")
+    print("|---|---|---|---|---|---|")
+    for dtype in (np.float64, np.float32):
+        for name, (first, second) in pairs(sizes, dtype).items():
+            time_a, time_b, difference, (low, _, high) = measure(first, second, options.rounds, options.calls)
+            print(f"| {np.dtype(dtype).name} | {name} | {time_a:.2f} | {time_b:.2f} | {difference:+.2f} | "
+                  f"{low:+.2f} to {high:+.2f} |")
+
+
+if __name__ == "__main__":
+    main()
