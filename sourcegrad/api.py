@@ -229,14 +229,17 @@ class DifferentiableFunction:
         """A call with into=: the `_into` variant writes the gradients into the caller's arrays and its
         temporaries into buffers kept for the next call of the same signature."""
         targets = self._into_targets(into, args, kwargs, grad_output)
-        seed = {compiled.seed: grad_output} if grad_output is not None else {}
+        call_kwargs = {**kwargs, compiled.seed: grad_output} if grad_output is not None else kwargs
         buffered = compiled.buffered()
         gradients = None
         try:
             if buffered is not None:
                 buffers = compiled.pool.take(signature(args, kwargs, grad_output))
                 try:
-                    value, gradients = buffered(xp, buffers, targets, *args, **kwargs, **seed)
+                    if call_kwargs:
+                        value, gradients = buffered(xp, buffers, targets, *args, **call_kwargs)
+                    else:
+                        value, gradients = buffered(xp, buffers, targets, *args)
                 except (ValueError, TypeError):
                     # an array of into= that an operation cannot write into (numpy's dot takes only a contiguous
                     # array of its result's dtype): the plain function, then a copy. An error of the function
@@ -245,13 +248,15 @@ class DifferentiableFunction:
                 else:
                     compiled.pool.give_back(buffers)
             if gradients is None:
-                value, gradients = compiled.function(xp, *args, **kwargs, **seed)
+                value, gradients = compiled.function(xp, *args, **call_kwargs)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
-        gradients = tuple(_write_into(target, gradient) for target, gradient in zip(targets, gradients))
-        return value, (gradients[0] if self._single else gradients)
+        for target, gradient in zip(targets, gradients):
+            if gradient is not target:  # one no operation could write into directly
+                _write_into(target, gradient)
+        return value, (targets[0] if self._single else targets)
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
         """`into` as a tuple of one checked array per gradient."""
@@ -938,11 +943,9 @@ def _owns_memory(array):
 
 
 def _write_into(target, gradient):
-    if gradient is not target:
-        if _is_complex(gradient):  # complex data reached a real argument: the cast would drop its imaginary part
-            raise _complex_error()
-        target[...] = gradient  # a gradient no operation could write into directly
-    return target
+    if _is_complex(gradient):  # complex data reached a real argument: the cast would drop its imaginary part
+        raise _complex_error()
+    target[...] = gradient
 
 
 def _rank_key(args, kwargs):

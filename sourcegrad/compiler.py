@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import ir
 from .version import __version__
-from .analysis.memory import MemoryPlan
+from .analysis.memory import MemoryPlan, plan_memory
 from .analysis.shapes import row_loops
 from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
@@ -166,12 +166,13 @@ class Frontend:
             fwd = forward(fn_ir, src, wrt, argument_ranks, backend, prefix="t_")
             directional = directional_function(fwd)
             tangent_ranks = {fwd.tangent_names[w]: argument_ranks.get(w) for w in wrt}
-            code, notes = codegen.generate(simplify(reverse(directional, src, wrt, {**argument_ranks, **tangent_ranks},
-                                                            backend)))
+            rev = simplify(reverse(directional, src, wrt, {**argument_ranks, **tangent_ranks}, backend))
+            code, notes = codegen.generate(rev, plan_memory(rev))
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks, mode) + notes)
             path = _write(path, text)
         elif text is None:
-            code, notes = codegen.generate(transformed())
+            rev = transformed()
+            code, notes = codegen.generate(rev, plan_memory(rev))
             text = store.file_text(code, key, _description(src, wrt, fn_ir, ranks) + notes)
             path = _write(path, text)
         function = _reading_cells(store.load_function(text, str(path or f"<sourcegrad {name}>"), name, src.fn),
@@ -182,7 +183,8 @@ class Frontend:
             into_path = path.with_name(f"{path.stem}{_INTO_SUFFIX}.py") if path is not None else None
             into_text = store.read_cached(into_path, key) if into_path is not None else None
             if into_text is None:
-                code = codegen.generate_buffered(transformed())
+                rev = transformed()
+                code = codegen.generate_buffered(rev, plan_memory(rev))
                 if code is None:
                     return None
                 description = [f"The `_into` variant of {path.name if path else name}: the same code, writing its "
@@ -233,11 +235,12 @@ class Frontend:
         rev = reverse(fn_ir, src, wrt, argument_ranks, backend)
         texts = {"normal form": codegen.normal_form(fn_ir, backend),
                  "activity": _activity_text(fn_ir, rev)}
-        texts["reverse"] = codegen.generate(rev)[0]
+        texts["reverse"] = codegen.generate(rev, MemoryPlan(rev))[0]  # as the transformation writes it: no decisions
         simplified = simplify(rev)
-        code, notes = codegen.generate(simplified)
-        texts["simplified"] = code
-        texts["memory plan"] = MemoryPlan(simplified).describe()
+        texts["simplified"] = codegen.generate(simplified, MemoryPlan(simplified))[0]
+        memory = plan_memory(simplified)
+        texts["memory plan"] = memory.describe()
+        code, notes = codegen.generate(simplified, memory)
         texts["generated"] = "\n".join(f"# {line}" for line in _description(src, wrt, fn_ir, ranks) + notes) + "\n\n" + code
         return texts
 

@@ -5,12 +5,16 @@ and decides:
 - the tape: which sites save which names (those the backward code reads and the site may overwrite), which
   only for their shape, and which names start as None because a path may bind them first;
 - releases: the arrays a top-level loop leaves bound that nothing reads again;
-- in-place accumulation (`d_w += e`, only into an array nothing else refers to) and which returned
-  gradients are copied (only those that may share memory with the output gradient, an input or each other);
+- in-place accumulation (`d_w += e`, only into an array nothing else refers to), and whether such an add of
+  one indexed part writes only that part (`d_x[i] += g`) or goes through index_add (repeated positions);
+- which returned gradients are copied (only those that may share memory with the output gradient, an input
+  or each other);
+- which rows a reversed `for` loop takes again from its sequence;
 - the buffer slots of the `_into` variant: which operations write with `out=`, into a buffer kept between
   calls or into the caller's array.
-The printer (emit/codegen.py) asks it what to save, restore, drop and write into; it decides nothing about
-memory itself. Which calls make a new array and which take `out=` comes from one record, the rule
+`plan_memory` makes the plan once, after simplification; the compiler hands it to the printer
+(emit/codegen.py), which asks it what to save, restore, drop and write into and decides nothing about memory
+itself. Which calls make a new array and which take `out=` comes from one record, the rule
 registry's (templates/registry.py), which the normaliser reads too.
 """
 
@@ -96,8 +100,10 @@ class MemoryPlan:
     The tape: which sites save which names (those the backward code reads and the site may overwrite),
     which of them only for their shape, and which names start as None because a path may bind them first.
     Releases: the arrays a top-level loop leaves bound that nothing reads again. Which names the backward
-    pass rebinds, so that the value to return is kept under a name of its own. And the buffer slots of the
-    `_into` variant.
+    pass rebinds, so that the value to return is kept under a name of its own. How an in-place add of an
+    indexed part is written, and which rows a reversed loop reads again. And the buffer slots of the `_into`
+    variant. Made by plan_memory, after the in-place decisions; a MemoryPlan made directly reads a reverse
+    function as it stands (explain's stages before the plan).
     """
 
     def __init__(self, rev):
@@ -212,6 +218,39 @@ class MemoryPlan:
         rank = self.rev.facts.ranks.get(self.rev.primal_of(name) or name)
         return rank if isinstance(rank, int) else None
 
+    def scatter(self, node, value):
+        """How an accumulation in place of `xp.index_grad(g, x, index)` (value) adds only g at index, into an
+        array of our own, rather than a whole array: ("element", g, index) for `d_x[index] += g`, where index
+        selects each position at most once; ("index_add", g, index) for `xp.index_add(d_x, index, g)`, which
+        adds repeated positions as often as they come; None when node is no such accumulation."""
+        backend = self.rev.backend
+        if not (node.accumulate and node.in_place and isinstance(value, gast.Call)
+                and isinstance(value.func, gast.Attribute) and value.func.attr == "index_grad"
+                and isinstance(value.func.value, gast.Name) and value.func.value.id == backend and len(value.args) == 3):
+            return None
+        grad, _, index = value.args
+        is_array = self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is not None
+        return ("element" if is_array and self._basic_index(index) else "index_add"), grad, index
+
+    def _basic_index(self, index):
+        """An index that selects each position at most once: integers, slices, None, `...`."""
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        for part in parts:
+            if isinstance(part, gast.Constant) and (part.value is None or part.value is Ellipsis or (
+                    isinstance(part.value, int) and not isinstance(part.value, bool))):
+                continue
+            if isinstance(part, gast.Call) and isinstance(part.func, gast.Name) and part.func.id == "slice":
+                continue
+            if isinstance(part, gast.Name) and self.rev.facts.ranks.get(part.id) == 0:
+                continue  # an integer (a float would have failed in the forward pass)
+            return False
+        return True
+
+    def rows_read_again(self, node):
+        """The targets of a reversed `for` loop (node, a ReverseLoop) its backward body reads: each is taken
+        again from its sequence at the iteration's position, the others are not."""
+        return [t for t in target_names(node.loop.target) if t in backward_reads(node.body)]
+
     def describe(self) -> str:
         """The plan as text, for sourcegrad.explain: what the tape saves where, what starts as None, what each
         top-level loop lets go of, which accumulations run in place, and which returned gradients are copied."""
@@ -303,11 +342,13 @@ def _read_only_for_shape(rev):
 
 # ---- in-place accumulation and copies of returned gradients ---------------------------------------------
 
-def choose_accumulation(rev):
-    """Decide, on the simplified reverse function, which accumulations run in place (`d += e`, only into an
-    array nothing else refers to), which gradient copies (OwnAdjoint) are needed, and which returned gradients
-    are copied (only those that may share memory with the output gradient, an input or each other)."""
+def plan_memory(rev) -> MemoryPlan:
+    """The memory plan of a simplified reverse function, made once and handed to the printer. It first decides,
+    on rev's own nodes, which accumulations run in place (`d += e`, only into an array nothing else refers to),
+    which gradient copies (OwnAdjoint) are needed, and which returned gradients are copied (only those that may
+    share memory with the output gradient, an input or each other); then the tape and the rest (MemoryPlan)."""
     _Ownership(rev).choose()
+    return MemoryPlan(rev)
 
 
 class _Ownership:

@@ -24,7 +24,7 @@ from .. import ir
 from ..frontend.resolve import is_numpy_module, numpy_path
 from ..analysis.activity import target_names
 from ..analysis.shapes import ShapeFacts
-from ..analysis.memory import MemoryPlan, backward_reads
+from ..analysis.memory import MemoryPlan
 from ..ir import SET_ITEM
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, as_expression)
@@ -38,17 +38,18 @@ def function_name(primal_name: str) -> str:
     return f"{primal_name}_value_and_grad"
 
 
-def generate(rev: ReverseFunction):
-    """The generated function's source text (without the file header), and notes for the header."""
-    writer = _Writer(rev)
+def generate(rev: ReverseFunction, memory: MemoryPlan):
+    """The generated function's source text (without the file header), and notes for the header: rev printed
+    as its memory plan (analysis/memory.py) says."""
+    writer = _Writer(rev, memory)
     return writer.text(gast.gast_to_ast(writer.definition())), _tape_notes(writer.memory, rev.primal)
 
 
-def generate_buffered(rev: ReverseFunction):
+def generate_buffered(rev: ReverseFunction, memory: MemoryPlan):
     """The source text of the `_into` variant: the plain function with the statements the memory plan gives a
     buffer slot writing with `out=`, into buffers kept between calls and the caller's arrays (into=). None
     when the plan gives no statement a slot."""
-    writer = _Writer(rev)
+    writer = _Writer(rev, memory)
     function = writer.definition()
     slots = writer.memory.buffer_slots(function)
     if not slots:
@@ -76,7 +77,7 @@ def generate_buffered(rev: ReverseFunction):
 def normal_form(fn, backend="xp") -> str:
     """The normal form of a function as Python: its forward code, one operation per line (for explain)."""
     rev = ReverseFunction(fn, [], backend, "d_result", facts=ShapeFacts(fn, {}))
-    writer = _Writer(rev)
+    writer = _Writer(rev, MemoryPlan(rev))  # nothing to save: no backward pass
     writer.retarget = copy.deepcopy  # numpy as the user spelled it: `np.tanh`, not `xp.tanh`
     body = writer.forward(fn.body)
     body.append(gast.Return(value=copy.deepcopy(fn.returned.value)))
@@ -110,7 +111,7 @@ def citation(origin) -> str:
 
 
 class _Writer:
-    def __init__(self, rev):
+    def __init__(self, rev, memory):
         self.rev = rev
         self.fn = rev.primal
         self.comments = []
@@ -118,7 +119,7 @@ class _Writer:
         for stmt in ir.walk(self.fn.body):
             locals_ |= set(ir.bound_names(stmt))
         self.retarget = Retarget(self.fn.references, rev.backend, locals_)
-        self.memory = MemoryPlan(rev)
+        self.memory = memory
         self.loop_variable = "_" if "_" not in self.fn.names else "iteration"
         # loops written with sourcegrad.checkpoint: the forward pass prints them with their saved states
         self.checkpointed = {id(node.loop): node for node in walk_reverse(rev.backward)
@@ -322,9 +323,9 @@ class _Writer:
                 out.append(assign(node.name, _call_expression(ir.name(self.rev.tape), "pop", [])))
             elif isinstance(node, AdjointStatement):
                 value = self.retarget(node.value)
-                scatter = self.scatter(node, value) if node.accumulate and node.in_place else None
+                scatter = self.memory.scatter(node, value)
                 if scatter is not None:
-                    out.append(scatter)
+                    out.append(self.scatter(node.target, *scatter))
                 elif not node.accumulate:
                     out.append(assign(node.target, value))
                 elif self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is None:
@@ -359,39 +360,19 @@ class _Writer:
                 last_origin[0] = None
         return out
 
-    def scatter(self, node, value):
-        """`d_x += xp.index_grad(g, x, index)` into an array of our own: add g at index, not a whole array."""
-        backend = self.rev.backend
-        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "index_grad"
-                and isinstance(value.func.value, gast.Name) and value.func.value.id == backend and len(value.args) == 3):
-            return None
-        grad, _, index = value.args
-        is_array = self.rev.facts.ranks.get(self.rev.primal_of(node.target)) is not None
-        if is_array and self.basic_index(index):
-            element = gast.Subscript(value=ir.name(node.target), slice=_as_slices(index), ctx=gast.Store())
+    def scatter(self, target, how, grad, index):
+        """`d_x[index] += g` or `xp.index_add(d_x, index, g)`, as the memory plan chose (MemoryPlan.scatter)."""
+        if how == "element":
+            element = gast.Subscript(value=ir.name(target), slice=_as_slices(index), ctx=gast.Store())
             return gast.AugAssign(target=element, op=gast.Add(), value=grad)
-        return _call_statement(ir.name(backend), "index_add", [ir.name(node.target), index, grad])
-
-    def basic_index(self, index):
-        """An index that selects each position at most once: integers, slices, None, `...`."""
-        parts = index.elts if isinstance(index, gast.Tuple) else [index]
-        for part in parts:
-            if isinstance(part, gast.Constant) and (part.value is None or part.value is Ellipsis or (
-                    isinstance(part.value, int) and not isinstance(part.value, bool))):
-                continue
-            if isinstance(part, gast.Call) and isinstance(part.func, gast.Name) and part.func.id == "slice":
-                continue
-            if isinstance(part, gast.Name) and self.rev.facts.ranks.get(part.id) == 0:
-                continue  # an integer (a float would have failed in the forward pass)
-            return False
-        return True
+        return _call_statement(ir.name(self.rev.backend), "index_add", [ir.name(target), index, grad])
 
     def reverse_loop(self, node):
         loop = node.loop
         body = self.backward(node.body, [node.origin])
         if loop.kind == "while":
             return _for(_store(self.loop_variable), _range(ir.name(loop.counter)), body)
-        needed = [t for t in target_names(loop.target) if t in backward_reads(node.body)]
+        needed = self.memory.rows_read_again(node)
         iterable = self.retarget(loop.iterable)
         kind = iterable.func.id if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else "sequence"
         sequences = iterable.args if kind in ("enumerate", "zip") else [iterable]

@@ -24,7 +24,6 @@ import operator
 import gast
 import numpy
 
-from ..analysis.memory import choose_accumulation
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, children, walk)
 
@@ -39,7 +38,6 @@ def simplify(rev: ReverseFunction) -> ReverseFunction:
         for step in (passes.fold_constants, passes.drop_shape_noops, passes.merge_single_use,
                      passes.propagate_aliases, passes.inline_broadcasts, passes.drop_dead):
             changed |= step()
-    choose_accumulation(rev)  # last: a memory decision, on the code as it will be printed
     return rev
 
 
