@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 87957029b1ceddb487234bee052626e7949aac3c8660e2de3185ee9e61c8374a
+# sourcegrad-key: c037a0c4cf8f2c898aa73e78286de0eb00c7231e39498d77e2dcfc468b7ef502
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -14,16 +14,12 @@ from __future__ import annotations
 import operator
 
 import gast
-import numpy
 
 from .. import ir
-from ..ir import COMPARISON, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
+from ..ir import COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..templates import ATTRIBUTES, METHODS, lookup
+from ..templates.registry import rank_rule
 from .activity import loop_sequences
-
-_ELEMENTWISE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
-                          operator.pos, operator.floordiv, operator.mod, COMPARISON, numpy.clip}
-_REDUCTIONS = {numpy.sum, numpy.mean}
 
 
 def canonical(primitive):
@@ -37,13 +33,7 @@ def canonical(primitive):
 
 
 def is_elementwise(primitive) -> bool:
-    primitive = canonical(primitive)
-    try:
-        if isinstance(primitive, numpy.ufunc):  # np.matmul is a ufunc too, but with a core signature
-            return primitive.nout == 1 and primitive.signature is None
-        return primitive in _ELEMENTWISE_OPERATORS
-    except TypeError:
-        return False
+    return rank_rule(canonical(primitive)) == "elementwise"
 
 
 _UNSET = object()
@@ -128,7 +118,8 @@ class ShapeFacts:
         primitive = canonical(stmt.primitive)
         if primitive is COPY:
             return self.rank(stmt.args[0])
-        if is_elementwise(primitive):
+        rule = rank_rule(primitive)  # the primitive's record in the rule registry (RANKS)
+        if rule == "elementwise":
             operands = _operands(stmt)
             if not operands or any(isinstance(a, (gast.Tuple, gast.List)) for a in operands):
                 return None  # a list literal is an array of unknown rank
@@ -145,9 +136,9 @@ class ShapeFacts:
         bound = template.bind(args, kwargs) if template is not None else None
         if bound is None:
             return None
-        if primitive in (operator.matmul, numpy.matmul, numpy.dot):
-            return _product_rank(self.rank(bound["x"]), self.rank(bound["y"]), batched=primitive is not numpy.dot)
-        if primitive in _REDUCTIONS:
+        if rule in ("product", "batched product"):
+            return _product_rank(self.rank(bound["x"]), self.rank(bound["y"]), batched=rule == "batched product")
+        if rule == "reduction":
             rank, axis, keepdims = self.rank(bound["x"]), bound["axis"], bound["keepdims"]
             if rank is None or not isinstance(keepdims, gast.Constant):
                 return None
@@ -160,9 +151,9 @@ class ShapeFacts:
             if isinstance(axis, gast.Tuple):
                 return rank - len(axis.elts)
             return None
-        if primitive is numpy.transpose:
+        if rule == "first argument":
             return self.rank(bound["x"])
-        if primitive is numpy.reshape:
+        if rule == "reshape":
             shape = bound["shape"]
             if isinstance(shape, gast.Tuple):
                 return len(shape.elts)

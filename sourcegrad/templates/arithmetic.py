@@ -16,7 +16,7 @@ from .registry import adjoint, d, ndim, tangent
 # ---- addition and subtraction --------------------------------------------------
 
 
-@adjoint(operator.add, np.add, new_array=True)
+@adjoint(operator.add, np.add, new_array=True, rank="elementwise")
 def add(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(d[result], y)
@@ -28,7 +28,7 @@ def add_tangent(result, x, y):
     d[result] = d[y]
 
 
-@adjoint(operator.sub, np.subtract, new_array=True)
+@adjoint(operator.sub, np.subtract, new_array=True, rank="elementwise")
 def subtract(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(-d[result], y)
@@ -40,7 +40,7 @@ def subtract_tangent(result, x, y):
     d[result] = -d[y]
 
 
-@adjoint(operator.neg, np.negative, new_array=True)
+@adjoint(operator.neg, np.negative, new_array=True, rank="elementwise")
 def negative(result, x):
     d[x] = -d[result]
 
@@ -50,7 +50,7 @@ def negative_tangent(result, x):
     d[result] = -d[x]
 
 
-@adjoint(operator.pos, np.positive, new_array=True)
+@adjoint(operator.pos, np.positive, new_array=True, rank="elementwise")
 def positive(result, x):
     d[x] = d[result]
 
@@ -63,7 +63,7 @@ def positive_tangent(result, x):
 # ---- multiplication and division ------------------------------------------------
 
 
-@adjoint(operator.mul, np.multiply, new_array=True)
+@adjoint(operator.mul, np.multiply, new_array=True, rank="elementwise")
 def multiply(result, x, y):
     d[x] = unbroadcast(d[result] * y, x)
     d[y] = unbroadcast(x * d[result], y)
@@ -75,7 +75,7 @@ def multiply_tangent(result, x, y):
     d[result] = x * d[y]
 
 
-@adjoint(operator.truediv, np.divide, new_array=True)
+@adjoint(operator.truediv, np.divide, new_array=True, rank="elementwise")
 def divide(result, x, y):
     d[x] = unbroadcast(d[result] / y, x)
     d[y] = unbroadcast(-d[result] * result / y, y)
@@ -90,7 +90,7 @@ def divide_tangent(result, x, y):
 # ---- remainders: x % y is x - floor(x / y) * y, and floor is flat between its jumps --------------------
 
 
-@adjoint(operator.mod, np.remainder, new_array=True)
+@adjoint(operator.mod, np.remainder, new_array=True, rank="elementwise")
 def remainder(result, x, y):
     d[x] = unbroadcast(d[result], x)
     d[y] = unbroadcast(-d[result] * np.floor(x / y), y)
@@ -105,7 +105,7 @@ def remainder_tangent(result, x, y):
 # ---- powers ------------------------------------------------------------------------
 
 
-@adjoint(operator.pow, np.power, new_array=True)
+@adjoint(operator.pow, np.power, new_array=True, rank="elementwise")
 def power(result, x, y):
     # d/dy x**y = x**y log(x); at x == 0 the product is 0 for y > 0, so log(0) is kept out.
     if y == 0:  # x ** 0 is 1: no gradient, even at x == 0 (where x ** (y - 1) would be inf)

@@ -28,12 +28,14 @@ attribute("T", np.transpose)
 # ---- values that carry no gradient ------------------------------------------------------------------
 
 # (`a or b` returns one of its operands, so it is not listed: with a gradient it is an error.)
-nondifferentiable(COMPARISON, operator.not_, why="comparisons and `not` give booleans")
+nondifferentiable(COMPARISON, why="comparisons give booleans", rank="elementwise")
+nondifferentiable(operator.not_, why="`not` gives a boolean")
 nondifferentiable(operator.and_, operator.or_, operator.xor,
                   why="`&`, `|` and `^` combine masks or integers, which carry no gradient")
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
-nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign, operator.floordiv,
+nondifferentiable(operator.floordiv, why="its derivative is zero wherever it exists", rank="elementwise")
+nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign,
                   np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),

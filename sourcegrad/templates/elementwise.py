@@ -425,7 +425,7 @@ def fmin_tangent(result, x, y):
         d[result] = np.where((x <= y) | np.isnan(y), np.zeros_like(result), d[y])
 
 
-@adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"}, new_array=True)
+@adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"}, new_array=True, rank="elementwise")
 def clip(result, x, a_min=None, a_max=None, out=None):
     if a_min is None:
         d[x] = unbroadcast(d[result] * (x <= a_max), x)

@@ -29,7 +29,7 @@ from .registry import adjoint, d, method, ndim, tangent
 # the product the user wrote: `d_y @ w.T` for `x @ w`, and the tutorial's own `grad_y_pred.dot(w2.T)`
 # for `h_relu.dot(w2)`. The two cost differently: `.dot` less per call on tiny matrices, where a step is
 # all per-call costs, `@` less once an operand is a transposed matrix of some size (benchmarks/README.md).
-@adjoint(operator.matmul, np.matmul, new_array=True, out=True)
+@adjoint(operator.matmul, np.matmul, new_array=True, out=True, rank="batched product")
 def matmul(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result] @ y.T
@@ -45,7 +45,7 @@ def matmul_tangent(result, x, y):
     d[result] = x @ d[y]
 
 
-@adjoint(np.dot, new_array=True, out=True)
+@adjoint(np.dot, new_array=True, out=True, rank="product")
 def dot(result, x, y):
     if ndim(x) == 2 and ndim(y) == 2:
         d[x] = d[result].dot(y.T)

@@ -39,7 +39,7 @@ nondifferentiable(size, ratio, why="it counts elements")
 # ---- sums and means ------------------------------------------------------------------------------
 
 
-@adjoint(np.sum, new_array=True)
+@adjoint(np.sum, new_array=True, rank="reduction")
 def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result], x, axis, keepdims)
 
@@ -58,7 +58,7 @@ def sum_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
         d[result] = np.sum(d[x], axis=axis, keepdims=keepdims)
 
 
-@adjoint(np.mean, new_array=True)
+@adjoint(np.mean, new_array=True, rank="reduction")
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
 

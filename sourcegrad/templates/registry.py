@@ -68,17 +68,23 @@ LIST_RESULT = set()
 # the arguments' shapes and dtypes alone. Ufuncs with one output and no core signature do, without saying.
 # What the memory plan asks when it gives an operation of the `_into` variant a buffer to write into.
 TAKES_OUT = set()
+# How a primitive's result's rank follows from its arguments' ranks, where the shape analysis
+# (analysis/shapes.py) knows it: "elementwise" (the largest operand rank; ufuncs with one output and no core
+# signature are, without saying), "reduction" (x's rank less the axes taken away), "product" (np.dot's rule),
+# "batched product" (matmul's), "first argument" (x's rank), "reshape" (the length of the shape given).
+RANKS = {}
+RANK_RULES = ("elementwise", "reduction", "product", "batched product", "first argument", "reshape")
 
 
-def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, zero_gradient=()):
+def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, rank=None, zero_gradient=()):
     """Register the decorated template as the gradient rule of each primitive.
 
     aliases maps other keyword spellings numpy accepts to the rule's parameter names
     (np.clip takes `min=` for `a_min=`). new_array: the primitive always returns a new array (NEW_ARRAY).
-    list_result: it returns a list of arrays (LIST_RESULT). out: it takes `out=` (TAKES_OUT).
-    zero_gradient: parameters the result does not change with where it is differentiable, read for their shape
-    alone (broadcast_like's `like`) or to select elements (which element max_jvp takes): their gradient is zero,
-    not missing, when they carry one.
+    list_result: it returns a list of arrays (LIST_RESULT). out: it takes `out=` (TAKES_OUT). rank: how its
+    result's rank follows from its arguments' (RANKS). zero_gradient: parameters the result does not change
+    with where it is differentiable, read for their shape alone (broadcast_like's `like`) or to select elements
+    (which element max_jvp takes): their gradient is zero, not missing, when they carry one.
     """
 
     def register(template_fn):
@@ -92,10 +98,29 @@ def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=F
             LIST_RESULT.update(primitives)
         if out:
             TAKES_OUT.update(primitives)
+        _record_rank(primitives, rank)
         VERSION[0] += 1
         return template_fn
 
     return register
+
+
+def _record_rank(primitives, rank):
+    if rank is not None:
+        if rank not in RANK_RULES:
+            raise ValueError(f"rank={rank!r}: one of {', '.join(RANK_RULES)}")
+        RANKS.update(dict.fromkeys(primitives, rank))
+
+
+def rank_rule(primitive):
+    """How primitive's result's rank follows from its arguments' (one of RANK_RULES), or None if unknown."""
+    try:
+        rank = RANKS.get(primitive)
+    except TypeError:  # an unhashable callable
+        return None
+    if rank is None and isinstance(primitive, numpy.ufunc) and primitive.nout == 1 and primitive.signature is None:
+        return "elementwise"
+    return rank
 
 
 def tangent(*primitives, aliases=None, broadcasts=False):
@@ -160,9 +185,10 @@ def takes_out(function) -> bool:
         return False
 
 
-def nondifferentiable(*primitives, why="its result carries no gradient"):
+def nondifferentiable(*primitives, why="its result carries no gradient", rank=None):
     for primitive in primitives:
         NONDIFFERENTIABLE[primitive] = why
+    _record_rank(primitives, rank)
     VERSION[0] += 1
 
 

@@ -23,7 +23,7 @@ from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 # ---- transposes ------------------------------------------------------------------------------------
 
 
-@adjoint(np.transpose)
+@adjoint(np.transpose, rank="first argument")
 def transpose(result, x, axes=None):
     if axes is None and ndim(x) >= 1:
         d[x] = d[result].T
@@ -64,7 +64,7 @@ method("swapaxes", np.swapaxes)
 # ---- reshapes ----------------------------------------------------------------------------------------
 
 
-@adjoint(np.reshape, aliases={"newshape": "shape"})
+@adjoint(np.reshape, aliases={"newshape": "shape"}, rank="reshape")
 def reshape(result, x, shape=None, order="C"):
     d[x] = np.reshape(d[result], np.shape(x), order=order)
 
