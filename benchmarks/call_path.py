@@ -2,11 +2,12 @@
 
 Three pairs, each timed in one process, interleaved, over many rounds (the figure is the median of each
 round's difference, so that a slower moment of the machine falls on both halves of a pair):
-- the call path: `loss_fn.value_and_grad(x, y, w1, w2)` against the generated function called directly;
+- the call path: a training step through `loss_fn.value_and_grad(x, y, w1, w2)` against the same step with
+  the generated function called directly (benchmarks/run.py's contenders, each with the same SGD update);
 - `into=`: `value_and_grad(..., into=(g1, g2))` against the `_into` function called directly with its
   buffers, which is what into='s checks (each array matches its argument, shares memory with nothing it
   must not) cost;
-- the tutorial's hand-written backward (forward and gradients, no update) against the generated function.
+- the generated function's step against the tutorial's hand-written step (run.py's contenders again).
 
     python benchmarks/call_path.py [--rounds 41] [--calls 10000] [--sizes 8,16,8,2]
 """
@@ -28,42 +29,30 @@ sys.path.insert(0, str(REPO / "examples"))
 os.environ.setdefault("SOURCEGRAD_GENERATED_DIR", tempfile.mkdtemp(prefix="sourcegrad-call-path-"))
 
 import two_layer  # noqa: E402  (examples/ on the path first)
+from run import two_layer_contenders  # noqa: E402  (benchmarks/run.py, beside this file)
 from sourcegrad.runtime import NUMPY  # noqa: E402
 
 
-def tutorial_backward(x, y, w1, w2):
-    """The tutorial's forward and backward, line for line, without the update."""
-    h = x.dot(w1)
-    h_relu = np.maximum(h, 0)
-    y_pred = h_relu.dot(w2)
-    loss = np.square(y_pred - y).sum()
-    grad_y_pred = 2.0 * (y_pred - y)
-    grad_w2 = h_relu.T.dot(grad_y_pred)
-    grad_h_relu = grad_y_pred.dot(w2.T)
-    grad_h = grad_h_relu.copy()
-    grad_h[h < 0] = 0
-    grad_w1 = x.T.dot(grad_h)
-    return loss, (grad_w1, grad_w2)
-
-
 def pairs(sizes, dtype):
+    contenders = two_layer_contenders(sizes, dtype)
+    step = contenders["sourcegrad"]()
+    generated_step = contenders["sourcegrad's generated function alone"]()
+    tutorial_step = contenders["tutorial (hand-written numpy)"]()
     n, d_in, h, d_out = sizes
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((n, d_in)).astype(dtype), rng.standard_normal((n, d_out)).astype(dtype)
     w1, w2 = rng.standard_normal((d_in, h)).astype(dtype), rng.standard_normal((h, d_out)).astype(dtype)
     g1, g2 = np.empty_like(w1), np.empty_like(w2)
     loss = two_layer.loss_fn
-    loss.value_and_grad(x, y, w1, w2)
     loss.value_and_grad(x, y, w1, w2, into=(g1, g2))  # the `_into` variant made and its buffers filled
     compiled = loss._last
-    function, buffered, pool = compiled.function, compiled.buffered(), compiled.pool
+    buffered, pool = compiled.buffered(), compiled.pool
     buffers = pool.take(pool.idle[-1].signature)
     return {
-        "call path": (lambda: loss.value_and_grad(x, y, w1, w2), lambda: function(NUMPY, x, y, w1, w2)),
+        "call path": (step, generated_step),
         "into= checks": (lambda: loss.value_and_grad(x, y, w1, w2, into=(g1, g2)),
                          lambda: buffered(NUMPY, buffers, (g1, g2), x, y, w1, w2)),
-        "generated function vs the tutorial's backward": (lambda: function(NUMPY, x, y, w1, w2),
-                                                          lambda: tutorial_backward(x, y, w1, w2)),
+        "generated function vs the tutorial": (generated_step, tutorial_step),
     }
 
 

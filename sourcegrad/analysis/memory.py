@@ -249,7 +249,8 @@ class MemoryPlan:
     def rows_read_again(self, node):
         """The targets of a reversed `for` loop (node, a ReverseLoop) its backward body reads: each is taken
         again from its sequence at the iteration's position, the others are not."""
-        return [t for t in target_names(node.loop.target) if t in backward_reads(node.body)]
+        read = backward_reads(node.body)
+        return [t for t in target_names(node.loop.target) if t in read]
 
     def describe(self) -> str:
         """The plan as text, for sourcegrad.explain: what the tape saves where, what starts as None, what each
