@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 822507a4e052c78f609a6ee725d095b9586e85da0534d46c72aa8fcf3fd590d1
+# sourcegrad-key: 8e9bb30efb5aeaa1b1851c8021dba85050b0d6ecb5475eedc1842d8543ef85a2
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
