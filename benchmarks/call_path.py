@@ -47,7 +47,7 @@ def pairs(sizes, dtype):
     loss.value_and_grad(x, y, w1, w2, into=(g1, g2))  # the `_into` variant made and its buffers filled
     compiled = loss._last
     buffered, pool = compiled.buffered(), compiled.pool
-    buffers = pool.take(pool.idle[-1].signature)
+    buffers = pool.take(pool.idle[-1].signature).arrays
     return {
         "call path": (step, generated_step),
         "into= checks": (lambda: loss.value_and_grad(x, y, w1, w2, into=(g1, g2)),

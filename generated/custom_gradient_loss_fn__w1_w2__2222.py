@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f2d7ef6edfdf1151c9a8d5435262ceeb8a24925edd4f3bce63d1e27bb6e5415b
+# sourcegrad-key: 5c1b58ecfe4c929fe65bbfdd0441d4a633da15e9a5ee54e4f36f3f8998fb763d
 # sourcegrad-checksum: b11b9afa41a606159e8afc3726a9a65aa98a40acb2af30b28ca7526d0c373a54
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

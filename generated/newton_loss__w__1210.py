@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 38071f7c523c0e0813631765ef817e90f42abf9fb0cd38c5d20e47710d0bf896
+# sourcegrad-key: cfb825e8631bc743bdbf7f45fc8d6238e0cfb1a0b31e0c2bac414d535d91785d
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

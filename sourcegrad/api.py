@@ -227,45 +227,51 @@ class DifferentiableFunction:
 
     def _into_call(self, compiled, xp, args, kwargs, grad_output, into):
         """A call with into=: the `_into` variant writes the gradients into the caller's arrays and its
-        temporaries into buffers kept for the next call of the same signature."""
-        targets = self._into_targets(into, args, kwargs, grad_output)
+        temporaries into buffers kept for the next call of the same signature. Whether an operation may write
+        a gradient straight into its array is decided before the call (its layout, and the dtype the set's
+        first call gave that gradient), so no operation refuses its `out=` and nothing runs twice."""
+        targets, writable = self._into_targets(into, args, kwargs, grad_output)
         call_kwargs = {**kwargs, compiled.seed: grad_output} if grad_output is not None else kwargs
         buffered = compiled.buffered()
-        gradients = None
         try:
-            if buffered is not None:
-                buffers = compiled.pool.take(signature(args, kwargs, grad_output))
-                try:
-                    if call_kwargs:
-                        value, gradients = buffered(xp, buffers, targets, *args, **call_kwargs)
-                    else:
-                        value, gradients = buffered(xp, buffers, targets, *args)
-                except (ValueError, TypeError):
-                    # an array of into= that an operation cannot write into (numpy's dot takes only a contiguous
-                    # array of its result's dtype): the plain function, then a copy. An error of the function
-                    # itself is raised again by the plain call.
-                    gradients = None
-                else:
-                    compiled.pool.give_back(buffers)
-            if gradients is None:
+            if buffered is None:
                 value, gradients = compiled.function(xp, *args, **call_kwargs)
+            else:
+                buffers = compiled.pool.take(signature(args, kwargs, grad_output))
+                learned = buffers.writes_into
+                if learned is True and writable is True:  # the usual call
+                    out = targets
+                elif learned is None:  # the set's first call: each gradient in an array of its own
+                    out = (None,) * len(targets)
+                else:
+                    out = tuple(target if (learned is True or learned[i]) and (writable is True or writable[i])
+                                else None for i, target in enumerate(targets))
+                if call_kwargs:
+                    value, gradients = buffered(xp, buffers.arrays, out, *args, **call_kwargs)
+                else:
+                    value, gradients = buffered(xp, buffers.arrays, out, *args)
+                if learned is None:
+                    buffers.learn(gradients, targets)
+                compiled.pool.give_back(buffers)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
         for target, gradient in zip(targets, gradients):
-            if gradient is not target:  # one no operation could write into directly
+            if gradient is not target:  # computed in an array of its own: copied in
                 _write_into(target, gradient)
         return value, (targets[0] if self._single else targets)
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
-        """`into` as a tuple of one checked array per gradient."""
+        """`into` as a tuple of one checked array per gradient, and which of them an operation may write into
+        with `out=`: True for all, else one bool each. A C-contiguous array is taken by every operation that
+        has `out=` (numpy's dot takes no other); another layout is written by a copy."""
         targets = (into,) if self._single and not isinstance(into, (tuple, list)) else tuple(into)
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
         if not kwargs and grad_output is None and self._plain_into(targets, args):
-            return targets
+            return targets, True
         # What each input's memory belongs to: an array that owns its memory (its base is None, and the cheap
         # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
         owners, unowned = set(), []
@@ -288,6 +294,9 @@ class DifferentiableFunction:
                 raise self._into_mismatch(index, target, argument)
             if target.dtype.kind == "c":
                 raise _complex_error()
+            if not getattr(target.flags, "writeable", True):  # cupy's arrays are always writeable
+                raise SourcegradError(f"into[{index}] is read-only", hint="Pass arrays the gradients may be written "
+                                      "into (empty_like).")
             root = target if target.base is None else memory_root(target)
             if getattr(root, "base", 0) is None:  # views of one array count as sharing it, even disjoint slices
                 shares_input = id(root) in owners or (unowned and any([_may_share_memory(target, a) for a in unowned]))
@@ -301,13 +310,14 @@ class DifferentiableFunction:
                 what = "an argument of the call (or grad_output)" if shares_input else "another array of into="
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
-        return targets
+        return targets, tuple(bool(target.flags.c_contiguous) for target in targets)
 
     def _plain_into(self, targets, args):
         """Whether into= is the usual kind, checked in one pass since a training loop passes it every step: every
         argument and into= array an array that owns its memory (no base), each into= array of its argument's
-        type, shape and real floating dtype, and no two of them one array. Arrays that own their memory share
-        none of it unless they are one array. Anything else is for the general checks to accept or refuse."""
+        type, shape and real floating dtype, C-contiguous and writeable, and no two of them one array. Arrays
+        that own their memory share none of it unless they are one array. Anything else is for the general
+        checks to accept or refuse."""
         try:
             for value in args:
                 if value.base is not None:
@@ -317,6 +327,9 @@ class DifferentiableFunction:
                 dtype = target.dtype
                 if (target.base is not None or type(target) is not type(argument) or dtype is not argument.dtype
                         or dtype not in _REAL_FLOATS or target.shape != argument.shape):
+                    return False
+                flags = target.flags
+                if not (flags.c_contiguous and flags.writeable):
                     return False
         except (AttributeError, IndexError):  # a number or a structure among the arguments, or one by keyword
             return False

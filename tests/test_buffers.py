@@ -109,12 +109,12 @@ def test_two_layer_keeps_its_temporaries_and_writes_gradients_into_the_callers_a
     # every forward and backward array operation but the loss's scaling writes into a buffer
     assert source.count("out=buffers.") == 7 and "out=into[0]" in source and "out=into[1]" in source
     (buffers,) = f._last.pool.idle
-    h = buffers.h
+    h = buffers.arrays.h
     f.grad(x, y, w1, w2, into=into)
-    assert f._last.pool.idle[0].h is h, "the second call writes into the first call's array"
+    assert f._last.pool.idle[0].arrays.h is h, "the second call writes into the first call's array"
     smaller = (np.empty_like(w1), np.empty_like(w2))
     f.grad(x[:5], y[:5], w1, w2, into=smaller)  # other shapes: new buffers, and the right gradient
-    assert f._last.pool.idle[0].h.shape == (5, 12)
+    assert f._last.pool.idle[0].arrays.h.shape == (5, 12)
     for gradient, expected in zip(smaller, hand_written(x[:5], y[:5], w1, w2)):
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
 
@@ -169,7 +169,7 @@ def test_float32_buffers_stay_float32_and_a_dtype_change_gets_new_buffers():
     f.grad(*data, into=(np.empty_like(data[2]), np.empty_like(data[3])))
     single = [a.astype(np.float32) for a in data]
     g1, g2 = f.grad(*single, into=(np.empty_like(single[2]), np.empty_like(single[3])))
-    assert g1.dtype == g2.dtype == np.float32 and f._last.pool.idle[0].h.dtype == np.float32
+    assert g1.dtype == g2.dtype == np.float32 and f._last.pool.idle[0].arrays.h.dtype == np.float32
     reference = f.grad(*data)
     np.testing.assert_allclose(g1, reference[0], rtol=1e-3, atol=1e-3)
 
@@ -222,24 +222,112 @@ def test_into_is_checked():
         f.grad(x, y, np.empty_like(w2), w2.copy(), into=(buffer, buffer))
 
 
-@pytest.mark.parametrize("writes", [True, False], ids=["written into", "an operation refuses it: copied into"])
-def test_into_a_fortran_ordered_array(writes, monkeypatch):
-    """matmul writes into an array of any layout; where an operation refuses one (numpy's dot takes only a
-    C-contiguous `out=`), the plain function computes the gradient and it is copied into the caller's array."""
+def _copies_into(monkeypatch):
+    """A list that records, by wrt position, each gradient a call copies into its into= array after computing
+    it in an array of its own, rather than having its operation write it there."""
+    import sourcegrad.api
+    copies, write_into = [], sourcegrad.api._write_into
+
+    def recording(target, gradient):
+        copies.append(target)
+        write_into(target, gradient)
+
+    monkeypatch.setattr(sourcegrad.api, "_write_into", recording)
+    return copies
+
+
+def test_from_the_second_call_on_the_gradients_are_written_straight_into_the_callers_arrays(monkeypatch):
+    """The first call with a set of buffers learns each gradient's dtype and copies; later calls write in."""
+    copies = _copies_into(monkeypatch)
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = two_layer_data()
-    f.grad(x, y, w1, w2)
-    if not writes:
-        def refuses(*args, **kwargs):
-            raise ValueError("output array is not acceptable (must have the right datatype, number of dimensions, "
-                             "and be a C-Array)")
-        monkeypatch.setattr(f._last, "buffered", lambda: refuses)
-    into = (np.asfortranarray(np.empty_like(w1)), np.empty_like(w2))
-    g1, g2 = f.grad(x, y, w1, w2, into=into)
-    assert g1 is into[0] and g2 is into[1]
-    # against the hand-written backward: finite differences of a ReLU net can straddle a kink
-    for gradient, expected in zip((g1, g2), hand_written(x, y, w1, w2)):
-        np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+    into = (np.empty_like(w1), np.empty_like(w2))
+    f.grad(x, y, w1, w2, into=into)
+    assert len(copies) == 2
+    for _ in range(2):
+        copies.clear()
+        f.grad(x, y, w1 * 0.5, w2, into=into)
+        assert copies == []
+        for gradient, expected in zip(into, hand_written(x, y, w1 * 0.5, w2)):
+            np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided view", "float32 weights, float64 data"])
+def test_into_an_array_no_operation_can_write_into_is_copied_into(layout, monkeypatch):
+    """numpy's dot takes only a C-contiguous `out=` of its result's dtype (cupy's matrix products too): a
+    gradient an operation cannot write into its into= array is computed in an array of its own and copied in,
+    on every call, and no operation is handed that array."""
+    copies = _copies_into(monkeypatch)
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    if layout == "fortran":
+        first = np.asfortranarray(np.empty_like(w1))
+    elif layout == "strided view":
+        first = np.empty((w1.shape[0], 2 * w1.shape[1]))[:, ::2]
+    else:
+        w1, w2 = w1.astype(np.float32), w2.astype(np.float32)
+        first = np.empty_like(w1)
+    into = (first, np.empty_like(w2))
+    for _ in range(3):
+        copies.clear()
+        g1, g2 = f.grad(x, y, w1, w2, into=into)
+        assert g1 is into[0] and g2 is into[1] and g1.dtype == w1.dtype
+        assert any(target is first for target in copies)
+        # against the hand-written backward: finite differences of a ReLU net can straddle a kink
+        tolerance = 1e-5 if w1.dtype == np.float32 else 1e-12
+        for gradient, expected in zip((g1, g2), hand_written(x, y, w1, w2)):
+            np.testing.assert_allclose(gradient, expected, rtol=tolerance)
+
+
+def test_a_read_only_into_array_is_refused():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    locked = np.empty_like(w2)
+    locked.flags.writeable = False
+    with pytest.raises(SourcegradError, match=r"into\[1\] is read-only"):
+        f.grad(x, y, w1, w2, into=(np.empty_like(w1), locked))
+
+
+def test_a_value_error_of_the_function_with_into_runs_it_once():
+    """An error of the function's own code is raised as it comes, not taken for an operation refusing `out=`
+    and the function run again."""
+    calls = []
+
+    @sourcegrad.nondifferentiable
+    def count(x):
+        calls.append(1)
+        return 0.0
+
+    def f(x, w):
+        offset = count(x)  # run before the product that fails
+        return np.tanh(x @ w + offset).sum()
+
+    g = sourcegrad.differentiate(f, wrt="w")
+    x, w = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
+    target = np.empty_like(w)
+    g.grad(x, w, into=target)
+    calls.clear()
+    with pytest.raises(ValueError):
+        g.grad(rng.standard_normal((5, 6)), w, into=target)  # x @ w: the shapes do not fit
+    assert calls == [1]
+
+
+def test_a_buffer_may_be_named_like_anything():
+    """The buffers are attributes named after the function's values: a value named like the pool's own
+    records (signature, arrays) is kept like any other."""
+    def f(x, w):
+        signature = x * w
+        arrays = signature * signature
+        return arrays.sum()
+
+    g = sourcegrad.differentiate(f, wrt="w")
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    target = np.empty_like(w)
+    for _ in range(3):
+        assert g.grad(x, w, into=target) is target
+        np.testing.assert_allclose(target, 2 * x ** 2 * w, rtol=1e-12)
+    (buffers,) = g._last.pool.idle
+    assert buffers.arrays.signature.shape == (3, 4)
 
 
 def test_into_for_one_argument_takes_an_array():

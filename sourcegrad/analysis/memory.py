@@ -507,7 +507,11 @@ def _buffer_slots(definition, rank_of, backend):
     returned = body[-1].value  # the printer ends the function with `return (value, (gradient, ...))`
     value_names = _aliased(returned.elts[0], rank_of, backend)
     gradient_names = [g.id if isinstance(g, gast.Name) else None for g in returned.elts[1].elts]
-    gradients = {name for name in gradient_names if name is not None and gradient_names.count(name) == 1} - value_names
+    # A gradient is written into the caller's array only by the one statement that binds it: the dtype the
+    # gradient had on a buffer set's first call is then the dtype that operation makes (BufferSet.writes_into).
+    bindings = [n.id for n in gast.walk(definition) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
+    gradients = {name for name in gradient_names if name is not None and gradient_names.count(name) == 1
+                 and bindings.count(name) == 1} - value_names
     stable = set(params)  # values whose shapes (and dtypes) follow from the arguments' alone
     slots, slotted = [], set()
     for index, stmt in enumerate(body):

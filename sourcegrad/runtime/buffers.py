@@ -16,15 +16,33 @@ _MOST_IDLE = 4  # sets kept for concurrent calls; more threads than this allocat
 
 
 class Buffers:
-    """One call's arrays, as attributes named after the values they hold (`buffers.h`); None until made."""
-
-    def __init__(self, signature):
-        self.signature = signature
+    """One set's arrays, as attributes named after the values they hold (`buffers.h`); None until made.
+    Nothing else is kept here, so that the generated code may name a buffer after any variable."""
 
     def __getattr__(self, name):  # only called for an attribute not set yet: no array made for it so far
         if name.startswith("__"):
             raise AttributeError(name)
         return None
+
+
+class BufferSet:
+    """A set of buffers and what a call needs to know about it: the signature it was made for, and, from its
+    first call on, which gradients an operation may write straight into the caller's arrays."""
+
+    __slots__ = ("signature", "arrays", "writes_into")
+
+    def __init__(self, signature):
+        self.signature = signature
+        self.arrays = Buffers()
+        # None until the set's first call has run with every gradient in an array of its own; then True when
+        # each gradient came out in its into= array's dtype, else one bool per gradient. An operation given
+        # an `out=` of another dtype may refuse it (numpy's dot, cupy's matmul): such a gradient is copied in.
+        # The dtypes follow from the signature alone, since a buffer slot's operands' do.
+        self.writes_into = None
+
+    def learn(self, gradients, targets):
+        matches = tuple(getattr(g, "dtype", None) == t.dtype for g, t in zip(gradients, targets))
+        self.writes_into = True if all(matches) else matches
 
 
 class BufferPool:
@@ -33,7 +51,7 @@ class BufferPool:
     def __init__(self):
         self.idle = []
 
-    def take(self, signature) -> Buffers:
+    def take(self, signature) -> BufferSet:
         """A set of buffers for a call with this signature: an idle one made for it, else a new, empty one."""
         if signature is not None:
             try:
@@ -42,9 +60,9 @@ class BufferPool:
                 buffers = None
             if buffers is not None and buffers.signature == signature:
                 return buffers
-        return Buffers(signature)
+        return BufferSet(signature)
 
-    def give_back(self, buffers: Buffers) -> None:
+    def give_back(self, buffers: BufferSet) -> None:
         if buffers.signature is not None and len(self.idle) < _MOST_IDLE:
             self.idle.append(buffers)
 
