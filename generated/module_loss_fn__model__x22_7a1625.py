@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 61bbefc11f9ce2f4d65ef71ddbbc9298974bb4a95af00eb557f359860b996c22
+# sourcegrad-key: 24336b45d68c396682ed9496b581e6cf5b966b81b9b0cdaf1ccfea41e5c8dbc3
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):

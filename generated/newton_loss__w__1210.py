@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: cfb825e8631bc743bdbf7f45fc8d6238e0cfb1a0b31e0c2bac414d535d91785d
+# sourcegrad-key: 34b6f6d8b092579903616f02f273054f7d6fda69f8a045654388bfa8f3ad72ef
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -786,9 +786,7 @@ def adjoint(primal):
                     f"the rule {rule.__qualname__} for {primal.__qualname__} takes ({', '.join(template.parameters())}) "
                     f"after the result, but {primal.__qualname__} takes ({', '.join(expected)})",
                     hint="Name the rule's parameters after the result as the primal's are named.")
-        registry.RULES[primal] = template
-        registry.NONDIFFERENTIABLE.pop(primal, None)
-        registry.VERSION[0] += 1  # gradients compiled before now recompile on their next call
+        registry.set_rule(primal, template)  # gradients compiled before now recompile on their next call
         return rule
 
     return register
@@ -796,7 +794,6 @@ def adjoint(primal):
 
 def nondifferentiable(fn):
     """Mark fn's result as carrying no gradient (an index, a count, a sample): a decorator."""
-    registry.RULES.pop(fn, None)
     registry.nondifferentiable(fn, why=f"{getattr(fn, '__qualname__', fn)} is marked non-differentiable")
     return fn
 

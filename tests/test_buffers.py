@@ -120,11 +120,12 @@ def test_two_layer_keeps_its_temporaries_and_writes_gradients_into_the_callers_a
 
 
 def test_which_operations_take_out_is_the_rule_registrys_record(monkeypatch):
-    """The memory plan asks the rule registry which functions take out= (TAKES_OUT, and ufuncs without saying):
-    taken out of the record, the matrix products write into nothing (and, for all the plan then knows, may
-    return what they read, so that h_relu reaches the caller through d_w2); a ufunc still does."""
+    """The memory plan asks the rule registry which functions take out= (Primitive.takes_out, and ufuncs without
+    saying): taken out of the matrix products' records, they write into nothing; a ufunc still does."""
+    import operator
     from sourcegrad.templates import registry
-    monkeypatch.setattr(registry, "TAKES_OUT", set())
+    for product in (np.matmul, np.dot, operator.matmul):
+        monkeypatch.setattr(registry.record(product), "takes_out", False)
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = two_layer_data()
     into = (np.empty_like(w1), np.empty_like(w2))

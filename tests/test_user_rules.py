@@ -140,5 +140,37 @@ def test_a_rule_registered_later_is_used_by_a_function_compiled_before():
         np.testing.assert_allclose(f.grad(w), [5.0, 5.0])
     finally:
         from sourcegrad.templates import registry
-        registry.RULES.pop(quadruple, None)
+        registry.set_rule(quadruple, None)
+
+
+def cubed(x):
+    return x ** 3
+
+
+def test_what_is_known_of_a_primitive_is_one_record():
+    """A primitive's rules, its non-differentiable mark and what the analyses read (what its result may share
+    memory with, how its rank and shape follow, whether it takes out=) live in one record; RULES and
+    NONDIFFERENTIABLE are views of it, so a rule and a non-differentiable mark never disagree."""
+    from sourcegrad.templates import registry
+    reshape = registry.record(np.reshape)
+    assert reshape.rule is registry.RULES[np.reshape] and reshape.tangent is registry.TANGENT_RULES[np.reshape]
+    assert (reshape.rank, reshape.result, reshape.shape) == ("reshape", "view of first argument", "constants")
+    sine = registry.record(np.sin)  # a ufunc: elementwise, a new array, takes out=, without saying
+    assert (sine.rank, sine.result, sine.takes_out, sine.shape) == ("elementwise", "new array", True, "arguments")
+    assert registry.record(print) is registry.record({}) and registry.record(print).rule is None
+    with pytest.raises(ValueError, match="result='maybe'"):
+        registry.describe(np.sin, result="maybe")
+
+    try:
+        @sourcegrad.adjoint(cubed)
+        def cubed_adjoint(result, x):
+            d[x] = d[result] * 3 * x ** 2
+
+        assert cubed in registry.RULES and not registry.is_nondifferentiable(cubed)
+        sourcegrad.nondifferentiable(cubed)
+        assert cubed not in registry.RULES and cubed in registry.NONDIFFERENTIABLE
+        sourcegrad.adjoint(cubed)(cubed_adjoint)
+        assert cubed in registry.RULES and cubed not in registry.NONDIFFERENTIABLE
+    finally:
+        registry.PRIMITIVES.pop(cubed, None)
         registry.VERSION[0] += 1

@@ -26,7 +26,8 @@ import gast
 
 from .. import ir
 from .activity import target_names
-from ..templates.registry import backend_function, method_returns_new_array, returns_new_array, takes_out
+from ..ir import Method
+from ..templates.registry import backend_function, method_primitive, method_returns_new_array, record, returns_new_array
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseIf, ReverseLoop,
                                  walk)
 
@@ -79,6 +80,16 @@ def _is_backend_call(expr, backend):
     """Whether expr calls a function of the array module (`xp.maximum(h, 0)`)."""
     return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute)
             and isinstance(expr.func.value, gast.Name) and expr.func.value.id == backend)
+
+
+def _called(call, backend):
+    """The record (templates/registry.py) of what a printed call calls: `xp.name(...)` a function of the array
+    module or a runtime helper, `x.name(...)` the function an array method shares; an empty one otherwise."""
+    if _is_backend_call(call, backend):
+        return record(backend_function(call.func.attr))
+    if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute):
+        return record(method_primitive(call.func.attr))
+    return record(None)
 
 
 def _returns_new_array(call, backend, array_receiver=None):
@@ -302,17 +313,14 @@ def _iteration(loop):
     return result
 
 
-_SHAPE_READS = {"unbroadcast": 1, "unreduce": 1, "size": 0, "index_grad": 1}
-
-
 def _read_only_for_shape(rev):
     """Primal names the backward code reads only as the shape argument of a runtime helper."""
     shape, value = set(), set()
 
     def visit(expr):
         for node in gast.walk(expr):
-            if _is_backend_call(node, rev.backend) and node.func.attr in _SHAPE_READS:
-                position = _SHAPE_READS[node.func.attr]
+            position = _called(node, rev.backend).reads_shape_of if _is_backend_call(node, rev.backend) else None
+            if position is not None:
                 if len(node.args) > position and isinstance(node.args[position], gast.Name):
                     shape.add(node.args[position].id)
                     node.args[position].sourcegrad_shape_read = True
@@ -430,9 +438,9 @@ class _Ownership:
         if isinstance(expr, (gast.Attribute, gast.Subscript)):
             return self._aliased(expr.value)
         if isinstance(expr, gast.Call) and not self.is_fresh(expr):
-            if _is_backend_call(expr, self.backend) and expr.func.attr in _RETURNS_FIRST_ARGUMENT:
-                return self._aliased(expr.args[0]) if expr.args else set()
-            if isinstance(expr.func, gast.Attribute) and expr.func.attr in _VIEW_METHODS:
+            if _called(expr, self.backend).result == "view of first argument":  # the receiver, for a method
+                if _is_backend_call(expr, self.backend):
+                    return self._aliased(expr.args[0]) if expr.args else set()
                 return self._aliased(expr.func.value)
             # a function not known to make a new array may return an argument or a view of one
             parts = list(expr.args) + ([expr.func.value] if isinstance(expr.func, gast.Attribute) and not
@@ -445,14 +453,6 @@ class _Ownership:
         if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
             return True
         return _returns_new_array(expr, self.backend)  # `a.dot(b)` too: the backward code calls methods of arrays
-
-
-# Helpers that return their first argument, a view of it, or a new array: never another argument.
-_RETURNS_FIRST_ARGUMENT = ("unbroadcast", "unreduce", "reshape", "transpose", "broadcast_to", "asarray", "split_grad",
-                           "unstack_grad", "hstack_grad", "vstack_grad", "swapaxes", "moveaxis", "squeeze",
-                           "expand_dims", "ravel")
-# Array methods that return a view of the array. (Which calls make a new array: templates/registry.py.)
-_VIEW_METHODS = ("reshape", "transpose", "squeeze", "ravel", "swapaxes", "view", "T")
 
 
 # ---- buffer slots of the `_into` variant ------------------------------------------------------------------
@@ -492,12 +492,6 @@ _OPERATORS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast
 _COMPARISONS = {gast.Eq: "equal", gast.NotEq: "not_equal", gast.Lt: "less", gast.LtE: "less_equal",
                 gast.Gt: "greater", gast.GtE: "greater_equal"}
 _UNARY = {gast.USub: "negative", gast.UAdd: "positive"}
-# Runtime helpers whose result has the shape of one of their arguments.
-_SHAPE_FOLLOWS = ("unbroadcast", "output_gradient")
-_SHAPE_ATTRIBUTES = ("T", "shape", "ndim", "dtype", "size")
-# Methods whose result's shape follows from the array's shape and their arguments' values: those must be
-# written-out constants (`x.sum(axis=0)`), since the buffers are keyed on shapes, not on argument values.
-_SHAPE_METHODS = ("sum", "mean", "prod", "max", "min", "std", "var", "copy", "astype")
 
 
 def _buffer_slots(definition, rank_of, backend):
@@ -544,7 +538,7 @@ def _buffer_slots(definition, rank_of, backend):
 def _with_out(value, rank_of, backend):
     """value as a call of the array module that takes `out=`, (function, args, keywords), or None."""
     call = _as_call(value, rank_of, backend)
-    return call if call is not None and takes_out(backend_function(call[0])) else None
+    return call if call is not None and record(backend_function(call[0])).takes_out else None
 
 
 def _as_call(value, rank_of, backend):
@@ -588,7 +582,8 @@ def _stable(expr, stable, backend):
     if isinstance(expr, gast.Attribute):
         if isinstance(expr.value, gast.Name) and expr.value.id == backend:
             return True  # xp.newaxis, xp.float32
-        return expr.attr in _SHAPE_ATTRIBUTES and _stable(expr.value, stable, backend)
+        attribute = method_primitive(expr.attr, is_call=False) or Method(expr.attr, is_call=False)  # `h.T`, `h.shape`
+        return record(attribute).shape is not None and _stable(expr.value, stable, backend)
     if isinstance(expr, gast.BinOp):
         return _stable(expr.left, stable, backend) and _stable(expr.right, stable, backend)
     if isinstance(expr, gast.UnaryOp):
@@ -599,13 +594,15 @@ def _stable(expr, stable, backend):
         if any(isinstance(a, gast.Starred) for a in expr.args) or any(k.arg is None for k in expr.keywords):
             return False
         operands = list(expr.args) + [k.value for k in expr.keywords]
-        if _is_backend_call(expr, backend):
-            known = takes_out(backend_function(expr.func.attr)) or expr.func.attr in _SHAPE_FOLLOWS
-            return known and all(_stable(a, stable, backend) for a in operands)
-        if isinstance(expr.func, gast.Attribute) and expr.func.attr == "dot":
-            return _stable(expr.func.value, stable, backend) and all(_stable(a, stable, backend) for a in operands)
-        if isinstance(expr.func, gast.Attribute) and expr.func.attr in _SHAPE_METHODS:
-            return _stable(expr.func.value, stable, backend) and all(map(_constant, operands))
+        if not _is_backend_call(expr, backend):
+            if not isinstance(expr.func, gast.Attribute):
+                return False
+            operands.insert(0, expr.func.value)  # a method: its array is its first operand
+        shape = _called(expr, backend).shape
+        if shape == "arguments":
+            return all(_stable(a, stable, backend) for a in operands)
+        if shape == "constants":  # buffers are keyed on shapes, not on values: the others must be written out
+            return bool(operands) and _stable(operands[0], stable, backend) and all(map(_constant, operands[1:]))
     return False
 
 

@@ -17,23 +17,20 @@ import gast
 
 from .. import ir
 from ..ir import COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
-from ..templates import ATTRIBUTES, METHODS, lookup
-from ..templates.registry import rank_rule
+from ..templates import lookup
+from ..templates.registry import method_primitive, record
 from .activity import loop_sequences
 
 
 def canonical(primitive):
     """The function a method or attribute stands for (`x.sum` -> np.sum)."""
     if isinstance(primitive, ir.Method):
-        if primitive.is_call and primitive.name in METHODS:
-            return METHODS[primitive.name][0]
-        if not primitive.is_call and primitive.name in ATTRIBUTES:
-            return ATTRIBUTES[primitive.name]
+        return method_primitive(primitive.name, primitive.is_call) or primitive
     return primitive
 
 
 def is_elementwise(primitive) -> bool:
-    return rank_rule(canonical(primitive)) == "elementwise"
+    return record(canonical(primitive)).rank == "elementwise"
 
 
 _UNSET = object()
@@ -118,7 +115,7 @@ class ShapeFacts:
         primitive = canonical(stmt.primitive)
         if primitive is COPY:
             return self.rank(stmt.args[0])
-        rule = rank_rule(primitive)  # the primitive's record in the rule registry (RANKS)
+        rule = record(primitive).rank  # the primitive's record in the rule registry
         if rule == "elementwise":
             operands = _operands(stmt)
             if not operands or any(isinstance(a, (gast.Tuple, gast.List)) for a in operands):

@@ -1,4 +1,5 @@
-"""Which array methods use which rule, which operations carry no gradient, which calls make new arrays.
+"""Which array methods use which rule, which operations carry no gradient, which calls make new arrays, and
+what the memory plan needs to know of the runtime helpers the generated code calls.
 
 A method such as `x.sum(axis=1)` shares the rule of the numpy function
 `np.sum(x, axis=1)`. Operations listed as non-differentiable give values
@@ -11,9 +12,9 @@ import operator
 import numpy as np
 
 from ..ir import COMPARISON, Method
-from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
+from ..runtime import HELPERS, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
 from ..runtime.indexing import index_grad, zeros_gradient
-from .registry import attribute, makes_new_arrays, method, nondifferentiable
+from .registry import attribute, describe, makes_new_arrays, method, nondifferentiable
 
 # ---- methods and attributes that share a function's rule ---------------------------------------------
 
@@ -47,3 +48,18 @@ makes_new_arrays(np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_li
                  np.arange, np.linspace, np.eye, np.identity)
 # runtime helpers the generated backward pass calls
 makes_new_arrays(zeros_gradient, index_grad, matmul_grad_left, matmul_grad_right, dot_grad_left, dot_grad_right)
+
+# ---- runtime helpers: what they return, and what they read of their arguments ------------------------------
+
+# Each returns its first argument (the gradient it was handed), a view of it, or a new array, never another
+# argument: a gradient added into in place must own its array.
+describe(*(HELPERS[name] for name in ("unbroadcast", "unreduce", "split_grad", "unstack_grad", "hstack_grad", "vstack_grad")),
+         result="view of first argument")
+# unbroadcast(grad, target) and unreduce(grad, target, ...) read target for its shape alone, and so do
+# index_grad(grad, x, index) its x and size(x) its x: the tape keeps that shape where nothing else reads it.
+describe(HELPERS["unbroadcast"], HELPERS["unreduce"], index_grad, reads_shape_of=1)
+describe(HELPERS["size"], reads_shape_of=0)
+# The result's shape and dtype follow from the arguments' (unbroadcast's is its target's, output_gradient's its
+# value's), and so do an array's shape, rank, dtype and size: what the `_into` variant's buffers are keyed on.
+describe(HELPERS["unbroadcast"], HELPERS["output_gradient"], Method("shape", is_call=False), Method("ndim", is_call=False),
+         Method("size", is_call=False), Method("dtype", is_call=False), shape="arguments")

@@ -39,7 +39,7 @@ nondifferentiable(size, ratio, why="it counts elements")
 # ---- sums and means ------------------------------------------------------------------------------
 
 
-@adjoint(np.sum, new_array=True, rank="reduction")
+@adjoint(np.sum, new_array=True, rank="reduction", shape="constants")
 def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result], x, axis, keepdims)
 
@@ -58,7 +58,7 @@ def sum_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
         d[result] = np.sum(d[x], axis=axis, keepdims=keepdims)
 
 
-@adjoint(np.mean, new_array=True, rank="reduction")
+@adjoint(np.mean, new_array=True, rank="reduction", shape="constants")
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
 
@@ -115,7 +115,7 @@ def nanmean_jvp_rule(result, tangent, x, axis, keepdims):
 # ---- products ------------------------------------------------------------------------------------
 
 
-@adjoint(np.prod, aliases={"a": "x"}, new_array=True)
+@adjoint(np.prod, aliases={"a": "x"}, new_array=True, shape="constants")
 def prod(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = prod_grad(d[result], x, axis, keepdims)
 
@@ -139,7 +139,7 @@ def prod_jvp_rule(out, tangent, x, axis, keepdims):
 # ---- max and min: the gradient goes to the first extreme element -------------------------------------
 
 
-@adjoint(np.max, np.amax, aliases={"a": "x"}, new_array=True)
+@adjoint(np.max, np.amax, aliases={"a": "x"}, new_array=True, shape="constants")
 def max(result, x, axis=None, out=None, keepdims=False):
     d[x] = max_grad(d[result], x, axis, keepdims)
 
@@ -159,7 +159,7 @@ def max_jvp_rule(result, tangent, x, axis, keepdims):
     d[tangent] = max_grad(d[result], x, axis, keepdims)
 
 
-@adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True)
+@adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True, shape="constants")
 def min(result, x, axis=None, out=None, keepdims=False):
     d[x] = min_grad(d[result], x, axis, keepdims)
 
@@ -184,7 +184,7 @@ method("min", np.min)
 # N = size(x) / size(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
 
 
-@adjoint(np.var, aliases={"a": "x", "correction": "ddof"}, new_array=True)
+@adjoint(np.var, aliases={"a": "x", "correction": "ddof"}, new_array=True, shape="constants")
 def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[x] = unreduce(d[result] * ratio(2, ratio(size(x), size(result)) - ddof), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
@@ -200,7 +200,7 @@ def var_tangent(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
             2, ratio(size(x), size(result)) - ddof)
 
 
-@adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True)
+@adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True, shape="constants")
 def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     # (where std is 0, x - mean is 0 too: the gradient there is 0, not 0/0)
     d[x] = unreduce(d[result] / (nonzero(result) * (ratio(size(x), size(result)) - ddof)), x, axis, keepdims) * (

@@ -22,6 +22,7 @@ import copy
 import inspect
 import textwrap
 import types
+from collections.abc import Mapping
 
 import gast
 import numpy
@@ -48,79 +49,165 @@ def ndim(value):  # pragma: no cover - resolved at compile time inside rules
     raise RuntimeError("ndim() is only meaningful inside a gradient rule")
 
 
-RULES = {}  # primitive -> Template
-TANGENT_RULES = {}  # primitive -> Template of its forward-mode (tangent) rule
+class Primitive:
+    """Everything sourcegrad knows about one primitive (a numpy function, an operator, an array method or
+    attribute, a runtime helper, a user's function with a rule), in one record that every stage reads:
+
+    rule, tangent: its gradient rule and its forward-mode (tangent) rule, each a Template, or None.
+    nondifferentiable: why its result carries no gradient (a zero gradient, not a missing rule), or None.
+    result: what its result may share memory with. "new array": nothing, it is always an array (or scalar) of
+        its own, never an argument, a view of one, or an array something else holds (ufuncs are, without
+        saying); "view of first argument": its first argument, a view of it, or a new array, never another
+        argument (np.reshape); None: any argument, or a view of one, as the analyses assume of what they
+        do not know. (What decides whether a user's `h += b` may run in place, whether a gradient may be
+        added into in place, and which arrays the `_into` variant may keep.)
+    list_result: it returns a list of arrays (np.split): unpacking it gives each part, and its gradient is the
+        list of the parts' gradients.
+    takes_out: it writes its result into an array passed as `out=`, one whose shape and dtype follow from the
+        arguments' shapes and dtypes alone (ufuncs with one output and no core signature do, without saying).
+        The `_into` variant's buffer slots are such calls.
+    rank: how its result's rank follows from its arguments' ranks, where the shape analysis knows it:
+        "elementwise" (the largest operand rank; ufuncs with one output and no core signature are, without
+        saying), "reduction" (x's rank less the axes taken away), "product" (np.dot's rule), "batched product"
+        (matmul's), "first argument" (x's rank), "reshape" (the length of the shape given).
+    shape: how its result's shape and dtype follow: "arguments" (from its arguments' shapes and dtypes alone;
+        whatever takes out= does), "constants" (from its first argument's shape and dtype and the values of
+        the others, which must then be written-out constants: `x.sum(axis=0)`), or None (from values too).
+    reads_shape_of: the position of an argument it reads only for its shape (unbroadcast's target): the tape
+        keeps that argument's shape alone when nothing else reads it.
+    """
+
+    __slots__ = ("rule", "tangent", "nondifferentiable", "result", "list_result", "takes_out", "rank", "shape",
+                 "reads_shape_of")
+
+    def __init__(self, primitive=None):
+        ufunc = isinstance(primitive, numpy.ufunc) and primitive.nout == 1 and primitive.signature is None
+        self.rule = self.tangent = self.nondifferentiable = None
+        self.result = "new array" if isinstance(primitive, numpy.ufunc) else None
+        self.list_result = False
+        self.takes_out = ufunc
+        self.rank = "elementwise" if ufunc else None
+        self.shape = "arguments" if ufunc else None
+        self.reads_shape_of = None
+
+    def __repr__(self):
+        facts = {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) not in (None, False)}
+        return f"Primitive({', '.join(f'{k}={v!r}' for k, v in facts.items())})"
+
+
+PRIMITIVES = {}  # primitive -> Primitive: the one record of what sourcegrad knows about each
+_NOTHING_KNOWN = Primitive()  # what a primitive nobody described is taken to be: nothing known, so nothing assumed
 VERSION = [0]  # bumped whenever a rule is registered or replaced: compiled gradients check it
-NONDIFFERENTIABLE = {}  # primitive -> description; its result carries no gradient
-# Array methods and attributes, mapped to the numpy function whose rule they use.
+# Array methods and attributes, by name: `x.sum(...)` is np.sum(x, ...), whose record it shares.
 METHODS = {}
 ATTRIBUTES = {}
-
-
-# Functions whose result is always an array (or scalar) of its own: never an argument, a view of one, or an
-# array something else holds. Ufuncs are, without saying. What the analyses that decide whether an array may
-# be updated in place ask (normalize's `h += b`, simplify's in-place adjoints, the buffered variant).
-NEW_ARRAY = set()
-# Functions whose result is a list of arrays (np.split): unpacking it gives each part, and its gradient is
-# the list of the parts' gradients. What the reverse pass asks when a result is unpacked (`a, b = parts`).
-LIST_RESULT = set()
-# Functions that write their result into an array passed as `out=`, one whose shape and dtype follow from
-# the arguments' shapes and dtypes alone. Ufuncs with one output and no core signature do, without saying.
-# What the memory plan asks when it gives an operation of the `_into` variant a buffer to write into.
-TAKES_OUT = set()
-# How a primitive's result's rank follows from its arguments' ranks, where the shape analysis
-# (analysis/shapes.py) knows it: "elementwise" (the largest operand rank; ufuncs with one output and no core
-# signature are, without saying), "reduction" (x's rank less the axes taken away), "product" (np.dot's rule),
-# "batched product" (matmul's), "first argument" (x's rank), "reshape" (the length of the shape given).
-RANKS = {}
+RESULTS = ("new array", "view of first argument")
 RANK_RULES = ("elementwise", "reduction", "product", "batched product", "first argument", "reshape")
+SHAPES = ("arguments", "constants")
 
 
-def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, rank=None, zero_gradient=()):
-    """Register the decorated template as the gradient rule of each primitive.
+def record(primitive) -> Primitive:
+    """primitive's record (read it, do not change it: `describe` does), a ufunc's made from what it is when
+    it has none, and an empty one for a primitive nobody described or an unhashable callable."""
+    try:
+        found = PRIMITIVES.get(primitive)
+    except TypeError:  # an unhashable callable
+        return _NOTHING_KNOWN
+    if found is not None:
+        return found
+    return Primitive(primitive) if isinstance(primitive, numpy.ufunc) else _NOTHING_KNOWN
 
-    aliases maps other keyword spellings numpy accepts to the rule's parameter names
-    (np.clip takes `min=` for `a_min=`). new_array: the primitive always returns a new array (NEW_ARRAY).
-    list_result: it returns a list of arrays (LIST_RESULT). out: it takes `out=` (TAKES_OUT). rank: how its
-    result's rank follows from its arguments' (RANKS). zero_gradient: parameters the result does not change
-    with where it is differentiable, read for their shape alone (broadcast_like's `like`) or to select elements
-    (which element max_jvp takes): their gradient is zero, not missing, when they carry one.
+
+def _entry(primitive) -> Primitive:
+    entry = PRIMITIVES.get(primitive)
+    if entry is None:
+        entry = PRIMITIVES[primitive] = Primitive(primitive)
+    return entry
+
+
+def describe(*primitives, result=None, list_result=False, out=False, rank=None, shape=None, reads_shape_of=None):
+    """Record facts about primitives (Primitive's fields) without touching their rules: calls that make new
+    arrays (np.zeros), runtime helpers the generated code calls (unbroadcast). Facts given add to a record."""
+    for value, allowed, name in ((result, RESULTS, "result"), (rank, RANK_RULES, "rank"), (shape, SHAPES, "shape")):
+        if value is not None and value not in allowed:
+            raise ValueError(f"{name}={value!r}: one of {', '.join(allowed)}")
+    for primitive in primitives:
+        entry = _entry(primitive)
+        if result is not None:
+            entry.result = result
+        if list_result:
+            entry.list_result = True
+        if out:
+            entry.takes_out = True
+            entry.shape = "arguments"
+        if rank is not None:
+            entry.rank = rank
+        if shape is not None:
+            entry.shape = shape
+        if reads_shape_of is not None:
+            entry.reads_shape_of = reads_shape_of
+
+
+def set_rule(primitive, template, tangent=False):
+    """Make template primitive's gradient rule (its tangent rule with tangent=True); None takes the rule away.
+    A gradient rule replaces a non-differentiable mark."""
+    entry = _entry(primitive)
+    if tangent:
+        entry.tangent = template
+    else:
+        entry.rule = template
+        if template is not None:
+            entry.nondifferentiable = None
+    VERSION[0] += 1
+
+
+class _RecordField(Mapping):
+    """The primitives whose records have one field set, as a read-only mapping primitive -> that field: what
+    `primitive in RULES` and `RULES.get(primitive)` read. Change records through set_rule and describe."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __getitem__(self, primitive):
+        value = getattr(record(primitive), self.field)
+        if value is None:
+            raise KeyError(primitive)
+        return value
+
+    def __iter__(self):
+        return (p for p, entry in list(PRIMITIVES.items()) if getattr(entry, self.field) is not None)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+RULES = _RecordField("rule")  # primitive -> Template of its gradient rule
+TANGENT_RULES = _RecordField("tangent")  # primitive -> Template of its forward-mode (tangent) rule
+NONDIFFERENTIABLE = _RecordField("nondifferentiable")  # primitive -> why its result carries no gradient
+
+
+def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=False, rank=None, result=None,
+            shape=None, zero_gradient=()):
+    """Register the decorated template as the gradient rule of each primitive, and record what else is known
+    of it (Primitive's fields): new_array is result="new array"; result="view of first argument"; list_result;
+    out (it takes out=); rank; shape.
+
+    aliases maps other keyword spellings numpy accepts to the rule's parameter names (np.clip takes `min=` for
+    `a_min=`). zero_gradient: parameters the result does not change with where it is differentiable, read
+    for their shape alone (broadcast_like's `like`) or to select elements (which element max_jvp takes):
+    their gradient is zero, not missing, when they carry one.
     """
 
     def register(template_fn):
         template = Template(template_fn, aliases)
         template.zero_gradient = tuple(zero_gradient)
+        describe(*primitives, result="new array" if new_array else result, list_result=list_result, out=out,
+                 rank=rank, shape=shape)
         for primitive in primitives:
-            RULES[primitive] = template
-        if new_array:
-            NEW_ARRAY.update(primitives)
-        if list_result:
-            LIST_RESULT.update(primitives)
-        if out:
-            TAKES_OUT.update(primitives)
-        _record_rank(primitives, rank)
-        VERSION[0] += 1
+            set_rule(primitive, template)
         return template_fn
 
     return register
-
-
-def _record_rank(primitives, rank):
-    if rank is not None:
-        if rank not in RANK_RULES:
-            raise ValueError(f"rank={rank!r}: one of {', '.join(RANK_RULES)}")
-        RANKS.update(dict.fromkeys(primitives, rank))
-
-
-def rank_rule(primitive):
-    """How primitive's result's rank follows from its arguments' (one of RANK_RULES), or None if unknown."""
-    try:
-        rank = RANKS.get(primitive)
-    except TypeError:  # an unhashable callable
-        return None
-    if rank is None and isinstance(primitive, numpy.ufunc) and primitive.nout == 1 and primitive.signature is None:
-        return "elementwise"
-    return rank
 
 
 def tangent(*primitives, aliases=None, broadcasts=False):
@@ -139,8 +226,7 @@ def tangent(*primitives, aliases=None, broadcasts=False):
     def register(template_fn):
         template = Template(template_fn, aliases, forward=True, broadcasts=broadcasts)
         for primitive in primitives:
-            TANGENT_RULES[primitive] = template
-        VERSION[0] += 1
+            set_rule(primitive, template, tangent=True)
         return template_fn
 
     return register
@@ -148,7 +234,7 @@ def tangent(*primitives, aliases=None, broadcasts=False):
 
 def makes_new_arrays(*functions):
     """Record functions without a rule of their own (np.zeros, runtime helpers) as returning new arrays."""
-    NEW_ARRAY.update(functions)
+    describe(*functions, result="new array")
 
 
 def returns_new_array(function, keywords=()) -> bool:
@@ -156,12 +242,7 @@ def returns_new_array(function, keywords=()) -> bool:
     the caller's array, `copy=False` may return the argument itself."""
     if "out" in keywords or "copy" in keywords:
         return False
-    if isinstance(function, numpy.ufunc):
-        return True
-    try:
-        return function in NEW_ARRAY
-    except TypeError:  # an unhashable callable
-        return False
+    return record(function).result == "new array"
 
 
 def backend_function(name):
@@ -169,26 +250,31 @@ def backend_function(name):
     return runtime.HELPERS.get(name) or getattr(numpy, name, None)
 
 
+def method_primitive(name, is_call=True):
+    """The primitive whose record an array method (`x.sum(...)`) or attribute (`x.T`) shares, or None."""
+    if is_call:
+        entry = METHODS.get(name)
+        return entry[0] if entry is not None else None
+    return ATTRIBUTES.get(name)
+
+
 def method_returns_new_array(name, keywords=()) -> bool:
     """The same for an array method, `x.sum(axis=1)`: that of the function whose rule it shares."""
-    entry = METHODS.get(name)
-    return entry is not None and returns_new_array(entry[0], keywords)
+    primitive = method_primitive(name)
+    return primitive is not None and returns_new_array(primitive, keywords)
 
 
 def takes_out(function) -> bool:
-    """Whether function writes its result into `out=` (TAKES_OUT)."""
-    if isinstance(function, numpy.ufunc) and function.nout == 1 and function.signature is None:
-        return True
-    try:
-        return function in TAKES_OUT
-    except TypeError:  # an unhashable callable
-        return False
+    """Whether function writes its result into `out=` (Primitive.takes_out)."""
+    return record(function).takes_out
 
 
 def nondifferentiable(*primitives, why="its result carries no gradient", rank=None):
     for primitive in primitives:
-        NONDIFFERENTIABLE[primitive] = why
-    _record_rank(primitives, rank)
+        entry = _entry(primitive)
+        entry.nondifferentiable = why
+        entry.rule = None
+    describe(*primitives, rank=rank)
     VERSION[0] += 1
 
 
@@ -504,7 +590,4 @@ def helpers_without_gradient(template) -> list:
 
 
 def is_nondifferentiable(primitive) -> bool:
-    try:
-        return primitive in NONDIFFERENTIABLE
-    except TypeError:  # an unhashable callable
-        return False
+    return record(primitive).nondifferentiable is not None

@@ -23,7 +23,7 @@ from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 # ---- transposes ------------------------------------------------------------------------------------
 
 
-@adjoint(np.transpose, rank="first argument")
+@adjoint(np.transpose, rank="first argument", result="view of first argument", shape="constants")
 def transpose(result, x, axes=None):
     if axes is None and ndim(x) >= 1:
         d[x] = d[result].T
@@ -39,7 +39,7 @@ def transpose_tangent(result, x, axes=None):
         d[result] = np.transpose(d[x], axes)
 
 
-@adjoint(np.swapaxes, aliases={"a": "x"})
+@adjoint(np.swapaxes, aliases={"a": "x"}, result="view of first argument", shape="constants")
 def swapaxes(result, x, axis1, axis2):
     d[x] = np.transpose(d[result], swapaxes_permutation(d[result], axis1, axis2))
 
@@ -49,7 +49,7 @@ def swapaxes_tangent(result, x, axis1, axis2):
     d[result] = np.swapaxes(d[x], axis1, axis2)
 
 
-@adjoint(np.moveaxis, aliases={"a": "x"})
+@adjoint(np.moveaxis, aliases={"a": "x"}, result="view of first argument", shape="constants")
 def moveaxis(result, x, source, destination):
     d[x] = np.transpose(d[result], moveaxis_inverse(d[result], source, destination))
 
@@ -64,7 +64,8 @@ method("swapaxes", np.swapaxes)
 # ---- reshapes ----------------------------------------------------------------------------------------
 
 
-@adjoint(np.reshape, aliases={"newshape": "shape"}, rank="reshape")
+@adjoint(np.reshape, aliases={"newshape": "shape"}, rank="reshape", result="view of first argument",
+         shape="constants")
 def reshape(result, x, shape=None, order="C"):
     d[x] = np.reshape(d[result], np.shape(x), order=order)
 
@@ -74,7 +75,7 @@ def reshape_tangent(result, x, shape=None, order="C"):
     d[result] = np.reshape(d[x], np.shape(result), order=order)
 
 
-@adjoint(np.ravel, aliases={"a": "x"})
+@adjoint(np.ravel, aliases={"a": "x"}, result="view of first argument", shape="arguments")
 def ravel(result, x, order="C"):
     if order == "C":
         d[x] = np.reshape(d[result], np.shape(x))
@@ -96,7 +97,7 @@ def ravel_tangent(result, x, order="C"):
 nondifferentiable(ravel_shape, ravel_axes, ravel_walk, why="it describes an array's layout")
 
 
-@adjoint(np.expand_dims, aliases={"a": "x"})
+@adjoint(np.expand_dims, aliases={"a": "x"}, result="view of first argument", shape="constants")
 def expand_dims(result, x, axis):
     d[x] = np.reshape(d[result], np.shape(x))
 
@@ -106,7 +107,7 @@ def expand_dims_tangent(result, x, axis):
     d[result] = np.expand_dims(d[x], axis)
 
 
-@adjoint(np.squeeze, aliases={"a": "x"})
+@adjoint(np.squeeze, aliases={"a": "x"}, result="view of first argument", shape="constants")
 def squeeze(result, x, axis=None):
     d[x] = np.reshape(d[result], np.shape(x))
 
@@ -139,7 +140,7 @@ method("squeeze", np.squeeze)
 # ---- broadcasts and repeats: the copies' gradients are summed ----------------------------------------
 
 
-@adjoint(np.broadcast_to, aliases={"array": "x"})
+@adjoint(np.broadcast_to, aliases={"array": "x"}, result="view of first argument")
 def broadcast_to(result, x, shape, subok=False):
     d[x] = unbroadcast(d[result], x)
 
@@ -404,7 +405,7 @@ method("diagonal", np.diagonal)
 # ---- copies and casts: the gradient passes through, in the input's dtype --------------------------------
 
 
-@adjoint(np.copy, aliases={"a": "x"}, new_array=True)
+@adjoint(np.copy, aliases={"a": "x"}, new_array=True, shape="constants")
 def copy(result, x, order="K", subok=False):
     d[x] = d[result]
 
@@ -414,7 +415,7 @@ def copy_tangent(result, x, order="K", subok=False):
     d[result] = np.copy(d[x])
 
 
-@adjoint(np.asarray, aliases={"a": "x"})
+@adjoint(np.asarray, aliases={"a": "x"}, result="view of first argument")
 def asarray(result, x, dtype=None, order=None, device=None, copy=None, like=None):
     if dtype is None:
         d[x] = d[result]
@@ -447,7 +448,7 @@ def array_tangent(result, x, dtype=None, copy=True, order="K", subok=False, ndmi
         d[result] = astype_jvp(np.array(d[x], ndmin=ndmin), dtype)
 
 
-@adjoint(np.astype, new_array=True)
+@adjoint(np.astype, new_array=True, shape="constants")
 def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True, device=None):
     d[x] = astype_grad(d[result], x, dtype)
 

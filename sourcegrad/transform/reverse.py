@@ -34,7 +34,7 @@ from ..errors import SourcegradError
 from ..ir import COPY, DICT_DISPLAY
 from ..frontend.source import FunctionSource
 from ..templates import is_nondifferentiable, lookup
-from ..templates.registry import LIST_RESULT
+from ..templates.registry import record
 
 ADJOINT_PREFIX = "d_"
 
@@ -294,7 +294,7 @@ class _Reverse(StatementWalker):
         d_value = self.names.get(stmt.value.id)
         kind = self.fn.kinds.get(stmt.value.id)  # a parameter (or a part of one) known to be a list or tuple
         producer = self.producers.get(stmt.value.id)
-        is_list = getattr(producer, "primitive", None) in LIST_RESULT or (
+        is_list = record(getattr(producer, "primitive", None)).list_result or (
             isinstance(kind, tuple) and kind[0] in ("list", "tuple"))
         if is_list and d_value in defined:
             raise self.error(stmt, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
