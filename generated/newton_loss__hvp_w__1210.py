@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 28677cfb3c5a43e7c4a92d89e37dae7f3f69033202d392ed9c89c61b01f009a9
+# sourcegrad-key: f77b7c1fbfeee3f70097c60bbdadd926feb7fb0855b27da75624fc4d7feacf71
 # sourcegrad-checksum: 2b7eef5c1dbaf9efddad8b3e0b1214af1b83dfd1e32b42fe7ca17668ac32229b
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

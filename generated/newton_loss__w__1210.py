@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 34b6f6d8b092579903616f02f273054f7d6fda69f8a045654388bfa8f3ad72ef
+# sourcegrad-key: 70d1f680ce65724937fdb0cf3760b1e0aff2c6b506485adcec20f979f9b6d3fd
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -105,6 +105,31 @@ def _returns_new_array(call, backend, array_receiver=None):
                                                                    or array_receiver(call.func.value))
 
 
+def aliased_names(expr, backend, is_new):
+    """Names whose arrays expr's value may be, hold or view: the one alias analysis of the memory plan, for the
+    backward code's gradients and the `_into` variant's buffers alike. A name is itself; a tuple or list holds
+    its items; a value is_new(expr) says is a new array shares nothing; an attribute or an item of a value
+    (`h.T`, `h[i]`) may view it; a call of a function whose record says it returns a view of its first
+    argument (np.reshape, `h.reshape(...)`) views that argument or the method's array; any other call may
+    return any of its operands (the function called included: a closure may return a name it reads), and any
+    other expression any name it reads."""
+    if isinstance(expr, gast.Name):
+        return {expr.id} - {backend}
+    if isinstance(expr, (gast.Tuple, gast.List)):
+        return set().union(*[aliased_names(e, backend, is_new) for e in expr.elts])
+    if is_new(expr):
+        return set()
+    if isinstance(expr, (gast.Attribute, gast.Subscript)):
+        return aliased_names(expr.value, backend, is_new)
+    if isinstance(expr, gast.Call) and not any(isinstance(a, gast.Starred) for a in expr.args):
+        backend_call = _is_backend_call(expr, backend)
+        operands = ([] if backend_call else [expr.func]) + list(expr.args) + [k.value for k in expr.keywords]
+        if _called(expr, backend).result == "view of first argument" and operands:
+            operands = operands[:1]  # the method's array (`h` of `h.reshape`), or the function's first argument
+        return set().union(*[aliased_names(o, backend, is_new) for o in operands])
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)} - {backend}
+
+
 class MemoryPlan:
     """What the generated function keeps, for one reverse function.
 
@@ -383,7 +408,7 @@ class _Ownership:
             if isinstance(node, AdjointStatement):
                 if node.accumulate and node.in_place:
                     continue
-                aliased = self._aliased(node.value)
+                aliased = aliased_names(node.value, self.backend, self.is_fresh)
                 if node.accumulate or not aliased:
                     storage[node.target] = {id(node)}
                 else:
@@ -409,7 +434,7 @@ class _Ownership:
         accumulations in place where that is safe; return the set after the block."""
         for node in block:
             if isinstance(node, AdjointStatement):
-                owned -= self._aliased(node.value)
+                owned -= aliased_names(node.value, self.backend, self.is_fresh)
                 if not node.accumulate:
                     node.in_place = False
                     (owned.add if self.is_fresh(node.value) else owned.discard)(node.target)
@@ -430,23 +455,6 @@ class _Ownership:
                     entry &= after
                 owned.intersection_update(entry)
         return owned
-
-    def _aliased(self, expr):
-        """Names whose arrays expr's value may share memory with (a view, or the array itself)."""
-        if isinstance(expr, gast.Name):
-            return {expr.id}
-        if isinstance(expr, (gast.Attribute, gast.Subscript)):
-            return self._aliased(expr.value)
-        if isinstance(expr, gast.Call) and not self.is_fresh(expr):
-            if _called(expr, self.backend).result == "view of first argument":  # the receiver, for a method
-                if _is_backend_call(expr, self.backend):
-                    return self._aliased(expr.args[0]) if expr.args else set()
-                return self._aliased(expr.func.value)
-            # a function not known to make a new array may return an argument or a view of one
-            parts = list(expr.args) + ([expr.func.value] if isinstance(expr.func, gast.Attribute) and not
-                                       _is_backend_call(expr, self.backend) else [])
-            return set().union(*[self._aliased(a) for a in parts]) if parts else set()
-        return set()
 
     def is_fresh(self, expr):
         """Whether expr surely evaluates to a new array (or an immutable scalar) that nothing else refers to."""
@@ -678,14 +686,9 @@ def _makes_new_array(value, rank, rank_of, backend):
 
 
 def _aliased(expr, rank_of, backend):
-    """Names whose arrays expr's value may be, hold, or view."""
-    if isinstance(expr, gast.Name):
-        return {expr.id}
-    if isinstance(expr, (gast.Tuple, gast.List)):
-        return set().union(*[_aliased(e, rank_of, backend) for e in expr.elts])
-    if _is_new(expr, rank_of, backend):
-        return set()
-    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+    """aliased_names in the printed function, where a method makes a new array only on an array of known rank
+    (a list's `items.copy()` holds the same arrays)."""
+    return aliased_names(expr, backend, lambda e: _is_new(e, rank_of, backend))
 
 
 def _is_new(expr, rank_of, backend):
