@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0098ca0eb16154a906faa0ba52e7dfd88e46fe9d5ed98ad3eb55161cdae0c49d
+# sourcegrad-key: 7a259fe4641e143575561784abcbbe93c796fb172c1835b5d82a72868c8e1b0a
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):

@@ -145,18 +145,20 @@ class DifferentiableFunction:
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
             compiled = self._compile(called_args, called_kwargs)
-        if device is None and self.device is None and "cupy" not in sys.modules and "dask" not in sys.modules:
-            xp = NUMPY
+        numpy_only = device is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES
+        if numpy_only and into is None:
+            function = compiled.on_numpy  # the generated function with numpy for its array module
         else:
-            xp = array_module_for((*args, *kwargs.values()), device or self.device)
+            xp = NUMPY if numpy_only else array_module_for((*args, *kwargs.values()), device or self.device)
             if is_dask(xp):
                 return self._dask_call(compiled, xp, args, kwargs, grad_output, into, lazy)
-        if into is not None:
-            return self._into_call(compiled, xp, args, kwargs, grad_output, into)
+            if into is not None:
+                return self._into_call(compiled, xp, args, kwargs, grad_output, into)
+            function = functools.partial(compiled.function, xp)
         if grad_output is not None:
             kwargs[compiled.seed] = grad_output
         try:
-            value, gradients = compiled.function(xp, *args, **kwargs) if kwargs else compiled.function(xp, *args)
+            value, gradients = function(*args, **kwargs) if kwargs else function(*args)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
@@ -910,6 +912,7 @@ def _rank(value):
 
 
 _NDIM = operator.attrgetter("ndim")
+_MODULES = sys.modules  # which array libraries the process has imported: read on every call
 
 
 def _refuse_row_loops(compiled, arguments):

@@ -8,6 +8,7 @@ One compiled gradient serves every call whose arguments have the same ranks
 from __future__ import annotations
 
 import builtins
+import functools
 import linecache
 import os
 import re
@@ -27,6 +28,7 @@ from .frontend.normalize import normalize
 from .frontend.resolve import CellNamespace, Resolver, describe, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
+from .runtime import NUMPY
 from .runtime.buffers import BufferPool
 from .templates import load_optional_rules, registry
 from .templates.registry import VERSION as RULES_VERSION
@@ -60,6 +62,8 @@ class Compiled:
         self.name_guards = tuple((namespace, name, obj) for namespace, name, attributes, obj in self.guards
                                  if not attributes)
         self.attribute_guards = any(attributes for _, _, attributes, _ in self.guards)
+        # what a call on numpy runs: a partial passes the arguments on without building a new tuple of them
+        self.on_numpy = functools.partial(self.function, NUMPY)
 
     def buffered(self):
         """The `_into` variant, (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None when no
