@@ -324,22 +324,24 @@ class DifferentiableFunction:
             for value in args:
                 if value.base is not None:
                     return False
+            previous = None
             for target, position in zip(targets, self._wrt_positions):
                 argument = args[position]
                 dtype = target.dtype
                 if (target.base is not None or type(target) is not type(argument) or dtype is not argument.dtype
-                        or dtype not in _REAL_FLOATS or target.shape != argument.shape):
+                        or dtype not in _REAL_FLOATS or target.shape != argument.shape or target is previous):
                     return False
                 flags = target.flags
                 if not (flags.c_contiguous and flags.writeable):
                     return False
+                for other in args:
+                    if other is target:
+                        return False
+                previous = target
         except (AttributeError, IndexError):  # a number or a structure among the arguments, or one by keyword
             return False
-        for index, target in enumerate(targets):
-            for other in (*args, *targets[:index]):
-                if other is target:
-                    return False
-        return True
+        # two targets were compared above; three or more may repeat one further apart
+        return len(targets) < 3 or len(set(map(id, targets))) == len(targets)
 
     def _into_mismatch(self, index, target, argument):
         name = self.wrt[index]

@@ -280,6 +280,21 @@ def test_into_an_array_no_operation_can_write_into_is_copied_into(layout, monkey
             np.testing.assert_allclose(gradient, expected, rtol=tolerance)
 
 
+def three_weights(x, a, b, c):
+    return (x * a * b * c).sum()
+
+
+def test_an_into_array_passed_twice_is_refused_wherever_it_repeats():
+    f = sourcegrad.differentiate(three_weights, wrt=("a", "b", "c"))
+    x, a, b, c = (rng.standard_normal(4) for _ in range(4))
+    first, second = np.empty(4), np.empty(4)
+    for into in ((first, first, second), (first, second, first), (first, second, second)):
+        with pytest.raises(SourcegradError, match="shares memory with another array of into"):
+            f.grad(x, a, b, c, into=into)
+    d_a, d_b, d_c = f.grad(x, a, b, c, into=(first, second, np.empty(4)))
+    np.testing.assert_allclose(d_c, x * a * b, rtol=1e-12)
+
+
 def test_a_read_only_into_array_is_refused():
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     x, y, w1, w2 = two_layer_data()
