@@ -93,7 +93,7 @@ class DifferentiableFunction:
 
     # ---- gradients ---------------------------------------------------------------
 
-    def value_and_grad(self, *args, grad_output=None, device=None, into=None, lazy=False, **kwargs):
+    def value_and_grad(self, *args, **kwargs):  # keywords: the options below (OPTIONS), then the function's own
         """Return (f(*args), gradients): one array for one `wrt` argument, else a tuple in `wrt` order. With
         has_aux, f(*args) is the pair `(value, aux)` the function returns, and only value is differentiated.
 
@@ -109,6 +109,12 @@ class DifferentiableFunction:
         # One path for every call: the compiled gradient's key (a rank per argument), one dict lookup, the
         # generated function, and the gradients' dtypes checked. It costs about what a hand-written training
         # step's own Python costs, so it is written for speed: no helper calls where a line will do.
+        # The options arrive among the keywords: a signature of keyword-only options costs a call more than
+        # reading them from a dict that is almost always empty (inspect.signature shows them; see below).
+        grad_output = device = into = None
+        lazy = False
+        if kwargs:
+            kwargs, grad_output, device, into, lazy = _options(kwargs)
         called_args, called_kwargs = args, kwargs
         if self._vararg is not None:
             args, kwargs = self._packed(args, kwargs)
@@ -356,11 +362,10 @@ class DifferentiableFunction:
     def _like_inputs(self, gradients, args, kwargs):
         return tuple(_like_input(g, self._argument(i, args, kwargs)) for i, g in enumerate(gradients))
 
-    def grad(self, *args, grad_output=None, device=None, into=None, lazy=False, **kwargs):
+    def grad(self, *args, **kwargs):  # keywords: value_and_grad's options, then the function's own
         """The gradients of f at args: one array for one `wrt` argument, else a tuple in `wrt` order. With
-        has_aux, `(gradients, aux)`, as JAX's grad(..., has_aux=True) returns them."""
-        value, gradients = self.value_and_grad(*args, grad_output=grad_output, device=device, into=into, lazy=lazy,
-                                               **kwargs)
+        has_aux, `(gradients, aux)`, as JAX's grad(..., has_aux=True) returns them. Options as value_and_grad's."""
+        value, gradients = self.value_and_grad(*args, **kwargs)
         return (gradients, value[1]) if self.has_aux else gradients
 
     def jvp(self, primals, tangents, device=None):
@@ -509,6 +514,21 @@ class DifferentiableFunction:
                 hint="Gradients are compiled for the ranks of real arguments: call .grad(...) or "
                      ".value_and_grad(...) once first.")
         return self._last
+
+
+DifferentiableFunction.value_and_grad.__signature__ = DifferentiableFunction.grad.__signature__ = inspect.Signature([
+    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+    *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+      for name, default in zip(OPTIONS, (None, None, None, False))),
+    inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+
+
+def _options(kwargs):
+    """A call's keywords split into the function's own and value_and_grad's options, (kwargs, grad_output,
+    device, into, lazy), each option None (lazy False) when not given."""
+    return (kwargs, kwargs.pop("grad_output", None), kwargs.pop("device", None), kwargs.pop("into", None),
+            kwargs.pop("lazy", False))
 
 
 class BoundDifferentiableFunction:

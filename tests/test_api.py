@@ -56,6 +56,23 @@ def test_decorated_function_keeps_its_name_doc_module_and_attributes():
         documented.__name__, documented.__qualname__, documented.__doc__, documented.__module__)
     assert f.unit == "m^2" and f.__wrapped__ is documented
     assert str(inspect.signature(f)) == "(w)"
+    # value_and_grad and grad read their options from the keywords; their signatures still name them
+    for method in (f.value_and_grad, f.grad):
+        assert str(inspect.signature(method)) == "(*args, grad_output=None, device=None, into=None, lazy=False, **kwargs)"
+
+
+def keyword_weights(x, *, w, scale=1.0):
+    return (scale * x * w).sum()
+
+
+def test_options_and_the_functions_own_keywords_travel_together():
+    f = sourcegrad.differentiate(keyword_weights, wrt="w")
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    target = np.empty(3)
+    assert f.grad(x, w=w, scale=2.0, into=target, device="cpu") is target
+    np.testing.assert_allclose(target, 2.0 * x, rtol=1e-12)
+    value, d_w = f.value_and_grad(x, scale=3.0, w=w)
+    np.testing.assert_allclose(d_w, 3.0 * x, rtol=1e-12)
 
 
 def test_value_and_grad_matches_hand_written_backward():

@@ -194,6 +194,25 @@ def test_a_default_argument_compiles_once():
     assert set(map(id, f._compiled.values())) == compiled
 
 
+def rows_summed(x, w):
+    total = 0.0
+    for i in range(len(x)):  # builtins: their guards say no global shadows them
+        total = total + np.tanh(x[i] * w).sum()
+    return total
+
+
+def test_a_function_calling_builtins_and_numpy_compiles_once(monkeypatch):
+    f = sourcegrad.differentiate(wrt="w")(rows_summed)
+    x, w = arrays((3, 4), (4,))
+    compiles = []
+    compile_ = f._compile
+    monkeypatch.setattr(f, "_compile", lambda *a, **k: compiles.append(1) or compile_(*a, **k))
+    first = f.grad(x, w)
+    for _ in range(3):
+        assert_same(f.grad(x, w), first)
+    assert compiles == [1]
+
+
 def test_a_parameter_named_like_an_option_is_refused_when_decorated():
     with pytest.raises(SourcegradError, match="has a parameter named 'into'"):
         sourcegrad.differentiate(named_like_an_option)
