@@ -67,7 +67,7 @@ def keyword_weights(x, *, w, scale=1.0):
 
 def test_options_and_the_functions_own_keywords_travel_together():
     f = sourcegrad.differentiate(keyword_weights, wrt="w")
-    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    x, w = np.random.default_rng(3).standard_normal((2, 3))
     target = np.empty(3)
     assert f.grad(x, w=w, scale=2.0, into=target, device="cpu") is target
     np.testing.assert_allclose(target, 2.0 * x, rtol=1e-12)
@@ -207,7 +207,9 @@ def test_each_gradient_comes_back_in_its_own_arguments_dtype(wrt, dtypes):
     assert [g.dtype for g in gradients] == [arguments[name].dtype for name in wrt]
     reference = sourcegrad.differentiate(two_layer, wrt=wrt).grad(*(a.astype(np.float64) for a in (x, y, w1, w2)))
     for gradient, expected in zip(gradients, reference):
-        np.testing.assert_allclose(gradient, expected.astype(gradient.dtype), rtol=2e-2, atol=1e-3)
+        # a sum of products in float16 is off by a few of its epsilons of the largest term, wherever it lands
+        scale = np.finfo(gradient.dtype).eps * np.abs(expected).max()
+        np.testing.assert_allclose(gradient, expected.astype(gradient.dtype), rtol=2e-2, atol=50 * scale)
 
 
 def test_non_scalar_output_needs_an_output_gradient():
