@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 2f5bcc828ac5333ca43774424beb7b6e278146b0f3cd8cad43509d8441d9f59b
+# sourcegrad-key: accd6253bab4d84d30728cb319d4c50cab3aaada000e713c03b2cedd6214e4fd
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -471,7 +471,7 @@ class _Ownership:
 # top-level operation that makes a new array and can take `out=` (its function does, by the rule registry;
 # an arithmetic operator or a comparison is its ufunc) writing into `buffers.<name>`:
 #
-#     h = buffers.h = xp.matmul(x, w1, out=buffers.h)    # a temporary: kept for the next call
+#     h = buffers.h = xp.dot(x, w1, out=buffers.h)       # a temporary: kept for the next call
 #     d_w1 = xp.matmul(x.T, d_h, out=into[0])            # a gradient: the caller's array (into=), or a new one
 #
 # On a call with fresh buffers every `out=` is None and the arrays made are kept; later calls write into
@@ -550,10 +550,11 @@ def _with_out(value, rank_of, backend):
 
 
 def _as_call(value, rank_of, backend):
-    """value as a call of the array module, (function, args, keywords): `a * b` is `xp.multiply(a, b)`. A
-    product of matrices or vectors, `a.dot(b)`, is `xp.matmul(a, b)`: numpy's matmul takes less time than its
-    dot when an operand is transposed (`x.T.dot(d_h)`, a weight's gradient; figures in benchmarks/README.md);
-    for larger ranks the two differ, and it stays `xp.dot`. None for what is not such a call."""
+    """value as a call of the array module, (function, args, keywords): `a * b` is `xp.multiply(a, b)`, and
+    `a.dot(b)` is `xp.dot(a, b)`. A product of matrices or vectors with a transposed operand
+    (`x.T.dot(d_h)`, a weight's gradient) is `xp.matmul(a, b)`: numpy's matmul takes less time than its dot
+    there on large arrays, and on small ones it costs more than dot in every case (figures in
+    benchmarks/README.md); for larger ranks the two differ. None for what is not such a call."""
     if isinstance(value, gast.BinOp) and type(value.op) in _OPERATORS:
         return _OPERATORS[type(value.op)], [value.left, value.right], []
     if isinstance(value, gast.Compare) and len(value.ops) == 1 and type(value.ops[0]) in _COMPARISONS:
@@ -570,7 +571,8 @@ def _as_call(value, rank_of, backend):
             and not value.keywords):  # a.dot(b)
         operands = [value.func.value, value.args[0]]
         matrices = all(_operand_rank(operand, rank_of) in (1, 2) for operand in operands)
-        return "matmul" if matrices else "dot", operands, []
+        transposed = any(isinstance(operand, gast.Attribute) and operand.attr == "T" for operand in operands)
+        return "matmul" if matrices and transposed else "dot", operands, []
     return None
 
 
