@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ae5b9f749b4f9d5a996a66566ac573d2ea89ea7fb8ec68d3af9ad707ca6db06c
+# sourcegrad-key: bd6f729263949d023ba95436d26d9ea383fea05d4c66ebfb4bb592808a69bff0
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):

@@ -272,8 +272,8 @@ class DifferentiableFunction:
 
     def _into_targets(self, into, args, kwargs, grad_output=None):
         """`into` as a tuple of one checked array per gradient, and which of them an operation may write into
-        with `out=`: True for all, else one bool each. A C-contiguous array is taken by every operation that
-        has `out=` (numpy's dot takes no other); another layout is written by a copy."""
+        with `out=`: True for all, else one bool each. A C-contiguous, aligned array is taken by every operation
+        that has `out=` (numpy's dot takes no other); any other is written by a copy."""
         targets = (into,) if self._single and not isinstance(into, (tuple, list)) else tuple(into)
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
@@ -302,7 +302,7 @@ class DifferentiableFunction:
                 raise self._into_mismatch(index, target, argument)
             if target.dtype.kind == "c":
                 raise _complex_error()
-            if not getattr(target.flags, "writeable", True):  # cupy's arrays are always writeable
+            if not getattr(target.flags, "writeable", True):  # cupy has no such flag: its arrays always are
                 raise SourcegradError(f"into[{index}] is read-only", hint="Pass arrays the gradients may be written "
                                       "into (empty_like).")
             root = target if target.base is None else memory_root(target)
@@ -318,12 +318,13 @@ class DifferentiableFunction:
                 what = "an argument of the call (or grad_output)" if shares_input else "another array of into="
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
-        return targets, tuple(bool(target.flags.c_contiguous) for target in targets)
+        return targets, tuple(bool(target.flags.c_contiguous and getattr(target.flags, "aligned", True))
+                              for target in targets)
 
     def _plain_into(self, targets, args):
         """Whether into= is the usual kind, checked in one pass since a training loop passes it every step: every
         argument and into= array an array that owns its memory (no base), each into= array of its argument's
-        type, shape and real floating dtype, C-contiguous and writeable, and no two of them one array. Arrays
+        type, shape and real floating dtype, C-contiguous, aligned and writeable, and no two of them one array. Arrays
         that own their memory share none of it unless they are one array. Anything else is for the general
         checks to accept or refuse."""
         try:
@@ -338,7 +339,7 @@ class DifferentiableFunction:
                         or dtype not in _REAL_FLOATS or target.shape != argument.shape or target is previous):
                     return False
                 flags = target.flags
-                if not (flags.c_contiguous and flags.writeable):
+                if not (flags.c_contiguous and flags.writeable and flags.aligned):
                     return False
                 for other in args:
                     if other is target:

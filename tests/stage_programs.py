@@ -84,7 +84,7 @@ def shared_layer(x, w, depth):
 
 
 def buffers_kept_and_not(x, w, t, v):
-    # `a.dot(b)` of matrices writes with xp.matmul, of a rank-3 array with xp.dot; `picked` has a shape the data
+    # `a.dot(b)` writes with xp.dot (with xp.matmul where a matrix operand is transposed); `picked` has a shape the data
     # decides, and the values it reaches get no buffer
     h = np.tanh(x.dot(w))
     s = t.dot(v)

@@ -110,9 +110,9 @@ def aliased_names(expr, backend, is_new):
     backward code's gradients and the `_into` variant's buffers alike. A name is itself; a tuple or list holds
     its items; a value is_new(expr) says is a new array shares nothing; an attribute or an item of a value
     (`h.T`, `h[i]`) may view it; a call of a function whose record says it returns a view of its first
-    argument (np.reshape, `h.reshape(...)`) views that argument or the method's array; any other call may
-    return any of its operands (the function called included: a closure may return a name it reads), and any
-    other expression any name it reads."""
+    argument (np.reshape, `h.reshape(...)`) views that argument (given by position) or the method's array; any
+    other call, and such a call by keywords alone, may return any of its operands (the function called
+    included: a closure may return a name it reads), and any other expression any name it reads."""
     if isinstance(expr, gast.Name):
         return {expr.id} - {backend}
     if isinstance(expr, (gast.Tuple, gast.List)):
@@ -124,8 +124,10 @@ def aliased_names(expr, backend, is_new):
     if isinstance(expr, gast.Call) and not any(isinstance(a, gast.Starred) for a in expr.args):
         backend_call = _is_backend_call(expr, backend)
         operands = ([] if backend_call else [expr.func]) + list(expr.args) + [k.value for k in expr.keywords]
-        if _called(expr, backend).result == "view of first argument" and operands:
-            operands = operands[:1]  # the method's array (`h` of `h.reshape`), or the function's first argument
+        if _called(expr, backend).result == "view of first argument" and (expr.args or not backend_call):
+            # the method's array (`h` of `h.reshape`), or the function's first positional argument; a call by
+            # keywords alone (`np.swapaxes(axis1=0, axis2=1, a=h)`) may view any of them
+            operands = operands[:1]
         return set().union(*[aliased_names(o, backend, is_new) for o in operands])
     return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)} - {backend}
 
@@ -551,10 +553,11 @@ def _with_out(value, rank_of, backend):
 
 def _as_call(value, rank_of, backend):
     """value as a call of the array module, (function, args, keywords): `a * b` is `xp.multiply(a, b)`, and
-    `a.dot(b)` is `xp.dot(a, b)`. A product of matrices or vectors with a transposed operand
-    (`x.T.dot(d_h)`, a weight's gradient) is `xp.matmul(a, b)`: numpy's matmul takes less time than its dot
-    there on large arrays, and on small ones it costs more than dot in every case (figures in
-    benchmarks/README.md); for larger ranks the two differ. None for what is not such a call."""
+    `a.dot(b)` is `xp.dot(a, b)`, except that a product of matrices or vectors with a transposed operand
+    (`x.T.dot(d_h)`, a weight's gradient) is `xp.matmul(a, b)`. That trades small arrays, where matmul costs
+    about 0.6 us more than dot, for large transposed products, where it takes less time (figures in
+    benchmarks/README.md); without a transposed operand the two are level on large arrays. (For larger ranks
+    the two compute different things.) None for what is not such a call."""
     if isinstance(value, gast.BinOp) and type(value.op) in _OPERATORS:
         return _OPERATORS[type(value.op)], [value.left, value.right], []
     if isinstance(value, gast.Compare) and len(value.ops) == 1 and type(value.ops[0]) in _COMPARISONS:

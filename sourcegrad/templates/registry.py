@@ -127,7 +127,8 @@ def _entry(primitive) -> Primitive:
 
 def describe(*primitives, result=None, list_result=False, out=False, rank=None, shape=None, reads_shape_of=None):
     """Record facts about primitives (Primitive's fields) without touching their rules: calls that make new
-    arrays (np.zeros), runtime helpers the generated code calls (unbroadcast). Facts given add to a record."""
+    arrays (np.zeros), runtime helpers the generated code calls (unbroadcast). Facts given add to a record;
+    out=True also records shape="arguments" (what takes out= has), unless shape= says otherwise."""
     for value, allowed, name in ((result, RESULTS, "result"), (rank, RANK_RULES, "rank"), (shape, SHAPES, "shape")):
         if value is not None and value not in allowed:
             raise ValueError(f"{name}={value!r}: one of {', '.join(allowed)}")
