@@ -369,6 +369,20 @@ def test_a_buffer_may_be_named_like_anything():
     assert buffers.arrays.signature.shape == (3, 4)
 
 
+def private_names(x, w):
+    __h = x * w  # a name with leading underscores, as a buffer's attribute name too
+    return (__h * __h).sum()
+
+
+def test_a_buffer_may_be_named_with_leading_underscores():
+    g = sourcegrad.differentiate(private_names, wrt="w")
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    target = np.empty_like(w)
+    for _ in range(3):
+        assert g.grad(x, w, into=target) is target
+        np.testing.assert_allclose(target, 2 * x ** 2 * w, rtol=1e-12)
+
+
 def test_into_for_one_argument_takes_an_array():
     def f(w, x):
         return np.tanh(x @ w).sum()

@@ -539,6 +539,8 @@ def _buffer_slots(definition, rank_of, backend):
             continue
         if target in slotted:  # one buffer per name: a second site may make another shape
             continue
+        if target.startswith("__") and target.endswith("__"):  # the object protocol's names, never a buffer's
+            continue
         slotted.add(target)
         into = gradient_names.index(target) if target in escaping else None
         slots.append(BufferSlot(index, target, *call, into))

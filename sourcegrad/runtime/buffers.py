@@ -20,7 +20,7 @@ class Buffers:
     Nothing else is kept here, so that the generated code may name a buffer after any variable."""
 
     def __getattr__(self, name):  # only called for an attribute not set yet: no array made for it so far
-        if name.startswith("__"):
+        if name.startswith("__") and name.endswith("__"):  # Python's protocols (copy, pickle) ask for these
             raise AttributeError(name)
         return None
 
