@@ -351,36 +351,30 @@ def test_a_value_error_of_the_function_with_into_runs_it_once():
     assert calls == [1]
 
 
-def test_a_buffer_may_be_named_like_anything():
-    """The buffers are attributes named after the function's values: a value named like the pool's own
-    records (signature, arrays) is kept like any other."""
-    def f(x, w):
-        signature = x * w
-        arrays = signature * signature
-        return arrays.sum()
+def named_like_the_pools_records(x, w):
+    signature = x * w
+    arrays = signature * signature
+    return arrays.sum()
 
-    g = sourcegrad.differentiate(f, wrt="w")
+
+def private_names(x, w):
+    __h = x * w  # a name with leading underscores, as a buffer's attribute name too
+    __h_squared = __h * __h
+    return __h_squared.sum()
+
+
+@pytest.mark.parametrize("fn, kept", [(named_like_the_pools_records, "signature"), (private_names, "__h")])
+def test_a_buffer_may_be_named_like_anything(fn, kept):
+    """The buffers are attributes named after the function's values: a value named like the pool's own
+    records (signature, arrays), or with leading underscores, is kept like any other."""
+    g = sourcegrad.differentiate(fn, wrt="w")
     x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     target = np.empty_like(w)
     for _ in range(3):
         assert g.grad(x, w, into=target) is target
         np.testing.assert_allclose(target, 2 * x ** 2 * w, rtol=1e-12)
     (buffers,) = g._last.pool.idle
-    assert buffers.arrays.signature.shape == (3, 4)
-
-
-def private_names(x, w):
-    __h = x * w  # a name with leading underscores, as a buffer's attribute name too
-    return (__h * __h).sum()
-
-
-def test_a_buffer_may_be_named_with_leading_underscores():
-    g = sourcegrad.differentiate(private_names, wrt="w")
-    x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    target = np.empty_like(w)
-    for _ in range(3):
-        assert g.grad(x, w, into=target) is target
-        np.testing.assert_allclose(target, 2 * x ** 2 * w, rtol=1e-12)
+    assert getattr(buffers.arrays, kept).shape == (3, 4)
 
 
 def test_into_for_one_argument_takes_an_array():
