@@ -114,7 +114,7 @@ def test_two_layer_keeps_its_temporaries_and_writes_gradients_into_the_callers_a
     assert f._last.pool.idle[0].arrays.h is h, "the second call writes into the first call's array"
     smaller = (np.empty_like(w1), np.empty_like(w2))
     f.grad(x[:5], y[:5], w1, w2, into=smaller)  # other shapes: new buffers, and the right gradient
-    assert f._last.pool.idle[0].arrays.h.shape == (5, 12)
+    assert f._last.pool.idle[-1].arrays.h.shape == (5, 12)
     for gradient, expected in zip(smaller, hand_written(x[:5], y[:5], w1, w2)):
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
 
@@ -170,9 +170,32 @@ def test_float32_buffers_stay_float32_and_a_dtype_change_gets_new_buffers():
     f.grad(*data, into=(np.empty_like(data[2]), np.empty_like(data[3])))
     single = [a.astype(np.float32) for a in data]
     g1, g2 = f.grad(*single, into=(np.empty_like(single[2]), np.empty_like(single[3])))
-    assert g1.dtype == g2.dtype == np.float32 and f._last.pool.idle[0].arrays.h.dtype == np.float32
+    assert g1.dtype == g2.dtype == np.float32 and f._last.pool.idle[-1].arrays.h.dtype == np.float32
     reference = f.grad(*data)
     np.testing.assert_allclose(g1, reference[0], rtol=1e-3, atol=1e-3)
+
+
+def test_calls_with_alternating_shapes_each_reuse_their_own_buffers(monkeypatch):
+    """A smaller batch between two full ones, or validation between training steps: each signature finds its
+    own set again, and from its second call on writes the gradients straight into the caller's arrays."""
+    copies = _copies_into(monkeypatch)
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    into = (np.empty_like(w1), np.empty_like(w2))
+    batches = [(x, y), (x[:5], y[:5])]
+    for batch in batches:
+        f.grad(*batch, w1, w2, into=into)
+    kept = {len(bx): next(b for b in f._last.pool.idle if b.signature[0][1][0] == len(bx)).arrays.h
+            for bx, _ in batches}
+    for _ in range(3):
+        for bx, by in batches:
+            copies.clear()
+            f.grad(bx, by, w1, w2, into=into)
+            assert copies == []
+            for gradient, expected in zip(into, hand_written(bx, by, w1, w2)):
+                np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+    idle = f._last.pool.idle
+    assert len(idle) == 2 and all(b.arrays.h is kept[b.arrays.h.shape[0]] for b in idle)
 
 
 def test_two_threads_never_share_buffers():

@@ -5,14 +5,15 @@ A call that passes into= runs the `_into` variant: the gradients are written int
 the temporaries into buffers kept for the next such call. A set of buffers belongs to one call at a time: a
 call takes a set from its gradient's pool and gives it back when it returns, so two threads calling the same
 gradient at once each write into their own arrays. A set is keyed on the arguments' types, shapes and dtypes
-(the signature); a call with another signature starts a new set. Nothing here depends on timing or on
+(the signature); a call with another signature takes a set made for it, or starts one (a few sets are kept,
+the oldest given back dropped first). Nothing here depends on timing or on
 reference counts: into= is the caller's explicit request, like numpy's out=.
 """
 
 from __future__ import annotations
 
 _SCALARS = (int, float, complex, bool, str, type(None))
-_MOST_IDLE = 4  # sets kept for concurrent calls; more threads than this allocate afresh
+_MOST_IDLE = 4  # sets kept, for concurrent calls and alternating shapes; more than this allocate afresh
 
 
 class Buffers:
@@ -52,19 +53,36 @@ class BufferPool:
         self.idle = []
 
     def take(self, signature) -> BufferSet:
-        """A set of buffers for a call with this signature: an idle one made for it, else a new, empty one."""
-        if signature is not None:
-            try:
-                buffers = self.idle.pop()  # atomic: no two calls get the same set
-            except IndexError:
-                buffers = None
-            if buffers is not None and buffers.signature == signature:
-                return buffers
+        """A set of buffers for a call with this signature: an idle one made for it, else a new, empty one. The
+        last set given back is the usual match; shapes that alternate (a smaller last batch, training and
+        validation in turn) find theirs further back."""
+        if signature is None:
+            return BufferSet(None)
+        try:
+            buffers = self.idle.pop()  # atomic: no two calls get the same set
+        except IndexError:
+            return BufferSet(signature)
+        if buffers.signature == signature:
+            return buffers
+        self.idle.append(buffers)  # another signature's: kept for its next call
+        for other in reversed(self.idle):
+            if other.signature == signature:
+                try:
+                    self.idle.remove(other)  # atomic too: a set another call took first is no longer there
+                except ValueError:
+                    continue
+                return other
         return BufferSet(signature)
 
     def give_back(self, buffers: BufferSet) -> None:
-        if buffers.signature is not None and len(self.idle) < _MOST_IDLE:
+        """Keep buffers for the next call, and at most _MOST_IDLE sets, the oldest given back going first."""
+        if buffers.signature is not None:
             self.idle.append(buffers)
+            while len(self.idle) > _MOST_IDLE:
+                try:
+                    self.idle.pop(0)
+                except IndexError:
+                    break
 
 
 def signature(args, kwargs, grad_output):
