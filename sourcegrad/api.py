@@ -324,9 +324,9 @@ class DifferentiableFunction:
     def _plain_into(self, targets, args):
         """Whether into= is the usual kind, checked in one pass since a training loop passes it every step: every
         argument and into= array an array that owns its memory (no base), each into= array of its argument's
-        type, shape and real floating dtype, C-contiguous, aligned and writeable, and no two of them one array. Arrays
-        that own their memory share none of it unless they are one array. Anything else is for the general
-        checks to accept or refuse."""
+        type, shape and real floating dtype, C-contiguous, aligned and writeable, and no two of them one array.
+        Arrays that own their memory share none of it unless they are one array. Anything else is for the
+        general checks to accept or refuse."""
         try:
             for value in args:
                 if value.base is not None:

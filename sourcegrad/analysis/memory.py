@@ -346,7 +346,8 @@ def _read_only_for_shape(rev):
 
     def visit(expr):
         for node in gast.walk(expr):
-            position = _called(node, rev.backend).reads_shape_of if _is_backend_call(node, rev.backend) else None
+            backend_call = _is_backend_call(node, rev.backend)  # a method's positions would count its array too
+            position = record(backend_function(node.func.attr)).reads_shape_of if backend_call else None
             if position is not None:
                 if len(node.args) > position and isinstance(node.args[position], gast.Name):
                     shape.add(node.args[position].id)

@@ -265,11 +265,6 @@ def method_returns_new_array(name, keywords=()) -> bool:
     return primitive is not None and returns_new_array(primitive, keywords)
 
 
-def takes_out(function) -> bool:
-    """Whether function writes its result into `out=` (Primitive.takes_out)."""
-    return record(function).takes_out
-
-
 def nondifferentiable(*primitives, why="its result carries no gradient", rank=None):
     for primitive in primitives:
         entry = _entry(primitive)
