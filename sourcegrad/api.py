@@ -108,16 +108,17 @@ class DifferentiableFunction:
         """
         # One path for every call: the compiled gradient's key (a rank per argument), one dict lookup, the
         # generated function, and the gradients' dtypes checked. It costs about what a hand-written training
-        # step's own Python costs, so it is written for speed: no helper calls where a line will do.
+        # step's own Python costs, so it is written for speed: no helper calls where a line will do, and what
+        # a call may bring besides arrays by position (keywords, `*args` to pack, a device, into=, grad_output)
+        # is read only when it brings it.
         # The options arrive among the keywords: a signature of keyword-only options costs a call more than
         # reading them from a dict that is almost always empty (inspect.signature shows them; see below).
-        grad_output = device = into = None
-        lazy = False
-        if kwargs:
-            kwargs, grad_output, device, into, lazy = _options(kwargs)
-        called_args, called_kwargs = args, kwargs
-        if self._vararg is not None:
-            args, kwargs = self._packed(args, kwargs)
+        options = None
+        if kwargs or self._vararg is not None:
+            called = args, kwargs  # as the caller passed them, for the compiler's binding of names
+            kwargs, options = _options(kwargs)
+            if self._vararg is not None:
+                args, kwargs = self._packed(args, kwargs)
         try:
             if kwargs:
                 key = _rank_key(args, kwargs)
@@ -150,19 +151,20 @@ class DifferentiableFunction:
         except KeyError:  # ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
-            compiled = self._compile(called_args, called_kwargs)
-        numpy_only = device is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES
-        if numpy_only and into is None:
+            compiled = self._compile(*called) if options is not None else self._compile(args, kwargs)
+        if options is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES:
             function = compiled.on_numpy  # the generated function with numpy for its array module
-        else:
+        else:  # the arrays' library or the device named says which array module the code runs on
+            grad_output, device, into, lazy = options or _NO_OPTIONS
+            numpy_only = device is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES
             xp = NUMPY if numpy_only else array_module_for((*args, *kwargs.values()), device or self.device)
             if is_dask(xp):
                 return self._dask_call(compiled, xp, args, kwargs, grad_output, into, lazy)
             if into is not None:
                 return self._into_call(compiled, xp, args, kwargs, grad_output, into)
             function = functools.partial(compiled.function, xp)
-        if grad_output is not None:
-            kwargs[compiled.seed] = grad_output
+            if grad_output is not None:
+                kwargs[compiled.seed] = grad_output
         try:
             value, gradients = function(*args, **kwargs) if kwargs else function(*args)
         except OutputGradientError as exc:
@@ -526,10 +528,13 @@ DifferentiableFunction.value_and_grad.__signature__ = DifferentiableFunction.gra
 
 
 def _options(kwargs):
-    """A call's keywords split into the function's own and value_and_grad's options, (kwargs, grad_output,
-    device, into, lazy), each option None (lazy False) when not given."""
-    return (kwargs, kwargs.pop("grad_output", None), kwargs.pop("device", None), kwargs.pop("into", None),
-            kwargs.pop("lazy", False))
+    """A call's keywords split into the function's own and value_and_grad's options: (kwargs, (grad_output,
+    device, into, lazy)), each option None (lazy False) when not given."""
+    return kwargs, (kwargs.pop("grad_output", None), kwargs.pop("device", None), kwargs.pop("into", None),
+                    kwargs.pop("lazy", False))
+
+
+_NO_OPTIONS = (None, None, None, False)  # grad_output, device, into, lazy: a call that names none of them
 
 
 class BoundDifferentiableFunction:
