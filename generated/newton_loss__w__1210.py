@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 8f3709fe47f90e3fa5d26af6c54fea273fc273de14dc793ad1da7ce94cc48d30
+# sourcegrad-key: cec3e7962c89b6401ce230c52d0853e1da838a0506481fb6350bfed52ac9b5e8
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

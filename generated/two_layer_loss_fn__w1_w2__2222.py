@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 10270401fe34bcd4d331cb4428b8aeeabbd04c7de589a656fc39ed981103fe64
+# sourcegrad-key: 970bc422191c19ea61271e5146501996c93d918d23aa8bf17ff5f6b4940134d2
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

@@ -36,6 +36,16 @@ def index_boolean_mask(x, w):
     return (picked * picked * 1.5).sum() + (x * w).sum()
 
 
+def index_with_a_bool_literal(x, v, w):
+    # x[True] adds an axis rather than taking one away; v, broadcast against it, keeps its own shape's gradient
+    return (v * x[True] * w).sum()
+
+
+def index_with_a_bool_name(x, v, w):
+    m = True  # a bool bound to a name: the index adds an axis, as the literal does
+    return (v * x[m] * w).sum()
+
+
 def index_repeated_integers(x, w):
     # position 0 is taken three times: its gradient adds up three contributions
     return (x[[0, 0, 2, 0]] * w).sum()
@@ -164,6 +174,8 @@ TABLE = [
     Entry(SUBSCRIPT, index_none_and_ellipsis, shapes([(3, 4)], [(2, 3, 4)])),
     Entry(SUBSCRIPT, index_boolean_mask, shapes([(6,)], [(3, 4)])),
     Entry(SUBSCRIPT, index_repeated_integers, shapes([(4,)], [(4, 3)])),
+    Entry(SUBSCRIPT, index_with_a_bool_literal, shapes([(4,), (4,)], [(2, 3), (3,)])),
+    Entry(SUBSCRIPT, index_with_a_bool_name, shapes([(4,), (4,)], [(2, 3), (3,)])),
     Entry(SUBSCRIPT, index_integer_array_in_tuple, shapes([(3, 4)])),
     Entry(np.concatenate, concatenate_axis0, shapes([(3,), (2,)], [(2, 3), (1, 3)])),
     Entry(np.concatenate, concatenate_axis1, shapes([(2, 3), (2, 1)])),

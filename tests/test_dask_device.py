@@ -34,6 +34,8 @@ DASK_REFUSED = {
     "dot_method": "dask's Array.dot of a 0-d array",
     "index_boolean_mask": "a boolean mask of a dask array has unknown chunk sizes",
     "index_integer_array_in_tuple": "dask does not index with several integer arrays",
+    "index_with_a_bool_literal": "dask reads x[True] as x[1] (numpy as x[None]): the function's own value differs",
+    "index_with_a_bool_name": "dask reads x[True] as x[1] (numpy as x[None]): the function's own value differs",
     "ravel_order_a_of_transpose": "order 'A' follows memory layout, which dask arrays do not have",
     "ravel_order_k_of_transpose": "order 'K' follows memory layout, which dask arrays do not have",
     "select_default": "np.select's default broadcast to the choices' shape on dask",
@@ -256,3 +258,46 @@ def test_loops_over_weights_and_ranges_run_on_dask_data():
     np.testing.assert_allclose(on_dask[0], expected[0], rtol=1e-10, atol=1e-12)
     for got, want in zip(on_dask[1], expected[1]):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def penalty_then_data(w, x):
+    return (w * w).sum() + (x * w).sum()
+
+
+def test_a_gradient_from_a_weights_only_term_and_the_data_stays_in_the_graph():
+    """The penalty's gradient (from the weights alone) and the data's add up to one dask array, computed only on
+    request: the weights join the data's graph, and the backward pass starts from the graph's own 1."""
+    w, x = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    f = sourcegrad.differentiate(penalty_then_data, wrt="w")
+    value, gradient = f.value_and_grad(w, da.from_array(x, chunks=2), lazy=True)
+    assert isinstance(value, da.Array) and isinstance(gradient, da.Array)
+    np.testing.assert_allclose(gradient.compute(), 2 * w + x)
+
+
+def constant_weights_plus_data(v, x):
+    c = np.array([1.0, 2.0, 3.0, 4.0]).reshape(4)  # a numpy constant of the function's own, never in the graph
+    return (x * v).sum() + c @ v
+
+
+def test_a_term_of_a_numpy_constant_beside_the_data_stays_in_the_graph():
+    v, x = rng.standard_normal(4), rng.standard_normal(4)
+    f = sourcegrad.differentiate(constant_weights_plus_data, wrt="v")
+    value, gradient = f.value_and_grad(v, da.from_array(x, chunks=2), lazy=True)
+    assert isinstance(gradient, da.Array)
+    np.testing.assert_allclose(gradient.compute(), x + np.arange(1.0, 5.0))
+
+
+def logistic_loss(w, x, y, l2):
+    margins = y * (x @ w)
+    return np.logaddexp(0.0, -margins).mean() + 0.5 * l2 * (w * w).sum()
+
+
+def test_a_hessian_vector_product_over_dask_data_is_numpys():
+    """The weights are numpy arrays and the data a dask array: the backward pass of the product starts in the
+    graph, so the penalty's part (from the weights alone) and the data's part add up."""
+    x, y = rng.standard_normal((50, 4)), np.sign(rng.standard_normal(50))
+    w, v = rng.standard_normal(4), rng.standard_normal(4)
+    f = sourcegrad.differentiate(logistic_loss, wrt="w")
+    expected = f.hvp((w, x, y, 0.1), v)
+    np.testing.assert_allclose(np.asarray(f.hvp((w, da.from_array(x, chunks=10), y, 0.1), v)), expected,
+                               rtol=1e-10, atol=1e-14)

@@ -651,6 +651,26 @@ def test_float32_gradients_keep_dtype_and_shape(entry, case, generated_dir, devi
         np.testing.assert_allclose(gradient, reference, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+def index_by_an_argument(v, x, m):
+    return (v * x[m]).sum()
+
+
+@pytest.mark.parametrize("index", [np.array(True), np.True_, np.array(1), 1], ids=["0-d bool array", "numpy bool",
+                                                                                   "0-d int array", "int"])
+def test_an_index_argument_of_rank_0_may_add_an_axis(index):
+    """A rank-0 argument used as an index takes an axis away when it is an integer and adds one when it is a bool
+    (x[True] is x[None]), and one compiled gradient serves both (it is compiled per rank): each gradient keeps
+    its argument's shape."""
+    v, x = np.arange(3.0), np.array([2.0, -1.0, 0.5])
+    d_v, d_x = sourcegrad.differentiate(index_by_an_argument, wrt=("v", "x")).grad(v, x, index)
+    if x[index].ndim:  # a bool: the loss is (v * x).sum()
+        np.testing.assert_allclose(d_v, x)
+        np.testing.assert_allclose(d_x, v)
+    else:  # an integer: the loss is v.sum() * x[1]
+        np.testing.assert_allclose(d_v, np.full(3, x[1]))
+        np.testing.assert_allclose(d_x, [0.0, v.sum(), 0.0])
+
+
 def test_table_covers_every_registered_rule():
     """A rule added to sourcegrad.templates without an entry here fails this test."""
 

@@ -52,6 +52,7 @@ class ShapeFacts:
             for name in ir.bound_names(stmt, counters=False):
                 sites[name] = sites.get(name, 0) + 1
         self.single = {name for name, count in sites.items() if count == 1}
+        self.integers = _integer_names(fn)
         # Ranks: grow to a fixed point (a loop reads ranks its own body assigns); a disagreement is unknown.
         changed = True
         while changed:
@@ -123,10 +124,11 @@ class ShapeFacts:
             ranks = [self.rank(a) for a in operands]
             return None if any(r is None for r in ranks) else max(ranks)
         if primitive is SUBSCRIPT:
-            # x[i] with an integer i takes one axis away (other indexing: unknown for now)
+            # x[i] with an integer i takes one axis away (other indexing: unknown for now). A rank-0 index that
+            # may be a bool does not: x[True] and x[np.array(True)] add an axis.
             value, index = stmt.args
             rank = self.rank(value)
-            if rank and (self.rank(index) == 0 and not _is_float_constant(index)):
+            if rank and (_is_int_constant(index) or isinstance(index, gast.Name) and index.id in self.integers):
                 return rank - 1
             return None
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
@@ -236,8 +238,53 @@ def _loop_target_ranks(loop, facts):
     return [(n, None) for n in names]
 
 
-def _is_float_constant(atom):
-    return isinstance(atom, gast.Constant) and not isinstance(atom.value, int)
+def _is_int_constant(atom):
+    return isinstance(atom, gast.Constant) and isinstance(atom.value, int) and not isinstance(atom.value, bool)
+
+
+_INTEGER_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod)
+
+
+def _integer_names(fn: ir.Function) -> set:
+    """Names that surely hold an integer, never a bool: a `range` loop's counter, enumerate's index, an int
+    literal, len(), and +, -, *, // and % of those, at every place the name is bound. Only these index an array
+    as an integer does. A parameter is never among them: the call's key (each argument's rank) does not tell
+    a 0-d bool array or np.True_ from an integer."""
+    bindings = {}  # name -> the statements binding it, or None where one binds it otherwise
+    for name in fn.params + fn.kwonly:
+        bindings[name] = None
+    for stmt in ir.walk(fn.body):
+        for name in ir.bound_names(stmt):
+            if bindings.get(name, []) is not None:
+                bindings.setdefault(name, []).append(stmt)
+
+    def integer_atoms(atoms, names):
+        return all(_is_int_constant(a) or isinstance(a, gast.Name) and a.id in names for a in atoms)
+
+    def binds_integer(stmt, name, names):
+        if isinstance(stmt, ir.Assign):
+            if stmt.primitive is COPY or stmt.primitive in _INTEGER_ARITHMETIC:
+                return not stmt.kwargs and integer_atoms(stmt.args, names)
+            return stmt.primitive is len
+        if isinstance(stmt, ir.Loop) and stmt.kind == "for" and isinstance(stmt.iterable, gast.Call) \
+                and isinstance(stmt.iterable.func, gast.Name) and isinstance(stmt.target, (gast.Name, gast.Tuple)):
+            kind = stmt.iterable.func.id
+            if kind == "range":
+                return isinstance(stmt.target, gast.Name)
+            return kind == "enumerate" and isinstance(stmt.target, gast.Tuple) and len(stmt.target.elts) == 2 \
+                and isinstance(stmt.target.elts[0], gast.Name) and stmt.target.elts[0].id == name
+        return False  # an unpacking, a while loop's counter, anything else
+
+    # the largest set closed under the rules: `i = 0` then `i = i + 1` in a loop keeps i an integer
+    names = {name for name, stmts in bindings.items() if stmts is not None}
+    changed = True
+    while changed:
+        changed = False
+        for name in list(names):
+            if not all(binds_integer(stmt, name, names) for stmt in bindings[name]):
+                names.discard(name)
+                changed = True
+    return names
 
 
 def row_loops(fn: ir.Function, argument_ranks: dict) -> tuple:
