@@ -3,7 +3,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: bcac2500e16fdd9d978d9fe18a884c8db165f811d4182ba76fce5ad9f1c41dfd
+# sourcegrad-key: 8bd81fa06acd40ae5f93398723ff0d652139487ad50362ccdcdb7d6c39b14b1b
 # sourcegrad-checksum: 9dbbaa9f639aae5cecd2c070fb4c37b1e3ada9ac39ffb9ec69061f8c5e1dcd5a
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 92b9c26b59f530cc60f9d3a26df60cf19bb6bdf3b65d8533dd4ca63308d7b527
+# sourcegrad-key: b34399baa16ab446561778b5facf6e210f1f80feea33244f77c653ee3392ad79
 # sourcegrad-checksum: 2b7eef5c1dbaf9efddad8b3e0b1214af1b83dfd1e32b42fe7ca17668ac32229b
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

@@ -190,6 +190,11 @@ def _elementwise(objective, arguments, name, gradient, eps):
 def _directional(objective, arguments, name, gradient, eps, count, random):
     """(where, analytic, numeric) for `count` random directions: the derivative along each, two calls apiece."""
     leaves = list(_leaves(arguments[name]))
+    for path, leaf in leaves:  # a gradient of another shape would broadcast against the direction and might agree
+        part = _at(gradient, path, np.shape(leaf))
+        if part.shape != np.shape(leaf):
+            yield _path_text(path), part, np.zeros(np.shape(leaf))
+            return
     for direction_index in range(count):
         direction = [random.standard_normal(np.shape(leaf)) for _, leaf in leaves]
         plus = minus = arguments[name]

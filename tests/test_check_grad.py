@@ -227,3 +227,18 @@ def test_random_directions_are_drawn_from_seed():
 def test_a_number_of_directions_that_checks_nothing_is_refused(directions):
     with pytest.raises(ValueError, match="directions"):
         sourcegrad.check_grad(half_hidden, np.ones(3), directions=directions)
+
+
+def vector_for_a_scalar(w):
+    return np.sum(w * w)
+
+
+def test_a_gradient_of_another_shape_fails_along_random_directions_too(monkeypatch):
+    """Along random directions a gradient of the wrong shape broadcasts against the direction, and its sum can
+    agree with the derivative: its shape is checked first."""
+    f = sourcegrad.differentiate(vector_for_a_scalar)
+    w = np.array(0.7)
+    wrong = lambda *args, **kwargs: np.full(3, 2 * 0.7 / 3)  # noqa: E731  (sums to the right derivative)
+    monkeypatch.setattr(f, "grad", wrong)
+    result = sourcegrad.check_grad(f, w, directions=4)
+    assert not result and "its shape" in result.explain()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import operator
 
 import gast
+import numpy
 
 from .. import ir
-from ..ir import COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
+from ..ir import ATTRIBUTE, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..templates import lookup
 from ..templates.registry import method_primitive, record
 from .activity import loop_sequences
@@ -53,6 +54,16 @@ class ShapeFacts:
                 sites[name] = sites.get(name, 0) + 1
         self.single = {name for name, count in sites.items() if count == 1}
         self.integers = _integer_names(fn)
+        self.changed_in_place = _changed_in_place(fn)
+        # Names a loop binds: bound once in the source, such a name still takes a new value (maybe of a new
+        # shape) each iteration, while another bound in a branch of the loop may keep an earlier iteration's.
+        self.in_loops = {name for loop in ir.walk(fn.body) if isinstance(loop, ir.Loop)
+                         for stmt in [loop, *ir.walk(loop.test_body + loop.body)]
+                         for name in ir.bound_names(stmt)}
+        # id(statement) -> (its loop, its position in the loop's body), for the statements a loop's body runs on
+        # every iteration, outside any branch or inner loop
+        self._every_iteration = {id(stmt): (loop, position) for loop in ir.walk(fn.body)
+                                 if isinstance(loop, ir.Loop) for position, stmt in enumerate(loop.body)}
         # Ranks: grow to a fixed point (a loop reads ranks its own body assigns); a disagreement is unknown.
         changed = True
         while changed:
@@ -77,6 +88,9 @@ class ShapeFacts:
         assigns without a known rank, and what `=`, `+` and `*` make of those. The simplifier proves no
         shape for them: `d_outs * 2` may be a list repeated, not an array scaled."""
         names = {n for n, kind in self.kinds.items() if isinstance(kind, tuple) and kind[0] in ("list", "tuple")}
+        names |= {stmt.target for stmt in ir.walk(fn.body)  # np.split's parts: `parts + parts` joins two lists
+                  if isinstance(stmt, ir.Assign) and stmt.primitive is not COPY
+                  and record(canonical(stmt.primitive)).list_result}
         names |= {n for n, rank in self.ranks.items() if rank is None and n not in self.single}
         spreading = (COPY, operator.add, operator.mul, JOIN_SEQUENCES, REPEAT_SEQUENCE)
         changed = True
@@ -93,7 +107,7 @@ class ShapeFacts:
 
     def _bindings(self, stmt):
         if isinstance(stmt, ir.Assign):
-            known = self.kinds.get(stmt.target) if stmt.target in self.single else None  # `params["w1"]`
+            known = self.kinds.get(stmt.target) if stmt.target in self.single and self._kind_holds(stmt) else None
             return [(stmt.target, known if isinstance(known, int) else self._rank_of(stmt))]
         if isinstance(stmt, ir.Unpack):
             return [(t, None) for t in stmt.targets]
@@ -101,6 +115,19 @@ class ShapeFacts:
             return [(n, self.kinds[n] if isinstance(self.kinds.get(n), int) and n in self.single else r)
                     for n, r in _loop_target_ranks(stmt, self)]
         return []
+
+    def _kind_holds(self, stmt):
+        """Whether what the front end knew of stmt's result when it read it (`params["w1"]`, `model.w1`, from the
+        structure the call passed) is what it holds at run time: not when the structure may have been changed
+        in place (`ls.reverse()`, `setattr(box, ...)`, a method of the object), nor for an item picked by an
+        index that may not be an integer (`ws[s]` with s a slice gives a list)."""
+        if stmt.primitive not in (SUBSCRIPT, ATTRIBUTE):
+            return True
+        structure, index = stmt.args
+        if not isinstance(structure, gast.Name) or structure.id in self.changed_in_place:
+            return False
+        return stmt.primitive is ATTRIBUTE or isinstance(index, gast.Constant) and not isinstance(index.value, bool) \
+            or isinstance(index, gast.Name) and index.id in self.integers
 
     # ---- ranks ----------------------------------------------------------------
 
@@ -174,7 +201,7 @@ class ShapeFacts:
 
     def _relate(self, stmt):
         if stmt.primitive is COPY:
-            if isinstance(stmt.args[0], gast.Name):
+            if isinstance(stmt.args[0], gast.Name) and self._related_throughout(stmt, stmt.args[0].id):
                 self._union(stmt.target, stmt.args[0].id)
             return
         if not is_elementwise(stmt.primitive):
@@ -183,10 +210,33 @@ class ShapeFacts:
         for i, operand in enumerate(operands):
             if not isinstance(operand, gast.Name) or operand.id not in self.single:
                 continue
+            if not self._related_throughout(stmt, operand.id):
+                continue
             others = operands[:i] + operands[i + 1:]
             if all(self.rank(o) == 0 or (isinstance(o, gast.Name) and self.same(o.id, operand.id)) for o in others):
                 self._union(stmt.target, operand.id)
                 return
+
+    def _related_throughout(self, stmt, operand):
+        """Whether stmt's target keeps the shape stmt gives it from operand wherever the two are read. A loop
+        rebinds the names it binds each iteration, so for two of them this holds only when the loop's body binds
+        both on every iteration, operand first, and nothing between the two reads the target (which still holds
+        the previous iteration's value there)."""
+        if stmt.target not in self.in_loops or operand not in self.in_loops:
+            return True  # neither changes after the other's binding, or the loop reruns stmt against the same operand
+        place = self._every_iteration.get(id(stmt))
+        if place is None:
+            return False
+        loop, position = place
+        body = loop.body
+        for earlier in range(position - 1, -2, -1):  # -1: the loop's header (`for row in xs` binds row)
+            binder = body[earlier] if earlier >= 0 else loop
+            if operand in ir.bound_names(binder, counters=False):
+                if earlier >= 0 and isinstance(binder, ir.Loop):
+                    return False  # an inner loop's target: the inner loop may run no iteration
+                return not any(n.id == stmt.target for between in body[earlier + 1:position]
+                               for node in ir.walk([between]) for n in _names_read(node))
+        return False
 
     def same(self, a: str, b: str) -> bool:
         return self._find(a) == self._find(b)
@@ -285,6 +335,63 @@ def _integer_names(fn: ir.Function) -> set:
                 names.discard(name)
                 changed = True
     return names
+
+
+def _names_read(stmt):
+    """The names a statement mentions outside its targets (everything it may read)."""
+    if isinstance(stmt, ir.Assign):
+        atoms = [*stmt.args, *stmt.kwargs.values()]
+    elif isinstance(stmt, ir.Effect):
+        atoms = [stmt.stmt]
+    else:
+        atoms = [getattr(stmt, field, None) for field in ("value", "test", "iterable")]
+    return [n for atom in atoms if isinstance(atom, gast.AST) for n in gast.walk(atom) if isinstance(n, gast.Name)]
+
+
+# Builtins that change nothing they are given: a structure passed to any other function may be changed by it.
+_READING_BUILTINS = frozenset({len, range, enumerate, zip, reversed, sorted, min, max, sum, abs, float, int, bool,
+                               complex, round, isinstance, list, tuple, dict, print})
+_READING_BUILTIN_NAMES = frozenset(f.__name__ for f in _READING_BUILTINS)
+
+
+def _changed_in_place(fn: ir.Function) -> set:
+    """Names of structures (lists, dicts, objects) a statement may change in place, with every name that may
+    be the same structure or part of it: what the calls of an expression statement are given (`ls.reverse()`,
+    `box.store(u)`, `setattr(box, "a", u)`, `rng.shuffle(ls)`), the receiver of a method call whose result is
+    kept (`x = ls.pop(0)`), and what is passed to a function other than numpy's and a few builtins'. The
+    front end's knowledge of their items is then not used."""
+    changed, parts = set(), {}
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Effect):  # what its calls are given, receivers included (an assert's test is read)
+            for call in gast.walk(stmt.stmt):
+                if isinstance(call, gast.Call) and not (isinstance(call.func, gast.Name)
+                                                        and call.func.id in _READING_BUILTIN_NAMES):
+                    changed |= {n.id for n in gast.walk(call) if isinstance(n, gast.Name)}
+        elif isinstance(stmt, ir.Assign):
+            names = [a.id for a in (*stmt.args, *stmt.kwargs.values()) if isinstance(a, gast.Name)]
+            if stmt.primitive is COPY or stmt.primitive in (SUBSCRIPT, ATTRIBUTE):
+                if names:  # the same structure, or a part of it: a change to either is a change to both
+                    parts.setdefault(names[0], set()).add(stmt.target)
+                    parts.setdefault(stmt.target, set()).add(names[0])
+            elif isinstance(stmt.primitive, ir.Method):
+                changed |= set(names[:1])
+            elif not _is_numpy(stmt.primitive) and not any(stmt.primitive is f for f in _READING_BUILTINS):
+                changed |= set(names)
+    stack = list(changed)
+    while stack:
+        for name in parts.get(stack.pop(), ()):
+            if name not in changed:
+                changed.add(name)
+                stack.append(name)
+    return changed
+
+
+def _is_numpy(primitive):
+    """numpy's functions and ufuncs, scipy's, sourcegrad's helpers, operators, and the normal form's own
+    operations (indexing, joining lists): none changes a structure it is given."""
+    module = str(getattr(primitive, "__module__", None) or type(primitive).__module__)
+    return isinstance(primitive, str) or isinstance(primitive, numpy.ufunc) or module in ("operator", "_operator") \
+        or module.startswith(("numpy", "scipy", "sourcegrad"))
 
 
 def row_loops(fn: ir.Function, argument_ranks: dict) -> tuple:

@@ -1,0 +1,137 @@
+"""Programs where a static shape fact (a rank, or two values of one shape) could be wrong at run time.
+
+The simplifier drops an `unbroadcast` where the facts say shapes already agree, so a wrong fact is a wrong
+gradient with no error. Each program's gradients are checked against central finite differences in float64,
+and each gradient's shape against its argument's.
+"""
+
+import numpy as np
+import pytest
+
+import sourcegrad
+
+
+class Box:
+    def __init__(self, a):
+        self.a = a
+
+    def store(self, u):
+        self.a = u
+
+
+def reversed_in_place(s, u, v):
+    ls = [s, u]
+    ls.reverse()  # ls[0] is now u, a vector: no longer the 0-d s the list was built with
+    b = ls[0] * v
+    return (b * b).sum()
+
+
+def popped(s, u, v):
+    ls = [s, u]
+    first = ls.pop(0)
+    b = ls[0] * v * first
+    return (b * b).sum()
+
+
+def set_by_a_method(box, u, v):
+    box.store(u)  # box.a was a 0-d array when the call passed box
+    b = box.a * v
+    return (b * b).sum()
+
+
+def set_by_setattr(box, u, v):
+    setattr(box, "a", u)
+    b = box.a * v
+    return (b * b).sum()
+
+
+def indexed_by_a_slice_object(ws, v):
+    s = slice(0, 2)  # picks a list of two items, not one item
+    c = ws[s] * v
+    return (c * c).sum()
+
+
+def grows_each_iteration(x, w):
+    total = 0.0
+    for i in range(2):
+        a = x[:i + 1] * w
+        if i == 0:
+            c = a * 2  # kept from the first iteration, while a grows
+        e = c * a
+        total = total + e.sum()
+    return total
+
+
+def same_iteration(x, w):
+    total = 0.0
+    for i in range(3):
+        a = x[:i + 1] * w
+        e = np.maximum(a, 0.0)  # bound after a on every iteration: e has a's shape wherever both are read
+        total = total + (e * a).sum()
+    return total
+
+
+def _vector():
+    return np.array([0.3, -1.2, 2.0])
+
+
+CASES = [
+    (reversed_in_place, lambda: (np.array(1.5), _vector(), np.array(0.7)), ("v",)),
+    (reversed_in_place, lambda: (np.array(1.5), _vector(), np.array([0.7])), ("v",)),
+    (popped, lambda: (np.array(1.5), _vector(), np.array(0.7)), ("v",)),
+    (set_by_a_method, lambda: (Box(np.array(1.5)), _vector(), np.array(0.7)), ("v",)),
+    (set_by_setattr, lambda: (Box(np.array(1.5)), _vector(), np.array(0.7)), ("v",)),
+    (indexed_by_a_slice_object, lambda: ([np.array(1.5), np.array(-0.5), np.array(2.0)], np.array([0.7])), ("v",)),
+    (indexed_by_a_slice_object, lambda: ([np.array(1.5), np.array(-0.5), np.array(2.0)], np.array(0.7)), ("v",)),
+    (grows_each_iteration, lambda: (np.array([0.4, -1.1, 0.9, 2.0]), np.array(0.8)), ("w",)),
+    (same_iteration, lambda: (np.array([0.4, -1.1, 0.9, 2.0]), np.array(0.8)), ("x", "w")),
+]
+
+
+def _finite_difference(fn, args, position, eps=1e-6):
+    value = np.array(args[position], dtype=np.float64)
+    gradient = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        shifted = []
+        for step in (eps, -eps):
+            moved = value.copy()
+            moved[index] += step
+            arguments = list(args)
+            arguments[position] = moved
+            shifted.append(fn(*arguments))
+        gradient[index] = (shifted[0] - shifted[1]) / (2 * eps)
+    return gradient
+
+
+@pytest.mark.parametrize("fn, make_args, wrt", CASES,
+                         ids=[f"{fn.__name__}-{i}" for i, (fn, _, _) in enumerate(CASES)])
+def test_gradient_has_its_arguments_shape_and_the_finite_difference_value(fn, make_args, wrt):
+    f = sourcegrad.differentiate(fn, wrt=wrt)
+    gradients = f.grad(*make_args())
+    gradients = gradients if isinstance(gradients, tuple) else (gradients,)
+    parameters = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    for name, gradient in zip(wrt, gradients):
+        position = parameters.index(name)
+        argument = make_args()[position]
+        assert np.shape(gradient) == np.shape(argument), name
+        np.testing.assert_allclose(gradient, _finite_difference(fn, make_args(), position), rtol=1e-6, atol=1e-8,
+                                   err_msg=name)
+
+
+def split_parts_joined_with_themselves(x, w):
+    parts = np.split(x, 2)  # a list: `parts + parts` joins it to itself, it adds no arrays
+    return (np.concatenate(parts + parts) * w).sum()
+
+
+def split_parts_repeated(x, w):
+    parts = np.split(x, 2)
+    return (np.concatenate(parts * 2) * w).sum()
+
+
+@pytest.mark.parametrize("fn", [split_parts_joined_with_themselves, split_parts_repeated])
+def test_a_list_from_np_split_is_never_taken_for_an_array(fn):
+    """`parts + parts` of np.split's list has no gradient rule for lists; taken for an array of parts' shape,
+    its gradient lost its unbroadcast and came back twice the argument's length. Now it is refused, saying why."""
+    x, w = np.array([0.4, -1.1, 0.9, 2.0]), np.linspace(-1.0, 1.0, 8)
+    with pytest.raises(sourcegrad.SourcegradError, match="list of arrays"):
+        sourcegrad.differentiate(fn, wrt="x").grad(x, w)
