@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9e607e0fd9d7ea3ea7c07f5db2485790fd010a8425a374a562c82fce045b49ae
+# sourcegrad-key: a682274c2814c736af3923fe15ca5c4d7e2902f304c66e85ade05a55f08e3941
 # sourcegrad-checksum: 4a5504c4f4c3af8b2f8c5d47d69e16b5117e22ca180eb020f60cf9c6a3341110
 
 def residuals_jvp(xp, params, t, y, *, d_params):

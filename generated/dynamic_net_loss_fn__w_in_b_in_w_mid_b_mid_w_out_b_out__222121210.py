@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 8bd81fa06acd40ae5f93398723ff0d652139487ad50362ccdcdb7d6c39b14b1b
-# sourcegrad-checksum: 9dbbaa9f639aae5cecd2c070fb4c37b1e3ada9ac39ffb9ec69061f8c5e1dcd5a
+# sourcegrad-key: f44770ab51784da2ea65a9816f4f9ebfc2e88a29f3dfd09c99a809a061b876eb
+# sourcegrad-checksum: bc4796c8faec0a4011394eb5a9ec91f69f66b522dfa3e9d6fee151f1b4b726d2
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -44,8 +44,8 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     d_h_relu = d_matmul_2 @ w_out.T
     d_w_out = h_relu.T @ d_matmul_2
     # dynamic_net.py:25  for _ in range(depth):
-    d_b_mid = xp.zeros_like(b_mid)
-    d_w_mid = xp.zeros_like(w_mid)
+    d_b_mid = xp.zeros_gradient(b_mid)
+    d_w_mid = xp.zeros_gradient(w_mid)
     for iteration in range(depth):
         # dynamic_net.py:26  h_relu = np.maximum(h_relu @ w_mid + b_mid, 0)
         h_relu = tape.pop()

@@ -904,8 +904,12 @@ def _checked_tangent(name, primal, tangent):
         return dict(zip(keys, items)) if isinstance(primal, dict) else type(primal)(items)
     if _is_complex(primal) or _is_complex(tangent):
         raise _complex_error()
+    # the tangent's dtype: the primal's when it is a float (float32 stays float32), else float64 (an integer
+    # primal's tangent 0.5 stays 0.5)
+    dtype = getattr(primal, "dtype", None)
+    dtype = dtype if dtype is not None and dtype.kind == "f" else numpy.float64
     if tangent is None:
-        return array_module_for((primal,), None).zeros_like(primal) if hasattr(primal, "shape") else 0.0
+        return array_module_for((primal,), None).zeros_like(primal, dtype=dtype) if hasattr(primal, "shape") else 0.0
     if not hasattr(primal, "shape"):  # a Python number: its tangent is a number too
         if getattr(tangent, "shape", ()) != ():
             raise SourcegradError(f"the tangent of {name} has shape {tangent.shape}, but {name} is a number",
@@ -914,8 +918,8 @@ def _checked_tangent(name, primal, tangent):
     if getattr(tangent, "shape", ()) != primal.shape:
         raise SourcegradError(f"the tangent of {name} has shape {getattr(tangent, 'shape', ())}, but {name} has shape "
                               f"{primal.shape}", hint=f"Pass a tangent of {name}'s shape.")
-    if getattr(tangent, "dtype", None) != primal.dtype:
-        tangent = array_module_for((primal,), None).asarray(tangent, dtype=primal.dtype)
+    if getattr(tangent, "dtype", None) != dtype:
+        tangent = array_module_for((primal,), None).asarray(tangent, dtype=dtype)
     return tangent
 
 

@@ -1850,3 +1850,29 @@ def test_a_temporary_read_after_the_loop_by_an_effect_is_kept(capsys):
     for name, gradient in (("h", d_h), ("W", d_W)):
         numeric = numeric_gradient(loop_then_an_effect_reads_its_temporary, {"h": h, "W": W}, name, 1e-6)
         np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-8)
+
+
+# ==== an integer argument's gradient, gathered row by row in a loop =======================================
+
+def rows_of_an_integer_array(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sin(x[i] * 0.7)
+    return s
+
+
+def items_of_an_integer_array(x):
+    s = 0.0
+    for row in x:
+        s = s + np.sin(row * 0.7)
+    return s
+
+
+@pytest.mark.parametrize("fn", [rows_of_an_integer_array, items_of_an_integer_array])
+def test_an_integer_arrays_gradient_gathered_in_a_loop_is_a_float(fn):
+    """The gradient a loop gathers row by row starts from zeros of a float dtype: zeros of the argument's own
+    integer dtype cut each row's float gradient to an integer (0 here), as numpy's setitem casts silently."""
+    x = np.array([1, 2, 3])
+    gradient = sourcegrad.differentiate(fn).grad(x)
+    assert gradient.dtype == np.float64
+    np.testing.assert_allclose(gradient, 0.7 * np.cos(0.7 * x))

@@ -295,6 +295,38 @@ def list_of_active_arrays_plus_an_array(x):
     return ([x * 2.0, x] + x).sum()
 
 
+def out_by_keyword(x):
+    o = np.zeros(3)
+    z = np.cumsum(x, axis=0, out=o)  # o holds the result too, and its gradient would be lost
+    return np.sum(z * o)
+
+
+def out_by_position(x):
+    o = np.zeros(3)
+    z = np.cumsum(x, 0, None, o)
+    return np.sum(z * o)
+
+
+def out_of_a_method_by_position(x):
+    o = np.zeros(())
+    z = x.sum(0, None, o)
+    return z * o
+
+
+def copy_false_by_position_then_in_place(x):
+    h = x * 2.0
+    z = np.nan_to_num(h, False)  # z is h itself
+    z += 1.0
+    return np.sum(h * x)
+
+
+def out_by_position_then_in_place(x):
+    o = np.zeros(3)
+    z = np.cumsum(x * 1.0, 0, None, o)  # z is o
+    o *= 2.0
+    return np.sum(z * z)
+
+
 REFUSED_RATHER_THAN_WRONG = [
     (appended_to_a_list_another_name_holds, r"`outs.append\(...\)` would change a list that another name may also hold"),
     (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
@@ -303,6 +335,11 @@ REFUSED_RATHER_THAN_WRONG = [
     (in_place_on_parameter, "would change the caller's"),
     (or_operator, "no gradient rule for `and`/`or`"),
     (mutates_in_an_expression_statement, "may change an array that carries a gradient"),
+    (out_by_keyword, "with `out=`: the result is written into that array as well"),
+    (out_by_position, "with `out=`: the result is written into that array as well"),
+    (out_of_a_method_by_position, "with `out=`: the result is written into that array as well"),
+    (copy_false_by_position_then_in_place, "would change an array that another name may also hold"),
+    (out_by_position_then_in_place, "would change an array that another name may also hold"),
 ]
 
 

@@ -302,3 +302,20 @@ def test_jacobian_of_one_argument_is_one_array(tmp_path):
 def test_jacobian_refuses_an_unknown_mode():
     with pytest.raises(SourcegradError, match="no mode 'sideways'"):
         sourcegrad.jacobian(layer, mode="sideways")
+
+
+def cubic_sum(a):
+    return (a ** 3 + 2 * a).sum()
+
+
+@pytest.mark.parametrize("primal", [np.array([1, 2]), np.array([1.0, 2.0], np.float32)], ids=["int64", "float32"])
+def test_a_tangent_keeps_a_float_dtype_its_primals_own_when_that_is_a_float(primal):
+    """An integer primal's tangent is a float (0.5 cast to the primal's int64 would be 0, and the derivative
+    with it); a float32 primal's tangent stays float32."""
+    tangent = np.array([0.5, 0.5])
+    expected_jvp = float(np.sum((3 * primal.astype(float) ** 2 + 2) * tangent))
+    _, directional = sourcegrad.jvp(cubic_sum, (primal,), (tangent,))
+    np.testing.assert_allclose(directional, expected_jvp, rtol=1e-6)
+    product = sourcegrad.hvp(cubic_sum)((primal,), tangent)
+    np.testing.assert_allclose(product, 6 * primal.astype(float) * tangent, rtol=1e-6)
+    assert np.result_type(product) == (np.float32 if primal.dtype == np.float32 else np.float64)

@@ -100,9 +100,9 @@ def _returns_new_array(call, backend, array_receiver=None):
         return False
     keywords = [k.arg for k in call.keywords]
     if _is_backend_call(call, backend):
-        return returns_new_array(backend_function(call.func.attr), keywords)
-    return method_returns_new_array(call.func.attr, keywords) and (array_receiver is None
-                                                                   or array_receiver(call.func.value))
+        return returns_new_array(backend_function(call.func.attr), keywords, len(call.args))
+    return method_returns_new_array(call.func.attr, keywords, 1 + len(call.args)) and (
+        array_receiver is None or array_receiver(call.func.value))
 
 
 def aliased_names(expr, backend, is_new):

@@ -750,10 +750,10 @@ class _Normalizer:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
         if isinstance(primitive, ir.Method):
-            makes_new_array = primitive.is_call and method_returns_new_array(primitive.name, kwargs)
+            makes_new_array = primitive.is_call and method_returns_new_array(primitive.name, kwargs, len(args))
         else:
             makes_new_array = isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
-                primitive is COPY and isinstance(new, gast.Constant)) or returns_new_array(primitive, kwargs)
+                primitive is COPY and isinstance(new, gast.Constant)) or returns_new_array(primitive, kwargs, len(args))
         if assigns is not None:
             target = self.names.version(assigns)
         elif target is None:

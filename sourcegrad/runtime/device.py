@@ -286,6 +286,7 @@ def _dask():
             setattr(_dask_module, name, _OnDask(helper, helper))
         _dask_module.index_add = _dask_index_add
         _dask_module.output_gradient = _dask_output_gradient
+        _dask_module.zeros_gradient = _dask_zeros_gradient
     return _dask_module
 
 
@@ -416,6 +417,12 @@ def _dask_output_gradient(value, grad):
 
         return dask.array.asarray(seed, dtype=getattr(seed, "dtype", value.dtype))  # 1.0: the output's dtype
     return seed
+
+
+def _dask_zeros_gradient(value):
+    """The zeros a loop gathers a gradient into, in the graph even for a number or a numpy argument: numpy's
+    in-place `d += g` refuses a dask g."""
+    return into_graph(HELPERS["zeros_gradient"](value))
 
 
 def _dask_index_add(out, index, grad):

@@ -238,12 +238,26 @@ def makes_new_arrays(*functions):
     describe(*functions, result="new array")
 
 
-def returns_new_array(function, keywords=()) -> bool:
-    """Whether a call of function with these keyword names surely returns a new array: `out=` writes into
-    the caller's array, `copy=False` may return the argument itself."""
-    if "out" in keywords or "copy" in keywords:
+def returns_new_array(function, keywords=(), positional=0) -> bool:
+    """Whether a call of function with these keyword names and this many positional arguments surely returns
+    a new array: `out` writes into the caller's array, `copy=False` may return the argument itself, each
+    given by keyword or by position (`np.cumsum(x, 0, None, o)`, `np.nan_to_num(h, False)`)."""
+    if "out" in keywords or "copy" in keywords or _out_or_copy_by_position(function, positional):
         return False
     return record(function).result == "new array"
+
+
+def _out_or_copy_by_position(function, positional):
+    """Whether the first `positional` parameters of function reach its `out` or `copy` parameter (as its gradient
+    rule names them, else as its own signature does; a ufunc's outputs follow its inputs)."""
+    if isinstance(function, numpy.ufunc):
+        return positional > function.nin
+    template = RULES.get(function)
+    try:
+        names = template.parameters() if template is not None else list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return bool({"out", "copy"} & set(names[:positional]))
 
 
 def backend_function(name):
@@ -259,10 +273,11 @@ def method_primitive(name, is_call=True):
     return ATTRIBUTES.get(name)
 
 
-def method_returns_new_array(name, keywords=()) -> bool:
-    """The same for an array method, `x.sum(axis=1)`: that of the function whose rule it shares."""
+def method_returns_new_array(name, keywords=(), positional=0) -> bool:
+    """The same for an array method, `x.sum(axis=1)`: that of the function whose rule it shares, the array
+    counted among the positional arguments (it is the function's first)."""
     primitive = method_primitive(name)
-    return primitive is not None and returns_new_array(primitive, keywords)
+    return primitive is not None and returns_new_array(primitive, keywords, positional)
 
 
 def nondifferentiable(*primitives, why="its result carries no gradient", rank=None):

@@ -359,6 +359,12 @@ class _Reverse(StatementWalker):
         if bindings is None:
             raise self.error(stmt, f"{stmt.display} is called with arguments its gradient rule does not accept",
                                  f"The rule accepts ({', '.join(template.parameters())}).")
+        out = bindings.get("out")
+        if out is not None and not (isinstance(out, gast.Constant) and out.value is None):
+            raise self.error(stmt, f"{stmt.display} with `out=`: the result is written into that array as well, and "
+                                   "a gradient follows the value the call returns, not an array written in place",
+                             "Leave out= out and bind the result to a name: `o = np.cumsum(x)`, not "
+                             "`np.cumsum(x, out=o)`.")
         pairs = template.instantiate(bindings, stmt.target, self.names.get, self.facts.ranks, self.backend)
         given = {param for param, _ in pairs}
         for param, atom in bindings.items():
@@ -473,9 +479,9 @@ class _Reverse(StatementWalker):
         return AdjointStatement(adjoint, self.zeros_of(primal), False, origin)
 
     def zeros_of(self, primal):
-        """xp.zeros_like(v) for an array; for a structure (a dict, a list, an object) zeros in its shape."""
-        helper = "zeros_like" if self.facts.ranks.get(primal) is not None else "zeros_gradient"
-        return backend_call(self.backend, helper, [ir.name(primal)])
+        """Zeros in v's shape, of v's dtype when it is a float and float64 otherwise (an integer argument's
+        gradient is a float, as its rows' `d_x[i] += g` must keep); for a structure, zeros in its shape."""
+        return backend_call(self.backend, "zeros_gradient", [ir.name(primal)])
 
     def fresh_name(self, base):
         name, n = base, 2
