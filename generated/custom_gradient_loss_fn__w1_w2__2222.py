@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: db07287094809f70cbe28077f82dd4ef7b7e8634e0ba8f625e253a96b414757b
+# sourcegrad-key: 934ace2b5ef2b30cd09047d732da9f1c8dac1ac6c6099d8fa02411db975c1194
 # sourcegrad-checksum: b11b9afa41a606159e8afc3726a9a65aa98a40acb2af30b28ca7526d0c373a54
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

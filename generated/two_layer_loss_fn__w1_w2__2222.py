@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e9fcb46549f868624f321ba0f097b8946a1fbccd62a7c72199bc1860c3bc4451
+# sourcegrad-key: 6f0e7e88ff5c9e6539e81b28bb4ea1e3b655a31314ef18d58036db6d25f93e40
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

@@ -264,14 +264,19 @@ def _product_rank(a, b, batched):
     return max(a, b)
 
 
-def _loop_target_ranks(loop, facts):
-    """Ranks of what a `for` header binds: ints from range, rows of an array (one rank less)."""
+def _loop_header(loop):
+    """A `for` header as (kind, the names it binds, the sequences it walks): kind is "range", "enumerate", "zip"
+    or another function's name for `for ... in f(...)`, else "sequence" (`for row in xs`)."""
     names = [n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)]
     iterable = loop.iterable
     if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name):
-        kind, sequences = iterable.func.id, iterable.args
-    else:
-        kind, sequences = "sequence", [iterable]
+        return iterable.func.id, names, iterable.args
+    return "sequence", names, [iterable]
+
+
+def _loop_target_ranks(loop, facts):
+    """Ranks of what a `for` header binds: ints from range, rows of an array (one rank less)."""
+    kind, names, sequences = _loop_header(loop)
 
     def element(sequence):
         rank = facts.rank(sequence)
@@ -316,13 +321,9 @@ def _integer_names(fn: ir.Function) -> set:
             if stmt.primitive is COPY or stmt.primitive in _INTEGER_ARITHMETIC:
                 return not stmt.kwargs and integer_atoms(stmt.args, names)
             return stmt.primitive is len
-        if isinstance(stmt, ir.Loop) and stmt.kind == "for" and isinstance(stmt.iterable, gast.Call) \
-                and isinstance(stmt.iterable.func, gast.Name) and isinstance(stmt.target, (gast.Name, gast.Tuple)):
-            kind = stmt.iterable.func.id
-            if kind == "range":
-                return isinstance(stmt.target, gast.Name)
-            return kind == "enumerate" and isinstance(stmt.target, gast.Tuple) and len(stmt.target.elts) == 2 \
-                and isinstance(stmt.target.elts[0], gast.Name) and stmt.target.elts[0].id == name
+        if isinstance(stmt, ir.Loop) and stmt.kind == "for":  # the ints _loop_target_ranks gives rank 0
+            kind, targets, _ = _loop_header(stmt)
+            return kind == "range" or kind == "enumerate" and len(targets) == 2 and targets[0] == name
         return False  # an unpacking, a while loop's counter, anything else
 
     # the largest set closed under the rules: `i = 0` then `i = i + 1` in a loop keeps i an integer

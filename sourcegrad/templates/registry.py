@@ -242,14 +242,16 @@ def returns_new_array(function, keywords=(), positional=0) -> bool:
     """Whether a call of function with these keyword names and this many positional arguments surely returns
     a new array: `out` writes into the caller's array, `copy=False` may return the argument itself, each
     given by keyword or by position (`np.cumsum(x, 0, None, o)`, `np.nan_to_num(h, False)`)."""
-    if "out" in keywords or "copy" in keywords or _out_or_copy_by_position(function, positional):
+    if record(function).result != "new array" or "out" in keywords or "copy" in keywords:
         return False
-    return record(function).result == "new array"
+    return not _out_or_copy_by_position(function, positional)
 
 
 def _out_or_copy_by_position(function, positional):
     """Whether the first `positional` parameters of function reach its `out` or `copy` parameter (as its gradient
     rule names them, else as its own signature does; a ufunc's outputs follow its inputs)."""
+    if positional == 0:
+        return False
     if isinstance(function, numpy.ufunc):
         return positional > function.nin
     template = RULES.get(function)
