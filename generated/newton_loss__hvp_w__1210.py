@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1bf6c21a8513f79d539038562e831c3951a77c53f82f7cede50da26d09410716
+# sourcegrad-key: 05cec3b63ac2a2c3c2e746ba99a4f3a937c111e2f46106f98c452a4706ccc59d
 # sourcegrad-checksum: 2b7eef5c1dbaf9efddad8b3e0b1214af1b83dfd1e32b42fe7ca17668ac32229b
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

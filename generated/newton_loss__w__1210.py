@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 4c63f97fda68731d489327ba287a4ea17ceda801788ca954fc7c62e7e3b5ed7d
+# sourcegrad-key: ec529aa36f9f5855d7ae023d0bf909caff7873ef08716a49115dbca3be9985e4
 # sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -441,6 +441,32 @@ def test_rebinding_an_attribute_that_names_a_helper_recompiles():
         layers.act = double
 
 
+def test_rebinding_a_functions_defaults_recompiles():
+    def scaled(w, s=2.0):
+        return np.sin(w * s).sum()
+
+    def keyword_scaled(w, *, s=2.0):
+        return np.sin(w * s).sum()
+
+    w = rng.standard_normal(3)
+    f = sourcegrad.differentiate(scaled)
+    np.testing.assert_allclose(f.grad(w), 2.0 * np.cos(2.0 * w))
+    scaled.__defaults__ = (5.0,)
+    np.testing.assert_allclose(f.grad(w), 5.0 * np.cos(5.0 * w))
+    s = rng.standard_normal(3)
+    scaled.__defaults__ = (s,)  # a default of another rank: compiled again for it
+    np.testing.assert_allclose(f.grad(w), s * np.cos(s * w))
+    assert f.value_and_grad(w)[0] == pytest.approx(np.sin(w * s).sum())
+    np.testing.assert_allclose(f.jvp((w,), (np.ones(3),))[1], (s * np.cos(s * w)).sum())
+
+    g = sourcegrad.differentiate(keyword_scaled)
+    np.testing.assert_allclose(g.grad(w), 2.0 * np.cos(2.0 * w))
+    keyword_scaled.__kwdefaults__["s"] = 3.0  # changed in place
+    np.testing.assert_allclose(g.grad(w), 3.0 * np.cos(3.0 * w))
+    keyword_scaled.__kwdefaults__ = {"s": 4.0}  # rebound
+    np.testing.assert_allclose(g.grad(w), 4.0 * np.cos(4.0 * w))
+
+
 # ---- decorators: what a call runs is what is differentiated ------------------------------------------------
 
 

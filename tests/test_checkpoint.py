@@ -98,7 +98,29 @@ def counting_backwards(x, w):
     return x.sum()
 
 
+def two_loops_sharing_names(h, W, n, m):
+    for t in sourcegrad.checkpoint(range(n), snapshots=2):
+        a = np.tanh(h @ W)
+        h = a * t
+    for t in sourcegrad.checkpoint(range(m), snapshots=2):  # t and a: unbound here when the first ran no iteration
+        a = np.sin(h * W[0])
+        h = a + h
+    return h.sum()
+
+
+def a_branch_binds_what_the_loop_overwrites(h, W, n, m):
+    if n > 1:
+        a = np.sin(h @ W)
+        h = a * a  # its gradient reads a, which the loop below overwrites
+    for t in sourcegrad.checkpoint(range(m), snapshots=2):
+        a = np.cos(h)
+        h = a * W[0]
+    return h.sum()
+
+
 def args_for(fn, n, rng):
+    if fn in (two_loops_sharing_names, a_branch_binds_what_the_loop_overwrites):
+        return (rng.standard_normal(4), 0.5 * rng.standard_normal((4, 4)), n[0], n[1])
     if fn is lstm_like:
         return (rng.standard_normal(4), rng.standard_normal(4), 0.4 * rng.standard_normal((7, 8)),
                 rng.standard_normal((n, 3)), n)
@@ -110,14 +132,19 @@ def args_for(fn, n, rng):
 
 
 WRT = {rnn: ("h", "W", "xs"), lstm_like: ("h", "c", "W", "xs"), branches_and_writes: ("x", "w"),
-       counting_backwards: ("x", "w")}
+       counting_backwards: ("x", "w"), two_loops_sharing_names: ("h", "W"),
+       a_branch_binds_what_the_loop_overwrites: ("h", "W")}
 
 
 @pytest.mark.parametrize("fn, n", [(rnn, 0), (rnn, 1), (rnn, 2), (rnn, 7), (rnn, 25), (lstm_like, 1), (lstm_like, 9),
-                                   (branches_and_writes, 1), (branches_and_writes, 8), (counting_backwards, None)],
+                                   (branches_and_writes, 1), (branches_and_writes, 8), (counting_backwards, None),
+                                   (two_loops_sharing_names, (3, 2)), (two_loops_sharing_names, (0, 2)),
+                                   (two_loops_sharing_names, (2, 0)), (two_loops_sharing_names, (0, 0)),
+                                   (a_branch_binds_what_the_loop_overwrites, (2, 3)),
+                                   (a_branch_binds_what_the_loop_overwrites, (0, 3))],
                          ids=lambda v: getattr(v, "__name__", str(v)))
 def test_checkpointed_gradient_matches_finite_differences(fn, n, tmp_path):
-    args = args_for(fn, n, np.random.default_rng(0 if n is None else n))
+    args = args_for(fn, n, np.random.default_rng(0 if n is None else n if isinstance(n, int) else 10 * n[0] + n[1]))
     f = sourcegrad.differentiate(fn, wrt=WRT[fn], generated_dir=tmp_path)
     report = sourcegrad.check_grad(f, *args)
     assert report, report
@@ -184,11 +211,20 @@ def nested_in_a_loop(x, n):
     return x.sum()
 
 
+def carries_a_name_a_branch_binds(x, n):
+    if n > 1:
+        c = x * 2
+    for t in sourcegrad.checkpoint(range(n), snapshots=2):
+        c = np.sin(c)  # its state: unbound when the branch was not taken
+    return c.sum()
+
+
 @pytest.mark.parametrize("fn, args, message", [
     (breaks_out, (np.ones(2), 4), "cannot `break`"),
     (walks_a_list, (np.ones(2), np.ones((3, 2))), "takes a range and a number of snapshots"),
     (nested_in_a_loop, (np.ones(2), 3), "must be a statement of the function itself"),
-], ids=["break", "not_a_range", "nested"])
+    (carries_a_name_a_branch_binds, (np.ones(2), 3), "reads c from before it, where it may not have been assigned"),
+], ids=["break", "not_a_range", "nested", "state_maybe_unbound"])
 def test_checkpoint_refuses_what_its_schedule_cannot_plan(fn, args, message, tmp_path):
     with pytest.raises(SourcegradError, match=message) as raised:
         sourcegrad.differentiate(fn, generated_dir=tmp_path).grad(*args)

@@ -242,6 +242,14 @@ class _Writer:
         if node.checkpoint.before:  # values the loop overwrites that the code before it needs in the backward pass
             node.before = self.fresh("before_loop")
             out.append(assign(node.before, _names_tuple(node.checkpoint.before)))
+        node.maybe_before = {}
+        for name in node.checkpoint.maybe_before:  # bound before only on some paths: saved where it is bound
+            saved = node.maybe_before[name] = self.fresh(f"before_loop_{name}")
+            unbound = [self.comment(f"{name} was bound only on a path not taken (a loop of no iteration, a "
+                                    "branch), so nothing before this loop reads it"), assign(saved, gast.Tuple(elts=[], ctx=gast.Load()))]
+            out.append(gast.Try(body=[assign(saved, _names_tuple([name]))],
+                                handlers=[gast.ExceptHandler(type=ir.name("UnboundLocalError"), name=None, body=unbound)],
+                                orelse=[], finalbody=[]))
         save = gast.If(test=gast.Compare(left=ir.name(node.position), ops=[gast.In()], comparators=[
             gast.Attribute(value=ir.name(node.schedule), attr="forward", ctx=gast.Load())]),
             body=[self.save_state(node)], orelse=[])
@@ -280,6 +288,9 @@ class _Writer:
         out = [_for(header, gast.Attribute(value=ir.name(node.schedule), attr="backward", ctx=gast.Load()), chain)]
         if node.checkpoint.before:
             out.append(_assign_target(_names_tuple(node.checkpoint.before, gast.Store()), ir.name(node.before)))
+        for name, saved in node.maybe_before.items():
+            out.append(gast.If(test=ir.name(saved), body=[_assign_target(_names_tuple([name], gast.Store()),
+                                                                          ir.name(saved))], orelse=[]))
         return out
 
     def release_after(self, loop, rest):

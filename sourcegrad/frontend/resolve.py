@@ -68,6 +68,19 @@ class CellNamespace:
             return default
 
 
+class AttributeNamespace:
+    """An object's attributes with the `get` of a namespace dict, so that a guard checks a function's
+    `__defaults__` (rebound after the gradient was compiled) the way it checks a global."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def get(self, name, default=None):
+        return getattr(self.obj, name, default)
+
+
 def is_numpy_module(obj) -> bool:
     return isinstance(obj, types.ModuleType) and (obj.__name__ == "numpy" or obj.__name__.startswith("numpy."))
 

@@ -103,6 +103,9 @@ class Checkpoint:
 
     state: list
     before: list
+    # overwritten values that code before the loop binds only on some paths (in a loop that may run no
+    # iteration, or in a branch): saved where they are bound, each on its own
+    maybe_before: list = field(default_factory=list)
 
 
 def children(node):
@@ -461,16 +464,17 @@ class _Reverse(StatementWalker):
         surely = set(self.fn.params) | set(self.fn.kwonly)
         maybe = set(surely)
         for stmt in self.fn.body[:position]:
-            surely |= set(ir.bound_names(stmt))
+            if not isinstance(stmt, ir.Loop):  # a loop's targets stay unbound when it runs no iteration
+                surely |= set(ir.bound_names(stmt))
             maybe |= {n for s in ir.walk([stmt]) for n in ir.bound_names(s)}
         assigned = {n for s in ir.walk(loop.body) for n in ir.bound_names(s)} | set(target_names(loop.target))
         state = sorted((_carried(loop) & assigned) - set(target_names(loop.target)))
-        unknown = [n for n in state if n not in surely] + sorted((assigned & maybe) - surely)
+        unknown = [n for n in state if n not in surely]
         if unknown:
             raise self.error(loop, f"a checkpointed loop reads {unknown[0]} from before it, where it may not have been "
                                    "assigned", f"Assign {unknown[0]} before the loop on every path.")
         before = sorted((assigned & surely) - set(state))
-        return Checkpoint(state, before)
+        return Checkpoint(state, before, sorted((assigned & maybe) - surely - set(state)))
 
     # ---- helpers ----------------------------------------------------------------------------------
 
