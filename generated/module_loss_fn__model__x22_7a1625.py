@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e61b4221fa8aeac590d0cfaa3f3455b1d3606c467a63fc524b40019a94292324
+# sourcegrad-key: ef0780e7e4c4e0afd26a7c218dfad72548250c5643dcaaeb981585400c1af944
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):

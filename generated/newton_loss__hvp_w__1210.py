@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 05cec3b63ac2a2c3c2e746ba99a4f3a937c111e2f46106f98c452a4706ccc59d
-# sourcegrad-checksum: 2b7eef5c1dbaf9efddad8b3e0b1214af1b83dfd1e32b42fe7ca17668ac32229b
+# sourcegrad-key: 808a688d2d7c5fc0ec321e3d5483ebe2235a35248f610f9bdb43f16b3579189b
+# sourcegrad-checksum: d06d009aea1c8579ed2f61dd801f0cc94bfbf6941c1f9035ce3a8c3bfd07cb55
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).
@@ -43,7 +43,7 @@ def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     d_t_w_times_w_3 = xp.unbroadcast(d_t_w_times_w, t_w_times_w_3)
     d_w = xp.unbroadcast(d_t_w_times_w_3 * t_w, w)
     d_w = d_w + xp.unbroadcast(t_w * d_t_w_times_w_2, w)
-    d_t_logaddexp = xp.unreduce(d_t_total * xp.ratio(xp.size(t_mean_logaddexp), xp.size(t_logaddexp)), t_logaddexp, None, False)
+    d_t_logaddexp = xp.unreduce(d_t_total * xp.ratio(xp.element_count(t_mean_logaddexp), xp.element_count(t_logaddexp)), t_logaddexp, None, False)
     d_t_logaddexp_2 = xp.unbroadcast(t_neg_margins * d_t_logaddexp, t_logaddexp_2)
     d_t_logaddexp_3 = d_t_logaddexp_2 * t_logaddexp_2
     d_neg_margins = d_t_logaddexp_3

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ec529aa36f9f5855d7ae023d0bf909caff7873ef08716a49115dbca3be9985e4
-# sourcegrad-checksum: b1d23ee658288c4eda5c378982acb729fb636b399fe887cb011a2b969c446c9c
+# sourcegrad-key: 4729661512d869a93074aaf9158aa12d8f5a7dd3af77ef9cd9d4839969ae9200
+# sourcegrad-checksum: e1322369a2729a211a47c68f929b0afc0b88e51fdae2780ee645bb424d753dcb
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).
@@ -28,7 +28,7 @@ def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     d_w_times_w = xp.unreduce(d_sum_w_times_w, w_times_w, None, False)
     d_w = d_w_times_w * w
     d_w += w * d_w_times_w
-    d_neg_margins = d_total * xp.ratio(xp.size(mean_logaddexp), xp.size(logaddexp)) * xp.exp(neg_margins - logaddexp)
+    d_neg_margins = d_total * xp.ratio(xp.element_count(mean_logaddexp), xp.element_count(logaddexp)) * xp.exp(neg_margins - logaddexp)
     d_margins = -d_neg_margins
     # newton.py:19  margins = y * (x @ w)
     d_x_matmul_w = xp.unbroadcast(y * d_margins, x_matmul_w)

@@ -67,7 +67,7 @@ class DifferentiableFunction:
                                   hint=f"Rename the parameter ({clashing[0]}_ say).")
         if len(self._parameters) != len(_signature(self.source_fn).parameters):
             self._frontend = Frontend(self.source_fn, self.has_aux)  # `*args` / `**kwargs`: the front end's fence says why, with the line
-        self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt)
+        self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt, self._vararg)
         self._wrt_positions = tuple(self._parameters.index(name) for name in self.wrt)
         # what the dtype check after a call reads, for the usual one or two gradients
         self._gradient_count = len(self._wrt_positions)
@@ -375,7 +375,7 @@ class DifferentiableFunction:
         """Forward mode: (f(*primals), the derivative of f at primals along tangents), in one pass that costs
         about what f costs. tangents: one per `wrt` argument (one array for one), each of its argument's shape;
         None stands for zeros. With has_aux, f(*primals) is the pair `(value, aux)`."""
-        primals = tuple(primals)
+        primals = _primals_tuple(primals, self.fn, "jvp")
         arguments = self._bind(primals, {})
         tangents = self._tangents(tangents, arguments)
         compiled = self._compile(primals, {}, mode="forward")
@@ -399,7 +399,7 @@ class DifferentiableFunction:
         one array for one `wrt` argument, else a tuple, as f.grad gives gradients. f must return a scalar.
         Reverse mode over forward mode: the gradient of f's derivative along the vectors, in one generated file
         (`f.hvp_source`), costing a few times what f costs."""
-        primals = tuple(primals)
+        primals = _primals_tuple(primals, self.fn, "hvp")
         arguments = self._bind(primals, {})
         vectors = self._tangents(vectors, arguments)
         compiled = self._compile(primals, {}, mode="hvp")
@@ -639,7 +639,7 @@ def jvp(fn, primals, tangents, wrt=None, generated_dir=None, device=None):
     decorated with its own), one per `wrt` argument. The generated code goes to generated/ beside the
     gradient's, with `jvp` in its name.
     """
-    primals = tuple(primals)
+    primals = _primals_tuple(primals, fn, "jvp")
     if wrt is None and not isinstance(fn, DifferentiableFunction):
         tangents = tuple(tangents)
         if len(tangents) != len(primals):
@@ -853,7 +853,7 @@ def _parameter_names(fn, varargs=False):
     return [p.name for p in signature.parameters.values() if p.kind not in skipped]
 
 
-def _resolve_wrt(fn, parameters, wrt):
+def _resolve_wrt(fn, parameters, wrt, vararg=None):
     if wrt is None:
         if not parameters:
             raise SourcegradError(f"{fn.__qualname__} has no parameters to differentiate with respect to")
@@ -867,6 +867,16 @@ def _resolve_wrt(fn, parameters, wrt):
             if not 0 <= item < len(parameters):
                 raise SourcegradError(f"wrt position {item} is out of range: {fn.__qualname__} has "
                                       f"{len(parameters)} parameters ({', '.join(parameters)})")
+            if parameters[item] == vararg and hasattr(fn, "__wrapped__"):
+                # A position counts the differentiated function's parameters, and `*args` is one: its tuple.
+                # A functools.wraps wrapper shows the wrapped function's signature (inspect.signature,
+                # help()), so the position the caller counted there names another argument than this one.
+                raise SourcegradError(
+                    f"wrt position {item} falls on `*{vararg}` of the wrapper a decorator put around "
+                    f"{fn.__qualname__} (the wrapper is what is differentiated), not on the parameter at that "
+                    f"position in {fn.__qualname__}'s signature",
+                    hint=f"Name the parameter, wrt={vararg!r} for the gradients of all that `*{vararg}` takes as a "
+                         f"tuple; or differentiate the undecorated function.")
             item = parameters[item]
         elif item not in parameters:
             raise SourcegradError(f"wrt names {item!r}, which is not a parameter of {fn.__qualname__} "
@@ -885,6 +895,15 @@ def _tangent_parameters(function, count, before_last=0):
     code = function.__code__
     end = code.co_argcount + code.co_kwonlyargcount - before_last
     return code.co_varnames[end - count:end]
+
+
+def _primals_tuple(primals, fn, method):
+    """primals as a tuple: an array given bare would be split into its rows as if they were the arguments."""
+    if not isinstance(primals, (tuple, list)):
+        raise SourcegradError(f"{method} takes the arguments of {fn.__qualname__} as a tuple, but got a "
+                              f"{type(primals).__name__}",
+                              hint=f"Write {method}((x,), (v,)) for one argument, {method}((x, y), (v, u)) for two.")
+    return tuple(primals)
 
 
 def _checked_tangent(name, primal, tangent):

@@ -36,6 +36,12 @@ def index_boolean_mask(x, w):
     return (picked * picked * 1.5).sum() + (x * w).sum()
 
 
+def index_by_nonzero_positions(x, w):
+    # np.nonzero and np.size are the user's numpy functions, whatever the runtime's helpers are called
+    picked = x[np.nonzero(x > 0.1)]
+    return (picked * picked * np.size(x, 0)).sum() + (x * w).sum() * np.size(x)
+
+
 def index_with_a_bool_literal(x, v, w):
     # x[True] adds an axis rather than taking one away; v, broadcast against it, keeps its own shape's gradient
     return (v * x[True] * w).sum()
@@ -173,6 +179,7 @@ TABLE = [
     Entry(SUBSCRIPT, index_tuple_with_slices, shapes([(3, 4)], [(3, 4, 2)])),
     Entry(SUBSCRIPT, index_none_and_ellipsis, shapes([(3, 4)], [(2, 3, 4)])),
     Entry(SUBSCRIPT, index_boolean_mask, shapes([(6,)], [(3, 4)])),
+    Entry(SUBSCRIPT, index_by_nonzero_positions, shapes([(6,)], [(3, 4)])),
     Entry(SUBSCRIPT, index_repeated_integers, shapes([(4,)], [(4, 3)])),
     Entry(SUBSCRIPT, index_with_a_bool_literal, shapes([(4,), (4,)], [(2, 3), (3,)])),
     Entry(SUBSCRIPT, index_with_a_bool_name, shapes([(4,), (4,)], [(2, 3), (3,)])),

@@ -531,7 +531,8 @@ TABLE = [
     Entry(np.tensordot, tensordot_axes_ints, shapes([(3, 4), (5, 3)], [(3, 2, 4), (5, 3)])),
     Entry(np.tensordot, tensordot_axes_negative, shapes([(3, 4), (5, 4, 2)])),
     # einsum
-    Entry(np.einsum, einsum_matmul, shapes([(3, 4), (4, 5)])),
+    # size-1 named axes broadcast as in arithmetic: the gradient is summed back, or spread over the other's size
+    Entry(np.einsum, einsum_matmul, shapes([(3, 4), (4, 5)], [(3, 1), (4, 5)], [(3, 4), (1, 5)])),
     Entry(np.einsum, einsum_implicit, shapes([(3, 4), (4, 5)])),
     Entry(np.einsum, einsum_batched, shapes([(2, 3, 4), (2, 4, 5)])),
     Entry(np.einsum, einsum_trace, shapes([(4, 4)])),
@@ -542,8 +543,8 @@ TABLE = [
     Entry(np.einsum, einsum_sum_all, shapes([(2, 3, 4)])),
     Entry(np.einsum, einsum_dot, shapes([(4,), (4,)])),
     Entry(np.einsum, einsum_outer, shapes([(3,), (4,)])),
-    Entry(np.einsum, einsum_product_sum, shapes([(3, 4), (3, 4)])),
-    Entry(np.einsum, einsum_diagonal_times_vector, shapes([(4, 4), (4,)])),
+    Entry(np.einsum, einsum_product_sum, shapes([(3, 4), (3, 4)], [(1, 4), (3, 1)])),
+    Entry(np.einsum, einsum_diagonal_times_vector, shapes([(4, 4), (4,)], [(1, 1), (4,)], [(4, 4), (1,)])),
     Entry(np.einsum, einsum_contract_all_of_y, shapes([(3, 4), (4, 5)])),
     Entry(np.einsum, einsum_ellipsis, shapes([(3, 4), (4, 5)], [(2, 3, 4), (4, 5)], [(2, 1, 3, 4), (5, 4, 2)])),
     Entry(np.einsum, einsum_ellipsis_diagonal, shapes([(3, 3)], [(2, 3, 3)])),

@@ -536,6 +536,29 @@ def test_a_decorator_sourcegrad_cannot_differentiate_is_refused_never_looked_thr
         sourcegrad.differentiate(tripled_sine).grad(rng.standard_normal(3))
 
 
+def doubles_result_passing_the_rest_on(fn):
+    @functools.wraps(fn)
+    def wrapper(x, *args):
+        return 2.0 * fn(x, *args)
+    return wrapper
+
+
+@doubles_result_passing_the_rest_on
+def doubled_affine(x, w, b):
+    return np.sum(np.sin(x @ w + b))
+
+
+def test_a_wrt_position_on_a_wrappers_star_args_is_refused_the_name_is_not():
+    # inspect.signature(doubled_affine) shows (x, w, b): position 1 there is w, but the wrapper's is *args
+    x, w, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    with pytest.raises(SourcegradError, match=r"wrt position 1 falls on `\*args` of the wrapper"):
+        sourcegrad.differentiate(doubled_affine, wrt=1).grad(x, w, b)
+    d_w, d_b = sourcegrad.differentiate(doubled_affine, wrt="args").grad(x, w, b)
+    h = x @ w + b
+    np.testing.assert_allclose(d_w, x.T @ (2.0 * np.cos(h)))
+    np.testing.assert_allclose(d_b, 2.0 * np.cos(h).sum(axis=0))
+
+
 # ---- the source read must be the code that runs ---------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ DASK_REFUSED = {
     "dot_method": "dask's Array.dot of a 0-d array",
     "index_boolean_mask": "a boolean mask of a dask array has unknown chunk sizes",
     "index_integer_array_in_tuple": "dask does not index with several integer arrays",
+    "index_by_nonzero_positions": "dask does not index with several integer arrays (np.nonzero's, one per axis)",
     "index_with_a_bool_literal": "dask reads x[True] as x[1] (numpy as x[None]): the function's own value differs",
     "index_with_a_bool_name": "dask reads x[True] as x[1] (numpy as x[None]): the function's own value differs",
     "ravel_order_a_of_transpose": "order 'A' follows memory layout, which dask arrays do not have",

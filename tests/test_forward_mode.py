@@ -247,6 +247,27 @@ def test_tangent_of_another_shape_is_refused(tmp_path):
         f.jvp((np.ones((2, 3)), np.ones((3, 2)), np.ones(2)), np.ones((2, 3)))
 
 
+def sine_weighted(x):
+    return np.sum(np.sin(x) * x)
+
+
+def test_primals_given_bare_rather_than_as_a_tuple_are_refused(tmp_path):
+    # a bare array would otherwise be split into its rows, one argument each
+    f = sourcegrad.differentiate(sine_weighted, generated_dir=tmp_path)
+    for method in (f.jvp, f.hvp, lambda x, v: sourcegrad.jvp(sine_weighted, x, (v,))):
+        with pytest.raises(SourcegradError, match=r"as a tuple, but got a ndarray"):
+            method(np.array([0.5, 1.0]), np.ones(2))
+
+
+def test_a_number_is_the_tangent_of_a_0d_array(tmp_path):
+    f = sourcegrad.differentiate(sine_weighted, generated_dir=tmp_path)
+    x = np.array(0.5)
+    value, tangent = f.jvp((x,), 2.0)
+    assert value == pytest.approx(np.sin(0.5) * 0.5)
+    assert tangent == pytest.approx(2.0 * (np.cos(0.5) * 0.5 + np.sin(0.5)))
+    assert f.hvp((x,), 2.0) == pytest.approx(2.0 * (2 * np.cos(0.5) - 0.5 * np.sin(0.5)))
+
+
 def my_softplus(x):
     return np.log1p(np.exp(x))
 

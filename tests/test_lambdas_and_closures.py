@@ -442,6 +442,18 @@ def test_one_name_for_two_functions_in_the_gradient_is_refused():
         sourcegrad.differentiate(_make_loss_reading_two_acts(np.tanh)).grad(np.array([0.3, -0.5]))
 
 
+GLOBAL_WEIGHTS = np.arange(6.0).reshape(2, 3) / 6.0
+
+
+def reads_a_global_arrays_attribute_twice(x):
+    # each read of GLOBAL_WEIGHTS.T makes a new array object, always the same transpose of the same array
+    return np.sum(GLOBAL_WEIGHTS.T @ x) + np.sum(GLOBAL_WEIGHTS.T * x[0])
+
+
+def test_an_attribute_of_one_global_read_twice_is_one_object():
+    assert sourcegrad.check_grad(reads_a_global_arrays_attribute_twice, np.array([0.3, -0.5]))
+
+
 def calls_a_nested_def_as_a_statement(x):
     a = x * 3.0
 

@@ -93,6 +93,11 @@ def pow_minus_1(x, w):
     return ((x ** -1) * w).sum()
 
 
+def pow_boolean_exponent(x, w):
+    # an exponent known only at run time, and boolean: x where x > 0.5, else 1
+    return ((x ** (x > 0.5)) * w).sum()
+
+
 def pow_constant_base(x, w):
     return ((2.0 ** x) * w).sum()
 
@@ -262,6 +267,10 @@ def clip_method_min_keyword(x, lo, w):
 # Reductions: every way of naming axes, with and without keepdims, as a function and as a method.
 
 
+def sum_keyword_a(x, w):
+    return (np.sum(a=x, axis=0) * w).sum()  # numpy's keyword for the array
+
+
 def sum_all(x, w):
     return (np.sum(x) * w).sum()
 
@@ -328,6 +337,10 @@ def sum_method_axis_keepdims(x, w):
 
 def sum_method_keepdims(x, w):
     return (x.sum(keepdims=True) * w).sum()
+
+
+def mean_keyword_a(x, w):
+    return (np.mean(a=x, axis=-1) * w).sum()
 
 
 def mean_all(x, w):
@@ -479,6 +492,7 @@ CORE = [
     Entry(operator.pow, pow_3, UNARY),
     Entry(operator.pow, pow_half, UNARY, domain=positive),
     Entry(operator.pow, pow_minus_1, UNARY, domain=positive),
+    Entry(operator.pow, pow_boolean_exponent, UNARY, domain=positive),
     Entry(operator.pow, pow_constant_base, UNARY),
     Entry(operator.neg, neg_op, UNARY),
     Entry(operator.pos, pos_op, UNARY),
@@ -525,6 +539,7 @@ CORE = [
     Entry(np.clip, clip_method_min_keyword, shapes([(3, 4), (3, 4)], [(3, 4), (4,)]), domain=X_LO),
     # sum
     Entry(np.sum, sum_all, UNARY),
+    Entry(np.sum, sum_keyword_a, shapes([(5,)], [(3, 4)])),
     Entry(np.sum, sum_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.sum, sum_axis_1_positional, shapes([(3, 4)], [(2, 3, 4)])),
     Entry(np.sum, sum_axis_minus_1, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
@@ -543,6 +558,7 @@ CORE = [
     Entry(np.sum, sum_method_keepdims, UNARY_ARRAYS),
     # mean
     Entry(np.mean, mean_all, UNARY),
+    Entry(np.mean, mean_keyword_a, shapes([(5,)], [(3, 4)])),
     Entry(np.mean, mean_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.mean, mean_axis_1_positional, shapes([(3, 4)], [(2, 3, 4)])),
     Entry(np.mean, mean_axis_minus_1, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),

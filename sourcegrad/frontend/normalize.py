@@ -499,15 +499,17 @@ class _Normalizer:
             self.global_roots.add(chain[0])
             if chain[0] in self.closure_cells:
                 raise self._closure_clash(chain[0], node)
-        for key, value in ((".".join(chain), obj), (chain[0], root)):
-            known = self.references.get(key, MISSING)
-            if known is not MISSING and known is not value and not _same_method(known, value):
-                # One name, two objects (a closure variable and a helper's global, say): the generated code
-                # has one namespace, so a call through that name would reach one of them for both.
-                raise self.src.error(node, f"`{key}` names two different objects in the code written into the "
-                                           f"gradient ({_short_repr(known)} and {_short_repr(value)})",
-                                     "Rename one of them.")
-            self.references[key] = value
+        known = self.references.get(chain[0], MISSING)
+        if known is not MISSING and known is not root and not _same_method(known, root):
+            # One name, two objects (a closure variable and a helper's global, say): the generated code
+            # has one namespace, so a call through that name would reach one of them for both.
+            raise self.src.error(node, f"`{chain[0]}` names two different objects in the code written into the "
+                                       f"gradient ({_short_repr(known)} and {_short_repr(root)})",
+                                 "Rename one of them.")
+        # The attributes are read from that one root in the generated code, so they need no check of their
+        # own: `W.T` is a new array at each read, the same transpose of the same W.
+        self.references[chain[0]] = root
+        self.references[".".join(chain)] = obj
         return _chain_expression(chain)
 
     def function_value(self, func):

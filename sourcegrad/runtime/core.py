@@ -18,6 +18,10 @@ HELPERS = {}  # name -> function: everything generated code reaches as `xp.<name
 
 def helper(function):
     """Register a function as a runtime helper (generated code calls it as `xp.<name>`)."""
+    # `xp.<name>` finds a helper before the array module's function of that name, so a helper named
+    # like a numpy function would silently replace the user's np.<name> in the generated code.
+    if hasattr(numpy, function.__name__):
+        raise AssertionError(f"runtime helper {function.__name__!r} shadows numpy.{function.__name__}: rename it")
     HELPERS[function.__name__] = function
     return function
 
@@ -162,7 +166,7 @@ def reduce_like(grad, reduced, axis, keepdims):
 
 
 @helper
-def size(value):
+def element_count(value):
     """The number of elements of an array or a Python scalar (1)."""
     return getattr(value, "size", 1)
 
@@ -213,7 +217,7 @@ def ratio(numerator, denominator):
 
 
 @helper
-def nonzero(value):
+def safe_divisor(value):
     """value, with 1 where it is 0: a divisor that is safe where the numerator is 0 as well."""
     return value + (value == 0)
 
@@ -349,4 +353,4 @@ def array_namespace(*values):
     return numpy
 
 
-__all__ = ['HELPERS', 'helper', 'OutputGradientError', 'output_gradient', 'unbroadcast', 'broadcast_like', 'unreduce', 'reduce_like', 'size', 'Ghost', 'ghost', 'ratio', 'nonzero', 'inverse_permutation', 'matmul_grad_left', 'matmul_grad_right', 'dot_grad_left', 'dot_grad_right', 'ArrayModule', 'NUMPY', 'array_namespace']
+__all__ = ['HELPERS', 'helper', 'OutputGradientError', 'output_gradient', 'unbroadcast', 'broadcast_like', 'unreduce', 'reduce_like', 'element_count', 'Ghost', 'ghost', 'ratio', 'safe_divisor', 'inverse_permutation', 'matmul_grad_left', 'matmul_grad_right', 'dot_grad_left', 'dot_grad_right', 'ArrayModule', 'NUMPY', 'array_namespace']

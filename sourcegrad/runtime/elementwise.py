@@ -87,6 +87,17 @@ def select_default_jvp(tangent, condlist, result):
 
 
 @helper
+def exponent_less_one(y):
+    """y - 1 where y is not 0, and 0 where it is: the exponent in d/dx x ** y = y x ** (y - 1), kept finite at
+    x == 0 for y == 0. A boolean y gives False everywhere (True - 1 and False - 0 are both 0), boolean still, so
+    that x ** it keeps x's dtype (numpy subtracts no booleans, and an integer array would widen a float32 x).
+    """
+    if getattr(y, "dtype", None) == bool:
+        return y & False
+    return y - (y != 0)
+
+
+@helper
 def log_of_base(x):
     """log(x), for the derivative of x ** y in y, with 0 where x is 0 (x ** y log(x) is 0 there for y > 0).
 

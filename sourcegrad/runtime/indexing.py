@@ -29,19 +29,23 @@ def set_item(target, index, value):
     backward would keep the old values where it needs them). An integer index that names a position twice
     is refused: only the last write lands there, and the gradient would go to both values.
     """
-    if not _is_basic(index) and not _is_mask(index):
-        parts = index if isinstance(index, tuple) else (index,)
-        for part in parts:
-            if getattr(part, "ndim", 0) > 0 or isinstance(part, list):
-                flat = array_namespace(target).asarray(part).ravel()
-                if flat.size != array_namespace(target).unique(flat).size:
-                    raise SourcegradError("`a[index] = value` with an index that names a position twice: only the "
-                                          "last value lands there, so its gradient is not the sum of both",
-                                          hint="Write through an index without repeats (np.unique), or add the values "
-                                               "first.")
+    if not _is_basic(index) and not _is_mask(index) and _names_a_position_twice(target, index):
+        raise SourcegradError("`a[index] = value` with an index that names a position twice: only the "
+                              "last value lands there, so its gradient is not the sum of both",
+                              hint="Write through an index without repeats (np.unique), or add the values first.")
     out = target.copy()
     out[index] = value
     return out
+
+
+def _names_a_position_twice(target, index):
+    # Counting writes per position of the target itself, rather than comparing index values, sees a
+    # negative index and its positive twin as one position, and index arrays on several axes as the
+    # positions they name together (z[[0, 1], [0, 0]] names two distinct positions).
+    module = array_namespace(target)
+    counts = module.zeros(numpy.shape(target), dtype=module.intp)
+    module.add.at(counts, index, 1)
+    return bool((counts > 1).any())
 
 
 @helper

@@ -246,7 +246,11 @@ def einsum_grad(grad, subscripts, index, *operands):
     term = inputs[index]
     used = set("".join(inputs) + output)
     fresh = iter(c for c in string.ascii_letters if c not in used)
-    sizes = _einsum_sizes(term, x)
+    # a letter's size is its largest among the operands: einsum stretches a size-1 axis as broadcasting does
+    sizes = {}
+    for t, operand in zip(inputs + [output], list(operands) + [grad]):
+        for c, n in _einsum_sizes(t, operand).items():
+            sizes[c] = max(n, sizes.get(c, 1))
     dtype = xp.result_type(*[o for o in operands if hasattr(o, "dtype")], grad)
 
     terms = [output] + [t for i, t in enumerate(inputs) if i != index]
@@ -271,7 +275,7 @@ def einsum_grad(grad, subscripts, index, *operands):
         arrays.append(xp.ones(sizes[c], dtype=dtype))
     head, tail = target if "..." in term else (target[0], "")
     if not any("..." in t for t in terms):  # no broadcast axes anywhere (operand k's `...`, if any, is empty)
-        return xp.einsum(",".join(terms) + "->" + head + tail, *arrays)
+        return _sum_stretched(xp.einsum(",".join(terms) + "->" + head + tail, *arrays), x)
     # the broadcast axes first, at the broadcast shape; then summed back to operand k's own from the left
     full = xp.einsum(",".join(terms) + "->..." + head + tail, *arrays)
     n_ell = x.ndim - len(head) - len(tail)
@@ -285,7 +289,19 @@ def einsum_grad(grad, subscripts, index, *operands):
     lead = n_ell
     # move the broadcast axes from the front to where `...` stands in operand k
     order = list(range(lead, lead + len(head))) + list(range(lead)) + list(range(lead + len(head), full.ndim))
-    return full.transpose(order)
+    return _sum_stretched(full.transpose(order), x)
+
+
+def _sum_stretched(grad, x):
+    """grad at x's shape where einsum broadcast a size-1 axis: summed over the axes where x has size 1 and
+    another operand stretched it; spread over the axes where x stretched another operand's size 1 (no
+    other operand then carries that axis, so every position along it gets the same gradient)."""
+    stretched = tuple(i for i, n in enumerate(x.shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != x.shape:
+        grad = grad + _xp(grad).zeros(x.shape, dtype=grad.dtype)
+    return grad
 
 
 def _einsum_letters(arguments):

@@ -10,7 +10,7 @@ import operator
 import numpy as np
 
 from ..runtime import unbroadcast
-from ..runtime.elementwise import log_of_base
+from ..runtime.elementwise import exponent_less_one, log_of_base
 from .registry import adjoint, d, ndim, tangent
 
 # ---- addition and subtraction --------------------------------------------------
@@ -114,8 +114,8 @@ def power(result, x, y):
     elif y != 0:  # a constant exponent other than 0
         d[x] = unbroadcast(d[result] * y * x ** (y - 1), x)
         d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
-    else:  # an exponent known only at run time, maybe 0
-        d[x] = unbroadcast(d[result] * y * x ** (y - (y != 0)), x)
+    else:  # an exponent known only at run time, maybe 0, maybe boolean
+        d[x] = unbroadcast(d[result] * y * x ** exponent_less_one(y), x)
         d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
 
 
@@ -126,11 +126,16 @@ def power_tangent(result, x, y):
     elif y != 0:
         d[result] = d[x] * y * x ** (y - 1)
     else:
-        d[result] = d[x] * y * x ** (y - (y != 0))
+        d[result] = d[x] * y * x ** exponent_less_one(y)
     if ndim(x) >= 1:
         d[result] = d[y] * result * np.log(np.where(x == 0, 1, x))
     else:  # a number's log as a Python float: numpy's, a float64 scalar, would widen a float32 tangent
         d[result] = d[y] * result * log_of_base(x)
+
+
+@adjoint(exponent_less_one)  # for hvp: y shifted by a constant (by 0 where y is 0, a point)
+def exponent_less_one_rule(result, y):
+    d[y] = d[result]
 
 
 @adjoint(log_of_base)  # for hvp: log's derivative, 0 where the helper holds 0 in place of log(0)

@@ -56,9 +56,9 @@ makes_new_arrays(zeros_gradient, index_grad, matmul_grad_left, matmul_grad_right
 describe(*(HELPERS[name] for name in ("unbroadcast", "unreduce", "split_grad", "unstack_grad", "hstack_grad", "vstack_grad")),
          result="view of first argument")
 # unbroadcast(grad, target) and unreduce(grad, target, ...) read target for its shape alone, and so do
-# index_grad(grad, x, index) its x and size(x) its x: the tape keeps that shape where nothing else reads it.
+# index_grad(grad, x, index) its x and element_count(x) its x: the tape keeps that shape where nothing else reads it.
 describe(HELPERS["unbroadcast"], HELPERS["unreduce"], index_grad, reads_shape_of=1)
-describe(HELPERS["size"], reads_shape_of=0)
+describe(HELPERS["element_count"], reads_shape_of=0)
 # The result's shape and dtype follow from the arguments' (unbroadcast's is its target's, output_gradient's its
 # value's), and so do an array's shape, rank, dtype and size: what the `_into` variant's buffers are keyed on.
 describe(HELPERS["unbroadcast"], HELPERS["output_gradient"], Method("shape", is_call=False), Method("ndim", is_call=False),

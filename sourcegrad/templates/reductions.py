@@ -14,7 +14,7 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 
 import numpy as np
 
-from ..runtime import nonzero, ratio, reduce_like, size, unreduce
+from ..runtime import element_count, ratio, reduce_like, safe_divisor, unreduce
 from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
                                   nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad)
@@ -28,23 +28,23 @@ def unreduce_rule(result, grad, target, axis, keepdims):
     d[grad] = reduce_like(d[result], grad, axis, keepdims)
 
 
-@adjoint(nonzero)  # value itself wherever it has a derivative (it moves only the point 0)
-def nonzero_rule(result, value):
+@adjoint(safe_divisor)  # value itself wherever it has a derivative (it moves only the point 0)
+def safe_divisor_rule(result, value):
     d[value] = d[result]
 
 
-nondifferentiable(size, ratio, why="it counts elements")
+nondifferentiable(element_count, ratio, why="it counts elements")
 
 
 # ---- sums and means ------------------------------------------------------------------------------
 
 
-@adjoint(np.sum, new_array=True, rank="reduction", shape="constants")
+@adjoint(np.sum, aliases={"a": "x"}, new_array=True, rank="reduction", shape="constants")
 def sum(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = unreduce(d[result], x, axis, keepdims)
 
 
-@tangent(np.sum)
+@tangent(np.sum, aliases={"a": "x"})
 def sum_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
     # (an `if` not decided when the rule is compiled takes its last else: the rank is tested on its own)
     if axis is None and keepdims == False:  # noqa: E712
@@ -58,12 +58,12 @@ def sum_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
         d[result] = np.sum(d[x], axis=axis, keepdims=keepdims)
 
 
-@adjoint(np.mean, new_array=True, rank="reduction", shape="constants")
+@adjoint(np.mean, aliases={"a": "x"}, new_array=True, rank="reduction", shape="constants")
 def mean(result, x, axis=None, dtype=None, out=None, keepdims=False):
-    d[x] = unreduce(d[result] * ratio(size(result), size(x)), x, axis, keepdims)
+    d[x] = unreduce(d[result] * ratio(element_count(result), element_count(x)), x, axis, keepdims)
 
 
-@tangent(np.mean)
+@tangent(np.mean, aliases={"a": "x"})
 def mean_tangent(result, x, axis=None, dtype=None, out=None, keepdims=False):
     # (an `if` not decided when the rule is compiled takes its last else: the rank is tested on its own)
     if axis is None and keepdims == False:  # noqa: E712
@@ -181,12 +181,12 @@ method("max", np.max)
 method("min", np.min)
 
 # ---- variance and standard deviation -----------------------------------------------------------------
-# N = size(x) / size(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
+# N = element_count(x) / element_count(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
 
 
 @adjoint(np.var, aliases={"a": "x", "correction": "ddof"}, new_array=True, shape="constants")
 def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    d[x] = unreduce(d[result] * ratio(2, ratio(size(x), size(result)) - ddof), x, axis, keepdims) * (
+    d[x] = unreduce(d[result] * ratio(2, ratio(element_count(x), element_count(result)) - ddof), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
 
 
@@ -197,24 +197,24 @@ def var_tangent(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
         d[result] = 2 * (d[x] * (x - x.mean())).mean()
     else:
         d[result] = np.sum(d[x] * (x - np.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) * ratio(
-            2, ratio(size(x), size(result)) - ddof)
+            2, ratio(element_count(x), element_count(result)) - ddof)
 
 
 @adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True, shape="constants")
 def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     # (where std is 0, x - mean is 0 too: the gradient there is 0, not 0/0)
-    d[x] = unreduce(d[result] / (nonzero(result) * (ratio(size(x), size(result)) - ddof)), x, axis, keepdims) * (
-        x - np.mean(x, axis=axis, keepdims=True))
+    d[x] = unreduce(d[result] / (safe_divisor(result) * (ratio(element_count(x), element_count(result)) - ddof)),
+                    x, axis, keepdims) * (x - np.mean(x, axis=axis, keepdims=True))
 
 
 # d std = d var / (2 std); 0 where std is 0, as the gradient is.
 @tangent(np.std, aliases={"a": "x", "correction": "ddof"})
 def std_tangent(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     if axis is None and keepdims == False and ddof == 0 and ndim(x) >= 1:  # noqa: E712
-        d[result] = (d[x] * (x - x.mean())).mean() / nonzero(result)
+        d[result] = (d[x] * (x - x.mean())).mean() / safe_divisor(result)
     else:
         d[result] = np.sum(d[x] * (x - np.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (
-            nonzero(result) * (ratio(size(x), size(result)) - ddof))
+            safe_divisor(result) * (ratio(element_count(x), element_count(result)) - ddof))
 
 
 method("var", np.var)
