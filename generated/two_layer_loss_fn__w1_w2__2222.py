@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9b3b53b2d8f81daf656b3ef233c9821dae9450447de6416f0980738bd9268b2d
+# sourcegrad-key: fd15e93f3f4a2d7ff14ecb041d24e01bbc897ccc5a1b7cfec7fa2f5db0c73a63
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

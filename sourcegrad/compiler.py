@@ -20,7 +20,7 @@ from pathlib import Path
 from . import ir
 from .version import __version__
 from .analysis.memory import MemoryPlan, plan_memory
-from .analysis.shapes import row_loops
+from .analysis.shapes import refuse_shared_updates, row_loops
 from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
@@ -132,13 +132,20 @@ class Frontend:
                                   "@sourcegrad.differentiate and apply the decorator's change yourself.".strip()) from None
         self.resolver = Resolver(self.src.fn)
 
+    def normal_form(self, ranks: dict) -> ir.Function:
+        """The function in normal form for these argument kinds; refused here if it updates in place a value
+        another name may hold (known only once every statement is normalised)."""
+        fn_ir = normalize(self.src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
+        refuse_shared_updates(fn_ir)
+        return fn_ir
+
     def compile(self, wrt, ranks: dict, generated_dir=None, mode="reverse") -> Compiled:
         """The gradient for these argument ranks (mode "reverse"), or the derivative along tangents of the wrt
         arguments (mode "forward", `sourcegrad.jvp`): from its file in generated/ where one is current."""
         load_optional_rules()  # scipy's rules, once the program has imported scipy
         forward_mode = mode == "forward"
         src = self.src
-        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
+        fn_ir = self.normal_form(ranks)
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
@@ -241,7 +248,7 @@ class Frontend:
         writes it, the same after simplification, the memory plan, and the generated function."""
         load_optional_rules()
         src = self.src
-        fn_ir = normalize(src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
+        fn_ir = self.normal_form(ranks)
         backend = _backend_name(fn_ir)
         argument_ranks = {name: values.rank(d) for name, d in ranks.items()}
         rev = reverse(fn_ir, src, wrt, argument_ranks, backend)

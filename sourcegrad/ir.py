@@ -164,6 +164,20 @@ def bound_names(stmt, counters=True):
     return []
 
 
+def surely_bound(body, bound=()):
+    """The names surely bound once body has run, given those bound before it: an `if` adds what both of its
+    paths bind, a loop what its test binds (a `for` loop may run no iteration, a `while` loop's test runs once)."""
+    bound = set(bound)
+    for stmt in body:
+        if isinstance(stmt, If):
+            bound = surely_bound(stmt.body, bound) & surely_bound(stmt.orelse, bound)
+        elif isinstance(stmt, Loop):
+            bound = surely_bound(stmt.test_body, bound)
+        else:
+            bound |= set(bound_names(stmt))
+    return bound
+
+
 def blocks(stmt):
     """The statement lists nested directly in a compound statement."""
     if isinstance(stmt, If):
@@ -196,6 +210,9 @@ class Function:
     callees: list = field(default_factory=list)  # (globals, attribute chain, helper): how an inlined helper was reached
     kinds: dict = field(default_factory=dict)  # name -> what is known of its value (frontend.values)
     closure_cells: dict = field(default_factory=dict)  # generated code's name for a closure variable -> its cell, read live
+    # (name, SourcegradError) for each `name op= v` where name may hold an array another name holds: the error
+    # stands unless name surely holds an integer (analysis.shapes.refuse_shared_updates), which nothing shares
+    shared_updates: list = field(default_factory=list)
 
     @property
     def returned(self) -> Return:

@@ -179,6 +179,34 @@ def test_checkpointed_loop_has_forward_mode_and_hessian_vector_products(tmp_path
     np.testing.assert_allclose(f.hvp(args, v), g.hvp(args, v), rtol=1e-10, atol=1e-12)
 
 
+def returns_the_loops_state(x, n):
+    s = 0.0
+    for t in sourcegrad.checkpoint(range(n), snapshots=1):
+        s = s + np.sin(x * t).sum()
+    return s
+
+
+def returns_a_count_as_aux(x, n):
+    s, count = 0.0, 0.0
+    for t in sourcegrad.checkpoint(range(n), snapshots=2):
+        s = s + (x * x).sum() * t
+        count = count + 1.0
+    return s, count
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_a_value_the_checkpointed_loop_leaves_is_returned_as_the_forward_pass_left_it(n, tmp_path):
+    # the backward pass runs the loop's iterations again, rebinding its names; the value returned is the first run's
+    x = np.array([0.3, -0.7, 1.1])
+    f = sourcegrad.differentiate(returns_the_loops_state, generated_dir=tmp_path)
+    value, gradient = f.value_and_grad(x, n)
+    assert value == pytest.approx(returns_the_loops_state(x, n), rel=1e-14, abs=0)
+    assert sourcegrad.check_grad(f, x, n)
+    g = sourcegrad.differentiate(returns_a_count_as_aux, has_aux=True, generated_dir=tmp_path)
+    (value, count), _ = g.value_and_grad(x, n)
+    assert (value, count) == returns_a_count_as_aux(x, n)
+
+
 def test_checkpoint_is_the_range_itself_when_the_function_runs_as_python():
     assert list(sourcegrad.checkpoint(range(3), snapshots=2)) == [0, 1, 2]
     with pytest.raises(TypeError, match="takes a range"):

@@ -1278,6 +1278,95 @@ def enumerate_wrt(X, w):
 case(enumerate_wrt, ("X", "w"), randn(4, 3), randn(3))
 
 
+def bound_on_one_path_read_under_the_same_test(x, use_sin):
+    # y exists only where use_sin holds; the backward pass sets d_y to zeros on the other path too
+    if use_sin:
+        y = np.sin(x)
+    out = x.sum()
+    if use_sin:
+        out = out + (y * x).sum()
+    return out
+
+
+case(bound_on_one_path_read_under_the_same_test, ("x",), randn(3), True, id="bound_on_one_path-taken")
+case(bound_on_one_path_read_under_the_same_test, ("x",), randn(3), False, id="bound_on_one_path-not_taken")
+
+
+def one_of_two_names_bound_then_returned(x):
+    if x[0] > 0:
+        a = np.sin(x)
+    else:
+        b = np.cos(x) * 2.0
+    if x[0] > 0:
+        return (a * x).sum()
+    return (b * b).sum()
+
+
+case(one_of_two_names_bound_then_returned, ("x",), np.abs(randn(3)) + 0.1, id="one_of_two_names-first")
+case(one_of_two_names_bound_then_returned, ("x",), -np.abs(randn(3)) - 0.1, id="one_of_two_names-second")
+
+
+def walks_reversed_and_iter(X, w, params):
+    # reversed() and iter() give iterators, walked once; the backward pass walks the same items again
+    s = 0.0
+    for i in reversed(range(X.shape[0])):
+        s = s * 0.5 + np.sum(X[i] * w)
+    for row in reversed(X):
+        s = s * 0.5 + np.sum(np.sin(row))
+    for j, row in enumerate(iter(X)):
+        s = s + np.sum(row * w) * j
+    for key in reversed(params):
+        s = s * 0.5 + np.sum(params[key] * w)
+    return s
+
+
+case(walks_reversed_and_iter, ("X", "w", "params"), randn(4, 3), randn(3), {"a": randn(3), "b": randn(3)})
+
+
+def counts_down_with_an_augmented_integer(x, w):
+    # i holds an integer on every path (an item of x.shape, len, literals): `i -= 1` rebinds it, sharing nothing
+    i = x.shape[0] - 1
+    s = 0.0
+    while i >= 0:
+        s = s * 0.5 + x[i] * w
+        i -= 1
+    j = len(x)
+    j -= 2
+    k = x.ndim
+    k *= 2
+    return s + x[j] * k
+
+
+case(counts_down_with_an_augmented_integer, ("x", "w"), randn(4), 0.7)
+
+
+def reads_what_the_previous_iteration_bound(x, n):
+    # prev exists from the second iteration on; the first does not read it
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s = s + np.sum(prev * x)
+        prev = np.sin(x * (i + 1))
+    return s
+
+
+case(reads_what_the_previous_iteration_bound, ("x",), randn(3), 4, id="previous_iteration-4")
+case(reads_what_the_previous_iteration_bound, ("x",), randn(3), 1, id="previous_iteration-1")
+
+
+def enumerate_from_a_start(X, w):
+    # the counter starts at start=, by keyword or by position, in the backward pass as in the forward one
+    s = 0.0
+    for i, row in enumerate(X, start=2):
+        s = s + np.sum(row * w) * i
+    for j, row in enumerate(X, 3):
+        s = s + np.sum(np.sin(row)) * j
+    return s + np.sum(np.stack([row * k for k, row in enumerate(X, start=1)]))
+
+
+case(enumerate_from_a_start, ("X", "w"), randn(4, 3), randn(3))
+
+
 def zip_two_wrt(A, B):
     # Each row of A is used twice in its iteration.
     s = 0.0

@@ -327,6 +327,14 @@ def out_by_position_then_in_place(x):
     return np.sum(z * z)
 
 
+def in_place_on_a_name_an_integer_on_one_path_only(x):
+    i = len(x)
+    if x[0] > 0:
+        i = x  # an integer is never shared, but here i may hold the caller's array
+    i += 1
+    return np.sum(i * x)
+
+
 REFUSED_RATHER_THAN_WRONG = [
     (appended_to_a_list_another_name_holds, r"`outs.append\(...\)` would change a list that another name may also hold"),
     (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
@@ -340,6 +348,7 @@ REFUSED_RATHER_THAN_WRONG = [
     (out_of_a_method_by_position, "with `out=`: the result is written into that array as well"),
     (copy_false_by_position_then_in_place, "would change an array that another name may also hold"),
     (out_by_position_then_in_place, "would change an array that another name may also hold"),
+    (in_place_on_a_name_an_integer_on_one_path_only, "would change an array that another name may also hold"),
 ]
 
 

@@ -297,7 +297,7 @@ def network_loss(w, x, nonlinearity=np.tanh):
     hidden = nonlinearity(x @ w)
     if np.sum(hidden) > 0:
         hidden = dense(x, w) * hidden
-    return np.sum(hidden ** 2) + np.sum(dense(x, w, act=relu_helper))
+    return np.sum(hidden ** 2) + np.sum(dense(x, w, act=relu_helper)) + np.sum(dense(x, w, act=np.sin))
 
 
 @pytest.mark.parametrize("nonlinearity", [None, np.sin, relu_helper],

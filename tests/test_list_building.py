@@ -65,6 +65,13 @@ def appends_to_a_copy_of_a_parameter(ws, x):
     return sum(np.sum(w * w) for w in ws)
 
 
+def writes_an_item_then_appends(ws, x):
+    ws = list(ws)
+    ws[0] = ws[0] * 2.0  # a new version of the function's own list: still its own to append to
+    ws.append(ws[1] * x)
+    return np.sum(np.concatenate(ws) ** 2)
+
+
 def collect(h, w):
     outs = []
     for _ in range(2):
@@ -93,6 +100,7 @@ APPEND_CASES = [
     (appends_in_branches, ("x",), (vector(), 4)),
     (extends_with_a_display_and_a_tuple, ("x", "w"), (vector(), vector())),
     (appends_to_a_copy_of_a_parameter, ("ws", "x"), ([vector(), vector()], vector())),
+    (writes_an_item_then_appends, ("ws", "x"), ([vector(), vector()], vector())),
     (appends_inside_a_helper, ("h", "w"), (matrix(2, 3), matrix(3, 3) * 0.5)),
     (appends_then_adds_and_repeats, ("x",), (vector(),)),
 ]

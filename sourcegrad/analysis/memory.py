@@ -132,6 +132,15 @@ def aliased_names(expr, backend, is_new):
     return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)} - {backend}
 
 
+def _zeros_of_a_name(value, backend):
+    """v, where value is `xp.zeros_gradient(v)`, else None."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "zeros_gradient" \
+            and isinstance(value.func.value, gast.Name) and value.func.value.id == backend \
+            and len(value.args) == 1 and isinstance(value.args[0], gast.Name):
+        return value.args[0].id
+    return None
+
+
 class MemoryPlan:
     """What the generated function keeps, for one reverse function.
 
@@ -180,6 +189,14 @@ class MemoryPlan:
                             self._unset[site.top_index].append(name)
             if names:
                 self._saved[key] = names
+        # The backward pass sets d_v to zeros in v's shape where a path (or an iteration) leaves it unset; on a
+        # path that never bound v nothing reads d_v, but zeros_gradient(v) must not fail there: such a v starts
+        # as None (zeros_gradient(None) is 0.0).
+        surely = ir.surely_bound(fn.body, set(fn.params) | set(fn.kwonly))
+        for node in walk(rev.backward):
+            name = _zeros_of_a_name(node.value, rev.backend) if isinstance(node, AdjointStatement) else None
+            if name is not None and name not in surely and name not in self._unset.setdefault(0, []):
+                self._unset[0].append(name)
         self.used = bool(self._saved)
 
     def loop_saves(self, loop):
@@ -242,13 +259,16 @@ class MemoryPlan:
         return expr is not None and bool(set(ir.names_in(expr)) & self._backward_writes())
 
     def _backward_writes(self):
-        """Primal names the backward code rebinds: restored from the tape, or walked again by a reverse loop."""
+        """Primal names the backward code rebinds: restored from the tape, walked again by a reverse loop, or
+        computed again by a checkpointed loop's iterations (its states restored, its body run once more)."""
         names = set()
         for node in walk(self.rev.backward):
             if isinstance(node, Restore) and self.saves(node.site, node.name):
                 names.add(node.name)
             elif isinstance(node, ReverseLoop) and node.loop.kind == "for":
                 names |= set(target_names(node.loop.target))
+                if node.checkpoint is not None:
+                    names |= {n for s in ir.walk(node.loop.body) for n in ir.bound_names(s)}
         return names
 
     def rank_of(self, name):

@@ -300,9 +300,19 @@ def _is_int_constant(atom):
 _INTEGER_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod)
 
 
+def refuse_shared_updates(fn: ir.Function):
+    """Raise the error of the first `name op= v` of fn that may change an array another name holds: one whose
+    name does not surely hold an integer (an integer is never shared: `i -= 1` rebinds i in Python too)."""
+    integers = _integer_names(fn)
+    for name, error in fn.shared_updates:
+        if name not in integers:
+            raise error
+
+
 def _integer_names(fn: ir.Function) -> set:
     """Names that surely hold an integer, never a bool: a `range` loop's counter, enumerate's index, an int
-    literal, len(), and +, -, *, // and % of those, at every place the name is bound. Only these index an array
+    literal, len(), an array's .ndim, .size and an item of its .shape, and +, -, *, // and % of those, at
+    every place the name is bound. Only these index an array
     as an integer does. A parameter is never among them: the call's key (each argument's rank) does not tell
     a 0-d bool array or np.True_ from an integer."""
     bindings = {}  # name -> the statements binding it, or None where one binds it otherwise
@@ -320,12 +330,18 @@ def _integer_names(fn: ir.Function) -> set:
         if isinstance(stmt, ir.Assign):
             if stmt.primitive is COPY or stmt.primitive in _INTEGER_ARITHMETIC:
                 return not stmt.kwargs and integer_atoms(stmt.args, names)
-            return stmt.primitive is len
+            if stmt.primitive == SUBSCRIPT:  # `x.shape[0]`
+                shape, index = stmt.args[0], stmt.args[1]
+                return isinstance(shape, gast.Name) and shape.id in shapes and _is_int_constant(index)
+            return stmt.primitive is len or _attribute_of_an_array(stmt, ("ndim", "size"), fn.kinds)
         if isinstance(stmt, ir.Loop) and stmt.kind == "for":  # the ints _loop_target_ranks gives rank 0
             kind, targets, _ = _loop_header(stmt)
             return kind == "range" or kind == "enumerate" and len(targets) == 2 and targets[0] == name
         return False  # an unpacking, a while loop's counter, anything else
 
+    # names bound only to an array's shape (a tuple of ints)
+    shapes = {name for name, stmts in bindings.items()
+              if stmts is not None and all(_attribute_of_an_array(s, ("shape",), fn.kinds) for s in stmts)}
     # the largest set closed under the rules: `i = 0` then `i = i + 1` in a loop keeps i an integer
     names = {name for name, stmts in bindings.items() if stmts is not None}
     changed = True
@@ -336,6 +352,14 @@ def _integer_names(fn: ir.Function) -> set:
                 names.discard(name)
                 changed = True
     return names
+
+
+def _attribute_of_an_array(stmt, attributes, kinds):
+    """Whether stmt binds `x.<attribute>` for one of attributes, x known to be an array (its kind a rank): another
+    object's attribute of that name may be anything."""
+    return isinstance(stmt, ir.Assign) and isinstance(stmt.primitive, ir.Method) and not stmt.primitive.is_call \
+        and stmt.primitive.name in attributes and isinstance(stmt.args[0], gast.Name) \
+        and isinstance(kinds.get(stmt.args[0].id), int)
 
 
 def _names_read(stmt):

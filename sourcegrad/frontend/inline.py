@@ -137,6 +137,12 @@ class Inliner:
             if isinstance(value, gast.Name) and value.id not in callers_names \
                     and values.is_function(normalizer.references.get(value.id)):
                 value = normalizer.references[value.id]  # `layer(x, w, act=relu)`: a global function passed on
+            chain = attribute_chain(value) if isinstance(value, gast.Attribute) else None
+            if chain is not None and chain[0] not in callers_names and chain[0] not in normalizer.names.current:
+                reached = normalizer.resolver.resolve_chain(chain)  # `layer(x, w, act=np.sin)`
+                if values.is_function(reached):
+                    normalizer.global_reference(chain, value)  # read as any global is: guarded, so a rebinding recompiles
+                    value = reached
             if values.is_function(value):  # `act=np.tanh`: a name the helper calls, standing for that function
                 bindings[name] = normalizer.names.fresh(name)
                 normalizer.kinds[bindings[name]] = values.describe(value)

@@ -28,6 +28,7 @@ import gast
 import numpy
 
 from .. import ir
+from ..errors import SourcegradError
 from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, JOIN_SEQUENCES, LOGICAL,
                   REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS)
 from . import control, naming, values
@@ -70,6 +71,8 @@ class _Normalizer:
         self.kinds = dict(kinds)  # name -> description of its value, where known (parameters, their parts)
         self.conflicting = set()  # names whose assignments disagree on their kind
         self.owned = set()  # names holding an array (or a list) this function made (a new one, not a view or an alias)
+        self.shared_updates = []  # ir.Function.shared_updates
+        self.loop_assigned = []  # the names each enclosing loop assigns, innermost last
         self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
         self.references = {}
         self.closure_cells = {}  # the generated code's name for a closure variable it reads -> the variable's cell
@@ -107,6 +110,7 @@ class _Normalizer:
             callees=self.inliner.callees,
             kinds=self.kinds,
             closure_cells=self.closure_cells,
+            shared_updates=self.shared_updates,
         )
         return function
 
@@ -148,8 +152,15 @@ class _Normalizer:
             # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
             # the same only when no other name holds that array: so h must hold an array this function made.
             name, symbol = stmt.target.id, _OP_SYMBOL[type(stmt.op)]
-            self.require_owned(name, stmt, f"`{name} {symbol}= ...`",
-                               f"Write `{name} = {name} {symbol} ...`, which makes a new array.")
+            try:
+                self.require_owned(name, stmt, f"`{name} {symbol}= ...`",
+                                   f"Write `{name} = {name} {symbol} ...`, which makes a new array.")
+            except SourcegradError as error:
+                if name not in self.names.current:  # a global or the enclosing function's: nothing to wait for
+                    raise
+                # `i -= 1` where i holds len(x) or another name's integer: no array is shared, known only once
+                # the whole function is normalised (every binding of i counts)
+                self.shared_updates.append((self.names.current[name], error))
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
@@ -273,6 +284,9 @@ class _Normalizer:
         branches and iterations agree on where a value lives; the reverse pass restores the values
         they overwrite from its tape."""
         newly = [user_name for user_name in _assigned_names(stmt) if self.names.pin(user_name)]
+        loop = isinstance(stmt, (gast.For, gast.While))
+        if loop:
+            self.loop_assigned.append(set(_assigned_names(stmt)))
         try:
             if isinstance(stmt, gast.If):
                 test = self.atom(stmt.test, hint=None)
@@ -289,6 +303,8 @@ class _Normalizer:
             else:
                 self.while_loop(stmt)
         finally:
+            if loop:
+                self.loop_assigned.pop()
             for user_name in newly:
                 self.names.unpin(user_name)
 
@@ -371,8 +387,9 @@ class _Normalizer:
                                      "list that another name holds by the next iteration",
                                      f"Make a new list where another name takes it: `{name} = list({name})`.")
             if node.target not in self.owned:
-                raise self.src.error(node.node, f"`{node.target} ...=` in a loop would change an array that another name "
-                                     "holds by the next iteration", f"Write `{node.target} = {node.target} + ...`.")
+                self.shared_updates.append((node.target, self.src.error(
+                    node.node, f"`{node.target} ...=` in a loop would change an array that another name holds by the "
+                               "next iteration", f"Write `{node.target} = {node.target} + ...`.")))
         self.owned &= owned_before  # the loop may run no iteration at all
         self.lists &= lists_before
         return body
@@ -388,11 +405,31 @@ class _Normalizer:
                 args.extend([self.sequence_atom(a, assigned) for a in map(_held, spread)] if spread is not None
                             else [self.sequence_atom(arg, assigned)])
             keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value, None)) for k in node.keywords]
+            if node.func.id == "enumerate" and len(args) == 1 and [k.arg for k in keywords] == ["start"]:
+                # enumerate(xs, start=k) as enumerate(xs, k): the one form the passes after this read
+                args, keywords = args + [keywords[0].value], []
             return gast.Call(func=ir.name(node.func.id), args=args, keywords=keywords)
         return self.sequence_atom(node, assigned)
 
+    def walked_again(self, node):
+        """A loop's sequence, node, as one the backward pass can walk again: an iterator is walked once, so
+        `iter(a)` is a itself and `reversed(a)` is a[::-1] (a dict's keys, last first); anything else as it is."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("reversed", "iter")
+                and len(node.args) == 1 and not node.keywords and node.func.id not in self.names.current
+                and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id)):
+            return node
+        inner = node.args[0]
+        if node.func.id == "iter":
+            return inner
+        held = ir.name(self.names.current[inner.id]) if isinstance(inner, gast.Name) and inner.id in self.names.current \
+            else None
+        if held is not None and isinstance(self.kind(held), tuple) and self.kind(held)[0] == "dict":
+            return gast.Tuple(elts=self.items_of(held, node)[::-1], ctx=gast.Load())  # its keys, last first
+        backwards = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+        return gast.copy_location(gast.Subscript(value=inner, slice=backwards, ctx=gast.Load()), node)
+
     def sequence_atom(self, node, assigned):
-        atom = self.atom(node, hint="sequence")
+        atom = self.atom(self.walked_again(node), hint="sequence")
         if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":  # `for k in d`: its keys
             atom = gast.Tuple(elts=self.items_of(atom, node), ctx=gast.Load())
         if isinstance(atom, (gast.List, gast.Tuple)):
@@ -436,6 +473,10 @@ class _Normalizer:
         if isinstance(expr, gast.Name):
             if expr.id in self.names.current:
                 return ir.name(self.names.current[expr.id])
+            if expr.id in self.names.pinned and any(expr.id in names for names in self.loop_assigned):
+                # what an earlier iteration bound (`prev`, read under `if i > 0` and assigned after): where no
+                # iteration has yet, the generated code raises UnboundLocalError as Python does
+                return ir.name(self.names.pinned[expr.id])
             if expr.id in self.assigned:  # Python would raise UnboundLocalError here, not read a global
                 raise self.src.error(expr, f"`{expr.id}` is read before it is assigned",
                                      "Assign it first (a local name never refers to the global of the same name).")
@@ -768,7 +809,8 @@ class _Normalizer:
         self.bind_kind(target, result_kind)
         operands = ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load()))
         is_list = self.is_list(new) or (primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE) and all(
-            self.is_list(a) for a in args if not (isinstance(a, gast.Constant) or self.kind(a) == 0)))
+            self.is_list(a) for a in args if not (isinstance(a, gast.Constant) or self.kind(a) == 0))) or (
+            primitive == SET_ITEM and self.is_list(args[0]))  # `xs[0] = v` of a list: a new list (xp.set_item copies)
         self.lists.discard(target)
         if is_list or primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE):
             # a new list (or, for `+` and `*` beside an array, a new array); its items are held by it too now
