@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 047d2f3d2dcd476a3d36b54c4f78784b6b3e6a20419ccd527b82d8b45604f30e
+# sourcegrad-key: 76a1f5a46322bc8dccbaf4991534b861e2790727d83474e6fd511be4016c8d08
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):

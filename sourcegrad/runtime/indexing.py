@@ -5,7 +5,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import array_namespace, as_array_like, float_dtype, helper, unbroadcast
+from .core import _sequence_error, array_namespace, as_array_like, broadcast_like, float_dtype, helper, unbroadcast
 
 
 @helper
@@ -279,6 +279,20 @@ def sequence_tail(grad, tail):
     if isinstance(grad, list):
         return list(grad[len(grad) - len(tail):])
     return unbroadcast(grad, tail)
+
+
+@helper
+def joined_tangent(result, head, tail, d_head, d_tail):
+    """The tangent of `result = head + tail` (None for a side without one): the tangents joined where the two
+    were lists or tuples, their sum at result's shape where numpy added them (an array on either side)."""
+    if isinstance(result, (list, tuple)):
+        return list(zeros_gradient(head) if d_head is None else d_head) + list(
+            zeros_gradient(tail) if d_tail is None else d_tail)
+    for operand, tangent in ((head, d_head), (tail, d_tail)):
+        if isinstance(tangent, list):  # a list of arrays with tangents, taken by numpy as one array
+            raise _sequence_error(operand)
+    total = d_head if d_tail is None else d_tail if d_head is None else d_head + d_tail
+    return broadcast_like(total, result)
 
 
 @helper

@@ -41,6 +41,7 @@ nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.s
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
                   why="its derivative is zero wherever it exists")
+nondifferentiable(zeros_gradient, why="it makes zeros in its argument's shape")  # a zero tangent, differentiated by hvp
 
 # ---- calls that always make a new array (besides ufuncs and the rules marked new_array=True) ----------
 

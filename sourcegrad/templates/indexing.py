@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT
 from ..runtime.indexing import (append_head_grad, append_tail_grad, column_stack_grad, dstack_grad, hstack_grad,
-                                index_grad, repeated_grad, sequence_head, sequence_tail, split_grad, take_along_axis_grad,
+                                index_grad, joined_tangent, repeated_grad, sequence_head, sequence_tail, split_grad, take_along_axis_grad,
                                 take_grad, unstack_grad, vstack_grad, without_index)
 from ..runtime import unbroadcast
 from .registry import adjoint, d, method, tangent
@@ -127,6 +127,13 @@ def append_tangent(result, x, values, axis=None):
 def join_sequences(result, x, y):
     d[x] = sequence_head(d[result], x)
     d[y] = sequence_tail(d[result], y)
+
+
+# forward mode's `outs + [h]` (its tangents joined, or added), differentiated again by hvp: linear in the tangents
+@adjoint(joined_tangent, zero_gradient=("result", "head", "tail"))
+def joined_tangent_rule(out, result, head, tail, d_head, d_tail):
+    d[d_head] = sequence_head(d[out], head)
+    d[d_tail] = sequence_tail(d[out], tail)
 
 
 @adjoint(REPEAT_SEQUENCE)

@@ -22,7 +22,7 @@ from .. import ir
 from ..analysis.activity import active_values, is_harmless, reads
 from ..analysis.shapes import ShapeFacts
 from ..frontend.source import FunctionSource
-from ..ir import COPY, SET_ITEM
+from ..ir import COPY, JOIN_SEQUENCES, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
 from .reverse import AdjointNames, StatementWalker, as_expression, backend_call, effect_error, no_gradient_through
@@ -108,7 +108,10 @@ class _Forward(StatementWalker):
         return None  # a constant, a slice, a global
 
     def zeros(self, name, origin):
-        return TangentStatement(self.names.get(name), backend_call(self.backend, "zeros_like", [ir.name(name)]), origin)
+        # zeros_gradient: a list's tangent is a list of zeros (`outs = []` before `outs.append(h)`), an array's an
+        # array of its shape and float dtype
+        return TangentStatement(self.names.get(name), backend_call(self.backend, "zeros_gradient", [ir.name(name)]),
+                                origin)
 
     def assignment(self, stmt):
         y = stmt.target
@@ -121,11 +124,23 @@ class _Forward(StatementWalker):
             value = self.tangent_of(stmt.args[0])
         elif stmt.primitive == SET_ITEM:
             value = self.set_item(stmt)
+        elif stmt.primitive is JOIN_SEQUENCES:
+            value = self.joined(stmt)
         else:
             value = self.contributions(stmt)
         if value is None:  # a value made without active inputs, `acc = np.zeros_like(w)`: its tangent is zero
             return [self.zeros(y, stmt.origin)]
         return [TangentStatement(self.names.get(y), value, stmt.origin)]
+
+    def joined(self, stmt):
+        """`outs + [h]`: lists joined, or (an array on a side) numpy's sum; xp.joined_tangent tells which when
+        it runs, as the reverse pass's sequence_head and sequence_tail do."""
+        tangents = [self.tangent_of(a) for a in stmt.args]
+        if all(t is None for t in tangents):
+            return None
+        nothing = gast.Constant(value=None, kind=None)
+        return backend_call(self.backend, "joined_tangent", [ir.name(stmt.target), *map(as_expression, stmt.args),
+                                                             *(nothing if t is None else t for t in tangents)])
 
     def set_item(self, stmt):
         """`a[i] = v` makes a new version of a: its tangent is a's with v's written at i."""
