@@ -390,9 +390,7 @@ class DifferentiableFunction:
             value, tangent_out = compiled.function(xp, *positional, **keywords, **checked)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
-        if getattr(tangent_out, "flags", None) is not None and not tangent_out.flags.writeable:
-            tangent_out = tangent_out.copy()  # a broadcast view: the caller gets an array of its own
-        return value, tangent_out
+        return value, _owned_tangent(tangent_out, list(checked.values()))
 
     def hvp(self, primals, vectors, device=None):
         """The Hessian of f at primals times vectors (one per `wrt` argument, each of its argument's shape):
@@ -464,7 +462,7 @@ class DifferentiableFunction:
             key = _rank_key(args, kwargs)
             if key in table and table[key].current():
                 return table[key]
-            if self._frontend is None:
+            if self._frontend is None or self._frontend.stale():
                 self._frontend = Frontend(self.source_fn, self.has_aux)
             arguments = self._bind(args, kwargs)
             ranks = {name: _rank(value) for name, value in arguments.items()}
@@ -895,6 +893,26 @@ def _tangent_parameters(function, count, before_last=0):
     code = function.__code__
     end = code.co_argcount + code.co_kwonlyargcount - before_last
     return code.co_varnames[end - count:end]
+
+
+def _owned_tangent(tangent, inputs):
+    """jvp's output tangent, copied where it is a broadcast view or may share memory with a tangent the caller
+    gave (`return x`, `return x.T`: the generated code hands on the caller's array), as reverse mode's
+    gradients are: a change to one must not change the other."""
+    if isinstance(tangent, (tuple, list)):
+        return type(tangent)(_owned_tangent(t, inputs) for t in tangent)
+    if isinstance(tangent, dict):
+        return {k: _owned_tangent(t, inputs) for k, t in tangent.items()}
+    if getattr(tangent, "flags", None) is None:
+        return tangent
+    leaves = []
+    for t in inputs:
+        leaves.extend(t.values() if isinstance(t, dict) else t if isinstance(t, (tuple, list)) else [t])
+    module = array_module_for((tangent,), None)
+    if not tangent.flags.writeable or any(type(t) is type(tangent) and module.may_share_memory(tangent, t)
+                                          for t in leaves):
+        return tangent.copy()
+    return tangent
 
 
 def _primals_tuple(primals, fn, method):

@@ -131,6 +131,12 @@ class Frontend:
                                   f"{exc.hint or ''} Or decorate the undecorated function with "
                                   "@sourcegrad.differentiate and apply the decorator's change yourself.".strip()) from None
         self.resolver = Resolver(self.src.fn)
+        self.code = self.src.fn.__code__  # the code whose source was read
+
+    def stale(self) -> bool:
+        """Whether another code object was put in the function's place (`f.__code__ = g.__code__`) since its
+        source was read: then the source to read is another."""
+        return self.src.fn.__code__ is not self.code
 
     def normal_form(self, ranks: dict) -> ir.Function:
         """The function in normal form for these argument kinds; refused here if it updates in place a value
@@ -227,6 +233,8 @@ class Frontend:
         # The generated function takes the defaults the user's had when it was loaded: one rebound since
         # (`f.__defaults__ = (5.0,)`, or a keyword-only default changed in its dict) means loading it again,
         # and, where a default's rank changed, compiling for the new rank.
+        # So does another code object put in the function's place (`f.__code__ = g.__code__`): its source is read anew.
+        guards.append((AttributeNamespace(src.fn), "__code__", (), src.fn.__code__))
         if src.fn.__defaults__:
             guards.append((AttributeNamespace(src.fn), "__defaults__", (), src.fn.__defaults__))
         if src.fn.__kwdefaults__:

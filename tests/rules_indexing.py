@@ -36,6 +36,11 @@ def index_boolean_mask(x, w):
     return (picked * picked * 1.5).sum() + (x * w).sum()
 
 
+def index_0d_with_an_empty_tuple(x, w):
+    # x[()] of a 0-d array is a numpy scalar, and so may x's gradient be: it is added to, never written into
+    return (x[()] ** 2 * w).sum() + np.sum(x * x)
+
+
 def index_by_nonzero_positions(x, w):
     # np.nonzero and np.size are the user's numpy functions, whatever the runtime's helpers are called
     picked = x[np.nonzero(x > 0.1)]
@@ -179,6 +184,7 @@ TABLE = [
     Entry(SUBSCRIPT, index_tuple_with_slices, shapes([(3, 4)], [(3, 4, 2)])),
     Entry(SUBSCRIPT, index_none_and_ellipsis, shapes([(3, 4)], [(2, 3, 4)])),
     Entry(SUBSCRIPT, index_boolean_mask, shapes([(6,)], [(3, 4)])),
+    Entry(SUBSCRIPT, index_0d_with_an_empty_tuple, shapes([()])),
     Entry(SUBSCRIPT, index_by_nonzero_positions, shapes([(6,)], [(3, 4)])),
     Entry(SUBSCRIPT, index_repeated_integers, shapes([(4,)], [(4, 3)])),
     Entry(SUBSCRIPT, index_with_a_bool_literal, shapes([(4,), (4,)], [(2, 3), (3,)])),

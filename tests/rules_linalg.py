@@ -143,6 +143,10 @@ def einsum_matmul(x, y, w):
     return (np.einsum("ij,jk->ik", x, y) * w).sum()
 
 
+def einsum_number_times_vector(x, y, w):  # a Python number as an operand: the empty term
+    return (np.einsum(",i->i", x, y) * w).sum()
+
+
 def einsum_implicit(x, y, w):  # the output is the letters used once, sorted: 'ik'
     return (np.einsum("ij,jk", x, y) * w).sum()
 
@@ -533,6 +537,7 @@ TABLE = [
     # einsum
     # size-1 named axes broadcast as in arithmetic: the gradient is summed back, or spread over the other's size
     Entry(np.einsum, einsum_matmul, shapes([(3, 4), (4, 5)], [(3, 1), (4, 5)], [(3, 4), (1, 5)])),
+    Entry(np.einsum, einsum_number_times_vector, shapes([SCALAR, (3,)], [(), (3,)])),
     Entry(np.einsum, einsum_implicit, shapes([(3, 4), (4, 5)])),
     Entry(np.einsum, einsum_batched, shapes([(2, 3, 4), (2, 4, 5)])),
     Entry(np.einsum, einsum_trace, shapes([(4, 4)])),

@@ -467,6 +467,84 @@ def test_rebinding_a_functions_defaults_recompiles():
     np.testing.assert_allclose(g.grad(w), 4.0 * np.cos(4.0 * w))
 
 
+def scales(z, k=2.0, *, shift=0.0):
+    return k * z + shift
+
+
+def calls_scales(w):
+    return np.sin(scales(w)).sum()
+
+
+def test_rebinding_a_helpers_defaults_recompiles():
+    w = rng.standard_normal(3)
+    f = sourcegrad.differentiate(calls_scales)
+    try:
+        np.testing.assert_allclose(f.grad(w), 2.0 * np.cos(2.0 * w))
+        scales.__defaults__ = (5.0,)  # written into the gradient as a literal: compiled again
+        np.testing.assert_allclose(f.grad(w), 5.0 * np.cos(5.0 * w))
+        scales.__kwdefaults__["shift"] = 1.0
+        assert f.value_and_grad(w)[0] == pytest.approx(np.sin(5.0 * w + 1.0).sum())
+    finally:
+        scales.__defaults__, scales.__kwdefaults__ = (2.0,), {"shift": 0.0}
+
+
+class Layer:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self):
+        return np.tanh(self.w)
+
+
+def sine_forward(self):
+    return np.sin(self.w)
+
+
+def layer_loss(layer):
+    return layer.forward().sum()
+
+
+def test_a_method_put_in_its_class_in_place_of_another_recompiles():
+    layer = Layer(rng.standard_normal(3))
+    f = sourcegrad.differentiate(layer_loss)
+    tanh_forward = Layer.forward
+    try:
+        np.testing.assert_allclose(f.grad(layer)["w"], 1.0 - np.tanh(layer.w) ** 2)
+        Layer.forward = sine_forward  # the instance and its class are as they were: only the method changed
+        value, gradient = f.value_and_grad(layer)
+        assert value == pytest.approx(np.sin(layer.w).sum())
+        np.testing.assert_allclose(gradient["w"], np.cos(layer.w))
+    finally:
+        Layer.forward = tanh_forward
+
+
+def tanh_of(z):
+    return np.tanh(z)
+
+
+def sine_of(z):
+    return np.sin(z)
+
+
+def sums_tanh_of(w):
+    return tanh_of(w).sum()
+
+
+def test_another_code_object_put_in_a_functions_place_recompiles():
+    w = rng.standard_normal(3)
+    helper_user, helper_code = sourcegrad.differentiate(sums_tanh_of), tanh_of.__code__
+    direct, direct_code = sourcegrad.differentiate(tanh_of, wrt="z"), tanh_of.__code__
+    try:
+        np.testing.assert_allclose(helper_user.grad(w), 1.0 - np.tanh(w) ** 2)
+        np.testing.assert_allclose(direct.grad(w, grad_output=np.ones(3)), 1.0 - np.tanh(w) ** 2)
+        tanh_of.__code__ = sine_of.__code__  # the helper's and the differentiated function's own code
+        np.testing.assert_allclose(helper_user.grad(w), np.cos(w))
+        np.testing.assert_allclose(direct.grad(w, grad_output=np.ones(3)), np.cos(w))
+    finally:
+        tanh_of.__code__ = helper_code
+    assert helper_code is direct_code
+
+
 # ---- decorators: what a call runs is what is differentiated ------------------------------------------------
 
 

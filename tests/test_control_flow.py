@@ -1354,6 +1354,24 @@ case(reads_what_the_previous_iteration_bound, ("x",), randn(3), 4, id="previous_
 case(reads_what_the_previous_iteration_bound, ("x",), randn(3), 1, id="previous_iteration-1")
 
 
+def short_circuits_an_index_out_of_range(x, n):
+    # x[i] is read only where i < x.shape[0]: `and` and `or` evaluate an operand only where it decides
+    i = 0
+    s = 0.0
+    while i < x.shape[0] and x[i] > -1.0:
+        s = s + x[i] ** 2
+        i += 1
+    for j in range(x.shape[0] + 1):
+        if j >= n or x[j] < 0.0:
+            s = s + np.sin(x[j % x.shape[0]])
+    picked = (x[0] * 0.0) or (x[1] * 3.0)  # the operand that decides is the value, with its gradient
+    return s + picked
+
+
+case(short_circuits_an_index_out_of_range, ("x",), np.array([0.5, -0.3, 1.2]), 2, id="short_circuit-stops")
+case(short_circuits_an_index_out_of_range, ("x",), np.array([0.5, 0.3, 1.2]), 3, id="short_circuit-runs_out")
+
+
 def enumerate_from_a_start(X, w):
     # the counter starts at start=, by keyword or by position, in the backward pass as in the forward one
     s = 0.0

@@ -128,6 +128,18 @@ def rng_for(name):
     return np.random.default_rng(zlib.crc32(name.encode()))
 
 
+def enumerate_rows_from_a_start(X, w):
+    total = 0.0
+    for i, row in enumerate(X, start=2):
+        total = total + np.tanh(row @ w).sum() * i
+    return total
+
+
+def reads_a_dict_it_builds(x, w):
+    p = {"a": x * w, "b": np.sin(x)}
+    return np.sum(p["a"] ** 2) + np.sum(p["b"] * w)
+
+
 def lists_built_by_append_and_a_comprehension(x, w):
     outs = []
     h = x
@@ -158,6 +170,8 @@ CASES = [
      (1, 2)),
     (break_out_of_loop, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (nested_loops, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
+    (reads_a_dict_it_builds, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (enumerate_rows_from_a_start, lambda r: (r.standard_normal((4, 3)), 0.3 * r.standard_normal(3)), (0, 1)),
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
 ]
@@ -206,6 +220,31 @@ def test_jvp_keeps_float32(tmp_path):
     f = sourcegrad.differentiate(straight_line, wrt=("w", "b"), generated_dir=tmp_path)
     value, tangent = f.jvp((x, w, b), (np.ones_like(w), np.ones_like(b)))
     assert tangent.dtype == np.float32 and value.dtype == np.float32
+
+
+@pytest.mark.parametrize("fn", [accumulator_made_without_tangent, lists_built_by_append_and_a_comprehension,
+                                rows_of_an_argument])
+def test_jvp_keeps_float32_through_values_made_without_a_tangent(fn, tmp_path):
+    # `s = 0.0`, `outs = []`: their zero tangents must not widen the float32 ones they meet
+    rng = rng_for("float32" + fn.__name__)
+    args = tuple(a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in dict(
+        (c[0], c[1]) for c in CASES)[fn](rng))
+    f = sourcegrad.differentiate(fn, wrt=1, generated_dir=tmp_path)
+    value, tangent = f.jvp(args, np.ones_like(args[1]))
+    assert np.asarray(value).dtype == np.float32 and np.asarray(tangent).dtype == np.float32
+
+
+def transposed(x):
+    return x.T
+
+
+def test_jvp_hands_out_a_tangent_of_its_own_never_the_callers(tmp_path):
+    x, v = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    _, tangent = sourcegrad.differentiate(transposed, generated_dir=tmp_path).jvp((x,), v)
+    np.testing.assert_array_equal(tangent, v.T)
+    assert not np.shares_memory(tangent, v)
+    tangent[0, 0] = 5.0
+    assert v[0, 0] == 1.0
 
 
 def test_jvp_with_has_aux_returns_the_pair_as_the_value(tmp_path):

@@ -280,8 +280,11 @@ class MemoryPlan:
         """How an accumulation in place of `xp.index_grad(g, x, index)` (value) adds only g at index, into an
         array of our own, rather than a whole array: ("element", g, index) for `d_x[index] += g`, where index
         selects each position at most once; ("index_add", g, index) for `xp.index_add(d_x, index, g)`, which
-        adds repeated positions as often as they come; None when node is no such accumulation."""
+        adds repeated positions as often as they come; None when node is no such accumulation, or when x is 0-d
+        (`x[()]`: its gradient may be a numpy scalar, which takes no write; `d_x += ...` rebinds it)."""
         backend = self.rev.backend
+        if self.rank_of(node.target) == 0:
+            return None
         if not (node.accumulate and node.in_place and isinstance(value, gast.Call)
                 and isinstance(value.func, gast.Attribute) and value.func.attr == "index_grad"
                 and isinstance(value.func.value, gast.Name) and value.func.value.id == backend and len(value.args) == 3):

@@ -21,7 +21,7 @@ import numpy
 from .. import ir
 from . import control, values
 from .fence import check_helper
-from .resolve import CellNamespace, Resolver, describe, is_library_code, is_numpy_module, numpy_path
+from .resolve import AttributeNamespace, CellNamespace, Resolver, describe, is_library_code, is_numpy_module, numpy_path
 from .source import function_to_differentiate, read_function
 from .syntax import appended_list, attribute_chain, is_atom, walk_function_scope, written_names
 from ..templates import RULES, is_nondifferentiable
@@ -63,6 +63,8 @@ class Inliner:
                 return None  # unknown class, or an attribute of the object itself hides the class's method
             method = inspect.getattr_static(cls, func.attr, None)
             if isinstance(method, types.FunctionType) and not is_library_code(method):
+                # the class's method is written in: one put in its place (`Net.forward = other`) means recompiling
+                self.guard(AttributeNamespace(cls), (func.attr,), method)
                 return (method, func.value)
             return None
         if isinstance(func, gast.Name) and func.id in normalizer.names.current:
@@ -85,6 +87,24 @@ class Inliner:
             if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
                 self.callees.append((namespace, tuple(chain), normalizer.resolver.resolve_chain(chain)))
         return obj
+
+    def guard(self, namespace, chain, obj):
+        """A guard of the compiled gradient: namespace's chain must still reach obj when the gradient is reused
+        (once each, however often a helper is called)."""
+        def same(other):
+            if isinstance(other, AttributeNamespace) and isinstance(namespace, AttributeNamespace):
+                return other.obj is namespace.obj
+            return other is namespace
+        if not any(same(g) and c == tuple(chain) for g, c, _ in self.callees):
+            self.callees.append((namespace, tuple(chain), obj))
+
+    def guard_function(self, fn):
+        """Guards on what of fn is written into the gradient besides its source file: its code object (one put
+        in its place, `f.__code__ = g.__code__`, is other code) and its defaults (written in as literals)."""
+        for attribute in ("__code__", "__defaults__", "__kwdefaults__"):
+            self.guard(AttributeNamespace(fn), (attribute,), getattr(fn, attribute))
+        for name, value in (fn.__kwdefaults__ or {}).items():
+            self.guard(fn.__kwdefaults__, (name,), value)
 
     def inline(self, fn, call, into=None):
         """Write fn's body into the caller for this call; return the atom holding its result.
@@ -170,6 +190,7 @@ class Inliner:
         saved_locals = normalizer.local_functions
         if not local:  # a nested function's source is its enclosing function's, already in the key
             self.sources.append((fn.__qualname__, src.text, defaults))
+            self.guard_function(fn)
             normalizer.src, normalizer.resolver, normalizer.local_functions = src, Resolver(fn), {}
         else:
             normalizer.src = src

@@ -689,6 +689,8 @@ class _Normalizer:
         """
         expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
         expr = self.structures_as_displays(expr)
+        if isinstance(expr, gast.BoolOp) and not all(is_atom(v) for v in expr.values[1:]):
+            return self.short_circuit(expr, target, assigns)
         node = expr
         result_kind = None
         if isinstance(expr, gast.BinOp):
@@ -859,6 +861,28 @@ class _Normalizer:
         first = args[0] if args else None
         hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
         return new, obj, tuple(args), kwargs, hint, f"`{'.'.join(chain)}`"
+
+    def short_circuit(self, expr, target=None, assigns=None):
+        """`a and b` or `a or b` where b is a computation: b computed only where a leaves the result open, as
+        Python does (`i < n and x[i] > 0` reads x[i] only while i < n), each later operand inside an `if`; the
+        result is the operand that decided it, as Python's is."""
+        result = self.names.temporary("condition")
+        self.emit_copy(result, self.atom(expr.values[0], None), expr)
+        for value in expr.values[1:]:
+            test = ir.name(result)
+            if isinstance(expr.op, gast.Or):  # the next operand counts only where the result so far is false
+                test = ir.name(self.operation(gast.copy_location(gast.UnaryOp(op=gast.Not(), operand=_held(test)), expr)))
+            outer, self.block = self.block, []
+            try:
+                self.emit_copy(result, self.atom(value, None), value)
+            finally:
+                body, self.block = self.block, outer
+            self.emit(ir.If(test, body, [], self.origin, expr))
+        if assigns is not None or target is not None:
+            name = self.names.version(assigns) if assigns is not None else target
+            self.emit_copy(name, ir.name(result), expr)
+            return name
+        return result
 
     def returned_parts(self, stmt):
         """(what is differentiated, the auxiliary output or None) of the differentiated function's `return`."""

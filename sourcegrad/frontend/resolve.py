@@ -8,6 +8,7 @@ generated code then calls them through the array module it is handed.
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 import site
 import sys
@@ -70,15 +71,14 @@ class CellNamespace:
 
 class AttributeNamespace:
     """An object's attributes with the `get` of a namespace dict, so that a guard checks a function's
-    `__defaults__` (rebound after the gradient was compiled) the way it checks a global."""
+    `__code__` or `__defaults__`, or a class's method (rebound after the gradient was compiled), the way it
+    checks a global."""
 
-    __slots__ = ("obj",)
+    __slots__ = ("obj", "get")
 
     def __init__(self, obj):
         self.obj = obj
-
-    def get(self, name, default=None):
-        return getattr(self.obj, name, default)
+        self.get = functools.partial(getattr, obj)  # get(name, default): a call in C, on every call's guards
 
 
 def is_numpy_module(obj) -> bool:

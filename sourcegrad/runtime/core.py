@@ -101,7 +101,7 @@ def unbroadcast(grad, target):
     except AttributeError:  # a Python number on either side: shape ()
         pass
     if isinstance(target, (list, tuple)):
-        raise _sequence_error(target)
+        raise sequence_error(target)
     shape = getattr(target, "shape", ())
     grad_shape = getattr(grad, "shape", ())
     if grad_shape == shape:
@@ -129,7 +129,7 @@ def broadcast_like(tangent, result):
 def unreduce(grad, target, axis, keepdims):
     """Broadcast the gradient of a reduction over `axis` back to `target`'s shape."""
     if isinstance(target, (list, tuple)):
-        raise _sequence_error(target)
+        raise sequence_error(target)
     shape = getattr(target, "shape", ())
     if axis is not None and not keepdims:
         grad = as_array_like(grad, target)
@@ -142,7 +142,7 @@ def unreduce(grad, target, axis, keepdims):
     return _broadcast(grad, shape, target)
 
 
-def _sequence_error(target):
+def sequence_error(target):
     # A list met a rule written for arrays: numpy turned it into an array (np.sum of a list), or it is list
     # `+`/`*` on a list the compiler could not tell was one. Either way the items' gradients would be lost.
     kind = type(target).__name__

@@ -5,7 +5,7 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import _sequence_error, array_namespace, as_array_like, broadcast_like, float_dtype, helper, unbroadcast
+from .core import array_namespace, as_array_like, broadcast_like, float_dtype, helper, sequence_error, unbroadcast
 
 
 @helper
@@ -69,6 +69,16 @@ def index_add(out, index, grad):
     else:
         array_namespace(out).add.at(out, index, grad)
     return out
+
+
+@helper
+def zero_tangent(value):
+    """Forward mode's tangent of a value made without one (`s = 0.0`, `outs = []`): zeros_gradient's, but a
+    Python number's is the number 0.0, which numpy's weak promotion keeps from widening the float32 tangents
+    it meets later, as the Python number itself does."""
+    if isinstance(value, (int, float)):
+        return 0.0
+    return zeros_gradient(value)
 
 
 @helper
@@ -290,7 +300,7 @@ def joined_tangent(result, head, tail, d_head, d_tail):
             zeros_gradient(tail) if d_tail is None else d_tail)
     for operand, tangent in ((head, d_head), (tail, d_tail)):
         if isinstance(tangent, list):  # a list of arrays with tangents, taken by numpy as one array
-            raise _sequence_error(operand)
+            raise sequence_error(operand)
     total = d_head if d_tail is None else d_tail if d_head is None else d_head + d_tail
     return broadcast_like(total, result)
 

@@ -296,11 +296,12 @@ def _sum_stretched(grad, x):
     """grad at x's shape where einsum broadcast a size-1 axis: summed over the axes where x has size 1 and
     another operand stretched it; spread over the axes where x stretched another operand's size 1 (no
     other operand then carries that axis, so every position along it gets the same gradient)."""
-    stretched = tuple(i for i, n in enumerate(x.shape) if n == 1 and grad.shape[i] != 1)
+    shape = numpy.shape(x)  # a Python number's is ()
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
-    if grad.shape != x.shape:
-        grad = grad + _xp(grad).zeros(x.shape, dtype=grad.dtype)
+    if grad.shape != shape:
+        grad = grad + _xp(grad).zeros(shape, dtype=grad.dtype)
     return grad
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir import COMPARISON, Method
 from ..runtime import HELPERS, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
-from ..runtime.indexing import index_grad, zeros_gradient
+from ..runtime.indexing import index_grad, zero_tangent, zeros_gradient
 from .registry import attribute, describe, makes_new_arrays, method, nondifferentiable
 
 # ---- methods and attributes that share a function's rule ---------------------------------------------
@@ -41,14 +41,14 @@ nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.s
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
                   why="its derivative is zero wherever it exists")
-nondifferentiable(zeros_gradient, why="it makes zeros in its argument's shape")  # a zero tangent, differentiated by hvp
+nondifferentiable(zeros_gradient, zero_tangent, why="it makes zeros in its argument's shape")  # differentiated by hvp
 
 # ---- calls that always make a new array (besides ufuncs and the rules marked new_array=True) ----------
 
 makes_new_arrays(np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
                  np.arange, np.linspace, np.eye, np.identity)
 # runtime helpers the generated backward pass calls
-makes_new_arrays(zeros_gradient, index_grad, matmul_grad_left, matmul_grad_right, dot_grad_left, dot_grad_right)
+makes_new_arrays(zeros_gradient, zero_tangent, index_grad, matmul_grad_left, matmul_grad_right, dot_grad_left, dot_grad_right)
 
 # ---- runtime helpers: what they return, and what they read of their arguments ------------------------------
 

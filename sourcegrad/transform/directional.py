@@ -19,7 +19,7 @@ import gast
 import numpy
 
 from .. import ir
-from ..ir import BINARY_OPERATORS, COMPARISON, COPY, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS
+from ..ir import BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS
 from ..runtime import HELPERS
 from ..templates.registry import backend_function
 from .forward import ForwardFunction, TangentStatement
@@ -124,6 +124,11 @@ class _Flattener:
                       ir.Method(expr.attr, is_call=False), (receiver,), {}, f"`.{expr.attr}`")
         elif isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute):
             self.call(target, expr, base)
+        elif isinstance(expr, gast.Dict):  # a dict literal's tangent, `{"a": t_a, "b": t_b}`
+            keys = gast.Tuple(elts=list(expr.keys), ctx=gast.Load())
+            entries = gast.Tuple(elts=[self.atom(v, base) for v in expr.values], ctx=gast.Load())
+            self.emit(target, gast.Dict(keys=list(keys.elts), values=list(entries.elts)), DICT_DISPLAY, (keys, entries),
+                      {}, "a dict literal")
         else:
             raise NotImplementedError(f"a tangent line holding {gast.dump(expr)}")
 

@@ -22,7 +22,7 @@ from .. import ir
 from ..analysis.activity import active_values, is_harmless, reads
 from ..analysis.shapes import ShapeFacts
 from ..frontend.source import FunctionSource
-from ..ir import COPY, JOIN_SEQUENCES, SET_ITEM
+from ..ir import COPY, DICT_DISPLAY, JOIN_SEQUENCES, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
 from .reverse import AdjointNames, StatementWalker, as_expression, backend_call, effect_error, no_gradient_through
@@ -108,9 +108,9 @@ class _Forward(StatementWalker):
         return None  # a constant, a slice, a global
 
     def zeros(self, name, origin):
-        # zeros_gradient: a list's tangent is a list of zeros (`outs = []` before `outs.append(h)`), an array's an
-        # array of its shape and float dtype
-        return TangentStatement(self.names.get(name), backend_call(self.backend, "zeros_gradient", [ir.name(name)]),
+        # a list's tangent is a list of zeros (`outs = []` before `outs.append(h)`), an array's an array of its
+        # shape and float dtype, a Python number's 0.0
+        return TangentStatement(self.names.get(name), backend_call(self.backend, "zero_tangent", [ir.name(name)]),
                                 origin)
 
     def assignment(self, stmt):
@@ -126,6 +126,11 @@ class _Forward(StatementWalker):
             value = self.set_item(stmt)
         elif stmt.primitive is JOIN_SEQUENCES:
             value = self.joined(stmt)
+        elif stmt.primitive is DICT_DISPLAY:  # `{"a": a, "b": b}`: the dict of their tangents, zeros where none
+            keys, entries = stmt.args
+            value = gast.Dict(keys=[as_expression(k) for k in keys.elts], values=[
+                self.tangent_of(e) or backend_call(self.backend, "zero_tangent", [as_expression(e)])
+                for e in entries.elts])
         else:
             value = self.contributions(stmt)
         if value is None:  # a value made without active inputs, `acc = np.zeros_like(w)`: its tangent is zero
@@ -230,8 +235,11 @@ class _Forward(StatementWalker):
             if d_sequence is None:
                 first.append(self.zeros(name, stmt.origin))
             elif counter is not None:  # `for i, row in enumerate(X)`: the row's tangent is d_X[i]
+                position = ir.name(counter)
+                if len(iterable.args) == 2:  # enumerate(X, start): d_X[i - start]
+                    position = gast.BinOp(left=position, op=gast.Sub(), right=as_expression(iterable.args[1]))
                 first.append(TangentStatement(self.names.get(name), gast.Subscript(
-                    value=d_sequence, slice=ir.name(counter), ctx=gast.Load()), stmt.origin))
+                    value=d_sequence, slice=position, ctx=gast.Load()), stmt.origin))
             else:
                 extra_targets.append(gast.Name(id=self.names.get(name), ctx=gast.Store(), annotation=None,
                                                type_comment=None))
@@ -251,7 +259,7 @@ def _header_pairs(target, iterable):
     if call is None and isinstance(target, gast.Name):
         return [(target.id, iterable)]
     if call == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
-            and isinstance(target.elts[1], gast.Name) and len(iterable.args) == 1 and not iterable.keywords:
+            and isinstance(target.elts[1], gast.Name) and len(iterable.args) in (1, 2) and not iterable.keywords:
         return [(target.elts[1].id, iterable.args[0])]
     if call == "zip" and isinstance(target, gast.Tuple) and len(target.elts) == len(iterable.args) \
             and all(isinstance(t, gast.Name) for t in target.elts) and not iterable.keywords:
