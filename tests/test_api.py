@@ -225,6 +225,8 @@ def test_non_scalar_output_needs_an_output_gradient():
     np.testing.assert_allclose(f.grad(w, grad_output=seed), 2 * w * seed)
     with pytest.raises(SourcegradError, match="output gradient has shape"):
         f.grad(w, grad_output=np.ones(3))
+    with pytest.raises(SourcegradError, match=r"output gradient is a list, the output an array of shape \(4,\)"):
+        f.grad(w, grad_output=seed.tolist())
 
 
 def test_size_one_output_is_a_scalar():
@@ -516,6 +518,43 @@ def test_a_method_put_in_its_class_in_place_of_another_recompiles():
         np.testing.assert_allclose(gradient["w"], np.cos(layer.w))
     finally:
         Layer.forward = tanh_forward
+
+
+class Squasher:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, w):
+        return np.tanh(w * self.scale)
+
+
+class SineSquasher(Squasher):
+    def forward(self, w):
+        return np.sin(w * self.scale)
+
+
+squasher = Squasher(2.0)
+
+
+def calls_a_global_objects_method(w):
+    return squasher.forward(w).sum()
+
+
+def test_a_method_of_a_module_level_object_is_differentiated_and_follows_the_object():
+    global squasher
+    w = rng.standard_normal(3)
+    f = sourcegrad.differentiate(calls_a_global_objects_method)
+    np.testing.assert_allclose(f.grad(w), 2.0 * (1.0 - np.tanh(2.0 * w) ** 2))
+    kept = squasher
+    try:
+        squasher.scale = 3.0  # data the method reads when the gradient runs
+        np.testing.assert_allclose(f.grad(w), 3.0 * (1.0 - np.tanh(3.0 * w) ** 2))
+        squasher = Squasher(0.5)  # another object
+        np.testing.assert_allclose(f.grad(w), 0.5 * (1.0 - np.tanh(0.5 * w) ** 2))
+        squasher.__class__ = SineSquasher  # the same object, another class and method
+        np.testing.assert_allclose(f.grad(w), 0.5 * np.cos(0.5 * w))
+    finally:
+        squasher, kept.scale = kept, 2.0
 
 
 def tanh_of(z):

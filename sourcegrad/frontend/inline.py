@@ -73,7 +73,19 @@ class Inliner:
         chain = attribute_chain(func)
         if chain is None or chain[0] in normalizer.names.current:
             return None
-        obj = _users_function(normalizer.resolver.resolve_chain(chain))
+        reached = normalizer.resolver.resolve_chain(chain)
+        if isinstance(reached, types.MethodType) and len(chain) > 1 and not isinstance(reached.__self__, type):
+            # `net.forward(w)`, net a global object: its class's method, with net (a constant here) as self
+            method = inspect.getattr_static(type(reached.__self__), chain[-1], None)
+            if method is not reached.__func__ or _users_function(method) is None:
+                return None
+            namespace = normalizer.resolver.globals if not normalizer.resolver.is_closure_variable(chain[0]) \
+                else CellNamespace(normalizer.resolver.cells[chain[0]])
+            self.guard(namespace, chain[:-1], reached.__self__)  # the same object, of the same class, whose
+            self.guard(namespace, (*chain[:-1], "__class__"), type(reached.__self__))  # method is the same
+            self.guard(AttributeNamespace(type(reached.__self__)), (chain[-1],), method)
+            return (method, func.value)
+        obj = _users_function(reached)
         if obj is None:
             return None
         # Rebinding this name (`act = other_act`, `layers.act = other_act`, or a closure's `act`) changes the code

@@ -50,6 +50,9 @@ def output_gradient(value, grad):
         if not shape:
             return 1.0  # a Python float keeps the output's dtype (numpy's weak scalar promotion)
         return array_namespace(value).ones_like(value)
+    if isinstance(grad, (list, tuple, dict)):  # a structure for an array: numpy's shape of it would mislead
+        raise OutputGradientError(f"the output gradient is a {type(grad).__name__}, the output an array of shape "
+                                  f"{shape}: pass an array of that shape")
     if getattr(grad, "shape", ()) != shape:
         raise OutputGradientError(f"the output gradient has shape {getattr(grad, 'shape', ())}, the output {shape}")
     return grad
