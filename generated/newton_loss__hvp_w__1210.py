@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7b8c83eab12d6b24bcbad79aeaba81a7ebdf7d367481a282e1d3bfb7da33ade3
+# sourcegrad-key: 3cc3d7307ca7b43eca154b38d3def9cf4b7735e612c3cf90626357f5d4504243
 # sourcegrad-checksum: d06d009aea1c8579ed2f61dd801f0cc94bfbf6941c1f9035ce3a8c3bfd07cb55
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

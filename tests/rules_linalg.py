@@ -447,6 +447,15 @@ def eigh_values(x, w):
     return (np.linalg.eigh(x)[0] * w).sum()
 
 
+def eigh_values_repeated(x, w):
+    # outer(x, x) + I has the eigenvalue 1 twice: only the values are read, so the gradient exists
+    return (np.linalg.eigh(np.outer(x, x) + np.eye(3))[0] * w).sum()
+
+
+def svd_values_repeated(x, w):
+    return (np.linalg.svd(np.outer(x, x) + np.eye(3))[1] * w).sum()
+
+
 def eigh_vectors(x, w):
     return (np.linalg.eigh(x)[1] * w).sum()
 
@@ -613,6 +622,8 @@ TABLE = [
     Entry(np.linalg.slogdet, slogdet_logabsdet, SQUARE, domain=well_conditioned),
     Entry(np.linalg.slogdet, slogdet_unpacked, shapes([(3, 3)]), domain=well_conditioned),
     Entry(np.linalg.eigh, eigh_values, SQUARE, domain=distinct_eigenvalues),
+    Entry(np.linalg.eigh, eigh_values_repeated, shapes([(3,)])),
+    Entry(np.linalg.svd, svd_values_repeated, shapes([(3,)])),
     Entry(np.linalg.eigh, eigh_vectors, SQUARE, domain=distinct_eigenvalues),
     Entry(np.linalg.eigh, eigh_upper, shapes([(3, 3)], [(2, 4, 4)]), domain=distinct_eigenvalues),
     Entry(np.linalg.eigh, eigh_unpacked, shapes([(3, 3)]), domain=distinct_eigenvalues),

@@ -557,6 +557,26 @@ def test_a_method_of_a_module_level_object_is_differentiated_and_follows_the_obj
         squasher, kept.scale = kept, 2.0
 
 
+class CallableLayer:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return np.tanh(x @ self.w)
+
+
+def calls_the_model_itself(model, x):
+    return np.sum(model(x) ** 2)  # its class's __call__, as model.forward(x) would be
+
+
+def test_calling_an_object_runs_its_classs_call_method_differentiated():
+    model, x = CallableLayer(rng.standard_normal((3, 2))), rng.standard_normal((4, 3))
+    report = sourcegrad.check_grad(calls_the_model_itself, model, x)
+    assert report, report
+    value, gradient = sourcegrad.differentiate(calls_the_model_itself).value_and_grad(model, x)
+    assert value == pytest.approx(calls_the_model_itself(model, x)) and set(gradient) == {"w"}
+
+
 def tanh_of(z):
     return np.tanh(z)
 

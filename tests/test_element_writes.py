@@ -58,6 +58,15 @@ def a_copy_of_the_argument_written(x):
     return np.sum(a ** 3)
 
 
+def sweeps_after_reading_its_length(b, u0):
+    # len(u) and u.shape are numbers: reading them shares no array, so u is still the function's own to write into
+    u = u0.copy()
+    for i in range(1, len(u) - 1):
+        u[i] = 0.5 * (u[i - 1] + u[i + 1] + b[i])
+    u[u.shape[0] - 1] = u[0] * b[0]
+    return np.sum(u * u)
+
+
 def writes_through_index_arrays_on_two_axes(x):
     # (0, 0) and (1, 0): two distinct positions, though each index array alone repeats a value
     z = np.zeros((2, 3))
@@ -75,6 +84,7 @@ CASES = [
     (written_with_a_computed_index, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (a_copy_of_the_argument_written, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (writes_through_index_arrays_on_two_axes, ("x",), (np.array([0.3, -0.4, 0.2]),)),
+    (sweeps_after_reading_its_length, ("b", "u0"), (np.array([0.3, -0.4, 0.2, 0.9, -0.1]), np.linspace(-1.0, 1.0, 5))),
 ]
 
 

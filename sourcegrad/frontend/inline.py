@@ -69,7 +69,15 @@ class Inliner:
             return None
         if isinstance(func, gast.Name) and func.id in normalizer.names.current:
             # a parameter holding a function (`nonlinearity=np.tanh`): the compiled gradient is for that function
-            return _users_function(normalizer.function_value(func))
+            function = _users_function(normalizer.function_value(func))
+            kind = normalizer.static_kind(func)
+            cls = values.class_of(kind)
+            if function is None and cls is not None and "__call__" not in values.instance_callables(kind):
+                method = inspect.getattr_static(cls, "__call__", None)  # `model(x)`: its class's __call__
+                if isinstance(method, types.FunctionType) and not is_library_code(method):
+                    self.guard(AttributeNamespace(cls), ("__call__",), method)
+                    return (method, func)
+            return function
         chain = attribute_chain(func)
         if chain is None or chain[0] in normalizer.names.current:
             return None

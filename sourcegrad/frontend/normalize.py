@@ -825,6 +825,8 @@ class _Normalizer:
         else:  # the result may be a view or an alias of any operand: those arrays are shared from now on
             if primitive in (SUBSCRIPT, builtins.len) and isinstance(args[0], gast.Name) and args[0].id in self.lists:
                 operands.remove(args[0].id)  # an item or a slice of a list, or its length: the list is not shared
+            if primitive is builtins.len or isinstance(primitive, ir.Method) and primitive in _DESCRIPTIONS:
+                operands = []  # a count or a shape: numbers, which share no array (`n = len(u)` before `u[i] = v`)
             self.owned.difference_update(operands)
             self.owned.discard(target)  # a name a loop or branch keeps may have held an array of ours before
         return target
@@ -1264,6 +1266,10 @@ def _slice_bounds(index):
             return None
         bounds.append(None if part is None else part.value)
     return tuple(bounds)
+
+
+# Attributes that describe an array (numbers and tuples of them) rather than hold its data
+_DESCRIPTIONS = frozenset(ir.Method(name, is_call=False) for name in ("shape", "ndim", "size", "dtype"))
 
 
 def _held(atom):

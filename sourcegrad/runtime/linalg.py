@@ -545,6 +545,12 @@ def _pair_reciprocals(values):
     return (1 - eye) / (differences + eye)
 
 
+def _reciprocals_times(reciprocals, m):
+    """reciprocals * m, 0 where m is 0: where only the values (eigen- or singular) carry a gradient, m is 0, and a
+    repeated value's infinite reciprocal must not turn that 0 into nan (their gradient exists)."""
+    return _xp(m).where(m == 0, 0, reciprocals * m)
+
+
 def _diagonal_matrix(values):
     return values[..., None, :] * _xp(values).eye(values.shape[-1], dtype=values.dtype)
 
@@ -583,7 +589,8 @@ def eigh_grad(grad, result, a, UPLO):
     """
     values, vectors = result
     values_grad, vectors_grad = (as_array_like(g, a) for g in grad)
-    inner = _diagonal_matrix(values_grad) + _pair_reciprocals(values) * (swap_last_axes(vectors) @ vectors_grad)
+    inner = _diagonal_matrix(values_grad) + _reciprocals_times(_pair_reciprocals(values),
+                                                               swap_last_axes(vectors) @ vectors_grad)
     symmetric_grad = vectors @ inner @ swap_last_axes(vectors)
     return from_triangle(symmetric_grad, upper=UPLO in ("U", "u"))
 
@@ -639,13 +646,13 @@ def svd_grad(grad, result, a, full_matrices, compute_uv, hermitian):
     ut_du = swap_last_axes(u) @ u_grad
     vt_dv = vh @ swap_last_axes(vh_grad)
     f = _pair_reciprocals(s * s)
-    j = f * (ut_du - swap_last_axes(ut_du))
-    k = f * (vt_dv - swap_last_axes(vt_dv))
+    j = _reciprocals_times(f, ut_du - swap_last_axes(ut_du))
+    k = _reciprocals_times(f, vt_dv - swap_last_axes(vt_dv))
     inner = j * s[..., None, :] + _diagonal_matrix(s_grad) + s[..., :, None] * k
     da = u @ inner @ vh
-    u_scaled = u_grad / s[..., None, :]  # grad_U S^-1
+    u_scaled = _reciprocals_times(1 / s[..., None, :], u_grad)  # grad_U S^-1
     da = da + (u_scaled - u @ (swap_last_axes(u) @ u_scaled)) @ vh
-    vh_scaled = vh_grad / s[..., :, None]  # S^-1 grad_V^T
+    vh_scaled = _reciprocals_times(1 / s[..., :, None], vh_grad)  # S^-1 grad_V^T
     return da + u @ (vh_scaled - (vh_scaled @ swap_last_axes(vh)) @ vh)
 
 
