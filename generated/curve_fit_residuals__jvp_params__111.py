@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e2c3c7bdf8ecbf701a6069d7b30219a23a233d4f097a2451e343828bca84569d
+# sourcegrad-key: 6ccae7d60d672332e3992ee859b0c41e0a2bc8731a7e7228f0cb7fab98b926c8
 # sourcegrad-checksum: 4a5504c4f4c3af8b2f8c5d47d69e16b5117e22ca180eb020f60cf9c6a3341110
 
 def residuals_jvp(xp, params, t, y, *, d_params):

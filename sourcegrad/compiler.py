@@ -75,7 +75,8 @@ class Compiled:
 
     def locate(self, error):
         """error, raised inside the generated code without a place (by a runtime helper), at the user's line
-        whose adjoint raised it: the line the comment above that adjoint block cites."""
+        whose adjoint raised it: the line the comment above that adjoint block cites. In the forward pass, which
+        cites only the lines whose helpers refuse input (`xp.set_item`), the comment just above the line."""
         if error.location is not None or self.path is None:
             return error
         line, traceback = None, error.__traceback__
@@ -84,7 +85,9 @@ class Compiled:
                 line = traceback.tb_lineno
             traceback = traceback.tb_next
         lines = self.source.splitlines()
-        for index in range(min(line or 0, len(lines)) - 1, -1, -1):
+        at = min(line or 0, len(lines)) - 1
+        backward = next((i for i, text in enumerate(lines) if text.strip() == f"# {codegen.BACKWARD_PASS}"), len(lines))
+        for index in range(at, -1 if at >= backward else max(at - 2, -1), -1):
             cited = _CITATION.match(lines[index])
             if cited:
                 path, number = self.sources.get(cited.group(1), self.return_location.path), int(cited.group(2))

@@ -8,6 +8,8 @@ float32 in gives float32 out. The test_ functions at the end check the inputs th
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytest
 
@@ -141,6 +143,14 @@ def tensordot_axes_negative(x, y, w):
 
 def einsum_matmul(x, y, w):
     return (np.einsum("ij,jk->ik", x, y) * w).sum()
+
+
+def dot_with_a_list_of_numbers(x, w):  # numpy makes the nested list a matrix
+    return (np.dot(x, [[1.0, 2.0], [3.0, -4.0]]) * w).sum() + (np.inner(x, ((0.5, 1.0), (2.0, 3.0))) * w).sum()
+
+
+def matmul_with_a_list_of_numbers(x, w):
+    return ((x @ [[1.0, 2.0], [3.0, -4.0]]) * w).sum()
 
 
 def einsum_number_times_vector(x, y, w):  # a Python number as an operand: the empty term
@@ -534,6 +544,8 @@ TABLE = [
                                       # a number with a tensor: a product
                                       [SCALAR, (2, 3, 4)], [(2, 3, 4), ()], [(), (2, 3, 4)])),
     Entry(np.inner, np_inner, INNER),
+    Entry(np.dot, dot_with_a_list_of_numbers, shapes([(2,)], [(3, 2)])),
+    Entry(operator.matmul, matmul_with_a_list_of_numbers, shapes([(2,)], [(3, 2)])),
     Entry(np.outer, np_outer, OUTER),
     # tensordot
     Entry(np.tensordot, tensordot_default, shapes([(3, 4), (3, 4)], [(2, 3, 4), (3, 4, 5)], [(3, 4, 2), (4, 2)])),

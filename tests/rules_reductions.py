@@ -372,6 +372,10 @@ def diff_prepend_append(x, p, a, w):  # joined to x along the last axis, then di
     return (np.diff(x, prepend=p, append=a) * w).sum()
 
 
+def diff_prepend_a_list(x, w):  # numpy makes the list an array: two values before x, not one slice
+    return (np.diff(x, prepend=[0.0, 0.5], append=(1.5,)) * w).sum()
+
+
 def diff_prepend_twice_axis_0(x, p, w):
     return (np.diff(x, n=2, axis=0, prepend=p) * w).sum()
 
@@ -405,6 +409,7 @@ TABLE = [
     # diff
     Entry(np.diff, diff_last_axis, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.diff, diff_twice, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
+    Entry(np.diff, diff_prepend_a_list, shapes([(3,)], [(5,)])),
     Entry(np.diff, diff_axis_0, shapes([(5,)], [(3, 4)], [(2, 3, 4)])),
     Entry(np.diff, diff_n_3_axis_1, shapes([(3, 5)], [(2, 5, 3)])),
     Entry(np.diff, diff_n_0, shapes([(5,)], [(3, 4)])),

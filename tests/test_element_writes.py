@@ -170,5 +170,6 @@ def writes_twice_through_index_arrays_on_two_axes(x):
 @pytest.mark.parametrize("fn", [writes_twice_to_one_position, writes_twice_through_a_negative_index,
                                 adds_twice_through_a_negative_index, writes_twice_through_index_arrays_on_two_axes])
 def test_an_index_naming_a_position_twice_is_refused(fn):
-    with pytest.raises(SourcegradError, match="names a position twice"):
+    with pytest.raises(SourcegradError, match="names a position twice") as info:
         sourcegrad.differentiate(fn).grad(np.array([1.0, 2.0, 3.0]))
+    assert "test_element_writes.py" in str(info.value).splitlines()[0]  # the line of the write, found when it runs

@@ -104,6 +104,9 @@ def unparse(module) -> str:
     return ast.unparse(ast.fix_missing_locations(_SignedConstants().visit(module)))
 
 
+BACKWARD_PASS = "backward pass: gradients in reverse order"  # the comment that starts it (Compiled.locate reads it)
+
+
 def citation(origin) -> str:
     """`file.py:23`: where a statement is, in its own file (a helper's lines are in the helper's file). The
     base name alone: generated files hold no absolute paths."""
@@ -164,7 +167,7 @@ class _Writer:
 
         returned = kept(fn.returned.value, "value")
         aux = kept(fn.returned.aux, "aux")  # has_aux: the auxiliary output, kept the same way
-        body.append(self.comment("backward pass: gradients in reverse order"))
+        body.append(self.comment(BACKWARD_PASS))
         body.append(assign(rev.seed, _call(rev.backend, "output_gradient", [copy.deepcopy(returned), ir.name(rev.seed)])))
         body.extend(self.backward(rev.backward, [None]))
 
@@ -207,6 +210,9 @@ class _Writer:
                 out.append(_call_statement(ir.name(self.rev.tape), "append", [value]))
             simple = primal_statement(stmt, self.rev.backend, self.retarget)
             if simple is not None:
+                if isinstance(stmt, ir.Assign) and stmt.primitive == SET_ITEM:
+                    # xp.set_item refuses an index naming a position twice: its error cites the user's line
+                    out.append(self.comment(f"{citation(stmt.origin)}  {stmt.origin.text}"))
                 out.append(simple)
             elif isinstance(stmt, ir.If):
                 out.extend(self.decided(stmt.test))

@@ -604,6 +604,9 @@ class _Normalizer:
         stacked = list(args)
         for position, (parameter, atom) in enumerate(zip(template.parameters(), args)):
             display = isinstance(atom, (gast.List, gast.Tuple)) and function not in (numpy.array, numpy.asarray)
+            if parameter in ("x", "y", "a", "b") and display and not any(isinstance(n, gast.Name) for n in gast.walk(atom)):
+                stacked[position] = self.constant_array(atom, node)  # `np.dot(x, [[1.0, 2.0], [3.0, 4.0]])`
+                continue
             if parameter not in ("x", "y", "a", "b") or not (
                     (display and any(isinstance(n, gast.Name) for n in gast.walk(atom)))
                     or (isinstance(atom, gast.Name) and self.is_sequence(atom))):
@@ -615,6 +618,17 @@ class _Normalizer:
             self.owned.add(target)
             stacked[position] = ir.name(target)
         return stacked
+
+    def constant_array(self, atom, node):
+        """atom, or where it is a list or tuple of numbers, a name for the array numpy makes of it: the gradient
+        rules then meet the array numpy met (a list has no shape)."""
+        if not isinstance(atom, (gast.List, gast.Tuple)) or any(isinstance(n, gast.Name) for n in gast.walk(atom)):
+            return atom
+        target = self.names.temporary("constant")
+        call = gast.copy_location(gast.Call(func=self.numpy_alias(numpy.asarray), args=[atom], keywords=[]), node)
+        self.emit(ir.Assign(target, call, numpy.asarray, (atom,), {}, self.origin, node, "`np.asarray`"))
+        self.owned.add(target)
+        return ir.name(target)
 
     def closure_alias(self, variable, node):
         """The generated code's name for a closure variable of the function being normalised: its own name in the
@@ -695,6 +709,8 @@ class _Normalizer:
         result_kind = None
         if isinstance(expr, gast.BinOp):
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
+            if isinstance(expr.op, gast.MatMult):  # `x @ [1.0, 2.0]`: the array numpy makes of the numbers
+                left, right = (self.constant_array(a, expr) for a in (left, right))
             primitive = BINARY_OPERATORS[type(expr.op)]
             if self.is_sequence(left) or self.is_sequence(right):  # list `+` and `*` have gradients of their own
                 primitive = {operator.add: JOIN_SEQUENCES, operator.mul: REPEAT_SEQUENCE}.get(primitive, primitive)

@@ -290,7 +290,8 @@ def diff_part_grad(grad, x, n, axis, prepend, append, part):
     part summed. With n=0 np.diff returns x as it is, and prepend and append get nothing."""
     grad = as_array_like(grad, x)
     xp = array_namespace(grad)
-    values = (prepend, x, append)
+    # a list or tuple given as prepend or append is the array numpy makes of it (its rows, not one slice)
+    values = tuple(xp.asarray(v) if isinstance(v, (list, tuple)) else v for v in (prepend, x, append))
     if not operator.index(n):
         return grad.copy() if part == 1 else xp.zeros(getattr(values[part], "shape", ()), dtype=grad.dtype)
     joined = diff_grad(grad, n, axis)
