@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 532cf8fe1c43a20236c663bde1cc11647467816287ad47d9fad7d1500578bf5b
+# sourcegrad-key: 4bd1532e2385138283cebdf8cc4ca017c29570777430435c537c28658372f59a
 # sourcegrad-checksum: d06d009aea1c8579ed2f61dd801f0cc94bfbf6941c1f9035ce3a8c3bfd07cb55
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

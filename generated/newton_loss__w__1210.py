@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: c84a5ff50a25560b8fb12b9428c84669dd9fcdd6c5507966456beeffd28ab215
+# sourcegrad-key: 85f6e493621c328bb7eacfa6d82dbf5279a67214e91fef0165f1d67ce8237152
 # sourcegrad-checksum: e1322369a2729a211a47c68f929b0afc0b88e51fdae2780ee645bb424d753dcb
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

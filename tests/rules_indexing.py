@@ -70,6 +70,18 @@ def concatenate_axis0(a, b, w):
     return (np.concatenate((a, b)) * w).sum()
 
 
+def concatenate_a_list_of_numbers(x, w):  # numpy makes [1.0, 2.0] an array among the others
+    return (np.concatenate([[1.0, 2.0], x, (3.0,)], axis=None) * w).sum()
+
+
+def concatenate_a_list_of_numbers_axis_0(x, w):
+    return (np.concatenate([[1.0, 2.0], x, (3.0,)]) * w).sum()
+
+
+def dstack_a_list_of_numbers(x, w):
+    return (np.dstack([x, [[1.0, 2.0, 3.0]]]) * w).sum()
+
+
 def concatenate_axis1(a, b, w):
     return (np.concatenate([a, b], axis=1) * w).sum()
 
@@ -192,6 +204,9 @@ TABLE = [
     Entry(SUBSCRIPT, index_integer_array_in_tuple, shapes([(3, 4)])),
     Entry(np.concatenate, concatenate_axis0, shapes([(3,), (2,)], [(2, 3), (1, 3)])),
     Entry(np.concatenate, concatenate_axis1, shapes([(2, 3), (2, 1)])),
+    Entry(np.concatenate, concatenate_a_list_of_numbers, shapes([(3,)])),
+    Entry(np.concatenate, concatenate_a_list_of_numbers_axis_0, shapes([(3,)])),
+    Entry(np.dstack, dstack_a_list_of_numbers, shapes([(3,)], [(1, 3)])),
     Entry(np.stack, stack_axis, shapes([(3,), (3,)], [(2, 3), (2, 3)])),
     # Python numbers among the arrays too (numpy takes them as 0-d arrays)
     Entry(np.hstack, hstack_pair, shapes([(3,), (2,)], [(2, 3), (2, 1)], [SCALAR, (2,)], [(), SCALAR])),

@@ -243,6 +243,10 @@ def clip_keywords(x, w):
     return (np.clip(x, a_min=-1.0, a_max=1.0) * w).sum()
 
 
+def clip_keyword_a(x, w):
+    return (np.clip(a=x, a_min=-1.0, a_max=1.0) * w).sum()  # numpy's keyword for the array too
+
+
 def clip_method(x, w):
     return (x.clip(-1.0, 1.0) * w).sum()
 
@@ -419,7 +423,7 @@ def transpose_axes(x, w):
 
 
 def transpose_axes_keyword(x, w):
-    return (np.transpose(x, axes=(2, 0, 1)) * w).sum()
+    return (np.transpose(a=x, axes=(2, 0, 1)) * w).sum()  # numpy's keyword for the array too
 
 
 def transpose_negative_axes(x, w):
@@ -529,6 +533,7 @@ CORE = [
     Entry(np.clip, clip_no_lower, UNARY, domain=OFF_INTEGERS),
     Entry(np.clip, clip_no_upper, UNARY, domain=OFF_INTEGERS),
     Entry(np.clip, clip_keywords, UNARY, domain=OFF_INTEGERS),
+    Entry(np.clip, clip_keyword_a, UNARY, domain=OFF_INTEGERS),
     Entry(np.clip, clip_arrays, CLIP_ARRAYS, domain=X_LO_HI),
     Entry(np.clip, clip_lower_array, CLIP_ONE_ARRAY, domain=X_LO),
     Entry(np.clip, clip_upper_array, CLIP_ONE_ARRAY, domain=X_HI),

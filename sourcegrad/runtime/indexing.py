@@ -125,15 +125,16 @@ def _is_basic(index):
 def split_grad(grad, arrays, axis):
     """The gradients of the arrays concatenated along axis, from the gradient of the result."""
     module = array_namespace(grad)
+    shapes = [_shape_of(a) for a in arrays]  # a list of numbers among the arrays: the shape numpy gives it
     if axis is None:  # the arrays were flattened first: split the flat gradient by size, then reshape
         bounds, position = [], 0
-        for array in arrays[:-1]:
-            position += getattr(array, "size", 1)
+        for shape in shapes[:-1]:
+            position += _count(shape)
             bounds.append(position)
-        return [part.reshape(getattr(a, "shape", ())) for part, a in zip(module.split(grad, bounds), arrays)]
+        return [part.reshape(shape) for part, shape in zip(module.split(grad, bounds), shapes)]
     bounds, position = [], 0
-    for array in arrays[:-1]:
-        position += array.shape[axis]
+    for shape in shapes[:-1]:
+        position += shape[axis]
         bounds.append(position)
     return module.split(grad, bounds, axis=axis)
 
@@ -190,13 +191,8 @@ def _atleast_3d_shape(shape):
 @helper
 def dstack_grad(grad, arrays):
     """np.dstack makes each array at least 3-D (np.atleast_3d) and joins along axis 2."""
-    shapes = [tuple(getattr(a, "shape", ())) for a in arrays]
-    bounds, position = [], 0
-    for shape in shapes[:-1]:
-        position += _atleast_3d_shape(shape)[2]
-        bounds.append(position)
-    parts = array_namespace(grad).split(grad, bounds, axis=2)
-    return [part.reshape(shape) for part, shape in zip(parts, shapes)]
+    shapes = [_shape_of(a) for a in arrays]
+    return _split_sizes(grad, [_atleast_3d_shape(shape)[2] for shape in shapes], 2, shapes)
 
 
 def _shape_of(value):

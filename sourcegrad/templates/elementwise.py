@@ -425,7 +425,7 @@ def fmin_tangent(result, x, y):
         d[result] = np.where((x <= y) | np.isnan(y), np.zeros_like(result), d[y])
 
 
-@adjoint(np.clip, aliases={"min": "a_min", "max": "a_max"}, new_array=True, rank="elementwise")
+@adjoint(np.clip, aliases={"a": "x", "min": "a_min", "max": "a_max"}, new_array=True, rank="elementwise")
 def clip(result, x, a_min=None, a_max=None, out=None):
     if a_min is None:
         d[x] = unbroadcast(d[result] * (x <= a_max), x)
@@ -445,7 +445,7 @@ def clip(result, x, a_min=None, a_max=None, out=None):
 
 
 # The bounds' tangents are selected (as numbers' tangents are above); x's is masked when x is an array.
-@tangent(np.clip, aliases={"min": "a_min", "max": "a_max"})
+@tangent(np.clip, aliases={"a": "x", "min": "a_min", "max": "a_max"})
 def clip_tangent(result, x, a_min=None, a_max=None, out=None):
     if a_min is None and ndim(x) >= 1:
         d[result] = d[x] * (x <= a_max)

@@ -23,7 +23,7 @@ from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 # ---- transposes ------------------------------------------------------------------------------------
 
 
-@adjoint(np.transpose, rank="first argument", result="view of first argument", shape="constants")
+@adjoint(np.transpose, aliases={"a": "x"}, rank="first argument", result="view of first argument", shape="constants")
 def transpose(result, x, axes=None):
     if axes is None and ndim(x) >= 1:
         d[x] = d[result].T
@@ -31,7 +31,7 @@ def transpose(result, x, axes=None):
         d[x] = np.transpose(d[result], inverse_permutation(axes))
 
 
-@tangent(np.transpose)
+@tangent(np.transpose, aliases={"a": "x"})
 def transpose_tangent(result, x, axes=None):
     if axes is None and ndim(x) >= 1:
         d[result] = d[x].T
