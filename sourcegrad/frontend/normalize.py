@@ -711,6 +711,10 @@ class _Normalizer:
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
             if isinstance(expr.op, gast.MatMult):  # `x @ [1.0, 2.0]`: the array numpy makes of the numbers
                 left, right = (self.constant_array(a, expr) for a in (left, right))
+            elif any(isinstance(self.kind(a), int) and self.kind(a) >= 1 for a in (left, right)):
+                # `x * [1.0, 2.0]` with x surely an array (of rank 1 or more): numpy's elementwise product of the
+                # numbers' array, not a list repeated or joined
+                left, right = (self.constant_array(a, expr) for a in (left, right))
             primitive = BINARY_OPERATORS[type(expr.op)]
             if self.is_sequence(left) or self.is_sequence(right):  # list `+` and `*` have gradients of their own
                 primitive = {operator.add: JOIN_SEQUENCES, operator.mul: REPEAT_SEQUENCE}.get(primitive, primitive)
