@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9ac16b4cd16d8b171eedae0dc05f62a2fb05eb7474967708c28eb8f1db80096e
+# sourcegrad-key: e9088bae716129bd9736370a87695079ae81485f664924b11c7a18cbddaa27cd
 # sourcegrad-checksum: 4a5504c4f4c3af8b2f8c5d47d69e16b5117e22ca180eb020f60cf9c6a3341110
 
 def residuals_jvp(xp, params, t, y, *, d_params):

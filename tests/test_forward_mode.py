@@ -140,6 +140,18 @@ def reads_a_dict_it_builds(x, w):
     return np.sum(p["a"] ** 2) + np.sum(p["b"] * w)
 
 
+def scaled_and_sine(x, w):
+    return x * w, np.sin(x)
+
+
+def reads_a_helpers_tuple_result_by_index(x, w):
+    # the helper returns two values; the call's result is their tuple, indexed and walked as any tuple is
+    total = np.sum(scaled_and_sine(x, w)[0] ** 2)
+    for part in scaled_and_sine(x, w):
+        total = total + np.sum(part * w)
+    return total + np.sum(np.stack(scaled_and_sine(w, x)) ** 2)
+
+
 def arithmetic_with_lists_of_numbers(x, w):
     # x and w are arrays: numpy multiplies and adds the numbers elementwise (no list is repeated or joined)
     return np.sum(x * [1.0, 2.0, 3.0] + [0.5, 0.5, 0.5] - w ** 2 / [2.0, 4.0, 8.0] + (x @ [1.0, -1.0, 0.5]) * w)
@@ -175,6 +187,7 @@ CASES = [
      (1, 2)),
     (break_out_of_loop, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (nested_loops, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
+    (reads_a_helpers_tuple_result_by_index, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (arithmetic_with_lists_of_numbers, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (reads_a_dict_it_builds, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (enumerate_rows_from_a_start, lambda r: (r.standard_normal((4, 3)), 0.3 * r.standard_normal(3)), (0, 1)),

@@ -763,9 +763,7 @@ class _Normalizer:
                 return chosen["name"]
 
             new = self.inliner.inline(fn, expr, into)
-            if isinstance(new, gast.Tuple):
-                raise self.src.error(expr, "this call returns several values: unpack them where it is called",
-                                     "Write `a, b = f(...)`.")
+            # several values (`return a, b`): the name holds their tuple, read by index (`two(x)[0]`) as any is
             if isinstance(new, gast.Name) and new.id == chosen.get("name"):
                 return new.id  # the helper computed its result straight into the name
             target, assigns = into(), None
