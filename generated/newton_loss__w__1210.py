@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 5e3ae1aee6aa82e21cd950cf0500d918df041f866226b4f7e3ca0a075ba920af
+# sourcegrad-key: 5175a546d7eadb7385cee093afecbc0c0d770b778687bf531404866eb9a912cd
 # sourcegrad-checksum: e1322369a2729a211a47c68f929b0afc0b88e51fdae2780ee645bb424d753dcb
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -25,7 +25,7 @@ from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
-from .frontend.resolve import AttributeNamespace, CellNamespace, Resolver, describe, is_numpy_module
+from .frontend.resolve import CellNamespace, Resolver, describe, function_guards, is_numpy_module
 from .frontend.source import FunctionSource, read_function
 from .optimize.simplify import simplify
 from .runtime import NUMPY
@@ -235,14 +235,9 @@ class Frontend:
         guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in fn_ir.callees]
         # The generated function takes the defaults the user's had when it was loaded: one rebound since
         # (`f.__defaults__ = (5.0,)`, or a keyword-only default changed in its dict) means loading it again,
-        # and, where a default's rank changed, compiling for the new rank.
-        # So does another code object put in the function's place (`f.__code__ = g.__code__`): its source is read anew.
-        guards.append((AttributeNamespace(src.fn), "__code__", (), src.fn.__code__))
-        if src.fn.__defaults__:
-            guards.append((AttributeNamespace(src.fn), "__defaults__", (), src.fn.__defaults__))
-        if src.fn.__kwdefaults__:
-            guards.append((AttributeNamespace(src.fn), "__kwdefaults__", (), src.fn.__kwdefaults__))
-            guards += [(src.fn.__kwdefaults__, name, (), value) for name, value in src.fn.__kwdefaults__.items()]
+        # and, where a default's rank changed, compiling for the new rank. Another code object put in the
+        # function's place (`f.__code__ = g.__code__`) means reading its source anew (Frontend.stale).
+        guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in function_guards(src.fn)]
         sources = {src.filename: src.path}  # first: a helper's file of the same base name does not hide it
         for stmt in ir.walk(fn_ir.body):
             sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)

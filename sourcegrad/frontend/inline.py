@@ -21,7 +21,8 @@ import numpy
 from .. import ir
 from . import control, values
 from .fence import check_helper
-from .resolve import AttributeNamespace, CellNamespace, Resolver, describe, is_library_code, is_numpy_module, numpy_path
+from .resolve import (AttributeNamespace, CellNamespace, Resolver, describe, function_guards, is_library_code,
+                      is_numpy_module, numpy_path)
 from .source import function_to_differentiate, read_function
 from .syntax import appended_list, attribute_chain, is_atom, walk_function_scope, written_names
 from ..templates import RULES, is_nondifferentiable
@@ -118,14 +119,6 @@ class Inliner:
         if not any(same(g) and c == tuple(chain) for g, c, _ in self.callees):
             self.callees.append((namespace, tuple(chain), obj))
 
-    def guard_function(self, fn):
-        """Guards on what of fn is written into the gradient besides its source file: its code object (one put
-        in its place, `f.__code__ = g.__code__`, is other code) and its defaults (written in as literals)."""
-        for attribute in ("__code__", "__defaults__", "__kwdefaults__"):
-            self.guard(AttributeNamespace(fn), (attribute,), getattr(fn, attribute))
-        for name, value in (fn.__kwdefaults__ or {}).items():
-            self.guard(fn.__kwdefaults__, (name,), value)
-
     def inline(self, fn, call, into=None):
         """Write fn's body into the caller for this call; return the atom holding its result.
 
@@ -210,7 +203,8 @@ class Inliner:
         saved_locals = normalizer.local_functions
         if not local:  # a nested function's source is its enclosing function's, already in the key
             self.sources.append((fn.__qualname__, src.text, defaults))
-            self.guard_function(fn)
+            for guard in function_guards(fn):  # its code and defaults, written in with it
+                self.guard(*guard)
             normalizer.src, normalizer.resolver, normalizer.local_functions = src, Resolver(fn), {}
         else:
             normalizer.src = src

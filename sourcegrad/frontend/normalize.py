@@ -604,8 +604,9 @@ class _Normalizer:
         stacked = list(args)
         for position, (parameter, atom) in enumerate(zip(template.parameters(), args)):
             display = isinstance(atom, (gast.List, gast.Tuple)) and function not in (numpy.array, numpy.asarray)
-            if parameter in ("x", "y", "a", "b") and display and not any(isinstance(n, gast.Name) for n in gast.walk(atom)):
-                stacked[position] = self.constant_array(atom, node)  # `np.dot(x, [[1.0, 2.0], [3.0, 4.0]])`
+            constant = self.constant_array(atom, node) if parameter in ("x", "y", "a", "b") and display else atom
+            if constant is not atom:  # `np.dot(x, [[1.0, 2.0], [3.0, 4.0]])`: the array numpy makes of the numbers
+                stacked[position] = constant
                 continue
             if parameter not in ("x", "y", "a", "b") or not (
                     (display and any(isinstance(n, gast.Name) for n in gast.walk(atom)))
@@ -709,11 +710,10 @@ class _Normalizer:
         result_kind = None
         if isinstance(expr, gast.BinOp):
             left, right = self.atom(expr.left, None), self.atom(expr.right, None)
-            if isinstance(expr.op, gast.MatMult):  # `x @ [1.0, 2.0]`: the array numpy makes of the numbers
-                left, right = (self.constant_array(a, expr) for a in (left, right))
-            elif any(isinstance(self.kind(a), int) and self.kind(a) >= 1 for a in (left, right)):
-                # `x * [1.0, 2.0]` with x surely an array (of rank 1 or more): numpy's elementwise product of the
-                # numbers' array, not a list repeated or joined
+            if isinstance(expr.op, gast.MatMult) or any(isinstance(self.kind(a), int) and self.kind(a) >= 1
+                                                         for a in (left, right)):
+                # `x @ [1.0, 2.0]`, or `x * [1.0, 2.0]` with x surely an array (of rank 1 or more): numpy's
+                # operation on the array it makes of the numbers, not a list repeated or joined
                 left, right = (self.constant_array(a, expr) for a in (left, right))
             primitive = BINARY_OPERATORS[type(expr.op)]
             if self.is_sequence(left) or self.is_sequence(right):  # list `+` and `*` have gradients of their own

@@ -81,6 +81,17 @@ class AttributeNamespace:
         self.get = functools.partial(getattr, obj)  # get(name, default): a call in C, on every call's guards
 
 
+def function_guards(fn):
+    """(namespace, attribute chain, object) for what of fn a compiled gradient takes besides its source file: its
+    code object (one put in its place, `f.__code__ = g.__code__`, is other code) and its defaults (written in as
+    literals), each of them that fn has; its keyword-only defaults each on its own, since their dict may change
+    in place."""
+    attributes = AttributeNamespace(fn)
+    guards = [(attributes, (name,), getattr(fn, name)) for name in ("__code__", "__defaults__", "__kwdefaults__")
+              if getattr(fn, name) is not None]
+    return guards + [(fn.__kwdefaults__, (name,), value) for name, value in (fn.__kwdefaults__ or {}).items()]
+
+
 def is_numpy_module(obj) -> bool:
     return isinstance(obj, types.ModuleType) and (obj.__name__ == "numpy" or obj.__name__.startswith("numpy."))
 
