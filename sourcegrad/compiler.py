@@ -145,7 +145,7 @@ class Frontend:
         """The function in normal form for these argument kinds; refused here if it updates in place a value
         another name may hold (known only once every statement is normalised)."""
         fn_ir = normalize(self.src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
-        refuse_shared_updates(fn_ir)
+        refuse_shared_updates(fn_ir, {name: values.rank(d) for name, d in ranks.items()})
         return fn_ir
 
     def compile(self, wrt, ranks: dict, generated_dir=None, mode="reverse") -> Compiled:

@@ -213,6 +213,10 @@ class Function:
     # (name, SourcegradError) for each `name op= v` where name may hold an array another name holds: the error
     # stands unless name surely holds an integer (analysis.shapes.refuse_shared_updates), which nothing shares
     shared_updates: list = field(default_factory=list)
+    # (SourcegradError, reads) for each change in place of an array of which elements were read before it, each
+    # read (array name, index atom) a view of the array unless the index is an integer per axis: the error
+    # stands unless every read is such (analysis.shapes.refuse_shared_updates)
+    element_read_updates: list = field(default_factory=list)
 
     @property
     def returned(self) -> Return:

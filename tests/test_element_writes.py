@@ -74,6 +74,31 @@ def writes_through_index_arrays_on_two_axes(x):
     return np.sum(z * np.arange(1.0, 7.0).reshape(2, 3))
 
 
+def integrates_a_state_read_as_numbers(k, s0):
+    # s[0] and s[1] of a vector are numbers, not views: writing into s afterwards changes neither
+    s = s0 * 1.0
+    for _ in range(4):
+        x, v = s[0], s[1]
+        s[0] = x + 0.1 * v
+        s[1] = v - 0.1 * k * x
+    return s[0] ** 2 + s[1]
+
+
+def written_after_a_test_of_an_element(x):
+    h = x * 2.0
+    if h[0] > 0:
+        h[1] = h[0] * 3.0
+    return np.sum(h ** 2)
+
+
+def reads_an_element_of_a_matrix_then_writes(x):
+    h = x * 1.0
+    a = h[0, 1]
+    last = h.shape[0] - 1
+    h[last, -1] = a * 2.0
+    return np.sum(h ** 2) + a
+
+
 CASES = [
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
@@ -85,6 +110,10 @@ CASES = [
     (a_copy_of_the_argument_written, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (writes_through_index_arrays_on_two_axes, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (sweeps_after_reading_its_length, ("b", "u0"), (np.array([0.3, -0.4, 0.2, 0.9, -0.1]), np.linspace(-1.0, 1.0, 5))),
+    (integrates_a_state_read_as_numbers, ("k", "s0"), (np.array(2.0), np.array([0.5, -0.3]))),
+    (written_after_a_test_of_an_element, ("x",), (np.array([0.3, -0.4, 0.2]),)),
+    (written_after_a_test_of_an_element, ("x",), (np.array([-0.3, -0.4, 0.2]),)),
+    (reads_an_element_of_a_matrix_then_writes, ("x",), (np.array([[0.3, -0.2], [0.6, 0.1], [0.2, 0.4]]),)),
 ]
 
 
@@ -125,6 +154,37 @@ def writes_into_a_view(x):
     return np.sum(a)
 
 
+def reads_a_row_then_writes_into_it(x):
+    h = x * 1.0
+    row = h[0]  # a view of h: Python's row sees the write below
+    h[0, 1] = 5.0
+    return np.sum(row ** 2)
+
+
+def reads_a_slice_then_writes_into_it(x):
+    h = x[0] * 1.0
+    part = h[0:2]
+    h[0] = 5.0
+    return np.sum(part ** 2)
+
+
+def reads_with_an_index_passed_in_then_writes(x, i):
+    h = x * 1.0
+    picked = h[i]  # a row, or with a slice for i a block: a view either way
+    h[0, 0] = 5.0
+    return np.sum(picked ** 2)
+
+
+def reads_a_row_in_one_iteration_and_writes_into_it_in_the_next(x):
+    h = x * 1.0
+    row = np.zeros(3)
+    for t in range(2):
+        h[1, 0] = h[1, 0] + 1.0
+        if t == 0:
+            row = h[1]  # the second iteration's write reaches it
+    return np.sum(row ** 2)
+
+
 def writes_through_a_nested_index(x):
     a = x * 1.0
     a[0][1] = 2.0
@@ -136,10 +196,16 @@ def writes_through_a_nested_index(x):
     (writes_into_an_alias, "would change an array that another name may also hold in place"),
     (writes_into_a_view, "would change an array that another name may also hold in place"),
     (writes_through_a_nested_index, "assigning to an element of this kind is not supported"),
-], ids=["argument", "alias", "view", "nested_index"])
+    (reads_a_row_then_writes_into_it, "after an element of it was read"),
+    (reads_a_slice_then_writes_into_it, "another name may also hold"),
+    (reads_with_an_index_passed_in_then_writes, "after an element of it was read"),
+    (reads_a_row_in_one_iteration_and_writes_into_it_in_the_next, "in a loop would change an array in place after"),
+], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
+        "row_read_in_an_earlier_iteration"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
+    args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else (np.ones((2, 3)),)
     with pytest.raises(SourcegradError, match=message) as info:
-        sourcegrad.differentiate(fn).grad(np.ones((2, 3)))
+        sourcegrad.differentiate(fn).grad(*args)
     assert "test_element_writes.py" in str(info.value).splitlines()[0]
 
 

@@ -300,12 +300,27 @@ def _is_int_constant(atom):
 _INTEGER_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod)
 
 
-def refuse_shared_updates(fn: ir.Function):
+def refuse_shared_updates(fn: ir.Function, argument_ranks: dict):
     """Raise the error of the first `name op= v` of fn that may change an array another name holds: one whose
-    name does not surely hold an integer (an integer is never shared: `i -= 1` rebinds i in Python too)."""
+    name does not surely hold an integer (an integer is never shared: `i -= 1` rebinds i in Python too), or one
+    after which a read of an element of that array may still view it: one that does not give an integer per
+    axis (`h[0]` of a matrix is its first row, a view; of a vector, a number)."""
     integers = _integer_names(fn)
     for name, error in fn.shared_updates:
         if name not in integers:
+            raise error
+    if not fn.element_read_updates:
+        return
+    facts = ShapeFacts(fn, argument_ranks)
+
+    def reads_a_number(array, index):
+        atoms = index.elts if isinstance(index, gast.Tuple) else [index]
+        integer = [_is_int_constant(a.operand if isinstance(a, gast.UnaryOp) and isinstance(a.op, gast.USub) else a)
+                   or isinstance(a, gast.Name) and a.id in integers for a in atoms]
+        return all(integer) and facts.rank(ir.name(array)) == len(atoms)
+
+    for error, reads in fn.element_read_updates:
+        if not all(reads_a_number(array, index) for array, index in reads):
             raise error
 
 

@@ -72,6 +72,13 @@ class _Normalizer:
         self.conflicting = set()  # names whose assignments disagree on their kind
         self.owned = set()  # names holding an array (or a list) this function made (a new one, not a view or an alias)
         self.shared_updates = []  # ir.Function.shared_updates
+        # name -> the element reads of the array it holds (`a = h[0]`, `h[i, j] > 0`), each a view of that array
+        # unless it indexes every axis with an integer, which yields a number: known only once ranks are known
+        self.element_reads = {}
+        # a temporary holding such a read -> the read: while nothing but operations making new arrays has read the
+        # temporary, the read is forgotten once its statement is done (`if h[0].sum() > 0:` then `h[1] = v`)
+        self.transient = {}
+        self.element_read_updates = []  # ir.Function.element_read_updates
         self.loop_assigned = []  # the names each enclosing loop assigns, innermost last
         self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
         self.references = {}
@@ -111,16 +118,32 @@ class _Normalizer:
             kinds=self.kinds,
             closure_cells=self.closure_cells,
             shared_updates=self.shared_updates,
+            element_read_updates=self.element_read_updates,
         )
         return function
 
-    def emit(self, stmt):
+    def emit(self, stmt, makes_new_array=False):
         self.block.append(stmt)
+        for name in ir.bound_names(stmt, counters=False):
+            self.element_reads.pop(name, None)  # the name holds another value now, of which nothing was read
+        if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
+            for name in _names_mentioned(stmt):
+                self.transient.pop(name, None)
+
+    def forget_transient_reads(self, since):
+        """Forget the reads of elements held only by temporaries made after since (the transient temporaries
+        then): the statement (or an if's test) that read them is done, and nothing keeps them."""
+        for temporary in set(self.transient) - since:
+            array, read = self.transient.pop(temporary)
+            entries = self.element_reads.get(array, [])
+            entries[:] = [entry for entry in entries if entry is not read]
 
     def statements(self, stmts):
         for stmt in stmts:
             self.origin = self._origin(stmt)
+            before = set(self.transient)
             self.statement(stmt)
+            self.forget_transient_reads(before)
 
     def nested(self, stmts):
         """Normalise stmts into a new statement list and return it."""
@@ -161,10 +184,13 @@ class _Normalizer:
                 # `i -= 1` where i holds len(x) or another name's integer: no array is shared, known only once
                 # the whole function is normalised (every binding of i counts)
                 self.shared_updates.append((self.names.current[name], error))
+            reads = self.element_reads.get(self.names.current.get(name), ())
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
             self.assign([stmt.target], value, stmt)
             self.block[-1].augmented = stmt
+            if reads:  # the same array in Python (see write_element)
+                self.element_reads[self.names.current[name]] = list(reads)
         elif isinstance(stmt, gast.Expr) and appended_list(stmt) in self.names.current:
             self.append(stmt)  # (a global list appended to is an effect, refused if a gradient would flow into it)
         elif isinstance(stmt, gast.Expr):
@@ -289,14 +315,18 @@ class _Normalizer:
             self.loop_assigned.append(set(_assigned_names(stmt)))
         try:
             if isinstance(stmt, gast.If):
+                before = set(self.transient)
                 test = self.atom(stmt.test, hint=None)
+                self.forget_transient_reads(before)  # the test is a bool computed once: nothing keeps its views
                 origin = self.origin
-                owned, lists = set(self.owned), set(self.lists)
+                owned, lists, reads = set(self.owned), set(self.lists), _copied(self.element_reads)
                 body = self.nested(stmt.body)
                 (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
+                reads, self.element_reads = self.element_reads, reads
                 orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
                 self.lists &= lists
+                _add_reads(self.element_reads, reads)  # the reads of either path
                 self.emit(ir.If(test, body, orelse, origin, stmt))
             elif isinstance(stmt, gast.For):
                 self.for_loop(stmt)
@@ -364,7 +394,9 @@ class _Normalizer:
     def while_loop(self, stmt):
         origin = self.origin
         outer, self.block = self.block, []
+        before = set(self.transient)
         test = self.atom(stmt.test, hint=None)
+        self.forget_transient_reads(before)  # computed again before each iteration, kept by nothing
         test_body, self.block = self.block, outer
         body = self.loop_body(stmt.body)
         counter = self.names.fresh("n_iterations")
@@ -372,7 +404,7 @@ class _Normalizer:
                           has_break=_has_break(stmt.body)))
 
     def loop_body(self, stmts):
-        owned_before, lists_before = set(self.owned), set(self.lists)
+        owned_before, lists_before, reads_before = set(self.owned), set(self.lists), _copied(self.element_reads)
         body = self.nested(stmts)
         # An array updated in place (`s += x`) in one iteration must still be this function's own in the next,
         # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`); so must a
@@ -390,8 +422,12 @@ class _Normalizer:
                 self.shared_updates.append((node.target, self.src.error(
                     node.node, f"`{node.target} ...=` in a loop would change an array that another name holds by the "
                                "next iteration", f"Write `{node.target} = {node.target} + ...`.")))
+            elif self.element_reads.get(node.target):  # read at the end of one iteration, changed in the next
+                self.element_read_updates.append(self.read_elements_error(
+                    node.target, augmented, f"`{node.target} ...=` in a loop"))
         self.owned &= owned_before  # the loop may run no iteration at all
         self.lists &= lists_before
+        _add_reads(self.element_reads, reads_before)
         return body
 
     def iterable(self, node, assigned):
@@ -819,9 +855,11 @@ class _Normalizer:
                 primitive is COPY and isinstance(new, gast.Constant)) or returns_new_array(primitive, kwargs, len(args))
         if assigns is not None:
             target = self.names.version(assigns)
-        elif target is None:
+        temporary = assigns is None and target is None
+        if temporary:
             target = self.names.temporary(hint)
-        self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display))
+        self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display),
+                  makes_new_array=makes_new_array)
         if primitive is COPY and isinstance(new, gast.Name):
             result_kind = self.kinds.get(new.id)
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
@@ -845,6 +883,15 @@ class _Normalizer:
                 operands.remove(args[0].id)  # an item or a slice of a list, or its length: the list is not shared
             if primitive is builtins.len or isinstance(primitive, ir.Method) and primitive in _DESCRIPTIONS:
                 operands = []  # a count or a shape: numbers, which share no array (`n = len(u)` before `u[i] = v`)
+            if primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in operands \
+                    and _may_index_elements(args[1], args[0].id):
+                # `h[0]` is a number if h has one axis and a view of h if it has more: ranks are known only after
+                # normalisation, so a later change of h in place is decided then (analysis.shapes)
+                read = (args[0].id, args[1])
+                self.element_reads.setdefault(args[0].id, []).append(read)
+                operands = [name for name in operands if name != args[0].id]
+                if temporary:
+                    self.transient[target] = (args[0].id, read)
             self.owned.difference_update(operands)
             self.owned.discard(target)  # a name a loop or branch keeps may have held an array of ours before
         return target
@@ -921,6 +968,8 @@ class _Normalizer:
         (list) instead, which is the same only then."""
         current = self.names.current.get(name)
         if current is not None and current in self.owned and (noun != "list" or current in self.lists):
+            if self.element_reads.get(current):
+                self.element_read_updates.append(self.read_elements_error(current, stmt, what))
             return
         parameters = [a.id for a in self.src.tree.args.posonlyargs + self.src.tree.args.args + self.src.tree.args.kwonlyargs]
         caller_s = current in self.params + self.kwonly or (self.inliner.helpers and name in parameters)
@@ -929,6 +978,16 @@ class _Normalizer:
                  f"{a} {noun} of the enclosing function" if current is None and self.inliner.helpers else
                  f"a global {noun}" if current is None else f"{a} {noun} that another name may also hold")
         raise self.src.error(stmt, f"{what} would change {whose} in place", hint)
+
+    def read_elements_error(self, name, stmt, what):
+        """(the refusal, the reads) of a change in place of the array name holds, after reads of its elements
+        that are views of it unless each yields a number."""
+        error = self.src.error(stmt, f"{what} would change an array in place after an element of it was read, "
+                               "which is a view of the array (and sees the change) unless it gives an integer "
+                               "index for every axis",
+                               "Index every axis with an integer, which reads a number, or copy what is read "
+                               "(`row = h[0].copy()`).")
+        return error, tuple(self.element_reads[name])
 
     def append(self, stmt):
         """`xs.append(v)` as `xs = xs + [v]` (and `xs.extend(vs)` as `xs = xs + [v1, v2]`): the same list, to every
@@ -1127,12 +1186,15 @@ class _Normalizer:
         name = target.value.id
         self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
                            f"`{name} = np.zeros(...)`, or `{name} = {name}.copy()` first.")
+        reads = self.element_reads.get(self.names.current[name], ())
         write = gast.copy_location(gast.Call(func=ir.name(_ELEMENT_WRITE), args=[
             gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), target),
             target.slice, value], keywords=[]), stmt)
         self.assign([gast.copy_location(gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None), target)],
                     write, stmt)
         self.block[-1].augmented = stmt  # an update in place, as `h += b` is: loop_body checks it the same way
+        if reads:  # the new name is, in Python, the same array: what viewed it before views it still
+            self.element_reads[self.names.current[name]] = list(reads)
 
     def sum_of_a_display_as_additions(self, expr):
         """Python's `sum([a, b, c])` as `0 + a + b + c`, what sum computes: the additions have gradient rules,
@@ -1288,6 +1350,39 @@ def _slice_bounds(index):
 
 # Attributes that describe an array (numbers and tuples of them) rather than hold its data
 _DESCRIPTIONS = frozenset(ir.Method(name, is_call=False) for name in ("shape", "ndim", "size", "dtype"))
+
+
+def _may_index_elements(index, array):
+    """Whether index may pick one element per axis (integers, or names that may hold them), which reads a
+    number from an array with as many axes: not a slice, None, Ellipsis, a list or the array itself."""
+    atoms = index.elts if isinstance(index, gast.Tuple) else [index]
+    return all(isinstance(a, gast.Name) and a.id != array or _is_integer_constant(a) for a in atoms)
+
+
+def _is_integer_constant(atom):
+    if isinstance(atom, gast.UnaryOp) and isinstance(atom.op, gast.USub):
+        atom = atom.operand
+    return isinstance(atom, gast.Constant) and type(atom.value) is int
+
+
+def _names_mentioned(stmt):
+    """The names an emitted statement reads (its own nested statements were emitted, and looked at, already)."""
+    if isinstance(stmt, ir.Assign):
+        atoms = [*stmt.args, *stmt.kwargs.values()]
+    else:
+        atoms = [value for field, value in vars(stmt).items() if isinstance(value, gast.AST) and field != "node"]
+    return {n.id for atom in atoms if isinstance(atom, gast.AST) for n in gast.walk(atom) if isinstance(n, gast.Name)}
+
+
+def _copied(reads):
+    return {name: list(entries) for name, entries in reads.items()}
+
+
+def _add_reads(reads, more):
+    """reads with more's added: after a branch or loop, a name's reads on any path count."""
+    for name, entries in more.items():
+        known = reads.setdefault(name, [])
+        known.extend(entry for entry in entries if all(entry is not k for k in known))
 
 
 def _held(atom):

@@ -28,7 +28,7 @@ def getitem_tangent(result, x, index):
 
 # `a[i] = v` on an array the function made, as a new version of a: what was at i no longer reaches the result,
 # and v's gradient is the result's at i (summed back where v was broadcast over the positions).
-@adjoint(SET_ITEM, new_array=True)
+@adjoint(SET_ITEM, new_array=True, rank="first argument")
 def setitem(result, x, index, value):
     d[x] = without_index(d[result], index)
     d[value] = unbroadcast(d[result][index], value)
