@@ -3,7 +3,7 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 9c470043250d7d1ada746c3fecc1b44fdb8385f690a88a53840eeca2bc12c1c9
+# sourcegrad-key: ca4dbafa57a66fd5f856c977ed2e051d6bc63e620c099cb0ddfef7dc6c44f4bf
 # sourcegrad-checksum: e7e56cb5b8f3ca7532fe0f345a3986b942b4ef05c44b59f6267db607f3ccdada
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):

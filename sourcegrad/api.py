@@ -179,13 +179,14 @@ class DifferentiableFunction:
             if count == 1:
                 gradient = gradients[0]
                 dtype = gradient.dtype
-                if dtype is args[self._first_position].dtype and dtype in _REAL_FLOATS:
+                if dtype is args[self._first_position].dtype and dtype in _REAL_FLOATS and type(gradient) is _NDARRAY:
                     return value, (gradient if self._single else gradients)
             elif count == 2:
                 gradient, other = gradients
                 dtype = gradient.dtype
                 first, second = self._wrt_positions
-                if dtype is other.dtype is args[first].dtype is args[second].dtype and dtype in _REAL_FLOATS:
+                if dtype is other.dtype is args[first].dtype is args[second].dtype and dtype in _REAL_FLOATS \
+                        and type(gradient) is type(other) is _NDARRAY:
                     return value, gradients
         except (AttributeError, IndexError, TypeError, ValueError):  # a number, a structure, an argument by keyword
             pass
@@ -229,7 +230,8 @@ class DifferentiableFunction:
         Python number is made an array), one array for one `wrt` argument, else the tuple."""
         try:
             for position, gradient in zip(self._wrt_positions, gradients):
-                if gradient.dtype is not args[position].dtype or gradient.dtype not in _REAL_FLOATS:
+                if gradient.dtype is not args[position].dtype or gradient.dtype not in _REAL_FLOATS \
+                        or isinstance(gradient, _NOT_PLAIN_ARRAYS):
                     raise AttributeError
         except (AttributeError, IndexError):  # another dtype, a number, a structure, an argument by keyword
             gradients = self._like_inputs(gradients, args, kwargs or {})
@@ -276,7 +278,7 @@ class DifferentiableFunction:
         """`into` as a tuple of one checked array per gradient, and which of them an operation may write into
         with `out=`: True for all, else one bool each. A C-contiguous, aligned array is taken by every operation
         that has `out=` (numpy's dot takes no other); any other is written by a copy."""
-        targets = (into,) if self._single and not isinstance(into, (tuple, list)) else tuple(into)
+        targets = (into,) if not isinstance(into, (tuple, list)) else tuple(into)  # an array alone: one gradient
         if len(targets) != len(self.wrt):
             raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
                                   hint="Pass one array per wrt argument, in wrt order.")
@@ -390,6 +392,9 @@ class DifferentiableFunction:
             value, tangent_out = compiled.function(xp, *positional, **keywords, **checked)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
+        if any(_is_complex(leaf) for leaf in _leaves(tangent_out)):
+            # complex data reached the derivative: the rules are written for real values (|z|'s is not x's)
+            raise _complex_error("a derivative")
         return value, _owned_tangent(tangent_out, list(checked.values()))
 
     def hvp(self, primals, vectors, device=None):
@@ -458,6 +463,7 @@ class DifferentiableFunction:
 
     def _compile(self, args, kwargs, mode="reverse"):
         table = {"reverse": self._compiled, "forward": self._compiled_forward, "hvp": self._compiled_hvp}[mode]
+        _refuse_matrices((*args, *kwargs.values()))
         with self._lock:
             key = _rank_key(args, kwargs)
             if key in table and table[key].current():
@@ -623,6 +629,9 @@ def hessian(fn, wrt=None, generated_dir=None, device=None):
                 columns.append(products if len(inputs) > 1 else (products,))
             for a, y in enumerate(inputs):
                 rows = tuple(getattr(y, "shape", ()))
+                if not columns:  # x has no elements: no direction to take, an empty block
+                    blocks[a][b] = xp.zeros(rows + shape, dtype=getattr(y, "dtype", xp.float64))
+                    continue
                 stacked = xp.stack([xp.asarray(c[a]).reshape(-1) for c in columns], axis=1)
                 blocks[a][b] = stacked.reshape(rows + shape)
         return blocks[0][0] if function._single else tuple(tuple(row) for row in blocks)
@@ -856,7 +865,7 @@ def _resolve_wrt(fn, parameters, wrt, vararg=None):
         if not parameters:
             raise SourcegradError(f"{fn.__qualname__} has no parameters to differentiate with respect to")
         return [parameters[0]]
-    items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
+    items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     names = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (str, int)):
@@ -947,6 +956,11 @@ def _checked_tangent(name, primal, tangent):
     dtype = dtype if dtype is not None and dtype.kind == "f" else numpy.float64
     if tangent is None:
         return array_module_for((primal,), None).zeros_like(primal, dtype=dtype) if hasattr(primal, "shape") else 0.0
+    if not hasattr(primal, "shape") and not isinstance(primal, (int, float, numpy.number)):
+        raise SourcegradError(f"{name} is a {type(primal).__name__} object, and forward mode takes tangents of "
+                              "arrays, numbers, and tuples, lists and dicts of them",
+                              hint=f"Pass None as the tangent of {name}, or pass the arrays it holds as arguments "
+                                   "of their own.")
     if not hasattr(primal, "shape"):  # a Python number: its tangent is a number too
         if getattr(tangent, "shape", ()) != ():
             raise SourcegradError(f"the tangent of {name} has shape {tangent.shape}, but {name} is a number",
@@ -1002,6 +1016,8 @@ _ON_DASK_HINT = ("dask arrays are chunked and lazy: give cumsum and cumprod an a
                  "a boolean mask of the data, index with one integer array at a time, or compute this part on numpy "
                  "arrays (README, Devices).")
 # The dtypes a gradient may have on the call path's fast return: a complex one goes to _returned, which refuses it.
+_NDARRAY = numpy.ndarray
+_NOT_PLAIN_ARRAYS = (numpy.generic, numpy.matrix)  # what value_and_grad hands back only after _like_input
 _REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, numpy.float64, numpy.longdouble))
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)
 
@@ -1048,11 +1064,31 @@ def _is_complex(value):
     return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
 
 
-def _complex_error():
-    return SourcegradError("a gradient came out complex: sourcegrad's rules are written for real values, and a "
-                           "complex argument (or complex data reaching a wrt argument) would get a wrong gradient",
+def _leaves(value):
+    if isinstance(value, (tuple, list)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    return [value]
+
+
+def _complex_error(what="a gradient"):
+    return SourcegradError(f"{what} came out complex: sourcegrad's rules are written for real values, and a "
+                           f"complex argument (or complex data reaching a wrt argument) would get a wrong {what[2:]}",
                            hint="Pass the real and imaginary parts as two real arrays (z.real, z.imag) and combine "
                                 "them with real arithmetic inside the function.")
+
+
+def _refuse_matrices(arguments):
+    for argument in arguments:
+        if isinstance(argument, numpy.matrix):
+            raise _matrix_error()
+
+
+def _matrix_error():
+    return SourcegradError("np.matrix arguments are not supported: on a matrix `*` and `**` are matrix products, "
+                           "and the gradient rules are numpy arrays'", hint="Pass np.asarray(m), and write `@` "
+                           "where the code means a matrix product.")
 
 
 def _like_input(gradient, argument):
@@ -1065,6 +1101,11 @@ def _like_input(gradient, argument):
         return tuple(parts) if type(argument) is tuple else parts  # a tuple's gradient is a tuple
     if _is_complex(gradient):
         raise _complex_error()
+    if isinstance(gradient, numpy.matrix):  # a matrix argument reached it through data or a structure
+        raise _matrix_error()
+    if isinstance(gradient, numpy.generic) and isinstance(argument, numpy.ndarray):
+        # the generated code's arithmetic on 0-d arrays gives numpy scalars; the gradient of an array is an array
+        gradient = numpy.asarray(gradient)
     dtype = getattr(argument, "dtype", None)
     if dtype is None or dtype.kind not in "fc":
         return gradient

@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from .runtime.core import opaque_callable
 from .runtime.device import device_of, to_device
 
 
@@ -223,9 +224,9 @@ def _leaves(value, path=()):
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _leaves(item, path + (index,))
-    elif hasattr(value, "__dict__") and not callable(value):
+    elif hasattr(value, "__dict__") and not opaque_callable(value):  # a layer with __call__ too
         for key, item in vars(value).items():
-            if not callable(item):
+            if not opaque_callable(item):
                 yield from _leaves(item, path + (key,))
 
 
@@ -264,7 +265,7 @@ def _float64(value):
         return value.astype(np.float64)
     if isinstance(value, np.floating):  # before float: np.float64 is a float subclass, keep it a numpy scalar
         return np.float64(value)
-    if isinstance(value, (dict, list, tuple)) or (hasattr(value, "__dict__") and not callable(value)):
+    if isinstance(value, (dict, list, tuple)) or (hasattr(value, "__dict__") and not opaque_callable(value)):
         for path, leaf in list(_leaves(value)):
             value = _with_leaf(value, path, _float64(leaf))
     return value

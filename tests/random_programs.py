@@ -14,6 +14,8 @@ conditional expressions. `check_program(seed)` then checks:
 - float32 arguments give float32 gradients (and values close to the float64 ones);
 - a second trip count `n` is served by the same compiled code, with a correct gradient again.
 
+`check_forward_modes(seed)` checks jvp and hvp on the same program (see its docstring).
+
 As a script, from the repository's root:
 
     python -m tests.random_programs --n 5000 [--seed S] [--start K] [--show SEED]
@@ -579,14 +581,26 @@ class Builder:
 
     def condition(self, depth=2):
         """A data-dependent condition: a comparison of a shape-() expression with a threshold, or with the
-        Python-float parameter c."""
+        Python-float parameter c; sometimes two joined by `and` or `or`, or a chained comparison
+        (`-0.5 < e < 1.0`), whose later operands Python computes only while the earlier ones leave it open."""
+        comparison = self.comparison(depth)
+        if self.chance(0.15):
+            comparison = f"{comparison} {self.pick(['and', 'or'])} {self.comparison(max(depth - 1, 1))}"
+        elif self.chance(0.08):
+            low, high = self.pick([("-0.5", "1.0"), ("-2.0", "0.3"), ("0.0", "2.0")])
+            comparison = f"{low} < {self.scalar_value(depth)} < {high}"
+        return f"not ({comparison})" if self.chance(0.1) else comparison
+
+    def comparison(self, depth):
+        threshold = self.pick(["0.0", "0.3", "-0.2", "1.0"] + (["c"] if "c" in self.names else []))
+        return f"{self.scalar_value(depth)} {self.pick(['>', '<', '>=', '<='])} {threshold}"
+
+    def scalar_value(self, depth):
         shape = self.pick([H, V, R, S])
         e = self.expr(shape, depth)
         if shape != S:
             e = self.pick([f"{e}.sum()", f"np.tanh({e}).mean()", f"{e}.max()", f"np.sum({e})"])
-        threshold = self.pick(["0.0", "0.3", "-0.2", "1.0"] + (["c"] if "c" in self.names else []))
-        comparison = f"{e} {self.pick(['>', '<', '>=', '<='])} {threshold}"
-        return f"not {comparison}" if self.chance(0.1) else comparison
+        return e
 
     def bounded(self, name, shape, depth):
         """A new value for `name` that stays of order one however many times a loop repeats it."""
@@ -1665,6 +1679,144 @@ try:  # optional (the `reference` extra): never needed by sourcegrad itself
     import autograd.numpy
 except ImportError:
     autograd = None
+
+# ---- forward mode and Hessian-vector products ------------------------------------------------------------------
+
+# Refusals README documents for forward mode, and so for hvp: such a program is skipped there.
+FORWARD_LIMITATIONS = ("no forward-mode rule for the attribute", "no forward-mode rule for the `*` operator",
+                       "a checkpointed loop must be a statement of the function itself")
+JVP_TOLERANCE = 1e-8      # jvp against the gradient's inner product with the tangents: two exact derivatives
+HVP_TOLERANCE = 1e-4      # hvp against central differences of the gradient, same measure as GRAD_TOLERANCE
+
+
+def check_forward_modes(seed, folder=None) -> Result:
+    """jvp and hvp on the seed's first program at its first inputs (those check_program tries first):
+    - jvp's value against the function's, and its derivative along random tangents against the inner product
+      of the tangents with the gradient (the two modes must agree wherever both are defined) and against a
+      central difference of the function along the tangents, trusted as compare_gradients trusts one;
+    - hvp against central differences of the gradient along the vectors, with steps 1e-5 and 1e-3 that must
+      agree with each other before a disagreement with hvp counts (a kink or decision within the larger step
+      makes the point unstable, and the program is skipped);
+    - neither changes an argument.
+    A program with an object among its wrt arguments (forward mode takes no tangent for an object) or a
+    refusal in FORWARD_LIMITATIONS is skipped."""
+    own_folder = folder is None
+    folder = folder or tempfile.mkdtemp(prefix="sourcegrad_random_")
+    program = generate(seed, 0)
+    result = Result(seed, "correct", source=program_text(program), wrt=program.wrt)
+    try:
+        module = load(program, folder)
+        try:
+            _check_forward_loaded(program, module, os.path.join(folder, "generated"))
+        finally:
+            for name in [module.__name__, *program.modules]:
+                sys.modules.pop(name, None)
+    except Failure as failure:
+        result.status, result.message = failure.status, failure.message
+    except Unstable as why:
+        result.status, result.message = "skipped", str(why)
+    finally:
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _check_forward_loaded(program, module, generated):
+    rng = np.random.default_rng([program.seed, 0, 0])
+    args = [make_argument(name, rng, module) for name in program.parameters[:-1]] + [program.n]
+    try:
+        expected = scalar(module.f, args)
+    except (FloatingPointError, ZeroDivisionError, OverflowError):
+        raise Unstable("the function overflows or leaves its domain") from None
+    if not math.isfinite(expected) or abs(expected) > MAX_MAGNITUDE:
+        raise Unstable(f"value {expected:.3g} too large")
+    positions = [program.parameters.index(name) for name in program.wrt]
+    if any(not isinstance(args[p], (np.ndarray, float, dict, list)) for p in positions):
+        raise Unstable("an object among the wrt arguments: forward mode takes no tangent for it")
+    single = len(program.wrt) == 1
+    differentiable = sourcegrad.differentiate(module.f, wrt=program.wrt[0] if single else program.wrt,
+                                              generated_dir=generated)
+    value, gradients = call_sourcegrad(differentiable, args, "value_and_grad")
+    gradients = (gradients,) if single else gradients
+    tangents = [_random_like(args[p], rng) for p in positions]
+    packed = tangents[0] if single else tuple(tangents)
+
+    def call(method):
+        pristine = copy.deepcopy(args)
+        try:
+            with np.errstate(all="ignore"):
+                out = getattr(differentiable, method)(tuple(args), packed)
+        except SourcegradError as exc:
+            if any(limitation in str(exc) for limitation in FORWARD_LIMITATIONS):
+                raise Unstable(f"{method}: a documented forward-mode limitation: {first_line(str(exc))}") from None
+            raise Failure("refusal", f"{method}: SourcegradError: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 (anything else is a crash, reported with its traceback)
+            raise Failure("crash", f"{method}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
+        if not same_arguments(args, pristine):
+            raise Failure("changed_input", f"{method} changed an argument")
+        return out
+
+    jvp_value, derivative = call("jvp")
+    check_value(jvp_value, expected, "jvp")
+    inner = sum(float(np.sum(at(gradients[k], path) * at(tangents[k], path)))
+                for k, p in enumerate(positions) for path, _ in leaves(args[p]))
+    if error(float(np.sum(derivative)), inner) > JVP_TOLERANCE:
+        along = [_moved(args, positions, tangents, eps) for eps in (1e-6, -1e-6, 1e-4, -1e-4)]
+        try:
+            fine, coarse = ((scalar(module.f, along[i]) - scalar(module.f, along[i + 1])) / (2 * eps)
+                            for i, eps in ((0, 1e-6), (2, 1e-4)))
+        except (FloatingPointError, ZeroDivisionError, OverflowError):
+            raise Unstable("the function leaves its domain along the tangents") from None
+        if error(fine, coarse) <= AGREE_TOLERANCE and error(float(np.sum(derivative)), fine) > GRAD_TOLERANCE:
+            raise Failure("wrong_gradient", f"jvp's derivative {float(np.sum(derivative))!r}; the gradient's inner "
+                                            f"product with the tangents {inner!r}; finite differences {fine!r}")
+        raise Unstable("jvp and the gradient disagree where finite differences cannot tell")
+
+    products = call("hvp")
+    products = (products,) if single else products
+    steps = {}
+    for eps in (1e-5, 1e-3):
+        ahead, behind = (call_sourcegrad(differentiable, _moved(args, positions, tangents, sign * eps), "shifted")[1]
+                         for sign in (1, -1))
+        ahead, behind = ((g,) if single else g for g in (ahead, behind))
+        steps[eps] = [(np.asarray(at(ahead[k], path)) - np.asarray(at(behind[k], path))) / (2 * eps)
+                      for k, p in enumerate(positions) for path, _ in leaves(args[p])]
+    got = [np.asarray(at(products[k], path)) for k, p in enumerate(positions) for path, _ in leaves(args[p])]
+    worst = max((float(np.max(np.abs(g - f) / np.maximum(1.0, np.abs(f)), initial=0.0))
+                 for g, f in zip(got, steps[1e-5])), default=0.0)
+    if worst > HVP_TOLERANCE:
+        agree = max((float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a)), initial=0.0))
+                     for a, b in zip(steps[1e-5], steps[1e-3])), default=0.0)
+        if agree <= 1e-3:
+            raise Failure("wrong_gradient", f"hvp differs from central differences of the gradient by {worst:.3g} "
+                                            f"(relative); hvp {got}, differences {steps[1e-5]}")
+        raise Unstable("hvp: the gradient's differences at two steps disagree (a kink or decision nearby)")
+
+
+def _random_like(value, rng):
+    if isinstance(value, np.ndarray):
+        return rng.standard_normal(value.shape)
+    if isinstance(value, float):
+        return float(rng.standard_normal())
+    if isinstance(value, dict):
+        return {key: _random_like(item, rng) for key, item in value.items()}
+    return [_random_like(item, rng) for item in value]
+
+
+def _moved(args, positions, tangents, eps):
+    """args with each wrt argument moved by eps times its tangent."""
+    def move(value, tangent):
+        if isinstance(value, (np.ndarray, float)):
+            return value + eps * tangent
+        if isinstance(value, dict):
+            return {key: move(item, tangent[key]) for key, item in value.items()}
+        return [move(item, t) for item, t in zip(value, tangent)]
+
+    moved = list(args)
+    for k, p in enumerate(positions):
+        moved[p] = move(args[p], tangents[k])
+    return moved
+
 
 AUTOGRAD_TOLERANCE = 1e-9  # |sourcegrad - autograd| / max(1, |autograd|): two exact gradients, summed apart
 

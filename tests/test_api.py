@@ -75,6 +75,29 @@ def test_options_and_the_functions_own_keywords_travel_together():
     np.testing.assert_allclose(d_w, 3.0 * x, rtol=1e-12)
 
 
+def sine_of_products(x, w):
+    return np.sum(np.sin(x * w))
+
+
+def test_into_a_lone_array_fills_the_one_gradient_of_a_one_item_wrt_tuple():
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    target = np.full(3, 99.0)
+    gradients = sourcegrad.differentiate(sine_of_products, wrt=("w",)).grad(x, w, into=target)
+    assert isinstance(gradients, tuple) and len(gradients) == 1 and gradients[0] is target
+    np.testing.assert_allclose(target, x * np.cos(x * w), rtol=1e-12)
+
+
+def test_into_a_lone_array_for_two_gradients_is_refused():
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    with pytest.raises(SourcegradError, match="into= has 1 arrays for 2 gradients"):
+        sourcegrad.differentiate(sine_of_products, wrt=("x", "w")).grad(x, w, into=np.empty(3))
+
+
+def test_wrt_of_another_kind_than_a_name_or_position_is_refused():
+    with pytest.raises(SourcegradError, match="wrt takes parameter names or positions"):
+        sourcegrad.differentiate(sine_of_products, wrt=1.0).grad(np.ones(3), np.ones(3))
+
+
 def test_value_and_grad_matches_hand_written_backward():
     f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
     args = data()
@@ -195,6 +218,15 @@ def test_a_scalar_output_of_any_float_type_starts_its_gradient_at_one(fn, dtype)
         f.grad(w, grad_output=np.ones(2, dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_0d_array_argument_gets_a_0d_array_gradient_of_its_dtype(dtype):
+    gradient = sourcegrad.differentiate(_sum_of_squares_tripled).grad(np.array(2.0, dtype))
+    assert type(gradient) is np.ndarray and gradient.shape == () and gradient.dtype == dtype
+    assert float(gradient) == pytest.approx(12.0)
+    number = sourcegrad.differentiate(_sum_of_squares_tripled).grad(2.0)  # a Python float: a number back
+    assert not isinstance(number, np.ndarray) and isinstance(number, float) and number == pytest.approx(12.0)
+
+
 @pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32"), ("float32", "float32"),
                                     ("float16", "float64")])
 @pytest.mark.parametrize("wrt", [("w1",), ("w1", "w2"), ("x", "w1", "w2")])
@@ -227,6 +259,22 @@ def test_non_scalar_output_needs_an_output_gradient():
         f.grad(w, grad_output=np.ones(3))
     with pytest.raises(SourcegradError, match=r"output gradient is a list, the output an array of shape \(4,\)"):
         f.grad(w, grad_output=seed.tolist())
+
+
+def elementwise_sine(z):
+    return np.sin(z)
+
+
+@pytest.mark.parametrize("fn, grad_output, kind", [
+    (_sum_of_squares_tripled, "x", "str"),
+    (elementwise_sine, "x", "str"),
+    (_sum_of_squares_tripled, True, "bool"),
+    (elementwise_sine, True, "bool"),
+], ids=["str_for_a_scalar", "str_for_an_array", "bool_for_a_scalar", "bool_for_an_array"])
+def test_an_output_gradient_that_is_not_a_number_or_an_array_is_refused(fn, grad_output, kind):
+    with pytest.raises(SourcegradError, match=f"the output gradient is a {kind}") as info:
+        sourcegrad.differentiate(fn).grad(np.array([0.5, -1.0, 2.0]), grad_output=grad_output)
+    assert "test_api.py" in str(info.value).splitlines()[0]
 
 
 def test_size_one_output_is_a_scalar():
@@ -855,6 +903,27 @@ def test_a_complex_value_is_refused_not_differentiated(wrt, z, w):
         np.empty_like(z if wrt == "z" else w)
     with pytest.raises(SourcegradError, match="complex"):
         f.grad(z, w, into=into)
+
+
+def _products_summed(x, w):
+    return np.sum(x * w)
+
+
+def _products_of_a_dict_summed(data, w):
+    return np.sum(data["x"] * w)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numpy's, for making an np.matrix
+def test_an_np_matrix_argument_is_refused():
+    x, w = np.matrix([[1.0, 2.0], [3.0, 4.0]]), rng.standard_normal((2, 2))
+    with pytest.raises(SourcegradError, match="np.matrix arguments are not supported"):
+        sourcegrad.differentiate(_products_summed, wrt="w").grad(x, w)
+    f = sourcegrad.differentiate(_products_summed, wrt="w")
+    np.testing.assert_allclose(f.grad(np.asarray(x), w), np.asarray(x))  # compiled for arrays first
+    with pytest.raises(SourcegradError, match="np.matrix arguments are not supported"):
+        f.grad(x, w)
+    with pytest.raises(SourcegradError, match="np.matrix arguments are not supported"):
+        sourcegrad.differentiate(_products_of_a_dict_summed, wrt="w").grad({"x": x}, w)
 
 
 # ---- has_aux: `return loss, aux`, aux handed back beside the value, as JAX's has_aux -------------------------

@@ -242,3 +242,21 @@ def test_a_gradient_of_another_shape_fails_along_random_directions_too(monkeypat
     monkeypatch.setattr(f, "grad", wrong)
     result = sourcegrad.check_grad(f, w, directions=4)
     assert not result and "its shape" in result.explain()
+
+
+class CallableLayer:
+    def __init__(self):
+        self.w = np.array([1.0, 2.0])
+
+    def __call__(self, x):
+        return x * self.w
+
+
+def half_stopped(layer, x):
+    return np.sum(layer(x) * sourcegrad.stop_gradient(layer(x)))
+
+
+def test_an_object_with_call_is_checked_through_its_arrays():
+    # stop_gradient makes sourcegrad's gradient half the function's own: the check must see the layer's w
+    report = sourcegrad.check_grad(half_stopped, CallableLayer(), np.array([0.5, -1.0]), wrt="layer")
+    assert not report and report.failures["layer"][0].startswith("['w']")

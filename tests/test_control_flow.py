@@ -409,6 +409,62 @@ def if_without_else_in_loop(w, X):
 case(if_without_else_in_loop, ("w",), np.array([1.0, -0.5]), np.array([[1.0, 1.0], [-1.0, -1.0], [2.0, 0.5]]))
 
 
+def and_of_two_tests_in_a_loop(w):
+    # Iterations where the first test holds and the second does not (w = 3.0) take no branch: the backward pass
+    # must take each iteration's branch as the forward pass decided it, not as the last test computed leaves it.
+    s = 0.0
+    for v in w:
+        if v > 0 and v < 2:
+            s = s + v * v
+        elif v > 2.5 and v < 4:
+            s = s + np.sin(v)
+    return s
+
+
+case(and_of_two_tests_in_a_loop, ("w",), np.array([-1.0, 3.0, 1.0, 0.5, 5.0]))
+
+
+def branch_name_rebound_inside_its_branch(w):
+    s = 0.0
+    for v in w:
+        go = v > 0
+        if go:
+            go = v < 2  # the branch rebinds the name its test read
+            s = s + v * 3.0
+        if go:
+            s = s + v * v
+    return s
+
+
+case(branch_name_rebound_inside_its_branch, ("w",), np.array([-1.0, 3.0, 1.0, 0.5]))
+
+
+def chained_comparison_reads_only_while_it_holds(w):
+    # Python computes `10 + w[i]` only where `i < n` holds: past w's end it is never read
+    s = 0.0
+    n = len(w)
+    for i in range(n + 2):
+        if i < n < 10 + w[i]:
+            s = s + w[i] ** 2
+    return s
+
+
+case(chained_comparison_reads_only_while_it_holds, ("w",), np.array([0.2, 0.9, -0.3]))
+
+
+def any_and_all_stop_at_the_deciding_item(w):
+    # any() stops at w[1] and all() at w[1]: neither reads past w's end, as Python's builtins do not
+    s = np.sum(w)
+    if any(w[i] > 0.5 for i in range(10)):
+        s = s + np.sum(w ** 2)
+    if not all(w[i] < 0.5 for i in range(10) if i != 0):
+        s = s * np.sin(w[0])
+    return s
+
+
+case(any_and_all_stop_at_the_deciding_item, ("w",), np.array([0.2, 0.9, -0.3]))
+
+
 def overwritten_in_branch_in_loop(w, X):
     # a is computed before the loop, overwritten on either branch inside it; its first value is read after.
     a = np.exp(w)

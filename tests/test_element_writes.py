@@ -99,6 +99,21 @@ def reads_an_element_of_a_matrix_then_writes(x):
     return np.sum(h ** 2) + a
 
 
+def writes_into_a_flattened_copy(x, w):
+    a = w.flatten()  # always a copy: the function's own to write into
+    a[0] = x[0] * 2.0
+    return np.sum(a * a)
+
+
+def fills_zeros_of_an_arguments_length_then_reads_and_writes(w):
+    h = np.zeros(len(w))
+    for i in range(len(w)):
+        h[i] = w[i] ** 2
+    first = h[0]  # a number: the write below leaves it as it was
+    h[1] = first * 2.0 + h[2]
+    return np.sum(h * h) + first
+
+
 CASES = [
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
@@ -114,6 +129,8 @@ CASES = [
     (written_after_a_test_of_an_element, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (written_after_a_test_of_an_element, ("x",), (np.array([-0.3, -0.4, 0.2]),)),
     (reads_an_element_of_a_matrix_then_writes, ("x",), (np.array([[0.3, -0.2], [0.6, 0.1], [0.2, 0.4]]),)),
+    (writes_into_a_flattened_copy, ("x", "w"), (np.array([0.4, -0.3]), np.array([[0.5, -1.0], [0.2, 0.7]]))),
+    (fills_zeros_of_an_arguments_length_then_reads_and_writes, ("w",), (np.array([0.5, -0.3, 0.8]),)),
 ]
 
 
@@ -185,6 +202,12 @@ def reads_a_row_in_one_iteration_and_writes_into_it_in_the_next(x):
     return np.sum(row ** 2)
 
 
+def writes_into_a_ravel(x):
+    a = x.ravel()  # a view of the caller's array when x is contiguous
+    a[0] = 2.0
+    return np.sum(a * a)
+
+
 def writes_through_a_nested_index(x):
     a = x * 1.0
     a[0][1] = 2.0
@@ -200,8 +223,9 @@ def writes_through_a_nested_index(x):
     (reads_a_slice_then_writes_into_it, "another name may also hold"),
     (reads_with_an_index_passed_in_then_writes, "after an element of it was read"),
     (reads_a_row_in_one_iteration_and_writes_into_it_in_the_next, "in a loop would change an array in place after"),
+    (writes_into_a_ravel, "would change an array that another name may also hold in place"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
-        "row_read_in_an_earlier_iteration"])
+        "row_read_in_an_earlier_iteration", "ravel"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
     args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else (np.ones((2, 3)),)
     with pytest.raises(SourcegradError, match=message) as info:

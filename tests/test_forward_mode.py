@@ -341,6 +341,21 @@ def test_a_number_is_the_tangent_of_a_0d_array(tmp_path):
     assert f.hvp((x,), 2.0) == pytest.approx(2.0 * (2 * np.cos(0.5) - 0.5 * np.sin(0.5)))
 
 
+def magnitude_of_products(x, w):
+    return np.sum(np.abs(x * w))
+
+
+@pytest.mark.parametrize("derivative", [
+    lambda x, w: sourcegrad.differentiate(magnitude_of_products, wrt="w").jvp((x, w), np.ones(3)),
+    lambda x, w: sourcegrad.jvp(magnitude_of_products, (x, w), (None, np.ones(3))),
+    lambda x, w: sourcegrad.jacobian(magnitude_of_products, wrt="w", mode="forward")(x, w),
+], ids=["method_jvp", "functional_jvp", "forward_jacobian"])
+def test_complex_data_reaching_a_forward_derivative_is_refused(derivative):
+    x, w = np.array([1.0 + 2.0j, 0.5 - 1.0j, 2.0j]), np.array([0.3, -0.7, 1.1])
+    with pytest.raises(SourcegradError, match="a derivative came out complex"):
+        derivative(x, w)
+
+
 def my_softplus(x):
     return np.log1p(np.exp(x))
 
@@ -413,3 +428,24 @@ def test_a_tangent_keeps_a_float_dtype_its_primals_own_when_that_is_a_float(prim
     product = sourcegrad.hvp(cubic_sum)((primal,), tangent)
     np.testing.assert_allclose(product, 6 * primal.astype(float) * tangent, rtol=1e-6)
     assert np.result_type(product) == (np.float32 if primal.dtype == np.float32 else np.float64)
+
+
+class Holder:
+    def __init__(self, w):
+        self.w = w
+
+
+def reads_an_object_only_to_decide(x, holder):
+    if holder.w.sum() > 0:
+        return np.sum(np.sin(x))
+    return np.sum(np.cos(x))
+
+
+def test_a_tangent_for_an_object_is_refused_and_none_is_taken():
+    f = sourcegrad.differentiate(reads_an_object_only_to_decide, wrt=("x", "holder"))
+    x, holder = np.array([1.0, 2.0]), Holder(np.array([0.5, 1.0]))
+    with pytest.raises(SourcegradError, match="forward mode takes tangents of arrays") as info:
+        f.jvp((x, holder), (np.ones(2), {"w": np.ones(2)}))
+    assert "Pass None as the tangent of holder" in str(info.value)
+    value, derivative = f.jvp((x, holder), (np.ones(2), None))
+    np.testing.assert_allclose(derivative, np.sum(np.cos(x)))

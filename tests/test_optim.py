@@ -35,10 +35,11 @@ def gradient(p, t):
     return scale * (np.array([1.0, 2.0, 0.5, 3.0]) * p - np.array([0.3, -0.2, 0.1, 0.4]))
 
 
-def reference_sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
-    p, buf = P0.copy(), None
-    for t in range(1, STEPS + 1):
-        g = gradient(p, t)
+def reference_sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, p0=P0, grad=gradient,
+                  steps=STEPS):
+    p, buf = np.copy(p0), None
+    for t in range(1, steps + 1):
+        g = grad(p, t)
         if weight_decay != 0:
             g = g + weight_decay * p
         if momentum != 0:
@@ -48,11 +49,12 @@ def reference_sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=
     return p
 
 
-def reference_adam(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+def reference_adam(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, p0=P0, grad=gradient,
+                   steps=STEPS):
     beta1, beta2 = betas
-    p, m, v, v_max = P0.copy(), np.zeros(4), np.zeros(4), np.zeros(4)
-    for t in range(1, STEPS + 1):
-        g = gradient(p, t)
+    p, m, v, v_max = np.copy(p0), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
+    for t in range(1, steps + 1):
+        g = grad(p, t)
         if weight_decay != 0:
             g = g + weight_decay * p
         m = beta1 * m + (1 - beta1) * g
@@ -262,3 +264,232 @@ def test_bad_hyperparameters_are_refused():
         SGD(np.zeros(2), lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="beta"):
         Adam(np.zeros(2), betas=(0.9, 1.0))
+
+
+def all_cases():
+    return [pytest.param(SGD, options, id=f"SGD-{name}") for name, options in SGD_CASES.items()] + \
+           [pytest.param(Adam, options, id=f"Adam-{name}") for name, options in ADAM_CASES.items()]
+
+
+def reference(optimizer_class, options, **problem):
+    return (reference_sgd if optimizer_class is SGD else reference_adam)(**options, **problem)
+
+
+# ---- (6) 0-d parameters, whatever form their gradient takes -----------------
+
+def gradient_0d(p, t):
+    """A 0-d quadratic's gradient, small on every third step as gradient() is."""
+    return (0.01 if t % 3 == 0 else 1.0) * (2.0 * p - 0.3)
+
+
+def test_a_0d_parameter_with_momentum_accumulates_its_buffer():
+    p = np.array(1.0)
+    opt = SGD(p, lr=0.1, momentum=0.9)
+    for _ in range(3):
+        opt.step(np.float64(1.0))  # what sourcegrad returns for a 0-d parameter
+    # buffer 1, 0.9 * 1 + 1 = 1.9, 0.9 * 1.9 + 1 = 2.71; p = 1 - 0.1 * (1 + 1.9 + 2.71)
+    np.testing.assert_allclose(opt.state[()]["momentum_buffer"], 2.71, rtol=1e-12)
+    np.testing.assert_allclose(p, 0.439, rtol=1e-12)
+
+
+@pytest.mark.parametrize("as_gradient", [np.float64, np.array, float], ids=["numpy scalar", "0-d array", "float"])
+@pytest.mark.parametrize("optimizer_class, options", all_cases())
+def test_0d_parameters_follow_the_formulas_whatever_form_the_gradient_takes(optimizer_class, options, as_gradient):
+    p = np.array(0.7)
+    opt = optimizer_class([p], **options)
+    for t in range(1, STEPS + 1):
+        opt.step([as_gradient(gradient_0d(float(p), t))])
+    expected = reference(optimizer_class, options, p0=np.array(0.7), grad=gradient_0d)
+    np.testing.assert_allclose(p, expected, rtol=0, atol=1e-12)
+    buffers = [value for value in opt.state[(0,)].values() if not isinstance(value, int)]
+    assert len(buffers) == len(opt.state[(0,)]) - (optimizer_class is Adam)  # every buffer but Adam's step count
+    assert all(type(buffer) is np.ndarray and buffer.shape == () for buffer in buffers)
+
+
+# ---- (7) one array in several places is one parameter ------------------------
+
+class Holder:
+    def __init__(self, w):
+        self.w = w
+
+
+def shared_structures(w):
+    """(params holding w twice and another array, the gradient from a per-reference gradient of w and of b)."""
+    b = np.array([1.0, -1.0])
+    return {
+        "two objects": ({"layers": [Holder(w), Holder(w)], "b": b},
+                        lambda g1, g2, gb: {"layers": [{"w": g1}, {"w": g2}], "b": gb}),
+        "a list": ([w, b, w], lambda g1, g2, gb: [g1, gb, g2]),
+    }
+
+
+@pytest.mark.parametrize("kind", ["two objects", "a list"])
+@pytest.mark.parametrize("optimizer_class, options", all_cases())
+def test_an_array_held_twice_is_updated_once_from_its_summed_gradient(kind, optimizer_class, options):
+    w = P0.copy()
+    params, make_gradient = shared_structures(w)[kind]
+    opt = optimizer_class(params, **options)
+    for t in range(1, STEPS + 1):
+        # the two references' gradients: gradient(w) split 1 : 0.5
+        opt.step(make_gradient(gradient(w, t), 0.5 * gradient(w, t), np.array([0.25, 0.5])))
+    summed = reference(optimizer_class, options, grad=lambda p, t: 1.5 * gradient(p, t))
+    np.testing.assert_allclose(w, summed, rtol=0, atol=1e-12)
+    assert len(opt.state) == 2  # one state for w, one for b
+
+
+# ---- (8) what is not a float array is not a parameter --------------------------
+
+class Counter:
+    scale = np.array([2.0, 3.0])  # a class attribute: a constant, not a parameter
+
+    def __init__(self):
+        self.w = np.array([1.0, -2.0])
+        self.steps_seen = np.array(0)
+        self.mask = np.array([True, False])
+        self.name = "counter"
+
+    def loss(self, x):
+        return (self.w * self.scale * x).sum()
+
+
+def test_integer_and_bool_arrays_are_left_alone():
+    import sourcegrad
+
+    @sourcegrad.differentiate(wrt="model")
+    def loss(model, x):
+        return model.loss(x)
+
+    model, x = Counter(), np.array([1.0, 0.5])
+    grads = loss.grad(model, x)
+    grads.pop("scale")  # the class attribute's gradient: see test_a_class_attribute_is_not_a_parameter
+    assert set(grads) == {"w", "steps_seen", "mask"}  # the gradient the optimizer receives from sourcegrad
+    opt = SGD(model, lr=0.1, weight_decay=0.5)
+    opt.step(grads)
+    np.testing.assert_allclose(model.w, [1.0, -2.0] - 0.1 * (Counter.scale * x + 0.5 * np.array([1.0, -2.0])))
+    assert model.steps_seen == 0 and model.steps_seen.dtype.kind == "i" and model.mask.tolist() == [True, False]
+    assert list(opt.state) == [("w",)]
+
+
+def test_a_class_attribute_is_not_a_parameter():
+    import sourcegrad
+
+    @sourcegrad.differentiate(wrt="model")
+    def loss(model, x):
+        return model.loss(x)
+
+    model, x = Counter(), np.array([1.0, 0.5])
+    grads = loss.grad(model, x)
+    np.testing.assert_allclose(grads["scale"], model.w * x)  # sourcegrad differentiates with respect to it
+    with pytest.raises(SourcegradError, match=r"gradient\['scale'\] is not zero.*class Counter.*stop_gradient"):
+        Adam(model, lr=0.1).step(grads)
+    np.testing.assert_array_equal(model.w, [1.0, -2.0])
+    grads["scale"] = np.zeros(2)  # a zero gradient for it (a constant) is ignored
+    Adam(model, lr=0.1).step(grads)
+    np.testing.assert_allclose(model.w, [1.0 - 0.1, -2.0 - 0.1], rtol=1e-6)  # Adam's first step: lr * sign(g)
+    np.testing.assert_array_equal(Counter.scale, [2.0, 3.0])
+
+
+def test_layer_dicts_and_lists_may_hold_names_and_settings():
+    import sourcegrad
+
+    @sourcegrad.differentiate(wrt="layers")
+    def loss(layers, x):
+        total = 0.0
+        for layer in layers:
+            total = total + (layer["w"] * x).sum() * layer["c"][0]
+        return total
+
+    layers = [{"w": np.array([1.0, 2.0]), "name": "fc1", "c": [np.array(3.0), "relu", np.array(1), None]},
+              {"w": np.array([-1.0, 0.0]), "name": "fc2", "c": [np.array(-1.0), "tanh", np.array(2), None]}]
+    x = np.array([0.5, 2.0])
+    grads = loss.grad(layers, x)
+    assert grads[0]["name"] == 0.0  # sourcegrad's gradient for a string
+    expected = [{"w": layer["w"] - 0.1 * x * layer["c"][0], "c0": layer["c"][0] - 0.1 * (layer["w"] * x).sum()}
+                for layer in layers]
+    SGD(layers, lr=0.1).step(grads)
+    for layer, want in zip(layers, expected):
+        np.testing.assert_allclose(layer["w"], want["w"], rtol=1e-12)
+        np.testing.assert_allclose(layer["c"][0], want["c0"], rtol=1e-12)
+    assert [(layer["name"], layer["c"][1:]) for layer in layers] == [("fc1", ["relu", 1, None]),
+                                                                      ("fc2", ["tanh", 2, None])]
+    # a dict key or attribute holding no parameter may be left out of a hand-written gradient
+    SGD(layers[0], lr=0.1).step({"w": np.zeros(2), "c": [np.float64(0.0), 0.0, 0.0, None]})
+
+
+@pytest.mark.parametrize("params, grads, message", [
+    ({"w": np.ones(2), "n": np.array([1, 2])}, {"w": np.ones(2), "n": np.ones(2)},
+     r"gradient\['n'\] is not zero, but params\['n'\] has dtype int64, and only floating-point arrays"),
+    ([np.ones(2), "relu"], [np.ones(2), 1.0], r"gradient\[1\] is not zero, but params\[1\] is a str, not an array"),
+    ({"n": np.array(0)}, {"n": np.array(0.0)}, "holds no floating-point array"),
+    ({"w": np.ones(2), "z": np.ones(2, complex)}, {"w": np.ones(2), "z": np.ones(2)},
+     r"params\['z'\] has dtype complex128: the optimizers update real floating-point parameters only"),
+], ids=["integer array", "string", "no parameter", "complex"])
+def test_what_cannot_be_a_parameter_is_refused_by_name(params, grads, message):
+    for optimizer_class in (SGD, Adam):
+        before = {key: np.copy(value) for key, value in params.items()} if isinstance(params, dict) else None
+        with pytest.raises(SourcegradError, match=message):
+            optimizer_class(params, lr=0.1).step(grads)
+        if before:
+            assert all(np.array_equal(params[key], value) for key, value in before.items())
+
+
+# ---- (9) a step that cannot be taken changes nothing ----------------------------
+
+def test_a_parameter_replaced_by_another_shape_needs_its_state_reset():
+    params = {"a": P0.copy(), "b": np.ones(3)}
+    opt = Adam(params, lr=0.1)
+    opt.step({"a": gradient(params["a"], 1), "b": np.ones(3)})
+    a_after_one, state_after_one = params["a"].copy(), {key: dict(value) for key, value in opt.state.items()}
+    params["b"] = np.ones(4)
+    with pytest.raises(SourcegradError, match=r"params\['b'\] has shape \(4,\).*state for it.*has shape \(3,\).*"
+                                              r"del optimizer\.state\[\('b',\)\]"):
+        opt.step({"a": gradient(params["a"], 2), "b": np.ones(4)})
+    np.testing.assert_array_equal(params["a"], a_after_one)
+    assert opt.state[("a",)]["step"] == 1 and {key: value["step"] for key, value in opt.state.items()} == \
+        {key: value["step"] for key, value in state_after_one.items()}
+    del opt.state[("b",)]
+    opt.step({"a": gradient(params["a"], 2), "b": -np.ones(4)})
+    np.testing.assert_allclose(params["a"], reference_adam(lr=0.1, steps=2), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(params["b"], 1.0 + 0.1, rtol=1e-6)  # a first step again: lr * sign(g)
+
+
+@pytest.mark.parametrize("optimizer_class", [SGD, Adam])
+def test_a_read_only_parameter_is_refused_before_anything_changes(optimizer_class):
+    frozen = np.ones(3)
+    frozen.flags.writeable = False
+    params = {"a": np.ones(2), "layer": [frozen]}
+    opt = optimizer_class(params, lr=0.1)
+    with pytest.raises(SourcegradError, match=r"params\['layer'\]\[0\] is read-only.*writeable copy"):
+        opt.step({"a": np.ones(2), "layer": [np.ones(3)]})
+    np.testing.assert_array_equal(params["a"], np.ones(2))
+    assert opt.state == {}
+
+
+# ---- (10) constructor arguments ------------------------------------------------
+
+@pytest.mark.parametrize("optimizer_class, options, message", [
+    (SGD, dict(lr=None), r"SGD's lr must be a finite number >= 0, got None: give, for example, lr="),
+    (SGD, dict(lr=float("nan")), "lr must be a finite number >= 0, got nan"),
+    (SGD, dict(lr=-0.1), "lr must be a finite number >= 0, got -0.1"),
+    (SGD, dict(lr="0.1"), "lr must be a finite number"),
+    (SGD, dict(lr=0.1, momentum=float("inf")), "momentum must be a finite number"),
+    (SGD, dict(lr=0.1, dampening=-0.5), "dampening must be a finite number"),
+    (SGD, dict(lr=0.1, weight_decay=float("nan")), "weight_decay must be a finite number"),
+    (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "nesterov momentum needs .*dampening == 0"),
+    (Adam, dict(lr=float("inf")), "Adam's lr must be a finite number"),
+    (Adam, dict(betas=(0.9,)), r"betas must be two numbers in \[0, 1\), got \(0.9,\): give, for example"),
+    (Adam, dict(betas=0.9), r"betas must be two numbers in \[0, 1\), got 0.9"),
+    (Adam, dict(betas=(-0.1, 0.999)), r"betas\[0\] must be a number in \[0, 1.0\), got -0.1"),
+    (Adam, dict(betas=(0.9, None)), r"betas\[1\] must be a number in \[0, 1.0\), got None"),
+    (Adam, dict(eps=float("nan")), "eps must be a finite number"),
+    (Adam, dict(weight_decay=-1), "weight_decay must be a finite number"),
+])
+def test_bad_constructor_arguments_are_refused_with_the_fix(optimizer_class, options, message):
+    with pytest.raises(SourcegradError, match=message):
+        optimizer_class(np.zeros(2), **options)
+
+
+def test_edge_hyperparameters_torch_accepts_are_accepted():
+    SGD(np.zeros(2), lr=0, momentum=0, weight_decay=0)
+    SGD(np.zeros(2), lr=np.array(0.1), momentum=np.float32(0.5), nesterov=True)
+    Adam(np.zeros(2), lr=1, betas=[0, 0], eps=0)

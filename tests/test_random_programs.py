@@ -1,6 +1,7 @@
 """Random programs: for each seed, tests/random_programs.py generates a numpy program from the constructs README
 lists as supported and checks sourcegrad on it (gradient against finite differences, value, inputs left
-unchanged, float32, a second trip count with the same compiled code).
+unchanged, float32, a second trip count with the same compiled code); for every third seed, jvp and hvp too
+(random_programs.check_forward_modes).
 
 The generator makes only supported constructs, so every refusal (SourcegradError) is a failure too. A
 construct README lists but sourcegrad refuses is left out of the generator with a comment starting
@@ -27,6 +28,18 @@ def folder(tmp_path_factory):
 def test_random_program(seed, folder):
     result = random_programs.check_program(seed, folder)
     if result.status == "skipped":  # no tame, stable program from this seed: nothing was checked
+        pytest.skip(result.message)
+    if not result.ok:
+        pytest.fail(result.report(), pytrace=False)
+
+
+FORWARD_SEEDS = range(0, 300, 3)
+
+
+@pytest.mark.parametrize("seed", FORWARD_SEEDS)
+def test_random_program_forward_mode_and_hvp(seed, folder):
+    result = random_programs.check_forward_modes(seed, folder)
+    if result.status == "skipped":  # an object in wrt, a documented forward-mode limitation, or an unstable point
         pytest.skip(result.message)
     if not result.ok:
         pytest.fail(result.report(), pytrace=False)
@@ -78,6 +91,8 @@ CONSTRUCTS = {
     "element write": r"\n\s+a\d+\[[^\n]*\] = ",
     "augmented element write": r"\n\s+a\d+\[[^\n]*\] \+= ",
     "conditional expression": r"\) if [^\n]* else \(",
+    "`and` / `or` of two tests": r"\n\s+(if|elif|while) [^\n]* (and|or) ",
+    "chained comparison": r"\n\s+(if|elif|while) [^\n]*-?\d\.\d < [^\n]* < -?\d\.\d",
 }
 
 

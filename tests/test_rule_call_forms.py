@@ -183,6 +183,17 @@ def nan_to_num_in_place(x):
     return np.nan_to_num(y, copy=False).sum()
 
 
+def clip_without_bounds(w):
+    return np.sum(np.clip(w, None, None) ** 2)  # numpy 2 takes it: a copy
+
+
+def test_clip_without_either_bound_is_a_copy():
+    w = np.array([1.0, -2.0, 0.5])
+    assert sourcegrad.check_grad(clip_without_bounds, w)
+    value, derivative = sourcegrad.differentiate(clip_without_bounds).jvp((w,), (np.ones(3),))
+    np.testing.assert_allclose(derivative, np.sum(2 * w))
+
+
 def test_nan_to_num_in_place_is_refused():
     # copy=False writes into y, so the backward pass would no longer see where its nan were
     for fn, args in ((nan_to_num_in_place, ()), (nan_to_num_copy_known_at_run_time, (False,))):

@@ -73,6 +73,30 @@ def test_hessian_of_two_arguments_has_a_block_per_pair(tmp_path):
     np.testing.assert_allclose(blocks[0][1], blocks[1][0].transpose(2, 3, 0, 1), atol=1e-12)  # symmetry
 
 
+def sine_sum(x):
+    return np.sin(x).sum()
+
+
+def empty_beside_a_pair(e, w):
+    return np.sum(e ** 2) * np.sum(w) + np.sum(w ** 3) + w[0] * w[1]
+
+
+def test_hessian_of_an_empty_argument_is_empty(tmp_path):
+    h = sourcegrad.hessian(sourcegrad.differentiate(sine_sum, generated_dir=tmp_path))(np.zeros(0))
+    assert isinstance(h, np.ndarray) and h.shape == (0, 0)
+
+
+def test_hessian_blocks_of_an_empty_and_a_nonempty_argument(tmp_path):
+    e, w = np.zeros(0), np.array([0.5, -1.5])
+    f = sourcegrad.differentiate(empty_beside_a_pair, wrt=("e", "w"), generated_dir=tmp_path)
+    blocks = sourcegrad.hessian(f)(e, w)
+    assert [[b.shape for b in row] for row in blocks] == [[(0, 0), (0, 2)], [(2, 0), (2, 2)]]
+    np.testing.assert_allclose(blocks[1][1], np.diag(6 * w) + np.array([[0.0, 1.0], [1.0, 0.0]]), atol=1e-12)
+    for i in range(2):
+        _, expected = gradient_difference(f, (e, w), [np.zeros(0), np.eye(2)[i]])
+        np.testing.assert_allclose(blocks[1][1][:, i], expected, rtol=1e-5, atol=1e-6)
+
+
 def test_functional_hvp_takes_primals_and_vectors(tmp_path):
     w, a = np.ones(3), np.eye(3)
     product = sourcegrad.hvp(quadratic_form, wrt="w", generated_dir=tmp_path)((w, a), np.array([1.0, 0.0, 0.0]))
@@ -109,3 +133,16 @@ def test_hvp_file_is_the_gradient_of_the_forward_program(tmp_path):
     assert "Hessian-vector products of quadratic_form" in text
     assert "def quadratic_form_jvp_value_and_grad(xp, w, a, *, t_w, d_t_" in text
     assert f.hvp_source == text
+
+
+def checks_and_prints(x):
+    # (no `assert` here: pytest rewrites a test module's asserts, and sourcegrad then refuses the changed code)
+    print("evaluating at", x.shape)
+    return np.sum(np.sin(x) * x)
+
+
+def test_hvp_of_a_function_with_an_expression_statement(tmp_path, capsys):
+    x, v = np.array([0.1, 0.2, 0.3]), np.array([1.0, -2.0, 0.5])
+    f = sourcegrad.differentiate(checks_and_prints, generated_dir=tmp_path)
+    np.testing.assert_allclose(f.hvp((x,), (v,)), gradient_difference(f, (x,), [v])[0], rtol=1e-5, atol=1e-6)
+    assert "evaluating at (3,)" in capsys.readouterr().out  # the statement still runs

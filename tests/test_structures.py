@@ -13,7 +13,7 @@ import pytest
 import helper_module
 import sourcegrad
 from device_support import IN_MEMORY_DEVICES, assert_on, host, module_of, on, unless_rows_refused
-from sourcegrad import SourcegradError, nn
+from sourcegrad import SourcegradError, d, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
@@ -754,3 +754,167 @@ def test_jvp_of_a_structured_output_has_its_structure():
 def test_jacobian_of_a_structured_output_is_refused_at_the_return():
     with pytest.raises(SourcegradError, match="jacobian takes a function of one array; returns_a_pair returns a tuple"):
         sourcegrad.jacobian(returns_a_pair, wrt="x")(rng.standard_normal(3), rng.standard_normal(3))
+
+
+# ---- what an object's attribute read runs: a property's getter, __getattr__, a method with a rule -----------
+
+
+class ScaledWeights:
+    def __init__(self, w, s):
+        self.w = w
+        self.s = s
+
+    @property
+    def scaled(self):
+        return self.w * self.s
+
+    def squashed(self, x):
+        return np.tanh(self.scaled * x)  # the property read inside a method
+
+
+def reads_a_property(m, x):
+    return np.sum(np.sin(m.scaled) * x)
+
+
+def reads_a_property_in_a_method(m, x):
+    return np.sum(m.squashed(x) ** 2)
+
+
+@pytest.mark.parametrize("fn", [reads_a_property, reads_a_property_in_a_method])
+def test_a_property_is_differentiated_through_its_getter(fn, device):
+    m = ScaledWeights(rng.standard_normal(3), rng.standard_normal(3))
+    gradient = check_container(fn, m, rng.standard_normal(3), device=device)
+    assert set(gradient) == {"w", "s"}  # the attributes the getter reads, not the property's name
+
+
+class KeyedStore:
+    def __init__(self, **values):
+        self.__dict__["store"] = values
+
+    def __getattr__(self, key):
+        try:
+            return self.__dict__["store"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+def reads_an_attribute_served_by_getattr(params, x):
+    return np.sum(params.w * x)
+
+
+def test_an_attribute_served_by_getattr_is_refused():
+    with pytest.raises(SourcegradError, match="served by __getattr__") as info:
+        sourcegrad.differentiate(reads_an_attribute_served_by_getattr).grad(KeyedStore(w=np.ones(3)), np.ones(3))
+    assert "test_structures.py" in str(info.value).splitlines()[0]
+
+
+class Quantizer:
+    def __init__(self, step):
+        self.step = step
+
+    def quantize(self, z):
+        return np.round(z / self.step) * self.step
+
+
+@sourcegrad.adjoint(Quantizer.quantize)
+def quantize_adjoint(result, self, z):
+    d[z] = d[result]  # straight through
+
+
+def calls_a_method_with_a_rule(layer, x):
+    return np.sum(layer.quantize(x) * x)
+
+
+def test_a_method_with_a_gradient_rule_of_its_own_is_refused_not_inlined():
+    with pytest.raises(SourcegradError, match="rules of methods are not applied") as info:
+        sourcegrad.differentiate(calls_a_method_with_a_rule, wrt="x").grad(Quantizer(0.5), np.array([0.3, 1.2]))
+    assert "test_structures.py" in str(info.value).splitlines()[0]
+
+
+# ---- the tutorial's idiom: layers held as attributes, in lists and in dicts, and called ----------------------
+
+
+class Linear:
+    def __init__(self, n_in, n_out):
+        self.weight = rng.standard_normal((n_in, n_out)) * 0.5
+        self.bias = rng.standard_normal(n_out)
+
+    def __call__(self, x):
+        return x @ self.weight + self.bias
+
+
+class TwoLayerNet:
+    def __init__(self):
+        self.linear1 = Linear(3, 4)
+        self.linear2 = Linear(4, 2)
+
+    def __call__(self, x):
+        return self.linear2(np.maximum(self.linear1(x), 0))
+
+    def forward(self, x):
+        return self.linear2(np.tanh(self.linear1(x)))
+
+
+class Stack:
+    def __init__(self):
+        self.layers = [Layer(3, 3), Layer(3, 3)]
+        self.mods = {"enc": Layer(3, 2)}
+
+
+def calls_the_net(net, x):
+    return np.sum(net(x) ** 2)
+
+
+def calls_the_nets_forward(net, x):
+    return np.sum(net.forward(x) ** 2)
+
+
+def chains_layers_of_a_list_then_one_of_a_dict(net, x):
+    h = net.layers[1].forward(net.layers[0].forward(x))
+    return np.sum(net.mods["enc"].forward(h) ** 2)
+
+
+def walks_layers_of_a_list_by_index(net, x):
+    h = x
+    for i in range(2):
+        h = net.layers[i].forward(h)
+    return np.sum(net.mods["enc"].forward(h) ** 2)
+
+
+@pytest.mark.parametrize("fn, make_net", [
+    (calls_the_net, TwoLayerNet),
+    (calls_the_nets_forward, TwoLayerNet),
+    (chains_layers_of_a_list_then_one_of_a_dict, Stack),
+    (walks_layers_of_a_list_by_index, Stack),
+], ids=["net_call", "net_forward", "list_and_dict_layers", "list_layers_in_a_loop"])
+def test_layers_held_as_attributes_and_called_match_finite_differences(fn, make_net, device):
+    net = make_net()
+    gradient = check_container(fn, net, rng.standard_normal((5, 3)), device=device)
+    if make_net is TwoLayerNet:
+        assert set(gradient) == {"linear1", "linear2"} and set(gradient["linear1"]) == {"weight", "bias"}
+    else:
+        assert isinstance(gradient["layers"], list) and set(gradient["mods"]["enc"]) == {"w", "b"}
+
+
+class Scaling:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x * self.w
+
+
+class TwoScalings:
+    def __init__(self):
+        self.a, self.b = Scaling(np.array([1.0, 2.0])), Scaling(np.array([3.0, 4.0]))
+
+
+def uses_the_first_layer_only(net, x):
+    return np.sum(net.a(x) ** 2)
+
+
+def test_a_layer_the_function_does_not_call_gets_zeros():
+    gradient = sourcegrad.differentiate(uses_the_first_layer_only).grad(TwoScalings(), np.array([0.5, -1.0]))
+    assert set(gradient) == {"a", "b"}
+    np.testing.assert_allclose(gradient["a"]["w"], 2 * np.array([1.0, 2.0]) * np.array([0.5, -1.0]) ** 2)
+    np.testing.assert_array_equal(gradient["b"]["w"], np.zeros(2))

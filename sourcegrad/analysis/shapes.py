@@ -158,6 +158,13 @@ class ShapeFacts:
             if rank and (_is_int_constant(index) or isinstance(index, gast.Name) and index.id in self.integers):
                 return rank - 1
             return None
+        if primitive in _MADE_OF_A_SHAPE:  # np.zeros(n), np.zeros((n, m)), np.full(n, v): one axis per length
+            shape = stmt.args[0] if stmt.args else stmt.kwargs.get("shape")
+            if isinstance(shape, gast.Tuple):
+                return len(shape.elts)
+            if _is_int_constant(shape) or isinstance(shape, gast.Name) and shape.id in self.integers:
+                return 1
+            return None
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
         bound = template.bind(args, kwargs) if template is not None else None
         if bound is None:
@@ -291,6 +298,9 @@ def _loop_target_ranks(loop, facts):
     if kind == "sequence" and len(names) == 1:
         return [(names[0], element(sequences[0]))]
     return [(n, None) for n in names]
+
+
+_MADE_OF_A_SHAPE = (numpy.zeros, numpy.ones, numpy.empty, numpy.full)
 
 
 def _is_int_constant(atom):

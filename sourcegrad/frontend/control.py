@@ -18,6 +18,7 @@ the function's result, returned once at the end.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import copy
 
@@ -44,10 +45,17 @@ def may_jump(block, kinds) -> bool:
     return False
 
 
-def structured_body(body, taken=()):
+def structured_body(body, taken=(), searches=()):
     """A copy of a function's body as the normaliser reads it: conditional expressions made `if` statements,
-    comprehensions loops, returns only at the ends of paths. taken: see lift_expressions."""
-    return restructure_function(lift_expressions(copy.deepcopy(body), taken))
+    comprehensions loops, returns only at the ends of paths. taken, searches: see lift_expressions."""
+    return restructure_function(lift_expressions(copy.deepcopy(body), taken, searches))
+
+
+def builtin_searches(resolver, assigned):
+    """Of "any" and "all", those a function whose free names resolver resolves, and which assigns the names in
+    assigned, calls Python's builtins by (structured_body's searches)."""
+    return {name for name in ("any", "all")
+            if name not in assigned and resolver.lookup(name) is getattr(builtins, name)}
 
 
 def restructure_function(body):
@@ -91,7 +99,7 @@ def _drop_trailing_continues(block):
 
 # ---- conditional expressions, comprehensions, unpacking loop targets -------------------------------------
 
-def lift_expressions(body, taken=()):
+def lift_expressions(body, taken=(), searches=()):
     """The body in forms the rest of the pipeline knows: every `a if c else b` an `if` statement, every list
     comprehension a loop that builds the list, and every loop target or assignment that unpacks into a nested
     tuple (`for w, b in layers`, `for i, (k, v) in enumerate(pairs)`) a name unpacked in the next statement.
@@ -115,15 +123,19 @@ def lift_expressions(body, taken=()):
     since it would have to be computed again on every iteration.
     taken: names the new ones must not be (the function's parameters; a nested function's: every name of the
     function it is in).
+    searches: of "any" and "all", those the function's names mean Python's builtins by: `any(<generator>)` is
+    then a loop that stops at the first item that decides it, as the builtin does (`any(x[i] > 0 for i in
+    range(n))` reads no x[i] after the first positive one).
     """
     written = [n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)]
-    return _lift_block(body, _Taken(set(written) | set(taken), collections.Counter(written), set(taken)))
+    return _lift_block(body, _Taken(set(written) | set(taken), collections.Counter(written), set(taken), searches))
 
 
 class _Taken:
     """The names in use, for new ones: and, for a comprehension's variables, where the function as written uses each."""
 
-    def __init__(self, names, occurrences, outside):
+    def __init__(self, names, occurrences, outside, searches=()):
+        self.searches = frozenset(searches)
         self.names = names
         self.occurrences = occurrences  # name -> how many times the body mentions it
         self.outside = outside  # names of the enclosing scope (parameters, the enclosing function's)
@@ -195,11 +207,12 @@ def _lift_from(stmt, field, taken):
     prefix = []
     while True:
         root = getattr(stmt, field) if field is not None else stmt
-        found = _first_lifted(root)
+        found = _first_lifted(root, taken.searches)
         if found is None:
             return prefix
         parent, attribute, index, expression = found
-        name = taken.fresh("chosen" if isinstance(expression, gast.IfExp) else "elements")
+        name = taken.fresh("chosen" if isinstance(expression, gast.IfExp) else "found" if isinstance(
+            expression, gast.Call) else "elements")
         replacement = gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
                                          expression)
         if parent is None:
@@ -211,6 +224,9 @@ def _lift_from(stmt, field, taken):
         if isinstance(expression, (gast.ListComp, gast.GeneratorExp)):  # (a generator: `sum(f(x) for x in xs)`)
             prefix.extend(_lift_block(_comprehension_loop(expression, name, taken), taken))
             continue
+        if isinstance(expression, gast.Call):  # `any(<generator>)`, `all(<generator>)`
+            prefix.extend(_lift_block(_search_loop(expression, name, taken), taken))
+            continue
         branches = []
         for branch in (expression.body, expression.orelse):
             assign = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
@@ -220,11 +236,14 @@ def _lift_from(stmt, field, taken):
         prefix.extend(_lift_statement(lifted, taken))
 
 
-def _first_lifted(root):
-    """(parent, field, index in the field's list or None, the node) of the outermost conditional expression or
-    comprehension under root, parent None when root is one; None when there is none. Nested functions are not
-    entered."""
-    if isinstance(root, _LIFTED):
+def _first_lifted(root, searches=()):
+    """(parent, field, index in the field's list or None, the node) of the outermost conditional expression,
+    comprehension or search (`any(<generator>)`) under root, parent None when root is one; None when there is
+    none. Nested functions are not entered."""
+    def lifted(node):
+        return isinstance(node, _LIFTED) or _is_search(node, searches)
+
+    if lifted(root):
         return None, None, None, root
     pending = [root]
     while pending:
@@ -234,7 +253,7 @@ def _first_lifted(root):
         for attribute, value in gast.iter_fields(node):
             children = value if isinstance(value, list) else [value]
             for index, child in enumerate(children):
-                if isinstance(child, _LIFTED):
+                if lifted(child):
                     return node, attribute, index if isinstance(value, list) else None, child
                 if isinstance(child, gast.AST):
                     pending.append(child)
@@ -244,10 +263,38 @@ def _first_lifted(root):
 _LIFTED = (gast.IfExp, gast.ListComp, gast.GeneratorExp)  # the fence lets a generator be a call's only argument
 
 
-def _comprehension_loop(comprehension, name, taken):
-    """`name = []` and the loops that fill it, one per `for` of the comprehension, an `if` per condition; the
-    comprehension's variables made the function's own, under names nothing else in it uses. A generator
-    expression (only ever a call's argument) is made the list it would give: the call reads every item."""
+def _is_search(node, searches):
+    """Whether node is `any(<generator>)` or `all(<generator>)` of the builtin, the generator of one `for`."""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in searches \
+        and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.GeneratorExp) \
+        and len(node.args[0].generators) == 1
+
+
+def _search_loop(call, name, taken):
+    """`any(e for v in vs if c)` as `name = False`, then a loop over vs that sets name and stops at the first v
+    (with c) whose e is true; `all(...)` the same, stopping at the first false e. Python's builtins stop there."""
+    comprehension, looking_for = call.args[0], call.func.id == "any"
+    _own_variables(comprehension, taken)
+    generator = comprehension.generators[0]
+
+    def located(node):
+        return gast.copy_location(node, call)
+
+    def assign(value):
+        return located(gast.Assign(targets=[located(gast.Name(id=name, ctx=gast.Store(), annotation=None,
+                                                              type_comment=None))],
+                                   value=located(gast.Constant(value=value, kind=None)), type_comment=None))
+
+    test = comprehension.elt if looking_for else located(gast.UnaryOp(op=gast.Not(), operand=comprehension.elt))
+    body = [located(gast.If(test=test, body=[assign(looking_for), located(gast.Break())], orelse=[]))]
+    for condition in reversed(generator.ifs):
+        body = [located(gast.If(test=condition, body=body, orelse=[]))]
+    loop = located(gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None))
+    return [assign(not looking_for), loop]
+
+
+def _own_variables(comprehension, taken):
+    """The comprehension's variables made the function's own, under names nothing else in it uses."""
     generators = comprehension.generators
     for position, generator in enumerate(generators):
         for variable in [n.id for n in gast.walk(generator.target) if isinstance(n, gast.Name)]:
@@ -259,6 +306,14 @@ def _comprehension_loop(comprehension, name, taken):
                     for n in gast.walk(node):
                         if isinstance(n, gast.Name) and n.id == variable:
                             n.id = own
+
+
+def _comprehension_loop(comprehension, name, taken):
+    """`name = []` and the loops that fill it, one per `for` of the comprehension, an `if` per condition; the
+    comprehension's variables made the function's own (_own_variables). A generator expression (only ever a
+    call's argument) is made the list it would give: the call reads every item."""
+    _own_variables(comprehension, taken)
+    generators = comprehension.generators
 
     def located(node):
         return gast.copy_location(node, comprehension)

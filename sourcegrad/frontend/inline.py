@@ -56,14 +56,26 @@ class Inliner:
             # Python would raise UnboundLocalError: the name is the function's own from its first line on
             raise normalizer.src.error(call, f"`{func.id}` is called before its `def` in this function",
                                        f"Move the `def {func.id}` above its first call.")
-        if isinstance(func, gast.Attribute) and attribute_chain(func) is not None \
-                and attribute_chain(func)[0] in normalizer.names.current:
+        if isinstance(func, gast.Attribute) and _root_name(func) in normalizer.names.current:
+            # `model.forward(x)`, `layers[i].forward(x)`, `self.linear1(x)`
             kind = normalizer.static_kind(func.value)
             cls = values.class_of(kind)
+            held = values.class_of(values.element(kind, func.attr))
+            if held is not None:  # `self.linear1(x)`: an object the object holds, called: its class's __call__
+                method = inspect.getattr_static(held, "__call__", None)
+                if isinstance(method, types.FunctionType) and not is_library_code(method):
+                    self.guard(AttributeNamespace(held), ("__call__",), method)
+                    return (method, func)
+                return None
             if cls is None or func.attr in values.instance_callables(kind):
                 return None  # unknown class, or an attribute of the object itself hides the class's method
             method = inspect.getattr_static(cls, func.attr, None)
             if isinstance(method, types.FunctionType) and not is_library_code(method):
+                if method in RULES or is_nondifferentiable(method):
+                    # the rule's own parameters would meet the object as `self`: not a rule sourcegrad applies
+                    raise normalizer.src.error(call, f"{method.__qualname__} has a gradient rule of its own, and "
+                                               "rules of methods are not applied", "Register the rule for a "
+                                               "module-level function and call it: `quantize(layer, z)`.")
                 # the class's method is written in: one put in its place (`Net.forward = other`) means recompiling
                 self.guard(AttributeNamespace(cls), (func.attr,), method)
                 return (method, func.value)
@@ -108,6 +120,32 @@ class Inliner:
             if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
                 self.callees.append((namespace, tuple(chain), normalizer.resolver.resolve_chain(chain)))
         return obj
+
+    def property_getter(self, attribute):
+        """(the getter, the object expression) where attribute (`model.scaled`) reads a property of the
+        object's class written in Python, to be inlined as a method call; else None. An attribute neither the
+        object nor its class holds (served by __getattr__) or another computed one (a descriptor) is refused:
+        its gradient would be given to a key the object does not have."""
+        normalizer = self.normalizer
+        chain = attribute_chain(attribute)
+        if chain is None or chain[0] not in normalizer.names.current:
+            return None
+        kind = normalizer.static_kind(attribute.value)
+        cls = values.class_of(kind)
+        if cls is None or values.instance_holds(kind, attribute.attr):
+            return None
+        found = inspect.getattr_static(cls, attribute.attr, _MISSING)
+        if isinstance(found, property) and isinstance(found.fget, types.FunctionType) \
+                and not is_library_code(found.fget):
+            self.guard(AttributeNamespace(cls), (attribute.attr,), found)
+            return (found.fget, attribute.value)
+        if found is _MISSING or hasattr(type(found), "__get__") and not isinstance(found, types.FunctionType):
+            how = "served by __getattr__" if found is _MISSING else f"computed by a {type(found).__name__}"
+            raise normalizer.src.error(attribute, f"`.{attribute.attr}` is not an attribute {cls.__name__} objects "
+                                       f"hold but one {how}, whose gradient sourcegrad cannot give to what it reads",
+                                       "Read the attribute the value is stored in, or make it a property written in "
+                                       "Python (its getter is written into the gradient).")
+        return None
 
     def guard(self, namespace, chain, obj):
         """A guard of the compiled gradient: namespace's chain must still reach obj when the gradient is reused
@@ -154,7 +192,9 @@ class Inliner:
         saved = (normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin)
         # `a if c else b` made an `if` first, so that the names it assigns count as the helper's own (a nested
         # function's must not be a name of the function it is in, which it may read)
-        body = control.structured_body(src.tree.body, taken=set(normalizer.names.used) | set(normalizer.names.current))
+        searches = control.builtin_searches(normalizer.resolver if local else Resolver(fn), stored_names(src.tree))
+        body = control.structured_body(src.tree.body, taken=set(normalizer.names.used) | set(normalizer.names.current),
+                                       searches=searches)
         helper_assigned = stored_names(src.tree) | stored_names(gast.Module(body=body, type_ignores=[]))
         normalizer.names.take({n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)})
         # Every name the helper mentions is taken: a local of the helper must not get the name of a global
@@ -277,6 +317,16 @@ def stored_names(tree, appends=True):
     return {name for stmt in tree.body if not isinstance(stmt, gast.FunctionDef)
             for node in walk_function_scope(stmt) if appends or appended_list(node) is None
             for name in written_names(node)}
+
+
+_MISSING = object()
+
+
+def _root_name(expr):
+    """The name an attribute and index chain starts from (`model` of `model.layers[i].w`), or None."""
+    while isinstance(expr, (gast.Attribute, gast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, gast.Name) else None
 
 
 def _users_function(obj):

@@ -95,7 +95,8 @@ class _Normalizer:
     # ---- statements ---------------------------------------------------------
 
     def run(self) -> ir.Function:
-        body = control.structured_body(self.src.tree.body, taken=self.params + self.kwonly)
+        body = control.structured_body(self.src.tree.body, taken=self.params + self.kwonly,
+                                       searches=control.builtin_searches(self.resolver, self.assigned))
         self.names.take({n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)})  # lifted ones
         if not control.always_jumps(body, (gast.Return,)):
             last = body[-1] if body else self.src.tree
@@ -123,6 +124,14 @@ class _Normalizer:
         return function
 
     def emit(self, stmt, makes_new_array=False):
+        if isinstance(stmt, ir.If) and isinstance(stmt.test, gast.Name) and stmt.test.id in {
+                name for inner in ir.walk(stmt.body + stmt.orelse) for name in ir.bound_names(inner)}:
+            # `if c: c = ...` (and `a and b`, written so): the backward pass takes the branch the forward pass
+            # took by reading the test again, so the test must be a name the branch does not rebind
+            decision = self.names.fresh("decision")
+            self.block.append(ir.Assign(decision, stmt.test, COPY, (stmt.test,), {}, stmt.origin, stmt.node,
+                                        "assignment"))
+            stmt.test = ir.name(decision)
         self.block.append(stmt)
         for name in ir.bound_names(stmt, counters=False):
             self.element_reads.pop(name, None)  # the name holds another value now, of which nothing was read
@@ -720,6 +729,15 @@ class _Normalizer:
                 return (sequence[0], sequence[1] * max(count.value, 0))
         return None
 
+    def inlined_callee(self, expr):
+        """The user's function expr runs, to be written in: a helper or method it calls, or the getter of a
+        property it reads (`model.scaled`); else None."""
+        if isinstance(expr, gast.Call):
+            return self.inliner.inlinable(expr)
+        if isinstance(expr, gast.Attribute):
+            return self.inliner.property_getter(expr)
+        return None
+
     def static_kind(self, expr):
         """What is known of `model.linear1` or `params["w1"]` before any statement computes it."""
         if isinstance(expr, gast.Name):
@@ -730,6 +748,8 @@ class _Normalizer:
             return values.element(self.static_kind(expr.value), expr.slice.value)
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Slice):  # `args[1:]`
             return values.sliced(self.static_kind(expr.value), _slice_bounds(expr.slice))
+        if isinstance(expr, gast.Subscript):  # `layers[i]`: what every item is, where they are alike
+            return values.items(self.static_kind(expr.value))
         return None
 
     def operation(self, expr, target=None, assigns=None):
@@ -742,6 +762,8 @@ class _Normalizer:
         expr = self.structures_as_displays(expr)
         if isinstance(expr, gast.BoolOp) and not all(is_atom(v) for v in expr.values[1:]):
             return self.short_circuit(expr, target, assigns)
+        if isinstance(expr, gast.Compare) and not all(is_atom(c) for c in expr.comparators[1:]):
+            return self.chained_comparison(expr, target, assigns)
         node = expr
         result_kind = None
         if isinstance(expr, gast.BinOp):
@@ -783,8 +805,9 @@ class _Normalizer:
             primitive, args, kwargs = SET_ITEM, (x, index, value), {}
             hint = x.id if isinstance(x, gast.Name) else "written"
             display = "writing into an array (`a[...] = ...`)"
-        elif isinstance(expr, gast.Call) and self.inliner.inlinable(expr) is not None:
-            fn = self.inliner.inlinable(expr)
+        elif (fn := self.inlined_callee(expr)) is not None:
+            if isinstance(expr, gast.Attribute):  # a property's getter, called with the object
+                expr = gast.copy_location(gast.Call(func=expr, args=[], keywords=[]), expr)
             chosen = {}
 
             function_name = (fn[0] if isinstance(fn, tuple) else fn).__name__
@@ -928,6 +951,28 @@ class _Normalizer:
         first = args[0] if args else None
         hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
         return new, obj, tuple(args), kwargs, hint, f"`{'.'.join(chain)}`"
+
+    def chained_comparison(self, expr, target=None, assigns=None):
+        """`a < b < c[i]` where a later operand is a computation: each operand computed once, and only while the
+        comparisons before it hold, as Python does (`i < n < len(xs[i])`), each later one inside an `if`."""
+        result = self.names.temporary("condition")
+        right = self.atom(expr.comparators[0], None)
+        first = gast.Compare(left=expr.left, ops=expr.ops[:1], comparators=[_held(right)])
+        self.emit_copy(result, self.atom(gast.copy_location(first, expr), None), expr)
+        for op, comparator in zip(expr.ops[1:], expr.comparators[1:]):
+            outer, self.block = self.block, []
+            try:
+                left, right = right, self.atom(comparator, None)
+                test = gast.Compare(left=_held(left), ops=[op], comparators=[_held(right)])
+                self.emit_copy(result, self.atom(gast.copy_location(test, comparator), None), comparator)
+            finally:
+                body, self.block = self.block, outer
+            self.emit(ir.If(ir.name(result), body, [], self.origin, expr))
+        if assigns is not None or target is not None:
+            name = self.names.version(assigns) if assigns is not None else target
+            self.emit_copy(name, ir.name(result), expr)
+            return name
+        return result
 
     def short_circuit(self, expr, target=None, assigns=None):
         """`a and b` or `a or b` where b is a computation: b computed only where a leaves the result open, as

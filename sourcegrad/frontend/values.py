@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import types
 
+from ..runtime.core import opaque_callable
 from .resolve import describe as describe_object
 
 _DEPTH = 4
@@ -39,8 +40,9 @@ def describe(value, depth=_DEPTH):
         return (type(value).__name__, tuple(describe(v, depth - 1) for v in value))
     if _is_plain_object(value):
         attributes = sorted(vars(value).items())
-        return ("object", type(value), tuple(sorted(k for k, v in attributes if callable(v))),
-                tuple((k, describe(v, depth - 1)) for k, v in attributes if not callable(v)))
+        # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is
+        return ("object", type(value), tuple(sorted(k for k, v in attributes if opaque_callable(v))),
+                tuple((k, describe(v, depth - 1)) for k, v in attributes if not opaque_callable(v)))
     return None
 
 
@@ -111,6 +113,12 @@ def common(descriptions):
 def instance_callables(description):
     """Names of callables stored on the object itself (they hide the class's methods of those names)."""
     return description[2] if isinstance(description, tuple) and description[0] == "object" else ()
+
+
+def instance_holds(description, name):
+    """Whether the object description describes holds an attribute of that name itself (not its class)."""
+    return isinstance(description, tuple) and description[0] == "object" and (
+        name in description[2] or any(key == name for key, _ in description[3]))
 
 
 def class_of(description):

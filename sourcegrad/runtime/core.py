@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
+import types
 
 import numpy
 
@@ -50,6 +51,9 @@ def output_gradient(value, grad):
         if not shape:
             return 1.0  # a Python float keeps the output's dtype (numpy's weak scalar promotion)
         return array_namespace(value).ones_like(value)
+    if not hasattr(grad, "shape") and not isinstance(grad, (int, float, list, tuple, dict)) or isinstance(grad, bool):
+        raise OutputGradientError(f"the output gradient is a {type(grad).__name__}: pass an array of the output's "
+                                  f"shape {shape}" + (" or a number" if not shape else ""))
     if isinstance(grad, (list, tuple, dict)):  # a structure for an array: numpy's shape of it would mislead
         raise OutputGradientError(f"the output gradient is a {type(grad).__name__}, the output an array of shape "
                                   f"{shape}: pass an array of that shape")
@@ -58,6 +62,18 @@ def output_gradient(value, grad):
     return grad
 
 
+def opaque_callable(value):
+    """Whether value is a callable known by its name alone (a function, a method, a class, a library's object),
+    not an object of the user's class that has a __call__: a layer (`self.linear1(x)`) holds parameters, and is
+    a structure as any object is."""
+    if not callable(value):
+        return False
+    return not hasattr(value, "__dict__") or isinstance(value, (types.ModuleType, types.FunctionType,
+                                                                 types.MethodType, type)) \
+        or type(value).__module__.split(".")[0] in _LIBRARIES
+
+
+_LIBRARIES = frozenset({"sourcegrad", "numpy", "functools", "builtins", "scipy", "cupy", "dask"})
 _FLOAT_SCALARS = frozenset({float, numpy.float16, numpy.float32, numpy.float64, numpy.longdouble})
 
 

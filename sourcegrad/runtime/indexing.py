@@ -5,7 +5,8 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import array_namespace, as_array_like, broadcast_like, float_dtype, helper, sequence_error, unbroadcast
+from .core import (array_namespace, as_array_like, broadcast_like, float_dtype, helper, opaque_callable, sequence_error,
+                   unbroadcast)
 
 
 @helper
@@ -102,7 +103,7 @@ def holds_arrays(value, depth=8):
     """Whether value is an array or a structure (dict, list, tuple, object) with arrays in it."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return True
-    if depth == 0 or callable(value):
+    if depth == 0 or opaque_callable(value):  # a layer object with __call__ holds arrays like any object
         return False
     if isinstance(value, dict):
         return any(holds_arrays(v, depth - 1) for v in value.values())

@@ -427,7 +427,9 @@ def fmin_tangent(result, x, y):
 
 @adjoint(np.clip, aliases={"a": "x", "min": "a_min", "max": "a_max"}, new_array=True, rank="elementwise")
 def clip(result, x, a_min=None, a_max=None, out=None):
-    if a_min is None:
+    if a_min is None and a_max is None:  # numpy 2 allows it: a copy
+        d[x] = d[result]
+    elif a_min is None:
         d[x] = unbroadcast(d[result] * (x <= a_max), x)
         d[a_max] = unbroadcast(d[result] * (x > a_max), a_max)
     elif a_max is None:
@@ -447,7 +449,9 @@ def clip(result, x, a_min=None, a_max=None, out=None):
 # The bounds' tangents are selected (as numbers' tangents are above); x's is masked when x is an array.
 @tangent(np.clip, aliases={"a": "x", "min": "a_min", "max": "a_max"})
 def clip_tangent(result, x, a_min=None, a_max=None, out=None):
-    if a_min is None and ndim(x) >= 1:
+    if a_min is None and a_max is None:
+        d[result] = d[x]
+    elif a_min is None and ndim(x) >= 1:
         d[result] = d[x] * (x <= a_max)
     elif a_max is None and ndim(x) >= 1:
         d[result] = d[x] * (x >= a_min)

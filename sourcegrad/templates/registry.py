@@ -100,6 +100,7 @@ _NOTHING_KNOWN = Primitive()  # what a primitive nobody described is taken to be
 VERSION = [0]  # bumped whenever a rule is registered or replaced: compiled gradients check it
 # Array methods and attributes, by name: `x.sum(...)` is np.sum(x, ...), whose record it shares.
 METHODS = {}
+COPYING_METHODS = set()  # methods that always return a new array, though their primitive may return a view
 ATTRIBUTES = {}
 RESULTS = ("new array", "view of first argument")
 RANK_RULES = ("elementwise", "reduction", "product", "batched product", "first argument", "reshape")
@@ -279,7 +280,7 @@ def method_returns_new_array(name, keywords=(), positional=0) -> bool:
     """The same for an array method, `x.sum(axis=1)`: that of the function whose rule it shares, the array
     counted among the positional arguments (it is the function's first)."""
     primitive = method_primitive(name)
-    return primitive is not None and returns_new_array(primitive, keywords, positional)
+    return primitive is not None and (name in COPYING_METHODS or returns_new_array(primitive, keywords, positional))
 
 
 def nondifferentiable(*primitives, why="its result carries no gradient", rank=None):
@@ -291,9 +292,12 @@ def nondifferentiable(*primitives, why="its result carries no gradient", rank=No
     VERSION[0] += 1
 
 
-def method(name, primitive, pack_varargs=False):
-    """`x.name(...)` uses the rule of primitive(x, ...); pack_varargs turns `x.reshape(2, 3)` into (2, 3)."""
+def method(name, primitive, pack_varargs=False, new_array=False):
+    """`x.name(...)` uses the rule of primitive(x, ...); pack_varargs turns `x.reshape(2, 3)` into (2, 3).
+    new_array: the method always copies, where the primitive may return a view (`x.flatten()`, np.ravel)."""
     METHODS[name] = (primitive, pack_varargs)
+    if new_array:
+        COPYING_METHODS.add(name)
 
 
 def attribute(name, primitive):

@@ -134,7 +134,7 @@ def atleast_nd_tangent(result, x):
 
 
 method("ravel", np.ravel)
-method("flatten", np.ravel)  # x.flatten(order) copies what np.ravel(x, order) may view: the same gradient
+method("flatten", np.ravel, new_array=True)  # x.flatten(order) copies what np.ravel(x, order) may view
 method("squeeze", np.squeeze)
 
 # ---- broadcasts and repeats: the copies' gradients are summed ----------------------------------------

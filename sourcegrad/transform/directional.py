@@ -65,7 +65,7 @@ class _Flattener:
                 self.node = node.node  # the loop's own tangent lines (`t_row = t_X[i]`) point at its header
                 result.append(dataclasses.replace(node, test_body=self.block(node.test_body), body=self.block(node.body)))
             else:
-                self.node = node.node
+                self.node = getattr(node, "node", None) or getattr(node, "stmt", None)  # an Effect: its statement
                 if isinstance(node, ir.Assign) and node.display:
                     self.primal_display = node.display
                 result.append(node)
