@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 08fd3ce46a79f4a8704465058274a941894aec03331883d62dd8a9c8ffaa5d92
+# sourcegrad-key: 0c453993a2c17504496f53d90f215f81dc83f151a2c39c7fd5216293317cff69
 # sourcegrad-checksum: e1322369a2729a211a47c68f929b0afc0b88e51fdae2780ee645bb424d753dcb
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -171,6 +171,8 @@ class DifferentiableFunction:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
+        if compiled.user_rules:  # sourcegrad's own rules keep shapes; a rule of the user's may not
+            self._check_shapes(compiled, gradients, args, kwargs)
         # Each gradient real and in its argument's dtype, as it almost always is; else _returned casts (float32
         # weights meeting a float64 constant) or refuses (complex). The usual one or two gradients of one dtype
         # are checked in a few steps.
@@ -191,6 +193,20 @@ class DifferentiableFunction:
         except (AttributeError, IndexError, TypeError, ValueError):  # a number, a structure, an argument by keyword
             pass
         return self._returned(value, gradients, args, kwargs)
+
+    def _check_shapes(self, compiled, gradients, args, kwargs):
+        """Each gradient of its argument's shape, leaf by leaf: a gradient rule of the user's that forgets to sum a
+        broadcast gradient back (`d[b] = d[result]` for a bias) is an error here, not a gradient of another shape."""
+        for index, gradient in enumerate(gradients):
+            name = self.wrt[index]
+            for path, leaf, argument in _leaf_pairs(gradient, self._argument(index, args, kwargs)):
+                if hasattr(argument, "shape") and tuple(getattr(leaf, "shape", ())) != tuple(argument.shape):
+                    raise SourcegradError(
+                        f"the gradient of {name}{path} has shape {tuple(getattr(leaf, 'shape', ()))}, but {name}{path} "
+                        f"has shape {tuple(argument.shape)}: a gradient rule of yours that this function applies "
+                        f"({', '.join(compiled.user_rules)}) gives a gradient of another shape than its argument's",
+                        hint="In the rule, sum a broadcast gradient back to its argument's shape: "
+                             "`d[b] = unbroadcast(d[result], b)` (from sourcegrad.runtime).")
 
     def _dask_call(self, compiled, xp, args, kwargs, grad_output, into, lazy):
         """On dask: the generated function builds the graph, one dask.compute runs it (value and gradients
@@ -215,6 +231,8 @@ class DifferentiableFunction:
         except Exception as exc:  # dask's own refusal: say where, and what chunked data cannot do
             error = SourcegradError(f"on dask: {type(exc).__name__}: {exc}", hint=_ON_DASK_HINT)
             raise compiled.locate(error.with_traceback(exc.__traceback__)) from exc
+        if compiled.user_rules:
+            self._check_shapes(compiled, gradients, args, kwargs)
         return self._returned(value, gradients, args, kwargs)
 
     @staticmethod
@@ -269,6 +287,8 @@ class DifferentiableFunction:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
+        if compiled.user_rules:
+            self._check_shapes(compiled, gradients, args, kwargs)
         for target, gradient in zip(targets, gradients):
             if gradient is not target:  # computed in an array of its own: copied in
                 _write_into(target, gradient)
@@ -823,6 +843,8 @@ def adjoint(primal):
                     f"the rule {rule.__qualname__} for {primal.__qualname__} takes ({', '.join(template.parameters())}) "
                     f"after the result, but {primal.__qualname__} takes ({', '.join(expected)})",
                     hint="Name the rule's parameters after the result as the primal's are named.")
+            template.adopt_defaults(inspect.signature(primal))
+        template.by_user = True
         registry.set_rule(primal, template)  # gradients compiled before now recompile on their next call
         return rule
 
@@ -1062,6 +1084,20 @@ def _differentiable(fn, wrt):
 
 def _is_complex(value):
     return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
+
+
+def _leaf_pairs(gradient, argument, path=""):
+    """(path, gradient leaf, argument leaf) through a gradient and its argument's structure (an object's
+    gradient is a dict of its attributes')."""
+    if isinstance(gradient, dict):
+        parts = argument if isinstance(argument, dict) else vars(argument) if hasattr(argument, "__dict__") else {}
+        for key, item in gradient.items():
+            yield from _leaf_pairs(item, parts.get(key), f"{path}[{key!r}]")
+    elif isinstance(gradient, (list, tuple)) and isinstance(argument, (list, tuple)):
+        for position, (item, part) in enumerate(zip(gradient, argument)):
+            yield from _leaf_pairs(item, part, f"{path}[{position}]")
+    else:
+        yield path, gradient, argument
 
 
 def _leaves(value):

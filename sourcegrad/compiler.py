@@ -52,6 +52,7 @@ class Compiled:
     sources: dict = field(default_factory=dict)  # file base name -> path, of the function and the helpers in it
     make_buffered: object = None  # () -> the `_into` variant or None: made when a call first passes into=
     row_loops: tuple = ()  # (location, parameters): the `for` loops walking an array made from those parameters
+    user_rules: tuple = ()  # the names of the user's gradient rules the code applies: their gradients' shapes are checked
     pool: BufferPool = field(default_factory=BufferPool)  # the buffers the `_into` variant keeps between calls
     _buffered: object = field(default=None, repr=False)
     _buffered_made: bool = field(default=False, repr=False)
@@ -241,9 +242,11 @@ class Frontend:
         sources = {src.filename: src.path}  # first: a helper's file of the same base name does not hide it
         for stmt in ir.walk(fn_ir.body):
             sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)
+        user_rules = sorted({rule.name for stmt in ir.walk(fn_ir.body) if isinstance(stmt, ir.Assign)
+                             for rule in [registry.record(stmt.primitive).rule] if getattr(rule, "by_user", False)})
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, tuple(guards),
                         RULES_VERSION[0], sources, make_buffered if mode == "reverse" else None,
-                        row_loops(fn_ir, argument_ranks))
+                        row_loops(fn_ir, argument_ranks), tuple(user_rules))
 
 
     STAGES = ("normal form", "activity", "reverse", "simplified", "memory plan", "generated")

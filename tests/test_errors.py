@@ -96,8 +96,21 @@ def unpacks_a_helper_of_uneven_returns(w):
     return (a * b).sum()
 
 
+def writes_a_dict_item(w):
+    d = {"a": w * 2.0}
+    d["b"] = w * 3.0
+    return np.sum(d["a"] * d["b"])
+
+
+def calls_a_method_of_an_object_it_makes(w):
+    z = np.zeros(3)
+    return np.sum(z.frobnicate(w))
+
+
 # (function, where the error points: the text at the caret, what the message says)
 CASES = [
+    (writes_a_dict_item, 'd["b"] = w * 3.0', "writing an item of a dict (`d[...] = ...`) is not supported"),
+    (calls_a_method_of_an_object_it_makes, "z.frobnicate(w)", "call methods of the objects passed in"),
     (unpacks_a_helper_of_uneven_returns, "return v", "gives another number of values than the helper's other"),
     (joins_with_r_, 'np.r_["0,2", w, w * 2.0]', "`np.r_[...]` with values that carry a gradient is not supported"),
     (joins_with_c_, 'np.c_["0", w, w * 2.0]', "`np.c_[...]` with values that carry a gradient is not supported"),

@@ -406,15 +406,17 @@ def test_a_method_whose_class_depends_on_the_path_is_refused():
             Scaled(np.ones(2)), Tripled(np.ones(2)), np.ones(2), -1)
 
 
-def test_an_instance_attribute_hiding_the_method_is_refused():
+def test_an_instance_attribute_hiding_the_method_is_what_is_called():
     model = Scaled(np.ones(2))
-    model.forward = lambda x: x * 100.0
+    model.forward = lambda x: x * 100.0  # Python calls this, not Scaled.forward
 
     def calls_forward(m, x):
         return m.forward(x).sum()
 
-    with pytest.raises(SourcegradError):
-        sourcegrad.differentiate(calls_forward).grad(model, np.ones(2))
+    f = sourcegrad.differentiate(calls_forward, wrt="x")
+    value, gradient = f.value_and_grad(model, np.ones(2))
+    assert value == calls_forward(model, np.ones(2))
+    np.testing.assert_array_equal(gradient, [100.0, 100.0])
 
 
 def test_structure_gradients_keep_their_structure_and_dtype():
@@ -826,7 +828,7 @@ def calls_a_method_with_a_rule(layer, x):
 
 
 def test_a_method_with_a_gradient_rule_of_its_own_is_refused_not_inlined():
-    with pytest.raises(SourcegradError, match="rules of methods are not applied") as info:
+    with pytest.raises(SourcegradError, match="has a gradient rule of its own, and such marks on methods are not applied") as info:
         sourcegrad.differentiate(calls_a_method_with_a_rule, wrt="x").grad(Quantizer(0.5), np.array([0.3, 1.2]))
     assert "test_structures.py" in str(info.value).splitlines()[0]
 
@@ -918,3 +920,35 @@ def test_a_layer_the_function_does_not_call_gets_zeros():
     assert set(gradient) == {"a", "b"}
     np.testing.assert_allclose(gradient["a"]["w"], 2 * np.array([1.0, 2.0]) * np.array([0.5, -1.0]) ** 2)
     np.testing.assert_array_equal(gradient["b"]["w"], np.zeros(2))
+
+
+def rectified(z):
+    return np.maximum(z, 0)
+
+
+class ActivatedLayer:
+    def __init__(self, w, act):
+        self.w = w
+        self.act = act  # a function held by the object: numpy's, one of the user's, or a lambda
+
+    def forward(self, x):
+        return self.act(x @ self.w)
+
+
+def activated_loss(layer, x):
+    return np.sum(layer.forward(x) ** 2)
+
+
+@pytest.mark.parametrize("act", [np.tanh, rectified, lambda z: z * np.sin(z)], ids=["numpy", "users", "lambda"])
+def test_a_function_held_by_an_object_is_called_with_its_rule_or_written_in(act):
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    assert sourcegrad.check_grad(activated_loss, ActivatedLayer(w, act), x)
+
+
+def test_the_function_an_object_holds_decides_the_compiled_gradient():
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    f = sourcegrad.differentiate(activated_loss)
+    layer = ActivatedLayer(w, np.tanh)
+    f.grad(layer, x)
+    layer.act = np.sin  # another function: another gradient, not the one compiled for tanh
+    np.testing.assert_allclose(f.grad(layer, x)["w"], x.T @ (2 * np.sin(x @ w) * np.cos(x @ w)))

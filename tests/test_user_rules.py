@@ -44,6 +44,53 @@ def test_custom_relu_example_trains_like_the_tutorial(device):
                                two_layer_numpy.train(steps=100, log=quiet), rtol=1e-9)
 
 
+def scaled(x, a=2.0):
+    return x * a
+
+
+@sourcegrad.adjoint(scaled)
+def scaled_adjoint(result, x, a):  # no default here: the function's own is taken
+    d[x] = d[result] * a
+
+
+def scales_with_the_default(w):
+    return np.sum(scaled(w) ** 2)
+
+
+def test_a_call_leaving_out_a_defaulted_argument_binds_to_the_rule():
+    assert sourcegrad.check_grad(scales_with_the_default, rng.standard_normal(3))
+
+
+def add_bias(x, b):
+    return x + b
+
+
+@sourcegrad.adjoint(add_bias)
+def add_bias_adjoint_forgetting_to_unbroadcast(result, x, b):
+    d[x] = d[result]
+    d[b] = d[result]  # of x's shape, not b's
+
+
+def biased(x, b):
+    return np.sum(add_bias(x, b) ** 2)
+
+
+def biased_in_a_dict(x, params):
+    return np.sum(add_bias(x, params["b"]) ** 2)
+
+
+def test_a_rule_giving_a_gradient_of_another_shape_is_an_error(device):
+    x, b = np.ones((3, 2)), np.ones(2)
+    with pytest.raises(SourcegradError, match=r"the gradient of b has shape \(3, 2\), but b has shape \(2,\)") as info:
+        sourcegrad.differentiate(biased, wrt="b").grad(x, b, device=device)
+    assert "add_bias_adjoint_forgetting_to_unbroadcast" in str(info.value)
+    with pytest.raises(SourcegradError, match=r"the gradient of params\['b'\] has shape"):
+        sourcegrad.differentiate(biased_in_a_dict, wrt="params").grad(x, {"b": b}, device=device)
+    if device != "dask":  # (dask takes no into=)
+        with pytest.raises(SourcegradError, match="another shape than its argument's"):
+            sourcegrad.differentiate(biased, wrt="b").grad(x, b, into=np.empty(2), device=device)
+
+
 def test_rule_parameters_must_match_the_primal():
     def scale(x, factor):
         return x * factor

@@ -67,14 +67,18 @@ class Inliner:
                     self.guard(AttributeNamespace(held), ("__call__",), method)
                     return (method, func)
                 return None
+            held_function = values.function_of(values.element(kind, func.attr))
+            if held_function is not None:  # `self.act(h)`, act a function of the user's: written in
+                return _users_function(held_function)
             if cls is None or func.attr in values.instance_callables(kind):
                 return None  # unknown class, or an attribute of the object itself hides the class's method
             method = inspect.getattr_static(cls, func.attr, None)
             if isinstance(method, types.FunctionType) and not is_library_code(method):
                 if method in RULES or is_nondifferentiable(method):
                     # the rule's own parameters would meet the object as `self`: not a rule sourcegrad applies
-                    raise normalizer.src.error(call, f"{method.__qualname__} has a gradient rule of its own, and "
-                                               "rules of methods are not applied", "Register the rule for a "
+                    what = "a gradient rule of its own" if method in RULES else "been marked nondifferentiable"
+                    raise normalizer.src.error(call, f"{method.__qualname__} has {what}, and such marks on methods "
+                                               "are not applied", "Register the rule (or the mark) for a "
                                                "module-level function and call it: `quantize(layer, z)`.")
                 # the class's method is written in: one put in its place (`Net.forward = other`) means recompiling
                 self.guard(AttributeNamespace(cls), (func.attr,), method)

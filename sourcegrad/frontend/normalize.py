@@ -600,12 +600,16 @@ class _Normalizer:
 
     def function_value(self, func):
         """The function a name of this function holds, where it is known to hold one (a parameter with a
-        function for its value, `nonlinearity=np.tanh`), else None."""
+        function for its value, `nonlinearity=np.tanh`), or an attribute of an object passed in (`self.act`,
+        set to np.tanh in __init__), else None."""
         if isinstance(func, gast.Name) and func.id in self.names.current:
             function = values.function_of(self.kinds.get(self.names.current[func.id]))
             if function is not None:
                 self.refuse_if_rebound(func.id, func, "reaches")
             return function
+        chain = attribute_chain(func) if isinstance(func, gast.Attribute) else None
+        if chain is not None and chain[0] in self.names.current:
+            return values.function_of(self.static_kind(func))
         return None
 
     def refuse_if_rebound(self, user_name, node, what):
@@ -622,6 +626,8 @@ class _Normalizer:
         the array module, any other through the differentiated function's own parameter that holds it."""
         if numpy_path(function) is not None:
             return self.numpy_alias(function)
+        if isinstance(func, gast.Attribute):  # `self.act(h)`: through the object, which the generated code holds
+            return gast.Attribute(value=self.atom(func.value, None), attr=func.attr, ctx=gast.Load())
         held = self.names.current[func.id]
         if held in self.params + self.kwonly:
             return ir.name(held)
@@ -931,15 +937,16 @@ class _Normalizer:
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
         keywords = [gast.keyword(arg=k, value=v) for k, v in kwargs.items()]
         chain = attribute_chain(func)
-        if isinstance(func, gast.Attribute) and (chain is None or chain[0] in self.names.current):
+        function = self.function_value(func)
+        if isinstance(func, gast.Attribute) and (chain is None or chain[0] in self.names.current) and function is None:
             # A method of a value computed in this function: `x.sum(axis=1)`.
             receiver = self.atom(func.value, None)
             new = gast.Call(func=gast.Attribute(value=receiver, attr=func.attr, ctx=gast.Load()), args=args, keywords=keywords)
             hint = f"{func.attr}_{receiver.id}" if isinstance(receiver, gast.Name) else func.attr
             return new, ir.Method(func.attr), (receiver, *args), kwargs, hint, f"the method `.{func.attr}()`"
-        function = self.function_value(func)
         if function is not None:
-            callee, obj, chain = self.function_callee(func, function), function, [func.id]
+            callee, obj = self.function_callee(func, function), function
+            chain = chain if isinstance(func, gast.Attribute) else [func.id]
         elif chain is None or chain[0] in self.names.current:
             raise self.src.error(func, "calling a value computed inside the function is not supported",
                                  "Call a function defined at module level.")
@@ -1229,6 +1236,9 @@ class _Normalizer:
         a's array; the new version is the same only when no other name holds that array, so, as for `a += b`,
         a must hold an array this function made."""
         name = target.value.id
+        if isinstance(self.static_kind(target.value), tuple) and self.static_kind(target.value)[0] == "dict":
+            raise self.src.error(stmt, f"writing an item of a dict (`{name}[...] = ...`) is not supported",
+                                 f"Build the dict with all its items at once: `{name} = {{\"a\": a, \"b\": b}}`.")
         self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
                            f"`{name} = np.zeros(...)`, or `{name} = {name}.copy()` first.")
         reads = self.element_reads.get(self.names.current[name], ())

@@ -40,9 +40,13 @@ def describe(value, depth=_DEPTH):
         return (type(value).__name__, tuple(describe(v, depth - 1) for v in value))
     if _is_plain_object(value):
         attributes = sorted(vars(value).items())
-        # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is
-        return ("object", type(value), tuple(sorted(k for k, v in attributes if opaque_callable(v))),
-                tuple((k, describe(v, depth - 1)) for k, v in attributes if not opaque_callable(v)))
+        # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is,
+        # and a function (`self.act = np.tanh`) by what it is: the call goes to it
+        def named_only(v):
+            return opaque_callable(v) and not is_function(v)
+
+        return ("object", type(value), tuple(sorted(k for k, v in attributes if named_only(v))),
+                tuple((k, describe(v, depth - 1)) for k, v in attributes if not named_only(v)))
     return None
 
 
@@ -112,7 +116,9 @@ def common(descriptions):
 
 def instance_callables(description):
     """Names of callables stored on the object itself (they hide the class's methods of those names)."""
-    return description[2] if isinstance(description, tuple) and description[0] == "object" else ()
+    if not (isinstance(description, tuple) and description[0] == "object"):
+        return ()
+    return (*description[2], *(key for key, kind in description[3] if function_of(kind) is not None))
 
 
 def instance_holds(description, name):

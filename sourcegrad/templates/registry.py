@@ -316,6 +316,7 @@ class Template:
         self.broadcasts = broadcasts
         self.zero_gradient = ()
         self.name = fn.__name__
+        self.by_user = False  # registered with sourcegrad.adjoint: the call path checks its gradients' shapes
         self._parsed = None
 
     # ---- parsing --------------------------------------------------------------
@@ -368,6 +369,23 @@ class Template:
 
     def source(self):
         return textwrap.dedent(inspect.getsource(self.fn))
+
+    def adopt_defaults(self, signature):
+        """Take the primal's defaults (numbers, strings, None) for the rule's parameters that have none, so that
+        a call leaving one out (`scaled(x)` of `def scaled(x, a=2.0)`) binds to the rule as it binds to the
+        function."""
+        self._parse()
+        parameters = []
+        for parameter in self.signature.parameters.values():
+            primal = signature.parameters.get(parameter.name)
+            if parameter.default is inspect.Parameter.empty and primal is not None \
+                    and (primal.default is None or type(primal.default) in (int, float, bool, str)):
+                parameter = parameter.replace(default=primal.default)
+            parameters.append(parameter)
+        try:
+            self.signature = self.signature.replace(parameters=parameters)
+        except ValueError:  # a parameter without a default after one with: the rule stays as written
+            pass
 
     def bind(self, args, kwargs):
         """Bind a call's atoms to the rule's parameters, as Python would; None if they do not fit."""
