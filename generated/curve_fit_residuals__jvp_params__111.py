@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b515465f1fa96b3bc2b4e2c46daf1cd98743439bc0882f3b9349bd3fb9403d1a
+# sourcegrad-key: a2accb9bac8402a9015616f0e849fd71dbdfd7f4830e4ba31d8a05ce98f29a2e
 # sourcegrad-checksum: 4a5504c4f4c3af8b2f8c5d47d69e16b5117e22ca180eb020f60cf9c6a3341110
 
 def residuals_jvp(xp, params, t, y, *, d_params):

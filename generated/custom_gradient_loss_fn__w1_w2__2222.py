@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7a97eba0aff0d9e6e5354e99ca71a4732acde74907560c2c4aa4d9ed69806842
+# sourcegrad-key: afe6bc0cc993780c4202a94c1ef9dcd94260b6dd9da4ac82d799ccff054f0460
 # sourcegrad-checksum: b11b9afa41a606159e8afc3726a9a65aa98a40acb2af30b28ca7526d0c373a54
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

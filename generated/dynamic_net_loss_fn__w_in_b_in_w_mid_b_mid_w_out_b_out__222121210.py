@@ -3,7 +3,7 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 78f8855bc3b31cafc6b410f5e816e776490071d8a7dd8082f72e38f0ebdb3f1c
+# sourcegrad-key: 5b5c61db69a39fbbdbda065785069805a2aacceebd19b6cc5cb30c30462d9428
 # sourcegrad-checksum: bc4796c8faec0a4011394eb5a9ec91f69f66b522dfa3e9d6fee151f1b4b726d2
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):

@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: c03998d33036f0eff0f380a2e17afbdf8f5f39da65a3ca069c3d86091892efb2
+# sourcegrad-key: bb63b8c0a9e63e93e6b23dc6113bb5608bc25232d1e7c7700a56afb9d8421b65
 # sourcegrad-checksum: a15c7e8936f5a111a8471983cb8b7d44306b2044782fa5d4aa986313d0341ccd
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):

@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a4b3ae4dfb666c9c60544129ff6c02e3b6099256b7a0754d75e0db5962d009af
+# sourcegrad-key: 9880f0daeb4f2ed7a8f2cae861810b9c1f8f38aa5cc2c2f139d402b66445b6b0
 # sourcegrad-checksum: d06d009aea1c8579ed2f61dd801f0cc94bfbf6941c1f9035ce3a8c3bfd07cb55
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):

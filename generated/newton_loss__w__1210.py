@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0c453993a2c17504496f53d90f215f81dc83f151a2c39c7fd5216293317cff69
+# sourcegrad-key: 7876c702ee4018ae669c3bba4be954075fe26bed9a71faf9ff0b509cecb64a42
 # sourcegrad-checksum: e1322369a2729a211a47c68f929b0afc0b88e51fdae2780ee645bb424d753dcb
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):

@@ -3,7 +3,7 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 2ba5359ab9b42433884c59d5173546312f017ef809436657b82801a48a27a55d
+# sourcegrad-key: 5754a0eca525811cf9b3944e2971fb5d0d1a77b093cc2d65e052c732ef8412fa
 # sourcegrad-checksum: e7e56cb5b8f3ca7532fe0f345a3986b942b4ef05c44b59f6267db607f3ccdada
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):

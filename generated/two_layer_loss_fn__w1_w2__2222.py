@@ -2,7 +2,7 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: df8d57d726a68dc6dd7dda69654ca1bb7e974c890c4161207ab3162d6b20b19b
+# sourcegrad-key: 93a308cdc31908c2cbff54d53b87c614000bcbd71c0be97585bf92db3d4bf6e1
 # sourcegrad-checksum: 7b22e43561aaf403852af0fb798424e396666ef2368274b121e183575a993680
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):

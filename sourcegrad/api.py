@@ -32,6 +32,7 @@ from .runtime.device import device_of, into_graph, is_dask, to_device  # noqa: F
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
+from .runtime.core import opaque_callable
 
 OPTIONS = ("grad_output", "device", "into", "lazy")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
@@ -970,6 +971,15 @@ def _checked_tangent(name, primal, tangent):
                                                                    "zeros).")
         items = [_checked_tangent(f"{name}[{key!r}]", primal[key], tangent[key]) for key in keys]
         return dict(zip(keys, items)) if isinstance(primal, dict) else type(primal)(items)
+    if _is_plain_object(primal):  # an object: its tangent is a dict of its attributes' (forward mode reads it so)
+        given = tangent if tangent is not None else {}
+        if not isinstance(given, dict) or set(given) - set(vars(primal)):
+            raise SourcegradError(f"the tangent of {name} must be a dict of its attributes' tangents (or None)",
+                                  hint=f"Pass {{'w': ..., 'b': ...}} for the arrays of {name} the tangent moves; "
+                                       "attributes left out get zeros.")
+        return {key: _checked_tangent(f"{name}.{key}", value, given.get(key)) for key, value in vars(primal).items()
+                if isinstance(value, (int, float, numpy.number, numpy.ndarray, tuple, list, dict)) and not isinstance(
+                    value, bool) or hasattr(value, "shape") or _is_plain_object(value)}
     if _is_complex(primal) or _is_complex(tangent):
         raise _complex_error()
     # the tangent's dtype: the primal's when it is a float (float32 stays float32), else float64 (an integer
@@ -1084,6 +1094,11 @@ def _differentiable(fn, wrt):
 
 def _is_complex(value):
     return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
+
+
+def _is_plain_object(value):
+    """An object of the user's, a layer with __call__ too: its tangent is a dict of its attributes'."""
+    return hasattr(value, "__dict__") and not opaque_callable(value) and not hasattr(value, "shape")
 
 
 def _leaf_pairs(gradient, argument, path=""):

@@ -1683,7 +1683,7 @@ except ImportError:
 # ---- forward mode and Hessian-vector products ------------------------------------------------------------------
 
 # Refusals README documents for forward mode, and so for hvp: such a program is skipped there.
-FORWARD_LIMITATIONS = ("no forward-mode rule for the attribute", "no forward-mode rule for the `*` operator",
+FORWARD_LIMITATIONS = ("no forward-mode rule for the `*` operator",
                        "a checkpointed loop must be a statement of the function itself")
 JVP_TOLERANCE = 1e-8      # jvp against the gradient's inner product with the tangents: two exact derivatives
 HVP_TOLERANCE = 1e-4      # hvp against central differences of the gradient, same measure as GRAD_TOLERANCE
@@ -1698,8 +1698,8 @@ def check_forward_modes(seed, folder=None) -> Result:
       agree with each other before a disagreement with hvp counts (a kink or decision within the larger step
       makes the point unstable, and the program is skipped);
     - neither changes an argument.
-    A program with an object among its wrt arguments (forward mode takes no tangent for an object) or a
-    refusal in FORWARD_LIMITATIONS is skipped."""
+    An object's tangent is a dict of its attributes'. A program with a refusal in FORWARD_LIMITATIONS is
+    skipped."""
     own_folder = folder is None
     folder = folder or tempfile.mkdtemp(prefix="sourcegrad_random_")
     program = generate(seed, 0)
@@ -1731,8 +1731,6 @@ def _check_forward_loaded(program, module, generated):
     if not math.isfinite(expected) or abs(expected) > MAX_MAGNITUDE:
         raise Unstable(f"value {expected:.3g} too large")
     positions = [program.parameters.index(name) for name in program.wrt]
-    if any(not isinstance(args[p], (np.ndarray, float, dict, list)) for p in positions):
-        raise Unstable("an object among the wrt arguments: forward mode takes no tangent for it")
     single = len(program.wrt) == 1
     differentiable = sourcegrad.differentiate(module.f, wrt=program.wrt[0] if single else program.wrt,
                                               generated_dir=generated)
@@ -1794,13 +1792,16 @@ def _check_forward_loaded(program, module, generated):
 
 
 def _random_like(value, rng):
+    """A random tangent of value's structure (an object's: a dict of its attributes')."""
     if isinstance(value, np.ndarray):
         return rng.standard_normal(value.shape)
     if isinstance(value, float):
         return float(rng.standard_normal())
     if isinstance(value, dict):
         return {key: _random_like(item, rng) for key, item in value.items()}
-    return [_random_like(item, rng) for item in value]
+    if isinstance(value, list):
+        return [_random_like(item, rng) for item in value]
+    return {key: _random_like(item, rng) for key, item in vars(value).items()}
 
 
 def _moved(args, positions, tangents, eps):
@@ -1810,7 +1811,9 @@ def _moved(args, positions, tangents, eps):
             return value + eps * tangent
         if isinstance(value, dict):
             return {key: move(item, tangent[key]) for key, item in value.items()}
-        return [move(item, t) for item, t in zip(value, tangent)]
+        if isinstance(value, list):
+            return [move(item, t) for item, t in zip(value, tangent)]
+        return type(value)(**{key: move(item, tangent[key]) for key, item in vars(value).items()})  # the Model
 
     moved = list(args)
     for k, p in enumerate(positions):

@@ -34,10 +34,16 @@ def setitem(result, x, index, value):
     d[value] = unbroadcast(d[result][index], value)
 
 
-# An attribute of an object (`model.w1`): the object's gradient is a dict of its attributes' gradients.
+# An attribute of an object (`model.w1`): the object's gradient is a dict of its attributes' gradients, and so
+# is its tangent.
 @adjoint(ATTRIBUTE)
 def getattribute(result, x, name):
     d[x] = index_grad(d[result], x, name)
+
+
+@tangent(ATTRIBUTE)
+def getattribute_tangent(result, x, name):
+    d[result] = d[x][name]
 
 
 # ---- joining arrays -------------------------------------------------------------------------------------
