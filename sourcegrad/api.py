@@ -57,22 +57,8 @@ class DifferentiableFunction:
         self.device = device  # "cpu", "cuda", "dask", or None: the arguments decide
         self.has_aux = bool(has_aux)  # fn returns `value, aux`: value is differentiated, aux handed back beside it
         self._frontend = None
-        self._parameters = _parameter_names(self.source_fn, varargs=True)
-        # `*args`: a parameter holding a tuple, which the generated function takes as one argument
-        self._vararg = next((p.name for p in _signature(self.source_fn).parameters.values()
-                             if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
-        clashing = [p for p in self._parameters if p in OPTIONS]  # value_and_grad's own keywords
-        if clashing:
-            raise SourcegradError(f"{fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad and "
-                                  f"grad take as their own option ({', '.join(OPTIONS)})",
-                                  hint=f"Rename the parameter ({clashing[0]}_ say).")
-        if len(self._parameters) != len(_signature(self.source_fn).parameters):
-            self._frontend = Frontend(self.source_fn, self.has_aux)  # `*args` / `**kwargs`: the front end's fence says why, with the line
-        self.wrt = _resolve_wrt(self.source_fn, self._parameters, wrt, self._vararg)
-        self._wrt_positions = tuple(self._parameters.index(name) for name in self.wrt)
-        # what the dtype check after a call reads, for the usual one or two gradients
-        self._gradient_count = len(self._wrt_positions)
-        self._first_position = self._wrt_positions[0] if self._wrt_positions else None
+        self._wrt_argument = wrt  # as given: resolved again where the function differentiated changes (_target)
+        self._target(self.source_fn)
         self._single = wrt is None or isinstance(wrt, (str, int))
         self._compiled = {}
         self._last = None
@@ -81,6 +67,38 @@ class DifferentiableFunction:
         self._compiled_hvp = {}  # Hessian-vector products
         self._last_hvp = None
         self._lock = threading.Lock()
+
+    def _target(self, source_fn):
+        """Take the parameters and wrt from source_fn, the function differentiated: fn, or the function a
+        decorator's wrapper passes through to (another once the wrapper calls another, see _current_frontend)."""
+        parameters = _parameter_names(source_fn, varargs=True)
+        # `*args`: a parameter holding a tuple, which the generated function takes as one argument
+        vararg = next((p.name for p in _signature(source_fn).parameters.values()
+                       if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+        clashing = [p for p in parameters if p in OPTIONS]  # value_and_grad's own keywords
+        if clashing:
+            raise SourcegradError(f"{self.fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad "
+                                  f"and grad take as their own option ({', '.join(OPTIONS)})",
+                                  hint=f"Rename the parameter ({clashing[0]}_ say).")
+        if len(parameters) != len(_signature(source_fn).parameters) and self._frontend is None:
+            self._frontend = Frontend(self.fn, self.has_aux)  # `*args` / `**kwargs`: the front end's fence says why, with the line
+        wrt = _resolve_wrt(source_fn, parameters, self._wrt_argument, vararg)
+        self.source_fn, self._parameters, self._vararg, self.wrt = source_fn, parameters, vararg, wrt
+        self._wrt_positions = tuple(parameters.index(name) for name in wrt)
+        # what the dtype check after a call reads, for the usual one or two gradients
+        self._gradient_count = len(self._wrt_positions)
+        self._first_position = self._wrt_positions[0] if self._wrt_positions else None
+
+    def _current_frontend(self):
+        """The front end of the function as it is now (called with self._lock held): read again where it went
+        stale (another code object in its place, or a wrapper looked through now calling other code), and then
+        the parameters and wrt taken anew from the function it reads."""
+        if self._frontend is None or self._frontend.stale():
+            frontend = Frontend(self.fn, self.has_aux)
+            if frontend.src.fn is not self.source_fn:
+                self._target(frontend.src.fn)
+            self._frontend = frontend
+        return self._frontend
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -323,7 +341,8 @@ class DifferentiableFunction:
         for index, target in enumerate(targets):
             position = positions[index]
             argument = args[position] if position < count else self._argument(index, args, kwargs)
-            if type(target) is not type(argument) or target.shape != argument.shape or target.dtype != argument.dtype:
+            if not (hasattr(argument, "shape") and hasattr(target, "shape")) or not _same_array_type(target, argument) \
+                    or target.shape != argument.shape or target.dtype != argument.dtype:
                 raise self._into_mismatch(index, target, argument)
             if target.dtype.kind == "c":
                 raise _complex_error()
@@ -489,11 +508,10 @@ class DifferentiableFunction:
             key = _rank_key(args, kwargs)
             if key in table and table[key].current():
                 return table[key]
-            if self._frontend is None or self._frontend.stale():
-                self._frontend = Frontend(self.source_fn, self.has_aux)
+            frontend = self._current_frontend()
             arguments = self._bind(args, kwargs)
             ranks = {name: _rank(value) for name, value in arguments.items()}
-            compiled = self._frontend.compile(self.wrt, ranks, self.generated_dir, mode)
+            compiled = frontend.compile(self.wrt, ranks, self.generated_dir, mode)
             table[key] = compiled
             # also under the key of a call passing every parameter by position, as the entry point does
             table[tuple(ranks[name] for name in self._parameters)] = compiled
@@ -758,17 +776,16 @@ def _functional(fn, wrt, generated_dir, device):
     if isinstance(fn, DifferentiableFunction) and wrt is None:
         return fn
     made = _FUNCTIONAL.setdefault(getattr(fn, "fn", fn), {})
-    key = (wrt if not isinstance(wrt, list) else tuple(wrt), generated_dir, device)
+    has_aux = False
+    if isinstance(fn, DifferentiableFunction):  # its own options, where the call names none: part of the key
+        generated_dir, device, has_aux = generated_dir or fn.generated_dir, device or fn.device, fn.has_aux
+    key = (wrt if not isinstance(wrt, list) else tuple(wrt), generated_dir, device, has_aux)
     if key not in made:
-        if isinstance(fn, DifferentiableFunction):
-            made[key] = DifferentiableFunction(fn.fn, wrt, generated_dir or fn.generated_dir, device or fn.device,
-                                               fn.has_aux)
-        else:
-            made[key] = DifferentiableFunction(fn, wrt, generated_dir, device)
+        made[key] = DifferentiableFunction(fn, wrt, generated_dir, device, has_aux)  # (a DifferentiableFunction's fn)
     return made[key]
 
 
-_FUNCTIONAL = weakref.WeakKeyDictionary()  # function -> {(wrt, generated_dir, device): DifferentiableFunction}
+_FUNCTIONAL = weakref.WeakKeyDictionary()  # function -> {(wrt, generated_dir, device, has_aux): DifferentiableFunction}
 
 
 def check_grad(fn, *args, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions=None, seed=0, grad_output=None,
@@ -807,8 +824,9 @@ def explain(fn, *args, stage=None, wrt=None, **kwargs) -> str:
     stages = Frontend.STAGES
     if stage is not None and stage not in stages:
         raise SourcegradError(f"explain has no stage {stage!r}", hint=f"Choose one of: {', '.join(stages)}.")
+    with function._lock:
+        frontend = function._current_frontend()  # the function as it is now, as a gradient compiled now reads it
     arguments = function._bind(args, kwargs)
-    frontend = function._frontend or Frontend(function.source_fn, function.has_aux)
     texts = frontend.stages(function.wrt, {name: _rank(value) for name, value in arguments.items()})
     if stage is not None:
         return texts[stage]
@@ -1094,6 +1112,15 @@ def _differentiable(fn, wrt):
 
 def _is_complex(value):
     return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
+
+
+def _same_array_type(target, argument):
+    """Whether into= may take target for argument's gradient: arrays of one library (a numpy memmap or other
+    ndarray subclass for a numpy array too, np.matrix aside, whose operators differ)."""
+    if type(target) is type(argument):
+        return True
+    return isinstance(target, numpy.ndarray) and isinstance(argument, numpy.ndarray) \
+        and not isinstance(target, numpy.matrix)
 
 
 def _is_plain_object(value):

@@ -25,8 +25,9 @@ from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
-from .frontend.resolve import CellNamespace, Resolver, describe, function_guards, is_numpy_module
-from .frontend.source import FunctionSource, read_function
+from .frontend.resolve import (MISSING, CellNamespace, Resolver, describe, function_guards, is_numpy_module,
+                                numpy_own)
+from .frontend.source import FunctionSource, function_to_differentiate, read_function
 from .optimize.simplify import simplify
 from .runtime import NUMPY
 from .runtime.buffers import BufferPool
@@ -88,7 +89,7 @@ class Compiled:
         lines = self.source.splitlines()
         at = min(line or 0, len(lines)) - 1
         backward = next((i for i, text in enumerate(lines) if text.strip() == f"# {codegen.BACKWARD_PASS}"), len(lines))
-        for index in range(at, -1 if at >= backward else max(at - 2, -1), -1):
+        for index in range(at, -1 if at >= backward else max(at - 4, -1), -1):
             cited = _CITATION.match(lines[index])
             if cited:
                 path, number = self.sources.get(cited.group(1), self.return_location.path), int(cited.group(2))
@@ -121,7 +122,10 @@ class Frontend:
 
     def __init__(self, fn, has_aux=False):
         self.has_aux = has_aux  # fn returns `value, aux`; only value is differentiated
-        self.src: FunctionSource = read_function(fn)
+        # (namespace, chain, object) of the wrappers looked through to the function read (a decorator's that
+        # passes its arguments and result through): their code, and the names they call it by
+        self.through = []
+        self.src: FunctionSource = read_function(function_to_differentiate(fn, self.through))
         try:
             fence.check(self.src)
         except SourcegradError as exc:
@@ -139,15 +143,40 @@ class Frontend:
 
     def stale(self) -> bool:
         """Whether another code object was put in the function's place (`f.__code__ = g.__code__`) since its
-        source was read: then the source to read is another."""
-        return self.src.fn.__code__ is not self.code
+        source was read, or a wrapper looked through to it now calls something else (or has other code): then
+        the source to read is another."""
+        return self.src.fn.__code__ is not self.code or any(namespace.get(chain[0], UNBOUND) is not obj
+                                                            for namespace, chain, obj in self.through)
 
     def normal_form(self, ranks: dict) -> ir.Function:
         """The function in normal form for these argument kinds; refused here if it updates in place a value
         another name may hold (known only once every statement is normalised)."""
         fn_ir = normalize(self.src, self.resolver, reserved={BACKEND}, kinds=ranks, has_aux=self.has_aux)
         refuse_shared_updates(fn_ir, {name: values.rank(d) for name, d in ranks.items()})
+        self._refuse_replaced_numpy(fn_ir)
         return fn_ir
+
+    def _refuse_replaced_numpy(self, fn_ir):
+        """Refuse `np.sin` where another object was put in numpy's place (`np.sin = np.tanh`, or a mock): the
+        generated code calls numpy's own function by that name, and a gradient compiled before the change is
+        not compiled again (numpy's attributes are not guarded: that would cost every call)."""
+        for chain in fn_ir.references:
+            root, *attributes = chain.split(".")
+            obj = fn_ir.references.get(root, MISSING)
+            obj = self.resolver.lookup(root) if obj is MISSING else obj
+            for attribute in attributes:
+                if not is_numpy_module(obj):
+                    break
+                module, own, obj = obj, numpy_own(obj, attribute), getattr(obj, attribute, MISSING)
+                if own is not MISSING and obj is not own:
+                    where = next((stmt.origin.location for stmt in ir.walk(fn_ir.body) if chain in stmt.origin.text),
+                                 self.src.location(self.src.tree))
+                    raise SourcegradError(
+                        f"`{chain}` is not {module.__name__}.{attribute}: numpy's function was replaced (by "
+                        f"{getattr(obj, '__qualname__', None) or type(obj).__name__}), and sourcegrad differentiates "
+                        "numpy's own functions", where,
+                        f"Restore {module.__name__}.{attribute}, or call the replacement by a name of its own "
+                        "(`act = ...`, then `act(x)`).")
 
     def compile(self, wrt, ranks: dict, generated_dir=None, mode="reverse") -> Compiled:
         """The gradient for these argument ranks (mode "reverse"), or the derivative along tangents of the wrt
@@ -158,9 +187,13 @@ class Frontend:
         fn_ir = self.normal_form(ranks)
         backend = _backend_name(fn_ir)
         references = sorted((chain, describe(obj), _rule_source(obj)) for chain, obj in fn_ir.references.items())
+        # Where the function and each helper written in start in their files: the comments and the header cite
+        # their lines, and a runtime error is placed by them (Compiled.locate), so a function moved is another file.
+        lines = sorted({(s.filename, s.location(s.tree).line) for stmt in ir.walk(fn_ir.body)
+                        for s in [stmt.origin.source] if s is not None} | {(src.filename, src.location(src.tree).line)})
         key = store.digest(__version__, store.compiler_fingerprint(), src.text, src.filename, src.fn.__qualname__,
                            tuple(wrt), sorted(values.stable(tuple(ranks.items()))), references, fn_ir.inlined,
-                           self.has_aux, _argument_rules(ranks), mode)
+                           self.has_aux, _argument_rules(ranks), mode, lines)
         name = (forward_code.function_name(fn_ir.name) if forward_mode
                 else codegen.function_name(f"{fn_ir.name}_jvp" if mode == "hvp" else fn_ir.name))
         # Closures of one factory share a qualified name; those holding other functions (`act`) get other code,
@@ -176,7 +209,7 @@ class Frontend:
         def transformed():  # the reverse pass, simplified: made only where no file in generated/ has it
             return simplify(reverse(fn_ir, src, wrt, argument_ranks, backend))
 
-        text = store.read_cached(path, key)
+        text = store.read_cached(path, key, name)
         from_cache = text is not None
         if text is None and forward_mode:
             code = forward_code.generate(forward(fn_ir, src, wrt, argument_ranks, backend))
@@ -202,7 +235,7 @@ class Frontend:
 
         def make_buffered():
             into_path = path.with_name(f"{path.stem}{_INTO_SUFFIX}.py") if path is not None else None
-            into_text = store.read_cached(into_path, key) if into_path is not None else None
+            into_text = store.read_cached(into_path, key, f"{name}_into") if into_path is not None else None
             if into_text is None:
                 rev = transformed()
                 code = codegen.generate_buffered(rev, plan_memory(rev))
@@ -239,6 +272,14 @@ class Frontend:
         # and, where a default's rank changed, compiling for the new rank. Another code object put in the
         # function's place (`f.__code__ = g.__code__`) means reading its source anew (Frontend.stale).
         guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in function_guards(src.fn)]
+        # A pass-through decorator's wrapper, looked through to the function read (here, or to a helper
+        # inlined): its code, and the name it calls the function by, rebound, and the call runs other code.
+        through = list(self.through)
+        for _, _, callee in fn_ir.callees:
+            callee = getattr(callee, "fn", callee) if type(callee).__name__ == "DifferentiableFunction" else callee
+            if isinstance(callee, (types.FunctionType, functools._lru_cache_wrapper)):
+                function_to_differentiate(callee, through)
+        guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in through]
         sources = {src.filename: src.path}  # first: a helper's file of the same base name does not hide it
         for stmt in ir.walk(fn_ir.body):
             sources.setdefault(os.path.basename(stmt.origin.location.path), stmt.origin.location.path)

@@ -87,6 +87,28 @@ def test_into_a_lone_array_fills_the_one_gradient_of_a_one_item_wrt_tuple():
     np.testing.assert_allclose(target, x * np.cos(x * w), rtol=1e-12)
 
 
+def dict_parameters_loss(p, x):
+    return np.square(x @ p["w"]).sum()
+
+
+def test_into_for_a_dict_argument_is_refused_clearly():
+    p, x = {"w": np.ones((4, 2))}, np.ones((3, 4))
+    with pytest.raises(SourcegradError, match="into= can take the gradient of p only if p is an array; it is a dict"):
+        sourcegrad.differentiate(dict_parameters_loss).grad(p, x, into={"w": np.empty((4, 2))})
+
+
+def matrix_loss(w, x):
+    return np.square(x @ w).sum()
+
+
+def test_into_a_memmap_of_the_arguments_shape_and_dtype(tmp_path):
+    w, x = np.ones((4, 2)), np.arange(12.0).reshape(3, 4)
+    mapped = np.memmap(tmp_path / "gradient.dat", dtype=np.float64, mode="w+", shape=w.shape)
+    f = sourcegrad.differentiate(matrix_loss)
+    assert f.grad(w, x, into=mapped) is mapped
+    np.testing.assert_allclose(mapped, f.grad(w, x))
+
+
 def test_into_a_lone_array_for_two_gradients_is_refused():
     x, w = rng.standard_normal(3), rng.standard_normal(3)
     with pytest.raises(SourcegradError, match="into= has 1 arrays for 2 gradients"):
@@ -328,6 +350,28 @@ def test_numpy_under_any_alias():
     f = sourcegrad.differentiate(aliased)
     np.testing.assert_allclose(f.grad(w), np.exp(np.maximum(w, 0)) * (w >= 0))
     assert "numpy." not in f.backward_source.split("# backward")[0].split('"""')[-1]
+
+
+def sums_sines(w):
+    return np.sin(w).sum() + np.linalg.norm(w)
+
+
+def test_a_numpy_function_replaced_in_numpy_is_refused():
+    from unittest import mock
+
+    w = rng.standard_normal(3)
+    own = np.sin
+    np.sin = np.tanh  # the generated code would call numpy's sin with tanh's rule
+    try:
+        with pytest.raises(SourcegradError, match=r"`np.sin` is not numpy.sin: numpy's function was replaced \(by "
+                                                  r"tanh\), and sourcegrad differentiates numpy's own functions"):
+            sourcegrad.grad(sums_sines)(w)
+    finally:
+        np.sin = own
+    with mock.patch("numpy.linalg.norm"):
+        with pytest.raises(SourcegradError, match=r"`np.linalg.norm` is not numpy.linalg.norm"):
+            sourcegrad.grad(sums_sines)(w)
+    np.testing.assert_allclose(sourcegrad.grad(sums_sines)(w), np.cos(w) + w / np.linalg.norm(w))
 
 
 def test_shape_reads_are_constants():
@@ -744,6 +788,90 @@ def test_a_wrt_position_on_a_wrappers_star_args_is_refused_the_name_is_not():
     np.testing.assert_allclose(d_b, 2.0 * np.cos(h).sum(axis=0))
 
 
+def swappable(fn):
+    """A pass-through decorator whose wrapped function can be swapped for another."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    def swap(other):
+        nonlocal fn
+        fn = other
+        wrapper.__wrapped__ = other
+    wrapper.swap = swap
+    return wrapper
+
+
+@swappable
+def swappable_sine(x):
+    return np.sin(x).sum()
+
+
+def scaled_cube(x, scale=1.0):
+    return (scale * x ** 3).sum()
+
+
+def calls_swappable_sine(x):
+    return swappable_sine(x) + x.sum()
+
+
+def sine_total(x):
+    return np.sin(x).sum()
+
+
+def cube_total(x):
+    return (x ** 3).sum()
+
+
+called_through = sine_total
+
+
+@functools.wraps(sine_total)
+def calls_a_global_through(*args, **kwargs):
+    return called_through(*args, **kwargs)
+
+
+@logs_calls
+def logged_cosine(x):
+    return np.cos(x).sum()
+
+
+def test_a_wrapper_looked_through_is_followed_to_what_it_calls_now(capsys):
+    x = rng.standard_normal(3)
+    f, caller = sourcegrad.differentiate(swappable_sine), sourcegrad.differentiate(calls_swappable_sine)
+    np.testing.assert_allclose(f.grad(x), np.cos(x))
+    np.testing.assert_allclose(caller.grad(x), np.cos(x) + 1)
+    swappable_sine.swap(scaled_cube)  # the name the wrapper calls by now holds another function
+    try:
+        np.testing.assert_allclose(f.grad(x), 3 * x ** 2)
+        np.testing.assert_allclose(f.grad(x, scale=2.0), 6 * x ** 2)  # and its parameters
+        np.testing.assert_allclose(caller.grad(x), 3 * x ** 2 + 1)  # a helper's wrapper, likewise
+    finally:
+        swappable_sine.swap(swappable_sine.__wrapped__)
+    wrapper_code = logged_cosine.__code__
+    g = sourcegrad.differentiate(logged_cosine)
+    np.testing.assert_allclose(g.grad(x), -np.sin(x))
+    logged_cosine.__code__ = doubled_sine.__code__  # the wrapper's own code, which no longer passes through
+    try:
+        np.testing.assert_allclose(g.grad(x), -2 * np.sin(x))
+    finally:
+        logged_cosine.__code__ = wrapper_code
+
+
+def test_a_wrapper_that_no_longer_calls_the_function_it_wraps_is_not_looked_through():
+    global called_through
+    x = rng.standard_normal(3)
+    f = sourcegrad.differentiate(calls_a_global_through)
+    np.testing.assert_allclose(f.grad(x), np.cos(x))
+    called_through = cube_total  # `__wrapped__` is still sine_total: the wrapper is what is read, as anew
+    try:
+        with pytest.raises(SourcegradError, match="in the wrapper that a decorator put around sine_total"):
+            f.grad(x)
+    finally:
+        called_through = sine_total
+    np.testing.assert_allclose(f.grad(x), np.cos(x))
+
+
 # ---- the source read must be the code that runs ---------------------------------------------------------------
 
 
@@ -980,3 +1108,33 @@ def test_several_returned_values_without_grad_output_point_to_has_aux_and_has_au
         sourcegrad.differentiate(loss_with_metrics).grad(np.ones(3), np.ones((2, 3)), np.ones(2))
     with pytest.raises(SourcegradError, match="returns two values"):
         sourcegrad.differentiate(returns_one_value, has_aux=True).grad(np.ones(3))
+
+
+# ---- functional forms and explain: the differentiated function's own options, the function as it is now ---------
+
+
+def test_functional_forms_of_a_differentiated_function_keep_its_own_folder(tmp_path):
+    def sine_of_matrix(x):
+        return np.sin(x).sum()
+
+    x = rng.standard_normal((2, 2))
+    for folder in ("a", "b"):  # two differentiated functions of one function, each with a folder of its own
+        f = sourcegrad.differentiate(sine_of_matrix, generated_dir=tmp_path / folder)
+        np.testing.assert_allclose(sourcegrad.hessian(f, wrt="x")(x), np.diag(-np.sin(x).ravel()).reshape(2, 2, 2, 2))
+        (path,) = (tmp_path / folder).iterdir()  # its Hessian-vector products' file
+        assert path.name.endswith("sine_of_matrix__hvp_x__2.py")
+
+
+def test_explain_shows_the_function_as_it_is_now():
+    def sine_sum(x):
+        return np.sin(x).sum()
+
+    def exp_sum(x):
+        return np.exp(x).sum()
+
+    x = rng.standard_normal(3)
+    f = sourcegrad.differentiate(sine_sum)
+    f.grad(x)
+    sine_sum.__code__ = exp_sum.__code__
+    assert "np.exp(x)" in sourcegrad.explain(f, x, stage="normal form")
+    np.testing.assert_allclose(f.grad(x), np.exp(x))

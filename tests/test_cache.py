@@ -61,6 +61,31 @@ def test_hand_edited_file_is_regenerated_not_used(tmp_path):
     assert path.read_text() == text
 
 
+def test_a_line_added_to_the_header_is_an_edit_and_the_file_is_regenerated(tmp_path):
+    first = compile_once(tmp_path)
+    path = first.generated_path
+    text = path.read_text()
+    head, separator, code = text.partition("\n\n")
+    path.write_text(head + "\nadded_above_the_code = 1  # executed with the file" + separator + code)
+    second = compile_once(tmp_path)
+    assert not second._last.from_cache
+    assert path.read_text() == text
+
+
+def test_a_file_holding_another_variants_code_is_a_cache_miss(tmp_path):
+    first = compile_once(tmp_path)
+    w, x = args()
+    first.grad(w, x, into=np.empty_like(w))  # the `_into` variant, in a file beside the plain one
+    into_path = first.generated_path.with_name(f"{first.generated_path.stem}__into.py")
+    into_text = into_path.read_text()
+    into_path.write_text(first.generated_path.read_text())  # same key, whole, but defining the plain function
+    second = sourcegrad.differentiate(loss, generated_dir=tmp_path)
+    target = np.empty_like(w)
+    assert second.grad(w, x, into=target) is target
+    np.testing.assert_allclose(target, first.grad(w, x))
+    assert into_path.read_text() == into_text
+
+
 def test_options_are_part_of_the_key(tmp_path):
     by_w = sourcegrad.differentiate(loss, wrt="w", generated_dir=tmp_path)
     by_x = sourcegrad.differentiate(loss, wrt="x", generated_dir=tmp_path)
@@ -196,6 +221,40 @@ def test_the_rule_of_a_function_passed_as_an_argument_is_part_of_the_key(tmp_pat
         run = subprocess.run([sys.executable, str(program), str(tmp_path / "generated")], check=True,
                              capture_output=True, text=True)
         assert [float(v) for v in run.stdout.split()] == [3.0 + float(offset)] * 2
+
+
+_MOVED_PROGRAM = '''
+import sys
+import numpy as np
+import sourcegrad
+BLANK_LINES
+
+def loss(w, mode):
+    y = np.sin(w)
+    return (np.pad(y, 1, mode=mode) ** 2).sum()
+
+
+f = sourcegrad.differentiate(loss, generated_dir=sys.argv[1])
+f.grad(np.array([1.0, 2.0]), "constant")
+try:
+    f.grad(np.array([1.0, 2.0]), "edge")  # refused when the gradient runs, at the line its file cites
+except sourcegrad.SourcegradError as error:
+    print(error.location.line)
+'''
+
+
+def test_a_function_moved_down_its_file_gets_a_file_citing_its_new_lines(tmp_path):
+    program = tmp_path / "program.py"
+    folder = tmp_path / "generated"
+    for blank_lines in (0, 10):  # the second process must not load the file citing the first one's lines
+        program.write_text(_MOVED_PROGRAM.replace("BLANK_LINES", "\n" * blank_lines))
+        run = subprocess.run([sys.executable, str(program), str(folder)], check=True, capture_output=True, text=True)
+        lines = program.read_text().splitlines()
+        pad = lines.index("    return (np.pad(y, 1, mode=mode) ** 2).sum()") + 1
+        assert int(run.stdout) == pad
+        (path,) = folder.iterdir()
+        text = path.read_text()
+        assert f"(program.py:{lines.index('def loss(w, mode):') + 1})" in text and f"# program.py:{pad}  " in text
 
 
 # ---- files: UTF-8, the umask's mode, no temporary files left --------------------------------------------------

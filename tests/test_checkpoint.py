@@ -211,8 +211,27 @@ def test_checkpoint_is_the_range_itself_when_the_function_runs_as_python():
     assert list(sourcegrad.checkpoint(range(3), snapshots=2)) == [0, 1, 2]
     with pytest.raises(TypeError, match="takes a range"):
         sourcegrad.checkpoint([0, 1, 2], snapshots=2)
-    with pytest.raises(ValueError, match="snapshots >= 1"):
+    with pytest.raises(ValueError, match="a whole number of saved states, 1 or more"):
         sourcegrad.checkpoint(range(3), snapshots=0)
+    assert list(sourcegrad.checkpoint(range(2), snapshots=np.int64(1))) == [0, 1]  # numpy's integers count
+
+
+def snapshots_passed_in(x, n, s):
+    for t in sourcegrad.checkpoint(range(n), snapshots=s):
+        x = np.sin(x)
+    return x.sum()
+
+
+@pytest.mark.parametrize("snapshots", [None, 0, -1, 2.5, True])
+def test_snapshots_that_are_not_a_whole_number_of_one_or_more_are_refused_at_the_loop(snapshots, tmp_path):
+    with pytest.raises(SourcegradError, match="a whole number of saved states, 1 or more") as raised:
+        sourcegrad.differentiate(snapshots_passed_in, generated_dir=tmp_path).grad(np.ones(2), 3, snapshots)
+    assert "test_checkpoint.py:" in str(raised.value).splitlines()[0]  # the loop's line
+
+
+def test_snapshots_of_a_numpy_integer_are_taken(tmp_path):
+    f = sourcegrad.differentiate(snapshots_passed_in, generated_dir=tmp_path)
+    np.testing.assert_allclose(f.grad(np.ones(2), 3, np.int64(2)), f.grad(np.ones(2), 3, 2))
 
 
 # ---- refusals -------------------------------------------------------------------------------------------
@@ -239,6 +258,12 @@ def nested_in_a_loop(x, n):
     return x.sum()
 
 
+def enumerates_the_checkpoint(x, n):
+    for i, t in enumerate(sourcegrad.checkpoint(range(n), snapshots=2)):
+        x = np.sin(x)
+    return x.sum()
+
+
 def carries_a_name_a_branch_binds(x, n):
     if n > 1:
         c = x * 2
@@ -252,7 +277,8 @@ def carries_a_name_a_branch_binds(x, n):
     (walks_a_list, (np.ones(2), np.ones((3, 2))), "takes a range and a number of snapshots"),
     (nested_in_a_loop, (np.ones(2), 3), "must be a statement of the function itself"),
     (carries_a_name_a_branch_binds, (np.ones(2), 3), "reads c from before it, where it may not have been assigned"),
-], ids=["break", "not_a_range", "nested", "state_maybe_unbound"])
+    (enumerates_the_checkpoint, (np.ones(2), 3), "is the iterable of a `for` loop itself"),
+], ids=["break", "not_a_range", "nested", "state_maybe_unbound", "enumerated"])
 def test_checkpoint_refuses_what_its_schedule_cannot_plan(fn, args, message, tmp_path):
     with pytest.raises(SourcegradError, match=message) as raised:
         sourcegrad.differentiate(fn, generated_dir=tmp_path).grad(*args)

@@ -124,6 +124,30 @@ def test_dynamic_net_on_dask_is_numpys():
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def batch_in_a_dict(w, batch):
+    return np.square(batch["x"] @ w).sum()
+
+
+def batches_in_a_list(w, xs):
+    s = 0.0
+    for x in xs:
+        s = s + np.square(x @ w).sum()
+    return s
+
+
+def test_dask_arrays_inside_dicts_and_lists_put_the_call_on_dask():
+    x, w = np.arange(24.0).reshape(6, 4) / 10, np.ones((4, 2))
+    chunked = da.from_array(x, chunks=2)
+    for fn, data, plain in ((batch_in_a_dict, {"x": chunked}, {"x": x}), (batches_in_a_list, [chunked], [x])):
+        f = sourcegrad.differentiate(fn, wrt="w")
+        value, gradient = f.value_and_grad(w, data)
+        assert type(gradient) is np.ndarray  # computed, as for a dask array passed alone
+        expected_value, expected = f.value_and_grad(w, plain)
+        np.testing.assert_allclose(gradient, expected)
+        np.testing.assert_allclose(value, expected_value)
+        assert isinstance(f.value_and_grad(w, data, lazy=True)[1], da.Array)
+
+
 def test_into_is_refused_on_dask():
     from two_layer import loss_fn
 

@@ -952,3 +952,160 @@ def test_the_function_an_object_holds_decides_the_compiled_gradient():
     f.grad(layer, x)
     layer.act = np.sin  # another function: another gradient, not the one compiled for tanh
     np.testing.assert_allclose(f.grad(layer, x)["w"], x.T @ (2 * np.sin(x @ w) * np.cos(x @ w)))
+
+
+def maybe_activated(z, act=None):
+    if act is not None:
+        z = act(z)
+    return z
+
+
+def helper_with_an_optional_function(w):
+    return np.sum(maybe_activated(w, np.tanh) + maybe_activated(w * 2.0))
+
+
+def optional_function_and_bias(w, act=None, bias=None):
+    h = w * 2.0
+    if act is not None:
+        h = act(h)
+    if bias is not None:
+        h = h + bias
+    scale = 3.0 if not act else 1.0
+    return np.sum(h ** 2) * scale
+
+
+def test_an_optional_function_or_array_left_none_decides_its_branch_when_compiling():
+    w = rng.standard_normal(3)
+    assert sourcegrad.check_grad(helper_with_an_optional_function, w)
+    for act, bias in ((None, None), (np.sin, None), (None, np.ones(3)), (np.tanh, np.ones(3))):
+        assert sourcegrad.check_grad(optional_function_and_bias, w, act, bias, wrt="w"), (act, bias)
+
+
+class Module:
+    """A base class as small numpy frameworks write one: calling a module runs its forward."""
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class LinearModule(Module):
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return x @ self.w
+
+
+class StackOfModules(Module):
+    def __init__(self, r):
+        self.first = LinearModule(r.standard_normal((3, 3)) * 0.5)
+        self.layers = [LinearModule(r.standard_normal((3, 3)) * 0.5) for _ in range(2)]
+        self.blocks = {"out": LinearModule(r.standard_normal((3, 2)) * 0.5)}
+        self.acts = [np.tanh]
+
+    def forward(self, x):
+        h = np.tanh(self.first(x))  # Module.__call__ again, on another object
+        for i in range(2):
+            h = self.acts[0](self.layers[i](h))  # items of a list called directly
+        return self.blocks["out"](self.layers[-1](h))
+
+
+class CallsItself(Module):
+    def __init__(self):
+        self.w = np.ones(3)
+
+    def forward(self, x):
+        return self(x)
+
+
+def module_loss(model, x):
+    return np.sum(model(x) ** 2)
+
+
+def test_a_base_classs_call_runs_on_nested_modules_and_list_items_are_called():
+    assert sourcegrad.check_grad(module_loss, StackOfModules(rng), rng.standard_normal((2, 3)))
+
+
+def test_a_method_calling_itself_on_the_same_object_is_recursion():
+    with pytest.raises(SourcegradError, match="calls itself"):
+        sourcegrad.differentiate(module_loss).grad(CallsItself(), np.ones((2, 3)))
+
+
+class ReluModule:
+    def __call__(self, x):
+        return np.maximum(x, 0)
+
+
+class TanhModule:
+    def __call__(self, x):
+        return np.tanh(x)
+
+
+class Sequence:
+    """The tutorial's torch.nn.Sequential: layers of different classes, run in turn."""
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def __call__(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x) * (1.0 + 0.1 * i)
+        return x
+
+
+def sequence_loss(model, x):
+    return np.sum(model(x) ** 2)
+
+
+def layers_of_pairs(params, x):
+    for w, b in params:  # the pairs differ: a vector bias, then a number
+        x = np.tanh(x @ w + b)
+    return np.sum(x)
+
+
+def test_a_loop_over_layers_that_differ_is_written_out_layer_by_layer():
+    x = rng.standard_normal((5, 3))
+    model = Sequence(LinearModule(rng.standard_normal((3, 4))), ReluModule(), LinearModule(rng.standard_normal((4, 4))),
+                     TanhModule(), LinearModule(rng.standard_normal((4, 2))))
+    f = sourcegrad.differentiate(sequence_loss)
+    assert sourcegrad.check_grad(f, model, x)
+    assert f.value_and_grad(model, x)[0] == pytest.approx(sequence_loss(model, x))
+    assert sourcegrad.check_grad(sequence_loss, Sequence(), x)  # no layers: the loop runs no iteration
+    params = [(rng.standard_normal((3, 3)), rng.standard_normal(3)), (rng.standard_normal((3, 2)), 0.5)]
+    assert sourcegrad.check_grad(layers_of_pairs, params, x)
+
+
+class WithStaticParts:
+    def __init__(self, w):
+        self.w = w
+
+    @staticmethod
+    def squash(z):
+        return np.tanh(z)
+
+    @classmethod
+    def squash_by_class(cls, z):
+        return np.tanh(z)
+
+    def through_self(self, x):
+        return self.squash(x @ getattr(self, "w"))
+
+    def through_the_classmethod(self, x):
+        return WithStaticParts.squash_by_class(x @ self.w)
+
+
+def static_parts_loss(m, x):
+    return np.sum(m.through_self(x) ** 2)
+
+
+def classmethod_loss(m, x):
+    return np.sum(m.through_the_classmethod(x))
+
+
+def test_a_staticmethod_through_self_and_getattr_of_a_name_are_written_in():
+    assert sourcegrad.check_grad(static_parts_loss, WithStaticParts(rng.standard_normal((3, 2))), rng.standard_normal((4, 3)))
+
+
+def test_a_classmethod_is_refused_with_what_to_write_instead():
+    with pytest.raises(SourcegradError, match="is a classmethod, which sourcegrad does not write in"):
+        sourcegrad.differentiate(classmethod_loss).grad(WithStaticParts(np.ones((3, 2))), np.ones((4, 3)))

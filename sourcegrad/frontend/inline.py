@@ -25,6 +25,7 @@ from .resolve import (AttributeNamespace, CellNamespace, Resolver, describe, fun
                       is_numpy_module, numpy_path)
 from .source import function_to_differentiate, read_function
 from .syntax import appended_list, attribute_chain, is_atom, walk_function_scope, written_names
+from ..runtime.checkpoint import checkpoint
 from ..templates import RULES, is_nondifferentiable
 
 
@@ -34,6 +35,7 @@ class Inliner:
     def __init__(self, normalizer):
         self.normalizer = normalizer
         self.helpers = []  # the user functions being inlined, innermost last
+        self.receivers = []  # beside each, what is known of the object a method is called on (None: a function)
         self.root_globals = normalizer.resolver.globals
         self.callees = []  # (globals, chain, helper) of each helper inlined, for the compiled gradient's guards
         self.sources = []  # their source texts and the default values they took, for the cache key
@@ -56,6 +58,18 @@ class Inliner:
             # Python would raise UnboundLocalError: the name is the function's own from its first line on
             raise normalizer.src.error(call, f"`{func.id}` is called before its `def` in this function",
                                        f"Move the `def {func.id}` above its first call.")
+        if isinstance(func, gast.Subscript) and _root_name(func) in normalizer.names.current:
+            # `layers[0](x)`, `self.blocks["enc"](h)`: an object held in a list or dict, called
+            kind = normalizer.static_kind(func)
+            held_function = values.function_of(kind)
+            if held_function is not None:  # `acts[0](h)`, a function of the user's: written in
+                return _users_function(held_function)
+            held = values.class_of(kind)
+            method = inspect.getattr_static(held, "__call__", None) if held is not None else None
+            if isinstance(method, types.FunctionType) and not is_library_code(method):
+                self.guard(AttributeNamespace(held), ("__call__",), method)
+                return (method, func)
+            return None
         if isinstance(func, gast.Attribute) and _root_name(func) in normalizer.names.current:
             # `model.forward(x)`, `layers[i].forward(x)`, `self.linear1(x)`
             kind = normalizer.static_kind(func.value)
@@ -73,6 +87,15 @@ class Inliner:
             if cls is None or func.attr in values.instance_callables(kind):
                 return None  # unknown class, or an attribute of the object itself hides the class's method
             method = inspect.getattr_static(cls, func.attr, None)
+            if isinstance(method, (staticmethod, classmethod)):
+                # `self.act(z)` of a staticmethod: a function of the class, given no object; a classmethod's class
+                # is not a value sourcegrad follows
+                static = method.__func__ if isinstance(method, staticmethod) else None
+                if static is None:
+                    raise normalizer.src.error(call, f"{cls.__name__}.{func.attr} is a classmethod, which sourcegrad does "
+                                               "not write in", "Make it a staticmethod or a module-level function.")
+                self.guard(AttributeNamespace(cls), (func.attr,), method)
+                return _users_function(static)
             if isinstance(method, types.FunctionType) and not is_library_code(method):
                 if method in RULES or is_nondifferentiable(method):
                     # the rule's own parameters would meet the object as `self`: not a rule sourcegrad applies
@@ -99,6 +122,10 @@ class Inliner:
         if chain is None or chain[0] in normalizer.names.current:
             return None
         reached = normalizer.resolver.resolve_chain(chain)
+        if isinstance(reached, types.MethodType) and isinstance(reached.__self__, type) \
+                and _users_function(reached.__func__) is not None:
+            raise normalizer.src.error(call, f"{'.'.join(chain)} is a classmethod, which sourcegrad does not write in",
+                                       "Make it a staticmethod or a module-level function.")
         if isinstance(reached, types.MethodType) and len(chain) > 1 and not isinstance(reached.__self__, type):
             # `net.forward(w)`, net a global object: its class's method, with net (a constant here) as self
             method = inspect.getattr_static(type(reached.__self__), chain[-1], None)
@@ -171,7 +198,12 @@ class Inliner:
         receiver = None
         if isinstance(fn, tuple):  # a method: its object is the first argument
             fn, receiver = fn
-        if any(fn is f for f in self.helpers):
+        # A method may run again on another object (a base class's __call__ calling self.forward, whose module
+        # calls a sub-module's __call__): a chain as long as the objects nest. On the same object, or one sourcegrad
+        # knows nothing of, it is recursion.
+        receiver_kind = normalizer.static_kind(receiver) if receiver is not None else None
+        if any(fn is f and (receiver_kind is None or kind == receiver_kind)
+               for f, kind in zip(self.helpers, self.receivers)):
             raise normalizer.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot "
                                        "inline", "Write the recursion as a loop.")
         args = normalizer.arguments(call.args)
@@ -240,6 +272,7 @@ class Inliner:
             result_name = into()
             into = lambda: result_name  # noqa: E731
         self.helpers.append(fn)
+        self.receivers.append(receiver_kind)
         # The defaults' values are written into the gradient as literals: they belong in the cache key beside
         # the source, which shows only their expressions (`s=SCALE`).
         defaults = tuple((name, describe(value) if values.is_function(value) else repr(value))
@@ -265,6 +298,7 @@ class Inliner:
             result = self.result
         finally:
             self.helpers.pop()
+            self.receivers.pop()
             normalizer.names.leave(outer_names)
             normalizer.src, normalizer.resolver, normalizer.assigned, normalizer.result_name, normalizer.origin = saved
             normalizer.local_functions = saved_locals
@@ -338,7 +372,7 @@ def _users_function(obj):
     that it has none), and so is a function with a rule of its own."""
     obj = getattr(obj, "fn", obj) if type(obj).__name__ == "DifferentiableFunction" else obj
     obj = function_to_differentiate(obj)
-    if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj):
+    if not isinstance(obj, types.FunctionType) or numpy_path(obj) or is_library_code(obj) or obj is checkpoint:
         return None
     if obj in RULES or is_nondifferentiable(obj):
         return None

@@ -164,6 +164,12 @@ class _Normalizer:
             self.block = outer
 
     def statement(self, stmt):
+        decided = self.static_truth(stmt.test) if isinstance(stmt, gast.If) else None
+        if decided is not None:  # `if act is not None:` with act known to be None, or a function: one branch
+            self.statements(stmt.body if decided else stmt.orelse)
+            return
+        if isinstance(stmt, gast.For) and self.unrolled(stmt):
+            return
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             self.compound(stmt)
         elif isinstance(stmt, gast.Break):
@@ -504,7 +510,8 @@ class _Normalizer:
 
     def emit_copy(self, target, atom, node):
         self.emit(ir.Assign(target, atom, COPY, (atom,), {}, self.origin, node, "assignment"))
-        self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else self.sequence_kind(atom))
+        self.bind_kind(target, self.kinds.get(atom.id) if isinstance(atom, gast.Name) else
+                       values.NOTHING if _is_none(atom) else self.sequence_kind(atom))
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
         self.owned.discard(target)  # ...and the target is one of them, whatever it held before
         self.lists.discard(target)
@@ -607,9 +614,11 @@ class _Normalizer:
             if function is not None:
                 self.refuse_if_rebound(func.id, func, "reaches")
             return function
-        chain = attribute_chain(func) if isinstance(func, gast.Attribute) else None
-        if chain is not None and chain[0] in self.names.current:
-            return values.function_of(self.static_kind(func))
+        root = func
+        while isinstance(root, (gast.Attribute, gast.Subscript)):
+            root = root.value
+        if func is not root and isinstance(root, gast.Name) and root.id in self.names.current:
+            return values.function_of(self.static_kind(func))  # `acts[0](h)`, `self.act(h)`
         return None
 
     def refuse_if_rebound(self, user_name, node, what):
@@ -628,6 +637,8 @@ class _Normalizer:
             return self.numpy_alias(function)
         if isinstance(func, gast.Attribute):  # `self.act(h)`: through the object, which the generated code holds
             return gast.Attribute(value=self.atom(func.value, None), attr=func.attr, ctx=gast.Load())
+        if isinstance(func, gast.Subscript):  # `acts[0](h)`: through the list or dict
+            return gast.Subscript(value=self.atom(func.value, None), slice=self.atom(func.slice, None), ctx=gast.Load())
         held = self.names.current[func.id]
         if held in self.params + self.kwonly:
             return ir.name(held)
@@ -709,6 +720,8 @@ class _Normalizer:
     def kind(self, atom):
         if isinstance(atom, gast.Constant) and isinstance(atom.value, str):
             return values.TEXT  # `("w", w)`: the key of an item of `d.items()`
+        if isinstance(atom, gast.Constant) and atom.value is None:
+            return values.NOTHING  # a helper's `act=None` default: `if act is not None:` is decided when compiling
         if isinstance(atom, (gast.List, gast.Tuple)):
             return self.sequence_kind(atom)
         return self.kinds.get(atom.id) if isinstance(atom, gast.Name) else None
@@ -734,6 +747,76 @@ class _Normalizer:
             if isinstance(count, gast.Constant) and type(count.value) is int:
                 return (sequence[0], sequence[1] * max(count.value, 0))
         return None
+
+    def unrolled(self, stmt):
+        """`for layer in layers:` (or `enumerate(layers)`) over a list or tuple passed in whose items differ (a
+        Linear, a ReLU, a Linear; arrays of other ranks) or that is empty, written out item by item: each
+        iteration then knows its item's class. True if it did so. Loops with break or continue, or that rebind
+        the list, stay loops (and items that differ are refused there)."""
+        iterable, target, counter = stmt.iter, stmt.target, None
+        if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate" \
+                and len(iterable.args) == 1 and not iterable.keywords and self.builtin(iterable.func) == "enumerate" \
+                and isinstance(target, gast.Tuple) and len(target.elts) == 2:
+            iterable, counter, target = iterable.args[0], target.elts[0], target.elts[1]
+        root = iterable
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id not in self.names.current or stmt.orelse \
+                or root.id in _assigned_names(stmt) \
+                or any(isinstance(n, (gast.Break, gast.Continue)) for n in gast.walk(gast.Module(body=stmt.body,
+                                                                                                   type_ignores=[]))):
+            return False
+        kind = self.static_kind(iterable)
+        if not (isinstance(kind, tuple) and kind[0] in ("list", "tuple")) or (kind[1] and values.items(kind) is not None):
+            return False
+        for index in range(len(kind[1])):
+            item = gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Constant(value=index, kind=None),
+                                  ctx=gast.Load())
+            header = [gast.Assign(targets=[copy.deepcopy(target)], value=item, type_comment=None)]
+            if counter is not None:
+                header.insert(0, gast.Assign(targets=[copy.deepcopy(counter)], value=gast.Constant(value=index, kind=None),
+                                             type_comment=None))
+            self.statements([gast.copy_location(h, stmt) for h in header] + copy.deepcopy(stmt.body))
+        return True
+
+    def static_truth(self, test):
+        """True or False where the test is decided by what is known when compiling: `act is None`, `act is not
+        None` or `act` alone, act a parameter (a helper's too) or an attribute of one known to be None or to be a
+        function, an array, a number, a structure (a call's key tells which); else None. The branch not taken
+        then is not compiled: it may call act, which is None."""
+        negate = False
+        while isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+            test, negate = test.operand, not negate
+        if isinstance(test, gast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (gast.Is, gast.IsNot)):
+            left, right = test.left, test.comparators[0]
+            subject = left if _is_none(right) else right if _is_none(left) else None
+            if subject is None:
+                return None
+            truth = self.none_or_not(subject)
+            if truth is None:
+                return None
+            truth = truth if isinstance(test.ops[0], gast.Is) else not truth
+        else:
+            kind = self.static_kind(test) if isinstance(test, (gast.Name, gast.Attribute)) else None
+            if kind == values.NOTHING:
+                truth = False
+            elif values.function_of(kind) is not None:  # a function is true
+                truth = True
+            else:
+                return None
+        return truth != negate
+
+    def none_or_not(self, expr):
+        """Whether expr (a name or attribute chain of the function's) surely is None (True), surely is not
+        (False), or may be either (None)."""
+        if not isinstance(expr, (gast.Name, gast.Attribute)):
+            return None
+        if isinstance(expr, gast.Name) and expr.id not in self.names.current:
+            return None
+        kind = self.static_kind(expr)
+        if kind == values.NOTHING:
+            return True
+        return False if values.is_known_not_none(kind) else None
 
     def inlined_callee(self, expr):
         """The user's function expr runs, to be written in: a helper or method it calls, or the getter of a
@@ -946,11 +1029,19 @@ class _Normalizer:
             return new, ir.Method(func.attr), (receiver, *args), kwargs, hint, f"the method `.{func.attr}()`"
         if function is not None:
             callee, obj = self.function_callee(func, function), function
-            chain = chain if isinstance(func, gast.Attribute) else [func.id]
+            chain = [func.id] if isinstance(func, gast.Name) else chain or [getattr(function, "__name__", "function")]
         elif chain is None or chain[0] in self.names.current:
-            raise self.src.error(func, "calling a value computed inside the function is not supported",
-                                 "Call a function defined at module level.")
+            raise self.src.error(func, "sourcegrad cannot tell here which function or object this calls",
+                                 "Call a function defined at module level, or a function or object passed in (or held "
+                                 "by one) whose kind is known when compiling: the items of a list walked by a loop or "
+                                 "indexed by a variable must be alike (one class, the same attributes), so index "
+                                 "differing ones with constants or give each a name; a value computed inside the "
+                                 "function, or None, cannot be called.")
         else:
+            if self.resolver.resolve_chain(chain) is checkpoint:
+                raise self.src.error(expr, "sourcegrad.checkpoint(...) is the iterable of a `for` loop itself",
+                                     "Write `for t in sourcegrad.checkpoint(range(n), snapshots=s):`; t counts the "
+                                     "iterations (enumerate is not needed).")
             callee = self.global_reference(chain, func)
             obj = self.references[".".join(chain)]
         args = self.stacked_sequences(obj, args, expr)
@@ -1142,6 +1233,10 @@ class _Normalizer:
 
         def located(node):
             return gast.copy_location(node, expr)
+
+        if builtin == "getattr" and len(expr.args) == 2 and not expr.keywords and isinstance(expr.args[1], gast.Constant) \
+                and isinstance(expr.args[1].value, str) and expr.args[1].value.isidentifier():
+            return located(gast.Attribute(value=expr.args[0], attr=expr.args[1].value, ctx=gast.Load()))  # `getattr(m, "w")`
 
         if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
                 and not isinstance(expr.args[0], gast.Starred):
@@ -1405,6 +1500,10 @@ def _slice_bounds(index):
 
 # Attributes that describe an array (numbers and tuples of them) rather than hold its data
 _DESCRIPTIONS = frozenset(ir.Method(name, is_call=False) for name in ("shape", "ndim", "size", "dtype"))
+
+
+def _is_none(node):
+    return isinstance(node, gast.Constant) and node.value is None
 
 
 def _may_index_elements(index, array):

@@ -119,6 +119,28 @@ def numpy_path(obj):
     return _numpy_paths.get(id(obj))
 
 
+_numpy_own = {}  # numpy module name -> {attribute: object}: its functions as numpy defined them
+
+
+def _take_numpy(name):
+    module = sys.modules.get(name)
+    if module is not None and name not in _numpy_own:
+        _numpy_own[name] = {attr: value for attr, value in vars(module).items()
+                            if not attr.startswith("_") and callable(value)}
+
+
+for _name in ("numpy", "numpy.linalg", "numpy.random", "numpy.fft"):  # when sourcegrad is imported, those loaded then
+    _take_numpy(_name)
+
+
+def numpy_own(module, attribute):
+    """numpy's own function `attribute` of module (numpy or one of its modules), as it was when sourcegrad was
+    imported (or first saw that module), or MISSING: a program may have put another object in its place since
+    (`np.sin = np.tanh`, `mock.patch("numpy.sin")`)."""
+    _take_numpy(module.__name__)
+    return _numpy_own.get(module.__name__, {}).get(attribute, _MISSING)
+
+
 def describe(obj) -> str:
     """A stable, human-readable identity of a resolved object (for messages and the cache key)."""
     if isinstance(obj, types.ModuleType):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import gast
 
 from ..errors import Location, SourcegradError
+from .resolve import AttributeNamespace, CellNamespace
 
 
 @dataclass
@@ -46,7 +47,7 @@ class FunctionSource:
         return SourcegradError(message, self.location(node), hint)
 
 
-def function_to_differentiate(fn):
+def function_to_differentiate(fn, guards=None):
     """The function whose source sourcegrad reads for fn: fn itself, the code that is called.
 
     A decorator made with functools.wraps leaves the decorated function in `__wrapped__`. Its wrapper is
@@ -54,30 +55,41 @@ def function_to_differentiate(fn):
     differentiated; only a wrapper that surely returns what the wrapped function returns (it passes its
     arguments through unchanged and returns the call's result, after logging or timing, say), and
     functools' caches, are looked through.
+
+    guards, a list, receives (namespace, attribute chain, object) for what looking through a wrapper rests on:
+    its code object, and the global or closure variable it calls the wrapped function by. Either rebound (a
+    notebook cell defining the wrapped function run again) and the wrapper calls other code.
     """
     while getattr(fn, "__wrapped__", None) is not None:
         wrapped = fn.__wrapped__
-        if isinstance(fn, functools._lru_cache_wrapper) or (inspect.isfunction(fn) and _passes_through(fn, wrapped)):
+        if isinstance(fn, functools._lru_cache_wrapper):
             fn = wrapped
-        else:
+            continue
+        called_by = _passes_through(fn, wrapped) if inspect.isfunction(fn) else None
+        if called_by is None:
             break
+        if guards is not None:
+            guards += [(AttributeNamespace(fn), ("__code__",), fn.__code__), *called_by]
+        fn = wrapped
     return fn
 
 
-def _passes_through(wrapper, wrapped) -> bool:
+def _passes_through(wrapper, wrapped):
     """Whether wrapper's body is statements for their effect around `return wrapped(*args, **kwargs)` (or an
-    assignment of that call to a name that is returned unchanged)."""
+    assignment of that call to a name that is returned unchanged): then the guards (namespace, (name,), wrapped)
+    of the names it calls wrapped by, else None."""
     try:
         tree = gast.parse(textwrap.dedent(inspect.getsource(wrapper.__code__))).body[0]
     except (OSError, TypeError, SyntaxError, IndentationError):
-        return False
+        return None
     if not isinstance(tree, gast.FunctionDef):
-        return False
+        return None
     arguments = tree.args
     if arguments.vararg is None or arguments.kwarg is None or arguments.args or arguments.posonlyargs \
             or arguments.kwonlyargs:
-        return False
-    names = dict(zip(wrapper.__code__.co_freevars, [cell.cell_contents for cell in wrapper.__closure__ or ()]))
+        return None
+    cells = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__ or ()))
+    names = {name: cell.cell_contents for name, cell in cells.items()}
 
     def is_call_through(node):
         return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
@@ -102,11 +114,15 @@ def _passes_through(wrapper, wrapped) -> bool:
         elif isinstance(stmt, gast.Assign) and all(isinstance(t, gast.Name) and t.id not in kept for t in stmt.targets):
             continue  # a value of the wrapper's own (a timing decorator's start), never the result
         else:
-            return False
+            return None
     if not isinstance(last, gast.Return) or last.value is None:
-        return False
-    return is_call_through(last.value) or (result is not None and isinstance(last.value, gast.Name)
-                                           and last.value.id == result)
+        return None
+    if not (is_call_through(last.value) or (result is not None and isinstance(last.value, gast.Name)
+                                            and last.value.id == result)):
+        return None
+    called_by = sorted({node.func.id for node in gast.walk(tree) if is_call_through(node)})
+    return [(CellNamespace(cells[name]) if name in cells else wrapper.__globals__, (name,), wrapped)
+            for name in called_by]
 
 
 def read_function(fn) -> FunctionSource:

@@ -17,10 +17,13 @@ from .resolve import describe as describe_object
 _DEPTH = 4
 _LONGEST = 64
 TEXT = "text"  # a string written in the function (a key, a mode): it never carries a gradient
+NOTHING = "none"  # None passed in (`act=None`, `bias=None`): `if act is not None:` is then decided when compiling
 
 
 def describe(value, depth=_DEPTH):
-    """An int rank for an array or a number, a tuple for a structure, None for anything else."""
+    """An int rank for an array or a number, a tuple for a structure, NOTHING for None, None for anything else."""
+    if value is None:
+        return NOTHING
     ndim = getattr(value, "ndim", None)
     if isinstance(ndim, int) and hasattr(value, "shape"):
         return ndim
@@ -125,6 +128,11 @@ def instance_holds(description, name):
     """Whether the object description describes holds an attribute of that name itself (not its class)."""
     return isinstance(description, tuple) and description[0] == "object" and (
         name in description[2] or any(key == name for key, _ in description[3]))
+
+
+def is_known_not_none(description):
+    """Whether a value of this description is surely not None: an array, a number, a structure, a function."""
+    return description is not None and description != NOTHING
 
 
 def class_of(description):

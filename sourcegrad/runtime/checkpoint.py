@@ -20,10 +20,17 @@ The schedule is a list of actions the generated code walks, each (action, i), i 
 from __future__ import annotations
 
 import math
+import numbers
 from array import array
 from dataclasses import dataclass, field
 
+from ..errors import SourcegradError
 from .core import helper
+
+
+def _refusal(message):
+    return SourcegradError(message, hint="Pass snapshots=s with s an int of 1 or more (how many loop states the "
+                                         "gradient may hold at once).")
 
 
 def checkpoint(steps, snapshots):
@@ -32,9 +39,15 @@ def checkpoint(steps, snapshots):
     the range itself: the function computes what it computes without sourcegrad."""
     if not isinstance(steps, range):
         raise TypeError("sourcegrad.checkpoint takes a range: for t in sourcegrad.checkpoint(range(n), snapshots=s)")
-    if not isinstance(snapshots, int) or snapshots < 1:
-        raise ValueError(f"sourcegrad.checkpoint needs snapshots >= 1, got {snapshots!r}")
+    _check_snapshots(snapshots, ValueError)
     return steps
+
+
+def _check_snapshots(snapshots, error):
+    """The one check of snapshots=, as plain Python runs it and as the gradient does: a whole number >= 1."""
+    if isinstance(snapshots, bool) or not isinstance(snapshots, numbers.Integral) or snapshots < 1:
+        raise error(f"sourcegrad.checkpoint needs snapshots= a whole number of saved states, 1 or more, not "
+                    f"{snapshots!r}")
 
 
 ACTIONS = ("restore", "advance", "snapshot", "forget", "reverse")
@@ -69,9 +82,8 @@ def reversible(snapshots, repetitions):
 @helper
 def revolve(steps, snapshots):
     """The Schedule that reverses `steps` iterations holding at most `snapshots` saved states at once."""
+    _check_snapshots(snapshots, _refusal)
     steps, snapshots = int(steps), int(snapshots)
-    if snapshots < 1:
-        raise ValueError(f"a checkpointed loop needs at least one snapshot, got {snapshots}")
     codes, positions = array("b"), array("q")
     _reverse(0, steps, snapshots - 1, codes, positions)  # the state at 0 takes one of the snapshots
     if not codes:

@@ -206,7 +206,7 @@ def array_module_for(values, device=None) -> ArrayModule:
     """
     if device is None and "cupy" not in sys.modules and "dask" not in sys.modules:  # the common case: one lookup
         return NUMPY
-    places = {device_of(v) for v in values} - {None}
+    places = {device_of(v) for v in _array_leaves(values)} - {None}
     if "dask" in places:  # dask arrays (the data) beside numpy arrays (the weights): the graph takes both
         places.discard("cpu")
     if len(places) > 1:
@@ -228,6 +228,19 @@ def array_module_for(values, device=None) -> ArrayModule:
         raise _device_error(f"device={device!r} was asked for, but the arguments are {where} arrays",
                             "Move them with cupy.asarray(a) or cupy.asnumpy(a), or leave device out.")
     return module
+
+
+def _array_leaves(values, depth=6):
+    """The values, with the arrays inside dicts, lists, tuples and objects among them (`{"x": dask_array}`)."""
+    for value in values:
+        if depth and isinstance(value, dict):
+            yield from _array_leaves(value.values(), depth - 1)
+        elif depth and isinstance(value, (list, tuple)):
+            yield from _array_leaves(value, depth - 1)
+        elif depth and hasattr(value, "__dict__") and not hasattr(value, "shape") and not callable(value):
+            yield from _array_leaves(vars(value).values(), depth - 1)
+        else:
+            yield value
 
 
 def device_module(*arrays):
