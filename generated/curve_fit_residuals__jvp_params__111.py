@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 2c21efa996347d84bdbf006d143c7645042e49c67228969419fd903fa0ce8d3e
-# sourcegrad-checksum: 3022b6acc46c1cb941063303522b8ed4b22e26240603e756e810a3a1ef856fbc
+# sourcegrad-key: d5b91aec2558ae1d75898c11b338f91f86696e0caed9333cc6f7e1ce2a75d433
+# sourcegrad-checksum: 743c22b4364a92d4f5210b2cc220cafc68c4be4d41fe26e57ea07ba3fc857d18
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

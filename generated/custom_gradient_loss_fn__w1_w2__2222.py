@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: aa7e7c7d093fe4b2f9f4dbada88d9f95b4bf3945896a5b4872d5a13584d9c7e2
-# sourcegrad-checksum: e113a98a18a0de10e3ecf9ee394ce64c18781bec65e333ae9e79c3393c9d4b69
+# sourcegrad-key: 1f79be25f1164e0bdfc3be819cc87d566a3e61a70d811c8955953abf92b4e8f0
+# sourcegrad-checksum: 088d89176165d4c5fe5d8c76ca1b3405974236621da1f23effe46780635ac577
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 25843d21756b45a9885ccb7ebbf538edadf89d73efd3adafa5379458ef7671a0
-# sourcegrad-checksum: bd897ec001059ff600795bca0452084f05f5b74c520746aa500728ea379ae4c7
+# sourcegrad-key: 7ae85e193691c3afd3ada4f908512a986927dc2edce0dc2c2cc5e8f070a24048
+# sourcegrad-checksum: 510fff67805cc4656a110e4a0a2c8ca933a28bfc836c2796707af7fdfa9a2033
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

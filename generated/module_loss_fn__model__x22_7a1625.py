@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7ae4dc723647f38b79bedc4a7b7b44b665d95a8244b658b1a5868e4e0337b068
-# sourcegrad-checksum: 8123e39dfd60f0d7806e2f12ac1993e6b0b3cf8945e55c2835aa597e82efde61
+# sourcegrad-key: 1e8a81845fbeeeca647435a7b27c2b588d056de2c7fa6789a45ee12f14b03f43
+# sourcegrad-checksum: 4bc9984bc43a54722eaedd2a252c94b055ebefc9faad1e535a20daac95448150
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 4fb4ea0997913b4684f756c88adc51c7e1836fd861613118fc03992bfe3fe479
-# sourcegrad-checksum: 39e3ce593c698924343c18fea985370d6a2bd5bc05ddf1026e97363472653a9c
+# sourcegrad-key: 48afb3bc9ff4ed9b6eee2789cf17cd205e40fc2d94f2879a26dd1602d789264b
+# sourcegrad-checksum: f62d5ed46cead7d8f86dff5d3376c3be2ee09fbc3ac9f29041e96684e261cec9
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 06dc91d3cd62038405a343b8d62b3d224173273868210f061d199148e4223edb
-# sourcegrad-checksum: 4f4a8bb7965574b69bad40011336c4bd6879f12a2510e0b134b3f69b86fa4215
+# sourcegrad-key: 80b301fb238712595efea098ea3142cf5c65499b0d173ad7ac7e1e5fec04f743
+# sourcegrad-checksum: 67f5544c807696be2865a5116ea90507f239bd4eacb8e8f0ef011a8625663bf2
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 8656f15db2ce8addbead02eb4061415c3f5a5f336f9dc66c9d0cc6e8c69c8c68
-# sourcegrad-checksum: 112d306e697db39db87811a81f27a6b9aa1b9007250b49ac6dcc293f8e01ae1f
+# sourcegrad-key: 6b0b0b47984d575941260969818414139f671412a4e4289a5b811d81210e4d6c
+# sourcegrad-checksum: 5349c0784a341c61d433282d759f3ba2f190c28d7f1f26d45408f352c2d629e1
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 32914351ccc6f3a4c1f900c1ed1f118df0934d770f2a4d91c99c8bc0eba7d8a1
-# sourcegrad-checksum: 480a81af6d4f337e887335bc7187597680af9a7bfa866dcd4cae5b32d43e05ed
+# sourcegrad-key: 2bc3f11a8178c77bd1c1157f908e78b59979419159c6691a1230d07481a38f9d
+# sourcegrad-checksum: f0c3f343bed6de0c148cfee4da583e7c07e9864918dc9742d9819ef203adbd8a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -211,23 +211,26 @@ def _directional(objective, arguments, name, gradient, eps, count, random):
 # ---- structures: their differentiable leaves ---------------------------------------------------------------
 
 
-def _leaves(value, path=()):
-    """(path, leaf) for every float array and number in a dict, list, tuple or object, in a fixed order."""
+def _leaves(value, path=(), within=()):
+    """(path, leaf) for every float array and number in a dict, list, tuple or object, in a fixed order; a
+    structure met again inside itself (a layer holding its parent model) is not walked again."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
             yield path, value
     elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         yield path, value  # a float; an integer is a count or an index, never perturbed
+    elif id(value) in within:
+        return
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _leaves(item, path + (key,))
+            yield from _leaves(item, path + (key,), (*within, id(value)))
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from _leaves(item, path + (index,))
+            yield from _leaves(item, path + (index,), (*within, id(value)))
     elif hasattr(value, "__dict__") and not opaque_callable(value):  # a layer with __call__ too
         for key, item in vars(value).items():
             if not opaque_callable(item):
-                yield from _leaves(item, path + (key,))
+                yield from _leaves(item, path + (key,), (*within, id(value)))
 
 
 def _with_leaf(value, path, leaf):

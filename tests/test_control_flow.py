@@ -465,6 +465,23 @@ def any_and_all_stop_at_the_deciding_item(w):
 case(any_and_all_stop_at_the_deciding_item, ("w",), np.array([0.2, 0.9, -0.3]))
 
 
+def branches_on_numbers_it_also_uses(w, scale, n):
+    # `if scale:` tests a number the branch then multiplies by: the test must not turn it into a bool
+    if scale:
+        w = w * scale
+    s = np.sum(w)
+    if s:
+        w = w * s
+    for i in range(3):
+        t = w[i]
+        if t:
+            n = n + t * t
+    return np.sum(w) * n
+
+
+case(branches_on_numbers_it_also_uses, ("w", "scale"), np.array([0.5, 0.0, -1.5]), 2.0, 3)
+
+
 def overwritten_in_branch_in_loop(w, X):
     # a is computed before the loop, overwritten on either branch inside it; its first value is read after.
     a = np.exp(w)

@@ -84,6 +84,13 @@ def integrates_a_state_read_as_numbers(k, s0):
     return s[0] ** 2 + s[1]
 
 
+def unpacks_numbers_then_writes(x):
+    s = x * 2.0
+    a, b = s  # the items of a vector: numbers
+    s[0] = a * b
+    return np.sum(s ** 2) + a
+
+
 def written_after_a_test_of_an_element(x):
     h = x * 2.0
     if h[0] > 0:
@@ -126,6 +133,7 @@ CASES = [
     (writes_through_index_arrays_on_two_axes, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (sweeps_after_reading_its_length, ("b", "u0"), (np.array([0.3, -0.4, 0.2, 0.9, -0.1]), np.linspace(-1.0, 1.0, 5))),
     (integrates_a_state_read_as_numbers, ("k", "s0"), (np.array(2.0), np.array([0.5, -0.3]))),
+    (unpacks_numbers_then_writes, ("x",), (np.array([0.3, -0.4]),)),
     (written_after_a_test_of_an_element, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (written_after_a_test_of_an_element, ("x",), (np.array([-0.3, -0.4, 0.2]),)),
     (reads_an_element_of_a_matrix_then_writes, ("x",), (np.array([[0.3, -0.2], [0.6, 0.1], [0.2, 0.4]]),)),
@@ -208,6 +216,20 @@ def writes_into_a_ravel(x):
     return np.sum(a * a)
 
 
+def unpacks_rows_then_writes(x):
+    h = x * 1.0
+    first, second = h  # the rows of a matrix: views that see the write below
+    h[0, 0] = 5.0
+    return np.sum(first * second)
+
+
+def collects_rows_then_writes(x):
+    h = x * 1.0
+    rows = [h[i] for i in range(2)]  # views, kept by the list
+    h[0, 0] = 5.0
+    return np.sum(rows[0] * rows[1])
+
+
 def writes_through_a_nested_index(x):
     a = x * 1.0
     a[0][1] = 2.0
@@ -224,8 +246,10 @@ def writes_through_a_nested_index(x):
     (reads_with_an_index_passed_in_then_writes, "after an element of it was read"),
     (reads_a_row_in_one_iteration_and_writes_into_it_in_the_next, "in a loop would change an array in place after"),
     (writes_into_a_ravel, "would change an array that another name may also hold in place"),
+    (unpacks_rows_then_writes, "after an element of it was read"),
+    (collects_rows_then_writes, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
-        "row_read_in_an_earlier_iteration", "ravel"])
+        "row_read_in_an_earlier_iteration", "ravel", "rows_unpacked", "rows_collected"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
     args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else (np.ones((2, 3)),)
     with pytest.raises(SourcegradError, match=message) as info:

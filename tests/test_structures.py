@@ -1109,3 +1109,69 @@ def test_a_staticmethod_through_self_and_getattr_of_a_name_are_written_in():
 def test_a_classmethod_is_refused_with_what_to_write_instead():
     with pytest.raises(SourcegradError, match="is a classmethod, which sourcegrad does not write in"):
         sourcegrad.differentiate(classmethod_loss).grad(WithStaticParts(np.ones((3, 2))), np.ones((4, 3)))
+
+
+class SequenceOfSequences:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, h):
+        for layer in self.layers:
+            h = layer(h)
+        return h
+
+
+def nested_sequence_loss(model, x):
+    return np.sum(model(x) ** 2)
+
+
+def test_sequences_nested_in_sequences_are_followed_to_their_arrays():
+    inner = SequenceOfSequences([TanhModule(), LinearModule(rng.standard_normal((3, 3)) * 0.5)])
+    model = SequenceOfSequences([LinearModule(rng.standard_normal((3, 3)) * 0.5),
+                                 SequenceOfSequences([inner, LinearModule(rng.standard_normal((3, 2)))])])
+    assert sourcegrad.check_grad(nested_sequence_loss, model, rng.standard_normal((2, 3)))
+
+
+class LayerKnowingItsModel:
+    def __init__(self, model, w):
+        self.model, self.w = model, w  # a reference back up: the structure holds itself
+
+    def __call__(self, x):
+        return np.tanh(x @ self.w) * self.model.scale
+
+
+class ModelOfLayersKnowingIt:
+    def __init__(self, r):
+        self.scale = 1.5
+        self.layers = [LayerKnowingItsModel(self, r.standard_normal((3, 3)) * 0.5) for _ in range(3)]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_a_structure_holding_itself_is_walked_once():
+    model = ModelOfLayersKnowingIt(rng)
+    x = rng.standard_normal((2, 3))
+    gradient = sourcegrad.differentiate(nested_sequence_loss).grad(model, x)
+
+    def difference(nudge):  # central difference of the loss along a change of the model
+        nudge(1e-6)
+        ahead = nested_sequence_loss(model, x)
+        nudge(-2e-6)
+        behind = nested_sequence_loss(model, x)
+        nudge(1e-6)
+        return (ahead - behind) / 2e-6
+
+    def nudge_scale(eps):
+        model.scale += eps
+
+    # scale is read through each layer's reference back to the model: one gradient per path, as for any value
+    # held in several places, whose sum is the derivative along scale
+    through_layers = sum(gradient["layers"][i]["model"]["scale"] for i in range(3))
+    assert through_layers == pytest.approx(difference(nudge_scale), rel=1e-6)
+    for i in range(3):
+        def nudge_w(eps, i=i):
+            model.layers[i].w[0, 1] += eps
+        assert gradient["layers"][i]["w"][0, 1] == pytest.approx(difference(nudge_w), rel=1e-6, abs=1e-9)

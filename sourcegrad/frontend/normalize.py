@@ -78,6 +78,7 @@ class _Normalizer:
         # a temporary holding such a read -> the read: while nothing but operations making new arrays has read the
         # temporary, the read is forgotten once its statement is done (`if h[0].sum() > 0:` then `h[1] = v`)
         self.transient = {}
+        self.truths = set()  # names holding a comparison's, `and`/`or`'s or `not`'s result: what an `if` may test
         self.element_read_updates = []  # ir.Function.element_read_updates
         self.loop_assigned = []  # the names each enclosing loop assigns, innermost last
         self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
@@ -124,10 +125,12 @@ class _Normalizer:
         return function
 
     def emit(self, stmt, makes_new_array=False):
-        if isinstance(stmt, ir.If) and isinstance(stmt.test, gast.Name) and stmt.test.id in {
-                name for inner in ir.walk(stmt.body + stmt.orelse) for name in ir.bound_names(inner)}:
+        if isinstance(stmt, ir.If) and isinstance(stmt.test, gast.Name) and (stmt.test.id not in self.truths or stmt.test.id in {
+                name for inner in ir.walk(stmt.body + stmt.orelse) for name in ir.bound_names(inner)}):
             # `if c: c = ...` (and `a and b`, written so): the backward pass takes the branch the forward pass
-            # took by reading the test again, so the test must be a name the branch does not rebind
+            # took by reading the test again, so the test must be a name the branch does not rebind; and the
+            # generated code keeps the decision as a Python bool (`decision = bool(decision)`), so a value read
+            # for more than its truth (`if scale: w = w * scale`) is tested through a name of its own
             decision = self.names.fresh("decision")
             self.block.append(ir.Assign(decision, stmt.test, COPY, (stmt.test,), {}, stmt.origin, stmt.node,
                                         "assignment"))
@@ -135,6 +138,10 @@ class _Normalizer:
         self.block.append(stmt)
         for name in ir.bound_names(stmt, counters=False):
             self.element_reads.pop(name, None)  # the name holds another value now, of which nothing was read
+            if isinstance(stmt, ir.Assign) and (stmt.primitive in (COMPARISON, LOGICAL) or stmt.primitive is operator.not_):
+                self.truths.add(name)
+            else:
+                self.truths.discard(name)
         if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
             for name in _names_mentioned(stmt):
                 self.transient.pop(name, None)
@@ -310,6 +317,10 @@ class _Normalizer:
             self.emit(ir.Unpack(names, atom, self.origin, stmt))
             for position, name in enumerate(names):  # `w, b = layer`, `k, v = item`: what each item is, where known
                 self.bind_kind(name, values.element(self.kind(atom), position))
+            if isinstance(atom, gast.Name) and atom.id not in self.lists and self.sequence_kind(atom) is None:
+                # `x, v = s` of an array: s[0] and s[1], numbers of a vector but views of a matrix's rows
+                for position in range(len(names)):
+                    self.element_reads.setdefault(atom.id, []).append((atom.id, gast.Constant(value=position, kind=None)))
             self.owned.difference_update(names)  # each holds an item another value holds too
             self.lists.difference_update(names)
             target = None
@@ -970,17 +981,18 @@ class _Normalizer:
         temporary = assigns is None and target is None
         if temporary:
             target = self.names.temporary(hint)
+        is_list = self.is_list(new) or (primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE) and all(
+            self.is_list(a) for a in args if not (isinstance(a, gast.Constant) or self.kind(a) == 0))) or (
+            primitive == SET_ITEM and self.is_list(args[0]))  # `xs[0] = v` of a list: a new list (xp.set_item copies)
+        # a list holds its items: a view among them is kept, as by any other value that is no new array
         self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display),
-                  makes_new_array=makes_new_array)
+                  makes_new_array=makes_new_array and not is_list and primitive not in (JOIN_SEQUENCES, REPEAT_SEQUENCE))
         if primitive is COPY and isinstance(new, gast.Name):
             result_kind = self.kinds.get(new.id)
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
             result_kind = self.sequence_kind(new)
         self.bind_kind(target, result_kind)
         operands = ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load()))
-        is_list = self.is_list(new) or (primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE) and all(
-            self.is_list(a) for a in args if not (isinstance(a, gast.Constant) or self.kind(a) == 0))) or (
-            primitive == SET_ITEM and self.is_list(args[0]))  # `xs[0] = v` of a list: a new list (xp.set_item copies)
         self.lists.discard(target)
         if is_list or primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE):
             # a new list (or, for `+` and `*` beside an array, a new array); its items are held by it too now

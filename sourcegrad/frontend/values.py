@@ -14,14 +14,15 @@ import types
 from ..runtime.core import opaque_callable
 from .resolve import describe as describe_object
 
-_DEPTH = 4
+_DEPTH = 8  # a model's modules nest: Sequential > its layers > a Sequential > its layers > a Linear > its w
 _LONGEST = 64
 TEXT = "text"  # a string written in the function (a key, a mode): it never carries a gradient
 NOTHING = "none"  # None passed in (`act=None`, `bias=None`): `if act is not None:` is then decided when compiling
 
 
-def describe(value, depth=_DEPTH):
-    """An int rank for an array or a number, a tuple for a structure, NOTHING for None, None for anything else."""
+def describe(value, depth=_DEPTH, within=()):
+    """An int rank for an array or a number, a tuple for a structure, NOTHING for None, None for anything else.
+    within: the ids of the structures value is inside of: a layer holding its parent model is not walked again."""
     if value is None:
         return NOTHING
     ndim = getattr(value, "ndim", None)
@@ -33,14 +34,17 @@ def describe(value, depth=_DEPTH):
         return ("function", value)
     if depth == 0:
         return None
+    if id(value) in within:  # a layer's reference back to its model: described again, but only near the surface
+        depth = min(depth, 2)
+    within = (*within, id(value))
     if isinstance(value, dict):
         if all(isinstance(k, (str, int)) for k in value):
-            return ("dict", tuple((k, describe(v, depth - 1)) for k, v in value.items()))
+            return ("dict", tuple((k, describe(v, depth - 1, within)) for k, v in value.items()))
         return None
     if isinstance(value, (list, tuple)):
         if len(value) > _LONGEST:
             return None
-        return (type(value).__name__, tuple(describe(v, depth - 1) for v in value))
+        return (type(value).__name__, tuple(describe(v, depth - 1, within) for v in value))
     if _is_plain_object(value):
         attributes = sorted(vars(value).items())
         # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is,
@@ -49,7 +53,7 @@ def describe(value, depth=_DEPTH):
             return opaque_callable(v) and not is_function(v)
 
         return ("object", type(value), tuple(sorted(k for k, v in attributes if named_only(v))),
-                tuple((k, describe(v, depth - 1)) for k, v in attributes if not named_only(v)))
+                tuple((k, describe(v, depth - 1, within)) for k, v in attributes if not named_only(v)))
     return None
 
 

@@ -83,33 +83,39 @@ def zero_tangent(value):
 
 
 @helper
-def zeros_gradient(value):
-    """A zero gradient for value: an array of zeros, or zeros in the same structure (an object's: a dict)."""
+def zeros_gradient(value, within=()):
+    """A zero gradient for value: an array of zeros, or zeros in the same structure (an object's: a dict). A
+    structure met again inside itself (a layer holding its parent model) gets no entry there."""
+    if isinstance(value, (dict, list, tuple)) or hasattr(value, "__dict__") and not hasattr(value, "shape"):
+        within = (*within, id(value))
     if isinstance(value, dict):
-        return {k: zeros_gradient(v) for k, v in value.items()}
+        return {k: zeros_gradient(v, within) for k, v in value.items() if id(v) not in within}
     if isinstance(value, (list, tuple)):
-        return [zeros_gradient(v) for v in value]
+        return [zeros_gradient(v, within) for v in value]
     if type(value).__module__.startswith("dask"):  # dask's zeros (numpy's dispatch), which `+=` of a dask value takes
         return numpy.zeros_like(value, dtype=float_dtype(value, None))
     if hasattr(value, "shape") or isinstance(value, (int, float, complex)):
         module = array_namespace(value)
         return module.zeros(getattr(value, "shape", ()), dtype=float_dtype(value, None))
     if hasattr(value, "__dict__"):
-        return {k: zeros_gradient(v) for k, v in vars(value).items() if holds_arrays(v)}
+        return {k: zeros_gradient(v, within) for k, v in vars(value).items()
+                if id(v) not in within and holds_arrays(v)}
     return 0.0
 
 
-def holds_arrays(value, depth=8):
-    """Whether value is an array or a structure (dict, list, tuple, object) with arrays in it."""
+def holds_arrays(value, depth=8, within=()):
+    """Whether value is an array or a structure (dict, list, tuple, object) with arrays in it, within depth
+    levels; a structure met again inside itself (a layer holding its parent model) is not walked again."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return True
-    if depth == 0 or opaque_callable(value):  # a layer object with __call__ holds arrays like any object
+    if depth == 0 or opaque_callable(value) or id(value) in within:  # a layer with __call__ is walked as any object
         return False
+    within = (*within, id(value))
     if isinstance(value, dict):
-        return any(holds_arrays(v, depth - 1) for v in value.values())
+        return any(holds_arrays(v, depth - 1, within) for v in value.values())
     if isinstance(value, (list, tuple)):
-        return any(holds_arrays(v, depth - 1) for v in value)
-    return hasattr(value, "__dict__") and any(holds_arrays(v, depth - 1) for v in vars(value).values())
+        return any(holds_arrays(v, depth - 1, within) for v in value)
+    return hasattr(value, "__dict__") and any(holds_arrays(v, depth - 1, within) for v in vars(value).values())
 
 
 def _is_mask(index):
