@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: d5b91aec2558ae1d75898c11b338f91f86696e0caed9333cc6f7e1ce2a75d433
-# sourcegrad-checksum: 743c22b4364a92d4f5210b2cc220cafc68c4be4d41fe26e57ea07ba3fc857d18
+# sourcegrad-key: becc19b3bcd373a4571c364f7c540217d2f7f0eacf9ccb47e20536781587729a
+# sourcegrad-checksum: abe5c519788f01d91baca135371490d9dd69fc35a473e94503c1532fad3ed0c9
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

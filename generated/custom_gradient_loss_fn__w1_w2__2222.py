@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1f79be25f1164e0bdfc3be819cc87d566a3e61a70d811c8955953abf92b4e8f0
-# sourcegrad-checksum: 088d89176165d4c5fe5d8c76ca1b3405974236621da1f23effe46780635ac577
+# sourcegrad-key: 12fba1f2809be1f8355cfe85c8e5a187653ecfbabf9a3c8ac2910c142c6114f7
+# sourcegrad-checksum: 865426a2306d64d67193fc5ab0373b7356cf6281f808eb470d8d114bdcaf38cc
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

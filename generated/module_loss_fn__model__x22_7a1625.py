@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1e8a81845fbeeeca647435a7b27c2b588d056de2c7fa6789a45ee12f14b03f43
-# sourcegrad-checksum: 4bc9984bc43a54722eaedd2a252c94b055ebefc9faad1e535a20daac95448150
+# sourcegrad-key: 6dbf06b9f9c6fb7e11169aeaef984ab7927d07705df08fb810e68178fad14fab
+# sourcegrad-checksum: 0e4880b4b6f23069612938905d8972f68c6cf1e4ad10960c29e88840747f6173
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

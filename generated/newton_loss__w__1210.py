@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 80b301fb238712595efea098ea3142cf5c65499b0d173ad7ac7e1e5fec04f743
-# sourcegrad-checksum: 67f5544c807696be2865a5116ea90507f239bd4eacb8e8f0ef011a8625663bf2
+# sourcegrad-key: a60ad063e90469d34438afe7f6962c8edf0d8503ea5b1339c2be66a7667c0603
+# sourcegrad-checksum: 872be705925dcffcce95a54a246d352ac943820e773e60834e3d81453d8ce6b4
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

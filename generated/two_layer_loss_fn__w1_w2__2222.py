@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 2bc3f11a8178c77bd1c1157f908e78b59979419159c6691a1230d07481a38f9d
-# sourcegrad-checksum: f0c3f343bed6de0c148cfee4da583e7c07e9864918dc9742d9819ef203adbd8a
+# sourcegrad-key: 69537b8707b7d118b6d264c911532e4db0f34a62faea583a1352e00bf86a0bc3
+# sourcegrad-checksum: b982920eb787ecf24f53093ed532437a65ad42b90ad190bec8b31fddab26e7db
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

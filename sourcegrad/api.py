@@ -658,6 +658,7 @@ def hessian(fn, wrt=None, generated_dir=None, device=None):
     def hessian_at(*args):
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
+        _refuse_structures(function.wrt, inputs)
         xp = array_module_for(tuple(inputs), function.device)
         blocks = [[None] * len(inputs) for _ in inputs]
         for b, x in enumerate(inputs):
@@ -719,6 +720,7 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
     def jacobian_at(*args):
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
+        _refuse_structures(function.wrt, inputs)
         value = function.fn(*args)
         value = value[0] if function.has_aux else value
         if isinstance(value, (tuple, list, dict)):
@@ -991,10 +993,14 @@ def _checked_tangent(name, primal, tangent):
         return dict(zip(keys, items)) if isinstance(primal, dict) else type(primal)(items)
     if _is_plain_object(primal):  # an object: its tangent is a dict of its attributes' (forward mode reads it so)
         given = tangent if tangent is not None else {}
-        if not isinstance(given, dict) or set(given) - set(vars(primal)):
-            raise SourcegradError(f"the tangent of {name} must be a dict of its attributes' tangents (or None)",
-                                  hint=f"Pass {{'w': ..., 'b': ...}} for the arrays of {name} the tangent moves; "
-                                       "attributes left out get zeros.")
+        unknown = sorted(map(str, set(given) - set(vars(primal)))) if isinstance(given, dict) else None
+        if unknown is None or unknown:
+            held = ", ".join(sorted(vars(primal)))
+            raise SourcegradError(f"the tangent of {name} must be a dict of its attributes' tangents (or None)" +
+                                  (f"; {name} holds no {', '.join(unknown)}" if unknown else
+                                   f", not a {type(given).__name__}"),
+                                  hint=f"Give tangents for some of {name}'s attributes ({held}); those left out get "
+                                       "zeros.")
         return {key: _checked_tangent(f"{name}.{key}", value, given.get(key)) for key, value in vars(primal).items()
                 if isinstance(value, (int, float, numpy.number, numpy.ndarray, tuple, list, dict)) and not isinstance(
                     value, bool) or hasattr(value, "shape") or _is_plain_object(value)}
@@ -1016,6 +1022,8 @@ def _checked_tangent(name, primal, tangent):
             raise SourcegradError(f"the tangent of {name} has shape {tangent.shape}, but {name} is a number",
                                   hint="Pass a number (or a 0-d array) as its tangent.")
         return float(tangent)
+    if isinstance(tangent, (list, tuple)):  # a list of numbers for an array: the array numpy makes of it
+        tangent = array_module_for((primal,), None).asarray(tangent, dtype=dtype)
     if getattr(tangent, "shape", ()) != primal.shape:
         raise SourcegradError(f"the tangent of {name} has shape {getattr(tangent, 'shape', ())}, but {name} has shape "
                               f"{primal.shape}", hint=f"Pass a tangent of {name}'s shape.")
@@ -1112,6 +1120,15 @@ def _differentiable(fn, wrt):
 
 def _is_complex(value):
     return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
+
+
+def _refuse_structures(names, inputs):
+    """hessian and jacobian lay out one direction per element: of arrays and numbers, not of structures."""
+    for name, value in zip(names, inputs):
+        if not (hasattr(value, "shape") or isinstance(value, (int, float, numpy.number))):
+            raise SourcegradError(f"hessian and jacobian take arrays or numbers as their wrt arguments; {name} is a "
+                                  f"{type(value).__name__}", hint=f"Take hvp (or jvp) with a tangent of {name}'s "
+                                  "structure, or pass the arrays it holds as arguments of their own.")
 
 
 def _same_array_type(target, argument):

@@ -447,8 +447,19 @@ def test_an_objects_tangent_is_a_dict_of_its_attributes():
     for tangent in ({"w": np.ones(2)}, {}, None):  # the object is read only to decide: its tangent moves nothing
         value, derivative = f.jvp((x, holder), (np.ones(2), tangent))
         np.testing.assert_allclose(derivative, np.sum(np.cos(x)))
-    with pytest.raises(SourcegradError, match="must be a dict of its attributes' tangents"):
+    with pytest.raises(SourcegradError, match="holder holds no v") as info:
         f.jvp((x, holder), (np.ones(2), {"v": np.ones(2)}))
+    assert "(w)" in str(info.value)  # what it holds
+    _, derivative = f.jvp((x, holder), (np.ones(2), {"w": [1.0, 1.0]}))  # a list of numbers for an array
+    np.testing.assert_allclose(derivative, np.sum(np.cos(x)))
+
+
+def test_hessian_and_forward_jacobian_of_an_object_are_refused_with_what_to_take_instead():
+    x, holder = np.array([1.0, 2.0]), Holder(np.array([0.5, 1.0]))
+    with pytest.raises(SourcegradError, match="take arrays or numbers as their wrt arguments; holder is a Holder"):
+        sourcegrad.hessian(reads_an_object_only_to_decide, wrt="holder")(x, holder)
+    with pytest.raises(SourcegradError, match="Take hvp"):
+        sourcegrad.jacobian(reads_an_object_only_to_decide, wrt="holder", mode="forward")(x, holder)
 
 
 class TanhLayer:

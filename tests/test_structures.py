@@ -1175,3 +1175,60 @@ def test_a_structure_holding_itself_is_walked_once():
         def nudge_w(eps, i=i):
             model.layers[i].w[0, 1] += eps
         assert gradient["layers"][i]["w"][0, 1] == pytest.approx(difference(nudge_w), rel=1e-6, abs=1e-9)
+
+
+class LayersOfKinds:
+    def __init__(self, r):
+        self.layers = [LinearModule(r.standard_normal((3, 3)) * 0.5), TanhModule(),
+                       LinearModule(r.standard_normal((3, 3)) * 0.5)]
+        self.blocks = {"a": LinearModule(r.standard_normal((3, 3)) * 0.5),
+                       "b": LinearModule(r.standard_normal((3, 3)) * 0.5)}
+
+    @property
+    def first(self):
+        return self.layers[0]
+
+
+def last_of_layers_that_differ(m, x):
+    return np.sum(m.layers[-1](m.layers[-2](m.first(x))) ** 2)  # constant indices from the end; a property's layer
+
+
+def enumerated_from_one(m, x):
+    for i, layer in enumerate(m.layers, 1):
+        x = layer(x) * i
+    return np.sum(x ** 2)
+
+
+def blocks_by_a_key_that_runs(m, x):
+    for key in ["a", "b"]:
+        x = m.blocks[key](x)  # alike values of a dict, indexed by a key known only when it runs
+    return np.sum(x ** 2)
+
+
+def asks_each_layer_what_it_holds(m, x):
+    for layer in m.layers:
+        if hasattr(layer, "w"):  # decided per layer when compiling
+            x = x @ layer.w
+        else:
+            x = layer(x)
+    return np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("fn", [last_of_layers_that_differ, enumerated_from_one, blocks_by_a_key_that_runs,
+                                asks_each_layer_what_it_holds])
+def test_ways_of_reaching_layers_that_differ(fn):
+    assert sourcegrad.check_grad(fn, LayersOfKinds(rng), rng.standard_normal((2, 3)))
+
+
+def stops_early_in_layers_that_differ(m, x):
+    for layer in m.layers:
+        x = layer(x)
+        if np.sum(x) > 100.0:
+            break
+    return np.sum(x)
+
+
+def test_break_in_a_loop_over_layers_that_differ_is_refused_at_the_break():
+    with pytest.raises(SourcegradError, match="`break` in a loop over items that differ") as info:
+        sourcegrad.differentiate(stops_early_in_layers_that_differ).grad(LayersOfKinds(rng), np.ones((2, 3)))
+    assert "break" in str(info.value).splitlines()[1]  # the line quoted is the break's

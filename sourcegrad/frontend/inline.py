@@ -170,7 +170,8 @@ class Inliner:
                 and not is_library_code(found.fget):
             self.guard(AttributeNamespace(cls), (attribute.attr,), found)
             return (found.fget, attribute.value)
-        if found is _MISSING or hasattr(type(found), "__get__") and not isinstance(found, types.FunctionType):
+        if found is _MISSING or hasattr(type(found), "__get__") and not isinstance(
+                found, (types.FunctionType, staticmethod, classmethod)):  # (a method is called, and inlined so)
             how = "served by __getattr__" if found is _MISSING else f"computed by a {type(found).__name__}"
             raise normalizer.src.error(attribute, f"`.{attribute.attr}` is not an attribute {cls.__name__} objects "
                                        f"hold but one {how}, whose gradient sourcegrad cannot give to what it reads",

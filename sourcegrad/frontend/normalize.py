@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import inspect
 import io
 import operator
 import tokenize
@@ -760,33 +761,43 @@ class _Normalizer:
         return None
 
     def unrolled(self, stmt):
-        """`for layer in layers:` (or `enumerate(layers)`) over a list or tuple passed in whose items differ (a
-        Linear, a ReLU, a Linear; arrays of other ranks) or that is empty, written out item by item: each
-        iteration then knows its item's class. True if it did so. Loops with break or continue, or that rebind
-        the list, stay loops (and items that differ are refused there)."""
-        iterable, target, counter = stmt.iter, stmt.target, None
+        """`for layer in layers:` (or `enumerate(layers)`) over a list or tuple whose items are objects or
+        functions that differ (a Linear, a ReLU, a Linear) or that is empty, written out item by item: each
+        iteration then knows its item's class. True if it did so. A loop that rebinds the list stays a loop;
+        one with break or continue is refused (its items' calls could not be compiled in one loop)."""
+        iterable, target, counter, start = stmt.iter, stmt.target, None, 0
         if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate" \
-                and len(iterable.args) == 1 and not iterable.keywords and self.builtin(iterable.func) == "enumerate" \
-                and isinstance(target, gast.Tuple) and len(target.elts) == 2:
+                and self.builtin(iterable.func) == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
+            given = iterable.args[1:] + [k.value for k in iterable.keywords if k.arg == "start"]
+            start = _constant_int(given[0]) if given else 0
+            if start is None or len(given) > 1 or len(iterable.args) < 1 or any(k.arg != "start" for k in iterable.keywords):
+                return False
             iterable, counter, target = iterable.args[0], target.elts[0], target.elts[1]
         root = iterable
         while isinstance(root, gast.Attribute):
             root = root.value
         if not isinstance(root, gast.Name) or root.id not in self.names.current or stmt.orelse \
-                or root.id in _assigned_names(stmt) \
-                or any(isinstance(n, (gast.Break, gast.Continue)) for n in gast.walk(gast.Module(body=stmt.body,
-                                                                                                   type_ignores=[]))):
+                or root.id in _assigned_names(stmt):
             return False
         kind = self.static_kind(iterable)
         if not (isinstance(kind, tuple) and kind[0] in ("list", "tuple")) or (kind[1] and values.items(kind) is not None):
             return False
+        if kind[1] and not any(values.class_of(k) is not None or values.function_of(k) is not None for k in kind[1]):
+            return False  # arrays and numbers of other ranks: one loop serves them all
+        jump = next((n for n in gast.walk(gast.Module(body=stmt.body, type_ignores=[]))
+                     if isinstance(n, (gast.Break, gast.Continue))), None)
+        if jump is not None:
+            raise self.src.error(jump, f"`{type(jump).__name__.lower()}` in a loop over items that differ (in class or "
+                                       "attributes): sourcegrad writes such a loop out item by item, which has no "
+                                       "loop to leave", "Make the items alike, or compute which ones to run before "
+                                       "the loop and walk those (`for layer in layers[:k]`).")
         for index in range(len(kind[1])):
             item = gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Constant(value=index, kind=None),
                                   ctx=gast.Load())
             header = [gast.Assign(targets=[copy.deepcopy(target)], value=item, type_comment=None)]
             if counter is not None:
-                header.insert(0, gast.Assign(targets=[copy.deepcopy(counter)], value=gast.Constant(value=index, kind=None),
-                                             type_comment=None))
+                header.insert(0, gast.Assign(targets=[copy.deepcopy(counter)],
+                                             value=gast.Constant(value=start + index, kind=None), type_comment=None))
             self.statements([gast.copy_location(h, stmt) for h in header] + copy.deepcopy(stmt.body))
         return True
 
@@ -807,6 +818,15 @@ class _Normalizer:
             if truth is None:
                 return None
             truth = truth if isinstance(test.ops[0], gast.Is) else not truth
+        elif isinstance(test, gast.Call) and self.builtin(test.func) == "hasattr" and len(test.args) == 2 \
+                and not test.keywords and isinstance(test.args[1], gast.Constant) and isinstance(test.args[1].value, str):
+            # `hasattr(layer, "w")` of an object whose class is known: decided when compiling, per layer
+            kind = self.static_kind(test.args[0]) if isinstance(test.args[0], (gast.Name, gast.Attribute, gast.Subscript)) else None
+            cls = values.class_of(kind)
+            if cls is None:
+                return None
+            name = test.args[1].value
+            truth = values.instance_holds(kind, name) or inspect.getattr_static(cls, name, _ABSENT) is not _ABSENT
         else:
             kind = self.static_kind(test) if isinstance(test, (gast.Name, gast.Attribute)) else None
             if kind == values.NOTHING:
@@ -846,10 +866,12 @@ class _Normalizer:
             return values.element(self.static_kind(expr.value), expr.attr)
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Constant):
             return values.element(self.static_kind(expr.value), expr.slice.value)
+        if isinstance(expr, gast.Subscript) and _constant_int(expr.slice) is not None:  # `layers[-1]`
+            return values.element(self.static_kind(expr.value), _constant_int(expr.slice))
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Slice):  # `args[1:]`
             return values.sliced(self.static_kind(expr.value), _slice_bounds(expr.slice))
-        if isinstance(expr, gast.Subscript):  # `layers[i]`: what every item is, where they are alike
-            return values.items(self.static_kind(expr.value))
+        if isinstance(expr, gast.Subscript):  # `layers[i]`, `blocks[k]`: what every item is, where they are alike
+            return values.indexed(self.static_kind(expr.value))
         return None
 
     def operation(self, expr, target=None, assigns=None):
@@ -860,6 +882,11 @@ class _Normalizer:
         """
         expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
         expr = self.structures_as_displays(expr)
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
+                and self.inliner.property_getter(expr.func) is not None:
+            # `model.first(x)`, first a property returning a layer: its getter written in, then the layer called
+            held = self.atom(expr.func, None)
+            expr = gast.copy_location(gast.Call(func=_held(held), args=expr.args, keywords=expr.keywords), expr)
         if isinstance(expr, gast.BoolOp) and not all(is_atom(v) for v in expr.values[1:]):
             return self.short_circuit(expr, target, assigns)
         if isinstance(expr, gast.Compare) and not all(is_atom(c) for c in expr.comparators[1:]):
@@ -942,12 +969,13 @@ class _Normalizer:
         elif isinstance(expr, gast.Subscript):
             value = self.atom(expr.value, None)
             index = self.atom(expr.slice, None)
-            if isinstance(index, gast.Constant):  # `params["w1"]`, `layers[0]`
-                result_kind = values.element(self.kind(value), index.value)
+            if isinstance(index, gast.Constant) or _constant_int(expr.slice) is not None:  # `params["w1"]`, `layers[-1]`
+                key = index.value if isinstance(index, gast.Constant) else _constant_int(expr.slice)
+                result_kind = values.element(self.kind(value), key)
             elif isinstance(index, gast.Slice):  # `params[:-1]`, `args[1:]`: the items it keeps, where known
                 result_kind = values.sliced(self.kind(value), _slice_bounds(index))
-            else:  # `layers[i]`: what every item of the list is, where they are alike
-                result_kind = values.items(self.kind(value))
+            else:  # `layers[i]`, `blocks[k]`: what every item of the list (value of the dict) is, where they are alike
+                result_kind = values.indexed(self.kind(value))
             key = index.value if isinstance(index, gast.Constant) and isinstance(index.value, (str, int)) else None
             new = gast.Subscript(value=value, slice=index, ctx=gast.Load())
             primitive, args, kwargs = SUBSCRIPT, (value, index), {}
@@ -1512,6 +1540,18 @@ def _slice_bounds(index):
 
 # Attributes that describe an array (numbers and tuples of them) rather than hold its data
 _DESCRIPTIONS = frozenset(ir.Method(name, is_call=False) for name in ("shape", "ndim", "size", "dtype"))
+
+
+_ABSENT = object()
+
+
+def _constant_int(node):
+    """The int a constant index is written as (`0`, `-1`), else None."""
+    negative = isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub)
+    node = node.operand if negative else node
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return -node.value if negative else node.value
+    return None
 
 
 def _is_none(node):

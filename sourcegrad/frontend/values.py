@@ -103,6 +103,14 @@ def items(description):
     return None
 
 
+def indexed(description):
+    """What `x[i]` is, i known only when it runs: every item of a list or tuple, or value of a dict, as far as
+    they agree (`common`), or None."""
+    if isinstance(description, tuple) and description[0] == "dict" and description[1]:
+        return common([value for _, value in description[1]])
+    return items(description)
+
+
 def common(descriptions):
     """What all of descriptions say: the description itself where they are one; lists or tuples of one length,
     or dicts of the same keys, with what their items have in common (`(k, v)` pairs of `d.items()`, whose
