@@ -7,6 +7,7 @@ depends on the current parameters, so a wrong step shows up in every later one.
 import numpy as np
 import pytest
 
+import sourcegrad
 from sourcegrad import SourcegradError
 from sourcegrad.optim import SGD, Adam
 
@@ -352,15 +353,13 @@ class Counter:
         return (self.w * self.scale * x).sum()
 
 
+def counter_loss(model, x):
+    return model.loss(x)
+
+
 def test_integer_and_bool_arrays_are_left_alone():
-    import sourcegrad
-
-    @sourcegrad.differentiate(wrt="model")
-    def loss(model, x):
-        return model.loss(x)
-
     model, x = Counter(), np.array([1.0, 0.5])
-    grads = loss.grad(model, x)
+    grads = sourcegrad.grad(counter_loss, wrt="model")(model, x)
     grads.pop("scale")  # the class attribute's gradient: see test_a_class_attribute_is_not_a_parameter
     assert set(grads) == {"w", "steps_seen", "mask"}  # the gradient the optimizer receives from sourcegrad
     opt = SGD(model, lr=0.1, weight_decay=0.5)
@@ -371,14 +370,8 @@ def test_integer_and_bool_arrays_are_left_alone():
 
 
 def test_a_class_attribute_is_not_a_parameter():
-    import sourcegrad
-
-    @sourcegrad.differentiate(wrt="model")
-    def loss(model, x):
-        return model.loss(x)
-
     model, x = Counter(), np.array([1.0, 0.5])
-    grads = loss.grad(model, x)
+    grads = sourcegrad.grad(counter_loss, wrt="model")(model, x)
     np.testing.assert_allclose(grads["scale"], model.w * x)  # sourcegrad differentiates with respect to it
     with pytest.raises(SourcegradError, match=r"gradient\['scale'\] is not zero.*class Counter.*stop_gradient"):
         Adam(model, lr=0.1).step(grads)
@@ -390,8 +383,6 @@ def test_a_class_attribute_is_not_a_parameter():
 
 
 def test_layer_dicts_and_lists_may_hold_names_and_settings():
-    import sourcegrad
-
     @sourcegrad.differentiate(wrt="layers")
     def loss(layers, x):
         total = 0.0
