@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: becc19b3bcd373a4571c364f7c540217d2f7f0eacf9ccb47e20536781587729a
-# sourcegrad-checksum: abe5c519788f01d91baca135371490d9dd69fc35a473e94503c1532fad3ed0c9
+# sourcegrad-key: f29485f2cf3c48bcf016c3315e06bca684584726b063d372233ea73b321c8304
+# sourcegrad-checksum: b1c490de3e2270566831512e2ee2116f5db12c5ed4fe1c5e9602bb46926fce84
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

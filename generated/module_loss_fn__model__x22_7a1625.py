@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6dbf06b9f9c6fb7e11169aeaef984ab7927d07705df08fb810e68178fad14fab
-# sourcegrad-checksum: 0e4880b4b6f23069612938905d8972f68c6cf1e4ad10960c29e88840747f6173
+# sourcegrad-key: b775f12210e4138b0a99e64bac4569bed6c5cf290d987102bf715f3fb42228d6
+# sourcegrad-checksum: 632b1503a5fa5a38bebf23b78c891f5fd756927a4b9f8ff174d7f15f9653ba83
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

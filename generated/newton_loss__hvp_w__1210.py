@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 2680ca48f0cfefa982fc2c375f4936a61cd85ab0a6a05a6d3b7f69a195f845b1
-# sourcegrad-checksum: b7c8ab80d7f1424326323c596989e3337e1c9540c1ea7f3190e970d731075e5e
+# sourcegrad-key: 8c394bdda2f75f85430ea62d16e75e52e843026920e9541442b8774a45039427
+# sourcegrad-checksum: 6354e2e9112f670bebe82471259e4a3e4221c480a956386f03360453ab36452a
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a60ad063e90469d34438afe7f6962c8edf0d8503ea5b1339c2be66a7667c0603
-# sourcegrad-checksum: 872be705925dcffcce95a54a246d352ac943820e773e60834e3d81453d8ce6b4
+# sourcegrad-key: 92e06817c3f1996383336150ebeff602ec4a22f4329e1fda1deb20b4e90af1dc
+# sourcegrad-checksum: 92a1ef176701bb3c26c33c7e64e765987cd95d135d4fed824e3a806655ebe150
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 740d9c5dbc135af782692c0f20ca683d1ac0b55d2062d4abcc4cf8ddf04fb2a2
-# sourcegrad-checksum: f5161d8076f13e3e9045c0d1e62c6ef11bd280f6ecccd4925421f7f09f222637
+# sourcegrad-key: 2f2cdbe6bf85ad1ae8e599f94570e3a1cb36148c2f2a7ffc9c47a091fdd22fa7
+# sourcegrad-checksum: b0f6a881a156d2ba95a195afaf04a4c9359c423365642de004e86bc509ee12c8
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

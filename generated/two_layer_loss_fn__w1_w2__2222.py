@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 69537b8707b7d118b6d264c911532e4db0f34a62faea583a1352e00bf86a0bc3
-# sourcegrad-checksum: b982920eb787ecf24f53093ed532437a65ad42b90ad190bec8b31fddab26e7db
+# sourcegrad-key: 98538aea16e85e2996a82c3f55a479ddc6385cedd02ece3e28ff6c6c01ad6617
+# sourcegrad-checksum: 6db008549fa2ebd7bffd7fa4d3bb76456785db257839f43237daebff24abfbaf
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

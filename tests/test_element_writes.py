@@ -121,6 +121,22 @@ def fills_zeros_of_an_arguments_length_then_reads_and_writes(w):
     return np.sum(h * h) + first
 
 
+def caches_states_in_a_dict(W, xs):
+    cache = {}
+    h = np.zeros(3)
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        cache[t] = h  # a dict the function made: a new dict with the entry, as for an array
+    return sum(np.sum(cache[t] ** 2) for t in range(len(xs)))
+
+
+def overwrites_entries_of_a_copied_dict(params):
+    p = dict(params)  # a dict of the function's own, with the caller's entries
+    p["w"] = p["w"] * 2.0
+    p["c"] = p["w"] * p["b"]
+    return np.sum(p["c"] ** 2) + np.sum(params["w"])
+
+
 CASES = [
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
@@ -134,6 +150,8 @@ CASES = [
     (sweeps_after_reading_its_length, ("b", "u0"), (np.array([0.3, -0.4, 0.2, 0.9, -0.1]), np.linspace(-1.0, 1.0, 5))),
     (integrates_a_state_read_as_numbers, ("k", "s0"), (np.array(2.0), np.array([0.5, -0.3]))),
     (unpacks_numbers_then_writes, ("x",), (np.array([0.3, -0.4]),)),
+    (caches_states_in_a_dict, ("W", "xs"), (W3, np.array([[0.3, -0.4, 0.2], [0.1, 0.5, -0.2]]))),
+    (overwrites_entries_of_a_copied_dict, ("params",), ({"w": np.array([0.3, -0.4]), "b": np.array([1.0, 2.0])},)),
     (written_after_a_test_of_an_element, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (written_after_a_test_of_an_element, ("x",), (np.array([-0.3, -0.4, 0.2]),)),
     (reads_an_element_of_a_matrix_then_writes, ("x",), (np.array([[0.3, -0.2], [0.6, 0.1], [0.2, 0.4]]),)),
@@ -230,6 +248,18 @@ def collects_rows_then_writes(x):
     return np.sum(rows[0] * rows[1])
 
 
+def writes_an_array_a_dict_holds(x):
+    h = x * 2.0
+    held = {"h": h}
+    h[0, 0] = 5.0  # held["h"] is the same array: Python's dict sees the write
+    return np.sum(held["h"])
+
+
+def writes_into_the_callers_dict(x, d):
+    d["x"] = x * 2.0
+    return np.sum(d["x"])
+
+
 def writes_through_a_nested_index(x):
     a = x * 1.0
     a[0][1] = 2.0
@@ -246,12 +276,16 @@ def writes_through_a_nested_index(x):
     (reads_with_an_index_passed_in_then_writes, "after an element of it was read"),
     (reads_a_row_in_one_iteration_and_writes_into_it_in_the_next, "in a loop would change an array in place after"),
     (writes_into_a_ravel, "would change an array that another name may also hold in place"),
+    (writes_an_array_a_dict_holds, "another name may also hold"),
+    (writes_into_the_callers_dict, "would change the caller's dict in place"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
-        "row_read_in_an_earlier_iteration", "ravel", "rows_unpacked", "rows_collected"])
+        "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "rows_unpacked",
+        "rows_collected"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
-    args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else (np.ones((2, 3)),)
+    args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else \
+        (np.ones((2, 3)), {}) if fn is writes_into_the_callers_dict else (np.ones((2, 3)),)
     with pytest.raises(SourcegradError, match=message) as info:
         sourcegrad.differentiate(fn).grad(*args)
     assert "test_element_writes.py" in str(info.value).splitlines()[0]

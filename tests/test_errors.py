@@ -96,8 +96,7 @@ def unpacks_a_helper_of_uneven_returns(w):
     return (a * b).sum()
 
 
-def writes_a_dict_item(w):
-    d = {"a": w * 2.0}
+def writes_a_dict_item(w, d={"a": 1.0}):  # noqa: B006 (the caller's dict, as a default: never written)
     d["b"] = w * 3.0
     return np.sum(d["a"] * d["b"])
 
@@ -109,7 +108,7 @@ def calls_a_method_of_an_object_it_makes(w):
 
 # (function, where the error points: the text at the caret, what the message says)
 CASES = [
-    (writes_a_dict_item, 'd["b"] = w * 3.0', "writing an item of a dict (`d[...] = ...`) is not supported"),
+    (writes_a_dict_item, 'd["b"] = w * 3.0', "would change the caller's dict in place"),
     (calls_a_method_of_an_object_it_makes, "z.frobnicate(w)", "call methods of the objects passed in"),
     (unpacks_a_helper_of_uneven_returns, "return v", "gives another number of values than the helper's other"),
     (joins_with_r_, 'np.r_["0,2", w, w * 2.0]', "`np.r_[...]` with values that carry a gradient is not supported"),

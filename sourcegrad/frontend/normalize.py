@@ -80,6 +80,7 @@ class _Normalizer:
         # temporary, the read is forgotten once its statement is done (`if h[0].sum() > 0:` then `h[1] = v`)
         self.transient = {}
         self.truths = set()  # names holding a comparison's, `and`/`or`'s or `not`'s result: what an `if` may test
+        self.dicts = set()  # names surely holding a dict the function made (`cache = {}`), which it may write into
         self.element_read_updates = []  # ir.Function.element_read_updates
         self.loop_assigned = []  # the names each enclosing loop assigns, innermost last
         self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
@@ -143,6 +144,11 @@ class _Normalizer:
                 self.truths.add(name)
             else:
                 self.truths.discard(name)
+            if isinstance(stmt, ir.Assign) and (stmt.primitive is DICT_DISPLAY or stmt.primitive == SET_ITEM and isinstance(
+                    stmt.args[0], gast.Name) and stmt.args[0].id in self.dicts):
+                self.dicts.add(name)
+            else:
+                self.dicts.discard(name)
         if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
             for name in _names_mentioned(stmt):
                 self.transient.pop(name, None)
@@ -1012,9 +1018,11 @@ class _Normalizer:
         is_list = self.is_list(new) or (primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE) and all(
             self.is_list(a) for a in args if not (isinstance(a, gast.Constant) or self.kind(a) == 0))) or (
             primitive == SET_ITEM and self.is_list(args[0]))  # `xs[0] = v` of a list: a new list (xp.set_item copies)
-        # a list holds its items: a view among them is kept, as by any other value that is no new array
+        # a list or dict holds its items: a view among them is kept, as by any other value that is no new array
+        holds_operands = is_list or primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE, DICT_DISPLAY) or (
+            primitive == SET_ITEM and isinstance(args[0], gast.Name) and args[0].id in self.dicts)
         self.emit(ir.Assign(target, new, primitive, tuple(args), dict(kwargs), self.origin, node, display),
-                  makes_new_array=makes_new_array and not is_list and primitive not in (JOIN_SEQUENCES, REPEAT_SEQUENCE))
+                  makes_new_array=makes_new_array and not holds_operands)
         if primitive is COPY and isinstance(new, gast.Name):
             result_kind = self.kinds.get(new.id)
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
@@ -1022,8 +1030,8 @@ class _Normalizer:
         self.bind_kind(target, result_kind)
         operands = ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load()))
         self.lists.discard(target)
-        if is_list or primitive in (JOIN_SEQUENCES, REPEAT_SEQUENCE):
-            # a new list (or, for `+` and `*` beside an array, a new array); its items are held by it too now
+        if holds_operands:
+            # a new list or dict (or, for `+` and `*` beside an array, a new array); its items are held by it too now
             self.owned.difference_update(operands)
             self.owned.add(target)
             if is_list:
@@ -1290,6 +1298,11 @@ class _Normalizer:
             return located(display(elts=[_held(item) for item in items], ctx=gast.Load()))
         if builtin == "dict" and len(expr.args) <= 1:
             pairs = expr.args[0] if expr.args else gast.Tuple(elts=[], ctx=gast.Load())
+            known = self.static_kind(pairs) if isinstance(pairs, (gast.Name, gast.Attribute)) else None
+            if isinstance(known, tuple) and known[0] == "dict":  # `dict(params)`: a new dict of the same entries
+                pairs = gast.Dict(keys=[located(gast.Constant(value=k, kind=None)) for k, _ in known[1]],
+                                  values=[located(gast.Subscript(value=copy.deepcopy(pairs), slice=gast.Constant(
+                                      value=k, kind=None), ctx=gast.Load())) for k, _ in known[1]])
             if isinstance(pairs, gast.Dict):
                 keys, entries = list(pairs.keys), list(pairs.values)
             elif isinstance(pairs, (gast.List, gast.Tuple)) and all(
@@ -1371,10 +1384,14 @@ class _Normalizer:
         a's array; the new version is the same only when no other name holds that array, so, as for `a += b`,
         a must hold an array this function made."""
         name = target.value.id
-        if isinstance(self.static_kind(target.value), tuple) and self.static_kind(target.value)[0] == "dict":
-            raise self.src.error(stmt, f"writing an item of a dict (`{name}[...] = ...`) is not supported",
-                                 f"Build the dict with all its items at once: `{name} = {{\"a\": a, \"b\": b}}`.")
-        self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
+        kind = self.static_kind(target.value)
+        if isinstance(kind, tuple) and kind[0] == "dict" or self.names.current.get(name) in self.dicts:
+            # `cache[t] = h`: a new dict with that entry (xp.set_item), the same to every reader while no other
+            # name holds the dict, as for an array
+            self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into a dict the function makes: "
+                               f"`{name} = {{}}`, or `{name} = dict({name})` first.", noun="dict")
+        else:
+            self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
                            f"`{name} = np.zeros(...)`, or `{name} = {name}.copy()` first.")
         reads = self.element_reads.get(self.names.current[name], ())
         write = gast.copy_location(gast.Call(func=ir.name(_ELEMENT_WRITE), args=[

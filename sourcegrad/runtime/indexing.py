@@ -30,6 +30,8 @@ def set_item(target, index, value):
     backward would keep the old values where it needs them). An integer index that names a position twice
     is refused: only the last write lands there, and the gradient would go to both values.
     """
+    if isinstance(target, dict):  # `cache[t] = h` of a dict the function made: a new dict, the values shared
+        return {**target, index: value}
     if not _is_basic(index) and not _is_mask(index) and _names_a_position_twice(target, index):
         raise SourcegradError("`a[index] = value` with an index that names a position twice: only the "
                               "last value lands there, so its gradient is not the sum of both",
@@ -52,7 +54,9 @@ def _names_a_position_twice(target, index):
 @helper
 def without_index(grad, index):
     """The gradient of the array written into by `a[index] = value`: grad with zeros at index (what was there
-    before the write no longer reaches the result)."""
+    before the write no longer reaches the result). A dict's: grad without that key."""
+    if isinstance(grad, dict):
+        return {key: value for key, value in grad.items() if key != index}
     out = grad.copy()
     out[index] = 0
     return out
