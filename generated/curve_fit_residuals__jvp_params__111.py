@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f29485f2cf3c48bcf016c3315e06bca684584726b063d372233ea73b321c8304
-# sourcegrad-checksum: b1c490de3e2270566831512e2ee2116f5db12c5ed4fe1c5e9602bb46926fce84
+# sourcegrad-key: 1b6b6b558b5da9e9ef637f765699737a76687cce42916b94ffcb2dec455ddf92
+# sourcegrad-checksum: 4bcd11781605915b500412851e8c15c84a5ce9dadb4be8cc8d816b45a976bc4f
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0e6fb896d539bda6c1abf5f70e40bbbaf8107f7c1e0b883cfaf44563b0af1c94
-# sourcegrad-checksum: bf8857809cc127d23d1f9d12e8e9e28efb489e094ccd0df71fba5f537a88fbcb
+# sourcegrad-key: 046a8abf5ed0fd830753c13f37123c3e93f241f7b5fc848d26f53a93ee719945
+# sourcegrad-checksum: 23d6006b479c32f03515b5ac2177c9b6d005c59545917a04041a7904bda1c9f9
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b775f12210e4138b0a99e64bac4569bed6c5cf290d987102bf715f3fb42228d6
-# sourcegrad-checksum: 632b1503a5fa5a38bebf23b78c891f5fd756927a4b9f8ff174d7f15f9653ba83
+# sourcegrad-key: 0335c9acf4c407f5fa67417fb94d8a1ebc98b4f6137a2a1a12b0386db850d178
+# sourcegrad-checksum: e50ee1fb370bfc412ea592cd7de67e88d804cea9bca58866b02fe23192fd439e
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 8c394bdda2f75f85430ea62d16e75e52e843026920e9541442b8774a45039427
-# sourcegrad-checksum: 6354e2e9112f670bebe82471259e4a3e4221c480a956386f03360453ab36452a
+# sourcegrad-key: 6756b4b039e0db3e2d191183d2a332f53190eb12e24cbd8acaac4653fcd59ef7
+# sourcegrad-checksum: de5654d1a0c2adcaebba541a32d642a2ed40514d4516da3fb7eb20cbdcc8a8c6
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 92e06817c3f1996383336150ebeff602ec4a22f4329e1fda1deb20b4e90af1dc
-# sourcegrad-checksum: 92a1ef176701bb3c26c33c7e64e765987cd95d135d4fed824e3a806655ebe150
+# sourcegrad-key: a5ff80f15045c9de914abe908394d1040e21b702ea61fd6d37b7d7cf89a22bfe
+# sourcegrad-checksum: 927e5e06ff3444447592a2f8ab3ab0d344d7e613fc1f34d31d06914dcae84d0c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 98538aea16e85e2996a82c3f55a479ddc6385cedd02ece3e28ff6c6c01ad6617
-# sourcegrad-checksum: 6db008549fa2ebd7bffd7fa4d3bb76456785db257839f43237daebff24abfbaf
+# sourcegrad-key: d18a2d94cbaf1b72c543d019c48cc34431b03ee9f0ea4b8db4b0930d83ac15b9
+# sourcegrad-checksum: 318e6665852a7b175dd7aa97fa71a90acc0004a318e0bb375bc5ea672bfdd3fd
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -482,6 +482,16 @@ def branches_on_numbers_it_also_uses(w, scale, n):
 case(branches_on_numbers_it_also_uses, ("w", "scale"), np.array([0.5, 0.0, -1.5]), 2.0, 3)
 
 
+def enumerates_zipped_layers(ws, bs, x):
+    for i, (w, b) in enumerate(zip(ws, bs)):
+        x = np.tanh(x @ w + b) * (i + 1)
+    return np.sum(x)
+
+
+case(enumerates_zipped_layers, ("ws", "bs", "x"), [randn(3, 3, scale=0.5), randn(3, 3, scale=0.5)], [randn(3), randn(3)],
+     randn(2, 3))
+
+
 def overwritten_in_branch_in_loop(w, X):
     # a is computed before the loop, overwritten on either branch inside it; its first value is read after.
     a = np.exp(w)

@@ -172,6 +172,7 @@ def _lift_statement(stmt, taken):
         stmt.body, stmt.orelse = _lift_block(stmt.body, taken), _lift_block(stmt.orelse, taken)
         return prefix + [stmt]
     if isinstance(stmt, gast.For):
+        _enumerated_zip_as_zip(stmt)
         prefix = _lift_from(stmt, "iter", taken)
         stmt.body = _lift_block(_unpacked_in_body(stmt, taken) + stmt.body, taken)
         return prefix + [stmt]
@@ -334,6 +335,29 @@ def _comprehension_loop(comprehension, name, taken):
     start = located(gast.Assign(targets=[store(name)], value=located(gast.List(elts=[], ctx=gast.Load())),
                                 type_comment=None))
     return [start] + body
+
+
+def _enumerated_zip_as_zip(loop):
+    """`for i, (w, b) in enumerate(zip(ws, bs)):` as `for i, w, b in zip(range(len(ws)), ws, bs):`, the same
+    counts and items (zip stops at the shortest either way), in a form the loop transforms walk."""
+    iterable, target = loop.iter, loop.target
+    if not (isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate"
+            and len(iterable.args) == 1 and not iterable.keywords and isinstance(iterable.args[0], gast.Call)
+            and isinstance(iterable.args[0].func, gast.Name) and iterable.args[0].func.id == "zip"
+            and isinstance(target, gast.Tuple) and len(target.elts) == 2
+            and isinstance(target.elts[1], gast.Tuple) and len(target.elts[1].elts) == len(iterable.args[0].args)):
+        return
+    zipped = iterable.args[0]
+
+    def located(node):
+        return gast.copy_location(node, iterable)
+
+    length = located(gast.Call(func=located(gast.Name(id="len", ctx=gast.Load(), annotation=None, type_comment=None)),
+                               args=[copy.deepcopy(zipped.args[0])], keywords=[]))
+    counts = located(gast.Call(func=located(gast.Name(id="range", ctx=gast.Load(), annotation=None, type_comment=None)),
+                               args=[length], keywords=[]))
+    loop.iter = located(gast.Call(func=zipped.func, args=[counts, *zipped.args], keywords=[]))
+    loop.target = gast.copy_location(gast.Tuple(elts=[target.elts[0], *target.elts[1].elts], ctx=gast.Store()), target)
 
 
 def _unpacked_in_body(loop, taken):

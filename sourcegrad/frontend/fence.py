@@ -208,11 +208,18 @@ def _check_iterable(src, node):
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("enumerate", "zip"):
         sequences = node.args[:1] if node.func.id == "enumerate" else node.args
         for sequence in sequences:
+            if node.func.id == "enumerate" and _is_plain_zip(sequence):
+                continue  # `enumerate(zip(ws, bs))`: control.py walks zip(range(len(ws)), ws, bs) instead
             if isinstance(sequence, gast.Call) and isinstance(sequence.func, gast.Name) and sequence.func.id in ("enumerate", "zip"):
                 raise src.error(sequence, f"nested {sequence.func.id}() in a loop header is not supported",
                                 "Loop over enumerate(xs) or zip(xs, ys) of plain sequences.")
         if node.keywords and node.func.id == "zip":
             raise src.error(node, "zip() keywords are not supported in a loop header", "Use zip(a, b).")
+
+
+def _is_plain_zip(node):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "zip" \
+        and not node.keywords and node.args and not any(isinstance(a, (gast.Starred, gast.Call)) for a in node.args)
 
 
 def _is_element(target):
