@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1b6b6b558b5da9e9ef637f765699737a76687cce42916b94ffcb2dec455ddf92
-# sourcegrad-checksum: 4bcd11781605915b500412851e8c15c84a5ce9dadb4be8cc8d816b45a976bc4f
+# sourcegrad-key: ba7ef5f7be46543bbaaf1c3415b0005c43a8e630756953b1baa94844db3642b4
+# sourcegrad-checksum: 97fde5248f37729545a982f8b13312011de5af858a1cd7a973af18b2eaa27533
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 046a8abf5ed0fd830753c13f37123c3e93f241f7b5fc848d26f53a93ee719945
-# sourcegrad-checksum: 23d6006b479c32f03515b5ac2177c9b6d005c59545917a04041a7904bda1c9f9
+# sourcegrad-key: dc039eb6f67c262c5996421a4079fcd1dc28c3cb9dbe32fc72990342eaa6f916
+# sourcegrad-checksum: fe8cecfda8b81acd050eda6d3ed6b6a15bb2ddae67d07d12a2222bf5e0299251
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 169e00292306527f34720608bcbad51a1a1f2b07425f218e91c632594fd06ae1
-# sourcegrad-checksum: 6abec84dc65b2facab1d4176cbb67d93da651fcb2f46a24d177ae7bc161f4711
+# sourcegrad-key: a3af212304fc9641c180261c6eab9492edeae8702a423f64de90b350752b2daa
+# sourcegrad-checksum: 1945f6d6090a36672de576450a052022390a249b43a04c05a73edb554e03161b
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0335c9acf4c407f5fa67417fb94d8a1ebc98b4f6137a2a1a12b0386db850d178
-# sourcegrad-checksum: e50ee1fb370bfc412ea592cd7de67e88d804cea9bca58866b02fe23192fd439e
+# sourcegrad-key: 6c452e4c607ed66df9f88cdd5392d8c90d26cff935205570d1493b1aae26dcc9
+# sourcegrad-checksum: c04b0889ff5b322759a846c51d6c97f7dc7406eebeb0c1d308baa4990854af58
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

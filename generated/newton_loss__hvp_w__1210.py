@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6756b4b039e0db3e2d191183d2a332f53190eb12e24cbd8acaac4653fcd59ef7
-# sourcegrad-checksum: de5654d1a0c2adcaebba541a32d642a2ed40514d4516da3fb7eb20cbdcc8a8c6
+# sourcegrad-key: f4e82674f344b423555680210c46318d7b21fd3bfa88c421baf8ed919c9be325
+# sourcegrad-checksum: d68feed7de9e9fb32a3cf2e3a6b8f15c45de43ad30dd166452e96e59fff2fa05
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a5ff80f15045c9de914abe908394d1040e21b702ea61fd6d37b7d7cf89a22bfe
-# sourcegrad-checksum: 927e5e06ff3444447592a2f8ab3ab0d344d7e613fc1f34d31d06914dcae84d0c
+# sourcegrad-key: 878fa8caaa7a7911b4adf1f5d58258da6082dd19f36ac8f295f39c864f1cf8b9
+# sourcegrad-checksum: 2abd48a7ba571046fb18aa78e7ecde405795a52ffb6ef863cb9f5639ac8cb2ca
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 7b128681fb857809572c023240d6636ef935470e3aa085d47affd32a1b319871
-# sourcegrad-checksum: 73e6dae0960cc61e6683d963fff044d86a45b0cec577a9d0f7f72c2125e7443f
+# sourcegrad-key: b2a6ab80cf6b8a0d5ec6b1f8e4b120e70d6e9ea62a253c950b545822d9653f6f
+# sourcegrad-checksum: f15a6804c0b4b93afda5fea702a31cd625e06cbca47cf19a7aa79008043ee393
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

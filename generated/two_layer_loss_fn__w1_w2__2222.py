@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: d18a2d94cbaf1b72c543d019c48cc34431b03ee9f0ea4b8db4b0930d83ac15b9
-# sourcegrad-checksum: 318e6665852a7b175dd7aa97fa71a90acc0004a318e0bb375bc5ea672bfdd3fd
+# sourcegrad-key: 9f5bb1aa99d41cc202bd271b17484c88ecb76c22b6e6709e3dba7ab829a3b7ec
+# sourcegrad-checksum: 2a94edd231154bb61af0a7b65f6521022752807741103d86d20effcb0192ccba
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

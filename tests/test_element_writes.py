@@ -137,6 +137,19 @@ def overwrites_entries_of_a_copied_dict(params):
     return np.sum(p["c"] ** 2) + np.sum(params["w"])
 
 
+def overwrites_a_key_whose_value_is_not_read(params):
+    p = dict(params)
+    p["w"] = params["b"] * 3.0  # what p["w"] held gets no gradient through p
+    return np.sum(p["w"] * p["b"])
+
+
+def steps_a_copied_dict(params, x):
+    p = dict(params)
+    g = 2.0 * (p["w"] * x - 1.0) * x  # reading an entry shares the array, not the dict
+    p["w"] = p["w"] - 0.1 * g
+    return np.sum((p["w"] * x - 1.0) ** 2)
+
+
 CASES = [
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
@@ -152,6 +165,9 @@ CASES = [
     (unpacks_numbers_then_writes, ("x",), (np.array([0.3, -0.4]),)),
     (caches_states_in_a_dict, ("W", "xs"), (W3, np.array([[0.3, -0.4, 0.2], [0.1, 0.5, -0.2]]))),
     (overwrites_entries_of_a_copied_dict, ("params",), ({"w": np.array([0.3, -0.4]), "b": np.array([1.0, 2.0])},)),
+    (overwrites_a_key_whose_value_is_not_read, ("params",), ({"w": np.array([0.3, -0.4]), "b": np.array([1.0, 2.0])},)),
+    (steps_a_copied_dict, ("params", "x"), ({"w": np.array([0.3, -0.4]), "b": np.array([1.0, 2.0])},
+                                           np.array([0.5, 1.5]))),
     (written_after_a_test_of_an_element, ("x",), (np.array([0.3, -0.4, 0.2]),)),
     (written_after_a_test_of_an_element, ("x",), (np.array([-0.3, -0.4, 0.2]),)),
     (reads_an_element_of_a_matrix_then_writes, ("x",), (np.array([[0.3, -0.2], [0.6, 0.1], [0.2, 0.4]]),)),
@@ -255,6 +271,13 @@ def writes_an_array_a_dict_holds(x):
     return np.sum(held["h"])
 
 
+def adds_into_a_dicts_entry(x):
+    h = x * 2.0
+    d = {"k": h}
+    d["k"] += 1.0  # ndarray's += changes h too
+    return np.sum(d["k"] * h)
+
+
 def writes_into_the_callers_dict(x, d):
     d["x"] = x * 2.0
     return np.sum(d["x"])
@@ -278,10 +301,12 @@ def writes_through_a_nested_index(x):
     (writes_into_a_ravel, "would change an array that another name may also hold in place"),
     (writes_an_array_a_dict_holds, "another name may also hold"),
     (writes_into_the_callers_dict, "would change the caller's dict in place"),
+    (adds_into_a_dicts_entry, "`d\\[k\\] \\+= v` on a dict changes in place"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
-        "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "rows_unpacked",
+        "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "dict_entry_added_to",
+        "rows_unpacked",
         "rows_collected"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
     args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else \

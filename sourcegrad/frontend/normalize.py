@@ -196,6 +196,11 @@ class _Normalizer:
             self.assign(stmt.targets, stmt.value, stmt)
         elif isinstance(stmt, gast.AnnAssign):
             self.assign([stmt.target], stmt.value, stmt)
+        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript) and isinstance(
+                stmt.target.value, gast.Name) and self.holds_a_dict(stmt.target.value):
+            raise self.src.error(stmt, "`d[k] += v` on a dict changes in place the array the dict holds (another name "
+                                 "may hold it too), which sourcegrad does not follow",
+                                 "Write `d[k] = d[k] + v`, which makes a new array.")
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):  # `a[i] += v`
             element = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
             value = gast.copy_location(gast.BinOp(left=gast.copy_location(element, stmt.target), op=stmt.op, right=stmt.value), stmt)
@@ -1043,7 +1048,9 @@ class _Normalizer:
                 operands.remove(args[0].id)  # an item or a slice of a list, or its length: the list is not shared
             if primitive is builtins.len or isinstance(primitive, ir.Method) and primitive in _DESCRIPTIONS:
                 operands = []  # a count or a shape: numbers, which share no array (`n = len(u)` before `u[i] = v`)
-            if primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in operands \
+            if primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in self.dicts:
+                operands = [name for name in operands if name != args[0].id]  # a dict's entry: the dict is not shared
+            elif primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in operands \
                     and _may_index_elements(args[1], args[0].id):
                 # `h[0]` is a number if h has one axis and a view of h if it has more: ranks are known only after
                 # normalisation, so a later change of h in place is decided then (analysis.shapes)
@@ -1169,6 +1176,11 @@ class _Normalizer:
                  f"{a} {noun} of the enclosing function" if current is None and self.inliner.helpers else
                  f"a global {noun}" if current is None else f"{a} {noun} that another name may also hold")
         raise self.src.error(stmt, f"{what} would change {whose} in place", hint)
+
+    def holds_a_dict(self, name_node):
+        """Whether the name surely holds a dict: one passed in, or one the function made."""
+        kind = self.static_kind(name_node)
+        return isinstance(kind, tuple) and kind[0] == "dict" or self.names.current.get(name_node.id) in self.dicts
 
     def read_elements_error(self, name, stmt, what):
         """(the refusal, the reads) of a change in place of the array name holds, after reads of its elements
@@ -1384,8 +1396,7 @@ class _Normalizer:
         a's array; the new version is the same only when no other name holds that array, so, as for `a += b`,
         a must hold an array this function made."""
         name = target.value.id
-        kind = self.static_kind(target.value)
-        if isinstance(kind, tuple) and kind[0] == "dict" or self.names.current.get(name) in self.dicts:
+        if self.holds_a_dict(target.value):
             # `cache[t] = h`: a new dict with that entry (xp.set_item), the same to every reader while no other
             # name holds the dict, as for an array
             self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into a dict the function makes: "

@@ -52,6 +52,13 @@ def _names_a_position_twice(target, index):
 
 
 @helper
+def entry_gradient(grad, key, value):
+    """The gradient of a dict display's entry: the dict's gradient at key, or zeros like the entry where a later
+    write replaced it (`d["k"] = v`: the gradient after it has no entry for the value it replaced)."""
+    return grad[key] if key in grad else zeros_gradient(value)
+
+
+@helper
 def without_index(grad, index):
     """The gradient of the array written into by `a[index] = value`: grad with zeros at index (what was there
     before the write no longer reaches the result). A dict's: grad without that key."""

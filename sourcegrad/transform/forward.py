@@ -153,8 +153,8 @@ class _Forward(StatementWalker):
         d_array, d_value = self.tangent_of(array), self.tangent_of(value)
         if d_array is None and d_value is None:
             return None
-        if d_array is None:
-            d_array = backend_call(self.backend, "zeros_like", [as_expression(array)])
+        if d_array is None:  # (a dict's, `d = {}` before `d["k"] = v`, is a dict: zero_tangent makes either)
+            d_array = backend_call(self.backend, "zero_tangent", [as_expression(array)])
         if d_value is None:
             d_value = gast.Constant(value=0.0, kind=None)
         return backend_call(self.backend, "set_item", [d_array, as_expression(index), d_value])

@@ -31,7 +31,7 @@ from .. import ir
 from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
-from ..ir import COPY, DICT_DISPLAY
+from ..ir import COPY, DICT_DISPLAY, SET_ITEM
 from ..frontend.source import FunctionSource
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import record
@@ -189,6 +189,10 @@ class StatementWalker:
 
     def __init__(self, fn, src, facts, active, names, backend):
         self.fn = fn
+        # dicts written into (`d["k"] = v`): the gradient of a version after a write has no entry for what the
+        # write replaced
+        self.written_dicts = {s.args[0].id for s in ir.walk(fn.body) if isinstance(s, ir.Assign) and s.primitive == SET_ITEM
+                              and isinstance(s.args[0], gast.Name)}
         self.src = src
         self.facts = facts
         self.active = active
@@ -334,6 +338,9 @@ class _Reverse(StatementWalker):
         if stmt.primitive is DICT_DISPLAY:  # each value's gradient is the dict's at its key
             keys, entries = stmt.args
             d_dict = ir.name(self.names.get(stmt.target))
+            if stmt.target in self.written_dicts:  # a key written over since has no gradient left: zeros of its value
+                return [(entry, backend_call(self.backend, "entry_gradient", [d_dict, key, as_expression(entry)]))
+                        for key, entry in zip(keys.elts, entries.elts)]
             return [(entry, gast.Subscript(value=d_dict, slice=key, ctx=gast.Load())) for key, entry in zip(keys.elts, entries.elts)]
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
         if template is None and stmt.primitive is sum:
