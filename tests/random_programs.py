@@ -6,13 +6,18 @@ program uses only what README.md lists under "Supported today": operators with b
 of the rule table, reductions, indexing, matrix products, reshapes and joins, for/while/if/break/continue,
 early returns, lists built in loops, dict/list/object parameters, helpers with keyword arguments and
 defaults, augmented assignment on arrays the function made, writes into them (`a[i] = e`, `a[i] += e`),
-conditional expressions. `check_program(seed)` then checks:
+conditional expressions; objects called (`model(h)`, through `__call__`) and properties (`model.scaled`); a
+list of layer objects of differing classes (`layers2`: Affine, Squash, Affine) walked by `for`, by `enumerate`
+and indexed with constants; optional functions (`act=None`, `if act is not None: h = act(h)`, in f and in
+helpers); tests of a number's truth (`if s:`); a vector's items unpacked (`a, b = pair`) before a write into
+it. `check_program(seed)` then checks:
 
 - sourcegrad's gradient of every `wrt` argument against float64 central finite differences;
 - the value value_and_grad returns against the original function's;
 - that no argument was changed by the call;
 - float32 arguments give float32 gradients (and values close to the float64 ones);
-- a second trip count `n` is served by the same compiled code, with a correct gradient again.
+- a second trip count `n` is served by the same compiled code, with a correct gradient again;
+- where f has `act=None`, a further call with act the other way (a numpy function, or None), correct again.
 
 `check_forward_modes(seed)` checks jvp and hvp on the same program (see its docstring).
 
@@ -99,6 +104,8 @@ PARAMETERS = {
     "layers": ("list", [M, M]),
     "blocks": ("list", [{"w": M, "b": V}, {"w": M, "b": V}]),  # a list of layer dicts, as sourcegrad.nn uses
     "model": ("object", {"w": M, "b": V}),
+    # a list of layer objects of differing classes (LAYER_CLASSES), as Sequential(Linear, Tanh, Linear) holds
+    "layers2": ("objects", [("Affine", {"w": M, "b": V}), ("Squash", {}), ("Affine", {"w": M, "b": V})]),
 }
 
 MODEL_CLASS = '''
@@ -107,19 +114,54 @@ class Model:
         self.w = w
         self.b = b
 
+    @property
+    def scaled(self):
+        return self.w * SCALE
+
     def forward(self, h):
         return np.tanh(h @ self.w + self.b)
 
     def score(self, h, scale=1.0):
         return np.sin(h @ self.b).sum() * scale
+
+    def __call__(self, h):
+        return np.tanh(h @ self.scaled + self.b)
 '''
+
+# The classes of layers2's items: a callable layer with arrays, and a stateless one (its gradient: an empty dict).
+LAYER_CLASSES = '''
+class Affine:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __call__(self, h):
+        return h @ self.w + self.b
+
+
+class Squash:
+    def __call__(self, h):
+        return np.tanh(h)
+'''
+
+# The functions passed for f's optional `act=None` parameter (and a helper's).
+ACTIVATIONS = ("np.tanh", "np.sin", "np.arctan")
+
+
+def activation(name):
+    """The numpy function an ACTIVATIONS entry names, or None."""
+    return None if name is None else getattr(np, name.split(".", 1)[1])
 
 
 def leaf_expressions(name):
     """(expression, shape) for each array a parameter holds, as the function reads it."""
     kind, structure = PARAMETERS[name]
-    if kind == "object":
-        return [(f"{name}.{key}", shape) for key, shape in structure.items()]
+    if kind == "object":  # the property too: read like an attribute, computed by its getter
+        return [(f"{name}.{key}", shape) for key, shape in structure.items()] + [(f"{name}.scaled", M)]
+    if kind == "objects":  # the first item's arrays by index from the start, the last's from the end
+        last = len(structure) - 1
+        return [(f"{name}[{0 if k == 0 else -1}].{key}", shape) for k, (_, attributes) in enumerate(structure)
+                if k in (0, last) for key, shape in attributes.items()]
     return list(_walk(name, structure))
 
 
@@ -151,6 +193,9 @@ def make_argument(name, rng, module):
         return float(rng.standard_normal())
     if kind == "object":
         return module.Model(**{key: build(shape) for key, shape in structure.items()})
+    if kind == "objects":
+        return [getattr(module, cls)(**{key: build(shape) for key, shape in attributes.items()})
+                for cls, attributes in structure]
     return build(structure)
 
 
@@ -162,7 +207,7 @@ def to_float64(value, module):
         return {k: to_float64(v, module) for k, v in value.items()}
     if isinstance(value, list):
         return [to_float64(v, module) for v in value]
-    if hasattr(value, "__dict__"):
+    if hasattr(value, "__dict__") and not isinstance(value, np.ufunc):  # a Model, an Affine, a Squash
         return type(value)(**{k: to_float64(v, module) for k, v in vars(value).items()})
     return value
 
@@ -175,7 +220,7 @@ def to_float32(value, module):
         return {k: to_float32(v, module) for k, v in value.items()}
     if isinstance(value, list):
         return [to_float32(v, module) for v in value]
-    if hasattr(value, "__dict__"):  # the module's Model
+    if hasattr(value, "__dict__") and not isinstance(value, np.ufunc):  # a Model, an Affine, a Squash
         return type(value)(**{k: to_float32(v, module) for k, v in vars(value).items()})
     return value
 
@@ -193,13 +238,15 @@ class Program:
     n: int                    # the trip count of the first call
     n2: int                   # the second trip count
     modules: dict = field(default_factory=dict)   # other modules the program imports: name -> source
+    acts: tuple = ()          # where f has `act=None` (its last parameter, after n): (first call's, other call's),
+    #                           an ACTIVATIONS name and None, one way or the other
 
 
 @dataclass
 class Helper:
     name: str
     module: str               # "" for a helper of the program's own module, else the alias it is imported as
-    parameters: list          # [(name, shape, default or None)]
+    parameters: list          # [(name, shape (None for the optional function act), default or None)]
     returns: tuple            # shapes: one, or two for a helper returning a tuple
 
 
@@ -227,7 +274,13 @@ class Builder:
         # spells SPREAD out and never reads SCALE.
         self.module_globals = True
         self.uses_alpha = False
+        self.uses_act = False               # f has `act=None`, passed a numpy function or None
         self.in_helper = False
+        # Inside a loop over layers2, whose items differ in class: sourcegrad writes it out item by item, and
+        # (LIMITATION) refuses a `break` or `continue` anywhere in its body, one of a loop nested in it too
+        # ("`break` in a loop over items that differ ...": the nested loop's own break is taken for the outer's).
+        self.no_jumps = False
+        self.returned_early = False         # an early return was written: see s_for_layers2's LIMITATION
         for name in names:
             for expression, shape in leaf_expressions(name):
                 self.vars[expression] = shape
@@ -556,11 +609,15 @@ class Builder:
         """A call of one of the module's helpers (keywords, defaults), or of the model's methods."""
         choices = [h for h in self.helpers if len(h.returns) == 1 and h.returns[0] == shape]
         if "model" in self.names and not self.in_helper:
-            if shape == H:
-                return f"model.forward({self.expr(H, depth - 1)})"
+            if shape == H:  # a method, or the model called (its __call__, which reads the property `scaled`)
+                return f"{self.pick(['model.forward', 'model'])}({self.expr(H, depth - 1)})"
             if shape == S and self.chance(0.5):
                 scale = f", scale={self.leaf(S)}" if self.chance(0.5) else ""
                 return f"model.score({self.expr(H, depth - 1)}{scale})"
+        if "layers2" in self.names and not self.in_helper and shape in (H, V, M) and self.chance(0.4):
+            # an item of the list of differing layers, indexed with a constant (from the end too), called
+            index = self.pick(["0", "-1", "1", "2", "-3"])
+            return f"layers2[{index}]({self.expr(shape, depth - 1)})"
         if not choices:
             return None
         return self.call_text(self.pick(choices), depth)
@@ -570,6 +627,12 @@ class Builder:
         parts = []
         by_keyword = False
         for name, shape, default in helper.parameters:
+            if name == "act":  # an optional function: left out (None), a numpy function, or f's own act passed on
+                passed = self.pick([None, None, self.pick(ACTIVATIONS)]
+                                   + (["act", "act"] if self.uses_act and not self.in_helper else []))
+                if passed is not None:
+                    parts.append(f"act={passed}")
+                continue
             if default is not None and self.chance(0.4):
                 by_keyword = True  # leaving a default out: what follows must go by keyword
                 continue
@@ -624,7 +687,11 @@ class Builder:
             return self.weighted(table)()
         table += [(0.4, self.s_shape_unpack), (0.8, self.s_augmented), (1.5, self.s_helper_call),
                   (0.5, self.s_split), (0.2, self.s_assert), (0.8, self.s_element_write),
-                  (0.6, self.s_conditional_expression)]
+                  (0.6, self.s_conditional_expression), (0.6, self.s_truth_test)]
+        if at_top and not self.returned_early and self.pair_sources():  # see s_unpack_pair's LIMITATION
+            table += [(1.0, self.s_unpack_pair)]
+        if self.uses_act:
+            table += [(1.0, self.s_act)]
         if nested_ok:
             table += [(1.5, self.s_if), (1, self.s_if_define), (1.5, self.s_for_range), (0.8, self.s_for_rows),
                       (1.2, self.s_for_list), (0.8, self.s_list_built_in_loop), (0.5, self.s_list_display)]
@@ -632,8 +699,16 @@ class Builder:
             table += [(1.0 if not in_loop else 0.4, self.s_while)]
         if nested_ok and "blocks" in self.names:
             table += [(1.5, self.s_for_blocks)]
+        # LIMITATION: a loop over layers2 (items of differing classes) only at the top of f, and before any early
+        # return. Inside an if, a for or a while, or after `if c: return ...` (which puts the rest of f in a
+        # branch), the calls of its items are refused ("sourcegrad cannot tell here which function or object
+        # this calls"), as they are when the loop walks zip(layers2, ...) or reversed(layers2).
+        if at_top and "layers2" in self.names and not self.returned_early:
+            table += [(1.5, self.s_for_layers2)]
+        if in_loop and not self.no_jumps:
+            table += [(2, self.s_loop_control)]
         if in_loop:
-            table += [(2, self.s_loop_control), (1, self.s_if_counter)]
+            table += [(1, self.s_if_counter)]
         if self.block_depth <= 1 and not in_loop:  # return in a branch (not in a loop: README refuses that)
             table += [(0.5 if at_top else 0.3, self.s_early_return)]
         self.weighted(table)()
@@ -1000,6 +1075,137 @@ class Builder:
         if counter:
             self.counters.pop()
 
+    def s_for_layers2(self):
+        """for over layers2, a list of layer objects of differing classes (Affine, Squash, Affine), by item or
+        with enumerate: `for layer in layers2: h = layer(h)` (README: written out item by item)."""
+        acc = self.fresh("h")
+        shape = self.pick([H, V])
+        self.emit(f"{acc} = {strip(self.expr(shape, 1))}")
+        self.bind(acc, shape)
+        layer, counter = self.fresh("layer"), None
+        if self.chance(0.5):
+            self.emit(f"for {layer} in layers2:")
+        else:
+            counter = self.fresh("j")
+            self.emit(f"for {counter}, {layer} in enumerate(layers2):")
+
+        def body():
+            self.statements(self.rng.randint(0, 1))
+            if counter:
+                value = self.pick([f"np.tanh({layer}({acc}) * ({counter} + 1) * 0.5)",
+                                   f"{layer}({acc}) if {counter} != 1 else {layer}({acc} * {self.leaf(S)})",
+                                   f"np.tanh({layer}({acc})) + {self.leaf(S)} * {counter}"])
+            else:
+                value = self.pick([f"{layer}({acc})", f"np.tanh({layer}({acc}))", f"{layer}({acc}) * {self.leaf(S)}",
+                                   f"0.5 * {acc} + 0.5 * {layer}({acc})"])
+            self.emit(f"{acc} = {value}")
+            self.statements(self.rng.randint(0, 1))
+
+        saved = self.no_jumps
+        self.no_jumps = True
+        if counter:
+            self.counters.append(counter)
+        self.enter_loop()
+        self.block(body)
+        self.leave_loop()
+        if counter:
+            self.counters.pop()
+        self.no_jumps = saved
+
+    def s_act(self):
+        """`if act is not None: h = act(h)`: f's optional function, decided when compiling (README: function
+        arguments), sometimes with an else."""
+        names = self.rebindable()
+        if not names:
+            return self.s_assign()
+        name = self.pick(names)
+        self.emit(f"if {self.pick(['act is not None', 'act is not None', 'act'])}:")
+        self.indent += 1
+        self.emit(f"{name} = act({name})")
+        self.indent -= 1
+        if self.chance(0.3):
+            self.emit("else:")
+            self.indent += 1
+            self.emit(f"{name} = {self.pick([f'np.sin({name})', f'0.5 * {name}'])}")
+            self.indent -= 1
+
+    def s_truth_test(self):
+        """`if s:` on a number, the Python-float parameter c or a reduction the function made, which is used
+        afterwards too: a test of a number's truth, decided when the gradient runs, as a comparison is."""
+        if "c" in self.names and self.chance(0.4):
+            number = "c"
+        else:
+            number = self.fresh("s")
+            self.emit(f"{number} = {strip(self.scalar_value(1))}")
+            self.bind(number, S)
+        self.emit(f"if {'not ' if self.chance(0.25) else ''}{number}:")
+        names = self.rebindable()
+
+        def body():
+            if names and self.chance(0.7):
+                name = self.pick(names)
+                self.emit(f"{name} = {name} * np.tanh({number})")
+            else:
+                self.statements(1)
+
+        self.block(body)
+        if self.chance(0.4):
+            self.emit("else:")
+            self.block(lambda: self.statements(1))
+        name = self.fresh("t")
+        shape = self.target_shape()
+        self.emit(f"{name} = {strip(self.expr(shape, 1))} * {self.pick([f'np.tanh({number})', f'np.sin({number})'])}")
+        self.bind(name, shape)
+
+    def s_unpack_pair(self):
+        """`a, b = pair` of a length-2 vector the function made, then a write into it (`pair[0] = a * b`): the
+        items are numbers, so the write leaves a and b as they were (README: reading elements before writing)."""
+        # LIMITATION: hvp refuses `a, b = pair` ("unpacking this value with a gradient is not supported:
+        # sourcegrad cannot tell whether it is an array or a list") wherever pair's tangent carries a gradient in
+        # the hvp program: its rank is unknown there when it comes from a reshape (`xp.reshape(t, xp.shape(r))`)
+        # or np.zeros (`xp.zero_tangent(pair)`). That is where pair is made nonlinearly (`np.tanh(h.reshape(2,
+        # 2).sum(axis=0))`, `pair[1] = np.sin(x[2, 2])`), made of an array parameter a later line rebinds, or
+        # made inside a branch or a loop or after an early return (there one name holds pair before and after
+        # the write `pair[0] = a * b`). The gradient and jvp take all of these. So pair is made here, at the top
+        # of f before any early return, by a reshape, or np.zeros(2) and writes, of a structure's array (never
+        # rebound), linear in it. Made by a slice (`h[0, :2] * 1.0`), np.array([p, q]) or np.stack, the
+        # vector's rank is unknown in every mode: `a, b = pair` is refused ("sourcegrad cannot tell whether it
+        # is an array or a list"), and so is `a = pair[0]` before a write into it ("would change an array in
+        # place after an element of it was read, which is a view of the array ...").
+        source = self.pick(self.pair_sources())
+        rows = self.vars[source][0]
+        pair, a, b = self.fresh("pair"), self.fresh("a"), self.fresh("b")
+        form = self.pick(["reshape", "reshape", "zeros"])
+        if form == "zeros" and self.vars[source] == V:
+            self.emit(f"{pair} = np.zeros(2)")
+            self.emit(f"{pair}[0] = {source}[{self.rng.randrange(4)}]")
+            self.emit(f"{pair}[1] = {source}[{self.rng.randrange(4)}] * {self.pick(['0.5', '-1.5', 'SCALE'])}")
+        elif form == "zeros":
+            self.emit(f"{pair} = np.zeros(2)")
+            self.emit(f"{pair}[0] = {source}[{self.rng.randrange(rows)}, {self.rng.randrange(4)}]")
+            self.emit(f"{pair}[1] = {source}[{self.rng.randrange(rows)}, {self.rng.randrange(4)}] * "
+                      f"{self.pick(['0.5', '-1.5', 'SCALE'])}")
+        elif self.vars[source] == V:
+            self.emit(f"{pair} = {source}.reshape(2, 2){self.pick(['.sum(axis=0) * 0.5', '[0] * 1.0', '[1] * 1.0'])}")
+        else:
+            self.emit(f"{pair} = {source}[{self.rng.randrange(rows)}].reshape(2, 2)[{self.rng.randrange(2)}] * 1.0")
+        self.emit(f"{a}, {b} = {pair}")
+        self.emit(f"{pair}[{self.rng.randrange(2)}] = {self.pick([f'{a} * {b}', f'{a} - 0.5 * {b}', f'np.tanh({a} + {b})'])}")
+        # a and b are read, never rebound. LIMITATION: a name bound by unpacking a value without a gradient
+        # (wrt=x, pair made of model.b) that a later loop rebinds to one with a gradient is refused there
+        # ("unpacking this value with a gradient is not supported"), np.split's parts too.
+        self.vars[a] = S
+        self.vars[b] = S
+        name = self.fresh("t")
+        self.emit(f"{name} = {self.pick([f'{pair}.sum()', f'{pair} @ {pair}', f'np.sin({pair}).sum() * {a}', f'{pair}[0] * {pair}[1] + {b}'])}")
+        self.bind(name, S)
+
+    def pair_sources(self):
+        """The arrays of shape H, M or V that structures hold (params["w1"], model.b, model.scaled, layers[0],
+        layers2[0].w): read as they were passed, never rebound."""
+        return [e for e in self.readable(H) + self.readable(M) + self.readable(V)
+                if e not in self.locals and ("." in e or "[" in e)]
+
     def combine(self, acc, shape, item, item_shape, inner=None):
         """A bounded new value for the loop-carried `acc` that uses the loop's item (so its gradient flows)."""
         e = inner or self.expr(shape, 1)
@@ -1086,7 +1292,7 @@ class Builder:
         h, shape = self.accumulator()
         s, k = self.fresh("s"), self.fresh("k")
         self.emit(f"{s} = np.tanh({strip(self.expr(S, 1))})")
-        use_counter = self.chance(0.5)
+        use_counter = self.chance(0.5) and not self.no_jumps  # its break: see no_jumps
         if use_counter:
             self.emit(f"{k} = 0")
         self.emit(f"while {s} < {self.pick(['1.0', '2.0', '3.0'])}:")
@@ -1141,6 +1347,7 @@ class Builder:
 
     def s_early_return(self):
         """`if cond: return ...` at top level, the function going on after it."""
+        self.returned_early = True
         self.emit(f"if {self.condition()}:")
         self.indent += 1
         self.emit(f"return {self.result()}")
@@ -1189,17 +1396,22 @@ def generate_helpers(builder, module):
             parameters.append(("scale", S, "0.5"))
         if builder.chance(0.5):
             parameters.append(("shift", S, "0.0"))
+        if builder.chance(0.3):  # an optional function, `if act is not None: a = act(a)` first
+            parameters.append(("act", None, "None"))
         shape_kind = builder.pick(["straight", "branch", "early_return", "loop"])
         returns = (builder.pick([first, S]),) if builder.chance(0.7) else (first, builder.pick([first, S]))
         helper = Builder(builder.rng, [])
         helper.in_helper = True
         helper.module_globals = not module
         helper.helpers = list(builder.helpers)
-        helper.vars = {name: shape for name, shape, _ in parameters}
-        helper.locals = {name for name, shape, _ in parameters if shape != S}
+        helper.vars = {name: shape for name, shape, _ in parameters if name != "act"}
+        helper.locals = {name for name, shape, _ in parameters if shape not in (S, None)}
         helper.ids = builder.ids
         signature = ", ".join(name if default is None else f"{name}={default}" for name, _, default in parameters)
         helper.indent = 1
+        if any(name == "act" for name, _, _ in parameters):
+            helper.emit("if act is not None:")
+            helper.emit("    a = act(a)")
         if shape_kind == "straight":
             helper.statements(builder.rng.randint(1, 2))
         elif shape_kind == "branch":
@@ -1243,6 +1455,12 @@ def generate(seed, attempt=0) -> Program:
     names = ["x"] + rng.sample(others, rng.randint(1, 4))
     names = [name for name in PARAMETERS if name in names]  # a fixed order reads better
     builder = Builder(rng, names)
+    # f's optional function `act=None`: passed a numpy function, or None, and the other way in a further call
+    acts = ()
+    if rng.random() < 0.25:
+        builder.uses_act = True
+        first = rng.choice([None, *ACTIVATIONS])
+        acts = (first, None if first else rng.choice(ACTIVATIONS))
     # README: calls of helpers "from other modules" are differentiated too
     helper_module = f"rp_helpers_s{seed}_a{attempt}" if rng.random() < 0.25 else ""
     helper_texts = generate_helpers(builder, "hm" if helper_module else "")
@@ -1263,10 +1481,11 @@ def generate(seed, attempt=0) -> Program:
         builder.emit(f"return {builder.result()}")
     differentiable = [name for name in names]
     wrt = tuple(name for name in differentiable if rng.random() < 0.6) or (rng.choice(differentiable),)
-    parameters = names + ["n"]
-    signature = ", ".join(parameters) + (", alpha=0.5" if builder.uses_alpha else "")
+    parameters = names + ["n"] + (["act"] if acts else [])
+    signature = ", ".join(name if name != "act" else "act=None" for name in parameters) + \
+        (", alpha=0.5" if builder.uses_alpha else "")
     header = ["import numpy as np", *([f"import {helper_module} as hm"] if helper_module else []), "",
-              "SCALE = 0.7", f"SPREAD = {SPREAD}", "", MODEL_CLASS.strip(), ""]
+              "SCALE = 0.7", f"SPREAD = {SPREAD}", "", MODEL_CLASS.strip(), "", "", LAYER_CLASSES.strip(), ""]
     modules = {}
     if helper_module:  # the helpers in a module of their own, imported as hm
         modules[helper_module] = "import numpy as np\n\n\n" + "\n\n".join(helper_texts)
@@ -1276,7 +1495,7 @@ def generate(seed, attempt=0) -> Program:
         "\n".join(body) + "\n"
     n = rng.choice([1, 2, 3])
     second = [k for k in range(builder.min_trip, 4) if k != n]
-    return Program(seed, attempt, source, parameters, wrt, n, rng.choice(second), modules)
+    return Program(seed, attempt, source, parameters, wrt, n, rng.choice(second), modules, acts)
 
 
 # ---- checking -------------------------------------------------------------------------------------------------
@@ -1353,7 +1572,7 @@ def leaves(value, path=()):
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             yield from leaves(item, path + (i,))
-    elif hasattr(value, "__dict__"):
+    elif hasattr(value, "__dict__") and not isinstance(value, np.ufunc):  # an object; not f's act
         for key, item in vars(value).items():
             yield from leaves(item, path + (key,))
 
@@ -1616,7 +1835,7 @@ def _check_loaded(program, module, generated, notes):
     differentiable = None
     for tries in range(INPUT_TRIES):
         rng = np.random.default_rng([program.seed, program.attempt, tries])
-        args = [make_argument(name, rng, module) for name in program.parameters[:-1]] + [program.n]
+        args = program_arguments(program, rng, module)
         try:
             expected = scalar(module.f, args)
         except (FloatingPointError, ZeroDivisionError, OverflowError):
@@ -1644,32 +1863,73 @@ def _check_loaded(program, module, generated, notes):
         if compare_with_autograd(program, os.path.dirname(generated), args, gradients, f"n={program.n}"):
             notes.append("compared with autograd")
         check_float32(differentiable, module, program, args, gradients)
-        # a second trip count: the same compiled code must serve it, with a correct gradient
-        files, path = len(compiled_files()), differentiable.generated_path
-        args2 = args[:-1] + [program.n2]
-        try:
-            expected2 = scalar(module.f, args2)
-        except (FloatingPointError, ZeroDivisionError, OverflowError):
-            notes.append(f"n={program.n2} not checked: the function overflows")
-            return "ok"
-        value2, gradients2 = call_sourcegrad(differentiable, args2, f"n={program.n2}")
-        check_value(value2, module.f(*args2), f"n={program.n2}")
-        if len(compiled_files()) != files or differentiable.generated_path != path:
-            raise Failure("crash", f"n={program.n2}: a second trip count compiled the gradient again")
-        # the last one or two arguments by keyword (the call path's other road): the same value and gradients
-        keywords = program.parameters[-1 - program.seed % 2:]
-        value3, gradients3 = call_sourcegrad(differentiable, args2, f"n={program.n2} by keyword", keywords)
-        if not same_arguments([value3, gradients3], [value2, gradients2]):
-            raise Failure("wrong_gradient", f"n={program.n2}: passing {', '.join(keywords)} by keyword changed the "
-                                            f"value or the gradients: {value3!r} and {gradients3!r}, by position "
-                                            f"{value2!r} and {gradients2!r}")
-        if abs(expected2) <= MAX_MAGNITUDE:
-            try:
-                compare_gradients(module.f, args2, program, gradients2, f"n={program.n2}")
-            except (Unstable, TooLarge) as exc:
-                notes.append(f"n={program.n2} not checked: {exc}")
+        _check_second_trip_count(differentiable, module, program, args, notes)
+        if program.acts:
+            _check_other_activation(differentiable, module, program, args, notes)
         return "ok"
     return "no stable inputs"
+
+
+def program_arguments(program, rng, module):
+    """The arguments of the program's first call, drawn from rng: one per parameter, n, and f's `act` where it
+    has one (the first of program.acts)."""
+    args = [make_argument(name, rng, module) for name in program.parameters if name not in ("n", "act")]
+    return args + [program.n] + ([activation(program.acts[0])] if program.acts else [])
+
+
+def with_trip_count(program, args, n):
+    """args with the trip count n instead."""
+    args = list(args)
+    args[program.parameters.index("n")] = n
+    return args
+
+
+def _check_second_trip_count(differentiable, module, program, args, notes):
+    """A second trip count: the same compiled code must serve it, with a correct gradient."""
+    files, path = len(compiled_files()), differentiable.generated_path
+    args2 = with_trip_count(program, args, program.n2)
+    try:
+        expected2 = scalar(module.f, args2)
+    except (FloatingPointError, ZeroDivisionError, OverflowError):
+        notes.append(f"n={program.n2} not checked: the function overflows")
+        return
+    value2, gradients2 = call_sourcegrad(differentiable, args2, f"n={program.n2}")
+    check_value(value2, module.f(*args2), f"n={program.n2}")
+    if len(compiled_files()) != files or differentiable.generated_path != path:
+        raise Failure("crash", f"n={program.n2}: a second trip count compiled the gradient again")
+    # the last one or two arguments by keyword (the call path's other road): the same value and gradients
+    keywords = program.parameters[-1 - program.seed % 2:]
+    value3, gradients3 = call_sourcegrad(differentiable, args2, f"n={program.n2} by keyword", keywords)
+    if not same_arguments([value3, gradients3], [value2, gradients2]):
+        raise Failure("wrong_gradient", f"n={program.n2}: passing {', '.join(keywords)} by keyword changed the "
+                                        f"value or the gradients: {value3!r} and {gradients3!r}, by position "
+                                        f"{value2!r} and {gradients2!r}")
+    if abs(expected2) <= MAX_MAGNITUDE:
+        try:
+            compare_gradients(module.f, args2, program, gradients2, f"n={program.n2}")
+        except (Unstable, TooLarge) as exc:
+            notes.append(f"n={program.n2} not checked: {exc}")
+
+
+def _check_other_activation(differentiable, module, program, args, notes):
+    """f's `act` the other way: a numpy function where the first call passed None, or None where it passed one
+    (then left out, so that f's default gives it). README: `if act is not None:` is decided when compiling, per
+    call's kind, so this call has a gradient of its own, checked as the first call's was."""
+    other = program.acts[1]
+    args3 = list(args[:-1]) + ([activation(other)] if other else [])
+    label = f"n={program.n}, act={other}"
+    try:
+        expected3 = scalar(module.f, args3)
+    except (FloatingPointError, ZeroDivisionError, OverflowError):
+        notes.append(f"{label} not checked: the function overflows")
+        return
+    value3, gradients3 = call_sourcegrad(differentiable, args3, label)
+    check_value(value3, module.f(*args3), label)
+    if abs(expected3) <= MAX_MAGNITUDE:
+        try:
+            compare_gradients(module.f, args3, program, gradients3, label)
+        except (Unstable, TooLarge) as exc:
+            notes.append(f"{label} not checked: {exc}")
 
 
 # ---- autograd as a second reference -----------------------------------------------------------------------
@@ -1723,7 +1983,7 @@ def check_forward_modes(seed, folder=None) -> Result:
 
 def _check_forward_loaded(program, module, generated):
     rng = np.random.default_rng([program.seed, 0, 0])
-    args = [make_argument(name, rng, module) for name in program.parameters[:-1]] + [program.n]
+    args = program_arguments(program, rng, module)
     try:
         expected = scalar(module.f, args)
     except (FloatingPointError, ZeroDivisionError, OverflowError):
@@ -1827,9 +2087,11 @@ AUTOGRAD_TOLERANCE = 1e-9  # |sourcegrad - autograd| / max(1, |autograd|): two e
 def autograd_gradients(program, folder, args):
     """autograd's gradients of the program at args, with respect to program.wrt, or None where autograd cannot
     run it: not installed, an object parameter (whose methods call plain numpy), or a function or method
-    autograd has no gradient for. The program is imported again with `autograd.numpy` for `np`."""
-    if autograd is None or "model" in program.parameters:
+    autograd has no gradient for. The program is imported again with `autograd.numpy` for `np` (and f's act,
+    a numpy function, is passed as autograd.numpy's)."""
+    if autograd is None or "model" in program.parameters or "layers2" in program.parameters:
         return None
+    args = [getattr(autograd.numpy, a.__name__) if isinstance(a, np.ufunc) else a for a in args]
     replace = {name: f"{name}_autograd" for name in program.modules}
     for name, text in program.modules.items():
         with open(os.path.join(folder, replace[name] + ".py"), "w") as handle:

@@ -93,14 +93,28 @@ CONSTRUCTS = {
     "conditional expression": r"\) if [^\n]* else \(",
     "`and` / `or` of two tests": r"\n\s+(if|elif|while) [^\n]* (and|or) ",
     "chained comparison": r"\n\s+(if|elif|while) [^\n]*-?\d\.\d < [^\n]* < -?\d\.\d",
+    "property": r"model\.scaled\b",
+    "object called (__call__)": r"\bmodel\(",
+    "loop over differing layers": r"\n\s+for layer\d+ in layers2:",
+    "enumerate over differing layers": r"\n\s+for j\d+, layer\d+ in enumerate\(layers2\):",
+    "differing layers indexed by a constant": r"layers2\[-?\d\]\(",
+    "if act is not None": r"\n\s+if (act is not None|act):\n\s+\w+ = act\(",
+    "act passed to a helper": r"helper_\d\([^\n]*\bact=(act|np\.\w+)\)",
+    "if on a number": r"\n\s+if (not )?(c|s\d+):\n",
+    "unpacked pair written": r"\n\s+(a\d+), (b\d+) = (pair\d+)\n\s+\3\[[01]\] = ",
 }
 
 
 def test_generator_covers_every_construct():
-    bodies = [random_programs.generate(seed).source.split("\ndef f(", 1)[1] for seed in SEEDS]
-    helpers = [random_programs.generate(seed).source for seed in SEEDS]
+    programs = [random_programs.generate(seed) for seed in SEEDS]
+    bodies = [program.source.split("\ndef f(", 1)[1] for program in programs]
+    helpers = [program.source for program in programs]
     counts = {name: sum(bool(re.search(pattern, body)) for body in bodies) for name, pattern in CONSTRUCTS.items()}
     counts["helper with a loop"] = sum("def helper_" in text and "for i" in text.split("\ndef f(")[0] for text in helpers)
+    counts["helper with act=None"] = sum(bool(re.search(r"def helper_\d\([^)]*act=None\):\n    if act is not None:",
+                                                       "".join(p.modules.values()) + p.source)) for p in programs)
+    counts["f's act passed a function"] = sum(bool(p.acts) and p.acts[0] is not None for p in programs)
+    counts["f's act passed None, a function after"] = sum(bool(p.acts) and p.acts[0] is None for p in programs)
     rare = {name: count for name, count in counts.items() if count < 5}
     assert not rare, f"constructs in fewer than 5 of {len(SEEDS)} programs: {rare}"
 
@@ -122,7 +136,7 @@ def test_a_gradient_off_by_a_little_differs_from_autograd(folder):
             continue
         module = random_programs.load(program, folder)
         rng = np.random.default_rng([program.seed, 0, 0])
-        args = [random_programs.make_argument(name, rng, module) for name in program.parameters[:-1]] + [program.n]
+        args = random_programs.program_arguments(program, rng, module)
         reference = random_programs.autograd_gradients(program, folder, args)
         if reference is not None:
             break
