@@ -1067,6 +1067,10 @@ class Builder:
             extra = f" @ {other}" if other else ""
             self.emit(f'{acc} = np.tanh({acc} @ {blk}["w"]{extra} + {blk}["b"] * {self.leaf(S)})')
 
+        self.loop_body(body, counter)
+
+    def loop_body(self, body, counter=None):
+        """body() written as a loop's body, counter (the loop's index name, or None) readable inside it."""
         if counter:
             self.counters.append(counter)
         self.enter_loop()
@@ -1103,13 +1107,7 @@ class Builder:
 
         saved = self.no_jumps
         self.no_jumps = True
-        if counter:
-            self.counters.append(counter)
-        self.enter_loop()
-        self.block(body)
-        self.leave_loop()
-        if counter:
-            self.counters.pop()
+        self.loop_body(body, counter)
         self.no_jumps = saved
 
     def s_act(self):
