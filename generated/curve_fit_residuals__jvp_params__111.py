@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ba7ef5f7be46543bbaaf1c3415b0005c43a8e630756953b1baa94844db3642b4
-# sourcegrad-checksum: 97fde5248f37729545a982f8b13312011de5af858a1cd7a973af18b2eaa27533
+# sourcegrad-key: b51ed555d61189e994d6de617e37279877faf95a2c55ba124db27d7933ddcada
+# sourcegrad-checksum: 18648b8f85953d0a9bc149b7fa347a2eb0dd12f41f27242a0af04bc9198cac06
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6c452e4c607ed66df9f88cdd5392d8c90d26cff935205570d1493b1aae26dcc9
-# sourcegrad-checksum: c04b0889ff5b322759a846c51d6c97f7dc7406eebeb0c1d308baa4990854af58
+# sourcegrad-key: 7396648f1fb08a1870a4fb6187800116581a082f4b8abc9c3777e05ba5319e27
+# sourcegrad-checksum: dd87315932ba516a49ab120bf45f6b5856d3348597aef6bcb444a985f7c719b6
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

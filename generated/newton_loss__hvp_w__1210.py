@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f4e82674f344b423555680210c46318d7b21fd3bfa88c421baf8ed919c9be325
-# sourcegrad-checksum: d68feed7de9e9fb32a3cf2e3a6b8f15c45de43ad30dd166452e96e59fff2fa05
+# sourcegrad-key: afa9f322501da376e8067604259231185098f9e6281bb547c27017bf142dcf9e
+# sourcegrad-checksum: 9ad50af3c9f813ffc79d0028e4294a7e0bbbd3adbc0c9a5917ba6898fa4fed1c
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

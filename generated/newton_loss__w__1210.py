@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 878fa8caaa7a7911b4adf1f5d58258da6082dd19f36ac8f295f39c864f1cf8b9
-# sourcegrad-checksum: 2abd48a7ba571046fb18aa78e7ecde405795a52ffb6ef863cb9f5639ac8cb2ca
+# sourcegrad-key: 83f9774f71cb02a8ffea91f32b6cc08d9d8fc90484d267c4648e0cb9d623509b
+# sourcegrad-checksum: 035594f4cfd0fab9f829b8c2b547e5019bf2ac40bfb31c3b56552d1ef4947f14
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: b2a6ab80cf6b8a0d5ec6b1f8e4b120e70d6e9ea62a253c950b545822d9653f6f
-# sourcegrad-checksum: f15a6804c0b4b93afda5fea702a31cd625e06cbca47cf19a7aa79008043ee393
+# sourcegrad-key: 5769c4d37ea0734cc12f97d1096b175ee86985b8ffb14060c13eea20b1d4d63d
+# sourcegrad-checksum: 51644ec6fb452c415c0e8f9083763a6014d14b3cb6be83c14e43a478fa503fa2
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9f5bb1aa99d41cc202bd271b17484c88ecb76c22b6e6709e3dba7ab829a3b7ec
-# sourcegrad-checksum: 2a94edd231154bb61af0a7b65f6521022752807741103d86d20effcb0192ccba
+# sourcegrad-key: a9907fc90883760c071da80442da5e9ba983b99157b6b053a42351649910011a
+# sourcegrad-checksum: a507a88b90e4aa814a2187e27423d7ba2b363fd41a20086f375979155323af5b
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

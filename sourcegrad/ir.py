@@ -227,6 +227,15 @@ def name(identifier: str) -> gast.Name:
     return gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
+def constant_int(atom):
+    """The int an index written as a constant is (`0`, `-1`), else None (a bool is no index of this kind)."""
+    negative = isinstance(atom, gast.UnaryOp) and isinstance(atom.op, gast.USub)
+    atom = atom.operand if negative else atom
+    if isinstance(atom, gast.Constant) and type(atom.value) is int:
+        return -atom.value if negative else atom.value
+    return None
+
+
 def names_in(expr) -> list:
     """The identifiers an atom or expression reads, in order, each once."""
     seen = []

@@ -325,8 +325,7 @@ def refuse_shared_updates(fn: ir.Function, argument_ranks: dict):
 
     def reads_a_number(array, index):
         atoms = index.elts if isinstance(index, gast.Tuple) else [index]
-        integer = [_is_int_constant(a.operand if isinstance(a, gast.UnaryOp) and isinstance(a.op, gast.USub) else a)
-                   or isinstance(a, gast.Name) and a.id in integers for a in atoms]
+        integer = [ir.constant_int(a) is not None or isinstance(a, gast.Name) and a.id in integers for a in atoms]
         return all(integer) and facts.rank(ir.name(array)) == len(atoms)
 
     for error, reads in fn.element_read_updates:

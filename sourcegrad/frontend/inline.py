@@ -24,7 +24,7 @@ from .fence import check_helper
 from .resolve import (AttributeNamespace, CellNamespace, Resolver, describe, function_guards, is_library_code,
                       is_numpy_module, numpy_path)
 from .source import function_to_differentiate, read_function
-from .syntax import appended_list, attribute_chain, is_atom, walk_function_scope, written_names
+from .syntax import appended_list, attribute_chain, is_atom, root_name, walk_function_scope, written_names
 from ..runtime.checkpoint import checkpoint
 from ..templates import RULES, is_nondifferentiable
 
@@ -58,7 +58,7 @@ class Inliner:
             # Python would raise UnboundLocalError: the name is the function's own from its first line on
             raise normalizer.src.error(call, f"`{func.id}` is called before its `def` in this function",
                                        f"Move the `def {func.id}` above its first call.")
-        if isinstance(func, gast.Subscript) and _root_name(func) in normalizer.names.current:
+        if isinstance(func, gast.Subscript) and root_name(func) in normalizer.names.current:
             # `layers[0](x)`, `self.blocks["enc"](h)`: an object held in a list or dict, called
             kind = normalizer.static_kind(func)
             held_function = values.function_of(kind)
@@ -70,7 +70,7 @@ class Inliner:
                 self.guard(AttributeNamespace(held), ("__call__",), method)
                 return (method, func)
             return None
-        if isinstance(func, gast.Attribute) and _root_name(func) in normalizer.names.current:
+        if isinstance(func, gast.Attribute) and root_name(func) in normalizer.names.current:
             # `model.forward(x)`, `layers[i].forward(x)`, `self.linear1(x)`
             kind = normalizer.static_kind(func.value)
             cls = values.class_of(kind)
@@ -359,13 +359,6 @@ def stored_names(tree, appends=True):
 
 
 _MISSING = object()
-
-
-def _root_name(expr):
-    """The name an attribute and index chain starts from (`model` of `model.layers[i].w`), or None."""
-    while isinstance(expr, (gast.Attribute, gast.Subscript)):
-        expr = expr.value
-    return expr.id if isinstance(expr, gast.Name) else None
 
 
 def _users_function(obj):

@@ -18,6 +18,7 @@ their bodies with this module's normaliser.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import inspect
 import io
@@ -37,7 +38,7 @@ from .inline import Inliner, LocalFunction, stored_names
 from .naming import Names
 from .resolve import MISSING, CellNamespace, Resolver, is_numpy_module, numpy_path
 from .source import FunctionSource
-from .syntax import appended_list, attribute_chain, is_atom, written_names
+from .syntax import appended_list, attribute_chain, is_atom, root_name, written_names
 from ..runtime.checkpoint import checkpoint
 from ..templates.registry import RULES, method_returns_new_array, returns_new_array
 
@@ -153,10 +154,13 @@ class _Normalizer:
             for name in _names_mentioned(stmt):
                 self.transient.pop(name, None)
 
-    def forget_transient_reads(self, since):
-        """Forget the reads of elements held only by temporaries made after since (the transient temporaries
-        then): the statement (or an if's test) that read them is done, and nothing keeps them."""
-        for temporary in set(self.transient) - since:
+    @contextlib.contextmanager
+    def transient_reads_forgotten(self):
+        """Around a statement (or an if's or while's test): afterwards, forget the reads of elements held only by
+        temporaries made inside it (the transient ones then), since that statement is done and nothing keeps them."""
+        before = set(self.transient)
+        yield
+        for temporary in set(self.transient) - before:
             array, read = self.transient.pop(temporary)
             entries = self.element_reads.get(array, [])
             entries[:] = [entry for entry in entries if entry is not read]
@@ -164,9 +168,8 @@ class _Normalizer:
     def statements(self, stmts):
         for stmt in stmts:
             self.origin = self._origin(stmt)
-            before = set(self.transient)
-            self.statement(stmt)
-            self.forget_transient_reads(before)
+            with self.transient_reads_forgotten():
+                self.statement(stmt)
 
     def nested(self, stmts):
         """Normalise stmts into a new statement list and return it."""
@@ -218,13 +221,9 @@ class _Normalizer:
                 # `i -= 1` where i holds len(x) or another name's integer: no array is shared, known only once
                 # the whole function is normalised (every binding of i counts)
                 self.shared_updates.append((self.names.current[name], error))
-            reads = self.element_reads.get(self.names.current.get(name), ())
             value = gast.BinOp(left=ir.name(stmt.target.id), op=stmt.op, right=stmt.value)
             gast.copy_location(value, stmt)
-            self.assign([stmt.target], value, stmt)
-            self.block[-1].augmented = stmt
-            if reads:  # the same array in Python (see write_element)
-                self.element_reads[self.names.current[name]] = list(reads)
+            self.update_in_place(name, stmt.target, value, stmt)
         elif isinstance(stmt, gast.Expr) and appended_list(stmt) in self.names.current:
             self.append(stmt)  # (a global list appended to is an effect, refused if a gradient would flow into it)
         elif isinstance(stmt, gast.Expr):
@@ -353,9 +352,8 @@ class _Normalizer:
             self.loop_assigned.append(set(_assigned_names(stmt)))
         try:
             if isinstance(stmt, gast.If):
-                before = set(self.transient)
-                test = self.atom(stmt.test, hint=None)
-                self.forget_transient_reads(before)  # the test is a bool computed once: nothing keeps its views
+                with self.transient_reads_forgotten():  # the test is a bool computed once: nothing keeps its views
+                    test = self.atom(stmt.test, hint=None)
                 origin = self.origin
                 owned, lists, reads = set(self.owned), set(self.lists), _copied(self.element_reads)
                 body = self.nested(stmt.body)
@@ -432,9 +430,8 @@ class _Normalizer:
     def while_loop(self, stmt):
         origin = self.origin
         outer, self.block = self.block, []
-        before = set(self.transient)
-        test = self.atom(stmt.test, hint=None)
-        self.forget_transient_reads(before)  # computed again before each iteration, kept by nothing
+        with self.transient_reads_forgotten():  # computed again before each iteration, kept by nothing
+            test = self.atom(stmt.test, hint=None)
         test_body, self.block = self.block, outer
         body = self.loop_body(stmt.body)
         counter = self.names.fresh("n_iterations")
@@ -637,10 +634,7 @@ class _Normalizer:
             if function is not None:
                 self.refuse_if_rebound(func.id, func, "reaches")
             return function
-        root = func
-        while isinstance(root, (gast.Attribute, gast.Subscript)):
-            root = root.value
-        if func is not root and isinstance(root, gast.Name) and root.id in self.names.current:
+        if isinstance(func, (gast.Attribute, gast.Subscript)) and root_name(func) in self.names.current:
             return values.function_of(self.static_kind(func))  # `acts[0](h)`, `self.act(h)`
         return None
 
@@ -780,7 +774,7 @@ class _Normalizer:
         if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate" \
                 and self.builtin(iterable.func) == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
             given = iterable.args[1:] + [k.value for k in iterable.keywords if k.arg == "start"]
-            start = _constant_int(given[0]) if given else 0
+            start = ir.constant_int(given[0]) if given else 0
             if start is None or len(given) > 1 or len(iterable.args) < 1 or any(k.arg != "start" for k in iterable.keywords):
                 return False
             iterable, counter, target = iterable.args[0], target.elts[0], target.elts[1]
@@ -877,8 +871,8 @@ class _Normalizer:
             return values.element(self.static_kind(expr.value), expr.attr)
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Constant):
             return values.element(self.static_kind(expr.value), expr.slice.value)
-        if isinstance(expr, gast.Subscript) and _constant_int(expr.slice) is not None:  # `layers[-1]`
-            return values.element(self.static_kind(expr.value), _constant_int(expr.slice))
+        if isinstance(expr, gast.Subscript) and ir.constant_int(expr.slice) is not None:  # `layers[-1]`
+            return values.element(self.static_kind(expr.value), ir.constant_int(expr.slice))
         if isinstance(expr, gast.Subscript) and isinstance(expr.slice, gast.Slice):  # `args[1:]`
             return values.sliced(self.static_kind(expr.value), _slice_bounds(expr.slice))
         if isinstance(expr, gast.Subscript):  # `layers[i]`, `blocks[k]`: what every item is, where they are alike
@@ -980,8 +974,8 @@ class _Normalizer:
         elif isinstance(expr, gast.Subscript):
             value = self.atom(expr.value, None)
             index = self.atom(expr.slice, None)
-            if isinstance(index, gast.Constant) or _constant_int(expr.slice) is not None:  # `params["w1"]`, `layers[-1]`
-                key = index.value if isinstance(index, gast.Constant) else _constant_int(expr.slice)
+            if isinstance(index, gast.Constant) or ir.constant_int(expr.slice) is not None:  # `params["w1"]`, `layers[-1]`
+                key = index.value if isinstance(index, gast.Constant) else ir.constant_int(expr.slice)
                 result_kind = values.element(self.kind(value), key)
             elif isinstance(index, gast.Slice):  # `params[:-1]`, `args[1:]`: the items it keeps, where known
                 result_kind = values.sliced(self.kind(value), _slice_bounds(index))
@@ -1105,6 +1099,14 @@ class _Normalizer:
         hint = f"{chain[-1]}_{first.id}" if isinstance(first, gast.Name) else chain[-1]
         return new, obj, tuple(args), kwargs, hint, f"`{'.'.join(chain)}`"
 
+    def result_named(self, result, expr, target, assigns):
+        """result (a short circuit's temporary), copied to the name the caller asked for, if it asked for one."""
+        if assigns is not None or target is not None:
+            name = self.names.version(assigns) if assigns is not None else target
+            self.emit_copy(name, ir.name(result), expr)
+            return name
+        return result
+
     def chained_comparison(self, expr, target=None, assigns=None):
         """`a < b < c[i]` where a later operand is a computation: each operand computed once, and only while the
         comparisons before it hold, as Python does (`i < n < len(xs[i])`), each later one inside an `if`."""
@@ -1121,11 +1123,7 @@ class _Normalizer:
             finally:
                 body, self.block = self.block, outer
             self.emit(ir.If(ir.name(result), body, [], self.origin, expr))
-        if assigns is not None or target is not None:
-            name = self.names.version(assigns) if assigns is not None else target
-            self.emit_copy(name, ir.name(result), expr)
-            return name
-        return result
+        return self.result_named(result, expr, target, assigns)
 
     def short_circuit(self, expr, target=None, assigns=None):
         """`a and b` or `a or b` where b is a computation: b computed only where a leaves the result open, as
@@ -1143,11 +1141,7 @@ class _Normalizer:
             finally:
                 body, self.block = self.block, outer
             self.emit(ir.If(test, body, [], self.origin, expr))
-        if assigns is not None or target is not None:
-            name = self.names.version(assigns) if assigns is not None else target
-            self.emit_copy(name, ir.name(result), expr)
-            return name
-        return result
+        return self.result_named(result, expr, target, assigns)
 
     def returned_parts(self, stmt):
         """(what is differentiated, the auxiliary output or None) of the differentiated function's `return`."""
@@ -1404,14 +1398,18 @@ class _Normalizer:
         else:
             self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
                            f"`{name} = np.zeros(...)`, or `{name} = {name}.copy()` first.")
-        reads = self.element_reads.get(self.names.current[name], ())
         write = gast.copy_location(gast.Call(func=ir.name(_ELEMENT_WRITE), args=[
             gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), target),
             target.slice, value], keywords=[]), stmt)
-        self.assign([gast.copy_location(gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None), target)],
-                    write, stmt)
-        self.block[-1].augmented = stmt  # an update in place, as `h += b` is: loop_body checks it the same way
-        if reads:  # the new name is, in Python, the same array: what viewed it before views it still
+        self.update_in_place(name, gast.copy_location(_store(name), target), write, stmt)
+
+    def update_in_place(self, name, target, value, stmt):
+        """`name = value` for what Python does in place (`h += b`, `h[i] = v`): a new version of name, marked as
+        an update (loop_body checks it), that in Python is the same array, so what viewed the array still does."""
+        reads = self.element_reads.get(self.names.current.get(name), ())
+        self.assign([target], value, stmt)
+        self.block[-1].augmented = stmt
+        if reads:
             self.element_reads[self.names.current[name]] = list(reads)
 
     def sum_of_a_display_as_additions(self, expr):
@@ -1573,15 +1571,6 @@ _DESCRIPTIONS = frozenset(ir.Method(name, is_call=False) for name in ("shape", "
 _ABSENT = object()
 
 
-def _constant_int(node):
-    """The int a constant index is written as (`0`, `-1`), else None."""
-    negative = isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub)
-    node = node.operand if negative else node
-    if isinstance(node, gast.Constant) and type(node.value) is int:
-        return -node.value if negative else node.value
-    return None
-
-
 def _is_none(node):
     return isinstance(node, gast.Constant) and node.value is None
 
@@ -1590,13 +1579,7 @@ def _may_index_elements(index, array):
     """Whether index may pick one element per axis (integers, or names that may hold them), which reads a
     number from an array with as many axes: not a slice, None, Ellipsis, a list or the array itself."""
     atoms = index.elts if isinstance(index, gast.Tuple) else [index]
-    return all(isinstance(a, gast.Name) and a.id != array or _is_integer_constant(a) for a in atoms)
-
-
-def _is_integer_constant(atom):
-    if isinstance(atom, gast.UnaryOp) and isinstance(atom.op, gast.USub):
-        atom = atom.operand
-    return isinstance(atom, gast.Constant) and type(atom.value) is int
+    return all(isinstance(a, gast.Name) and a.id != array or ir.constant_int(a) is not None for a in atoms)
 
 
 def _names_mentioned(stmt):

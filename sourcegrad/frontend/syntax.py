@@ -8,6 +8,13 @@ from __future__ import annotations
 import gast
 
 
+def root_name(expr):
+    """The name an attribute and index chain starts from (`model` of `model.layers[i].w`), or None."""
+    while isinstance(expr, (gast.Attribute, gast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, gast.Name) else None
+
+
 def attribute_chain(expr):
     """['np', 'linalg', 'norm'] for `np.linalg.norm`, or None when the root is not a plain name."""
     chain = []
