@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b51ed555d61189e994d6de617e37279877faf95a2c55ba124db27d7933ddcada
-# sourcegrad-checksum: 18648b8f85953d0a9bc149b7fa347a2eb0dd12f41f27242a0af04bc9198cac06
+# sourcegrad-key: 66aac10414901d4180b78a90081d5124ef7b56d22ddc479d436568246db20692
+# sourcegrad-checksum: edd1522fe51b628889d448d0a370eb7fed958caae457739b01ff3020d062a66f
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7396648f1fb08a1870a4fb6187800116581a082f4b8abc9c3777e05ba5319e27
-# sourcegrad-checksum: dd87315932ba516a49ab120bf45f6b5856d3348597aef6bcb444a985f7c719b6
+# sourcegrad-key: a64e31d49741f996abdd306d7824570ffab70fa620150bfe0b7eadd810576e6a
+# sourcegrad-checksum: cb28e74d0e7cd1afbaacf61febf029b065dcf65910609a75a03195524a47105a
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: afa9f322501da376e8067604259231185098f9e6281bb547c27017bf142dcf9e
-# sourcegrad-checksum: 9ad50af3c9f813ffc79d0028e4294a7e0bbbd3adbc0c9a5917ba6898fa4fed1c
+# sourcegrad-key: e4de4cf94dafb6fc0d6eea87b74e7d3f2285725b58c041252f0febf040bd61eb
+# sourcegrad-checksum: e265f3f00e1487992a6c5e1fd35d62d23264312e04c2da3d3ef9a839e6bce9f8
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 83f9774f71cb02a8ffea91f32b6cc08d9d8fc90484d267c4648e0cb9d623509b
-# sourcegrad-checksum: 035594f4cfd0fab9f829b8c2b547e5019bf2ac40bfb31c3b56552d1ef4947f14
+# sourcegrad-key: 5c7bc83c965c778d83187d419b6071c3d746808984c807428f343c8bc7b0a69c
+# sourcegrad-checksum: 6115bec3f08e00cb9dd4d143bfc3d27692e8ae7d653faaf240362ea427555403
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

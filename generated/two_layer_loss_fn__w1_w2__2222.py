@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a9907fc90883760c071da80442da5e9ba983b99157b6b053a42351649910011a
-# sourcegrad-checksum: a507a88b90e4aa814a2187e27423d7ba2b363fd41a20086f375979155323af5b
+# sourcegrad-key: c1d411c2089aa8e03938a918bdc3fc5843f900bbb5bdca0739c698184a0673e4
+# sourcegrad-checksum: bd5a098bf6e2fae5ca9144c9552a388fe68d0bbd1279493904031f435ef0762e
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -77,12 +77,14 @@ class Assign:
 
 @dataclass
 class Unpack:
-    """`a, b = value` where value is not a literal tuple; only for values that carry no gradient."""
+    """`a, b = value` where value is not a literal tuple: a list or tuple held by a name, an array's rows, the
+    parts np.split returns."""
 
     targets: list
     value: gast.expr
     origin: Origin
     node: gast.AST
+    of_sequence: bool = False  # value surely is a list or tuple (`xs.append` built it), so its gradient is one too
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError, d
+from test_structures import UNPACKINGS
 
 EPS = 1e-6
 
@@ -193,6 +194,7 @@ CASES = [
     (enumerate_rows_from_a_start, lambda r: (r.standard_normal((4, 3)), 0.3 * r.standard_normal(3)), (0, 1)),
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
+    *[(fn, lambda r: (r.standard_normal(3),), (0,)) for fn in UNPACKINGS],
 ]
 
 

@@ -71,6 +71,26 @@ def same_iteration(x, w):
     return total
 
 
+def sliced_then_multiplied(m, v):
+    corner = m[1:, :2]  # a slice keeps its axes, an integer index takes one: np.dot's rule depends on the ranks
+    row = m[0, ::2]
+    return np.sum(np.dot(corner, v[:2]) ** 2) + np.sum(np.outer(row, v) * m[1:2, :])
+
+
+def stacked_joined_and_listed(x, w):
+    s = np.stack([x, x * 2.0])
+    joined = np.concatenate([s, s * s], axis=1)
+    listed = np.array([x, w, x * w])
+    return np.sum(np.dot(joined, np.ones(6)) ** 2) + np.sum(np.dot(listed.T, w) ** 2) + np.sum(np.asarray(s) * s)
+
+
+def numbers_read_from_a_listed_vector_then_written(x, w):
+    v = np.array([x[0], x[1] * w, w])
+    first = v[0]
+    v[1] = first * v[2]
+    return np.sum(v * v) + first
+
+
 def _vector():
     return np.array([0.3, -1.2, 2.0])
 
@@ -85,6 +105,9 @@ CASES = [
     (indexed_by_a_slice_object, lambda: ([np.array(1.5), np.array(-0.5), np.array(2.0)], np.array(0.7)), ("v",)),
     (grows_each_iteration, lambda: (np.array([0.4, -1.1, 0.9, 2.0]), np.array(0.8)), ("w",)),
     (same_iteration, lambda: (np.array([0.4, -1.1, 0.9, 2.0]), np.array(0.8)), ("x", "w")),
+    (sliced_then_multiplied, lambda: (np.arange(12.0).reshape(3, 4) / 7 - 0.5, _vector()[[0, 1, 2, 0]]), ("m", "v")),
+    (stacked_joined_and_listed, lambda: (_vector(), np.array([0.5, 1.5, -0.25])), ("x", "w")),
+    (numbers_read_from_a_listed_vector_then_written, lambda: (_vector(), np.array(0.8)), ("x", "w")),
 ]
 
 

@@ -512,6 +512,71 @@ def test_tuples_of_a_list_unpacked_by_index_in_a_loop():
     assert sourcegrad.check_grad(unpacks_layers_by_index_in_a_loop, layers, x)
 
 
+def _pair_named(x):
+    pair = (x * 2, np.sin(x))
+    return pair
+
+
+def _rows_stacked(x):
+    rows = np.stack([x, x ** 2])
+    return rows
+
+
+def _appended(x):
+    parts = []
+    for i in range(2):
+        parts.append(np.cos(x) * (i + 1))
+    return parts
+
+
+def unpacks_a_tuple_it_named(x):
+    pair = (x * 2, np.sin(x))
+    a, b = pair
+    return np.sum(a * b)
+
+
+def unpacks_a_tuple_a_helper_named(x):
+    a, b = _pair_named(x)
+    return np.sum(a * b * b)
+
+
+def unpacks_the_rows_of_a_stack_a_helper_named(x):
+    a, b = _rows_stacked(x)
+    return np.sum(a * np.exp(b))
+
+
+def unpacks_an_appended_list_a_helper_named(x):
+    a, b = _appended(x)
+    return np.sum(a * b * x)
+
+
+def unpacks_an_appended_list(x):
+    parts = [x * 2]
+    for i in range(2):
+        parts.append(np.cos(x) * (i + 1))
+    a, b, c = parts
+    return np.sum(a * b * c)
+
+
+def unpacks_a_tuple_in_a_loop(x):
+    total = 0.0
+    for i in range(3):
+        pair = (x * i, np.tanh(x))
+        a, b = pair
+        total = total + np.sum(a * b)
+    return total * total
+
+
+UNPACKINGS = [unpacks_a_tuple_it_named, unpacks_a_tuple_a_helper_named, unpacks_the_rows_of_a_stack_a_helper_named,
+              unpacks_an_appended_list_a_helper_named, unpacks_an_appended_list, unpacks_a_tuple_in_a_loop]
+
+
+@pytest.mark.parametrize("fn", UNPACKINGS, ids=lambda fn: fn.__name__)
+def test_unpacking_a_named_tuple_list_or_stack_matches_finite_differences(fn):
+    x = np.random.default_rng(2).standard_normal(3)
+    assert sourcegrad.check_grad(fn, x)
+
+
 # ---- `*args`: a tuple parameter, in the differentiated function and in the helpers it calls ------------------
 
 

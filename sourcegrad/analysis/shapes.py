@@ -139,6 +139,13 @@ class ShapeFacts:
             return 0
         return None
 
+    def _shared_rank(self, items):
+        """The rank every item of a written-out list or tuple has, or None (a list held by a name: unknown)."""
+        if not isinstance(items, (gast.Tuple, gast.List)) or not items.elts:
+            return None
+        ranks = {self.rank(item) for item in items.elts}
+        return ranks.pop() if len(ranks) == 1 and None not in ranks else None
+
     def _rank_of(self, stmt):
         primitive = canonical(stmt.primitive)
         if primitive is COPY:
@@ -155,9 +162,16 @@ class ShapeFacts:
             # may be a bool does not: x[True] and x[np.array(True)] add an axis.
             value, index = stmt.args
             rank = self.rank(value)
-            if rank and (_is_int_constant(index) or isinstance(index, gast.Name) and index.id in self.integers):
-                return rank - 1
-            return None
+            parts = index.elts if isinstance(index, gast.Tuple) else [index]
+            if not rank or len(parts) > rank:
+                return None
+            taken = 0
+            for part in parts:  # a slice keeps its axis, an integer takes it away; None, ..., arrays: unknown
+                if _is_int_constant(part) or isinstance(part, gast.Name) and part.id in self.integers:
+                    taken += 1
+                elif not isinstance(part, gast.Slice):
+                    return None
+            return rank - taken
         if primitive in _MADE_OF_A_SHAPE:  # np.zeros(n), np.zeros((n, m)), np.full(n, v): one axis per length
             shape = stmt.args[0] if stmt.args else stmt.kwargs.get("shape")
             if isinstance(shape, gast.Tuple):
@@ -186,6 +200,20 @@ class ShapeFacts:
             return None
         if rule == "first argument":
             return self.rank(bound["x"])
+        if rule in ("stack", "join"):
+            arrays, axis = bound["arrays"], bound["axis"]
+            if rule == "join" and not (isinstance(axis, gast.Constant) and isinstance(axis.value, int)):
+                return None  # axis=None flattens first; a computed axis: unknown
+            rank = self._shared_rank(arrays)
+            return None if rank is None else rank + (rule == "stack")
+        if rule == "array":
+            x, ndmin = bound["x"], bound.get("ndmin")
+            if ndmin is not None and not (isinstance(ndmin, gast.Constant) and ndmin.value == 0):
+                return None
+            if isinstance(x, (gast.Tuple, gast.List)):
+                rank = self._shared_rank(x)
+                return None if rank is None else rank + 1
+            return self.rank(x)
         if rule == "reshape":
             shape = bound["shape"]
             if isinstance(shape, gast.Tuple):

@@ -288,7 +288,8 @@ class _Normalizer:
             return
         elif isinstance(value, gast.Call) and self.inliner.inlinable(value) is not None:
             result = self.inliner.inline(self.inliner.inlinable(value), value)
-            if not isinstance(result, gast.Tuple) or len(result.elts) != len(first.elts):
+            if isinstance(result, (gast.Tuple, gast.List)) and len(result.elts) != len(first.elts) or not isinstance(
+                    result, (gast.Tuple, gast.List, gast.Name)):
                 raise self.src.error(value, f"cannot unpack what this call returns into {len(first.elts)} names",
                                      "Return a tuple of that many values.")
             self.assign(targets, result, stmt)
@@ -325,10 +326,11 @@ class _Normalizer:
         else:
             atom = self.atom(value, hint=None)
             names = [self.names.version(t.id) for t in first.elts]
-            self.emit(ir.Unpack(names, atom, self.origin, stmt))
+            of_sequence = isinstance(atom, gast.Name) and (atom.id in self.lists or self.sequence_kind(atom) is not None)
+            self.emit(ir.Unpack(names, atom, self.origin, stmt, of_sequence))
             for position, name in enumerate(names):  # `w, b = layer`, `k, v = item`: what each item is, where known
                 self.bind_kind(name, values.element(self.kind(atom), position))
-            if isinstance(atom, gast.Name) and atom.id not in self.lists and self.sequence_kind(atom) is None:
+            if isinstance(atom, gast.Name) and not of_sequence:
                 # `x, v = s` of an array: s[0] and s[1], numbers of a vector but views of a matrix's rows
                 for position in range(len(names)):
                     self.element_reads.setdefault(atom.id, []).append((atom.id, gast.Constant(value=position, kind=None)))

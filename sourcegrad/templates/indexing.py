@@ -49,7 +49,7 @@ def getattribute_tangent(result, x, name):
 # ---- joining arrays -------------------------------------------------------------------------------------
 
 
-@adjoint(np.concatenate, new_array=True)
+@adjoint(np.concatenate, new_array=True, rank="join")
 def concatenate(result, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     d[arrays] = split_grad(d[result], arrays, axis)
 
@@ -59,7 +59,7 @@ def concatenate_tangent(result, arrays, axis=0, out=None, dtype=None, casting="s
     d[result] = np.concatenate(d[arrays], axis)
 
 
-@adjoint(np.stack, new_array=True)
+@adjoint(np.stack, new_array=True, rank="stack")
 def stack(result, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     d[arrays] = unstack_grad(d[result], len(arrays), axis)
 

@@ -69,7 +69,9 @@ class Primitive:
     rank: how its result's rank follows from its arguments' ranks, where the shape analysis knows it:
         "elementwise" (the largest operand rank; ufuncs with one output and no core signature are, without
         saying), "reduction" (x's rank less the axes taken away), "product" (np.dot's rule), "batched product"
-        (matmul's), "first argument" (x's rank), "reshape" (the length of the shape given).
+        (matmul's), "first argument" (x's rank), "reshape" (the length of the shape given), "stack" (one more
+        than the rank its listed arrays share), "join" (the rank they share: np.concatenate), "array" (np.array
+        of a written-out list: one more than its items' shared rank; of an array: that array's).
     shape: how its result's shape and dtype follow: "arguments" (from its arguments' shapes and dtypes alone;
         whatever takes out= does), "constants" (from its first argument's shape and dtype and the values of
         the others, which must then be written-out constants: `x.sum(axis=0)`), or None (from values too).
@@ -103,7 +105,8 @@ METHODS = {}
 COPYING_METHODS = set()  # methods that always return a new array, though their primitive may return a view
 ATTRIBUTES = {}
 RESULTS = ("new array", "view of first argument")
-RANK_RULES = ("elementwise", "reduction", "product", "batched product", "first argument", "reshape")
+RANK_RULES = ("elementwise", "reduction", "product", "batched product", "first argument", "reshape", "stack", "join",
+              "array")
 SHAPES = ("arguments", "constants")
 
 

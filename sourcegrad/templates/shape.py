@@ -415,7 +415,7 @@ def copy_tangent(result, x, order="K", subok=False):
     d[result] = np.copy(d[x])
 
 
-@adjoint(np.asarray, aliases={"a": "x"}, result="view of first argument")
+@adjoint(np.asarray, aliases={"a": "x"}, result="view of first argument", rank="array")
 def asarray(result, x, dtype=None, order=None, device=None, copy=None, like=None):
     if dtype is None:
         d[x] = d[result]
@@ -432,7 +432,7 @@ def asarray_tangent(result, x, dtype=None, order=None, device=None, copy=None, l
         d[result] = astype_jvp(np.asarray(d[x]), dtype)
 
 
-@adjoint(np.array, aliases={"object": "x"}, new_array=True)
+@adjoint(np.array, aliases={"object": "x"}, new_array=True, rank="array")
 def array(result, x, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None):
     if dtype is None and ndmin == 0:
         d[x] = d[result]

@@ -209,7 +209,7 @@ class _Forward(StatementWalker):
         d_value = self.tangent_of(stmt.value)
         if d_value is None:
             return [self.zeros(t, stmt.origin) for t in targets]
-        return [ir.Unpack([self.names.get(t) for t in stmt.targets], d_value, stmt.origin, stmt.node)]
+        return [ir.Unpack([self.names.get(t) for t in stmt.targets], d_value, stmt.origin, stmt.node, stmt.of_sequence)]
 
     # ---- loops ---------------------------------------------------------------------------------------
 
