@@ -28,7 +28,7 @@ from .templates import registry
 from .errors import SourcegradError
 from .checking import finite_difference_check
 from .runtime import NUMPY, OutputGradientError, array_module_for
-from .runtime.device import device_of, into_graph, is_dask, to_device  # noqa: F401  (to_device: part of the API)
+from .runtime.device import array_leaves, device_of, into_graph, is_dask, to_device  # noqa: F401  (to_device: part of the API)
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
@@ -432,7 +432,7 @@ class DifferentiableFunction:
             value, tangent_out = compiled.function(xp, *positional, **keywords, **checked)
         except SourcegradError as exc:
             raise compiled.locate(exc) from None
-        if any(_is_complex(leaf) for leaf in _leaves(tangent_out)):
+        if any(_is_complex(leaf) for leaf in array_leaves([tangent_out])):
             # complex data reached the derivative: the rules are written for real values (|z|'s is not x's)
             raise _complex_error("a derivative")
         return value, _owned_tangent(tangent_out, list(checked.values()))
@@ -1157,14 +1157,6 @@ def _leaf_pairs(gradient, argument, path=""):
             yield from _leaf_pairs(item, part, f"{path}[{position}]")
     else:
         yield path, gradient, argument
-
-
-def _leaves(value):
-    if isinstance(value, (tuple, list)):
-        return [leaf for item in value for leaf in _leaves(item)]
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in _leaves(item)]
-    return [value]
 
 
 def _complex_error(what="a gradient"):

@@ -206,7 +206,7 @@ def array_module_for(values, device=None) -> ArrayModule:
     """
     if device is None and "cupy" not in sys.modules and "dask" not in sys.modules:  # the common case: one lookup
         return NUMPY
-    places = {device_of(v) for v in _array_leaves(values)} - {None}
+    places = {device_of(v) for v in array_leaves(values)} - {None}
     if "dask" in places:  # dask arrays (the data) beside numpy arrays (the weights): the graph takes both
         places.discard("cpu")
     if len(places) > 1:
@@ -230,15 +230,15 @@ def array_module_for(values, device=None) -> ArrayModule:
     return module
 
 
-def _array_leaves(values, depth=6):
+def array_leaves(values, depth=6):
     """The values, with the arrays inside dicts, lists, tuples and objects among them (`{"x": dask_array}`)."""
     for value in values:
         if depth and isinstance(value, dict):
-            yield from _array_leaves(value.values(), depth - 1)
+            yield from array_leaves(value.values(), depth - 1)
         elif depth and isinstance(value, (list, tuple)):
-            yield from _array_leaves(value, depth - 1)
+            yield from array_leaves(value, depth - 1)
         elif depth and hasattr(value, "__dict__") and not hasattr(value, "shape") and not opaque_callable(value):
-            yield from _array_leaves(vars(value).values(), depth - 1)
+            yield from array_leaves(vars(value).values(), depth - 1)
         else:
             yield value
 
@@ -370,7 +370,7 @@ class _OnDask:
                 return self._dask(*args, **kwargs)
             except _DASK_REFUSALS:
                 pass
-        if memory_order and any(device_of(v) == "dask" for v in _leaves((args, kwargs))):
+        if memory_order and any(device_of(v) == "dask" for v in _leaves((*args, *kwargs.values()))):
             raise SourcegradError(f"{self.__name__}(..., order='A' or 'K') follows an array's memory layout, which a "
                                   "dask array does not have", hint="Write order='C' or order='F' on dask.")
         args, kwargs = _computed((args, kwargs))
