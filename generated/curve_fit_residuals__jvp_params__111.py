@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 66aac10414901d4180b78a90081d5124ef7b56d22ddc479d436568246db20692
-# sourcegrad-checksum: edd1522fe51b628889d448d0a370eb7fed958caae457739b01ff3020d062a66f
+# sourcegrad-key: b46d588fc3a9b632cd0d505be4a96460160930a0fdc89f90a348a9b07b647413
+# sourcegrad-checksum: b82af73fbbff0c7efabc699fd0a583cd1e25eaa5d9464d0b0d2b24745fa19427
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b68d4ea5f2f2e3a1b34b4f807791c260256f3ab8e0c427a150b05a495f27445d
-# sourcegrad-checksum: 19cd766257ba4913174694a33259a5eccc1eb8813eeecc949b10803a453e3185
+# sourcegrad-key: 754f424a03854882d32fe6654a8064f1329b6b5e6d03b5a7bf617b7243df9d36
+# sourcegrad-checksum: 22c920c6976b57aeeb94d7e7a66e706db0eed2b557b88a90596dee3cd7352fe0
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

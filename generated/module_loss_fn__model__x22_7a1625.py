@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a64e31d49741f996abdd306d7824570ffab70fa620150bfe0b7eadd810576e6a
-# sourcegrad-checksum: cb28e74d0e7cd1afbaacf61febf029b065dcf65910609a75a03195524a47105a
+# sourcegrad-key: 3ae32d17998c6720889f48c18aab991c7b7eb7f76a691142f0a3841d9d9b2bbd
+# sourcegrad-checksum: 020fd899be77c23bf1d125dc267fe41ea67f1fef4123033b240bc11110c28489
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: c1d411c2089aa8e03938a918bdc3fc5843f900bbb5bdca0739c698184a0673e4
-# sourcegrad-checksum: bd5a098bf6e2fae5ca9144c9552a388fe68d0bbd1279493904031f435ef0762e
+# sourcegrad-key: ea26a5233e79d3634778e26926f2e823459f36e3f3eebae92c3a38d0ea5e9706
+# sourcegrad-checksum: afc1974881c35b1c356b2bf96f40463e7e4fc15236777eca95792c72919742b3
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -1,5 +1,5 @@
 """Runtime helpers for elementwise rules: np.clip with bounds that may be None, known only at run time,
-np.select's choices, and np.nan_to_num's copy known only at run time."""
+np.select's choices, np.nan_to_num's copy known only at run time, and the shares of a log-sum-exp."""
 
 import math
 
@@ -108,3 +108,37 @@ def log_of_base(x):
         return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
     xp = array_namespace(x)
     return xp.log(xp.where(x == 0, 1, x))
+
+
+# ---- a log-sum-exp's shares: logaddexp's, logaddexp2's and logsumexp's gradients -------------------------------
+# Each operand's share of result = log(sum(exp(operands))) is exp(operand - result), which cannot overflow. Where
+# the result is -inf every operand is -inf (a masked entry, as log-space CTC, HMM and attention code writes), and
+# operand - result is nan: there the shares are 1/count each, their limit as equal operands fall together. A
+# masked entry that nothing downstream weighs then gets 0 times a number, not 0 * nan, and its neighbours, which
+# broadcasting may sum it into, keep their gradients.
+
+
+def _share(power, x, result, count):
+    xp = array_namespace(x, result)
+    empty = result == -math.inf
+    difference = x - xp.where(empty, 0, result)  # -inf where empty (x is -inf there): no nan, no warning
+    return xp.where(empty, 1.0 / max(count, 1), power(difference))
+
+
+@helper
+def exp_share(x, result, count):
+    """exp(x - result), with 1/count where result is -inf: x's share of a log-sum-exp of count operands."""
+    return _share(array_namespace(x, result).exp, x, result, count)
+
+
+@helper
+def exp2_share(x, result, count):
+    """2 ** (x - result), with 1/count where result is -inf: x's share of a logaddexp2 of count operands."""
+    return _share(array_namespace(x, result).exp2, x, result, count)
+
+
+@helper
+def reduced_count(a, result):
+    """How many of a's items each item of result, a reduction of a, sums: a.size / result.size."""
+    size = getattr(result, "size", 1)
+    return getattr(a, "size", 1) // size if size else 0

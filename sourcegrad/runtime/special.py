@@ -12,6 +12,7 @@ import numpy
 
 from ..errors import SourcegradError
 from .core import array_namespace, as_array_like, helper, unreduce
+from .elementwise import exp_share, reduced_count
 from .linalg import from_triangle, symmetric_part
 
 
@@ -53,7 +54,7 @@ def logsumexp_grad(grad, result, a, axis, b, keepdims, return_sign):
     if b is not None or return_sign:
         raise SourcegradError("scipy.special.logsumexp with b= or return_sign=True has no gradient rule",
                               hint="Fold the weights into the exponents: logsumexp(a + np.log(b)) for positive b.")
-    return unreduce(grad, a, axis, keepdims) * array_namespace(a).exp(a - unreduce(result, a, axis, keepdims))
+    return unreduce(grad, a, axis, keepdims) * exp_share(a, unreduce(result, a, axis, keepdims), reduced_count(a, result))
 
 
 @helper
@@ -63,8 +64,8 @@ def logsumexp_jvp(tangent, result, a, axis, b, keepdims, return_sign):
     if b is not None or return_sign:
         raise SourcegradError("scipy.special.logsumexp with b= or return_sign=True has no derivative rule",
                               hint="Fold the weights into the exponents: logsumexp(a + np.log(b)) for positive b.")
-    xp = array_namespace(a)
-    return xp.sum(tangent * xp.exp(a - unreduce(result, a, axis, keepdims)), axis=axis, keepdims=keepdims)
+    shares = exp_share(a, unreduce(result, a, axis, keepdims), reduced_count(a, result))
+    return array_namespace(a).sum(tangent * shares, axis=axis, keepdims=keepdims)
 
 
 # ---- scipy.stats.multivariate_normal.logpdf ------------------------------------------------------------

@@ -12,8 +12,8 @@ import builtins
 import numpy as np
 
 from ..runtime import unbroadcast
-from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, nan_to_num_grad, select_default_grad,
-                                  select_default_jvp, select_grad)
+from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, exp2_share, exp_share,
+                                  nan_to_num_grad, reduced_count, select_default_grad, select_default_jvp, select_grad)
 from .registry import adjoint, d, ndim, nondifferentiable, tangent
 
 # ---- exponentials and logarithms ------------------------------------------------------
@@ -156,30 +156,48 @@ def rad2deg_tangent(result, x):
 
 
 # ---- sums of exponentials: each operand's share is exp(operand - result), which cannot overflow ---------
+# (exp_share: 1/2 each where both operands are -inf, where operand - result would be nan)
 
 
 @adjoint(np.logaddexp)
 def logaddexp(result, x, y):
-    d[x] = unbroadcast(d[result] * np.exp(x - result), x)
-    d[y] = unbroadcast(d[result] * np.exp(y - result), y)
+    d[x] = unbroadcast(d[result] * exp_share(x, result, 2), x)
+    d[y] = unbroadcast(d[result] * exp_share(y, result, 2), y)
 
 
 @tangent(np.logaddexp)
 def logaddexp_tangent(result, x, y):
-    d[result] = d[x] * np.exp(x - result)
-    d[result] = d[y] * np.exp(y - result)
+    d[result] = d[x] * exp_share(x, result, 2)
+    d[result] = d[y] * exp_share(y, result, 2)
 
 
 @adjoint(np.logaddexp2)
 def logaddexp2(result, x, y):
-    d[x] = unbroadcast(d[result] * np.exp2(x - result), x)
-    d[y] = unbroadcast(d[result] * np.exp2(y - result), y)
+    d[x] = unbroadcast(d[result] * exp2_share(x, result, 2), x)
+    d[y] = unbroadcast(d[result] * exp2_share(y, result, 2), y)
 
 
 @tangent(np.logaddexp2)
 def logaddexp2_tangent(result, x, y):
-    d[result] = d[x] * np.exp2(x - result)
-    d[result] = d[y] * np.exp2(y - result)
+    d[result] = d[x] * exp2_share(x, result, 2)
+    d[result] = d[y] * exp2_share(y, result, 2)
+
+
+# A share's slope is the share itself (times log 2 for base 2), in x and against result; where result is -inf the
+# share is a constant, 1/count, and its slope 0.
+@adjoint(exp_share)
+def exp_share_grad(share, x, result, count):
+    d[x] = unbroadcast(d[share] * share * (result > -np.inf), x)
+    d[result] = unbroadcast(-(d[share] * share * (result > -np.inf)), result)
+
+
+@adjoint(exp2_share)
+def exp2_share_grad(share, x, result, count):
+    d[x] = unbroadcast(d[share] * share * (result > -np.inf) * 0.6931471805599453, x)  # log(2)
+    d[result] = unbroadcast(-(d[share] * share * (result > -np.inf) * 0.6931471805599453), result)
+
+
+nondifferentiable(reduced_count, why="it is a count")
 
 
 # ---- trigonometric and hyperbolic ---------------------------------------------------------

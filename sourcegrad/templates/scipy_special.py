@@ -8,6 +8,7 @@ import numpy as np
 import scipy.special
 
 from ..runtime import unreduce
+from ..runtime.elementwise import exp_share, reduced_count
 from ..runtime.special import digamma, logsumexp_grad, logsumexp_jvp, tetragamma, trigamma
 from .registry import adjoint, d, ndim, tangent
 
@@ -94,14 +95,15 @@ def erfc_tangent(result, x):
 
 
 # ---- logsumexp and softmax ---------------------------------------------------------------------
-# The gradient of logsumexp is the softmax, exp(a - result); softmax's and log_softmax's are written with
+# The gradient of logsumexp is the softmax, exp(a - result) (exp_share: uniform where every item is -inf); softmax's and log_softmax's are written with
 # their own results, as the exp rule is.
 
 
 @adjoint(scipy.special.logsumexp, new_array=True)
 def logsumexp(result, a, axis=None, b=None, keepdims=False, return_sign=False):
     if b is None and not return_sign:
-        d[a] = unreduce(d[result], a, axis, keepdims) * np.exp(a - unreduce(result, a, axis, keepdims))
+        d[a] = unreduce(d[result], a, axis, keepdims) * exp_share(a, unreduce(result, a, axis, keepdims),
+                                                                  reduced_count(a, result))
     else:  # b= and return_sign=True have no rule; b known only when the code runs: the helper tells
         d[a] = logsumexp_grad(d[result], result, a, axis, b, keepdims, return_sign)
 
@@ -111,11 +113,12 @@ def logsumexp(result, a, axis=None, b=None, keepdims=False, return_sign=False):
 def logsumexp_tangent(result, a, axis=None, b=None, keepdims=False, return_sign=False):
     if b is None and not return_sign and axis is None and keepdims == False:  # noqa: E712
         if ndim(a) >= 1:
-            d[result] = (d[a] * np.exp(a - result)).sum()
+            d[result] = (d[a] * exp_share(a, result, reduced_count(a, result))).sum()
         else:  # a number, or a rank not known
-            d[result] = np.sum(d[a] * np.exp(a - result))
+            d[result] = np.sum(d[a] * exp_share(a, result, reduced_count(a, result)))
     elif b is None and not return_sign:
-        d[result] = np.sum(d[a] * np.exp(a - unreduce(result, a, axis, keepdims)), axis=axis, keepdims=keepdims)
+        d[result] = np.sum(d[a] * exp_share(a, unreduce(result, a, axis, keepdims), reduced_count(a, result)), axis=axis,
+                           keepdims=keepdims)
     else:
         d[result] = logsumexp_jvp(d[a], result, a, axis, b, keepdims, return_sign)
 
@@ -126,7 +129,8 @@ def logsumexp_tangent(result, a, axis=None, b=None, keepdims=False, return_sign=
 @adjoint(logsumexp_jvp)
 def logsumexp_jvp_rule(out, tangent, result, a, axis, b, keepdims, return_sign):
     d[tangent] = logsumexp_grad(d[out], result, a, axis, b, keepdims, return_sign)
-    d[a] = unreduce(d[out], a, axis, keepdims) * tangent * np.exp(a - unreduce(result, a, axis, keepdims))
+    d[a] = unreduce(d[out], a, axis, keepdims) * tangent * exp_share(a, unreduce(result, a, axis, keepdims),
+                                                                    reduced_count(a, result))
     d[result] = -(d[out] * out)
 
 
