@@ -12,7 +12,7 @@ import pytest
 
 import helper_module
 import sourcegrad
-from device_support import IN_MEMORY_DEVICES, assert_on, host, module_of, on, unless_rows_refused
+from device_support import IN_MEMORY_DEVICES, ROWS_REFUSED, assert_on, host, module_of, on, unless_rows_refused
 from sourcegrad import SourcegradError, d, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
@@ -219,6 +219,45 @@ def test_a_method_can_be_the_decorated_function():
     for path, leaf in leaves(by_function):
         np.testing.assert_allclose(at(by_method, path), leaf)
     assert model.loss(x, y) == pytest.approx(model_loss(model, x, y))
+
+
+# ---- settings: an int or a bool a structure holds sizes arrays and bounds slices, and has no gradient -------------
+
+
+class RecurrentCell:
+    def __init__(self, reverse=False):
+        self.hidden_size = 3
+        self.reverse = reverse
+        self.w = rng.standard_normal((3, 3)) * 0.5
+        self.u = rng.standard_normal((2, 3))
+
+
+def runs_a_cell_sized_by_its_settings(cell, xs):
+    h = np.zeros(cell.hidden_size)
+    for x in (xs[::-1] if cell.reverse else xs):
+        h = np.tanh(h @ cell.w + x @ cell.u)
+    n = cell.hidden_size - 1
+    return np.sum(h[:n] ** 2) + np.sum(h[n:]) * cell.hidden_size
+
+
+def slices_by_a_setting_in_a_dict(params, x):
+    n = params["n"]
+    z = params["w"] * x
+    return np.sum(z[:n] ** 2) + np.sum(np.tanh(z[n:2 * n]))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_an_int_or_bool_setting_of_an_object_sizes_and_slices_and_has_no_gradient(reverse, device):
+    xs = rng.standard_normal((4, 2))
+    gradient = unless_rows_refused(
+        device, lambda: check_container(runs_a_cell_sized_by_its_settings, RecurrentCell(reverse), xs, device=device))
+    assert gradient is ROWS_REFUSED or set(gradient) == {"w", "u"}
+
+
+def test_an_int_setting_in_a_dict_slices_and_has_no_gradient(device):
+    params = {"w": rng.standard_normal(6), "n": 2}
+    gradient = check_container(slices_by_a_setting_in_a_dict, params, rng.standard_normal(6), device=device)
+    assert not np.any(gradient.get("n", 0))
 
 
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import builtins
 import gast
 
 from .. import ir
-from ..frontend.values import TEXT
+from ..frontend.values import INTEGER, TEXT
 from ..templates import is_nondifferentiable
 
 
@@ -97,7 +97,9 @@ def returned_names(fn: ir.Function):
 
 def active_values(fn: ir.Function, wrt) -> set:
     edges = flows(fn)
-    varied = _closure(set(wrt), [(read, written) for written, read in edges])
+    # an int or a bool a structure holds (`n = model.hidden_size`) varies with nothing a derivative can follow
+    settings = {name for name, kind in fn.kinds.items() if kind == INTEGER}
+    varied = _closure(set(wrt), [(read, [name for name in written if name not in settings]) for written, read in edges])
     useful = _closure(set(returned_names(fn)), edges)
     return varied & useful
 

@@ -18,17 +18,24 @@ _DEPTH = 8  # a model's modules nest: Sequential > its layers > a Sequential > i
 _LONGEST = 64
 TEXT = "text"  # a string written in the function (a key, a mode): it never carries a gradient
 NOTHING = "none"  # None passed in (`act=None`, `bias=None`): `if act is not None:` is then decided when compiling
+# A Python int or bool inside a structure (a model's `self.hidden_size`, a config's `p["n"]`): a setting, not a
+# parameter. Its changes cannot be followed by a derivative, so it carries no gradient, and it may size an array or
+# bound a slice.
+INTEGER = "int"
 
 
 def describe(value, depth=_DEPTH, within=()):
-    """An int rank for an array or a number, a tuple for a structure, NOTHING for None, None for anything else.
+    """An int rank for an array or a number, a tuple for a structure, NOTHING for None, INTEGER for an int or a
+    bool inside a structure, None for anything else.
     within: the ids of the structures value is inside of: a layer holding its parent model is not walked again."""
     if value is None:
         return NOTHING
     ndim = getattr(value, "ndim", None)
     if isinstance(ndim, int) and hasattr(value, "shape"):
         return ndim
-    if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+    if isinstance(value, (bool, int)) and depth < _DEPTH:  # a setting held by a structure (at the top: a number)
+        return INTEGER
+    if isinstance(value, (int, float, complex)):
         return 0
     if is_function(value):  # `nonlinearity=np.tanh`: the function decides the code (its rule, or its code written in)
         return ("function", value)
