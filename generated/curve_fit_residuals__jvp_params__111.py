@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b46d588fc3a9b632cd0d505be4a96460160930a0fdc89f90a348a9b07b647413
-# sourcegrad-checksum: b82af73fbbff0c7efabc699fd0a583cd1e25eaa5d9464d0b0d2b24745fa19427
+# sourcegrad-key: 9a0dc0b35641c382068a8d3f210bf6e64f648ad3c71641d5493cb65e33155051
+# sourcegrad-checksum: 4e4b00f76004d8da07a2fb09aa7694971afe9d63b15bcc6c6070dd9a2572ddb4
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 754f424a03854882d32fe6654a8064f1329b6b5e6d03b5a7bf617b7243df9d36
-# sourcegrad-checksum: 22c920c6976b57aeeb94d7e7a66e706db0eed2b557b88a90596dee3cd7352fe0
+# sourcegrad-key: 744a551ae66a1a32621a927d0a1ce6991fd0cc32a082bc27186d6cbd70fb0b46
+# sourcegrad-checksum: 2dcd120f78a54f2fd5dd16853892ff3909403b3923148b5a41e74d034ce6e21e
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 3ae32d17998c6720889f48c18aab991c7b7eb7f76a691142f0a3841d9d9b2bbd
-# sourcegrad-checksum: 020fd899be77c23bf1d125dc267fe41ea67f1fef4123033b240bc11110c28489
+# sourcegrad-key: a2b24035405aabf44620184bab8e7070948cc5903b8c90cf6a68027d3565a323
+# sourcegrad-checksum: d49f5bfac4682b6a015fbd96e44cd47eb59bfd5423b7e6f92fac92db76ce2910
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9c427b96fe6ebb988f84489f8e8968afc808e9f27123070cdc90e8c703129345
-# sourcegrad-checksum: b9e1b7f5410fec8a7e50e98614988b8d79013806e8020bfce38ea34901bc3ddc
+# sourcegrad-key: cc8653d8d2095f5ae5e17a709cffa5cb01f8a63e662b1f60d135e7f04fcaa7b7
+# sourcegrad-checksum: 0a98e91099b17edc488699e9a7e1db903bfd3fa40463f0a0d8ef4f272000016d
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).
@@ -36,8 +36,7 @@ def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     # backward pass: gradients in reverse order
     d_t_total = xp.output_gradient(t_total, d_t_total)
     # newton.py:20  return np.logaddexp(0.0, -margins).mean() + 0.5 * l2 * (w * w).sum()
-    d_t_product_2 = xp.unbroadcast(d_t_total, t_product_2)
-    d_t_sum_w_times_w = product * d_t_product_2
+    d_t_sum_w_times_w = product * d_t_total
     d_t_w_times_w = xp.unreduce(d_t_sum_w_times_w, t_w_times_w, None, False)
     d_t_w_times_w_2 = xp.unbroadcast(d_t_w_times_w, t_w_times_w_2)
     d_t_w_times_w_3 = xp.unbroadcast(d_t_w_times_w, t_w_times_w_3)
@@ -45,9 +44,9 @@ def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     d_w = d_w + xp.unbroadcast(t_w * d_t_w_times_w_2, w)
     d_t_logaddexp = xp.unreduce(d_t_total * xp.ratio(xp.element_count(t_mean_logaddexp), xp.element_count(t_logaddexp)), t_logaddexp, None, False)
     d_t_logaddexp_2 = xp.unbroadcast(t_neg_margins * d_t_logaddexp, t_logaddexp_2)
-    d_neg_margins = xp.unbroadcast(d_t_logaddexp_2 * t_logaddexp_2 * (logaddexp > -xp.inf), neg_margins)
-    d_logaddexp = xp.unbroadcast(-(d_t_logaddexp_2 * t_logaddexp_2 * (logaddexp > -xp.inf)), logaddexp)
-    d_neg_margins = d_neg_margins + xp.unbroadcast(d_logaddexp * xp.exp_share(neg_margins, logaddexp, 2), neg_margins)
+    d_neg_margins = d_t_logaddexp_2 * t_logaddexp_2 * (logaddexp > -xp.inf)
+    d_logaddexp = -(d_t_logaddexp_2 * t_logaddexp_2 * (logaddexp > -xp.inf))
+    d_neg_margins += d_logaddexp * xp.exp_share(neg_margins, logaddexp, 2)
     d_margins = -d_neg_margins
     # newton.py:19  margins = y * (x @ w)
     d_x_matmul_w = xp.unbroadcast(y * d_margins, x_matmul_w)

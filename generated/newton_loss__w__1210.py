@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ded09955a2844977be3863732423a2805ba474cc8d5f85fa22531321ba35b145
-# sourcegrad-checksum: 7f6dea35ab126615dfac438430cccd63295aa5b05a2c7c1a0dbcb85ae2fbc409
+# sourcegrad-key: b528c990f4978683de986f907c5761a8477c01068b689e495406f570679dbb96
+# sourcegrad-checksum: 5e0fd297ab487b1ab70413c907a7b2fc6cd601391fb3e7c3ba1b3bc762d91b98
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).
@@ -28,8 +28,7 @@ def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     d_w_times_w = xp.unreduce(d_sum_w_times_w, w_times_w, None, False)
     d_w = d_w_times_w * w
     d_w += w * d_w_times_w
-    d_logaddexp = xp.unreduce(d_total * xp.ratio(xp.element_count(mean_logaddexp), xp.element_count(logaddexp)), logaddexp, None, False)
-    d_neg_margins = xp.unbroadcast(d_logaddexp * xp.exp_share(neg_margins, logaddexp, 2), neg_margins)
+    d_neg_margins = d_total * xp.ratio(xp.element_count(mean_logaddexp), xp.element_count(logaddexp)) * xp.exp_share(neg_margins, logaddexp, 2)
     d_margins = -d_neg_margins
     # newton.py:19  margins = y * (x @ w)
     d_x_matmul_w = xp.unbroadcast(y * d_margins, x_matmul_w)

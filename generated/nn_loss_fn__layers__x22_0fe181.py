@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: d9bb0727478edad4c87affb58adde92c32c0ba2ada0ec237b5fb6bdf5974c8dd
-# sourcegrad-checksum: e6a62ed52ac2bba3e5c8dbe3c6a76b632b673b274e2affd7a6c6a51ab48aca1e
+# sourcegrad-key: 61d10d1022d86d3b876e33904fc1490a4836b01578137b784a8d51a88a29f74c
+# sourcegrad-checksum: 60281aaff375ef2217836eb853803b35bcc6d246cdb6cb9b002ed370181e6273
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -19,11 +19,14 @@ copied.
 from __future__ import annotations
 
 import copy
+import functools
 import operator
 
 import gast
 import numpy
 
+from ..analysis.shapes import is_elementwise
+from ..runtime import HELPERS
 from ..transform.reverse import (AdjointStatement, IndexAccumulate, OwnAdjoint, Restore, ReverseFunction, ReverseIf,
                                  ReverseLoop, children, walk)
 
@@ -75,6 +78,9 @@ class _Passes:
             return None
         if isinstance(expr, gast.Constant):
             return SCALAR if isinstance(expr.value, (int, float, complex)) else None
+        if isinstance(expr, gast.Attribute) and isinstance(expr.value, gast.Name) and expr.value.id == self.backend \
+                and isinstance(getattr(numpy, expr.attr, None), float):  # `xp.inf`, `xp.pi`
+            return SCALAR
         if isinstance(expr, gast.UnaryOp):
             return self.shape_class(expr.operand)
         if isinstance(expr, gast.BinOp) and not isinstance(expr.op, gast.MatMult):
@@ -85,6 +91,9 @@ class _Passes:
             ufunc = getattr(numpy, expr.func.attr, None)
             if isinstance(ufunc, numpy.ufunc) and ufunc.nin == 1 and ufunc.signature is None:
                 return self.shape_class(expr.args[0])
+        if self._is_backend_call(expr) and expr.args and not expr.keywords and expr.func.attr in HELPERS and \
+                is_elementwise(HELPERS[expr.func.attr]):  # a runtime helper that broadcasts its arguments (`xp.exp_share`)
+            return functools.reduce(_combine, [self.shape_class(a) for a in expr.args])
         return None
 
     def _is_backend_call(self, expr, attr=None):

@@ -185,13 +185,13 @@ def logaddexp2_tangent(result, x, y):
 
 # A share's slope is the share itself (times log 2 for base 2), in x and against result; where result is -inf the
 # share is a constant, 1/count, and its slope 0.
-@adjoint(exp_share)
+@adjoint(exp_share, rank="elementwise")
 def exp_share_grad(share, x, result, count):
     d[x] = unbroadcast(d[share] * share * (result > -np.inf), x)
     d[result] = unbroadcast(-(d[share] * share * (result > -np.inf)), result)
 
 
-@adjoint(exp2_share)
+@adjoint(exp2_share, rank="elementwise")
 def exp2_share_grad(share, x, result, count):
     d[x] = unbroadcast(d[share] * share * (result > -np.inf) * 0.6931471805599453, x)  # log(2)
     d[result] = unbroadcast(-(d[share] * share * (result > -np.inf) * 0.6931471805599453), result)
