@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9a0dc0b35641c382068a8d3f210bf6e64f648ad3c71641d5493cb65e33155051
-# sourcegrad-checksum: 4e4b00f76004d8da07a2fb09aa7694971afe9d63b15bcc6c6070dd9a2572ddb4
+# sourcegrad-key: 37f02893bb73d3d8514048c9b11fbc52777eca317b3d79b91460e108ed926d82
+# sourcegrad-checksum: bd1da399c5cb549196badba9a8e59fdf3d38e24aac1d62282263127c7c82fd46
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

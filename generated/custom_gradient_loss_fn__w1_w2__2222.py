@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 744a551ae66a1a32621a927d0a1ce6991fd0cc32a082bc27186d6cbd70fb0b46
-# sourcegrad-checksum: 2dcd120f78a54f2fd5dd16853892ff3909403b3923148b5a41e74d034ce6e21e
+# sourcegrad-key: cf7424d50ca4b473ed349c33f62c35e2477c15c09f73ba17207d03452b26ee9d
+# sourcegrad-checksum: 6e5b1734e2d8c8160c17f8412548627055f96c1b8742f287e68b2bdc1a760d78
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

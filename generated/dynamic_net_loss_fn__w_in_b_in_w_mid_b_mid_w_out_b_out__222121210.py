@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 7d26377059c61a3d8d3327b043b6925143a8acd2fe93e9dd758b182916e992e0
-# sourcegrad-checksum: 9c9b0af72b05caf0de74a5a68ec5b528f7c455c11ddd7661b54c1b1e88ec3612
+# sourcegrad-key: d9db0bd4fa61e5540b2a43331549dd2e44ef88726e666f6c6aa43e35e82b1d1e
+# sourcegrad-checksum: 2274c4516d403ba6fb7163a39f9888bac73819e6a2f0027e37fb276e91b20852
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

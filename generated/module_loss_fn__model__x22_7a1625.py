@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a2b24035405aabf44620184bab8e7070948cc5903b8c90cf6a68027d3565a323
-# sourcegrad-checksum: d49f5bfac4682b6a015fbd96e44cd47eb59bfd5423b7e6f92fac92db76ce2910
+# sourcegrad-key: bc3f6c3483b2093e3da3348578af877b76dc5780099a16ed2e48968910f0053d
+# sourcegrad-checksum: 93ef645217ab467dc5ddae57e447b9f7c8d798b4451f8f36b7047e5b7a4ba00b
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

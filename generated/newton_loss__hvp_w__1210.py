@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: cc8653d8d2095f5ae5e17a709cffa5cb01f8a63e662b1f60d135e7f04fcaa7b7
-# sourcegrad-checksum: 0a98e91099b17edc488699e9a7e1db903bfd3fa40463f0a0d8ef4f272000016d
+# sourcegrad-key: ff3bec3d8223603b852596550441d5f00c47de8d2635815cee086ccf60714ede
+# sourcegrad-checksum: 9ee486f6b4a547f6eff644ee3dd92f24ded90cf82ecb4ebe4598f790fcd2142e
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b528c990f4978683de986f907c5761a8477c01068b689e495406f570679dbb96
-# sourcegrad-checksum: 5e0fd297ab487b1ab70413c907a7b2fc6cd601391fb3e7c3ba1b3bc762d91b98
+# sourcegrad-key: e1e9214127c3697c86de2d9185e061238963af99bba5b49a8a09065555779146
+# sourcegrad-checksum: 09b9a31dd87b18b28f87469eeb43805d2166d3703e6b02f40739b2005d75c86c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

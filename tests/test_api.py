@@ -338,6 +338,18 @@ def test_augmented_assignment_and_tuple_unpacking(device):
     assert sourcegrad.check_grad(f, w, x, wrt=("w", "x"), device=device).max_error < 1e-7
 
 
+def test_augmented_assignment_of_numbers_bound_by_tuple_unpacking(device):
+    def damped(k, x0):
+        x, t = x0, 0.0
+        while t < 1.0:  # a float clock, as integrators write it
+            x = x - 0.1 * k * x
+            t += 0.25
+        return np.sum(x) * t
+
+    k, x0 = np.array(0.7), rng.standard_normal(3)
+    assert sourcegrad.check_grad(damped, k, x0, wrt=("k", "x0"), device=device).max_error < 1e-7
+
+
 def test_numpy_under_any_alias():
     import numpy
     import numpy as xp  # noqa: F401  (the function below uses this alias)

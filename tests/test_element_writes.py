@@ -150,7 +150,37 @@ def steps_a_copied_dict(params, x):
     return np.sum((p["w"] * x - 1.0) ** 2)
 
 
+def sorts_by_swapping_elements(x):
+    a = x * 1.0
+    n = a.shape[0]
+    for i in range(n):
+        for j in range(n - 1 - i):
+            if a[j] > a[j + 1]:
+                a[j], a[j + 1] = a[j + 1], a[j]  # both values read before either is written, as Python does
+    return np.sum(a * np.arange(n))
+
+
+def pins_both_ends_in_a_chain(u0):
+    u = u0.copy()
+    for _ in range(3):
+        old = u.copy()
+        u[1:-1] = old[1:-1] + 0.1 * (old[2:] - 2 * old[1:-1] + old[:-2])
+        u[0] = u[-1] = 0.0
+    return np.sum(u ** 2)
+
+
+def writes_an_element_and_a_name_from_one_tuple(x):
+    a = x * 1.0
+    b = 3.0
+    a[1], b = b * x[0], a[1]
+    total = a[0] = np.sum(a)
+    return np.sum(a ** 2) * b + total
+
+
 CASES = [
+    (sorts_by_swapping_elements, ("x",), (np.array([0.3, 0.9, 0.5, 0.7, 0.1]),)),
+    (pins_both_ends_in_a_chain, ("u0",), (np.array([0.3, 0.9, 0.5, 0.7, 0.1]),)),
+    (writes_an_element_and_a_name_from_one_tuple, ("x",), (np.array([0.3, 0.9, 0.5]),)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
     (slices_masks_and_an_augmented_write, ("x",), (np.array([[0.3, -0.2, 0.6, 0.1], [0.2, 0.4, -0.5, 0.7]]),)),
@@ -289,6 +319,12 @@ def writes_through_a_nested_index(x):
     return np.sum(a)
 
 
+def swaps_rows(x):
+    a = x * 1.0
+    a[0], a[1] = a[1], a[0]  # numpy gives both rows a[1]'s values: the second value is a view the first write changes
+    return np.sum(a * np.arange(3.0))
+
+
 @pytest.mark.parametrize("fn, message", [
     (writes_into_the_argument, "would change the caller's array in place"),
     (writes_into_an_alias, "would change an array that another name may also hold in place"),
@@ -304,10 +340,11 @@ def writes_through_a_nested_index(x):
     (adds_into_a_dicts_entry, "`d\\[k\\] \\+= v` on a dict changes in place"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
+    (swaps_rows, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
         "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "dict_entry_added_to",
         "rows_unpacked",
-        "rows_collected"])
+        "rows_collected", "rows_swapped"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
     args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else \
         (np.ones((2, 3)), {}) if fn is writes_into_the_callers_dict else (np.ones((2, 3)),)

@@ -143,8 +143,14 @@ class ShapeFacts:
         """The rank every item of a written-out list or tuple has, or None (a list held by a name: unknown)."""
         if not isinstance(items, (gast.Tuple, gast.List)) or not items.elts:
             return None
-        ranks = {self.rank(item) for item in items.elts}
+        ranks = {self.rank(item) if not isinstance(item, (gast.Tuple, gast.List)) else self._listed_rank(item)
+                 for item in items.elts}
         return ranks.pop() if len(ranks) == 1 and None not in ranks else None
+
+    def _listed_rank(self, items):
+        """The rank of the array numpy makes of a written-out list (`[0.0]`, `[[a, b], [c, d]]`), or None."""
+        rank = self._shared_rank(items)
+        return None if rank is None else rank + 1
 
     def _rank_of(self, stmt):
         primitive = canonical(stmt.primitive)
@@ -210,10 +216,7 @@ class ShapeFacts:
             x, ndmin = bound["x"], bound.get("ndmin")
             if ndmin is not None and not (isinstance(ndmin, gast.Constant) and ndmin.value == 0):
                 return None
-            if isinstance(x, (gast.Tuple, gast.List)):
-                rank = self._shared_rank(x)
-                return None if rank is None else rank + 1
-            return self.rank(x)
+            return self._listed_rank(x) if isinstance(x, (gast.Tuple, gast.List)) else self.rank(x)
         if rule == "reshape":
             shape = bound["shape"]
             if isinstance(shape, gast.Tuple):

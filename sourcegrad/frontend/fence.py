@@ -156,8 +156,16 @@ def _check_statement(src, stmt, in_loop, helper=False):
         _check_block(src, stmt.orelse, in_loop, helper)
         return
     elif isinstance(stmt, gast.Assign):
+        # elements are written alone (`a[i] = v`), in a chain (`u[0] = u[-1] = 0.0`), or from a written-out tuple
+        # of as many values (`a[i], a[j] = a[j], a[i]`): normalize takes the values first, then each target
+        spread = isinstance(stmt.value, (gast.Tuple, gast.List)) and not any(
+            isinstance(e, gast.Starred) for e in stmt.value.elts)
         for target in stmt.targets:
-            _check_target(src, target, alone=len(stmt.targets) == 1)
+            if isinstance(target, (gast.Tuple, gast.List)) and spread and len(target.elts) == len(stmt.value.elts):
+                for element in target.elts:
+                    _check_target(src, element)
+            else:
+                _check_target(src, target)
     elif isinstance(stmt, gast.AugAssign):
         if not (isinstance(stmt.target, gast.Name) or _is_element(stmt.target)):
             raise src.error(stmt.target, "augmented assignment to an attribute mutates an object, which cannot be differentiated",

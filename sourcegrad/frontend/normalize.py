@@ -193,6 +193,8 @@ class _Normalizer:
             self.emit(ir.Break(self.origin, stmt))
         elif isinstance(stmt, gast.Continue):  # only a `continue` that ends the loop body is left: it does nothing
             return
+        elif isinstance(stmt, gast.Assign) and _writes_elements_in_turn(stmt):
+            self.write_in_turn(stmt)
         elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
             self.write_element(stmt.targets[0], stmt.value, stmt)
         elif isinstance(stmt, gast.Assign):
@@ -537,6 +539,8 @@ class _Normalizer:
         self.owned.difference_update(ir.names_in(atom))  # two names now hold one array
         self.owned.discard(target)  # ...and the target is one of them, whatever it held before
         self.lists.discard(target)
+        if isinstance(atom, gast.Constant):  # `a, t = 1.0, 0.0`: a number no other name holds, so `t += dt` may rebind t
+            self.owned.add(target)
 
     # ---- expressions --------------------------------------------------------
 
@@ -1387,6 +1391,22 @@ class _Normalizer:
             return unsorted
         return gast.copy_location(gast.List(elts=[sequence.elts[i] for i in ranked], ctx=gast.Load()), expr)
 
+    def write_in_turn(self, stmt):
+        """`u[0] = u[-1] = 0.0` and `a[i], a[j] = a[j], a[i]`, as Python runs them: every value first, then each
+        target in turn, left to right. (A swap of a matrix's rows reads views, which the first write changes: the
+        element reads refuse it, as for any read then write.)"""
+        if len(stmt.targets) > 1:
+            value = _held(self.atom(stmt.value, hint=None))
+            pairs = [(target, value) for target in stmt.targets]
+        else:
+            values = [_held(self.atom(element, hint=None)) for element in stmt.value.elts]
+            pairs = list(zip(stmt.targets[0].elts, values))
+        for target, value in pairs:
+            if isinstance(target, gast.Subscript):
+                self.write_element(target, value, stmt)
+            else:
+                self.assign([target], value, stmt)
+
     def write_element(self, target, value, stmt):
         """`a[index] = value` as `a = <a with value at index>`, a new version of a (ir.SET_ITEM). Python writes into
         a's array; the new version is the same only when no other name holds that array, so, as for `a += b`,
@@ -1602,6 +1622,13 @@ def _add_reads(reads, more):
     for name, entries in more.items():
         known = reads.setdefault(name, [])
         known.extend(entry for entry in entries if all(entry is not k for k in known))
+
+
+def _writes_elements_in_turn(stmt):
+    """Whether an assignment writes an element among several targets: a chain, or a tuple of targets."""
+    targets = stmt.targets[0].elts if len(stmt.targets) == 1 and isinstance(stmt.targets[0], (gast.Tuple, gast.List)) \
+        else stmt.targets if len(stmt.targets) > 1 else ()
+    return any(isinstance(t, gast.Subscript) for t in targets)
 
 
 def _held(atom):
