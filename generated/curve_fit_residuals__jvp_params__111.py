@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 37f02893bb73d3d8514048c9b11fbc52777eca317b3d79b91460e108ed926d82
-# sourcegrad-checksum: bd1da399c5cb549196badba9a8e59fdf3d38e24aac1d62282263127c7c82fd46
+# sourcegrad-key: 01d9f3b95b7451974e5a0a1a3266ef243d5205c025b52742073ee9adb02776b4
+# sourcegrad-checksum: 3db382e3ab249a9894d25c077311ef65b348dc502d3432a9beef3c688df5dc4b
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

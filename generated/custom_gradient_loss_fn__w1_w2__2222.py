@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: cf7424d50ca4b473ed349c33f62c35e2477c15c09f73ba17207d03452b26ee9d
-# sourcegrad-checksum: 6e5b1734e2d8c8160c17f8412548627055f96c1b8742f287e68b2bdc1a760d78
+# sourcegrad-key: 0af203156f09e9a500b637cbcb4ab9deed04979ad0cea41b130bc19a86408a4a
+# sourcegrad-checksum: b9b7d6be2fe57392cc87903a364438483f2041c92d3f8eec6562f02e0eae9e4a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

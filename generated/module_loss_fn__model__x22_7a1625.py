@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: bc3f6c3483b2093e3da3348578af877b76dc5780099a16ed2e48968910f0053d
-# sourcegrad-checksum: 93ef645217ab467dc5ddae57e447b9f7c8d798b4451f8f36b7047e5b7a4ba00b
+# sourcegrad-key: af6a19164dc249babcfdc5e28c609e835d3232284587c30297fc171fc35b2bd6
+# sourcegrad-checksum: 4082c6d10e9bf36fef536961e586a5a4c56c62a67bd23e524a5d4220ad056c72
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e1e9214127c3697c86de2d9185e061238963af99bba5b49a8a09065555779146
-# sourcegrad-checksum: 09b9a31dd87b18b28f87469eeb43805d2166d3703e6b02f40739b2005d75c86c
+# sourcegrad-key: b829624189f54b8f9e76835470854eb1d6285dc50ed45c5c78d534b5057c190a
+# sourcegrad-checksum: 9ca11d41504ff6d3c9c5e70fa571b558d535dde1d87beaeecd6cb9e9dd2fb595
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

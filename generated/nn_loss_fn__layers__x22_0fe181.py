@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 2354690ac03119293a0f4b1d22c8cd1e08faa2f18dfbae588c8c7666130f286e
-# sourcegrad-checksum: 07c97e4e0091fbe2dcb0952c2f6f59ec50f12901561c2d8b783c4ecf3e53d20a
+# sourcegrad-key: 6e9507c69f2d92e85345f3ce3bb698fc6f5b44bc568a78fb7419846d02ac2682
+# sourcegrad-checksum: f218a0ee934bac77639e06cc98b8721d3c53120b7e7e6e21d354501b1fe36354
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: aaa7dc2dd460594137a971a10496489a886d1dfe4865158c11823b3786cecc32
-# sourcegrad-checksum: 7b6b4afde4f04a5f6b1e2c3b9299de3988d83d96b60c1d1804685136dc728bd2
+# sourcegrad-key: b97a8dd85d291b1a607b887645f8f1f9f790e65dcc44a2b4a0f4aa01b1b64ec2
+# sourcegrad-checksum: 6212dc9c4069da5815bc7e2dafcd1acbaffc0c0c9dcddc688e47f77fd4805e55
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

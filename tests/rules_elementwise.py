@@ -7,6 +7,7 @@ them only when this file is named on its command line (it does not match test_*.
 collected test module imports them.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -313,6 +314,125 @@ def imag_of_real(x, w):
     return ((np.imag(x) + x) * w).sum()  # np.imag alone would leave x without a gradient
 
 
+# ---- the math module and builtins on numbers: they share numpy's rules -----------------------------------------
+
+
+def math_exp(x, w):
+    return math.exp(x) * w
+
+
+def math_expm1(x, w):
+    return math.expm1(x) * w
+
+
+def math_log(x, w):
+    return math.log(x) * w
+
+
+def math_log2(x, w):
+    return math.log2(x) * w
+
+
+def math_log10(x, w):
+    return math.log10(x) * w
+
+
+def math_log1p(x, w):
+    return math.log1p(x) * w
+
+
+def math_sqrt(x, w):
+    return math.sqrt(x) * w
+
+
+def math_sin(x, w):
+    return math.sin(x) * w
+
+
+def math_cos(x, w):
+    return math.cos(x) * w
+
+
+def math_tan(x, w):
+    return math.tan(x) * w
+
+
+def math_asin(x, w):
+    return math.asin(x) * w
+
+
+def math_acos(x, w):
+    return math.acos(x) * w
+
+
+def math_atan(x, w):
+    return math.atan(x) * w
+
+
+def math_sinh(x, w):
+    return math.sinh(x) * w
+
+
+def math_cosh(x, w):
+    return math.cosh(x) * w
+
+
+def math_tanh(x, w):
+    return math.tanh(x) * w
+
+
+def math_asinh(x, w):
+    return math.asinh(x) * w
+
+
+def math_acosh(x, w):
+    return math.acosh(x) * w
+
+
+def math_atanh(x, w):
+    return math.atanh(x) * w
+
+
+def math_degrees(x, w):
+    return math.degrees(x) * w
+
+
+def math_radians(x, w):
+    return math.radians(x) * w
+
+
+def math_fabs(x, w):
+    return math.fabs(x) * w
+
+
+def math_atan2(y, x, w):
+    return math.atan2(y, x) * w
+
+
+def math_hypot(x, y, w):
+    return math.hypot(x, y) * w
+
+
+def math_pow(x, y, w):
+    return math.pow(x, y) * w
+
+
+def builtin_pow(x, y, w):
+    return pow(x, y) * w
+
+
+def builtin_max(x, y, w):
+    return max(x, y) * w
+
+
+def builtin_min(x, y, w):
+    return min(x, y) * w
+
+
+NUMBERS = shapes([SCALAR], [()])
+PAIRS_OF_NUMBERS = shapes([SCALAR, SCALAR])  # math computes in float64 whatever it is given: numbers only
+
+
 TABLE = [
     # exponentials and logarithms
     Entry(np.cbrt, np_cbrt, UNARY, domain=OFF_INTEGERS),  # both signs, away from the infinite slope at 0
@@ -374,6 +494,35 @@ TABLE = [
     Entry(np.nan_to_num, nan_to_num_of_a_sum, shapes([(4,)], [(3, 4)])),
     Entry(np.real, real_of_real, UNARY),
     Entry(np.imag, imag_of_real, UNARY),
+    # the math module and builtins on numbers
+    Entry(math.exp, math_exp, NUMBERS, domain=real),
+    Entry(math.expm1, math_expm1, NUMBERS, domain=real),
+    Entry(math.log, math_log, NUMBERS, domain=positive),
+    Entry(math.log2, math_log2, NUMBERS, domain=positive),
+    Entry(math.log10, math_log10, NUMBERS, domain=positive),
+    Entry(math.log1p, math_log1p, NUMBERS, domain=positive),
+    Entry(math.sqrt, math_sqrt, NUMBERS, domain=positive),
+    Entry(math.sin, math_sin, NUMBERS, domain=real),
+    Entry(math.cos, math_cos, NUMBERS, domain=real),
+    Entry(math.tan, math_tan, NUMBERS, domain=NEAR_ZERO),
+    Entry(math.asin, math_asin, NUMBERS, domain=INSIDE_UNIT),
+    Entry(math.acos, math_acos, NUMBERS, domain=INSIDE_UNIT),
+    Entry(math.atan, math_atan, NUMBERS, domain=real),
+    Entry(math.sinh, math_sinh, NUMBERS, domain=real),
+    Entry(math.cosh, math_cosh, NUMBERS, domain=real),
+    Entry(math.tanh, math_tanh, NUMBERS, domain=real),
+    Entry(math.asinh, math_asinh, NUMBERS, domain=real),
+    Entry(math.acosh, math_acosh, NUMBERS, domain=ABOVE_ONE),
+    Entry(math.atanh, math_atanh, NUMBERS, domain=INSIDE_UNIT),
+    Entry(math.degrees, math_degrees, NUMBERS, domain=real),
+    Entry(math.radians, math_radians, NUMBERS, domain=real),
+    Entry(math.fabs, math_fabs, NUMBERS, domain=OFF_INTEGERS),
+    Entry(math.atan2, math_atan2, PAIRS_OF_NUMBERS),
+    Entry(math.hypot, math_hypot, PAIRS_OF_NUMBERS),
+    Entry(math.pow, math_pow, PAIRS_OF_NUMBERS, domain=positive),
+    Entry(pow, builtin_pow, PAIRS_OF_NUMBERS, domain=positive),
+    Entry(max, builtin_max, PAIRS_OF_NUMBERS, domain=APART),
+    Entry(min, builtin_min, PAIRS_OF_NUMBERS, domain=APART),
 ]
 
 
@@ -462,3 +611,12 @@ def test_hypot_gradient_at_the_origin_is_zero(generated_dir):
     d_x, d_y = sourcegrad.differentiate(np_hypot, wrt=("x", "y"), generated_dir=generated_dir).grad(x, y, np.ones(2))
     np.testing.assert_array_equal(d_x, [0.0, 0.6])
     np.testing.assert_array_equal(d_y, [0.0, 0.8])
+
+
+def weighted_by_its_rounding(x):
+    return (round(x) + math.floor(x) + math.ceil(x) + math.trunc(x)) * x
+
+
+def test_builtin_round_and_the_math_roundings_carry_no_gradient():
+    # constant between the integers: the derivative of (round(x) + ...) * x is round(x) + ... there
+    assert sourcegrad.grad(weighted_by_its_rounding)(2.3) == pytest.approx(2 + 2 + 3 + 2)

@@ -449,7 +449,23 @@ def pad_scalar_constant(x, c, w):
     return (np.pad(x, 1, constant_values=c) * w).sum()
 
 
+def float_of_a_sum(x, w):
+    return float(np.sum(x * x)) * w
+
+
+def float_of_one_item(x, w):
+    return float(x) * w
+
+
+def item_of_a_sum(x, w):
+    return (x * x).sum().item() * w
+
+
 TABLE = [
+    # float(x) and x.item(): the number a one-item array holds
+    Entry(float, float_of_a_sum, shapes([SCALAR], [()], [(5,)], [(3, 4)])),
+    Entry(float, float_of_one_item, shapes([SCALAR], [()])),  # numpy 2 converts 0-d arrays alone
+    Entry(float, item_of_a_sum, shapes([()], [(5,)], [(3, 4)])),
     Entry(np.linspace, linspace_five, END_POINTS),
     Entry(np.linspace, linspace_without_endpoint, END_POINTS),
     Entry(np.linspace, linspace_of_vectors_along_the_last_axis, shapes([(3,), (3,)], [(2, 3), (3,)])),

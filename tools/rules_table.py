@@ -52,6 +52,8 @@ def spelling(primitive):
         return f"`.{primitive.name}{'()' if primitive.is_call else ''}`"
     if getattr(builtins, getattr(primitive, "__name__", ""), None) is primitive:
         return f"`{primitive.__name__}()`"
+    if getattr(primitive, "__module__", None) == "math":
+        return f"`math.{primitive.__name__}`"
     owner = getattr(primitive, "__self__", None)  # a distribution's method: `scipy.stats.norm.logpdf`
     stats = sys.modules.get("scipy.stats")
     if stats is not None and owner is not None and not isinstance(owner, type):
@@ -126,7 +128,7 @@ def _in_part(template):
 
 def _user(primitive):
     module = getattr(primitive, "__module__", "") or ""
-    return not (module.startswith("numpy") or module in ("builtins", "_operator", "operator") or isinstance(primitive, (str, Method))
+    return not (module.startswith("numpy") or module in ("builtins", "_operator", "operator", "math") or isinstance(primitive, (str, Method))
                 or module.startswith("sourcegrad") or primitive in OPERATORS)
 
 

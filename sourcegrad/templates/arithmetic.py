@@ -5,6 +5,8 @@ Every binary rule reduces each operand's gradient to that operand's shape with
 the stretched axis.
 """
 
+import builtins
+import math
 import operator
 
 import numpy as np
@@ -105,7 +107,7 @@ def remainder_tangent(result, x, y):
 # ---- powers ------------------------------------------------------------------------
 
 
-@adjoint(operator.pow, np.power, new_array=True, rank="elementwise")
+@adjoint(operator.pow, np.power, builtins.pow, math.pow, new_array=True, rank="elementwise")
 def power(result, x, y):
     # d/dy x**y = x**y log(x); at x == 0 the product is 0 for y > 0, so log(0) is kept out.
     if y == 0:  # x ** 0 is 1: no gradient, even at x == 0 (where x ** (y - 1) would be inf)
@@ -119,7 +121,7 @@ def power(result, x, y):
         d[y] = unbroadcast(d[result] * result * np.log(np.where(x == 0, 1, x)), y)
 
 
-@tangent(operator.pow, np.power)
+@tangent(operator.pow, np.power, builtins.pow, math.pow)
 def power_tangent(result, x, y):
     if y == 0:
         d[result] = 0 * d[x]

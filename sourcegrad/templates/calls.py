@@ -7,6 +7,8 @@ that are constants as far as gradients go (a shape, a comparison, an array
 of zeros); an operation with no rule at all is an error, never a zero.
 """
 
+import builtins
+import math
 import operator
 
 import numpy as np
@@ -24,6 +26,7 @@ method("dot", np.dot)
 method("clip", np.clip)
 method("reshape", np.reshape, pack_varargs=True)
 method("transpose", np.transpose, pack_varargs=True)
+method("item", builtins.float)  # `x.item()` of a one-item float array: the number float(x) gives
 attribute("T", np.transpose)
 
 # ---- values that carry no gradient ------------------------------------------------------------------
@@ -40,6 +43,7 @@ nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.s
                   np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
+                  builtins.round, math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
                   why="its derivative is zero wherever it exists")
 nondifferentiable(zeros_gradient, zero_tangent, why="it makes zeros in its argument's shape")  # differentiated by hvp
 

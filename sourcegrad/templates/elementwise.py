@@ -8,6 +8,7 @@ at the bounds, and `np.abs` uses `np.sign`, which is 0 at 0.
 """
 
 import builtins
+import math
 
 import numpy as np
 
@@ -19,32 +20,32 @@ from .registry import adjoint, d, ndim, nondifferentiable, tangent
 # ---- exponentials and logarithms ------------------------------------------------------
 
 
-@adjoint(np.exp)
+@adjoint(np.exp, math.exp)
 def exp(result, x):
     d[x] = d[result] * result
 
 
-@tangent(np.exp)
+@tangent(np.exp, math.exp)
 def exp_tangent(result, x):
     d[result] = d[x] * result
 
 
-@adjoint(np.log)
+@adjoint(np.log, math.log)
 def log(result, x):
     d[x] = d[result] / x
 
 
-@tangent(np.log)
+@tangent(np.log, math.log)
 def log_tangent(result, x):
     d[result] = d[x] / x
 
 
-@adjoint(np.sqrt)
+@adjoint(np.sqrt, math.sqrt)
 def sqrt(result, x):
     d[x] = d[result] / (2 * result)
 
 
-@tangent(np.sqrt)
+@tangent(np.sqrt, math.sqrt)
 def sqrt_tangent(result, x):
     d[result] = d[x] / (2 * result)
 
@@ -92,42 +93,42 @@ def exp2_tangent(result, x):
     d[result] = d[x] * result * 0.6931471805599453  # ln 2
 
 
-@adjoint(np.expm1)
+@adjoint(np.expm1, math.expm1)
 def expm1(result, x):
     d[x] = d[result] * (result + 1)
 
 
-@tangent(np.expm1)
+@tangent(np.expm1, math.expm1)
 def expm1_tangent(result, x):
     d[result] = d[x] * (result + 1)
 
 
-@adjoint(np.log2)
+@adjoint(np.log2, math.log2)
 def log2(result, x):
     d[x] = d[result] / (x * 0.6931471805599453)  # ln 2
 
 
-@tangent(np.log2)
+@tangent(np.log2, math.log2)
 def log2_tangent(result, x):
     d[result] = d[x] / (x * 0.6931471805599453)  # ln 2
 
 
-@adjoint(np.log10)
+@adjoint(np.log10, math.log10)
 def log10(result, x):
     d[x] = d[result] / (x * 2.302585092994046)  # ln 10
 
 
-@tangent(np.log10)
+@tangent(np.log10, math.log10)
 def log10_tangent(result, x):
     d[result] = d[x] / (x * 2.302585092994046)  # ln 10
 
 
-@adjoint(np.log1p)
+@adjoint(np.log1p, math.log1p)
 def log1p(result, x):
     d[x] = d[result] / (1 + x)
 
 
-@tangent(np.log1p)
+@tangent(np.log1p, math.log1p)
 def log1p_tangent(result, x):
     d[result] = d[x] / (1 + x)
 
@@ -135,22 +136,22 @@ def log1p_tangent(result, x):
 # ---- angle conversions: a constant factor -------------------------------------------------------------
 
 
-@adjoint(np.deg2rad, np.radians)
+@adjoint(np.deg2rad, np.radians, math.radians)
 def deg2rad(result, x):
     d[x] = d[result] * 0.017453292519943295  # pi / 180
 
 
-@tangent(np.deg2rad, np.radians)
+@tangent(np.deg2rad, np.radians, math.radians)
 def deg2rad_tangent(result, x):
     d[result] = d[x] * 0.017453292519943295  # pi / 180
 
 
-@adjoint(np.rad2deg, np.degrees)
+@adjoint(np.rad2deg, np.degrees, math.degrees)
 def rad2deg(result, x):
     d[x] = d[result] * 57.29577951308232  # 180 / pi
 
 
-@tangent(np.rad2deg, np.degrees)
+@tangent(np.rad2deg, np.degrees, math.degrees)
 def rad2deg_tangent(result, x):
     d[result] = d[x] * 57.29577951308232  # 180 / pi
 
@@ -203,148 +204,148 @@ nondifferentiable(reduced_count, why="it is a count")
 # ---- trigonometric and hyperbolic ---------------------------------------------------------
 
 
-@adjoint(np.sin)
+@adjoint(np.sin, math.sin)
 def sin(result, x):
     d[x] = d[result] * np.cos(x)
 
 
-@tangent(np.sin)
+@tangent(np.sin, math.sin)
 def sin_tangent(result, x):
     d[result] = d[x] * np.cos(x)
 
 
-@adjoint(np.cos)
+@adjoint(np.cos, math.cos)
 def cos(result, x):
     d[x] = -d[result] * np.sin(x)
 
 
-@tangent(np.cos)
+@tangent(np.cos, math.cos)
 def cos_tangent(result, x):
     d[result] = -(d[x] * np.sin(x))
 
 
-@adjoint(np.tan)
+@adjoint(np.tan, math.tan)
 def tan(result, x):
     d[x] = d[result] * (1 + result * result)
 
 
-@tangent(np.tan)
+@tangent(np.tan, math.tan)
 def tan_tangent(result, x):
     d[result] = d[x] * (1 + result * result)
 
 
-@adjoint(np.arcsin)
+@adjoint(np.arcsin, math.asin)
 def arcsin(result, x):
     d[x] = d[result] / np.sqrt(1 - x * x)
 
 
-@tangent(np.arcsin)
+@tangent(np.arcsin, math.asin)
 def arcsin_tangent(result, x):
     d[result] = d[x] / np.sqrt(1 - x * x)
 
 
-@adjoint(np.arccos)
+@adjoint(np.arccos, math.acos)
 def arccos(result, x):
     d[x] = -d[result] / np.sqrt(1 - x * x)
 
 
-@tangent(np.arccos)
+@tangent(np.arccos, math.acos)
 def arccos_tangent(result, x):
     d[result] = -d[x] / np.sqrt(1 - x * x)
 
 
-@adjoint(np.arctan)
+@adjoint(np.arctan, math.atan)
 def arctan(result, x):
     d[x] = d[result] / (1 + x * x)
 
 
-@tangent(np.arctan)
+@tangent(np.arctan, math.atan)
 def arctan_tangent(result, x):
     d[result] = d[x] / (1 + x * x)
 
 
-@adjoint(np.arctan2)
+@adjoint(np.arctan2, math.atan2)
 def arctan2(result, y, x):
     """np.arctan2(y, x), the angle of the point (x, y): numpy's x1 is the y coordinate."""
     d[y] = unbroadcast(d[result] * x / (x * x + y * y), y)
     d[x] = unbroadcast(-d[result] * y / (x * x + y * y), x)
 
 
-@tangent(np.arctan2)
+@tangent(np.arctan2, math.atan2)
 def arctan2_tangent(result, y, x):
     d[result] = d[y] * x / (x * x + y * y)
     d[result] = -(d[x] * y / (x * x + y * y))
 
 
-@adjoint(np.hypot)
+@adjoint(np.hypot, math.hypot)
 def hypot(result, x, y):
     # At the origin the gradient is 0, as np.abs's is at 0 (hypot(x, 0) is |x|), not 0 / 0.
     d[x] = unbroadcast(d[result] * x / np.where(result == 0, 1, result), x)
     d[y] = unbroadcast(d[result] * y / np.where(result == 0, 1, result), y)
 
 
-@tangent(np.hypot)
+@tangent(np.hypot, math.hypot)
 def hypot_tangent(result, x, y):
     d[result] = d[x] * x / np.where(result == 0, 1, result)
     d[result] = d[y] * y / np.where(result == 0, 1, result)
 
 
-@adjoint(np.sinh)
+@adjoint(np.sinh, math.sinh)
 def sinh(result, x):
     d[x] = d[result] * np.cosh(x)
 
 
-@tangent(np.sinh)
+@tangent(np.sinh, math.sinh)
 def sinh_tangent(result, x):
     d[result] = d[x] * np.cosh(x)
 
 
-@adjoint(np.cosh)
+@adjoint(np.cosh, math.cosh)
 def cosh(result, x):
     d[x] = d[result] * np.sinh(x)
 
 
-@tangent(np.cosh)
+@tangent(np.cosh, math.cosh)
 def cosh_tangent(result, x):
     d[result] = d[x] * np.sinh(x)
 
 
-@adjoint(np.tanh)
+@adjoint(np.tanh, math.tanh)
 def tanh(result, x):
     d[x] = d[result] * (1 - result * result)
 
 
-@tangent(np.tanh)
+@tangent(np.tanh, math.tanh)
 def tanh_tangent(result, x):
     d[result] = d[x] * (1 - result * result)
 
 
-@adjoint(np.arcsinh)
+@adjoint(np.arcsinh, math.asinh)
 def arcsinh(result, x):
     d[x] = d[result] / np.sqrt(x * x + 1)
 
 
-@tangent(np.arcsinh)
+@tangent(np.arcsinh, math.asinh)
 def arcsinh_tangent(result, x):
     d[result] = d[x] / np.sqrt(x * x + 1)
 
 
-@adjoint(np.arccosh)
+@adjoint(np.arccosh, math.acosh)
 def arccosh(result, x):
     d[x] = d[result] / np.sqrt((x - 1) * (x + 1))  # not x * x - 1, which cancels near 1
 
 
-@tangent(np.arccosh)
+@tangent(np.arccosh, math.acosh)
 def arccosh_tangent(result, x):
     d[result] = d[x] / np.sqrt((x - 1) * (x + 1))
 
 
-@adjoint(np.arctanh)
+@adjoint(np.arctanh, math.atanh)
 def arctanh(result, x):
     d[x] = d[result] / (1 - x * x)
 
 
-@tangent(np.arctanh)
+@tangent(np.arctanh, math.atanh)
 def arctanh_tangent(result, x):
     d[result] = d[x] / (1 - x * x)
 
@@ -352,17 +353,17 @@ def arctanh_tangent(result, x):
 # ---- piecewise: kinks pass the gradient to the first argument -------------------------------
 
 
-@adjoint(np.abs, np.absolute, np.fabs, builtins.abs)
+@adjoint(np.abs, np.absolute, np.fabs, builtins.abs, math.fabs)
 def absolute(result, x):
     d[x] = d[result] * np.sign(x)
 
 
-@tangent(np.abs, np.absolute, np.fabs, builtins.abs)
+@tangent(np.abs, np.absolute, np.fabs, builtins.abs, math.fabs)
 def absolute_tangent(result, x):
     d[result] = d[x] * np.sign(x)
 
 
-@adjoint(np.maximum)
+@adjoint(np.maximum, builtins.max)
 def maximum(result, x, y):
     d[x] = unbroadcast(d[result] * (x >= y), x)
     d[y] = unbroadcast(d[result] * (x < y), y)
@@ -373,7 +374,7 @@ def maximum(result, x, y):
 # of the result's dtype instead.
 
 
-@tangent(np.maximum)
+@tangent(np.maximum, builtins.max)
 def maximum_tangent(result, x, y):
     if ndim(x) >= 1:
         d[result] = d[x] * (x >= y)
@@ -385,13 +386,13 @@ def maximum_tangent(result, x, y):
         d[result] = np.where(x < y, d[y], np.zeros_like(result))
 
 
-@adjoint(np.minimum)
+@adjoint(np.minimum, builtins.min)
 def minimum(result, x, y):
     d[x] = unbroadcast(d[result] * (x <= y), x)
     d[y] = unbroadcast(d[result] * (x > y), y)
 
 
-@tangent(np.minimum)
+@tangent(np.minimum, builtins.min)
 def minimum_tangent(result, x, y):
     if ndim(x) >= 1:
         d[result] = d[x] * (x <= y)

@@ -11,6 +11,8 @@ The array operand is named x in every rule, as in np.transpose's and np.reshape'
 (`a=`, `m=`, `v=`, `A=`, `array=`, `object=`) is an alias.
 """
 
+import builtins
+
 import numpy as np
 
 from ..runtime import broadcast_like, inverse_permutation, unbroadcast
@@ -421,6 +423,17 @@ def asarray(result, x, dtype=None, order=None, device=None, copy=None, like=None
         d[x] = d[result]
     else:
         d[x] = astype_grad(d[result], x, dtype)
+
+
+# float(x) (and x.item()) of a one-item array or a number: the number itself, whose gradient takes x's shape back
+@adjoint(builtins.float, new_array=True)
+def float_(result, x):
+    d[x] = np.reshape(d[result], np.shape(x))
+
+
+@tangent(builtins.float)
+def float_tangent(result, x):
+    d[result] = np.reshape(d[x], ())
 
 
 # The tangent of np.array([a, b]) is np.array of the tangents; a cast casts it too (to zeros for an integer dtype).
