@@ -1220,6 +1220,100 @@ def test_ways_of_reaching_layers_that_differ(fn):
     assert sourcegrad.check_grad(fn, LayersOfKinds(rng), rng.standard_normal((2, 3)))
 
 
+class RecurrentLayersOfKinds(LayersOfKinds):
+    """An RNN whose step runs stacked layers of different classes, each behind a normalisation."""
+
+    def __init__(self, r):
+        super().__init__(r)
+        self.norms = [LinearModule(r.standard_normal((3, 3)) * 0.5) for _ in self.layers]
+
+    def __call__(self, xs):
+        h = np.zeros(xs.shape[1:])
+        for t in range(xs.shape[0]):
+            h = h + xs[t]
+            for layer in self.layers:
+                h = layer(h)
+        return h
+
+
+def layers_that_differ_in_a_recurrent_step(m, xs):
+    return np.sum(m(xs) ** 2)
+
+
+def layers_that_differ_in_a_branch(m, xs):
+    h = xs[0]
+    if np.sum(h) > -100.0:
+        for layer in m.layers:
+            h = layer(h)
+    else:
+        h = np.tanh(h)
+    return np.sum(h ** 2)
+
+
+def layers_that_differ_after_an_early_return(m, xs):
+    h = xs[0]
+    if np.sum(h) > 100.0:
+        return np.sum(h)
+    for layer in m.layers:
+        h = layer(h)
+    return np.sum(h ** 2)
+
+
+def layers_zipped_with_their_norms(m, xs):
+    h = xs[0]
+    for t in range(2):
+        for i, (layer, norm) in enumerate(zip(m.layers, m.norms)):
+            h = h + layer(norm(h)) * (i + 1)
+    return np.sum(h ** 2)
+
+
+def layers_walked_last_first(m, xs):
+    h = xs[0]
+    for t in range(xs.shape[0]):
+        for layer in reversed(m.layers):
+            h = layer(h + xs[t])
+    return np.sum(h ** 2)
+
+
+def layers_of_a_display_in_a_loop(m, xs):
+    h = xs[0]
+    for t in range(2):
+        for layer in (m.layers[2], m.first, m.layers[1]):
+            h = layer(h)
+    return np.sum(h ** 2)
+
+
+def last_layer_run_again_after_the_loop(m, xs):
+    h = xs[0]
+    if np.sum(h) > -100.0:
+        for layer in m.layers[:2]:
+            h = layer(h)
+    return np.sum(layer(h) ** 2)  # the loop's name holds its last item, as in Python
+
+
+@pytest.mark.parametrize("fn", [layers_that_differ_in_a_recurrent_step, layers_that_differ_in_a_branch,
+                                layers_that_differ_after_an_early_return, layers_zipped_with_their_norms,
+                                layers_walked_last_first, layers_of_a_display_in_a_loop,
+                                last_layer_run_again_after_the_loop])
+def test_layers_that_differ_walked_inside_loops_and_branches(fn):
+    m, xs = RecurrentLayersOfKinds(rng), rng.standard_normal((3, 2, 3))
+    assert sourcegrad.check_grad(fn, m, xs)
+    linears = [m.layers[0], m.layers[2], *m.norms]
+    directions = [rng.standard_normal((3, 3)) for _ in linears]
+    tangent = {"layers": [{"w": directions[0]}, {}, {"w": directions[1]}], "norms": [{"w": v} for v in directions[2:]]}
+    _, derivative = sourcegrad.differentiate(fn).jvp((m, xs), tangent)
+
+    def loss_moved(eps):  # the loss with every linear layer's w moved eps along its direction
+        for layer, v in zip(linears, directions):
+            layer.w = layer.w + eps * v
+        loss = fn(m, xs)
+        for layer, v in zip(linears, directions):
+            layer.w = layer.w - eps * v
+        return loss
+
+    assert derivative == pytest.approx((loss_moved(1e-6) - loss_moved(-1e-6)) / 2e-6, rel=1e-6, abs=1e-9)
+
+
 def stops_early_in_layers_that_differ(m, x):
     for layer in m.layers:
         x = layer(x)

@@ -766,29 +766,17 @@ class _Normalizer:
         return None
 
     def unrolled(self, stmt):
-        """`for layer in layers:` (or `enumerate(layers)`) over a list or tuple whose items are objects or
-        functions that differ (a Linear, a ReLU, a Linear) or that is empty, written out item by item: each
-        iteration then knows its item's class. True if it did so. A loop that rebinds the list stays a loop;
-        one with break or continue is refused (its items' calls could not be compiled in one loop)."""
-        iterable, target, counter, start = stmt.iter, stmt.target, None, 0
-        if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate" \
-                and self.builtin(iterable.func) == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
-            given = iterable.args[1:] + [k.value for k in iterable.keywords if k.arg == "start"]
-            start = ir.constant_int(given[0]) if given else 0
-            if start is None or len(given) > 1 or len(iterable.args) < 1 or any(k.arg != "start" for k in iterable.keywords):
-                return False
-            iterable, counter, target = iterable.args[0], target.elts[0], target.elts[1]
-        root = iterable
-        while isinstance(root, gast.Attribute):
-            root = root.value
-        if not isinstance(root, gast.Name) or root.id not in self.names.current or stmt.orelse \
-                or root.id in _assigned_names(stmt):
+        """`for layer in layers:` over a list or tuple whose items are objects or functions that differ (a Linear,
+        a ReLU, a Linear) or that is empty, written out item by item: each iteration then knows its item's class.
+        So are `enumerate(layers)`, `zip(layers, norms)` and `reversed(layers)` of such a list. True if it did so.
+        A loop that rebinds the list stays a loop; one with break or continue is refused (its items' calls could
+        not be compiled in one loop)."""
+        walked = self.items_written_out(stmt.iter, _assigned_names(stmt))
+        if walked is None or stmt.orelse:
             return False
-        kind = self.static_kind(iterable)
-        if not (isinstance(kind, tuple) and kind[0] in ("list", "tuple")) or (kind[1] and values.items(kind) is not None):
+        differ, items = walked
+        if not differ:
             return False
-        if kind[1] and not any(values.class_of(k) is not None or values.function_of(k) is not None for k in kind[1]):
-            return False  # arrays and numbers of other ranks: one loop serves them all
         jump = next((n for n in gast.walk(gast.Module(body=stmt.body, type_ignores=[]))
                      if isinstance(n, (gast.Break, gast.Continue))), None)
         if jump is not None:
@@ -796,15 +784,84 @@ class _Normalizer:
                                        "attributes): sourcegrad writes such a loop out item by item, which has no "
                                        "loop to leave", "Make the items alike, or compute which ones to run before "
                                        "the loop and walk those (`for layer in layers[:k]`).")
-        for index in range(len(kind[1])):
-            item = gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Constant(value=index, kind=None),
-                                  ctx=gast.Load())
-            header = [gast.Assign(targets=[copy.deepcopy(target)], value=item, type_comment=None)]
-            if counter is not None:
-                header.insert(0, gast.Assign(targets=[copy.deepcopy(counter)],
-                                             value=gast.Constant(value=start + index, kind=None), type_comment=None))
-            self.statements([gast.copy_location(h, stmt) for h in header] + copy.deepcopy(stmt.body))
+        # Inside a branch or another loop the loop's target is pinned: one name for every path. Each item is of
+        # another class, so each gets a name of its own; the pinned one is bound to the last only where the target
+        # is read outside the loop (as Python leaves it bound to the last item).
+        targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+        pinned = {name: self.names.pinned.pop(name) for name in targets if name in self.names.pinned}
+        for name, held in pinned.items():
+            self.names.current[name] = held  # so that each item's assignment takes a new version
+        try:
+            for item in items:
+                header = [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), stmt)
+                          for target, value in _paired(copy.deepcopy(stmt.target), item)]
+                self.statements(header + copy.deepcopy(stmt.body))
+        finally:
+            self.names.pinned.update(pinned)
+        read_outside = _loaded_count(self.src.tree, pinned) > _loaded_count(stmt, pinned)
+        for name, held in pinned.items():
+            if items and read_outside:
+                self.emit_copy(held, ir.name(self.names.current[name]), stmt)
+            self.names.current[name] = held
         return True
+
+    def items_written_out(self, iterable, assigned):
+        """(whether the items differ, the value each iteration binds) for a loop over iterable: a list or tuple
+        of the function's whose length and items are known when compiling, or enumerate, zip or reversed of such
+        (or a range of a known count beside them); else None."""
+        call = self.builtin(iterable.func) if isinstance(iterable, gast.Call) and iterable.args else None
+        if call == "reversed" and len(iterable.args) == 1 and not iterable.keywords:
+            walked = self.items_written_out(iterable.args[0], assigned)
+            return None if walked is None else (walked[0], walked[1][::-1])
+        if call == "enumerate":
+            given = iterable.args[1:] + [k.value for k in iterable.keywords if k.arg == "start"]
+            if len(given) > 1 or any(k.arg != "start" for k in iterable.keywords):
+                return None
+            start = ir.constant_int(given[0]) if given else 0
+            walked = self.items_written_out(iterable.args[0], assigned) if start is not None else None
+            if walked is None:
+                return None
+            return walked[0], [gast.Tuple(elts=[gast.Constant(value=start + i, kind=None), item], ctx=gast.Load())
+                               for i, item in enumerate(walked[1])]
+        if call == "zip" and not iterable.keywords:
+            walked = [self.items_written_out(arg, assigned) for arg in iterable.args]
+            if None in walked:
+                return None
+            return any(differ for differ, _ in walked), [gast.Tuple(elts=list(items), ctx=gast.Load())
+                                                         for items in zip(*(items for _, items in walked))]
+        if call == "range" and not iterable.keywords and len(iterable.args) <= 3:  # `zip(range(len(layers)), layers)`
+            bounds = [self.known_count(arg, assigned) for arg in iterable.args]
+            return None if None in bounds else (False, [gast.Constant(value=i, kind=None) for i in range(*bounds)])
+        if isinstance(iterable, gast.Subscript) and isinstance(iterable.slice, gast.Slice):  # `self.layers[:-1]`
+            walked, bounds = self.items_written_out(iterable.value, assigned), _slice_bounds(iterable.slice)
+            if walked is None or bounds is None or bounds[2] == 0:
+                return None
+            items = walked[1][slice(*bounds)]
+            return _differ(("list", tuple(self.static_kind(item) for item in items))), items
+        if isinstance(iterable, (gast.List, gast.Tuple)):  # `for layer in (self.fc1, self.act, self.fc2)`
+            if not all(self.known_before(e, assigned) for e in iterable.elts):
+                return None
+            kinds = [self.static_kind(e) for e in iterable.elts]
+            return _differ((type(iterable).__name__.lower(), tuple(kinds))), list(iterable.elts)
+        if not isinstance(iterable, (gast.Name, gast.Attribute)) or not self.known_before(iterable, assigned):
+            return None
+        kind = self.static_kind(iterable)
+        if not (isinstance(kind, tuple) and kind[0] in ("list", "tuple")):
+            return None
+        return _differ(kind), [gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Constant(value=index, kind=None),
+                                              ctx=gast.Load()) for index in range(len(kind[1]))]
+
+    def known_before(self, expr, assigned):
+        """Whether expr reads a name or attribute chain of the function's (`self.layers`, `layers[0]`) that a loop
+        assigning `assigned` leaves as it is: what it holds is known when compiling and the same at every item."""
+        return root_name(expr) in self.names.current and not _loaded_names(expr) & set(assigned)
+
+    def known_count(self, expr, assigned):
+        """The int expr surely is when compiling: a constant, or len() of a sequence whose length is known; else None."""
+        if isinstance(expr, gast.Call) and self.builtin(expr.func) == "len" and len(expr.args) == 1 and not expr.keywords:
+            walked = self.items_written_out(expr.args[0], assigned)
+            return None if walked is None else len(walked[1])
+        return ir.constant_int(expr)
 
     def static_truth(self, test):
         """True or False where the test is decided by what is known when compiling: `act is None`, `act is not
@@ -1705,6 +1762,25 @@ def _store(identifier):
 def _target_word(target):
     first = target if isinstance(target, gast.Name) else target.elts[-1]
     return first.id.strip("_") or "loop"
+
+
+def _differ(kind):
+    """Whether the items of a list or tuple of this kind must be written out one by one: there are none, or some are
+    objects or functions not all alike (arrays and numbers of different ranks are not: one loop serves them all)."""
+    return not kind[1] or values.items(kind) is None and any(
+        values.class_of(k) is not None or values.function_of(k) is not None for k in kind[1])
+
+
+def _paired(target, value):
+    """(name target, value) pairs binding a loop's target to one iteration's item: `i, (layer, norm)` to a display
+    of the same shape pairs name by name; a name, or a tuple of names unpacking an item, takes the item whole."""
+    if isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, gast.Tuple) and len(target.elts) == len(value.elts):
+        return [pair for t, v in zip(target.elts, value.elts) for pair in _paired(t, v)]
+    return [(target, value)]
+
+
+def _loaded_count(tree, names):
+    return sum(1 for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names)
 
 
 def _loaded_names(expr):
