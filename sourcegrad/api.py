@@ -32,7 +32,7 @@ from .runtime.device import device_of, into_graph, is_dask, to_device  # noqa: F
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
-from .runtime.core import opaque_callable
+from .runtime.core import opaque_callable, sequence_like
 
 OPTIONS = ("grad_output", "device", "into", "lazy")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
@@ -990,7 +990,7 @@ def _checked_tangent(name, primal, tangent):
                                   f"of {len(primal)} items", hint=f"Pass one tangent per item of {name} (None for "
                                                                    "zeros).")
         items = [_checked_tangent(f"{name}[{key!r}]", primal[key], tangent[key]) for key in keys]
-        return dict(zip(keys, items)) if isinstance(primal, dict) else type(primal)(items)
+        return dict(zip(keys, items)) if isinstance(primal, dict) else sequence_like(primal, items)
     if _is_plain_object(primal):  # an object: its tangent is a dict of its attributes' (forward mode reads it so)
         given = tangent if tangent is not None else {}
         unknown = sorted(map(str, set(given) - set(vars(primal)))) if isinstance(given, dict) else None
@@ -1193,7 +1193,8 @@ def _like_input(gradient, argument):
         return {k: _like_input(g, parts.get(k)) for k, g in gradient.items()}
     if isinstance(gradient, list) and isinstance(argument, (list, tuple)):
         parts = [_like_input(g, a) for g, a in zip(gradient, argument)]
-        return tuple(parts) if type(argument) is tuple else parts  # a tuple's gradient is a tuple
+        # a tuple's gradient is a tuple; a namedtuple's is the same namedtuple, as JAX gives it (`grads.w1`)
+        return sequence_like(argument, parts) if isinstance(argument, tuple) else parts
     if _is_complex(gradient):
         raise _complex_error()
     if isinstance(gradient, numpy.matrix):  # a matrix argument reached it through data or a structure

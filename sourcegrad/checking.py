@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .runtime.core import opaque_callable
+from .runtime.core import opaque_callable, sequence_like
 from .runtime.device import device_of, to_device
 
 
@@ -243,11 +243,10 @@ def _with_leaf(value, path, leaf):
     if isinstance(value, (list, tuple)):
         items = list(value)
         items[key] = _with_leaf(items[key], rest, leaf)
-        if isinstance(value, list):
-            return items
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # a namedtuple, a tuple
+        return sequence_like(value, items)
     changed = copy.copy(value)
-    setattr(changed, key, _with_leaf(getattr(value, key), rest, leaf))
+    # (object's own __setattr__: a frozen dataclass refuses its class's, which is there to keep users from changing it)
+    object.__setattr__(changed, key, _with_leaf(getattr(value, key), rest, leaf))
     return changed
 
 

@@ -4,7 +4,10 @@ Every gradient is checked element by element, per entry of the container, agains
 finite differences of the original function.
 """
 
+import collections
+import dataclasses
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -570,6 +573,98 @@ def test_varargs_beside_named_and_keyword_only_parameters(device):
     f = sourcegrad.differentiate(loss_with_named_parameters_and_varargs, wrt="weights")
     assert len(f.grad(x, *weights, scale=3.0)) == 2 and len(f.grad(x, *weights[:1])) == 1  # another length: recompiled
     assert isinstance(f.grad(x), tuple) and f.grad(x) == ()
+
+
+MlpParams = collections.namedtuple("MlpParams", ["w1", "b1", "w2"])
+
+
+class TypedMlpParams(typing.NamedTuple):
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+
+
+def mlp_reading_fields(params, x):  # JAX's style: parameters in a namedtuple
+    h = np.tanh(x @ params.w1 + params.b1)
+    return np.sum((h @ params.w2) ** 2)
+
+
+def mlp_unpacking_fields(params, x):
+    w1, b1, w2 = params
+    return np.sum((np.tanh(x @ w1 + b1) @ w2) ** 2)
+
+
+Dense = collections.namedtuple("Dense", ["w", "b"])
+
+
+def dense_layers_of_a_list(layers, x):
+    for layer in layers:  # the biases differ in rank: the loop's item is known by its fields
+        x = np.tanh(x @ layer.w + layer.b)
+    return np.sum(x ** 2)
+
+
+def mlp_params(cls):
+    return cls(rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal((4, 2)))
+
+
+@pytest.mark.parametrize("fn, make_params", [
+    (mlp_reading_fields, lambda: mlp_params(MlpParams)),
+    (mlp_reading_fields, lambda: mlp_params(TypedMlpParams)),
+    (mlp_unpacking_fields, lambda: mlp_params(MlpParams)),
+    (dense_layers_of_a_list, lambda: [Dense(rng.standard_normal((3, 3)), rng.standard_normal(3)),
+                                      Dense(rng.standard_normal((3, 3)), 0.5)]),
+], ids=["namedtuple", "typing_namedtuple", "unpacked", "list_of_namedtuples"])
+def test_namedtuple_parameters_get_a_gradient_of_their_type(fn, make_params):
+    params, x = make_params(), rng.standard_normal((5, 3))
+    assert sourcegrad.check_grad(fn, params, x)
+    gradient = sourcegrad.differentiate(fn).grad(params, x)
+    for got, argument in zip(gradient, params) if isinstance(params, list) else [(gradient, params)]:
+        assert type(got) is type(argument)  # as JAX gives it: `grads.w1`
+
+
+def test_jvp_and_hvp_of_namedtuple_parameters_take_and_give_the_namedtuple():
+    params, x = mlp_params(MlpParams), rng.standard_normal((5, 3))
+    f = sourcegrad.differentiate(mlp_reading_fields)
+    direction = mlp_params(MlpParams)
+
+    def moved(eps):
+        return MlpParams(*(p + eps * v for p, v in zip(params, direction)))
+
+    _, derivative = f.jvp((params, x), direction)
+    assert derivative == pytest.approx((mlp_reading_fields(moved(1e-6), x) - mlp_reading_fields(moved(-1e-6), x)) / 2e-6,
+                                       rel=1e-6)
+    product = f.hvp((params, x), direction)
+    ahead, behind = f.grad(moved(1e-5), x), f.grad(moved(-1e-5), x)
+    assert type(product) is MlpParams
+    for got, a, b in zip(product, ahead, behind):
+        np.testing.assert_allclose(got, (a - b) / 2e-5, rtol=1e-5, atol=1e-7)
+
+
+@dataclasses.dataclass
+class DenseLayer:
+    w: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return np.tanh(x @ self.w + self.b)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenDenseLayer:
+    w: np.ndarray
+    b: np.ndarray
+
+    __call__ = DenseLayer.__call__
+
+
+def dense_layer_loss(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
+@pytest.mark.parametrize("cls", [DenseLayer, FrozenDenseLayer])
+def test_dataclass_layers_match_finite_differences(cls):
+    layer = cls(rng.standard_normal((3, 2)), rng.standard_normal(2))
+    assert sourcegrad.check_grad(dense_layer_loss, layer, rng.standard_normal((4, 3)))
 
 
 def directional_difference(fn, primals, tangents, eps=1e-6):

@@ -1025,6 +1025,10 @@ class _Normalizer:
             if values.class_of(self.kind(receiver)) is not None:  # an object's attribute: `model.w1`
                 primitive, args, kwargs = ATTRIBUTE, (receiver, gast.Constant(value=expr.attr, kind=None)), {}
                 result_kind = values.element(self.kind(receiver), expr.attr)
+            elif values.field_index(self.kind(receiver), expr.attr) is not None:  # `params.w1` of a namedtuple
+                position = values.field_index(self.kind(receiver), expr.attr)
+                primitive, args, kwargs = SUBSCRIPT, (receiver, gast.Constant(value=position, kind=None)), {}
+                result_kind = values.element(self.kind(receiver), position)
             else:
                 primitive, args, kwargs = ir.Method(expr.attr, is_call=False), (receiver,), {}
             display = f"the attribute `.{expr.attr}`"

@@ -73,6 +73,16 @@ def opaque_callable(value):
         or type(value).__module__.split(".")[0] in _LIBRARIES
 
 
+def is_namedtuple(value):
+    """Whether value is a collections.namedtuple or typing.NamedTuple."""
+    return isinstance(value, tuple) and isinstance(getattr(type(value), "_fields", None), tuple)
+
+
+def sequence_like(value, items):
+    """items as a list or tuple of value's own type: a namedtuple takes them one per field."""
+    return type(value)(*items) if is_namedtuple(value) else type(value)(items)
+
+
 _LIBRARIES = frozenset({"sourcegrad", "numpy", "functools", "builtins", "scipy", "cupy", "dask"})
 _FLOAT_SCALARS = frozenset({float, numpy.float16, numpy.float32, numpy.float64, numpy.longdouble})
 
@@ -89,7 +99,7 @@ def _structured_output_gradient(value, grad, where="the output"):
     if not isinstance(grad, (tuple, list)) or len(grad) != len(value):
         raise OutputGradientError(f"{where} is a {kind} of {len(value)} items; its gradient must be a tuple or "
                                   f"list of {len(value)}")
-    return type(value)(_item_gradient(item, g, f"{where}[{i}]") for i, (item, g) in enumerate(zip(value, grad)))
+    return sequence_like(value, [_item_gradient(item, g, f"{where}[{i}]") for i, (item, g) in enumerate(zip(value, grad))])
 
 
 def _item_gradient(item, grad, where):
