@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .runtime.core import opaque_callable, sequence_like
+from .runtime.core import instance_attributes, opaque_callable, sequence_like
 from .runtime.device import device_of, to_device
 
 
@@ -227,8 +227,8 @@ def _leaves(value, path=(), within=()):
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _leaves(item, path + (index,), (*within, id(value)))
-    elif hasattr(value, "__dict__") and not opaque_callable(value):  # a layer with __call__ too
-        for key, item in vars(value).items():
+    elif instance_attributes(value) is not None and not opaque_callable(value):  # a layer with __call__ too
+        for key, item in instance_attributes(value).items():
             if not opaque_callable(item):
                 yield from _leaves(item, path + (key,), (*within, id(value)))
 
@@ -267,7 +267,7 @@ def _float64(value):
         return value.astype(np.float64)
     if isinstance(value, np.floating):  # before float: np.float64 is a float subclass, keep it a numpy scalar
         return np.float64(value)
-    if isinstance(value, (dict, list, tuple)) or (hasattr(value, "__dict__") and not opaque_callable(value)):
+    if isinstance(value, (dict, list, tuple)) or (instance_attributes(value) is not None and not opaque_callable(value)):
         for path, leaf in list(_leaves(value)):
             value = _with_leaf(value, path, _float64(leaf))
     return value

@@ -661,10 +661,23 @@ def dense_layer_loss(layer, x):
     return np.sum(layer(x) ** 2)
 
 
-@pytest.mark.parametrize("cls", [DenseLayer, FrozenDenseLayer])
-def test_dataclass_layers_match_finite_differences(cls):
-    layer = cls(rng.standard_normal((3, 2)), rng.standard_normal(2))
-    assert sourcegrad.check_grad(dense_layer_loss, layer, rng.standard_normal((4, 3)))
+class SlottedDenseLayer:
+    __slots__ = ("w", "b")
+
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    __call__ = DenseLayer.__call__
+
+
+@pytest.mark.parametrize("cls", [DenseLayer, FrozenDenseLayer, SlottedDenseLayer])
+def test_dataclass_and_slotted_layers_match_finite_differences(cls):
+    layer, x = cls(rng.standard_normal((3, 2)), rng.standard_normal(2)), rng.standard_normal((4, 3))
+    assert sourcegrad.check_grad(dense_layer_loss, layer, x)
+    direction = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}  # an object's tangent: a dict
+    _, derivative = sourcegrad.differentiate(dense_layer_loss).jvp((layer, x), direction)
+    moved = [cls(layer.w + eps * direction["w"], layer.b + eps * direction["b"]) for eps in (1e-6, -1e-6)]
+    assert derivative == pytest.approx((dense_layer_loss(moved[0], x) - dense_layer_loss(moved[1], x)) / 2e-6, rel=1e-6)
 
 
 def directional_difference(fn, primals, tangents, eps=1e-6):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 
-from ..runtime.core import is_namedtuple, opaque_callable
+from ..runtime.core import instance_attributes, is_namedtuple, opaque_callable
 from .resolve import describe as describe_object
 
 _DEPTH = 8  # a model's modules nest: Sequential > its layers > a Sequential > its layers > a Linear > its w
@@ -49,7 +49,7 @@ def describe(value, depth=_DEPTH, within=()):
             return ("tuple", items, type(value)._fields)
         return (type(value).__name__, items)
     if _is_plain_object(value):
-        attributes = sorted(vars(value).items())
+        attributes = sorted(instance_attributes(value).items())
         # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is,
         # and a function (`self.act = np.tanh`) by what it is: the call goes to it
         def named_only(v):
@@ -79,7 +79,7 @@ def function_of(description):
 
 
 def _is_plain_object(value):
-    return hasattr(value, "__dict__") and not isinstance(
+    return instance_attributes(value) is not None and not isinstance(
         value, (types.ModuleType, types.FunctionType, types.MethodType, type))
 
 

@@ -62,13 +62,29 @@ def output_gradient(value, grad):
     return grad
 
 
+def instance_attributes(value):
+    """name -> value of the attributes value holds itself: its __dict__'s, and those its classes declare in
+    __slots__ (which then has no __dict__) and that are set; None for a value holding none so (a number, a list)."""
+    slots = [name for cls in type(value).__mro__ for name in _slot_names(cls)]
+    if not slots:
+        return vars(value) if hasattr(value, "__dict__") else None
+    held = dict(getattr(value, "__dict__", {}))
+    held.update((name, getattr(value, name)) for name in slots if hasattr(value, name))
+    return held
+
+
+def _slot_names(cls):
+    slots = cls.__dict__.get("__slots__", ())
+    return [name for name in ([slots] if isinstance(slots, str) else slots) if name not in ("__dict__", "__weakref__")]
+
+
 def opaque_callable(value):
     """Whether value is a callable known by its name alone (a function, a method, a class, a library's object),
     not an object of the user's class that has a __call__: a layer (`self.linear1(x)`) holds parameters, and is
     a structure as any object is."""
     if not callable(value):
         return False
-    return not hasattr(value, "__dict__") or isinstance(value, (types.ModuleType, types.FunctionType,
+    return instance_attributes(value) is None or isinstance(value, (types.ModuleType, types.FunctionType,
                                                                  types.MethodType, type)) \
         or type(value).__module__.split(".")[0] in _LIBRARIES
 
