@@ -1201,22 +1201,50 @@ class WithStaticParts:
     def through_the_classmethod(self, x):
         return WithStaticParts.squash_by_class(x @ self.w)
 
+    def through_the_classmethod_of_self(self, x):
+        return self.squash_by_class(x @ self.w) * 2.0
+
+    SCALE = 2.0
+
+    @classmethod
+    def scaled_by_class(cls, z):
+        return np.tanh(z) * cls.SCALE
+
 
 def static_parts_loss(m, x):
     return np.sum(m.through_self(x) ** 2)
 
 
 def classmethod_loss(m, x):
-    return np.sum(m.through_the_classmethod(x))
+    return np.sum(m.through_the_classmethod(x) ** 2)
 
 
-def test_a_staticmethod_through_self_and_getattr_of_a_name_are_written_in():
-    assert sourcegrad.check_grad(static_parts_loss, WithStaticParts(rng.standard_normal((3, 2))), rng.standard_normal((4, 3)))
+def classmethod_of_self_loss(m, x):
+    return np.sum(m.through_the_classmethod_of_self(x) ** 2) + np.sum(m.squash_by_class(x @ m.w))
 
 
-def test_a_classmethod_is_refused_with_what_to_write_instead():
-    with pytest.raises(SourcegradError, match="is a classmethod, which sourcegrad does not write in"):
-        sourcegrad.differentiate(classmethod_loss).grad(WithStaticParts(np.ones((3, 2))), np.ones((4, 3)))
+def class_reading_classmethod_loss(m, x):
+    return np.sum(m.scaled_by_class(x @ m.w))
+
+
+@pytest.mark.parametrize("fn", [static_parts_loss, classmethod_loss, classmethod_of_self_loss])
+def test_staticmethods_and_classmethods_through_self_and_the_class_are_written_in(fn, monkeypatch):
+    m, x = WithStaticParts(rng.standard_normal((3, 2))), rng.standard_normal((4, 3))
+    assert sourcegrad.check_grad(fn, m, x)
+    compiles = []
+    compile_for_ranks = sourcegrad.compiler.Frontend.compile
+    monkeypatch.setattr(sourcegrad.compiler.Frontend, "compile",
+                        lambda *args, **kwargs: compiles.append(1) or compile_for_ranks(*args, **kwargs))
+    f = sourcegrad.differentiate(fn)
+    f.grad(m, x)
+    f.grad(m, x)
+    assert len(compiles) == 1  # the method the class gives stays the one written in: no guard fails
+
+
+def test_a_classmethod_reading_its_class_is_refused_at_the_read():
+    with pytest.raises(SourcegradError, match="a classmethod that reads its class `cls`") as info:
+        sourcegrad.differentiate(class_reading_classmethod_loss).grad(WithStaticParts(np.ones((3, 2))), np.ones((4, 3)))
+    assert "cls.SCALE" in str(info.value).splitlines()[1]
 
 
 class SequenceOfSequences:
