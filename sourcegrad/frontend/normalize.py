@@ -89,6 +89,7 @@ class _Normalizer:
         self.closure_cells = {}  # the generated code's name for a closure variable it reads -> the variable's cell
         self.global_roots = set()  # the globals read by name, which no closure variable's name may take
         self.function_aliases = set()  # names the generated code calls numpy functions held by parameters through
+        self.item_names = set()  # the names a loop written out item by item binds its items to, one per item
         self.origin = None
         self.inliner = Inliner(self)
         self.local_functions = {}  # name -> LocalFunction: the `def`s met so far in the function being normalised
@@ -642,10 +643,37 @@ class _Normalizer:
         """A name holding a function that is also assigned in the function: in a loop a call may run before and
         after the rebinding, so which function it reaches depends on the iteration, and the generated code
         would call the first one every time."""
+        if self.names.current.get(user_name) in self.item_names:
+            return  # one item of a loop written out, bound once (`for act in (np.tanh, relu)`)
         if user_name in self.assigned or user_name in self.root_assigned:
             raise self.src.error(node, f"`{user_name}` holds a function and is assigned in the function: sourcegrad "
                                        f"cannot tell which function this call {what}",
                                  "Give each function a name of its own and use it by that name.")
+
+    def partial_as_its_function(self, expr):
+        """`act(z)`, act a functools.partial of f binding literals: `f(*bound, z, **bound_keywords, **keywords)`, f
+        called through a name of the generated code's own that holds it (written in, or called with its rule)."""
+        if not isinstance(expr, gast.Call) or not isinstance(expr.func, (gast.Name, gast.Attribute, gast.Subscript)) \
+                or root_name(expr.func) not in self.names.current:
+            return expr
+        kind = self.static_kind(expr.func)
+        if kind == ("partial", None):
+            raise self.src.error(expr, "this calls a functools.partial that binds arrays or objects, or whose function "
+                                 "is not one sourcegrad writes in or has a rule for",
+                                 "Bind only numbers, strings and None (they are written into the gradient), and pass "
+                                 "arrays at the call; or hold a function of your own instead.")
+        applied = values.partial_call(kind)
+        if applied is None:
+            return expr
+        function, bound, bound_keywords = applied
+        name = self.names.fresh(getattr(function, "__name__", "function"))
+        self.names.current[name] = name
+        self.kinds[name] = values.describe(function)
+        given = {k.arg for k in expr.keywords}
+        keywords = [gast.keyword(arg=k, value=gast.Constant(value=v, kind=None)) for k, v in bound_keywords.items()
+                    if k not in given]  # a keyword given at the call replaces the bound one, as in Python
+        args = [gast.Constant(value=v, kind=None) for v in bound] + expr.args
+        return gast.copy_location(gast.Call(func=ir.name(name), args=args, keywords=keywords + expr.keywords), expr)
 
     def function_callee(self, func, function):
         """What the generated code calls for a name holding function (one with a rule, not inlined): numpy's through
@@ -795,7 +823,9 @@ class _Normalizer:
             for item in items:
                 header = [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), stmt)
                           for target, value in _paired(copy.deepcopy(stmt.target), item)]
-                self.statements(header + copy.deepcopy(stmt.body))
+                self.statements(header)
+                self.item_names.update(self.names.current[name] for name in targets)
+                self.statements(copy.deepcopy(stmt.body))
         finally:
             self.names.pinned.update(pinned)
         read_outside = _loaded_count(self.src.tree, pinned) > _loaded_count(stmt, pinned)
@@ -943,7 +973,7 @@ class _Normalizer:
         operands are read (`a = a + b` reads the old a).
         """
         expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
-        expr = self.structures_as_displays(expr)
+        expr = self.structures_as_displays(self.partial_as_its_function(expr))
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
                 and self.inliner.property_getter(expr.func) is not None:
             # `model.first(x)`, first a property returning a layer: its getter written in, then the layer called
@@ -1772,7 +1802,8 @@ def _differ(kind):
     """Whether the items of a list or tuple of this kind must be written out one by one: there are none, or some are
     objects or functions not all alike (arrays and numbers of different ranks are not: one loop serves them all)."""
     return not kind[1] or values.items(kind) is None and any(
-        values.class_of(k) is not None or values.function_of(k) is not None for k in kind[1])
+        values.class_of(k) is not None or values.function_of(k) is not None or values.partial_call(k) is not None
+        for k in kind[1])
 
 
 def _paired(target, value):

@@ -9,6 +9,7 @@ lets its gradient read `d_y @ w1.T`.
 
 from __future__ import annotations
 
+import functools
 import types
 
 from ..runtime.core import instance_attributes, is_namedtuple, opaque_callable
@@ -32,6 +33,8 @@ def describe(value, depth=_DEPTH, within=()):
         return 0
     if is_function(value):  # `nonlinearity=np.tanh`: the function decides the code (its rule, or its code written in)
         return ("function", value)
+    if isinstance(value, functools.partial):
+        return _partial(value)
     if depth == 0:
         return None
     if id(value) in within:  # a layer's reference back to its model: described again, but only near the surface
@@ -53,7 +56,7 @@ def describe(value, depth=_DEPTH, within=()):
         # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is,
         # and a function (`self.act = np.tanh`) by what it is: the call goes to it
         def named_only(v):
-            return opaque_callable(v) and not is_function(v)
+            return opaque_callable(v) and not is_function(v) and not isinstance(v, functools.partial)
 
         return ("object", type(value), tuple(sorted(k for k, v in attributes if named_only(v))),
                 tuple((k, describe(v, depth - 1, within)) for k, v in attributes if not named_only(v)))
@@ -65,6 +68,25 @@ def field_index(description, name):
     if isinstance(description, tuple) and description[0] == "tuple" and len(description) == 3 and name in description[2]:
         return description[2].index(name)
     return None
+
+
+def _partial(value):
+    """("partial", the function, its bound arguments, its bound keywords) for a functools.partial of a function that
+    binds numbers, strings and None: the call is compiled as the function's, those written in as literals (so each
+    is in the key, with its type: 1, 1.0 and True are other code); ("partial", None) for another, which is not."""
+    function = describe(value.func)
+    bound = (*value.args, *value.keywords.values())
+    if function_of(function) is None or not all(v is None or type(v) in (bool, int, float, complex, str) for v in bound):
+        return ("partial", None)
+    return ("partial", function, tuple((type(v).__name__, v) for v in value.args),
+            tuple((k, type(v).__name__, v) for k, v in sorted(value.keywords.items())))
+
+
+def partial_call(description):
+    """(the function, its bound arguments, its bound keywords as a dict) of a partial this describes, or None."""
+    if not (isinstance(description, tuple) and description[0] == "partial" and description[1] is not None):
+        return None
+    return function_of(description[1]), [v for _, v in description[2]], {k: v for k, _, v in description[3]}
 
 
 def is_function(value):
