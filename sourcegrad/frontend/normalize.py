@@ -1389,6 +1389,10 @@ class _Normalizer:
             items = self.items_of(atom, expr.args[0])
             if items is None and builtin == "list" and self.is_list(atom):  # a copy of a list built in a loop
                 return located(gast.BinOp(left=_held(atom), op=gast.Add(), right=gast.List(elts=[], ctx=gast.Load())))
+            if items is None and builtin == "tuple" and not self.is_list(atom):
+                raise self.src.error(expr, "tuple() of a value that is not surely a list (an array's rows, say): "
+                                     "sourcegrad gives its gradient only for a list's items",
+                                     "Make a list first (`tuple([... for ...])`), or index the array's rows.")
             if items is None:
                 return located(gast.Call(func=func, args=[_held(atom)], keywords=[]))
             display = gast.Tuple if builtin == "tuple" else gast.List
