@@ -70,12 +70,13 @@ def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, a
                          f"atol={atol!r}, eps={eps!r}")
     original = differentiable.fn  # what a call runs: the finite differences take it as it is
     signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()):
-        by_name = original  # `*args` is checked as its tuple, by name: the call spreads it again
+    by_name = original
 
-        def original(**arguments):
-            bound = inspect.BoundArguments(signature, arguments)
-            return by_name(*bound.args, **bound.kwargs)
+    # The arguments are checked by name (`*args` as its tuple), and passed by position where the signature allows:
+    # the call spreads `*args` again, and a wrapper looked through (`def wrapper(*args)`) takes no keywords.
+    def original(**arguments):
+        bound = inspect.BoundArguments(signature, arguments)
+        return by_name(*bound.args, **bound.kwargs)
     if differentiable.has_aux:  # `return loss, aux`: the finite differences are of loss
         function = original
 

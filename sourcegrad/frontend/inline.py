@@ -234,7 +234,8 @@ class Inliner:
         else:
             src = read_function(fn)
             check_helper(src)
-            signature = inspect.signature(fn, follow_wrapped=False)
+            # the parameters of the code read: a wrapper looked through passes its arguments on unchanged
+            signature = inspect.signature(function_to_differentiate(fn), follow_wrapped=False)
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
