@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 01d9f3b95b7451974e5a0a1a3266ef243d5205c025b52742073ee9adb02776b4
-# sourcegrad-checksum: 3db382e3ab249a9894d25c077311ef65b348dc502d3432a9beef3c688df5dc4b
+# sourcegrad-key: 1572b285482f2aa7066906a1b03509fa5a9f0c17948f2515167b5c211210fc47
+# sourcegrad-checksum: dbb72610e6b0943a60a661a4b48bee3091159afa2b67d79f1db176e7eeee1408
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

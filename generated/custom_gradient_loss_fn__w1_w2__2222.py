@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0af203156f09e9a500b637cbcb4ab9deed04979ad0cea41b130bc19a86408a4a
-# sourcegrad-checksum: b9b7d6be2fe57392cc87903a364438483f2041c92d3f8eec6562f02e0eae9e4a
+# sourcegrad-key: d437b7ca47e65927041e2d4fc526a396a8a062bd4a2786b376a5517622dd02da
+# sourcegrad-checksum: 4cd4fd751394ed34c42e281fcc057e4fdbf9efea92f0eb45016bf244e025b95d
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

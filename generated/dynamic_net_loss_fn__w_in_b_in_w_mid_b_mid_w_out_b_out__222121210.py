@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: d2e86e827d51cab9a6dff8f17ded3add4497f7f8a670e1de1e903764c2037569
-# sourcegrad-checksum: aef6d6fdbf3dc49d245dde2732fb09d551bc4f571fda15e8ff017b20233c0918
+# sourcegrad-key: 9b495b2ed819695c265e3b713f9126de2a423436587819800d0e229501d642e7
+# sourcegrad-checksum: b3bfffee9fe0c3d2c554f65d62986d13af4ad00e7aa51657ea5d06f4a7d50d93
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: af6a19164dc249babcfdc5e28c609e835d3232284587c30297fc171fc35b2bd6
-# sourcegrad-checksum: 4082c6d10e9bf36fef536961e586a5a4c56c62a67bd23e524a5d4220ad056c72
+# sourcegrad-key: 6a96f83612cb9baa0b767c8efcf5ed67b475290e028ebce2d8abb1c8caa6584f
+# sourcegrad-checksum: edc01c17461c85e141ca38b79b6252473b0041d4041313db3d2a41bbc61ad114
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

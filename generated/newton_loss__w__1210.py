@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b829624189f54b8f9e76835470854eb1d6285dc50ed45c5c78d534b5057c190a
-# sourcegrad-checksum: 9ca11d41504ff6d3c9c5e70fa571b558d535dde1d87beaeecd6cb9e9dd2fb595
+# sourcegrad-key: 957d2b9abe1a5972a0b4b25c7a5aa89fe7ac8e8b61480d8a1db6cfee86427766
+# sourcegrad-checksum: ce94b2d41f48094bc1836ad2b752a67c5e44c4be74f592631cadda11010c5987
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 6e9507c69f2d92e85345f3ce3bb698fc6f5b44bc568a78fb7419846d02ac2682
-# sourcegrad-checksum: f218a0ee934bac77639e06cc98b8721d3c53120b7e7e6e21d354501b1fe36354
+# sourcegrad-key: b16967fa67aa576c5a0268bf32f87d996ca32aa0903b1dbfbaf22944bfd83633
+# sourcegrad-checksum: 179bd6a5483fef521532fca6aa324951132c03d597f5f794e2671a4c8e902797
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b97a8dd85d291b1a607b887645f8f1f9f790e65dcc44a2b4a0f4aa01b1b64ec2
-# sourcegrad-checksum: 6212dc9c4069da5815bc7e2dafcd1acbaffc0c0c9dcddc688e47f77fd4805e55
+# sourcegrad-key: 0226027631978728d240037b4ef4e7e6b82d7791b211d1177c33cde956ddd30a
+# sourcegrad-checksum: 3e5b09d4b222c34e479f13a037553cc8fe898cd7cbb1094bd92aef53c55d14a5
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

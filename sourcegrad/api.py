@@ -32,7 +32,7 @@ from .runtime.device import array_leaves, device_of, into_graph, is_dask, to_dev
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
-from .runtime.core import opaque_callable
+from .runtime.core import instance_attributes, opaque_callable, sequence_like
 
 OPTIONS = ("grad_output", "device", "into", "lazy")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
@@ -990,18 +990,19 @@ def _checked_tangent(name, primal, tangent):
                                   f"of {len(primal)} items", hint=f"Pass one tangent per item of {name} (None for "
                                                                    "zeros).")
         items = [_checked_tangent(f"{name}[{key!r}]", primal[key], tangent[key]) for key in keys]
-        return dict(zip(keys, items)) if isinstance(primal, dict) else type(primal)(items)
+        return dict(zip(keys, items)) if isinstance(primal, dict) else sequence_like(primal, items)
     if _is_plain_object(primal):  # an object: its tangent is a dict of its attributes' (forward mode reads it so)
         given = tangent if tangent is not None else {}
-        unknown = sorted(map(str, set(given) - set(vars(primal)))) if isinstance(given, dict) else None
+        attributes = instance_attributes(primal)
+        unknown = sorted(map(str, set(given) - set(attributes))) if isinstance(given, dict) else None
         if unknown is None or unknown:
-            held = ", ".join(sorted(vars(primal)))
+            held = ", ".join(sorted(attributes))
             raise SourcegradError(f"the tangent of {name} must be a dict of its attributes' tangents (or None)" +
                                   (f"; {name} holds no {', '.join(unknown)}" if unknown else
                                    f", not a {type(given).__name__}"),
                                   hint=f"Give tangents for some of {name}'s attributes ({held}); those left out get "
                                        "zeros.")
-        return {key: _checked_tangent(f"{name}.{key}", value, given.get(key)) for key, value in vars(primal).items()
+        return {key: _checked_tangent(f"{name}.{key}", value, given.get(key)) for key, value in attributes.items()
                 if isinstance(value, (int, float, numpy.number, numpy.ndarray, tuple, list, dict)) and not isinstance(
                     value, bool) or hasattr(value, "shape") or _is_plain_object(value)}
     if _is_complex(primal) or _is_complex(tangent):
@@ -1142,14 +1143,14 @@ def _same_array_type(target, argument):
 
 def _is_plain_object(value):
     """An object of the user's, a layer with __call__ too: its tangent is a dict of its attributes'."""
-    return hasattr(value, "__dict__") and not opaque_callable(value) and not hasattr(value, "shape")
+    return instance_attributes(value) is not None and not opaque_callable(value) and not hasattr(value, "shape")
 
 
 def _leaf_pairs(gradient, argument, path=""):
     """(path, gradient leaf, argument leaf) through a gradient and its argument's structure (an object's
     gradient is a dict of its attributes')."""
     if isinstance(gradient, dict):
-        parts = argument if isinstance(argument, dict) else vars(argument) if hasattr(argument, "__dict__") else {}
+        parts = argument if isinstance(argument, dict) else instance_attributes(argument) or {}
         for key, item in gradient.items():
             yield from _leaf_pairs(item, parts.get(key), f"{path}[{key!r}]")
     elif isinstance(gradient, (list, tuple)) and isinstance(argument, (list, tuple)):
@@ -1181,11 +1182,12 @@ def _matrix_error():
 def _like_input(gradient, argument):
     """A gradient has its input's floating dtype (float32 stays float32), leaf by leaf in a structure."""
     if isinstance(gradient, dict):
-        parts = argument if isinstance(argument, dict) else vars(argument) if hasattr(argument, "__dict__") else {}
+        parts = argument if isinstance(argument, dict) else instance_attributes(argument) or {}
         return {k: _like_input(g, parts.get(k)) for k, g in gradient.items()}
     if isinstance(gradient, list) and isinstance(argument, (list, tuple)):
         parts = [_like_input(g, a) for g, a in zip(gradient, argument)]
-        return tuple(parts) if type(argument) is tuple else parts  # a tuple's gradient is a tuple
+        # a tuple's gradient is a tuple; a namedtuple's is the same namedtuple, as JAX gives it (`grads.w1`)
+        return sequence_like(argument, parts) if isinstance(argument, tuple) else parts
     if _is_complex(gradient):
         raise _complex_error()
     if isinstance(gradient, numpy.matrix):  # a matrix argument reached it through data or a structure

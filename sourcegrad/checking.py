@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .runtime.core import opaque_callable
+from .runtime.core import instance_attributes, opaque_callable, sequence_like
 from .runtime.device import device_of, to_device
 
 
@@ -70,12 +70,13 @@ def finite_difference_check(differentiable, args, kwargs, eps=1e-6, rtol=1e-5, a
                          f"atol={atol!r}, eps={eps!r}")
     original = differentiable.fn  # what a call runs: the finite differences take it as it is
     signature = inspect.signature(differentiable.source_fn, follow_wrapped=False)
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()):
-        by_name = original  # `*args` is checked as its tuple, by name: the call spreads it again
+    by_name = original
 
-        def original(**arguments):
-            bound = inspect.BoundArguments(signature, arguments)
-            return by_name(*bound.args, **bound.kwargs)
+    # The arguments are checked by name (`*args` as its tuple), and passed by position where the signature allows:
+    # the call spreads `*args` again, and a wrapper looked through (`def wrapper(*args)`) takes no keywords.
+    def original(**arguments):
+        bound = inspect.BoundArguments(signature, arguments)
+        return by_name(*bound.args, **bound.kwargs)
     if differentiable.has_aux:  # `return loss, aux`: the finite differences are of loss
         function = original
 
@@ -227,8 +228,8 @@ def _leaves(value, path=(), within=()):
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _leaves(item, path + (index,), (*within, id(value)))
-    elif hasattr(value, "__dict__") and not opaque_callable(value):  # a layer with __call__ too
-        for key, item in vars(value).items():
+    elif instance_attributes(value) is not None and not opaque_callable(value):  # a layer with __call__ too
+        for key, item in instance_attributes(value).items():
             if not opaque_callable(item):
                 yield from _leaves(item, path + (key,), (*within, id(value)))
 
@@ -243,11 +244,10 @@ def _with_leaf(value, path, leaf):
     if isinstance(value, (list, tuple)):
         items = list(value)
         items[key] = _with_leaf(items[key], rest, leaf)
-        if isinstance(value, list):
-            return items
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # a namedtuple, a tuple
+        return sequence_like(value, items)
     changed = copy.copy(value)
-    setattr(changed, key, _with_leaf(getattr(value, key), rest, leaf))
+    # (object's own __setattr__: a frozen dataclass refuses its class's, which is there to keep users from changing it)
+    object.__setattr__(changed, key, _with_leaf(getattr(value, key), rest, leaf))
     return changed
 
 
@@ -268,7 +268,7 @@ def _float64(value):
         return value.astype(np.float64)
     if isinstance(value, np.floating):  # before float: np.float64 is a float subclass, keep it a numpy scalar
         return np.float64(value)
-    if isinstance(value, (dict, list, tuple)) or (hasattr(value, "__dict__") and not opaque_callable(value)):
+    if isinstance(value, (dict, list, tuple)) or (instance_attributes(value) is not None and not opaque_callable(value)):
         for path, leaf in list(_leaves(value)):
             value = _with_leaf(value, path, _float64(leaf))
     return value

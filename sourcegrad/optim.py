@@ -21,6 +21,7 @@ import math
 import numbers
 
 from .errors import SourcegradError
+from .runtime.core import instance_attributes
 from .runtime.indexing import holds_arrays
 from .runtime import array_namespace
 
@@ -47,7 +48,7 @@ def _children(value):
     if isinstance(value, (list, tuple)):
         return dict(enumerate(value))
     # an object: its attributes that hold arrays (a layer object, a dict of arrays); other attributes are settings
-    return {name: part for name, part in getattr(value, "__dict__", {}).items() if holds_arrays(part)} or None
+    return {name: part for name, part in (instance_attributes(value) or {}).items() if holds_arrays(part)} or None
 
 
 def _holds_parameters(value) -> bool:
@@ -111,11 +112,12 @@ def _walk(params, grads, path=()):
         # An object's gradient may name attributes that are not parameters: one holding no array, or a class
         # attribute read through `self` (sourcegrad differentiates with respect to it, but updating it in place
         # would change every instance). Their gradient must be zero.
-        named = [key for key in extra if isinstance(key, str) and (key in vars(params) or hasattr(type(params), key))]
+        own = instance_attributes(params) or {}
+        named = [key for key in extra if isinstance(key, str) and (key in own or hasattr(type(params), key))]
         for key in named:
             extra.remove(key)
-            if key in vars(params):
-                _not_a_parameter(path + (key,), vars(params)[key], grads[key])
+            if key in own:
+                _not_a_parameter(path + (key,), own[key], grads[key])
             elif not _is_zero(grads[key]):
                 raise SourcegradError(
                     f"gradient{_where(path + (key,))} is not zero, but {key!r} is an attribute of the class "

@@ -1,5 +1,7 @@
 """Table entries for indexing, joining and splitting (sourcegrad/templates/indexing.py)."""
 
+import builtins
+
 import numpy as np
 
 from rule_support import SCALAR, Entry, shapes
@@ -88,6 +90,14 @@ def concatenate_axis1(a, b, w):
 
 def stack_axis(a, b, w):
     return (np.stack((a, b), axis=-1) * w).sum()
+
+
+def tuple_of_a_built_list(a, b, w):
+    items = []
+    for v in (a, b):
+        items.append(np.sin(v))
+    pair = tuple(items)  # a list built in a loop, of a length known only when it runs
+    return (pair[0] * pair[1] * w).sum()
 
 
 def hstack_pair(a, b, w):
@@ -208,6 +218,7 @@ TABLE = [
     Entry(np.concatenate, concatenate_a_list_of_numbers_axis_0, shapes([(3,)])),
     Entry(np.dstack, dstack_a_list_of_numbers, shapes([(3,)], [(1, 3)])),
     Entry(np.stack, stack_axis, shapes([(3,), (3,)], [(2, 3), (2, 3)])),
+    Entry(builtins.tuple, tuple_of_a_built_list, shapes([(3,), (3,)], [(2, 3), (2, 3)])),
     # Python numbers among the arrays too (numpy takes them as 0-d arrays)
     Entry(np.hstack, hstack_pair, shapes([(3,), (2,)], [(2, 3), (2, 1)], [SCALAR, (2,)], [(), SCALAR])),
     Entry(np.vstack, vstack_pair, shapes([(3,), (3,)], [(2, 3), (1, 3)], [SCALAR, ()])),

@@ -772,6 +772,43 @@ def test_a_decorator_that_passes_arguments_and_result_through_is_looked_through(
     np.testing.assert_allclose(gradient, 3 * np.cos(x))
 
 
+def passes_positions_on(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args)
+    return wrapper
+
+
+@passes_positions_on
+def positions_passed_on(w, x):
+    return np.sum(np.tanh(x @ w) ** 2)
+
+
+class NetWithWrappedMethods:
+    def __init__(self, w):
+        self.w = w
+
+    @passes_positions_on
+    def forward(self, x):
+        return np.tanh(x @ self.w)
+
+    @logs_calls
+    def logged_forward(self, x):
+        return np.sin(x @ self.w)
+
+
+def calls_wrapped_methods(net, x):
+    return np.sum(net.forward(x) ** 2) + np.sum(net.logged_forward(x))
+
+
+def test_a_wrapper_passing_its_positional_arguments_on_is_looked_through_also_on_a_method():
+    w, x = rng.standard_normal((3, 2)), rng.standard_normal((4, 3))
+    gradient = sourcegrad.differentiate(positions_passed_on, wrt="w").grad(w, x)  # w, as the function names it
+    assert gradient.shape == w.shape
+    assert sourcegrad.check_grad(positions_passed_on, w, x)
+    assert sourcegrad.check_grad(calls_wrapped_methods, NetWithWrappedMethods(w), x)
+
+
 def test_a_decorator_sourcegrad_cannot_differentiate_is_refused_never_looked_through():
     with pytest.raises(SourcegradError, match=r"in the wrapper that a decorator put around tripled_sine"):
         sourcegrad.differentiate(tripled_sine).grad(rng.standard_normal(3))

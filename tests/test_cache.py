@@ -1,5 +1,6 @@
 """generated/ as a cache: reuse on a matching key, regenerate when stale or edited, write atomically."""
 
+import collections
 import multiprocessing
 import os
 import subprocess
@@ -326,3 +327,17 @@ def test_temporary_files_of_a_killed_write_are_removed_by_the_next_write(tmp_pat
     compile_once(folder)
     assert not abandoned.exists()
     assert elsewhere.exists() and running.exists()
+
+
+def reads_fields(params, x):
+    return np.sum(np.tanh(x @ params.first) @ params.second)
+
+
+def test_namedtuples_whose_fields_differ_get_their_own_gradients(tmp_path):
+    # two classes of one name, the same ranks in the same places: only the fields tell params.first apart
+    first_then_second = collections.namedtuple("Params", ["first", "second"])
+    second_then_first = collections.namedtuple("Params", ["second", "first"])
+    a, b, x = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal((4, 3))
+    f = sourcegrad.differentiate(reads_fields, generated_dir=tmp_path)
+    for params in (first_then_second(a, b), second_then_first(b, a), first_then_second(a, b)):
+        assert sourcegrad.check_grad(f, params, x)

@@ -1,6 +1,8 @@
 """Lambdas, closures, conditional expressions and nested functions: programs written elsewhere use
 them, and each must give the gradient float64 central finite differences give, or a SourcegradError at its line."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -318,6 +320,64 @@ def test_function_valued_argument_is_part_of_the_compiled_key():
     assert not np.allclose(tanh_gradient, sin_gradient)
     assert np.allclose(function.grad(W, X), tanh_gradient)
     assert "nonlinearity=sin" in function.backward_source
+
+
+def leaky(z, slope, *, offset=0.0):
+    return np.where(z > 0, z, slope * z) + offset
+
+
+class DenseWithActivation:
+    def __init__(self, w, act):
+        self.w, self.act = w, act
+
+    def __call__(self, x):
+        return self.act(x @ self.w)
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x @ self.w
+
+
+def through_a_held_activation(w, x, act):
+    return np.sum(act(x @ w) ** 2)
+
+
+def through_an_objects_activation(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
+def through_layers_of_a_list(layers, x):
+    for layer in layers:  # an object, a partial, numpy's function: written out layer by layer
+        x = layer(x)
+    return np.sum(x ** 2)
+
+
+PARTIALS = [functools.partial(leaky, slope=0.1), functools.partial(leaky, 0.3, offset=1.0),
+            functools.partial(np.clip, a_min=-0.5, a_max=0.5)]
+
+
+@pytest.mark.parametrize("act", PARTIALS, ids=["keyword", "positional_and_keyword", "numpy"])
+def test_a_partial_is_called_as_its_function_with_what_it_binds(act):
+    assert sourcegrad.check_grad(through_a_held_activation, W, X, act)
+    assert sourcegrad.check_grad(through_an_objects_activation, DenseWithActivation(W, act), X)
+    layers = [Scaled(rng.normal(size=(3, 3))), act, Scaled(rng.normal(size=(3, 2))), np.tanh]
+    assert sourcegrad.check_grad(through_layers_of_a_list, layers, X)
+
+
+def test_what_a_partial_binds_is_part_of_the_compiled_key():
+    function = sourcegrad.differentiate(through_a_held_activation)
+    for slope in (0.1, 0.5, 0.1, 1):  # 1 (an int) is another literal than 1.0: code of its own
+        act = functools.partial(leaky, slope=slope)
+        assert sourcegrad.check_grad(function, W, -np.abs(X), act)
+
+
+def test_a_partial_binding_an_array_is_refused_at_the_call():
+    with pytest.raises(SourcegradError, match="functools.partial that binds arrays"):
+        sourcegrad.grad(through_a_held_activation)(W, X, functools.partial(leaky, slope=np.ones(2)))
 
 
 def test_function_valued_default_with_a_rule_outside_numpy():

@@ -234,6 +234,12 @@ def generator_expressions_read_whole(x):
     return sum(np.sin(a) for a in x).sum() + np.sum(list(a * a for a in x)) + np.sum(list([np.cos(a) for a in x]))
 
 
+def tuples_of_generators_and_comprehensions(x, w):
+    rows = tuple(np.tanh(a * w) for a in x)
+    squares = tuple([a * a for a in x])
+    return np.sum(rows[0] * rows[-1]) + sum(np.sum(s) for s in squares) + np.sum(tuple(np.cos(r) for r in rows)[1])
+
+
 COMPREHENSION_CASES = [
     (comprehension_over_rows, ("x", "w"), (matrix(3, 2), vector(2))),
     (comprehension_over_a_range_with_a_condition, ("x",), (vector(4),)),
@@ -245,6 +251,7 @@ COMPREHENSION_CASES = [
     (comprehension_variable_stays_inside, ("x",), (vector(),)),
     (calls_a_helper_with_a_comprehension, ("x", "w"), (vector(), vector())),
     (generator_expressions_read_whole, ("x",), (matrix(2, 3),)),
+    (tuples_of_generators_and_comprehensions, ("x", "w"), (matrix(3, 2), vector(2))),
 ]
 
 
@@ -278,10 +285,16 @@ def generator_kept_in_a_name(x):
     return sum(items)
 
 
+def tuple_of_an_arrays_rows(x):
+    rows = tuple(x)
+    return np.sum(rows[0] * rows[1])
+
+
 @pytest.mark.parametrize("fn, message", [
     (sums_a_generator_in_a_while_condition, "a comprehension in a `while` condition is not supported"),
+    (tuple_of_an_arrays_rows, "tuple\\(\\) of a value that is not surely a list"),
     (generator_kept_in_a_name, "a generator expression is supported only as the one argument of sum"),
-], ids=["in_a_while_condition", "kept_in_a_name"])
+], ids=["in_a_while_condition", "kept_in_a_name", "tuple_of_rows"])
 def test_comprehensions_where_sourcegrad_cannot_follow_them_are_refused(fn, message):
     with pytest.raises(SourcegradError, match=message) as info:
         sourcegrad.differentiate(fn).grad(np.array([0.5, 1.0]))

@@ -146,11 +146,19 @@ class Layer:
         self.units = 2
 
 
+class SlottedLayer:
+    __slots__ = ("w", "b")
+
+    def __init__(self):
+        self.w = np.array([[1.0, 2.0], [3.0, 4.0]])
+        self.b = np.array([0.5, -0.5])
+
+
 def containers():
     """(params, gradient, the parameter arrays in order, their gradients in the same order)."""
     a, b, c = np.array([1.0, 2.0]), np.array([[3.0]]), np.array(4.0)
     ga, gb, gc = np.array([0.1, -0.2]), np.array([[0.3]]), np.array(-0.4)
-    layer = Layer()
+    layer, slotted = Layer(), SlottedLayer()
     gw, gbias = np.full((2, 2), 0.5), np.array([1.0, -1.0])
     return {
         "dict": ({"a": a, "b": b}, {"b": gb, "a": ga}, [a, b], [ga, gb]),
@@ -158,6 +166,7 @@ def containers():
         "tuple": ((a, b), [ga, gb], [a, b], [ga, gb]),
         "nested": ({"layer": {"w": a, "b": [b, c]}}, {"layer": {"w": ga, "b": (gb, gc)}}, [a, b, c], [ga, gb, gc]),
         "object": (layer, {"w": gw, "b": gbias}, [layer.w, layer.b], [gw, gbias]),
+        "object with __slots__": (slotted, {"w": gw, "b": gbias}, [slotted.w, slotted.b], [gw, gbias]),
         "array": (a, ga, [a], [ga]),
         "0-d array": (c, gc, [c], [gc]),
     }

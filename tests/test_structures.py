@@ -4,7 +4,10 @@ Every gradient is checked element by element, per entry of the container, agains
 finite differences of the original function.
 """
 
+import collections
+import dataclasses
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -676,6 +679,111 @@ def test_varargs_beside_named_and_keyword_only_parameters(device):
     assert isinstance(f.grad(x), tuple) and f.grad(x) == ()
 
 
+MlpParams = collections.namedtuple("MlpParams", ["w1", "b1", "w2"])
+
+
+class TypedMlpParams(typing.NamedTuple):
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+
+
+def mlp_reading_fields(params, x):  # JAX's style: parameters in a namedtuple
+    h = np.tanh(x @ params.w1 + params.b1)
+    return np.sum((h @ params.w2) ** 2)
+
+
+def mlp_unpacking_fields(params, x):
+    w1, b1, w2 = params
+    return np.sum((np.tanh(x @ w1 + b1) @ w2) ** 2)
+
+
+Dense = collections.namedtuple("Dense", ["w", "b"])
+
+
+def dense_layers_of_a_list(layers, x):
+    for layer in layers:  # the biases differ in rank: the loop's item is known by its fields
+        x = np.tanh(x @ layer.w + layer.b)
+    return np.sum(x ** 2)
+
+
+def mlp_params(cls):
+    return cls(rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal((4, 2)))
+
+
+@pytest.mark.parametrize("fn, make_params", [
+    (mlp_reading_fields, lambda: mlp_params(MlpParams)),
+    (mlp_reading_fields, lambda: mlp_params(TypedMlpParams)),
+    (mlp_unpacking_fields, lambda: mlp_params(MlpParams)),
+    (dense_layers_of_a_list, lambda: [Dense(rng.standard_normal((3, 3)), rng.standard_normal(3)),
+                                      Dense(rng.standard_normal((3, 3)), 0.5)]),
+], ids=["namedtuple", "typing_namedtuple", "unpacked", "list_of_namedtuples"])
+def test_namedtuple_parameters_get_a_gradient_of_their_type(fn, make_params):
+    params, x = make_params(), rng.standard_normal((5, 3))
+    assert sourcegrad.check_grad(fn, params, x)
+    gradient = sourcegrad.differentiate(fn).grad(params, x)
+    for got, argument in zip(gradient, params) if isinstance(params, list) else [(gradient, params)]:
+        assert type(got) is type(argument)  # as JAX gives it: `grads.w1`
+
+
+def test_jvp_and_hvp_of_namedtuple_parameters_take_and_give_the_namedtuple():
+    params, x = mlp_params(MlpParams), rng.standard_normal((5, 3))
+    f = sourcegrad.differentiate(mlp_reading_fields)
+    direction = mlp_params(MlpParams)
+
+    def moved(eps):
+        return MlpParams(*(p + eps * v for p, v in zip(params, direction)))
+
+    _, derivative = f.jvp((params, x), direction)
+    assert derivative == pytest.approx((mlp_reading_fields(moved(1e-6), x) - mlp_reading_fields(moved(-1e-6), x)) / 2e-6,
+                                       rel=1e-6)
+    product = f.hvp((params, x), direction)
+    ahead, behind = f.grad(moved(1e-5), x), f.grad(moved(-1e-5), x)
+    assert type(product) is MlpParams
+    for got, a, b in zip(product, ahead, behind):
+        np.testing.assert_allclose(got, (a - b) / 2e-5, rtol=1e-5, atol=1e-7)
+
+
+@dataclasses.dataclass
+class DenseLayer:
+    w: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return np.tanh(x @ self.w + self.b)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenDenseLayer:
+    w: np.ndarray
+    b: np.ndarray
+
+    __call__ = DenseLayer.__call__
+
+
+def dense_layer_loss(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
+class SlottedDenseLayer:
+    __slots__ = ("w", "b")
+
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    __call__ = DenseLayer.__call__
+
+
+@pytest.mark.parametrize("cls", [DenseLayer, FrozenDenseLayer, SlottedDenseLayer])
+def test_dataclass_and_slotted_layers_match_finite_differences(cls):
+    layer, x = cls(rng.standard_normal((3, 2)), rng.standard_normal(2)), rng.standard_normal((4, 3))
+    assert sourcegrad.check_grad(dense_layer_loss, layer, x)
+    direction = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}  # an object's tangent: a dict
+    _, derivative = sourcegrad.differentiate(dense_layer_loss).jvp((layer, x), direction)
+    moved = [cls(layer.w + eps * direction["w"], layer.b + eps * direction["b"]) for eps in (1e-6, -1e-6)]
+    assert derivative == pytest.approx((dense_layer_loss(moved[0], x) - dense_layer_loss(moved[1], x)) / 2e-6, rel=1e-6)
+
+
 def directional_difference(fn, primals, tangents, eps=1e-6):
     """(fn(primals + eps t) - fn(primals - eps t)) / 2 eps, for a scalar fn of arrays (None: no tangent)."""
     def moved(sign):
@@ -1197,22 +1305,50 @@ class WithStaticParts:
     def through_the_classmethod(self, x):
         return WithStaticParts.squash_by_class(x @ self.w)
 
+    def through_the_classmethod_of_self(self, x):
+        return self.squash_by_class(x @ self.w) * 2.0
+
+    SCALE = 2.0
+
+    @classmethod
+    def scaled_by_class(cls, z):
+        return np.tanh(z) * cls.SCALE
+
 
 def static_parts_loss(m, x):
     return np.sum(m.through_self(x) ** 2)
 
 
 def classmethod_loss(m, x):
-    return np.sum(m.through_the_classmethod(x))
+    return np.sum(m.through_the_classmethod(x) ** 2)
 
 
-def test_a_staticmethod_through_self_and_getattr_of_a_name_are_written_in():
-    assert sourcegrad.check_grad(static_parts_loss, WithStaticParts(rng.standard_normal((3, 2))), rng.standard_normal((4, 3)))
+def classmethod_of_self_loss(m, x):
+    return np.sum(m.through_the_classmethod_of_self(x) ** 2) + np.sum(m.squash_by_class(x @ m.w))
 
 
-def test_a_classmethod_is_refused_with_what_to_write_instead():
-    with pytest.raises(SourcegradError, match="is a classmethod, which sourcegrad does not write in"):
-        sourcegrad.differentiate(classmethod_loss).grad(WithStaticParts(np.ones((3, 2))), np.ones((4, 3)))
+def class_reading_classmethod_loss(m, x):
+    return np.sum(m.scaled_by_class(x @ m.w))
+
+
+@pytest.mark.parametrize("fn", [static_parts_loss, classmethod_loss, classmethod_of_self_loss])
+def test_staticmethods_and_classmethods_through_self_and_the_class_are_written_in(fn, monkeypatch):
+    m, x = WithStaticParts(rng.standard_normal((3, 2))), rng.standard_normal((4, 3))
+    assert sourcegrad.check_grad(fn, m, x)
+    compiles = []
+    compile_for_ranks = sourcegrad.compiler.Frontend.compile
+    monkeypatch.setattr(sourcegrad.compiler.Frontend, "compile",
+                        lambda *args, **kwargs: compiles.append(1) or compile_for_ranks(*args, **kwargs))
+    f = sourcegrad.differentiate(fn)
+    f.grad(m, x)
+    f.grad(m, x)
+    assert len(compiles) == 1  # the method the class gives stays the one written in: no guard fails
+
+
+def test_a_classmethod_reading_its_class_is_refused_at_the_read():
+    with pytest.raises(SourcegradError, match="a classmethod that reads its class `cls`") as info:
+        sourcegrad.differentiate(class_reading_classmethod_loss).grad(WithStaticParts(np.ones((3, 2))), np.ones((4, 3)))
+    assert "cls.SCALE" in str(info.value).splitlines()[1]
 
 
 class SequenceOfSequences:
@@ -1322,6 +1458,100 @@ def asks_each_layer_what_it_holds(m, x):
                                 asks_each_layer_what_it_holds])
 def test_ways_of_reaching_layers_that_differ(fn):
     assert sourcegrad.check_grad(fn, LayersOfKinds(rng), rng.standard_normal((2, 3)))
+
+
+class RecurrentLayersOfKinds(LayersOfKinds):
+    """An RNN whose step runs stacked layers of different classes, each behind a normalisation."""
+
+    def __init__(self, r):
+        super().__init__(r)
+        self.norms = [LinearModule(r.standard_normal((3, 3)) * 0.5) for _ in self.layers]
+
+    def __call__(self, xs):
+        h = np.zeros(xs.shape[1:])
+        for t in range(xs.shape[0]):
+            h = h + xs[t]
+            for layer in self.layers:
+                h = layer(h)
+        return h
+
+
+def layers_that_differ_in_a_recurrent_step(m, xs):
+    return np.sum(m(xs) ** 2)
+
+
+def layers_that_differ_in_a_branch(m, xs):
+    h = xs[0]
+    if np.sum(h) > -100.0:
+        for layer in m.layers:
+            h = layer(h)
+    else:
+        h = np.tanh(h)
+    return np.sum(h ** 2)
+
+
+def layers_that_differ_after_an_early_return(m, xs):
+    h = xs[0]
+    if np.sum(h) > 100.0:
+        return np.sum(h)
+    for layer in m.layers:
+        h = layer(h)
+    return np.sum(h ** 2)
+
+
+def layers_zipped_with_their_norms(m, xs):
+    h = xs[0]
+    for t in range(2):
+        for i, (layer, norm) in enumerate(zip(m.layers, m.norms)):
+            h = h + layer(norm(h)) * (i + 1)
+    return np.sum(h ** 2)
+
+
+def layers_walked_last_first(m, xs):
+    h = xs[0]
+    for t in range(xs.shape[0]):
+        for layer in reversed(m.layers):
+            h = layer(h + xs[t])
+    return np.sum(h ** 2)
+
+
+def layers_of_a_display_in_a_loop(m, xs):
+    h = xs[0]
+    for t in range(2):
+        for layer in (m.layers[2], m.first, m.layers[1]):
+            h = layer(h)
+    return np.sum(h ** 2)
+
+
+def last_layer_run_again_after_the_loop(m, xs):
+    h = xs[0]
+    if np.sum(h) > -100.0:
+        for layer in m.layers[:2]:
+            h = layer(h)
+    return np.sum(layer(h) ** 2)  # the loop's name holds its last item, as in Python
+
+
+@pytest.mark.parametrize("fn", [layers_that_differ_in_a_recurrent_step, layers_that_differ_in_a_branch,
+                                layers_that_differ_after_an_early_return, layers_zipped_with_their_norms,
+                                layers_walked_last_first, layers_of_a_display_in_a_loop,
+                                last_layer_run_again_after_the_loop])
+def test_layers_that_differ_walked_inside_loops_and_branches(fn):
+    m, xs = RecurrentLayersOfKinds(rng), rng.standard_normal((3, 2, 3))
+    assert sourcegrad.check_grad(fn, m, xs)
+    linears = [m.layers[0], m.layers[2], *m.norms]
+    directions = [rng.standard_normal((3, 3)) for _ in linears]
+    tangent = {"layers": [{"w": directions[0]}, {}, {"w": directions[1]}], "norms": [{"w": v} for v in directions[2:]]}
+    _, derivative = sourcegrad.differentiate(fn).jvp((m, xs), tangent)
+
+    def loss_moved(eps):  # the loss with every linear layer's w moved eps along its direction
+        for layer, v in zip(linears, directions):
+            layer.w = layer.w + eps * v
+        loss = fn(m, xs)
+        for layer, v in zip(linears, directions):
+            layer.w = layer.w - eps * v
+        return loss
+
+    assert derivative == pytest.approx((loss_moved(1e-6) - loss_moved(-1e-6)) / 2e-6, rel=1e-6, abs=1e-9)
 
 
 def stops_early_in_layers_that_differ(m, x):

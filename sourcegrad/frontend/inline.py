@@ -87,15 +87,12 @@ class Inliner:
             if cls is None or func.attr in values.instance_callables(kind):
                 return None  # unknown class, or an attribute of the object itself hides the class's method
             method = inspect.getattr_static(cls, func.attr, None)
-            if isinstance(method, (staticmethod, classmethod)):
-                # `self.act(z)` of a staticmethod: a function of the class, given no object; a classmethod's class
-                # is not a value sourcegrad follows
-                static = method.__func__ if isinstance(method, staticmethod) else None
-                if static is None:
-                    raise normalizer.src.error(call, f"{cls.__name__}.{func.attr} is a classmethod, which sourcegrad does "
-                                               "not write in", "Make it a staticmethod or a module-level function.")
-                self.guard(AttributeNamespace(cls), (func.attr,), method)
-                return _users_function(static)
+            if isinstance(method, staticmethod):  # `self.act(z)`: a function of the class, given no object
+                self.guard(AttributeNamespace(cls), (func.attr,), method.__func__)  # (what the class gives for it)
+                return _users_function(method.__func__)
+            if isinstance(method, classmethod):  # `self.apply(w, x)`: a function of the class, given the class
+                self.guard(AttributeNamespace(cls), (func.attr, "__func__"), method.__func__)
+                return self.class_bound(method.__func__, cls)
             if isinstance(method, types.FunctionType) and not is_library_code(method):
                 if method in RULES or is_nondifferentiable(method):
                     # the rule's own parameters would meet the object as `self`: not a rule sourcegrad applies
@@ -123,9 +120,11 @@ class Inliner:
             return None
         reached = normalizer.resolver.resolve_chain(chain)
         if isinstance(reached, types.MethodType) and isinstance(reached.__self__, type) \
-                and _users_function(reached.__func__) is not None:
-            raise normalizer.src.error(call, f"{'.'.join(chain)} is a classmethod, which sourcegrad does not write in",
-                                       "Make it a staticmethod or a module-level function.")
+                and _users_function(reached.__func__) is not None:  # `Linear.apply(w, x)`, a classmethod
+            namespace = normalizer.resolver.globals if not normalizer.resolver.is_closure_variable(chain[0]) \
+                else CellNamespace(normalizer.resolver.cells[chain[0]])
+            self.guard(namespace, (*chain, "__func__"), reached.__func__)  # the same class, with the same method
+            return self.class_bound(reached.__func__, reached.__self__)
         if isinstance(reached, types.MethodType) and len(chain) > 1 and not isinstance(reached.__self__, type):
             # `net.forward(w)`, net a global object: its class's method, with net (a constant here) as self
             method = inspect.getattr_static(type(reached.__self__), chain[-1], None)
@@ -151,6 +150,22 @@ class Inliner:
             if not any(g is namespace and c == tuple(chain) for g, c, _ in self.callees):
                 self.callees.append((namespace, tuple(chain), normalizer.resolver.resolve_chain(chain)))
         return obj
+
+    def class_bound(self, function, cls):
+        """A classmethod's function, to be written in with its class as first argument: (function, cls). Its body
+        may not read the class (`cls(...)`, `cls.scale`): sourcegrad follows arrays and objects, not classes."""
+        function = _users_function(function)
+        if function is None:
+            return None
+        src = read_function(function)
+        first = (src.tree.args.posonlyargs + src.tree.args.args)[0].id
+        read = next((n for n in gast.walk(src.tree) if isinstance(n, gast.Name) and n.id == first
+                     and isinstance(n.ctx, gast.Load)), None)
+        if read is not None:
+            raise src.error(read, f"{function.__qualname__} is a classmethod that reads its class `{first}`, which "
+                            "sourcegrad does not follow", f"Name what it reads on the class itself "
+                            f"(`{cls.__name__}.name`), or make it a staticmethod.")
+        return (function, cls)
 
     def property_getter(self, attribute):
         """(the getter, the object expression) where attribute (`model.scaled`) reads a property of the
@@ -202,13 +217,15 @@ class Inliner:
         # A method may run again on another object (a base class's __call__ calling self.forward, whose module
         # calls a sub-module's __call__): a chain as long as the objects nest. On the same object, or one sourcegrad
         # knows nothing of, it is recursion.
-        receiver_kind = normalizer.static_kind(receiver) if receiver is not None else None
+        receiver_kind = normalizer.static_kind(receiver) if isinstance(receiver, gast.AST) else None
         if any(fn is f and (receiver_kind is None or kind == receiver_kind)
                for f, kind in zip(self.helpers, self.receivers)):
             raise normalizer.src.error(call, f"{fn.__qualname__} calls itself (recursion), which sourcegrad cannot "
                                        "inline", "Write the recursion as a loop.")
         args = normalizer.arguments(call.args)
-        if receiver is not None:
+        if isinstance(receiver, type):  # a classmethod's class (Inliner.class_bound): bound to its parameter, unread
+            args.insert(0, receiver)
+        elif receiver is not None:
             args.insert(0, normalizer.atom(receiver, None))
         kwargs = {k.arg: normalizer.atom(k.value, None) for k in call.keywords}
         local = isinstance(fn, LocalFunction)
@@ -217,7 +234,8 @@ class Inliner:
         else:
             src = read_function(fn)
             check_helper(src)
-            signature = inspect.signature(fn, follow_wrapped=False)
+            # the parameters of the code read: a wrapper looked through passes its arguments on unchanged
+            signature = inspect.signature(function_to_differentiate(fn), follow_wrapped=False)
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -253,6 +271,8 @@ class Inliner:
                 if values.is_function(reached):
                     normalizer.global_reference(chain, value)  # read as any global is: guarded, so a rebinding recompiles
                     value = reached
+            if isinstance(value, type):  # a classmethod's class, which its body does not read
+                continue
             if values.is_function(value):  # `act=np.tanh`: a name the helper calls, standing for that function
                 bindings[name] = normalizer.names.fresh(name)
                 normalizer.kinds[bindings[name]] = values.describe(value)

@@ -89,6 +89,7 @@ class _Normalizer:
         self.closure_cells = {}  # the generated code's name for a closure variable it reads -> the variable's cell
         self.global_roots = set()  # the globals read by name, which no closure variable's name may take
         self.function_aliases = set()  # names the generated code calls numpy functions held by parameters through
+        self.item_names = set()  # the names a loop written out item by item binds its items to, one per item
         self.origin = None
         self.inliner = Inliner(self)
         self.local_functions = {}  # name -> LocalFunction: the `def`s met so far in the function being normalised
@@ -648,10 +649,37 @@ class _Normalizer:
         """A name holding a function that is also assigned in the function: in a loop a call may run before and
         after the rebinding, so which function it reaches depends on the iteration, and the generated code
         would call the first one every time."""
+        if self.names.current.get(user_name) in self.item_names:
+            return  # one item of a loop written out, bound once (`for act in (np.tanh, relu)`)
         if user_name in self.assigned or user_name in self.root_assigned:
             raise self.src.error(node, f"`{user_name}` holds a function and is assigned in the function: sourcegrad "
                                        f"cannot tell which function this call {what}",
                                  "Give each function a name of its own and use it by that name.")
+
+    def partial_as_its_function(self, expr):
+        """`act(z)`, act a functools.partial of f binding literals: `f(*bound, z, **bound_keywords, **keywords)`, f
+        called through a name of the generated code's own that holds it (written in, or called with its rule)."""
+        if not isinstance(expr, gast.Call) or not isinstance(expr.func, (gast.Name, gast.Attribute, gast.Subscript)) \
+                or root_name(expr.func) not in self.names.current:
+            return expr
+        kind = self.static_kind(expr.func)
+        if kind == ("partial", None):
+            raise self.src.error(expr, "this calls a functools.partial that binds arrays or objects, or whose function "
+                                 "is not one sourcegrad writes in or has a rule for",
+                                 "Bind only numbers, strings and None (they are written into the gradient), and pass "
+                                 "arrays at the call; or hold a function of your own instead.")
+        applied = values.partial_call(kind)
+        if applied is None:
+            return expr
+        function, bound, bound_keywords = applied
+        name = self.names.fresh(getattr(function, "__name__", "function"))
+        self.names.current[name] = name
+        self.kinds[name] = values.describe(function)
+        given = {k.arg for k in expr.keywords}
+        keywords = [gast.keyword(arg=k, value=gast.Constant(value=v, kind=None)) for k, v in bound_keywords.items()
+                    if k not in given]  # a keyword given at the call replaces the bound one, as in Python
+        args = [gast.Constant(value=v, kind=None) for v in bound] + expr.args
+        return gast.copy_location(gast.Call(func=ir.name(name), args=args, keywords=keywords + expr.keywords), expr)
 
     def function_callee(self, func, function):
         """What the generated code calls for a name holding function (one with a rule, not inlined): numpy's through
@@ -772,29 +800,17 @@ class _Normalizer:
         return None
 
     def unrolled(self, stmt):
-        """`for layer in layers:` (or `enumerate(layers)`) over a list or tuple whose items are objects or
-        functions that differ (a Linear, a ReLU, a Linear) or that is empty, written out item by item: each
-        iteration then knows its item's class. True if it did so. A loop that rebinds the list stays a loop;
-        one with break or continue is refused (its items' calls could not be compiled in one loop)."""
-        iterable, target, counter, start = stmt.iter, stmt.target, None, 0
-        if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "enumerate" \
-                and self.builtin(iterable.func) == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
-            given = iterable.args[1:] + [k.value for k in iterable.keywords if k.arg == "start"]
-            start = ir.constant_int(given[0]) if given else 0
-            if start is None or len(given) > 1 or len(iterable.args) < 1 or any(k.arg != "start" for k in iterable.keywords):
-                return False
-            iterable, counter, target = iterable.args[0], target.elts[0], target.elts[1]
-        root = iterable
-        while isinstance(root, gast.Attribute):
-            root = root.value
-        if not isinstance(root, gast.Name) or root.id not in self.names.current or stmt.orelse \
-                or root.id in _assigned_names(stmt):
+        """`for layer in layers:` over a list or tuple whose items are objects or functions that differ (a Linear,
+        a ReLU, a Linear) or that is empty, written out item by item: each iteration then knows its item's class.
+        So are `enumerate(layers)`, `zip(layers, norms)` and `reversed(layers)` of such a list. True if it did so.
+        A loop that rebinds the list stays a loop; one with break or continue is refused (its items' calls could
+        not be compiled in one loop)."""
+        walked = self.items_written_out(stmt.iter, _assigned_names(stmt))
+        if walked is None or stmt.orelse:
             return False
-        kind = self.static_kind(iterable)
-        if not (isinstance(kind, tuple) and kind[0] in ("list", "tuple")) or (kind[1] and values.items(kind) is not None):
+        differ, items = walked
+        if not differ:
             return False
-        if kind[1] and not any(values.class_of(k) is not None or values.function_of(k) is not None for k in kind[1]):
-            return False  # arrays and numbers of other ranks: one loop serves them all
         jump = next((n for n in gast.walk(gast.Module(body=stmt.body, type_ignores=[]))
                      if isinstance(n, (gast.Break, gast.Continue))), None)
         if jump is not None:
@@ -802,15 +818,86 @@ class _Normalizer:
                                        "attributes): sourcegrad writes such a loop out item by item, which has no "
                                        "loop to leave", "Make the items alike, or compute which ones to run before "
                                        "the loop and walk those (`for layer in layers[:k]`).")
-        for index in range(len(kind[1])):
-            item = gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Constant(value=index, kind=None),
-                                  ctx=gast.Load())
-            header = [gast.Assign(targets=[copy.deepcopy(target)], value=item, type_comment=None)]
-            if counter is not None:
-                header.insert(0, gast.Assign(targets=[copy.deepcopy(counter)],
-                                             value=gast.Constant(value=start + index, kind=None), type_comment=None))
-            self.statements([gast.copy_location(h, stmt) for h in header] + copy.deepcopy(stmt.body))
+        # Inside a branch or another loop the loop's target is pinned: one name for every path. Each item is of
+        # another class, so each gets a name of its own; the pinned one is bound to the last only where the target
+        # is read outside the loop (as Python leaves it bound to the last item).
+        targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+        pinned = {name: self.names.pinned.pop(name) for name in targets if name in self.names.pinned}
+        for name, held in pinned.items():
+            self.names.current[name] = held  # so that each item's assignment takes a new version
+        try:
+            for item in items:
+                header = [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), stmt)
+                          for target, value in _paired(copy.deepcopy(stmt.target), item)]
+                self.statements(header)
+                self.item_names.update(self.names.current[name] for name in targets)
+                self.statements(copy.deepcopy(stmt.body))
+        finally:
+            self.names.pinned.update(pinned)
+        read_outside = _loaded_count(self.src.tree, pinned) > _loaded_count(stmt, pinned)
+        for name, held in pinned.items():
+            if items and read_outside:
+                self.emit_copy(held, ir.name(self.names.current[name]), stmt)
+            self.names.current[name] = held
         return True
+
+    def items_written_out(self, iterable, assigned):
+        """(whether the items differ, the value each iteration binds) for a loop over iterable: a list or tuple
+        of the function's whose length and items are known when compiling, or enumerate, zip or reversed of such
+        (or a range of a known count beside them); else None."""
+        call = self.builtin(iterable.func) if isinstance(iterable, gast.Call) and iterable.args else None
+        if call == "reversed" and len(iterable.args) == 1 and not iterable.keywords:
+            walked = self.items_written_out(iterable.args[0], assigned)
+            return None if walked is None else (walked[0], walked[1][::-1])
+        if call == "enumerate":
+            given = iterable.args[1:] + [k.value for k in iterable.keywords if k.arg == "start"]
+            if len(given) > 1 or any(k.arg != "start" for k in iterable.keywords):
+                return None
+            start = ir.constant_int(given[0]) if given else 0
+            walked = self.items_written_out(iterable.args[0], assigned) if start is not None else None
+            if walked is None:
+                return None
+            return walked[0], [gast.Tuple(elts=[gast.Constant(value=start + i, kind=None), item], ctx=gast.Load())
+                               for i, item in enumerate(walked[1])]
+        if call == "zip" and not iterable.keywords:
+            walked = [self.items_written_out(arg, assigned) for arg in iterable.args]
+            if None in walked:
+                return None
+            return any(differ for differ, _ in walked), [gast.Tuple(elts=list(items), ctx=gast.Load())
+                                                         for items in zip(*(items for _, items in walked))]
+        if call == "range" and not iterable.keywords and len(iterable.args) <= 3:  # `zip(range(len(layers)), layers)`
+            bounds = [self.known_count(arg, assigned) for arg in iterable.args]
+            return None if None in bounds else (False, [gast.Constant(value=i, kind=None) for i in range(*bounds)])
+        if isinstance(iterable, gast.Subscript) and isinstance(iterable.slice, gast.Slice):  # `self.layers[:-1]`
+            walked, bounds = self.items_written_out(iterable.value, assigned), _slice_bounds(iterable.slice)
+            if walked is None or bounds is None or bounds[2] == 0:
+                return None
+            items = walked[1][slice(*bounds)]
+            return _differ(("list", tuple(self.static_kind(item) for item in items))), items
+        if isinstance(iterable, (gast.List, gast.Tuple)):  # `for layer in (self.fc1, self.act, self.fc2)`
+            if not all(self.known_before(e, assigned) for e in iterable.elts):
+                return None
+            kinds = [self.static_kind(e) for e in iterable.elts]
+            return _differ((type(iterable).__name__.lower(), tuple(kinds))), list(iterable.elts)
+        if not isinstance(iterable, (gast.Name, gast.Attribute)) or not self.known_before(iterable, assigned):
+            return None
+        kind = self.static_kind(iterable)
+        if not (isinstance(kind, tuple) and kind[0] in ("list", "tuple")):
+            return None
+        return _differ(kind), [gast.Subscript(value=copy.deepcopy(iterable), slice=gast.Constant(value=index, kind=None),
+                                              ctx=gast.Load()) for index in range(len(kind[1]))]
+
+    def known_before(self, expr, assigned):
+        """Whether expr reads a name or attribute chain of the function's (`self.layers`, `layers[0]`) that a loop
+        assigning `assigned` leaves as it is: what it holds is known when compiling and the same at every item."""
+        return root_name(expr) in self.names.current and not _loaded_names(expr) & set(assigned)
+
+    def known_count(self, expr, assigned):
+        """The int expr surely is when compiling: a constant, or len() of a sequence whose length is known; else None."""
+        if isinstance(expr, gast.Call) and self.builtin(expr.func) == "len" and len(expr.args) == 1 and not expr.keywords:
+            walked = self.items_written_out(expr.args[0], assigned)
+            return None if walked is None else len(walked[1])
+        return ir.constant_int(expr)
 
     def static_truth(self, test):
         """True or False where the test is decided by what is known when compiling: `act is None`, `act is not
@@ -892,7 +979,7 @@ class _Normalizer:
         operands are read (`a = a + b` reads the old a).
         """
         expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
-        expr = self.structures_as_displays(expr)
+        expr = self.structures_as_displays(self.partial_as_its_function(expr))
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
                 and self.inliner.property_getter(expr.func) is not None:
             # `model.first(x)`, first a property returning a layer: its getter written in, then the layer called
@@ -974,6 +1061,10 @@ class _Normalizer:
             if values.class_of(self.kind(receiver)) is not None:  # an object's attribute: `model.w1`
                 primitive, args, kwargs = ATTRIBUTE, (receiver, gast.Constant(value=expr.attr, kind=None)), {}
                 result_kind = values.element(self.kind(receiver), expr.attr)
+            elif values.field_index(self.kind(receiver), expr.attr) is not None:  # `params.w1` of a namedtuple
+                position = values.field_index(self.kind(receiver), expr.attr)
+                primitive, args, kwargs = SUBSCRIPT, (receiver, gast.Constant(value=position, kind=None)), {}
+                result_kind = values.element(self.kind(receiver), position)
             else:
                 primitive, args, kwargs = ir.Method(expr.attr, is_call=False), (receiver,), {}
             display = f"the attribute `.{expr.attr}`"
@@ -1304,6 +1395,10 @@ class _Normalizer:
             items = self.items_of(atom, expr.args[0])
             if items is None and builtin == "list" and self.is_list(atom):  # a copy of a list built in a loop
                 return located(gast.BinOp(left=_held(atom), op=gast.Add(), right=gast.List(elts=[], ctx=gast.Load())))
+            if items is None and builtin == "tuple" and not self.is_list(atom):
+                raise self.src.error(expr, "tuple() of a value that is not surely a list (an array's rows, say): "
+                                     "sourcegrad gives its gradient only for a list's items",
+                                     "Make a list first (`tuple([... for ...])`), or index the array's rows.")
             if items is None:
                 return located(gast.Call(func=func, args=[_held(atom)], keywords=[]))
             display = gast.Tuple if builtin == "tuple" else gast.List
@@ -1734,6 +1829,26 @@ def _store(identifier):
 def _target_word(target):
     first = target if isinstance(target, gast.Name) else target.elts[-1]
     return first.id.strip("_") or "loop"
+
+
+def _differ(kind):
+    """Whether the items of a list or tuple of this kind must be written out one by one: there are none, or some are
+    objects or functions not all alike (arrays and numbers of different ranks are not: one loop serves them all)."""
+    return not kind[1] or values.items(kind) is None and any(
+        values.class_of(k) is not None or values.function_of(k) is not None or values.partial_call(k) is not None
+        for k in kind[1])
+
+
+def _paired(target, value):
+    """(name target, value) pairs binding a loop's target to one iteration's item: `i, (layer, norm)` to a display
+    of the same shape pairs name by name; a name, or a tuple of names unpacking an item, takes the item whole."""
+    if isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, gast.Tuple) and len(target.elts) == len(value.elts):
+        return [pair for t, v in zip(target.elts, value.elts) for pair in _paired(t, v)]
+    return [(target, value)]
+
+
+def _loaded_count(tree, names):
+    return sum(1 for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names)
 
 
 def _loaded_names(expr):

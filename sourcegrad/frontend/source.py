@@ -75,9 +75,9 @@ def function_to_differentiate(fn, guards=None):
 
 
 def _passes_through(wrapper, wrapped):
-    """Whether wrapper's body is statements for their effect around `return wrapped(*args, **kwargs)` (or an
-    assignment of that call to a name that is returned unchanged): then the guards (namespace, (name,), wrapped)
-    of the names it calls wrapped by, else None."""
+    """Whether wrapper's body is statements for their effect around `return wrapped(*args, **kwargs)`, or
+    `return wrapped(*args)` of a wrapper taking no keywords (or an assignment of that call to a name that is
+    returned unchanged): then the guards (namespace, (name,), wrapped) of the names it calls wrapped by, else None."""
     try:
         tree = gast.parse(textwrap.dedent(inspect.getsource(wrapper.__code__))).body[0]
     except (OSError, TypeError, SyntaxError, IndentationError):
@@ -85,9 +85,9 @@ def _passes_through(wrapper, wrapped):
     if not isinstance(tree, gast.FunctionDef):
         return None
     arguments = tree.args
-    if arguments.vararg is None or arguments.kwarg is None or arguments.args or arguments.posonlyargs \
-            or arguments.kwonlyargs:
+    if arguments.vararg is None or arguments.args or arguments.posonlyargs or arguments.kwonlyargs:
         return None
+    passed_on = [] if arguments.kwarg is None else [arguments.kwarg.id]  # `**kwargs`, where the wrapper takes it
     cells = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__ or ()))
     names = {name: cell.cell_contents for name, cell in cells.items()}
 
@@ -96,11 +96,11 @@ def _passes_through(wrapper, wrapped):
                 and names.get(node.func.id, wrapper.__globals__.get(node.func.id)) is wrapped
                 and len(node.args) == 1 and isinstance(node.args[0], gast.Starred)
                 and isinstance(node.args[0].value, gast.Name) and node.args[0].value.id == arguments.vararg.id
-                and len(node.keywords) == 1 and node.keywords[0].arg is None
-                and isinstance(node.keywords[0].value, gast.Name) and node.keywords[0].value.id == arguments.kwarg.id)
+                and [k.value.id if k.arg is None and isinstance(k.value, gast.Name) else None
+                     for k in node.keywords] == passed_on)
 
     result = None  # the name holding the call's result
-    kept = {arguments.vararg.id, arguments.kwarg.id}  # names that must reach the call, and its result, unchanged
+    kept = {arguments.vararg.id, *passed_on}  # names that must reach the call, and its result, unchanged
     *effects, last = tree.body
     for stmt in effects:
         mentioned = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}

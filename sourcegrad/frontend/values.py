@@ -9,9 +9,10 @@ lets its gradient read `d_y @ w1.T`.
 
 from __future__ import annotations
 
+import functools
 import types
 
-from ..runtime.core import opaque_callable
+from ..runtime.core import instance_attributes, is_namedtuple, opaque_callable
 from .resolve import describe as describe_object
 
 _DEPTH = 8  # a model's modules nest: Sequential > its layers > a Sequential > its layers > a Linear > its w
@@ -39,6 +40,8 @@ def describe(value, depth=_DEPTH, within=()):
         return 0
     if is_function(value):  # `nonlinearity=np.tanh`: the function decides the code (its rule, or its code written in)
         return ("function", value)
+    if isinstance(value, functools.partial):
+        return _partial(value)
     if depth == 0:
         return None
     if id(value) in within:  # a layer's reference back to its model: described again, but only near the surface
@@ -51,17 +54,46 @@ def describe(value, depth=_DEPTH, within=()):
     if isinstance(value, (list, tuple)):
         if len(value) > _LONGEST:
             return None
-        return (type(value).__name__, tuple(describe(v, depth - 1, within) for v in value))
+        items = tuple(describe(v, depth - 1, within) for v in value)
+        if is_namedtuple(value):  # a tuple whose items are also read by name (`params.w1`, compiled as params[0])
+            return ("tuple", items, type(value)._fields)
+        return (type(value).__name__, items)
     if _is_plain_object(value):
-        attributes = sorted(vars(value).items())
+        attributes = sorted(instance_attributes(value).items())
         # a callable is known by its name, but a layer object with __call__ (`self.linear1`) as any object is,
         # and a function (`self.act = np.tanh`) by what it is: the call goes to it
         def named_only(v):
-            return opaque_callable(v) and not is_function(v)
+            return opaque_callable(v) and not is_function(v) and not isinstance(v, functools.partial)
 
         return ("object", type(value), tuple(sorted(k for k, v in attributes if named_only(v))),
                 tuple((k, describe(v, depth - 1, within)) for k, v in attributes if not named_only(v)))
     return None
+
+
+def field_index(description, name):
+    """The position of the field `name` of a namedtuple this describes (`params.w1` is `params[0]`), or None."""
+    if isinstance(description, tuple) and description[0] == "tuple" and len(description) == 3 and name in description[2]:
+        return description[2].index(name)
+    return None
+
+
+def _partial(value):
+    """("partial", the function, its bound arguments, its bound keywords) for a functools.partial of a function that
+    binds numbers, strings and None: the call is compiled as the function's, those written in as literals (so each
+    is in the key, with its type: 1, 1.0 and True are other code); ("partial", None) for another, which is not."""
+    function = describe(value.func)
+    bound = (*value.args, *value.keywords.values())
+    if function_of(function) is None or not all(v is None or type(v) in (bool, int, float, complex, str) for v in bound):
+        return ("partial", None)
+    return ("partial", function, tuple((type(v).__name__, v) for v in value.args),
+            tuple((k, type(v).__name__, v) for k, v in sorted(value.keywords.items())))
+
+
+def partial_call(description):
+    """(the function, its bound arguments, its bound keywords as a dict) of a partial this describes, or None."""
+    if not (isinstance(description, tuple) and description[0] == "partial" and description[1] is not None):
+        return None
+    return function_of(description[1]), [v for _, v in description[2]], {k: v for k, _, v in description[3]}
 
 
 def is_function(value):
@@ -76,7 +108,7 @@ def function_of(description):
 
 
 def _is_plain_object(value):
-    return hasattr(value, "__dict__") and not isinstance(
+    return instance_attributes(value) is not None and not isinstance(
         value, (types.ModuleType, types.FunctionType, types.MethodType, type))
 
 
@@ -88,11 +120,13 @@ def element(description, key):
     """The description of description[key] (a dict entry, a list item, an attribute), or None."""
     if not isinstance(description, tuple):
         return None
-    kind, contents = description[0], description[-1]
+    kind = description[0]
     if kind == "dict" or kind == "object":
-        return dict(contents).get(key)
-    if kind in ("list", "tuple") and isinstance(key, int) and -len(contents) <= key < len(contents):
-        return contents[key]
+        return dict(description[-1]).get(key)
+    if field_index(description, key) is not None:
+        key = field_index(description, key)
+    if kind in ("list", "tuple") and isinstance(key, int) and -len(description[1]) <= key < len(description[1]):
+        return description[1][key]
     return None
 
 
@@ -119,9 +153,9 @@ def indexed(description):
 
 
 def common(descriptions):
-    """What all of descriptions say: the description itself where they are one; lists or tuples of one length,
-    or dicts of the same keys, with what their items have in common (`(k, v)` pairs of `d.items()`, whose
-    values differ in rank); else None."""
+    """What all of descriptions say: the description itself where they are one; lists or tuples of one length
+    (namedtuples of the same fields), or dicts of the same keys, with what their items have in common (`(k, v)`
+    pairs of `d.items()`, whose values differ in rank); else None."""
     first = descriptions[0]
     if all(d == first for d in descriptions):
         return first
@@ -132,7 +166,8 @@ def common(descriptions):
             if any([k for k, _ in d[1]] != keys for d in descriptions):
                 return None
             return ("dict", tuple((k, common([dict(d[1])[k] for d in descriptions])) for k in keys))
-        return (first[0], tuple(common([d[1][i] for d in descriptions]) for i in range(len(first[1]))))
+        fields = first[2:] if all(d[2:] == first[2:] for d in descriptions) else ()  # namedtuples of one kind
+        return (first[0], tuple(common([d[1][i] for d in descriptions]) for i in range(len(first[1]))), *fields)
     return None
 
 

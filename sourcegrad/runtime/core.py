@@ -62,15 +62,41 @@ def output_gradient(value, grad):
     return grad
 
 
+def instance_attributes(value):
+    """name -> value of the attributes value holds itself: its __dict__'s, and those its classes declare in
+    __slots__ (which then has no __dict__) and that are set; None for a value holding none so (a number, a list)."""
+    slots = [name for cls in type(value).__mro__ for name in _slot_names(cls)]
+    if not slots:
+        return vars(value) if hasattr(value, "__dict__") else None
+    held = dict(getattr(value, "__dict__", {}))
+    held.update((name, getattr(value, name)) for name in slots if hasattr(value, name))
+    return held
+
+
+def _slot_names(cls):
+    slots = cls.__dict__.get("__slots__", ())
+    return [name for name in ([slots] if isinstance(slots, str) else slots) if name not in ("__dict__", "__weakref__")]
+
+
 def opaque_callable(value):
     """Whether value is a callable known by its name alone (a function, a method, a class, a library's object),
     not an object of the user's class that has a __call__: a layer (`self.linear1(x)`) holds parameters, and is
     a structure as any object is."""
     if not callable(value):
         return False
-    return not hasattr(value, "__dict__") or isinstance(value, (types.ModuleType, types.FunctionType,
+    return instance_attributes(value) is None or isinstance(value, (types.ModuleType, types.FunctionType,
                                                                  types.MethodType, type)) \
         or type(value).__module__.split(".")[0] in _LIBRARIES
+
+
+def is_namedtuple(value):
+    """Whether value is a collections.namedtuple or typing.NamedTuple."""
+    return isinstance(value, tuple) and isinstance(getattr(type(value), "_fields", None), tuple)
+
+
+def sequence_like(value, items):
+    """items as a list or tuple of value's own type: a namedtuple takes them one per field."""
+    return type(value)(*items) if is_namedtuple(value) else type(value)(items)
 
 
 _LIBRARIES = frozenset({"sourcegrad", "numpy", "functools", "builtins", "scipy", "cupy", "dask"})
@@ -89,7 +115,7 @@ def _structured_output_gradient(value, grad, where="the output"):
     if not isinstance(grad, (tuple, list)) or len(grad) != len(value):
         raise OutputGradientError(f"{where} is a {kind} of {len(value)} items; its gradient must be a tuple or "
                                   f"list of {len(value)}")
-    return type(value)(_item_gradient(item, g, f"{where}[{i}]") for i, (item, g) in enumerate(zip(value, grad)))
+    return sequence_like(value, [_item_gradient(item, g, f"{where}[{i}]") for i, (item, g) in enumerate(zip(value, grad))])
 
 
 def _item_gradient(item, grad, where):

@@ -29,7 +29,7 @@ import types
 import numpy
 
 from ..errors import SourcegradError
-from .core import HELPERS, NUMPY, ArrayModule, opaque_callable
+from .core import HELPERS, NUMPY, ArrayModule, instance_attributes, opaque_callable, sequence_like
 from .linalg import broadcast_solve
 
 # numpy's keyword spellings that cupy knows under another name (numpy 2: correction is ddof).
@@ -237,8 +237,9 @@ def array_leaves(values, depth=6):
             yield from array_leaves(value.values(), depth - 1)
         elif depth and isinstance(value, (list, tuple)):
             yield from array_leaves(value, depth - 1)
-        elif depth and hasattr(value, "__dict__") and not hasattr(value, "shape") and not opaque_callable(value):
-            yield from array_leaves(vars(value).values(), depth - 1)
+        elif depth and instance_attributes(value) is not None and not hasattr(value, "shape") \
+                and not opaque_callable(value):
+            yield from array_leaves(instance_attributes(value).values(), depth - 1)
         else:
             yield value
 
@@ -464,7 +465,7 @@ def into_graph(value):
     if isinstance(value, dict):
         return {k: into_graph(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(into_graph(v) for v in value)
+        return sequence_like(value, [into_graph(v) for v in value])
     if device_of(value) == "cpu":
         import dask.array
 
@@ -481,7 +482,7 @@ def to_device(value, device):
     if isinstance(value, dict):
         return {k: to_device(v, device) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(to_device(v, device) for v in value)
+        return sequence_like(value, [to_device(v, device) for v in value])
     if device in (None, "cpu"):
         if type(value).__module__.startswith("dask"):
             return value.compute()

@@ -5,8 +5,8 @@ import operator
 import numpy
 
 from ..errors import SourcegradError
-from .core import (array_namespace, as_array_like, broadcast_like, float_dtype, helper, opaque_callable, sequence_error,
-                   unbroadcast)
+from .core import (array_namespace, as_array_like, broadcast_like, float_dtype, helper, instance_attributes,
+                   opaque_callable, sequence_error, unbroadcast)
 
 
 @helper
@@ -97,7 +97,8 @@ def zero_tangent(value):
 def zeros_gradient(value, within=()):
     """A zero gradient for value: an array of zeros, or zeros in the same structure (an object's: a dict). A
     structure met again inside itself (a layer holding its parent model) gets no entry there."""
-    if isinstance(value, (dict, list, tuple)) or hasattr(value, "__dict__") and not hasattr(value, "shape"):
+    attributes = instance_attributes(value)
+    if isinstance(value, (dict, list, tuple)) or attributes is not None and not hasattr(value, "shape"):
         within = (*within, id(value))
     if isinstance(value, dict):
         return {k: zeros_gradient(v, within) for k, v in value.items() if id(v) not in within}
@@ -108,9 +109,8 @@ def zeros_gradient(value, within=()):
     if hasattr(value, "shape") or isinstance(value, (int, float, complex)):
         module = array_namespace(value)
         return module.zeros(getattr(value, "shape", ()), dtype=float_dtype(value, None))
-    if hasattr(value, "__dict__"):
-        return {k: zeros_gradient(v, within) for k, v in vars(value).items()
-                if id(v) not in within and holds_arrays(v)}
+    if attributes is not None:
+        return {k: zeros_gradient(v, within) for k, v in attributes.items() if id(v) not in within and holds_arrays(v)}
     return 0.0
 
 
@@ -126,7 +126,8 @@ def holds_arrays(value, depth=8, within=()):
         return any(holds_arrays(v, depth - 1, within) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(holds_arrays(v, depth - 1, within) for v in value)
-    return hasattr(value, "__dict__") and any(holds_arrays(v, depth - 1, within) for v in vars(value).values())
+    attributes = instance_attributes(value)
+    return attributes is not None and any(holds_arrays(v, depth - 1, within) for v in attributes.values())
 
 
 def _is_mask(index):

@@ -5,6 +5,8 @@ positions selected twice (an integer array with repeated entries) getting
 both contributions. Joining and splitting are each other's adjoints.
 """
 
+import builtins
+
 import numpy as np
 
 from ..ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT
@@ -140,6 +142,17 @@ def join_sequences(result, x, y):
 def joined_tangent_rule(out, result, head, tail, d_head, d_tail):
     d[d_head] = sequence_head(d[out], head)
     d[d_tail] = sequence_tail(d[out], tail)
+
+
+# `tuple(outs)` of a list built in a loop: the same items, in a tuple (whose gradient is a list, as a list's is)
+@adjoint(builtins.tuple, result="view of first argument")
+def tuple_of_items(result, x):
+    d[x] = d[result]
+
+
+@tangent(builtins.tuple)
+def tuple_of_items_tangent(result, x):
+    d[result] = d[x]
 
 
 @adjoint(REPEAT_SEQUENCE)

@@ -365,8 +365,8 @@ class _Reverse(StatementWalker):
         if template is None and isinstance(stmt.primitive, ir.Method):
             raise self.error(stmt, f"no gradient rule for {stmt.display}",
                              "It is an array method sourcegrad has no rule for, or it belongs to an object whose class "
-                             "sourcegrad cannot see here (one made inside the function, a namedtuple, a class with "
-                             "__slots__): call methods of the objects passed in (`model.forward(x)`), or compute the "
+                             "sourcegrad cannot see here (one made inside the function, or a namedtuple, whose methods are "
+                             "not written in): call methods of the objects passed in (`model.forward(x)`), or compute the "
                              "value outside the differentiated function. The README lists the methods with rules.")
         if template is None and getattr(stmt.primitive, "__module__", None) == "math":
             name = stmt.primitive.__name__
