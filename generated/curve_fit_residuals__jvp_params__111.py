@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1572b285482f2aa7066906a1b03509fa5a9f0c17948f2515167b5c211210fc47
-# sourcegrad-checksum: dbb72610e6b0943a60a661a4b48bee3091159afa2b67d79f1db176e7eeee1408
+# sourcegrad-key: fab48c023c06cfd1ffa0d60972dc8a9ea605854a1c83aba5cc0b31caa2e03094
+# sourcegrad-checksum: a77034e285c8420daa3efe0cc7e63245587200a5c7b1b5afbaab18bbdf226533
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

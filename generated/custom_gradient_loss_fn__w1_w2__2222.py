@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: d437b7ca47e65927041e2d4fc526a396a8a062bd4a2786b376a5517622dd02da
-# sourcegrad-checksum: 4cd4fd751394ed34c42e281fcc057e4fdbf9efea92f0eb45016bf244e025b95d
+# sourcegrad-key: cb707ce9a1c55830762eeab761c99831e92618d9fb3cc093ec579ba930e13537
+# sourcegrad-checksum: dea54aee065bb15c00a1e39343ff8a1d69a5fd13ec08dc2e4f723fa305695413
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 9b495b2ed819695c265e3b713f9126de2a423436587819800d0e229501d642e7
-# sourcegrad-checksum: b3bfffee9fe0c3d2c554f65d62986d13af4ad00e7aa51657ea5d06f4a7d50d93
+# sourcegrad-key: 1c8d7066ff634a7d527cdb5ddc1b4f97118adea88cff1c091164c4a8ad50abd8
+# sourcegrad-checksum: f72704e0da94277e89606871517b4fc0be5806498ea237383d17b4acd41ad349
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6a96f83612cb9baa0b767c8efcf5ed67b475290e028ebce2d8abb1c8caa6584f
-# sourcegrad-checksum: edc01c17461c85e141ca38b79b6252473b0041d4041313db3d2a41bbc61ad114
+# sourcegrad-key: f98c5e6bc3bebf33e6eb5c5fb56799ef8eb028af87dbae1c55f19e17c8f5a91e
+# sourcegrad-checksum: 47c62cecd619307ebcc004041154a31bf60c3382d9d2b843ab7769e6021fee8c
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 957d2b9abe1a5972a0b4b25c7a5aa89fe7ac8e8b61480d8a1db6cfee86427766
-# sourcegrad-checksum: ce94b2d41f48094bc1836ad2b752a67c5e44c4be74f592631cadda11010c5987
+# sourcegrad-key: f15ae3617e05a73c2437a6caec2252541550f9118da8db91023a98864939efe9
+# sourcegrad-checksum: e0579f7824b5b88d46704404ec3780fe24ee2061133cf740590b1f860bdffadd
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

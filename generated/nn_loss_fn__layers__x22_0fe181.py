@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: b16967fa67aa576c5a0268bf32f87d996ca32aa0903b1dbfbaf22944bfd83633
-# sourcegrad-checksum: 179bd6a5483fef521532fca6aa324951132c03d597f5f794e2671a4c8e902797
+# sourcegrad-key: 41eca7ac568c51d2b973ad6887e8fac28875c106b7006fb6a7e71dabc268bc8f
+# sourcegrad-checksum: 2bb4eb84a29d2248c84778997db0c7b859d3c2bbd8da40a1bf4178b8aa04e31c
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

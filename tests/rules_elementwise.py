@@ -405,6 +405,14 @@ def math_fabs(x, w):
     return math.fabs(x) * w
 
 
+def math_cbrt(x, w):
+    return math.cbrt(x) * w
+
+
+def math_exp2(x, w):
+    return math.exp2(x) * w
+
+
 def math_atan2(y, x, w):
     return math.atan2(y, x) * w
 
@@ -517,6 +525,8 @@ TABLE = [
     Entry(math.degrees, math_degrees, NUMBERS, domain=real),
     Entry(math.radians, math_radians, NUMBERS, domain=real),
     Entry(math.fabs, math_fabs, NUMBERS, domain=OFF_INTEGERS),
+    *([Entry(math.cbrt, math_cbrt, NUMBERS, domain=OFF_INTEGERS), Entry(math.exp2, math_exp2, NUMBERS)]
+      if hasattr(math, "cbrt") else []),  # Python 3.11
     Entry(math.atan2, math_atan2, PAIRS_OF_NUMBERS),
     Entry(math.hypot, math_hypot, PAIRS_OF_NUMBERS),
     Entry(math.pow, math_pow, PAIRS_OF_NUMBERS, domain=positive),

@@ -40,6 +40,7 @@ DASK_REFUSED = {
     "ravel_order_a_of_transpose": "order 'A' follows memory layout, which dask arrays do not have",
     "ravel_order_k_of_transpose": "order 'K' follows memory layout, which dask arrays do not have",
     "select_default": "np.select's default broadcast to the choices' shape on dask",
+    "item_of_a_sum": "a dask array has no .item(): the function itself fails on dask",
     "clip_keyword_a": "dask's clip recurses without end given the array as a= (np.clip(a=x) on dask fails alike)",
 }
 

@@ -17,6 +17,9 @@ from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upp
                                   nan_to_num_grad, reduced_count, select_default_grad, select_default_jvp, select_grad)
 from .registry import adjoint, d, ndim, nondifferentiable, tangent
 
+# math.cbrt and math.exp2 are new in Python 3.11
+_SINCE_PYTHON_3_11 = {name: [getattr(math, name)] if hasattr(math, name) else [] for name in ("cbrt", "exp2")}
+
 # ---- exponentials and logarithms ------------------------------------------------------
 
 
@@ -60,12 +63,12 @@ def square_tangent(result, x):
     d[result] = d[x] * 2 * x
 
 
-@adjoint(np.cbrt)
+@adjoint(np.cbrt, *_SINCE_PYTHON_3_11["cbrt"])
 def cbrt(result, x):
     d[x] = d[result] / (3 * result * result)
 
 
-@tangent(np.cbrt)
+@tangent(np.cbrt, *_SINCE_PYTHON_3_11["cbrt"])
 def cbrt_tangent(result, x):
     d[result] = d[x] / (3 * result * result)
 
@@ -83,12 +86,12 @@ def reciprocal_tangent(result, x):
 # Constants are Python floats, not np.log(2): a float64 numpy scalar would promote float32 gradients.
 
 
-@adjoint(np.exp2)
+@adjoint(np.exp2, *_SINCE_PYTHON_3_11["exp2"])
 def exp2(result, x):
     d[x] = d[result] * result * 0.6931471805599453  # ln 2
 
 
-@tangent(np.exp2)
+@tangent(np.exp2, *_SINCE_PYTHON_3_11["exp2"])
 def exp2_tangent(result, x):
     d[result] = d[x] * result * 0.6931471805599453  # ln 2
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gast
-import numpy
 
 from .. import ir
 from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
@@ -368,12 +367,6 @@ class _Reverse(StatementWalker):
                              "sourcegrad cannot see here (one made inside the function, or a namedtuple, whose methods are "
                              "not written in): call methods of the objects passed in (`model.forward(x)`), or compute the "
                              "value outside the differentiated function. The README lists the methods with rules.")
-        if template is None and getattr(stmt.primitive, "__module__", None) == "math":
-            name = stmt.primitive.__name__
-            twin = next((f"np.{n}" for n in (name, name.replace("a", "arc", 1)) if hasattr(numpy, n)), None)
-            raise self.error(stmt, f"no gradient rule for {stmt.display}",
-                             (f"Write {twin}(...) instead: it has a gradient rule, and gives the same number. "
-                              if twin else "") + "The README lists the math functions sourcegrad has rules for.")
         if template is None:
             name = stmt.display.strip("`")
             raise self.error(stmt, f"no gradient rule for {stmt.display}",
@@ -672,3 +665,4 @@ class AdjointNames:
 
 __all__ = ["AdjointStatement", "Checkpoint", "StatementWalker", "IndexAccumulate", "OwnAdjoint", "Restore", "ReverseFunction", "ReverseIf", "ReverseLoop",
            "Site", "children", "loop_sequences", "reverse", "walk"]
+
