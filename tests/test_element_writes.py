@@ -184,6 +184,160 @@ def test_element_write_gradient_matches_finite_differences(fn, wrt, args, device
     assert report, report
 
 
+# ---- a dict the function made, read after writes: its keys, where the writes tell them ----------------------------
+
+def sums_activations_stored_by_layer_name(x, w1, w2):
+    acts = {}
+    acts["hidden"] = np.tanh(x @ w1)
+    acts["out"] = acts["hidden"] @ w2
+    total = 0.0
+    for name, a in acts.items():
+        total = total + np.sum(a ** 2) * (2.0 if name == "out" else 1.0)
+    return total + sum(np.sum(a) for a in acts.values()) + sum(np.sum(acts[k]) for k in sorted(acts))
+
+
+def reads_written_entries_by_get_in_and_len(x, w1, w2):
+    acts = {}
+    acts["hidden"] = np.tanh(x @ w1)
+    total = np.sum(acts.get("hidden") ** 2) + np.sum(acts.get("missing", w2) ** 2)
+    if "hidden" in acts:
+        total = total * 2.0
+    if "out" in acts:
+        total = total * 3.0
+    return total * len(acts) + np.sum(acts[list(acts.keys())[-1]])
+
+
+def sums_the_values_of_an_updated_params_dict(x, w1, w2):
+    p = {"w1": w1, "w2": w2}
+    p["w1"] = p["w1"] * 0.9  # a key written over keeps its place
+    p["extra"] = np.sin(w2)
+    return sum(np.sum(v ** 2) for v in p.values()) + np.sum(np.tanh(x @ p["w1"]) @ p["w2"])
+
+
+def keeps_states_by_step_and_reads_them_back_in_reverse(W, x):
+    states = {}
+    h = x
+    for t in range(3):  # steps known when compiling: so are the keys 0, 1, 2
+        h = np.tanh(W @ h)
+        states[t] = h
+    total = 0.0
+    for t in reversed(states):
+        total = total * 0.5 + np.sum(states[t] * x)
+    for t, s in states.items():
+        total = total + (t + 1) * np.sum(s ** 2)
+    return total + np.sum(sum(states.values()) ** 2) + len(states)
+
+
+def keys_layers_by_a_name_made_in_the_loop(W, x):
+    d = {}
+    h = x
+    for i in range(3):
+        h = np.tanh(W @ h)
+        d[f"layer{i}"] = h
+    for name in ("extra", "more"):
+        d[name] = d["layer1"] * 2.0
+    return np.sum(d["layer2"] ** 2) + sum(np.sum(v) for v in d.values())
+
+
+def reads_a_dict_by_get_before_the_loop_writes_it(W, x):
+    seen = {}
+    h = x
+    for t in range(3):
+        if seen.get("last") is not None:  # None in the first step only
+            h = h + seen["last"]
+        h = np.tanh(W @ h)
+        seen["last"] = h
+    return np.sum(h ** 2)
+
+
+def reads_the_last_step_by_get_with_a_default(W, x, n):
+    states = {}
+    for t in range(n):
+        states[t] = np.tanh(W @ states.get(t - 1, x))
+    return np.sum(states[n - 1] ** 2) * len(states)
+
+
+def writes_a_key_in_a_branch_then_reads_it_by_get(W, x):
+    d = {}
+    if np.sum(x) > 0:
+        d["a"] = np.tanh(W @ x)
+    return np.sum(d.get("a", x) ** 2)
+
+
+def tests_the_dict_in_a_loop_that_writes_it(W, x):
+    cache = {}
+    h = x
+    for t in range(4):
+        if t in cache:
+            h = h * 2.0
+        if t > 0 and np.sum(cache[t - 1]) > 0.0:
+            h = np.tanh(W @ h)
+        else:
+            h = np.sin(W @ h)
+        cache[t] = h
+    cache["last"] = cache[3] * 2.0  # written again after the loop, where its keys are known
+    return np.sum(cache["last"] ** 2) + len(cache)
+
+
+def copies_a_dict_after_writing_it(W, x):
+    d = {}
+    d["h"] = np.tanh(W @ x)
+    e = dict(d)
+    e["y"] = e["h"] * 2.0
+    return np.sum(e["y"] ** 2) + np.sum(d["h"]) + len(d) + len(e)
+
+
+SQUARE = np.array([[0.3, -0.5, 0.2], [0.1, 0.4, -0.3], [-0.2, 0.6, 0.5]])
+X23 = np.array([[0.3, -0.4, 0.2], [0.1, 0.5, -0.2]])
+READ_AFTER_WRITES = [
+    (sums_activations_stored_by_layer_name, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
+    (reads_written_entries_by_get_in_and_len, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
+    (sums_the_values_of_an_updated_params_dict, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
+    (keeps_states_by_step_and_reads_them_back_in_reverse, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (keys_layers_by_a_name_made_in_the_loop, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (reads_a_dict_by_get_before_the_loop_writes_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (reads_the_last_step_by_get_with_a_default, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 3)),
+    (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
+    (tests_the_dict_in_a_loop_that_writes_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (copies_a_dict_after_writing_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+]
+
+
+@pytest.mark.parametrize("fn, wrt, args", READ_AFTER_WRITES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(READ_AFTER_WRITES)])
+def test_a_dict_read_after_writes_matches_finite_differences(fn, wrt, args, device):
+    assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+
+
+def walks_keys_written_in_a_loop_of_unknown_length(W, x, n):
+    cache = {}
+    for t in range(n):
+        cache[t] = np.tanh(W @ x) * t
+    return sum(np.sum(v) for v in cache.values())
+
+
+def walks_keys_written_in_a_branch(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    total = 0.0
+    for k in d:
+        total = total + np.sum(d[k])
+    return total
+
+
+@pytest.mark.parametrize("fn, args, at", [
+    (walks_keys_written_in_a_loop_of_unknown_length, (SQUARE, np.ones(3), 2), "cache.values()"),
+    (walks_keys_written_in_a_branch, (SQUARE, np.ones(3)), "for k in d"),
+], ids=["loop_of_unknown_length", "branch"])
+def test_walking_a_dict_whose_keys_are_unknown_is_refused_at_its_line(fn, args, at):
+    with pytest.raises(SourcegradError, match="cannot tell here which keys the dict") as info:
+        sourcegrad.differentiate(fn, wrt=(0, 1)).grad(*args)
+    message = str(info.value)
+    assert "test_element_writes.py" in message.splitlines()[0] and at in message and "range" in message
+
+
 def test_element_writes_keep_the_value_the_dtype_and_the_arguments():
     W, x = W3.astype(np.float32), np.array([0.3, -0.4, 0.2], dtype=np.float32)
     before = (W.copy(), x.copy())

@@ -49,7 +49,18 @@ _OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.
 def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None, has_aux=False) -> ir.Function:
     """kinds: parameter name -> what is known of its value (frontend.values.describe). has_aux: the function
     returns `value, aux`, and only value is differentiated (ir.Return.aux holds the other)."""
-    return _Normalizer(src, resolver, reserved, kinds or {}, has_aux).run()
+    unsettled = frozenset()
+    while True:  # at most once again per loop whose reads saw a kind its body changes (_Normalizer.unsettled)
+        normalizer = _Normalizer(src, resolver, reserved, kinds or {}, has_aux, unsettled)
+        try:
+            function = normalizer.run()
+        except SourcegradError:
+            if normalizer.unsettled <= unsettled:
+                raise
+        else:
+            if normalizer.unsettled <= unsettled:
+                return function
+        unsettled = unsettled | normalizer.unsettled
 
 
 class _Normalizer:
@@ -57,7 +68,7 @@ class _Normalizer:
     own functions goes to self.inliner (inline.Inliner), which normalises the helper's body with this
     normaliser."""
 
-    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds, has_aux=False):
+    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds, has_aux=False, unsettled=frozenset()):
         self.src = src
         self.resolver = resolver
         tree = src.tree
@@ -95,6 +106,10 @@ class _Normalizer:
         self.has_aux = has_aux
         self.root_assigned = set(self.assigned)  # the differentiated function's own, seen from its helpers too
         self.aux_name = None  # with has_aux and returns in branches: the name every branch assigns its aux to
+        # (a loop's place, a name it assigns) where the loop's body changes what is known of the name's value
+        # (`cache[t] = h` adds a key, `xs = xs + [h]` an item): a read in the body before that change must not
+        # take the value for what it was before the loop, so normalize runs again, the name unknown in that loop
+        self.unsettled = set(unsettled)
 
     # ---- statements ---------------------------------------------------------
 
@@ -145,10 +160,10 @@ class _Normalizer:
                 self.truths.add(name)
             else:
                 self.truths.discard(name)
-            if isinstance(stmt, ir.Assign) and (stmt.primitive is DICT_DISPLAY or stmt.primitive == SET_ITEM and isinstance(
-                    stmt.args[0], gast.Name) and stmt.args[0].id in self.dicts):
+            if isinstance(stmt, ir.Assign) and (stmt.primitive is DICT_DISPLAY or stmt.primitive in (SET_ITEM, COPY)
+                                                and isinstance(stmt.args[0], gast.Name) and stmt.args[0].id in self.dicts):
                 self.dicts.add(name)
-            else:
+            elif not isinstance(stmt, (ir.If, ir.Loop)):  # (what a branch or loop binds, its own statements told)
                 self.dicts.discard(name)
         if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
             for name in _names_mentioned(stmt):
@@ -355,24 +370,83 @@ class _Normalizer:
                 with self.transient_reads_forgotten():  # the test is a bool computed once: nothing keeps its views
                     test = self.atom(stmt.test, hint=None)
                 origin = self.origin
-                owned, lists, reads = set(self.owned), set(self.lists), _copied(self.element_reads)
+                owned, lists, dicts, reads = set(self.owned), set(self.lists), set(self.dicts), _copied(self.element_reads)
                 body = self.nested(stmt.body)
                 (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
+                dicts, self.dicts = self.dicts, dicts
                 reads, self.element_reads = self.element_reads, reads
                 orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
                 self.lists &= lists
+                self.dicts &= dicts
                 _add_reads(self.element_reads, reads)  # the reads of either path
                 self.emit(ir.If(test, body, orelse, origin, stmt))
-            elif isinstance(stmt, gast.For):
-                self.for_loop(stmt)
             else:
-                self.while_loop(stmt)
+                self.loop(stmt)
         finally:
             if loop:
                 self.loop_assigned.pop()
             for user_name in newly:
                 self.names.unpin(user_name)
+
+    def loop(self, stmt):
+        """A for or while loop. What is known of a name it assigns holds in its body only if the body keeps it: a
+        name whose value the body changes (`cache[t] = h` adds a key, `xs = xs + [h]` an item) is unknown there in
+        the next run (self.unsettled); after the loop, a dict's keys are known where its writes tell them."""
+        places = {self.names.pinned[user_name]: (str(self.src.location(stmt)), user_name)
+                  for user_name in _assigned_names(stmt)}
+        before = {name: self.kinds[name] for name in places if self.kinds.get(name) is not None}
+        for name in before:
+            if places[name] in self.unsettled:
+                self.kinds[name] = None
+                self.conflicting.add(name)
+        try:
+            if isinstance(stmt, gast.For):
+                self.for_loop(stmt)
+            else:
+                self.while_loop(stmt)
+        except SourcegradError:
+            # perhaps from a read that took a name for what it held before the loop: normalize tries again without
+            self.unsettled.update(places[name] for name in before)
+            raise
+        for name, place in places.items():
+            if name in before and self.kinds.get(name) != before[name]:
+                self.unsettled.add(place)
+            after = self.loop_dict_kind(stmt, place[1], before.get(name))
+            if after is not None:
+                self.kinds[name] = after
+                self.conflicting.discard(name)
+
+    def loop_dict_kind(self, loop, user_name, before):
+        """What a dict the function made holds after a loop that writes its items (`cache[t] = h`), where every
+        write is a statement of the body itself (in no branch or inner loop) with a key known for each iteration
+        of a range of constants or a tuple of constants: its keys before, then those written, in order (the
+        values written are not described). None where the keys are not known so."""
+        if not (isinstance(loop, gast.For) and isinstance(before, tuple) and before[0] == "dict"
+                and isinstance(loop.target, gast.Name)) or loop.orelse or _has_break(loop.body):
+            return None
+        writes = []
+        for stmt in loop.body:
+            if user_name not in _assigned_names(stmt) if isinstance(stmt, (gast.If, gast.For, gast.While)) else \
+                    user_name not in written_names(stmt):
+                continue
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else \
+                getattr(stmt, "target", None)
+            if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+                    and target.value.id == user_name and user_name != loop.target.id):
+                return None
+            writes.append(target.slice)
+        steps = _constant_steps(loop.iter)
+        if steps is None:
+            return None
+        entries = dict(before[1])
+        for step in steps:
+            for key in writes:
+                key = _key_at(key, {loop.target.id: step})
+                if key is None:
+                    return None
+                entries[key] = None  # (a key written over keeps its place, as in Python's dict)
+        return ("dict", tuple(entries.items()))
 
     def for_loop(self, stmt):
         origin = self.origin
@@ -440,6 +514,7 @@ class _Normalizer:
 
     def loop_body(self, stmts):
         owned_before, lists_before, reads_before = set(self.owned), set(self.lists), _copied(self.element_reads)
+        dicts_before = set(self.dicts)
         body = self.nested(stmts)
         # An array updated in place (`s += x`) in one iteration must still be this function's own in the next,
         # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`); so must a
@@ -462,6 +537,7 @@ class _Normalizer:
                     node.target, augmented, f"`{node.target} ...=` in a loop"))
         self.owned &= owned_before  # the loop may run no iteration at all
         self.lists &= lists_before
+        self.dicts &= dicts_before
         _add_reads(self.element_reads, reads_before)
         return body
 
@@ -490,6 +566,8 @@ class _Normalizer:
                 and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id)):
             return node
         inner = node.args[0]
+        if self.keys_unknown(inner):
+            raise self.keys_unknown_error(inner, node)
         if node.func.id == "iter":
             return inner
         held = ir.name(self.names.current[inner.id]) if isinstance(inner, gast.Name) and inner.id in self.names.current \
@@ -500,7 +578,10 @@ class _Normalizer:
         return gast.copy_location(gast.Subscript(value=inner, slice=backwards, ctx=gast.Load()), node)
 
     def sequence_atom(self, node, assigned):
-        atom = self.atom(self.walked_again(node), hint="sequence")
+        walked = self.walked_again(node)
+        if self.keys_unknown(walked):  # `for k in d`: its keys, which a loop walks again backwards
+            raise self.keys_unknown_error(walked, node)
+        atom = self.atom(walked, hint="sequence")
         if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":  # `for k in d`: its keys
             atom = gast.Tuple(elts=self.items_of(atom, node), ctx=gast.Load())
         if isinstance(atom, (gast.List, gast.Tuple)):
@@ -735,8 +816,8 @@ class _Normalizer:
         return self.atom(func, hint=None)
 
     def kind(self, atom):
-        if isinstance(atom, gast.Constant) and isinstance(atom.value, str):
-            return values.TEXT  # `("w", w)`: the key of an item of `d.items()`
+        if isinstance(atom, gast.Constant) and (isinstance(atom.value, str) or type(atom.value) is int):
+            return values.TEXT  # `("w", w)`, `(0, h)`: the key of an item of `d.items()`
         if isinstance(atom, gast.Constant) and atom.value is None:
             return values.NOTHING  # a helper's `act=None` default: `if act is not None:` is decided when compiling
         if isinstance(atom, (gast.List, gast.Tuple)):
@@ -935,6 +1016,7 @@ class _Normalizer:
             x, index, value = (self.atom(a, None) for a in expr.args)
             new = gast.Call(func=ir.name(_ELEMENT_WRITE), args=[x, index, value], keywords=[])
             primitive, args, kwargs = SET_ITEM, (x, index, value), {}
+            result_kind = _with_entry(self.kind(x), index, self.kind(value))
             hint = x.id if isinstance(x, gast.Name) else "written"
             display = "writing into an array (`a[...] = ...`)"
         elif (fn := self.inlined_callee(expr)) is not None:
@@ -1292,6 +1374,8 @@ class _Normalizer:
                 and isinstance(expr.args[1].value, str) and expr.args[1].value.isidentifier():
             return located(gast.Attribute(value=expr.args[0], attr=expr.args[1].value, ctx=gast.Load()))  # `getattr(m, "w")`
 
+        if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]):
+            raise self.keys_unknown_error(expr.args[0], expr)
         if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
                 and not isinstance(expr.args[0], gast.Starred):
             atom = self.atom(expr.args[0], None)
@@ -1323,6 +1407,12 @@ class _Normalizer:
             return self.sorted_display(expr) or expr
         if isinstance(func, gast.Attribute) and func.attr in ("get", "keys", "values", "items"):
             kind = self.static_kind(func.value)
+            if self.keys_unknown(func.value) and not expr.keywords:
+                if func.attr != "get":
+                    raise self.keys_unknown_error(func.value, expr)
+                if 1 <= len(expr.args) <= 2 and not any(isinstance(a, gast.Starred) for a in expr.args):
+                    default = expr.args[1] if len(expr.args) == 2 else None
+                    return self.entry_or_default(func.value, expr.args[0], default, expr)
             if not (isinstance(kind, tuple) and kind[0] == "dict") or expr.keywords:
                 return expr
             keys = [key for key, _ in kind[1]]
@@ -1345,6 +1435,41 @@ class _Normalizer:
                                                            ctx=gast.Load()))}[func.attr]
             return located(gast.Tuple(elts=[parts(key) for key in keys], ctx=gast.Load()))
         return expr
+
+    def keys_unknown(self, expr):
+        """Whether expr names a dict the function made whose keys are not known here (some written in a branch,
+        or in a loop whose steps are known only when it runs)."""
+        if not (isinstance(expr, gast.Name) and self.names.current.get(expr.id) in self.dicts):
+            return False
+        kind = self.static_kind(expr)
+        return not (isinstance(kind, tuple) and kind[0] == "dict")
+
+    def keys_unknown_error(self, dict_node, node):
+        return self.src.error(node, f"sourcegrad cannot tell here which keys the dict `{dict_node.id}` holds: a key "
+                              "was written in a branch, in a `while` loop, or in a `for` loop over values known only "
+                              "when it runs", f"Read its entries by key (`{dict_node.id}[k]`, `{dict_node.id}.get(k, "
+                              f"default)`, `k in {dict_node.id}`) walking the keys you wrote (`for t in range(n): "
+                              f"{dict_node.id}[t]`), or write its keys as constants or in a loop over `range` of "
+                              "constant bounds or a tuple of constants.")
+
+    def entry_or_default(self, dict_node, key, default, expr):
+        """`d.get(k, default)` of a dict whose keys are not known here, as Python computes it: the entry where d
+        holds k, else default (None if not given); the gradient reaches the one taken."""
+        default = default if default is not None else gast.Constant(value=None, kind=None)
+        key, default = _held(self.atom(key, None)), _held(self.atom(default, None))
+        receiver = _held(self.atom(dict_node, None))
+        found = self.atom(gast.copy_location(gast.Compare(left=key, ops=[gast.In()], comparators=[receiver]), expr), None)
+        result = self.names.temporary("entry")
+        branches = []
+        for value in (gast.Subscript(value=receiver, slice=key, ctx=gast.Load()), default):
+            outer, self.block = self.block, []
+            try:
+                self.emit_copy(result, self.atom(gast.copy_location(value, expr), None), expr)
+            finally:
+                branch, self.block = self.block, outer
+            branches.append(branch)
+        self.emit(ir.If(found, branches[0], branches[1], self.origin, expr))
+        return _held(ir.name(result))
 
     def sorted_display(self, expr):
         """`sorted(xs)` as the sorted display, where xs's items are known here and what decides their order is
@@ -1423,7 +1548,8 @@ class _Normalizer:
                 or any(isinstance(a, gast.Starred) for a in gast.walk(expr)):
             return expr
         total = start if start is not None else gast.Constant(value=0, kind=None)
-        sequence, kind = expr.args[0], self.static_kind(expr.args[0])
+        sequence = self.structures_as_displays(expr.args[0])  # `sum(d.values())`: of its entries, where known
+        kind = self.static_kind(sequence)
         if isinstance(sequence, (gast.List, gast.Tuple)):
             items = sequence.elts
         elif isinstance(kind, tuple) and kind[0] in ("list", "tuple"):  # the items of a name: reading it is all
@@ -1643,6 +1769,61 @@ def _is_literal(node):
         return True
     except ValueError:
         return False
+
+
+def _with_entry(description, index, value):
+    """The description of a dict after `d[index] = value`, where its keys are known and index is a constant: a
+    key written over keeps its place, a new one comes last. Else None."""
+    key = index.value if isinstance(index, gast.Constant) else ir.constant_int(index)
+    if not (isinstance(description, tuple) and description[0] == "dict" and isinstance(key, (str, int))) \
+            or isinstance(key, bool):
+        return None
+    entries = dict(description[1])
+    entries[key] = value
+    return ("dict", tuple(entries.items()))
+
+
+def _constant_steps(iterable):
+    """The values a loop's counter takes, where the loop walks `range(...)` of constant ints or a tuple or list
+    of constants; else None."""
+    if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "range" \
+            and 1 <= len(iterable.args) <= 3 and not iterable.keywords:
+        bounds = [ir.constant_int(arg) for arg in iterable.args]
+        return list(range(*bounds)) if None not in bounds else None
+    if isinstance(iterable, (gast.Tuple, gast.List)) and all(
+            isinstance(e, gast.Constant) and isinstance(e.value, (str, int)) for e in iterable.elts):
+        return [e.value for e in iterable.elts]
+    return None
+
+
+def _key_at(expr, bindings):
+    """The str or int key expr is where the names in bindings have those values (`t`, `t + 1`, `f"h{t}"`, a
+    constant), else None."""
+    operations = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul}
+    if isinstance(expr, gast.Constant) and isinstance(expr.value, (str, int)) and not isinstance(expr.value, bool):
+        return expr.value
+    if ir.constant_int(expr) is not None:
+        return ir.constant_int(expr)
+    if isinstance(expr, gast.Name):
+        return bindings.get(expr.id)
+    if isinstance(expr, gast.BinOp) and type(expr.op) in operations:
+        left, right = _key_at(expr.left, bindings), _key_at(expr.right, bindings)
+        if not (isinstance(left, int) and isinstance(right, int)):
+            return None
+        return operations[type(expr.op)](left, right)
+    if isinstance(expr, gast.JoinedStr):
+        parts = []
+        for part in expr.values:
+            if isinstance(part, gast.FormattedValue):
+                if part.conversion not in (-1, None) or part.format_spec is not None:
+                    return None
+                part = part.value
+            value = _key_at(part, bindings)
+            if value is None:
+                return None
+            parts.append(str(value))
+        return "".join(parts)
+    return None
 
 
 def _assigned_names(stmt):
