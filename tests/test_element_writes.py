@@ -264,7 +264,7 @@ def writes_a_key_in_a_branch_then_reads_it_by_get(W, x):
     return np.sum(d.get("a", x) ** 2)
 
 
-def tests_the_dict_in_a_loop_that_writes_it(W, x):
+def reads_the_dict_in_tests_of_the_loop_that_writes_it(W, x):
     cache = {}
     h = x
     for t in range(4):
@@ -287,6 +287,24 @@ def copies_a_dict_after_writing_it(W, x):
     return np.sum(e["y"] ** 2) + np.sum(d["h"]) + len(d) + len(e)
 
 
+def keeps_a_list_of_states_under_one_key(W, x):
+    d = {}
+    h = np.tanh(W @ x)
+    d["hs"] = [h, W @ h]  # the dict keeps the list as it is
+    total = np.sum(d["hs"][0] * d["hs"][1])
+    for h in d["hs"]:
+        total = total + np.sum(h ** 2)
+    first, second = d["hs"]
+    return total + np.sum(first) * len(d["hs"])
+
+
+def writes_a_key_twice_without_reading_the_first(W, x):
+    d = {}
+    d["a"] = W @ x
+    d["a"] = np.tanh(x)  # what the first write put there reaches nothing
+    return np.sum(d["a"] ** 2)
+
+
 SQUARE = np.array([[0.3, -0.5, 0.2], [0.1, 0.4, -0.3], [-0.2, 0.6, 0.5]])
 X23 = np.array([[0.3, -0.4, 0.2], [0.1, 0.5, -0.2]])
 READ_AFTER_WRITES = [
@@ -299,8 +317,10 @@ READ_AFTER_WRITES = [
     (reads_the_last_step_by_get_with_a_default, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 3)),
     (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
-    (tests_the_dict_in_a_loop_that_writes_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (reads_the_dict_in_tests_of_the_loop_that_writes_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (copies_a_dict_after_writing_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (keeps_a_list_of_states_under_one_key, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (writes_a_key_twice_without_reading_the_first, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
 ]
 
 

@@ -191,6 +191,13 @@ def sums_states_kept_by_step(x, w):
     return total + np.sum(sum(states.values()) ** 2)
 
 
+def keeps_a_list_under_a_key(x, w):
+    d = {}
+    d["hs"] = [x * w, np.sin(x)]
+    d["hs"] = d["hs"] + [d["hs"][0] * d["hs"][1]]
+    return sum(np.sum(h ** 2) for h in d["hs"])
+
+
 CASES = [
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (1, 2)),
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (0,)),
@@ -219,6 +226,7 @@ CASES = [
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
     (reads_a_dict_by_get_before_the_loop_writes_it, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (sums_states_kept_by_step, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (keeps_a_list_under_a_key, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
 ]
 
 

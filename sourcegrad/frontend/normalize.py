@@ -1018,7 +1018,8 @@ class _Normalizer:
             primitive, args, kwargs = SET_ITEM, (x, index, value), {}
             result_kind = _with_entry(self.kind(x), index, self.kind(value))
             hint = x.id if isinstance(x, gast.Name) else "written"
-            display = "writing into an array (`a[...] = ...`)"
+            display = ir.DICT_WRITE if isinstance(x, gast.Name) and x.id in self.dicts else \
+                "writing into an array (`a[...] = ...`)"
         elif (fn := self.inlined_callee(expr)) is not None:
             if isinstance(expr, gast.Attribute):  # a property's getter, called with the object
                 expr = gast.copy_location(gast.Call(func=expr, args=[], keywords=[]), expr)
