@@ -305,6 +305,27 @@ def writes_a_key_twice_without_reading_the_first(W, x):
     return np.sum(d["a"] ** 2)
 
 
+def adds_into_entries_made_for_the_dict(x, w):
+    stats = {"loss": 0.0, "steps": 0}
+    acc = {}
+    acc["g"] = np.zeros(3)  # an array of the entry's own: `+=` changes nothing another name holds
+    for i in range(3):
+        stats["loss"] += np.sum((x * w) ** 2) * (i + 1)
+        stats["steps"] += 1
+        acc["g"] += w * x
+        stats["loss"] += np.sum(acc["g"] ** 2)  # a read that keeps nothing
+    acc["g"] *= acc["g"]
+    return stats["loss"] / stats["steps"] + np.sum(acc["g"])
+
+
+def writes_a_dict_inside_a_dict_through_a_copy(x, w):
+    d = {"a": {}}
+    inner = dict(d["a"])  # a dict of the function's own, written into, then put back
+    inner["b"] = x * w
+    d["a"] = inner
+    return np.sum(d["a"]["b"] ** 2) + len(d["a"])
+
+
 SQUARE = np.array([[0.3, -0.5, 0.2], [0.1, 0.4, -0.3], [-0.2, 0.6, 0.5]])
 X23 = np.array([[0.3, -0.4, 0.2], [0.1, 0.5, -0.2]])
 READ_AFTER_WRITES = [
@@ -321,6 +342,8 @@ READ_AFTER_WRITES = [
     (copies_a_dict_after_writing_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (keeps_a_list_of_states_under_one_key, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (writes_a_key_twice_without_reading_the_first, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (adds_into_entries_made_for_the_dict, ("x", "w"), (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
+    (writes_a_dict_inside_a_dict_through_a_copy, ("x", "w"), (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
 ]
 
 
@@ -445,6 +468,29 @@ def writes_an_array_a_dict_holds(x):
     return np.sum(held["h"])
 
 
+def adds_into_a_dicts_entry_another_name_read(x):
+    acc = {"g": x * 2.0}
+    keep = acc["g"]
+    acc["g"] += x  # keep's array too, in Python
+    return np.sum(keep * x)
+
+
+def adds_into_a_dicts_entry_a_list_keeps(x):
+    acc = {"g": x * 2.0}
+    history = []
+    for _ in range(2):
+        acc["g"] += x  # by the next iteration, history[0] holds the entry's array
+        history.append(acc["g"])
+    return np.sum(history[0] * x)
+
+
+def adds_into_a_dicts_entry_a_copy_holds(x):
+    acc = {"g": x * 2.0}
+    copied = dict(acc)
+    acc["g"] += x
+    return np.sum(copied["g"] * x)
+
+
 def adds_into_a_dicts_entry(x):
     h = x * 2.0
     d = {"k": h}
@@ -475,11 +521,15 @@ def writes_through_a_nested_index(x):
     (writes_into_a_ravel, "would change an array that another name may also hold in place"),
     (writes_an_array_a_dict_holds, "another name may also hold"),
     (writes_into_the_callers_dict, "would change the caller's dict in place"),
-    (adds_into_a_dicts_entry, "`d\\[k\\] \\+= v` on a dict changes in place"),
+    (adds_into_a_dicts_entry, "`d\\['k'\\] \\+= ...` would change in place the value the dict holds at 'k'"),
+    (adds_into_a_dicts_entry_another_name_read, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_list_keeps, "in a loop would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_copy_holds, "would change in place the value the dict holds at 'g'"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
         "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "dict_entry_added_to",
+        "dict_entry_another_name_read", "dict_entry_a_list_keeps", "dict_entry_a_copy_holds",
         "rows_unpacked",
         "rows_collected"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):

@@ -198,6 +198,15 @@ def keeps_a_list_under_a_key(x, w):
     return sum(np.sum(h ** 2) for h in d["hs"])
 
 
+def adds_into_a_dicts_own_entries(x, w):
+    stats = {"loss": 0.0}
+    acc = {"g": np.zeros(3)}
+    for i in range(2):
+        acc["g"] += w * x
+        stats["loss"] += np.sum(acc["g"] ** 2) * (i + 1)
+    return stats["loss"]
+
+
 CASES = [
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (1, 2)),
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (0,)),
@@ -227,6 +236,7 @@ CASES = [
     (reads_a_dict_by_get_before_the_loop_writes_it, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (sums_states_kept_by_step, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (keeps_a_list_under_a_key, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (adds_into_a_dicts_own_entries, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
 ]
 
 

@@ -93,6 +93,12 @@ class _Normalizer:
         self.transient = {}
         self.truths = set()  # names holding a comparison's, `and`/`or`'s or `not`'s result: what an `if` may test
         self.dicts = set()  # names surely holding a dict the function made (`cache = {}`), which it may write into
+        # a dict's name -> the constant keys whose values no other value holds (a number, or an array made for the
+        # entry): `d[k] += v` on one of these is `d[k] = d[k] + v`, which Python's in-place change then matches
+        self.sole_entries = {}
+        # a temporary holding a dict's entry -> (the dict, the key, None for any): what keeps the temporary, other
+        # than an operation making a new array, holds the entry too
+        self.entry_reads = {}
         self.element_read_updates = []  # ir.Function.element_read_updates
         self.loop_assigned = []  # the names each enclosing loop assigns, innermost last
         self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
@@ -165,6 +171,13 @@ class _Normalizer:
                 self.dicts.add(name)
             elif not isinstance(stmt, (ir.If, ir.Loop)):  # (what a branch or loop binds, its own statements told)
                 self.dicts.discard(name)
+            if isinstance(stmt, ir.Assign) and stmt.primitive is COPY and isinstance(stmt.args[0], gast.Name):
+                self.sole_entries[name] = self.sole_entries.get(stmt.args[0].id, frozenset())
+            elif not isinstance(stmt, (ir.If, ir.Loop)):
+                self.sole_entries.pop(name, None)
+        if not makes_new_array:
+            for name in _names_mentioned(stmt) & set(self.entry_reads):
+                self.entry_shared(*self.entry_reads.pop(name))
         if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
             for name in _names_mentioned(stmt):
                 self.transient.pop(name, None)
@@ -214,15 +227,12 @@ class _Normalizer:
             self.assign(stmt.targets, stmt.value, stmt)
         elif isinstance(stmt, gast.AnnAssign):
             self.assign([stmt.target], stmt.value, stmt)
-        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript) and isinstance(
-                stmt.target.value, gast.Name) and self.holds_a_dict(stmt.target.value):
-            raise self.src.error(stmt, "`d[k] += v` on a dict changes in place the array the dict holds (another name "
-                                 "may hold it too), which sourcegrad does not follow",
-                                 "Write `d[k] = d[k] + v`, which makes a new array.")
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):  # `a[i] += v`
+            entry = self.updated_entry(stmt)
             element = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
             value = gast.copy_location(gast.BinOp(left=gast.copy_location(element, stmt.target), op=stmt.op, right=stmt.value), stmt)
             self.write_element(stmt.target, value, stmt)
+            self.block[-1].entry = entry
         elif isinstance(stmt, gast.AugAssign):
             # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
             # the same only when no other name holds that array: so h must hold an array this function made.
@@ -371,14 +381,16 @@ class _Normalizer:
                     test = self.atom(stmt.test, hint=None)
                 origin = self.origin
                 owned, lists, dicts, reads = set(self.owned), set(self.lists), set(self.dicts), _copied(self.element_reads)
+                sole = dict(self.sole_entries)
                 body = self.nested(stmt.body)
                 (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
-                dicts, self.dicts = self.dicts, dicts
+                (dicts, self.dicts), (sole, self.sole_entries) = (self.dicts, dicts), (self.sole_entries, sole)
                 reads, self.element_reads = self.element_reads, reads
                 orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
                 self.lists &= lists
                 self.dicts &= dicts
+                self.sole_entries = _common_entries(self.sole_entries, sole)
                 _add_reads(self.element_reads, reads)  # the reads of either path
                 self.emit(ir.If(test, body, orelse, origin, stmt))
             else:
@@ -514,7 +526,7 @@ class _Normalizer:
 
     def loop_body(self, stmts):
         owned_before, lists_before, reads_before = set(self.owned), set(self.lists), _copied(self.element_reads)
-        dicts_before = set(self.dicts)
+        dicts_before, sole_before = set(self.dicts), dict(self.sole_entries)
         body = self.nested(stmts)
         # An array updated in place (`s += x`) in one iteration must still be this function's own in the next,
         # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`); so must a
@@ -523,6 +535,8 @@ class _Normalizer:
             augmented = getattr(node, "augmented", None)
             if not isinstance(node, ir.Assign) or augmented is None or _assigned_before(stmts, augmented):
                 continue
+            if getattr(node, "entry", None) is not None and node.entry not in self.sole_entries.get(node.target, ()):
+                raise self.entry_update_error(augmented, "in a loop ", "by the next iteration")
             if appended_list(augmented) is not None and not (node.target in self.owned and node.target in self.lists):
                 name = appended_list(augmented)
                 raise self.src.error(augmented, f"`{name}.{augmented.value.func.attr}(...)` in a loop would change a "
@@ -538,6 +552,7 @@ class _Normalizer:
         self.owned &= owned_before  # the loop may run no iteration at all
         self.lists &= lists_before
         self.dicts &= dicts_before
+        self.sole_entries = _common_entries(self.sole_entries, sole_before)
         _add_reads(self.element_reads, reads_before)
         return body
 
@@ -1017,6 +1032,13 @@ class _Normalizer:
             new = gast.Call(func=ir.name(_ELEMENT_WRITE), args=[x, index, value], keywords=[])
             primitive, args, kwargs = SET_ITEM, (x, index, value), {}
             result_kind = _with_entry(self.kind(x), index, self.kind(value))
+            # the entries after the write held by the dict alone, where x is a dict: the value is one if it is a
+            # number or a new array no name of the user's holds
+            sole = self.sole_entries.get(x.id, frozenset()) - {_key_at(index, {})} if isinstance(x, gast.Name) else None
+            if sole is not None and _key_at(index, {}) is None:
+                sole = frozenset()
+            elif sole is not None and self.made_for_an_entry(value):
+                sole = sole | {_key_at(index, {})}
             hint = x.id if isinstance(x, gast.Name) else "written"
             display = ir.DICT_WRITE if isinstance(x, gast.Name) and x.id in self.dicts else \
                 "writing into an array (`a[...] = ...`)"
@@ -1077,6 +1099,7 @@ class _Normalizer:
             primitive, kwargs = DICT_DISPLAY, {}
             args = (gast.Tuple(elts=keys, ctx=gast.Load()), gast.Tuple(elts=list(entries.values()), ctx=gast.Load()))
             result_kind = ("dict", tuple((key, self.kind(value)) for key, value in entries.items()))
+            sole = frozenset(key for key, value in entries.items() if self.made_for_an_entry(value))
             hint, display = "entries", "a dict literal"
         elif isinstance(expr, (gast.Name, gast.Constant, gast.Tuple, gast.List, gast.JoinedStr)) or (
                 isinstance(expr, gast.UnaryOp)):
@@ -1110,6 +1133,8 @@ class _Normalizer:
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
             result_kind = self.sequence_kind(new)
         self.bind_kind(target, result_kind)
+        if primitive in (SET_ITEM, DICT_DISPLAY) and target in self.dicts:
+            self.sole_entries[target] = sole
         operands = ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load()))
         self.lists.discard(target)
         if holds_operands:
@@ -1127,6 +1152,10 @@ class _Normalizer:
                 operands = []  # a count or a shape: numbers, which share no array (`n = len(u)` before `u[i] = v`)
             if primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in self.dicts:
                 operands = [name for name in operands if name != args[0].id]  # a dict's entry: the dict is not shared
+                if temporary:  # held only as long as what reads the temporary makes new arrays
+                    self.entry_reads[target] = (args[0].id, _key_at(args[1], {}))
+                else:
+                    self.entry_shared(args[0].id, _key_at(args[1], {}))
             elif primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in operands \
                     and _may_index_elements(args[1], args[0].id):
                 # `h[0]` is a number if h has one axis and a view of h if it has more: ranks are known only after
@@ -1253,6 +1282,38 @@ class _Normalizer:
                  f"{a} {noun} of the enclosing function" if current is None and self.inliner.helpers else
                  f"a global {noun}" if current is None else f"{a} {noun} that another name may also hold")
         raise self.src.error(stmt, f"{what} would change {whose} in place", hint)
+
+    def updated_entry(self, stmt):
+        """For `d[k] += v` on a dict, k, which must hold a value of d's alone (self.sole_entries): Python changes an
+        array held there in place, which another name holding it would see. None for an array's `a[i] += v`."""
+        target = stmt.target
+        if not (isinstance(target.value, gast.Name) and self.holds_a_dict(target.value)):
+            return None
+        key = _key_at(target.slice, {})
+        if key is None or key not in self.sole_entries.get(self.names.current.get(target.value.id), ()):
+            raise self.entry_update_error(stmt)
+        return key
+
+    def entry_update_error(self, stmt, where="", when=""):
+        name, key = stmt.target.value.id, gast.unparse(stmt.target.slice).strip()
+        symbol = _OP_SYMBOL[type(stmt.op)]
+        return self.src.error(stmt, f"`{name}[{key}] {symbol}= ...` {where}would change in place the value the dict "
+                              f"holds at {key}, which another name may hold too {when}".rstrip(),
+                              f"Write `{name}[{key}] = {name}[{key}] {symbol} ...`, which makes a new value (what "
+                              f"another name holds stays as it was), or give the entry a value of its own first: "
+                              f"a number, or a new array (`{name}[{key}] = np.zeros(...)`).")
+
+    def made_for_an_entry(self, atom):
+        """Whether the value atom, put into a dict, is held by the dict alone: a number, or a new array that no
+        name of the user's holds (`d[k] = np.zeros(3)`, `d[k] = d[k] + v`)."""
+        if isinstance(atom, gast.Constant):
+            return isinstance(atom.value, (int, float, complex))
+        return isinstance(atom, gast.Name) and atom.id in self.owned and atom.id not in self.names.current.values()
+
+    def entry_shared(self, name, key):
+        """The dict name holds has its entry at key (every entry for None) held by another value too."""
+        if name in self.sole_entries:
+            self.sole_entries[name] = frozenset() if key is None else self.sole_entries[name] - {key}
 
     def holds_a_dict(self, name_node):
         """Whether the name surely holds a dict: one passed in, or one the function made."""
@@ -1389,8 +1450,8 @@ class _Normalizer:
             return located(display(elts=[_held(item) for item in items], ctx=gast.Load()))
         if builtin == "dict" and len(expr.args) <= 1:
             pairs = expr.args[0] if expr.args else gast.Tuple(elts=[], ctx=gast.Load())
-            known = self.static_kind(pairs) if isinstance(pairs, (gast.Name, gast.Attribute)) else None
-            if isinstance(known, tuple) and known[0] == "dict":  # `dict(params)`: a new dict of the same entries
+            known = self.static_kind(pairs) if isinstance(pairs, (gast.Name, gast.Attribute, gast.Subscript)) else None
+            if isinstance(known, tuple) and known[0] == "dict":  # `dict(params)`, `dict(d["a"])`: the same entries
                 pairs = gast.Dict(keys=[located(gast.Constant(value=k, kind=None)) for k, _ in known[1]],
                                   values=[located(gast.Subscript(value=copy.deepcopy(pairs), slice=gast.Constant(
                                       value=k, kind=None), ctx=gast.Load())) for k, _ in known[1]])
@@ -1770,6 +1831,11 @@ def _is_literal(node):
         return True
     except ValueError:
         return False
+
+
+def _common_entries(sole, other):
+    """The entries held by their dicts alone on both of two paths (self.sole_entries after each)."""
+    return {name: keys & other[name] for name, keys in sole.items() if name in other}
 
 
 def _with_entry(description, index, value):
