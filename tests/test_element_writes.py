@@ -9,6 +9,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError
+from test_forward_mode import reads_a_dict_by_get_before_the_loop_writes_it
 
 W3 = np.random.default_rng(0).standard_normal((3, 3)) * 0.5
 
@@ -239,17 +240,6 @@ def keys_layers_by_a_name_made_in_the_loop(W, x):
     return np.sum(d["layer2"] ** 2) + sum(np.sum(v) for v in d.values())
 
 
-def reads_a_dict_by_get_before_the_loop_writes_it(W, x):
-    seen = {}
-    h = x
-    for t in range(3):
-        if seen.get("last") is not None:  # None in the first step only
-            h = h + seen["last"]
-        h = np.tanh(W @ h)
-        seen["last"] = h
-    return np.sum(h ** 2)
-
-
 def reads_the_last_step_by_get_with_a_default(W, x, n):
     states = {}
     for t in range(n):
@@ -334,7 +324,8 @@ READ_AFTER_WRITES = [
     (sums_the_values_of_an_updated_params_dict, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
     (keeps_states_by_step_and_reads_them_back_in_reverse, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (keys_layers_by_a_name_made_in_the_loop, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
-    (reads_a_dict_by_get_before_the_loop_writes_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (reads_a_dict_by_get_before_the_loop_writes_it, ("x", "w"),
+     (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
     (reads_the_last_step_by_get_with_a_default, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 3)),
     (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
