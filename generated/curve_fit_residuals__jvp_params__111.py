@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: fab48c023c06cfd1ffa0d60972dc8a9ea605854a1c83aba5cc0b31caa2e03094
-# sourcegrad-checksum: a77034e285c8420daa3efe0cc7e63245587200a5c7b1b5afbaab18bbdf226533
+# sourcegrad-key: 58c12fbbdcac706aa2cdf81b230b4b62c750106e9cde7e60ae0546445ff36515
+# sourcegrad-checksum: ac9c83c83e9390ba4c729e90e26c50c4a8bc9da5f033c52ac38090532b8717e3
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

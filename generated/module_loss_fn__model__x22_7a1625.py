@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f98c5e6bc3bebf33e6eb5c5fb56799ef8eb028af87dbae1c55f19e17c8f5a91e
-# sourcegrad-checksum: 47c62cecd619307ebcc004041154a31bf60c3382d9d2b843ab7769e6021fee8c
+# sourcegrad-key: 170a1995305ce892a4abfb6fb50a5ba99c37d44aa2a6a80aad42ce1c8217b3c5
+# sourcegrad-checksum: 243395859a68dc123d86e67880b762ed90836aec9a50033f401900354bdb4d65
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9fa7f7cc77b0616c33ad44837d2a6ee7408edbce8751bd6697259ad68314bec3
-# sourcegrad-checksum: 87ad7f83e8248252b7c3e6b5b319ba2cf32bb1cd111e00d040252d763a9c4969
+# sourcegrad-key: f051ec30b143d984852f2413121bd2e20e239f99b02268087b8e9529d7281dd7
+# sourcegrad-checksum: 15f5fbb81a0bd82c40316d522e33b7b384c835c7a1e8bf6c62eb53553214226d
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f15ae3617e05a73c2437a6caec2252541550f9118da8db91023a98864939efe9
-# sourcegrad-checksum: e0579f7824b5b88d46704404ec3780fe24ee2061133cf740590b1f860bdffadd
+# sourcegrad-key: 1a2d32853f02ecbe1aa9a3f5abbf0e97b775fa783cafa5850809951f13df13cd
+# sourcegrad-checksum: cea5ab58bf7ebb317fdc4326269b4e1b18c4812c42ac137b11c98fb1cff5e8ce
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6391e2404e7770068b8f8fb3e6bd26754f9b38106b63b0c05f6c77588f36476c
-# sourcegrad-checksum: d8c60af81fcbf2d2d35d6b3c7840623e43561d0862276c5837d42c4f5f368302
+# sourcegrad-key: ebcda8234afe38354ffcc34ba9d00351ed4e0c8ccadfebb4e569f4fec0fc516b
+# sourcegrad-checksum: 574d0921ed48f9acc0a6887e4995a9ee6376d23a7f74524d063996af76ab434a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -56,6 +56,10 @@ class Method:
         return f".{self.name}()" if self.is_call else f".{self.name}"
 
 
+# The display of a SET_ITEM that writes an item of a dict the function made: the dict keeps the value as it is (a
+# list too), where an array would take numpy's array of it.
+DICT_WRITE = "writing an item of a dict (`d[k] = v`)"
+
 # In an Assign's display, between a runtime helper a tangent line calls and the primal operation whose tangent rule
 # calls it (hvp's reverse pass over tangent lines names the operation the user wrote when the helper has no rule).
 TANGENT_HELPER = ", called by the tangent rule of "

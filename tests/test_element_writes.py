@@ -9,6 +9,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError
+from test_forward_mode import reads_a_dict_by_get_before_the_loop_writes_it
 
 W3 = np.random.default_rng(0).standard_normal((3, 3)) * 0.5
 
@@ -214,6 +215,193 @@ def test_element_write_gradient_matches_finite_differences(fn, wrt, args, device
     assert report, report
 
 
+# ---- a dict the function made, read after writes: its keys, where the writes tell them ----------------------------
+
+def sums_activations_stored_by_layer_name(x, w1, w2):
+    acts = {}
+    acts["hidden"] = np.tanh(x @ w1)
+    acts["out"] = acts["hidden"] @ w2
+    total = 0.0
+    for name, a in acts.items():
+        total = total + np.sum(a ** 2) * (2.0 if name == "out" else 1.0)
+    return total + sum(np.sum(a) for a in acts.values()) + sum(np.sum(acts[k]) for k in sorted(acts))
+
+
+def reads_written_entries_by_get_in_and_len(x, w1, w2):
+    acts = {}
+    acts["hidden"] = np.tanh(x @ w1)
+    total = np.sum(acts.get("hidden") ** 2) + np.sum(acts.get("missing", w2) ** 2)
+    if "hidden" in acts:
+        total = total * 2.0
+    if "out" in acts:
+        total = total * 3.0
+    return total * len(acts) + np.sum(acts[list(acts.keys())[-1]])
+
+
+def sums_the_values_of_an_updated_params_dict(x, w1, w2):
+    p = {"w1": w1, "w2": w2}
+    p["w1"] = p["w1"] * 0.9  # a key written over keeps its place
+    p["extra"] = np.sin(w2)
+    return sum(np.sum(v ** 2) for v in p.values()) + np.sum(np.tanh(x @ p["w1"]) @ p["w2"])
+
+
+def keeps_states_by_step_and_reads_them_back_in_reverse(W, x):
+    states = {}
+    h = x
+    for t in range(3):  # steps known when compiling: so are the keys 0, 1, 2
+        h = np.tanh(W @ h)
+        states[t] = h
+    total = 0.0
+    for t in reversed(states):
+        total = total * 0.5 + np.sum(states[t] * x)
+    for t, s in states.items():
+        total = total + (t + 1) * np.sum(s ** 2)
+    return total + np.sum(sum(states.values()) ** 2) + len(states)
+
+
+def keys_layers_by_a_name_made_in_the_loop(W, x):
+    d = {}
+    h = x
+    for i in range(3):
+        h = np.tanh(W @ h)
+        d[f"layer{i}"] = h
+    for name in ("extra", "more"):
+        d[name] = d["layer1"] * 2.0
+    return np.sum(d["layer2"] ** 2) + sum(np.sum(v) for v in d.values())
+
+
+def reads_the_last_step_by_get_with_a_default(W, x, n):
+    states = {}
+    for t in range(n):
+        states[t] = np.tanh(W @ states.get(t - 1, x))
+    return np.sum(states[n - 1] ** 2) * len(states)
+
+
+def writes_a_key_in_a_branch_then_reads_it_by_get(W, x):
+    d = {}
+    if np.sum(x) > 0:
+        d["a"] = np.tanh(W @ x)
+    return np.sum(d.get("a", x) ** 2)
+
+
+def reads_the_dict_in_tests_of_the_loop_that_writes_it(W, x):
+    cache = {}
+    h = x
+    for t in range(4):
+        if t in cache:
+            h = h * 2.0
+        if t > 0 and np.sum(cache[t - 1]) > 0.0:
+            h = np.tanh(W @ h)
+        else:
+            h = np.sin(W @ h)
+        cache[t] = h
+    cache["last"] = cache[3] * 2.0  # written again after the loop, where its keys are known
+    return np.sum(cache["last"] ** 2) + len(cache)
+
+
+def copies_a_dict_after_writing_it(W, x):
+    d = {}
+    d["h"] = np.tanh(W @ x)
+    e = dict(d)
+    e["y"] = e["h"] * 2.0
+    return np.sum(e["y"] ** 2) + np.sum(d["h"]) + len(d) + len(e)
+
+
+def keeps_a_list_of_states_under_one_key(W, x):
+    d = {}
+    h = np.tanh(W @ x)
+    d["hs"] = [h, W @ h]  # the dict keeps the list as it is
+    total = np.sum(d["hs"][0] * d["hs"][1])
+    for h in d["hs"]:
+        total = total + np.sum(h ** 2)
+    first, second = d["hs"]
+    return total + np.sum(first) * len(d["hs"])
+
+
+def writes_a_key_twice_without_reading_the_first(W, x):
+    d = {}
+    d["a"] = W @ x
+    d["a"] = np.tanh(x)  # what the first write put there reaches nothing
+    return np.sum(d["a"] ** 2)
+
+
+def adds_into_entries_made_for_the_dict(x, w):
+    stats = {"loss": 0.0, "steps": 0}
+    acc = {}
+    acc["g"] = np.zeros(3)  # an array of the entry's own: `+=` changes nothing another name holds
+    for i in range(3):
+        stats["loss"] += np.sum((x * w) ** 2) * (i + 1)
+        stats["steps"] += 1
+        acc["g"] += w * x
+        stats["loss"] += np.sum(acc["g"] ** 2)  # a read that keeps nothing
+    acc["g"] *= acc["g"]
+    return stats["loss"] / stats["steps"] + np.sum(acc["g"])
+
+
+def writes_a_dict_inside_a_dict_through_a_copy(x, w):
+    d = {"a": {}}
+    inner = dict(d["a"])  # a dict of the function's own, written into, then put back
+    inner["b"] = x * w
+    d["a"] = inner
+    return np.sum(d["a"]["b"] ** 2) + len(d["a"])
+
+
+SQUARE = np.array([[0.3, -0.5, 0.2], [0.1, 0.4, -0.3], [-0.2, 0.6, 0.5]])
+X23 = np.array([[0.3, -0.4, 0.2], [0.1, 0.5, -0.2]])
+READ_AFTER_WRITES = [
+    (sums_activations_stored_by_layer_name, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
+    (reads_written_entries_by_get_in_and_len, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
+    (sums_the_values_of_an_updated_params_dict, ("w1", "w2"), (X23, SQUARE, SQUARE.T)),
+    (keeps_states_by_step_and_reads_them_back_in_reverse, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (keys_layers_by_a_name_made_in_the_loop, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (reads_a_dict_by_get_before_the_loop_writes_it, ("x", "w"),
+     (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
+    (reads_the_last_step_by_get_with_a_default, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 3)),
+    (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (writes_a_key_in_a_branch_then_reads_it_by_get, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
+    (reads_the_dict_in_tests_of_the_loop_that_writes_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (copies_a_dict_after_writing_it, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (keeps_a_list_of_states_under_one_key, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (writes_a_key_twice_without_reading_the_first, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (adds_into_entries_made_for_the_dict, ("x", "w"), (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
+    (writes_a_dict_inside_a_dict_through_a_copy, ("x", "w"), (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
+]
+
+
+@pytest.mark.parametrize("fn, wrt, args", READ_AFTER_WRITES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(READ_AFTER_WRITES)])
+def test_a_dict_read_after_writes_matches_finite_differences(fn, wrt, args, device):
+    assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+
+
+def walks_keys_written_in_a_loop_of_unknown_length(W, x, n):
+    cache = {}
+    for t in range(n):
+        cache[t] = np.tanh(W @ x) * t
+    return sum(np.sum(v) for v in cache.values())
+
+
+def walks_keys_written_in_a_branch(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    total = 0.0
+    for k in d:
+        total = total + np.sum(d[k])
+    return total
+
+
+@pytest.mark.parametrize("fn, args, at", [
+    (walks_keys_written_in_a_loop_of_unknown_length, (SQUARE, np.ones(3), 2), "cache.values()"),
+    (walks_keys_written_in_a_branch, (SQUARE, np.ones(3)), "for k in d"),
+], ids=["loop_of_unknown_length", "branch"])
+def test_walking_a_dict_whose_keys_are_unknown_is_refused_at_its_line(fn, args, at):
+    with pytest.raises(SourcegradError, match="cannot tell here which keys the dict") as info:
+        sourcegrad.differentiate(fn, wrt=(0, 1)).grad(*args)
+    message = str(info.value)
+    assert "test_element_writes.py" in message.splitlines()[0] and at in message and "range" in message
+
+
 def test_element_writes_keep_the_value_the_dtype_and_the_arguments():
     W, x = W3.astype(np.float32), np.array([0.3, -0.4, 0.2], dtype=np.float32)
     before = (W.copy(), x.copy())
@@ -301,6 +489,29 @@ def writes_an_array_a_dict_holds(x):
     return np.sum(held["h"])
 
 
+def adds_into_a_dicts_entry_another_name_read(x):
+    acc = {"g": x * 2.0}
+    keep = acc["g"]
+    acc["g"] += x  # keep's array too, in Python
+    return np.sum(keep * x)
+
+
+def adds_into_a_dicts_entry_a_list_keeps(x):
+    acc = {"g": x * 2.0}
+    history = []
+    for _ in range(2):
+        acc["g"] += x  # by the next iteration, history[0] holds the entry's array
+        history.append(acc["g"])
+    return np.sum(history[0] * x)
+
+
+def adds_into_a_dicts_entry_a_copy_holds(x):
+    acc = {"g": x * 2.0}
+    copied = dict(acc)
+    acc["g"] += x
+    return np.sum(copied["g"] * x)
+
+
 def adds_into_a_dicts_entry(x):
     h = x * 2.0
     d = {"k": h}
@@ -337,12 +548,16 @@ def swaps_rows(x):
     (writes_into_a_ravel, "would change an array that another name may also hold in place"),
     (writes_an_array_a_dict_holds, "another name may also hold"),
     (writes_into_the_callers_dict, "would change the caller's dict in place"),
-    (adds_into_a_dicts_entry, "`d\\[k\\] \\+= v` on a dict changes in place"),
+    (adds_into_a_dicts_entry, "`d\\['k'\\] \\+= ...` would change in place the value the dict holds at 'k'"),
+    (adds_into_a_dicts_entry_another_name_read, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_list_keeps, "in a loop would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_copy_holds, "would change in place the value the dict holds at 'g'"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
     (swaps_rows, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
         "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "dict_entry_added_to",
+        "dict_entry_another_name_read", "dict_entry_a_list_keeps", "dict_entry_a_copy_holds",
         "rows_unpacked",
         "rows_collected", "rows_swapped"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):

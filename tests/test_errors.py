@@ -106,9 +106,16 @@ def calls_a_method_of_an_object_it_makes(w):
     return np.sum(z.frobnicate(w))
 
 
+def writes_into_a_dict_inside_a_dict(w):
+    d = {"a": {}}
+    d["a"]["b"] = w * 2.0
+    return np.sum(d["a"]["b"])
+
+
 # (function, where the error points: the text at the caret, what the message says)
 CASES = [
     (writes_a_dict_item, 'd["b"] = w * 3.0', "would change the caller's dict in place"),
+    (writes_into_a_dict_inside_a_dict, 'd["a"]["b"]', "`inner = dict(d['a'])`, `inner['b'] = ...`, `d['a'] = inner`"),
     (calls_a_method_of_an_object_it_makes, "z.frobnicate(w)", "call methods of the objects passed in"),
     (unpacks_a_helper_of_uneven_returns, "return v", "gives another number of values than the helper's other"),
     (joins_with_r_, 'np.r_["0,2", w, w * 2.0]', "`np.r_[...]` with values that carry a gradient is not supported"),

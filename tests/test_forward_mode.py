@@ -168,6 +168,46 @@ def lists_built_by_append_and_a_comprehension(x, w):
     return np.sum(np.stack(scaled) ** 2) + np.sum(np.concatenate(outs + [x * w]))
 
 
+
+def reads_a_dict_by_get_before_the_loop_writes_it(x, w):
+    seen = {}
+    h = x
+    for _ in range(3):
+        if seen.get("last") is not None:  # None in the first step only
+            h = h + seen["last"]
+        h = np.tanh(h * w)
+        seen["last"] = h
+    return np.sum(h ** 2)
+
+
+def sums_states_kept_by_step(x, w):
+    states = {}
+    h = x
+    for t in range(3):
+        h = np.tanh(h * w)
+        states[t] = h
+    total = 0.0
+    for t in reversed(states):
+        total = total * 0.5 + np.sum(states[t] * x)
+    return total + np.sum(sum(states.values()) ** 2)
+
+
+def keeps_a_list_under_a_key(x, w):
+    d = {}
+    d["hs"] = [x * w, np.sin(x)]
+    d["hs"] = d["hs"] + [d["hs"][0] * d["hs"][1]]
+    return sum(np.sum(h ** 2) for h in d["hs"])
+
+
+def adds_into_a_dicts_own_entries(x, w):
+    stats = {"loss": 0.0}
+    acc = {"g": np.zeros(3)}
+    for i in range(2):
+        acc["g"] += w * x
+        stats["loss"] += np.sum(acc["g"] ** 2) * (i + 1)
+    return stats["loss"]
+
+
 CASES = [
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (1, 2)),
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (0,)),
@@ -195,6 +235,10 @@ CASES = [
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
     *[(fn, lambda r: (r.standard_normal(3),), (0,)) for fn in UNPACKINGS],
+    (reads_a_dict_by_get_before_the_loop_writes_it, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (sums_states_kept_by_step, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (keeps_a_list_under_a_key, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (adds_into_a_dicts_own_entries, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
 ]
 
 

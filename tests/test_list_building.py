@@ -94,6 +94,16 @@ def appends_then_adds_and_repeats(x):
     return (np.stack(more) * np.arange(1.0, 8.0)[:, None]).sum()
 
 
+
+def reads_the_list_the_loop_grows(x, w):
+    outs = [x]
+    total = 0.0
+    for _ in range(3):
+        total = total + np.sum(sum(outs) ** 2)  # every item so far, not only the one it held before the loop
+        outs.append(np.tanh(outs[-1] * w))
+    return total
+
+
 APPEND_CASES = [
     (appends_in_a_loop, ("x", "w"), (vector(), vector())),
     (appends_reading_the_last_item, ("h", "W", "xs"), (matrix(2, 3), matrix(3, 3) * 0.5, matrix(4, 3))),
@@ -103,6 +113,7 @@ APPEND_CASES = [
     (writes_an_item_then_appends, ("ws", "x"), ([vector(), vector()], vector())),
     (appends_inside_a_helper, ("h", "w"), (matrix(2, 3), matrix(3, 3) * 0.5)),
     (appends_then_adds_and_repeats, ("x",), (vector(),)),
+    (reads_the_list_the_loop_grows, ("x", "w"), (vector(), vector())),
 ]
 
 

@@ -259,9 +259,12 @@ def _check_target(src, target, alone=True):
                 raise src.error(element, "only names can be unpacked into", "Unpack into plain names.")
         return
     if isinstance(target, gast.Subscript):
+        part, key = gast.unparse(target.value).strip(), gast.unparse(target.slice).strip()
         raise src.error(target, "assigning to an element of this kind is not supported: only `a[index] = value`, "
                                 "alone on its line, where `a` is a plain name",
-                        "Assign the part to a name first, or build the new array with np.where or np.concatenate.")
+                        "Assign the part to a name first, or build the new array with np.where or np.concatenate; "
+                        f"for a dict inside a dict: `inner = dict({part})`, `inner[{key}] = ...`, "
+                        f"`{part} = inner`.")
     if isinstance(target, gast.Attribute):
         raise src.error(target, "assigning to an attribute mutates an object, which cannot be differentiated",
                         "Assign to a local name and return it.")

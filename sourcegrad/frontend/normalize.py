@@ -49,7 +49,18 @@ _OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.
 def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None, has_aux=False) -> ir.Function:
     """kinds: parameter name -> what is known of its value (frontend.values.describe). has_aux: the function
     returns `value, aux`, and only value is differentiated (ir.Return.aux holds the other)."""
-    return _Normalizer(src, resolver, reserved, kinds or {}, has_aux).run()
+    unsettled = frozenset()
+    while True:  # at most once again per loop whose reads saw a kind its body changes (_Normalizer.unsettled)
+        normalizer = _Normalizer(src, resolver, reserved, kinds or {}, has_aux, unsettled)
+        try:
+            function = normalizer.run()
+        except SourcegradError:
+            if normalizer.unsettled <= unsettled:
+                raise
+        else:
+            if normalizer.unsettled <= unsettled:
+                return function
+        unsettled = unsettled | normalizer.unsettled
 
 
 class _Normalizer:
@@ -57,7 +68,7 @@ class _Normalizer:
     own functions goes to self.inliner (inline.Inliner), which normalises the helper's body with this
     normaliser."""
 
-    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds, has_aux=False):
+    def __init__(self, src: FunctionSource, resolver: Resolver, reserved, kinds, has_aux=False, unsettled=frozenset()):
         self.src = src
         self.resolver = resolver
         tree = src.tree
@@ -82,6 +93,12 @@ class _Normalizer:
         self.transient = {}
         self.truths = set()  # names holding a comparison's, `and`/`or`'s or `not`'s result: what an `if` may test
         self.dicts = set()  # names surely holding a dict the function made (`cache = {}`), which it may write into
+        # a dict's name -> the constant keys whose values no other value holds (a number, or an array made for the
+        # entry): `d[k] += v` on one of these is `d[k] = d[k] + v`, which Python's in-place change then matches
+        self.sole_entries = {}
+        # a temporary holding a dict's entry -> (the dict, the key, None for any): what keeps the temporary, other
+        # than an operation making a new array, holds the entry too
+        self.entry_reads = {}
         self.element_read_updates = []  # ir.Function.element_read_updates
         self.loop_assigned = []  # the names each enclosing loop assigns, innermost last
         self.lists = set()  # names surely holding a list: `xs.append(v)` on one of these that is owned is `xs = xs + [v]`
@@ -96,6 +113,10 @@ class _Normalizer:
         self.has_aux = has_aux
         self.root_assigned = set(self.assigned)  # the differentiated function's own, seen from its helpers too
         self.aux_name = None  # with has_aux and returns in branches: the name every branch assigns its aux to
+        # (a loop's place, a name it assigns) where the loop's body changes what is known of the name's value
+        # (`cache[t] = h` adds a key, `xs = xs + [h]` an item): a read in the body before that change must not
+        # take the value for what it was before the loop, so normalize runs again, the name unknown in that loop
+        self.unsettled = set(unsettled)
 
     # ---- statements ---------------------------------------------------------
 
@@ -146,11 +167,18 @@ class _Normalizer:
                 self.truths.add(name)
             else:
                 self.truths.discard(name)
-            if isinstance(stmt, ir.Assign) and (stmt.primitive is DICT_DISPLAY or stmt.primitive == SET_ITEM and isinstance(
-                    stmt.args[0], gast.Name) and stmt.args[0].id in self.dicts):
+            if isinstance(stmt, ir.Assign) and (stmt.primitive is DICT_DISPLAY or stmt.primitive in (SET_ITEM, COPY)
+                                                and isinstance(stmt.args[0], gast.Name) and stmt.args[0].id in self.dicts):
                 self.dicts.add(name)
-            else:
+            elif not isinstance(stmt, (ir.If, ir.Loop)):  # (what a branch or loop binds, its own statements told)
                 self.dicts.discard(name)
+            if isinstance(stmt, ir.Assign) and stmt.primitive is COPY and isinstance(stmt.args[0], gast.Name):
+                self.sole_entries[name] = self.sole_entries.get(stmt.args[0].id, frozenset())
+            elif not isinstance(stmt, (ir.If, ir.Loop)):
+                self.sole_entries.pop(name, None)
+        if not makes_new_array:
+            for name in _names_mentioned(stmt) & set(self.entry_reads):
+                self.entry_shared(*self.entry_reads.pop(name))
         if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
             for name in _names_mentioned(stmt):
                 self.transient.pop(name, None)
@@ -202,15 +230,12 @@ class _Normalizer:
             self.assign(stmt.targets, stmt.value, stmt)
         elif isinstance(stmt, gast.AnnAssign):
             self.assign([stmt.target], stmt.value, stmt)
-        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript) and isinstance(
-                stmt.target.value, gast.Name) and self.holds_a_dict(stmt.target.value):
-            raise self.src.error(stmt, "`d[k] += v` on a dict changes in place the array the dict holds (another name "
-                                 "may hold it too), which sourcegrad does not follow",
-                                 "Write `d[k] = d[k] + v`, which makes a new array.")
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):  # `a[i] += v`
+            entry = self.updated_entry(stmt)
             element = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
             value = gast.copy_location(gast.BinOp(left=gast.copy_location(element, stmt.target), op=stmt.op, right=stmt.value), stmt)
             self.write_element(stmt.target, value, stmt)
+            self.block[-1].entry = entry
         elif isinstance(stmt, gast.AugAssign):
             # `h += b` writes into h's array in Python. The generated code rebinds h to h + b instead, which is
             # the same only when no other name holds that array: so h must hold an array this function made.
@@ -360,24 +385,85 @@ class _Normalizer:
                 with self.transient_reads_forgotten():  # the test is a bool computed once: nothing keeps its views
                     test = self.atom(stmt.test, hint=None)
                 origin = self.origin
-                owned, lists, reads = set(self.owned), set(self.lists), _copied(self.element_reads)
+                owned, lists, dicts, reads = set(self.owned), set(self.lists), set(self.dicts), _copied(self.element_reads)
+                sole = dict(self.sole_entries)
                 body = self.nested(stmt.body)
                 (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
+                (dicts, self.dicts), (sole, self.sole_entries) = (self.dicts, dicts), (self.sole_entries, sole)
                 reads, self.element_reads = self.element_reads, reads
                 orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
                 self.lists &= lists
+                self.dicts &= dicts
+                self.sole_entries = _common_entries(self.sole_entries, sole)
                 _add_reads(self.element_reads, reads)  # the reads of either path
                 self.emit(ir.If(test, body, orelse, origin, stmt))
-            elif isinstance(stmt, gast.For):
-                self.for_loop(stmt)
             else:
-                self.while_loop(stmt)
+                self.loop(stmt)
         finally:
             if loop:
                 self.loop_assigned.pop()
             for user_name in newly:
                 self.names.unpin(user_name)
+
+    def loop(self, stmt):
+        """A for or while loop. What is known of a name it assigns holds in its body only if the body keeps it: a
+        name whose value the body changes (`cache[t] = h` adds a key, `xs = xs + [h]` an item) is unknown there in
+        the next run (self.unsettled); after the loop, a dict's keys are known where its writes tell them."""
+        places = {self.names.pinned[user_name]: (str(self.src.location(stmt)), user_name)
+                  for user_name in _assigned_names(stmt)}
+        before = {name: self.kinds[name] for name in places if self.kinds.get(name) is not None}
+        for name in before:
+            if places[name] in self.unsettled:
+                self.kinds[name] = None
+                self.conflicting.add(name)
+        try:
+            if isinstance(stmt, gast.For):
+                self.for_loop(stmt)
+            else:
+                self.while_loop(stmt)
+        except SourcegradError:
+            # perhaps from a read that took a name for what it held before the loop: normalize tries again without
+            self.unsettled.update(places[name] for name in before)
+            raise
+        for name, place in places.items():
+            if name in before and self.kinds.get(name) != before[name]:
+                self.unsettled.add(place)
+            after = self.loop_dict_kind(stmt, place[1], before.get(name))
+            if after is not None:
+                self.kinds[name] = after
+                self.conflicting.discard(name)
+
+    def loop_dict_kind(self, loop, user_name, before):
+        """What a dict the function made holds after a loop that writes its items (`cache[t] = h`), where every
+        write is a statement of the body itself (in no branch or inner loop) with a key known for each iteration
+        of a range of constants or a tuple of constants: its keys before, then those written, in order (the
+        values written are not described). None where the keys are not known so."""
+        if not (isinstance(loop, gast.For) and isinstance(before, tuple) and before[0] == "dict"
+                and isinstance(loop.target, gast.Name)) or loop.orelse or _has_break(loop.body):
+            return None
+        writes = []
+        for stmt in loop.body:
+            if user_name not in _assigned_names(stmt) if isinstance(stmt, (gast.If, gast.For, gast.While)) else \
+                    user_name not in written_names(stmt):
+                continue
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else \
+                getattr(stmt, "target", None)
+            if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+                    and target.value.id == user_name and user_name != loop.target.id):
+                return None
+            writes.append(target.slice)
+        steps = _constant_steps(loop.iter)
+        if steps is None:
+            return None
+        entries = dict(before[1])
+        for step in steps:
+            for key in writes:
+                key = _key_at(key, {loop.target.id: step})
+                if key is None:
+                    return None
+                entries[key] = None  # (a key written over keeps its place, as in Python's dict)
+        return ("dict", tuple(entries.items()))
 
     def for_loop(self, stmt):
         origin = self.origin
@@ -445,6 +531,7 @@ class _Normalizer:
 
     def loop_body(self, stmts):
         owned_before, lists_before, reads_before = set(self.owned), set(self.lists), _copied(self.element_reads)
+        dicts_before, sole_before = set(self.dicts), dict(self.sole_entries)
         body = self.nested(stmts)
         # An array updated in place (`s += x`) in one iteration must still be this function's own in the next,
         # unless every iteration makes it afresh before the update (`s = np.zeros_like(x); s += x`); so must a
@@ -453,6 +540,8 @@ class _Normalizer:
             augmented = getattr(node, "augmented", None)
             if not isinstance(node, ir.Assign) or augmented is None or _assigned_before(stmts, augmented):
                 continue
+            if getattr(node, "entry", None) is not None and node.entry not in self.sole_entries.get(node.target, ()):
+                raise self.entry_update_error(augmented, "in a loop ", "by the next iteration")
             if appended_list(augmented) is not None and not (node.target in self.owned and node.target in self.lists):
                 name = appended_list(augmented)
                 raise self.src.error(augmented, f"`{name}.{augmented.value.func.attr}(...)` in a loop would change a "
@@ -467,6 +556,8 @@ class _Normalizer:
                     node.target, augmented, f"`{node.target} ...=` in a loop"))
         self.owned &= owned_before  # the loop may run no iteration at all
         self.lists &= lists_before
+        self.dicts &= dicts_before
+        self.sole_entries = _common_entries(self.sole_entries, sole_before)
         _add_reads(self.element_reads, reads_before)
         return body
 
@@ -495,6 +586,8 @@ class _Normalizer:
                 and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id)):
             return node
         inner = node.args[0]
+        if self.keys_unknown(inner):
+            raise self.keys_unknown_error(inner, node)
         if node.func.id == "iter":
             return inner
         held = ir.name(self.names.current[inner.id]) if isinstance(inner, gast.Name) and inner.id in self.names.current \
@@ -505,7 +598,10 @@ class _Normalizer:
         return gast.copy_location(gast.Subscript(value=inner, slice=backwards, ctx=gast.Load()), node)
 
     def sequence_atom(self, node, assigned):
-        atom = self.atom(self.walked_again(node), hint="sequence")
+        walked = self.walked_again(node)
+        if self.keys_unknown(walked):  # `for k in d`: its keys, which a loop walks again backwards
+            raise self.keys_unknown_error(walked, node)
+        atom = self.atom(walked, hint="sequence")
         if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":  # `for k in d`: its keys
             atom = gast.Tuple(elts=self.items_of(atom, node), ctx=gast.Load())
         if isinstance(atom, (gast.List, gast.Tuple)):
@@ -769,8 +865,8 @@ class _Normalizer:
         return self.atom(func, hint=None)
 
     def kind(self, atom):
-        if isinstance(atom, gast.Constant) and isinstance(atom.value, str):
-            return values.TEXT  # `("w", w)`: the key of an item of `d.items()`
+        if isinstance(atom, gast.Constant) and (isinstance(atom.value, str) or type(atom.value) is int):
+            return values.TEXT  # `("w", w)`, `(0, h)`: the key of an item of `d.items()`
         if isinstance(atom, gast.Constant) and atom.value is None:
             return values.NOTHING  # a helper's `act=None` default: `if act is not None:` is decided when compiling
         if isinstance(atom, (gast.List, gast.Tuple)):
@@ -1028,8 +1124,17 @@ class _Normalizer:
             x, index, value = (self.atom(a, None) for a in expr.args)
             new = gast.Call(func=ir.name(_ELEMENT_WRITE), args=[x, index, value], keywords=[])
             primitive, args, kwargs = SET_ITEM, (x, index, value), {}
+            result_kind = _with_entry(self.kind(x), index, self.kind(value))
+            # the entries after the write held by the dict alone, where x is a dict: the value is one if it is a
+            # number or a new array no name of the user's holds
+            sole = self.sole_entries.get(x.id, frozenset()) - {_key_at(index, {})} if isinstance(x, gast.Name) else None
+            if sole is not None and _key_at(index, {}) is None:
+                sole = frozenset()
+            elif sole is not None and self.made_for_an_entry(value):
+                sole = sole | {_key_at(index, {})}
             hint = x.id if isinstance(x, gast.Name) else "written"
-            display = "writing into an array (`a[...] = ...`)"
+            display = ir.DICT_WRITE if isinstance(x, gast.Name) and x.id in self.dicts else \
+                "writing into an array (`a[...] = ...`)"
         elif (fn := self.inlined_callee(expr)) is not None:
             if isinstance(expr, gast.Attribute):  # a property's getter, called with the object
                 expr = gast.copy_location(gast.Call(func=expr, args=[], keywords=[]), expr)
@@ -1091,6 +1196,7 @@ class _Normalizer:
             primitive, kwargs = DICT_DISPLAY, {}
             args = (gast.Tuple(elts=keys, ctx=gast.Load()), gast.Tuple(elts=list(entries.values()), ctx=gast.Load()))
             result_kind = ("dict", tuple((key, self.kind(value)) for key, value in entries.items()))
+            sole = frozenset(key for key, value in entries.items() if self.made_for_an_entry(value))
             hint, display = "entries", "a dict literal"
         elif isinstance(expr, (gast.Name, gast.Constant, gast.Tuple, gast.List, gast.JoinedStr)) or (
                 isinstance(expr, gast.UnaryOp)):
@@ -1124,6 +1230,8 @@ class _Normalizer:
         elif primitive is COPY and isinstance(new, (gast.List, gast.Tuple)):  # `outs = [w, x]`: known to be a list
             result_kind = self.sequence_kind(new)
         self.bind_kind(target, result_kind)
+        if primitive in (SET_ITEM, DICT_DISPLAY) and target in self.dicts:
+            self.sole_entries[target] = sole
         operands = ir.names_in(gast.Tuple(elts=list(args) + list(kwargs.values()), ctx=gast.Load()))
         self.lists.discard(target)
         if holds_operands:
@@ -1141,6 +1249,10 @@ class _Normalizer:
                 operands = []  # a count or a shape: numbers, which share no array (`n = len(u)` before `u[i] = v`)
             if primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in self.dicts:
                 operands = [name for name in operands if name != args[0].id]  # a dict's entry: the dict is not shared
+                if temporary:  # held only as long as what reads the temporary makes new arrays
+                    self.entry_reads[target] = (args[0].id, _key_at(args[1], {}))
+                else:
+                    self.entry_shared(args[0].id, _key_at(args[1], {}))
             elif primitive is SUBSCRIPT and isinstance(args[0], gast.Name) and args[0].id in operands \
                     and _may_index_elements(args[1], args[0].id):
                 # `h[0]` is a number if h has one axis and a view of h if it has more: ranks are known only after
@@ -1268,6 +1380,38 @@ class _Normalizer:
                  f"a global {noun}" if current is None else f"{a} {noun} that another name may also hold")
         raise self.src.error(stmt, f"{what} would change {whose} in place", hint)
 
+    def updated_entry(self, stmt):
+        """For `d[k] += v` on a dict, k, which must hold a value of d's alone (self.sole_entries): Python changes an
+        array held there in place, which another name holding it would see. None for an array's `a[i] += v`."""
+        target = stmt.target
+        if not (isinstance(target.value, gast.Name) and self.holds_a_dict(target.value)):
+            return None
+        key = _key_at(target.slice, {})
+        if key is None or key not in self.sole_entries.get(self.names.current.get(target.value.id), ()):
+            raise self.entry_update_error(stmt)
+        return key
+
+    def entry_update_error(self, stmt, where="", when=""):
+        name, key = stmt.target.value.id, gast.unparse(stmt.target.slice).strip()
+        symbol = _OP_SYMBOL[type(stmt.op)]
+        return self.src.error(stmt, f"`{name}[{key}] {symbol}= ...` {where}would change in place the value the dict "
+                              f"holds at {key}, which another name may hold too {when}".rstrip(),
+                              f"Write `{name}[{key}] = {name}[{key}] {symbol} ...`, which makes a new value (what "
+                              f"another name holds stays as it was), or give the entry a value of its own first: "
+                              f"a number, or a new array (`{name}[{key}] = np.zeros(...)`).")
+
+    def made_for_an_entry(self, atom):
+        """Whether the value atom, put into a dict, is held by the dict alone: a number, or a new array that no
+        name of the user's holds (`d[k] = np.zeros(3)`, `d[k] = d[k] + v`)."""
+        if isinstance(atom, gast.Constant):
+            return isinstance(atom.value, (int, float, complex))
+        return isinstance(atom, gast.Name) and atom.id in self.owned and atom.id not in self.names.current.values()
+
+    def entry_shared(self, name, key):
+        """The dict name holds has its entry at key (every entry for None) held by another value too."""
+        if name in self.sole_entries:
+            self.sole_entries[name] = frozenset() if key is None else self.sole_entries[name] - {key}
+
     def holds_a_dict(self, name_node):
         """Whether the name surely holds a dict: one passed in, or one the function made."""
         kind = self.static_kind(name_node)
@@ -1389,6 +1533,8 @@ class _Normalizer:
                 and isinstance(expr.args[1].value, str) and expr.args[1].value.isidentifier():
             return located(gast.Attribute(value=expr.args[0], attr=expr.args[1].value, ctx=gast.Load()))  # `getattr(m, "w")`
 
+        if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]):
+            raise self.keys_unknown_error(expr.args[0], expr)
         if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
                 and not isinstance(expr.args[0], gast.Starred):
             atom = self.atom(expr.args[0], None)
@@ -1405,8 +1551,8 @@ class _Normalizer:
             return located(display(elts=[_held(item) for item in items], ctx=gast.Load()))
         if builtin == "dict" and len(expr.args) <= 1:
             pairs = expr.args[0] if expr.args else gast.Tuple(elts=[], ctx=gast.Load())
-            known = self.static_kind(pairs) if isinstance(pairs, (gast.Name, gast.Attribute)) else None
-            if isinstance(known, tuple) and known[0] == "dict":  # `dict(params)`: a new dict of the same entries
+            known = self.static_kind(pairs) if isinstance(pairs, (gast.Name, gast.Attribute, gast.Subscript)) else None
+            if isinstance(known, tuple) and known[0] == "dict":  # `dict(params)`, `dict(d["a"])`: the same entries
                 pairs = gast.Dict(keys=[located(gast.Constant(value=k, kind=None)) for k, _ in known[1]],
                                   values=[located(gast.Subscript(value=copy.deepcopy(pairs), slice=gast.Constant(
                                       value=k, kind=None), ctx=gast.Load())) for k, _ in known[1]])
@@ -1424,6 +1570,12 @@ class _Normalizer:
             return self.sorted_display(expr) or expr
         if isinstance(func, gast.Attribute) and func.attr in ("get", "keys", "values", "items"):
             kind = self.static_kind(func.value)
+            if self.keys_unknown(func.value) and not expr.keywords:
+                if func.attr != "get":
+                    raise self.keys_unknown_error(func.value, expr)
+                if 1 <= len(expr.args) <= 2 and not any(isinstance(a, gast.Starred) for a in expr.args):
+                    default = expr.args[1] if len(expr.args) == 2 else None
+                    return self.entry_or_default(func.value, expr.args[0], default, expr)
             if not (isinstance(kind, tuple) and kind[0] == "dict") or expr.keywords:
                 return expr
             keys = [key for key, _ in kind[1]]
@@ -1446,6 +1598,41 @@ class _Normalizer:
                                                            ctx=gast.Load()))}[func.attr]
             return located(gast.Tuple(elts=[parts(key) for key in keys], ctx=gast.Load()))
         return expr
+
+    def keys_unknown(self, expr):
+        """Whether expr names a dict the function made whose keys are not known here (some written in a branch,
+        or in a loop whose steps are known only when it runs)."""
+        if not (isinstance(expr, gast.Name) and self.names.current.get(expr.id) in self.dicts):
+            return False
+        kind = self.static_kind(expr)
+        return not (isinstance(kind, tuple) and kind[0] == "dict")
+
+    def keys_unknown_error(self, dict_node, node):
+        return self.src.error(node, f"sourcegrad cannot tell here which keys the dict `{dict_node.id}` holds: a key "
+                              "was written in a branch, in a `while` loop, or in a `for` loop over values known only "
+                              "when it runs", f"Read its entries by key (`{dict_node.id}[k]`, `{dict_node.id}.get(k, "
+                              f"default)`, `k in {dict_node.id}`) walking the keys you wrote (`for t in range(n): "
+                              f"{dict_node.id}[t]`), or write its keys as constants or in a loop over `range` of "
+                              "constant bounds or a tuple of constants.")
+
+    def entry_or_default(self, dict_node, key, default, expr):
+        """`d.get(k, default)` of a dict whose keys are not known here, as Python computes it: the entry where d
+        holds k, else default (None if not given); the gradient reaches the one taken."""
+        default = default if default is not None else gast.Constant(value=None, kind=None)
+        key, default = _held(self.atom(key, None)), _held(self.atom(default, None))
+        receiver = _held(self.atom(dict_node, None))
+        found = self.atom(gast.copy_location(gast.Compare(left=key, ops=[gast.In()], comparators=[receiver]), expr), None)
+        result = self.names.temporary("entry")
+        branches = []
+        for value in (gast.Subscript(value=receiver, slice=key, ctx=gast.Load()), default):
+            outer, self.block = self.block, []
+            try:
+                self.emit_copy(result, self.atom(gast.copy_location(value, expr), None), expr)
+            finally:
+                branch, self.block = self.block, outer
+            branches.append(branch)
+        self.emit(ir.If(found, branches[0], branches[1], self.origin, expr))
+        return _held(ir.name(result))
 
     def sorted_display(self, expr):
         """`sorted(xs)` as the sorted display, where xs's items are known here and what decides their order is
@@ -1540,7 +1727,8 @@ class _Normalizer:
                 or any(isinstance(a, gast.Starred) for a in gast.walk(expr)):
             return expr
         total = start if start is not None else gast.Constant(value=0, kind=None)
-        sequence, kind = expr.args[0], self.static_kind(expr.args[0])
+        sequence = self.structures_as_displays(expr.args[0])  # `sum(d.values())`: of its entries, where known
+        kind = self.static_kind(sequence)
         if isinstance(sequence, (gast.List, gast.Tuple)):
             items = sequence.elts
         elif isinstance(kind, tuple) and kind[0] in ("list", "tuple"):  # the items of a name: reading it is all
@@ -1767,6 +1955,66 @@ def _is_literal(node):
         return True
     except ValueError:
         return False
+
+
+def _common_entries(sole, other):
+    """The entries held by their dicts alone on both of two paths (self.sole_entries after each)."""
+    return {name: keys & other[name] for name, keys in sole.items() if name in other}
+
+
+def _with_entry(description, index, value):
+    """The description of a dict after `d[index] = value`, where its keys are known and index is a constant: a
+    key written over keeps its place, a new one comes last. Else None."""
+    key = index.value if isinstance(index, gast.Constant) else ir.constant_int(index)
+    if not (isinstance(description, tuple) and description[0] == "dict" and isinstance(key, (str, int))) \
+            or isinstance(key, bool):
+        return None
+    entries = dict(description[1])
+    entries[key] = value
+    return ("dict", tuple(entries.items()))
+
+
+def _constant_steps(iterable):
+    """The values a loop's counter takes, where the loop walks `range(...)` of constant ints or a tuple or list
+    of constants; else None."""
+    if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "range" \
+            and 1 <= len(iterable.args) <= 3 and not iterable.keywords:
+        bounds = [ir.constant_int(arg) for arg in iterable.args]
+        return list(range(*bounds)) if None not in bounds else None
+    if isinstance(iterable, (gast.Tuple, gast.List)) and all(
+            isinstance(e, gast.Constant) and isinstance(e.value, (str, int)) for e in iterable.elts):
+        return [e.value for e in iterable.elts]
+    return None
+
+
+def _key_at(expr, bindings):
+    """The str or int key expr is where the names in bindings have those values (`t`, `t + 1`, `f"h{t}"`, a
+    constant), else None."""
+    operations = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul}
+    if isinstance(expr, gast.Constant) and isinstance(expr.value, (str, int)) and not isinstance(expr.value, bool):
+        return expr.value
+    if ir.constant_int(expr) is not None:
+        return ir.constant_int(expr)
+    if isinstance(expr, gast.Name):
+        return bindings.get(expr.id)
+    if isinstance(expr, gast.BinOp) and type(expr.op) in operations:
+        left, right = _key_at(expr.left, bindings), _key_at(expr.right, bindings)
+        if not (isinstance(left, int) and isinstance(right, int)):
+            return None
+        return operations[type(expr.op)](left, right)
+    if isinstance(expr, gast.JoinedStr):
+        parts = []
+        for part in expr.values:
+            if isinstance(part, gast.FormattedValue):
+                if part.conversion not in (-1, None) or part.format_spec is not None:
+                    return None
+                part = part.value
+            value = _key_at(part, bindings)
+            if value is None:
+                return None
+            parts.append(str(value))
+        return "".join(parts)
+    return None
 
 
 def _assigned_names(stmt):

@@ -17,7 +17,7 @@ from .resolve import describe as describe_object
 
 _DEPTH = 8  # a model's modules nest: Sequential > its layers > a Sequential > its layers > a Linear > its w
 _LONGEST = 64
-TEXT = "text"  # a string written in the function (a key, a mode): it never carries a gradient
+TEXT = "text"  # a string or int written in the function (a key, a mode): it never carries a gradient
 NOTHING = "none"  # None passed in (`act=None`, `bias=None`): `if act is not None:` is then decided when compiling
 # A Python int or bool inside a structure (a model's `self.hidden_size`, a config's `p["n"]`): a setting, not a
 # parameter. Its changes cannot be followed by a derivative, so it carries no gradient, and it may size an array or

@@ -139,8 +139,8 @@ class _Flattener:
         keywords = {k.arg: self.atom(k.value, base) for k in expr.keywords}
         if isinstance(func.value, gast.Name) and func.value.id == self.backend:  # `xp.exp(a)`, `xp.broadcast_like(t, y)`
             if func.attr == "set_item":
-                self.emit(target, gast.Call(func=func, args=args, keywords=[]), SET_ITEM, tuple(args), {},
-                          "writing into an array")
+                display = ir.DICT_WRITE if self.primal_display == ir.DICT_WRITE else "writing into an array"
+                self.emit(target, gast.Call(func=func, args=args, keywords=[]), SET_ITEM, tuple(args), {}, display)
                 return
             primitive = backend_function(func.attr)
             display = (f"`{func.attr}`{ir.TANGENT_HELPER}{self.primal_display}" if func.attr in HELPERS

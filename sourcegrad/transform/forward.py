@@ -155,7 +155,9 @@ class _Forward(StatementWalker):
             return None
         if d_array is None:  # (a dict's, `d = {}` before `d["k"] = v`, is a dict: zero_tangent makes either)
             d_array = backend_call(self.backend, "zero_tangent", [as_expression(array)])
-        if d_value is None:
+        if d_value is None and stmt.display == ir.DICT_WRITE:  # the entry's zeros, a list's items' too
+            d_value = backend_call(self.backend, "zero_tangent", [as_expression(value)])
+        elif d_value is None:
             d_value = gast.Constant(value=0.0, kind=None)
         return backend_call(self.backend, "set_item", [d_array, as_expression(index), d_value])
 

@@ -344,6 +344,13 @@ class _Reverse(StatementWalker):
                 return [(entry, backend_call(self.backend, "entry_gradient", [d_dict, key, as_expression(entry)]))
                         for key, entry in zip(keys.elts, entries.elts)]
             return [(entry, gast.Subscript(value=d_dict, slice=key, ctx=gast.Load())) for key, entry in zip(keys.elts, entries.elts)]
+        if stmt.primitive == SET_ITEM and stmt.display == ir.DICT_WRITE:
+            # the entry's gradient as it is (a list's too: nothing was broadcast), zeros where a later write of the
+            # key left none; the dict before the write has none at that key
+            written, key, value = stmt.args
+            d_dict = ir.name(self.names.get(stmt.target))
+            return [(written, backend_call(self.backend, "without_index", [d_dict, key])),
+                    (value, backend_call(self.backend, "entry_gradient", [d_dict, key, as_expression(value)]))]
         template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
         if template is None and stmt.primitive is sum:
             raise self.error(stmt, "sum() of a value whose items sourcegrad cannot see here (an array's rows, or a list "
