@@ -2088,10 +2088,11 @@ def _target_word(target):
 
 def _differ(kind):
     """Whether the items of a list or tuple of this kind must be written out one by one: there are none, or some are
-    objects or functions not all alike (arrays and numbers of different ranks are not: one loop serves them all)."""
+    objects, dicts or functions not all alike (a layer's dict with an optional key; arrays and numbers of different
+    ranks are not: one loop serves them all)."""
     return not kind[1] or values.items(kind) is None and any(
         values.class_of(k) is not None or values.function_of(k) is not None or values.partial_call(k) is not None
-        for k in kind[1])
+        or isinstance(k, tuple) and k[0] == "dict" for k in kind[1])
 
 
 def _paired(target, value):

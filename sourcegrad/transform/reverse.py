@@ -369,6 +369,11 @@ class _Reverse(StatementWalker):
                                    f"whose helper {helper} has no gradient rule",
                              "Take hvp, hessian or grad of grad of a function without it (the README's table of rules "
                              "says which functions have second derivatives), or difference f.grad numerically.")
+        if template is None and isinstance(stmt.primitive, ir.Method) and stmt.primitive.name in _DICT_METHODS:
+            raise self.error(stmt, f"{stmt.display} of a dict sourcegrad cannot tell the keys of here",
+                             "The dicts a loop walks (a list of dicts) must hold the same keys, each of one kind, for "
+                             "their keys to be known when compiling: give every dict the key (`{'alpha': 1.0, ...}`), or "
+                             "read it with `d['key']` where it is surely there.")
         if template is None and isinstance(stmt.primitive, ir.Method):
             raise self.error(stmt, f"no gradient rule for {stmt.display}",
                              "It is an array method sourcegrad has no rule for, or it belongs to an object whose class "
@@ -569,6 +574,8 @@ def effect_error(src, effect):
                                   "place (a method, a call with out=), which cannot be differentiated",
                      "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
 
+
+_DICT_METHODS = ("get", "items", "keys", "values")
 
 # numpy's functions and methods that work only in place, and what computes the same as a new array
 _IN_PLACE_INSTEAD = {
