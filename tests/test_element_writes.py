@@ -178,7 +178,35 @@ def writes_an_element_and_a_name_from_one_tuple(x):
     return np.sum(a ** 2) * b + total
 
 
+def orthogonalises_columns(V):
+    # Gram-Schmidt: each column read as a slice, used up in its own statement, before the next column is written
+    Q = np.zeros(V.shape)
+    for j in range(V.shape[1]):
+        v = V[:, j] * 1.0
+        for i in range(j):
+            v = v - np.dot(Q[:, i], V[:, j]) * Q[:, i]
+        Q[:, j] = v / np.linalg.norm(v)
+    return np.sum(Q * np.arange(Q.size).reshape(Q.shape))
+
+
+def filters_with_scaled_rows(logA, B):
+    # a scaled HMM forward pass: each row normalised in place by its own sum, read from the row itself
+    A = np.exp(logA)
+    alpha, c = np.zeros((3, 2)), np.zeros(3)
+    alpha[0] = B[:, 0]
+    c[0] = alpha[0].sum()
+    alpha[0] /= c[0]
+    for t in range(1, 3):
+        alpha[t] = (alpha[t - 1] @ A) * B[:, t % 2]
+        c[t] = alpha[t].sum()
+        alpha[t] = alpha[t] / c[t]
+    return np.sum(np.log(c))
+
+
 CASES = [
+    (orthogonalises_columns, ("V",), (np.array([[1.0, 0.5, 0.2], [0.2, 2.0, 0.4], [0.3, 0.1, 1.5]]),)),
+    (filters_with_scaled_rows, ("logA", "B"), (np.log(np.array([[0.7, 0.3], [0.4, 0.6]])),
+                                               np.array([[0.5, 0.2], [0.3, 0.9]]))),
     (sorts_by_swapping_elements, ("x",), (np.array([0.3, 0.9, 0.5, 0.7, 0.1]),)),
     (pins_both_ends_in_a_chain, ("u0",), (np.array([0.3, 0.9, 0.5, 0.7, 0.1]),)),
     (writes_an_element_and_a_name_from_one_tuple, ("x",), (np.array([0.3, 0.9, 0.5]),)),
@@ -542,7 +570,7 @@ def swaps_rows(x):
     (writes_into_a_view, "would change an array that another name may also hold in place"),
     (writes_through_a_nested_index, "assigning to an element of this kind is not supported"),
     (reads_a_row_then_writes_into_it, "after an element of it was read"),
-    (reads_a_slice_then_writes_into_it, "another name may also hold"),
+    (reads_a_slice_then_writes_into_it, "after an element of it was read"),
     (reads_with_an_index_passed_in_then_writes, "after an element of it was read"),
     (reads_a_row_in_one_iteration_and_writes_into_it_in_the_next, "in a loop would change an array in place after"),
     (writes_into_a_ravel, "would change an array that another name may also hold in place"),

@@ -263,6 +263,18 @@ def test_an_int_setting_in_a_dict_slices_and_has_no_gradient(device):
     assert not np.any(gradient.get("n", 0))
 
 
+def scales_by_an_optional_key(layers, x):
+    for layer in layers:  # dicts that differ: written out one by one, each with its own keys
+        x = np.tanh(x @ layer["w"]) * layer.get("alpha", 1.0)
+    return np.sum(x)
+
+
+def test_a_loop_over_dicts_whose_keys_differ_matches_finite_differences(device):
+    layers = [{"w": rng.standard_normal((3, 3))}, {"w": rng.standard_normal((3, 3)), "alpha": np.array(0.5)}]
+    gradient = check_container(scales_by_an_optional_key, layers, rng.standard_normal((2, 3)), device=device)
+    assert set(gradient[0]) == {"w"} and set(gradient[1]) == {"w", "alpha"}
+
+
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------
 
 def classifier_loss(layers, x, labels):

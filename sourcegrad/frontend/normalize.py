@@ -190,9 +190,10 @@ class _Normalizer:
         before = set(self.transient)
         yield
         for temporary in set(self.transient) - before:
-            array, read = self.transient.pop(temporary)
-            entries = self.element_reads.get(array, [])
-            entries[:] = [entry for entry in entries if entry is not read]
+            _, read = self.transient.pop(temporary)
+            # from the array's later versions too: `h[0] = h[0] / s` carries the reads of h over to its new version
+            for entries in self.element_reads.values():
+                entries[:] = [entry for entry in entries if entry is not read]
 
     def statements(self, stmts):
         for stmt in stmts:
@@ -1881,10 +1882,16 @@ def _is_none(node):
 
 
 def _may_index_elements(index, array):
-    """Whether index may pick one element per axis (integers, or names that may hold them), which reads a
-    number from an array with as many axes: not a slice, None, Ellipsis, a list or the array itself."""
+    """Whether index is one numpy reads by basic indexing (integers, names that may hold them, slices, None,
+    ...): its result is a number, or a view of the array. Either way the read is one of its elements, which a
+    later change of the array in place sees unless it is a number (decided on ranks, in analysis.shapes) or the
+    read was used up in its own statement (`v = V[:, 1] - Q[:, 0]` then `Q[:, 1] = v`). A list or an array
+    index copies, but is not told from an integer name here: names stay element reads, decided on ranks."""
     atoms = index.elts if isinstance(index, gast.Tuple) else [index]
-    return all(isinstance(a, gast.Name) and a.id != array or ir.constant_int(a) is not None for a in atoms)
+    return all(isinstance(a, gast.Name) and a.id != array or ir.constant_int(a) is not None
+               or isinstance(a, gast.Slice) and all(p is None or isinstance(p, gast.Constant) or isinstance(p, gast.Name)
+                                                   and p.id != array for p in (a.lower, a.upper, a.step))
+               or isinstance(a, gast.Constant) and (a.value is None or a.value is Ellipsis) for a in atoms)
 
 
 def _names_mentioned(stmt):
@@ -2081,10 +2088,11 @@ def _target_word(target):
 
 def _differ(kind):
     """Whether the items of a list or tuple of this kind must be written out one by one: there are none, or some are
-    objects or functions not all alike (arrays and numbers of different ranks are not: one loop serves them all)."""
+    objects, dicts or functions not all alike (a layer's dict with an optional key; arrays and numbers of different
+    ranks are not: one loop serves them all)."""
     return not kind[1] or values.items(kind) is None and any(
         values.class_of(k) is not None or values.function_of(k) is not None or values.partial_call(k) is not None
-        for k in kind[1])
+        or isinstance(k, tuple) and k[0] == "dict" for k in kind[1])
 
 
 def _paired(target, value):

@@ -33,6 +33,7 @@ from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..ir import COPY, DICT_DISPLAY, SET_ITEM
 from ..frontend.source import FunctionSource
+from ..frontend.syntax import attribute_chain
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import record
 
@@ -368,6 +369,11 @@ class _Reverse(StatementWalker):
                                    f"whose helper {helper} has no gradient rule",
                              "Take hvp, hessian or grad of grad of a function without it (the README's table of rules "
                              "says which functions have second derivatives), or difference f.grad numerically.")
+        if template is None and isinstance(stmt.primitive, ir.Method) and stmt.primitive.name in _DICT_METHODS:
+            raise self.error(stmt, f"{stmt.display} of a dict sourcegrad cannot tell the keys of here",
+                             "The dicts a loop walks (a list of dicts) must hold the same keys, each of one kind, for "
+                             "their keys to be known when compiling: give every dict the key (`{'alpha': 1.0, ...}`), or "
+                             "read it with `d['key']` where it is surely there.")
         if template is None and isinstance(stmt.primitive, ir.Method):
             raise self.error(stmt, f"no gradient rule for {stmt.display}",
                              "It is an array method sourcegrad has no rule for, or it belongs to an object whose class "
@@ -560,9 +566,29 @@ def effect_error(src, effect):
                                       "cannot follow a value into a list that way",
                          f"Make a new list instead: `{name} = {name} + "
                          + ("values`." if method.attr == "extend" else "[value]`."))
+    if method is not None and method.attr in _IN_PLACE_INSTEAD:
+        written = ".".join(attribute_chain(method) or ["", method.attr])
+        return src.error(effect.stmt, f"`{written}(...)` changes its array in place and returns None, which cannot "
+                                      "be differentiated", f"Compute a new array instead: {_IN_PLACE_INSTEAD[method.attr]}.")
     return src.error(effect.stmt, "a statement whose value is dropped may change an array that carries a gradient in "
                                   "place (a method, a call with out=), which cannot be differentiated",
                      "Assign the result to a name instead (`h = h * 2`, not `np.multiply(h, 2, out=h)`).")
+
+
+_DICT_METHODS = ("get", "items", "keys", "values")
+
+# numpy's functions and methods that work only in place, and what computes the same as a new array
+_IN_PLACE_INSTEAD = {
+    "at": "`a = a + onehot.T @ v`, onehot = np.eye(len(a))[idx] (np.add.at's sum over repeated indices), or "
+          "`a[idx] = a[idx] + v` where idx has no repeats",
+    "fill_diagonal": "`a = a * (1 - np.eye(n)) + value * np.eye(n)`",
+    "copyto": "`dst = np.where(mask, src, dst)`, or `dst = src.copy()`",
+    "put": "`a[idx] = v` on an array the function made",
+    "putmask": "`a = np.where(mask, values, a)`",
+    "place": "`a = np.where(mask, values, a)`",
+    "fill": "`a = np.full_like(a, value)`",
+    "sort": "`a = np.sort(a)`",
+}
 
 
 def _carried(loop):
