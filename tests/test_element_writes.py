@@ -540,6 +540,20 @@ def adds_into_a_dicts_entry_a_copy_holds(x):
     return np.sum(copied["g"] * x)
 
 
+def adds_into_a_dicts_entry_another_key_holds(x):
+    acc = {"g": x * 2.0, "h": x * 3.0}
+    acc["h"] = acc["g"]  # both keys hold one array
+    acc["g"] += x  # acc["h"] sees the change, in Python
+    return np.sum(acc["h"] * x)
+
+
+def adds_into_a_dicts_entry_a_list_under_another_key_holds(x):
+    acc = {"g": x * 2.0, "h": [x]}
+    acc["h"] = [acc["g"]]
+    acc["g"] += x  # acc["h"][0] sees the change, in Python
+    return np.sum(acc["h"][0] * x)
+
+
 def adds_into_a_dicts_entry(x):
     h = x * 2.0
     d = {"k": h}
@@ -580,12 +594,15 @@ def swaps_rows(x):
     (adds_into_a_dicts_entry_another_name_read, "would change in place the value the dict holds at 'g'"),
     (adds_into_a_dicts_entry_a_list_keeps, "in a loop would change in place the value the dict holds at 'g'"),
     (adds_into_a_dicts_entry_a_copy_holds, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_another_key_holds, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_list_under_another_key_holds, "would change in place the value the dict holds at 'g'"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
     (swaps_rows, "after an element of it was read"),
 ], ids=["argument", "alias", "view", "nested_index", "row_read_before", "slice_read_before", "index_passed_in",
         "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "dict_entry_added_to",
         "dict_entry_another_name_read", "dict_entry_a_list_keeps", "dict_entry_a_copy_holds",
+        "dict_entry_another_key_holds", "dict_entry_a_list_under_another_key_holds",
         "rows_unpacked",
         "rows_collected", "rows_swapped"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):

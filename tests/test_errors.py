@@ -368,8 +368,23 @@ def in_place_on_a_name_an_integer_on_one_path_only(x):
     return np.sum(i * x)
 
 
+
+def appended_to_a_list_a_dict_holds(x):
+    d = {"hs": []}
+    for t in range(3):
+        d["hs"].append(x * t)  # the dict's list changes in place: a later read of d["hs"] sees it
+    return np.sum(d["hs"][2])
+
+
+def appended_to_a_list_in_a_list(x):
+    xs = [[x]]
+    xs[0].append(x * 3.0)
+    return np.sum(xs[0][1])
+
 REFUSED_RATHER_THAN_WRONG = [
     (appended_to_a_list_another_name_holds, r"`outs.append\(...\)` would change a list that another name may also hold"),
+    (appended_to_a_list_a_dict_holds, "changes the list .* in place, and a gradient cannot follow"),
+    (appended_to_a_list_in_a_list, "changes the list .* in place, and a gradient cannot follow"),
     (in_place_on_a_name_that_later_holds_the_parameter, "in a loop would change an array that another name holds"),
     (list_of_active_arrays_plus_an_array, "a list of arrays that carry gradients reached an operation"),
     (aliased_in_place, "would change an array that another name may also hold"),

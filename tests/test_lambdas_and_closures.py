@@ -375,6 +375,23 @@ def test_what_a_partial_binds_is_part_of_the_compiled_key():
         assert sourcegrad.check_grad(function, W, -np.abs(X), act)
 
 
+def divided_by(scale, x):
+    return x / scale
+
+
+def arctan_of_a_held_activation(w, x, act):
+    return np.sum(np.arctan(act(x @ w)))
+
+
+def test_a_partial_binding_minus_zero_is_compiled_apart_from_one_binding_zero():
+    # 0.0 == -0.0, but the literal written in decides the sign of x / scale: +-inf, whose arctan is +-pi/2
+    function = sourcegrad.differentiate(arctan_of_a_held_activation)
+    for scale in (0.0, -0.0):
+        act = functools.partial(divided_by, scale)
+        value, _ = function.value_and_grad(W, np.abs(X), act)
+        assert value == arctan_of_a_held_activation(W, np.abs(X), act)
+
+
 def test_a_partial_binding_an_array_is_refused_at_the_call():
     with pytest.raises(SourcegradError, match="functools.partial that binds arrays"):
         sourcegrad.grad(through_a_held_activation)(W, X, functools.partial(leaky, slope=np.ones(2)))

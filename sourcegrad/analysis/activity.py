@@ -39,7 +39,7 @@ def flows(fn: ir.Function):
     """(names written, names read) for every statement through which a gradient can flow. A name that holds a
     string (the key of `for k, v in d.items()`) is written by none: it is never active, so indexing with it is
     no index carrying a gradient."""
-    result = []
+    result, parts = [], structure_parts(fn)
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign):
             if not is_nondifferentiable(stmt.primitive):
@@ -50,11 +50,36 @@ def flows(fn: ir.Function):
             result.extend(loop_flows(stmt))
         elif isinstance(stmt, ir.Effect) and not is_harmless(stmt, fn):
             # `outs.append(h)`, `np.copyto(a, b)`: a call for its effect may store any value it reads into any
-            # other. Counting that as a flow makes its names active whenever a gradient could pass through it,
-            # and the reverse pass then refuses the statement rather than miss the gradient it carries.
+            # other, and so into the structures those are parts of (`d["hs"].append(h)` changes what d holds).
+            # Counting that as a flow makes its names active whenever a gradient could pass through it, and the
+            # reverse pass then refuses the statement rather than miss the gradient it carries.
             names = reads([stmt.stmt])
-            result.append((names, names))
+            result.append((sorted(same_structures(names, parts)), names))
     return [([n for n in written if fn.kinds.get(n) != TEXT], read) for written, read in result]
+
+
+def structure_parts(fn: ir.Function) -> dict:
+    """name -> the names holding the same structure (a list, a dict, an object) as it, or a part of it, or the
+    structure it is a part of: one copies the other (`a = b`) or reads it out of the other (`hs = d["hs"]`,
+    `w = model.w`). A change in place to what one holds is a change to what the others hold."""
+    parts = {}
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Assign) and (stmt.primitive is ir.COPY or stmt.primitive in (ir.SUBSCRIPT, ir.ATTRIBUTE)) \
+                and stmt.args and isinstance(stmt.args[0], gast.Name):
+            parts.setdefault(stmt.args[0].id, set()).add(stmt.target)
+            parts.setdefault(stmt.target, set()).add(stmt.args[0].id)
+    return parts
+
+
+def same_structures(names, parts) -> set:
+    """names, with every name structure_parts' parts connect to one of them, directly or through others."""
+    found, pending = set(names), list(names)
+    while pending:
+        for name in parts.get(pending.pop(), ()):
+            if name not in found:
+                found.add(name)
+                pending.append(name)
+    return found
 
 
 def is_harmless(effect, fn):

@@ -20,7 +20,7 @@ from .. import ir
 from ..ir import ATTRIBUTE, COPY, JOIN_SEQUENCES, REPEAT_SEQUENCE, SUBSCRIPT
 from ..templates import lookup
 from ..templates.registry import method_primitive, record
-from .activity import loop_sequences
+from .activity import loop_sequences, same_structures, structure_parts
 
 
 def canonical(primitive):
@@ -440,30 +440,20 @@ def _changed_in_place(fn: ir.Function) -> set:
     `box.store(u)`, `setattr(box, "a", u)`, `rng.shuffle(ls)`), the receiver of a method call whose result is
     kept (`x = ls.pop(0)`), and what is passed to a function other than numpy's and a few builtins'. The
     front end's knowledge of their items is then not used."""
-    changed, parts = set(), {}
+    changed = set()
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Effect):  # what its calls are given, receivers included (an assert's test is read)
             for call in gast.walk(stmt.stmt):
                 if isinstance(call, gast.Call) and not (isinstance(call.func, gast.Name)
                                                         and call.func.id in _READING_BUILTIN_NAMES):
                     changed |= {n.id for n in gast.walk(call) if isinstance(n, gast.Name)}
-        elif isinstance(stmt, ir.Assign):
+        elif isinstance(stmt, ir.Assign) and not (stmt.primitive is COPY or stmt.primitive in (SUBSCRIPT, ATTRIBUTE)):
             names = [a.id for a in (*stmt.args, *stmt.kwargs.values()) if isinstance(a, gast.Name)]
-            if stmt.primitive is COPY or stmt.primitive in (SUBSCRIPT, ATTRIBUTE):
-                if names:  # the same structure, or a part of it: a change to either is a change to both
-                    parts.setdefault(names[0], set()).add(stmt.target)
-                    parts.setdefault(stmt.target, set()).add(names[0])
-            elif isinstance(stmt.primitive, ir.Method):
+            if isinstance(stmt.primitive, ir.Method):
                 changed |= set(names[:1])
             elif not _is_numpy(stmt.primitive) and not any(stmt.primitive is f for f in _READING_BUILTINS):
                 changed |= set(names)
-    stack = list(changed)
-    while stack:
-        for name in parts.get(stack.pop(), ()):
-            if name not in changed:
-                changed.add(name)
-                stack.append(name)
-    return changed
+    return same_structures(changed, structure_parts(fn))
 
 
 def _is_numpy(primitive):

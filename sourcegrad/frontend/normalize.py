@@ -1126,6 +1126,11 @@ class _Normalizer:
             new = gast.Call(func=ir.name(_ELEMENT_WRITE), args=[x, index, value], keywords=[])
             primitive, args, kwargs = SET_ITEM, (x, index, value), {}
             result_kind = _with_entry(self.kind(x), index, self.kind(value))
+            for name in set(ir.names_in(value)) & set(self.entry_reads):
+                # the value is or holds an entry of a dict (`d["h"] = d["g"]`, `d["h"] = [d["g"]]`): that entry is
+                # held twice from now on, which the new version of d, if it is that dict, must know before it takes
+                # d's entries held alone
+                self.entry_shared(*self.entry_reads.pop(name))
             # the entries after the write held by the dict alone, where x is a dict: the value is one if it is a
             # number or a new array no name of the user's holds
             sole = self.sole_entries.get(x.id, frozenset()) - {_key_at(index, {})} if isinstance(x, gast.Name) else None

@@ -80,13 +80,14 @@ def field_index(description, name):
 def _partial(value):
     """("partial", the function, its bound arguments, its bound keywords) for a functools.partial of a function that
     binds numbers, strings and None: the call is compiled as the function's, those written in as literals (so each
-    is in the key, with its type: 1, 1.0 and True are other code); ("partial", None) for another, which is not."""
+    is in the key, with its repr: 1, 1.0 and True are other code, and so are 0.0 and -0.0, which are equal);
+    ("partial", None) for another, which is not."""
     function = describe(value.func)
     bound = (*value.args, *value.keywords.values())
     if function_of(function) is None or not all(v is None or type(v) in (bool, int, float, complex, str) for v in bound):
         return ("partial", None)
-    return ("partial", function, tuple((type(v).__name__, v) for v in value.args),
-            tuple((k, type(v).__name__, v) for k, v in sorted(value.keywords.items())))
+    return ("partial", function, tuple((repr(v), v) for v in value.args),
+            tuple((k, repr(v), v) for k, v in sorted(value.keywords.items())))
 
 
 def partial_call(description):
