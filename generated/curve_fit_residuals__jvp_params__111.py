@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 58c12fbbdcac706aa2cdf81b230b4b62c750106e9cde7e60ae0546445ff36515
-# sourcegrad-checksum: ac9c83c83e9390ba4c729e90e26c50c4a8bc9da5f033c52ac38090532b8717e3
+# sourcegrad-key: ca522d699a1f52d397987caf99afba6a2cc2ac61845231e440e94993536fe3d1
+# sourcegrad-checksum: e1685c997e36b0d75d5ad21be385eb3d3ba754980c24df2828a7c9acabb7f319
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b1476c39d7370280abb671fd0682b648f8da79ed894195b747ddc1d198d6601e
-# sourcegrad-checksum: b8f069c417137833276f02fe3288e3c1040a88830af3254d7f20ffa114c2ddf6
+# sourcegrad-key: b5f984f3256a290bf94b1353a988f71ce214053392af7109b3db52f5c7b66d60
+# sourcegrad-checksum: 925dd8472888137ae752291cb800555f449242dc67da02aca3995719384097b5
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

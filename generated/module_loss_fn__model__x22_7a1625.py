@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 170a1995305ce892a4abfb6fb50a5ba99c37d44aa2a6a80aad42ce1c8217b3c5
-# sourcegrad-checksum: 243395859a68dc123d86e67880b762ed90836aec9a50033f401900354bdb4d65
+# sourcegrad-key: a6016b88854e146a84bb1d22bcc8f7476cd87825a439c7ddadf4b9398fc7977b
+# sourcegrad-checksum: 436d53479d50ca2cd7888387cf73cb2d417d96e9d1ca4967c9a0ff02dbb56ffe
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f051ec30b143d984852f2413121bd2e20e239f99b02268087b8e9529d7281dd7
-# sourcegrad-checksum: 15f5fbb81a0bd82c40316d522e33b7b384c835c7a1e8bf6c62eb53553214226d
+# sourcegrad-key: 40f03b3181eb8258f10b1d06a94b588f32fab5662d8083a50bf13eace2286dca
+# sourcegrad-checksum: a9c67cc87cc8e8ae479b88b9c9b5ec860ebeabcc6f082974494e6a7392bc21ec
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1a2d32853f02ecbe1aa9a3f5abbf0e97b775fa783cafa5850809951f13df13cd
-# sourcegrad-checksum: cea5ab58bf7ebb317fdc4326269b4e1b18c4812c42ac137b11c98fb1cff5e8ce
+# sourcegrad-key: 1dc5381ce46348af6539c2eba3097035e0c83524e20957df3b150e1a2ffde3cf
+# sourcegrad-checksum: f233bd49b38115e5240f2222982f2c38903de3ec7c3f982eae28bd850492760e
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

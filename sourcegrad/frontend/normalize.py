@@ -1295,6 +1295,8 @@ class _Normalizer:
             callee, obj = self.function_callee(func, function), function
             chain = [func.id] if isinstance(func, gast.Name) else chain or [getattr(function, "__name__", "function")]
         elif chain is None or chain[0] in self.names.current:
+            if isinstance(func, gast.Name):  # `act = np.sin` in a loop that calls act: say why it is unknown
+                self.refuse_if_rebound(func.id, func, "reaches")
             raise self.src.error(func, "sourcegrad cannot tell here which function or object this calls",
                                  "Call a function defined at module level, or a function or object passed in (or held "
                                  "by one) whose kind is known when compiling: the items of a list walked by a loop or "
