@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ca522d699a1f52d397987caf99afba6a2cc2ac61845231e440e94993536fe3d1
-# sourcegrad-checksum: e1685c997e36b0d75d5ad21be385eb3d3ba754980c24df2828a7c9acabb7f319
+# sourcegrad-key: ec7324faeab82ea6b8eaf9664d77a7e1fbda97ed8e3a55684f863f3fbb2846dd
+# sourcegrad-checksum: dec9d5e77b6e8966a8f96a592079712b4a81e1d8f5e35c510210c7496f124d99
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

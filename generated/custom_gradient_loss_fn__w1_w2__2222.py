@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b5f984f3256a290bf94b1353a988f71ce214053392af7109b3db52f5c7b66d60
-# sourcegrad-checksum: 925dd8472888137ae752291cb800555f449242dc67da02aca3995719384097b5
+# sourcegrad-key: 5fe2af2eafd12bef68687fe44bce2aca89dd663dd52a69509c1fcd5a83065d86
+# sourcegrad-checksum: cdeb36ca4ec83a2f1bafe8f7f00865e088ab8c17f847b4d9050a0320b791a689
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a6016b88854e146a84bb1d22bcc8f7476cd87825a439c7ddadf4b9398fc7977b
-# sourcegrad-checksum: 436d53479d50ca2cd7888387cf73cb2d417d96e9d1ca4967c9a0ff02dbb56ffe
+# sourcegrad-key: 70d61a072cb5ed418529943b0146fe24f09f87d9ac736f3b634a92bedf5da302
+# sourcegrad-checksum: 062f75d4f8f59ca421317e3faf169e0bf954751e3fbdfc0b1d2b5f90b69c1bd4
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

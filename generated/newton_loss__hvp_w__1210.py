@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 40f03b3181eb8258f10b1d06a94b588f32fab5662d8083a50bf13eace2286dca
-# sourcegrad-checksum: a9c67cc87cc8e8ae479b88b9c9b5ec860ebeabcc6f082974494e6a7392bc21ec
+# sourcegrad-key: 57303b1265e94f6754572d2642574d58dda4c12ba65f6f36619fc5eee31d7d30
+# sourcegrad-checksum: f1024b49956f630708f0f0f75d16d5056afbad5008b97025ec88fd851ee9f4fe
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1dc5381ce46348af6539c2eba3097035e0c83524e20957df3b150e1a2ffde3cf
-# sourcegrad-checksum: f233bd49b38115e5240f2222982f2c38903de3ec7c3f982eae28bd850492760e
+# sourcegrad-key: 373f471867334f4ba09557a18f5402906a850e408b0f1f5e993941fbe44d15dc
+# sourcegrad-checksum: ce904221881bef103f8ce73a10558b6c458b392d090371964b41a86bf491c305
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

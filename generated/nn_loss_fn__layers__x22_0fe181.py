@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: b6431fc84e8000e3472b8fd405d731f0d9e6301650ab0ac4ab73595e17211b31
-# sourcegrad-checksum: 75f053af2e8e9e43337c88f7ffe690b98be51b14b030dca3417cce226df5454a
+# sourcegrad-key: d4d892f146076d96c6e89a1ec06a76f45a8ee797e6d2daf56e132fa5d504ff99
+# sourcegrad-checksum: 271c7a0a48facdcd56bdd44f7907460cd190712a8ec8cd7444c489f576a91075
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 67025820fb73090a57fa1daa4a50f0bb96b13252e294040d4b5bdedb22edaf58
-# sourcegrad-checksum: b23478327f255ad23bc3facac7c2b936c52363e9053298cb48b9c6c61b1eb4d6
+# sourcegrad-key: eaff0a471ce1d91a3805f4d798183c24a56a6ac8ae724ac0a51c39f969204723
+# sourcegrad-checksum: ec378281f713daa52d9d00dd2c0a778cb1903fc2c14eb0169f7ecc9d47ab31ca
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

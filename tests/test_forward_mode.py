@@ -11,6 +11,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError, d
+from test_python_builtins import max_and_min_of_a_list_built_in_a_loop, max_and_min_of_several
 from test_structures import UNPACKINGS
 
 EPS = 1e-6
@@ -235,6 +236,8 @@ CASES = [
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (lists_built_by_append_and_a_comprehension, lambda r: (r.standard_normal(3), r.standard_normal(3)), (1,)),
     *[(fn, lambda r: (r.standard_normal(3),), (0,)) for fn in UNPACKINGS],
+    (max_and_min_of_several, lambda r: (np.array([0.3, 0.5, -0.2]) + 0.01 * r.standard_normal(3),), (0,)),
+    (max_and_min_of_a_list_built_in_a_loop, lambda r: (np.array([0.3, 0.5, -0.2]) + 0.01 * r.standard_normal(3),), (0,)),
     (reads_a_dict_by_get_before_the_loop_writes_it, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (sums_states_kept_by_step, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (keeps_a_list_under_a_key, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),

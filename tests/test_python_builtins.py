@@ -29,7 +29,19 @@ def sum_in_a_loop(x, n):
     return total
 
 
+def max_and_min_of_several(x):
+    a, b, c = np.sum(x), np.sum(x ** 2), np.sum(np.sin(x))
+    return max(a, b, c) + min([a, b, c]) + max((a * 2.0, c)) - min(a, 0.1)
+
+
+def max_and_min_of_a_list_built_in_a_loop(x):
+    scores = [np.sum(x * i) for i in range(1, 4)]
+    return max(scores) - min(np.sum(x ** k) for k in (1, 2, 3))
+
+
 CASES = [
+    (max_and_min_of_several, ("x",), (np.array([0.3, 0.5, -0.2]),)),
+    (max_and_min_of_a_list_built_in_a_loop, ("x",), (np.array([0.3, 0.5, -0.2]),)),
     (sum_of_a_list, ("x", "y"), (np.array([0.3, 0.5]), np.array([[0.1, -0.2], [0.4, 0.2]]))),  # broadcasts
     (sum_of_a_tuple_with_a_start, ("x",), (np.array([0.3, -0.5]),)),
     (sum_in_a_loop, ("x",), (np.array([0.3, -0.5]), 3)),

@@ -1075,7 +1075,7 @@ class _Normalizer:
         With `assigns`, the target is a new version of that user name, taken only after the
         operands are read (`a = a + b` reads the old a).
         """
-        expr = self.row_concatenation_as_call(self.sum_of_a_display_as_additions(expr))
+        expr = self.row_concatenation_as_call(self.extremes_as_pairs(self.sum_of_a_display_as_additions(expr)))
         expr = self.structures_as_displays(self.partial_as_its_function(expr))
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
                 and self.inliner.property_getter(expr.func) is not None:
@@ -1736,13 +1736,8 @@ class _Normalizer:
             return expr
         total = start if start is not None else gast.Constant(value=0, kind=None)
         sequence = self.structures_as_displays(expr.args[0])  # `sum(d.values())`: of its entries, where known
-        kind = self.static_kind(sequence)
-        if isinstance(sequence, (gast.List, gast.Tuple)):
-            items = sequence.elts
-        elif isinstance(kind, tuple) and kind[0] in ("list", "tuple"):  # the items of a name: reading it is all
-            items = [gast.copy_location(gast.Subscript(value=sequence, slice=gast.Constant(value=i, kind=None),
-                                                       ctx=gast.Load()), sequence) for i in range(len(kind[1]))]
-        else:
+        items = self.known_items(sequence)
+        if items is None:
             atom = self.atom(sequence, None)
             if not self.is_list(atom):
                 return gast.copy_location(gast.Call(func=expr.func, args=[_held(atom), *expr.args[1:]],
@@ -1752,17 +1747,62 @@ class _Normalizer:
             total = gast.copy_location(gast.BinOp(left=total, op=gast.Add(), right=item), expr)
         return total
 
+    def known_items(self, sequence):
+        """The items of a list or tuple written out, or of a name whose length is known here (reading them is all
+        it takes), as expressions; else None."""
+        kind = self.static_kind(sequence)
+        if isinstance(sequence, (gast.List, gast.Tuple)):
+            return list(sequence.elts)
+        if isinstance(kind, tuple) and kind[0] in ("list", "tuple"):
+            return [gast.copy_location(gast.Subscript(value=sequence, slice=gast.Constant(value=i, kind=None),
+                                                      ctx=gast.Load()), sequence) for i in range(len(kind[1]))]
+        return None
+
+    def extremes_as_pairs(self, expr):
+        """`max(a, b, c)` as `max(max(a, b), c)`, and `max([a, b, c])` or `max(xs)` of a length known here so too:
+        the rule is for two values, and folding from the left keeps Python's choice of the first among ties.
+        (A key=, a default= or a list whose length only the run knows is left to be refused.)"""
+        if not (isinstance(expr, gast.Call) and self.builtin(expr.func) in ("max", "min")) or expr.keywords \
+                or any(isinstance(a, gast.Starred) for a in expr.args):
+            return expr
+        if len(expr.args) == 2:
+            return expr
+        sequence = self.structures_as_displays(expr.args[0]) if len(expr.args) == 1 else None
+        items = expr.args if sequence is None else self.known_items(sequence)
+        if items is None:  # a list only the run knows the length of (`max(f(x) for x in xs)`): the first, then a loop
+            atom = self.atom(sequence, None)
+            if not self.is_list(atom):
+                return expr
+            first = self.atom(gast.Subscript(value=_held(atom), slice=gast.Constant(value=0, kind=None),
+                                             ctx=gast.Load()), None)
+            rest = self.atom(gast.Subscript(value=_held(atom), slice=gast.Slice(
+                lower=gast.Constant(value=1, kind=None), upper=None, step=None), ctx=gast.Load()), None)
+            return self.folded_by_a_loop(rest, _held(first), expr, "extreme", lambda best, item: gast.Call(
+                func=copy.deepcopy(expr.func), args=[best, item], keywords=[]))
+        if not items:
+            return expr
+        folded = items[0]
+        for item in items[1:]:
+            folded = gast.copy_location(gast.Call(func=expr.func, args=[folded, item], keywords=[]), expr)
+        return folded
+
     def sum_by_a_loop(self, sequence, start, node):
         """`total = start; for item in sequence: total = total + item`, normalised here: the value of `sum(sequence,
         start)` for a list whose length only the run knows. Returns the total, held."""
-        total, item = self.names.fresh("total"), self.names.fresh("item")
+        return self.folded_by_a_loop(sequence, start, node, "total",
+                                     lambda total, item: gast.BinOp(left=total, op=gast.Add(), right=item))
+
+    def folded_by_a_loop(self, sequence, start, node, base, combine):
+        """`total = start; for item in sequence: total = combine(total, item)`, normalised here. Returns the total,
+        held."""
+        total, item = self.names.fresh(base), self.names.fresh("item")
 
         def located(n):
             return gast.copy_location(n, node)
 
-        addition = located(gast.BinOp(left=located(ir.name(total)), op=gast.Add(), right=located(ir.name(item))))
+        combined = located(combine(located(ir.name(total)), located(ir.name(item))))
         loop = located(gast.For(target=located(_store(item)), iter=_held(sequence), orelse=[], type_comment=None,
-                                body=[located(gast.Assign(targets=[located(_store(total))], value=addition,
+                                body=[located(gast.Assign(targets=[located(_store(total))], value=combined,
                                                           type_comment=None))]))
         origin = self.origin
         self.assign([located(_store(total))], start, node)
