@@ -532,3 +532,9 @@ def test_lambda_error_cites_the_lambdas_own_line():
         sourcegrad.grad(refused)(np.ones(3))
     assert f"test_errors.py:{refused.__code__.co_firstlineno}:" in str(info.value)
     assert "set comprehensions" in str(info.value)
+
+
+def test_an_append_to_a_list_a_dict_holds_is_refused_in_the_words_the_user_wrote():
+    with pytest.raises(SourcegradError) as info:
+        sourcegrad.differentiate(appended_to_a_list_a_dict_holds).grad(np.array([1.0, 2.0]))
+    assert '`d["hs"].append(...)`' in str(info.value) and '`d["hs"] = d["hs"] + [value]`' in str(info.value)

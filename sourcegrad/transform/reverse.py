@@ -561,7 +561,9 @@ def effect_error(src, effect):
     call = effect.stmt.value if isinstance(effect.stmt, gast.Expr) else None
     method = call.func if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) else None
     if method is not None and isinstance(method.value, gast.Name) and method.attr in ("append", "extend", "insert"):
-        name = method.value.id  # (append and extend on a list the function made are new versions of it, normalize.append)
+        # (append and extend on a list the function made are new versions of it, normalize.append); the list as the
+        # user wrote it (`d["hs"]`), not the generated code's name for it
+        name = _written_receiver(src, call, method.attr) or method.value.id
         return src.error(effect.stmt, f"`{name}.{method.attr}(...)` changes the list {name} in place, and a gradient "
                                       "cannot follow a value into a list that way",
                          f"Make a new list instead: `{name} = {name} + "
@@ -576,6 +578,17 @@ def effect_error(src, effect):
 
 
 _DICT_METHODS = ("get", "items", "keys", "values")
+
+def _written_receiver(src, call, attr):
+    """`d["hs"]` of the user's `d["hs"].append(v)`, read off their line (the call's receiver is a generated name)."""
+    lines = src.text.splitlines()
+    index, start = getattr(call, "lineno", 0) - 1, getattr(call, "col_offset", None)
+    if start is None or not 0 <= index < len(lines):
+        return None
+    written = lines[index][start:]
+    end = written.find(f".{attr}(")
+    return written[:end] if end > 0 else None
+
 
 # numpy's functions and methods that work only in place, and what computes the same as a new array
 _IN_PLACE_INSTEAD = {
