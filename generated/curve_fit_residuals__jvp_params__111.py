@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ec7324faeab82ea6b8eaf9664d77a7e1fbda97ed8e3a55684f863f3fbb2846dd
-# sourcegrad-checksum: dec9d5e77b6e8966a8f96a592079712b4a81e1d8f5e35c510210c7496f124d99
+# sourcegrad-key: f7aef4585c741bd935d4a09d9573778198e2a1592569f76919833c4b1e411f51
+# sourcegrad-checksum: 1e0e88a99d4ce47cfd9761ead968277d90ed6aad1a45c6d5185d201a5b961b47
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 5fe2af2eafd12bef68687fe44bce2aca89dd663dd52a69509c1fcd5a83065d86
-# sourcegrad-checksum: cdeb36ca4ec83a2f1bafe8f7f00865e088ab8c17f847b4d9050a0320b791a689
+# sourcegrad-key: 3e74d5d32bde3faae6150e2fa2268e04c79ab223a8fe046171c7c583c39ae3bf
+# sourcegrad-checksum: 1583602c5174d2c94e8c1916e4b94f04dc980df65e7cdc098ad7375f47142372
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 70d61a072cb5ed418529943b0146fe24f09f87d9ac736f3b634a92bedf5da302
-# sourcegrad-checksum: 062f75d4f8f59ca421317e3faf169e0bf954751e3fbdfc0b1d2b5f90b69c1bd4
+# sourcegrad-key: c4e77ae1216d921d100b613c158409550f7a6d4864f0d7e1031914202701c542
+# sourcegrad-checksum: bdeeac1b47afa3bd313ce5842838a8a5e08df8469201ea1bb22a8200a87a4c74
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

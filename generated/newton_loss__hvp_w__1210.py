@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 57303b1265e94f6754572d2642574d58dda4c12ba65f6f36619fc5eee31d7d30
-# sourcegrad-checksum: f1024b49956f630708f0f0f75d16d5056afbad5008b97025ec88fd851ee9f4fe
+# sourcegrad-key: f2da87b2309e3cb092bd2fd78d4a3ef16dec9ea154febfd4c7ef836c9b74bded
+# sourcegrad-checksum: b22276e2b95baa102deefccf5a2c8c2351ec75e6251229b3bf1ecff5710d6f27
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: eaff0a471ce1d91a3805f4d798183c24a56a6ac8ae724ac0a51c39f969204723
-# sourcegrad-checksum: ec378281f713daa52d9d00dd2c0a778cb1903fc2c14eb0169f7ecc9d47ab31ca
+# sourcegrad-key: e140166ddb281c92deda1c288bb06191e3307b6e1c06c77224707d246733054f
+# sourcegrad-checksum: 8c56e5baa69d4ce3bd28ae8560994ee4f4c2cff1e10e2077966896175dfea16c
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -877,10 +877,17 @@ def loops_over_pairs_with_enumerate(params, x):
     return total
 
 
+def transposes_pairs_with_zip(params, x):
+    weights, biases = zip(*params)  # the weights together, the biases together
+    for w, b in zip(weights, biases):
+        x = np.tanh(x @ w + b)
+    return np.sum(x) + sum(np.sum(b ** 2) for b in biases)
+
+
 def test_loops_unpacking_each_item_of_a_list_of_pairs(device):
     params = [(rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3)) for _ in range(3)]
     x = rng.standard_normal((2, 3))
-    for fn in (loops_over_pairs_of_a_slice, loops_over_pairs_with_enumerate):
+    for fn in (loops_over_pairs_of_a_slice, loops_over_pairs_with_enumerate, transposes_pairs_with_zip):
         assert sourcegrad.check_grad(fn, params, x, wrt=("params", "x"), device=device)
     gradient = sourcegrad.differentiate(loops_over_pairs_of_a_slice).grad(params, x)
     assert isinstance(gradient, list) and all(isinstance(g, tuple) for g in gradient)

@@ -1075,7 +1075,8 @@ class _Normalizer:
         With `assigns`, the target is a new version of that user name, taken only after the
         operands are read (`a = a + b` reads the old a).
         """
-        expr = self.row_concatenation_as_call(self.extremes_as_pairs(self.sum_of_a_display_as_additions(expr)))
+        expr = self.row_concatenation_as_call(self.extremes_as_pairs(self.sum_of_a_display_as_additions(
+            self.transposed_zip(expr))))
         expr = self.structures_as_displays(self.partial_as_its_function(expr))
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
                 and self.inliner.property_getter(expr.func) is not None:
@@ -1757,6 +1758,20 @@ class _Normalizer:
             return [gast.copy_location(gast.Subscript(value=sequence, slice=gast.Constant(value=i, kind=None),
                                                       ctx=gast.Load()), sequence) for i in range(len(kind[1]))]
         return None
+
+    def transposed_zip(self, expr):
+        """`zip(*pairs)` of a list of pairs whose length and items' lengths are known here (`ws, bs = zip(*params)`):
+        the tuples it yields, written out (`((pairs[0][0], pairs[1][0]), (pairs[0][1], pairs[1][1]))`), which
+        unpacking, tuple() and list() read as they read zip's. (Walked once, as an iterator, they are the same.)"""
+        if not (isinstance(expr, gast.Call) and self.builtin(expr.func) == "zip" and len(expr.args) == 1
+                and isinstance(expr.args[0], gast.Starred) and not expr.keywords):
+            return expr
+        rows = self.known_items(expr.args[0].value)
+        columns = [self.known_items(row) for row in rows] if rows else None
+        if not columns or None in columns or len({len(c) for c in columns}) != 1:
+            return expr
+        return gast.copy_location(gast.Tuple(elts=[gast.Tuple(elts=list(column), ctx=gast.Load())
+                                                   for column in zip(*columns)], ctx=gast.Load()), expr)
 
     def extremes_as_pairs(self, expr):
         """`max(a, b, c)` as `max(max(a, b), c)`, and `max([a, b, c])` or `max(xs)` of a length known here so too:
