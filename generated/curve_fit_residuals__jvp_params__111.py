@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f7aef4585c741bd935d4a09d9573778198e2a1592569f76919833c4b1e411f51
-# sourcegrad-checksum: 1e0e88a99d4ce47cfd9761ead968277d90ed6aad1a45c6d5185d201a5b961b47
+# sourcegrad-key: 549054e831e7047724aaf7c7178322ee79bda56aee8cba3348b4d472ca525605
+# sourcegrad-checksum: 5aa10d55f168c8847975b101d13a460e0f2e039ef3a4c3fe716ff5b1ffe2dd83
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

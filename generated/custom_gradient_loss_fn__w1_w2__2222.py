@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 3e74d5d32bde3faae6150e2fa2268e04c79ab223a8fe046171c7c583c39ae3bf
-# sourcegrad-checksum: 1583602c5174d2c94e8c1916e4b94f04dc980df65e7cdc098ad7375f47142372
+# sourcegrad-key: a6f9802610c6fed688cea51898a151855355de6e281cbc7ef15919631a014c33
+# sourcegrad-checksum: 64d5ee83bb353a07dfd2abaa55e9fa19929ec1190b9a9d77e65c4f1e2691fc58
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

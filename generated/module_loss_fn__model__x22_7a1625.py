@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: c4e77ae1216d921d100b613c158409550f7a6d4864f0d7e1031914202701c542
-# sourcegrad-checksum: bdeeac1b47afa3bd313ce5842838a8a5e08df8469201ea1bb22a8200a87a4c74
+# sourcegrad-key: 6859056dbf60d1bf1d85e059ae5bc9df7b6403867d0496bb90e1ea7eb8b7b8bb
+# sourcegrad-checksum: e0689ed7a02d050f38c6c91b9ae85f9aa1516d5ac6fc20f628f87993de298340
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f2da87b2309e3cb092bd2fd78d4a3ef16dec9ea154febfd4c7ef836c9b74bded
-# sourcegrad-checksum: b22276e2b95baa102deefccf5a2c8c2351ec75e6251229b3bf1ecff5710d6f27
+# sourcegrad-key: 9befdb3e228cb237b1cd5c13fe7167667f0218a4575b8a08c3cc04673caf7b69
+# sourcegrad-checksum: b65c890d00cc2ffbfb51dd16c6bef5893b307c09c93dd75cbc0d4431f643dba1
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

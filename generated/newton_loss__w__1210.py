@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 79e698f83d3aa2b6a87f3c070f0fc0e986d1443153ae58ccf7d6c1d24183d04f
-# sourcegrad-checksum: b4f7ef02fb6faaf1db955cf2052c204f98c8682ca8f3e568a8ca17ee6ceb9135
+# sourcegrad-key: 640db9c3f2e77dbbee3d4c708954fb85583b1b048c53e6317d7385dd0155bc22
+# sourcegrad-checksum: 2fa130b49b79ecc4698a2756bdf1c15ddb41eee83d2c81329947e3531d841aaa
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

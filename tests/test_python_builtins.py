@@ -14,6 +14,9 @@ from sourcegrad import SourcegradError
 from device_support import unless_rows_refused
 
 
+rng_for_maps = np.random.default_rng(45)
+
+
 def sum_of_a_list(x, y):
     return np.sum(sum([x, y * 2.0, np.sin(x)]) ** 2)
 
@@ -39,7 +42,17 @@ def max_and_min_of_a_list_built_in_a_loop(x):
     return max(scores) - min(np.sum(x ** k) for k in (1, 2, 3))
 
 
+def _layer_loss(w, x):
+    return np.sum(np.tanh(x @ w) ** 2)
+
+
+def sums_a_map_over_layers(ws, xs):
+    return sum(map(_layer_loss, ws, xs)) + max(map(np.sum, ws)) + np.sum(list(map(np.tanh, xs))[0])
+
+
 CASES = [
+    (sums_a_map_over_layers, ("ws", "xs"), ([rng_for_maps.standard_normal((3, 3)) for _ in range(3)],
+                                            [rng_for_maps.standard_normal((2, 3)) for _ in range(3)])),
     (max_and_min_of_several, ("x",), (np.array([0.3, 0.5, -0.2]),)),
     (max_and_min_of_a_list_built_in_a_loop, ("x",), (np.array([0.3, 0.5, -0.2]),)),
     (sum_of_a_list, ("x", "y"), (np.array([0.3, 0.5]), np.array([[0.1, -0.2], [0.4, 0.2]]))),  # broadcasts

@@ -1076,7 +1076,7 @@ class _Normalizer:
         operands are read (`a = a + b` reads the old a).
         """
         expr = self.row_concatenation_as_call(self.extremes_as_pairs(self.sum_of_a_display_as_additions(
-            self.transposed_zip(expr))))
+            self.mapped_as_a_display(self.transposed_zip(expr)))))
         expr = self.structures_as_displays(self.partial_as_its_function(expr))
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
                 and self.inliner.property_getter(expr.func) is not None:
@@ -1772,6 +1772,19 @@ class _Normalizer:
             return expr
         return gast.copy_location(gast.Tuple(elts=[gast.Tuple(elts=list(column), ctx=gast.Load())
                                                    for column in zip(*columns)], ctx=gast.Load()), expr)
+
+    def mapped_as_a_display(self, expr):
+        """`map(f, xs)` (and `map(f, xs, ys)`) over lists whose lengths are known here as the list of calls it
+        yields, `[f(xs[0]), f(xs[1])]`: each call is then compiled as any other, f written in or given its rule."""
+        if not (isinstance(expr, gast.Call) and self.builtin(expr.func) == "map" and len(expr.args) >= 2
+                and not expr.keywords and not any(isinstance(a, gast.Starred) for a in expr.args)):
+            return expr
+        columns = [self.known_items(self.structures_as_displays(a)) for a in expr.args[1:]]
+        if None in columns:
+            return expr
+        return gast.copy_location(gast.List(elts=[
+            gast.copy_location(gast.Call(func=copy.deepcopy(expr.args[0]), args=list(items), keywords=[]), expr)
+            for items in zip(*columns)], ctx=gast.Load()), expr)
 
     def extremes_as_pairs(self, expr):
         """`max(a, b, c)` as `max(max(a, b), c)`, and `max([a, b, c])` or `max(xs)` of a length known here so too:
