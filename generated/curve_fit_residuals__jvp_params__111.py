@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 549054e831e7047724aaf7c7178322ee79bda56aee8cba3348b4d472ca525605
-# sourcegrad-checksum: 5aa10d55f168c8847975b101d13a460e0f2e039ef3a4c3fe716ff5b1ffe2dd83
+# sourcegrad-key: 2e73a3003dd8b29316d92f9bba4f8ed6b04ecbb0e59858efb41e659dedfa4f39
+# sourcegrad-checksum: 5385e1b33d93a309935c394aea7f0c862ac1b12acfc01934c8958efa4a8ec436
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a6f9802610c6fed688cea51898a151855355de6e281cbc7ef15919631a014c33
-# sourcegrad-checksum: 64d5ee83bb353a07dfd2abaa55e9fa19929ec1190b9a9d77e65c4f1e2691fc58
+# sourcegrad-key: 6dff792940a27b28564c8480cf668a8483e302f49fe57405fa98f12d43fbfb79
+# sourcegrad-checksum: 7381546eb157b53393017bdd324065541f0c777e5e4f71c0630d22edafc97992
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 387a39f4e08ca15f96b2bebaae3ffad4750c4e2684c823b59e476e464f0f0cf7
-# sourcegrad-checksum: 82dc9047caaf69eda50b2134a65360335cf24573bd0ae348afc080ab549317a8
+# sourcegrad-key: 61ffe83d76223fd2ac4596f1e9350b9da32b2dfa8caf8b3f5b83cb477282b8c9
+# sourcegrad-checksum: 68484edf45bd2130d2fb954838a178529405fe631fcc9890a9bd1624d2180120
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

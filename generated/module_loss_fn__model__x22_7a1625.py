@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6859056dbf60d1bf1d85e059ae5bc9df7b6403867d0496bb90e1ea7eb8b7b8bb
-# sourcegrad-checksum: e0689ed7a02d050f38c6c91b9ae85f9aa1516d5ac6fc20f628f87993de298340
+# sourcegrad-key: dd325866a2cdf932bdf95c89c17036fc6475edbf5a0a402d23a48da91c3b969a
+# sourcegrad-checksum: daebfc6ff518efee3105455c87d0add51d852648e13a48c584f7974568e01065
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 640db9c3f2e77dbbee3d4c708954fb85583b1b048c53e6317d7385dd0155bc22
-# sourcegrad-checksum: 2fa130b49b79ecc4698a2756bdf1c15ddb41eee83d2c81329947e3531d841aaa
+# sourcegrad-key: 1da751a5d6ea96ea8582563a7e6df3ec54744bd8b23e1d6766c81f7795a47d43
+# sourcegrad-checksum: 7fee6c6b0e68218410fe98cd4f27cddddf46705d9ca84e40984418ba7116f02c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

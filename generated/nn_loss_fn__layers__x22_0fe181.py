@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: fd00d96dfcb151af4414b13942548904eb89498fb0bf3ba5e7ecbab9d42284fe
-# sourcegrad-checksum: 518f80301afa20430d88e87238aebfc1f8dee61403a925d7da1080874651976d
+# sourcegrad-key: a33e93dc9e11086501e4b5959b29a1edcd22b441c64f801c88a419b441ae9f0f
+# sourcegrad-checksum: ed6069ce979dd8bb5cd1bbd01ad90c853be0b74e5a75e2fc8abbfcff00c086ab
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

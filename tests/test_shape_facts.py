@@ -91,6 +91,32 @@ def numbers_read_from_a_listed_vector_then_written(x, w):
     return np.sum(v * v) + first
 
 
+def _hamilton_product(q, r):
+    w1, x1, y1, z1 = q  # the rows of a vector: numbers
+    w2, x2, y2, z2 = r
+    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
+
+
+def rotates_by_a_unit_quaternion(q, v):
+    q = q / np.linalg.norm(q)  # a vector over a number: a vector
+    pure = np.concatenate([[0.0], v])
+    return np.sum(_hamilton_product(_hamilton_product(q, pure), q * np.array([1.0, -1.0, -1.0, -1.0]))[1:] ** 2)
+
+
+def sorts_a_copy_by_swaps(x, w):
+    a = x.copy()  # a copy, a reduction's maximum and a flattened copy keep what is known of ranks
+    n = len(a)
+    for i in range(n):
+        for j in range(n - 1 - i):
+            if a[j] > a[j + 1]:
+                a[j], a[j + 1] = a[j + 1], a[j]
+    flat = np.outer(a, w).flatten()
+    top = np.max(flat)
+    flat[0] = top * 2.0
+    return np.sum(flat * np.arange(flat.size))
+
+
 def _vector():
     return np.array([0.3, -1.2, 2.0])
 
@@ -108,6 +134,8 @@ CASES = [
     (sliced_then_multiplied, lambda: (np.arange(12.0).reshape(3, 4) / 7 - 0.5, _vector()[[0, 1, 2, 0]]), ("m", "v")),
     (stacked_joined_and_listed, lambda: (_vector(), np.array([0.5, 1.5, -0.25])), ("x", "w")),
     (numbers_read_from_a_listed_vector_then_written, lambda: (_vector(), np.array(0.8)), ("x", "w")),
+    (rotates_by_a_unit_quaternion, lambda: (np.array([0.9, 0.2, -0.3, 0.4]), _vector()), ("q", "v")),
+    (sorts_a_copy_by_swaps, lambda: (np.array([0.4, -1.1, 0.9, 2.0]), np.array([0.5, -0.7])), ("x", "w")),
 ]
 
 

@@ -109,8 +109,10 @@ class ShapeFacts:
         if isinstance(stmt, ir.Assign):
             known = self.kinds.get(stmt.target) if stmt.target in self.single and self._kind_holds(stmt) else None
             return [(stmt.target, known if isinstance(known, int) else self._rank_of(stmt))]
-        if isinstance(stmt, ir.Unpack):
-            return [(t, None) for t in stmt.targets]
+        if isinstance(stmt, ir.Unpack):  # an array's rows have one axis fewer; a list's items: what is known of each
+            rank = None if stmt.of_sequence else self.rank(stmt.value)
+            return [(t, self.kinds[t] if isinstance(self.kinds.get(t), int) and t in self.single
+                     else rank - 1 if rank else None) for t in stmt.targets]
         if isinstance(stmt, ir.Loop) and stmt.kind == "for":
             return [(n, self.kinds[n] if isinstance(self.kinds.get(n), int) and n in self.single else r)
                     for n, r in _loop_target_ranks(stmt, self)]
@@ -206,6 +208,8 @@ class ShapeFacts:
             return None
         if rule == "first argument":
             return self.rank(bound["x"])
+        if rule == "vector":
+            return 1
         if rule in ("stack", "join"):
             arrays, axis = bound["arrays"], bound["axis"]
             if rule == "join" and not (isinstance(axis, gast.Constant) and isinstance(axis.value, int)):

@@ -250,6 +250,10 @@ def ghost(value):
     """What to save of a value the backward pass needs only the shape of (scalars and None as they are)."""
     if not hasattr(value, "shape") or not hasattr(value, "dtype"):
         return value
+    if type(value).__module__.startswith("dask"):
+        # a graph, which holds no data until computed: kept whole, so that the zeros the backward pass makes of it
+        # are dask's too (numpy's zeros would take no `d_x[index] += g` of a dask g)
+        return value
     return Ghost(value.shape, value.dtype, array_namespace(value))
 
 

@@ -247,7 +247,7 @@ method("trace", np.trace)
 # numbers, which numpy makes one array (a list has no rank here, so `ndim(x) >= 0` sends it to norm_grad).
 
 
-@adjoint(np.linalg.norm, new_array=True)
+@adjoint(np.linalg.norm, new_array=True, rank="reduction")
 def norm(result, x, ord=None, axis=None, keepdims=False):
     if axis is None and ndim(x) >= 0 and (ord is None or ord == "fro" or (ord == 2 and ndim(x) == 1)):
         d[x] = d[result] / norm_divisor(result) * x

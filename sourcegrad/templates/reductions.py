@@ -115,7 +115,7 @@ def nanmean_jvp_rule(result, tangent, x, axis, keepdims):
 # ---- products ------------------------------------------------------------------------------------
 
 
-@adjoint(np.prod, aliases={"a": "x"}, new_array=True, shape="constants")
+@adjoint(np.prod, aliases={"a": "x"}, new_array=True, rank="reduction", shape="constants")
 def prod(result, x, axis=None, dtype=None, out=None, keepdims=False):
     d[x] = prod_grad(d[result], x, axis, keepdims)
 
@@ -139,7 +139,7 @@ def prod_jvp_rule(out, tangent, x, axis, keepdims):
 # ---- max and min: the gradient goes to the first extreme element -------------------------------------
 
 
-@adjoint(np.max, np.amax, aliases={"a": "x"}, new_array=True, shape="constants")
+@adjoint(np.max, np.amax, aliases={"a": "x"}, new_array=True, rank="reduction", shape="constants")
 def max(result, x, axis=None, out=None, keepdims=False):
     d[x] = max_grad(d[result], x, axis, keepdims)
 
@@ -159,7 +159,7 @@ def max_jvp_rule(result, tangent, x, axis, keepdims):
     d[tangent] = max_grad(d[result], x, axis, keepdims)
 
 
-@adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True, shape="constants")
+@adjoint(np.min, np.amin, aliases={"a": "x"}, new_array=True, rank="reduction", shape="constants")
 def min(result, x, axis=None, out=None, keepdims=False):
     d[x] = min_grad(d[result], x, axis, keepdims)
 
@@ -184,7 +184,7 @@ method("min", np.min)
 # N = element_count(x) / element_count(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
 
 
-@adjoint(np.var, aliases={"a": "x", "correction": "ddof"}, new_array=True, shape="constants")
+@adjoint(np.var, aliases={"a": "x", "correction": "ddof"}, new_array=True, rank="reduction", shape="constants")
 def var(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[x] = unreduce(d[result] * ratio(2, ratio(element_count(x), element_count(result)) - ddof), x, axis, keepdims) * (
         x - np.mean(x, axis=axis, keepdims=True))
@@ -200,7 +200,7 @@ def var_tangent(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
             2, ratio(element_count(x), element_count(result)) - ddof)
 
 
-@adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True, shape="constants")
+@adjoint(np.std, aliases={"a": "x", "correction": "ddof"}, new_array=True, rank="reduction", shape="constants")
 def std(result, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     # (where std is 0, x - mean is 0 too: the gradient there is 0, not 0/0)
     d[x] = unreduce(d[result] / (safe_divisor(result) * (ratio(element_count(x), element_count(result)) - ddof)),

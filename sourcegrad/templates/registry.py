@@ -71,7 +71,7 @@ class Primitive:
         saying), "reduction" (x's rank less the axes taken away), "product" (np.dot's rule), "batched product"
         (matmul's), "first argument" (x's rank), "reshape" (the length of the shape given), "stack" (one more
         than the rank its listed arrays share), "join" (the rank they share: np.concatenate), "array" (np.array
-        of a written-out list: one more than its items' shared rank; of an array: that array's).
+        of a written-out list: one more than its items' shared rank; of an array: that array's), "vector" (1: np.ravel).
     shape: how its result's shape and dtype follow: "arguments" (from its arguments' shapes and dtypes alone;
         whatever takes out= does), "constants" (from its first argument's shape and dtype and the values of
         the others, which must then be written-out constants: `x.sum(axis=0)`), or None (from values too).
@@ -106,7 +106,7 @@ COPYING_METHODS = set()  # methods that always return a new array, though their 
 ATTRIBUTES = {}
 RESULTS = ("new array", "view of first argument")
 RANK_RULES = ("elementwise", "reduction", "product", "batched product", "first argument", "reshape", "stack", "join",
-              "array")
+              "array", "vector")
 SHAPES = ("arguments", "constants")
 
 

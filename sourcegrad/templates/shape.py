@@ -77,7 +77,7 @@ def reshape_tangent(result, x, shape=None, order="C"):
     d[result] = np.reshape(d[x], np.shape(result), order=order)
 
 
-@adjoint(np.ravel, aliases={"a": "x"}, result="view of first argument", shape="arguments")
+@adjoint(np.ravel, aliases={"a": "x"}, result="view of first argument", rank="vector", shape="arguments")
 def ravel(result, x, order="C"):
     if order == "C":
         d[x] = np.reshape(d[result], np.shape(x))
@@ -407,7 +407,7 @@ method("diagonal", np.diagonal)
 # ---- copies and casts: the gradient passes through, in the input's dtype --------------------------------
 
 
-@adjoint(np.copy, aliases={"a": "x"}, new_array=True, shape="constants")
+@adjoint(np.copy, aliases={"a": "x"}, new_array=True, rank="first argument", shape="constants")
 def copy(result, x, order="K", subok=False):
     d[x] = d[result]
 
@@ -461,7 +461,7 @@ def array_tangent(result, x, dtype=None, copy=True, order="K", subok=False, ndmi
         d[result] = astype_jvp(np.array(d[x], ndmin=ndmin), dtype)
 
 
-@adjoint(np.astype, new_array=True, shape="constants")
+@adjoint(np.astype, new_array=True, rank="first argument", shape="constants")
 def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True, device=None):
     d[x] = astype_grad(d[result], x, dtype)
 
