@@ -538,3 +538,28 @@ def test_an_append_to_a_list_a_dict_holds_is_refused_in_the_words_the_user_wrote
     with pytest.raises(SourcegradError) as info:
         sourcegrad.differentiate(appended_to_a_list_a_dict_holds).grad(np.array([1.0, 2.0]))
     assert '`d["hs"].append(...)`' in str(info.value) and '`d["hs"] = d["hs"] + [value]`' in str(info.value)
+
+
+class _Cached:
+    def __init__(self):
+        self.cache = np.zeros(3)
+
+
+def reads_back_what_it_stored(box, w):
+    box.cache = w * 2.0
+    return np.sum(box.cache * w)  # Python reads the new value, through the object
+
+
+def stores_in_a_chain(box, w):
+    box.cache = total = w * 2.0
+    return np.sum(total)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (reads_back_what_it_stored, "`.cache` is read here, and the function also assigns"),
+    (stores_in_a_chain, "only `obj.name = value`, alone on its line"),
+], ids=["read_back", "chain"])
+def test_an_attribute_stored_and_read_back_or_stored_in_a_chain_is_refused(fn, message):
+    with pytest.raises(SourcegradError, match=message) as info:
+        sourcegrad.differentiate(fn, wrt="w").grad(_Cached(), np.arange(1.0, 4.0))
+    assert "test_errors.py" in str(info.value).splitlines()[0]

@@ -275,6 +275,40 @@ def test_a_loop_over_dicts_whose_keys_differ_matches_finite_differences(device):
     assert set(gradient[0]) == {"w"} and set(gradient[1]) == {"w", "alpha"}
 
 
+# ---- attributes the function assigns: stored on the object, as Python stores them, and never read back ----------
+
+
+class BatchNorm:
+    def __init__(self, n):
+        self.gamma, self.beta = rng.standard_normal(n), rng.standard_normal(n)
+        self.running_mean, self.running_var, self.momentum = np.zeros(n), np.ones(n), 0.9
+        self.cache = None
+
+    def forward(self, x):
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mean
+        self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        normalised = (x - mean) / np.sqrt(var + 1e-5)
+        self.cache = normalised  # kept for a backward pass written by hand
+        return self.gamma * normalised + self.beta
+
+
+def normalised_loss(bn, x):
+    return np.sum(np.tanh(bn.forward(x)) ** 2)
+
+
+def test_attributes_a_layer_assigns_are_stored_and_carry_no_gradient(device):
+    x = rng.standard_normal((5, 3))
+    gradient = check_container(normalised_loss, BatchNorm(3), x, device=device)
+    assert not np.any(host(gradient["running_mean"])) and np.any(host(gradient["gamma"]))
+    by_python = BatchNorm(3)
+    by_sourcegrad = on(device, by_python)  # a copy, on the device
+    normalised_loss(by_python, x)
+    sourcegrad.differentiate(normalised_loss).grad(by_sourcegrad, *on(device, [x]))
+    for name in ("running_mean", "running_var", "cache"):  # the call stores what Python's stores
+        np.testing.assert_allclose(host(getattr(by_sourcegrad, name)), getattr(by_python, name), err_msg=name)
+
+
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------
 
 def classifier_loss(layers, x, labels):

@@ -83,9 +83,10 @@ def same_structures(names, parts) -> set:
 
 
 def is_harmless(effect, fn):
-    """print(...) and assert only read their arguments."""
+    """print(...) and assert only read their arguments, and `obj.name = value` stores a value nothing in the
+    function reads back (normalize refuses such a read)."""
     node = effect.stmt
-    if isinstance(node, gast.Assert):
+    if isinstance(node, gast.Assert) or isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Attribute):
         return True
     call = node.value if isinstance(node, gast.Expr) else None
     return (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gast
 
 from .source import FunctionSource
+from .syntax import root_name
 
 # What a user gets told for each unsupported statement: (what, what to do instead).
 _STATEMENTS = {
@@ -163,9 +164,9 @@ def _check_statement(src, stmt, in_loop, helper=False):
         for target in stmt.targets:
             if isinstance(target, (gast.Tuple, gast.List)) and spread and len(target.elts) == len(stmt.value.elts):
                 for element in target.elts:
-                    _check_target(src, element)
-            else:
-                _check_target(src, target)
+                    _check_target(src, element, alone=not isinstance(element, gast.Attribute))
+            else:  # an attribute only alone: `self.a = b = v` and `self.a, b = ...` are refused
+                _check_target(src, target, alone=len(stmt.targets) == 1 or not isinstance(target, gast.Attribute))
     elif isinstance(stmt, gast.AugAssign):
         if not (isinstance(stmt.target, gast.Name) or _is_element(stmt.target)):
             raise src.error(stmt.target, "augmented assignment to an attribute mutates an object, which cannot be differentiated",
@@ -265,9 +266,11 @@ def _check_target(src, target, alone=True):
                         "Assign the part to a name first, or build the new array with np.where or np.concatenate; "
                         f"for a dict inside a dict: `inner = dict({part})`, `inner[{key}] = ...`, "
                         f"`{part} = inner`.")
+    if isinstance(target, gast.Attribute) and alone and root_name(target) is not None:
+        return  # `self.cache = x`: stored on the object (normalize refuses reading it back in the same call)
     if isinstance(target, gast.Attribute):
-        raise src.error(target, "assigning to an attribute mutates an object, which cannot be differentiated",
-                        "Assign to a local name and return it.")
+        raise src.error(target, "assigning to an attribute this way is not supported: only `obj.name = value`, alone "
+                                "on its line", "Assign the attribute on a line of its own.")
     raise src.error(target, "unsupported assignment target", "Assign to a plain name.")
 
 

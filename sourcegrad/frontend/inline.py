@@ -185,6 +185,8 @@ class Inliner:
                 and not is_library_code(found.fget):
             self.guard(AttributeNamespace(cls), (attribute.attr,), found)
             return (found.fget, attribute.value)
+        if found is _MISSING and attribute.attr in normalizer.attribute_writes:  # `self.state = ...` earlier
+            raise normalizer.attribute_read_back(normalizer.src, attribute)
         if found is _MISSING or hasattr(type(found), "__get__") and not isinstance(
                 found, (types.FunctionType, staticmethod, classmethod)):  # (a method is called, and inlined so)
             how = "served by __getattr__" if found is _MISSING else f"computed by a {type(found).__name__}"

@@ -117,6 +117,11 @@ class _Normalizer:
         # (`cache[t] = h` adds a key, `xs = xs + [h]` an item): a read in the body before that change must not
         # take the value for what it was before the loop, so normalize runs again, the name unknown in that loop
         self.unsettled = set(unsettled)
+        # `self.cache = x`, `self.running_mean = ...`: attribute name -> the statements (numbers) that assign it, and
+        # -> (statement, its source, the node) of each read; a read outside the statements that assign the name
+        # would take the value through the object, where no gradient follows it (checked when all is normalised)
+        self.attribute_writes, self.attribute_reads = {}, {}
+        self.statement_number, self.statements_seen = 0, 0
 
     # ---- statements ---------------------------------------------------------
 
@@ -129,6 +134,7 @@ class _Normalizer:
             raise self.src.error(last, f"not every path through {self.src.tree.name} ends in `return <value>`",
                                  "Return the value (a scalar loss) to differentiate on every path.")
         self.statements(body)
+        self.refuse_reads_of_assigned_attributes()
         if not isinstance(self.body[-1], ir.Return):  # the returns were in branches: return their shared result
             aux = ir.name(self.aux_name) if self.aux_name is not None else None
             self.emit(ir.Return(ir.name(self.result_name), self.body[-1].origin, self.src.tree.body[-1], aux))
@@ -196,10 +202,14 @@ class _Normalizer:
                 entries[:] = [entry for entry in entries if entry is not read]
 
     def statements(self, stmts):
+        outer = self.statement_number
         for stmt in stmts:
             self.origin = self._origin(stmt)
+            self.statements_seen += 1
+            self.statement_number = self.statements_seen
             with self.transient_reads_forgotten():
                 self.statement(stmt)
+        self.statement_number = outer
 
     def nested(self, stmts):
         """Normalise stmts into a new statement list and return it."""
@@ -227,6 +237,8 @@ class _Normalizer:
             self.write_in_turn(stmt)
         elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
             self.write_element(stmt.targets[0], stmt.value, stmt)
+        elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Attribute):
+            self.write_attribute(stmt.targets[0], stmt.value, stmt)
         elif isinstance(stmt, gast.Assign):
             self.assign(stmt.targets, stmt.value, stmt)
         elif isinstance(stmt, gast.AnnAssign):
@@ -1168,6 +1180,7 @@ class _Normalizer:
             new, primitive, args, kwargs, hint, display = self.call(expr)
         elif isinstance(expr, gast.Attribute):
             receiver = self.atom(expr.value, None)
+            self.attribute_reads.setdefault(expr.attr, []).append((self.statement_number, self.src, expr))
             new = gast.Attribute(value=receiver, attr=expr.attr, ctx=gast.Load())
             hint = f"{receiver.id}_{expr.attr}" if isinstance(receiver, gast.Name) else expr.attr
             if values.class_of(self.kind(receiver)) is not None:  # an object's attribute: `model.w1`
@@ -1681,6 +1694,31 @@ class _Normalizer:
         except TypeError:  # numbers and strings mixed: Python refuses too
             return unsorted
         return gast.copy_location(gast.List(elts=[sequence.elts[i] for i in ranked], ctx=gast.Load()), expr)
+
+    def write_attribute(self, target, value, stmt):
+        """`self.cache = x`, `self.running_mean = m * self.running_mean + (1 - m) * mean`: stored on the object in the
+        forward pass, as Python stores it, for later calls or for the caller. Nothing in this call may read the
+        attribute again (refuse_reads_of_assigned_attributes): what it stores then reaches the result through no
+        path, and carries no gradient."""
+        atom = self.atom(value, None)
+        receiver = self.atom(target.value, None)
+        store = gast.copy_location(gast.Assign(targets=[gast.copy_location(gast.Attribute(
+            value=receiver, attr=target.attr, ctx=gast.Store()), target)], value=atom, type_comment=None), stmt)
+        self.emit(ir.Effect(store, self.origin))
+        self.attribute_writes.setdefault(target.attr, set()).add(self.statement_number)
+
+    def refuse_reads_of_assigned_attributes(self):
+        for attribute, writes in self.attribute_writes.items():
+            for number, src, node in self.attribute_reads.get(attribute, ()):
+                if number not in writes:
+                    raise self.attribute_read_back(src, node)
+
+    @staticmethod
+    def attribute_read_back(src, node):
+        return src.error(node, f"`.{node.attr}` is read here, and the function also assigns an object's `.{node.attr}`: a "
+                               "value stored on an object and read back carries no gradient through it",
+                         "Keep the value in a local name (or return it) and read it from there; assign the attribute "
+                         "only to keep it for later calls.")
 
     def write_in_turn(self, stmt):
         """`u[0] = u[-1] = 0.0` and `a[i], a[j] = a[j], a[i]`, as Python runs them: every value first, then each

@@ -36,7 +36,7 @@ def describe(value, depth=_DEPTH, within=()):
         return ndim
     if isinstance(value, (bool, int)) and depth < _DEPTH:  # a setting held by a structure (at the top: a number)
         return INTEGER
-    if isinstance(value, (int, float, complex)):
+    if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
         return 0
     if is_function(value):  # `nonlinearity=np.tanh`: the function decides the code (its rule, or its code written in)
         return ("function", value)
