@@ -10,7 +10,11 @@ conditional expressions; objects called (`model(h)`, through `__call__`) and pro
 list of layer objects of differing classes (`layers2`: Affine, Squash, Affine) walked by `for`, by `enumerate`
 and indexed with constants; optional functions (`act=None`, `if act is not None: h = act(h)`, in f and in
 helpers); tests of a number's truth (`if s:`); a vector's items unpacked (`a, b = pair`) before a write into
-it. `check_program(seed)` then checks:
+it. Later idioms (Builder.new_idiom), drawn from a second random stream so that a seed drawing none keeps the
+program it had before they came: the math module and max/min/pow/abs/round on numbers made with float() and
+.item(); element writes in a chain and from a tuple; dicts made and written (.get, in, len, walks, a list
+as a value); a namedtuple parameter `pt` and an object `cfg` with an int setting; tuples held by a name and
+unpacked; log-sum-exps of -inf-masked entries. `check_program(seed)` then checks:
 
 - sourcegrad's gradient of every `wrt` argument against float64 central finite differences;
 - the value value_and_grad returns against the original function's;
@@ -23,7 +27,7 @@ it. `check_program(seed)` then checks:
 
 As a script, from the repository's root:
 
-    python -m tests.random_programs --n 5000 [--seed S] [--start K] [--show SEED]
+    python -m tests.random_programs --n 5000 [--seed S] [--start K] [--show SEED] [--forward]
 
 prints a summary of the outcomes and, for every failure, its seed, program and error. The test
 tests/test_random_programs.py runs a few hundred seeds.
@@ -59,6 +63,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+try:  # optional: the masked log-sum-exps call scipy.special.logsumexp where it is installed
+    import scipy.special as scipy_special
+except ImportError:
+    scipy_special = None
 
 import sourcegrad
 from sourcegrad import SourcegradError
@@ -108,6 +117,31 @@ PARAMETERS = {
     "layers2": ("objects", [("Affine", {"w": M, "b": V}), ("Squash", {}), ("Affine", {"w": M, "b": V})]),
 }
 
+# Parameters of the later idioms (Builder.new_idiom), drawn from a random stream of their own so that the programs
+# of seeds that draw none keep their text: a namedtuple of arrays, and an object holding an array and an int
+# setting (README: an int a structure holds is a setting, with no gradient: `np.zeros(cfg.n)`, `h[:cfg.n]`).
+EXTRA_PARAMETERS = {
+    "pt": ("namedtuple", {"w": M, "b": V}),
+    "cfg": ("setting", {"w": V}),
+}
+ALL_PARAMETERS = {**PARAMETERS, **EXTRA_PARAMETERS}
+
+PAIR_CLASS = 'Pair = collections.namedtuple("Pair", ["w", "b"])'
+
+CONFIG_CLASS = '''
+class Config:
+    def __init__(self, w, n=2):
+        self.w = w
+        self.n = n
+'''
+
+# A helper that builds a tuple under a name and returns the name (README: a tuple held by a name, unpacked).
+PAIR_HELPER = '''
+def make_pair(a, b):
+    pair = (np.tanh(a), b * 0.5)
+    return pair
+'''
+
 MODEL_CLASS = '''
 class Model:
     def __init__(self, w, b):
@@ -155,7 +189,9 @@ def activation(name):
 
 def leaf_expressions(name):
     """(expression, shape) for each array a parameter holds, as the function reads it."""
-    kind, structure = PARAMETERS[name]
+    kind, structure = ALL_PARAMETERS[name]
+    if kind in ("namedtuple", "setting"):  # fields read by name (a setting's int is no leaf)
+        return [(f"{name}.{key}", shape) for key, shape in structure.items()]
     if kind == "object":  # the property too: read like an attribute, computed by its getter
         return [(f"{name}.{key}", shape) for key, shape in structure.items()] + [(f"{name}.scaled", M)]
     if kind == "objects":  # the first item's arrays by index from the start, the last's from the end
@@ -179,7 +215,7 @@ def _walk(expression, structure):
 
 def make_argument(name, rng, module):
     """A float64 value for parameter `name`, drawn from rng (a numpy Generator)."""
-    kind, structure = PARAMETERS[name]
+    kind, structure = ALL_PARAMETERS[name]
 
     def build(structure):
         if isinstance(structure, tuple):
@@ -193,6 +229,10 @@ def make_argument(name, rng, module):
         return float(rng.standard_normal())
     if kind == "object":
         return module.Model(**{key: build(shape) for key, shape in structure.items()})
+    if kind == "namedtuple":
+        return module.Pair(**{key: build(shape) for key, shape in structure.items()})
+    if kind == "setting":  # Config(w, n=2): n, an int, is a setting
+        return module.Config(**{key: build(shape) for key, shape in structure.items()})
     if kind == "objects":
         return [getattr(module, cls)(**{key: build(shape) for key, shape in attributes.items()})
                 for cls, attributes in structure]
@@ -207,6 +247,8 @@ def to_float64(value, module):
         return {k: to_float64(v, module) for k, v in value.items()}
     if isinstance(value, list):
         return [to_float64(v, module) for v in value]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*[to_float64(v, module) for v in value])
     if hasattr(value, "__dict__") and not isinstance(value, np.ufunc):  # a Model, an Affine, a Squash
         return type(value)(**{k: to_float64(v, module) for k, v in vars(value).items()})
     return value
@@ -220,6 +262,8 @@ def to_float32(value, module):
         return {k: to_float32(v, module) for k, v in value.items()}
     if isinstance(value, list):
         return [to_float32(v, module) for v in value]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*[to_float32(v, module) for v in value])
     if hasattr(value, "__dict__") and not isinstance(value, np.ufunc):  # a Model, an Affine, a Squash
         return type(value)(**{k: to_float32(v, module) for k, v in vars(value).items()})
     return value
@@ -281,6 +325,14 @@ class Builder:
         # ("`break` in a loop over items that differ ...": the nested loop's own break is taken for the outer's).
         self.no_jumps = False
         self.returned_early = False         # an early return was written: see s_for_layers2's LIMITATION
+        self.extra = None                   # the later idioms' random stream (new_idiom); None: none written
+        self.extra_ids = itertools.count()
+        self.extra_params = []              # EXTRA_PARAMETERS f takes, read by the later idioms only
+        self.extra_leaves = {}              # their arrays as those idioms read them: expression -> shape
+        self.pt_unpacked = False            # pt is read by `w, b = pt` at the top of f, never by field
+        self.extra_results = []             # terms the later idioms add to the result
+        self.uses_pair_helper = False       # make_pair is called: the module defines it
+        self.uses_scipy = False
         for name in names:
             for expression, shape in leaf_expressions(name):
                 self.vars[expression] = shape
@@ -678,6 +730,8 @@ class Builder:
             self.statement()
 
     def statement(self):
+        if self.extra is not None and not self.in_helper and self.extra.random() < NEW_IDIOM_RATE:
+            self.new_idiom()   # before the main stream's statement, which it leaves as it was
         at_top = self.block_depth == 0
         in_loop = self.loop_depth > 0
         nested_ok = self.block_depth < 2
@@ -1364,7 +1418,287 @@ class Builder:
             else:
                 terms.append(self.pick([f"{name}.sum()", f"np.sum({name})", f"np.tanh({name}).mean()",
                                         f"({name} * {name}).sum()", f"np.mean(np.sin({name}))"]))
-        return " + ".join(terms)
+        return " + ".join(terms + self.extra_results)
+
+    # ---- the later idioms -----------------------------------------------------------------------------------
+    # The math module and builtins on numbers, element writes in a chain and from a tuple, dicts the function
+    # makes and writes, namedtuple and setting parameters, tuples held by a name, masked log-sum-exps. They are
+    # drawn from a random stream of their own (self.extra), written with names of their own (`s_3`: an
+    # underscore, which no other name has) and bound nowhere the main stream looks, so that a seed drawing none
+    # keeps its program's text. Their values reach the output through a name they rebind (its text unchanged
+    # elsewhere) or, at the top of f, a term of the result (self.extra_results).
+
+    def fresh_extra(self, prefix):
+        return f"{prefix}_{next(self.extra_ids)}"
+
+    def new_idiom(self, kind=None):
+        """One of the later idioms (or kind, a method), written with the extra stream; the main stream is left
+        where it was."""
+        saved_rng, saved_vars = self.rng, dict(self.vars)
+        self.rng = self.extra
+        self.vars.update(self.extra_leaves)   # the extra parameters' arrays: readable here only
+        try:
+            table = [(3, self.n_math), (2, self.n_element_writes), (2.5, self.n_dict), (1, self.n_tuple_by_name),
+                     (1.5, self.n_masked_logsumexp)]
+            if self.extra_params:
+                table += [(2, self.n_structures)]
+            (kind or self.weighted(table))()
+        finally:
+            self.rng, self.vars = saved_rng, saved_vars
+
+    def feed(self, term):
+        """A number (term, a Python float or 0-d expression) into the output: at the top of f a term of the
+        result, else (or sometimes) a name rebound with it, bounded (a loop may repeat it)."""
+        names = self.rebindable()
+        if self.block_depth == 0 and (not names or self.chance(0.6)):
+            self.extra_results.append(term)
+            return
+        if names:
+            name = self.pick(names)
+            self.emit(f"{name} = {self.pick([f'np.tanh({name} + 0.5 * {term})', f'{name} * np.tanh({term})'])}")
+
+    def number(self):
+        """A Python float or 0-d value computed from the arrays (no gradient lost: float(), .item())."""
+        a = lambda: self.expr(self.pick(ARRAY_SHAPES), 1)   # noqa: E731
+        choices = [lambda: f"float(np.sum({a()}))", lambda: f"{a()}.sum().item()", lambda: f"float({a()}.mean())",
+                   lambda: f"np.tanh({a()}).mean().item()", lambda: f"float({self.expr(H, 1)}[1, 2])",
+                   lambda: f"float({self.expr(S, 1)})"]
+        if "c" in self.names:
+            choices.append(lambda: "c")
+        return self.pick(choices)()
+
+    def n_math(self):
+        """`s = float(np.sum(h))`, then the math module and builtins on such numbers (README: builtins)."""
+        a, b = self.fresh_extra("s"), self.fresh_extra("s")
+        self.emit(f"{a} = {self.number()}")
+        self.emit(f"{b} = {self.number() if self.chance(0.7) else self.pick(['0.5', '-1.5', '2.0'])}")
+        forms = [
+            "math.sin({a})", "math.cos({a})", "math.tanh({a})", "math.atan({a})", "math.exp(math.tanh({a}))",
+            "math.log({a} * {a} + 0.5)", "math.sqrt(abs({a}) + 0.5)", "math.atan2({a}, {b})",
+            "math.hypot({a}, {b})", "math.pow(abs({a}) + 0.5, math.tanh({b}))", "pow(abs({a}) + 0.5, 1.5)",
+            "pow({a}, 2)", "max({a}, {b})", "min({a}, {b})", "max({a}, 0.0)", "abs({a})", "math.fabs({a})",
+            "({a} + 0.1 * round({b}))", "({a} * (1.0 + 0.1 * math.floor({b})))", "math.log1p({a} * {a})",
+            "math.expm1(math.tanh({a}))", "math.sinh(math.tanh({a}))", "math.cosh(math.tanh({a}))",
+            "math.asin(0.5 * math.tanh({a}))", "math.degrees({a}) * 0.01",
+        ]
+        m = self.fresh_extra("m")
+        value = self.pick(forms).format(a=a, b=b)
+        if self.chance(0.4):
+            value = f"{value} {self.pick(['+', '*', '-'])} {self.pick(forms).format(a=b, b=a)}"
+        self.emit(f"{m} = {value}")
+        if self.chance(0.3):  # a number times an array: the array's gradient through the number's
+            shape = self.pick([H, V])
+            t = self.fresh_extra("t")
+            self.emit(f"{t} = {self.expr(shape, 1)} * {self.pick([f'math.tanh({m})', f'math.sin({m})', m])}")
+            self.feed(f"np.tanh({t}).sum()")
+        else:
+            self.feed(self.pick([m, f"math.tanh({m})", f"np.tanh({m})"]))
+
+    def n_element_writes(self):
+        """Writes into a 1-d array the function made: in a chain (`u[0] = u[-1] = v`), from a tuple (`u[i], u[j] =
+        u[j], u[i]`, values first), inside a loop over range(n) and a branch too (README: statements)."""
+        u = self.fresh_extra("u")
+        # LIMITATION: made as `np.tanh(e) * 1.0`, u's rank is unknown to sourcegrad wherever e's is (e made in a
+        # loop, say), and then a write after a read of its elements (`u[0], u[3] = u[3], u[0]`) is refused ("would
+        # change an array in place after an element of it was read, which is a view of the array ... unless it
+        # gives an integer index for every axis"): `.reshape(4)` tells the rank.
+        self.emit(f"{u} = {self.squash(V, 1)}.reshape(4) * 1.0")
+        index = lambda: self.rng.choice(["0", "1", "2", "3", "-1", "-2"])   # noqa: E731
+
+        def two():
+            i = index()
+            j = self.pick([k for k in ("0", "1", "2", "3", "-1", "-2") if int(k) % 4 != int(i) % 4])
+            return i, j
+
+        def write(counter=None):
+            form = self.pick(["chain", "chain3", "swap", "swap_update", "pair_values"])
+            if counter is not None and self.chance(0.7):
+                i, j = f"{counter} % 4", f"({counter} + 1) % 4"
+            else:
+                i, j = two()
+            if form == "chain":
+                self.emit(f"{u}[{i}] = {u}[{j}] = {strip(self.squash(S, 1))}")
+            elif form == "chain3":
+                k = self.pick([x for x in ("0", "1", "2", "3") if x not in (i, j)]) if counter is None else "-1"
+                self.emit(f"{u}[{i}] = {u}[{j}] = {u}[{k}] = {self.pick([f'np.tanh({u}[{i}] + 0.5)', '0.25'])}")
+            elif form == "swap":
+                self.emit(f"{u}[{i}], {u}[{j}] = {u}[{j}], {u}[{i}]")
+            elif form == "swap_update":
+                self.emit(f"{u}[{i}], {u}[{j}] = {u}[{j}] * 0.5, np.sin({u}[{i}])")
+            else:
+                self.emit(f"{u}[{i}], {u}[{j}] = {strip(self.squash(S, 1))}, {u}[{i}] * {self.leaf(S)}")
+
+        where = self.pick(["plain", "plain", "loop", "branch"] + (["counter"] if self.counters else []))
+        if where == "plain":
+            for _ in range(self.rng.randint(1, 2)):
+                write()
+        elif where == "counter":
+            write(self.pick(self.counters))
+        elif where == "loop":
+            k = self.fresh_extra("i")
+            self.emit(f"for {k} in range(n):")
+            self.loop_body(lambda: write(k), k)
+        else:
+            self.emit(f"if {self.condition(1)}:")
+            self.block(write)
+            if self.chance(0.5):
+                self.emit("else:")
+                self.block(write)
+        self.feed(self.pick([f"np.tanh({u}).sum()", f"({u} @ {self.expr(V, 1)})", f"{u}[0] * {u}[-1]"]))
+
+    def n_dict(self):
+        """A dict the function makes and writes (`d = {}`, `d["k"] = h`, `d[t] = h` in a loop), read by key,
+        `.get`, `in`, and, where its keys are known (written as constants or in a loop of constant bounds),
+        `len`, `for k in d`, `.items()`, `.values()`, `sum(d.values())`; a list as a value."""
+        d = self.fresh_extra("d")
+        shape = self.pick([H, V, R])
+        self.emit(f"{d} = {{}}")
+        self.emit(f'{d}["a"] = {strip(self.squash(shape, 1))}')
+        if self.chance(0.3):  # README: `d[k] += v` on an entry the dict alone holds
+            self.emit(f'{d}["a"] += {strip(self.expr(shape, 1))}')
+        keys = ["'a'"]
+        loop = self.pick(["none", "constant", "tuple", "n"])
+        t = self.fresh_extra("t")
+        if loop == "constant":
+            self.emit(f"for {t} in range({self.rng.randint(1, 3)}):")
+        elif loop == "tuple":
+            self.emit(f'for {t} in ("p", "q"):')
+        elif loop == "n":
+            self.emit(f"for {t} in range(n):")
+        if loop != "none":
+            def body():
+                number = f"({t} + 1) * 0.5" if loop != "tuple" else self.leaf(S)
+                entry = f'{d}["a"]'
+                self.emit(f"{d}[{t}] = {self.pick([f'np.tanh({entry} * {number})', strip(self.squash(shape, 1))])}")
+            self.loop_body(body, t if loop in ("constant", "n") else None)
+        listed = self.chance(0.25)
+        if listed:   # a list as a dict value
+            self.emit(f'{d}["l"] = [{strip(self.expr(shape, 1))}, {strip(self.expr(shape, 1))}]')
+        elif self.chance(0.3):
+            self.emit(f'{d}["b"] = {strip(self.squash(shape, 1))}')
+            keys.append("'b'")
+        # LIMITATION: a dict made inside a loop or a branch (or after an early return, which puts the rest of f in
+        # a branch) has keys sourcegrad cannot tell even where they are constants or a constant range's (`for t in
+        # range(2): d[t] = ...` then `d.values()`, `len(d)` refused: "sourcegrad cannot tell here which keys the
+        # dict holds"); there it is read by key only.
+        known = loop != "n" and self.block_depth == 0 and not self.returned_early
+        g = self.fresh_extra("g")
+        reads = [f'{d}.get("a", {self.expr(shape, 1)})', f'{d}.get("z", {self.expr(shape, 1)})', f'{d}["a"]',
+                 f'({d}["a"] if "b" in {d} else {self.expr(shape, 1)})']
+        if loop == "n":
+            reads += [f"{d}.get(1, {self.expr(shape, 1)})", f"({d}[0] if 0 in {d} else {self.expr(shape, 1)})"]
+        if listed:
+            reads += [f'np.stack({d}["l"]).sum(axis=0)', f'{d}["l"][1]']
+        if known and not listed:
+            reads += [f"sum({d}.values())", f"({d}['a'] * len({d}))"]
+        self.emit(f"{g} = {strip(self.pick(reads))}")
+        acc = self.fresh_extra("h")
+        walk = self.pick(["none", "keys", "items", "values"] if known and not listed else
+                         ["none", "range_n"] if loop == "n" else ["none", "list"] if listed else ["none"])
+        if walk != "none":
+            self.emit(f"{acc} = {g} * 0.5")
+            k, v = self.fresh_extra("k"), self.fresh_extra("v")
+            if walk == "range_n":
+                self.emit(f"for {k} in range(n):")
+                item = f"{d}[{k}]"
+            elif walk == "keys":
+                self.emit(f"for {k} in {d}:")
+                item = f"{d}[{k}]"
+            elif walk == "items":
+                self.emit(f"for {k}, {v} in {d}.items():")
+                item = v
+            elif walk == "values":
+                self.emit(f"for {v} in {d}.values():")
+                item = v
+            else:
+                self.emit(f'for {v} in {d}["l"]:')
+                item = v
+            self.indent += 1
+            self.emit(f"{acc} = np.tanh({acc} + {item})")
+            self.indent -= 1
+            g = acc
+        self.feed(f"np.tanh({g}).sum()")
+
+    def n_tuple_by_name(self):
+        """A tuple built under a name and unpacked (`pair = (a, b)`; `u, v = pair`), also one a helper returns."""
+        shape = self.pick([H, V])
+        p, q = self.fresh_extra("p"), self.fresh_extra("q")
+        form = self.pick(["name", "helper", "helper_name", "loop"])
+        first, second = strip(self.expr(shape, 1)), strip(self.expr(self.pick([shape, S]), 1))
+        if form == "helper" or form == "helper_name":
+            self.uses_pair_helper = True
+            if form == "helper":
+                self.emit(f"{p}, {q} = make_pair({first}, {second})")
+            else:
+                pair = self.fresh_extra("pr")
+                self.emit(f"{pair} = make_pair({first}, {second})")
+                self.emit(f"{p}, {q} = {pair}")
+        else:
+            pair = self.fresh_extra("pair")
+            self.emit(f"{pair} = ({first}, {second})")
+            if form == "loop":
+                acc = self.fresh_extra("h")
+                self.emit(f"{acc} = 0.0")
+                self.emit(f"for {p} in {pair}:")
+                self.indent += 1
+                self.emit(f"{acc} = {acc} + np.tanh({p}).sum()")
+                self.indent -= 1
+                return self.feed(acc)
+            self.emit(f"{p}, {q} = {pair}")
+        self.feed(f"(np.tanh({p}) * {q}).sum()")
+
+    def n_masked_logsumexp(self):
+        """np.logaddexp / scipy.special.logsumexp of entries masked with -inf, the -inf results excluded after
+        by np.where(z > -np.inf, z, 0.0) (README: a masked entry gets a zero gradient)."""
+        shape = self.pick([H, V, R])
+        m, z, q = self.fresh_extra("mk"), self.fresh_extra("z"), self.fresh_extra("q")
+        threshold = self.pick(["0.0", "0.3", "-0.2", "0.8"])
+        self.emit(f"{m} = np.where({self.expr(shape, 1)} > {threshold}, {strip(self.expr(shape, 1))}, -np.inf)")
+        forms = [f"np.logaddexp({m}, {strip(self.expr(shape, 1))})",
+                 f"np.logaddexp({m}, np.where({self.expr(shape, 1)} < {threshold}, {strip(self.expr(shape, 1))}, -np.inf))",
+                 f"np.logaddexp2({m}, {m} * 0.5)", f"np.logaddexp({m}, {m})"]
+        if scipy_special is not None:
+            self.uses_scipy = True
+            axes = {H: ["axis=1", "axis=0", "axis=1, keepdims=True", "axis=None"], V: ["axis=0", "axis=None"],
+                    R: ["axis=0", "axis=-1"]}[shape]
+            forms += [f"scipy.special.logsumexp({m}, {self.pick(axes)})"] * 3
+        self.emit(f"{z} = {self.pick(forms)}")
+        self.emit(f"{q} = np.where({z} > -np.inf, {z}, 0.0)")
+        self.feed(self.pick([f"{q}.sum()", f"np.tanh({q}).sum()", f"np.sum({q} * {q})"]))
+
+    def n_structures(self):
+        """The namedtuple parameter pt (fields by name, unpacked) and the object cfg with an int setting
+        (`np.zeros(cfg.n)`, `h[:cfg.n]`, `range(cfg.n)`)."""
+        choices = []
+        if "pt" in self.extra_params and not self.pt_unpacked:
+            choices += [lambda: f"np.tanh({self.expr(H, 1)} @ pt.w + pt.b).sum()",
+                        lambda: f"(pt.b @ pt.w @ {self.expr(V, 1)})"]
+        if "pt" in self.extra_params and self.pt_unpacked:
+            w, b = [e for e in self.extra_leaves if not e.startswith("cfg.")]
+            choices += [lambda: f"np.tanh({self.expr(H, 1)} @ {w} + {b}).sum()"]
+        if "cfg" in self.extra_params:
+            choices += [self.zeros_of_setting, lambda: f"({self.expr(H, 1)}[:cfg.n].sum(axis=0) * cfg.w).sum()",
+                        lambda: f"np.tanh({self.expr(H, 1)}[:, :cfg.n] * cfg.w[cfg.n:]).sum()",
+                        self.loop_of_setting]
+        term = self.pick(choices)()
+        self.feed(term)
+
+    def zeros_of_setting(self):
+        z = self.fresh_extra("zs")
+        self.emit(f"{z} = np.zeros(cfg.n)")
+        self.emit(f"{z}[0] = {strip(self.squash(S, 1))}")
+        if self.chance(0.5):
+            self.emit(f"{z}[-1] = {z}[0] * {self.leaf(S)}")
+        return f"({z} * cfg.w[:cfg.n]).sum()"
+
+    def loop_of_setting(self):
+        acc, j = self.fresh_extra("h"), self.fresh_extra("j")
+        self.emit(f"{acc} = 0.0")
+        self.emit(f"for {j} in range(cfg.n):")
+        self.indent += 1
+        self.emit(f"{acc} = {acc} + cfg.w[{j}] * {self.expr(S, 1)}")
+        self.indent -= 1
+        return acc
 
 
 def strip(expression):
@@ -1446,13 +1780,33 @@ def helper_return(helper, returns):
     return ", ".join(parts)
 
 
+# The chance that a statement of f is preceded by one of the later idioms (Builder.new_idiom), and that f takes
+# each of EXTRA_PARAMETERS.
+NEW_IDIOM_RATE = 0.1
+EXTRA_PARAMETER_RATE = 0.12
+
+
 def generate(seed, attempt=0) -> Program:
-    """The program for (seed, attempt), deterministic."""
+    """The program for (seed, attempt), deterministic. The later idioms are drawn from a second stream, extra:
+    where it draws none, the program is the one the generator wrote before they came."""
     rng = random.Random(f"sourcegrad-random-programs:{seed}:{attempt}")
+    extra = random.Random(f"sourcegrad-random-programs-later-idioms:{seed}:{attempt}")
     others = [name for name in PARAMETERS if name != "x"]
     names = ["x"] + rng.sample(others, rng.randint(1, 4))
     names = [name for name in PARAMETERS if name in names]  # a fixed order reads better
     builder = Builder(rng, names)
+    builder.extra = extra
+    builder.extra_params = [name for name in EXTRA_PARAMETERS if extra.random() < EXTRA_PARAMETER_RATE]
+    for name in builder.extra_params:
+        builder.extra_leaves.update(leaf_expressions(name))
+    # LIMITATION: a namedtuple unpacked (`w, b = pt`) and also read by field (`pt.b`) is refused with wrt=pt ("`pt`
+    # is unpacked and also used whole; its gradient cannot be both a list and an array"): one way per program.
+    if "pt" in builder.extra_params and extra.random() < 0.4:
+        builder.pt_unpacked = True
+        w, b = builder.fresh_extra("w"), builder.fresh_extra("b")
+        builder.emit(f"{w}, {b} = pt")
+        del builder.extra_leaves["pt.w"], builder.extra_leaves["pt.b"]
+        builder.extra_leaves.update({w: M, b: V})
     # f's optional function `act=None`: passed a numpy function, or None, and the other way in a further call
     acts = ()
     if rng.random() < 0.25:
@@ -1465,6 +1819,8 @@ def generate(seed, attempt=0) -> Program:
     if rng.random() < 0.3:  # a parameter with a default, never passed: read like any number
         builder.vars["alpha"] = S
         builder.uses_alpha = True
+    if builder.extra_params:  # each read at least once, at the top of f
+        builder.new_idiom(builder.n_structures)
     builder.statements(rng.randint(3, 7))
     if rng.random() < 0.2:
         builder.emit(f"if {builder.condition()}:")
@@ -1479,15 +1835,23 @@ def generate(seed, attempt=0) -> Program:
         builder.emit(f"return {builder.result()}")
     differentiable = [name for name in names]
     wrt = tuple(name for name in differentiable if rng.random() < 0.6) or (rng.choice(differentiable),)
+    wrt += tuple(name for name in builder.extra_params if extra.random() < 0.6)
+    names = names + builder.extra_params
     parameters = names + ["n"] + (["act"] if acts else [])
     signature = ", ".join(name if name != "act" else "act=None" for name in parameters) + \
         (", alpha=0.5" if builder.uses_alpha else "")
-    header = ["import numpy as np", *([f"import {helper_module} as hm"] if helper_module else []), "",
-              "SCALE = 0.7", f"SPREAD = {SPREAD}", "", MODEL_CLASS.strip(), "", "", LAYER_CLASSES.strip(), ""]
+    text = "\n".join(builder.lines)
+    imports = [*(["import collections"] if "pt" in names else []), *(["import math"] if "math." in text else []),
+               "import numpy as np", *(["import scipy.special"] if builder.uses_scipy else [])]
+    header = [*imports, *([f"import {helper_module} as hm"] if helper_module else []), "",
+              "SCALE = 0.7", f"SPREAD = {SPREAD}", *([PAIR_CLASS] if "pt" in names else []), "", MODEL_CLASS.strip(),
+              "", "", LAYER_CLASSES.strip(), "", *(["", CONFIG_CLASS.strip(), ""] if "cfg" in names else [])]
     modules = {}
     if helper_module:  # the helpers in a module of their own, imported as hm
         modules[helper_module] = "import numpy as np\n\n\n" + "\n\n".join(helper_texts)
         helper_texts = []
+    if builder.uses_pair_helper:
+        helper_texts = helper_texts + [PAIR_HELPER.strip() + "\n"]
     body = [f"def f({signature}):"] + builder.lines
     source = "\n".join(header) + "\n\n" + "\n\n".join(helper_texts) + ("\n\n" if helper_texts else "") + \
         "\n".join(body) + "\n"
@@ -1698,7 +2062,7 @@ def structure_problem(gradient, argument, path=""):
             return f"{path} is a {type(gradient).__name__}, not an array"
         return None
     if isinstance(argument, dict) or hasattr(argument, "__dict__") and not isinstance(argument, (list, tuple)):
-        items = argument if isinstance(argument, dict) else vars(argument)
+        items = argument if isinstance(argument, dict) else settings_left_out(vars(argument))
         if not isinstance(gradient, dict) or list(gradient) != list(items):
             return (f"{path} is a {type(gradient).__name__}"
                     f"{' with keys ' + str(list(gradient)) if isinstance(gradient, dict) else ''}, not a dict with "
@@ -1716,6 +2080,11 @@ def structure_problem(gradient, argument, path=""):
         if problem:
             return problem
     return None
+
+
+def settings_left_out(attributes):
+    """An object's attributes without its int and bool settings, which carry no gradient (README: parameters)."""
+    return {key: item for key, item in attributes.items() if not isinstance(item, (int, bool))}
 
 
 def format_path(path):
@@ -2059,7 +2428,9 @@ def _random_like(value, rng):
         return {key: _random_like(item, rng) for key, item in value.items()}
     if isinstance(value, list):
         return [_random_like(item, rng) for item in value]
-    return {key: _random_like(item, rng) for key, item in vars(value).items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple's tangent: the same namedtuple
+        return type(value)(*[_random_like(item, rng) for item in value])
+    return {key: _random_like(item, rng) for key, item in settings_left_out(vars(value)).items()}
 
 
 def _moved(args, positions, tangents, eps):
@@ -2071,7 +2442,11 @@ def _moved(args, positions, tangents, eps):
             return {key: move(item, tangent[key]) for key, item in value.items()}
         if isinstance(value, list):
             return [move(item, t) for item, t in zip(value, tangent)]
-        return type(value)(**{key: move(item, tangent[key]) for key, item in vars(value).items()})  # the Model
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+            return type(value)(*[move(item, t) for item, t in zip(value, tangent)])
+        if tangent is None:  # a setting (an int): no tangent
+            return value
+        return type(value)(**{key: move(item, tangent.get(key)) for key, item in vars(value).items()})  # the Model
 
     moved = list(args)
     for k, p in enumerate(positions):
@@ -2159,6 +2534,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None, help="check this one seed and print its program")
     parser.add_argument("--show", type=int, default=None, help="print the program of this seed and stop")
     parser.add_argument("--quiet", action="store_true", help="print failures' first lines only")
+    parser.add_argument("--forward", action="store_true", help="check jvp and hvp (check_forward_modes) instead")
     options = parser.parse_args(argv)
     if options.show is not None:
         print(generate(options.show).source)
@@ -2172,7 +2548,7 @@ def main(argv=None):
     folder = tempfile.mkdtemp(prefix="sourcegrad_random_")
     try:
         for k, seed in enumerate(seeds):
-            result = check_program(seed, folder)
+            result = (check_forward_modes if options.forward else check_program)(seed, folder)
             counts[result.status] += 1
             extras["new inputs"] += any("unstable" in note for note in result.details)
             extras["another program"] += result.attempt > 0
