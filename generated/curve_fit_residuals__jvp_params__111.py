@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 2e73a3003dd8b29316d92f9bba4f8ed6b04ecbb0e59858efb41e659dedfa4f39
-# sourcegrad-checksum: 5385e1b33d93a309935c394aea7f0c862ac1b12acfc01934c8958efa4a8ec436
+# sourcegrad-key: ebefce38848eb3a649218725ffc89c16536577344af072fc5ea0c34d496f037a
+# sourcegrad-checksum: 0f578ce46ab57c89bd8bde86b58a3207adeea6b1b5c686aeefe7d9d079a67ae0
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

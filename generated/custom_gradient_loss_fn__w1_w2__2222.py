@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6dff792940a27b28564c8480cf668a8483e302f49fe57405fa98f12d43fbfb79
-# sourcegrad-checksum: 7381546eb157b53393017bdd324065541f0c777e5e4f71c0630d22edafc97992
+# sourcegrad-key: 92ac4bf57b9e3cdbba18a524bc9596dbf1ed2d3c77720f468a3ffe686809d87c
+# sourcegrad-checksum: 9e37c120a6806420c6f91a7bf5347591be509a5e13920c93b55db2cba50971b5
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

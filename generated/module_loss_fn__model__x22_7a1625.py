@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: dd325866a2cdf932bdf95c89c17036fc6475edbf5a0a402d23a48da91c3b969a
-# sourcegrad-checksum: daebfc6ff518efee3105455c87d0add51d852648e13a48c584f7974568e01065
+# sourcegrad-key: f120e98cf325ca159fa8c1dca4af47276cdcc2c6d81c31958496cc43ebbbcfc5
+# sourcegrad-checksum: 7eead1e9f7de4d084d918d79098031949cab374640f6ed0e3d2744c4713d1687
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: c3abd61f3ed6d16c5e7339e3103e1f89aacaf16aa2d902d24a94bf88bf2e99a8
-# sourcegrad-checksum: 95dc5bde5186890c968404e55ea5846f0b6b70caad64130ad8104089749c80b8
+# sourcegrad-key: 61fbd64091177e26a048c68061c4c446803151fc05c51efde16bfcc9c41a7f27
+# sourcegrad-checksum: b6c381d20e9057baae372dfc76d0e722ce03a0ba38067e6e631ce03fea2232a1
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

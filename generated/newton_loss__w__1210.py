@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1da751a5d6ea96ea8582563a7e6df3ec54744bd8b23e1d6766c81f7795a47d43
-# sourcegrad-checksum: 7fee6c6b0e68218410fe98cd4f27cddddf46705d9ca84e40984418ba7116f02c
+# sourcegrad-key: 48b277a90647a28fa57ae36558276d42f6bda58f4347d9acdf9133791aee3b5d
+# sourcegrad-checksum: 6051e21b50f5d41681d982ebbf09e969a735640ef66c27c1a1eab16a123a42da
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: a33e93dc9e11086501e4b5959b29a1edcd22b441c64f801c88a419b441ae9f0f
-# sourcegrad-checksum: ed6069ce979dd8bb5cd1bbd01ad90c853be0b74e5a75e2fc8abbfcff00c086ab
+# sourcegrad-key: 6597e838ab3f842b777834367954659eb2aff6dda8788ef41ce4862e2cb7d26b
+# sourcegrad-checksum: 4541cb9905ed96f3e458af4d84f52c7fecac7c6f9e3a1a9298d564f0b45e48ec
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
