@@ -744,6 +744,11 @@ def mlp_unpacking_fields(params, x):
     return np.sum((np.tanh(x @ w1 + b1) @ w2) ** 2)
 
 
+def mlp_unpacking_and_reading_fields(params, x):
+    w1, b1, w2 = params  # unpacked, and read by field and by index too: each read's gradient added to the others
+    return np.sum((np.tanh(x @ w1 + params.b1) @ params[2]) ** 2) + np.sum(b1 * w1[0])
+
+
 Dense = collections.namedtuple("Dense", ["w", "b"])
 
 
@@ -761,9 +766,10 @@ def mlp_params(cls):
     (mlp_reading_fields, lambda: mlp_params(MlpParams)),
     (mlp_reading_fields, lambda: mlp_params(TypedMlpParams)),
     (mlp_unpacking_fields, lambda: mlp_params(MlpParams)),
+    (mlp_unpacking_and_reading_fields, lambda: mlp_params(MlpParams)),
     (dense_layers_of_a_list, lambda: [Dense(rng.standard_normal((3, 3)), rng.standard_normal(3)),
                                       Dense(rng.standard_normal((3, 3)), 0.5)]),
-], ids=["namedtuple", "typing_namedtuple", "unpacked", "list_of_namedtuples"])
+], ids=["namedtuple", "typing_namedtuple", "unpacked", "unpacked_and_read_by_field", "list_of_namedtuples"])
 def test_namedtuple_parameters_get_a_gradient_of_their_type(fn, make_params):
     params, x = make_params(), rng.standard_normal((5, 3))
     assert sourcegrad.check_grad(fn, params, x)
@@ -774,15 +780,19 @@ def test_namedtuple_parameters_get_a_gradient_of_their_type(fn, make_params):
 
 def test_jvp_and_hvp_of_namedtuple_parameters_take_and_give_the_namedtuple():
     params, x = mlp_params(MlpParams), rng.standard_normal((5, 3))
-    f = sourcegrad.differentiate(mlp_reading_fields)
+    for fn in (mlp_reading_fields, mlp_unpacking_and_reading_fields):
+        _check_jvp_and_hvp_of_namedtuple_parameters(fn, params, x)
+
+
+def _check_jvp_and_hvp_of_namedtuple_parameters(fn, params, x):
+    f = sourcegrad.differentiate(fn)
     direction = mlp_params(MlpParams)
 
     def moved(eps):
         return MlpParams(*(p + eps * v for p, v in zip(params, direction)))
 
     _, derivative = f.jvp((params, x), direction)
-    assert derivative == pytest.approx((mlp_reading_fields(moved(1e-6), x) - mlp_reading_fields(moved(-1e-6), x)) / 2e-6,
-                                       rel=1e-6)
+    assert derivative == pytest.approx((fn(moved(1e-6), x) - fn(moved(-1e-6), x)) / 2e-6, rel=1e-6)
     product = f.hvp((params, x), direction)
     ahead, behind = f.grad(moved(1e-5), x), f.grad(moved(-1e-5), x)
     assert type(product) is MlpParams

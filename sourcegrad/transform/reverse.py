@@ -306,7 +306,10 @@ class _Reverse(StatementWalker):
             isinstance(kind, tuple) and kind[0] in ("list", "tuple")) or (
             # a tuple built in the function (hvp's tangent `t_pair = (t_a, t_b)`): its gradient is one per item
             producer is not None and producer.primitive is COPY and isinstance(producer.args[0], (gast.Tuple, gast.List)))
-        if is_list and d_value in defined:
+        structure = isinstance(kind, tuple) and kind[0] in ("list", "tuple")
+        if is_list and d_value in defined and not structure:
+            # (a list or tuple passed in, read by item or field as well (`w, b = pt` and `pt.b`), has a gradient of
+            # its items from each: they are added item by item, xp.add_gradients)
             raise self.error(stmt, f"`{stmt.value.id}` is unpacked and also used whole; its gradient "
                                  "cannot be both a list and an array", "Use only the unpacked parts.")
         parts = []
