@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ebefce38848eb3a649218725ffc89c16536577344af072fc5ea0c34d496f037a
-# sourcegrad-checksum: 0f578ce46ab57c89bd8bde86b58a3207adeea6b1b5c686aeefe7d9d079a67ae0
+# sourcegrad-key: ea9513467693d5d947c164bb0c4a5c4d721601ba1abc991e51b650a7b0b26f8f
+# sourcegrad-checksum: 6e8522d27c7fbc58285a2bb66685bb811f33b81c3feb666bc5a61275bb8c2281
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 92ac4bf57b9e3cdbba18a524bc9596dbf1ed2d3c77720f468a3ffe686809d87c
-# sourcegrad-checksum: 9e37c120a6806420c6f91a7bf5347591be509a5e13920c93b55db2cba50971b5
+# sourcegrad-key: a97deec0848eb687d02d739e562b7faec10c7df9806e485f1aa846a0c1377e7c
+# sourcegrad-checksum: ff23d6896b164716d2678c3a6313cf23a7609550bc752d1fb55b4ba6936c67fd
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

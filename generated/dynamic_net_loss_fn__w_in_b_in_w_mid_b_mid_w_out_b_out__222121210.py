@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: f707ddef2d73c5f2a30d8094b0e9592ffa128eeb7433c63eb63dc52651191d8b
-# sourcegrad-checksum: 6615458ad1251f1361577d13fd6de9d6c8bcedf01c8790bfbab675247b37e788
+# sourcegrad-key: 7ffe53f50f18f244c1f4af7ffac33c1c128e638519a519ae9dfa8ee42e2925a5
+# sourcegrad-checksum: 450fdfd92c463450a1aaa59f4a1b7c1e25f2f59a04c3f6283f6a6dcf988c5626
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

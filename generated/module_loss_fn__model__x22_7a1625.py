@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f120e98cf325ca159fa8c1dca4af47276cdcc2c6d81c31958496cc43ebbbcfc5
-# sourcegrad-checksum: 7eead1e9f7de4d084d918d79098031949cab374640f6ed0e3d2744c4713d1687
+# sourcegrad-key: ae357cd53809c6a3ec93533505952554a33e98958c1ed8c70f1b1e0b66ff26eb
+# sourcegrad-checksum: 9bd65388da64809dd3462a9dda9365ed07aab9beb9377ff8129b92741740c9db
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 61fbd64091177e26a048c68061c4c446803151fc05c51efde16bfcc9c41a7f27
-# sourcegrad-checksum: b6c381d20e9057baae372dfc76d0e722ce03a0ba38067e6e631ce03fea2232a1
+# sourcegrad-key: 22ec3a7e31aff9d2bdde5494861928d671ffd725199c76bbf12d9f738b223477
+# sourcegrad-checksum: 18ba600093bce9976cec9b594a5fd88c53a5809447177f5d145cca1f0b8254dc
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 48b277a90647a28fa57ae36558276d42f6bda58f4347d9acdf9133791aee3b5d
-# sourcegrad-checksum: 6051e21b50f5d41681d982ebbf09e969a735640ef66c27c1a1eab16a123a42da
+# sourcegrad-key: 11f5a66595bf02fe51ca58e45a611ee58ff05e5c2826e352912a80d5a769be0b
+# sourcegrad-checksum: 58cd18700f51b6412099043a99bbd5d075515710804673900fa1b487c682c89b
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 6597e838ab3f842b777834367954659eb2aff6dda8788ef41ce4862e2cb7d26b
-# sourcegrad-checksum: 4541cb9905ed96f3e458af4d84f52c7fecac7c6f9e3a1a9298d564f0b45e48ec
+# sourcegrad-key: daf42641c0110ec81d4709cfadf0add8b061ec015af0981c88b4bc69b54d48d0
+# sourcegrad-checksum: 29b473dc56dd062f519b439cc42d0fd90712a7f2e46ee5b0912f829ed6dc546e
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7daa873754a83993f868c19f8b1e2e3b3fef25072e997225d717e815eec1bb31
-# sourcegrad-checksum: fb52a42a95b8297dfcc4d6cdc22e9f95da8a80612cf360e6959d9c94efa56a13
+# sourcegrad-key: 1a217e0bd421f1c44dbadbcb4e28dbc8cc16c9a432038fcf9659b896845214ba
+# sourcegrad-checksum: 0f3c7265e6a2dca102223257efb1053225fb9b506998f94fb539cea7db4c8383
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
