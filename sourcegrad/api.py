@@ -32,7 +32,7 @@ from .runtime.device import array_leaves, device_of, into_graph, is_dask, to_dev
 from .runtime.checkpoint import checkpoint  # noqa: F401  (part of the API)
 from .memory import keep_freed_memory  # noqa: F401  (part of the API)
 from .runtime.buffers import memory_root, signature
-from .runtime.core import instance_attributes, opaque_callable, sequence_like
+from .runtime.core import instance_attributes, object_attributes, sequence_like
 
 OPTIONS = ("grad_output", "device", "into", "lazy")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
@@ -991,9 +991,9 @@ def _checked_tangent(name, primal, tangent):
                                                                    "zeros).")
         items = [_checked_tangent(f"{name}[{key!r}]", primal[key], tangent[key]) for key in keys]
         return dict(zip(keys, items)) if isinstance(primal, dict) else sequence_like(primal, items)
-    if _is_plain_object(primal):  # an object: its tangent is a dict of its attributes' (forward mode reads it so)
+    attributes = object_attributes(primal)
+    if attributes is not None:  # an object: its tangent is a dict of its attributes' (forward mode reads it so)
         given = tangent if tangent is not None else {}
-        attributes = instance_attributes(primal)
         unknown = sorted(map(str, set(given) - set(attributes))) if isinstance(given, dict) else None
         if unknown is None or unknown:
             held = ", ".join(sorted(attributes))
@@ -1004,7 +1004,7 @@ def _checked_tangent(name, primal, tangent):
                                        "zeros.")
         return {key: _checked_tangent(f"{name}.{key}", value, given.get(key)) for key, value in attributes.items()
                 if isinstance(value, (int, float, numpy.number, numpy.ndarray, tuple, list, dict)) and not isinstance(
-                    value, bool) or hasattr(value, "shape") or _is_plain_object(value)}
+                    value, bool) or hasattr(value, "shape") or object_attributes(value) is not None}
     if _is_complex(primal) or _is_complex(tangent):
         raise _complex_error()
     # the tangent's dtype: the primal's when it is a float (float32 stays float32), else float64 (an integer
@@ -1139,11 +1139,6 @@ def _same_array_type(target, argument):
         return True
     return isinstance(target, numpy.ndarray) and isinstance(argument, numpy.ndarray) \
         and not isinstance(target, numpy.matrix)
-
-
-def _is_plain_object(value):
-    """An object of the user's, a layer with __call__ too: its tangent is a dict of its attributes'."""
-    return instance_attributes(value) is not None and not opaque_callable(value) and not hasattr(value, "shape")
 
 
 def _leaf_pairs(gradient, argument, path=""):

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .runtime.core import instance_attributes, opaque_callable, sequence_like
+from .runtime.core import object_attributes, opaque_callable, sequence_like
 from .runtime.device import device_of, to_device
 
 
@@ -228,8 +228,8 @@ def _leaves(value, path=(), within=()):
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _leaves(item, path + (index,), (*within, id(value)))
-    elif instance_attributes(value) is not None and not opaque_callable(value):  # a layer with __call__ too
-        for key, item in instance_attributes(value).items():
+    elif (attributes := object_attributes(value)) is not None:  # a layer with __call__ too
+        for key, item in attributes.items():
             if not opaque_callable(item):
                 yield from _leaves(item, path + (key,), (*within, id(value)))
 
@@ -268,7 +268,7 @@ def _float64(value):
         return value.astype(np.float64)
     if isinstance(value, np.floating):  # before float: np.float64 is a float subclass, keep it a numpy scalar
         return np.float64(value)
-    if isinstance(value, (dict, list, tuple)) or (instance_attributes(value) is not None and not opaque_callable(value)):
+    if isinstance(value, (dict, list, tuple)) or object_attributes(value) is not None:
         for path, leaf in list(_leaves(value)):
             value = _with_leaf(value, path, _float64(leaf))
     return value

@@ -89,6 +89,14 @@ def opaque_callable(value):
         or type(value).__module__.split(".")[0] in _LIBRARIES
 
 
+def object_attributes(value):
+    """The attributes of an object of the user's (a layer, a model; one with a __call__ too), which may hold
+    parameters; None for an array, a callable known by its name, or a value holding no attributes."""
+    if hasattr(value, "shape") or opaque_callable(value):
+        return None
+    return instance_attributes(value)
+
+
 def is_namedtuple(value):
     """Whether value is a collections.namedtuple or typing.NamedTuple."""
     return isinstance(value, tuple) and isinstance(getattr(type(value), "_fields", None), tuple)

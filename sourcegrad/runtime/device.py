@@ -29,7 +29,7 @@ import types
 import numpy
 
 from ..errors import SourcegradError
-from .core import HELPERS, NUMPY, ArrayModule, instance_attributes, opaque_callable, sequence_like
+from .core import HELPERS, NUMPY, ArrayModule, object_attributes, sequence_like
 from .linalg import broadcast_solve
 
 # numpy's keyword spellings that cupy knows under another name (numpy 2: correction is ddof).
@@ -237,9 +237,8 @@ def array_leaves(values, depth=6):
             yield from array_leaves(value.values(), depth - 1)
         elif depth and isinstance(value, (list, tuple)):
             yield from array_leaves(value, depth - 1)
-        elif depth and instance_attributes(value) is not None and not hasattr(value, "shape") \
-                and not opaque_callable(value):
-            yield from array_leaves(instance_attributes(value).values(), depth - 1)
+        elif depth and (attributes := object_attributes(value)) is not None:
+            yield from array_leaves(attributes.values(), depth - 1)
         else:
             yield value
 
