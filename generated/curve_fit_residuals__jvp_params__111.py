@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ea9513467693d5d947c164bb0c4a5c4d721601ba1abc991e51b650a7b0b26f8f
-# sourcegrad-checksum: 6e8522d27c7fbc58285a2bb66685bb811f33b81c3feb666bc5a61275bb8c2281
+# sourcegrad-key: 42d4e548384b90b7aef7416ee0236306ef5af0be2cc796cd6ddf6548d79b856d
+# sourcegrad-checksum: 31b9b68de6d74e6c40b6b7594bf29bc8cc60489b9f62e7beeb44e7ab5697043f
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

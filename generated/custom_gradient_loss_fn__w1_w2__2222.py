@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a97deec0848eb687d02d739e562b7faec10c7df9806e485f1aa846a0c1377e7c
-# sourcegrad-checksum: ff23d6896b164716d2678c3a6313cf23a7609550bc752d1fb55b4ba6936c67fd
+# sourcegrad-key: e2fc7ed7f619823eac5c1260678a9ef4fbf5f97d2a1f8f3f3350d6812090b49e
+# sourcegrad-checksum: 7e351b41c38ab782cefe81e2bde769a6fa8938ffed6eb867eda39bacc0d7f20c
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 7ffe53f50f18f244c1f4af7ffac33c1c128e638519a519ae9dfa8ee42e2925a5
-# sourcegrad-checksum: 450fdfd92c463450a1aaa59f4a1b7c1e25f2f59a04c3f6283f6a6dcf988c5626
+# sourcegrad-key: d50e4102baa245a816d3a1e1d3c49928ff71f0e5b569cd9ae39f81bfbfe7bad3
+# sourcegrad-checksum: eac26c52a258380b546a44070a39d8bcf2fc16c1ceb22e741ab854db1e424df9
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

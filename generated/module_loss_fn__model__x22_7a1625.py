@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ae357cd53809c6a3ec93533505952554a33e98958c1ed8c70f1b1e0b66ff26eb
-# sourcegrad-checksum: 9bd65388da64809dd3462a9dda9365ed07aab9beb9377ff8129b92741740c9db
+# sourcegrad-key: 886e3e75ebdfaf23f134daeb0338e875af391aa82cfb1604faaac1808a525ebf
+# sourcegrad-checksum: f493964ad1faa83b7bc67c0be81ee69f331da8ae66c691d8efbfbe33e1cd3c03
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 11f5a66595bf02fe51ca58e45a611ee58ff05e5c2826e352912a80d5a769be0b
-# sourcegrad-checksum: 58cd18700f51b6412099043a99bbd5d075515710804673900fa1b487c682c89b
+# sourcegrad-key: 2fff1b5c8aa7f8e2c078c492f93d10dafe84a1d327dab0ea55a759f12c617826
+# sourcegrad-checksum: 7c2b23e1280bf1eeed2199f980f73a57e98a6bfb8f8cb431fea9f20058b49b94
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: daf42641c0110ec81d4709cfadf0add8b061ec015af0981c88b4bc69b54d48d0
-# sourcegrad-checksum: 29b473dc56dd062f519b439cc42d0fd90712a7f2e46ee5b0912f829ed6dc546e
+# sourcegrad-key: af7d5240634252c0682c84e3140f095f6ee156d0055339823937776850b066db
+# sourcegrad-checksum: 6a498048cb290ab0cb11b6944077ce3c866fb607337897cdba492557a4661deb
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1a217e0bd421f1c44dbadbcb4e28dbc8cc16c9a432038fcf9659b896845214ba
-# sourcegrad-checksum: 0f3c7265e6a2dca102223257efb1053225fb9b506998f94fb539cea7db4c8383
+# sourcegrad-key: e98bae21cb31cbaffc6217f5366ddfc8661a5775bf93bcb298b318b4057c281e
+# sourcegrad-checksum: 191bfa7db53897833b87ba0a8ee577014b8df1eebcf1a26596e68cb9ecbf679b
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

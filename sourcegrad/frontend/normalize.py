@@ -1087,9 +1087,12 @@ class _Normalizer:
         With `assigns`, the target is a new version of that user name, taken only after the
         operands are read (`a = a + b` reads the old a).
         """
-        expr = self.row_concatenation_as_call(self.extremes_as_pairs(self.sum_of_a_display_as_additions(
-            self.mapped_as_a_display(self.transposed_zip(expr)))))
-        expr = self.structures_as_displays(self.partial_as_its_function(expr))
+        # builtins, literals and partials as what they compute, in operations that have rules; each rewrite takes
+        # the expression as the ones before it left it, and leaves alone what it does not rewrite
+        for rewrite in (self.transposed_zip, self.mapped_as_a_display, self.sum_of_a_display_as_additions,
+                        self.extremes_as_pairs, self.row_concatenation_as_call, self.partial_as_its_function,
+                        self.structures_as_displays):
+            expr = rewrite(expr)
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
                 and self.inliner.property_getter(expr.func) is not None:
             # `model.first(x)`, first a property returning a layer: its getter written in, then the layer called

@@ -302,11 +302,10 @@ class _Reverse(StatementWalker):
         d_value = self.names.get(stmt.value.id)
         kind = self.fn.kinds.get(stmt.value.id)  # a parameter (or a part of one) known to be a list or tuple
         producer = self.producers.get(stmt.value.id)
-        is_list = stmt.of_sequence or record(getattr(producer, "primitive", None)).list_result or (
-            isinstance(kind, tuple) and kind[0] in ("list", "tuple")) or (
+        structure = isinstance(kind, tuple) and kind[0] in ("list", "tuple")
+        is_list = stmt.of_sequence or structure or record(getattr(producer, "primitive", None)).list_result or (
             # a tuple built in the function (hvp's tangent `t_pair = (t_a, t_b)`): its gradient is one per item
             producer is not None and producer.primitive is COPY and isinstance(producer.args[0], (gast.Tuple, gast.List)))
-        structure = isinstance(kind, tuple) and kind[0] in ("list", "tuple")
         if is_list and d_value in defined and not structure:
             # (a list or tuple passed in, read by item or field as well (`w, b = pt` and `pt.b`), has a gradient of
             # its items from each: they are added item by item, xp.add_gradients)
