@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 42d4e548384b90b7aef7416ee0236306ef5af0be2cc796cd6ddf6548d79b856d
-# sourcegrad-checksum: 31b9b68de6d74e6c40b6b7594bf29bc8cc60489b9f62e7beeb44e7ab5697043f
+# sourcegrad-key: 9e3085a146153bf3b11efc7d8c6520ab8c9a592042bb2a4989fe9fa14e372d76
+# sourcegrad-checksum: ae600e3b7404ec7b951469e45b92f5ac658090dc8bf0fea22b2ee3e3a5d7798a
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

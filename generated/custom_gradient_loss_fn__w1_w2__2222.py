@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e2fc7ed7f619823eac5c1260678a9ef4fbf5f97d2a1f8f3f3350d6812090b49e
-# sourcegrad-checksum: 7e351b41c38ab782cefe81e2bde769a6fa8938ffed6eb867eda39bacc0d7f20c
+# sourcegrad-key: 7ff541a9bf86d957bcc793f99ec041867fa11cfaeaff868485dcb05bcf5fa714
+# sourcegrad-checksum: b4c017bc8a73f379cd5b4a75481a46a9f4f3ac6b680633cc13bcb76e88cc0942
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: d50e4102baa245a816d3a1e1d3c49928ff71f0e5b569cd9ae39f81bfbfe7bad3
-# sourcegrad-checksum: eac26c52a258380b546a44070a39d8bcf2fc16c1ceb22e741ab854db1e424df9
+# sourcegrad-key: 8b785482793c080636c4809c9d15660306a06eb92677e0d48ad0544661b0b174
+# sourcegrad-checksum: 1cc7eeaf9065b179fa5510373786accfbab2ea4f4c10abd8bee9856fad90433b
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).
@@ -49,7 +49,7 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
     for iteration in range(depth):
         # dynamic_net.py:26  h_relu = np.maximum(h_relu @ w_mid + b_mid, 0)
         h_relu = tape.pop()
-        d_total_2 = d_h_relu * (total_2 >= 0)
+        d_total_2 = d_h_relu * xp.heaviside(total_2, 1.0)
         d_matmul = xp.unbroadcast(d_total_2, matmul)
         d_b_mid += xp.unbroadcast(d_total_2, b_mid)
         total_2 = tape.pop()
@@ -57,7 +57,7 @@ def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, dep
         d_w_mid += h_relu.T @ d_matmul
         matmul = tape.pop()
     # dynamic_net.py:24  h_relu = np.maximum(x @ w_in + b_in, 0)
-    d_total = xp.unbroadcast(d_h_relu * (total >= 0), total)
+    d_total = d_h_relu * xp.heaviside(total, 1.0)
     d_x_matmul_w_in = xp.unbroadcast(d_total, x_matmul_w_in)
     d_b_in = xp.unbroadcast(d_total, b_in)
     d_w_in = x.T @ d_x_matmul_w_in

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 886e3e75ebdfaf23f134daeb0338e875af391aa82cfb1604faaac1808a525ebf
-# sourcegrad-checksum: f493964ad1faa83b7bc67c0be81ee69f331da8ae66c691d8efbfbe33e1cd3c03
+# sourcegrad-key: e7fb1b00414a2363540b54d1969faca0685ca7d8f00de9d14db11a4806cfbdef
+# sourcegrad-checksum: 7e78692c7f72e74fb35c2d6e4a4d2e7a7408e18853b89a720b5baac71a0e17c7
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).
@@ -35,7 +35,7 @@ def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     d_model_w2 = h_relu_2.T @ d_matmul_2
     xp.index_add(d_model, 'w2', d_model_w2)
     # module.py:29  h_relu = np.maximum(x @ self.w1 + self.b1, 0)
-    d_total = d_h_relu_2 * (total >= 0)
+    d_total = d_h_relu_2 * xp.heaviside(total, 1.0)
     d_matmul = xp.unbroadcast(d_total, matmul)
     d_model_b1 = xp.unbroadcast(d_total, model_b1)
     xp.index_add(d_model, 'b1', d_model_b1)

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 2fff1b5c8aa7f8e2c078c492f93d10dafe84a1d327dab0ea55a759f12c617826
-# sourcegrad-checksum: 7c2b23e1280bf1eeed2199f980f73a57e98a6bfb8f8cb431fea9f20058b49b94
+# sourcegrad-key: 1041485a6109ef9441da9b0972faeb60aa7ef083b79c23a9c5081f493fd142dd
+# sourcegrad-checksum: efaf5e8bc384698417cbf88320353970244e91e12f8021ee8c23ff68b25fe55b
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: af7d5240634252c0682c84e3140f095f6ee156d0055339823937776850b066db
-# sourcegrad-checksum: 6a498048cb290ab0cb11b6944077ce3c866fb607337897cdba492557a4661deb
+# sourcegrad-key: dc34834a013291945d87e9234eb0abf42851cec1c0d696b913bbe341055f7e17
+# sourcegrad-checksum: 5081fb310a9ebbbfe9b64e8d9c18e110f92e07d1f244d4435c08816d84955aaf
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
@@ -57,7 +57,7 @@ def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
             d_relu_2 = d_h_2
             h_2 = tape.pop()
             # nn.py:20  return np.maximum(x, 0)
-            d_h_2 = xp.unbroadcast(d_relu_2 * (h_2 >= 0), h_2)
+            d_h_2 = d_relu_2 * xp.heaviside(h_2, 1.0)
         # nn.py:28  if i < len(layers) - 1:
         condition = tape.pop()
         # nn.py:27  h = linear(h, layer["w"], layer["b"])

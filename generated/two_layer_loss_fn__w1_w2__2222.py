@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e98bae21cb31cbaffc6217f5366ddfc8661a5775bf93bcb298b318b4057c281e
-# sourcegrad-checksum: 191bfa7db53897833b87ba0a8ee577014b8df1eebcf1a26596e68cb9ecbf679b
+# sourcegrad-key: 8bee92933b1e93a7884011074dfe5810ea7a6a86a898a010a3c23602a1493341
+# sourcegrad-checksum: f9e5a705a4afb7cb7c0fa633b301f1e241713a5acb7b7f6724e599454176957c
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
@@ -25,7 +25,7 @@ def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     d_h_relu = d_y_pred.dot(w2.T)
     d_w2 = h_relu.T.dot(d_y_pred)
     # two_layer.py:21  h_relu = np.maximum(h, 0)
-    d_h = d_h_relu * (h >= 0)
+    d_h = d_h_relu * xp.heaviside(h, 1.0)
     # two_layer.py:20  h = x.dot(w1)
     d_w1 = x.T.dot(d_h)
     return (sum_square, (d_w1, d_w2))

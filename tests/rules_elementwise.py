@@ -186,6 +186,13 @@ def np_fmin(x, y, w):
     return (np.fmin(x, y) * w).sum()
 
 
+# heaviside: x floored onto the integers, so that some entries are exactly 0 and take h0 there
+
+
+def heaviside_at_zeros(x, h0, w):
+    return (np.heaviside(np.floor(x), h0) * w).sum()
+
+
 def fmax_nans(x, y, w):
     return (np.fmax(x, y) * w).sum()
 
@@ -476,6 +483,8 @@ TABLE = [
     Entry(np.fmin, fmin_nans, BROADCAST, domain=(APART[0], with_nans(APART[1]))),
     Entry(np.fmax, fmax_zero, UNARY, domain=OFF_INTEGERS),
     Entry(np.fmin, fmin_zero_first, UNARY, domain=OFF_INTEGERS),
+    # heaviside: x's gradient is zero off the jump; h0's flows where x is exactly 0
+    Entry(np.heaviside, heaviside_at_zeros, BROADCAST, domain=(OFF_INTEGERS, real)),
     # np.where: x of both signs, never within a finite-difference step of the condition's jump at 0
     Entry(np.where, where_log, UNARY, domain=OFF_INTEGERS),
     Entry(np.where, where_log_safe, UNARY, domain=OFF_INTEGERS),
@@ -602,6 +611,24 @@ def test_fmax_fmin_ties_go_to_the_first_argument_as_maximum_minimum(fn, same, ge
     np.testing.assert_array_equal(d_x, w * first)
     np.testing.assert_array_equal(d_y, w * ~first)
     assert d_x[0] == 1.0 and d_y[0] == 0.0  # the tie
+
+
+def relu_sum(x, w):
+    return (np.maximum(x, 0) * w).sum()
+
+
+def relu_zero_first_sum(x, w):
+    return (np.maximum(0, x) * w).sum()
+
+
+@pytest.mark.parametrize("fn, at_zero", [(relu_sum, 10.0), (relu_zero_first_sum, 0.0)])
+def test_relu_gradient_at_zero_follows_the_tie_and_is_nan_at_nan(fn, at_zero, generated_dir):
+    # The tie goes to the first argument: x itself in np.maximum(x, 0), the constant in np.maximum(0, x). A nan
+    # input gives the result nan, and its gradient too.
+    x = np.array([-1.0, 0.0, 2.0, np.nan])
+    w = np.array([1.0, 10.0, 100.0, 1000.0])
+    d_x = sourcegrad.differentiate(fn, wrt="x", generated_dir=generated_dir).grad(x, w)
+    np.testing.assert_array_equal(d_x, [0.0, at_zero, 100.0, np.nan])
 
 
 @pytest.mark.parametrize("fn", [fmax_nans, fmin_nans])

@@ -52,7 +52,7 @@ def test_two_layer_backward_is_the_hand_written_one(fn, product):
         "d_y_pred = xp.unbroadcast(d_sum_square * 2 * y_pred_minus_y, y_pred)",
         f"d_h_relu = {product.format('d_y_pred', 'w2.T')}",
         f"d_w2 = {product.format('h_relu.T', 'd_y_pred')}",
-        "d_h = d_h_relu * (h >= 0)",
+        "d_h = d_h_relu * xp.heaviside(h, 1.0)",
         f"d_w1 = {product.format('x.T', 'd_h')}",
         "return (sum_square, (d_w1, d_w2))",
     ]
@@ -129,7 +129,7 @@ def test_vectors_use_the_general_matmul_rule_and_stay_right():
 
 
 def test_two_layer_has_exactly_the_array_operations_the_hand_written_backward_needs():
-    """x is data: two matmuls forward and three backward, one mask, one subtraction, one scaling, and the
+    """x is data: two matmuls forward and three backward, one step, one subtraction, one scaling, and the
     loss's square and sum; a change that adds an array operation fails here."""
     import ast
 
@@ -153,11 +153,11 @@ def test_two_layer_has_exactly_the_array_operations_the_hand_written_backward_ne
             "calls": sorted(c for c in calls if c != "dot"),
         }
     assert counts["forward"] == {"dot": 2, "compare": 0, "binary": 1, "calls": ["maximum", "square", "sum"]}
-    # backward: d_sum_square * 2 (a Python scalar), * y_pred_minus_y (the scaling), * mask (the relu),
-    # the mask itself, three matmuls; output_gradient and unbroadcast are Python checks, no array operation
-    # when the shapes already agree
-    assert counts["backward"] == {"dot": 3, "compare": 1, "binary": 3,
-                                  "calls": ["output_gradient", "unbroadcast"]}
+    # backward: d_sum_square * 2 (a Python scalar), * y_pred_minus_y (the scaling), * step (the relu), the
+    # step itself (heaviside), three matmuls; output_gradient and unbroadcast are Python checks, no array
+    # operation when the shapes already agree
+    assert counts["backward"] == {"dot": 3, "compare": 0, "binary": 3,
+                                  "calls": ["heaviside", "output_gradient", "unbroadcast"]}
 
 
 def test_a_negative_constant_as_a_power_base_keeps_its_parentheses():

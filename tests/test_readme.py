@@ -28,8 +28,10 @@ def test_readme_shows_the_committed_generated_code():
 def test_readme_shows_the_committed_dynamic_net_backward_loop():
     readme = (REPO / "README.md").read_text()
     (path,) = (REPO / "generated").glob("dynamic_net_loss_fn*.py")
-    loop = [line for line in path.read_text().splitlines() if "d_w_mid += " in line or "d_b_mid += " in line]
-    assert loop and all(line in readme for line in loop)
+    (block,) = [b.split("\n", 1)[1] for b in readme.split("```python")[1:] if "d_w_mid += " in b.split("```")[0]]
+    block = block.split("```")[0]
+    assert "for iteration in range(depth):" in block and block in path.read_text(), \
+        "README's dynamic-net loop is stale: paste it from generated/dynamic_net_loss_fn*.py"
 
 
 def test_readme_shows_the_committed_forward_mode_code():

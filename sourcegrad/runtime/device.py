@@ -329,7 +329,10 @@ class _DaskFunctions:
         elif attr in _HOST_CONSTRUCTORS and self.module is not None:
             value = _HostUnlessDask(getattr(self.module, attr), reference)
         elif callable(reference) and not isinstance(reference, type):
-            value = _OnDask(getattr(self.module, attr, None), reference)
+            # A numpy ufunc dask.array does not name (np.heaviside, np.atan2) stays lazy on dask arrays called as it
+            # is: dask arrays take ufuncs through __array_ufunc__.
+            lazy = reference if isinstance(reference, numpy.ufunc) else None
+            value = _OnDask(getattr(self.module, attr, lazy), reference)
         else:  # a constant or a dtype: numpy's (`np.inf`, `np.float32`)
             value = reference
         setattr(self, attr, value)

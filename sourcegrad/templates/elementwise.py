@@ -366,10 +366,22 @@ def absolute_tangent(result, x):
     d[result] = d[x] * np.sign(x)
 
 
+# relu, np.maximum(x, 0) on an array, takes the step as np.heaviside(x, 1.0), 1 at and above 0: the same numbers as
+# the mask (x >= 0) wherever x is a number, but a product of two float arrays, where numpy's product of a float
+# array and a boolean one first casts the mask, a cost as large as the product's own on a small array. A nan in x
+# gives a nan gradient there rather than zero, as the nan it gives the result does.
+
+
 @adjoint(np.maximum, builtins.max)
 def maximum(result, x, y):
-    d[x] = unbroadcast(d[result] * (x >= y), x)
-    d[y] = unbroadcast(d[result] * (x < y), y)
+    if y == 0 and ndim(x) >= 1:
+        d[x] = d[result] * np.heaviside(x, 1.0)
+    else:
+        d[x] = unbroadcast(d[result] * (x >= y), x)
+    if x == 0 and ndim(y) >= 1:
+        d[y] = d[result] * np.heaviside(y, 0.0)
+    else:
+        d[y] = unbroadcast(d[result] * (x < y), y)
 
 
 # A tangent rule passes each operand's tangent where the result is that operand, ties as the gradient rule has
@@ -379,11 +391,15 @@ def maximum(result, x, y):
 
 @tangent(np.maximum, builtins.max)
 def maximum_tangent(result, x, y):
-    if ndim(x) >= 1:
+    if y == 0 and ndim(x) >= 1:
+        d[result] = d[x] * np.heaviside(x, 1.0)
+    elif ndim(x) >= 1:
         d[result] = d[x] * (x >= y)
     else:
         d[result] = np.where(x >= y, d[x], np.zeros_like(result))
-    if ndim(y) >= 1:
+    if x == 0 and ndim(y) >= 1:
+        d[result] = d[y] * np.heaviside(y, 0.0)
+    elif ndim(y) >= 1:
         d[result] = d[y] * (x < y)
     else:
         d[result] = np.where(x < y, d[y], np.zeros_like(result))
@@ -486,6 +502,18 @@ def clip_tangent(result, x, a_min=None, a_max=None, out=None):
 
 
 nondifferentiable(clip_passes, clip_takes_lower, clip_takes_upper, why="it is a mask")
+
+
+# np.heaviside(x, h0) is flat in x wherever its derivative exists (the jump at 0 has none), and is h0 where x == 0.
+@adjoint(np.heaviside, zero_gradient=("x",))
+def heaviside(result, x, h0):
+    d[h0] = unbroadcast(np.where(x == 0, d[result], 0), h0)
+
+
+# Selected into zeros of the result's dtype, which x alone may widen (x a float64 scalar, h0 float32).
+@tangent(np.heaviside, broadcasts=True)
+def heaviside_tangent(result, x, h0):
+    d[result] = np.where(x == 0, d[h0], np.zeros_like(result))
 
 
 # ---- selection: the condition carries no gradient ------------------------------------------------------
