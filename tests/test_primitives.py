@@ -733,7 +733,8 @@ WITHOUT_TANGENT_RULE = {
 # tied elements of a sort. Finite differences cannot see which side a rule picks; the gradient rules pick by
 # the convention of templates/elementwise.py, and the tangent rules must pick the same.
 KINKS = {np.maximum, np.minimum, np.fmax, np.fmin, np.clip, np.abs, np.fabs, builtins.abs, np.hypot, np.max, np.min,
-         np.amax, np.amin, np.sort, np.partition, np.linalg.norm}
+         np.amax, np.amin, np.sort, np.partition, np.linalg.norm, np.median, np.nanmedian, np.quantile, np.nanquantile,
+         np.percentile, np.nanpercentile}
 
 
 def _own(table):

@@ -6,7 +6,10 @@ result for an array of its own and may add into it in place.
 
 import operator
 
-from .core import array_namespace, as_array_like, helper, unreduce
+import numpy
+
+from ..errors import SourcegradError
+from .core import array_namespace, as_array_like, float_dtype, helper, unreduce
 
 
 def _reduced_axes(ndim, axis):
@@ -313,3 +316,142 @@ def diff_part_jvp(tangent, x, n, axis, prepend, append, part):
              for i, v in enumerate(values)]
     joined = {name: p for name, p in (("prepend", parts[0]), ("append", parts[2])) if p is not None}
     return xp.diff(parts[1], n, axis, **joined)
+
+
+# ---- quantiles: np.quantile, np.percentile, np.median and their nan-skipping forms ------------------------------
+# numpy's linear method reads each group of x sorted, at the virtual position q (n - 1) (n the group's size, or its
+# count of numbers for the nan forms, which sort nan last): the elements at the positions either side of it, mixed
+# by its fraction. The gradient goes back to those two elements through np.argsort's stable order, as np.sort's
+# does, so tied elements are told apart the way sort_grad tells them (the first one, the first position). q / scale
+# is the quantile (scale 100 for percentiles).
+
+
+def _quantile_points(x, q, axis, scale, skip_nan, method):
+    """Where np.quantile(x, q / scale, axis, method="linear") reads x, per group and quantile (axes q's shape + the
+    kept axes, Q + K): (flat, kept_shape, permutation, low, high, fraction, slope, valid, dtype). flat is x with its
+    reduced axes last and merged (K + (n,)); low and high the flat positions of the two elements read, fraction the
+    weight of high's; slope the change of the virtual position per unit of q; valid whether the group holds a
+    number at all (a group of nans alone gets no gradient); dtype numpy's result's."""
+    if method != "linear":
+        raise SourcegradError(f"np.quantile and np.percentile have a gradient rule for method='linear' only, not "
+                              f"{method!r}", hint="Leave method at its default, 'linear', or wrap the call in "
+                                                  "sourcegrad.stop_gradient(...) if it needs no gradient.")
+    x = x if hasattr(x, "ndim") else as_array_like(x, x)
+    flat, kept_shape, permutation = _axes_last(x, axis)
+    xp = array_namespace(flat, q)
+    q = xp.asarray(q) if isinstance(q, (list, tuple)) else q  # numpy makes a list of quantiles an array
+    dtype = xp.result_type(flat.dtype if flat.dtype.kind == "f" else xp.float64, q)
+    quantiles = xp.asarray(q, dtype=xp.float64) / scale
+    q_shape = quantiles.shape
+    n = flat.shape[-1]
+    order = xp.argsort(flat, axis=-1, kind="stable")  # nan last
+    count = (flat == flat).sum(axis=-1) if skip_nan else xp.full(kept_shape, n)
+    quantiles = quantiles.reshape(q_shape + (1,) * len(kept_shape))
+    virtual = quantiles * count - quantiles  # numpy's n q - q, rounded as numpy rounds it
+    top = xp.maximum(count - 1, 0)
+    lower = xp.floor(virtual)
+    fraction = virtual - lower
+    lower = xp.minimum(xp.maximum(lower, 0), top).astype(order.dtype)
+    upper = xp.minimum(lower + 1, top)
+    valid = count > 0
+    everywhere = q_shape + order.shape
+    low = xp.take_along_axis(xp.broadcast_to(order, everywhere), lower[..., None], axis=-1)[..., 0]
+    high = xp.take_along_axis(xp.broadcast_to(order, everywhere), upper[..., None], axis=-1)[..., 0]
+    slope = xp.broadcast_to((count - 1) / scale, fraction.shape)
+    return flat, kept_shape, permutation, low, high, fraction * valid, slope * valid, valid, dtype
+
+
+def _read_at(values, x, axis, positions):
+    """values (of x's shape) at flat positions of x's groups (see _quantile_points)."""
+    xp = array_namespace(values, positions)
+    moved, _, _ = _axes_last(as_array_like(values, x) if not hasattr(values, "ndim") else values, axis)
+    everywhere = positions.shape + moved.shape[-1:]
+    return xp.take_along_axis(xp.broadcast_to(moved, everywhere), positions[..., None], axis=-1)[..., 0]
+
+
+def _as_quantile_result(values, x, axis, keepdims, q_shape):
+    """Values over Q + K in np.quantile's result's shape: keepdims puts x's reduced axes back as 1s after Q."""
+    if not keepdims:
+        return values
+    axes = _reduced_axes(len(getattr(x, "shape", ())), axis)
+    return values.reshape(q_shape + tuple(1 if a in axes else n for a, n in enumerate(getattr(x, "shape", ()))))
+
+
+def _scatter_to_groups(low_weights, high_weights, low, high, flat):
+    """Weights at flat positions low and high of each group, added up over the quantiles: an array like flat."""
+    xp = array_namespace(low_weights, flat)
+    positions = xp.arange(flat.shape[-1])
+    spread = (positions == low[..., None]) * low_weights[..., None] + (positions == high[..., None]) * high_weights[..., None]
+    return spread.reshape((-1,) + flat.shape).sum(axis=0)
+
+
+def _q_shape(q):
+    return tuple(getattr(q, "shape", ())) if not isinstance(q, (list, tuple)) else numpy.shape(q)
+
+
+def _grouped(grad, x, q, kept_shape):
+    """The output's gradient (np.quantile's result's shape) as Q + K."""
+    return as_array_like(grad, x).reshape(_q_shape(q) + kept_shape)
+
+
+@helper
+def quantile_jvp(tangent, x, q, axis, keepdims, scale, skip_nan, method):
+    """The tangent of np.quantile(x, q / scale, axis, keepdims=keepdims) from x's (the nan form with skip_nan): the
+    tangent read where the quantile reads x, mixed as it mixes x."""
+    flat, kept_shape, _, low, high, fraction, _, valid, dtype = _quantile_points(x, q, axis, scale, skip_nan, method)
+    below, above = _read_at(tangent, x, axis, low), _read_at(tangent, x, axis, high)
+    mixed = ((below + (above - below) * fraction) * valid).astype(dtype, copy=False)
+    return _as_quantile_result(mixed, x, axis, keepdims, _q_shape(q))
+
+
+@helper
+def quantile_grad(grad, x, q, axis, keepdims, scale, skip_nan, method):
+    """x's gradient of np.quantile(x, q / scale, axis, keepdims=keepdims): each group's two elements read get grad
+    times their weights (1 - fraction and fraction), summed over the quantiles."""
+    flat, kept_shape, permutation, low, high, fraction, _, valid, _ = _quantile_points(x, q, axis, scale, skip_nan,
+                                                                                       method)
+    grad = _grouped(grad, x, q, kept_shape)
+    spread = _scatter_to_groups(grad * (valid - fraction), grad * fraction, low, high, flat)
+    x = x if hasattr(x, "ndim") else as_array_like(x, grad)
+    return _axes_back(spread, x, permutation).astype(float_dtype(x, grad), copy=False)
+
+
+def _slopes(values, x, q, axis, scale, skip_nan, method):
+    """d quantile / d q per group and quantile: the difference of the two elements read (of values, in x's order)
+    times the change of the virtual position; with it the points."""
+    points = _quantile_points(x, q, axis, scale, skip_nan, method)
+    _, _, _, low, high, _, slope, _, _ = points
+    return (_read_at(values, x, axis, high) - _read_at(values, x, axis, low)) * slope, points
+
+
+@helper
+def quantile_q_grad(grad, values, x, q, axis, keepdims, scale, skip_nan, method):
+    """q's gradient of np.quantile(x, q / scale, axis, keepdims=keepdims) with values=x: grad times the slope
+    between the two elements read, summed over the groups. (values differ from x in hvp: a tangent read in x's
+    order.)"""
+    slopes, (_, kept_shape, _, _, _, _, _, _, _) = _slopes(values, x, q, axis, scale, skip_nan, method)
+    total = (_grouped(grad, x, q, kept_shape) * slopes).reshape(_q_shape(q) + (-1,)).sum(axis=-1)
+    return total.astype(float_dtype(q, grad), copy=False) if hasattr(q, "dtype") else total
+
+
+@helper
+def quantile_q_jvp(tangent, values, x, q, axis, keepdims, scale, skip_nan, method):
+    """The tangent of np.quantile(x, q / scale, axis, keepdims=keepdims) from q's (values=x): q's tangent times the
+    slope between the two elements read."""
+    slopes, (_, kept_shape, _, _, _, _, _, _, dtype) = _slopes(values, x, q, axis, scale, skip_nan, method)
+    xp = array_namespace(slopes)
+    moved = xp.asarray(tangent).reshape(_q_shape(q) + (1,) * len(kept_shape))
+    return _as_quantile_result((moved * slopes).astype(dtype, copy=False), x, axis, keepdims, _q_shape(q))
+
+
+@helper
+def quantile_slope_grad(grad, tangent, x, q, axis, keepdims, scale, skip_nan, method):
+    """values' gradient of quantile_q_jvp(tangent, values, x, q, ...) (hvp of np.quantile in q and x): linear in
+    values, which it reads at the two elements either side: minus and plus grad times q's tangent and the slope of
+    the virtual position."""
+    flat, kept_shape, permutation, low, high, _, slope, _, _ = _quantile_points(x, q, axis, scale, skip_nan, method)
+    xp = array_namespace(flat)
+    grad = _grouped(grad, x, q, kept_shape) * xp.asarray(tangent).reshape(_q_shape(q) + (1,) * len(kept_shape))
+    spread = _scatter_to_groups(-grad * slope, grad * slope, low, high, flat)
+    x = x if hasattr(x, "ndim") else as_array_like(x, grad)
+    return _axes_back(spread, x, permutation).astype(float_dtype(x, grad), copy=False)

@@ -17,7 +17,8 @@ import numpy as np
 from ..runtime import element_count, ratio, reduce_like, safe_divisor, unreduce
 from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
-                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad)
+                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad, quantile_grad,
+                                  quantile_jvp, quantile_q_grad, quantile_q_jvp, quantile_slope_grad)
 from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 
 # ---- the helpers of the rules below, differentiated in turn (hvp: reverse mode over tangent lines) ------------
@@ -291,3 +292,95 @@ def diff_tangent(result, x, n=1, axis=-1, prepend=None, append=None):
 @adjoint(diff_part_jvp, zero_gradient=("x", "prepend", "append"))
 def diff_part_jvp_rule(result, tangent, x, n, axis, prepend, append, part):
     d[tangent] = diff_part_grad(d[result], x, n, axis, prepend, append, part)
+
+
+# ---- medians, quantiles and percentiles (numpy's linear method; the nan forms skip nan) ---------------------------
+# Each reads two elements of a sorted group and mixes them (runtime/reductions.py's _quantile_points): the gradient
+# goes to those two through np.argsort's stable order, so where elements tie it goes as np.sort's does, to the first
+# of them in x. The quantile's own gradient is the slope between the two, 0 across a group of equal elements. out=,
+# overwrite_input= (which scrambles x, which the gradient reads), weights= and a method other than 'linear' are
+# refused; keepdims and method are taken by keyword only, so that no positional argument binds to the wrong one.
+
+
+@adjoint(np.median, aliases={"a": "x"}, new_array=True)
+def median(result, x, axis=None, *, keepdims=False):
+    d[x] = quantile_grad(d[result], x, 0.5, axis, keepdims, 1, False, "linear")
+
+
+@tangent(np.median, aliases={"a": "x"})
+def median_tangent(result, x, axis=None, *, keepdims=False):
+    d[result] = quantile_jvp(d[x], x, 0.5, axis, keepdims, 1, False, "linear")
+
+
+@adjoint(np.nanmedian, aliases={"a": "x"}, new_array=True)
+def nanmedian(result, x, axis=None, *, keepdims=False):
+    d[x] = quantile_grad(d[result], x, 0.5, axis, keepdims, 1, True, "linear")
+
+
+@tangent(np.nanmedian, aliases={"a": "x"})
+def nanmedian_tangent(result, x, axis=None, *, keepdims=False):
+    d[result] = quantile_jvp(d[x], x, 0.5, axis, keepdims, 1, True, "linear")
+
+
+@adjoint(np.quantile, aliases={"a": "x"}, new_array=True)
+def quantile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 1, False, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 1, False, method)
+
+
+@tangent(np.quantile, aliases={"a": "x"})
+def quantile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 1, False, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 1, False, method)
+
+
+@adjoint(np.nanquantile, aliases={"a": "x"}, new_array=True)
+def nanquantile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 1, True, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 1, True, method)
+
+
+@tangent(np.nanquantile, aliases={"a": "x"})
+def nanquantile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 1, True, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 1, True, method)
+
+
+# q in percent: the quantile is q / 100
+@adjoint(np.percentile, aliases={"a": "x"}, new_array=True)
+def percentile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 100, False, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 100, False, method)
+
+
+@tangent(np.percentile, aliases={"a": "x"})
+def percentile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 100, False, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 100, False, method)
+
+
+@adjoint(np.nanpercentile, aliases={"a": "x"}, new_array=True)
+def nanpercentile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 100, True, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 100, True, method)
+
+
+@tangent(np.nanpercentile, aliases={"a": "x"})
+def nanpercentile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 100, True, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 100, True, method)
+
+
+# for hvp: quantile_jvp is linear in the tangent, whose gradient is the quantile's own; x only picks which elements are
+# read (zero), and q moves the mix between them: the slope of the tangent between the two. quantile_q_jvp is linear in
+# q's tangent and in values (x, read at the two elements), and piecewise constant in q.
+@adjoint(quantile_jvp, zero_gradient=("x",))
+def quantile_jvp_rule(out, tangent, x, q, axis, keepdims, scale, skip_nan, method):
+    d[tangent] = quantile_grad(d[out], x, q, axis, keepdims, scale, skip_nan, method)
+    d[q] = quantile_q_grad(d[out], tangent, x, q, axis, keepdims, scale, skip_nan, method)
+
+
+@adjoint(quantile_q_jvp, zero_gradient=("x", "q"))
+def quantile_q_jvp_rule(out, tangent, values, x, q, axis, keepdims, scale, skip_nan, method):
+    d[tangent] = quantile_q_grad(d[out], values, x, q, axis, keepdims, scale, skip_nan, method)
+    d[values] = quantile_slope_grad(d[out], tangent, x, q, axis, keepdims, scale, skip_nan, method)
