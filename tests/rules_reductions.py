@@ -1,5 +1,5 @@
 """Table entries for the reductions beyond sum and mean: prod, max/min (and amax/amin), var/std, cumsum, medians and
-quantiles, as functions and as methods, with every way of naming axes; and logsumexp written with them.
+quantiles, cov and corrcoef, as functions and as methods, with every way of naming axes; and logsumexp written with them.
 
 test_primitives.py imports TABLE from here and runs every entry. The test_ functions at the end check
 what finite differences cannot (ties, where the numeric derivative splits the gradient); pytest collects them
@@ -458,7 +458,61 @@ QUANTILES = shapes([(5,), SCALAR], [(3, 4), ()], [(2, 3, 4), (3,)], [(4, 3), (2,
 QUANTILES_RANK3 = shapes([(2, 3, 4), SCALAR], [(2, 3, 4), (2,)])
 NAN_QUANTILES = shapes([(5,), SCALAR], [(4, 4), ()], [(5, 4), (3,)])  # every column keeps a number
 
+# ---- cov and corrcoef -----------------------------------------------------------------------------------------
+
+
+def cov_rows(m, w):  # rows are variables; a vector is one variable, whose covariance is a 0-d array
+    return (np.cov(m) * w).sum()
+
+
+def cov_columns(m, w):
+    return (np.cov(m, rowvar=False) * w).sum()
+
+
+def cov_bias(m, w):
+    return (np.cov(m, bias=True) * w).sum()
+
+
+def cov_ddof(m, w):
+    return (np.cov(m, rowvar=False, ddof=2) * w).sum()
+
+
+def cov_with_y(m, y, w):
+    return (np.cov(m, y) * w).sum()
+
+
+def cov_with_y_columns(m, y, w):
+    return (np.cov(m, y, rowvar=False, bias=True) * w).sum()
+
+
+def corrcoef_rows(x, w):
+    return (np.corrcoef(x) * w).sum()
+
+
+def corrcoef_columns(x, w):
+    return (np.corrcoef(x, rowvar=False) * w).sum()
+
+
+def corrcoef_with_y(x, y, w):
+    return (np.corrcoef(x, y) * w).sum()
+
+
+VARIABLES = shapes([(3, 5)], [(5,)], [(1, 6)], [(2, 7)])
+OBSERVATIONS = shapes([(6, 3)], [(5,)], [(7, 2)])
+TWO_SETS = shapes([(2, 5), (5,)], [(5,), (5,)], [(2, 6), (3, 6)])
+TWO_SETS_COLUMNS = shapes([(5, 2), (5,)], [(6, 2), (6, 3)])
+
 TABLE = [
+    # cov (variables in rows or in columns, bias, ddof, a second set y) and corrcoef
+    Entry(np.cov, cov_rows, VARIABLES),
+    Entry(np.cov, cov_columns, OBSERVATIONS),
+    Entry(np.cov, cov_bias, VARIABLES),
+    Entry(np.cov, cov_ddof, OBSERVATIONS),
+    Entry(np.cov, cov_with_y, TWO_SETS),
+    Entry(np.cov, cov_with_y_columns, TWO_SETS_COLUMNS),
+    Entry(np.corrcoef, corrcoef_rows, VARIABLES),
+    Entry(np.corrcoef, corrcoef_columns, OBSERVATIONS),
+    Entry(np.corrcoef, corrcoef_with_y, TWO_SETS),
     # median (odd and even groups), quantile, percentile, and the nan forms (every third element nan)
     Entry(np.median, median_all, UNARY),
     Entry(np.median, median_axis_0, AXIS_0),
@@ -721,3 +775,22 @@ def percentile_weighted(x):
 def test_quantile_arguments_without_a_rule_are_refused(fn, args, match):
     with pytest.raises(sourcegrad.SourcegradError, match=match):
         sourcegrad.differentiate(fn, wrt="x").grad(*args)
+
+
+def cov_frequency_weighted(x):
+    return np.cov(x, fweights=np.array([1, 2, 1, 1])).sum()
+
+
+def cov_weighted(x):
+    return np.cov(x, aweights=np.ones(4)).sum()
+
+
+def corrcoef_in_float32(x):
+    return np.corrcoef(x, dtype=np.float32).sum()
+
+
+@pytest.mark.parametrize("fn", [cov_frequency_weighted, cov_weighted, corrcoef_in_float32],
+                         ids=["fweights", "aweights", "dtype"])
+def test_cov_arguments_without_a_rule_are_refused(fn):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(fn, wrt="x").grad(np.arange(8.0).reshape(2, 4) ** 2)

@@ -455,3 +455,141 @@ def quantile_slope_grad(grad, tangent, x, q, axis, keepdims, scale, skip_nan, me
     spread = _scatter_to_groups(-grad * slope, grad * slope, low, high, flat)
     x = x if hasattr(x, "ndim") else as_array_like(x, grad)
     return _axes_back(spread, x, permutation).astype(float_dtype(x, grad), copy=False)
+
+
+# ---- covariance and correlation: np.cov, np.corrcoef -------------------------------------------------------------
+# np.cov arranges m and y (if given) as rows of variables over columns of observations, X, stacked, and returns
+# Xc Xc^T / (N - ddof), Xc = X less its means over the observations, squeezed. Its gradient is (G + G^T) Xc / (N - ddof)
+# (Xc's rows sum to 0, so the means' own change adds nothing), split back into m's and y's parts.
+
+
+def _variables(m, y, rowvar):
+    """(xp, X, rows of m): np.cov's arrangement of m and y, in the dtype numpy computes in (float64 at least)."""
+    xp = array_namespace(m, *([] if y is None else [y]))
+    values = [m] if y is None else [m, y]
+    dtype = xp.result_type(*[getattr(v, "dtype", xp.float64) for v in values], xp.float64)
+    rows = []
+    for value in values:
+        value = xp.asarray(value, dtype=dtype)
+        value = value.reshape((1, -1)) if value.ndim < 2 else value
+        if value.ndim > 2:
+            raise SourcegradError("np.cov and np.corrcoef take arrays of at most two dimensions")
+        rows.append(value.T if not rowvar and value.shape[0] != 1 else value)
+    return xp, rows[0] if y is None else xp.concatenate(rows, axis=0), rows[0].shape[0]
+
+
+def _divisor(observations, bias, ddof):
+    if ddof is None:
+        ddof = 0 if bias else 1
+    return observations - ddof
+
+
+def _part_of(full, m, y, rowvar, mine, part):
+    """The rows of the stacked arrangement that hold m (part 0) or y (part 1), back in that argument's shape."""
+    value = m if part == 0 else y
+    rows = full[:mine] if part == 0 else full[mine:]
+    shape = numpy.shape(value)
+    if len(shape) == 2 and not rowvar and shape[0] != 1:
+        rows = rows.T
+    return rows.reshape(shape).astype(float_dtype(value, full), copy=False)
+
+
+def _placed(tangent, m, y, rowvar, part):
+    """A tangent of m (part 0) or y (part 1) in the stacked arrangement, zeros in the other's rows."""
+    xp, data, mine = _variables(m, y, rowvar)
+    moved = _variables(tangent, None, rowvar)[1].astype(data.dtype, copy=False)
+    full = xp.zeros_like(data)
+    if part == 0:
+        full[:mine] = moved
+    else:
+        full[mine:] = moved
+    return xp, data, mine, full
+
+
+def _as_matrix(grad, xp, size, dtype):
+    return xp.asarray(grad, dtype=dtype).reshape((size, size))
+
+
+@helper
+def cov_grad(grad, m, y, rowvar, bias, ddof, part):
+    """m's (part 0) or y's (part 1) gradient of np.cov(m, y, rowvar, bias, ddof): (G + G^T) Xc / (N - ddof)."""
+    xp, data, mine = _variables(m, y, rowvar)
+    grad = _as_matrix(grad, xp, data.shape[0], data.dtype)
+    centered = data - data.mean(axis=1, keepdims=True)
+    full = (grad + grad.T) @ centered / _divisor(data.shape[1], bias, ddof)
+    return _part_of(full, m, y, rowvar, mine, part)
+
+
+@helper
+def cov_jvp(tangent, m, y, rowvar, bias, ddof, part):
+    """The tangent of np.cov(m, y, rowvar, bias, ddof) from m's (part 0) or y's (part 1): with T that tangent in the
+    stacked arrangement, (T Xc^T + Xc T^T) / (N - ddof) (T's means would multiply Xc's row sums, which are 0)."""
+    xp, data, _, moved = _placed(tangent, m, y, rowvar, part)
+    centered = data - data.mean(axis=1, keepdims=True)
+    product = moved @ centered.T
+    return ((product + product.T) / _divisor(data.shape[1], bias, ddof)).squeeze()
+
+
+@helper
+def cov_jvp_grad(grad, tangent, m, y, rowvar, bias, ddof, part, wrt):
+    """m's (wrt 0) or y's (wrt 1) gradient of cov_jvp(tangent, m, y, ..., part) (hvp of np.cov): linear in Xc, whose
+    gradient is (G + G^T) T / (N - ddof); T's rows do not sum to 0, so the means' change is taken off."""
+    xp, data, mine, moved = _placed(tangent, m, y, rowvar, part)
+    grad = _as_matrix(grad, xp, data.shape[0], data.dtype)
+    full = (grad + grad.T) @ moved / _divisor(data.shape[1], bias, ddof)
+    return _part_of(full - full.mean(axis=1, keepdims=True), m, y, rowvar, mine, wrt)
+
+
+# np.corrcoef is np.cov normalized: R = C / (s s^T), s the square roots of C's diagonal. With u = 1 / s, R's change is
+# dC (u u^T) - R (a 1^T + 1 a^T) / 2, a = diag(dC) u^2; its diagonal stays 1. One variable alone (a 0-d C) has R = 1.
+
+
+def _correlation_parts(cov):
+    xp = array_namespace(cov)
+    inverse_scale = 1 / xp.sqrt(cov.diagonal())
+    return xp, inverse_scale, cov * inverse_scale[:, None] * inverse_scale[None, :]
+
+
+@helper
+def correlation_grad(grad, cov):
+    """The gradient of C of R = C / (s s^T) (np.corrcoef from np.cov): G (u u^T) less, on the diagonal, the sums of
+    G R over C's row and column over 2 C_ii."""
+    if not getattr(cov, "ndim", 0):
+        return array_namespace(cov).zeros_like(cov)
+    xp, u, correlation = _correlation_parts(cov)
+    grad = _as_matrix(grad, xp, cov.shape[0], cov.dtype)
+    weighted = grad * correlation
+    return grad * u[:, None] * u[None, :] - xp.eye(cov.shape[0], dtype=cov.dtype) * (
+        (weighted.sum(axis=0) + weighted.sum(axis=1)) * u * u / 2)
+
+
+@helper
+def correlation_jvp(tangent, cov):
+    """The tangent of R = C / (s s^T) from C's: dC (u u^T) - R (a 1^T + 1 a^T) / 2, a = diag(dC) u^2."""
+    if not getattr(cov, "ndim", 0):
+        return array_namespace(cov).zeros_like(cov)
+    xp, u, correlation = _correlation_parts(cov)
+    tangent = _as_matrix(tangent, xp, cov.shape[0], cov.dtype)
+    a = tangent.diagonal() * u * u
+    return tangent * u[:, None] * u[None, :] - correlation * (a[:, None] + a[None, :]) / 2
+
+
+@helper
+def correlation_jvp_grad(grad, tangent, cov):
+    """C's gradient of correlation_jvp(dC, C) (hvp of np.corrcoef). With M = G C and A = a 1^T + 1 a^T: C's own
+    entries give -G (u u^T) A / 2, and u (u_k = C_kk^(-1/2), whose change is -u_k^3 / 2 per change of C_kk) gives
+    ((G dC) u + (G dC)^T u)_k - dC_kk u_k h_k - ((A M) u + (A M)^T u)_k / 2, h the row and column sums of M u u^T."""
+    if not getattr(cov, "ndim", 0):
+        return array_namespace(cov).zeros_like(cov)
+    xp, u, _ = _correlation_parts(cov)
+    size = cov.shape[0]
+    grad, tangent = _as_matrix(grad, xp, size, cov.dtype), _as_matrix(tangent, xp, size, cov.dtype)
+    a = tangent.diagonal() * u * u
+    pairs = a[:, None] + a[None, :]
+    scaled = grad * cov * u[:, None] * u[None, :]
+    h = scaled.sum(axis=1) + scaled.sum(axis=0)
+    both = grad * tangent
+    mixed = pairs * grad * cov
+    along_u = both @ u + both.T @ u - tangent.diagonal() * u * h - (mixed @ u + mixed.T @ u) / 2
+    own = -grad * u[:, None] * u[None, :] * pairs / 2
+    return own + xp.eye(size, dtype=cov.dtype) * (along_u * (-u ** 3 / 2))

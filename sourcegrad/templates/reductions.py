@@ -15,7 +15,8 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 import numpy as np
 
 from ..runtime import element_count, ratio, reduce_like, safe_divisor, unreduce
-from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
+from ..runtime.reductions import (correlation_grad, correlation_jvp, correlation_jvp_grad, cov_grad, cov_jvp,
+                                  cov_jvp_grad, cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
                                   nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad, quantile_grad,
                                   quantile_jvp, quantile_q_grad, quantile_q_jvp, quantile_slope_grad)
@@ -384,3 +385,48 @@ def quantile_jvp_rule(out, tangent, x, q, axis, keepdims, scale, skip_nan, metho
 def quantile_q_jvp_rule(out, tangent, values, x, q, axis, keepdims, scale, skip_nan, method):
     d[tangent] = quantile_q_grad(d[out], values, x, q, axis, keepdims, scale, skip_nan, method)
     d[values] = quantile_slope_grad(d[out], tangent, x, q, axis, keepdims, scale, skip_nan, method)
+
+
+# ---- covariance and correlation --------------------------------------------------------------------------------
+# m and y as np.cov arranges them (rows of variables, columns of observations; rowvar=False the other way), part 0 and
+# 1 of the stacked rows. fweights=, aweights= and dtype= are refused (not parameters of the rules).
+
+
+@adjoint(np.cov, new_array=True)
+def cov(result, m, y=None, rowvar=True, bias=False, ddof=None):
+    d[m] = cov_grad(d[result], m, y, rowvar, bias, ddof, 0)
+    d[y] = cov_grad(d[result], m, y, rowvar, bias, ddof, 1)
+
+
+@tangent(np.cov)
+def cov_tangent(result, m, y=None, rowvar=True, bias=False, ddof=None):
+    d[result] = cov_jvp(d[m], m, y, rowvar, bias, ddof, 0)
+    d[result] = cov_jvp(d[y], m, y, rowvar, bias, ddof, 1)
+
+
+# for hvp: linear in the tangent (np.cov's own gradient) and in the centered data
+@adjoint(cov_jvp)
+def cov_jvp_rule(out, tangent, m, y, rowvar, bias, ddof, part):
+    d[tangent] = cov_grad(d[out], m, y, rowvar, bias, ddof, part)
+    d[m] = cov_jvp_grad(d[out], tangent, m, y, rowvar, bias, ddof, part, 0)
+    d[y] = cov_jvp_grad(d[out], tangent, m, y, rowvar, bias, ddof, part, 1)
+
+
+# np.corrcoef normalizes np.cov's matrix: its gradients go through the normalization's (correlation_grad) to np.cov's,
+# and its tangent is the normalization's of np.cov's, so hvp reaches through np.cov's rules and the normalization's.
+@adjoint(np.corrcoef, new_array=True)
+def corrcoef(result, x, y=None, rowvar=True):
+    d[x] = cov_grad(correlation_grad(d[result], np.cov(x, y, rowvar)), x, y, rowvar, False, None, 0)
+    d[y] = cov_grad(correlation_grad(d[result], np.cov(x, y, rowvar)), x, y, rowvar, False, None, 1)
+
+
+@tangent(np.corrcoef)
+def corrcoef_tangent(result, x, y=None, rowvar=True):
+    d[result] = correlation_jvp(cov_jvp(d[x], x, y, rowvar, False, None, 0), np.cov(x, y, rowvar))
+    d[result] = correlation_jvp(cov_jvp(d[y], x, y, rowvar, False, None, 1), np.cov(x, y, rowvar))
+
+
+@adjoint(correlation_jvp)
+def correlation_jvp_rule(out, tangent, cov):
+    d[tangent] = correlation_grad(d[out], cov)
+    d[cov] = correlation_jvp_grad(d[out], tangent, cov)
