@@ -438,10 +438,39 @@ def builtin_min(x, y, w):
 
 
 NUMBERS = shapes([SCALAR], [()])
+
+
+# ---- interp ------------------------------------------------------------------------------------------------------
+
+
+def increasing(rng, shape):
+    """Knots for np.interp: strictly increasing, 0.5 to 1.5 apart, from about -1.5, so normal x fall below, between
+    and above them."""
+    return -1.5 + np.cumsum(rng.uniform(0.5, 1.5, shape))
+
+
+def interp(x, xp, fp, w):
+    return (np.interp(x, xp, fp) * w).sum()
+
+
+def interp_left_right(x, xp, fp, left, right, w):
+    return (np.interp(x, xp, fp, left, right=right) * w).sum()
+
+
+def interp_of_constant_knots(x, w):
+    return (np.interp(x, [-1.0, 0.0, 0.25, 2.0], [1.0, -1.0, 0.5, 0.0]) * w).sum()
+
+
+INTERP = shapes([SCALAR, (4,), (4,)], [(), (4,), (4,)], [(7,), (5,), (5,)], [(3, 4), (6,), (6,)])
+INTERP_ENDS = shapes([(7,), (4,), (4,), SCALAR, SCALAR], [(3, 4), (5,), (5,), (), ()])
 PAIRS_OF_NUMBERS = shapes([SCALAR, SCALAR])  # math computes in float64 whatever it is given: numbers only
 
 
 TABLE = [
+    # interp: x below, between and above the knots; the knots and the values differentiated too
+    Entry(np.interp, interp, INTERP, domain=(real, increasing, real)),
+    Entry(np.interp, interp_left_right, INTERP_ENDS, domain=(real, increasing, real, real, real)),
+    Entry(np.interp, interp_of_constant_knots, shapes([SCALAR], [(9,)], [(3, 4)]), domain=OFF_INTEGERS),
     # exponentials and logarithms
     Entry(np.cbrt, np_cbrt, UNARY, domain=OFF_INTEGERS),  # both signs, away from the infinite slope at 0
     Entry(np.reciprocal, np_reciprocal, UNARY, domain=OFF_INTEGERS),
@@ -630,3 +659,35 @@ def weighted_by_its_rounding(x):
 def test_builtin_round_and_the_math_roundings_carry_no_gradient():
     # constant between the integers: the derivative of (round(x) + ...) * x is round(x) + ... there
     assert sourcegrad.grad(weighted_by_its_rounding)(2.3) == pytest.approx(2 + 2 + 3 + 2)
+
+
+def interp_at_the_ends(x, fp):
+    return (np.interp(x, np.array([0.0, 1.0, 3.0]), fp) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
+
+
+def interp_given_ends(x, fp, left, right):
+    return np.interp(x, np.array([0.0, 1.0, 3.0]), fp, left=left, right=right).sum()
+
+
+def test_interp_at_and_beyond_the_knots(generated_dir):
+    # at a knot the segment starting there is read: its slope; at the last knot and outside the value stays (slope 0)
+    x = np.array([0.0, 1.0, 3.0, -2.0, 5.0])
+    fp = np.array([1.0, 3.0, 2.0])
+    f = sourcegrad.differentiate(interp_at_the_ends, wrt=("x", "fp"), generated_dir=generated_dir)
+    np.testing.assert_array_equal(f(x, fp), (np.interp(x, [0.0, 1.0, 3.0], fp) * [1, 10, 100, 1000, 1e4]).sum())
+    d_x, d_fp = f.grad(x, fp)
+    np.testing.assert_array_equal(d_x, [2.0, -5.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(d_fp, [1.0 + 1000.0, 10.0, 100.0 + 1e4])  # below reads fp[0], above fp[-1]
+    g = sourcegrad.differentiate(interp_given_ends, wrt=("fp", "left", "right"), generated_dir=generated_dir)
+    d_fp, d_left, d_right = g.grad(x, fp, 7.0, -7.0)
+    np.testing.assert_array_equal(d_fp, [1.0, 1.0, 1.0])  # x == 3.0 is fp[-1]'s still, not right's
+    assert (d_left, d_right) == (1.0, 1.0)
+
+
+def interp_periodic(x):
+    return np.interp(x, np.array([0.0, 1.0]), np.array([0.0, 2.0]), period=2.0).sum()
+
+
+def test_interp_with_a_period_is_refused(generated_dir):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(interp_periodic, wrt="x", generated_dir=generated_dir).grad(np.array([0.5]))

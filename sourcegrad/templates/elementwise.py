@@ -14,7 +14,9 @@ import numpy as np
 
 from ..runtime import unbroadcast
 from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, exp2_share, exp_share,
-                                  nan_to_num_grad, reduced_count, select_default_grad, select_default_jvp, select_grad)
+                                  interp_slope, interp_slope_grad, interp_slope_knots_grad, interp_values,
+                                  interp_values_grad, nan_to_num_grad, reduced_count, select_default_grad,
+                                  select_default_jvp, select_grad)
 from .registry import adjoint, d, ndim, nondifferentiable, tangent
 
 # math.cbrt and math.exp2 are new in Python 3.11
@@ -587,3 +589,43 @@ def imag(result, x):
 @tangent(np.imag, aliases={"val": "x"})
 def imag_tangent(result, x):
     d[result] = np.zeros_like(d[x])
+
+
+# ---- piecewise linear interpolation ------------------------------------------------------------------------------
+# np.interp(x, xp, fp): in x the slope of x's segment (at a knot the segment starting there, 0 from xp[-1] on and below
+# xp[0]); in fp each x's two weights; in xp minus the slope times them (runtime/elementwise.py); a given left or right
+# takes the gradient of the values below or above the knots. xp must increase strictly; period= is refused.
+
+
+@adjoint(np.interp, aliases={"xp": "knots"}, new_array=True)
+def interp(result, x, knots, fp, left=None, right=None):
+    d[x] = d[result] * interp_slope(x, knots, fp)
+    d[fp] = interp_values_grad(d[result], x, knots, fp, left, right)
+    d[knots] = -interp_values_grad(d[result] * interp_slope(x, knots, fp), x, knots, knots, 0.0, 0.0)
+    d[left] = np.sum(d[result] * (x < knots[0]))
+    d[right] = np.sum(d[result] * (x > knots[-1]))
+
+
+@tangent(np.interp, aliases={"xp": "knots"})
+def interp_tangent(result, x, knots, fp, left=None, right=None):
+    d[result] = d[x] * interp_slope(x, knots, fp)
+    d[result] = interp_values(x, knots, d[fp], left, right)
+    d[result] = -(interp_slope(x, knots, fp) * interp_values(x, knots, d[knots], 0.0, 0.0))
+    d[result] = d[left] * (x < knots[0])
+    d[result] = d[right] * (x > knots[-1])
+
+
+# for hvp: interp_values is linear in values, and in x and the knots it moves as np.interp does; interp_slope is
+# linear in values, constant in x within a segment, and moves with the knots that bound the segment. left and right
+# say only whether fp's ends are read.
+@adjoint(interp_values, zero_gradient=("left", "right"))
+def interp_values_rule(result, x, knots, values, left, right):
+    d[values] = interp_values_grad(d[result], x, knots, values, left, right)
+    d[x] = d[result] * interp_slope(x, knots, values)
+    d[knots] = -interp_values_grad(d[result] * interp_slope(x, knots, values), x, knots, knots, 0.0, 0.0)
+
+
+@adjoint(interp_slope, zero_gradient=("x",))
+def interp_slope_rule(result, x, knots, values):
+    d[values] = interp_slope_grad(d[result], x, knots, values)
+    d[knots] = interp_slope_knots_grad(d[result], x, knots, values)
