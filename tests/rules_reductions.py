@@ -323,6 +323,29 @@ def nanmean_keyword_a(x, w):
     return (np.nanmean(a=x, axis=-1) * w).sum()
 
 
+# ---- running maxima and minima ----------------------------------------------------------------------------------
+
+
+def maximum_accumulate(x, w):
+    return (np.maximum.accumulate(x) * w).sum()
+
+
+def maximum_accumulate_axis_1(x, w):
+    return (np.maximum.accumulate(x, axis=1) * w).sum()
+
+
+def maximum_accumulate_axis_minus_1_keyword(x, w):
+    return (np.maximum.accumulate(array=x, axis=-1) * w).sum()
+
+
+def minimum_accumulate(x, w):
+    return (np.minimum.accumulate(x, 0) * w).sum()
+
+
+def minimum_accumulate_axis_minus_1(x, w):
+    return (np.minimum.accumulate(x, axis=-1) * w).sum()
+
+
 # ---- cumprod -----------------------------------------------------------------------------------------------
 
 
@@ -513,6 +536,12 @@ TABLE = [
     Entry(np.corrcoef, corrcoef_rows, VARIABLES),
     Entry(np.corrcoef, corrcoef_columns, OBSERVATIONS),
     Entry(np.corrcoef, corrcoef_with_y, TWO_SETS),
+    # running maxima and minima (normal samples: no ties, see the test_ functions for those)
+    Entry(np.maximum.accumulate, maximum_accumulate, AXIS_0),
+    Entry(np.maximum.accumulate, maximum_accumulate_axis_1, AXIS_1),
+    Entry(np.maximum.accumulate, maximum_accumulate_axis_minus_1_keyword, AXIS_0),
+    Entry(np.minimum.accumulate, minimum_accumulate, AXIS_0),
+    Entry(np.minimum.accumulate, minimum_accumulate_axis_minus_1, AXIS_1),
     # median (odd and even groups), quantile, percentile, and the nan forms (every third element nan)
     Entry(np.median, median_all, UNARY),
     Entry(np.median, median_axis_0, AXIS_0),
@@ -794,3 +823,34 @@ def corrcoef_in_float32(x):
 def test_cov_arguments_without_a_rule_are_refused(fn):
     with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
         sourcegrad.differentiate(fn, wrt="x").grad(np.arange(8.0).reshape(2, 4) ** 2)
+
+
+def running_maximum(x):
+    return (np.maximum.accumulate(x, axis=-1) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
+
+
+def running_minimum(x):
+    return (np.minimum.accumulate(x, axis=-1) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
+
+
+def test_running_extremes_at_ties_keep_the_first_element_that_reached_them():
+    # np.maximum gives a tie to its first argument, the running value: a later equal element takes nothing
+    x = np.array([[1.0, 3.0, 3.0, 2.0, 4.0], [2.0, 2.0, 2.0, 2.0, 2.0], [5.0, 1.0, 5.0, 7.0, 7.0]])
+    expected = [[1.0, 1110.0, 0.0, 0.0, 1e4], [11111.0, 0.0, 0.0, 0.0, 0.0], [111.0, 0.0, 0.0, 11000.0, 0.0]]
+    np.testing.assert_array_equal(_grad(running_maximum, x), expected)
+    np.testing.assert_array_equal(_grad(running_minimum, -x), expected)  # the running minima of -x are minus those
+
+
+def running_maximum_into(x, out):
+    return np.maximum.accumulate(x, out=out).sum()
+
+
+def running_maximum_in_float32(x):
+    return np.maximum.accumulate(x, dtype=np.float32).sum()
+
+
+@pytest.mark.parametrize("fn, args", [(running_maximum_into, (np.arange(3.0), np.zeros(3))),
+                                      (running_maximum_in_float32, (np.arange(3.0),))], ids=["out", "dtype"])
+def test_running_extreme_arguments_without_a_rule_are_refused(fn, args):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(fn, wrt="x").grad(*args)

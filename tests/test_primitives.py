@@ -734,7 +734,7 @@ WITHOUT_TANGENT_RULE = {
 # the convention of templates/elementwise.py, and the tangent rules must pick the same.
 KINKS = {np.maximum, np.minimum, np.fmax, np.fmin, np.clip, np.abs, np.fabs, builtins.abs, np.hypot, np.max, np.min,
          np.amax, np.amin, np.sort, np.partition, np.linalg.norm, np.median, np.nanmedian, np.quantile, np.nanquantile,
-         np.percentile, np.nanpercentile}
+         np.percentile, np.nanpercentile, np.maximum.accumulate, np.minimum.accumulate}
 
 
 def _own(table):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import gast
+import numpy
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -60,6 +61,8 @@ def spelling(primitive):
         for name in ("norm", "t", "multivariate_normal"):
             if getattr(stats, name, None) is owner:
                 return f"`scipy.stats.{name}.{primitive.__name__}`"
+    if isinstance(owner, numpy.ufunc):  # a ufunc's method: `np.maximum.accumulate`
+        return f"`np.{owner.__name__}.{primitive.__name__}`"
     special = sys.modules.get("scipy.special")
     if special is not None and getattr(special, getattr(primitive, "__name__", ""), None) is primitive:
         return f"`scipy.special.{primitive.__name__}`"  # scipy's ufuncs have no __module__ to tell by

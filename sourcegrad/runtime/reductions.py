@@ -593,3 +593,51 @@ def correlation_jvp_grad(grad, tangent, cov):
     along_u = both @ u + both.T @ u - tangent.diagonal() * u * h - (mixed @ u + mixed.T @ u) / 2
     own = -grad * u[:, None] * u[None, :] * pairs / 2
     return own + xp.eye(size, dtype=cov.dtype) * (along_u * (-u ** 3 / 2))
+
+
+# ---- running maxima and minima: np.maximum.accumulate, np.minimum.accumulate --------------------------------------
+# result[i] = maximum(result[i - 1], x[i]) along the axis, and np.maximum gives a tie to its first argument: so
+# result[i] is x[s(i)], s(i) the first element that reached the running maximum (a later equal one does not take it
+# over). The gradient of result[i] goes to x[s(i)]; each x[k] that starts a run collects the gradients of its run.
+
+
+def _runs(x, axis, largest):
+    """(xp, axis, x, starts, source): along axis, where x starts a new run (strictly beyond the running extreme before
+    it; the first element always) and, for each position, the position whose element it holds."""
+    xp = array_namespace(x)
+    axis = operator.index(axis) % x.ndim
+    extreme = (xp.maximum if largest else xp.minimum).accumulate(x, axis=axis)
+    first = (slice(None),) * axis + (slice(0, 1),)
+    rest, before = (slice(None),) * axis + (slice(1, None),), (slice(None),) * axis + (slice(None, -1),)
+    beyond = x[rest] > extreme[before] if largest else x[rest] < extreme[before]
+    starts = xp.concatenate([xp.ones_like(x[first], dtype=bool), beyond], axis=axis)
+    positions = xp.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    source = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=axis)
+    return xp, axis, starts, source
+
+
+@helper
+def accumulate_extreme_grad(grad, x, axis, largest):
+    """x's gradient of np.maximum.accumulate(x, axis) (largest) or np.minimum's: each run's gradients, summed, to the
+    element that starts it. A run's sum is a difference of cumulative sums at its two ends."""
+    xp, axis, starts, source = _runs(x, axis, largest)
+    grad = as_array_like(grad, x)
+    n = x.shape[axis]
+    zero = xp.zeros_like(grad[(slice(None),) * axis + (slice(0, 1),)])
+    totals = xp.concatenate([zero, xp.cumsum(grad, axis=axis)], axis=axis)  # totals[k]: the sum of grad before k
+    positions = xp.arange(n).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    marked = xp.where(starts, positions, n)
+    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    next_start = xp.minimum.accumulate(marked[reverse], axis=axis)[reverse]  # the first start at or after each position
+    after = xp.concatenate([next_start[(slice(None),) * axis + (slice(1, None),)],
+                            xp.full_like(next_start[(slice(None),) * axis + (slice(0, 1),)], n)], axis=axis)
+    run = xp.take_along_axis(totals, after, axis=axis) - xp.take_along_axis(totals, xp.broadcast_to(positions, after.shape), axis=axis)
+    return xp.where(starts, run, 0).astype(float_dtype(x, grad), copy=False)
+
+
+@helper
+def accumulate_extreme_jvp(tangent, x, axis, largest):
+    """The tangent of np.maximum.accumulate(x, axis) (largest) or np.minimum's: at each position the tangent of the
+    element it holds."""
+    xp, axis, _, source = _runs(x, axis, largest)
+    return xp.take_along_axis(as_array_like(tangent, x), source, axis=axis)

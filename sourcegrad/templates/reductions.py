@@ -15,7 +15,7 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 import numpy as np
 
 from ..runtime import element_count, ratio, reduce_like, safe_divisor, unreduce
-from ..runtime.reductions import (correlation_grad, correlation_jvp, correlation_jvp_grad, cov_grad, cov_jvp,
+from ..runtime.reductions import (accumulate_extreme_grad, accumulate_extreme_jvp, correlation_grad, correlation_jvp, correlation_jvp_grad, cov_grad, cov_jvp,
                                   cov_jvp_grad, cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
                                   nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad, quantile_grad,
@@ -239,6 +239,38 @@ def cumsum_tangent(result, x, axis=None, dtype=None, out=None):
 
 
 method("cumsum", np.cumsum)
+
+
+# ---- running maxima and minima ---------------------------------------------------------------------------------
+# result[i] holds the element that first reached the running extreme: np.maximum gives a tie to its first argument,
+# the running value, so a later element equal to it takes no gradient (runtime/reductions.py). dtype= and out= are
+# refused.
+
+
+@adjoint(np.maximum.accumulate, aliases={"array": "x"}, new_array=True)
+def maximum_accumulate(result, x, axis=0):
+    d[x] = accumulate_extreme_grad(d[result], x, axis, True)
+
+
+@tangent(np.maximum.accumulate, aliases={"array": "x"})
+def maximum_accumulate_tangent(result, x, axis=0):
+    d[result] = accumulate_extreme_jvp(d[x], x, axis, True)
+
+
+@adjoint(np.minimum.accumulate, aliases={"array": "x"}, new_array=True)
+def minimum_accumulate(result, x, axis=0):
+    d[x] = accumulate_extreme_grad(d[result], x, axis, False)
+
+
+@tangent(np.minimum.accumulate, aliases={"array": "x"})
+def minimum_accumulate_tangent(result, x, axis=0):
+    d[result] = accumulate_extreme_jvp(d[x], x, axis, False)
+
+
+# for hvp: linear in the tangent; x only says which element each position holds
+@adjoint(accumulate_extreme_jvp, zero_gradient=("x",))
+def accumulate_extreme_jvp_rule(result, tangent, x, axis, largest):
+    d[tangent] = accumulate_extreme_grad(d[result], x, axis, largest)
 
 
 # ---- cumulative products: without dividing by x, as for np.prod ---------------------------------------
