@@ -1,6 +1,6 @@
 """Table entries for the scipy.special rules (expit, logit, gammaln, digamma, erf, erfc, logsumexp,
-softmax and log_softmax) and the scipy.stats rules (the normal distribution's logpdf, pdf and cdf, Student's t's
-logpdf and pdf, the multivariate normal's logpdf).
+softmax and log_softmax), the scipy.stats rules (the normal distribution's logpdf, pdf and cdf, Student's t's
+logpdf and pdf, the multivariate normal's logpdf) and the scipy.linalg rule (solve_triangular).
 
 test_primitives.py imports TABLE from here when scipy is installed and runs every entry; without scipy
 this module is skipped. The test_ functions at the end check what finite differences cannot.
@@ -13,6 +13,7 @@ import sourcegrad
 
 special = pytest.importorskip("scipy.special")
 stats = pytest.importorskip("scipy.stats")
+linalg = pytest.importorskip("scipy.linalg")
 
 from rule_support import SCALAR, UNARY, Entry, positive, real, shapes  # noqa: E402
 
@@ -172,6 +173,34 @@ def multivariate_normal_logpdf_standard(x, w):
     return (stats.multivariate_normal.logpdf(x, np.zeros(x.shape[-1])) * w).sum()
 
 
+# ---- triangular systems -----------------------------------------------------------------------------------------
+
+
+def triangular_system(rng, shape):
+    """A square matrix whose triangles are both well conditioned (3 on the diagonal); any other array as it is."""
+    values = 0.5 * rng.standard_normal(shape)
+    return values + 3.0 * np.eye(shape[0]) if len(shape) == 2 and shape[0] == shape[1] else values
+
+
+def solve_triangular_upper(a, b, w):
+    return (linalg.solve_triangular(a, b) * w).sum()
+
+
+def solve_triangular_lower_transposed(a, b, w):
+    return (linalg.solve_triangular(a, b, trans="T", lower=True) * w).sum()
+
+
+def solve_triangular_unit_diagonal(a, b, w):
+    return (linalg.solve_triangular(a, b, 1, False, True, check_finite=False) * w).sum()
+
+
+def solve_triangular_lower_unit_diagonal(a, b, w):
+    return (linalg.solve_triangular(a, b, lower=True, unit_diagonal=True, trans="N") * w).sum()
+
+
+TRIANGULAR = shapes([(3, 3), (3,)], [(4, 4), (4, 2)], [(1, 1), (1, 3)])
+
+
 # x, loc and scale broadcast against each other; scale is drawn positive
 LOCATION_SCALE = shapes([(3, 4), (3, 4), (3, 4)], [(3, 4), (4,), ()], [(5,), SCALAR, SCALAR], [SCALAR, (3, 1), (1, 4)])
 NORMAL = (real, real, positive)
@@ -190,6 +219,10 @@ ARRAYS = shapes([(5,)], [(3, 4)], [(2, 3, 4)])
 MATRICES = shapes([(3, 4)], [(2, 3, 4)])
 
 TABLE = [
+    Entry(linalg.solve_triangular, solve_triangular_upper, TRIANGULAR, domain=triangular_system),
+    Entry(linalg.solve_triangular, solve_triangular_lower_transposed, TRIANGULAR, domain=triangular_system),
+    Entry(linalg.solve_triangular, solve_triangular_unit_diagonal, TRIANGULAR, domain=triangular_system),
+    Entry(linalg.solve_triangular, solve_triangular_lower_unit_diagonal, TRIANGULAR, domain=triangular_system),
     Entry(special.expit, expit, UNARY),
     Entry(special.logit, logit, UNARY, domain=inside_unit_interval),
     Entry(special.gammaln, gammaln, UNARY, domain=positive),
@@ -279,3 +312,37 @@ def test_multivariate_normal_reads_the_lower_triangle_of_cov(generated_dir):
     gradient = f.grad(cov)
     np.testing.assert_array_equal(np.triu(gradient, 1), 0.0)
     assert sourcegrad.check_grad(multivariate_normal_upper_triangle, cov)
+
+
+def solve_lower(a):
+    return (linalg.solve_triangular(a, np.array([1.0, -2.0, 0.5]), lower=True, trans=1) ** 2).sum()
+
+
+def solve_upper_unit(a):
+    return (linalg.solve_triangular(a, np.array([1.0, -2.0, 0.5]), unit_diagonal=True) ** 2).sum()
+
+
+def test_solve_triangular_gives_the_unread_entries_of_a_no_gradient(generated_dir):
+    # full of values in both triangles: scipy reads one (less the diagonal with unit_diagonal), as finite differences see
+    a = np.array([[2.0, 0.7, -1.0], [0.3, 1.5, 0.4], [-0.2, 0.6, 1.8]])
+    lower = sourcegrad.differentiate(solve_lower, generated_dir=generated_dir).grad(a)
+    np.testing.assert_array_equal(np.triu(lower, 1), 0.0)
+    assert sourcegrad.check_grad(solve_lower, a)
+    upper = sourcegrad.differentiate(solve_upper_unit, generated_dir=generated_dir).grad(a)
+    np.testing.assert_array_equal(np.tril(upper), 0.0)
+    assert np.all(upper[np.triu_indices(3, 1)] != 0.0)
+    assert sourcegrad.check_grad(solve_upper_unit, a)
+
+
+def solve_overwriting_b(a, b):
+    return linalg.solve_triangular(a, b, overwrite_b=True).sum()
+
+
+def solve_with_overwrite_by_position(a, b):
+    return linalg.solve_triangular(a, b, 0, False, False, True).sum()
+
+
+@pytest.mark.parametrize("fn", [solve_overwriting_b, solve_with_overwrite_by_position], ids=["keyword", "position"])
+def test_solve_triangular_overwriting_b_is_refused(fn, generated_dir):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(fn, wrt="a", generated_dir=generated_dir).grad(np.eye(2) * 2.0, np.ones(2))

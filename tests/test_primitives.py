@@ -611,6 +611,7 @@ for _name in ("rules_elementwise", "rules_reductions", "rules_shape", "rules_lin
         if _missing.name != _name:
             raise
 try:
+    import scipy.linalg  # noqa: F401
     import scipy.special  # noqa: F401
     import scipy.stats  # noqa: F401
 except ImportError:  # scipy is optional: without it there are no scipy rules, and rules_scipy skips itself
