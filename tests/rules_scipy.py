@@ -1,5 +1,6 @@
 """Table entries for the scipy.special rules (expit, logit, gammaln, digamma, erf, erfc, logsumexp,
-softmax and log_softmax), the scipy.stats rules (the normal distribution's logpdf, pdf and cdf, Student's t's
+softmax and log_softmax), the scipy.stats rules (the normal distribution's logpdf, pdf, cdf, logcdf and
+logsf, Student's t's
 logpdf and pdf, the multivariate normal's logpdf) and the scipy.linalg rule (solve_triangular).
 
 test_primitives.py imports TABLE from here when scipy is installed and runs every entry; without scipy
@@ -117,6 +118,22 @@ def norm_cdf(x, loc, scale, w):
 
 def norm_cdf_standard(x, w):
     return (stats.norm.cdf(x) * w).sum()
+
+
+def norm_logcdf(x, loc, scale, w):
+    return (stats.norm.logcdf(x, loc, scale) * w).sum()
+
+
+def norm_logcdf_standard(x, w):
+    return (stats.norm.logcdf(x) * w).sum()
+
+
+def norm_logsf(x, loc, scale, w):
+    return (stats.norm.logsf(x, loc=loc, scale=scale) * w).sum()
+
+
+def norm_logsf_standard(x, w):
+    return (stats.norm.logsf(x) * w).sum()
 
 
 # ---- Student's t distribution ------------------------------------------------------------------------
@@ -244,6 +261,10 @@ TABLE = [
     Entry(stats.norm.pdf, norm_pdf, LOCATION_SCALE, domain=NORMAL),
     Entry(stats.norm.cdf, norm_cdf, LOCATION_SCALE, domain=NORMAL),
     Entry(stats.norm.cdf, norm_cdf_standard, UNARY),
+    Entry(stats.norm.logcdf, norm_logcdf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.logcdf, norm_logcdf_standard, UNARY),
+    Entry(stats.norm.logsf, norm_logsf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.logsf, norm_logsf_standard, UNARY),
     Entry(stats.t.logpdf, t_logpdf, STUDENT, domain=T_DOMAIN),
     Entry(stats.t.logpdf, t_logpdf_standard, shapes([(3, 4), (3, 4)], [(3, 4), ()], [(5,), SCALAR], [SCALAR, (4,)]),
           domain=(real, positive)),
@@ -346,3 +367,24 @@ def solve_with_overwrite_by_position(a, b):
 def test_solve_triangular_overwriting_b_is_refused(fn, generated_dir):
     with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
         sourcegrad.differentiate(fn, wrt="a", generated_dir=generated_dir).grad(np.eye(2) * 2.0, np.ones(2))
+
+
+def norm_log_tails(x):
+    return stats.norm.logcdf(x).sum() + 2.0 * stats.norm.logsf(x).sum()
+
+
+def test_norm_logcdf_and_logsf_gradients_far_in_the_tails(generated_dir):
+    # cdf(-40) and sf(40) are 1e-350, beyond float64; their logarithms, and so the gradients, are not
+    x = np.array([-40.0, 40.0, -8.0, 8.0])
+    f = sourcegrad.differentiate(norm_log_tails, generated_dir=generated_dir)
+    gradient = f.grad(x)
+    assert np.all(np.isfinite(gradient))
+    eps = 1e-5  # logcdf and logsf are computed to full precision there: their differences are good
+    numeric = [(norm_log_tails(x + eps * e) - norm_log_tails(x - eps * e)) / (2 * eps) for e in np.eye(4)]
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-7)
+    # -z / (1 - 1/z^2 + ...) of the Mills ratio: about 40.025 for logcdf at -40, twice minus that for logsf at 40
+    assert gradient[0] == pytest.approx(40.0249, rel=1e-5) and gradient[1] == pytest.approx(-2 * 40.0249, rel=1e-5)
+    hessian = f.hvp((x,), (np.ones(4),))
+    assert np.all(np.isfinite(hessian))
+    numeric = (f.grad(x + eps) - f.grad(x - eps)) / (2 * eps)
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-5)
