@@ -437,6 +437,29 @@ def builtin_min(x, y, w):
     return min(x, y) * w
 
 
+def math_erf(x, w):
+    return math.erf(x) * w
+
+
+def math_erfc(x, w):
+    return math.erfc(x) * w
+
+
+def math_lgamma(x, w):
+    return math.lgamma(x) * w
+
+
+def math_gamma(x, w):
+    return math.gamma(x) * w
+
+
+def between_poles(rng, shape):
+    """Numbers off gamma's poles: in (0.1, 4), and in (-2.9, -2.1) (where gamma is negative, and lgamma is the
+    logarithm of its absolute value)."""
+    values = rng.uniform(0.1, 4.0, shape)
+    return np.where(rng.uniform(size=shape) < 0.5, values, rng.uniform(-2.9, -2.1, shape))
+
+
 NUMBERS = shapes([SCALAR], [()])
 
 
@@ -556,6 +579,10 @@ TABLE = [
     Entry(math.fabs, math_fabs, NUMBERS, domain=OFF_INTEGERS),
     *([Entry(math.cbrt, math_cbrt, NUMBERS, domain=OFF_INTEGERS), Entry(math.exp2, math_exp2, NUMBERS)]
       if hasattr(math, "cbrt") else []),  # Python 3.11
+    Entry(math.erf, math_erf, NUMBERS, domain=real),
+    Entry(math.erfc, math_erfc, NUMBERS, domain=real),
+    Entry(math.lgamma, math_lgamma, NUMBERS, domain=between_poles),
+    Entry(math.gamma, math_gamma, NUMBERS, domain=between_poles),
     Entry(math.atan2, math_atan2, PAIRS_OF_NUMBERS),
     Entry(math.hypot, math_hypot, PAIRS_OF_NUMBERS),
     Entry(math.pow, math_pow, PAIRS_OF_NUMBERS, domain=positive),
@@ -691,3 +718,18 @@ def interp_periodic(x):
 def test_interp_with_a_period_is_refused(generated_dir):
     with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
         sourcegrad.differentiate(interp_periodic, wrt="x", generated_dir=generated_dir).grad(np.array([0.5]))
+
+
+def gamma_and_lgamma(x):
+    return math.lgamma(x) + 0.1 * math.gamma(x)
+
+
+@pytest.mark.parametrize("x", [-2.5, -0.5, 0.3, 1.0, 2.0, 5.5, 12.5, 30.25])
+def test_math_gamma_functions_first_and_second_derivatives(x, generated_dir):
+    # around the recurrence's and the reflection's thresholds (10, 1/2) and where gamma is negative
+    f = sourcegrad.differentiate(gamma_and_lgamma, generated_dir=generated_dir)
+    eps = 1e-6 * max(1.0, abs(x))
+    numeric = (gamma_and_lgamma(x + eps) - gamma_and_lgamma(x - eps)) / (2 * eps)
+    assert f.grad(x) == pytest.approx(numeric, rel=1e-7)
+    second = (f.grad(x + eps) - f.grad(x - eps)) / (2 * eps)
+    assert f.hvp((x,), (1.0,)) == pytest.approx(second, rel=1e-6)

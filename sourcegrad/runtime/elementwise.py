@@ -230,3 +230,47 @@ def interp_slope_knots_grad(grad, x, knots, values):
     values = xp.asarray(values)
     share = xp.where(inside, xp.asarray(grad) * (values[stop] - values[start]) / (width * width), 0)
     return _at_knots(xp, len(knots), start, stop, share, -share, float_dtype(knots, share))
+
+
+# ---- the gamma function's derivatives for the math module's numbers ---------------------------------------------
+# math.lgamma and math.gamma take one number: their derivatives, digamma and trigamma, are computed here in Python
+# (scipy is optional), by the recurrence up to 10 and the asymptotic series beyond, whose first left-out term is below
+# 1e-13 there; below 1/2 from the reflection formula. At the poles (0, -1, -2, ...) they are nan, as lgamma has none.
+
+
+def _pole(x):
+    return x <= 0 and x == math.floor(x)
+
+
+@helper
+def digamma_of_number(x):
+    """The digamma function of a number: the derivative of math.lgamma."""
+    x = float(x)
+    if _pole(x):
+        return math.nan
+    if x < 0.5:  # psi(1 - x) - psi(x) = pi cot(pi x)
+        return digamma_of_number(1.0 - x) - math.pi / math.tan(math.pi * x)
+    total = 0.0
+    while x < 10.0:
+        total -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f * (1 / 132 - f * 691 / 32760)))))
+    return total + math.log(x) - 0.5 / x - series
+
+
+@helper
+def trigamma_of_number(x):
+    """The trigamma function of a number: the derivative of digamma_of_number."""
+    x = float(x)
+    if _pole(x):
+        return math.nan
+    if x < 0.5:  # psi1(1 - x) + psi1(x) = pi^2 / sin^2(pi x)
+        return (math.pi / math.sin(math.pi * x)) ** 2 - trigamma_of_number(1.0 - x)
+    total = 0.0
+    while x < 10.0:
+        total += 1.0 / (x * x)
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = 1.0 / x + 0.5 * f + f / x * (1 / 6 - f * (1 / 30 - f * (1 / 42 - f * (1 / 30 - f * 5 / 66))))
+    return total + series

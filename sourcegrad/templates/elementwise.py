@@ -13,10 +13,10 @@ import math
 import numpy as np
 
 from ..runtime import unbroadcast
-from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, exp2_share, exp_share,
-                                  interp_slope, interp_slope_grad, interp_slope_knots_grad, interp_values,
+from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, digamma_of_number, exp2_share,
+                                  exp_share, interp_slope, interp_slope_grad, interp_slope_knots_grad, interp_values,
                                   interp_values_grad, nan_to_num_grad, reduced_count, select_default_grad,
-                                  select_default_jvp, select_grad)
+                                  select_default_jvp, select_grad, trigamma_of_number)
 from .registry import adjoint, d, ndim, nondifferentiable, tangent
 
 # math.cbrt and math.exp2 are new in Python 3.11
@@ -629,3 +629,55 @@ def interp_values_rule(result, x, knots, values, left, right):
 def interp_slope_rule(result, x, knots, values):
     d[values] = interp_slope_grad(d[result], x, knots, values)
     d[knots] = interp_slope_knots_grad(d[result], x, knots, values)
+
+
+# ---- the math module's error and gamma functions of numbers ---------------------------------------------------------
+# 2 / sqrt(pi) as a Python number (np.pi ** -0.5 is one), as scipy.special.erf's rule writes it. lgamma's derivative is
+# digamma, gamma's gamma times digamma, from runtime/elementwise.py's digamma_of_number (scipy is optional).
+
+
+@adjoint(math.erf)
+def math_erf(result, x):
+    d[x] = d[result] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@tangent(math.erf)
+def math_erf_tangent(result, x):
+    d[result] = d[x] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@adjoint(math.erfc)
+def math_erfc(result, x):
+    d[x] = d[result] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@tangent(math.erfc)
+def math_erfc_tangent(result, x):
+    d[result] = d[x] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@adjoint(math.lgamma)
+def math_lgamma(result, x):
+    d[x] = d[result] * digamma_of_number(x)
+
+
+@tangent(math.lgamma)
+def math_lgamma_tangent(result, x):
+    d[result] = d[x] * digamma_of_number(x)
+
+
+@adjoint(math.gamma)
+def math_gamma(result, x):
+    d[x] = d[result] * result * digamma_of_number(x)
+
+
+@tangent(math.gamma)
+def math_gamma_tangent(result, x):
+    d[result] = d[x] * result * digamma_of_number(x)
+
+
+# for hvp: digamma's derivative
+@adjoint(digamma_of_number)
+def digamma_of_number_rule(result, x):
+    d[x] = d[result] * trigamma_of_number(x)
+
