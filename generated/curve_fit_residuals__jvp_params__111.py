@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9e3085a146153bf3b11efc7d8c6520ab8c9a592042bb2a4989fe9fa14e372d76
-# sourcegrad-checksum: ae600e3b7404ec7b951469e45b92f5ac658090dc8bf0fea22b2ee3e3a5d7798a
+# sourcegrad-key: 57d2afa97657e8932e264a7bf55b3fda325df940a670d22b5e27a0823f657879
+# sourcegrad-checksum: 291bb6bf397ccda983d6a5734b793430c7618bd58ff040eb21b1790ddb556370
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7ff541a9bf86d957bcc793f99ec041867fa11cfaeaff868485dcb05bcf5fa714
-# sourcegrad-checksum: b4c017bc8a73f379cd5b4a75481a46a9f4f3ac6b680633cc13bcb76e88cc0942
+# sourcegrad-key: 988f7e801543e8b60855f93719a3dff1549293d7c2e92da3e5950122abc79c7c
+# sourcegrad-checksum: 62ea4b0daa481c3bedc6f9867f35e18745e69611e2910160e12212a258951ff6
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

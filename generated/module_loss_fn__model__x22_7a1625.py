@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e7fb1b00414a2363540b54d1969faca0685ca7d8f00de9d14db11a4806cfbdef
-# sourcegrad-checksum: 7e78692c7f72e74fb35c2d6e4a4d2e7a7408e18853b89a720b5baac71a0e17c7
+# sourcegrad-key: 0e773d2e02c4a230b2274303a4c48870e4e40974e0fa6b9b17dfcddb8dfc1024
+# sourcegrad-checksum: 0516f140b2b9c9ad132fe20569d722187225a8fd5b3d79401777b7b582bf0132
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9a0918562c1004bf8f49968c57703f296a2f0a28910aeef1aba4a7c59f196804
-# sourcegrad-checksum: 4d1fc661b849cbaefe5e9890ee421d3021af2d37e80f80a72c7f3f8bae228a17
+# sourcegrad-key: f53f0e3941a332f67eebf18901316e2e8a1fa0d0f29160cb222adbaf1d969313
+# sourcegrad-checksum: bcdfc94956a5910d27432d61cac2c63d6acb1e4230b34c553855b0b14f8b6941
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

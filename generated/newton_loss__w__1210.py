@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1041485a6109ef9441da9b0972faeb60aa7ef083b79c23a9c5081f493fd142dd
-# sourcegrad-checksum: efaf5e8bc384698417cbf88320353970244e91e12f8021ee8c23ff68b25fe55b
+# sourcegrad-key: a977dc5ea2de4bc0fa946088e068dc5cf9a18aa9fd485aa0af4a47825fedf198
+# sourcegrad-checksum: a7235854c5e93b06602c8cc849e5cfb3c12eddb7b48cbcd7073de00d20affd8e
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

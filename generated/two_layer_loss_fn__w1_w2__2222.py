@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 8bee92933b1e93a7884011074dfe5810ea7a6a86a898a010a3c23602a1493341
-# sourcegrad-checksum: f9e5a705a4afb7cb7c0fa633b301f1e241713a5acb7b7f6724e599454176957c
+# sourcegrad-key: a1a756af098ced6bd9b074d7e3037d30d5ba5fa2a015b98ae3a8882926a51974
+# sourcegrad-checksum: ce5e6a13cf15d4016913da36c2cd408f51d659ec75bb571b38d08d2b3de9ff6f
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -444,11 +444,63 @@ def builtin_min(x, y, w):
     return min(x, y) * w
 
 
+def math_erf(x, w):
+    return math.erf(x) * w
+
+
+def math_erfc(x, w):
+    return math.erfc(x) * w
+
+
+def math_lgamma(x, w):
+    return math.lgamma(x) * w
+
+
+def math_gamma(x, w):
+    return math.gamma(x) * w
+
+
+def between_poles(rng, shape):
+    """Numbers off gamma's poles: in (0.1, 4), and in (-2.9, -2.1) (where gamma is negative, and lgamma is the
+    logarithm of its absolute value)."""
+    values = rng.uniform(0.1, 4.0, shape)
+    return np.where(rng.uniform(size=shape) < 0.5, values, rng.uniform(-2.9, -2.1, shape))
+
+
 NUMBERS = shapes([SCALAR], [()])
+
+
+# ---- interp ------------------------------------------------------------------------------------------------------
+
+
+def increasing(rng, shape):
+    """Knots for np.interp: strictly increasing, 0.5 to 1.5 apart, from about -1.5, so normal x fall below, between
+    and above them."""
+    return -1.5 + np.cumsum(rng.uniform(0.5, 1.5, shape))
+
+
+def interp(x, xp, fp, w):
+    return (np.interp(x, xp, fp) * w).sum()
+
+
+def interp_left_right(x, xp, fp, left, right, w):
+    return (np.interp(x, xp, fp, left, right=right) * w).sum()
+
+
+def interp_of_constant_knots(x, w):
+    return (np.interp(x, [-1.0, 0.0, 0.25, 2.0], [1.0, -1.0, 0.5, 0.0]) * w).sum()
+
+
+INTERP = shapes([SCALAR, (4,), (4,)], [(), (4,), (4,)], [(7,), (5,), (5,)], [(3, 4), (6,), (6,)])
+INTERP_ENDS = shapes([(7,), (4,), (4,), SCALAR, SCALAR], [(3, 4), (5,), (5,), (), ()])
 PAIRS_OF_NUMBERS = shapes([SCALAR, SCALAR])  # math computes in float64 whatever it is given: numbers only
 
 
 TABLE = [
+    # interp: x below, between and above the knots; the knots and the values differentiated too
+    Entry(np.interp, interp, INTERP, domain=(real, increasing, real)),
+    Entry(np.interp, interp_left_right, INTERP_ENDS, domain=(real, increasing, real, real, real)),
+    Entry(np.interp, interp_of_constant_knots, shapes([SCALAR], [(9,)], [(3, 4)]), domain=OFF_INTEGERS),
     # exponentials and logarithms
     Entry(np.cbrt, np_cbrt, UNARY, domain=OFF_INTEGERS),  # both signs, away from the infinite slope at 0
     Entry(np.reciprocal, np_reciprocal, UNARY, domain=OFF_INTEGERS),
@@ -536,6 +588,10 @@ TABLE = [
     Entry(math.fabs, math_fabs, NUMBERS, domain=OFF_INTEGERS),
     *([Entry(math.cbrt, math_cbrt, NUMBERS, domain=OFF_INTEGERS), Entry(math.exp2, math_exp2, NUMBERS)]
       if hasattr(math, "cbrt") else []),  # Python 3.11
+    Entry(math.erf, math_erf, NUMBERS, domain=real),
+    Entry(math.erfc, math_erfc, NUMBERS, domain=real),
+    Entry(math.lgamma, math_lgamma, NUMBERS, domain=between_poles),
+    Entry(math.gamma, math_gamma, NUMBERS, domain=between_poles),
     Entry(math.atan2, math_atan2, PAIRS_OF_NUMBERS),
     Entry(math.hypot, math_hypot, PAIRS_OF_NUMBERS),
     Entry(math.pow, math_pow, PAIRS_OF_NUMBERS, domain=positive),
@@ -657,3 +713,50 @@ def weighted_by_its_rounding(x):
 def test_builtin_round_and_the_math_roundings_carry_no_gradient():
     # constant between the integers: the derivative of (round(x) + ...) * x is round(x) + ... there
     assert sourcegrad.grad(weighted_by_its_rounding)(2.3) == pytest.approx(2 + 2 + 3 + 2)
+
+
+def interp_at_the_ends(x, fp):
+    return (np.interp(x, np.array([0.0, 1.0, 3.0]), fp) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
+
+
+def interp_given_ends(x, fp, left, right):
+    return np.interp(x, np.array([0.0, 1.0, 3.0]), fp, left=left, right=right).sum()
+
+
+def test_interp_at_and_beyond_the_knots(generated_dir):
+    # at a knot the segment starting there is read: its slope; at the last knot and outside the value stays (slope 0)
+    x = np.array([0.0, 1.0, 3.0, -2.0, 5.0])
+    fp = np.array([1.0, 3.0, 2.0])
+    f = sourcegrad.differentiate(interp_at_the_ends, wrt=("x", "fp"), generated_dir=generated_dir)
+    np.testing.assert_array_equal(f(x, fp), (np.interp(x, [0.0, 1.0, 3.0], fp) * [1, 10, 100, 1000, 1e4]).sum())
+    d_x, d_fp = f.grad(x, fp)
+    np.testing.assert_array_equal(d_x, [2.0, -5.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(d_fp, [1.0 + 1000.0, 10.0, 100.0 + 1e4])  # below reads fp[0], above fp[-1]
+    g = sourcegrad.differentiate(interp_given_ends, wrt=("fp", "left", "right"), generated_dir=generated_dir)
+    d_fp, d_left, d_right = g.grad(x, fp, 7.0, -7.0)
+    np.testing.assert_array_equal(d_fp, [1.0, 1.0, 1.0])  # x == 3.0 is fp[-1]'s still, not right's
+    assert (d_left, d_right) == (1.0, 1.0)
+
+
+def interp_periodic(x):
+    return np.interp(x, np.array([0.0, 1.0]), np.array([0.0, 2.0]), period=2.0).sum()
+
+
+def test_interp_with_a_period_is_refused(generated_dir):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(interp_periodic, wrt="x", generated_dir=generated_dir).grad(np.array([0.5]))
+
+
+def gamma_and_lgamma(x):
+    return math.lgamma(x) + 0.1 * math.gamma(x)
+
+
+@pytest.mark.parametrize("x", [-2.5, -0.5, 0.3, 1.0, 2.0, 5.5, 12.5, 30.25])
+def test_math_gamma_functions_first_and_second_derivatives(x, generated_dir):
+    # around the recurrence's and the reflection's thresholds (10, 1/2) and where gamma is negative
+    f = sourcegrad.differentiate(gamma_and_lgamma, generated_dir=generated_dir)
+    eps = 1e-6 * max(1.0, abs(x))
+    numeric = (gamma_and_lgamma(x + eps) - gamma_and_lgamma(x - eps)) / (2 * eps)
+    assert f.grad(x) == pytest.approx(numeric, rel=1e-7)
+    second = (f.grad(x + eps) - f.grad(x - eps)) / (2 * eps)
+    assert f.hvp((x,), (1.0,)) == pytest.approx(second, rel=1e-6)

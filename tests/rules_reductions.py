@@ -1,5 +1,5 @@
-"""Table entries for the reductions beyond sum and mean: prod, max/min (and amax/amin), var/std, cumsum,
-as functions and as methods, with every way of naming axes; and logsumexp written with them.
+"""Table entries for the reductions beyond sum and mean: prod, max/min (and amax/amin), var/std, cumsum, medians and
+quantiles, cov and corrcoef, as functions and as methods, with every way of naming axes; and logsumexp written with them.
 
 test_primitives.py imports TABLE from here and runs every entry. The test_ functions at the end check
 what finite differences cannot (ties, where the numeric derivative splits the gradient); pytest collects them
@@ -7,10 +7,11 @@ what finite differences cannot (ties, where the numeric derivative splits the gr
 """
 
 import numpy as np
+import pytest
 
 import sourcegrad
 
-from rule_support import RANK3, SCALAR, UNARY, UNARY_ARRAYS, Entry, positive, shapes
+from rule_support import RANK3, SCALAR, UNARY, UNARY_ARRAYS, Entry, positive, real, shapes
 
 # ---- domains and shape cases ---------------------------------------------------------------------------
 
@@ -322,6 +323,29 @@ def nanmean_keyword_a(x, w):
     return (np.nanmean(a=x, axis=-1) * w).sum()
 
 
+# ---- running maxima and minima ----------------------------------------------------------------------------------
+
+
+def maximum_accumulate(x, w):
+    return (np.maximum.accumulate(x) * w).sum()
+
+
+def maximum_accumulate_axis_1(x, w):
+    return (np.maximum.accumulate(x, axis=1) * w).sum()
+
+
+def maximum_accumulate_axis_minus_1_keyword(x, w):
+    return (np.maximum.accumulate(array=x, axis=-1) * w).sum()
+
+
+def minimum_accumulate(x, w):
+    return (np.minimum.accumulate(x, 0) * w).sum()
+
+
+def minimum_accumulate_axis_minus_1(x, w):
+    return (np.minimum.accumulate(x, axis=-1) * w).sum()
+
+
 # ---- cumprod -----------------------------------------------------------------------------------------------
 
 
@@ -384,7 +408,155 @@ def diff_append_n_0(x, a, w):  # n=0 returns x: append is not even joined
     return (np.diff(x, n=0, append=a) * w).sum()
 
 
+# ---- median, quantile, percentile and their nan forms -----------------------------------------------------------
+
+
+def quantiles(rng, shape):
+    """Quantiles inside (0, 1), away from its ends (numpy refuses q outside it)."""
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def percents(rng, shape):
+    return rng.uniform(5.0, 95.0, shape)
+
+
+def median_all(x, w):
+    return (np.median(x) * w).sum()
+
+
+def median_axis_0(x, w):
+    return (np.median(x, axis=0) * w).sum()
+
+
+def median_axis_minus_1_keepdims(x, w):
+    return (np.median(x, -1, keepdims=True) * w).sum()
+
+
+def median_axis_tuple(x, w):
+    return (np.median(a=x, axis=(0, 2)) * w).sum()
+
+
+def median_all_keepdims(x, w):
+    return (np.median(x, keepdims=True) * w).sum()
+
+
+def nanmedian_axis_minus_1(x, w):
+    return (np.nanmedian(x, axis=-1) * w).sum()
+
+
+def nanmedian_all(x, w):
+    return (np.nanmedian(x) * w).sum()
+
+
+def quantile_all(x, q, w):  # q a number or an array of quantiles: the result has q's axes first
+    return (np.quantile(x, q) * w).sum()
+
+
+def quantile_axis_0_keepdims(x, q, w):
+    return (np.quantile(x, q, axis=0, keepdims=True) * w).sum()
+
+
+def quantile_axis_tuple_linear(x, q, w):
+    return (np.quantile(x, q, (0, -1), method="linear") * w).sum()
+
+
+def quantile_constant_q(x, w):
+    return (np.quantile(x, [0.25, 0.5, 0.9], axis=-1) * w).sum()
+
+
+def percentile_axis_minus_1(x, q, w):
+    return (np.percentile(x, q, axis=-1) * w).sum()
+
+
+def nanquantile_axis_0(x, q, w):
+    return (np.nanquantile(x, q, axis=0) * w).sum()
+
+
+def nanpercentile_all_keepdims(x, q, w):
+    return (np.nanpercentile(x, q, keepdims=True) * w).sum()
+
+
+# (x, q): q a number, a 0-d array, or quantiles along an axis of their own
+QUANTILES = shapes([(5,), SCALAR], [(3, 4), ()], [(2, 3, 4), (3,)], [(4, 3), (2, 2)])
+QUANTILES_RANK3 = shapes([(2, 3, 4), SCALAR], [(2, 3, 4), (2,)])
+NAN_QUANTILES = shapes([(5,), SCALAR], [(4, 4), ()], [(5, 4), (3,)])  # every column keeps a number
+
+# ---- cov and corrcoef -----------------------------------------------------------------------------------------
+
+
+def cov_rows(m, w):  # rows are variables; a vector is one variable, whose covariance is a 0-d array
+    return (np.cov(m) * w).sum()
+
+
+def cov_columns(m, w):
+    return (np.cov(m, rowvar=False) * w).sum()
+
+
+def cov_bias(m, w):
+    return (np.cov(m, bias=True) * w).sum()
+
+
+def cov_ddof(m, w):
+    return (np.cov(m, rowvar=False, ddof=2) * w).sum()
+
+
+def cov_with_y(m, y, w):
+    return (np.cov(m, y) * w).sum()
+
+
+def cov_with_y_columns(m, y, w):
+    return (np.cov(m, y, rowvar=False, bias=True) * w).sum()
+
+
+def corrcoef_rows(x, w):
+    return (np.corrcoef(x) * w).sum()
+
+
+def corrcoef_columns(x, w):
+    return (np.corrcoef(x, rowvar=False) * w).sum()
+
+
+def corrcoef_with_y(x, y, w):
+    return (np.corrcoef(x, y) * w).sum()
+
+
+VARIABLES = shapes([(3, 5)], [(5,)], [(1, 6)], [(2, 7)])
+OBSERVATIONS = shapes([(6, 3)], [(5,)], [(7, 2)])
+TWO_SETS = shapes([(2, 5), (5,)], [(5,), (5,)], [(2, 6), (3, 6)])
+TWO_SETS_COLUMNS = shapes([(5, 2), (5,)], [(6, 2), (6, 3)])
+
 TABLE = [
+    # cov (variables in rows or in columns, bias, ddof, a second set y) and corrcoef
+    Entry(np.cov, cov_rows, VARIABLES),
+    Entry(np.cov, cov_columns, OBSERVATIONS),
+    Entry(np.cov, cov_bias, VARIABLES),
+    Entry(np.cov, cov_ddof, OBSERVATIONS),
+    Entry(np.cov, cov_with_y, TWO_SETS),
+    Entry(np.cov, cov_with_y_columns, TWO_SETS_COLUMNS),
+    Entry(np.corrcoef, corrcoef_rows, VARIABLES),
+    Entry(np.corrcoef, corrcoef_columns, OBSERVATIONS),
+    Entry(np.corrcoef, corrcoef_with_y, TWO_SETS),
+    # running maxima and minima (normal samples: no ties, see the test_ functions for those)
+    Entry(np.maximum.accumulate, maximum_accumulate, AXIS_0),
+    Entry(np.maximum.accumulate, maximum_accumulate_axis_1, AXIS_1),
+    Entry(np.maximum.accumulate, maximum_accumulate_axis_minus_1_keyword, AXIS_0),
+    Entry(np.minimum.accumulate, minimum_accumulate, AXIS_0),
+    Entry(np.minimum.accumulate, minimum_accumulate_axis_minus_1, AXIS_1),
+    # median (odd and even groups), quantile, percentile, and the nan forms (every third element nan)
+    Entry(np.median, median_all, UNARY),
+    Entry(np.median, median_axis_0, AXIS_0),
+    Entry(np.median, median_axis_minus_1_keepdims, AXIS_0),
+    Entry(np.median, median_axis_tuple, RANK3),
+    Entry(np.median, median_all_keepdims, UNARY_ARRAYS),
+    Entry(np.nanmedian, nanmedian_axis_minus_1, AXIS_1, domain=with_nans),
+    Entry(np.nanmedian, nanmedian_all, UNARY_ARRAYS, domain=with_nans),
+    Entry(np.quantile, quantile_all, QUANTILES, domain=(real, quantiles)),
+    Entry(np.quantile, quantile_axis_0_keepdims, QUANTILES, domain=(real, quantiles)),
+    Entry(np.quantile, quantile_axis_tuple_linear, QUANTILES_RANK3, domain=(real, quantiles)),
+    Entry(np.quantile, quantile_constant_q, AXIS_0),
+    Entry(np.percentile, percentile_axis_minus_1, QUANTILES, domain=(real, percents)),
+    Entry(np.nanquantile, nanquantile_axis_0, NAN_QUANTILES, domain=(with_nans, quantiles)),
+    Entry(np.nanpercentile, nanpercentile_all_keepdims, QUANTILES, domain=(with_nans, percents)),
     # prod
     # nansum, nanmean (every third element nan; without nans too)
     Entry(np.nansum, nansum_all, UNARY),
@@ -591,3 +763,94 @@ def test_nan_reductions_give_nan_elements_no_gradient():
     x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 4.0]])
     np.testing.assert_array_equal(_grad(nanmean_rows, x), [[0.5, 0.0, 0.5], [0.0, 0.0, 2.0]])
     np.testing.assert_array_equal(_grad(nansum_doubled, x), [[2.0, 0.0, 2.0], [0.0, 0.0, 2.0]])
+
+
+def median_rows(x):
+    return (np.median(x, axis=1) * np.array([1.0, 2.0, 3.0])).sum()
+
+
+def test_median_gradient_at_ties_goes_as_sorts_does():
+    # each row sorted stably: the tied middle elements are told apart by their place in x, as np.sort's rule does
+    x = np.array([[1.0, 3.0, 3.0, 0.0, 3.0],  # sorted 0 1 3 3 3: the middle is the first 3
+                  [2.0, 2.0, 2.0, 2.0, 2.0],  # all tied: the third element
+                  [5.0, -1.0, 4.0, -1.0, 0.0]])  # sorted -1 -1 0 4 5: the 0
+    np.testing.assert_array_equal(_grad(median_rows, x), [[0, 1, 0, 0, 0], [0, 0, 2, 0, 0], [0, 0, 0, 0, 3]])
+    x = x[:, :4]  # even: the two middle elements share the gradient (row 2 sorted: -1 at 1, -1 at 3, 4 at 2, 5)
+    np.testing.assert_array_equal(_grad(median_rows, x), [[0.5, 0.5, 0, 0], [0, 1, 1, 0], [0, 0, 1.5, 1.5]])
+
+
+def quantile_nearest(x):
+    return np.quantile(x, 0.3, method="nearest")
+
+
+def median_overwriting_its_input(x):
+    return np.median(x, overwrite_input=True)
+
+
+def median_with_out_by_position(x, out):
+    return np.median(x, 0, out).sum()
+
+
+def percentile_weighted(x):
+    return np.percentile(x, 30.0, method="inverted_cdf", weights=np.ones(4))
+
+
+@pytest.mark.parametrize("fn, args, match", [
+    (quantile_nearest, (np.arange(4.0),), "method='linear' only"),
+    (median_overwriting_its_input, (np.arange(4.0),), "does not accept"),
+    (median_with_out_by_position, (np.ones((2, 3)), np.zeros(3)), "does not accept"),
+    (percentile_weighted, (np.arange(4.0),), "does not accept"),
+], ids=["method", "overwrite_input", "out by position", "weights"])
+def test_quantile_arguments_without_a_rule_are_refused(fn, args, match):
+    with pytest.raises(sourcegrad.SourcegradError, match=match):
+        sourcegrad.differentiate(fn, wrt="x").grad(*args)
+
+
+def cov_frequency_weighted(x):
+    return np.cov(x, fweights=np.array([1, 2, 1, 1])).sum()
+
+
+def cov_weighted(x):
+    return np.cov(x, aweights=np.ones(4)).sum()
+
+
+def corrcoef_in_float32(x):
+    return np.corrcoef(x, dtype=np.float32).sum()
+
+
+@pytest.mark.parametrize("fn", [cov_frequency_weighted, cov_weighted, corrcoef_in_float32],
+                         ids=["fweights", "aweights", "dtype"])
+def test_cov_arguments_without_a_rule_are_refused(fn):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(fn, wrt="x").grad(np.arange(8.0).reshape(2, 4) ** 2)
+
+
+def running_maximum(x):
+    return (np.maximum.accumulate(x, axis=-1) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
+
+
+def running_minimum(x):
+    return (np.minimum.accumulate(x, axis=-1) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
+
+
+def test_running_extremes_at_ties_keep_the_first_element_that_reached_them():
+    # np.maximum gives a tie to its first argument, the running value: a later equal element takes nothing
+    x = np.array([[1.0, 3.0, 3.0, 2.0, 4.0], [2.0, 2.0, 2.0, 2.0, 2.0], [5.0, 1.0, 5.0, 7.0, 7.0]])
+    expected = [[1.0, 1110.0, 0.0, 0.0, 1e4], [11111.0, 0.0, 0.0, 0.0, 0.0], [111.0, 0.0, 0.0, 11000.0, 0.0]]
+    np.testing.assert_array_equal(_grad(running_maximum, x), expected)
+    np.testing.assert_array_equal(_grad(running_minimum, -x), expected)  # the running minima of -x are minus those
+
+
+def running_maximum_into(x, out):
+    return np.maximum.accumulate(x, out=out).sum()
+
+
+def running_maximum_in_float32(x):
+    return np.maximum.accumulate(x, dtype=np.float32).sum()
+
+
+@pytest.mark.parametrize("fn, args", [(running_maximum_into, (np.arange(3.0), np.zeros(3))),
+                                      (running_maximum_in_float32, (np.arange(3.0),))], ids=["out", "dtype"])
+def test_running_extreme_arguments_without_a_rule_are_refused(fn, args):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(fn, wrt="x").grad(*args)

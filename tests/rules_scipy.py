@@ -1,6 +1,7 @@
 """Table entries for the scipy.special rules (expit, logit, gammaln, digamma, erf, erfc, logsumexp,
-softmax and log_softmax) and the scipy.stats rules (the normal distribution's logpdf, pdf and cdf, Student's t's
-logpdf and pdf, the multivariate normal's logpdf).
+softmax and log_softmax), the scipy.stats rules (the normal distribution's logpdf, pdf, cdf, logcdf and
+logsf, Student's t's
+logpdf and pdf, the multivariate normal's logpdf) and the scipy.linalg rule (solve_triangular).
 
 test_primitives.py imports TABLE from here when scipy is installed and runs every entry; without scipy
 this module is skipped. The test_ functions at the end check what finite differences cannot.
@@ -13,6 +14,7 @@ import sourcegrad
 
 special = pytest.importorskip("scipy.special")
 stats = pytest.importorskip("scipy.stats")
+linalg = pytest.importorskip("scipy.linalg")
 
 from rule_support import SCALAR, UNARY, Entry, positive, real, shapes  # noqa: E402
 
@@ -118,6 +120,22 @@ def norm_cdf_standard(x, w):
     return (stats.norm.cdf(x) * w).sum()
 
 
+def norm_logcdf(x, loc, scale, w):
+    return (stats.norm.logcdf(x, loc, scale) * w).sum()
+
+
+def norm_logcdf_standard(x, w):
+    return (stats.norm.logcdf(x) * w).sum()
+
+
+def norm_logsf(x, loc, scale, w):
+    return (stats.norm.logsf(x, loc=loc, scale=scale) * w).sum()
+
+
+def norm_logsf_standard(x, w):
+    return (stats.norm.logsf(x) * w).sum()
+
+
 # ---- Student's t distribution ------------------------------------------------------------------------
 
 
@@ -172,6 +190,34 @@ def multivariate_normal_logpdf_standard(x, w):
     return (stats.multivariate_normal.logpdf(x, np.zeros(x.shape[-1])) * w).sum()
 
 
+# ---- triangular systems -----------------------------------------------------------------------------------------
+
+
+def triangular_system(rng, shape):
+    """A square matrix whose triangles are both well conditioned (3 on the diagonal); any other array as it is."""
+    values = 0.5 * rng.standard_normal(shape)
+    return values + 3.0 * np.eye(shape[0]) if len(shape) == 2 and shape[0] == shape[1] else values
+
+
+def solve_triangular_upper(a, b, w):
+    return (linalg.solve_triangular(a, b) * w).sum()
+
+
+def solve_triangular_lower_transposed(a, b, w):
+    return (linalg.solve_triangular(a, b, trans="T", lower=True) * w).sum()
+
+
+def solve_triangular_unit_diagonal(a, b, w):
+    return (linalg.solve_triangular(a, b, 1, False, True, check_finite=False) * w).sum()
+
+
+def solve_triangular_lower_unit_diagonal(a, b, w):
+    return (linalg.solve_triangular(a, b, lower=True, unit_diagonal=True, trans="N") * w).sum()
+
+
+TRIANGULAR = shapes([(3, 3), (3,)], [(4, 4), (4, 2)], [(1, 1), (1, 3)])
+
+
 # x, loc and scale broadcast against each other; scale is drawn positive
 LOCATION_SCALE = shapes([(3, 4), (3, 4), (3, 4)], [(3, 4), (4,), ()], [(5,), SCALAR, SCALAR], [SCALAR, (3, 1), (1, 4)])
 NORMAL = (real, real, positive)
@@ -190,6 +236,10 @@ ARRAYS = shapes([(5,)], [(3, 4)], [(2, 3, 4)])
 MATRICES = shapes([(3, 4)], [(2, 3, 4)])
 
 TABLE = [
+    Entry(linalg.solve_triangular, solve_triangular_upper, TRIANGULAR, domain=triangular_system),
+    Entry(linalg.solve_triangular, solve_triangular_lower_transposed, TRIANGULAR, domain=triangular_system),
+    Entry(linalg.solve_triangular, solve_triangular_unit_diagonal, TRIANGULAR, domain=triangular_system),
+    Entry(linalg.solve_triangular, solve_triangular_lower_unit_diagonal, TRIANGULAR, domain=triangular_system),
     Entry(special.expit, expit, UNARY),
     Entry(special.logit, logit, UNARY, domain=inside_unit_interval),
     Entry(special.gammaln, gammaln, UNARY, domain=positive),
@@ -211,6 +261,10 @@ TABLE = [
     Entry(stats.norm.pdf, norm_pdf, LOCATION_SCALE, domain=NORMAL),
     Entry(stats.norm.cdf, norm_cdf, LOCATION_SCALE, domain=NORMAL),
     Entry(stats.norm.cdf, norm_cdf_standard, UNARY),
+    Entry(stats.norm.logcdf, norm_logcdf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.logcdf, norm_logcdf_standard, UNARY),
+    Entry(stats.norm.logsf, norm_logsf, LOCATION_SCALE, domain=NORMAL),
+    Entry(stats.norm.logsf, norm_logsf_standard, UNARY),
     Entry(stats.t.logpdf, t_logpdf, STUDENT, domain=T_DOMAIN),
     Entry(stats.t.logpdf, t_logpdf_standard, shapes([(3, 4), (3, 4)], [(3, 4), ()], [(5,), SCALAR], [SCALAR, (4,)]),
           domain=(real, positive)),
@@ -279,3 +333,58 @@ def test_multivariate_normal_reads_the_lower_triangle_of_cov(generated_dir):
     gradient = f.grad(cov)
     np.testing.assert_array_equal(np.triu(gradient, 1), 0.0)
     assert sourcegrad.check_grad(multivariate_normal_upper_triangle, cov)
+
+
+def solve_lower(a):
+    return (linalg.solve_triangular(a, np.array([1.0, -2.0, 0.5]), lower=True, trans=1) ** 2).sum()
+
+
+def solve_upper_unit(a):
+    return (linalg.solve_triangular(a, np.array([1.0, -2.0, 0.5]), unit_diagonal=True) ** 2).sum()
+
+
+def test_solve_triangular_gives_the_unread_entries_of_a_no_gradient(generated_dir):
+    # full of values in both triangles: scipy reads one (less the diagonal with unit_diagonal), as finite differences see
+    a = np.array([[2.0, 0.7, -1.0], [0.3, 1.5, 0.4], [-0.2, 0.6, 1.8]])
+    lower = sourcegrad.differentiate(solve_lower, generated_dir=generated_dir).grad(a)
+    np.testing.assert_array_equal(np.triu(lower, 1), 0.0)
+    assert sourcegrad.check_grad(solve_lower, a)
+    upper = sourcegrad.differentiate(solve_upper_unit, generated_dir=generated_dir).grad(a)
+    np.testing.assert_array_equal(np.tril(upper), 0.0)
+    assert np.all(upper[np.triu_indices(3, 1)] != 0.0)
+    assert sourcegrad.check_grad(solve_upper_unit, a)
+
+
+def solve_overwriting_b(a, b):
+    return linalg.solve_triangular(a, b, overwrite_b=True).sum()
+
+
+def solve_with_overwrite_by_position(a, b):
+    return linalg.solve_triangular(a, b, 0, False, False, True).sum()
+
+
+@pytest.mark.parametrize("fn", [solve_overwriting_b, solve_with_overwrite_by_position], ids=["keyword", "position"])
+def test_solve_triangular_overwriting_b_is_refused(fn, generated_dir):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        sourcegrad.differentiate(fn, wrt="a", generated_dir=generated_dir).grad(np.eye(2) * 2.0, np.ones(2))
+
+
+def norm_log_tails(x):
+    return stats.norm.logcdf(x).sum() + 2.0 * stats.norm.logsf(x).sum()
+
+
+def test_norm_logcdf_and_logsf_gradients_far_in_the_tails(generated_dir):
+    # cdf(-40) and sf(40) are 1e-350, beyond float64; their logarithms, and so the gradients, are not
+    x = np.array([-40.0, 40.0, -8.0, 8.0])
+    f = sourcegrad.differentiate(norm_log_tails, generated_dir=generated_dir)
+    gradient = f.grad(x)
+    assert np.all(np.isfinite(gradient))
+    eps = 1e-5  # logcdf and logsf are computed to full precision there: their differences are good
+    numeric = [(norm_log_tails(x + eps * e) - norm_log_tails(x - eps * e)) / (2 * eps) for e in np.eye(4)]
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-7)
+    # -z / (1 - 1/z^2 + ...) of the Mills ratio: about 40.025 for logcdf at -40, twice minus that for logsf at 40
+    assert gradient[0] == pytest.approx(40.0249, rel=1e-5) and gradient[1] == pytest.approx(-2 * 40.0249, rel=1e-5)
+    hessian = f.hvp((x,), (np.ones(4),))
+    assert np.all(np.isfinite(hessian))
+    numeric = (f.grad(x + eps) - f.grad(x - eps)) / (2 * eps)
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-5)

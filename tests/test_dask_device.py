@@ -41,6 +41,9 @@ DASK_REFUSED = {
     "ravel_order_k_of_transpose": "order 'K' follows memory layout, which dask arrays do not have",
     "select_default": "np.select's default broadcast to the choices' shape on dask",
     "item_of_a_sum": "a dask array has no .item(): the function itself fails on dask",
+    **{name: "dask's arrays take no ufunc.accumulate: np.maximum.accumulate(x) on dask fails alike"
+       for name in ("maximum_accumulate", "maximum_accumulate_axis_1", "maximum_accumulate_axis_minus_1_keyword",
+                    "minimum_accumulate", "minimum_accumulate_axis_minus_1")},
     "clip_keyword_a": "dask's clip recurses without end given the array as a= (np.clip(a=x) on dask fails alike)",
 }
 

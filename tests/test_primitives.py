@@ -611,6 +611,7 @@ for _name in ("rules_elementwise", "rules_reductions", "rules_shape", "rules_lin
         if _missing.name != _name:
             raise
 try:
+    import scipy.linalg  # noqa: F401
     import scipy.special  # noqa: F401
     import scipy.stats  # noqa: F401
 except ImportError:  # scipy is optional: without it there are no scipy rules, and rules_scipy skips itself
@@ -733,7 +734,8 @@ WITHOUT_TANGENT_RULE = {
 # tied elements of a sort. Finite differences cannot see which side a rule picks; the gradient rules pick by
 # the convention of templates/elementwise.py, and the tangent rules must pick the same.
 KINKS = {np.maximum, np.minimum, np.fmax, np.fmin, np.clip, np.abs, np.fabs, builtins.abs, np.hypot, np.max, np.min,
-         np.amax, np.amin, np.sort, np.partition, np.linalg.norm}
+         np.amax, np.amin, np.sort, np.partition, np.linalg.norm, np.median, np.nanmedian, np.quantile, np.nanquantile,
+         np.percentile, np.nanpercentile, np.maximum.accumulate, np.minimum.accumulate}
 
 
 def _own(table):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import gast
+import numpy
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -24,6 +25,7 @@ from sourcegrad.templates import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES,
 from sourcegrad.templates.registry import helpers_without_gradient  # noqa: E402
 
 try:  # the table lists the rules for optional libraries too (the test extra installs scipy)
+    import scipy.linalg  # noqa: F401
     import scipy.special  # noqa: F401
     import scipy.stats  # noqa: F401
 except ImportError:
@@ -42,7 +44,8 @@ FORWARD_WITHOUT_A_RULE = {SET_ITEM}
 FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",
             "reductions": "reductions", "shape": "shape and copies", "indexing": "indexing, joining, splitting",
             "scipy_special": "scipy.special (when scipy is installed)",
-            "scipy_stats": "scipy.stats (when scipy is installed)"}
+            "scipy_stats": "scipy.stats (when scipy is installed)",
+            "scipy_linalg": "scipy.linalg (when scipy is installed)"}
 
 
 def spelling(primitive):
@@ -60,6 +63,11 @@ def spelling(primitive):
         for name in ("norm", "t", "multivariate_normal"):
             if getattr(stats, name, None) is owner:
                 return f"`scipy.stats.{name}.{primitive.__name__}`"
+    if isinstance(owner, numpy.ufunc):  # a ufunc's method: `np.maximum.accumulate`
+        return f"`np.{owner.__name__}.{primitive.__name__}`"
+    scipy_linalg = sys.modules.get("scipy.linalg")
+    if scipy_linalg is not None and getattr(scipy_linalg, getattr(primitive, "__name__", ""), None) is primitive:
+        return f"`scipy.linalg.{primitive.__name__}`"
     special = sys.modules.get("scipy.special")
     if special is not None and getattr(special, getattr(primitive, "__name__", ""), None) is primitive:
         return f"`scipy.special.{primitive.__name__}`"  # scipy's ufuncs have no __module__ to tell by

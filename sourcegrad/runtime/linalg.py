@@ -8,6 +8,7 @@ slogdet, pinv), whose gradients are too long to write out in a rule.
 
 from __future__ import annotations
 
+import importlib
 import operator
 import string
 
@@ -1120,3 +1121,76 @@ def svd_jvp_grad_matrix(grad, tangent, result, a, full_matrices, compute_uv, her
         return _xp(a).zeros_like(a)
     factors, factor_grads = _svd_values_jvp_backward(grad, tangent, a)
     return svd_grad(factor_grads, factors, a, False, True, False)
+
+
+# ---- scipy.linalg.solve_triangular ----------------------------------------------------------------------------------
+# x = op(A)^-1 b, op(A) A or A^T (trans 0 / 'N', or 1, 2, 'T', 'C': real matrices only), A the triangle of a that scipy
+# reads (lower or upper; with unit_diagonal the diagonal is taken for 1s and not read either). b's gradient is
+# op(A)^-T G; op(A)'s is -(that) x^T, of which a gets the triangle read: the rest of a changes nothing.
+
+
+def _transposes(trans):
+    if trans in (0, "N", "n"):
+        return False
+    if trans in (1, 2, "T", "t", "C", "c"):
+        return True
+    raise SourcegradError(f"scipy.linalg.solve_triangular's trans must be 0, 1, 2, 'N', 'T' or 'C', not {trans!r}")
+
+
+def _read_triangle(matrix, lower, unit_diagonal):
+    """The entries of matrix that solve_triangular reads, zeros elsewhere."""
+    xp = array_namespace(matrix)
+    if lower:
+        return xp.tril(matrix, -1 if unit_diagonal else 0)
+    return xp.triu(matrix, 1 if unit_diagonal else 0)
+
+
+def _scipy_linalg(a):
+    """scipy.linalg, or cupyx.scipy.linalg for a cupy array."""
+    if array_namespace(a).__name__.startswith("cupy"):
+        return importlib.import_module("cupyx.scipy.linalg")
+    return importlib.import_module("scipy.linalg")
+
+
+@helper
+def triangular_solve(a, b, trans, lower, unit_diagonal):
+    """scipy.linalg.solve_triangular(a, b, trans, lower, unit_diagonal): what its tangent rule solves with."""
+    return _scipy_linalg(a).solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+def _outer_product(left, right):
+    """left right^T for the columns of a solve: vectors (an outer product) or matrices."""
+    if _ndim(left) == 1:
+        return left[:, None] * right[None, :]
+    return left @ right.swapaxes(-1, -2)
+
+
+@helper
+def triangular_solve_grad(grad, a, result, trans, lower, unit_diagonal, wrt):
+    """b's (wrt 'b') or a's (wrt 'a') gradient of result = scipy.linalg.solve_triangular(a, b, trans, lower,
+    unit_diagonal)."""
+    grad = as_array_like(grad, result)
+    grad_b = triangular_solve(a, grad, 0 if _transposes(trans) else 1, lower, unit_diagonal)
+    if wrt == "b":
+        return grad_b
+    full = -_outer_product(grad_b, result)
+    return _read_triangle(full.swapaxes(-1, -2) if _transposes(trans) else full, lower, unit_diagonal)
+
+
+@helper
+def triangular_product(matrix, x, trans, lower, unit_diagonal):
+    """op(T) x, T the triangle of matrix that solve_triangular reads (its tangent's term: a's tangent, read so, times
+    the solution)."""
+    read = _read_triangle(as_array_like(matrix, x), lower, unit_diagonal)
+    return (read.swapaxes(-1, -2) if _transposes(trans) else read) @ x
+
+
+@helper
+def triangular_product_grad(grad, matrix, x, trans, lower, unit_diagonal, wrt):
+    """matrix's (wrt 0) or x's (wrt 1) gradient of triangular_product: linear in each."""
+    grad = as_array_like(grad, x)
+    if wrt == 0:
+        full = _outer_product(grad, x)
+        return _read_triangle(full.swapaxes(-1, -2) if _transposes(trans) else full, lower, unit_diagonal)
+    read = _read_triangle(as_array_like(matrix, x), lower, unit_diagonal)
+    return (read if _transposes(trans) else read.swapaxes(-1, -2)) @ grad

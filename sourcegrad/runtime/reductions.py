@@ -6,7 +6,10 @@ result for an array of its own and may add into it in place.
 
 import operator
 
-from .core import array_namespace, as_array_like, helper, unreduce
+import numpy
+
+from ..errors import SourcegradError
+from .core import array_namespace, as_array_like, float_dtype, helper, unreduce
 
 
 def _reduced_axes(ndim, axis):
@@ -313,3 +316,328 @@ def diff_part_jvp(tangent, x, n, axis, prepend, append, part):
              for i, v in enumerate(values)]
     joined = {name: p for name, p in (("prepend", parts[0]), ("append", parts[2])) if p is not None}
     return xp.diff(parts[1], n, axis, **joined)
+
+
+# ---- quantiles: np.quantile, np.percentile, np.median and their nan-skipping forms ------------------------------
+# numpy's linear method reads each group of x sorted, at the virtual position q (n - 1) (n the group's size, or its
+# count of numbers for the nan forms, which sort nan last): the elements at the positions either side of it, mixed
+# by its fraction. The gradient goes back to those two elements through np.argsort's stable order, as np.sort's
+# does, so tied elements are told apart the way sort_grad tells them (the first one, the first position). q / scale
+# is the quantile (scale 100 for percentiles).
+
+
+def _quantile_points(x, q, axis, scale, skip_nan, method):
+    """Where np.quantile(x, q / scale, axis, method="linear") reads x, per group and quantile (axes q's shape + the
+    kept axes, Q + K): (flat, kept_shape, permutation, low, high, fraction, slope, valid, dtype). flat is x with its
+    reduced axes last and merged (K + (n,)); low and high the flat positions of the two elements read, fraction the
+    weight of high's; slope the change of the virtual position per unit of q; valid whether the group holds a
+    number at all (a group of nans alone gets no gradient); dtype numpy's result's."""
+    if method != "linear":
+        raise SourcegradError(f"np.quantile and np.percentile have a gradient rule for method='linear' only, not "
+                              f"{method!r}", hint="Leave method at its default, 'linear', or wrap the call in "
+                                                  "sourcegrad.stop_gradient(...) if it needs no gradient.")
+    x = x if hasattr(x, "ndim") else as_array_like(x, x)
+    flat, kept_shape, permutation = _axes_last(x, axis)
+    xp = array_namespace(flat, q)
+    q = xp.asarray(q) if isinstance(q, (list, tuple)) else q  # numpy makes a list of quantiles an array
+    dtype = xp.result_type(flat.dtype if flat.dtype.kind == "f" else xp.float64, q)
+    quantiles = xp.asarray(q, dtype=xp.float64) / scale
+    q_shape = quantiles.shape
+    n = flat.shape[-1]
+    order = xp.argsort(flat, axis=-1, kind="stable")  # nan last
+    count = (flat == flat).sum(axis=-1) if skip_nan else xp.full(kept_shape, n)
+    quantiles = quantiles.reshape(q_shape + (1,) * len(kept_shape))
+    virtual = quantiles * count - quantiles  # numpy's n q - q, rounded as numpy rounds it
+    top = xp.maximum(count - 1, 0)
+    lower = xp.floor(virtual)
+    fraction = virtual - lower
+    lower = xp.minimum(xp.maximum(lower, 0), top).astype(order.dtype)
+    upper = xp.minimum(lower + 1, top)
+    valid = count > 0
+    everywhere = q_shape + order.shape
+    low = xp.take_along_axis(xp.broadcast_to(order, everywhere), lower[..., None], axis=-1)[..., 0]
+    high = xp.take_along_axis(xp.broadcast_to(order, everywhere), upper[..., None], axis=-1)[..., 0]
+    slope = xp.broadcast_to((count - 1) / scale, fraction.shape)
+    return flat, kept_shape, permutation, low, high, fraction * valid, slope * valid, valid, dtype
+
+
+def _read_at(values, x, axis, positions):
+    """values (of x's shape) at flat positions of x's groups (see _quantile_points)."""
+    xp = array_namespace(values, positions)
+    moved, _, _ = _axes_last(as_array_like(values, x) if not hasattr(values, "ndim") else values, axis)
+    everywhere = positions.shape + moved.shape[-1:]
+    return xp.take_along_axis(xp.broadcast_to(moved, everywhere), positions[..., None], axis=-1)[..., 0]
+
+
+def _as_quantile_result(values, x, axis, keepdims, q_shape):
+    """Values over Q + K in np.quantile's result's shape: keepdims puts x's reduced axes back as 1s after Q."""
+    if not keepdims:
+        return values
+    axes = _reduced_axes(len(getattr(x, "shape", ())), axis)
+    return values.reshape(q_shape + tuple(1 if a in axes else n for a, n in enumerate(getattr(x, "shape", ()))))
+
+
+def _scatter_to_groups(low_weights, high_weights, low, high, flat):
+    """Weights at flat positions low and high of each group, added up over the quantiles: an array like flat."""
+    xp = array_namespace(low_weights, flat)
+    positions = xp.arange(flat.shape[-1])
+    spread = (positions == low[..., None]) * low_weights[..., None] + (positions == high[..., None]) * high_weights[..., None]
+    return spread.reshape((-1,) + flat.shape).sum(axis=0)
+
+
+def _q_shape(q):
+    return tuple(getattr(q, "shape", ())) if not isinstance(q, (list, tuple)) else numpy.shape(q)
+
+
+def _grouped(grad, x, q, kept_shape):
+    """The output's gradient (np.quantile's result's shape) as Q + K."""
+    return as_array_like(grad, x).reshape(_q_shape(q) + kept_shape)
+
+
+@helper
+def quantile_jvp(tangent, x, q, axis, keepdims, scale, skip_nan, method):
+    """The tangent of np.quantile(x, q / scale, axis, keepdims=keepdims) from x's (the nan form with skip_nan): the
+    tangent read where the quantile reads x, mixed as it mixes x."""
+    flat, kept_shape, _, low, high, fraction, _, valid, dtype = _quantile_points(x, q, axis, scale, skip_nan, method)
+    below, above = _read_at(tangent, x, axis, low), _read_at(tangent, x, axis, high)
+    mixed = ((below + (above - below) * fraction) * valid).astype(dtype, copy=False)
+    return _as_quantile_result(mixed, x, axis, keepdims, _q_shape(q))
+
+
+@helper
+def quantile_grad(grad, x, q, axis, keepdims, scale, skip_nan, method):
+    """x's gradient of np.quantile(x, q / scale, axis, keepdims=keepdims): each group's two elements read get grad
+    times their weights (1 - fraction and fraction), summed over the quantiles."""
+    flat, kept_shape, permutation, low, high, fraction, _, valid, _ = _quantile_points(x, q, axis, scale, skip_nan,
+                                                                                       method)
+    grad = _grouped(grad, x, q, kept_shape)
+    spread = _scatter_to_groups(grad * (valid - fraction), grad * fraction, low, high, flat)
+    x = x if hasattr(x, "ndim") else as_array_like(x, grad)
+    return _axes_back(spread, x, permutation).astype(float_dtype(x, grad), copy=False)
+
+
+def _slopes(values, x, q, axis, scale, skip_nan, method):
+    """d quantile / d q per group and quantile: the difference of the two elements read (of values, in x's order)
+    times the change of the virtual position; with it the points."""
+    points = _quantile_points(x, q, axis, scale, skip_nan, method)
+    _, _, _, low, high, _, slope, _, _ = points
+    return (_read_at(values, x, axis, high) - _read_at(values, x, axis, low)) * slope, points
+
+
+@helper
+def quantile_q_grad(grad, values, x, q, axis, keepdims, scale, skip_nan, method):
+    """q's gradient of np.quantile(x, q / scale, axis, keepdims=keepdims) with values=x: grad times the slope
+    between the two elements read, summed over the groups. (values differ from x in hvp: a tangent read in x's
+    order.)"""
+    slopes, (_, kept_shape, _, _, _, _, _, _, _) = _slopes(values, x, q, axis, scale, skip_nan, method)
+    total = (_grouped(grad, x, q, kept_shape) * slopes).reshape(_q_shape(q) + (-1,)).sum(axis=-1)
+    return total.astype(float_dtype(q, grad), copy=False) if hasattr(q, "dtype") else total
+
+
+@helper
+def quantile_q_jvp(tangent, values, x, q, axis, keepdims, scale, skip_nan, method):
+    """The tangent of np.quantile(x, q / scale, axis, keepdims=keepdims) from q's (values=x): q's tangent times the
+    slope between the two elements read."""
+    slopes, (_, kept_shape, _, _, _, _, _, _, dtype) = _slopes(values, x, q, axis, scale, skip_nan, method)
+    xp = array_namespace(slopes)
+    moved = xp.asarray(tangent).reshape(_q_shape(q) + (1,) * len(kept_shape))
+    return _as_quantile_result((moved * slopes).astype(dtype, copy=False), x, axis, keepdims, _q_shape(q))
+
+
+@helper
+def quantile_slope_grad(grad, tangent, x, q, axis, keepdims, scale, skip_nan, method):
+    """values' gradient of quantile_q_jvp(tangent, values, x, q, ...) (hvp of np.quantile in q and x): linear in
+    values, which it reads at the two elements either side: minus and plus grad times q's tangent and the slope of
+    the virtual position."""
+    flat, kept_shape, permutation, low, high, _, slope, _, _ = _quantile_points(x, q, axis, scale, skip_nan, method)
+    xp = array_namespace(flat)
+    grad = _grouped(grad, x, q, kept_shape) * xp.asarray(tangent).reshape(_q_shape(q) + (1,) * len(kept_shape))
+    spread = _scatter_to_groups(-grad * slope, grad * slope, low, high, flat)
+    x = x if hasattr(x, "ndim") else as_array_like(x, grad)
+    return _axes_back(spread, x, permutation).astype(float_dtype(x, grad), copy=False)
+
+
+# ---- covariance and correlation: np.cov, np.corrcoef -------------------------------------------------------------
+# np.cov arranges m and y (if given) as rows of variables over columns of observations, X, stacked, and returns
+# Xc Xc^T / (N - ddof), Xc = X less its means over the observations, squeezed. Its gradient is (G + G^T) Xc / (N - ddof)
+# (Xc's rows sum to 0, so the means' own change adds nothing), split back into m's and y's parts.
+
+
+def _variables(m, y, rowvar):
+    """(xp, X, rows of m): np.cov's arrangement of m and y, in the dtype numpy computes in (float64 at least)."""
+    xp = array_namespace(m, *([] if y is None else [y]))
+    values = [m] if y is None else [m, y]
+    dtype = xp.result_type(*[getattr(v, "dtype", xp.float64) for v in values], xp.float64)
+    rows = []
+    for value in values:
+        value = xp.asarray(value, dtype=dtype)
+        value = value.reshape((1, -1)) if value.ndim < 2 else value
+        if value.ndim > 2:
+            raise SourcegradError("np.cov and np.corrcoef take arrays of at most two dimensions")
+        rows.append(value.T if not rowvar and value.shape[0] != 1 else value)
+    return xp, rows[0] if y is None else xp.concatenate(rows, axis=0), rows[0].shape[0]
+
+
+def _divisor(observations, bias, ddof):
+    if ddof is None:
+        ddof = 0 if bias else 1
+    return observations - ddof
+
+
+def _part_of(full, m, y, rowvar, mine, part):
+    """The rows of the stacked arrangement that hold m (part 0) or y (part 1), back in that argument's shape."""
+    value = m if part == 0 else y
+    rows = full[:mine] if part == 0 else full[mine:]
+    shape = numpy.shape(value)
+    if len(shape) == 2 and not rowvar and shape[0] != 1:
+        rows = rows.T
+    return rows.reshape(shape).astype(float_dtype(value, full), copy=False)
+
+
+def _placed(tangent, m, y, rowvar, part):
+    """A tangent of m (part 0) or y (part 1) in the stacked arrangement, zeros in the other's rows."""
+    xp, data, mine = _variables(m, y, rowvar)
+    moved = _variables(tangent, None, rowvar)[1].astype(data.dtype, copy=False)
+    full = xp.zeros_like(data)
+    if part == 0:
+        full[:mine] = moved
+    else:
+        full[mine:] = moved
+    return xp, data, mine, full
+
+
+def _as_matrix(grad, xp, size, dtype):
+    return xp.asarray(grad, dtype=dtype).reshape((size, size))
+
+
+@helper
+def cov_grad(grad, m, y, rowvar, bias, ddof, part):
+    """m's (part 0) or y's (part 1) gradient of np.cov(m, y, rowvar, bias, ddof): (G + G^T) Xc / (N - ddof)."""
+    xp, data, mine = _variables(m, y, rowvar)
+    grad = _as_matrix(grad, xp, data.shape[0], data.dtype)
+    centered = data - data.mean(axis=1, keepdims=True)
+    full = (grad + grad.T) @ centered / _divisor(data.shape[1], bias, ddof)
+    return _part_of(full, m, y, rowvar, mine, part)
+
+
+@helper
+def cov_jvp(tangent, m, y, rowvar, bias, ddof, part):
+    """The tangent of np.cov(m, y, rowvar, bias, ddof) from m's (part 0) or y's (part 1): with T that tangent in the
+    stacked arrangement, (T Xc^T + Xc T^T) / (N - ddof) (T's means would multiply Xc's row sums, which are 0)."""
+    xp, data, _, moved = _placed(tangent, m, y, rowvar, part)
+    centered = data - data.mean(axis=1, keepdims=True)
+    product = moved @ centered.T
+    return ((product + product.T) / _divisor(data.shape[1], bias, ddof)).squeeze()
+
+
+@helper
+def cov_jvp_grad(grad, tangent, m, y, rowvar, bias, ddof, part, wrt):
+    """m's (wrt 0) or y's (wrt 1) gradient of cov_jvp(tangent, m, y, ..., part) (hvp of np.cov): linear in Xc, whose
+    gradient is (G + G^T) T / (N - ddof); T's rows do not sum to 0, so the means' change is taken off."""
+    xp, data, mine, moved = _placed(tangent, m, y, rowvar, part)
+    grad = _as_matrix(grad, xp, data.shape[0], data.dtype)
+    full = (grad + grad.T) @ moved / _divisor(data.shape[1], bias, ddof)
+    return _part_of(full - full.mean(axis=1, keepdims=True), m, y, rowvar, mine, wrt)
+
+
+# np.corrcoef is np.cov normalized: R = C / (s s^T), s the square roots of C's diagonal. With u = 1 / s, R's change is
+# dC (u u^T) - R (a 1^T + 1 a^T) / 2, a = diag(dC) u^2; its diagonal stays 1. One variable alone (a 0-d C) has R = 1.
+
+
+def _correlation_parts(cov):
+    xp = array_namespace(cov)
+    inverse_scale = 1 / xp.sqrt(cov.diagonal())
+    return xp, inverse_scale, cov * inverse_scale[:, None] * inverse_scale[None, :]
+
+
+@helper
+def correlation_grad(grad, cov):
+    """The gradient of C of R = C / (s s^T) (np.corrcoef from np.cov): G (u u^T) less, on the diagonal, the sums of
+    G R over C's row and column over 2 C_ii."""
+    if not getattr(cov, "ndim", 0):
+        return array_namespace(cov).zeros_like(cov)
+    xp, u, correlation = _correlation_parts(cov)
+    grad = _as_matrix(grad, xp, cov.shape[0], cov.dtype)
+    weighted = grad * correlation
+    return grad * u[:, None] * u[None, :] - xp.eye(cov.shape[0], dtype=cov.dtype) * (
+        (weighted.sum(axis=0) + weighted.sum(axis=1)) * u * u / 2)
+
+
+@helper
+def correlation_jvp(tangent, cov):
+    """The tangent of R = C / (s s^T) from C's: dC (u u^T) - R (a 1^T + 1 a^T) / 2, a = diag(dC) u^2."""
+    if not getattr(cov, "ndim", 0):
+        return array_namespace(cov).zeros_like(cov)
+    xp, u, correlation = _correlation_parts(cov)
+    tangent = _as_matrix(tangent, xp, cov.shape[0], cov.dtype)
+    a = tangent.diagonal() * u * u
+    return tangent * u[:, None] * u[None, :] - correlation * (a[:, None] + a[None, :]) / 2
+
+
+@helper
+def correlation_jvp_grad(grad, tangent, cov):
+    """C's gradient of correlation_jvp(dC, C) (hvp of np.corrcoef). With M = G C and A = a 1^T + 1 a^T: C's own
+    entries give -G (u u^T) A / 2, and u (u_k = C_kk^(-1/2), whose change is -u_k^3 / 2 per change of C_kk) gives
+    ((G dC) u + (G dC)^T u)_k - dC_kk u_k h_k - ((A M) u + (A M)^T u)_k / 2, h the row and column sums of M u u^T."""
+    if not getattr(cov, "ndim", 0):
+        return array_namespace(cov).zeros_like(cov)
+    xp, u, _ = _correlation_parts(cov)
+    size = cov.shape[0]
+    grad, tangent = _as_matrix(grad, xp, size, cov.dtype), _as_matrix(tangent, xp, size, cov.dtype)
+    a = tangent.diagonal() * u * u
+    pairs = a[:, None] + a[None, :]
+    scaled = grad * cov * u[:, None] * u[None, :]
+    h = scaled.sum(axis=1) + scaled.sum(axis=0)
+    both = grad * tangent
+    mixed = pairs * grad * cov
+    along_u = both @ u + both.T @ u - tangent.diagonal() * u * h - (mixed @ u + mixed.T @ u) / 2
+    own = -grad * u[:, None] * u[None, :] * pairs / 2
+    return own + xp.eye(size, dtype=cov.dtype) * (along_u * (-u ** 3 / 2))
+
+
+# ---- running maxima and minima: np.maximum.accumulate, np.minimum.accumulate --------------------------------------
+# result[i] = maximum(result[i - 1], x[i]) along the axis, and np.maximum gives a tie to its first argument: so
+# result[i] is x[s(i)], s(i) the first element that reached the running maximum (a later equal one does not take it
+# over). The gradient of result[i] goes to x[s(i)]; each x[k] that starts a run collects the gradients of its run.
+
+
+def _runs(x, axis, largest):
+    """(xp, axis, x, starts, source): along axis, where x starts a new run (strictly beyond the running extreme before
+    it; the first element always) and, for each position, the position whose element it holds."""
+    xp = array_namespace(x)
+    axis = operator.index(axis) % x.ndim
+    extreme = (xp.maximum if largest else xp.minimum).accumulate(x, axis=axis)
+    first = (slice(None),) * axis + (slice(0, 1),)
+    rest, before = (slice(None),) * axis + (slice(1, None),), (slice(None),) * axis + (slice(None, -1),)
+    beyond = x[rest] > extreme[before] if largest else x[rest] < extreme[before]
+    starts = xp.concatenate([xp.ones_like(x[first], dtype=bool), beyond], axis=axis)
+    positions = xp.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    source = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=axis)
+    return xp, axis, starts, source
+
+
+@helper
+def accumulate_extreme_grad(grad, x, axis, largest):
+    """x's gradient of np.maximum.accumulate(x, axis) (largest) or np.minimum's: each run's gradients, summed, to the
+    element that starts it. A run's sum is a difference of cumulative sums at its two ends."""
+    xp, axis, starts, source = _runs(x, axis, largest)
+    grad = as_array_like(grad, x)
+    n = x.shape[axis]
+    zero = xp.zeros_like(grad[(slice(None),) * axis + (slice(0, 1),)])
+    totals = xp.concatenate([zero, xp.cumsum(grad, axis=axis)], axis=axis)  # totals[k]: the sum of grad before k
+    positions = xp.arange(n).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    marked = xp.where(starts, positions, n)
+    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    next_start = xp.minimum.accumulate(marked[reverse], axis=axis)[reverse]  # the first start at or after each position
+    after = xp.concatenate([next_start[(slice(None),) * axis + (slice(1, None),)],
+                            xp.full_like(next_start[(slice(None),) * axis + (slice(0, 1),)], n)], axis=axis)
+    run = xp.take_along_axis(totals, after, axis=axis) - xp.take_along_axis(totals, xp.broadcast_to(positions, after.shape), axis=axis)
+    return xp.where(starts, run, 0).astype(float_dtype(x, grad), copy=False)
+
+
+@helper
+def accumulate_extreme_jvp(tangent, x, axis, largest):
+    """The tangent of np.maximum.accumulate(x, axis) (largest) or np.minimum's: at each position the tangent of the
+    element it holds."""
+    xp, axis, _, source = _runs(x, axis, largest)
+    return xp.take_along_axis(as_array_like(tangent, x), source, axis=axis)

@@ -10,7 +10,7 @@ from . import arithmetic, calls, elementwise, indexing, linalg, reductions, shap
 # Rules for optional libraries: library module -> the module of its rules. They are registered the first time
 # a compile meets the library already imported (the user's code imports it to call it), so that
 # `import sourcegrad` never pays for importing scipy, and a machine without scipy has none.
-OPTIONAL_FAMILIES = {"scipy.special": "scipy_special", "scipy.stats": "scipy_stats"}
+OPTIONAL_FAMILIES = {"scipy.special": "scipy_special", "scipy.stats": "scipy_stats", "scipy.linalg": "scipy_linalg"}
 
 
 def load_optional_rules():

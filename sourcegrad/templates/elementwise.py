@@ -13,8 +13,10 @@ import math
 import numpy as np
 
 from ..runtime import unbroadcast
-from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, exp2_share, exp_share,
-                                  nan_to_num_grad, reduced_count, select_default_grad, select_default_jvp, select_grad)
+from ..runtime.elementwise import (clip_passes, clip_takes_lower, clip_takes_upper, digamma_of_number, exp2_share,
+                                  exp_share, interp_slope, interp_slope_grad, interp_slope_knots_grad, interp_values,
+                                  interp_values_grad, nan_to_num_grad, reduced_count, select_default_grad,
+                                  select_default_jvp, select_grad, trigamma_of_number)
 from .registry import adjoint, d, ndim, nondifferentiable, tangent
 
 # math.cbrt and math.exp2 are new in Python 3.11
@@ -615,3 +617,95 @@ def imag(result, x):
 @tangent(np.imag, aliases={"val": "x"})
 def imag_tangent(result, x):
     d[result] = np.zeros_like(d[x])
+
+
+# ---- piecewise linear interpolation ------------------------------------------------------------------------------
+# np.interp(x, xp, fp): in x the slope of x's segment (at a knot the segment starting there, 0 from xp[-1] on and below
+# xp[0]); in fp each x's two weights; in xp minus the slope times them (runtime/elementwise.py); a given left or right
+# takes the gradient of the values below or above the knots. xp must increase strictly; period= is refused.
+
+
+@adjoint(np.interp, aliases={"xp": "knots"}, new_array=True)
+def interp(result, x, knots, fp, left=None, right=None):
+    d[x] = d[result] * interp_slope(x, knots, fp)
+    d[fp] = interp_values_grad(d[result], x, knots, fp, left, right)
+    d[knots] = -interp_values_grad(d[result] * interp_slope(x, knots, fp), x, knots, knots, 0.0, 0.0)
+    d[left] = np.sum(d[result] * (x < knots[0]))
+    d[right] = np.sum(d[result] * (x > knots[-1]))
+
+
+@tangent(np.interp, aliases={"xp": "knots"})
+def interp_tangent(result, x, knots, fp, left=None, right=None):
+    d[result] = d[x] * interp_slope(x, knots, fp)
+    d[result] = interp_values(x, knots, d[fp], left, right)
+    d[result] = -(interp_slope(x, knots, fp) * interp_values(x, knots, d[knots], 0.0, 0.0))
+    d[result] = d[left] * (x < knots[0])
+    d[result] = d[right] * (x > knots[-1])
+
+
+# for hvp: interp_values is linear in values, and in x and the knots it moves as np.interp does; interp_slope is
+# linear in values, constant in x within a segment, and moves with the knots that bound the segment. left and right
+# say only whether fp's ends are read.
+@adjoint(interp_values, zero_gradient=("left", "right"))
+def interp_values_rule(result, x, knots, values, left, right):
+    d[values] = interp_values_grad(d[result], x, knots, values, left, right)
+    d[x] = d[result] * interp_slope(x, knots, values)
+    d[knots] = -interp_values_grad(d[result] * interp_slope(x, knots, values), x, knots, knots, 0.0, 0.0)
+
+
+@adjoint(interp_slope, zero_gradient=("x",))
+def interp_slope_rule(result, x, knots, values):
+    d[values] = interp_slope_grad(d[result], x, knots, values)
+    d[knots] = interp_slope_knots_grad(d[result], x, knots, values)
+
+
+# ---- the math module's error and gamma functions of numbers ---------------------------------------------------------
+# 2 / sqrt(pi) as a Python number (np.pi ** -0.5 is one), as scipy.special.erf's rule writes it. lgamma's derivative is
+# digamma, gamma's gamma times digamma, from runtime/elementwise.py's digamma_of_number (scipy is optional).
+
+
+@adjoint(math.erf)
+def math_erf(result, x):
+    d[x] = d[result] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@tangent(math.erf)
+def math_erf_tangent(result, x):
+    d[result] = d[x] * (2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@adjoint(math.erfc)
+def math_erfc(result, x):
+    d[x] = d[result] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@tangent(math.erfc)
+def math_erfc_tangent(result, x):
+    d[result] = d[x] * (-2 * np.pi ** -0.5) * np.exp(-(x * x))
+
+
+@adjoint(math.lgamma)
+def math_lgamma(result, x):
+    d[x] = d[result] * digamma_of_number(x)
+
+
+@tangent(math.lgamma)
+def math_lgamma_tangent(result, x):
+    d[result] = d[x] * digamma_of_number(x)
+
+
+@adjoint(math.gamma)
+def math_gamma(result, x):
+    d[x] = d[result] * result * digamma_of_number(x)
+
+
+@tangent(math.gamma)
+def math_gamma_tangent(result, x):
+    d[result] = d[x] * result * digamma_of_number(x)
+
+
+# for hvp: digamma's derivative
+@adjoint(digamma_of_number)
+def digamma_of_number_rule(result, x):
+    d[x] = d[result] * trigamma_of_number(x)
+

@@ -15,9 +15,11 @@ reduction's operand, axis and keepdims alike); numpy's own keyword, `a=`, is an 
 import numpy as np
 
 from ..runtime import element_count, ratio, reduce_like, safe_divisor, unreduce
-from ..runtime.reductions import (cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
+from ..runtime.reductions import (accumulate_extreme_grad, accumulate_extreme_jvp, correlation_grad, correlation_jvp, correlation_jvp_grad, cov_grad, cov_jvp,
+                                  cov_jvp_grad, cumprod_grad, cumprod_jvp, cumprod_jvp_grad, cumsum_grad, diff_grad, diff_part_grad,
                                   diff_part_jvp, max_grad, max_jvp, min_grad, min_jvp, nanmean_grad,
-                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad)
+                                  nanmean_jvp, nansum_grad, prod_grad, prod_jvp, prod_jvp_grad, quantile_grad,
+                                  quantile_jvp, quantile_q_grad, quantile_q_jvp, quantile_slope_grad)
 from .registry import adjoint, d, method, ndim, nondifferentiable, tangent
 
 # ---- the helpers of the rules below, differentiated in turn (hvp: reverse mode over tangent lines) ------------
@@ -239,6 +241,38 @@ def cumsum_tangent(result, x, axis=None, dtype=None, out=None):
 method("cumsum", np.cumsum)
 
 
+# ---- running maxima and minima ---------------------------------------------------------------------------------
+# result[i] holds the element that first reached the running extreme: np.maximum gives a tie to its first argument,
+# the running value, so a later element equal to it takes no gradient (runtime/reductions.py). dtype= and out= are
+# refused.
+
+
+@adjoint(np.maximum.accumulate, aliases={"array": "x"}, new_array=True)
+def maximum_accumulate(result, x, axis=0):
+    d[x] = accumulate_extreme_grad(d[result], x, axis, True)
+
+
+@tangent(np.maximum.accumulate, aliases={"array": "x"})
+def maximum_accumulate_tangent(result, x, axis=0):
+    d[result] = accumulate_extreme_jvp(d[x], x, axis, True)
+
+
+@adjoint(np.minimum.accumulate, aliases={"array": "x"}, new_array=True)
+def minimum_accumulate(result, x, axis=0):
+    d[x] = accumulate_extreme_grad(d[result], x, axis, False)
+
+
+@tangent(np.minimum.accumulate, aliases={"array": "x"})
+def minimum_accumulate_tangent(result, x, axis=0):
+    d[result] = accumulate_extreme_jvp(d[x], x, axis, False)
+
+
+# for hvp: linear in the tangent; x only says which element each position holds
+@adjoint(accumulate_extreme_jvp, zero_gradient=("x",))
+def accumulate_extreme_jvp_rule(result, tangent, x, axis, largest):
+    d[tangent] = accumulate_extreme_grad(d[result], x, axis, largest)
+
+
 # ---- cumulative products: without dividing by x, as for np.prod ---------------------------------------
 
 
@@ -291,3 +325,140 @@ def diff_tangent(result, x, n=1, axis=-1, prepend=None, append=None):
 @adjoint(diff_part_jvp, zero_gradient=("x", "prepend", "append"))
 def diff_part_jvp_rule(result, tangent, x, n, axis, prepend, append, part):
     d[tangent] = diff_part_grad(d[result], x, n, axis, prepend, append, part)
+
+
+# ---- medians, quantiles and percentiles (numpy's linear method; the nan forms skip nan) ---------------------------
+# Each reads two elements of a sorted group and mixes them (runtime/reductions.py's _quantile_points): the gradient
+# goes to those two through np.argsort's stable order, so where elements tie it goes as np.sort's does, to the first
+# of them in x. The quantile's own gradient is the slope between the two, 0 across a group of equal elements. out=,
+# overwrite_input= (which scrambles x, which the gradient reads), weights= and a method other than 'linear' are
+# refused; keepdims and method are taken by keyword only, so that no positional argument binds to the wrong one.
+
+
+@adjoint(np.median, aliases={"a": "x"}, new_array=True)
+def median(result, x, axis=None, *, keepdims=False):
+    d[x] = quantile_grad(d[result], x, 0.5, axis, keepdims, 1, False, "linear")
+
+
+@tangent(np.median, aliases={"a": "x"})
+def median_tangent(result, x, axis=None, *, keepdims=False):
+    d[result] = quantile_jvp(d[x], x, 0.5, axis, keepdims, 1, False, "linear")
+
+
+@adjoint(np.nanmedian, aliases={"a": "x"}, new_array=True)
+def nanmedian(result, x, axis=None, *, keepdims=False):
+    d[x] = quantile_grad(d[result], x, 0.5, axis, keepdims, 1, True, "linear")
+
+
+@tangent(np.nanmedian, aliases={"a": "x"})
+def nanmedian_tangent(result, x, axis=None, *, keepdims=False):
+    d[result] = quantile_jvp(d[x], x, 0.5, axis, keepdims, 1, True, "linear")
+
+
+@adjoint(np.quantile, aliases={"a": "x"}, new_array=True)
+def quantile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 1, False, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 1, False, method)
+
+
+@tangent(np.quantile, aliases={"a": "x"})
+def quantile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 1, False, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 1, False, method)
+
+
+@adjoint(np.nanquantile, aliases={"a": "x"}, new_array=True)
+def nanquantile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 1, True, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 1, True, method)
+
+
+@tangent(np.nanquantile, aliases={"a": "x"})
+def nanquantile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 1, True, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 1, True, method)
+
+
+# q in percent: the quantile is q / 100
+@adjoint(np.percentile, aliases={"a": "x"}, new_array=True)
+def percentile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 100, False, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 100, False, method)
+
+
+@tangent(np.percentile, aliases={"a": "x"})
+def percentile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 100, False, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 100, False, method)
+
+
+@adjoint(np.nanpercentile, aliases={"a": "x"}, new_array=True)
+def nanpercentile(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[x] = quantile_grad(d[result], x, q, axis, keepdims, 100, True, method)
+    d[q] = quantile_q_grad(d[result], x, x, q, axis, keepdims, 100, True, method)
+
+
+@tangent(np.nanpercentile, aliases={"a": "x"})
+def nanpercentile_tangent(result, x, q, axis=None, *, method="linear", keepdims=False):
+    d[result] = quantile_jvp(d[x], x, q, axis, keepdims, 100, True, method)
+    d[result] = quantile_q_jvp(d[q], x, x, q, axis, keepdims, 100, True, method)
+
+
+# for hvp: quantile_jvp is linear in the tangent, whose gradient is the quantile's own; x only picks which elements are
+# read (zero), and q moves the mix between them: the slope of the tangent between the two. quantile_q_jvp is linear in
+# q's tangent and in values (x, read at the two elements), and piecewise constant in q.
+@adjoint(quantile_jvp, zero_gradient=("x",))
+def quantile_jvp_rule(out, tangent, x, q, axis, keepdims, scale, skip_nan, method):
+    d[tangent] = quantile_grad(d[out], x, q, axis, keepdims, scale, skip_nan, method)
+    d[q] = quantile_q_grad(d[out], tangent, x, q, axis, keepdims, scale, skip_nan, method)
+
+
+@adjoint(quantile_q_jvp, zero_gradient=("x", "q"))
+def quantile_q_jvp_rule(out, tangent, values, x, q, axis, keepdims, scale, skip_nan, method):
+    d[tangent] = quantile_q_grad(d[out], values, x, q, axis, keepdims, scale, skip_nan, method)
+    d[values] = quantile_slope_grad(d[out], tangent, x, q, axis, keepdims, scale, skip_nan, method)
+
+
+# ---- covariance and correlation --------------------------------------------------------------------------------
+# m and y as np.cov arranges them (rows of variables, columns of observations; rowvar=False the other way), part 0 and
+# 1 of the stacked rows. fweights=, aweights= and dtype= are refused (not parameters of the rules).
+
+
+@adjoint(np.cov, new_array=True)
+def cov(result, m, y=None, rowvar=True, bias=False, ddof=None):
+    d[m] = cov_grad(d[result], m, y, rowvar, bias, ddof, 0)
+    d[y] = cov_grad(d[result], m, y, rowvar, bias, ddof, 1)
+
+
+@tangent(np.cov)
+def cov_tangent(result, m, y=None, rowvar=True, bias=False, ddof=None):
+    d[result] = cov_jvp(d[m], m, y, rowvar, bias, ddof, 0)
+    d[result] = cov_jvp(d[y], m, y, rowvar, bias, ddof, 1)
+
+
+# for hvp: linear in the tangent (np.cov's own gradient) and in the centered data
+@adjoint(cov_jvp)
+def cov_jvp_rule(out, tangent, m, y, rowvar, bias, ddof, part):
+    d[tangent] = cov_grad(d[out], m, y, rowvar, bias, ddof, part)
+    d[m] = cov_jvp_grad(d[out], tangent, m, y, rowvar, bias, ddof, part, 0)
+    d[y] = cov_jvp_grad(d[out], tangent, m, y, rowvar, bias, ddof, part, 1)
+
+
+# np.corrcoef normalizes np.cov's matrix: its gradients go through the normalization's (correlation_grad) to np.cov's,
+# and its tangent is the normalization's of np.cov's, so hvp reaches through np.cov's rules and the normalization's.
+@adjoint(np.corrcoef, new_array=True)
+def corrcoef(result, x, y=None, rowvar=True):
+    d[x] = cov_grad(correlation_grad(d[result], np.cov(x, y, rowvar)), x, y, rowvar, False, None, 0)
+    d[y] = cov_grad(correlation_grad(d[result], np.cov(x, y, rowvar)), x, y, rowvar, False, None, 1)
+
+
+@tangent(np.corrcoef)
+def corrcoef_tangent(result, x, y=None, rowvar=True):
+    d[result] = correlation_jvp(cov_jvp(d[x], x, y, rowvar, False, None, 0), np.cov(x, y, rowvar))
+    d[result] = correlation_jvp(cov_jvp(d[y], x, y, rowvar, False, None, 1), np.cov(x, y, rowvar))
+
+
+@adjoint(correlation_jvp)
+def correlation_jvp_rule(out, tangent, cov):
+    d[tangent] = correlation_grad(d[out], cov)
+    d[cov] = correlation_jvp_grad(d[out], tangent, cov)

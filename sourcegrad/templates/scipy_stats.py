@@ -1,4 +1,4 @@
-"""Gradient rules for scipy.stats: the normal distribution's logpdf, pdf and cdf, Student's t's logpdf and pdf,
+"""Gradient rules for scipy.stats: the normal distribution's logpdf, pdf, cdf, logcdf and logsf, Student's t's logpdf and pdf,
 and the multivariate normal's logpdf.
 
 Registered when a compile finds scipy.stats imported (sourcegrad/templates/__init__.py). The rules are keyed
@@ -60,6 +60,46 @@ def norm_cdf_tangent(result, x, loc=0, scale=1):
     d[result] = d[x] * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (scale * 2.5066282746310002)
     d[result] = -(d[loc] * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (scale * 2.5066282746310002))
     d[result] = -(d[scale] * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (scale * 2.5066282746310002) * (x - loc) / scale)
+
+
+# logcdf's derivative is pdf / cdf over scale, logsf's minus pdf / sf: each written exp(logpdf(z) - result), with
+# logpdf(z) = -z^2 / 2 - log(sqrt(2 pi)), so that neither ratio is ever 0 / 0 or inf / inf far in a tail (at z = -40 the
+# cdf is 1e-350, beyond float64, and its logarithm -804.6 is not). The tangents are the same expressions of numpy's
+# functions and of the result, so hvp goes through their rules and logcdf's own.
+
+
+@adjoint(scipy.stats.norm.logcdf, new_array=True)
+def norm_logcdf(result, x, loc=0, scale=1):
+    d[x] = unbroadcast(d[result] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale, x)
+    d[loc] = unbroadcast(-d[result] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale,
+                         loc)
+    d[scale] = unbroadcast(-d[result] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result)
+                           * (x - loc) / (scale * scale), scale)
+
+
+@tangent(scipy.stats.norm.logcdf)
+def norm_logcdf_tangent(result, x, loc=0, scale=1):
+    d[result] = d[x] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale
+    d[result] = -(d[loc] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale)
+    d[result] = -(d[scale] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) * (x - loc)
+                  / (scale * scale))
+
+
+@adjoint(scipy.stats.norm.logsf, new_array=True)
+def norm_logsf(result, x, loc=0, scale=1):
+    d[x] = unbroadcast(-d[result] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale, x)
+    d[loc] = unbroadcast(d[result] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale,
+                         loc)
+    d[scale] = unbroadcast(d[result] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result)
+                           * (x - loc) / (scale * scale), scale)
+
+
+@tangent(scipy.stats.norm.logsf)
+def norm_logsf_tangent(result, x, loc=0, scale=1):
+    d[result] = -(d[x] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale)
+    d[result] = d[loc] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) / scale
+    d[result] = d[scale] * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.9189385332046728 - result) * (x - loc) / (
+        scale * scale)
 
 
 # ---- Student's t distribution ----------------------------------------------------------------------------
