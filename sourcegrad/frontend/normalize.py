@@ -31,7 +31,7 @@ import numpy
 
 from .. import ir
 from ..errors import SourcegradError
-from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, JOIN_SEQUENCES, LOGICAL,
+from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, DICT_KEYS, JOIN_SEQUENCES, LOGICAL,
                   REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS)
 from . import control, naming, values
 from .inline import Inliner, LocalFunction, stored_names
@@ -225,6 +225,8 @@ class _Normalizer:
         if decided is not None:  # `if act is not None:` with act known to be None, or a function: one branch
             self.statements(stmt.body if decided else stmt.orelse)
             return
+        if isinstance(stmt, gast.For):
+            stmt = self.walk_by_key(stmt)
         if isinstance(stmt, gast.For) and self.unrolled(stmt):
             return
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
@@ -599,8 +601,12 @@ class _Normalizer:
                 and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id)):
             return node
         inner = node.args[0]
-        if self.keys_unknown(inner):
-            raise self.keys_unknown_error(inner, node)
+        if self.keys_unknown(inner):  # the keys as they are when the loop starts, a list the backward pass walks again
+            keys = _held(self.dict_keys(inner, node))
+            if node.func.id == "iter":
+                return keys
+            backwards = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+            return gast.copy_location(gast.Subscript(value=keys, slice=backwards, ctx=gast.Load()), node)
         if node.func.id == "iter":
             return inner
         held = ir.name(self.names.current[inner.id]) if isinstance(inner, gast.Name) and inner.id in self.names.current \
@@ -611,9 +617,13 @@ class _Normalizer:
         return gast.copy_location(gast.Subscript(value=inner, slice=backwards, ctx=gast.Load()), node)
 
     def sequence_atom(self, node, assigned):
+        if self.keys_unknown(node):
+            if node.id in assigned:
+                raise self.src.error(node, f"a loop over the keys of the dict `{node.id}` that also writes into it or "
+                                     "rebinds it: sourcegrad cannot tell its keys here, and Python raises where the "
+                                     "loop adds a key", f"Walk a copy of its keys: `for k in list({node.id}):`.")
+            return self.dict_keys(node, node)  # `for k in d`: its keys as they are when the loop starts
         walked = self.walked_again(node)
-        if self.keys_unknown(walked):  # `for k in d`: its keys, which a loop walks again backwards
-            raise self.keys_unknown_error(walked, node)
         atom = self.atom(walked, hint="sequence")
         if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":  # `for k in d`: its keys
             atom = gast.Tuple(elts=self.items_of(atom, node), ctx=gast.Load())
@@ -1151,7 +1161,9 @@ class _Normalizer:
             # number or a new array no name of the user's holds
             sole = self.sole_entries.get(x.id, frozenset()) - {_key_at(index, {})} if isinstance(x, gast.Name) else None
             if sole is not None and _key_at(index, {}) is None:
-                sole = frozenset()
+                # a key known only when it runs (`d[t] = h` in a loop) may be any of them: a value the dict alone
+                # holds keeps every entry so, whichever it replaces; another may put a shared value at any key
+                sole = self.sole_entries.get(x.id, frozenset()) if self.made_for_an_entry(value) else frozenset()
             elif sole is not None and self.made_for_an_entry(value):
                 sole = sole | {_key_at(index, {})}
             hint = x.id if isinstance(x, gast.Name) else "written"
@@ -1558,8 +1570,10 @@ class _Normalizer:
                 and isinstance(expr.args[1].value, str) and expr.args[1].value.isidentifier():
             return located(gast.Attribute(value=expr.args[0], attr=expr.args[1].value, ctx=gast.Load()))  # `getattr(m, "w")`
 
-        if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]):
-            raise self.keys_unknown_error(expr.args[0], expr)
+        if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]) \
+                and not expr.keywords:
+            keys = _held(self.dict_keys(expr.args[0], expr))  # a new list of its keys, known when it runs
+            return keys if builtin == "list" else located(gast.Call(func=func, args=[keys], keywords=[]))
         if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
                 and not isinstance(expr.args[0], gast.Starred):
             atom = self.atom(expr.args[0], None)
@@ -1596,6 +1610,8 @@ class _Normalizer:
         if isinstance(func, gast.Attribute) and func.attr in ("get", "keys", "values", "items"):
             kind = self.static_kind(func.value)
             if self.keys_unknown(func.value) and not expr.keywords:
+                if func.attr == "keys" and not expr.args:
+                    return _held(self.dict_keys(func.value, expr))
                 if func.attr != "get":
                     raise self.keys_unknown_error(func.value, expr)
                 if 1 <= len(expr.args) <= 2 and not any(isinstance(a, gast.Starred) for a in expr.args):
@@ -1633,12 +1649,65 @@ class _Normalizer:
         return not (isinstance(kind, tuple) and kind[0] == "dict")
 
     def keys_unknown_error(self, dict_node, node):
-        return self.src.error(node, f"sourcegrad cannot tell here which keys the dict `{dict_node.id}` holds: a key "
-                              "was written in a branch, in a `while` loop, or in a `for` loop over values known only "
-                              "when it runs", f"Read its entries by key (`{dict_node.id}[k]`, `{dict_node.id}.get(k, "
-                              f"default)`, `k in {dict_node.id}`) walking the keys you wrote (`for t in range(n): "
-                              f"{dict_node.id}[t]`), or write its keys as constants or in a loop over `range` of "
-                              "constant bounds or a tuple of constants.")
+        d = dict_node.id
+        return self.src.error(node, f"sourcegrad cannot tell here which keys the dict `{d}` holds (a key was written "
+                              "in a branch, in a `while` loop, or in a `for` loop over values known only when it "
+                              f"runs), so it cannot give `{d}.values()` or `{d}.items()` as a list of its entries",
+                              f"Walk its entries in a loop, which reads each by key: `for k, v in {d}.items():`, "
+                              f"`for v in {d}.values():`, `[{d}[k] for k in {d}]` or `sum(v for v in {d}.values())`.")
+
+    def dict_keys(self, dict_node, node):
+        """A new list of the keys the dict dict_node names holds when this runs (`[*d]`), for a dict whose keys are
+        not known here: a loop walks it as Python walks the dict, and reads each entry by key."""
+        receiver = _held(self.atom(dict_node, None))
+        name = self.names.temporary("keys")
+        expr = gast.List(elts=[gast.Starred(value=receiver, ctx=gast.Load())], ctx=gast.Load())
+        self.emit(ir.Assign(name, expr, DICT_KEYS, (receiver,), {}, self.origin, node, "the keys of a dict"))
+        return ir.name(name)
+
+    def walk_by_key(self, loop):
+        """`for k, v in d.items():` (`d.values()`, `d.keys()`) of a dict whose keys are not known here, as
+        `for key in d: k, v = key, d[key]`: each entry read by key, as the loop reaches it. Only where the loop
+        neither writes into d nor rebinds it, so that `d[key]` reads the entry Python's walk gives (a write
+        that adds a key makes Python raise, and a rebinding leaves Python walking the old dict)."""
+        call = loop.iter
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and not call.args
+                and not call.keywords and call.func.attr in ("items", "values", "keys")
+                and isinstance(call.func.value, gast.Name) and self.keys_unknown(call.func.value)):
+            return loop
+        d = call.func.value.id
+        if d in _assigned_names(loop):
+            raise self.src.error(call, f"a loop over the entries of the dict `{d}` that also writes into it or "
+                                 "rebinds it: sourcegrad cannot tell its keys here, and Python raises where the loop "
+                                 "adds a key", f"Walk a copy of its keys and read each entry: "
+                                 f"`for k in list({d}): v = {d}[k]`.")
+        dict_node = gast.copy_location(gast.Name(id=d, ctx=gast.Load(), annotation=None, type_comment=None), call)
+        if call.func.attr == "keys":
+            return gast.copy_location(gast.For(target=loop.target, iter=dict_node, body=loop.body,
+                                               orelse=loop.orelse, type_comment=None), loop)
+        key = self.names.fresh("key")
+        entry = gast.copy_location(gast.Subscript(value=copy.deepcopy(dict_node), slice=gast.Name(
+            id=key, ctx=gast.Load(), annotation=None, type_comment=None), ctx=gast.Load()), call)
+        key_node = gast.Name(id=key, ctx=gast.Load(), annotation=None, type_comment=None)
+        body = list(loop.body)
+        if call.func.attr == "values":
+            pairs = [(loop.target, entry)]
+        else:
+            pairs = [(loop.target, gast.copy_location(gast.Tuple(elts=[key_node, entry], ctx=gast.Load()), call))]
+            first = body[0] if body else None
+            if isinstance(loop.target, gast.Name) and isinstance(first, gast.Assign) and len(first.targets) == 1 \
+                    and isinstance(first.targets[0], (gast.Tuple, gast.List)) and len(first.targets[0].elts) == 2 \
+                    and isinstance(first.value, gast.Name) and first.value.id == loop.target.id:
+                # `k, v = item` (how `for k, v in d.items()` reaches here): k bound to the key itself, which
+                # carries no tangent, v to the entry, as unpacking the pair would bind them
+                pairs += [(first.targets[0].elts[0], copy.deepcopy(key_node)), (first.targets[0].elts[1],
+                                                                              copy.deepcopy(entry))]
+                body = body[1:]
+        header = [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), loop)
+                  for target, value in pairs]
+        target = gast.copy_location(gast.Name(id=key, ctx=gast.Store(), annotation=None, type_comment=None), loop.target)
+        return gast.copy_location(gast.For(target=target, iter=dict_node, body=[*header, *body],
+                                           orelse=loop.orelse, type_comment=None), loop)
 
     def entry_or_default(self, dict_node, key, default, expr):
         """`d.get(k, default)` of a dict whose keys are not known here, as Python computes it: the entry where d
