@@ -1099,7 +1099,7 @@ class _Normalizer:
         """
         # builtins, literals and partials as what they compute, in operations that have rules; each rewrite takes
         # the expression as the ones before it left it, and leaves alone what it does not rewrite
-        for rewrite in (self.transposed_zip, self.mapped_as_a_display, self.sum_of_a_display_as_additions,
+        for rewrite in (self.applied_lambda, self.transposed_zip, self.mapped_as_a_display, self.sum_of_a_display_as_additions,
                         self.extremes_as_pairs, self.row_concatenation_as_call, self.partial_as_its_function,
                         self.structures_as_displays):
             expr = rewrite(expr)
@@ -1239,6 +1239,12 @@ class _Normalizer:
             primitive, args, kwargs, hint, display = COPY, (new,), {}, "value", "assignment"
             if isinstance(new, (gast.List, gast.Tuple)):  # `tuple(xs)`, `d.items()`, a comprehension's start
                 hint = "items"
+        elif isinstance(expr, gast.Lambda):  # let through by the fence for map and max, but not written in there
+            raise self.src.error(expr, "this lambda is passed where sourcegrad cannot write its calls in: to map over "
+                                 "a list whose length it does not know here (built in a loop, say), or to a map, "
+                                 "max or min that is not the builtin",
+                                 "Write a list comprehension (`[f(a) for a in xs]`), or define the function with "
+                                 "`def` at the top of the function's body.")
         else:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
@@ -1896,10 +1902,81 @@ class _Normalizer:
             gast.copy_location(gast.Call(func=copy.deepcopy(expr.args[0]), args=list(items), keywords=[]), expr)
             for items in zip(*columns)], ctx=gast.Load()), expr)
 
+    def applied_lambda(self, expr):
+        """`(lambda a, b: body)(u, v)`, which is how `map(lambda ...)` and a key= of max or min call a lambda (the
+        fence lets a lambda through only there): body, with a and b standing for the values of u and v, computed
+        first, in order. The names body reads otherwise are the enclosing function's, read at the call, as Python
+        reads them; the fence keeps out of body anything that binds names of its own."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Lambda)):
+            return expr
+        parameters = [a.id for a in expr.func.args.args]
+        if expr.keywords or any(isinstance(a, gast.Starred) for a in expr.args) or len(expr.args) != len(parameters):
+            raise self.src.error(expr.func, f"this lambda takes {len(parameters)} argument(s), and is given "
+                                 f"{len(expr.args)}{' or keyword arguments' if expr.keywords else ''}",
+                                 "Pass it as many lists as it takes parameters: `map(lambda a, b: ..., xs, ys)`.")
+        bound = {name: _held(self.atom(argument, None)) for name, argument in zip(parameters, expr.args)}
+        return gast.copy_location(_substituted(copy.deepcopy(expr.func.body), bound), expr)
+
+    def extreme_by_key(self, expr):
+        """`max(xs, key=f)` and `min(a, b, c, key=f)` of items known here: the first item whose f(item) no later
+        item's exceeds (falls below, for min), as Python picks it, each f(item) computed once; the gradient
+        reaches the item picked. `default=` with one list: the list's maximum, or the default where it is empty.
+        Anything else is left as it is, and refused."""
+        keywords = {k.arg: k.value for k in expr.keywords}
+        if set(keywords) - {"key", "default"} or any(isinstance(a, gast.Starred) for a in expr.args) \
+                or ("default" in keywords and len(expr.args) != 1) or not expr.args:
+            return expr
+        items = self.known_items(self.structures_as_displays(expr.args[0])) if len(expr.args) == 1 \
+            else list(expr.args)
+        if items is None:
+            raise self.src.error(expr, f"`{expr.func.id}(...)` with key= or default= of a list whose length "
+                                 "sourcegrad does not know here (built in a loop, say)",
+                                 f"Compute each item's key in the loop and keep the best there, or call "
+                                 f"{expr.func.id} without key= and default=.")
+        default = keywords.get("default")
+        if default is not None:
+            default = _held(self.atom(default, None))  # Python computes it whether or not it is returned
+        if not items:
+            return default if default is not None else expr
+        key = keywords.get("key")
+        if key is None or isinstance(key, gast.Constant) and key.value is None:
+            folded = items[0]
+            for item in items[1:]:
+                folded = gast.copy_location(gast.Call(func=expr.func, args=[folded, item], keywords=[]), expr)
+            return folded
+
+        def key_of(value):
+            return _held(self.atom(gast.copy_location(gast.Call(func=copy.deepcopy(key), args=[value], keywords=[]),
+                                                      expr), None))
+
+        better = gast.Gt() if expr.func.id == "max" else gast.Lt()
+        best = _held(self.atom(items[0], None))
+        best_key = key_of(best)
+        for item in items[1:]:
+            value = _held(self.atom(item, None))
+            value_key = key_of(value)
+            test = self.atom(gast.copy_location(gast.Compare(left=value_key, ops=[better], comparators=[best_key]),
+                                                expr), None)
+            chosen, chosen_key = self.names.temporary("best"), self.names.temporary("best_key")
+            branches = []
+            for pair in ((value, value_key), (best, best_key)):
+                outer, self.block = self.block, []
+                try:
+                    self.emit_copy(chosen, pair[0], expr)
+                    self.emit_copy(chosen_key, pair[1], expr)
+                finally:
+                    branch, self.block = self.block, outer
+                branches.append(branch)
+            self.emit(ir.If(test, branches[0], branches[1], self.origin, expr))
+            best, best_key = _held(ir.name(chosen)), _held(ir.name(chosen_key))
+        return best
+
     def extremes_as_pairs(self, expr):
         """`max(a, b, c)` as `max(max(a, b), c)`, and `max([a, b, c])` or `max(xs)` of a length known here so too:
         the rule is for two values, and folding from the left keeps Python's choice of the first among ties.
-        (A key=, a default= or a list whose length only the run knows is left to be refused.)"""
+        With key= or default=: extreme_by_key. (A list whose length only the run knows is left to be refused.)"""
+        if isinstance(expr, gast.Call) and self.builtin(expr.func) in ("max", "min") and expr.keywords:
+            return self.extreme_by_key(expr)
         if not (isinstance(expr, gast.Call) and self.builtin(expr.func) in ("max", "min")) or expr.keywords \
                 or any(isinstance(a, gast.Starred) for a in expr.args):
             return expr
@@ -2104,6 +2181,18 @@ def _writes_elements_in_turn(stmt):
     targets = stmt.targets[0].elts if len(stmt.targets) == 1 and isinstance(stmt.targets[0], (gast.Tuple, gast.List)) \
         else stmt.targets if len(stmt.targets) > 1 else ()
     return any(isinstance(t, gast.Subscript) for t in targets)
+
+
+def _substituted(node, bound):
+    """node with each name of bound it reads replaced by bound's atom for it (node already a copy)."""
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in bound:
+        return copy.deepcopy(bound[node.id])
+    for field, value in gast.iter_fields(node):
+        if isinstance(value, list):
+            setattr(node, field, [_substituted(v, bound) if isinstance(v, gast.AST) else v for v in value])
+        elif isinstance(value, gast.AST):
+            setattr(node, field, _substituted(value, bound))
+    return node
 
 
 def _held(atom):
