@@ -481,7 +481,16 @@ def writes_each_entry_walking_a_copy_of_the_keys(W, x):
     return sum(np.sum(v ** 2) for v in d.values())
 
 
+def sums_the_values_of_a_dict_made_in_a_branch(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    return np.sum(sum(d.values()) ** 2) + np.sum(sum(d.values(), x) * x)
+
+
 UNKNOWN_KEYS = [
+    (sums_the_values_of_a_dict_made_in_a_branch, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (sums_the_values_of_a_dict_made_in_a_branch, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
     (walks_keys_written_in_a_loop_of_unknown_length, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 2)),
     (walks_keys_written_in_a_branch, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (walks_keys_written_in_a_branch, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
@@ -499,11 +508,11 @@ def test_walking_a_dict_whose_keys_are_known_when_it_runs_matches_finite_differe
     assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
 
 
-def sums_the_values_of_a_dict_made_in_a_branch(W, x):
+def stacks_the_values_of_a_dict_made_in_a_branch(W, x):
     d = {"a": x}
     if np.sum(x) > 0:
         d["b"] = W @ x
-    return np.sum(sum(d.values()) ** 2)
+    return np.sum(np.stack(list(d.values())) ** 2)
 
 
 def writes_into_a_dict_while_walking_its_items(W, x):
@@ -525,7 +534,7 @@ def adds_keys_while_walking_them(W, x):
 
 
 @pytest.mark.parametrize("fn, at, message", [
-    (sums_the_values_of_a_dict_made_in_a_branch, "d.values()", "cannot tell here which keys the dict"),
+    (stacks_the_values_of_a_dict_made_in_a_branch, "d.values()", "cannot tell here which keys the dict"),
     (writes_into_a_dict_while_walking_its_items, "d.items()", "also writes into it or rebinds it"),
     (adds_keys_while_walking_them, "for k in d", "also writes into it or rebinds it"),
 ], ids=["values_as_a_list", "written_while_walking_items", "written_while_walking_keys"])

@@ -220,7 +220,7 @@ def walks_a_dict_made_in_either_branch(x, w):
         total = total + np.sum(v * w)
     for k in reversed(d):
         total = total * 0.5 + np.sum(d[k] ** 2)
-    return total
+    return total + np.sum(sum(d.values()) * x)
 
 
 def adds_into_an_entry_after_a_loop_wrote_other_keys(x, w):

@@ -1660,7 +1660,7 @@ class _Normalizer:
                               "in a branch, in a `while` loop, or in a `for` loop over values known only when it "
                               f"runs), so it cannot give `{d}.values()` or `{d}.items()` as a list of its entries",
                               f"Walk its entries in a loop, which reads each by key: `for k, v in {d}.items():`, "
-                              f"`for v in {d}.values():`, `[{d}[k] for k in {d}]` or `sum(v for v in {d}.values())`.")
+                              f"`for v in {d}.values():`, `[{d}[k] for k in {d}]`, or add them: `sum({d}.values())`.")
 
     def dict_keys(self, dict_node, node):
         """A new list of the keys the dict dict_node names holds when this runs (`[*d]`), for a dict whose keys are
@@ -1852,7 +1852,16 @@ class _Normalizer:
                 or any(isinstance(a, gast.Starred) for a in gast.walk(expr)):
             return expr
         total = start if start is not None else gast.Constant(value=0, kind=None)
-        sequence = self.structures_as_displays(expr.args[0])  # `sum(d.values())`: of its entries, where known
+        walked = expr.args[0]
+        if isinstance(walked, gast.Call) and isinstance(walked.func, gast.Attribute) and walked.func.attr == "values" \
+                and not walked.args and not walked.keywords and self.keys_unknown(walked.func.value):
+            # `sum(d.values())` of a dict whose keys only the run knows: a loop over its keys adds each entry, read
+            # by key, in the dict's order, as sum adds them
+            keys, dict_node = self.dict_keys(walked.func.value, expr), walked.func.value
+            return self.folded_by_a_loop(keys, total, expr, "total", lambda total, key: gast.BinOp(
+                left=total, op=gast.Add(), right=gast.Subscript(value=copy.deepcopy(dict_node), slice=key,
+                                                                 ctx=gast.Load())))
+        sequence = self.structures_as_displays(walked)  # `sum(d.values())`: of its entries, where known
         items = self.known_items(sequence)
         if items is None:
             atom = self.atom(sequence, None)
