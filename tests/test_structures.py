@@ -1229,6 +1229,64 @@ def test_the_function_an_object_holds_decides_the_compiled_gradient():
     np.testing.assert_allclose(f.grad(layer, x)["w"], x.T @ (2 * np.sin(x @ w) * np.cos(x @ w)))
 
 
+def softplus(z):
+    return np.log1p(np.exp(z))
+
+
+ACTIVATIONS = {"tanh": np.tanh, "relu": rectified, 0: np.sin}
+
+
+def activated_through_a_dict_of_the_module(x, w):
+    h = ACTIVATIONS["relu"](x @ w)
+    total = 0.0
+    for i in range(2):
+        if np.sum(h) > i:
+            total = total + np.sum(ACTIVATIONS["tanh"](h * i) ** 2)
+    return total + np.sum(ACTIVATIONS[0](x))
+
+
+def test_a_function_a_dict_of_the_module_holds_at_a_constant_key_is_written_in_or_called_with_its_rule(tmp_path):
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    assert sourcegrad.check_grad(activated_through_a_dict_of_the_module, x, w, wrt=("x", "w"))
+    f = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x", generated_dir=tmp_path)
+    direction = rng.standard_normal(x.shape)
+    _, derivative = f.jvp((x, w), direction)
+    eps = 1e-6
+    expected = (activated_through_a_dict_of_the_module(x + eps * direction, w)
+                - activated_through_a_dict_of_the_module(x - eps * direction, w)) / (2 * eps)
+    np.testing.assert_allclose(derivative, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_changing_or_rebinding_the_modules_dict_of_functions_compiles_again(monkeypatch, tmp_path):
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    f = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x", generated_dir=tmp_path)
+    f.grad(x, w)
+
+    def expected():  # compiled afresh, in a folder of its own
+        fresh = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x",
+                                         generated_dir=tmp_path / str(len(list(tmp_path.iterdir()))))
+        return fresh.grad(x, w)
+
+    monkeypatch.setitem(ACTIVATIONS, "relu", softplus)  # an entry written: another function written in
+    np.testing.assert_allclose(f.grad(x, w), expected())
+    assert sourcegrad.check_grad(activated_through_a_dict_of_the_module, x, w, wrt="x")
+    monkeypatch.setattr(sys.modules[__name__], "ACTIVATIONS", {"tanh": np.sin, "relu": rectified, 0: np.cos})
+    np.testing.assert_allclose(f.grad(x, w), expected())
+    again = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x", generated_dir=tmp_path)
+    np.testing.assert_allclose(again.grad(x, w), expected())  # a file written for the old dict is not read
+
+
+def activated_by_a_name_passed_in(x, w, name):
+    return np.sum(ACTIVATIONS[name](x @ w))
+
+
+def test_a_function_of_the_modules_dict_picked_by_a_key_known_only_when_it_runs_is_refused():
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    with pytest.raises(SourcegradError, match="picked by a key known only when it runs") as info:
+        sourcegrad.differentiate(activated_by_a_name_passed_in, wrt="x").grad(x, w, "tanh")
+    assert "ACTIVATIONS[name]" in str(info.value) and "act=ACTIVATIONS[name]" in str(info.value)
+
+
 def maybe_activated(z, act=None):
     if act is not None:
         z = act(z)

@@ -775,6 +775,41 @@ class _Normalizer:
                                        f"cannot tell which function this call {what}",
                                  "Give each function a name of its own and use it by that name.")
 
+    def function_of_a_global_dict(self, expr):
+        """`ACTS["tanh"](h)`, ACTS a dict of the module's (no name of this function's) and the key written as a
+        constant: the function the dict holds there now, called through a name of the generated code's own as a
+        function a parameter holds is (written in, or numpy's through the array module). The compiled gradient is
+        guarded on the module's name still holding that dict and the dict that function at that key: a change to
+        either compiles again. (The code written differs with the function, which the file's key holds.)"""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Subscript)
+                and isinstance(expr.func.value, gast.Name)):
+            return expr
+        name = expr.func.value.id
+        if name in self.names.current or self.resolver.is_closure_variable(name):
+            return expr
+        table = self.resolver.lookup(name)
+        if type(table) is not dict:  # a subclass may compute its items (`__getitem__`, `__missing__`)
+            return expr
+        index = expr.func.slice
+        key = index.value if isinstance(index, gast.Constant) else ir.constant_int(index)
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise self.src.error(expr.func, f"this calls a function of the module's dict `{name}` picked by a key "
+                                 "known only when it runs: sourcegrad writes in the function a call reaches when "
+                                 "it compiles", f"Index `{name}` with a key written as a constant "
+                                 f"(`{name}[\"tanh\"](h)`), or pick the function before the call and pass it in "
+                                 f"(`f(x, act={name}[name])`): a function argument is part of the compiled key.")
+        if key not in table or not callable(table[key]):
+            return expr  # Python's KeyError or TypeError, or the refusal of a call of an unknown value
+        function = table[key]
+        self.inliner.check_global([name], table, expr.func)
+        for guard in ((self.resolver.globals, (name,), table), (table, (key,), function)):
+            if not any(namespace is guard[0] and chain == guard[1] for namespace, chain, _ in self.inliner.callees):
+                self.inliner.callees.append(guard)
+        held = self.names.fresh(getattr(function, "__name__", "function"))
+        self.names.current[held] = held
+        self.kinds[held] = values.describe(function)
+        return gast.copy_location(gast.Call(func=ir.name(held), args=expr.args, keywords=expr.keywords), expr)
+
     def partial_as_its_function(self, expr):
         """`act(z)`, act a functools.partial of f binding literals: `f(*bound, z, **bound_keywords, **keywords)`, f
         called through a name of the generated code's own that holds it (written in, or called with its rule)."""
@@ -1100,7 +1135,8 @@ class _Normalizer:
         # builtins, literals and partials as what they compute, in operations that have rules; each rewrite takes
         # the expression as the ones before it left it, and leaves alone what it does not rewrite
         for rewrite in (self.applied_lambda, self.transposed_zip, self.mapped_as_a_display, self.sum_of_a_display_as_additions,
-                        self.extremes_as_pairs, self.row_concatenation_as_call, self.partial_as_its_function,
+                        self.extremes_as_pairs, self.row_concatenation_as_call, self.function_of_a_global_dict,
+                        self.partial_as_its_function,
                         self.structures_as_displays):
             expr = rewrite(expr)
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
