@@ -309,6 +309,112 @@ def test_attributes_a_layer_assigns_are_stored_and_carry_no_gradient(device):
         np.testing.assert_allclose(host(getattr(by_sourcegrad, name)), getattr(by_python, name), err_msg=name)
 
 
+class SwitchedBatchNorm:
+    """numpy-ml's form: running statistics updated in training, read in evaluation, in one forward."""
+
+    def __init__(self, n, training):
+        self.gamma = rng.standard_normal(n)
+        self.running_mean, self.running_var = rng.standard_normal(n) * 0.1, rng.uniform(0.5, 1.5, n)
+        self.training = training
+
+    def forward(self, x):
+        if self.training:
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            self.running_mean = 0.9 * self.running_mean + 0.1 * mean
+            self.running_var = 0.9 * self.running_var + 0.1 * var
+            out = (x - mean) / np.sqrt(var + 1e-5)
+        else:
+            out = (x - self.running_mean) / np.sqrt(self.running_var + 1e-5)
+        return out * self.gamma
+
+
+def switched_loss(bn, x):
+    return np.sum(np.tanh(bn.forward(x)) ** 2)
+
+
+class Cached:
+    def __init__(self, cache):
+        self.cache = cache
+
+
+def updates_only_after_an_early_return(box, w):
+    if np.sum(w) > 0:
+        box.cache = w * 2.0
+        return np.sum(w ** 2)
+    return np.sum(box.cache * w)  # reached only where the branch that stores did not run
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_an_attribute_read_on_the_other_branch_from_where_it_is_assigned_is_the_one_passed_in(training):
+    x = rng.standard_normal((5, 3))
+    bn = SwitchedBatchNorm(3, training)
+    gradient = check_container(switched_loss, bn, x)
+    assert np.any(gradient["running_mean"]) != training  # evaluation reads it; training only stores it
+    for w in (np.array([0.5, 1.5]), np.array([-0.5, -1.5])):
+        assert sourcegrad.check_grad(updates_only_after_an_early_return, Cached(np.array([0.3, -0.7])), w,
+                                     wrt=("box", "w"))
+
+
+def reads_after_a_branch_that_stores(box, w):
+    if np.sum(w) > 0:
+        box.cache = w * 2.0
+    return np.sum(box.cache * w)  # the new value where the branch ran
+
+
+def reads_before_a_store_in_a_loop(box, w):
+    total = 0.0
+    for _ in range(2):
+        total = total + np.sum(box.cache * w)  # the second iteration reads what the first stored
+        box.cache = w * 2.0
+    return total
+
+
+def reads_on_the_other_branch_inside_a_loop(box, w):
+    total = 0.0
+    for i in range(2):
+        if i == 0:
+            box.cache = w * 2.0
+        else:
+            total = total + np.sum(box.cache * w)  # what the first iteration stored
+    return total
+
+
+def reads_in_a_helper_after_a_store_on_its_path(box, w):
+    if np.sum(w) > 0:
+        box.cache = w * 3.0
+        return _reads_the_cache(box, w)
+    return np.sum(w)
+
+
+def _reads_the_cache(box, w):
+    return np.sum(box.cache * w)
+
+
+@pytest.mark.parametrize("fn", [reads_after_a_branch_that_stores, reads_before_a_store_in_a_loop,
+                                reads_on_the_other_branch_inside_a_loop, reads_in_a_helper_after_a_store_on_its_path])
+def test_an_attribute_read_that_a_store_may_run_before_is_refused(fn):
+    with pytest.raises(SourcegradError, match="`.cache` is read here, and the function also assigns"):
+        sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+
+
+def adds_into_an_attribute(box, w):
+    box.cache += w  # changes the caller's array in place
+    return np.sum(w ** 2)
+
+
+def adds_into_an_element_of_an_attribute(box, w):
+    box.cache[0] += 1.0
+    return np.sum(w ** 2)
+
+
+@pytest.mark.parametrize("fn, stored", [(adds_into_an_attribute, "box.cache"),
+                                        (adds_into_an_element_of_an_attribute, "box.cache")])
+def test_adding_into_an_attribute_is_refused_with_the_store_to_write_instead(fn, stored):
+    with pytest.raises(SourcegradError, match="changes in place the array the object holds") as info:
+        sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+    assert f"`{stored} = {stored} + ...`" in str(info.value)
+
+
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------
 
 def classifier_loss(layers, x, labels):

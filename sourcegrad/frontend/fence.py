@@ -170,8 +170,12 @@ def _check_statement(src, stmt, in_loop, helper=False):
                 _check_target(src, target, alone=len(stmt.targets) == 1 or not isinstance(target, gast.Attribute))
     elif isinstance(stmt, gast.AugAssign):
         if not (isinstance(stmt.target, gast.Name) or _is_element(stmt.target)):
-            raise src.error(stmt.target, "augmented assignment to an attribute mutates an object, which cannot be differentiated",
-                            "Assign to a local name instead.")
+            element = isinstance(stmt.target, gast.Subscript)
+            stored = gast.unparse(stmt.target.value if element else stmt.target).strip()
+            raise src.error(stmt.target, f"augmented assignment to {'an element of ' if element else ''}an attribute "
+                            "changes in place the array the object holds, which the caller, or another name in the "
+                            "function, may hold too", f"Store a new value on the object, `{stored} = {stored} + ...` "
+                            "(kept for later calls, it carries no gradient in this one), or add into a local name.")
         _check_binary_op(src, stmt, stmt.op)
     elif isinstance(stmt, gast.AnnAssign):
         if stmt.value is None or not isinstance(stmt.target, gast.Name):

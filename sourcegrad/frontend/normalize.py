@@ -117,10 +117,14 @@ class _Normalizer:
         # (`cache[t] = h` adds a key, `xs = xs + [h]` an item): a read in the body before that change must not
         # take the value for what it was before the loop, so normalize runs again, the name unknown in that loop
         self.unsettled = set(unsettled)
-        # `self.cache = x`, `self.running_mean = ...`: attribute name -> the statements (numbers) that assign it, and
-        # -> (statement, its source, the node) of each read; a read outside the statements that assign the name
-        # would take the value through the object, where no gradient follows it (checked when all is normalised)
+        # `self.cache = x`, `self.running_mean = ...`: attribute name -> {statement number: its places} of the
+        # statements that assign it, and -> (statement, its source, the node, its places) of each read; a read that
+        # one of those may run before would take the value through the object, where no gradient follows it
+        # (checked when all is normalised)
         self.attribute_writes, self.attribute_reads = {}, {}
+        # where the statement being normalised is: (a number of its own, "body", "orelse" or "loop") for each branch
+        # of an if and each loop it is in, outermost first
+        self.places, self.compounds_seen = (), 0
         self.statement_number, self.statements_seen = 0, 0
 
     # ---- statements ---------------------------------------------------------
@@ -188,6 +192,16 @@ class _Normalizer:
         if self.transient and not makes_new_array:  # what reads such a temporary may keep the view: so is the read
             for name in _names_mentioned(stmt):
                 self.transient.pop(name, None)
+
+    @contextlib.contextmanager
+    def placed(self, place):
+        """Around the statements of a branch of an if, or of a loop: place added to self.places."""
+        outer = self.places
+        self.places = outer + (place,)
+        try:
+            yield
+        finally:
+            self.places = outer
 
     @contextlib.contextmanager
     def transient_reads_forgotten(self):
@@ -402,11 +416,15 @@ class _Normalizer:
                 origin = self.origin
                 owned, lists, dicts, reads = set(self.owned), set(self.lists), set(self.dicts), _copied(self.element_reads)
                 sole = dict(self.sole_entries)
-                body = self.nested(stmt.body)
+                self.compounds_seen += 1
+                place = self.compounds_seen
+                with self.placed((place, "body")):
+                    body = self.nested(stmt.body)
                 (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
                 (dicts, self.dicts), (sole, self.sole_entries) = (self.dicts, dicts), (self.sole_entries, sole)
                 reads, self.element_reads = self.element_reads, reads
-                orelse = self.nested(stmt.orelse)
+                with self.placed((place, "orelse")):
+                    orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
                 self.lists &= lists
                 self.dicts &= dicts
@@ -432,11 +450,13 @@ class _Normalizer:
             if places[name] in self.unsettled:
                 self.kinds[name] = None
                 self.conflicting.add(name)
+        self.compounds_seen += 1
         try:
-            if isinstance(stmt, gast.For):
-                self.for_loop(stmt)
-            else:
-                self.while_loop(stmt)
+            with self.placed((self.compounds_seen, "loop")):
+                if isinstance(stmt, gast.For):
+                    self.for_loop(stmt)
+                else:
+                    self.while_loop(stmt)
         except SourcegradError:
             # perhaps from a read that took a name for what it held before the loop: normalize tries again without
             self.unsettled.update(places[name] for name in before)
@@ -1231,7 +1251,7 @@ class _Normalizer:
             new, primitive, args, kwargs, hint, display = self.call(expr)
         elif isinstance(expr, gast.Attribute):
             receiver = self.atom(expr.value, None)
-            self.attribute_reads.setdefault(expr.attr, []).append((self.statement_number, self.src, expr))
+            self.attribute_reads.setdefault(expr.attr, []).append((self.statement_number, self.src, expr, self.places))
             new = gast.Attribute(value=receiver, attr=expr.attr, ctx=gast.Load())
             hint = f"{receiver.id}_{expr.attr}" if isinstance(receiver, gast.Name) else expr.attr
             if values.class_of(self.kind(receiver)) is not None:  # an object's attribute: `model.w1`
@@ -1819,12 +1839,20 @@ class _Normalizer:
         store = gast.copy_location(gast.Assign(targets=[gast.copy_location(gast.Attribute(
             value=receiver, attr=target.attr, ctx=gast.Store()), target)], value=atom, type_comment=None), stmt)
         self.emit(ir.Effect(store, self.origin))
-        self.attribute_writes.setdefault(target.attr, set()).add(self.statement_number)
+        self.attribute_writes.setdefault(target.attr, {})[self.statement_number] = self.places
 
     def refuse_reads_of_assigned_attributes(self):
+        """Refuse a read of an attribute that a statement assigning it (to any object: which objects are one is not
+        known) may run before in the call: a read earlier in the function, or on the other branch of an if from
+        every assignment (numpy-ml's BatchNorm reads `self.running_mean` where it does not update it), takes the
+        value the object was passed in with, as any read of an attribute does. The statement that assigns it may
+        read it too (`self.m = 0.9 * self.m + ...`): what it reads reaches only what it stores."""
         for attribute, writes in self.attribute_writes.items():
-            for number, src, node in self.attribute_reads.get(attribute, ()):
-                if number not in writes:
+            for number, src, node, places in self.attribute_reads.get(attribute, ()):
+                if number in writes:
+                    continue
+                if any(_may_run_before(written, written_places, number, places)
+                       for written, written_places in writes.items()):
                     raise self.attribute_read_back(src, node)
 
     @staticmethod
@@ -2226,6 +2254,18 @@ def _writes_elements_in_turn(stmt):
     targets = stmt.targets[0].elts if len(stmt.targets) == 1 and isinstance(stmt.targets[0], (gast.Tuple, gast.List)) \
         else stmt.targets if len(stmt.targets) > 1 else ()
     return any(isinstance(t, gast.Subscript) for t in targets)
+
+
+def _may_run_before(first, first_places, second, second_places):
+    """Whether, in one call, the statement numbered first (inside first_places: the branches and loops around it)
+    may run before the one numbered second: both in one loop (a later iteration), or first earlier in the function
+    and not on the other branch of an if from second."""
+    if any(place[1] == "loop" and place in second_places for place in first_places):
+        return True
+    if first > second:
+        return False
+    return not any((number, "orelse" if branch == "body" else "body") in second_places
+                   for number, branch in first_places if branch in ("body", "orelse"))
 
 
 def _substituted(node, bound):
