@@ -1382,6 +1382,44 @@ def test_changing_or_rebinding_the_modules_dict_of_functions_compiles_again(monk
     np.testing.assert_allclose(again.grad(x, w), expected())  # a file written for the old dict is not read
 
 
+def clipped_below(z):
+    return np.maximum(z, 0.0)
+
+
+@sourcegrad.adjoint(clipped_below)
+def clipped_below_adjoint(result, z):
+    d[z] = d[result] * (z >= 0)
+
+
+def leaky(z):
+    return np.maximum(z, 0.1 * z)
+
+
+@sourcegrad.adjoint(leaky)
+def leaky_adjoint(result, z):
+    d[z] = d[result] * np.where(z >= 0, 1.0, 0.1)
+
+
+RULED_ACTIVATIONS = {"act": clipped_below}
+
+
+def activated_by_a_function_with_a_rule_of_the_users(x):
+    return np.sum(RULED_ACTIVATIONS["act"](x) ** 2)
+
+
+def test_a_function_with_a_rule_held_by_the_modules_dict_keys_the_file_written_for_it(monkeypatch, tmp_path):
+    """The generated code calls it through the dict, with its rule: a file written for another function there
+    must not be read for this one, in this process or the next."""
+    x = np.array([0.4, -1.1, 0.9])
+    first = sourcegrad.differentiate(activated_by_a_function_with_a_rule_of_the_users, generated_dir=tmp_path)
+    np.testing.assert_allclose(first.grad(x), 2 * clipped_below(x) * (x >= 0))
+    monkeypatch.setitem(RULED_ACTIVATIONS, "act", leaky)
+    expected = 2 * leaky(x) * np.where(x >= 0, 1.0, 0.1)
+    np.testing.assert_allclose(first.grad(x), expected)
+    again = sourcegrad.differentiate(activated_by_a_function_with_a_rule_of_the_users, generated_dir=tmp_path)
+    np.testing.assert_allclose(again.grad(x), expected)
+
+
 def activated_by_a_name_passed_in(x, w, name):
     return np.sum(ACTIVATIONS[name](x @ w))
 

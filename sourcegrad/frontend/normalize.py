@@ -18,6 +18,7 @@ their bodies with this module's normaliser.
 from __future__ import annotations
 
 import builtins
+import collections.abc
 import contextlib
 import copy
 import inspect
@@ -36,7 +37,7 @@ from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, D
 from . import control, naming, values
 from .inline import Inliner, LocalFunction, stored_names
 from .naming import Names
-from .resolve import MISSING, CellNamespace, Resolver, is_numpy_module, numpy_path
+from .resolve import MISSING, CellNamespace, Resolver, describe, is_numpy_module, numpy_path
 from .source import FunctionSource
 from .syntax import appended_list, attribute_chain, is_atom, root_name, written_names
 from ..runtime.checkpoint import checkpoint
@@ -125,6 +126,8 @@ class _Normalizer:
         # where the statement being normalised is: (a number of its own, "body", "orelse" or "loop") for each branch
         # of an if and each loop it is in, outermost first
         self.places, self.compounds_seen = (), 0
+        # a name of the normal form's own -> (the module's dict, the key, the node) it stands for (`ACTS["relu"]`)
+        self.functions_of_global_dicts = {}
         self.statement_number, self.statements_seen = 0, 0
 
     # ---- statements ---------------------------------------------------------
@@ -828,7 +831,15 @@ class _Normalizer:
         held = self.names.fresh(getattr(function, "__name__", "function"))
         self.names.current[held] = held
         self.kinds[held] = values.describe(function)
-        return gast.copy_location(gast.Call(func=ir.name(held), args=expr.args, keywords=expr.keywords), expr)
+        self.functions_of_global_dicts[held] = (name, key, expr.func)
+        # for the cache key: which function the entry holds (numpy's, or one written in, is keyed as any call's is;
+        # one with a rule of the user's is called through the dict), with that rule's source
+        template = RULES.get(function) if isinstance(function, collections.abc.Hashable) else None
+        rule = template.source() if template is not None and not template.fn.__module__.startswith("sourcegrad.") \
+            else None
+        self.inliner.sources.append((f"{name}[{key!r}]", describe(function), rule))
+        return gast.copy_location(gast.Call(func=gast.copy_location(ir.name(held), expr.func), args=expr.args,
+                                            keywords=expr.keywords), expr)
 
     def partial_as_its_function(self, expr):
         """`act(z)`, act a functools.partial of f binding literals: `f(*bound, z, **bound_keywords, **keywords)`, f
@@ -867,6 +878,10 @@ class _Normalizer:
         held = self.names.current[func.id]
         if held in self.params + self.kwonly:
             return ir.name(held)
+        if held in self.functions_of_global_dicts:  # `ACTS["relu"](h)`, relu with a rule of its own: through the dict
+            name, key, node = self.functions_of_global_dicts[held]
+            return gast.Subscript(value=self.global_reference([name], node), slice=gast.Constant(value=key, kind=None),
+                                  ctx=gast.Load())
         raise self.src.error(func, f"`{func.id}` holds {getattr(function, '__qualname__', function)!r}, which the "
                              "generated code cannot reach from here", f"Pass {func.id} as an argument of the "
                              "differentiated function, or call the function by its name.")
