@@ -488,7 +488,17 @@ def sums_the_values_of_a_dict_made_in_a_branch(W, x):
     return np.sum(sum(d.values()) ** 2) + np.sum(sum(d.values(), x) * x)
 
 
+def walks_a_list_made_of_its_keys(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    keys = list(d)  # a list of the function's own
+    keys.append("a")
+    return sum(np.sum(d[k] ** 2) for k in keys)
+
+
 UNKNOWN_KEYS = [
+    (walks_a_list_made_of_its_keys, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (sums_the_values_of_a_dict_made_in_a_branch, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (sums_the_values_of_a_dict_made_in_a_branch, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
     (walks_keys_written_in_a_loop_of_unknown_length, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 2)),

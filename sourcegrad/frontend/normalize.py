@@ -1650,7 +1650,9 @@ class _Normalizer:
         if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]) \
                 and not expr.keywords:
             keys = _held(self.dict_keys(expr.args[0], expr))  # a new list of its keys, known when it runs
-            return keys if builtin == "list" else located(gast.Call(func=func, args=[keys], keywords=[]))
+            if builtin == "list":  # the list's own copy, so that the name it is given owns a list (`ks.append(k)`)
+                return located(gast.BinOp(left=keys, op=gast.Add(), right=gast.List(elts=[], ctx=gast.Load())))
+            return located(gast.Call(func=func, args=[keys], keywords=[]))
         if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
                 and not isinstance(expr.args[0], gast.Starred):
             atom = self.atom(expr.args[0], None)
@@ -1740,6 +1742,8 @@ class _Normalizer:
         name = self.names.temporary("keys")
         expr = gast.List(elts=[gast.Starred(value=receiver, ctx=gast.Load())], ctx=gast.Load())
         self.emit(ir.Assign(name, expr, DICT_KEYS, (receiver,), {}, self.origin, node, "the keys of a dict"))
+        self.lists.add(name)  # a new list, which nothing else holds
+        self.owned.add(name)
         return ir.name(name)
 
     def walk_by_key(self, loop):
