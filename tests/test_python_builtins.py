@@ -82,7 +82,15 @@ def an_extreme_with_a_default(x, w):
     return max(scores, default=np.sum(w)) * np.sum(w) + min(none, default=np.sum(w * x))
 
 
+def picks_the_key_of_the_largest_score(x, w):
+    scores = {"a": np.sum(x * w), "b": np.sum(np.sin(x)), "c": np.sum(x ** 2)}
+    best = max(scores, key=scores.get)  # a key: the gradient reaches the score read by it
+    return scores[best] * 2.0 + scores[min(scores, key=lambda k: scores[k])]
+
+
 CASES = [
+    (picks_the_key_of_the_largest_score, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
+    (picks_the_key_of_the_largest_score, ("x", "w"), (np.array([-1.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
     (picks_an_array_by_a_key, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
     (picks_an_array_by_a_key, ("x", "w"), (np.array([1.3, 0.5, -0.2]), np.array([0.1, -0.4, 0.6]))),
     (picks_by_a_key_in_a_loop_and_a_branch, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),

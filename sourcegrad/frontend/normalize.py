@@ -2020,6 +2020,10 @@ class _Normalizer:
             return expr
         items = self.known_items(self.structures_as_displays(expr.args[0])) if len(expr.args) == 1 \
             else list(expr.args)
+        walked = self.static_kind(expr.args[0]) if len(expr.args) == 1 and isinstance(
+            expr.args[0], (gast.Name, gast.Attribute, gast.Subscript)) else None
+        if items is None and isinstance(walked, tuple) and walked[0] == "dict":  # `max(d, key=d.get)`: of its keys
+            items = [gast.copy_location(gast.Constant(value=k, kind=None), expr) for k, _ in walked[1]]
         if items is None:
             raise self.src.error(expr, f"`{expr.func.id}(...)` with key= or default= of a list whose length "
                                  "sourcegrad does not know here (built in a loop, say)",
