@@ -26,6 +26,9 @@ COPY = None  # `a = b`
 JOIN_SEQUENCES = "join sequences"  # `a + b` where a list or tuple is an operand: concatenation, not addition
 REPEAT_SEQUENCE = "repeat sequence"  # `[a] * 3`: repetition, not multiplication
 DICT_DISPLAY = "dict display"  # `{"w": w, "b": b}`: args (the keys, the values), each a tuple; d[value] is d[dict][key]
+# `[*d]`: a new list of the keys the dict d holds when it runs, in order; what `for k in d` walks where the front end
+# cannot tell the keys (written in a branch, say). Keys carry no gradient.
+DICT_KEYS = "dict keys"
 # An operator's primitive: the `operator` function its rule is registered under.
 BINARY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
                     gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.FloorDiv: operator.floordiv,

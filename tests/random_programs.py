@@ -1548,8 +1548,8 @@ class Builder:
 
     def n_dict(self):
         """A dict the function makes and writes (`d = {}`, `d["k"] = h`, `d[t] = h` in a loop), read by key,
-        `.get`, `in`, and, where its keys are known (written as constants or in a loop of constant bounds),
-        `len`, `for k in d`, `.items()`, `.values()`, `sum(d.values())`; a list as a value."""
+        `.get`, `in`, `len`, `for k in d`, `.items()`, `.values()` and `sum(d.values())` (where a list is no value;
+        keys known when compiling or only when it runs); a list as a value."""
         d = self.fresh_extra("d")
         shape = self.pick([H, V, R])
         self.emit(f"{d} = {{}}")
@@ -1577,11 +1577,9 @@ class Builder:
         elif self.chance(0.3):
             self.emit(f'{d}["b"] = {strip(self.squash(shape, 1))}')
             keys.append("'b'")
-        # LIMITATION: a dict made inside a loop or a branch (or after an early return, which puts the rest of f in
-        # a branch) has keys sourcegrad cannot tell even where they are constants or a constant range's (`for t in
-        # range(2): d[t] = ...` then `d.values()`, `len(d)` refused: "sourcegrad cannot tell here which keys the
-        # dict holds"); there it is read by key only.
-        known = loop != "n" and self.block_depth == 0 and not self.returned_early
+        # A dict made inside a loop or a branch (or after an early return, which puts the rest of f in a branch)
+        # has keys sourcegrad cannot tell even where they are constants or a constant range's (`for t in range(2):
+        # d[t] = ...`): a loop over its keys, items or values, and sum(d.values()), read each entry by key there.
         g = self.fresh_extra("g")
         reads = [f'{d}.get("a", {self.expr(shape, 1)})', f'{d}.get("z", {self.expr(shape, 1)})', f'{d}["a"]',
                  f'({d}["a"] if "b" in {d} else {self.expr(shape, 1)})']
@@ -1589,12 +1587,12 @@ class Builder:
             reads += [f"{d}.get(1, {self.expr(shape, 1)})", f"({d}[0] if 0 in {d} else {self.expr(shape, 1)})"]
         if listed:
             reads += [f'np.stack({d}["l"]).sum(axis=0)', f'{d}["l"][1]']
-        if known and not listed:
-            reads += [f"sum({d}.values())", f"({d}['a'] * len({d}))"]
+        if not listed:
+            reads += [f"({d}['a'] * len({d}))", f"sum({d}.values())"]
         self.emit(f"{g} = {strip(self.pick(reads))}")
         acc = self.fresh_extra("h")
-        walk = self.pick(["none", "keys", "items", "values"] if known and not listed else
-                         ["none", "range_n"] if loop == "n" else ["none", "list"] if listed else ["none"])
+        walk = self.pick(["none", "list"] if listed else
+                         ["none", "keys", "items", "values"] + (["range_n"] if loop == "n" else []))
         if walk != "none":
             self.emit(f"{acc} = {g} * 0.5")
             k, v = self.fresh_extra("k"), self.fresh_extra("v")

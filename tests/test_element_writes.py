@@ -366,6 +366,18 @@ def adds_into_entries_made_for_the_dict(x, w):
     return stats["loss"] / stats["steps"] + np.sum(acc["g"])
 
 
+def adds_into_an_entry_after_a_loop_wrote_keys_known_when_it_runs(x, w, n):
+    d = {"a": x * 1.0, "b": np.zeros(3)}
+    for i in range(n):  # keys known only when it runs, each given a new array: "a" and "b" stay the dict's alone
+        d[i] = np.sin(x) * (i + 1)
+        d["b"] += d[i] * w
+    for name in ["p", "q"]:
+        d[name + "s"] = x * w
+    d["a"] += w * d[1]
+    d["b"] *= d["ps"]
+    return np.sum(d["a"] ** 2) + np.sum(d["b"])
+
+
 def writes_a_dict_inside_a_dict_through_a_copy(x, w):
     d = {"a": {}}
     inner = dict(d["a"])  # a dict of the function's own, written into, then put back
@@ -393,6 +405,8 @@ READ_AFTER_WRITES = [
     (writes_a_key_twice_without_reading_the_first, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
     (adds_into_entries_made_for_the_dict, ("x", "w"), (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
     (writes_a_dict_inside_a_dict_through_a_copy, ("x", "w"), (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]))),
+    (adds_into_an_entry_after_a_loop_wrote_keys_known_when_it_runs, ("x", "w"),
+     (np.array([0.3, -0.4, 0.2]), np.array([0.5, 0.1, -0.7]), 3)),
 ]
 
 
@@ -401,6 +415,8 @@ READ_AFTER_WRITES = [
 def test_a_dict_read_after_writes_matches_finite_differences(fn, wrt, args, device):
     assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
 
+
+# ---- a dict whose keys are known only when it runs (written in a branch or a loop): walked key by key -------------
 
 def walks_keys_written_in_a_loop_of_unknown_length(W, x, n):
     cache = {}
@@ -419,15 +435,124 @@ def walks_keys_written_in_a_branch(W, x):
     return total
 
 
-@pytest.mark.parametrize("fn, args, at", [
-    (walks_keys_written_in_a_loop_of_unknown_length, (SQUARE, np.ones(3), 2), "cache.values()"),
-    (walks_keys_written_in_a_branch, (SQUARE, np.ones(3)), "for k in d"),
-], ids=["loop_of_unknown_length", "branch"])
-def test_walking_a_dict_whose_keys_are_unknown_is_refused_at_its_line(fn, args, at):
-    with pytest.raises(SourcegradError, match="cannot tell here which keys the dict") as info:
-        sourcegrad.differentiate(fn, wrt=(0, 1)).grad(*args)
-    message = str(info.value)
-    assert "test_element_writes.py" in message.splitlines()[0] and at in message and "range" in message
+def walks_the_items_of_a_dict_made_in_either_branch(W, x):
+    if np.sum(x) > 0:
+        d = {"a": np.tanh(W @ x)}
+    else:
+        d = {"a": x, "b": W @ x}
+    total = 0.0
+    for k, v in d.items():
+        total = total + np.sum(v * v) * (2.0 if k == "b" else 1.0)
+    return total + sum(np.sum(v * x) for v in d.values())
+
+
+def walks_keys_written_in_a_while_loop_backwards(W, x):
+    d = {}
+    h, i = x, 0
+    while i < 3:
+        h = np.tanh(W @ h)
+        d[i] = h
+        i += 1
+    total = 0.0
+    for t in reversed(d):
+        total = total * 0.5 + np.sum(d[t] * x)
+    for t in d.keys():
+        total = total + np.sum(d[t]) * t
+    return total + len(list(d)) + len(sorted(d))
+
+
+def walks_a_dict_made_afresh_each_iteration(W, x):
+    total = 0.0
+    for i in range(3):
+        d = {"a": x * i}
+        if i % 2 == 1:
+            d["b"] = W @ x * i
+        for k, v in d.items():
+            total = total + np.sum(np.sin(v) * x)
+    return total
+
+
+def writes_each_entry_walking_a_copy_of_the_keys(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    for k in list(d):
+        d[k] = np.tanh(d[k]) * 2.0
+    return sum(np.sum(v ** 2) for v in d.values())
+
+
+def sums_the_values_of_a_dict_made_in_a_branch(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    return np.sum(sum(d.values()) ** 2) + np.sum(sum(d.values(), x) * x)
+
+
+def walks_a_list_made_of_its_keys(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    keys = list(d)  # a list of the function's own
+    keys.append("a")
+    return sum(np.sum(d[k] ** 2) for k in keys)
+
+
+UNKNOWN_KEYS = [
+    (walks_a_list_made_of_its_keys, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (sums_the_values_of_a_dict_made_in_a_branch, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (sums_the_values_of_a_dict_made_in_a_branch, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
+    (walks_keys_written_in_a_loop_of_unknown_length, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]), 2)),
+    (walks_keys_written_in_a_branch, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (walks_keys_written_in_a_branch, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
+    (walks_the_items_of_a_dict_made_in_either_branch, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (walks_the_items_of_a_dict_made_in_either_branch, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
+    (walks_keys_written_in_a_while_loop_backwards, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (walks_a_dict_made_afresh_each_iteration, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (writes_each_entry_walking_a_copy_of_the_keys, ("W", "x"), (SQUARE, np.array([0.3, -0.4, 0.2]))),
+    (writes_each_entry_walking_a_copy_of_the_keys, ("W", "x"), (SQUARE, np.array([-0.3, -0.4, 0.2]))),
+]
+
+
+@pytest.mark.parametrize("fn, wrt, args", UNKNOWN_KEYS, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(UNKNOWN_KEYS)])
+def test_walking_a_dict_whose_keys_are_known_when_it_runs_matches_finite_differences(fn, wrt, args, device):
+    assert sourcegrad.check_grad(fn, *args, wrt=wrt, device=device)
+
+
+def stacks_the_values_of_a_dict_made_in_a_branch(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    return np.sum(np.stack(list(d.values())) ** 2)
+
+
+def writes_into_a_dict_while_walking_its_items(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    for k, v in d.items():
+        d[k] = v * 2.0
+    return np.sum(d["a"])
+
+
+def adds_keys_while_walking_them(W, x):
+    d = {"a": x}
+    if np.sum(x) > 0:
+        d["b"] = W @ x
+    for k in d:
+        d[k + "2"] = d[k] * 2.0  # Python raises: the dict changed size during the walk
+    return np.sum(d["a"])
+
+
+@pytest.mark.parametrize("fn, at, message", [
+    (stacks_the_values_of_a_dict_made_in_a_branch, "d.values()", "cannot tell here which keys the dict"),
+    (writes_into_a_dict_while_walking_its_items, "d.items()", "also writes into it or rebinds it"),
+    (adds_keys_while_walking_them, "for k in d", "also writes into it or rebinds it"),
+], ids=["values_as_a_list", "written_while_walking_items", "written_while_walking_keys"])
+def test_walking_a_dict_whose_keys_are_unknown_is_refused_where_an_entry_could_not_be_read_by_key(fn, at, message):
+    with pytest.raises(SourcegradError, match=message) as info:
+        sourcegrad.differentiate(fn, wrt=(0, 1)).grad(SQUARE, np.ones(3))
+    text = str(info.value)
+    assert "test_element_writes.py" in text.splitlines()[0] and at in text and "for k" in text
 
 
 def test_element_writes_keep_the_value_the_dtype_and_the_arguments():
@@ -554,6 +679,22 @@ def adds_into_a_dicts_entry_a_list_under_another_key_holds(x):
     return np.sum(acc["h"][0] * x)
 
 
+def adds_into_a_dicts_entry_a_loop_may_have_put_under_its_key(x):
+    acc = {"g": x * 2.0}
+    for k in ["g", "h"]:
+        acc[k] = x  # at "g" too: the entry is then x itself
+    acc["g"] += 1.0
+    return np.sum(acc["g"] * x)
+
+
+def adds_into_a_dicts_entry_a_loop_copied_under_other_keys(x):
+    acc = {"g": x * 2.0}
+    for i in range(2):
+        acc[i] = acc["g"]  # one array under three keys
+    acc["g"] += 1.0
+    return np.sum(acc[0] * x)
+
+
 def adds_into_a_dicts_entry(x):
     h = x * 2.0
     d = {"k": h}
@@ -596,6 +737,8 @@ def swaps_rows(x):
     (adds_into_a_dicts_entry_a_copy_holds, "would change in place the value the dict holds at 'g'"),
     (adds_into_a_dicts_entry_another_key_holds, "would change in place the value the dict holds at 'g'"),
     (adds_into_a_dicts_entry_a_list_under_another_key_holds, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_loop_may_have_put_under_its_key, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_dicts_entry_a_loop_copied_under_other_keys, "would change in place the value the dict holds at 'g'"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
     (swaps_rows, "after an element of it was read"),
@@ -603,6 +746,7 @@ def swaps_rows(x):
         "row_read_in_an_earlier_iteration", "ravel", "array_a_dict_holds", "callers_dict", "dict_entry_added_to",
         "dict_entry_another_name_read", "dict_entry_a_list_keeps", "dict_entry_a_copy_holds",
         "dict_entry_another_key_holds", "dict_entry_a_list_under_another_key_holds",
+        "dict_entry_a_loop_may_have_put_under_its_key", "dict_entry_a_loop_copied_under_other_keys",
         "rows_unpacked",
         "rows_collected", "rows_swapped"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):

@@ -209,6 +209,28 @@ def adds_into_a_dicts_own_entries(x, w):
     return stats["loss"]
 
 
+def walks_a_dict_made_in_either_branch(x, w):
+    if np.sum(x) > 0:
+        d = {"a": np.tanh(x * w)}
+    else:
+        d = {"a": x, "b": np.sin(w) * x}
+    d["c"] = x * x
+    total = 0.0
+    for k, v in d.items():
+        total = total + np.sum(v * w)
+    for k in reversed(d):
+        total = total * 0.5 + np.sum(d[k] ** 2)
+    return total + np.sum(sum(d.values()) * x)
+
+
+def adds_into_an_entry_after_a_loop_wrote_other_keys(x, w):
+    d = {"a": x * 1.0}
+    for i in range(3):
+        d[f"k{i}"] = np.sin(x * w) * i
+    d["a"] += w * d["k2"]
+    return np.sum(d["a"] ** 2)
+
+
 CASES = [
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (1, 2)),
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (0,)),
@@ -242,6 +264,9 @@ CASES = [
     (sums_states_kept_by_step, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (keeps_a_list_under_a_key, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
     (adds_into_a_dicts_own_entries, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
+    (walks_a_dict_made_in_either_branch, lambda r: (np.abs(r.standard_normal(3)), r.standard_normal(3)), (0, 1)),
+    (walks_a_dict_made_in_either_branch, lambda r: (-np.abs(r.standard_normal(3)), r.standard_normal(3)), (0, 1)),
+    (adds_into_an_entry_after_a_loop_wrote_other_keys, lambda r: (r.standard_normal(3), r.standard_normal(3)), (0, 1)),
 ]
 
 

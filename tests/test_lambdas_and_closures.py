@@ -98,6 +98,90 @@ def test_lambda_passed_in_a_call_broadcasts():
     assert np.allclose(gradient[1], np.sum(np.cos(X) * X, axis=0))
 
 
+# ---- lambdas passed to map, max and min inside a differentiated function ------------------------------------
+
+def maps_a_lambda_over_layers(x, ws):
+    outs = list(map(lambda w: np.tanh(x @ w), ws))  # x read by the lambda where map calls it
+    return np.sum(np.stack(outs) ** 2) + np.sum(sum(map(lambda a: a ** 2, outs)))
+
+
+def maps_a_lambda_of_two_lists_in_a_loop(x, ws):
+    total = 0.0
+    for i in range(2):
+        scale = i + 1.0
+        total = total + sum(map(lambda w, s: np.sum(np.sin(x @ w) * s * scale), ws, [1.0, 2.0]))
+    return total
+
+
+def a_lambdas_parameter_hides_a_local_of_the_same_name(x, ws):
+    w = ws[0] * 3.0  # the lambda's w is its own parameter; this w is read after it
+    return np.sum(sum(map(lambda w: x @ w, ws)) ** 2) + np.sum(w)
+
+
+def picks_the_layer_whose_output_is_largest(x, ws):
+    return np.sum(max(ws, key=lambda w: np.sum(x @ w)) ** 2)
+
+
+@pytest.mark.parametrize("fn", [maps_a_lambda_over_layers, maps_a_lambda_of_two_lists_in_a_loop,
+                                a_lambdas_parameter_hides_a_local_of_the_same_name,
+                                picks_the_layer_whose_output_is_largest])
+def test_a_lambda_passed_to_map_or_max_is_written_in_where_it_is_called(fn):
+    ws = [rng.normal(size=(3, 2)) * 0.5, rng.normal(size=(3, 2)) * 0.5]
+    assert_matches_finite_differences(fn, X, ws, wrt=("x", "ws"))
+    f = sourcegrad.differentiate(fn, wrt="x")
+    direction = rng.normal(size=X.shape)
+    _, derivative = f.jvp((X, ws), direction)
+    eps = 1e-6
+    assert np.isclose(derivative, (fn(X + eps * direction, ws) - fn(X - eps * direction, ws)) / (2 * eps),
+                      rtol=1e-6, atol=1e-8)
+    gradient_along = (f.grad(X + eps * direction, ws) - f.grad(X - eps * direction, ws)) / (2 * eps)
+    np.testing.assert_allclose(f.hvp((X, ws), direction), gradient_along, rtol=1e-5, atol=1e-6)
+
+
+def assigns_a_lambda(x, ws):
+    f = lambda a: a * 2.0  # noqa: E731
+    return np.sum(f(x))
+
+
+def maps_a_lambda_with_a_default(x, ws):
+    return np.sum(sum(map(lambda w, s=2.0: x @ w * s, ws)))
+
+
+def maps_a_lambda_holding_a_conditional(x, ws):
+    return np.sum(sum(map(lambda w: x @ w if np.sum(w) > 0 else -(x @ w), ws)))
+
+
+def maps_a_lambda_over_a_list_built_in_a_loop(x, ws):
+    outs = []
+    for w in ws:
+        outs.append(x @ w)
+    return np.sum(sum(map(lambda h: h ** 2, outs)))
+
+
+def maps_a_lambda_of_two_parameters_over_one_list(x, ws):
+    return np.sum(sum(map(lambda w, s: x @ w * s, ws)))
+
+
+def sorts_by_a_lambda(x, ws):
+    return np.sum(sorted(ws, key=lambda w: w[0, 0])[0])
+
+
+@pytest.mark.parametrize("fn, at, message", [
+    (assigns_a_lambda, "lambda a", "lambdas are not supported inside a differentiated function, except as"),
+    (maps_a_lambda_with_a_default, "lambda w, s=2.0", "may take only plain parameters"),
+    (maps_a_lambda_holding_a_conditional, "x @ w if", "a conditional expression, comprehension, generator or lambda "
+                                                      "inside a lambda"),
+    (maps_a_lambda_over_a_list_built_in_a_loop, "lambda h", "to map over a list whose length it does not know here"),
+    (maps_a_lambda_of_two_parameters_over_one_list, "lambda w, s", "this lambda takes 2 argument(s), and is given 1"),
+    (sorts_by_a_lambda, "lambda w", "lambdas are not supported inside a differentiated function, except as"),
+], ids=["assigned", "default", "conditional", "unknown_length", "argument_count", "sorted_key"])
+def test_a_lambda_sourcegrad_cannot_write_in_is_refused_at_its_line(fn, at, message):
+    with pytest.raises(SourcegradError, match=r"test_lambdas_and_closures.py:\d+:\d+: ") as info:
+        sourcegrad.differentiate(fn, wrt="x").grad(X, [W, W * 2.0])
+    text = str(info.value)
+    assert message in text and at in text.splitlines()[1][text.splitlines()[2].index("^"):]
+
+
 # ---- closures --------------------------------------------------------------------------------
 
 def make_loss(scale):

@@ -50,7 +50,53 @@ def sums_a_map_over_layers(ws, xs):
     return sum(map(_layer_loss, ws, xs)) + max(map(np.sum, ws)) + np.sum(list(map(np.tanh, xs))[0])
 
 
+def _energy(a):
+    return np.sum(a ** 2)
+
+
+def picks_an_array_by_a_key(x, w):
+    best = max([x * w, np.sin(x), x - w], key=_energy)  # arrays, compared by the number key gives
+    worst = min(x * 2.0, w, key=np.sum)
+    return np.sum(best * x) + np.sum(worst ** 3)
+
+
+def picks_by_a_key_in_a_loop_and_a_branch(x, w):
+    total = 0.0
+    for i in range(3):
+        if np.sum(w) > 0.5 * i:
+            best = max([x * i, w * (2 - i)], key=lambda a: np.sum(a * x))
+        else:
+            best = min((x, w * i), key=lambda a: a[0])
+        total = total + np.sum(best * w)
+    return total
+
+
+def the_first_of_equal_keys_is_picked(x, w):
+    # every key ties: Python's max and min return the first item, so only x * w has a gradient
+    return np.sum(max([x * w, x * 2.0], key=lambda a: 1.0)) + np.sum(min([w * 3.0, x], key=lambda a: 1.0) * x)
+
+
+def an_extreme_with_a_default(x, w):
+    scores = [np.sum(x * 2.0), np.sum(np.sin(x))]
+    none = []
+    return max(scores, default=np.sum(w)) * np.sum(w) + min(none, default=np.sum(w * x))
+
+
+def picks_the_key_of_the_largest_score(x, w):
+    scores = {"a": np.sum(x * w), "b": np.sum(np.sin(x)), "c": np.sum(x ** 2)}
+    best = max(scores, key=scores.get)  # a key: the gradient reaches the score read by it
+    return scores[best] * 2.0 + scores[min(scores, key=lambda k: scores[k])]
+
+
 CASES = [
+    (picks_the_key_of_the_largest_score, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
+    (picks_the_key_of_the_largest_score, ("x", "w"), (np.array([-1.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
+    (picks_an_array_by_a_key, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
+    (picks_an_array_by_a_key, ("x", "w"), (np.array([1.3, 0.5, -0.2]), np.array([0.1, -0.4, 0.6]))),
+    (picks_by_a_key_in_a_loop_and_a_branch, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
+    (picks_by_a_key_in_a_loop_and_a_branch, ("x", "w"), (np.array([-0.3, 0.5, 0.2]), np.array([0.1, 0.4, 0.6]))),
+    (the_first_of_equal_keys_is_picked, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
+    (an_extreme_with_a_default, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
     (sums_a_map_over_layers, ("ws", "xs"), ([rng_for_maps.standard_normal((3, 3)) for _ in range(3)],
                                             [rng_for_maps.standard_normal((2, 3)) for _ in range(3)])),
     (max_and_min_of_several, ("x",), (np.array([0.3, 0.5, -0.2]),)),
@@ -210,7 +256,14 @@ def returns_a_built_tuple(x):
     return tuple([x, x * 2.0])
 
 
+def picks_by_a_key_from_a_list_built_in_a_loop(x):
+    rows = [x * i for i in range(3)]
+    return np.sum(max(rows, key=np.sum))
+
+
 REFUSED = [
+    (picks_by_a_key_from_a_list_built_in_a_loop, "max(rows, key=np.sum)",
+     "with key= or default= of a list whose length sourcegrad does not know here"),
     (sorts_values_with_a_gradient, "sorted([x[0] * 2.0, x[1]])", "sorted() of values that carry a gradient"),
     (spreads_an_array, "*x", "`*` spreads a sequence whose length sourcegrad does not know here"),
     (unpacks_an_array_with_a_star, "x", "unpacking with `*` a sequence whose length sourcegrad does not know"),

@@ -117,6 +117,15 @@ def sorts_a_copy_by_swaps(x, w):
     return np.sum(flat * np.arange(flat.size))
 
 
+def read_from_the_end(m, v):
+    row = m[-1]  # a negative index takes an axis away as a non-negative one does: a row, then a number
+    corner = m[-1, -2]
+    u = np.tanh(m[:, -1]) * 1.0
+    last = u[-1]
+    u[0], u[-1] = u[-1], u[0]  # a write after reading a number of u: no view of u was read
+    return np.sum(np.dot(row, v[[0, 1, 2, 0]]) ** 2) + corner * last + np.sum(np.outer(u, v) * m[:, :3])
+
+
 def _vector():
     return np.array([0.3, -1.2, 2.0])
 
@@ -135,6 +144,7 @@ CASES = [
     (stacked_joined_and_listed, lambda: (_vector(), np.array([0.5, 1.5, -0.25])), ("x", "w")),
     (numbers_read_from_a_listed_vector_then_written, lambda: (_vector(), np.array(0.8)), ("x", "w")),
     (rotates_by_a_unit_quaternion, lambda: (np.array([0.9, 0.2, -0.3, 0.4]), _vector()), ("q", "v")),
+    (read_from_the_end, lambda: (np.arange(12.0).reshape(3, 4) / 7 - 0.5, _vector()), ("m", "v")),
     (sorts_a_copy_by_swaps, lambda: (np.array([0.4, -1.1, 0.9, 2.0]), np.array([0.5, -0.7])), ("x", "w")),
 ]
 
@@ -186,3 +196,9 @@ def test_a_list_from_np_split_is_never_taken_for_an_array(fn):
     x, w = np.array([0.4, -1.1, 0.9, 2.0]), np.linspace(-1.0, 1.0, 8)
     with pytest.raises(sourcegrad.SourcegradError, match="list of arrays"):
         sourcegrad.differentiate(fn, wrt="x").grad(x, w)
+
+
+def test_a_negative_constant_index_takes_an_axis_away():
+    text = sourcegrad.explain(read_from_the_end, np.ones((3, 4)), _vector(), stage="activity", wrt="m")
+    ranks = dict(line.split(": rank ") for line in text.splitlines() if ": rank " in line)
+    assert ranks["row"].startswith("1,") and ranks["corner"].startswith("0,") and ranks["last"].startswith("0,")

@@ -309,6 +309,112 @@ def test_attributes_a_layer_assigns_are_stored_and_carry_no_gradient(device):
         np.testing.assert_allclose(host(getattr(by_sourcegrad, name)), getattr(by_python, name), err_msg=name)
 
 
+class SwitchedBatchNorm:
+    """numpy-ml's form: running statistics updated in training, read in evaluation, in one forward."""
+
+    def __init__(self, n, training):
+        self.gamma = rng.standard_normal(n)
+        self.running_mean, self.running_var = rng.standard_normal(n) * 0.1, rng.uniform(0.5, 1.5, n)
+        self.training = training
+
+    def forward(self, x):
+        if self.training:
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            self.running_mean = 0.9 * self.running_mean + 0.1 * mean
+            self.running_var = 0.9 * self.running_var + 0.1 * var
+            out = (x - mean) / np.sqrt(var + 1e-5)
+        else:
+            out = (x - self.running_mean) / np.sqrt(self.running_var + 1e-5)
+        return out * self.gamma
+
+
+def switched_loss(bn, x):
+    return np.sum(np.tanh(bn.forward(x)) ** 2)
+
+
+class Cached:
+    def __init__(self, cache):
+        self.cache = cache
+
+
+def updates_only_after_an_early_return(box, w):
+    if np.sum(w) > 0:
+        box.cache = w * 2.0
+        return np.sum(w ** 2)
+    return np.sum(box.cache * w)  # reached only where the branch that stores did not run
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_an_attribute_read_on_the_other_branch_from_where_it_is_assigned_is_the_one_passed_in(training):
+    x = rng.standard_normal((5, 3))
+    bn = SwitchedBatchNorm(3, training)
+    gradient = check_container(switched_loss, bn, x)
+    assert np.any(gradient["running_mean"]) != training  # evaluation reads it; training only stores it
+    for w in (np.array([0.5, 1.5]), np.array([-0.5, -1.5])):
+        assert sourcegrad.check_grad(updates_only_after_an_early_return, Cached(np.array([0.3, -0.7])), w,
+                                     wrt=("box", "w"))
+
+
+def reads_after_a_branch_that_stores(box, w):
+    if np.sum(w) > 0:
+        box.cache = w * 2.0
+    return np.sum(box.cache * w)  # the new value where the branch ran
+
+
+def reads_before_a_store_in_a_loop(box, w):
+    total = 0.0
+    for _ in range(2):
+        total = total + np.sum(box.cache * w)  # the second iteration reads what the first stored
+        box.cache = w * 2.0
+    return total
+
+
+def reads_on_the_other_branch_inside_a_loop(box, w):
+    total = 0.0
+    for i in range(2):
+        if i == 0:
+            box.cache = w * 2.0
+        else:
+            total = total + np.sum(box.cache * w)  # what the first iteration stored
+    return total
+
+
+def reads_in_a_helper_after_a_store_on_its_path(box, w):
+    if np.sum(w) > 0:
+        box.cache = w * 3.0
+        return _reads_the_cache(box, w)
+    return np.sum(w)
+
+
+def _reads_the_cache(box, w):
+    return np.sum(box.cache * w)
+
+
+@pytest.mark.parametrize("fn", [reads_after_a_branch_that_stores, reads_before_a_store_in_a_loop,
+                                reads_on_the_other_branch_inside_a_loop, reads_in_a_helper_after_a_store_on_its_path])
+def test_an_attribute_read_that_a_store_may_run_before_is_refused(fn):
+    with pytest.raises(SourcegradError, match="`.cache` is read here, and the function also assigns"):
+        sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+
+
+def adds_into_an_attribute(box, w):
+    box.cache += w  # changes the caller's array in place
+    return np.sum(w ** 2)
+
+
+def adds_into_an_element_of_an_attribute(box, w):
+    box.cache[0] += 1.0
+    return np.sum(w ** 2)
+
+
+@pytest.mark.parametrize("fn, stored", [(adds_into_an_attribute, "box.cache"),
+                                        (adds_into_an_element_of_an_attribute, "box.cache")])
+def test_adding_into_an_attribute_is_refused_with_the_store_to_write_instead(fn, stored):
+    with pytest.raises(SourcegradError, match="changes in place the array the object holds") as info:
+        sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+    assert f"`{stored} = {stored} + ...`" in str(info.value)
+
+
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------
 
 def classifier_loss(layers, x, labels):
@@ -1227,6 +1333,102 @@ def test_the_function_an_object_holds_decides_the_compiled_gradient():
     f.grad(layer, x)
     layer.act = np.sin  # another function: another gradient, not the one compiled for tanh
     np.testing.assert_allclose(f.grad(layer, x)["w"], x.T @ (2 * np.sin(x @ w) * np.cos(x @ w)))
+
+
+def softplus(z):
+    return np.log1p(np.exp(z))
+
+
+ACTIVATIONS = {"tanh": np.tanh, "relu": rectified, 0: np.sin}
+
+
+def activated_through_a_dict_of_the_module(x, w):
+    h = ACTIVATIONS["relu"](x @ w)
+    total = 0.0
+    for i in range(2):
+        if np.sum(h) > i:
+            total = total + np.sum(ACTIVATIONS["tanh"](h * i) ** 2)
+    return total + np.sum(ACTIVATIONS[0](x))
+
+
+def test_a_function_a_dict_of_the_module_holds_at_a_constant_key_is_written_in_or_called_with_its_rule(tmp_path):
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    assert sourcegrad.check_grad(activated_through_a_dict_of_the_module, x, w, wrt=("x", "w"))
+    f = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x", generated_dir=tmp_path)
+    direction = rng.standard_normal(x.shape)
+    _, derivative = f.jvp((x, w), direction)
+    eps = 1e-6
+    expected = (activated_through_a_dict_of_the_module(x + eps * direction, w)
+                - activated_through_a_dict_of_the_module(x - eps * direction, w)) / (2 * eps)
+    np.testing.assert_allclose(derivative, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_changing_or_rebinding_the_modules_dict_of_functions_compiles_again(monkeypatch, tmp_path):
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    f = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x", generated_dir=tmp_path)
+    f.grad(x, w)
+
+    def expected():  # compiled afresh, in a folder of its own
+        fresh = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x",
+                                         generated_dir=tmp_path / str(len(list(tmp_path.iterdir()))))
+        return fresh.grad(x, w)
+
+    monkeypatch.setitem(ACTIVATIONS, "relu", softplus)  # an entry written: another function written in
+    np.testing.assert_allclose(f.grad(x, w), expected())
+    assert sourcegrad.check_grad(activated_through_a_dict_of_the_module, x, w, wrt="x")
+    monkeypatch.setattr(sys.modules[__name__], "ACTIVATIONS", {"tanh": np.sin, "relu": rectified, 0: np.cos})
+    np.testing.assert_allclose(f.grad(x, w), expected())
+    again = sourcegrad.differentiate(activated_through_a_dict_of_the_module, wrt="x", generated_dir=tmp_path)
+    np.testing.assert_allclose(again.grad(x, w), expected())  # a file written for the old dict is not read
+
+
+def clipped_below(z):
+    return np.maximum(z, 0.0)
+
+
+@sourcegrad.adjoint(clipped_below)
+def clipped_below_adjoint(result, z):
+    d[z] = d[result] * (z >= 0)
+
+
+def leaky(z):
+    return np.maximum(z, 0.1 * z)
+
+
+@sourcegrad.adjoint(leaky)
+def leaky_adjoint(result, z):
+    d[z] = d[result] * np.where(z >= 0, 1.0, 0.1)
+
+
+RULED_ACTIVATIONS = {"act": clipped_below}
+
+
+def activated_by_a_function_with_a_rule_of_the_users(x):
+    return np.sum(RULED_ACTIVATIONS["act"](x) ** 2)
+
+
+def test_a_function_with_a_rule_held_by_the_modules_dict_keys_the_file_written_for_it(monkeypatch, tmp_path):
+    """The generated code calls it through the dict, with its rule: a file written for another function there
+    must not be read for this one, in this process or the next."""
+    x = np.array([0.4, -1.1, 0.9])
+    first = sourcegrad.differentiate(activated_by_a_function_with_a_rule_of_the_users, generated_dir=tmp_path)
+    np.testing.assert_allclose(first.grad(x), 2 * clipped_below(x) * (x >= 0))
+    monkeypatch.setitem(RULED_ACTIVATIONS, "act", leaky)
+    expected = 2 * leaky(x) * np.where(x >= 0, 1.0, 0.1)
+    np.testing.assert_allclose(first.grad(x), expected)
+    again = sourcegrad.differentiate(activated_by_a_function_with_a_rule_of_the_users, generated_dir=tmp_path)
+    np.testing.assert_allclose(again.grad(x), expected)
+
+
+def activated_by_a_name_passed_in(x, w, name):
+    return np.sum(ACTIVATIONS[name](x @ w))
+
+
+def test_a_function_of_the_modules_dict_picked_by_a_key_known_only_when_it_runs_is_refused():
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    with pytest.raises(SourcegradError, match="picked by a key known only when it runs") as info:
+        sourcegrad.differentiate(activated_by_a_name_passed_in, wrt="x").grad(x, w, "tanh")
+    assert "ACTIVATIONS[name]" in str(info.value) and "act=ACTIVATIONS[name]" in str(info.value)
 
 
 def maybe_activated(z, act=None):

@@ -16,7 +16,7 @@ import numpy
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sourcegrad.ir import ATTRIBUTE, COMPARISON, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT  # noqa: E402
+from sourcegrad.ir import ATTRIBUTE, COMPARISON, DICT_KEYS, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT  # noqa: E402
 from sourcegrad.frontend.resolve import numpy_path  # noqa: E402
 from sourcegrad.ir import Method  # noqa: E402
 from sourcegrad.runtime import HELPERS  # noqa: E402
@@ -38,7 +38,7 @@ OPERATORS = {operator.add: "`+`", operator.sub: "`-`", operator.mul: "`*`", oper
              operator.floordiv: "`//`", operator.mod: "`%`", operator.not_: "`not`", operator.and_: "`&`",
              operator.or_: "`|`", operator.xor: "`^`", COMPARISON: "comparisons", SUBSCRIPT: "`x[...]`",
              ATTRIBUTE: "an object's attribute (`model.w1`)", JOIN_SEQUENCES: "`+` of lists (`outs + [h]`)",
-             REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)"}
+             REPEAT_SEQUENCE: "`*` of a list (`[h] * 3`)", DICT_KEYS: "a dict's keys (`list(d)`)"}
 # What forward mode does without a tangent rule: transform/forward.py writes `a[i] = v`'s tangent itself.
 FORWARD_WITHOUT_A_RULE = {SET_ITEM}
 FAMILIES = {"arithmetic": "arithmetic", "elementwise": "elementwise math", "linalg": "linear algebra",

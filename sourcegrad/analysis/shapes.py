@@ -339,7 +339,9 @@ _MADE_OF_A_SHAPE = (numpy.zeros, numpy.ones, numpy.empty, numpy.full)
 
 
 def _is_int_constant(atom):
-    return isinstance(atom, gast.Constant) and isinstance(atom.value, int) and not isinstance(atom.value, bool)
+    """An integer written as a constant, negative ones included (`x[-1]` takes an axis away as `x[0]` does): the
+    same test refuse_shared_updates applies to an index, so the two never disagree on what reads a number."""
+    return ir.constant_int(atom) is not None
 
 
 _INTEGER_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod)

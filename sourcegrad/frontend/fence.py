@@ -35,7 +35,8 @@ if hasattr(gast, "TryStar"):
     _STATEMENTS[gast.TryStar] = _STATEMENTS[gast.Try]
 
 _EXPRESSIONS = {
-    gast.Lambda: ("lambdas are not supported inside a differentiated function",
+    gast.Lambda: ("lambdas are not supported inside a differentiated function, except as the function `map` "
+                  "applies or the key= of max or min",
                   "Define the function with `def` at the top of the function's body, or at module level."),
     gast.SetComp: ("set comprehensions are not supported", "Build the set outside the differentiated function."),
     gast.DictComp: ("dict comprehensions are not supported", "Build the dict outside the differentiated function."),
@@ -169,8 +170,12 @@ def _check_statement(src, stmt, in_loop, helper=False):
                 _check_target(src, target, alone=len(stmt.targets) == 1 or not isinstance(target, gast.Attribute))
     elif isinstance(stmt, gast.AugAssign):
         if not (isinstance(stmt.target, gast.Name) or _is_element(stmt.target)):
-            raise src.error(stmt.target, "augmented assignment to an attribute mutates an object, which cannot be differentiated",
-                            "Assign to a local name instead.")
+            element = isinstance(stmt.target, gast.Subscript)
+            stored = gast.unparse(stmt.target.value if element else stmt.target).strip()
+            raise src.error(stmt.target, f"augmented assignment to {'an element of ' if element else ''}an attribute "
+                            "changes in place the array the object holds, which the caller, or another name in the "
+                            "function, may hold too", f"Store a new value on the object, `{stored} = {stored} + ...` "
+                            "(kept for later calls, it carries no gradient in this one), or add into a local name.")
         _check_binary_op(src, stmt, stmt.op)
     elif isinstance(stmt, gast.AnnAssign):
         if stmt.value is None or not isinstance(stmt.target, gast.Name):
@@ -187,8 +192,12 @@ def _check_expressions(src, node):
     generators = {id(n.args[0]) for n in gast.walk(node) if isinstance(n, gast.Call) and len(n.args) == 1
                   and isinstance(n.func, gast.Name) and n.func.id in _READ_WHOLE
                   and isinstance(n.args[0], gast.GeneratorExp)}
+    passed = _passed_lambdas(node)
     for node in gast.walk(node):
         kind = type(node)
+        if kind is gast.Lambda and id(node) in passed:
+            _check_passed_lambda(src, node)
+            continue
         if kind in _EXPRESSIONS and not (kind is gast.Starred and id(node) in spread) \
                 and not (kind is gast.GeneratorExp and id(node) in generators):
             what, instead = _EXPRESSIONS[kind]
@@ -210,6 +219,35 @@ def _check_expressions(src, node):
                     raise src.error(node, "`async for` in a comprehension cannot be differentiated",
                                     "Use a plain `for`.")
                 _check_loop_target(src, generator.target)
+
+
+def _passed_lambdas(root):
+    """The lambdas written as the function `map(f, xs)` applies or as the key= of max or min: each call of one is
+    written in where it is made (normalize.applied_lambda), with its parameters bound to the arguments."""
+    passed = set()
+    for node in gast.walk(root):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+            if node.func.id == "map" and node.args:
+                passed.add(id(node.args[0]))
+            elif node.func.id in ("max", "min"):
+                passed |= {id(k.value) for k in node.keywords if k.arg == "key"}
+    return passed
+
+
+# inside a lambda's body, nothing is lifted into statements of their own (control.py): these stay refused there
+_NOT_IN_A_LAMBDA = (gast.Lambda, gast.IfExp, gast.ListComp, gast.GeneratorExp)
+
+
+def _check_passed_lambda(src, node):
+    arguments = node.args
+    if arguments.vararg or arguments.kwarg or arguments.kwonlyargs or arguments.defaults \
+            or getattr(arguments, "posonlyargs", None):
+        raise src.error(node, "a lambda passed to map, max or min may take only plain parameters (no defaults, `*`, "
+                        "or `**`)", "Define the function with `def` at the top of the function's body.")
+    inner = next((n for n in gast.walk(node.body) if isinstance(n, _NOT_IN_A_LAMBDA)), None)
+    if inner is not None:
+        raise src.error(inner, "a conditional expression, comprehension, generator or lambda inside a lambda is "
+                        "not supported", "Define the function with `def` at the top of the function's body.")
 
 
 def _check_iterable(src, node):

@@ -18,6 +18,7 @@ their bodies with this module's normaliser.
 from __future__ import annotations
 
 import builtins
+import collections.abc
 import contextlib
 import copy
 import inspect
@@ -31,12 +32,12 @@ import numpy
 
 from .. import ir
 from ..errors import SourcegradError
-from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, JOIN_SEQUENCES, LOGICAL,
+from ..ir import (ATTRIBUTE, BINARY_OPERATORS, COMPARISON, COPY, DICT_DISPLAY, DICT_KEYS, JOIN_SEQUENCES, LOGICAL,
                   REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT, UNARY_OPERATORS)
 from . import control, naming, values
 from .inline import Inliner, LocalFunction, stored_names
 from .naming import Names
-from .resolve import MISSING, CellNamespace, Resolver, is_numpy_module, numpy_path
+from .resolve import MISSING, CellNamespace, Resolver, describe, is_numpy_module, numpy_path
 from .source import FunctionSource
 from .syntax import appended_list, attribute_chain, is_atom, root_name, written_names
 from ..runtime.checkpoint import checkpoint
@@ -117,10 +118,16 @@ class _Normalizer:
         # (`cache[t] = h` adds a key, `xs = xs + [h]` an item): a read in the body before that change must not
         # take the value for what it was before the loop, so normalize runs again, the name unknown in that loop
         self.unsettled = set(unsettled)
-        # `self.cache = x`, `self.running_mean = ...`: attribute name -> the statements (numbers) that assign it, and
-        # -> (statement, its source, the node) of each read; a read outside the statements that assign the name
-        # would take the value through the object, where no gradient follows it (checked when all is normalised)
+        # `self.cache = x`, `self.running_mean = ...`: attribute name -> {statement number: its places} of the
+        # statements that assign it, and -> (statement, its source, the node, its places) of each read; a read that
+        # one of those may run before would take the value through the object, where no gradient follows it
+        # (checked when all is normalised)
         self.attribute_writes, self.attribute_reads = {}, {}
+        # where the statement being normalised is: (a number of its own, "body", "orelse" or "loop") for each branch
+        # of an if and each loop it is in, outermost first
+        self.places, self.compounds_seen = (), 0
+        # a name of the normal form's own -> (the module's dict, the key, the node) it stands for (`ACTS["relu"]`)
+        self.functions_of_global_dicts = {}
         self.statement_number, self.statements_seen = 0, 0
 
     # ---- statements ---------------------------------------------------------
@@ -190,6 +197,16 @@ class _Normalizer:
                 self.transient.pop(name, None)
 
     @contextlib.contextmanager
+    def placed(self, place):
+        """Around the statements of a branch of an if, or of a loop: place added to self.places."""
+        outer = self.places
+        self.places = outer + (place,)
+        try:
+            yield
+        finally:
+            self.places = outer
+
+    @contextlib.contextmanager
     def transient_reads_forgotten(self):
         """Around a statement (or an if's or while's test): afterwards, forget the reads of elements held only by
         temporaries made inside it (the transient ones then), since that statement is done and nothing keeps them."""
@@ -225,6 +242,8 @@ class _Normalizer:
         if decided is not None:  # `if act is not None:` with act known to be None, or a function: one branch
             self.statements(stmt.body if decided else stmt.orelse)
             return
+        if isinstance(stmt, gast.For):
+            stmt = self.walk_by_key(stmt)
         if isinstance(stmt, gast.For) and self.unrolled(stmt):
             return
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
@@ -400,11 +419,15 @@ class _Normalizer:
                 origin = self.origin
                 owned, lists, dicts, reads = set(self.owned), set(self.lists), set(self.dicts), _copied(self.element_reads)
                 sole = dict(self.sole_entries)
-                body = self.nested(stmt.body)
+                self.compounds_seen += 1
+                place = self.compounds_seen
+                with self.placed((place, "body")):
+                    body = self.nested(stmt.body)
                 (owned, self.owned), (lists, self.lists) = (self.owned, owned), (self.lists, lists)
                 (dicts, self.dicts), (sole, self.sole_entries) = (self.dicts, dicts), (self.sole_entries, sole)
                 reads, self.element_reads = self.element_reads, reads
-                orelse = self.nested(stmt.orelse)
+                with self.placed((place, "orelse")):
+                    orelse = self.nested(stmt.orelse)
                 self.owned &= owned  # owned after the if: owned on both paths
                 self.lists &= lists
                 self.dicts &= dicts
@@ -430,11 +453,13 @@ class _Normalizer:
             if places[name] in self.unsettled:
                 self.kinds[name] = None
                 self.conflicting.add(name)
+        self.compounds_seen += 1
         try:
-            if isinstance(stmt, gast.For):
-                self.for_loop(stmt)
-            else:
-                self.while_loop(stmt)
+            with self.placed((self.compounds_seen, "loop")):
+                if isinstance(stmt, gast.For):
+                    self.for_loop(stmt)
+                else:
+                    self.while_loop(stmt)
         except SourcegradError:
             # perhaps from a read that took a name for what it held before the loop: normalize tries again without
             self.unsettled.update(places[name] for name in before)
@@ -599,8 +624,12 @@ class _Normalizer:
                 and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id)):
             return node
         inner = node.args[0]
-        if self.keys_unknown(inner):
-            raise self.keys_unknown_error(inner, node)
+        if self.keys_unknown(inner):  # the keys as they are when the loop starts, a list the backward pass walks again
+            keys = _held(self.dict_keys(inner, node))
+            if node.func.id == "iter":
+                return keys
+            backwards = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+            return gast.copy_location(gast.Subscript(value=keys, slice=backwards, ctx=gast.Load()), node)
         if node.func.id == "iter":
             return inner
         held = ir.name(self.names.current[inner.id]) if isinstance(inner, gast.Name) and inner.id in self.names.current \
@@ -611,9 +640,13 @@ class _Normalizer:
         return gast.copy_location(gast.Subscript(value=inner, slice=backwards, ctx=gast.Load()), node)
 
     def sequence_atom(self, node, assigned):
+        if self.keys_unknown(node):
+            if node.id in assigned:
+                raise self.src.error(node, f"a loop over the keys of the dict `{node.id}` that also writes into it or "
+                                     "rebinds it: sourcegrad cannot tell its keys here, and Python raises where the "
+                                     "loop adds a key", f"Walk a copy of its keys: `for k in list({node.id}):`.")
+            return self.dict_keys(node, node)  # `for k in d`: its keys as they are when the loop starts
         walked = self.walked_again(node)
-        if self.keys_unknown(walked):  # `for k in d`: its keys, which a loop walks again backwards
-            raise self.keys_unknown_error(walked, node)
         atom = self.atom(walked, hint="sequence")
         if isinstance(self.kind(atom), tuple) and self.kind(atom)[0] == "dict":  # `for k in d`: its keys
             atom = gast.Tuple(elts=self.items_of(atom, node), ctx=gast.Load())
@@ -765,6 +798,49 @@ class _Normalizer:
                                        f"cannot tell which function this call {what}",
                                  "Give each function a name of its own and use it by that name.")
 
+    def function_of_a_global_dict(self, expr):
+        """`ACTS["tanh"](h)`, ACTS a dict of the module's (no name of this function's) and the key written as a
+        constant: the function the dict holds there now, called through a name of the generated code's own as a
+        function a parameter holds is (written in, or numpy's through the array module). The compiled gradient is
+        guarded on the module's name still holding that dict and the dict that function at that key: a change to
+        either compiles again. (The code written differs with the function, which the file's key holds.)"""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Subscript)
+                and isinstance(expr.func.value, gast.Name)):
+            return expr
+        name = expr.func.value.id
+        if name in self.names.current or self.resolver.is_closure_variable(name):
+            return expr
+        table = self.resolver.lookup(name)
+        if type(table) is not dict:  # a subclass may compute its items (`__getitem__`, `__missing__`)
+            return expr
+        index = expr.func.slice
+        key = index.value if isinstance(index, gast.Constant) else ir.constant_int(index)
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise self.src.error(expr.func, f"this calls a function of the module's dict `{name}` picked by a key "
+                                 "known only when it runs: sourcegrad writes in the function a call reaches when "
+                                 "it compiles", f"Index `{name}` with a key written as a constant "
+                                 f"(`{name}[\"tanh\"](h)`), or pick the function before the call and pass it in "
+                                 f"(`f(x, act={name}[name])`): a function argument is part of the compiled key.")
+        if key not in table or not callable(table[key]):
+            return expr  # Python's KeyError or TypeError, or the refusal of a call of an unknown value
+        function = table[key]
+        self.inliner.check_global([name], table, expr.func)
+        for guard in ((self.resolver.globals, (name,), table), (table, (key,), function)):
+            if not any(namespace is guard[0] and chain == guard[1] for namespace, chain, _ in self.inliner.callees):
+                self.inliner.callees.append(guard)
+        held = self.names.fresh(getattr(function, "__name__", "function"))
+        self.names.current[held] = held
+        self.kinds[held] = values.describe(function)
+        self.functions_of_global_dicts[held] = (name, key, expr.func)
+        # for the cache key: which function the entry holds (numpy's, or one written in, is keyed as any call's is;
+        # one with a rule of the user's is called through the dict), with that rule's source
+        template = RULES.get(function) if isinstance(function, collections.abc.Hashable) else None
+        rule = template.source() if template is not None and not template.fn.__module__.startswith("sourcegrad.") \
+            else None
+        self.inliner.sources.append((f"{name}[{key!r}]", describe(function), rule))
+        return gast.copy_location(gast.Call(func=gast.copy_location(ir.name(held), expr.func), args=expr.args,
+                                            keywords=expr.keywords), expr)
+
     def partial_as_its_function(self, expr):
         """`act(z)`, act a functools.partial of f binding literals: `f(*bound, z, **bound_keywords, **keywords)`, f
         called through a name of the generated code's own that holds it (written in, or called with its rule)."""
@@ -802,6 +878,10 @@ class _Normalizer:
         held = self.names.current[func.id]
         if held in self.params + self.kwonly:
             return ir.name(held)
+        if held in self.functions_of_global_dicts:  # `ACTS["relu"](h)`, relu with a rule of its own: through the dict
+            name, key, node = self.functions_of_global_dicts[held]
+            return gast.Subscript(value=self.global_reference([name], node), slice=gast.Constant(value=key, kind=None),
+                                  ctx=gast.Load())
         raise self.src.error(func, f"`{func.id}` holds {getattr(function, '__qualname__', function)!r}, which the "
                              "generated code cannot reach from here", f"Pass {func.id} as an argument of the "
                              "differentiated function, or call the function by its name.")
@@ -1089,8 +1169,9 @@ class _Normalizer:
         """
         # builtins, literals and partials as what they compute, in operations that have rules; each rewrite takes
         # the expression as the ones before it left it, and leaves alone what it does not rewrite
-        for rewrite in (self.transposed_zip, self.mapped_as_a_display, self.sum_of_a_display_as_additions,
-                        self.extremes_as_pairs, self.row_concatenation_as_call, self.partial_as_its_function,
+        for rewrite in (self.applied_lambda, self.transposed_zip, self.mapped_as_a_display, self.sum_of_a_display_as_additions,
+                        self.extremes_as_pairs, self.row_concatenation_as_call, self.function_of_a_global_dict,
+                        self.partial_as_its_function,
                         self.structures_as_displays):
             expr = rewrite(expr)
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
@@ -1151,7 +1232,9 @@ class _Normalizer:
             # number or a new array no name of the user's holds
             sole = self.sole_entries.get(x.id, frozenset()) - {_key_at(index, {})} if isinstance(x, gast.Name) else None
             if sole is not None and _key_at(index, {}) is None:
-                sole = frozenset()
+                # a key known only when it runs (`d[t] = h` in a loop) may be any of them: a value the dict alone
+                # holds keeps every entry so, whichever it replaces; another may put a shared value at any key
+                sole = self.sole_entries.get(x.id, frozenset()) if self.made_for_an_entry(value) else frozenset()
             elif sole is not None and self.made_for_an_entry(value):
                 sole = sole | {_key_at(index, {})}
             hint = x.id if isinstance(x, gast.Name) else "written"
@@ -1183,7 +1266,7 @@ class _Normalizer:
             new, primitive, args, kwargs, hint, display = self.call(expr)
         elif isinstance(expr, gast.Attribute):
             receiver = self.atom(expr.value, None)
-            self.attribute_reads.setdefault(expr.attr, []).append((self.statement_number, self.src, expr))
+            self.attribute_reads.setdefault(expr.attr, []).append((self.statement_number, self.src, expr, self.places))
             new = gast.Attribute(value=receiver, attr=expr.attr, ctx=gast.Load())
             hint = f"{receiver.id}_{expr.attr}" if isinstance(receiver, gast.Name) else expr.attr
             if values.class_of(self.kind(receiver)) is not None:  # an object's attribute: `model.w1`
@@ -1227,6 +1310,12 @@ class _Normalizer:
             primitive, args, kwargs, hint, display = COPY, (new,), {}, "value", "assignment"
             if isinstance(new, (gast.List, gast.Tuple)):  # `tuple(xs)`, `d.items()`, a comprehension's start
                 hint = "items"
+        elif isinstance(expr, gast.Lambda):  # let through by the fence for map and max, but not written in there
+            raise self.src.error(expr, "this lambda is passed where sourcegrad cannot write its calls in: to map over "
+                                 "a list whose length it does not know here (built in a loop, say), or to a map, "
+                                 "max or min that is not the builtin",
+                                 "Write a list comprehension (`[f(a) for a in xs]`), or define the function with "
+                                 "`def` at the top of the function's body.")
         else:
             raise self.src.error(expr, f"internal error: unexpected {type(expr).__name__} after the fence")
         gast.copy_location(new, node)
@@ -1558,8 +1647,12 @@ class _Normalizer:
                 and isinstance(expr.args[1].value, str) and expr.args[1].value.isidentifier():
             return located(gast.Attribute(value=expr.args[0], attr=expr.args[1].value, ctx=gast.Load()))  # `getattr(m, "w")`
 
-        if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]):
-            raise self.keys_unknown_error(expr.args[0], expr)
+        if builtin in ("tuple", "list", "sorted") and len(expr.args) == 1 and self.keys_unknown(expr.args[0]) \
+                and not expr.keywords:
+            keys = _held(self.dict_keys(expr.args[0], expr))  # a new list of its keys, known when it runs
+            if builtin == "list":  # the list's own copy, so that the name it is given owns a list (`ks.append(k)`)
+                return located(gast.BinOp(left=keys, op=gast.Add(), right=gast.List(elts=[], ctx=gast.Load())))
+            return located(gast.Call(func=func, args=[keys], keywords=[]))
         if builtin in ("tuple", "list") and len(expr.args) == 1 and not expr.keywords \
                 and not isinstance(expr.args[0], gast.Starred):
             atom = self.atom(expr.args[0], None)
@@ -1596,6 +1689,8 @@ class _Normalizer:
         if isinstance(func, gast.Attribute) and func.attr in ("get", "keys", "values", "items"):
             kind = self.static_kind(func.value)
             if self.keys_unknown(func.value) and not expr.keywords:
+                if func.attr == "keys" and not expr.args:
+                    return _held(self.dict_keys(func.value, expr))
                 if func.attr != "get":
                     raise self.keys_unknown_error(func.value, expr)
                 if 1 <= len(expr.args) <= 2 and not any(isinstance(a, gast.Starred) for a in expr.args):
@@ -1633,12 +1728,67 @@ class _Normalizer:
         return not (isinstance(kind, tuple) and kind[0] == "dict")
 
     def keys_unknown_error(self, dict_node, node):
-        return self.src.error(node, f"sourcegrad cannot tell here which keys the dict `{dict_node.id}` holds: a key "
-                              "was written in a branch, in a `while` loop, or in a `for` loop over values known only "
-                              "when it runs", f"Read its entries by key (`{dict_node.id}[k]`, `{dict_node.id}.get(k, "
-                              f"default)`, `k in {dict_node.id}`) walking the keys you wrote (`for t in range(n): "
-                              f"{dict_node.id}[t]`), or write its keys as constants or in a loop over `range` of "
-                              "constant bounds or a tuple of constants.")
+        d = dict_node.id
+        return self.src.error(node, f"sourcegrad cannot tell here which keys the dict `{d}` holds (a key was written "
+                              "in a branch, in a `while` loop, or in a `for` loop over values known only when it "
+                              f"runs), so it cannot give `{d}.values()` or `{d}.items()` as a list of its entries",
+                              f"Walk its entries in a loop, which reads each by key: `for k, v in {d}.items():`, "
+                              f"`for v in {d}.values():`, `[{d}[k] for k in {d}]`, or add them: `sum({d}.values())`.")
+
+    def dict_keys(self, dict_node, node):
+        """A new list of the keys the dict dict_node names holds when this runs (`[*d]`), for a dict whose keys are
+        not known here: a loop walks it as Python walks the dict, and reads each entry by key."""
+        receiver = _held(self.atom(dict_node, None))
+        name = self.names.temporary("keys")
+        expr = gast.List(elts=[gast.Starred(value=receiver, ctx=gast.Load())], ctx=gast.Load())
+        self.emit(ir.Assign(name, expr, DICT_KEYS, (receiver,), {}, self.origin, node, "the keys of a dict"))
+        self.lists.add(name)  # a new list, which nothing else holds
+        self.owned.add(name)
+        return ir.name(name)
+
+    def walk_by_key(self, loop):
+        """`for k, v in d.items():` (`d.values()`, `d.keys()`) of a dict whose keys are not known here, as
+        `for key in d: k, v = key, d[key]`: each entry read by key, as the loop reaches it. Only where the loop
+        neither writes into d nor rebinds it, so that `d[key]` reads the entry Python's walk gives (a write
+        that adds a key makes Python raise, and a rebinding leaves Python walking the old dict)."""
+        call = loop.iter
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and not call.args
+                and not call.keywords and call.func.attr in ("items", "values", "keys")
+                and isinstance(call.func.value, gast.Name) and self.keys_unknown(call.func.value)):
+            return loop
+        d = call.func.value.id
+        if d in _assigned_names(loop):
+            raise self.src.error(call, f"a loop over the entries of the dict `{d}` that also writes into it or "
+                                 "rebinds it: sourcegrad cannot tell its keys here, and Python raises where the loop "
+                                 "adds a key", f"Walk a copy of its keys and read each entry: "
+                                 f"`for k in list({d}): v = {d}[k]`.")
+        dict_node = gast.copy_location(gast.Name(id=d, ctx=gast.Load(), annotation=None, type_comment=None), call)
+        if call.func.attr == "keys":
+            return gast.copy_location(gast.For(target=loop.target, iter=dict_node, body=loop.body,
+                                               orelse=loop.orelse, type_comment=None), loop)
+        key = self.names.fresh("key")
+        entry = gast.copy_location(gast.Subscript(value=copy.deepcopy(dict_node), slice=gast.Name(
+            id=key, ctx=gast.Load(), annotation=None, type_comment=None), ctx=gast.Load()), call)
+        key_node = gast.Name(id=key, ctx=gast.Load(), annotation=None, type_comment=None)
+        body = list(loop.body)
+        if call.func.attr == "values":
+            pairs = [(loop.target, entry)]
+        else:
+            pairs = [(loop.target, gast.copy_location(gast.Tuple(elts=[key_node, entry], ctx=gast.Load()), call))]
+            first = body[0] if body else None
+            if isinstance(loop.target, gast.Name) and isinstance(first, gast.Assign) and len(first.targets) == 1 \
+                    and isinstance(first.targets[0], (gast.Tuple, gast.List)) and len(first.targets[0].elts) == 2 \
+                    and isinstance(first.value, gast.Name) and first.value.id == loop.target.id:
+                # `k, v = item` (how `for k, v in d.items()` reaches here): k bound to the key itself, which
+                # carries no tangent, v to the entry, as unpacking the pair would bind them
+                pairs += [(first.targets[0].elts[0], copy.deepcopy(key_node)), (first.targets[0].elts[1],
+                                                                              copy.deepcopy(entry))]
+                body = body[1:]
+        header = [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), loop)
+                  for target, value in pairs]
+        target = gast.copy_location(gast.Name(id=key, ctx=gast.Store(), annotation=None, type_comment=None), loop.target)
+        return gast.copy_location(gast.For(target=target, iter=dict_node, body=[*header, *body],
+                                           orelse=loop.orelse, type_comment=None), loop)
 
     def entry_or_default(self, dict_node, key, default, expr):
         """`d.get(k, default)` of a dict whose keys are not known here, as Python computes it: the entry where d
@@ -1708,12 +1858,20 @@ class _Normalizer:
         store = gast.copy_location(gast.Assign(targets=[gast.copy_location(gast.Attribute(
             value=receiver, attr=target.attr, ctx=gast.Store()), target)], value=atom, type_comment=None), stmt)
         self.emit(ir.Effect(store, self.origin))
-        self.attribute_writes.setdefault(target.attr, set()).add(self.statement_number)
+        self.attribute_writes.setdefault(target.attr, {})[self.statement_number] = self.places
 
     def refuse_reads_of_assigned_attributes(self):
+        """Refuse a read of an attribute that a statement assigning it (to any object: which objects are one is not
+        known) may run before in the call: a read earlier in the function, or on the other branch of an if from
+        every assignment (numpy-ml's BatchNorm reads `self.running_mean` where it does not update it), takes the
+        value the object was passed in with, as any read of an attribute does. The statement that assigns it may
+        read it too (`self.m = 0.9 * self.m + ...`): what it reads reaches only what it stores."""
         for attribute, writes in self.attribute_writes.items():
-            for number, src, node in self.attribute_reads.get(attribute, ()):
-                if number not in writes:
+            for number, src, node, places in self.attribute_reads.get(attribute, ()):
+                if number in writes:
+                    continue
+                if any(_may_run_before(written, written_places, number, places)
+                       for written, written_places in writes.items()):
                     raise self.attribute_read_back(src, node)
 
     @staticmethod
@@ -1777,7 +1935,16 @@ class _Normalizer:
                 or any(isinstance(a, gast.Starred) for a in gast.walk(expr)):
             return expr
         total = start if start is not None else gast.Constant(value=0, kind=None)
-        sequence = self.structures_as_displays(expr.args[0])  # `sum(d.values())`: of its entries, where known
+        walked = expr.args[0]
+        if isinstance(walked, gast.Call) and isinstance(walked.func, gast.Attribute) and walked.func.attr == "values" \
+                and not walked.args and not walked.keywords and self.keys_unknown(walked.func.value):
+            # `sum(d.values())` of a dict whose keys only the run knows: a loop over its keys adds each entry, read
+            # by key, in the dict's order, as sum adds them
+            keys, dict_node = self.dict_keys(walked.func.value, expr), walked.func.value
+            return self.folded_by_a_loop(keys, total, expr, "total", lambda total, key: gast.BinOp(
+                left=total, op=gast.Add(), right=gast.Subscript(value=copy.deepcopy(dict_node), slice=key,
+                                                                 ctx=gast.Load())))
+        sequence = self.structures_as_displays(walked)  # `sum(d.values())`: of its entries, where known
         items = self.known_items(sequence)
         if items is None:
             atom = self.atom(sequence, None)
@@ -1827,10 +1994,85 @@ class _Normalizer:
             gast.copy_location(gast.Call(func=copy.deepcopy(expr.args[0]), args=list(items), keywords=[]), expr)
             for items in zip(*columns)], ctx=gast.Load()), expr)
 
+    def applied_lambda(self, expr):
+        """`(lambda a, b: body)(u, v)`, which is how `map(lambda ...)` and a key= of max or min call a lambda (the
+        fence lets a lambda through only there): body, with a and b standing for the values of u and v, computed
+        first, in order. The names body reads otherwise are the enclosing function's, read at the call, as Python
+        reads them; the fence keeps out of body anything that binds names of its own."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Lambda)):
+            return expr
+        parameters = [a.id for a in expr.func.args.args]
+        if expr.keywords or any(isinstance(a, gast.Starred) for a in expr.args) or len(expr.args) != len(parameters):
+            raise self.src.error(expr.func, f"this lambda takes {len(parameters)} argument(s), and is given "
+                                 f"{len(expr.args)}{' or keyword arguments' if expr.keywords else ''}",
+                                 "Pass it as many lists as it takes parameters: `map(lambda a, b: ..., xs, ys)`.")
+        bound = {name: _held(self.atom(argument, None)) for name, argument in zip(parameters, expr.args)}
+        return gast.copy_location(_substituted(copy.deepcopy(expr.func.body), bound), expr)
+
+    def extreme_by_key(self, expr):
+        """`max(xs, key=f)` and `min(a, b, c, key=f)` of items known here: the first item whose f(item) no later
+        item's exceeds (falls below, for min), as Python picks it, each f(item) computed once; the gradient
+        reaches the item picked. `default=` with one list: the list's maximum, or the default where it is empty.
+        Anything else is left as it is, and refused."""
+        keywords = {k.arg: k.value for k in expr.keywords}
+        if set(keywords) - {"key", "default"} or any(isinstance(a, gast.Starred) for a in expr.args) \
+                or ("default" in keywords and len(expr.args) != 1) or not expr.args:
+            return expr
+        items = self.known_items(self.structures_as_displays(expr.args[0])) if len(expr.args) == 1 \
+            else list(expr.args)
+        walked = self.static_kind(expr.args[0]) if len(expr.args) == 1 and isinstance(
+            expr.args[0], (gast.Name, gast.Attribute, gast.Subscript)) else None
+        if items is None and isinstance(walked, tuple) and walked[0] == "dict":  # `max(d, key=d.get)`: of its keys
+            items = [gast.copy_location(gast.Constant(value=k, kind=None), expr) for k, _ in walked[1]]
+        if items is None:
+            raise self.src.error(expr, f"`{expr.func.id}(...)` with key= or default= of a list whose length "
+                                 "sourcegrad does not know here (built in a loop, say)",
+                                 f"Compute each item's key in the loop and keep the best there, or call "
+                                 f"{expr.func.id} without key= and default=.")
+        default = keywords.get("default")
+        if default is not None:
+            default = _held(self.atom(default, None))  # Python computes it whether or not it is returned
+        if not items:
+            return default if default is not None else expr
+        key = keywords.get("key")
+        if key is None or isinstance(key, gast.Constant) and key.value is None:
+            folded = items[0]
+            for item in items[1:]:
+                folded = gast.copy_location(gast.Call(func=expr.func, args=[folded, item], keywords=[]), expr)
+            return folded
+
+        def key_of(value):
+            return _held(self.atom(gast.copy_location(gast.Call(func=copy.deepcopy(key), args=[value], keywords=[]),
+                                                      expr), None))
+
+        better = gast.Gt() if expr.func.id == "max" else gast.Lt()
+        best = _held(self.atom(items[0], None))
+        best_key = key_of(best)
+        for item in items[1:]:
+            value = _held(self.atom(item, None))
+            value_key = key_of(value)
+            test = self.atom(gast.copy_location(gast.Compare(left=value_key, ops=[better], comparators=[best_key]),
+                                                expr), None)
+            chosen, chosen_key = self.names.temporary("best"), self.names.temporary("best_key")
+            branches = []
+            for pair in ((value, value_key), (best, best_key)):
+                outer, self.block = self.block, []
+                try:
+                    self.emit_copy(chosen, pair[0], expr)
+                    self.emit_copy(chosen_key, pair[1], expr)
+                finally:
+                    branch, self.block = self.block, outer
+                branches.append(branch)
+            self.emit(ir.If(test, branches[0], branches[1], self.origin, expr))
+            best, best_key = _held(ir.name(chosen)), _held(ir.name(chosen_key))
+        return best
+
     def extremes_as_pairs(self, expr):
         """`max(a, b, c)` as `max(max(a, b), c)`, and `max([a, b, c])` or `max(xs)` of a length known here so too:
         the rule is for two values, and folding from the left keeps Python's choice of the first among ties.
-        (A key=, a default= or a list whose length only the run knows is left to be refused.)"""
+        With key= or default=: extreme_by_key. (A list whose length only the run knows is left to be refused.)"""
+        if isinstance(expr, gast.Call) and self.builtin(expr.func) in ("max", "min") and expr.keywords:
+            return self.extreme_by_key(expr)
         if not (isinstance(expr, gast.Call) and self.builtin(expr.func) in ("max", "min")) or expr.keywords \
                 or any(isinstance(a, gast.Starred) for a in expr.args):
             return expr
@@ -2035,6 +2277,30 @@ def _writes_elements_in_turn(stmt):
     targets = stmt.targets[0].elts if len(stmt.targets) == 1 and isinstance(stmt.targets[0], (gast.Tuple, gast.List)) \
         else stmt.targets if len(stmt.targets) > 1 else ()
     return any(isinstance(t, gast.Subscript) for t in targets)
+
+
+def _may_run_before(first, first_places, second, second_places):
+    """Whether, in one call, the statement numbered first (inside first_places: the branches and loops around it)
+    may run before the one numbered second: both in one loop (a later iteration), or first earlier in the function
+    and not on the other branch of an if from second."""
+    if any(place[1] == "loop" and place in second_places for place in first_places):
+        return True
+    if first > second:
+        return False
+    return not any((number, "orelse" if branch == "body" else "body") in second_places
+                   for number, branch in first_places if branch in ("body", "orelse"))
+
+
+def _substituted(node, bound):
+    """node with each name of bound it reads replaced by bound's atom for it (node already a copy)."""
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in bound:
+        return copy.deepcopy(bound[node.id])
+    for field, value in gast.iter_fields(node):
+        if isinstance(value, list):
+            setattr(node, field, [_substituted(v, bound) if isinstance(v, gast.AST) else v for v in value])
+        elif isinstance(value, gast.AST):
+            setattr(node, field, _substituted(value, bound))
+    return node
 
 
 def _held(atom):

@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from ..ir import COMPARISON, Method
+from ..ir import COMPARISON, DICT_KEYS, Method
 from ..runtime import HELPERS, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
 from ..runtime.indexing import index_grad, zero_tangent, zeros_gradient
 from .registry import attribute, describe, makes_new_arrays, method, nondifferentiable
@@ -34,6 +34,7 @@ attribute("T", np.transpose)
 # (`a or b` returns one of its operands, so it is not listed: with a gradient it is an error.)
 nondifferentiable(COMPARISON, why="comparisons give booleans", rank="elementwise")
 nondifferentiable(operator.not_, why="`not` gives a boolean")
+nondifferentiable(DICT_KEYS, why="a dict's keys are strings or numbers the function wrote")
 nondifferentiable(operator.and_, operator.or_, operator.xor,
                   why="`&`, `|` and `^` combine masks or integers, which carry no gradient")
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
