@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 57d2afa97657e8932e264a7bf55b3fda325df940a670d22b5e27a0823f657879
-# sourcegrad-checksum: 291bb6bf397ccda983d6a5734b793430c7618bd58ff040eb21b1790ddb556370
+# sourcegrad-key: 8a60c44a5113012d4ff8bc702865aaf37215c5c64930bba55f008035e38f17bf
+# sourcegrad-checksum: afb6712aa3a4373048e5f824bafacc7f407b0e79d52999363b3bae32f2a3893a
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

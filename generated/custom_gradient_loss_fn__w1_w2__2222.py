@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 988f7e801543e8b60855f93719a3dff1549293d7c2e92da3e5950122abc79c7c
-# sourcegrad-checksum: 62ea4b0daa481c3bedc6f9867f35e18745e69611e2910160e12212a258951ff6
+# sourcegrad-key: 864ddb2847e221dbc6645b692c26151a846772532404337909ca963920dad782
+# sourcegrad-checksum: a64cf0f81d3b85753b1f6f18fb592d9e319a64bfdd3a2077e557cfa9be856a5a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

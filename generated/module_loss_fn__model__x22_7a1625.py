@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0e773d2e02c4a230b2274303a4c48870e4e40974e0fa6b9b17dfcddb8dfc1024
-# sourcegrad-checksum: 0516f140b2b9c9ad132fe20569d722187225a8fd5b3d79401777b7b582bf0132
+# sourcegrad-key: 492c240caad3ba91449e64570092e1bde40ab2f70ae926dd2ebcd3546f5bcfe7
+# sourcegrad-checksum: aaaafd660ccd089d10b71f6c8d966f759edbccd45a6490fc956f95f8107f239e
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: f53f0e3941a332f67eebf18901316e2e8a1fa0d0f29160cb222adbaf1d969313
-# sourcegrad-checksum: bcdfc94956a5910d27432d61cac2c63d6acb1e4230b34c553855b0b14f8b6941
+# sourcegrad-key: edc9d467b660ba843f210633e79cc7c9631f839e465c9f899fb0d343b5ab3d6a
+# sourcegrad-checksum: b9bd1cc4cb6bec47689f8f3198f72f53aeb8593d7312e8e95114d22a0214d2d0
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a977dc5ea2de4bc0fa946088e068dc5cf9a18aa9fd485aa0af4a47825fedf198
-# sourcegrad-checksum: a7235854c5e93b06602c8cc849e5cfb3c12eddb7b48cbcd7073de00d20affd8e
+# sourcegrad-key: 102a344e43aca45af43abc09a6f1069621761111366232d2a3921eac22720858
+# sourcegrad-checksum: f2fbc4ef6772604548a41ff02ab4c3a30e693655c7fef89d11fd323418d6bd87
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

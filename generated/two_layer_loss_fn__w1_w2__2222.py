@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a1a756af098ced6bd9b074d7e3037d30d5ba5fa2a015b98ae3a8882926a51974
-# sourcegrad-checksum: ce5e6a13cf15d4016913da36c2cd408f51d659ec75bb571b38d08d2b3de9ff6f
+# sourcegrad-key: cde4aa76837e80e36789973e134729464c294eb1f12c5661320f0f6aea8dfd20
+# sourcegrad-checksum: 1c4f7ec2453a95bda5e67b9756dd195e64e8282cecf1a4b75ba1858700cbff0a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
