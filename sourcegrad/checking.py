@@ -254,6 +254,9 @@ def _with_leaf(value, path, leaf):
 def _at(gradient, path, shape):
     """The gradient's part at path (a dict of an object's attributes is indexed by name)."""
     for key in path:
+        if isinstance(gradient, dict) and key not in gradient:
+            # an object's gradient holds the attributes the function reads: one it never reads has gradient zero
+            return np.zeros(shape)
         gradient = gradient[key]
     gradient = np.asarray(gradient, dtype=np.float64)
     return np.broadcast_to(gradient, shape) if gradient.shape != shape and gradient.size == 1 else gradient

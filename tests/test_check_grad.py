@@ -143,6 +143,22 @@ def test_an_object_parameter_and_its_integer_attributes():
     assert model.steps == 2 and isinstance(model.steps, int)
 
 
+class ModelWithAnUnreadFloat:
+    def __init__(self):
+        self.w = rng.standard_normal((3, 2))
+        self.count = 0.0  # a float attribute the loss never reads: its gradient is zero, and checked as zero
+
+
+def reads_only_w(model, x):
+    return np.sum(np.tanh(x @ model.w))
+
+
+def test_an_object_attribute_the_function_never_reads_is_checked_as_zero():
+    model, x = ModelWithAnUnreadFloat(), rng.standard_normal((4, 3))
+    report = sourcegrad.check_grad(reads_only_w, model, x, wrt=("model", "x"))
+    assert report and list(report) == ["model", "x"]
+
+
 def keyword_loss(w, x, power=2.0):
     return np.sum(np.abs(x @ w) ** power)
 
