@@ -63,6 +63,8 @@ describe(*(HELPERS[name] for name in ("unbroadcast", "unreduce", "split_grad", "
 # unbroadcast(grad, target) and unreduce(grad, target, ...) read target for its shape alone, and so do
 # index_grad(grad, x, index) its x and element_count(x) its x: the tape keeps that shape where nothing else reads it.
 describe(HELPERS["unbroadcast"], HELPERS["unreduce"], index_grad, reads_shape_of=1)
+# stored_derivative(derivative, target) reads target for its dtype alone, which the tape's Ghost keeps too
+describe(HELPERS["stored_derivative"], reads_shape_of=1)
 describe(HELPERS["element_count"], reads_shape_of=0)
 # The result's shape and dtype follow from the arguments' (unbroadcast's is its target's, output_gradient's its
 # value's), and so do an array's shape, rank, dtype and size: what the `_into` variant's buffers are keyed on.

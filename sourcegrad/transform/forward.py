@@ -159,6 +159,8 @@ class _Forward(StatementWalker):
             d_value = backend_call(self.backend, "zero_tangent", [as_expression(value)])
         elif d_value is None:
             d_value = gast.Constant(value=0.0, kind=None)
+        elif stmt.display != ir.DICT_WRITE:  # an integer or boolean array truncates what it stores: zeros reach it
+            d_value = backend_call(self.backend, "stored_derivative", [d_value, as_expression(array)])
         return backend_call(self.backend, "set_item", [d_array, as_expression(index), d_value])
 
     def contributions(self, stmt):
