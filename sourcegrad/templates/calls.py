@@ -39,7 +39,7 @@ nondifferentiable(operator.and_, operator.or_, operator.xor,
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
 nondifferentiable(operator.floordiv, why="its derivative is zero wherever it exists", rank="elementwise")
-nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign,
+nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign,
                   np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),

@@ -16,6 +16,7 @@ import builtins
 import numpy as np
 
 from ..runtime import broadcast_like, inverse_permutation, unbroadcast
+from ..runtime.indexing import stored_derivative
 from ..runtime.shape import (astype_grad, astype_jvp, diag_grad, diagonal_grad, fftshift_grad, flip_grad,
                              ifftshift_grad, linspace_grad, linspace_jvp, moveaxis_inverse, pad_constant_grad, pad_grad,
                              pad_jvp, partition_grad, partition_jvp, ravel_axes, ravel_shape, ravel_walk, repeat_grad,
@@ -478,6 +479,31 @@ def astype_jvp_rule(result, tangent, dtype):
 
 method("copy", np.copy)
 method("astype", np.astype)
+
+
+# ---- arrays filled with one value: np.full_like(a, v), np.full(shape, v) ----------------------------------
+# Every element is v, broadcast: v's gradient is the result's summed back to v's shape. a gives only a shape and
+# a dtype. An integer or boolean result truncates v (np.full(3, 0) is one): no gradient reaches v then.
+
+
+@adjoint(np.full_like, new_array=True, zero_gradient=("a",))
+def full_like(result, a, fill_value, dtype=None, order="K", subok=True, shape=None, device=None):
+    d[fill_value] = unbroadcast(stored_derivative(d[result], result), fill_value)
+
+
+@tangent(np.full_like, zero_gradient=("a",))
+def full_like_tangent(result, a, fill_value, dtype=None, order="K", subok=True, shape=None, device=None):
+    d[result] = stored_derivative(broadcast_like(d[fill_value], result), result)
+
+
+@adjoint(np.full, new_array=True)
+def full(result, shape, fill_value, dtype=None, order="C", device=None, like=None):
+    d[fill_value] = unbroadcast(stored_derivative(d[result], result), fill_value)
+
+
+@tangent(np.full)
+def full_tangent(result, shape, fill_value, dtype=None, order="C", device=None, like=None):
+    d[result] = stored_derivative(broadcast_like(d[fill_value], result), result)
 
 
 # ---- evenly spaced samples between two end points ---------------------------------------------------------

@@ -185,7 +185,7 @@ class _Forward(StatementWalker):
         given = {param for param, _ in pairs}
         for param, atom in bindings.items():
             # an argument the rule gives no contribution (an index, an axis) must carry no tangent here
-            if param not in given and self.tangent_of(atom) is not None:
+            if param not in given and param not in template.zero_gradient and self.tangent_of(atom) is not None:
                 raise no_gradient_through(self.source(stmt), stmt, param)
         kept = [value for param, value in pairs if self.tangent_of(bindings[param]) is not None]
         if not kept:
