@@ -25,7 +25,8 @@ from ..frontend.source import FunctionSource
 from ..ir import COPY, DICT_DISPLAY, JOIN_SEQUENCES, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import AdjointNames, StatementWalker, as_expression, backend_call, effect_error, no_gradient_through
+from .reverse import (AdjointNames, StatementWalker, as_expression, backend_call, effect_error, may_cast_to_integers,
+                      no_gradient_through)
 
 
 @dataclass
@@ -200,6 +201,8 @@ class _Forward(StatementWalker):
         if template.broadcasts and any(not self.is_number(atom) for atom in dropped):
             # `x + y` with a tangent for x alone: d_x has x's shape, the result may be larger
             total = backend_call(self.backend, "broadcast_like", [total, ir.name(stmt.target)])
+        if may_cast_to_integers(stmt.primitive, bindings):  # `np.sum(x, dtype=int)`: integers move with nothing
+            total = backend_call(self.backend, "stored_derivative", [total, ir.name(stmt.target)])
         return total
 
     def is_number(self, atom):
