@@ -43,7 +43,8 @@ nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign,
                   np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
-                  builtins.round, math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+                  builtins.round, builtins.int, builtins.bool, math.floor, math.ceil, math.trunc, math.isnan,
+                  math.isinf, math.isfinite,
                   why="its derivative is zero wherever it exists")
 nondifferentiable(zeros_gradient, zero_tangent, why="it makes zeros in its argument's shape")  # differentiated by hvp
 
