@@ -346,6 +346,10 @@ def np_asarray_dtype(x, w):
     return (np.asarray(x, np.float64) * w).sum()
 
 
+def float64_constructor(x, w):
+    return (np.float64(x) * w).sum()
+
+
 def astype_method(x, w):
     return (x.astype(np.float64) * w).sum()
 
@@ -585,6 +589,7 @@ TABLE = [
     Entry(np.array, np_array_ndmin, UNARY),
     Entry(np.asarray, np_asarray, UNARY),
     Entry(np.asarray, np_asarray_dtype, UNARY),
+    Entry(np.float64, float64_constructor, UNARY),
     Entry(np.astype, astype_method, UNARY_ARRAYS),
     Entry(np.astype, astype_method_string, UNARY_ARRAYS),
     Entry(np.astype, astype_integer, UNARY_ARRAYS, domain=OFF_INTEGERS),
@@ -596,6 +601,17 @@ TABLE = [
 
 def astype_float32(x):
     return (x.astype(np.float32) * 3.0).sum()
+
+
+def float32_constructor(x):
+    return (np.float32(x) * 3.0).sum() + np.float32(x[0, 0] * 2.0)
+
+
+def test_a_float32_constructor_is_a_cast_with_the_gradient_in_the_input_dtype():
+    x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    gradient = sourcegrad.differentiate(float32_constructor, wrt="x").grad(x)
+    assert gradient.dtype == np.float64
+    np.testing.assert_array_equal(gradient, np.full((2, 3), 3.0) + np.array([[2.0, 0, 0], [0, 0, 0]]))
 
 
 def test_astype_gradient_comes_back_in_the_input_dtype():

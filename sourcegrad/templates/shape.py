@@ -462,6 +462,27 @@ def array_tangent(result, x, dtype=None, copy=True, order="K", subok=False, ndmi
         d[result] = astype_jvp(np.array(d[x], ndmin=ndmin), dtype)
 
 
+# np.float64(x) and np.float32(x): casts of a number or an array (numpy returns an array for an array)
+@adjoint(np.float64, new_array=True, rank="first argument")
+def float64_(result, x):
+    d[x] = astype_grad(d[result], x, np.float64)
+
+
+@tangent(np.float64)
+def float64_tangent(result, x):
+    d[result] = astype_jvp(d[x], np.float64)
+
+
+@adjoint(np.float32, new_array=True, rank="first argument")
+def float32_(result, x):
+    d[x] = astype_grad(d[result], x, np.float32)
+
+
+@tangent(np.float32)
+def float32_tangent(result, x):
+    d[result] = astype_jvp(d[x], np.float32)
+
+
 @adjoint(np.astype, new_array=True, rank="first argument", shape="constants")
 def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True, device=None):
     d[x] = astype_grad(d[result], x, dtype)
