@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ir import COMPARISON, Method
 from ..runtime import HELPERS, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
-from ..runtime.indexing import index_grad, zero_tangent, zeros_gradient
+from ..runtime.indexing import dtype_of, index_grad, zero_tangent, zeros_gradient
 from .registry import attribute, describe, makes_new_arrays, method, nondifferentiable
 
 # ---- methods and attributes that share a function's rule ---------------------------------------------
@@ -47,6 +47,7 @@ nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign,
                   math.isinf, math.isfinite,
                   why="its derivative is zero wherever it exists")
 nondifferentiable(zeros_gradient, zero_tangent, why="it makes zeros in its argument's shape")  # differentiated by hvp
+nondifferentiable(dtype_of, why="it reads a dtype")  # forward mode's argument of stored_derivative, for hvp
 
 # ---- calls that always make a new array (besides ufuncs and the rules marked new_array=True) ----------
 

@@ -38,9 +38,9 @@ def setitem(result, x, index, value):
 
 
 # for hvp: forward mode writes a value's tangent through it (transform/forward.py), and it is linear in that
-@adjoint(stored_derivative, zero_gradient=("target",), result="view of first argument")
-def stored_derivative_rule(result, derivative, target):
-    d[derivative] = stored_derivative(d[result], target)
+@adjoint(stored_derivative, zero_gradient=("target",), result="view of first argument", rank="first argument")
+def stored_derivative_rule(result, x, target):
+    d[x] = stored_derivative(d[result], target)
 
 
 # An attribute of an object (`model.w1`): the object's gradient is a dict of its attributes' gradients, and so

@@ -16,7 +16,7 @@ import builtins
 import numpy as np
 
 from ..runtime import broadcast_like, inverse_permutation, unbroadcast
-from ..runtime.indexing import stored_derivative
+from ..runtime.indexing import dtype_of, stored_derivative
 from ..runtime.shape import (astype_grad, astype_jvp, diag_grad, diagonal_grad, fftshift_grad, flip_grad,
                              ifftshift_grad, linspace_grad, linspace_jvp, moveaxis_inverse, pad_constant_grad, pad_grad,
                              pad_jvp, partition_grad, partition_jvp, ravel_axes, ravel_shape, ravel_walk, repeat_grad,
@@ -514,7 +514,7 @@ def full_like(result, a, fill_value, dtype=None, order="K", subok=True, shape=No
 
 @tangent(np.full_like, zero_gradient=("a",))
 def full_like_tangent(result, a, fill_value, dtype=None, order="K", subok=True, shape=None, device=None):
-    d[result] = stored_derivative(broadcast_like(d[fill_value], result), result)
+    d[result] = stored_derivative(broadcast_like(d[fill_value], result), dtype_of(result))
 
 
 @adjoint(np.full, new_array=True)
@@ -524,7 +524,7 @@ def full(result, shape, fill_value, dtype=None, order="C", device=None, like=Non
 
 @tangent(np.full)
 def full_tangent(result, shape, fill_value, dtype=None, order="C", device=None, like=None):
-    d[result] = stored_derivative(broadcast_like(d[fill_value], result), result)
+    d[result] = stored_derivative(broadcast_like(d[fill_value], result), dtype_of(result))
 
 
 # ---- evenly spaced samples between two end points ---------------------------------------------------------

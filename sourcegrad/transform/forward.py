@@ -161,7 +161,8 @@ class _Forward(StatementWalker):
         elif d_value is None:
             d_value = gast.Constant(value=0.0, kind=None)
         elif stmt.display != ir.DICT_WRITE:  # an integer or boolean array truncates what it stores: zeros reach it
-            d_value = backend_call(self.backend, "stored_derivative", [d_value, as_expression(array)])
+            d_value = backend_call(self.backend, "stored_derivative",
+                                   [d_value, backend_call(self.backend, "dtype_of", [as_expression(array)])])
         return backend_call(self.backend, "set_item", [d_array, as_expression(index), d_value])
 
     def contributions(self, stmt):
@@ -202,7 +203,8 @@ class _Forward(StatementWalker):
             # `x + y` with a tangent for x alone: d_x has x's shape, the result may be larger
             total = backend_call(self.backend, "broadcast_like", [total, ir.name(stmt.target)])
         if may_cast_to_integers(stmt.primitive, bindings):  # `np.sum(x, dtype=int)`: integers move with nothing
-            total = backend_call(self.backend, "stored_derivative", [total, ir.name(stmt.target)])
+            total = backend_call(self.backend, "stored_derivative",
+                                 [total, backend_call(self.backend, "dtype_of", [ir.name(stmt.target)])])
         return total
 
     def is_number(self, atom):
