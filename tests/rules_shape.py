@@ -44,6 +44,19 @@ def linspace_one_sample(start, stop, w):
 
 END_POINTS = shapes([SCALAR, SCALAR], [(), ()], [(3,), (3,)], [(3,), SCALAR], [(2, 3), (3,)])
 
+# ---- full and full_like: every element is the fill value, which carries the gradient ------------------------
+
+
+def full_like_of_a_value(x, v, w):
+    return (np.full_like(x, v) * w).sum()
+
+
+def full_of_a_value(v, w):
+    return (np.full((3, 4), v) * w).sum()
+
+
+FILL_VALUES = shapes([(3, 4), SCALAR], [(3, 4), ()], [(3, 4), (4,)], [(3, 4), (3, 1)])
+
 # ---- ravel and flatten ------------------------------------------------------------------------------------
 
 
@@ -333,6 +346,10 @@ def np_asarray_dtype(x, w):
     return (np.asarray(x, np.float64) * w).sum()
 
 
+def float64_constructor(x, w):
+    return (np.float64(x) * w).sum()
+
+
 def astype_method(x, w):
     return (x.astype(np.float64) * w).sum()
 
@@ -471,6 +488,8 @@ TABLE = [
     Entry(np.linspace, linspace_of_vectors_along_the_last_axis, shapes([(3,), (3,)], [(2, 3), (3,)])),
     Entry(np.linspace, linspace_one_sample, END_POINTS),
     # ravel, flatten
+    Entry(np.full_like, full_like_of_a_value, FILL_VALUES),
+    Entry(np.full, full_of_a_value, shapes([SCALAR], [()], [(4,)], [(3, 1)])),
     Entry(np.ravel, ravel, UNARY),
     Entry(np.ravel, ravel_order_f, TWELVE + shapes([()])),
     Entry(np.ravel, ravel_order_k_of_transpose, TWELVE),
@@ -570,6 +589,7 @@ TABLE = [
     Entry(np.array, np_array_ndmin, UNARY),
     Entry(np.asarray, np_asarray, UNARY),
     Entry(np.asarray, np_asarray_dtype, UNARY),
+    Entry(np.float64, float64_constructor, UNARY),
     Entry(np.astype, astype_method, UNARY_ARRAYS),
     Entry(np.astype, astype_method_string, UNARY_ARRAYS),
     Entry(np.astype, astype_integer, UNARY_ARRAYS, domain=OFF_INTEGERS),
@@ -583,11 +603,36 @@ def astype_float32(x):
     return (x.astype(np.float32) * 3.0).sum()
 
 
+def float32_constructor(x):
+    return (np.float32(x) * 3.0).sum() + np.float32(x[0, 0] * 2.0)
+
+
+def test_a_float32_constructor_is_a_cast_with_the_gradient_in_the_input_dtype():
+    x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    gradient = sourcegrad.differentiate(float32_constructor, wrt="x").grad(x)
+    assert gradient.dtype == np.float64
+    np.testing.assert_array_equal(gradient, np.full((2, 3), 3.0) + np.array([[2.0, 0, 0], [0, 0, 0]]))
+
+
 def test_astype_gradient_comes_back_in_the_input_dtype():
     x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)  # float64 in, float32 inside
     gradient = sourcegrad.differentiate(astype_float32, wrt="x").grad(x)
     assert gradient.dtype == np.float64
     np.testing.assert_array_equal(gradient, np.full((2, 3), 3.0))
+
+
+def fills_integer_and_float_arrays(v):
+    counts = np.full_like(np.arange(3), v * 10.0)  # integers: v * 10 truncated
+    flags = np.full(3, v, dtype=bool)
+    kept = np.full((2, 3), v[0])
+    return np.sum(counts * v) + np.sum(flags * v) + np.sum(kept ** 2)
+
+
+def test_a_fill_of_an_integer_or_boolean_array_has_no_gradient_through_the_fill():
+    v = np.array([0.37, -1.21, 0.83])
+    assert sourcegrad.check_grad(fills_integer_and_float_arrays, v)
+    expected = np.array([3, -12, 8]) + np.ones(3) + np.array([12 * v[0], 0.0, 0.0])
+    np.testing.assert_allclose(sourcegrad.grad(fills_integer_and_float_arrays)(v), expected)
 
 
 # A view's gradient added to the gradient of the value it views: the backward pass must neither write into

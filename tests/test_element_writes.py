@@ -9,7 +9,7 @@ import pytest
 
 import sourcegrad
 from sourcegrad import SourcegradError
-from test_forward_mode import reads_a_dict_by_get_before_the_loop_writes_it
+from test_forward_mode import reads_a_dict_by_get_before_the_loop_writes_it, stores_into_integer_and_boolean_arrays
 
 W3 = np.random.default_rng(0).standard_normal((3, 3)) * 0.5
 
@@ -51,6 +51,15 @@ def written_with_a_computed_index(x):
     for i in range(x.shape[0]):
         a[(2 * i + 1) % 5] = x[i] ** 2
     return np.sum(a * np.arange(1.0, 6.0))
+
+
+def stores_into_an_array_of_the_dtype_of_data(x, like):
+    # the array takes the dtype of data passed in: integers truncate the stored values, floats keep them; one
+    # gradient compiled for both (a gradient is compiled per rank, not per dtype)
+    a = np.zeros_like(like)
+    for i in range(3):
+        a[i] = x[i] * 7.0
+    return np.sum(a * x)
 
 
 def a_copy_of_the_argument_written(x):
@@ -211,6 +220,9 @@ CASES = [
     (pins_both_ends_in_a_chain, ("u0",), (np.array([0.3, 0.9, 0.5, 0.7, 0.1]),)),
     (writes_an_element_and_a_name_from_one_tuple, ("x",), (np.array([0.3, 0.9, 0.5]),)),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 4)),
+    (stores_into_integer_and_boolean_arrays, ("x", "w"), (np.array([0.37, -1.21, 0.83]), np.array([0.45, 0.9, -0.6]))),
+    (stores_into_an_array_of_the_dtype_of_data, ("x",), (np.array([0.37, -1.21, 0.83]), np.array([4, 5, 6]))),
+    (stores_into_an_array_of_the_dtype_of_data, ("x",), (np.array([0.37, -1.21, 0.83]), np.array([4.0, 5.0, 6.0]))),
     (fill_rows_in_a_loop, ("W", "x"), (W3, np.array([0.3, -0.4, 0.2]), 0)),
     (slices_masks_and_an_augmented_write, ("x",), (np.array([[0.3, -0.2, 0.6, 0.1], [0.2, 0.4, -0.5, 0.7]]),)),
     (a_scalar_broadcast_into_a_row, ("x", "s"), (np.full((3, 2), 0.5), 0.7)),

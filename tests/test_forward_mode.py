@@ -92,6 +92,17 @@ def element_writes(x, w):
     return out
 
 
+def stores_into_integer_and_boolean_arrays(x, w):
+    # numpy truncates what an integer or boolean array stores: a small step in x or w changes nothing stored there
+    counts = np.zeros(3, dtype=int)
+    counts[0] = x[0] * 3.0 + w[0]
+    flags = np.zeros(3, dtype=bool)
+    flags[1:] = x[1:] * w[1:]
+    kept = np.zeros(3)
+    kept[:2] = x[:2] * w[2]
+    return np.sum(counts * x) + np.sum(flags * w) + np.sum(kept ** 2)
+
+
 def stacked_list_display(x, w):
     a = x * w
     b = np.exp(x)
@@ -245,6 +256,9 @@ CASES = [
     (zip_of_two_sequences, lambda r: (r.standard_normal((4, 3)), r.standard_normal((4, 3)), r.standard_normal(3)),
      (0, 2)),
     (element_writes, lambda r: (r.standard_normal((3, 2)), r.standard_normal(2)), (0, 1)),
+    (stores_into_integer_and_boolean_arrays, lambda r: (np.array([0.37, -1.21, 0.83]) + 0.01 * r.standard_normal(3),
+                                                        np.array([0.45, 0.9, -0.6]) + 0.01 * r.standard_normal(3)),
+     (0, 1)),
     (stacked_list_display, lambda r: (r.standard_normal(4), r.standard_normal(4)), (0, 1)),
     (stacked_list_display, lambda r: (r.standard_normal(4), r.standard_normal(4)), (1,)),
     (calls_a_helper, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 5)), r.standard_normal((5, 2))),

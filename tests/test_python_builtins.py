@@ -200,7 +200,14 @@ def sorted_numbers_written_out(x):
     return np.sum(x[order[0]] * 3.0 + x[order[2]])
 
 
+def truncates_with_int_and_tests_with_bool(x):
+    k = int(x[0] * 10.0)  # a number with no gradient, as np.trunc's
+    on = bool(x[1])
+    return k * x[0] + (x[1] if on else 0.0) + np.sum(x ** 2)
+
+
 STRUCTURE_CASES = [
+    (truncates_with_int_and_tests_with_bool, ("x",), lambda: (np.array([0.37, 0.5, 0.83]) + 0.001 * rng.random(3),)),
     (tuple_and_list_of_sequences, ("x", "w"), lambda: (rng.standard_normal(3), rng.standard_normal(3))),
     (dict_literal_and_dict_call, ("x", "w"), lambda: (rng.standard_normal((3, 3)), rng.standard_normal((3, 3)))),
     (dict_get_with_known_keys, ("params", "x"),

@@ -253,3 +253,33 @@ def test_one_triangle_decompositions_at_a_matrix_whose_triangles_differ(fn):
     assert check, check.explain()
     gradient = sourcegrad.grad(fn, wrt="x")(x, w)
     np.testing.assert_array_equal(np.triu(gradient, 1), 0.0)
+
+
+# ---- dtype= that makes integers: numpy casts, so nothing reaches the result through that call ------------------
+
+def reduces_and_joins_with_an_integer_dtype(w):
+    s = np.sum(w * 3.3, dtype=int)
+    c = np.cumsum(w * 4.1, dtype=np.int64)
+    p = np.prod(w * 3.3 + 5.0, dtype="int64")
+    j = np.concatenate([w * 3.3, w * 2.2], dtype=int, casting="unsafe")
+    kept = np.sum(w * w, dtype=np.float64)
+    return s * np.sum(w) + np.sum(c * w) + 1e-3 * p * np.sum(w) + np.sum(j * np.tile(w, 2)) + kept
+
+
+def samples_integers_between_end_points(a):
+    return np.sum(np.linspace(a[0] * 5.0, a[1] * 5.0, 4, dtype=int) * a[0]) + np.sum(a ** 2)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (reduces_and_joins_with_an_integer_dtype, (np.array([0.37, -1.21, 0.83]),)),
+    (samples_integers_between_end_points, (np.array([0.37, 1.21]),)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_an_integer_dtype_keyword_passes_no_gradient(fn, args, tmp_path):
+    f = sourcegrad.differentiate(fn, generated_dir=tmp_path)
+    assert sourcegrad.check_grad(f, *args)
+    tangent = np.array([0.3, -0.2, 0.5])[: args[0].size]
+    expected = float(np.sum(f.grad(*args) * tangent))
+    _, along = sourcegrad.jvp(f, args, (tangent,))
+    np.testing.assert_allclose(along, expected, rtol=1e-10)
+    moved = [sourcegrad.grad(fn)(args[0] + s * 1e-6 * tangent) for s in (1, -1)]
+    np.testing.assert_allclose(f.hvp(args, (tangent,)), (moved[0] - moved[1]) / 2e-6, rtol=1e-5, atol=1e-6)

@@ -41,6 +41,27 @@ def set_item(target, index, value):
     return out
 
 
+@helper
+def stored_derivative(derivative, target):
+    """The gradient (or tangent) of a value stored into an array of target's dtype, `a[i] = v`: the derivative
+    itself where target holds floats (or is no array: a list, a dict), zeros where it holds integers or
+    booleans, which truncate what they store, so that a small step in v changes nothing stored. Only target's
+    dtype is read (the tape may hold its Ghost; target may be the dtype itself, or None). Linear in derivative:
+    it is its own gradient, for hvp."""
+    dtype = target if isinstance(target, numpy.dtype) else getattr(target, "dtype", None)
+    if dtype is None or numpy.dtype(dtype).kind in "fc":
+        return derivative
+    return zeros_gradient(derivative)
+
+
+@helper
+def dtype_of(value):
+    """value's dtype, None for what has none (a list, a dict, a Python number). Forward mode hands it to
+    stored_derivative rather than the array: read through a call without a gradient, it leaves hvp's tangent
+    free of the array's gradient."""
+    return getattr(value, "dtype", None)
+
+
 def _names_a_position_twice(target, index):
     # Counting writes per position of the target itself, rather than comparing index values, sees a
     # negative index and its positive twin as one position, and index arrays on several axes as the

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ir import COMPARISON, DICT_KEYS, Method
 from ..runtime import HELPERS, dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
-from ..runtime.indexing import index_grad, zero_tangent, zeros_gradient
+from ..runtime.indexing import dtype_of, index_grad, zero_tangent, zeros_gradient
 from .registry import attribute, describe, makes_new_arrays, method, nondifferentiable
 
 # ---- methods and attributes that share a function's rule ---------------------------------------------
@@ -40,13 +40,15 @@ nondifferentiable(operator.and_, operator.or_, operator.xor,
 nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False), Method("size", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
 nondifferentiable(operator.floordiv, why="its derivative is zero wherever it exists", rank="elementwise")
-nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.sign,
+nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign,
                   np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
-                  builtins.round, math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+                  builtins.round, builtins.int, builtins.bool, math.floor, math.ceil, math.trunc, math.isnan,
+                  math.isinf, math.isfinite,
                   why="its derivative is zero wherever it exists")
 nondifferentiable(zeros_gradient, zero_tangent, why="it makes zeros in its argument's shape")  # differentiated by hvp
+nondifferentiable(dtype_of, why="it reads a dtype")  # forward mode's argument of stored_derivative, for hvp
 
 # ---- calls that always make a new array (besides ufuncs and the rules marked new_array=True) ----------
 
@@ -64,6 +66,8 @@ describe(*(HELPERS[name] for name in ("unbroadcast", "unreduce", "split_grad", "
 # unbroadcast(grad, target) and unreduce(grad, target, ...) read target for its shape alone, and so do
 # index_grad(grad, x, index) its x and element_count(x) its x: the tape keeps that shape where nothing else reads it.
 describe(HELPERS["unbroadcast"], HELPERS["unreduce"], index_grad, reads_shape_of=1)
+# stored_derivative(derivative, target) reads target for its dtype alone, which the tape's Ghost keeps too
+describe(HELPERS["stored_derivative"], reads_shape_of=1)
 describe(HELPERS["element_count"], reads_shape_of=0)
 # The result's shape and dtype follow from the arguments' (unbroadcast's is its target's, output_gradient's its
 # value's), and so do an array's shape, rank, dtype and size: what the `_into` variant's buffers are keyed on.

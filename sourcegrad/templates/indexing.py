@@ -12,7 +12,7 @@ import numpy as np
 from ..ir import ATTRIBUTE, JOIN_SEQUENCES, REPEAT_SEQUENCE, SET_ITEM, SUBSCRIPT
 from ..runtime.indexing import (append_head_grad, append_tail_grad, column_stack_grad, dstack_grad, hstack_grad,
                                 index_grad, joined_tangent, repeated_grad, sequence_head, sequence_tail, split_grad, take_along_axis_grad,
-                                take_grad, unstack_grad, vstack_grad, without_index)
+                                stored_derivative, take_grad, unstack_grad, vstack_grad, without_index)
 from ..runtime import unbroadcast
 from .registry import adjoint, d, method, tangent
 
@@ -29,11 +29,18 @@ def getitem_tangent(result, x, index):
     d[result] = d[x][index]
 
 # `a[i] = v` on an array the function made, as a new version of a: what was at i no longer reaches the result,
-# and v's gradient is the result's at i (summed back where v was broadcast over the positions).
+# and v's gradient is the result's at i (summed back where v was broadcast over the positions), or zero where a
+# holds integers or booleans, which truncate what they store (the dtype is known only when it runs).
 @adjoint(SET_ITEM, new_array=True, rank="first argument")
 def setitem(result, x, index, value):
     d[x] = without_index(d[result], index)
-    d[value] = unbroadcast(d[result][index], value)
+    d[value] = unbroadcast(stored_derivative(d[result][index], x), value)
+
+
+# for hvp: forward mode writes a value's tangent through it (transform/forward.py), and it is linear in that
+@adjoint(stored_derivative, zero_gradient=("target",), result="view of first argument", rank="first argument")
+def stored_derivative_rule(result, x, target):
+    d[x] = stored_derivative(d[result], target)
 
 
 # An attribute of an object (`model.w1`): the object's gradient is a dict of its attributes' gradients, and so

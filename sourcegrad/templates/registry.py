@@ -215,7 +215,7 @@ def adjoint(*primitives, aliases=None, new_array=False, list_result=False, out=F
     return register
 
 
-def tangent(*primitives, aliases=None, broadcasts=False):
+def tangent(*primitives, aliases=None, broadcasts=False, zero_gradient=()):
     """Register the decorated template as the forward-mode rule of each primitive:
 
         @tangent(np.sin)
@@ -226,10 +226,12 @@ def tangent(*primitives, aliases=None, broadcasts=False):
     input's tangent and no other: an input without a tangent drops its line, and the lines kept are added.
     broadcasts: the result has the operands' broadcast shape, which one contribution alone may not reach
     (`d[x]` for `x + y`); the sum is then stretched to the result's shape when a contribution was dropped.
+    zero_gradient: as adjoint's, parameters whose tangent moves nothing (np.full_like's `a`, read for its shape).
     """
 
     def register(template_fn):
         template = Template(template_fn, aliases, forward=True, broadcasts=broadcasts)
+        template.zero_gradient = tuple(zero_gradient)
         for primitive in primitives:
             set_rule(primitive, template, tangent=True)
         return template_fn

@@ -16,6 +16,7 @@ import builtins
 import numpy as np
 
 from ..runtime import broadcast_like, inverse_permutation, unbroadcast
+from ..runtime.indexing import dtype_of, stored_derivative
 from ..runtime.shape import (astype_grad, astype_jvp, diag_grad, diagonal_grad, fftshift_grad, flip_grad,
                              ifftshift_grad, linspace_grad, linspace_jvp, moveaxis_inverse, pad_constant_grad, pad_grad,
                              pad_jvp, partition_grad, partition_jvp, ravel_axes, ravel_shape, ravel_walk, repeat_grad,
@@ -461,6 +462,27 @@ def array_tangent(result, x, dtype=None, copy=True, order="K", subok=False, ndmi
         d[result] = astype_jvp(np.array(d[x], ndmin=ndmin), dtype)
 
 
+# np.float64(x) and np.float32(x): casts of a number or an array (numpy returns an array for an array)
+@adjoint(np.float64, new_array=True, rank="first argument")
+def float64_(result, x):
+    d[x] = astype_grad(d[result], x, np.float64)
+
+
+@tangent(np.float64)
+def float64_tangent(result, x):
+    d[result] = astype_jvp(d[x], np.float64)
+
+
+@adjoint(np.float32, new_array=True, rank="first argument")
+def float32_(result, x):
+    d[x] = astype_grad(d[result], x, np.float32)
+
+
+@tangent(np.float32)
+def float32_tangent(result, x):
+    d[result] = astype_jvp(d[x], np.float32)
+
+
 @adjoint(np.astype, new_array=True, rank="first argument", shape="constants")
 def astype(result, x, dtype, order="K", casting="unsafe", subok=True, copy=True, device=None):
     d[x] = astype_grad(d[result], x, dtype)
@@ -478,6 +500,31 @@ def astype_jvp_rule(result, tangent, dtype):
 
 method("copy", np.copy)
 method("astype", np.astype)
+
+
+# ---- arrays filled with one value: np.full_like(a, v), np.full(shape, v) ----------------------------------
+# Every element is v, broadcast: v's gradient is the result's summed back to v's shape. a gives only a shape and
+# a dtype. An integer or boolean result truncates v (np.full(3, 0) is one): no gradient reaches v then.
+
+
+@adjoint(np.full_like, new_array=True, zero_gradient=("a",))
+def full_like(result, a, fill_value, dtype=None, order="K", subok=True, shape=None, device=None):
+    d[fill_value] = unbroadcast(stored_derivative(d[result], result), fill_value)
+
+
+@tangent(np.full_like, zero_gradient=("a",))
+def full_like_tangent(result, a, fill_value, dtype=None, order="K", subok=True, shape=None, device=None):
+    d[result] = stored_derivative(broadcast_like(d[fill_value], result), dtype_of(result))
+
+
+@adjoint(np.full, new_array=True)
+def full(result, shape, fill_value, dtype=None, order="C", device=None, like=None):
+    d[fill_value] = unbroadcast(stored_derivative(d[result], result), fill_value)
+
+
+@tangent(np.full)
+def full_tangent(result, shape, fill_value, dtype=None, order="C", device=None, like=None):
+    d[result] = stored_derivative(broadcast_like(d[fill_value], result), dtype_of(result))
 
 
 # ---- evenly spaced samples between two end points ---------------------------------------------------------

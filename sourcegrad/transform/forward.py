@@ -25,7 +25,8 @@ from ..frontend.source import FunctionSource
 from ..ir import COPY, DICT_DISPLAY, JOIN_SEQUENCES, SET_ITEM
 from ..templates import is_nondifferentiable, lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import AdjointNames, StatementWalker, as_expression, backend_call, effect_error, no_gradient_through
+from .reverse import (AdjointNames, StatementWalker, as_expression, backend_call, effect_error, may_cast_to_integers,
+                      no_gradient_through)
 
 
 @dataclass
@@ -159,6 +160,9 @@ class _Forward(StatementWalker):
             d_value = backend_call(self.backend, "zero_tangent", [as_expression(value)])
         elif d_value is None:
             d_value = gast.Constant(value=0.0, kind=None)
+        elif stmt.display != ir.DICT_WRITE:  # an integer or boolean array truncates what it stores: zeros reach it
+            d_value = backend_call(self.backend, "stored_derivative",
+                                   [d_value, backend_call(self.backend, "dtype_of", [as_expression(array)])])
         return backend_call(self.backend, "set_item", [d_array, as_expression(index), d_value])
 
     def contributions(self, stmt):
@@ -183,7 +187,7 @@ class _Forward(StatementWalker):
         given = {param for param, _ in pairs}
         for param, atom in bindings.items():
             # an argument the rule gives no contribution (an index, an axis) must carry no tangent here
-            if param not in given and self.tangent_of(atom) is not None:
+            if param not in given and param not in template.zero_gradient and self.tangent_of(atom) is not None:
                 raise no_gradient_through(self.source(stmt), stmt, param)
         kept = [value for param, value in pairs if self.tangent_of(bindings[param]) is not None]
         if not kept:
@@ -198,6 +202,9 @@ class _Forward(StatementWalker):
         if template.broadcasts and any(not self.is_number(atom) for atom in dropped):
             # `x + y` with a tangent for x alone: d_x has x's shape, the result may be larger
             total = backend_call(self.backend, "broadcast_like", [total, ir.name(stmt.target)])
+        if may_cast_to_integers(stmt.primitive, bindings):  # `np.sum(x, dtype=int)`: integers move with nothing
+            total = backend_call(self.backend, "stored_derivative",
+                                 [total, backend_call(self.backend, "dtype_of", [ir.name(stmt.target)])])
         return total
 
     def is_number(self, atom):

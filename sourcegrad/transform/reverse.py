@@ -405,6 +405,10 @@ class _Reverse(StatementWalker):
             # gradient here: otherwise its gradient would silently be zero.
             if param not in given and param not in template.zero_gradient and any(n in self.active for n in reads([atom])):
                 raise no_gradient_through(self.source(stmt), stmt, param)
+        if may_cast_to_integers(stmt.primitive, bindings):
+            # `np.sum(x, dtype=int)`: numpy casts, and an integer result moves with nothing (known when it runs)
+            return [(bindings[param], backend_call(self.backend, "stored_derivative", [value, ir.name(stmt.target)]))
+                    for param, value in pairs]
         return [(bindings[param], value) for param, value in pairs]
 
     # ---- branches ---------------------------------------------------------------------------------
@@ -680,6 +684,27 @@ def _sites(fn):
     for index, stmt in enumerate(fn.body):
         visit([stmt], index, False, 0)
     return sites
+
+
+# Rules that cast to their dtype= themselves (an integer dtype gives a zero gradient there already).
+_CASTS = ("astype", "asarray", "array")
+_FLOAT_DTYPES = {"float", "float16", "float32", "float64", "longdouble", "double", "single", "half", "complex",
+                 "complex64", "complex128", "f2", "f4", "f8", "c8", "c16"}
+
+
+def may_cast_to_integers(primitive, bindings) -> bool:
+    """Whether a call's dtype= may make its result integers or booleans, whose values move with nothing: any
+    dtype but None and the float and complex types written out (`float`, `np.float32`, "float64")."""
+    dtype = bindings.get("dtype")
+    if dtype is None or getattr(primitive, "__name__", None) in _CASTS:
+        return False
+    if isinstance(dtype, gast.Constant):
+        return dtype.value is not None and str(dtype.value) not in _FLOAT_DTYPES
+    if isinstance(dtype, gast.Name):
+        return dtype.id not in _FLOAT_DTYPES
+    if isinstance(dtype, gast.Attribute):
+        return dtype.attr not in _FLOAT_DTYPES
+    return True
 
 
 def backend_call(backend, attr, args):
