@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 8a60c44a5113012d4ff8bc702865aaf37215c5c64930bba55f008035e38f17bf
-# sourcegrad-checksum: afb6712aa3a4373048e5f824bafacc7f407b0e79d52999363b3bae32f2a3893a
+# sourcegrad-key: 1de2d35dc611e96f89a799d9697a996ee1ca71597be9681f4df3ed007b81904a
+# sourcegrad-checksum: afad61ba6ecee51fefff65db0b6218c92df8e286dd4133081b8bc5683cdf3bd1
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 492c240caad3ba91449e64570092e1bde40ab2f70ae926dd2ebcd3546f5bcfe7
-# sourcegrad-checksum: aaaafd660ccd089d10b71f6c8d966f759edbccd45a6490fc956f95f8107f239e
+# sourcegrad-key: e88a10f5399b5ec10d9cd8f5c91bb064b8358bd0d7f2efc9e55aa48bf2649cce
+# sourcegrad-checksum: 69d8cb9645856ee79cb356bb4aaaaccd75f6110d3c9dff9261d50d6d87879568
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: edc9d467b660ba843f210633e79cc7c9631f839e465c9f899fb0d343b5ab3d6a
-# sourcegrad-checksum: b9bd1cc4cb6bec47689f8f3198f72f53aeb8593d7312e8e95114d22a0214d2d0
+# sourcegrad-key: 95efdbe9b44487155a1ce88037e6bd51a6bfdcf4e43a67ec92ec9663b79bbdf6
+# sourcegrad-checksum: 1f3e30ed723f0126be0a7cb1950dcc7d622ecf51b12faff57bb27a455e22535d
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

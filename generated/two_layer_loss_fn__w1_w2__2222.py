@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: cde4aa76837e80e36789973e134729464c294eb1f12c5661320f0f6aea8dfd20
-# sourcegrad-checksum: 1c4f7ec2453a95bda5e67b9756dd195e64e8282cecf1a4b75ba1858700cbff0a
+# sourcegrad-key: 84162df54e5c96c1692dc65d37f7a5cf0c3e94d13f72370e5d4652e97d339509
+# sourcegrad-checksum: 10cd2a01c1ec3de3dddc5fb42cfd7954fa1ed610046c27fba502cc61bd7818d7
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
