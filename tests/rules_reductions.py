@@ -779,6 +779,12 @@ def test_median_gradient_at_ties_goes_as_sorts_does():
     np.testing.assert_array_equal(_grad(median_rows, x), [[0.5, 0.5, 0, 0], [0, 1, 1, 0], [0, 0, 1.5, 1.5]])
 
 
+def test_median_of_a_group_holding_nan_sends_its_gradient_to_the_first_nan_as_max_does():
+    # numpy's median of such a group is nan; its gradient goes where the value came from, as np.max's does
+    x = np.array([[1.0, np.nan, 2.0, np.nan], [3.0, 4.0, 0.0, 1.0], [5.0, 5.0, np.nan, 1.0]])
+    np.testing.assert_array_equal(_grad(median_rows, x), [[0, 1, 0, 0], [1, 0, 0, 1], [0, 0, 3, 0]])
+
+
 def quantile_nearest(x):
     return np.quantile(x, 0.3, method="nearest")
 

@@ -353,6 +353,14 @@ def _quantile_points(x, q, axis, scale, skip_nan, method):
     fraction = virtual - lower
     lower = xp.minimum(xp.maximum(lower, 0), top).astype(order.dtype)
     upper = xp.minimum(lower + 1, top)
+    if not skip_nan:
+        # numpy's quantile of a group holding a nan is nan: the group's gradient goes to its first nan (the sort puts
+        # the nans last), as np.max's goes to the nan it returns
+        nans = (flat != flat).sum(axis=-1)
+        held = nans > 0
+        lower = xp.where(held, n - nans, lower).astype(order.dtype)
+        upper = xp.where(held, n - nans, upper).astype(order.dtype)
+        fraction = xp.where(held, 0.0, fraction)
     valid = count > 0
     everywhere = q_shape + order.shape
     low = xp.take_along_axis(xp.broadcast_to(order, everywhere), lower[..., None], axis=-1)[..., 0]
