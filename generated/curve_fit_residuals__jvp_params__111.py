@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1de2d35dc611e96f89a799d9697a996ee1ca71597be9681f4df3ed007b81904a
-# sourcegrad-checksum: afad61ba6ecee51fefff65db0b6218c92df8e286dd4133081b8bc5683cdf3bd1
+# sourcegrad-key: 85deda38e1197dce311f2021d583b28277c0aecbe480ad8ea5a5c01942a11978
+# sourcegrad-checksum: 4eb54d808d43a490b1dc07756690523dc2120d304d10308fd5476962c072ab89
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

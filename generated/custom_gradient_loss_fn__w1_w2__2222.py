@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 424dca79d2c453ed6c4bce3389df30b004931c62b342c791f5948a27122f0d3a
-# sourcegrad-checksum: 624cf8446b0e1073e1077cced0f0986850ba2208ccca67c21dad0f0a3f93d635
+# sourcegrad-key: bea86c8f31ffbc17758aefc44830da725fded714a774a30f49e06b51edd9bd74
+# sourcegrad-checksum: ef8224accda4664aea355d2db46bc09f80625f586b67aaa0d7d2013d397fab8a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

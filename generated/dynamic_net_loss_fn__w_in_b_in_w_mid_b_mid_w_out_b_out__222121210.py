@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 084604e9bb897343afe143e9026c7c762bafee69dab4c73c49d2cb01e124c9ae
-# sourcegrad-checksum: 2782ae01555ea087d880ea4ed26b12211da162b1ea25b61fbef0e747f5197a75
+# sourcegrad-key: ac93d9cb4db8b8e67d4524b5be20840f250ec46aa7a30882f9b2c61c1e8c324b
+# sourcegrad-checksum: a134c36d4cd154c6fdf6983bacd965517a16e21d96c6f1392e4e832227f02070
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

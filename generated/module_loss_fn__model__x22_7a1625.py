@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e88a10f5399b5ec10d9cd8f5c91bb064b8358bd0d7f2efc9e55aa48bf2649cce
-# sourcegrad-checksum: 69d8cb9645856ee79cb356bb4aaaaccd75f6110d3c9dff9261d50d6d87879568
+# sourcegrad-key: 3f25620731917f04309a8a5f541a458d0c321c809240186fc5a329ab7364346f
+# sourcegrad-checksum: 9b9613f4b347e9cdb45d11e8c4624e4fffe0cab1d6729a2228e0572490522e72
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

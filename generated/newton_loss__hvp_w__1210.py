@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 95efdbe9b44487155a1ce88037e6bd51a6bfdcf4e43a67ec92ec9663b79bbdf6
-# sourcegrad-checksum: 1f3e30ed723f0126be0a7cb1950dcc7d622ecf51b12faff57bb27a455e22535d
+# sourcegrad-key: 5110b0f742e6d93b012a33773b61a035089c80aed97035a6b1cbf244e81a1d13
+# sourcegrad-checksum: 47f93f6d48cfd7a9f5baa3cdb799b19a672bb7c2bf43272437c1d2b9d0cb142b
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 789fc3a887451b340d4bc2ae2f1b18e05e3600c0e764455140da0bdbab5d760e
-# sourcegrad-checksum: 788aa712d75b13b0606144e6cd8c90b04b22c67d749ccfed217b51b7cd57a5a9
+# sourcegrad-key: b95311c5e9eea4124ed6963c1b15ce418899a544491c337facbe1bc6a64edb2e
+# sourcegrad-checksum: 0a727a8c9be9a73931d560a2735a7ed0586e23d98e79ea9cb93505aa43530707
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 979283c6fc0b221195f64832c56aa2cca09c7d7957eff586ed6216490ba7dd03
-# sourcegrad-checksum: 82b033b9f2bd1eddb59b039e2b75af5227af626fa3d86413d66438b265226074
+# sourcegrad-key: 6ecd40b919ebe2ce89ccc6bd4a9b8321a6426bd155ab63e658ec93af622fad84
+# sourcegrad-checksum: c22788cae96138df1a29e1c7be73aa667b8c5bc987b6de56a95f8e94d239f376
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 84162df54e5c96c1692dc65d37f7a5cf0c3e94d13f72370e5d4652e97d339509
-# sourcegrad-checksum: 10cd2a01c1ec3de3dddc5fb42cfd7954fa1ed610046c27fba502cc61bd7818d7
+# sourcegrad-key: 0a9b2fa08b4907e9c49cdeefd07ec055ea7e3e110662f4c0062604ce8f9575fd
+# sourcegrad-checksum: 45d1fd5982c0d36fab906e59d9b9abd4c87bd4501574fb9fb1174d8e2813e241
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
