@@ -693,6 +693,13 @@ def test_an_index_argument_of_rank_0_may_add_an_axis(index):
         np.testing.assert_allclose(d_x, [0.0, v.sum(), 0.0])
 
 
+# Rules whose results the table's float64 finite differences cannot check, and where their tests are.
+CHECKED_OUTSIDE_THE_TABLE = {
+    # a cast to float32 rounds each step of a finite difference away; tested on exact values
+    np.float32: "rules_shape.py: test_a_float32_constructor_is_a_cast_with_the_gradient_in_the_input_dtype",
+}
+
+
 def test_table_covers_every_registered_rule():
     """A rule added to sourcegrad.templates without an entry here fails this test."""
 
@@ -704,7 +711,7 @@ def test_table_covers_every_registered_rule():
         name = getattr(primitive, "__name__", "")
         return any(getattr(module, name, None) is primitive for module in (operator, builtins))
 
-    tested = [entry.primitive for entry in TABLE]
+    tested = [entry.primitive for entry in TABLE] + list(CHECKED_OUTSIDE_THE_TABLE)
     missing = [primitive for primitive in RULES
                if is_function_rule(primitive) and not any(primitive is t for t in tested)]
     assert not missing, f"primitives with a gradient rule but no table entry: {missing}"
