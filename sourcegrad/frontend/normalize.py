@@ -1498,6 +1498,10 @@ class _Normalizer:
         """For `d[k] += v` on a dict, k, which must hold a value of d's alone (self.sole_entries): Python changes an
         array held there in place, which another name holding it would see. None for an array's `a[i] += v`."""
         target = stmt.target
+        if isinstance(target.value, gast.Name) and self.is_sequence(target.value):
+            # `xs[i] += v` on a list: Python changes an array held there in place, which the name the list was
+            # built from (`xs = [h]`) would see; which items other names hold is not followed for lists
+            raise self.entry_update_error(stmt, noun="list")
         if not (isinstance(target.value, gast.Name) and self.holds_a_dict(target.value)):
             return None
         key = _key_at(target.slice, {})
@@ -1505,14 +1509,15 @@ class _Normalizer:
             raise self.entry_update_error(stmt)
         return key
 
-    def entry_update_error(self, stmt, where="", when=""):
+    def entry_update_error(self, stmt, where="", when="", noun="dict"):
         name, key = stmt.target.value.id, gast.unparse(stmt.target.slice).strip()
         symbol = _OP_SYMBOL[type(stmt.op)]
-        return self.src.error(stmt, f"`{name}[{key}] {symbol}= ...` {where}would change in place the value the dict "
+        return self.src.error(stmt, f"`{name}[{key}] {symbol}= ...` {where}would change in place the value the {noun} "
                               f"holds at {key}, which another name may hold too {when}".rstrip(),
                               f"Write `{name}[{key}] = {name}[{key}] {symbol} ...`, which makes a new value (what "
-                              f"another name holds stays as it was), or give the entry a value of its own first: "
-                              f"a number, or a new array (`{name}[{key}] = np.zeros(...)`).")
+                              f"another name holds stays as it was)" + (
+                                  f", or give the entry a value of its own first: a number, or a new array "
+                                  f"(`{name}[{key}] = np.zeros(...)`)." if noun == "dict" else "."))
 
     def made_for_an_entry(self, atom):
         """Whether the value atom, put into a dict, is held by the dict alone: a number, or a new array that no
