@@ -1420,6 +1420,17 @@ def test_a_function_with_a_rule_held_by_the_modules_dict_keys_the_file_written_f
     np.testing.assert_allclose(again.grad(x), expected)
 
 
+LAMBDAS = {"cube": lambda z: z ** 3, 1: lambda z: np.sin(z) * z}
+
+
+def activated_by_lambdas_of_the_modules_dict(x):
+    return np.sum(LAMBDAS["cube"](x)) + np.sum(LAMBDAS[1](x) ** 2)
+
+
+def test_a_lambda_a_dict_of_the_module_holds_is_written_in():
+    assert sourcegrad.check_grad(activated_by_lambdas_of_the_modules_dict, rng.standard_normal(4))
+
+
 def activated_by_a_name_passed_in(x, w, name):
     return np.sum(ACTIVATIONS[name](x @ w))
 

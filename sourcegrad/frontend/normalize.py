@@ -828,7 +828,10 @@ class _Normalizer:
         for guard in ((self.resolver.globals, (name,), table), (table, (key,), function)):
             if not any(namespace is guard[0] and chain == guard[1] for namespace, chain, _ in self.inliner.callees):
                 self.inliner.callees.append(guard)
-        held = self.names.fresh(getattr(function, "__name__", "function"))
+        named = getattr(function, "__name__", "")
+        if not named.isidentifier():  # a lambda's `<lambda>`: named after the key where that is a name
+            named = key if isinstance(key, str) and key.isidentifier() else "function"
+        held = self.names.fresh(named)
         self.names.current[held] = held
         self.kinds[held] = values.describe(function)
         self.functions_of_global_dicts[held] = (name, key, expr.func)
