@@ -166,6 +166,30 @@ def sorts_by_a_lambda(x, ws):
     return np.sum(sorted(ws, key=lambda w: w[0, 0])[0])
 
 
+def maps_lazily_and_rebinds_what_the_lambda_reads(x, ws):
+    scale = 1.0
+    mapped = map(lambda w: x @ w * scale, ws)  # Python calls the lambda as the map is walked: with scale 3.0
+    scale = 3.0
+    return np.sum(sum(mapped))
+
+
+def walks_a_map_twice(x, ws):
+    mapped = map(np.tanh, ws)
+    first = sum(np.sum(h) for h in mapped)
+    return first + sum(np.sum(h) for h in mapped)  # the map is spent: Python adds 0
+
+
+@pytest.mark.parametrize("fn, at, message", [
+    (maps_lazily_and_rebinds_what_the_lambda_reads, "map(lambda w", "a map that is not walked where it is made"),
+    (walks_a_map_twice, "map(np.tanh", "a map that is not walked where it is made"),
+], ids=["rebinds_before_the_walk", "walked_twice"])
+def test_a_map_kept_to_be_walked_later_is_refused_at_its_line(fn, at, message):
+    with pytest.raises(SourcegradError, match=r"test_lambdas_and_closures.py:\d+:\d+: ") as info:
+        sourcegrad.differentiate(fn, wrt="x").grad(X, [W, W * 2.0])
+    text = str(info.value)
+    assert message in text and at in text.splitlines()[1][text.splitlines()[2].index("^"):]
+
+
 @pytest.mark.parametrize("fn, at, message", [
     (assigns_a_lambda, "lambda a", "lambdas are not supported inside a differentiated function, except as"),
     (maps_a_lambda_with_a_default, "lambda w, s=2.0", "may take only plain parameters"),

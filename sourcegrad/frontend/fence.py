@@ -193,8 +193,15 @@ def _check_expressions(src, node):
                   and isinstance(n.func, gast.Name) and n.func.id in _READ_WHOLE
                   and isinstance(n.args[0], gast.GeneratorExp)}
     passed = _passed_lambdas(node)
+    walked_where_made = _maps_walked_where_made(node)
     for node in gast.walk(node):
         kind = type(node)
+        if kind is gast.Call and isinstance(node.func, gast.Name) and node.func.id == "map" \
+                and id(node) not in walked_where_made:
+            raise src.error(node, "a map that is not walked where it is made: Python calls the function as the map "
+                            "is walked, with the values the names it reads hold then, and walks it once",
+                            "Make it a list where it is made, `list(map(...))`, or pass it straight to what reads "
+                            "it: `sum(map(...))`, `max(map(...))`.")
         if kind is gast.Lambda and id(node) in passed:
             _check_passed_lambda(src, node)
             continue
@@ -219,6 +226,20 @@ def _check_expressions(src, node):
                     raise src.error(node, "`async for` in a comprehension cannot be differentiated",
                                     "Use a plain `for`.")
                 _check_loop_target(src, generator.target)
+
+
+def _maps_walked_where_made(root):
+    """The `map(...)` calls walked whole where they are made: the one argument of a builtin that reads every item
+    (`sum(map(f, xs))`), or what a comprehension walks. The front end calls the function on each item there; a map
+    kept to be walked later would see names the function reads rebound in between, and could be walked twice."""
+    walked = set()
+    for node in gast.walk(root):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in _READ_WHOLE \
+                and node.args:
+            walked.add(id(node.args[0]))
+        elif isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            walked.update(id(generator.iter) for generator in node.generators)
+    return walked
 
 
 def _passed_lambdas(root):
