@@ -6,6 +6,7 @@ finite differences of the original function.
 
 import collections
 import dataclasses
+import functools
 import sys
 import typing
 from pathlib import Path
@@ -1429,6 +1430,21 @@ def activated_by_lambdas_of_the_modules_dict(x):
 
 def test_a_lambda_a_dict_of_the_module_holds_is_written_in():
     assert sourcegrad.check_grad(activated_by_lambdas_of_the_modules_dict, rng.standard_normal(4))
+
+
+POWERS = {"p": functools.partial(np.power, 2.0)}
+
+
+def powered_by_a_partial_of_the_modules_dict(x):
+    return np.sum(POWERS["p"](x))
+
+
+def test_what_a_partial_held_by_the_modules_dict_binds_keys_the_file_written_for_it(monkeypatch, tmp_path):
+    x = np.array([0.4, -1.1, 0.9])
+    f = sourcegrad.differentiate(powered_by_a_partial_of_the_modules_dict, generated_dir=tmp_path)
+    np.testing.assert_allclose(f.grad(x), np.log(2.0) * 2.0 ** x)
+    monkeypatch.setitem(POWERS, "p", functools.partial(np.power, 3.0))  # another literal written in: another file
+    np.testing.assert_allclose(f.grad(x), np.log(3.0) * 3.0 ** x)
 
 
 def activated_by_a_name_passed_in(x, w, name):

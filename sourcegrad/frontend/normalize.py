@@ -21,6 +21,7 @@ import builtins
 import collections.abc
 import contextlib
 import copy
+import functools
 import inspect
 import io
 import operator
@@ -840,7 +841,9 @@ class _Normalizer:
         template = RULES.get(function) if isinstance(function, collections.abc.Hashable) else None
         rule = template.source() if template is not None and not template.fn.__module__.startswith("sourcegrad.") \
             else None
-        self.inliner.sources.append((f"{name}[{key!r}]", describe(function), rule))
+        # a partial's bound literals are written into the code: they are in the key, by their reprs
+        held_as = repr(values.stable(self.kinds[held])) if isinstance(function, functools.partial) else describe(function)
+        self.inliner.sources.append((f"{name}[{key!r}]", held_as, rule))
         return gast.copy_location(gast.Call(func=gast.copy_location(ir.name(held), expr.func), args=expr.args,
                                             keywords=expr.keywords), expr)
 
