@@ -1447,6 +1447,27 @@ def test_what_a_partial_held_by_the_modules_dict_binds_keys_the_file_written_for
     np.testing.assert_allclose(f.grad(x), np.log(3.0) * 3.0 ** x)
 
 
+class Scaled:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, z):
+        return np.tanh(z) * self.scale
+
+
+CALLABLES = {"scaled": Scaled(2.0)}
+
+
+def activated_by_an_object_of_the_modules_dict(x):
+    return np.sum(CALLABLES["scaled"](x) ** 2)
+
+
+def test_an_object_a_dict_of_the_module_holds_and_calls_is_refused_at_the_call():
+    with pytest.raises(SourcegradError, match="cannot tell here which function or object this calls") as info:
+        sourcegrad.differentiate(activated_by_an_object_of_the_modules_dict).grad(np.array([0.3, -0.5]))
+    assert "test_structures.py" in str(info.value).splitlines()[0]
+
+
 def activated_by_a_name_passed_in(x, w, name):
     return np.sum(ACTIVATIONS[name](x @ w))
 

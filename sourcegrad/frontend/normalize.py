@@ -822,8 +822,10 @@ class _Normalizer:
                                  "it compiles", f"Index `{name}` with a key written as a constant "
                                  f"(`{name}[\"tanh\"](h)`), or pick the function before the call and pass it in "
                                  f"(`f(x, act={name}[name])`): a function argument is part of the compiled key.")
-        if key not in table or not callable(table[key]):
-            return expr  # Python's KeyError or TypeError, or the refusal of a call of an unknown value
+        if key not in table or not (values.is_function(table[key]) or isinstance(table[key], functools.partial)):
+            # Python's KeyError or TypeError, or the refusal of a call of an unknown value: an object with a
+            # __call__ there would be written in reading its attributes through a name the generated code lacks
+            return expr
         function = table[key]
         self.inliner.check_global([name], table, expr.func)
         for guard in ((self.resolver.globals, (name,), table), (table, (key,), function)):
