@@ -666,3 +666,27 @@ def nested_def_writes_into_the_enclosing_array(x):
 def test_a_nested_def_that_could_only_act_by_changing_the_enclosing_arrays_is_refused(fn, message):
     with pytest.raises(SourcegradError, match=message):
         sourcegrad.differentiate(fn).grad(np.array([0.5, -1.0, 2.0]))
+
+
+def make_optionally_activated_loss():
+    act = None
+
+    def loss(x):
+        if act is not None:
+            x = act(x)
+        return np.sum(x ** 2)
+
+    def set_act(function):
+        nonlocal act
+        act = function
+
+    return loss, set_act
+
+
+def test_a_closure_variable_left_none_and_set_later_compiles_again():
+    loss, set_act = make_optionally_activated_loss()
+    x = np.array([0.3, -0.5, 0.9])
+    f = sourcegrad.differentiate(loss)
+    np.testing.assert_allclose(f.grad(x), 2 * x)  # compiled with the branch left out
+    set_act(np.sin)
+    np.testing.assert_allclose(f.grad(x), 2 * np.sin(x) * np.cos(x))

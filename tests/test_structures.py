@@ -1499,6 +1499,27 @@ def optional_function_and_bias(w, act=None, bias=None):
     return np.sum(h ** 2) * scale
 
 
+class Settings:
+    act = None
+
+
+SETTINGS = Settings()
+
+
+def activated_if_the_settings_hold_a_function(x):
+    if SETTINGS.act is not None:
+        x = SETTINGS.act(x)
+    return np.sum(x ** 2)
+
+
+def test_a_global_objects_attribute_left_none_and_set_later_compiles_again(monkeypatch):
+    x = np.array([0.3, -0.5, 0.9])
+    f = sourcegrad.differentiate(activated_if_the_settings_hold_a_function)
+    np.testing.assert_allclose(f.grad(x), 2 * x)  # compiled with the branch left out
+    monkeypatch.setattr(SETTINGS, "act", np.sin)
+    np.testing.assert_allclose(f.grad(x), 2 * np.sin(x) * np.cos(x))
+
+
 def test_an_optional_function_or_array_left_none_decides_its_branch_when_compiling():
     w = rng.standard_normal(3)
     assert sourcegrad.check_grad(helper_with_an_optional_function, w)
