@@ -1447,7 +1447,7 @@ def test_what_a_partial_held_by_the_modules_dict_binds_keys_the_file_written_for
     np.testing.assert_allclose(f.grad(x), np.log(3.0) * 3.0 ** x)
 
 
-class Scaled:
+class ScaledActivation:
     def __init__(self, scale):
         self.scale = scale
 
@@ -1455,7 +1455,7 @@ class Scaled:
         return np.tanh(z) * self.scale
 
 
-CALLABLES = {"scaled": Scaled(2.0)}
+CALLABLES = {"scaled": ScaledActivation(2.0)}
 
 
 def activated_by_an_object_of_the_modules_dict(x):
