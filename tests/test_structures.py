@@ -416,6 +416,47 @@ def test_adding_into_an_attribute_is_refused_with_the_store_to_write_instead(fn,
     assert f"`{stored} = {stored} + ...`" in str(info.value)
 
 
+class CachedThroughAProperty:
+    def __init__(self, cache):
+        self._cache = cache
+
+    @property
+    def cache(self):
+        return self._cache
+
+    @cache.setter
+    def cache(self, value):
+        self._cache = value * 2.0
+
+
+class CachedUnderAnotherName:
+    def __init__(self, cache):
+        self.cache = cache
+
+    def __setattr__(self, name, value):  # `box.latest = v` stores v as box.cache
+        object.__setattr__(self, "cache" if name == "latest" else name, value)
+
+
+def stores_through_a_setter_then_reads_the_getter(box, w):
+    box.cache = w * 3.0  # the setter stores 6 w under ._cache, which the getter reads back
+    return np.sum(box.cache * w)
+
+
+def stores_through_setattr_then_reads(box, w):
+    box.latest = w * 3.0
+    return np.sum(box.cache * w)
+
+
+@pytest.mark.parametrize("fn, cls", [(stores_through_a_setter_then_reads_the_getter, CachedThroughAProperty),
+                                     (stores_through_setattr_then_reads, CachedUnderAnotherName)],
+                         ids=["property_setter", "setattr"])
+def test_assigning_an_attribute_through_code_of_the_class_is_refused(fn, cls):
+    # what the class's code stores, and under which name, is not followed: a read of it would carry no gradient
+    with pytest.raises(SourcegradError, match="runs code of the class") as info:
+        sourcegrad.differentiate(fn, wrt="w").grad(cls(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+    assert "test_structures.py" in str(info.value).splitlines()[0]
+
+
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------
 
 def classifier_loss(layers, x, labels):

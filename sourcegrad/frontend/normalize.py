@@ -1866,12 +1866,37 @@ class _Normalizer:
         forward pass, as Python stores it, for later calls or for the caller. Nothing in this call may read the
         attribute again (refuse_reads_of_assigned_attributes): what it stores then reaches the result through no
         path, and carries no gradient."""
+        self.refuse_stores_through_code_of_the_class(target)
         atom = self.atom(value, None)
         receiver = self.atom(target.value, None)
         store = gast.copy_location(gast.Assign(targets=[gast.copy_location(gast.Attribute(
             value=receiver, attr=target.attr, ctx=gast.Store()), target)], value=atom, type_comment=None), stmt)
         self.emit(ir.Effect(store, self.origin))
         self.attribute_writes.setdefault(target.attr, {})[self.statement_number] = self.places
+
+    def refuse_stores_through_code_of_the_class(self, target):
+        """Refuse `obj.name = v` where obj's class runs code of its own for it, a property's setter or a __setattr__:
+        what that stores, and under which name, is not followed, so a read of it later in the call would take the
+        value through the object, without its gradient."""
+        cls = values.class_of(self.static_kind(target.value))
+        if cls is None:
+            chain = attribute_chain(target.value)
+            if chain is None or chain[0] in self.names.current or self.resolver.is_closure_variable(chain[0]):
+                return
+            obj = self.resolver.resolve_chain(chain)
+            if obj is MISSING:
+                return
+            cls = type(obj)
+        descriptor = inspect.getattr_static(cls, target.attr, None)
+        setter = hasattr(type(descriptor), "__set__") and not isinstance(descriptor, types.MemberDescriptorType)
+        if setter or getattr(cls, "__setattr__", object.__setattr__) is not object.__setattr__:
+            what = "its property's setter" if isinstance(descriptor, property) else \
+                "a descriptor's __set__" if setter else f"{cls.__name__}.__setattr__"
+            raise self.src.error(target, f"assigning `.{target.attr}` runs code of the class ({what}), which "
+                                 "sourcegrad does not follow: what it stores, and under which name, could be read "
+                                 "back in this call without its gradient",
+                                 "Keep the value in a local name, or store it on a plain attribute (or return it and "
+                                 "store it outside the differentiated function).")
 
     def refuse_reads_of_assigned_attributes(self):
         """Refuse a read of an attribute that a statement assigning it (to any object: which objects are one is not
