@@ -447,6 +447,17 @@ def stores_through_setattr_then_reads(box, w):
     return np.sum(box.cache * w)
 
 
+def stores_then_reads_through_vars(box, w):
+    box.cache = w * 3.0
+    return np.sum(vars(box)["cache"] * w)
+
+
+def test_reading_attributes_through_vars_is_refused():
+    with pytest.raises(SourcegradError, match="vars\\(obj\\) reads an object's attributes through its __dict__"):
+        sourcegrad.differentiate(stores_then_reads_through_vars, wrt="w").grad(Cached(np.array([0.3, -0.7])),
+                                                                            np.array([0.5, 1.5]))
+
+
 @pytest.mark.parametrize("fn, cls", [(stores_through_a_setter_then_reads_the_getter, CachedThroughAProperty),
                                      (stores_through_setattr_then_reads, CachedUnderAnotherName)],
                          ids=["property_setter", "setattr"])

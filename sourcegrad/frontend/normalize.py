@@ -1393,6 +1393,11 @@ class _Normalizer:
             # the generated function is not a method of the class: it has no `__class__` for super() to find
             raise self.src.error(expr, "super() cannot be used in code sourcegrad differentiates",
                                  "Call the base class's method by name: `Base.forward(self, x)`.")
+        if self.builtin(func) == "vars" and expr.args:
+            # `vars(obj)["a"]` reads obj.a through its __dict__, past what sourcegrad follows of attributes (a
+            # value the function stored there and read back so would carry no gradient)
+            raise self.src.error(expr, "vars(obj) reads an object's attributes through its __dict__, which "
+                                 "sourcegrad does not follow", "Read the attribute by name: `obj.a`.")
         expr = self.nested_rows_as_arrays(expr)
         args = self.arguments(expr.args)
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
