@@ -452,6 +452,35 @@ def stores_then_reads_through_vars(box, w):
     return np.sum(vars(box)["cache"] * w)
 
 
+def writes_into_an_array_after_storing_it(box, w):
+    h = w * 2.0
+    box.cache = h
+    h[0] = 0.0  # Python's box.cache sees the write
+    return np.sum(h * w)
+
+
+def adds_into_an_array_after_storing_it(box, w):
+    h = w * 2.0
+    box.cache = h
+    h += 1.0
+    return np.sum(h * w)
+
+
+def appends_to_a_list_after_storing_it(box, w):
+    hs = [w * 2.0]
+    box.cache = hs
+    hs.append(w)
+    return np.sum(hs[0] * w)
+
+
+@pytest.mark.parametrize("fn", [writes_into_an_array_after_storing_it, adds_into_an_array_after_storing_it,
+                                appends_to_a_list_after_storing_it])
+def test_changing_in_place_what_an_attribute_was_given_is_refused(fn):
+    # the generated code would make a new array (list) and leave the object holding the one before the change
+    with pytest.raises(SourcegradError, match="another name may also hold"):
+        sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+
+
 def test_reading_attributes_through_vars_is_refused():
     with pytest.raises(SourcegradError, match="vars\\(obj\\) reads an object's attributes through its __dict__"):
         sourcegrad.differentiate(stores_then_reads_through_vars, wrt="w").grad(Cached(np.array([0.3, -0.7])),

@@ -1877,6 +1877,9 @@ class _Normalizer:
         store = gast.copy_location(gast.Assign(targets=[gast.copy_location(gast.Attribute(
             value=receiver, attr=target.attr, ctx=gast.Store()), target)], value=atom, type_comment=None), stmt)
         self.emit(ir.Effect(store, self.origin))
+        # the object holds the value now: a change in place of it later (`h[0] = 0.0`, `h += 1`) is Python's to
+        # what the object keeps too, where the generated code would make a new array and store the old one
+        self.owned.difference_update(ir.names_in(atom))
         self.attribute_writes.setdefault(target.attr, {})[self.statement_number] = self.places
 
     def refuse_stores_through_code_of_the_class(self, target):
