@@ -179,10 +179,31 @@ def walks_a_map_twice(x, ws):
     return first + sum(np.sum(h) for h in mapped)  # the map is spent: Python adds 0
 
 
+def walks_a_map_in_a_loop_that_rebinds_what_the_lambda_reads(x, ws):
+    scale, total = 1.0, 0.0
+    for h, w in zip(map(lambda w: x @ w * scale, ws), ws):
+        scale = 3.0  # the next item is computed with it
+        total = total + np.sum(h * h)
+    return total
+
+
+def walks_maps_where_they_are_made(x, ws):
+    scale, total = 2.0, 0.0
+    for h, w in zip(map(lambda w: x @ w * scale, ws), ws):
+        total = total + np.sum(h * (x @ w))
+    stacked = np.stack([*map(np.tanh, ws)])
+    return total + np.sum(stacked ** 2) + sum(np.sum(a * b) for a, b in zip(map(np.sin, ws), ws))
+
+
+def test_a_map_walked_where_it_is_made_through_zip_or_a_display_matches_finite_differences():
+    assert sourcegrad.check_grad(walks_maps_where_they_are_made, X, [W, W * 2.0], wrt="x")
+
+
 @pytest.mark.parametrize("fn, at, message", [
     (maps_lazily_and_rebinds_what_the_lambda_reads, "map(lambda w", "a map that is not walked where it is made"),
     (walks_a_map_twice, "map(np.tanh", "a map that is not walked where it is made"),
-], ids=["rebinds_before_the_walk", "walked_twice"])
+    (walks_a_map_in_a_loop_that_rebinds_what_the_lambda_reads, "map(lambda w", "walked by a loop that rebinds"),
+], ids=["rebinds_before_the_walk", "walked_twice", "rebound_by_the_walking_loop"])
 def test_a_map_kept_to_be_walked_later_is_refused_at_its_line(fn, at, message):
     with pytest.raises(SourcegradError, match=r"test_lambdas_and_closures.py:\d+:\d+: ") as info:
         sourcegrad.differentiate(fn, wrt="x").grad(X, [W, W * 2.0])
