@@ -187,6 +187,14 @@ def walks_a_map_in_a_loop_that_rebinds_what_the_lambda_reads(x, ws):
     return total
 
 
+def walks_a_map_in_a_loop_that_writes_into_what_the_lambda_reads(x, ws):
+    scales, total = [1.0], 0.0
+    for h, w in zip(map(lambda w: x @ w * scales[-1], ws), ws):
+        scales.append(3.0)  # the next item is computed with it
+        total = total + np.sum(h * h)
+    return total
+
+
 def walks_maps_where_they_are_made(x, ws):
     scale, total = 2.0, 0.0
     for h, w in zip(map(lambda w: x @ w * scale, ws), ws):
@@ -203,7 +211,8 @@ def test_a_map_walked_where_it_is_made_through_zip_or_a_display_matches_finite_d
     (maps_lazily_and_rebinds_what_the_lambda_reads, "map(lambda w", "a map that is not walked where it is made"),
     (walks_a_map_twice, "map(np.tanh", "a map that is not walked where it is made"),
     (walks_a_map_in_a_loop_that_rebinds_what_the_lambda_reads, "map(lambda w", "walked by a loop that rebinds"),
-], ids=["rebinds_before_the_walk", "walked_twice", "rebound_by_the_walking_loop"])
+    (walks_a_map_in_a_loop_that_writes_into_what_the_lambda_reads, "map(lambda w", "walked by a loop that rebinds"),
+], ids=["rebinds_before_the_walk", "walked_twice", "rebound_by_the_walking_loop", "changed_by_the_walking_loop"])
 def test_a_map_kept_to_be_walked_later_is_refused_at_its_line(fn, at, message):
     with pytest.raises(SourcegradError, match=r"test_lambdas_and_closures.py:\d+:\d+: ") as info:
         sourcegrad.differentiate(fn, wrt="x").grad(X, [W, W * 2.0])

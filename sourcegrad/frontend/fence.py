@@ -260,9 +260,28 @@ def _maps_walked_where_made(root, loop_body=None):
                 if isinstance(element, gast.Starred):
                     whole(element)
     if loop_body is not None:
-        whole(root, frozenset(n.id for stmt in loop_body for n in gast.walk(stmt)
-                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)))
+        whole(root, frozenset(_changed_names(loop_body)))
     return walked
+
+
+def _changed_names(body):
+    """The names statements rebind or may change in place: assigned, written into (`ys[0] = v`, `o.a = v`), or
+    given a method call of their own on a line (`ys.append(v)`)."""
+    changed = set()
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                changed.add(node.id)
+            elif isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, gast.Store):
+                root = node
+                while isinstance(root, (gast.Subscript, gast.Attribute)):
+                    root = root.value
+                if isinstance(root, gast.Name):
+                    changed.add(root.id)
+            elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) \
+                    and isinstance(node.value.func, gast.Attribute) and isinstance(node.value.func.value, gast.Name):
+                changed.add(node.value.func.value.id)
+    return changed
 
 
 def _lambda_reads(node):
