@@ -254,17 +254,20 @@ class Frontend:
             root, *attributes = chain.split(".")
             cell = fn_ir.closure_cells.get(root) or (self.resolver.cells.get(root) if self.resolver.is_closure_variable(root) else None)
             if cell is not None:
-                # A closure variable is read from its cell when the gradient runs; one holding a function or a
-                # module decides the code (`act`, captured from a factory, is np.tanh or np.sin): a guard.
-                if callable(obj) or isinstance(obj, types.ModuleType):
+                # A closure variable is read from its cell when the gradient runs; one holding a function, a
+                # module or None decides the code (`act`, captured from a factory, is np.tanh or np.sin, or None
+                # and `if act is not None:` leaves its branch out): a guard.
+                if callable(obj) or isinstance(obj, types.ModuleType) or obj is None:
                     guards.append((CellNamespace(cell), root, tuple(attributes), obj))
                 continue
             # An attribute (`cfg.act`) is guarded where what it holds decides the code: a function (its rule,
-            # or its code written in) or a module. numpy's are reached through `xp` whatever they are bound
-            # to, and data (`cfg.scale`) is read when the code runs.
+            # or its code written in), a module, or None (`if cfg.act is not None:` is decided when compiling).
+            # numpy's are reached through `xp` whatever they are bound to, and data (`cfg.scale`) is read when
+            # the code runs.
             if not attributes:  # a builtin (`range`) is guarded as not being a global
                 guards.append((globals_, root, (), globals_.get(root, UNBOUND)))
-            elif (callable(obj) or isinstance(obj, types.ModuleType)) and not is_numpy_module(globals_.get(root)):
+            elif (callable(obj) or isinstance(obj, types.ModuleType) or obj is None) \
+                    and not is_numpy_module(globals_.get(root)):
                 guards.append((globals_, root, tuple(attributes), obj))
         guards += [(namespace, chain[0], chain[1:], obj) for namespace, chain, obj in fn_ir.callees]
         # The generated function takes the defaults the user's had when it was loaded: one rebound since

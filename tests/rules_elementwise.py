@@ -760,3 +760,14 @@ def test_math_gamma_functions_first_and_second_derivatives(x, generated_dir):
     assert f.grad(x) == pytest.approx(numeric, rel=1e-7)
     second = (f.grad(x + eps) - f.grad(x - eps)) / (2 * eps)
     assert f.hvp((x,), (1.0,)) == pytest.approx(second, rel=1e-6)
+
+
+def lgamma_alone(x):
+    return math.lgamma(x)
+
+
+@pytest.mark.parametrize("x", [1e-170, -1e-170])
+def test_math_lgamma_second_derivative_beyond_floats_is_infinite(x, generated_dir):
+    # trigamma near the pole at 0 is 1 / x^2, past the largest float here: inf, as the numbers give it
+    f = sourcegrad.differentiate(lgamma_alone, generated_dir=generated_dir)
+    assert f.hvp((x,), (1.0,)) == math.inf

@@ -6,6 +6,8 @@ what finite differences cannot (ties, where the numeric derivative splits the gr
 (pytest.ini lists rules_*.py in python_files).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -500,6 +502,10 @@ def cov_ddof(m, w):
     return (np.cov(m, rowvar=False, ddof=2) * w).sum()
 
 
+def cov_columns_biased(m, w):  # one row of m with rowvar=False: numpy (2.2 on) takes its columns for variables
+    return (np.cov(m, rowvar=False, bias=True) * w).sum()
+
+
 def cov_with_y(m, y, w):
     return (np.cov(m, y) * w).sum()
 
@@ -523,13 +529,14 @@ def corrcoef_with_y(x, y, w):
 VARIABLES = shapes([(3, 5)], [(5,)], [(1, 6)], [(2, 7)])
 OBSERVATIONS = shapes([(6, 3)], [(5,)], [(7, 2)])
 TWO_SETS = shapes([(2, 5), (5,)], [(5,), (5,)], [(2, 6), (3, 6)])
-TWO_SETS_COLUMNS = shapes([(5, 2), (5,)], [(6, 2), (6, 3)])
+TWO_SETS_COLUMNS = shapes([(5, 2), (5,)], [(6, 2), (6, 3)], [(5, 2), (1, 5)])  # a y of one row is one variable
 
 TABLE = [
     # cov (variables in rows or in columns, bias, ddof, a second set y) and corrcoef
     Entry(np.cov, cov_rows, VARIABLES),
     Entry(np.cov, cov_columns, OBSERVATIONS),
     Entry(np.cov, cov_bias, VARIABLES),
+    Entry(np.cov, cov_columns_biased, shapes([(1, 4)], [(2, 3)], [(6, 1)])),
     Entry(np.cov, cov_ddof, OBSERVATIONS),
     Entry(np.cov, cov_with_y, TWO_SETS),
     Entry(np.cov, cov_with_y_columns, TWO_SETS_COLUMNS),
@@ -829,6 +836,21 @@ def corrcoef_in_float32(x):
 def test_cov_arguments_without_a_rule_are_refused(fn):
     with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
         sourcegrad.differentiate(fn, wrt="x").grad(np.arange(8.0).reshape(2, 4) ** 2)
+
+
+def cov_without_degrees_of_freedom(m, ddof):
+    return np.sum(np.cov(m, ddof=ddof))
+
+
+@pytest.mark.parametrize("ddof", [4, 5, 7])
+def test_cov_with_ddof_at_or_beyond_the_observations_has_no_finite_gradient(ddof):
+    # numpy divides by N - ddof, and by 0 where that is not positive: its value is infinite, and so its gradient
+    m = np.arange(12.0).reshape(3, 4) ** 1.5
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert not np.isfinite(cov_without_degrees_of_freedom(m, ddof))
+        gradient = sourcegrad.differentiate(cov_without_degrees_of_freedom, wrt="m").grad(m, ddof)
+    assert not np.any(np.isfinite(gradient))
 
 
 def running_maximum(x):

@@ -196,7 +196,7 @@ def multivariate_normal_logpdf_standard(x, w):
 def triangular_system(rng, shape):
     """A square matrix whose triangles are both well conditioned (3 on the diagonal); any other array as it is."""
     values = 0.5 * rng.standard_normal(shape)
-    return values + 3.0 * np.eye(shape[0]) if len(shape) == 2 and shape[0] == shape[1] else values
+    return values + 3.0 * np.eye(shape[-1]) if len(shape) >= 2 and shape[-2] == shape[-1] else values
 
 
 def solve_triangular_upper(a, b, w):
@@ -215,7 +215,9 @@ def solve_triangular_lower_unit_diagonal(a, b, w):
     return (linalg.solve_triangular(a, b, lower=True, unit_diagonal=True, trans="N") * w).sum()
 
 
-TRIANGULAR = shapes([(3, 3), (3,)], [(4, 4), (4, 2)], [(1, 1), (1, 3)])
+# scipy broadcasts a stack of matrices against a stack of right-hand sides: the gradient of the one stretched sums
+TRIANGULAR = shapes([(3, 3), (3,)], [(4, 4), (4, 2)], [(1, 1), (1, 3)], [(3, 3), (2, 3, 2)], [(2, 3, 3), (3, 2)],
+                    [(2, 1, 3, 3), (3, 3, 1)])
 
 
 # x, loc and scale broadcast against each other; scale is drawn positive

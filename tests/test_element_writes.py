@@ -714,6 +714,20 @@ def adds_into_a_dicts_entry(x):
     return np.sum(d["k"] * h)
 
 
+def adds_into_a_lists_item(x):
+    h = x * 2.0
+    items = [h]
+    items[0] += 1.0  # ndarray's += changes h too
+    return np.sum(items[0] * h)
+
+
+def adds_into_an_item_of_a_list_map_made(x):
+    h = x * 2.0
+    items = list(map(lambda v: v, [h, x]))  # items[0] is h itself
+    items[0] *= 3.0
+    return np.sum(items[0] * h)
+
+
 def writes_into_the_callers_dict(x, d):
     d["x"] = x * 2.0
     return np.sum(d["x"])
@@ -751,6 +765,8 @@ def swaps_rows(x):
     (adds_into_a_dicts_entry_a_list_under_another_key_holds, "would change in place the value the dict holds at 'g'"),
     (adds_into_a_dicts_entry_a_loop_may_have_put_under_its_key, "would change in place the value the dict holds at 'g'"),
     (adds_into_a_dicts_entry_a_loop_copied_under_other_keys, "would change in place the value the dict holds at 'g'"),
+    (adds_into_a_lists_item, "`items\\[0\\] \\+= ...` would change in place the value the list holds at 0"),
+    (adds_into_an_item_of_a_list_map_made, "would change in place the value the list holds at 0"),
     (unpacks_rows_then_writes, "after an element of it was read"),
     (collects_rows_then_writes, "after an element of it was read"),
     (swaps_rows, "after an element of it was read"),
@@ -759,7 +775,7 @@ def swaps_rows(x):
         "dict_entry_another_name_read", "dict_entry_a_list_keeps", "dict_entry_a_copy_holds",
         "dict_entry_another_key_holds", "dict_entry_a_list_under_another_key_holds",
         "dict_entry_a_loop_may_have_put_under_its_key", "dict_entry_a_loop_copied_under_other_keys",
-        "rows_unpacked",
+        "list_item_added_to", "list_item_map_made_multiplied", "rows_unpacked",
         "rows_collected", "rows_swapped"])
 def test_a_write_python_would_make_through_another_name_is_refused(fn, message):
     args = (np.ones((2, 3)), 1) if fn is reads_with_an_index_passed_in_then_writes else \

@@ -166,6 +166,60 @@ def sorts_by_a_lambda(x, ws):
     return np.sum(sorted(ws, key=lambda w: w[0, 0])[0])
 
 
+def maps_lazily_and_rebinds_what_the_lambda_reads(x, ws):
+    scale = 1.0
+    mapped = map(lambda w: x @ w * scale, ws)  # Python calls the lambda as the map is walked: with scale 3.0
+    scale = 3.0
+    return np.sum(sum(mapped))
+
+
+def walks_a_map_twice(x, ws):
+    mapped = map(np.tanh, ws)
+    first = sum(np.sum(h) for h in mapped)
+    return first + sum(np.sum(h) for h in mapped)  # the map is spent: Python adds 0
+
+
+def walks_a_map_in_a_loop_that_rebinds_what_the_lambda_reads(x, ws):
+    scale, total = 1.0, 0.0
+    for h, w in zip(map(lambda w: x @ w * scale, ws), ws):
+        scale = 3.0  # the next item is computed with it
+        total = total + np.sum(h * h)
+    return total
+
+
+def walks_a_map_in_a_loop_that_writes_into_what_the_lambda_reads(x, ws):
+    scales, total = [1.0], 0.0
+    for h, w in zip(map(lambda w: x @ w * scales[-1], ws), ws):
+        scales.append(3.0)  # the next item is computed with it
+        total = total + np.sum(h * h)
+    return total
+
+
+def walks_maps_where_they_are_made(x, ws):
+    scale, total = 2.0, 0.0
+    for h, w in zip(map(lambda w: x @ w * scale, ws), ws):
+        total = total + np.sum(h * (x @ w))
+    stacked = np.stack([*map(np.tanh, ws)])
+    return total + np.sum(stacked ** 2) + sum(np.sum(a * b) for a, b in zip(map(np.sin, ws), ws))
+
+
+def test_a_map_walked_where_it_is_made_through_zip_or_a_display_matches_finite_differences():
+    assert sourcegrad.check_grad(walks_maps_where_they_are_made, X, [W, W * 2.0], wrt="x")
+
+
+@pytest.mark.parametrize("fn, at, message", [
+    (maps_lazily_and_rebinds_what_the_lambda_reads, "map(lambda w", "a map that is not walked where it is made"),
+    (walks_a_map_twice, "map(np.tanh", "a map that is not walked where it is made"),
+    (walks_a_map_in_a_loop_that_rebinds_what_the_lambda_reads, "map(lambda w", "walked by a loop that rebinds"),
+    (walks_a_map_in_a_loop_that_writes_into_what_the_lambda_reads, "map(lambda w", "walked by a loop that rebinds"),
+], ids=["rebinds_before_the_walk", "walked_twice", "rebound_by_the_walking_loop", "changed_by_the_walking_loop"])
+def test_a_map_kept_to_be_walked_later_is_refused_at_its_line(fn, at, message):
+    with pytest.raises(SourcegradError, match=r"test_lambdas_and_closures.py:\d+:\d+: ") as info:
+        sourcegrad.differentiate(fn, wrt="x").grad(X, [W, W * 2.0])
+    text = str(info.value)
+    assert message in text and at in text.splitlines()[1][text.splitlines()[2].index("^"):]
+
+
 @pytest.mark.parametrize("fn, at, message", [
     (assigns_a_lambda, "lambda a", "lambdas are not supported inside a differentiated function, except as"),
     (maps_a_lambda_with_a_default, "lambda w, s=2.0", "may take only plain parameters"),
@@ -642,3 +696,27 @@ def nested_def_writes_into_the_enclosing_array(x):
 def test_a_nested_def_that_could_only_act_by_changing_the_enclosing_arrays_is_refused(fn, message):
     with pytest.raises(SourcegradError, match=message):
         sourcegrad.differentiate(fn).grad(np.array([0.5, -1.0, 2.0]))
+
+
+def make_optionally_activated_loss():
+    act = None
+
+    def loss(x):
+        if act is not None:
+            x = act(x)
+        return np.sum(x ** 2)
+
+    def set_act(function):
+        nonlocal act
+        act = function
+
+    return loss, set_act
+
+
+def test_a_closure_variable_left_none_and_set_later_compiles_again():
+    loss, set_act = make_optionally_activated_loss()
+    x = np.array([0.3, -0.5, 0.9])
+    f = sourcegrad.differentiate(loss)
+    np.testing.assert_allclose(f.grad(x), 2 * x)  # compiled with the branch left out
+    set_act(np.sin)
+    np.testing.assert_allclose(f.grad(x), 2 * np.sin(x) * np.cos(x))

@@ -6,6 +6,7 @@ finite differences of the original function.
 
 import collections
 import dataclasses
+import functools
 import sys
 import typing
 from pathlib import Path
@@ -413,6 +414,87 @@ def test_adding_into_an_attribute_is_refused_with_the_store_to_write_instead(fn,
     with pytest.raises(SourcegradError, match="changes in place the array the object holds") as info:
         sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
     assert f"`{stored} = {stored} + ...`" in str(info.value)
+
+
+class CachedThroughAProperty:
+    def __init__(self, cache):
+        self._cache = cache
+
+    @property
+    def cache(self):
+        return self._cache
+
+    @cache.setter
+    def cache(self, value):
+        self._cache = value * 2.0
+
+
+class CachedUnderAnotherName:
+    def __init__(self, cache):
+        self.cache = cache
+
+    def __setattr__(self, name, value):  # `box.latest = v` stores v as box.cache
+        object.__setattr__(self, "cache" if name == "latest" else name, value)
+
+
+def stores_through_a_setter_then_reads_the_getter(box, w):
+    box.cache = w * 3.0  # the setter stores 6 w under ._cache, which the getter reads back
+    return np.sum(box.cache * w)
+
+
+def stores_through_setattr_then_reads(box, w):
+    box.latest = w * 3.0
+    return np.sum(box.cache * w)
+
+
+def stores_then_reads_through_vars(box, w):
+    box.cache = w * 3.0
+    return np.sum(vars(box)["cache"] * w)
+
+
+def writes_into_an_array_after_storing_it(box, w):
+    h = w * 2.0
+    box.cache = h
+    h[0] = 0.0  # Python's box.cache sees the write
+    return np.sum(h * w)
+
+
+def adds_into_an_array_after_storing_it(box, w):
+    h = w * 2.0
+    box.cache = h
+    h += 1.0
+    return np.sum(h * w)
+
+
+def appends_to_a_list_after_storing_it(box, w):
+    hs = [w * 2.0]
+    box.cache = hs
+    hs.append(w)
+    return np.sum(hs[0] * w)
+
+
+@pytest.mark.parametrize("fn", [writes_into_an_array_after_storing_it, adds_into_an_array_after_storing_it,
+                                appends_to_a_list_after_storing_it])
+def test_changing_in_place_what_an_attribute_was_given_is_refused(fn):
+    # the generated code would make a new array (list) and leave the object holding the one before the change
+    with pytest.raises(SourcegradError, match="another name may also hold"):
+        sourcegrad.differentiate(fn, wrt="w").grad(Cached(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+
+
+def test_reading_attributes_through_vars_is_refused():
+    with pytest.raises(SourcegradError, match="vars\\(obj\\) reads an object's attributes through its __dict__"):
+        sourcegrad.differentiate(stores_then_reads_through_vars, wrt="w").grad(Cached(np.array([0.3, -0.7])),
+                                                                            np.array([0.5, 1.5]))
+
+
+@pytest.mark.parametrize("fn, cls", [(stores_through_a_setter_then_reads_the_getter, CachedThroughAProperty),
+                                     (stores_through_setattr_then_reads, CachedUnderAnotherName)],
+                         ids=["property_setter", "setattr"])
+def test_assigning_an_attribute_through_code_of_the_class_is_refused(fn, cls):
+    # what the class's code stores, and under which name, is not followed: a read of it would carry no gradient
+    with pytest.raises(SourcegradError, match="runs code of the class") as info:
+        sourcegrad.differentiate(fn, wrt="w").grad(cls(np.array([0.3, -0.7])), np.array([0.5, 1.5]))
+    assert "test_structures.py" in str(info.value).splitlines()[0]
 
 
 # ---- sourcegrad.nn -------------------------------------------------------------------------------------------------
@@ -1420,6 +1502,53 @@ def test_a_function_with_a_rule_held_by_the_modules_dict_keys_the_file_written_f
     np.testing.assert_allclose(again.grad(x), expected)
 
 
+LAMBDAS = {"cube": lambda z: z ** 3, 1: lambda z: np.sin(z) * z}
+
+
+def activated_by_lambdas_of_the_modules_dict(x):
+    return np.sum(LAMBDAS["cube"](x)) + np.sum(LAMBDAS[1](x) ** 2)
+
+
+def test_a_lambda_a_dict_of_the_module_holds_is_written_in():
+    assert sourcegrad.check_grad(activated_by_lambdas_of_the_modules_dict, rng.standard_normal(4))
+
+
+POWERS = {"p": functools.partial(np.power, 2.0)}
+
+
+def powered_by_a_partial_of_the_modules_dict(x):
+    return np.sum(POWERS["p"](x))
+
+
+def test_what_a_partial_held_by_the_modules_dict_binds_keys_the_file_written_for_it(monkeypatch, tmp_path):
+    x = np.array([0.4, -1.1, 0.9])
+    f = sourcegrad.differentiate(powered_by_a_partial_of_the_modules_dict, generated_dir=tmp_path)
+    np.testing.assert_allclose(f.grad(x), np.log(2.0) * 2.0 ** x)
+    monkeypatch.setitem(POWERS, "p", functools.partial(np.power, 3.0))  # another literal written in: another file
+    np.testing.assert_allclose(f.grad(x), np.log(3.0) * 3.0 ** x)
+
+
+class ScaledActivation:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, z):
+        return np.tanh(z) * self.scale
+
+
+CALLABLES = {"scaled": ScaledActivation(2.0)}
+
+
+def activated_by_an_object_of_the_modules_dict(x):
+    return np.sum(CALLABLES["scaled"](x) ** 2)
+
+
+def test_an_object_a_dict_of_the_module_holds_and_calls_is_refused_at_the_call():
+    with pytest.raises(SourcegradError, match="cannot tell here which function or object this calls") as info:
+        sourcegrad.differentiate(activated_by_an_object_of_the_modules_dict).grad(np.array([0.3, -0.5]))
+    assert "test_structures.py" in str(info.value).splitlines()[0]
+
+
 def activated_by_a_name_passed_in(x, w, name):
     return np.sum(ACTIVATIONS[name](x @ w))
 
@@ -1449,6 +1578,27 @@ def optional_function_and_bias(w, act=None, bias=None):
         h = h + bias
     scale = 3.0 if not act else 1.0
     return np.sum(h ** 2) * scale
+
+
+class Settings:
+    act = None
+
+
+SETTINGS = Settings()
+
+
+def activated_if_the_settings_hold_a_function(x):
+    if SETTINGS.act is not None:
+        x = SETTINGS.act(x)
+    return np.sum(x ** 2)
+
+
+def test_a_global_objects_attribute_left_none_and_set_later_compiles_again(monkeypatch):
+    x = np.array([0.3, -0.5, 0.9])
+    f = sourcegrad.differentiate(activated_if_the_settings_hold_a_function)
+    np.testing.assert_allclose(f.grad(x), 2 * x)  # compiled with the branch left out
+    monkeypatch.setattr(SETTINGS, "act", np.sin)
+    np.testing.assert_allclose(f.grad(x), 2 * np.sin(x) * np.cos(x))
 
 
 def test_an_optional_function_or_array_left_none_decides_its_branch_when_compiling():

@@ -136,7 +136,7 @@ def _check_statement(src, stmt, in_loop, helper=False):
             raise src.error(stmt, "`for ... else` is not supported", "Use a flag set before `break`.")
         _check_loop_target(src, stmt.target)
         _check_iterable(src, stmt.iter)
-        _check_expressions(src, stmt.iter)
+        _check_expressions(src, stmt.iter, loop_body=stmt.body)
         _check_block(src, stmt.body, in_loop=True)
         return
     elif isinstance(stmt, gast.While):
@@ -183,7 +183,7 @@ def _check_statement(src, stmt, in_loop, helper=False):
     _check_expressions(src, stmt)
 
 
-def _check_expressions(src, node):
+def _check_expressions(src, node, loop_body=None):
     # `*xs` where it spreads a sequence into separate values: a call's arguments, a list or tuple display
     # or an assignment's target (`first, *rest = xs`, checked by _check_target)
     spread = {id(e) for n in gast.walk(node) if isinstance(n, (gast.Call, gast.List, gast.Tuple))
@@ -193,8 +193,16 @@ def _check_expressions(src, node):
                   and isinstance(n.func, gast.Name) and n.func.id in _READ_WHOLE
                   and isinstance(n.args[0], gast.GeneratorExp)}
     passed = _passed_lambdas(node)
+    walked_where_made = _maps_walked_where_made(node, loop_body)
     for node in gast.walk(node):
         kind = type(node)
+        if kind is gast.Call and isinstance(node.func, gast.Name) and node.func.id == "map" \
+                and id(node) not in walked_where_made:
+            raise src.error(node, "a map that is not walked where it is made (or is walked by a loop that rebinds a "
+                            "name its lambda reads): Python calls the function as the map is walked, with the values "
+                            "the names it reads hold then, and walks it once",
+                            "Make it a list where it is made, `list(map(...))`, or pass it straight to what reads "
+                            "it: `sum(map(...))`, `max(map(...))`.")
         if kind is gast.Lambda and id(node) in passed:
             _check_passed_lambda(src, node)
             continue
@@ -219,6 +227,67 @@ def _check_expressions(src, node):
                     raise src.error(node, "`async for` in a comprehension cannot be differentiated",
                                     "Use a plain `for`.")
                 _check_loop_target(src, generator.target)
+
+
+def _maps_walked_where_made(root, loop_body=None):
+    """The `map(...)` calls walked whole where they are made: the one argument of a builtin that reads every item
+    (`sum(map(f, xs))`), what a comprehension walks, spread into a display (`[*map(f, xs)]`), each directly or
+    through zip or enumerate; with loop_body, root is a `for` loop's iterable, walked too where no lambda mapped
+    reads a name the body assigns. The front end calls the function on each item there; a map kept to be walked
+    later would see names the function reads rebound in between, and could be walked twice."""
+    walked = set()
+
+    def whole(node, rebound=frozenset()):
+        if isinstance(node, gast.Starred):
+            whole(node.value, rebound)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map":
+            mapped = node.args[0] if node.args else None
+            if not (isinstance(mapped, gast.Lambda) and _lambda_reads(mapped) & rebound):
+                walked.add(id(node))
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("zip", "enumerate"):
+            for argument in node.args:
+                whole(argument, rebound)
+
+    for node in gast.walk(root):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in _READ_WHOLE \
+                and node.args:
+            whole(node.args[0])
+        elif isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            for generator in node.generators:
+                whole(generator.iter)
+        elif isinstance(node, (gast.List, gast.Tuple)):
+            for element in node.elts:
+                if isinstance(element, gast.Starred):
+                    whole(element)
+    if loop_body is not None:
+        whole(root, frozenset(_changed_names(loop_body)))
+    return walked
+
+
+def _changed_names(body):
+    """The names statements rebind or may change in place: assigned, written into (`ys[0] = v`, `o.a = v`), or
+    given a method call of their own on a line (`ys.append(v)`)."""
+    changed = set()
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                changed.add(node.id)
+            elif isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, gast.Store):
+                root = node
+                while isinstance(root, (gast.Subscript, gast.Attribute)):
+                    root = root.value
+                if isinstance(root, gast.Name):
+                    changed.add(root.id)
+            elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) \
+                    and isinstance(node.value.func, gast.Attribute) and isinstance(node.value.func.value, gast.Name):
+                changed.add(node.value.func.value.id)
+    return changed
+
+
+def _lambda_reads(node):
+    """The names a lambda's body reads other than its parameters."""
+    parameters = {a.id for a in node.args.args}
+    return {n.id for n in gast.walk(node.body) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} - parameters
 
 
 def _passed_lambdas(root):

@@ -21,6 +21,7 @@ import builtins
 import collections.abc
 import contextlib
 import copy
+import functools
 import inspect
 import io
 import operator
@@ -821,14 +822,19 @@ class _Normalizer:
                                  "it compiles", f"Index `{name}` with a key written as a constant "
                                  f"(`{name}[\"tanh\"](h)`), or pick the function before the call and pass it in "
                                  f"(`f(x, act={name}[name])`): a function argument is part of the compiled key.")
-        if key not in table or not callable(table[key]):
-            return expr  # Python's KeyError or TypeError, or the refusal of a call of an unknown value
+        if key not in table or not (values.is_function(table[key]) or isinstance(table[key], functools.partial)):
+            # Python's KeyError or TypeError, or the refusal of a call of an unknown value: an object with a
+            # __call__ there would be written in reading its attributes through a name the generated code lacks
+            return expr
         function = table[key]
         self.inliner.check_global([name], table, expr.func)
         for guard in ((self.resolver.globals, (name,), table), (table, (key,), function)):
             if not any(namespace is guard[0] and chain == guard[1] for namespace, chain, _ in self.inliner.callees):
                 self.inliner.callees.append(guard)
-        held = self.names.fresh(getattr(function, "__name__", "function"))
+        named = getattr(function, "__name__", "")
+        if not named.isidentifier():  # a lambda's `<lambda>`: named after the key where that is a name
+            named = key if isinstance(key, str) and key.isidentifier() else "function"
+        held = self.names.fresh(named)
         self.names.current[held] = held
         self.kinds[held] = values.describe(function)
         self.functions_of_global_dicts[held] = (name, key, expr.func)
@@ -837,7 +843,9 @@ class _Normalizer:
         template = RULES.get(function) if isinstance(function, collections.abc.Hashable) else None
         rule = template.source() if template is not None and not template.fn.__module__.startswith("sourcegrad.") \
             else None
-        self.inliner.sources.append((f"{name}[{key!r}]", describe(function), rule))
+        # a partial's bound literals are written into the code: they are in the key, by their reprs
+        held_as = repr(values.stable(self.kinds[held])) if isinstance(function, functools.partial) else describe(function)
+        self.inliner.sources.append((f"{name}[{key!r}]", held_as, rule))
         return gast.copy_location(gast.Call(func=gast.copy_location(ir.name(held), expr.func), args=expr.args,
                                             keywords=expr.keywords), expr)
 
@@ -1385,6 +1393,11 @@ class _Normalizer:
             # the generated function is not a method of the class: it has no `__class__` for super() to find
             raise self.src.error(expr, "super() cannot be used in code sourcegrad differentiates",
                                  "Call the base class's method by name: `Base.forward(self, x)`.")
+        if self.builtin(func) == "vars" and expr.args:
+            # `vars(obj)["a"]` reads obj.a through its __dict__, past what sourcegrad follows of attributes (a
+            # value the function stored there and read back so would carry no gradient)
+            raise self.src.error(expr, "vars(obj) reads an object's attributes through its __dict__, which "
+                                 "sourcegrad does not follow", "Read the attribute by name: `obj.a`.")
         expr = self.nested_rows_as_arrays(expr)
         args = self.arguments(expr.args)
         kwargs = {k.arg: self.atom(k.value, None) for k in expr.keywords}
@@ -1498,6 +1511,10 @@ class _Normalizer:
         """For `d[k] += v` on a dict, k, which must hold a value of d's alone (self.sole_entries): Python changes an
         array held there in place, which another name holding it would see. None for an array's `a[i] += v`."""
         target = stmt.target
+        if isinstance(target.value, gast.Name) and self.is_sequence(target.value):
+            # `xs[i] += v` on a list: Python changes an array held there in place, which the name the list was
+            # built from (`xs = [h]`) would see; which items other names hold is not followed for lists
+            raise self.entry_update_error(stmt, noun="list")
         if not (isinstance(target.value, gast.Name) and self.holds_a_dict(target.value)):
             return None
         key = _key_at(target.slice, {})
@@ -1505,14 +1522,15 @@ class _Normalizer:
             raise self.entry_update_error(stmt)
         return key
 
-    def entry_update_error(self, stmt, where="", when=""):
+    def entry_update_error(self, stmt, where="", when="", noun="dict"):
         name, key = stmt.target.value.id, gast.unparse(stmt.target.slice).strip()
         symbol = _OP_SYMBOL[type(stmt.op)]
-        return self.src.error(stmt, f"`{name}[{key}] {symbol}= ...` {where}would change in place the value the dict "
+        return self.src.error(stmt, f"`{name}[{key}] {symbol}= ...` {where}would change in place the value the {noun} "
                               f"holds at {key}, which another name may hold too {when}".rstrip(),
                               f"Write `{name}[{key}] = {name}[{key}] {symbol} ...`, which makes a new value (what "
-                              f"another name holds stays as it was), or give the entry a value of its own first: "
-                              f"a number, or a new array (`{name}[{key}] = np.zeros(...)`).")
+                              f"another name holds stays as it was)" + (
+                                  f", or give the entry a value of its own first: a number, or a new array "
+                                  f"(`{name}[{key}] = np.zeros(...)`)." if noun == "dict" else "."))
 
     def made_for_an_entry(self, atom):
         """Whether the value atom, put into a dict, is held by the dict alone: a number, or a new array that no
@@ -1853,12 +1871,40 @@ class _Normalizer:
         forward pass, as Python stores it, for later calls or for the caller. Nothing in this call may read the
         attribute again (refuse_reads_of_assigned_attributes): what it stores then reaches the result through no
         path, and carries no gradient."""
+        self.refuse_stores_through_code_of_the_class(target)
         atom = self.atom(value, None)
         receiver = self.atom(target.value, None)
         store = gast.copy_location(gast.Assign(targets=[gast.copy_location(gast.Attribute(
             value=receiver, attr=target.attr, ctx=gast.Store()), target)], value=atom, type_comment=None), stmt)
         self.emit(ir.Effect(store, self.origin))
+        # the object holds the value now: a change in place of it later (`h[0] = 0.0`, `h += 1`) is Python's to
+        # what the object keeps too, where the generated code would make a new array and store the old one
+        self.owned.difference_update(ir.names_in(atom))
         self.attribute_writes.setdefault(target.attr, {})[self.statement_number] = self.places
+
+    def refuse_stores_through_code_of_the_class(self, target):
+        """Refuse `obj.name = v` where obj's class runs code of its own for it, a property's setter or a __setattr__:
+        what that stores, and under which name, is not followed, so a read of it later in the call would take the
+        value through the object, without its gradient."""
+        cls = values.class_of(self.static_kind(target.value))
+        if cls is None:
+            chain = attribute_chain(target.value)
+            if chain is None or chain[0] in self.names.current or self.resolver.is_closure_variable(chain[0]):
+                return
+            obj = self.resolver.resolve_chain(chain)
+            if obj is MISSING:
+                return
+            cls = type(obj)
+        descriptor = inspect.getattr_static(cls, target.attr, None)
+        setter = hasattr(type(descriptor), "__set__") and not isinstance(descriptor, types.MemberDescriptorType)
+        if setter or getattr(cls, "__setattr__", object.__setattr__) is not object.__setattr__:
+            what = "its property's setter" if isinstance(descriptor, property) else \
+                "a descriptor's __set__" if setter else f"{cls.__name__}.__setattr__"
+            raise self.src.error(target, f"assigning `.{target.attr}` runs code of the class ({what}), which "
+                                 "sourcegrad does not follow: what it stores, and under which name, could be read "
+                                 "back in this call without its gradient",
+                                 "Keep the value in a local name, or store it on a plain attribute (or return it and "
+                                 "store it outside the differentiated function).")
 
     def refuse_reads_of_assigned_attributes(self):
         """Refuse a read of an attribute that a statement assigning it (to any object: which objects are one is not

@@ -266,7 +266,10 @@ def trigamma_of_number(x):
     if _pole(x):
         return math.nan
     if x < 0.5:  # psi1(1 - x) + psi1(x) = pi^2 / sin^2(pi x)
-        return (math.pi / math.sin(math.pi * x)) ** 2 - trigamma_of_number(1.0 - x)
+        # a product, not `** 2`: near 0 the square passes the largest float, which a product makes inf (a power
+        # raises OverflowError)
+        ratio = math.pi / math.sin(math.pi * x)
+        return ratio * ratio - trigamma_of_number(1.0 - x)
     total = 0.0
     while x < 10.0:
         total += 1.0 / (x * x)

@@ -4,6 +4,7 @@ Each helper returns a new array (or a view of one nothing else holds): the simpl
 result for an array of its own and may add into it in place.
 """
 
+import functools
 import operator
 
 import numpy
@@ -471,25 +472,45 @@ def quantile_slope_grad(grad, tangent, x, q, axis, keepdims, scale, skip_nan, me
 # (Xc's rows sum to 0, so the means' own change adds nothing), split back into m's and y's parts.
 
 
+@functools.cache
+def _matrix_of_one_row_by_columns():
+    """Whether np.cov(m, rowvar=False) takes a matrix m of one row for one observation of m.shape[1] variables, as
+    numpy does from 2.2 on; before, it took that row for one variable, as it takes a vector (and a y of one row)."""
+    return numpy.cov(numpy.zeros((1, 2)), rowvar=False, bias=True).ndim == 2
+
+
+def _by_columns(shape, rowvar, part):
+    """Whether np.cov transposes m (part 0) or y (part 1) of that shape: with rowvar=False, a matrix, but one of a
+    single row only where numpy does (y's never)."""
+    if rowvar or len(shape) != 2:
+        return False
+    return shape[0] != 1 or (part == 0 and _matrix_of_one_row_by_columns())
+
+
 def _variables(m, y, rowvar):
     """(xp, X, rows of m): np.cov's arrangement of m and y, in the dtype numpy computes in (float64 at least)."""
     xp = array_namespace(m, *([] if y is None else [y]))
     values = [m] if y is None else [m, y]
     dtype = xp.result_type(*[getattr(v, "dtype", xp.float64) for v in values], xp.float64)
-    rows = []
-    for value in values:
-        value = xp.asarray(value, dtype=dtype)
-        value = value.reshape((1, -1)) if value.ndim < 2 else value
-        if value.ndim > 2:
-            raise SourcegradError("np.cov and np.corrcoef take arrays of at most two dimensions")
-        rows.append(value.T if not rowvar and value.shape[0] != 1 else value)
+    rows = [_arranged(xp, value, dtype, rowvar, part) for part, value in enumerate(values)]
     return xp, rows[0] if y is None else xp.concatenate(rows, axis=0), rows[0].shape[0]
 
 
+def _arranged(xp, value, dtype, rowvar, part):
+    """m (part 0) or y (part 1), or a tangent of it, as rows of variables over columns of observations."""
+    value = xp.asarray(value, dtype=dtype)
+    if value.ndim > 2:
+        raise SourcegradError("np.cov and np.corrcoef take arrays of at most two dimensions")
+    by_columns = _by_columns(value.shape, rowvar, part)
+    value = value.reshape((1, -1)) if value.ndim < 2 else value
+    return value.T if by_columns else value
+
+
 def _divisor(observations, bias, ddof):
+    """N - ddof, or 0 where that is not positive, as numpy divides (its covariance is then infinite or nan)."""
     if ddof is None:
         ddof = 0 if bias else 1
-    return observations - ddof
+    return max(observations - ddof, 0)
 
 
 def _part_of(full, m, y, rowvar, mine, part):
@@ -497,7 +518,7 @@ def _part_of(full, m, y, rowvar, mine, part):
     value = m if part == 0 else y
     rows = full[:mine] if part == 0 else full[mine:]
     shape = numpy.shape(value)
-    if len(shape) == 2 and not rowvar and shape[0] != 1:
+    if _by_columns(shape, rowvar, part):
         rows = rows.T
     return rows.reshape(shape).astype(float_dtype(value, full), copy=False)
 
@@ -505,7 +526,7 @@ def _part_of(full, m, y, rowvar, mine, part):
 def _placed(tangent, m, y, rowvar, part):
     """A tangent of m (part 0) or y (part 1) in the stacked arrangement, zeros in the other's rows."""
     xp, data, mine = _variables(m, y, rowvar)
-    moved = _variables(tangent, None, rowvar)[1].astype(data.dtype, copy=False)
+    moved = _arranged(xp, tangent, data.dtype, rowvar, part)
     full = xp.zeros_like(data)
     if part == 0:
         full[:mine] = moved

@@ -6,6 +6,7 @@ the runtime helpers of sourcegrad/runtime/linalg.py, which solve with scipy.lina
 
 import scipy.linalg
 
+from ..runtime import unbroadcast
 from ..runtime.linalg import triangular_product, triangular_product_grad, triangular_solve, triangular_solve_grad
 from .registry import adjoint, d, tangent
 
@@ -13,13 +14,14 @@ from .registry import adjoint, d, tangent
 # a is read in one triangle (lower or upper), less its diagonal with unit_diagonal: the rest of a gets no gradient, as
 # for np.linalg.cholesky's. Real matrices, trans 0 / 'N' or 1, 2 / 'T', 'C'. overwrite_b= is refused (b would be
 # scrambled for whatever else reads it); check_finite is taken by keyword only, so that no positional argument binds
-# to the wrong parameter. The tangent helper triangular_solve shares the rule, so hvp reaches through.
+# to the wrong parameter. The tangent helper triangular_solve shares the rule, so hvp reaches through. scipy
+# broadcasts a stack of matrices against a stack of right-hand sides: the gradient of the one stretched is summed.
 
 
 @adjoint(scipy.linalg.solve_triangular, triangular_solve, new_array=True)
 def solve_triangular(result, a, b, trans=0, lower=False, unit_diagonal=False, *, check_finite=True):
-    d[b] = triangular_solve_grad(d[result], a, result, trans, lower, unit_diagonal, "b")
-    d[a] = triangular_solve_grad(d[result], a, result, trans, lower, unit_diagonal, "a")
+    d[b] = unbroadcast(triangular_solve_grad(d[result], a, result, trans, lower, unit_diagonal, "b"), b)
+    d[a] = unbroadcast(triangular_solve_grad(d[result], a, result, trans, lower, unit_diagonal, "a"), a)
 
 
 # d x = op(A)^-1 (d b - op(d A) x), d A read as a is
@@ -33,5 +35,5 @@ def solve_triangular_tangent(result, a, b, trans=0, lower=False, unit_diagonal=F
 # for hvp: linear in the matrix and in x
 @adjoint(triangular_product)
 def triangular_product_rule(out, matrix, x, trans, lower, unit_diagonal):
-    d[matrix] = triangular_product_grad(d[out], matrix, x, trans, lower, unit_diagonal, 0)
-    d[x] = triangular_product_grad(d[out], matrix, x, trans, lower, unit_diagonal, 1)
+    d[matrix] = unbroadcast(triangular_product_grad(d[out], matrix, x, trans, lower, unit_diagonal, 0), matrix)
+    d[x] = unbroadcast(triangular_product_grad(d[out], matrix, x, trans, lower, unit_diagonal, 1), x)
