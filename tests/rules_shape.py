@@ -346,6 +346,22 @@ def np_asarray_dtype(x, w):
     return (np.asarray(x, np.float64) * w).sum()
 
 
+def np_ascontiguousarray(x, w):
+    return (np.ascontiguousarray(x) * w).sum()
+
+
+def np_asfortranarray_of_a_transpose(x, w):
+    return (np.asfortranarray(np.transpose(x)) * w).sum()
+
+
+def np_ascontiguousarray_dtype(x, w):
+    return (np.ascontiguousarray(x, dtype=np.float64) * w).sum()
+
+
+def np_ascontiguousarray_integer(x, w):
+    return (np.ascontiguousarray(x, np.int64) * w).sum()  # piecewise constant: a zero gradient off the integers
+
+
 def float64_constructor(x, w):
     return (np.float64(x) * w).sum()
 
@@ -589,6 +605,10 @@ TABLE = [
     Entry(np.array, np_array_ndmin, UNARY),
     Entry(np.asarray, np_asarray, UNARY),
     Entry(np.asarray, np_asarray_dtype, UNARY),
+    Entry(np.ascontiguousarray, np_ascontiguousarray, UNARY),  # a number or 0-d array becomes 1-d
+    Entry(np.asfortranarray, np_asfortranarray_of_a_transpose, UNARY),
+    Entry(np.ascontiguousarray, np_ascontiguousarray_dtype, UNARY),
+    Entry(np.ascontiguousarray, np_ascontiguousarray_integer, UNARY, domain=OFF_INTEGERS),
     Entry(np.float64, float64_constructor, UNARY),
     Entry(np.astype, astype_method, UNARY_ARRAYS),
     Entry(np.astype, astype_method_string, UNARY_ARRAYS),
