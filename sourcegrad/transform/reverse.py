@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import ir
-from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
+from ..analysis.activity import active_values, is_harmless, loop_sequences, makes_no_gradient, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..ir import COPY, DICT_DISPLAY, SET_ITEM
 from ..frontend.source import FunctionSource
 from ..frontend.syntax import attribute_chain
-from ..templates import is_nondifferentiable, lookup
+from ..templates import lookup
 from ..templates.registry import record
 
 ADJOINT_PREFIX = "d_"
@@ -250,7 +250,7 @@ class _Reverse(StatementWalker):
         y = stmt.target
         d_y = self.names.get(y) if y in self.active else None
         # (a value made without active inputs, `acc = np.zeros_like(w)`, starts a new value: nothing flows back)
-        flows = not is_nondifferentiable(stmt.primitive) and any(
+        flows = not makes_no_gradient(stmt, self.fn) and any(
             n in self.active for n in reads(list(stmt.args) + list(stmt.kwargs.values())))
         if d_y is not None and d_y in defined and flows:
             for argument, value in self.contributions(stmt):
