@@ -727,7 +727,7 @@ def test_np_fix_and_the_integer_constructors_carry_no_gradient():
     tangent = np.array([0.5, -1.0, 2.0])
     _, derivative = sourcegrad.jvp(weighted_by_numpy_truncations, (x,), (tangent,))
     assert derivative == pytest.approx(expected @ tangent)
-    np.testing.assert_allclose(sourcegrad.hvp(weighted_by_numpy_truncations)((x,), (tangent,))[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(sourcegrad.hvp(weighted_by_numpy_truncations)((x,), (tangent,)), 0.0, atol=1e-12)
 
 
 def interp_at_the_ends(x, fp):

@@ -329,6 +329,7 @@ class _Normalizer:
 
     def assign(self, targets, value, stmt):
         first, *others = targets
+        self.refuse_a_local_module(first, value)
         if isinstance(first, gast.Name) and first.id in self.names.pinned and first.id in _loaded_names(value):
             # `h = np.maximum(h, 0)` in a loop or branch: h keeps one name there, and the reverse pass
             # needs the old h and the new one at once. So compute into a temporary, then rebind h.
@@ -797,6 +798,22 @@ class _Normalizer:
             raise self.src.error(node, f"`{user_name}` holds a function and is assigned in the function: sourcegrad "
                                        f"cannot tell which function this call {what}",
                                  "Give each function a name of its own and use it by that name.")
+
+    def refuse_a_local_module(self, target, value):
+        """`xp = np` inside the function: calls through xp (`xp.sum(w)`) would be taken for array methods of a value
+        named xp, so they are refused here with what works instead."""
+        if not isinstance(target, gast.Name) or not isinstance(value, (gast.Name, gast.Attribute)):
+            return
+        chain = attribute_chain(value) if isinstance(value, gast.Attribute) else [value.id]
+        if chain is None or chain[0] in self.names.current or self.resolver.is_closure_variable(chain[0]):
+            return
+        if isinstance(self.resolver.resolve_chain(chain), types.ModuleType):
+            spelled = ".".join(chain)
+            raise self.src.error(value, f"`{target.id} = {spelled}`: a module held by a local name is not supported "
+                                 f"(calls through it would be read as methods of a value named {target.id})",
+                                 f"Call the module's functions by their own name (`{spelled}.sum(x)`), or bind the "
+                                 f"alias at the module's top level (`{target.id} = {spelled}` outside the function), "
+                                 "where sourcegrad resolves it.")
 
     def function_of_a_global_dict(self, expr):
         """`ACTS["tanh"](h)`, ACTS a dict of the module's (no name of this function's) and the key written as a
