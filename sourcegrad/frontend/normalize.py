@@ -344,8 +344,9 @@ class _Normalizer:
         elif isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
         elif any(isinstance(e, gast.Starred) for e in first.elts):
-            unstarred, items = self.starred_unpacking(first, value)
-            self.assign([unstarred, *others], items, stmt)
+            unpacked = self.starred_unpacking(first, value, chained=bool(others))
+            if unpacked is not None:  # (an array's rows are bound there)
+                self.assign([unpacked[0], *others], unpacked[1], stmt)
             return
         elif isinstance(value, gast.Call) and self.inliner.inlinable(value) is not None:
             result = self.inliner.inline(self.inliner.inlinable(value), value)
@@ -1582,6 +1583,11 @@ class _Normalizer:
         self.assign([gast.copy_location(_store(name), call)], value, stmt)
         self.block[-1].augmented = stmt  # a change in place, as `h += b` is: loop_body checks it the same way
 
+    def array_rank(self, atom):
+        """The rank of the array atom surely holds where it is known here (a parameter's, say), else None."""
+        kind = self.static_kind(atom) if isinstance(atom, gast.Name) else None
+        return kind if isinstance(kind, int) and not isinstance(kind, bool) and kind >= 1 else None
+
     def is_list(self, atom):
         """Whether atom surely holds a list: a list display, or a name known to hold one."""
         kind = self.sequence_kind(atom)
@@ -1621,11 +1627,39 @@ class _Normalizer:
         return [self.atom(gast.copy_location(gast.Subscript(value=_held(atom), slice=gast.Constant(value=i, kind=None),
                                                             ctx=gast.Load()), node), None) for i in range(len(kind[1]))]
 
-    def starred_unpacking(self, target, value):
-        """`first, *rest = xs` as `first, rest = xs[0], [xs[1], ...]`: (the target without its star, the values)."""
-        items = self.items_of(self.atom(value, None), value)
+    def starred_unpacking(self, target, value, chained=False):
+        """`first, *rest = xs` as `first, rest = xs[0], [xs[1], ...]`: (the target without its star, the values); or
+        None where it bound the names itself (an array's rows, not in a chained assignment `a = b, *c = x`)."""
+        atom = self.atom(value, None)
+        items = self.items_of(atom, value)
         star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
         after = len(target.elts) - star - 1
+        if items is None and after == 0 and not chained and isinstance(target.elts[star].value, gast.Name) \
+                and self.array_rank(atom):
+            # `first, *rest = x` of an array: x[0], then a list of the rows after, built by a loop (reading
+            # x[star - 1] fails where Python's unpacking would: too few rows; a star before the end would need the
+            # length, and stays refused). Every part is read before any name is bound: `x, *rest = x` reads x first.
+            def located(node):
+                return gast.copy_location(node, value)
+
+            parts = [self.atom(located(gast.Subscript(value=_held(atom), slice=slice_, ctx=gast.Load())), None)
+                     for slice_ in [gast.Constant(value=i, kind=None) for i in range(star)]
+                     + [gast.Slice(lower=gast.Constant(value=star, kind=None), upper=None, step=None)]]
+            *firsts, rows = parts
+            for name, part in zip(target.elts, firsts):
+                self.assign([name], _held(part), value)
+            rest = target.elts[star].value
+            row = self.names.fresh("row")
+            append = located(gast.Expr(value=located(gast.Call(func=located(gast.Attribute(
+                value=located(gast.Name(id=rest.id, ctx=gast.Load(), annotation=None, type_comment=None)),
+                attr="append", ctx=gast.Load())), args=[located(ir.name(row))], keywords=[]))))
+            loop = located(gast.For(target=located(_store(row)), iter=_held(rows), body=[append], orelse=[],
+                                    type_comment=None))
+            origin = self.origin
+            self.assign([rest], located(gast.List(elts=[], ctx=gast.Load())), value)
+            self.statement(loop)
+            self.origin = origin
+            return None
         if items is None:
             raise self.src.error(value, "unpacking with `*` a sequence whose length sourcegrad does not know here (an "
                                  "array, or a list built in a loop or a branch)",
@@ -1965,7 +1999,7 @@ class _Normalizer:
         items = self.known_items(sequence)
         if items is None:
             atom = self.atom(sequence, None)
-            if not self.is_list(atom):
+            if not self.is_list(atom) and not self.array_rank(atom):  # sum(W) adds W's rows, as a loop over W does
                 return gast.copy_location(gast.Call(func=expr.func, args=[_held(atom), *expr.args[1:]],
                                                     keywords=expr.keywords), expr)
             return self.sum_by_a_loop(atom, total, expr)
@@ -2099,7 +2133,9 @@ class _Normalizer:
         items = expr.args if sequence is None else self.known_items(sequence)
         if items is None:  # a list only the run knows the length of (`max(f(x) for x in xs)`): the first, then a loop
             atom = self.atom(sequence, None)
-            if not self.is_list(atom):
+            # a 1-D array's elements are numbers, compared as Python compares them (the rows of a 2-D array compare
+            # to arrays, whose truth Python refuses)
+            if not self.is_list(atom) and self.array_rank(atom) != 1:
                 return expr
             first = self.atom(gast.Subscript(value=_held(atom), slice=gast.Constant(value=0, kind=None),
                                              ctx=gast.Load()), None)

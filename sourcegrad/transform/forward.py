@@ -25,8 +25,8 @@ from ..frontend.source import FunctionSource
 from ..ir import COPY, DICT_DISPLAY, JOIN_SEQUENCES, SET_ITEM
 from ..templates import lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import (AdjointNames, StatementWalker, as_expression, backend_call, effect_error, may_cast_to_integers,
-                      no_gradient_through)
+from .reverse import (AdjointNames, StatementWalker, as_expression, backend_call, effect_error,
+                      extreme_of_unseen_items, may_cast_to_integers, no_gradient_through)
 
 
 @dataclass
@@ -178,6 +178,8 @@ class _Forward(StatementWalker):
                              "Wrap the value in sourcegrad.stop_gradient(...) if it needs no derivative, or compute "
                              "it outside the differentiated function.")
         bindings = template.bind([as_expression(a) for a in args], {k: as_expression(v) for k, v in kwargs.items()})
+        if bindings is None and stmt.primitive in (max, min) and len(args) == 1:
+            raise extreme_of_unseen_items(self, stmt)
         if bindings is None:
             raise self.error(stmt, f"{stmt.display} is called with arguments its forward rule does not accept",
                              f"The rule accepts ({', '.join(template.parameters())}).")

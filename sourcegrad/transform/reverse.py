@@ -389,6 +389,8 @@ class _Reverse(StatementWalker):
                                  "sourcegrad.stop_gradient(...) if it needs no gradient, or compute it outside the "
                                  "differentiated function. The README lists the functions sourcegrad has rules for.")
         bindings = template.bind([as_expression(a) for a in args], {k: as_expression(v) for k, v in kwargs.items()})
+        if bindings is None and stmt.primitive in (max, min) and len(args) == 1:
+            raise extreme_of_unseen_items(self, stmt)
         if bindings is None:
             raise self.error(stmt, f"{stmt.display} is called with arguments its gradient rule does not accept",
                                  f"The rule accepts ({', '.join(template.parameters())}).")
@@ -705,6 +707,16 @@ def may_cast_to_integers(primitive, bindings) -> bool:
     if isinstance(dtype, gast.Attribute):
         return dtype.attr not in _FLOAT_DTYPES
     return True
+
+
+def extreme_of_unseen_items(walker, stmt):
+    """The refusal of `max(xs)` or `min(xs)` whose items the frontend could not write out, for either mode."""
+    name = stmt.primitive.__name__
+    return walker.error(stmt, f"{name}() of a value whose items sourcegrad cannot see here (an array computed in the "
+                              "function, whose rank is not known yet, or a list it cannot tell is one)",
+                        f"Use np.{name}(x) for an array (its gradient goes to the first extreme element, as "
+                        f"{name}()'s does), bind a 1-D array argument and call {name}() of it, or {name}() a list "
+                        "written out.")
 
 
 def backend_call(backend, attr, args):
