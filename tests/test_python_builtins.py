@@ -153,11 +153,12 @@ def test_builtin_sum_max_and_min_of_an_arrays_rows_match_finite_differences(fn, 
     assert sourcegrad.check_grad(fn, *args, wrt=wrt)
 
 
-def test_builtin_sum_max_and_min_of_an_array_match_in_forward_mode_and_hvp():
+def test_builtins_over_an_arrays_rows_match_in_forward_mode_and_hvp():
     w = np.array([0.3, -1.5, 1.2, 0.7])
     tangent = np.array([1.0, -0.5, 2.0, 0.25])
     for fn, args in ((max_and_min_of_an_arrays_elements, (w,)), (sum_of_an_arrays_rows, (w.reshape(2, 2) * 3.0, w)),
-                     (unpacks_an_arrays_rows_with_a_star, (np.outer(w, w[:2]),))):
+                     (unpacks_an_arrays_rows_with_a_star, (np.outer(w, w[:2]),)),
+                     (dict_of_names_zipped_with_values, (w, [w[:3], w[1:]]))):
         f = sourcegrad.differentiate(fn, wrt=fn.__code__.co_varnames[0])
         gradient = f.grad(*args)
         tangents = (np.resize(tangent, args[0].shape),) + (None,) * (len(args) - 1)
@@ -207,6 +208,12 @@ def dict_literal_and_dict_call(x, w):
     twice = dict(w=w * 2.0, b=layer["b"])
     pairs = dict([("scale", x)], shift=1.0)
     return np.sum(np.tanh(x @ layer["w"] + twice["b"])) + np.sum(pairs["scale"] * pairs["shift"]) + twice["w"].sum()
+
+
+def dict_of_names_zipped_with_values(w, layers):
+    d = dict(zip(["a", "b", "c"], w))  # an array: its first three elements
+    named = dict(zip(("first", "second"), layers))  # a list of known length
+    return d["a"] * d["b"] + d["c"] ** 2 + np.sum(named["first"] * named["second"])
 
 
 def dict_get_with_known_keys(params, x):
@@ -280,6 +287,8 @@ STRUCTURE_CASES = [
     (truncates_with_int_and_tests_with_bool, ("x",), lambda: (np.array([0.37, 0.5, 0.83]) + 0.001 * rng.random(3),)),
     (tuple_and_list_of_sequences, ("x", "w"), lambda: (rng.standard_normal(3), rng.standard_normal(3))),
     (dict_literal_and_dict_call, ("x", "w"), lambda: (rng.standard_normal((3, 3)), rng.standard_normal((3, 3)))),
+    (dict_of_names_zipped_with_values, ("w", "layers"),
+     lambda: (rng.standard_normal(4), [rng.standard_normal(3), rng.standard_normal(3)])),
     (dict_get_with_known_keys, ("params", "x"),
      lambda: ({"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}, rng.standard_normal((4, 3)))),
     (dict_keys_values_items, ("params",), lambda: ({"b": rng.standard_normal(3), "a": rng.standard_normal((2, 2))},)),
@@ -333,6 +342,11 @@ def returns_a_built_tuple(x):
     return tuple([x, x * 2.0])
 
 
+def zips_names_known_only_when_it_runs(x):
+    names = [str(i) for i in range(3)]
+    return dict(zip(names, x))["0"]
+
+
 def picks_by_a_key_from_a_list_built_in_a_loop(x):
     rows = [x * i for i in range(3)]
     return np.sum(max(rows, key=np.sum))
@@ -342,6 +356,7 @@ REFUSED = [
     (picks_by_a_key_from_a_list_built_in_a_loop, "max(rows, key=np.sum)",
      "with key= or default= of a list whose length sourcegrad does not know here"),
     (sorts_values_with_a_gradient, "sorted([x[0] * 2.0, x[1]])", "sorted() of values that carry a gradient"),
+    (zips_names_known_only_when_it_runs, "dict(zip(names, x))", "no gradient rule for `dict`"),
     (spreads_an_array, "*x", "`*` spreads a sequence whose length sourcegrad does not know here"),
     (unpacks_an_array_with_a_star_before_the_end, "x",
      "unpacking with `*` a sequence whose length sourcegrad does not know"),

@@ -1725,6 +1725,7 @@ class _Normalizer:
                 pairs = gast.Dict(keys=[located(gast.Constant(value=k, kind=None)) for k, _ in known[1]],
                                   values=[located(gast.Subscript(value=copy.deepcopy(pairs), slice=gast.Constant(
                                       value=k, kind=None), ctx=gast.Load())) for k, _ in known[1]])
+            pairs = self.zipped_pairs(pairs)
             if isinstance(pairs, gast.Dict):
                 keys, entries = list(pairs.keys), list(pairs.values)
             elif isinstance(pairs, (gast.List, gast.Tuple)) and all(
@@ -2006,6 +2007,29 @@ class _Normalizer:
         for item in items:
             total = gast.copy_location(gast.BinOp(left=total, op=gast.Add(), right=item), expr)
         return total
+
+    def zipped_pairs(self, expr):
+        """`zip(names, values)` inside dict(): its pairs written out, `[("a", values[0]), ("b", values[1])]`, where names
+        are distinct strings or integers written out and values a list or tuple of known length or an array argument
+        (whose first len(names) rows zip takes; fewer fail when read, where dict(zip(...)) would leave keys out).
+        Anything else is returned as it is."""
+        if not (isinstance(expr, gast.Call) and self.builtin(expr.func) == "zip" and len(expr.args) == 2
+                and not expr.keywords and not any(isinstance(a, gast.Starred) for a in expr.args)):
+            return expr
+        names, values_ = expr.args
+        keys = self.known_items(names)
+        if keys is None or not all(isinstance(k, gast.Constant) and isinstance(k.value, (str, int))
+                                   and not isinstance(k.value, bool) for k in keys) \
+                or len({k.value for k in keys}) != len(keys):
+            return expr
+        entries = self.known_items(values_)
+        if entries is None and isinstance(values_, gast.Name) and self.array_rank(values_):
+            entries = [gast.copy_location(gast.Subscript(value=copy.deepcopy(values_), slice=gast.Constant(
+                value=i, kind=None), ctx=gast.Load()), values_) for i in range(len(keys))]
+        if entries is None:
+            return expr
+        return gast.copy_location(gast.List(elts=[gast.Tuple(elts=[key, entry], ctx=gast.Load())
+                                                  for key, entry in zip(keys, entries)], ctx=gast.Load()), expr)
 
     def known_items(self, sequence):
         """The items of a list or tuple written out, or of a name whose length is known here (reading them is all
