@@ -109,6 +109,22 @@ def max_axis_tuple_negative_keepdims(x, w):
     return (np.max(x, axis=(0, -1), keepdims=True) * w).sum()
 
 
+def add_reduce(x, w):  # the ufunc's reduce: axis 0 by default
+    return (np.add.reduce(x) * w).sum()
+
+
+def add_reduce_axis_tuple_keepdims(x, w):
+    return (np.add.reduce(x, (0, -1), keepdims=True) * w).sum()
+
+
+def multiply_reduce(x, w):
+    return (np.multiply.reduce(x) * w).sum()
+
+
+def multiply_reduce_all(x, w):
+    return (np.multiply.reduce(x, axis=None) * w).sum()
+
+
 def maximum_reduce(x, w):  # the ufunc's reduce: axis 0 by default
     return (np.maximum.reduce(x) * w).sum()
 
@@ -652,6 +668,10 @@ TABLE = [
     Entry(np.max, max_method_positional_negative_keepdims, AXIS_0),
     Entry(np.min, min_method, UNARY_ARRAYS),
     Entry(np.min, min_method_tuple, RANK3),
+    Entry(np.add.reduce, add_reduce, AXIS_0),
+    Entry(np.add.reduce, add_reduce_axis_tuple_keepdims, RANK3),
+    Entry(np.multiply.reduce, multiply_reduce, AXIS_0),
+    Entry(np.multiply.reduce, multiply_reduce_all, UNARY_ARRAYS[1:]),
     Entry(np.maximum.reduce, maximum_reduce, AXIS_0),
     Entry(np.maximum.reduce, maximum_reduce_all, UNARY_ARRAYS[1:]),
     Entry(np.maximum.reduce, maximum_reduce_axis_tuple_keepdims, RANK3),
