@@ -715,6 +715,21 @@ def test_builtin_round_and_the_math_roundings_carry_no_gradient():
     assert sourcegrad.grad(weighted_by_its_rounding)(2.3) == pytest.approx(2 + 2 + 3 + 2)
 
 
+def weighted_by_numpy_truncations(x):
+    return np.sum(np.fix(x * 3.0) * x) + np.int64(x[0] * 10.0) * x[1] + np.sum(np.int32(x) * x)
+
+
+def test_np_fix_and_the_integer_constructors_carry_no_gradient():
+    # constant between the integers: each truncation multiplies x as a constant
+    x = np.array([2.3, -1.7, 0.4])
+    expected = np.fix(x * 3.0) + np.array([0.0, 23.0, 0.0]) + np.trunc(x)
+    np.testing.assert_allclose(sourcegrad.grad(weighted_by_numpy_truncations)(x), expected)
+    tangent = np.array([0.5, -1.0, 2.0])
+    _, derivative = sourcegrad.jvp(weighted_by_numpy_truncations, (x,), (tangent,))
+    assert derivative == pytest.approx(expected @ tangent)
+    np.testing.assert_allclose(sourcegrad.hvp(weighted_by_numpy_truncations)((x,), (tangent,)), 0.0, atol=1e-12)
+
+
 def interp_at_the_ends(x, fp):
     return (np.interp(x, np.array([0.0, 1.0, 3.0]), fp) * np.array([1.0, 10.0, 100.0, 1000.0, 1e4])).sum()
 

@@ -111,6 +111,42 @@ def max_axis_tuple_negative_keepdims(x, w):
     return (np.max(x, axis=(0, -1), keepdims=True) * w).sum()
 
 
+def add_reduce(x, w):  # the ufunc's reduce: axis 0 by default
+    return (np.add.reduce(x) * w).sum()
+
+
+def add_reduce_axis_tuple_keepdims(x, w):
+    return (np.add.reduce(x, (0, -1), keepdims=True) * w).sum()
+
+
+def multiply_reduce(x, w):
+    return (np.multiply.reduce(x) * w).sum()
+
+
+def multiply_reduce_all(x, w):
+    return (np.multiply.reduce(x, axis=None) * w).sum()
+
+
+def maximum_reduce(x, w):  # the ufunc's reduce: axis 0 by default
+    return (np.maximum.reduce(x) * w).sum()
+
+
+def maximum_reduce_all(x, w):
+    return (np.maximum.reduce(x, axis=None) * w).sum()
+
+
+def maximum_reduce_axis_tuple_keepdims(x, w):
+    return (np.maximum.reduce(x, (0, 2), keepdims=True) * w).sum()
+
+
+def minimum_reduce(x, w):
+    return (np.minimum.reduce(x) * w).sum()
+
+
+def minimum_reduce_axis_minus_1_positional(x, w):
+    return (np.minimum.reduce(x, -1) * w).sum()
+
+
 def max_all_keepdims(x, w):
     return (np.max(x, keepdims=True) * w).sum()
 
@@ -639,6 +675,15 @@ TABLE = [
     Entry(np.max, max_method_positional_negative_keepdims, AXIS_0),
     Entry(np.min, min_method, UNARY_ARRAYS),
     Entry(np.min, min_method_tuple, RANK3),
+    Entry(np.add.reduce, add_reduce, AXIS_0),
+    Entry(np.add.reduce, add_reduce_axis_tuple_keepdims, RANK3),
+    Entry(np.multiply.reduce, multiply_reduce, AXIS_0),
+    Entry(np.multiply.reduce, multiply_reduce_all, UNARY_ARRAYS[1:]),
+    Entry(np.maximum.reduce, maximum_reduce, AXIS_0),
+    Entry(np.maximum.reduce, maximum_reduce_all, UNARY_ARRAYS[1:]),
+    Entry(np.maximum.reduce, maximum_reduce_axis_tuple_keepdims, RANK3),
+    Entry(np.minimum.reduce, minimum_reduce, AXIS_0),
+    Entry(np.minimum.reduce, minimum_reduce_axis_minus_1_positional, AXIS_0),
     # var and std
     Entry(np.var, var_all, UNARY),
     Entry(np.var, var_axis_0, AXIS_0),
@@ -711,6 +756,33 @@ def tie_min_all_method(x):
 
 def tie_max_tuple(x):
     return np.max(x, axis=(0, 1)).sum()
+
+
+def tie_maximum_reduce_rows(x):
+    return np.maximum.reduce(x, axis=1).sum()
+
+
+def tie_minimum_reduce_columns(x):
+    return np.minimum.reduce(x).sum()
+
+
+def test_ufunc_reduce_tie_goes_to_the_first_extreme_as_max_and_min():
+    np.testing.assert_array_equal(_grad(tie_maximum_reduce_rows, TIES), _first_onehot(TIES, 1, np.argmax))
+    np.testing.assert_array_equal(_grad(tie_minimum_reduce_columns, TIES), _first_onehot(TIES, 0, np.argmin))
+
+
+def maximum_reduce_with_an_initial(x):
+    return np.maximum.reduce(x, initial=0.0).sum()
+
+
+def maximum_reduce_with_a_dtype(x):
+    return np.maximum.reduce(x, 0, np.float32).sum()
+
+
+@pytest.mark.parametrize("fn", [maximum_reduce_with_an_initial, maximum_reduce_with_a_dtype])
+def test_ufunc_reduce_refuses_initial_and_a_positional_dtype(fn):
+    with pytest.raises(sourcegrad.SourcegradError, match="does not accept"):
+        _grad(fn, TIES)
 
 
 def test_max_tie_goes_to_the_first_maximum():

@@ -346,6 +346,22 @@ def np_asarray_dtype(x, w):
     return (np.asarray(x, np.float64) * w).sum()
 
 
+def np_ascontiguousarray(x, w):
+    return (np.ascontiguousarray(x) * w).sum()
+
+
+def np_asfortranarray_of_a_transpose(x, w):
+    return (np.asfortranarray(np.transpose(x)) * w).sum()
+
+
+def np_ascontiguousarray_dtype(x, w):
+    return (np.ascontiguousarray(x, dtype=np.float64) * w).sum()
+
+
+def np_ascontiguousarray_integer(x, w):
+    return (np.ascontiguousarray(x, np.int64) * w).sum()  # piecewise constant: a zero gradient off the integers
+
+
 def float64_constructor(x, w):
     return (np.float64(x) * w).sum()
 
@@ -589,6 +605,10 @@ TABLE = [
     Entry(np.array, np_array_ndmin, UNARY),
     Entry(np.asarray, np_asarray, UNARY),
     Entry(np.asarray, np_asarray_dtype, UNARY),
+    Entry(np.ascontiguousarray, np_ascontiguousarray, UNARY),  # a number or 0-d array becomes 1-d
+    Entry(np.asfortranarray, np_asfortranarray_of_a_transpose, UNARY),
+    Entry(np.ascontiguousarray, np_ascontiguousarray_dtype, UNARY),
+    Entry(np.ascontiguousarray, np_ascontiguousarray_integer, UNARY, domain=OFF_INTEGERS),
     Entry(np.float64, float64_constructor, UNARY),
     Entry(np.astype, astype_method, UNARY_ARRAYS),
     Entry(np.astype, astype_method_string, UNARY_ARRAYS),
@@ -766,3 +786,72 @@ def test_pad_refuses_modes_other_than_constant(generated_dir):
     f = sourcegrad.differentiate(pad_reflect, generated_dir=generated_dir)
     with pytest.raises(sourcegrad.SourcegradError, match="reflect"):
         f.grad(np.array([2.0, 1.0, 3.0]))
+
+
+# ---- casts to integers or booleans written out carry no gradient, so their result may decide an np.where ----
+
+
+def where_of_a_boolean_cast(w):
+    k = w.astype(bool)
+    return np.sum(np.where(k, w, 0.0) ** 2) + np.sum(w * (w > 0).astype(float))
+
+
+def integer_casts_spelled_every_way(w):
+    a = w.astype(int) * w
+    b = np.asarray(w * 3.0, dtype="int32") * w
+    c = w.astype(dtype=np.int64) * w
+    return np.sum(a + b + c) + np.sum(w * 2.0, dtype=np.int64) * w[0]
+
+
+def a_local_named_like_a_type(w):
+    bool = np.float64  # a local, not the builtin: the cast keeps the gradient
+    return np.sum(w.astype(bool) * w)
+
+
+def cast_to_a_dtype_given(w, dtype):
+    return np.sum(w.astype(dtype) * w)
+
+
+def where_of_a_cast_to_a_dtype_given(w, dtype):
+    return np.sum(np.where(w.astype(dtype), w, 0.0))
+
+
+CAST_POINT = np.array([0.3, -1.7, 2.2, 0.0])
+
+
+def _grad_jvp_hvp(fn, x, tangent):
+    gradient = sourcegrad.grad(fn)(x)
+    _, derivative = sourcegrad.jvp(fn, (x,), (tangent,))
+    curvature = sourcegrad.hvp(fn)((x,), (tangent,))
+    return gradient, derivative, curvature
+
+
+def test_a_boolean_cast_decides_np_where_without_a_gradient():
+    tangent = np.array([1.0, -2.0, 0.5, 3.0])
+    gradient, derivative, curvature = _grad_jvp_hvp(where_of_a_boolean_cast, CAST_POINT, tangent)
+    expected = 2 * CAST_POINT * (CAST_POINT != 0) + (CAST_POINT > 0)
+    np.testing.assert_allclose(gradient, expected)
+    assert derivative == pytest.approx(expected @ tangent)
+    np.testing.assert_allclose(curvature, 2 * tangent * (CAST_POINT != 0))
+
+
+def test_integer_casts_written_out_carry_no_gradient():
+    tangent = np.array([1.0, -2.0, 0.5, 3.0])
+    gradient, derivative, curvature = _grad_jvp_hvp(integer_casts_spelled_every_way, CAST_POINT, tangent)
+    x = CAST_POINT
+    expected = np.trunc(x) + np.trunc(x * 3.0) + np.trunc(x) + np.array([np.sum(np.trunc(x * 2.0)), 0, 0, 0])
+    np.testing.assert_allclose(gradient, expected)
+    assert derivative == pytest.approx(expected @ tangent)
+    np.testing.assert_allclose(curvature, 0.0, atol=1e-12)
+
+
+def test_a_local_named_like_a_type_is_not_taken_for_the_type():
+    np.testing.assert_allclose(sourcegrad.grad(a_local_named_like_a_type)(CAST_POINT), 2 * CAST_POINT)
+
+
+def test_a_cast_to_a_dtype_passed_in_is_decided_when_it_runs():
+    f = sourcegrad.differentiate(cast_to_a_dtype_given, wrt="w")
+    np.testing.assert_allclose(f.grad(CAST_POINT, np.float64), 2 * CAST_POINT)
+    np.testing.assert_allclose(f.grad(CAST_POINT, np.int64), np.trunc(CAST_POINT))
+    with pytest.raises(sourcegrad.SourcegradError, match="condition"):
+        sourcegrad.differentiate(where_of_a_cast_to_a_dtype_given, wrt="w").grad(CAST_POINT, bool)

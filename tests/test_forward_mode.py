@@ -242,7 +242,29 @@ def adds_into_an_entry_after_a_loop_wrote_other_keys(x, w):
     return np.sum(d["a"] ** 2)
 
 
+def _quaternion_product(a, b):
+    w1, x1, y1, z1 = a  # a unit quaternion, by its components
+    w2, x2, y2, z2 = b
+    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+                     w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+                     w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
+
+
+def rotates_by_a_unit_quaternion(q, v):
+    q = q / np.linalg.norm(q)
+    rotated = _quaternion_product(_quaternion_product(q, np.concatenate([[0.0], v])), q * np.array([1.0, -1, -1, -1]))
+    return np.sum(rotated[1:] ** 2 * np.array([1.0, 2.0, 3.0]))
+
+
+def unpacks_rows_of_unit_columns(M):
+    first, second = M / np.linalg.norm(M, axis=0)
+    return np.sum(first * second ** 2)
+
+
 CASES = [
+    (rotates_by_a_unit_quaternion, lambda r: (r.standard_normal(4), r.standard_normal(3)), (0, 1)),
+    (unpacks_rows_of_unit_columns, lambda r: (r.standard_normal((2, 3)),), (0,)),
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (1, 2)),
     (straight_line, lambda r: (r.standard_normal((4, 3)), r.standard_normal((3, 2)), r.standard_normal(2)), (0,)),
     (broadcast_add_with_one_tangent, lambda r: (r.standard_normal((4, 3)), r.standard_normal(3)), (1,)),

@@ -88,6 +88,25 @@ def picks_the_key_of_the_largest_score(x, w):
     return scores[best] * 2.0 + scores[min(scores, key=lambda k: scores[k])]
 
 
+def sum_of_an_arrays_rows(W, w):
+    return np.sum(sum(W) ** 2) + sum(w) ** 2 + np.sum(sum(W, w[:1]) * w[0])
+
+
+def unpacks_an_arrays_rows_with_a_star(X):
+    first, second, *rest = X  # rest: a list of the rows after
+    rest.append(first * 2.0)
+    return np.sum(first * second) + np.sum(sum(rest) ** 2) + len(rest)
+
+
+def unpacks_an_array_into_itself_with_a_star(x):
+    x, *rest = x  # every part is read before x is bound again
+    return x * 3.0 + sum(rest) ** 2
+
+
+def max_and_min_of_an_arrays_elements(w):
+    return max(w) * 2.0 + min(w) ** 2
+
+
 CASES = [
     (picks_the_key_of_the_largest_score, ("x", "w"), (np.array([0.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
     (picks_the_key_of_the_largest_score, ("x", "w"), (np.array([-1.3, 0.5, -0.2]), np.array([1.1, -0.4, 0.6]))),
@@ -118,6 +137,58 @@ def test_builtin_sum_keeps_the_value():
     assert value == pytest.approx(sum_of_a_tuple_with_a_start(x))
 
 
+ARRAY_ROWS_CASES = [
+    (sum_of_an_arrays_rows, ("W", "w"), (np.array([[0.3, -0.5, 1.2], [0.7, 0.1, -0.4]]), np.array([0.2, -1.1, 0.5]))),
+    (sum_of_an_arrays_rows, ("W", "w"), (np.arange(24.0).reshape(2, 3, 4) / 10, np.array([0.2, -1.1, 0.5, 0.9]))),
+    (max_and_min_of_an_arrays_elements, ("w",), (np.array([0.3, -1.5, 1.2, 0.7]),)),
+    (unpacks_an_arrays_rows_with_a_star, ("X",), (np.arange(12.0).reshape(4, 3) / 7 - 0.5,)),
+    (unpacks_an_arrays_rows_with_a_star, ("X",), (np.array([[0.3, -0.2], [1.1, 0.4]]),)),  # rest empty
+    (unpacks_an_array_into_itself_with_a_star, ("x",), (np.array([0.3, -1.5, 1.2]),)),
+]
+
+
+# (numpy only: on dask these loops over an array's rows are refused, as a written loop over its rows is)
+@pytest.mark.parametrize("fn, wrt, args", ARRAY_ROWS_CASES, ids=[c[0].__name__ for c in ARRAY_ROWS_CASES])
+def test_builtin_sum_max_and_min_of_an_arrays_rows_match_finite_differences(fn, wrt, args):
+    assert sourcegrad.check_grad(fn, *args, wrt=wrt)
+
+
+def test_builtins_over_an_arrays_rows_match_in_forward_mode_and_hvp():
+    w = np.array([0.3, -1.5, 1.2, 0.7])
+    tangent = np.array([1.0, -0.5, 2.0, 0.25])
+    for fn, args in ((max_and_min_of_an_arrays_elements, (w,)), (sum_of_an_arrays_rows, (w.reshape(2, 2) * 3.0, w)),
+                     (unpacks_an_arrays_rows_with_a_star, (np.outer(w, w[:2]),)),
+                     (dict_of_names_zipped_with_values, (w, [w[:3], w[1:]]))):
+        f = sourcegrad.differentiate(fn, wrt=fn.__code__.co_varnames[0])
+        gradient = f.grad(*args)
+        tangents = (np.resize(tangent, args[0].shape),) + (None,) * (len(args) - 1)
+        _, derivative = sourcegrad.jvp(fn, args, tangents)
+        assert derivative == pytest.approx(np.sum(gradient * tangents[0]))
+        step = 1e-5
+        moved = [(a + step * tangents[0] if i == 0 else a) for i, a in enumerate(args)]
+        back = [(a - step * tangents[0] if i == 0 else a) for i, a in enumerate(args)]
+        expected = (f.grad(*moved) - f.grad(*back)) / (2 * step)
+        np.testing.assert_allclose(f.hvp(args, tangents[:1]), expected, atol=1e-6)
+
+
+def largest_element(w):
+    return max(w) * 1.0
+
+
+def larger_and_smaller_of_two(w):
+    return max(w[0], w[1]) + 10.0 * min(w[0], w[1])
+
+
+def test_builtin_max_and_min_give_the_gradient_to_the_value_python_returns():
+    # Python keeps the first of equal elements, and an element that compares false against nan
+    np.testing.assert_array_equal(sourcegrad.grad(largest_element)(np.array([1.0, 3.0, 3.0, 0.0])), [0, 1, 0, 0])
+    np.testing.assert_array_equal(sourcegrad.grad(largest_element)(np.array([3.0, np.nan, 1.0])), [1, 0, 0])
+    np.testing.assert_array_equal(sourcegrad.grad(larger_and_smaller_of_two)(np.array([3.0, np.nan])), [11, 0])
+    np.testing.assert_array_equal(sourcegrad.grad(larger_and_smaller_of_two)(np.array([np.nan, 3.0])), [11, 0])
+    _, derivative = sourcegrad.jvp(larger_and_smaller_of_two, (np.array([3.0, np.nan]),), (np.array([1.0, 0.0]),))
+    assert derivative == 11.0
+
+
 # ---- lists, tuples and dicts made and read by Python's builtins and displays ----------------------------------
 # Each is written as the display it makes where the compiler knows its items (a parameter's, a display's), so a
 # gradient reaches every item by its own name; checked against float64 finite differences, with broadcasting.
@@ -137,6 +208,12 @@ def dict_literal_and_dict_call(x, w):
     twice = dict(w=w * 2.0, b=layer["b"])
     pairs = dict([("scale", x)], shift=1.0)
     return np.sum(np.tanh(x @ layer["w"] + twice["b"])) + np.sum(pairs["scale"] * pairs["shift"]) + twice["w"].sum()
+
+
+def dict_of_names_zipped_with_values(w, layers):
+    d = dict(zip(["a", "b", "c"], w))  # an array: its first three elements
+    named = dict(zip(("first", "second"), layers))  # a list of known length
+    return d["a"] * d["b"] + d["c"] ** 2 + np.sum(named["first"] * named["second"])
 
 
 def dict_get_with_known_keys(params, x):
@@ -210,6 +287,8 @@ STRUCTURE_CASES = [
     (truncates_with_int_and_tests_with_bool, ("x",), lambda: (np.array([0.37, 0.5, 0.83]) + 0.001 * rng.random(3),)),
     (tuple_and_list_of_sequences, ("x", "w"), lambda: (rng.standard_normal(3), rng.standard_normal(3))),
     (dict_literal_and_dict_call, ("x", "w"), lambda: (rng.standard_normal((3, 3)), rng.standard_normal((3, 3)))),
+    (dict_of_names_zipped_with_values, ("w", "layers"),
+     lambda: (rng.standard_normal(4), [rng.standard_normal(3), rng.standard_normal(3)])),
     (dict_get_with_known_keys, ("params", "x"),
      lambda: ({"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}, rng.standard_normal((4, 3)))),
     (dict_keys_values_items, ("params",), lambda: ({"b": rng.standard_normal(3), "a": rng.standard_normal((2, 2))},)),
@@ -245,8 +324,8 @@ def spreads_an_array(x):
     return np.maximum(*x)
 
 
-def unpacks_an_array_with_a_star(x):
-    first, *rest = x
+def unpacks_an_array_with_a_star_before_the_end(x):
+    first, *middle, last = x
     return first * 2.0
 
 
@@ -263,6 +342,11 @@ def returns_a_built_tuple(x):
     return tuple([x, x * 2.0])
 
 
+def zips_names_known_only_when_it_runs(x):
+    names = [str(i) for i in range(3)]
+    return dict(zip(names, x))["0"]
+
+
 def picks_by_a_key_from_a_list_built_in_a_loop(x):
     rows = [x * i for i in range(3)]
     return np.sum(max(rows, key=np.sum))
@@ -272,8 +356,10 @@ REFUSED = [
     (picks_by_a_key_from_a_list_built_in_a_loop, "max(rows, key=np.sum)",
      "with key= or default= of a list whose length sourcegrad does not know here"),
     (sorts_values_with_a_gradient, "sorted([x[0] * 2.0, x[1]])", "sorted() of values that carry a gradient"),
+    (zips_names_known_only_when_it_runs, "dict(zip(names, x))", "no gradient rule for `dict`"),
     (spreads_an_array, "*x", "`*` spreads a sequence whose length sourcegrad does not know here"),
-    (unpacks_an_array_with_a_star, "x", "unpacking with `*` a sequence whose length sourcegrad does not know"),
+    (unpacks_an_array_with_a_star_before_the_end, "x",
+     "unpacking with `*` a sequence whose length sourcegrad does not know"),
     (dict_with_a_computed_key, "key", "a dict literal's keys must be strings or integers written out"),
     (returns_a_dict, '{"a": x * 2.0}', "the output is a dict, which has no gradient of its own"),
     (returns_a_built_tuple, "tuple([x, x * 2.0])", "the output is a tuple, which has no gradient of its own"),

@@ -14,10 +14,13 @@ from __future__ import annotations
 import builtins
 
 import gast
+import numpy
 
 from .. import ir
 from ..frontend.values import INTEGER, TEXT
-from ..templates import is_nondifferentiable
+from ..frontend.syntax import attribute_chain
+from ..templates import is_nondifferentiable, lookup
+from ..templates.registry import TANGENT_RULES
 
 
 def reads(atoms):
@@ -42,7 +45,7 @@ def flows(fn: ir.Function):
     result, parts = [], structure_parts(fn)
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign):
-            if not is_nondifferentiable(stmt.primitive):
+            if not makes_no_gradient(stmt, fn):
                 result.append(([stmt.target], reads(list(stmt.args) + list(stmt.kwargs.values()))))
         elif isinstance(stmt, ir.Unpack):
             result.append((list(stmt.targets), reads([stmt.value])))
@@ -56,6 +59,54 @@ def flows(fn: ir.Function):
             names = reads([stmt.stmt])
             result.append((sorted(same_structures(names, parts)), names))
     return [([n for n in written if fn.kinds.get(n) != TEXT], read) for written, read in result]
+
+
+def makes_no_gradient(stmt: ir.Assign, fn: ir.Function) -> bool:
+    """Whether an assignment's value surely carries no gradient: its primitive has none (np.floor), or it casts to
+    an integer or boolean dtype= written out (`w.astype(bool)`, `np.sum(x, dtype=np.int64)`), whose values move with
+    nothing. A dtype known only when the code runs is left to the rules, which cast then (to zeros for integers)."""
+    if is_nondifferentiable(stmt.primitive):
+        return True
+    template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs)
+    if template is None:
+        template, args, kwargs = lookup(stmt.primitive, stmt.args, stmt.kwargs, TANGENT_RULES)
+    if template is None:
+        return False
+    bindings = template.bind(list(args), dict(kwargs))
+    dtype = None if bindings is None else _written_dtype(bindings.get("dtype"), fn)
+    return dtype is not None and dtype.kind in "iub"
+
+
+def _written_dtype(node, fn):
+    """The numpy dtype a dtype argument names when it is written out: a string ("int32"), or a global the frontend
+    resolved (`bool`, `np.int64`) that the function does not assign; None otherwise (a variable, a dtype= None)."""
+    if isinstance(node, gast.Constant):
+        value = node.value
+        if not isinstance(value, str):
+            return None
+    elif isinstance(node, (gast.Name, gast.Attribute)):
+        chain = [node.id] if isinstance(node, gast.Name) else attribute_chain(node)
+        if chain is None or chain[0] in _assigned_names(fn):
+            return None
+        key = ".".join(chain)
+        if key not in fn.references:
+            return None
+        value = fn.references[key]
+        if not isinstance(value, (type, numpy.dtype)):
+            return None
+    else:
+        return None
+    try:
+        return numpy.dtype(value)
+    except TypeError:
+        return None
+
+
+def _assigned_names(fn):
+    names = set(fn.params) | set(fn.kwonly)
+    for stmt in ir.walk(fn.body):
+        names.update(ir.bound_names(stmt))
+    return names
 
 
 def structure_parts(fn: ir.Function) -> dict:

@@ -141,12 +141,16 @@ class ShapeFacts:
             return 0
         return None
 
-    def _shared_rank(self, items):
-        """The rank every item of a written-out list or tuple has, or None (a list held by a name: unknown)."""
+    def _shared_rank(self, items, known_suffice=False):
+        """The rank every item of a written-out list or tuple has, or None (a list held by a name: unknown).
+        known_suffice: the items whose rank is known decide (np.concatenate and np.stack refuse items of other
+        ranks, so the unknown ones share it: `np.concatenate([np.zeros_like([0.0]), t])` has t's)."""
         if not isinstance(items, (gast.Tuple, gast.List)) or not items.elts:
             return None
         ranks = {self.rank(item) if not isinstance(item, (gast.Tuple, gast.List)) else self._listed_rank(item)
                  for item in items.elts}
+        if known_suffice:
+            ranks.discard(None)
         return ranks.pop() if len(ranks) == 1 and None not in ranks else None
 
     def _listed_rank(self, items):
@@ -214,7 +218,7 @@ class ShapeFacts:
             arrays, axis = bound["arrays"], bound["axis"]
             if rule == "join" and not (isinstance(axis, gast.Constant) and isinstance(axis.value, int)):
                 return None  # axis=None flattens first; a computed axis: unknown
-            rank = self._shared_rank(arrays)
+            rank = self._shared_rank(arrays, known_suffice=True)
             return None if rank is None else rank + (rule == "stack")
         if rule == "array":
             x, ndmin = bound["x"], bound.get("ndmin")

@@ -330,6 +330,7 @@ class _Normalizer:
 
     def assign(self, targets, value, stmt):
         first, *others = targets
+        self.refuse_a_local_module(first, value)
         if isinstance(first, gast.Name) and first.id in self.names.pinned and first.id in _loaded_names(value):
             # `h = np.maximum(h, 0)` in a loop or branch: h keeps one name there, and the reverse pass
             # needs the old h and the new one at once. So compute into a temporary, then rebind h.
@@ -344,8 +345,9 @@ class _Normalizer:
         elif isinstance(first, gast.Name):
             target = self.operation(value, assigns=first.id)
         elif any(isinstance(e, gast.Starred) for e in first.elts):
-            unstarred, items = self.starred_unpacking(first, value)
-            self.assign([unstarred, *others], items, stmt)
+            unpacked = self.starred_unpacking(first, value, chained=bool(others))
+            if unpacked is not None:  # (an array's rows are bound there)
+                self.assign([unpacked[0], *others], unpacked[1], stmt)
             return
         elif isinstance(value, gast.Call) and self.inliner.inlinable(value) is not None:
             result = self.inliner.inline(self.inliner.inlinable(value), value)
@@ -798,6 +800,22 @@ class _Normalizer:
             raise self.src.error(node, f"`{user_name}` holds a function and is assigned in the function: sourcegrad "
                                        f"cannot tell which function this call {what}",
                                  "Give each function a name of its own and use it by that name.")
+
+    def refuse_a_local_module(self, target, value):
+        """`xp = np` inside the function: calls through xp (`xp.sum(w)`) would be taken for array methods of a value
+        named xp, so they are refused here with what works instead."""
+        if not isinstance(target, gast.Name) or not isinstance(value, (gast.Name, gast.Attribute)):
+            return
+        chain = attribute_chain(value) if isinstance(value, gast.Attribute) else [value.id]
+        if chain is None or chain[0] in self.names.current or self.resolver.is_closure_variable(chain[0]):
+            return
+        if isinstance(self.resolver.resolve_chain(chain), types.ModuleType):
+            spelled = ".".join(chain)
+            raise self.src.error(value, f"`{target.id} = {spelled}`: a module held by a local name is not supported "
+                                 f"(calls through it would be read as methods of a value named {target.id})",
+                                 f"Call the module's functions by their own name (`{spelled}.sum(x)`), or bind the "
+                                 f"alias at the module's top level (`{target.id} = {spelled}` outside the function), "
+                                 "where sourcegrad resolves it.")
 
     def function_of_a_global_dict(self, expr):
         """`ACTS["tanh"](h)`, ACTS a dict of the module's (no name of this function's) and the key written as a
@@ -1583,6 +1601,11 @@ class _Normalizer:
         self.assign([gast.copy_location(_store(name), call)], value, stmt)
         self.block[-1].augmented = stmt  # a change in place, as `h += b` is: loop_body checks it the same way
 
+    def array_rank(self, atom):
+        """The rank of the array atom surely holds where it is known here (a parameter's, say), else None."""
+        kind = self.static_kind(atom) if isinstance(atom, gast.Name) else None
+        return kind if isinstance(kind, int) and not isinstance(kind, bool) and kind >= 1 else None
+
     def is_list(self, atom):
         """Whether atom surely holds a list: a list display, or a name known to hold one."""
         kind = self.sequence_kind(atom)
@@ -1622,11 +1645,39 @@ class _Normalizer:
         return [self.atom(gast.copy_location(gast.Subscript(value=_held(atom), slice=gast.Constant(value=i, kind=None),
                                                             ctx=gast.Load()), node), None) for i in range(len(kind[1]))]
 
-    def starred_unpacking(self, target, value):
-        """`first, *rest = xs` as `first, rest = xs[0], [xs[1], ...]`: (the target without its star, the values)."""
-        items = self.items_of(self.atom(value, None), value)
+    def starred_unpacking(self, target, value, chained=False):
+        """`first, *rest = xs` as `first, rest = xs[0], [xs[1], ...]`: (the target without its star, the values); or
+        None where it bound the names itself (an array's rows, not in a chained assignment `a = b, *c = x`)."""
+        atom = self.atom(value, None)
+        items = self.items_of(atom, value)
         star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
         after = len(target.elts) - star - 1
+        if items is None and after == 0 and not chained and isinstance(target.elts[star].value, gast.Name) \
+                and self.array_rank(atom):
+            # `first, *rest = x` of an array: x[0], then a list of the rows after, built by a loop (reading
+            # x[star - 1] fails where Python's unpacking would: too few rows; a star before the end would need the
+            # length, and stays refused). Every part is read before any name is bound: `x, *rest = x` reads x first.
+            def located(node):
+                return gast.copy_location(node, value)
+
+            parts = [self.atom(located(gast.Subscript(value=_held(atom), slice=slice_, ctx=gast.Load())), None)
+                     for slice_ in [gast.Constant(value=i, kind=None) for i in range(star)]
+                     + [gast.Slice(lower=gast.Constant(value=star, kind=None), upper=None, step=None)]]
+            *firsts, rows = parts
+            for name, part in zip(target.elts, firsts):
+                self.assign([name], _held(part), value)
+            rest = target.elts[star].value
+            row = self.names.fresh("row")
+            append = located(gast.Expr(value=located(gast.Call(func=located(gast.Attribute(
+                value=located(gast.Name(id=rest.id, ctx=gast.Load(), annotation=None, type_comment=None)),
+                attr="append", ctx=gast.Load())), args=[located(ir.name(row))], keywords=[]))))
+            loop = located(gast.For(target=located(_store(row)), iter=_held(rows), body=[append], orelse=[],
+                                    type_comment=None))
+            origin = self.origin
+            self.assign([rest], located(gast.List(elts=[], ctx=gast.Load())), value)
+            self.statement(loop)
+            self.origin = origin
+            return None
         if items is None:
             raise self.src.error(value, "unpacking with `*` a sequence whose length sourcegrad does not know here (an "
                                  "array, or a list built in a loop or a branch)",
@@ -1692,6 +1743,7 @@ class _Normalizer:
                 pairs = gast.Dict(keys=[located(gast.Constant(value=k, kind=None)) for k, _ in known[1]],
                                   values=[located(gast.Subscript(value=copy.deepcopy(pairs), slice=gast.Constant(
                                       value=k, kind=None), ctx=gast.Load())) for k, _ in known[1]])
+            pairs = self.zipped_pairs(pairs)
             if isinstance(pairs, gast.Dict):
                 keys, entries = list(pairs.keys), list(pairs.values)
             elif isinstance(pairs, (gast.List, gast.Tuple)) and all(
@@ -1994,13 +2046,36 @@ class _Normalizer:
         items = self.known_items(sequence)
         if items is None:
             atom = self.atom(sequence, None)
-            if not self.is_list(atom):
+            if not self.is_list(atom) and not self.array_rank(atom):  # sum(W) adds W's rows, as a loop over W does
                 return gast.copy_location(gast.Call(func=expr.func, args=[_held(atom), *expr.args[1:]],
                                                     keywords=expr.keywords), expr)
             return self.sum_by_a_loop(atom, total, expr)
         for item in items:
             total = gast.copy_location(gast.BinOp(left=total, op=gast.Add(), right=item), expr)
         return total
+
+    def zipped_pairs(self, expr):
+        """`zip(names, values)` inside dict(): its pairs written out, `[("a", values[0]), ("b", values[1])]`, where names
+        are distinct strings or integers written out and values a list or tuple of known length or an array argument
+        (whose first len(names) rows zip takes; fewer fail when read, where dict(zip(...)) would leave keys out).
+        Anything else is returned as it is."""
+        if not (isinstance(expr, gast.Call) and self.builtin(expr.func) == "zip" and len(expr.args) == 2
+                and not expr.keywords and not any(isinstance(a, gast.Starred) for a in expr.args)):
+            return expr
+        names, values_ = expr.args
+        keys = self.known_items(names)
+        if keys is None or not all(isinstance(k, gast.Constant) and isinstance(k.value, (str, int))
+                                   and not isinstance(k.value, bool) for k in keys) \
+                or len({k.value for k in keys}) != len(keys):
+            return expr
+        entries = self.known_items(values_)
+        if entries is None and isinstance(values_, gast.Name) and self.array_rank(values_):
+            entries = [gast.copy_location(gast.Subscript(value=copy.deepcopy(values_), slice=gast.Constant(
+                value=i, kind=None), ctx=gast.Load()), values_) for i in range(len(keys))]
+        if entries is None:
+            return expr
+        return gast.copy_location(gast.List(elts=[gast.Tuple(elts=[key, entry], ctx=gast.Load())
+                                                  for key, entry in zip(keys, entries)], ctx=gast.Load()), expr)
 
     def known_items(self, sequence):
         """The items of a list or tuple written out, or of a name whose length is known here (reading them is all
@@ -2128,7 +2203,9 @@ class _Normalizer:
         items = expr.args if sequence is None else self.known_items(sequence)
         if items is None:  # a list only the run knows the length of (`max(f(x) for x in xs)`): the first, then a loop
             atom = self.atom(sequence, None)
-            if not self.is_list(atom):
+            # a 1-D array's elements are numbers, compared as Python compares them (the rows of a 2-D array compare
+            # to arrays, whose truth Python refuses)
+            if not self.is_list(atom) and self.array_rank(atom) != 1:
                 return expr
             first = self.atom(gast.Subscript(value=_held(atom), slice=gast.Constant(value=0, kind=None),
                                              ctx=gast.Load()), None)

@@ -41,12 +41,15 @@ nondifferentiable(Method("shape", is_call=False), Method("ndim", is_call=False),
                   Method("dtype", is_call=False), len, np.shape, np.ndim, np.size, why="it describes an array's shape")
 nondifferentiable(operator.floordiv, why="its derivative is zero wherever it exists", rank="elementwise")
 nondifferentiable(np.zeros_like, np.ones_like, np.empty_like, np.sign,
-                  np.floor, np.ceil, np.round, np.rint, np.trunc, np.argmax, np.argmin, np.argsort, np.argpartition,
+                  np.floor, np.ceil, np.round, np.rint, np.trunc, np.fix, np.argmax, np.argmin, np.argsort, np.argpartition,
                   np.isnan, np.isinf, np.isfinite, np.count_nonzero,
                   Method("argmax"), Method("argmin"), Method("argsort"), Method("argpartition"), Method("round"),
                   builtins.round, builtins.int, builtins.bool, math.floor, math.ceil, math.trunc, math.isnan,
                   math.isinf, math.isfinite,
                   why="its derivative is zero wherever it exists")
+# numpy's integer and boolean scalar types as casts: np.int64(x) truncates as int(x) does
+nondifferentiable(np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intp, np.bool_,
+                  why="it makes integers or booleans, whose derivative is zero wherever it exists")
 nondifferentiable(zeros_gradient, zero_tangent, why="it makes zeros in its argument's shape")  # differentiated by hvp
 nondifferentiable(dtype_of, why="it reads a dtype")  # forward mode's argument of stored_derivative, for hvp
 

@@ -374,7 +374,7 @@ def absolute_tangent(result, x):
 # gives a nan gradient there rather than zero, as the nan it gives the result does.
 
 
-@adjoint(np.maximum, builtins.max)
+@adjoint(np.maximum)
 def maximum(result, x, y):
     if y == 0 and ndim(x) >= 1:
         d[x] = d[result] * np.heaviside(x, 1.0)
@@ -391,7 +391,7 @@ def maximum(result, x, y):
 # of the result's dtype instead.
 
 
-@tangent(np.maximum, builtins.max)
+@tangent(np.maximum)
 def maximum_tangent(result, x, y):
     if y == 0 and ndim(x) >= 1:
         d[result] = d[x] * np.heaviside(x, 1.0)
@@ -407,13 +407,13 @@ def maximum_tangent(result, x, y):
         d[result] = np.where(x < y, d[y], np.zeros_like(result))
 
 
-@adjoint(np.minimum, builtins.min)
+@adjoint(np.minimum)
 def minimum(result, x, y):
     d[x] = unbroadcast(d[result] * (x <= y), x)
     d[y] = unbroadcast(d[result] * (x > y), y)
 
 
-@tangent(np.minimum, builtins.min)
+@tangent(np.minimum)
 def minimum_tangent(result, x, y):
     if ndim(x) >= 1:
         d[result] = d[x] * (x <= y)
@@ -423,6 +423,34 @@ def minimum_tangent(result, x, y):
         d[result] = d[y] * (x > y)
     else:
         d[result] = np.where(x > y, d[y], np.zeros_like(result))
+
+
+# Python's max(x, y) is y where y > x and x otherwise, min(x, y) y where y < x: x where either is nan, which
+# np.maximum would propagate. The gradient goes to the operand returned.
+
+
+@adjoint(builtins.max)
+def builtin_max(result, x, y):
+    d[x] = unbroadcast(d[result] * np.logical_not(y > x), x)
+    d[y] = unbroadcast(d[result] * (y > x), y)
+
+
+@tangent(builtins.max)
+def builtin_max_tangent(result, x, y):
+    d[result] = np.where(y > x, np.zeros_like(result), d[x])
+    d[result] = np.where(y > x, d[y], np.zeros_like(result))
+
+
+@adjoint(builtins.min)
+def builtin_min(result, x, y):
+    d[x] = unbroadcast(d[result] * np.logical_not(y < x), x)
+    d[y] = unbroadcast(d[result] * (y < x), y)
+
+
+@tangent(builtins.min)
+def builtin_min_tangent(result, x, y):
+    d[result] = np.where(y < x, np.zeros_like(result), d[x])
+    d[result] = np.where(y < x, d[y], np.zeros_like(result))
 
 
 # fmax and fmin ignore a nan operand (the result is the other one), so the gradient goes to the

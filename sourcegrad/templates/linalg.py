@@ -20,7 +20,7 @@ from ..runtime.linalg import (cholesky_grad, cholesky_jvp, cholesky_jvp_grad, cr
                               slogdet_grad, slogdet_jvp, slogdet_jvp_grad, solve_grad_left, solve_grad_right, solve_jvp,
                               solve_jvp_grad_result, svd_grad, svd_jvp, svd_jvp_grad_matrix, svd_jvp_grad_result,
                               swap_last_axes, tensordot_grad_left, tensordot_grad_right, trace_grad)
-from .registry import adjoint, d, method, ndim, tangent
+from .registry import adjoint, d, describe, method, ndim, tangent
 
 # ---- matrix products -------------------------------------------------------------------------
 
@@ -278,6 +278,10 @@ def norm_jvp_rule(out, tangent, norm, x, ord, axis, keepdims):
 @adjoint(norm_divisor)  # for hvp: the norm itself wherever it has a derivative (it moves only the point 0)
 def norm_divisor_rule(result, norm):
     d[norm] = d[result]
+
+
+# norm + (norm == 0): the norm's own rank, which hvp needs to unpack what it divides (`w1, x1 = q / |q|`'s tangent)
+describe(norm_divisor, rank="elementwise")
 
 
 # ---- inverse, determinant, solve -------------------------------------------------------------

@@ -182,6 +182,50 @@ def min_jvp_rule(result, tangent, x, axis, keepdims):
 method("max", np.max)
 method("min", np.min)
 
+# The ufuncs' reduce: np.sum, np.prod, np.max and np.min along axis, whose default is 0 here. dtype= and out=
+# follow axis positionally and initial=/where= change which elements take part: none is a parameter, so each is
+# refused.
+
+
+@adjoint(np.add.reduce, aliases={"array": "x"}, new_array=True, rank="reduction", shape="constants")
+def add_reduce(result, x, axis=0, *, keepdims=False):
+    d[x] = unreduce(d[result], x, axis, keepdims)
+
+
+@tangent(np.add.reduce, aliases={"array": "x"})
+def add_reduce_tangent(result, x, axis=0, *, keepdims=False):
+    d[result] = np.sum(d[x], axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.multiply.reduce, aliases={"array": "x"}, new_array=True, rank="reduction", shape="constants")
+def multiply_reduce(result, x, axis=0, *, keepdims=False):
+    d[x] = prod_grad(d[result], x, axis, keepdims)
+
+
+@tangent(np.multiply.reduce, aliases={"array": "x"})
+def multiply_reduce_tangent(result, x, axis=0, *, keepdims=False):
+    d[result] = prod_jvp(d[x], x, axis, keepdims)
+
+
+@adjoint(np.maximum.reduce, aliases={"array": "x"}, new_array=True, rank="reduction", shape="constants")
+def maximum_reduce(result, x, axis=0, *, keepdims=False):
+    d[x] = max_grad(d[result], x, axis, keepdims)
+
+
+@tangent(np.maximum.reduce, aliases={"array": "x"})
+def maximum_reduce_tangent(result, x, axis=0, *, keepdims=False):
+    d[result] = max_jvp(d[x], x, axis, keepdims)
+
+
+@adjoint(np.minimum.reduce, aliases={"array": "x"}, new_array=True, rank="reduction", shape="constants")
+def minimum_reduce(result, x, axis=0, *, keepdims=False):
+    d[x] = min_grad(d[result], x, axis, keepdims)
+
+
+@tangent(np.minimum.reduce, aliases={"array": "x"})
+def minimum_reduce_tangent(result, x, axis=0, *, keepdims=False):
+    d[result] = min_jvp(d[x], x, axis, keepdims)
+
 # ---- variance and standard deviation -----------------------------------------------------------------
 # N = element_count(x) / element_count(result) elements per group; d var / d x = 2 (x - mean) / (N - ddof).
 

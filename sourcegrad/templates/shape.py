@@ -426,6 +426,24 @@ def asarray(result, x, dtype=None, order=None, device=None, copy=None, like=None
         d[x] = astype_grad(d[result], x, dtype)
 
 
+# np.ascontiguousarray and np.asfortranarray change the memory layout alone, and make a 0-d array 1-d (its rank
+# is then not x's: no rank rule is given)
+@adjoint(np.ascontiguousarray, np.asfortranarray, aliases={"a": "x"}, result="view of first argument")
+def ascontiguousarray(result, x, dtype=None, *, like=None):
+    if dtype is None:
+        d[x] = np.reshape(d[result], np.shape(x))
+    else:
+        d[x] = np.reshape(astype_grad(d[result], x, dtype), np.shape(x))
+
+
+@tangent(np.ascontiguousarray, np.asfortranarray, aliases={"a": "x"})
+def ascontiguousarray_tangent(result, x, dtype=None, *, like=None):
+    if dtype is None:
+        d[result] = np.atleast_1d(d[x])
+    else:
+        d[result] = astype_jvp(np.atleast_1d(d[x]), dtype)
+
+
 # float(x) (and x.item()) of a one-item array or a number: the number itself, whose gradient takes x's shape back
 @adjoint(builtins.float, new_array=True)
 def float_(result, x):

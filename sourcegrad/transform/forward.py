@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import ir
-from ..analysis.activity import active_values, is_harmless, reads
+from ..analysis.activity import active_values, is_harmless, makes_no_gradient, reads
 from ..analysis.shapes import ShapeFacts
 from ..frontend.source import FunctionSource
 from ..ir import COPY, DICT_DISPLAY, JOIN_SEQUENCES, SET_ITEM
-from ..templates import is_nondifferentiable, lookup
+from ..templates import lookup
 from ..templates.registry import TANGENT_RULES
-from .reverse import (AdjointNames, StatementWalker, as_expression, backend_call, effect_error, may_cast_to_integers,
-                      no_gradient_through)
+from .reverse import (AdjointNames, StatementWalker, as_expression, backend_call, effect_error,
+                      extreme_of_unseen_items, may_cast_to_integers, no_gradient_through)
 
 
 @dataclass
@@ -118,7 +118,7 @@ class _Forward(StatementWalker):
         y = stmt.target
         if y not in self.active:
             return []
-        if is_nondifferentiable(stmt.primitive) or not any(
+        if makes_no_gradient(stmt, self.fn) or not any(
                 n in self.active for n in reads(list(stmt.args) + list(stmt.kwargs.values()))):
             return [self.zeros(y, stmt.origin)]  # `out = np.zeros(3)` before `out[i] = ...` with a tangent
         if stmt.primitive is COPY:
@@ -178,6 +178,8 @@ class _Forward(StatementWalker):
                              "Wrap the value in sourcegrad.stop_gradient(...) if it needs no derivative, or compute "
                              "it outside the differentiated function.")
         bindings = template.bind([as_expression(a) for a in args], {k: as_expression(v) for k, v in kwargs.items()})
+        if bindings is None and stmt.primitive in (max, min) and len(args) == 1:
+            raise extreme_of_unseen_items(self, stmt)
         if bindings is None:
             raise self.error(stmt, f"{stmt.display} is called with arguments its forward rule does not accept",
                              f"The rule accepts ({', '.join(template.parameters())}).")

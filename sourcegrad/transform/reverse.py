@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import ir
-from ..analysis.activity import active_values, is_harmless, loop_sequences, reads, target_names
+from ..analysis.activity import active_values, is_harmless, loop_sequences, makes_no_gradient, reads, target_names
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..ir import COPY, DICT_DISPLAY, SET_ITEM
 from ..frontend.source import FunctionSource
 from ..frontend.syntax import attribute_chain
-from ..templates import is_nondifferentiable, lookup
+from ..templates import lookup
 from ..templates.registry import record
 
 ADJOINT_PREFIX = "d_"
@@ -250,7 +250,7 @@ class _Reverse(StatementWalker):
         y = stmt.target
         d_y = self.names.get(y) if y in self.active else None
         # (a value made without active inputs, `acc = np.zeros_like(w)`, starts a new value: nothing flows back)
-        flows = not is_nondifferentiable(stmt.primitive) and any(
+        flows = not makes_no_gradient(stmt, self.fn) and any(
             n in self.active for n in reads(list(stmt.args) + list(stmt.kwargs.values())))
         if d_y is not None and d_y in defined and flows:
             for argument, value in self.contributions(stmt):
@@ -389,6 +389,8 @@ class _Reverse(StatementWalker):
                                  "sourcegrad.stop_gradient(...) if it needs no gradient, or compute it outside the "
                                  "differentiated function. The README lists the functions sourcegrad has rules for.")
         bindings = template.bind([as_expression(a) for a in args], {k: as_expression(v) for k, v in kwargs.items()})
+        if bindings is None and stmt.primitive in (max, min) and len(args) == 1:
+            raise extreme_of_unseen_items(self, stmt)
         if bindings is None:
             raise self.error(stmt, f"{stmt.display} is called with arguments its gradient rule does not accept",
                                  f"The rule accepts ({', '.join(template.parameters())}).")
@@ -705,6 +707,16 @@ def may_cast_to_integers(primitive, bindings) -> bool:
     if isinstance(dtype, gast.Attribute):
         return dtype.attr not in _FLOAT_DTYPES
     return True
+
+
+def extreme_of_unseen_items(walker, stmt):
+    """The refusal of `max(xs)` or `min(xs)` whose items the frontend could not write out, for either mode."""
+    name = stmt.primitive.__name__
+    return walker.error(stmt, f"{name}() of a value whose items sourcegrad cannot see here (an array computed in the "
+                              "function, whose rank is not known yet, or a list it cannot tell is one)",
+                        f"Use np.{name}(x) for an array (its gradient goes to the first extreme element, as "
+                        f"{name}()'s does), bind a 1-D array argument and call {name}() of it, or {name}() a list "
+                        "written out.")
 
 
 def backend_call(backend, attr, args):
