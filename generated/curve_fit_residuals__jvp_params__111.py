@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 85deda38e1197dce311f2021d583b28277c0aecbe480ad8ea5a5c01942a11978
-# sourcegrad-checksum: 4eb54d808d43a490b1dc07756690523dc2120d304d10308fd5476962c072ab89
+# sourcegrad-key: fa94047af261473343a5afcd6d3bbdfab76f171bc3cc6f0e4e89e98f48f07271
+# sourcegrad-checksum: 484ac6cdbd17fe4c301a4fbcbfbfeac3b82f9e406040ba4c8f883c884228e10a
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

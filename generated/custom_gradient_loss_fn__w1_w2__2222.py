@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: bea86c8f31ffbc17758aefc44830da725fded714a774a30f49e06b51edd9bd74
-# sourcegrad-checksum: ef8224accda4664aea355d2db46bc09f80625f586b67aaa0d7d2013d397fab8a
+# sourcegrad-key: 126bad2aa2468f1b6db95b45abe6831e2c61de75a8fcd97f7d78225a4dfe13ae
+# sourcegrad-checksum: ba06d71f391c2d3dc93ca6398ad60699a76b352184830fc35c62dc18aa443501
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: ac93d9cb4db8b8e67d4524b5be20840f250ec46aa7a30882f9b2c61c1e8c324b
-# sourcegrad-checksum: a134c36d4cd154c6fdf6983bacd965517a16e21d96c6f1392e4e832227f02070
+# sourcegrad-key: 35f0235fe988a1f852fd46c25a407e02f9d5916e7fa17881bb4adc2435415d4e
+# sourcegrad-checksum: 72f159dda61edcef095233780042876013e29eedec04e73cb82a6c3f9c7d7276
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 3f25620731917f04309a8a5f541a458d0c321c809240186fc5a329ab7364346f
-# sourcegrad-checksum: 9b9613f4b347e9cdb45d11e8c4624e4fffe0cab1d6729a2228e0572490522e72
+# sourcegrad-key: 341f794d155a55f03a6b0c00e90391050980c99dff0b6646260b8f07c3bbaed2
+# sourcegrad-checksum: ffd6d4f24971107a14f37fe20031e8fab33e2447dd91f0cdf9fb4f3f6f709cd0
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b95311c5e9eea4124ed6963c1b15ce418899a544491c337facbe1bc6a64edb2e
-# sourcegrad-checksum: 0a727a8c9be9a73931d560a2735a7ed0586e23d98e79ea9cb93505aa43530707
+# sourcegrad-key: 27ed6b5c9d4defdd35f1e28baa81b51f428ff0e52e30d794005cc310f032ee18
+# sourcegrad-checksum: 58281c7d4a6a7dda90404b41f0a83f450398937243d6d440227b95bb2da16f61
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 6ecd40b919ebe2ce89ccc6bd4a9b8321a6426bd155ab63e658ec93af622fad84
-# sourcegrad-checksum: c22788cae96138df1a29e1c7be73aa667b8c5bc987b6de56a95f8e94d239f376
+# sourcegrad-key: e55ba9d55e5f5f60d44945f5c1c95fa370567da46544b70dc64c3920ac81045a
+# sourcegrad-checksum: d82c1e9dd8c65393341cb7517163878092fc7e0fab23771c16426e624f57e636
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

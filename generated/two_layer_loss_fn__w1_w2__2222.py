@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0a9b2fa08b4907e9c49cdeefd07ec055ea7e3e110662f4c0062604ce8f9575fd
-# sourcegrad-checksum: 45d1fd5982c0d36fab906e59d9b9abd4c87bd4501574fb9fb1174d8e2813e241
+# sourcegrad-key: e11bc0c1929e5b1b9f77a51c99161ffb2536dfaf2257eb6991695e3e16eab7c9
+# sourcegrad-checksum: 267684701c98e76b16847a518b95016c899654bdbcdc81eec6d8856c1a040790
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).
