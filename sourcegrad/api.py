@@ -596,9 +596,25 @@ class BoundDifferentiableFunction:
     def value_and_grad(self, *args, **kwargs):
         return self.function.value_and_grad(self.instance, *args, **kwargs)
 
+    def jvp(self, primals, tangents, device=None):
+        primals = _primals_tuple(primals, self.function.fn, "jvp")
+        return self.function.jvp((self.instance, *primals), tangents, device)
+
+    def hvp(self, primals, vectors, device=None):
+        primals = _primals_tuple(primals, self.function.fn, "hvp")
+        return self.function.hvp((self.instance, *primals), vectors, device)
+
     @property
     def backward_source(self):
         return self.function.backward_source
+
+    @property
+    def forward_source(self):
+        return self.function.forward_source
+
+    @property
+    def hvp_source(self):
+        return self.function.hvp_source
 
     @property
     def generated_path(self):

@@ -480,6 +480,29 @@ def test_method_on_a_class_instance():
     assert Model().loss(w, x) == pytest.approx(np.square(w * x).sum())
 
 
+
+class ScaledEnergy:
+    def __init__(self, scale):
+        self.scale = scale
+
+    @sourcegrad.differentiate(wrt="w")
+    def energy(self, w, x):
+        return self.scale * np.sum(np.sin(w * x) * w)
+
+
+def test_a_decorated_method_takes_jvp_and_hvp_with_its_object_as_self():
+    model = ScaledEnergy(1.5)
+    w, x, v = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    value, derivative = model.energy.jvp((w, x), v)
+    eps = 1e-6
+    assert value == pytest.approx(model.energy(w, x))
+    assert derivative == pytest.approx((model.energy(w + eps * v, x) - model.energy(w - eps * v, x)) / (2 * eps),
+                                       rel=1e-6)
+    difference = (model.energy.grad(w + eps * v, x) - model.energy.grad(w - eps * v, x)) / (2 * eps)
+    np.testing.assert_allclose(model.energy.hvp((w, x), v), difference, rtol=1e-5, atol=1e-7)
+    assert "d_w" in model.energy.forward_source and "t_w" in model.energy.hvp_source
+
+
 activation = np.tanh
 
 
