@@ -671,7 +671,8 @@ def hessian(fn, wrt=None, generated_dir=None, device=None):
     argument x, else a tuple of tuples, block [a][b] of shape x_a.shape + x_b.shape: one hvp per element."""
     function = _functional(fn, wrt, generated_dir, device)
 
-    def hessian_at(*args):
+    def hessian_at(*args, **kwargs):
+        _refuse_keywords("hessian", function, kwargs)
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
         _refuse_structures(function.wrt, inputs)
@@ -733,7 +734,8 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
         raise SourcegradError(f"jacobian has no mode {mode!r}", hint="Choose 'auto', 'forward' or 'reverse'.")
     function = _functional(fn, wrt, generated_dir, device)
 
-    def jacobian_at(*args):
+    def jacobian_at(*args, **kwargs):
+        _refuse_keywords("jacobian", function, kwargs)
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
         _refuse_structures(function.wrt, inputs)
@@ -772,6 +774,16 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
         return blocks[0] if function._single else tuple(blocks)
 
     return jacobian_at
+
+
+def _refuse_keywords(form, function, kwargs):
+    """hessian and jacobian take one column per hvp or jvp, and those take the function's arguments as a tuple of
+    positions: a keyword argument (a keyword-only parameter) has no place there."""
+    if kwargs:
+        name = function.fn.__qualname__
+        raise SourcegradError(f"{form}({name}) takes {name}'s arguments by position; got {', '.join(kwargs)} by "
+                              "keyword", hint=f"Take the {form} of a function that takes them by position and passes "
+                              f"them on: def by_position({', '.join(function.wrt)}, ...): return {name}(...).")
 
 
 def _unit_directions(xp, inputs, position):
