@@ -641,7 +641,20 @@ def grad(fn, wrt=None, generated_dir=None, device=None, has_aux=False):
     inner = getattr(fn, "__self__", None)
     if isinstance(inner, DifferentiableFunction) and getattr(fn, "__func__", None) is DifferentiableFunction.grad:
         return _second_derivative(inner, wrt)
-    return DifferentiableFunction(fn, wrt, generated_dir, device, has_aux).grad
+    fn, bound = _unbound(fn)
+    if isinstance(fn, DifferentiableFunction):  # its own wrt and options, where the call names none
+        wrt = fn._wrt_argument if wrt is None else wrt
+        generated_dir, device, has_aux = generated_dir or fn.generated_dir, device or fn.device, has_aux or fn.has_aux
+    gradient = DifferentiableFunction(fn, wrt, generated_dir, device, has_aux).grad
+    return functools.partial(gradient, *bound) if bound else gradient
+
+
+def _unbound(fn):
+    """A decorated method taken from its object (`model.loss`): the decorated function, and the object it passes
+    as self; any other function, and nothing."""
+    if isinstance(fn, BoundDifferentiableFunction):
+        return fn.function, (fn.instance,)
+    return fn, ()
 
 
 def _second_derivative(inner, wrt):
@@ -663,16 +676,20 @@ def _second_derivative(inner, wrt):
 def hvp(fn, wrt=None, generated_dir=None, device=None):
     """hvp(f, wrt)(primals, vectors): the Hessian of the scalar function f at primals times vectors (one per
     `wrt` argument), by reverse mode over forward mode, without forming the Hessian."""
-    return _functional(fn, wrt, generated_dir, device).hvp
+    fn, bound = _unbound(fn)
+    function = _functional(fn, wrt, generated_dir, device)
+    return BoundDifferentiableFunction(function, bound[0]).hvp if bound else function.hvp
 
 
 def hessian(fn, wrt=None, generated_dir=None, device=None):
     """hessian(f, wrt)(*args): the Hessian of the scalar function f, of shape x.shape + x.shape for one `wrt`
     argument x, else a tuple of tuples, block [a][b] of shape x_a.shape + x_b.shape: one hvp per element."""
+    fn, bound = _unbound(fn)
     function = _functional(fn, wrt, generated_dir, device)
 
     def hessian_at(*args, **kwargs):
         _refuse_keywords("hessian", function, kwargs)
+        args = (*bound, *args)
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
         _refuse_structures(function.wrt, inputs)
@@ -703,7 +720,8 @@ def jvp(fn, primals, tangents, wrt=None, generated_dir=None, device=None):
     decorated with its own), one per `wrt` argument. The generated code goes to generated/ beside the
     gradient's, with `jvp` in its name.
     """
-    primals = _primals_tuple(primals, fn, "jvp")
+    fn, bound = _unbound(fn)
+    primals = (*bound, *_primals_tuple(primals, fn, "jvp"))
     if wrt is None and not isinstance(fn, DifferentiableFunction):
         tangents = tuple(tangents)
         if len(tangents) != len(primals):
@@ -732,10 +750,12 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
     """
     if mode not in ("auto", "forward", "reverse"):
         raise SourcegradError(f"jacobian has no mode {mode!r}", hint="Choose 'auto', 'forward' or 'reverse'.")
+    fn, bound = _unbound(fn)
     function = _functional(fn, wrt, generated_dir, device)
 
     def jacobian_at(*args, **kwargs):
         _refuse_keywords("jacobian", function, kwargs)
+        args = (*bound, *args)
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
         _refuse_structures(function.wrt, inputs)
