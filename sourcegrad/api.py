@@ -596,9 +596,25 @@ class BoundDifferentiableFunction:
     def value_and_grad(self, *args, **kwargs):
         return self.function.value_and_grad(self.instance, *args, **kwargs)
 
+    def jvp(self, primals, tangents, device=None):
+        primals = _primals_tuple(primals, self.function.fn, "jvp")
+        return self.function.jvp((self.instance, *primals), tangents, device)
+
+    def hvp(self, primals, vectors, device=None):
+        primals = _primals_tuple(primals, self.function.fn, "hvp")
+        return self.function.hvp((self.instance, *primals), vectors, device)
+
     @property
     def backward_source(self):
         return self.function.backward_source
+
+    @property
+    def forward_source(self):
+        return self.function.forward_source
+
+    @property
+    def hvp_source(self):
+        return self.function.hvp_source
 
     @property
     def generated_path(self):
@@ -625,7 +641,20 @@ def grad(fn, wrt=None, generated_dir=None, device=None, has_aux=False):
     inner = getattr(fn, "__self__", None)
     if isinstance(inner, DifferentiableFunction) and getattr(fn, "__func__", None) is DifferentiableFunction.grad:
         return _second_derivative(inner, wrt)
-    return DifferentiableFunction(fn, wrt, generated_dir, device, has_aux).grad
+    fn, bound = _unbound(fn)
+    if isinstance(fn, DifferentiableFunction):  # its own wrt and options, where the call names none
+        wrt = fn._wrt_argument if wrt is None else wrt
+        generated_dir, device, has_aux = generated_dir or fn.generated_dir, device or fn.device, has_aux or fn.has_aux
+    gradient = DifferentiableFunction(fn, wrt, generated_dir, device, has_aux).grad
+    return functools.partial(gradient, *bound) if bound else gradient
+
+
+def _unbound(fn):
+    """A decorated method taken from its object (`model.loss`): the decorated function, and the object it passes
+    as self; any other function, and nothing."""
+    if isinstance(fn, BoundDifferentiableFunction):
+        return fn.function, (fn.instance,)
+    return fn, ()
 
 
 def _second_derivative(inner, wrt):
@@ -647,15 +676,20 @@ def _second_derivative(inner, wrt):
 def hvp(fn, wrt=None, generated_dir=None, device=None):
     """hvp(f, wrt)(primals, vectors): the Hessian of the scalar function f at primals times vectors (one per
     `wrt` argument), by reverse mode over forward mode, without forming the Hessian."""
-    return _functional(fn, wrt, generated_dir, device).hvp
+    fn, bound = _unbound(fn)
+    function = _functional(fn, wrt, generated_dir, device)
+    return BoundDifferentiableFunction(function, bound[0]).hvp if bound else function.hvp
 
 
 def hessian(fn, wrt=None, generated_dir=None, device=None):
     """hessian(f, wrt)(*args): the Hessian of the scalar function f, of shape x.shape + x.shape for one `wrt`
     argument x, else a tuple of tuples, block [a][b] of shape x_a.shape + x_b.shape: one hvp per element."""
+    fn, bound = _unbound(fn)
     function = _functional(fn, wrt, generated_dir, device)
 
-    def hessian_at(*args):
+    def hessian_at(*args, **kwargs):
+        _refuse_keywords("hessian", function, kwargs)
+        args = (*bound, *args)
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
         _refuse_structures(function.wrt, inputs)
@@ -686,7 +720,8 @@ def jvp(fn, primals, tangents, wrt=None, generated_dir=None, device=None):
     decorated with its own), one per `wrt` argument. The generated code goes to generated/ beside the
     gradient's, with `jvp` in its name.
     """
-    primals = _primals_tuple(primals, fn, "jvp")
+    fn, bound = _unbound(fn)
+    primals = (*bound, *_primals_tuple(primals, fn, "jvp"))
     if wrt is None and not isinstance(fn, DifferentiableFunction):
         tangents = tuple(tangents)
         if len(tangents) != len(primals):
@@ -715,9 +750,12 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
     """
     if mode not in ("auto", "forward", "reverse"):
         raise SourcegradError(f"jacobian has no mode {mode!r}", hint="Choose 'auto', 'forward' or 'reverse'.")
+    fn, bound = _unbound(fn)
     function = _functional(fn, wrt, generated_dir, device)
 
-    def jacobian_at(*args):
+    def jacobian_at(*args, **kwargs):
+        _refuse_keywords("jacobian", function, kwargs)
+        args = (*bound, *args)
         arguments = function._bind(args, {})
         inputs = [arguments[name] for name in function.wrt]
         _refuse_structures(function.wrt, inputs)
@@ -756,6 +794,16 @@ def jacobian(fn, wrt=None, mode="auto", generated_dir=None, device=None):
         return blocks[0] if function._single else tuple(blocks)
 
     return jacobian_at
+
+
+def _refuse_keywords(form, function, kwargs):
+    """hessian and jacobian take one column per hvp or jvp, and those take the function's arguments as a tuple of
+    positions: a keyword argument (a keyword-only parameter) has no place there."""
+    if kwargs:
+        name = function.fn.__qualname__
+        raise SourcegradError(f"{form}({name}) takes {name}'s arguments by position; got {', '.join(kwargs)} by "
+                              "keyword", hint=f"Take the {form} of a function that takes them by position and passes "
+                              f"them on: def by_position({', '.join(function.wrt)}, ...): return {name}(...).")
 
 
 def _unit_directions(xp, inputs, position):

@@ -480,6 +480,53 @@ def test_method_on_a_class_instance():
     assert Model().loss(w, x) == pytest.approx(np.square(w * x).sum())
 
 
+
+class ScaledEnergy:
+    def __init__(self, scale):
+        self.scale = scale
+
+    @sourcegrad.differentiate(wrt="w")
+    def energy(self, w, x):
+        return self.scale * np.sum(np.sin(w * x) * w)
+
+
+def test_a_decorated_method_takes_jvp_and_hvp_with_its_object_as_self():
+    model = ScaledEnergy(1.5)
+    w, x, v = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    value, derivative = model.energy.jvp((w, x), v)
+    eps = 1e-6
+    assert value == pytest.approx(model.energy(w, x))
+    assert derivative == pytest.approx((model.energy(w + eps * v, x) - model.energy(w - eps * v, x)) / (2 * eps),
+                                       rel=1e-6)
+    difference = (model.energy.grad(w + eps * v, x) - model.energy.grad(w - eps * v, x)) / (2 * eps)
+    np.testing.assert_allclose(model.energy.hvp((w, x), v), difference, rtol=1e-5, atol=1e-7)
+    assert "d_w" in model.energy.forward_source and "t_w" in model.energy.hvp_source
+
+
+
+def test_functional_forms_of_a_decorated_function_keep_its_wrt():
+    @sourcegrad.differentiate(wrt="b")
+    def weighted(a, b):
+        return np.sum(a * b ** 2)
+
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    np.testing.assert_allclose(sourcegrad.grad(weighted)(a, b), 2 * a * b)
+    np.testing.assert_allclose(sourcegrad.hessian(weighted)(a, b), np.diag(2 * a))
+
+
+def test_functional_forms_take_a_decorated_method_from_its_object():
+    model = ScaledEnergy(1.5)
+    w, x, v = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    eps = 1e-6
+    np.testing.assert_allclose(sourcegrad.grad(model.energy)(w, x), model.energy.grad(w, x))
+    _, derivative = sourcegrad.jvp(model.energy, (w, x), (v,))
+    assert derivative == pytest.approx(model.energy.jvp((w, x), v)[1])
+    np.testing.assert_allclose(sourcegrad.hvp(model.energy)((w, x), v), model.energy.hvp((w, x), v))
+    columns = [(model.energy.grad(w + eps * e, x) - model.energy.grad(w - eps * e, x)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(sourcegrad.hessian(model.energy)(w, x), np.stack(columns, axis=1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sourcegrad.jacobian(model.energy, mode="forward")(w, x), model.energy.grad(w, x))
+
+
 activation = np.tanh
 
 

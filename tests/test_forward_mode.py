@@ -603,3 +603,14 @@ def test_jvp_and_hvp_of_an_object_argument_match_its_gradient():
     ahead, behind = moved(1e-5), moved(-1e-5)
     for key in ("w", "b"):
         np.testing.assert_allclose(product[key], (ahead[key] - behind[key]) / 2e-5, rtol=1e-5, atol=1e-6)
+
+
+def keyword_only_cube(a, *, x):
+    return np.sum(a * x ** 3)
+
+
+@pytest.mark.parametrize("derivative", [sourcegrad.hessian, sourcegrad.jacobian])
+def test_hessian_and_jacobian_refuse_arguments_given_by_keyword(derivative):
+    with pytest.raises(SourcegradError, match="by position") as info:
+        derivative(keyword_only_cube, wrt="x")(np.ones(2), x=np.array([1.0, 2.0]))
+    assert "def " in info.value.hint

@@ -146,3 +146,16 @@ def test_hvp_of_a_function_with_an_expression_statement(tmp_path, capsys):
     f = sourcegrad.differentiate(checks_and_prints, generated_dir=tmp_path)
     np.testing.assert_allclose(f.hvp((x,), (v,)), gradient_difference(f, (x,), [v])[0], rtol=1e-5, atol=1e-6)
     assert "evaluating at (3,)" in capsys.readouterr().out  # the statement still runs
+
+
+def pairwise_distance_sum(x):
+    # the diagonal of the distance matrix is |x_i - x_i| = 0 for every x: it adds nothing to any derivative
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    return np.sum(d ** 3) + np.sum(d)
+
+
+def test_hvp_through_norms_that_are_identically_zero_is_finite(tmp_path):
+    rng = np.random.default_rng(3)
+    x, v = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    f = sourcegrad.differentiate(pairwise_distance_sum, wrt="x", generated_dir=tmp_path)
+    np.testing.assert_allclose(f.hvp((x,), v), gradient_difference(f, (x,), [v])[0], rtol=1e-5, atol=1e-6)

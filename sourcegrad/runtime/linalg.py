@@ -755,12 +755,14 @@ def norm_jvp_grad(grad, tangent, norm, x, ord, axis, keepdims, part):
     if flat:
         zeros = xp.zeros_like(x) if part == "x" else xp.zeros_like(as_array_like(norm, x))
         return list(zeros) if listed and part == "x" else zeros
-    g, r = _keep(grad, x, axes, keepdims), _keep(norm, x, axes, keepdims)
+    # a zero norm (x = 0 there) divides as 1, as norm_grad's does: this is the derivative of the gradient
+    # the rules return, and it keeps a norm that is 0 for every x (a distance matrix's diagonal) out of the sum
+    g, r = _keep(grad, x, axes, keepdims), norm_divisor(_keep(norm, x, axes, keepdims))
     if part == "x":
         result = g * tangent * (p - 1) * abs(x) ** (p - 2) / r ** (p - 1)
         return list(result) if listed else result
     slope = xp.sign(x) * abs(x) ** (p - 1)
-    return -(p - 1) * (g * tangent * slope).sum(axis=axes, keepdims=keepdims) / as_array_like(norm, x) ** p
+    return -(p - 1) * (g * tangent * slope).sum(axis=axes, keepdims=keepdims) / norm_divisor(as_array_like(norm, x)) ** p
 
 
 @helper
