@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: fa94047af261473343a5afcd6d3bbdfab76f171bc3cc6f0e4e89e98f48f07271
-# sourcegrad-checksum: 484ac6cdbd17fe4c301a4fbcbfbfeac3b82f9e406040ba4c8f883c884228e10a
+# sourcegrad-key: 631ea8880944821f53f8c13965d978b61de4855f1c1c3f4afce49371b94b3d42
+# sourcegrad-checksum: 8f72c0e9d120612e38f6a81735351947eb96a8d1092b09b8dbdc017afc9d56db
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 126bad2aa2468f1b6db95b45abe6831e2c61de75a8fcd97f7d78225a4dfe13ae
-# sourcegrad-checksum: ba06d71f391c2d3dc93ca6398ad60699a76b352184830fc35c62dc18aa443501
+# sourcegrad-key: 7d4bb57aefd136068eada51b7232dc730549b9c1a8b465f25dd089ebd660a079
+# sourcegrad-checksum: 165db2b14aec455978d5add0472580fbad61062b0e05af5db52b10ccc8925d02
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

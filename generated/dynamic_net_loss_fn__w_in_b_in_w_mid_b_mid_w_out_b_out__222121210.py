@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 35f0235fe988a1f852fd46c25a407e02f9d5916e7fa17881bb4adc2435415d4e
-# sourcegrad-checksum: 72f159dda61edcef095233780042876013e29eedec04e73cb82a6c3f9c7d7276
+# sourcegrad-key: a31a5da4962c1c49e3f89324cac6953f7270c4b1f521cfadf61b85884c645fda
+# sourcegrad-checksum: 8b293a18130b3c1915ed546af0a7c05cb78479f3ddc663e815aade6afb24cbdf
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

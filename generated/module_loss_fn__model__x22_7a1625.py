@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 341f794d155a55f03a6b0c00e90391050980c99dff0b6646260b8f07c3bbaed2
-# sourcegrad-checksum: ffd6d4f24971107a14f37fe20031e8fab33e2447dd91f0cdf9fb4f3f6f709cd0
+# sourcegrad-key: 1ca683d8ea4ff102b9964f92c1715e9b8c1c89e6eb3744585b9073451bb97ebb
+# sourcegrad-checksum: 70fb22f73ae88ffdfeed9abd4969c50b57901e1a24a80686b95efd0962ef9065
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

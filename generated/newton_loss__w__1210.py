@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 27ed6b5c9d4defdd35f1e28baa81b51f428ff0e52e30d794005cc310f032ee18
-# sourcegrad-checksum: 58281c7d4a6a7dda90404b41f0a83f450398937243d6d440227b95bb2da16f61
+# sourcegrad-key: 50e97b9b8a282c3413402ca73b160fdf804195ce79f269e0ee49cf6692d5a642
+# sourcegrad-checksum: 4defbaa26e2de95430bb1643f89c1cc9440a0a0629ae21cf22c544899c9b9602
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: e55ba9d55e5f5f60d44945f5c1c95fa370567da46544b70dc64c3920ac81045a
-# sourcegrad-checksum: d82c1e9dd8c65393341cb7517163878092fc7e0fab23771c16426e624f57e636
+# sourcegrad-key: 959824ae00417832f638a04f47ff21ebfbbc475970b00178e22b26d860bbe6b1
+# sourcegrad-checksum: da2bceddeddf8288cc03e0eb64a982ed4ff652979486de383bd308ce7389795f
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
