@@ -16,3 +16,12 @@ def scaled(x):
 def without_rule(x):
     y = xnp.sinc(x)  # no rule: the refusal must cite this line, in this file
     return y * 2.0
+
+
+def passes_on(a):
+    return a
+
+
+def passes_on_twice(a):
+    y = passes_on(a)  # a function of this module, called by its name here and through the module by the caller
+    return passes_on(y) * 2.0

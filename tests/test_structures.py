@@ -667,6 +667,39 @@ def test_a_helpers_local_never_hides_a_global_another_helper_reads():
     np.testing.assert_allclose(f.grad(x), [20.0, 20.0, 20.0])
 
 
+total = 0.5  # a global with the name a temporary of `x * x + 1.0` gets in the generated code
+
+
+def minus_the_global_total(a):
+    return a - total
+
+
+def through_a_helper_then_minus_total(a):
+    y = helper_module.passes_on(a)
+    return y - total
+
+
+def calls_helpers_reading_a_global_a_temporary_is_named_after(x):
+    return np.sum(minus_the_global_total(x * x + 1.0) ** 2) + np.sum(through_a_helper_then_minus_total(x * x + 1.0))
+
+
+def calls_a_helper_twice_in_a_helper_given_its_result(x):
+    y = helper_module.passes_on(x)
+    return np.sum(helper_module.passes_on_twice(helper_module.passes_on(x)) * y)
+
+
+def test_a_temporary_never_hides_a_global_a_helper_inlined_later_reads():
+    x = np.array([1.0, 2.0, 4.0])
+    f = sourcegrad.differentiate(calls_helpers_reading_a_global_a_temporary_is_named_after)
+    assert f.value_and_grad(x)[0] == pytest.approx(calls_helpers_reading_a_global_a_temporary_is_named_after(x))
+    np.testing.assert_allclose(f.grad(x), 4.0 * x * (x * x + 0.5) + 2.0 * x)
+
+
+def test_a_helper_calls_a_function_whose_name_a_temporary_of_the_caller_has():
+    x = np.array([1.0, 2.0, 4.0])
+    assert sourcegrad.check_grad(calls_a_helper_twice_in_a_helper_given_its_result, x).max_error < 1e-6
+
+
 def test_a_parameter_reassigned_in_a_branch_loses_its_rank():
     x, w = rng.uniform(0.1, 1.0, (2, 3)), rng.standard_normal((3, 3))
     assert sourcegrad.check_grad(rank_changes_in_a_branch, x, w, wrt=("x", "w")).max_error < 1e-6

@@ -38,6 +38,7 @@ class Inliner:
         self.receivers = []  # beside each, what is known of the object a method is called on (None: a function)
         self.root_globals = normalizer.resolver.globals
         self.callees = []  # (globals, chain, helper) of each helper inlined, for the compiled gradient's guards
+        self.clashes = set()  # names helpers read as globals that temporaries made before had taken
         self.sources = []  # their source texts and the default values they took, for the cache key
         # The innermost helper's result so far, the statement list its body starts in (a return there is
         # its last statement), and the caller's name for its result (or None).
@@ -256,7 +257,11 @@ class Inliner:
         normalizer.names.take({n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)})
         # Every name the helper mentions is taken: a local of the helper must not get the name of a global
         # that another helper (or the caller) reads.
-        normalizer.names.take({n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)})
+        mentioned = {n.id for n in gast.walk(src.tree) if isinstance(n, gast.Name)}
+        # a name the helper reads from its globals that a temporary of the caller already has: normalize starts
+        # again with it reserved (its own parameters and assigned names are bound apart, and clash with nothing)
+        self.clashes |= (mentioned - helper_assigned - set(signature.parameters)) & normalizer.names.made
+        normalizer.names.take(mentioned)
         bindings = {}
         callers_names = set(normalizer.names.current.values())
         for name, value in bound.arguments.items():

@@ -39,6 +39,7 @@ class Names:
         self.current = {p: p for p in params + kwonly}  # user name -> its live version
         self.pinned = {}  # user name -> the one name it has throughout the compound statement being normalised
         self.in_helper = False  # naming the body of a helper being inlined
+        self.made = set()  # the fresh names given out, which a helper inlined later may read as globals
 
     def version(self, user_name):
         """The name a new assignment to user_name binds: the name itself the first time, then name_2, ...;
@@ -61,11 +62,13 @@ class Names:
             base = _INSTEAD_OF_KEYWORD.get(base, f"{base}_value")
         if base not in self.used and base not in self.current:
             self.used.add(base)
+            self.made.add(base)
             return base
         n = 2
         while f"{base}_{n}" in self.used:
             n += 1
         self.used.add(f"{base}_{n}")
+        self.made.add(f"{base}_{n}")
         return f"{base}_{n}"
 
     def temporary(self, hint):

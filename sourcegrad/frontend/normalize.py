@@ -52,17 +52,24 @@ def normalize(src: FunctionSource, resolver: Resolver, reserved=(), kinds=None, 
     """kinds: parameter name -> what is known of its value (frontend.values.describe). has_aux: the function
     returns `value, aux`, and only value is differentiated (ir.Return.aux holds the other)."""
     unsettled = frozenset()
-    while True:  # at most once again per loop whose reads saw a kind its body changes (_Normalizer.unsettled)
+    reserved = frozenset(reserved)
+    # Again, at most once per loop whose reads saw a kind its body changes (_Normalizer.unsettled), and at most
+    # once per helper that mentions a name already given to a temporary: the generated code has one namespace,
+    # so a temporary `total` made before inlining a helper that reads a global `total` hid the global (and a
+    # helper calling `helper_0` after an argument held in a temporary `helper_0` came back was refused); the
+    # names are reserved from the start the next time
+    while True:
         normalizer = _Normalizer(src, resolver, reserved, kinds or {}, has_aux, unsettled)
         try:
             function = normalizer.run()
         except SourcegradError:
-            if normalizer.unsettled <= unsettled:
+            if normalizer.unsettled <= unsettled and normalizer.inliner.clashes <= reserved:
                 raise
         else:
-            if normalizer.unsettled <= unsettled:
+            if normalizer.unsettled <= unsettled and normalizer.inliner.clashes <= reserved:
                 return function
         unsettled = unsettled | normalizer.unsettled
+        reserved = reserved | normalizer.inliner.clashes
 
 
 class _Normalizer:
