@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 631ea8880944821f53f8c13965d978b61de4855f1c1c3f4afce49371b94b3d42
-# sourcegrad-checksum: 8f72c0e9d120612e38f6a81735351947eb96a8d1092b09b8dbdc017afc9d56db
+# sourcegrad-key: 99bc32016e220150cdc69d74e44098095220fa35d7c4c2e26fcd01aa2ba2b983
+# sourcegrad-checksum: 8c72280b30dd00e52deb2f7f451debf3da1ce542e40d7ad53e288e4d43372a6c
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1ca683d8ea4ff102b9964f92c1715e9b8c1c89e6eb3744585b9073451bb97ebb
-# sourcegrad-checksum: 70fb22f73ae88ffdfeed9abd4969c50b57901e1a24a80686b95efd0962ef9065
+# sourcegrad-key: 6b2ba2401f7fe97e7d90036f4e3faee2fbf641585f19192037e31b96dab06db7
+# sourcegrad-checksum: 7d08d0cf0a0482b4536ef525f744bfd6e49a726edda91a2b0bf78ab52e57ca4e
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

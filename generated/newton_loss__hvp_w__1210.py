@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 4623580658d08eca83768b4dc5bbec93d4aff29367c9e085d7bcddfdc242b3ab
-# sourcegrad-checksum: 33ce66110d36dbd4897b6f7c393b97586ab9d50b7699730bba0b223ff3bf41d5
+# sourcegrad-key: 72bde592bcebb642ba126d5985a63b354a4982b632b5640c2befc762e061f2f4
+# sourcegrad-checksum: 841353b17bd89af4bea6d2829f45a56de128459929780b536791d8c4568e7616
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 50e97b9b8a282c3413402ca73b160fdf804195ce79f269e0ee49cf6692d5a642
-# sourcegrad-checksum: 4defbaa26e2de95430bb1643f89c1cc9440a0a0629ae21cf22c544899c9b9602
+# sourcegrad-key: ec51ca96c1dbff614156e3ed7383d198a3205f41665cd560621adcd3064d7a2c
+# sourcegrad-checksum: 9d68a9b29fa843dd74628ec1c18ecaeb2c324bee1fb8f27b458e95fa97684278
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 959824ae00417832f638a04f47ff21ebfbbc475970b00178e22b26d860bbe6b1
-# sourcegrad-checksum: da2bceddeddf8288cc03e0eb64a982ed4ff652979486de383bd308ce7389795f
+# sourcegrad-key: e8e9613aafcb8cfff3d58f89e02ed3e7551edfc2aa7fe8242a11873628095e12
+# sourcegrad-checksum: 58e152655647592b1e73cc8a38ce4c1d7366dc194175db94bc976799321562a0
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
