@@ -44,6 +44,10 @@ DASK_REFUSED = {
     **{name: "dask's arrays take no ufunc.accumulate: np.maximum.accumulate(x) on dask fails alike"
        for name in ("maximum_accumulate", "maximum_accumulate_axis_1", "maximum_accumulate_axis_minus_1_keyword",
                     "minimum_accumulate", "minimum_accumulate_axis_minus_1")},
+    **{name: "dask's arrays take no ufunc.reduce: np.add.reduce(x) on dask fails alike (write np.sum, np.max)"
+       for name in ("add_reduce", "add_reduce_axis_tuple_keepdims", "multiply_reduce", "multiply_reduce_all",
+                    "maximum_reduce", "maximum_reduce_all", "maximum_reduce_axis_tuple_keepdims", "minimum_reduce",
+                    "minimum_reduce_axis_minus_1_positional")},
     "clip_keyword_a": "dask's clip recurses without end given the array as a= (np.clip(a=x) on dask fails alike)",
 }
 
