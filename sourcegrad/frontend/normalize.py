@@ -1676,7 +1676,7 @@ class _Normalizer:
             rest = target.elts[star].value
             row = self.names.fresh("row")
             append = located(gast.Expr(value=located(gast.Call(func=located(gast.Attribute(
-                value=located(gast.Name(id=rest.id, ctx=gast.Load(), annotation=None, type_comment=None)),
+                value=located(ir.name(rest.id)),
                 attr="append", ctx=gast.Load())), args=[located(ir.name(row))], keywords=[]))))
             loop = located(gast.For(target=located(_store(row)), iter=_held(rows), body=[append], orelse=[],
                                     type_comment=None))
@@ -1839,14 +1839,14 @@ class _Normalizer:
                                  "rebinds it: sourcegrad cannot tell its keys here, and Python raises where the loop "
                                  "adds a key", f"Walk a copy of its keys and read each entry: "
                                  f"`for k in list({d}): v = {d}[k]`.")
-        dict_node = gast.copy_location(gast.Name(id=d, ctx=gast.Load(), annotation=None, type_comment=None), call)
+        dict_node = gast.copy_location(ir.name(d), call)
         if call.func.attr == "keys":
             return gast.copy_location(gast.For(target=loop.target, iter=dict_node, body=loop.body,
                                                orelse=loop.orelse, type_comment=None), loop)
         key = self.names.fresh("key")
-        entry = gast.copy_location(gast.Subscript(value=copy.deepcopy(dict_node), slice=gast.Name(
-            id=key, ctx=gast.Load(), annotation=None, type_comment=None), ctx=gast.Load()), call)
-        key_node = gast.Name(id=key, ctx=gast.Load(), annotation=None, type_comment=None)
+        entry = gast.copy_location(gast.Subscript(value=copy.deepcopy(dict_node), slice=ir.name(key), ctx=gast.Load()),
+                                   call)
+        key_node = ir.name(key)
         body = list(loop.body)
         if call.func.attr == "values":
             pairs = [(loop.target, entry)]
@@ -1863,7 +1863,7 @@ class _Normalizer:
                 body = body[1:]
         header = [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), loop)
                   for target, value in pairs]
-        target = gast.copy_location(gast.Name(id=key, ctx=gast.Store(), annotation=None, type_comment=None), loop.target)
+        target = gast.copy_location(_store(key), loop.target)
         return gast.copy_location(gast.For(target=target, iter=dict_node, body=[*header, *body],
                                            orelse=loop.orelse, type_comment=None), loop)
 
@@ -2016,7 +2016,7 @@ class _Normalizer:
             self.require_owned(name, stmt, f"`{name}[...] = ...`", f"Write into an array the function makes: "
                            f"`{name} = np.zeros(...)`, or `{name} = {name}.copy()` first.")
         write = gast.copy_location(gast.Call(func=ir.name(_ELEMENT_WRITE), args=[
-            gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), target),
+            gast.copy_location(ir.name(name), target),
             target.slice, value], keywords=[]), stmt)
         self.update_in_place(name, gast.copy_location(_store(name), target), write, stmt)
 
