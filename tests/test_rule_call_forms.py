@@ -270,9 +270,15 @@ def samples_integers_between_end_points(a):
     return np.sum(np.linspace(a[0] * 5.0, a[1] * 5.0, 4, dtype=int) * a[0]) + np.sum(a ** 2)
 
 
+def integer_dtype_held_by_a_name_spelled_like_a_float(w):
+    f8 = np.int64  # a local name spelled like numpy's "f8": what it holds decides, not how it is spelled
+    return np.sum(np.cumsum(w * 2.7, dtype=f8) * w)
+
+
 @pytest.mark.parametrize("fn, args", [
     (reduces_and_joins_with_an_integer_dtype, (np.array([0.37, -1.21, 0.83]),)),
     (samples_integers_between_end_points, (np.array([0.37, 1.21]),)),
+    (integer_dtype_held_by_a_name_spelled_like_a_float, (np.array([0.3, 0.9, 1.4]),)),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_an_integer_dtype_keyword_passes_no_gradient(fn, args, tmp_path):
     f = sourcegrad.differentiate(fn, generated_dir=tmp_path)

@@ -73,11 +73,11 @@ def makes_no_gradient(stmt: ir.Assign, fn: ir.Function) -> bool:
     if template is None:
         return False
     bindings = template.bind(list(args), dict(kwargs))
-    dtype = None if bindings is None else _written_dtype(bindings.get("dtype"), fn)
+    dtype = None if bindings is None else written_dtype(bindings.get("dtype"), fn)
     return dtype is not None and dtype.kind in "iub"
 
 
-def _written_dtype(node, fn):
+def written_dtype(node, fn):
     """The numpy dtype a dtype argument names when it is written out: a string ("int32"), or a global the frontend
     resolved (`bool`, `np.int64`) that the function does not assign; None otherwise (a variable, a dtype= None)."""
     if isinstance(node, gast.Constant):

@@ -204,7 +204,7 @@ class _Forward(StatementWalker):
         if template.broadcasts and any(not self.is_number(atom) for atom in dropped):
             # `x + y` with a tangent for x alone: d_x has x's shape, the result may be larger
             total = backend_call(self.backend, "broadcast_like", [total, ir.name(stmt.target)])
-        if may_cast_to_integers(stmt.primitive, bindings):  # `np.sum(x, dtype=int)`: integers move with nothing
+        if may_cast_to_integers(stmt.primitive, bindings, self.fn):  # `np.sum(x, dtype=int)`: integers move with nothing
             total = backend_call(self.backend, "stored_derivative",
                                  [total, backend_call(self.backend, "dtype_of", [ir.name(stmt.target)])])
         return total

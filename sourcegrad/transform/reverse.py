@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import ir
-from ..analysis.activity import active_values, is_harmless, loop_sequences, makes_no_gradient, reads, target_names
+from ..analysis.activity import (active_values, is_harmless, loop_sequences, makes_no_gradient, reads, target_names,
+                                 written_dtype)
 from ..analysis.shapes import ShapeFacts
 from ..errors import SourcegradError
 from ..ir import COPY, DICT_DISPLAY, SET_ITEM
@@ -407,7 +408,7 @@ class _Reverse(StatementWalker):
             # gradient here: otherwise its gradient would silently be zero.
             if param not in given and param not in template.zero_gradient and any(n in self.active for n in reads([atom])):
                 raise no_gradient_through(self.source(stmt), stmt, param)
-        if may_cast_to_integers(stmt.primitive, bindings):
+        if may_cast_to_integers(stmt.primitive, bindings, self.fn):
             # `np.sum(x, dtype=int)`: numpy casts, and an integer result moves with nothing (known when it runs)
             return [(bindings[param], backend_call(self.backend, "stored_derivative", [value, ir.name(stmt.target)]))
                     for param, value in pairs]
@@ -690,23 +691,19 @@ def _sites(fn):
 
 # Rules that cast to their dtype= themselves (an integer dtype gives a zero gradient there already).
 _CASTS = ("astype", "asarray", "array")
-_FLOAT_DTYPES = {"float", "float16", "float32", "float64", "longdouble", "double", "single", "half", "complex",
-                 "complex64", "complex128", "f2", "f4", "f8", "c8", "c16"}
 
 
-def may_cast_to_integers(primitive, bindings) -> bool:
-    """Whether a call's dtype= may make its result integers or booleans, whose values move with nothing: any
-    dtype but None and the float and complex types written out (`float`, `np.float32`, "float64")."""
+def may_cast_to_integers(primitive, bindings, fn) -> bool:
+    """Whether a call's dtype= may make its result integers or booleans, whose values move with nothing: any dtype
+    but None and a float or complex dtype written out that the function does not rebind (`float`, `np.float32`,
+    "float64"; activity.written_dtype resolves it as activity does for an integer one)."""
     dtype = bindings.get("dtype")
     if dtype is None or getattr(primitive, "__name__", None) in _CASTS:
         return False
-    if isinstance(dtype, gast.Constant):
-        return dtype.value is not None and str(dtype.value) not in _FLOAT_DTYPES
-    if isinstance(dtype, gast.Name):
-        return dtype.id not in _FLOAT_DTYPES
-    if isinstance(dtype, gast.Attribute):
-        return dtype.attr not in _FLOAT_DTYPES
-    return True
+    if isinstance(dtype, gast.Constant) and dtype.value is None:
+        return False
+    written = written_dtype(dtype, fn)
+    return written is None or written.kind not in "fc"
 
 
 def extreme_of_unseen_items(walker, stmt):
