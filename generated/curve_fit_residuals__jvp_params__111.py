@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 99bc32016e220150cdc69d74e44098095220fa35d7c4c2e26fcd01aa2ba2b983
-# sourcegrad-checksum: 8c72280b30dd00e52deb2f7f451debf3da1ce542e40d7ad53e288e4d43372a6c
+# sourcegrad-key: cc9c436f1262420899470874658e79089d8d721dfcaf82963643ee927bc80fb8
+# sourcegrad-checksum: b6b33400c627876a4f301dc762fa8fe50182ccb3f1b8e0cec167e2df868c94c0
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 5fc95cd95a84bde1f0c23b1ea503d50495eddd7b96e731ef24354cedc3ba1065
-# sourcegrad-checksum: 4c1ea8d07f6530511ae604ec5ebbc830076bfb34b8e7e9a969cd0e03b180b3d9
+# sourcegrad-key: 9e48c43f5c9ebc3cb0f03e12c05779614a2a7b77c66ad9f72bed53470d4f6c23
+# sourcegrad-checksum: ae7e39f7515b67bafa481403632968c7dd456a5031889ee437f1758ec39ff29a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6b2ba2401f7fe97e7d90036f4e3faee2fbf641585f19192037e31b96dab06db7
-# sourcegrad-checksum: 7d08d0cf0a0482b4536ef525f744bfd6e49a726edda91a2b0bf78ab52e57ca4e
+# sourcegrad-key: 4a161c74644f7a3ce1c7e5a05ed9101bf382b82a9e6bf9d6c14576bc5e24c32c
+# sourcegrad-checksum: 259a7cece0bb2e4bd75b31b3b93b6b384541363a620c08c93f6730383454b025
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

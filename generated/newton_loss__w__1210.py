@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ec51ca96c1dbff614156e3ed7383d198a3205f41665cd560621adcd3064d7a2c
-# sourcegrad-checksum: 9d68a9b29fa843dd74628ec1c18ecaeb2c324bee1fb8f27b458e95fa97684278
+# sourcegrad-key: b7a136318ded575ebb5bcc94398fea39e3a29473c244015310208e09831dd323
+# sourcegrad-checksum: f083966696185575c3caefd52db0bb9a6c139062587f5b845ecaf079f12ddc67
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: e8e9613aafcb8cfff3d58f89e02ed3e7551edfc2aa7fe8242a11873628095e12
-# sourcegrad-checksum: 58e152655647592b1e73cc8a38ce4c1d7366dc194175db94bc976799321562a0
+# sourcegrad-key: 8658fc625cc73518e2e40f21b89bf5e7377d01a6e0133a5e988d4f19ac09763e
+# sourcegrad-checksum: db5b95cfb0f8635f7e495c25502a6b704548e12f10dd2c6fe744a4bc72916794
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).
