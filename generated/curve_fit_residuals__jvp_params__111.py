@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: cc9c436f1262420899470874658e79089d8d721dfcaf82963643ee927bc80fb8
-# sourcegrad-checksum: b6b33400c627876a4f301dc762fa8fe50182ccb3f1b8e0cec167e2df868c94c0
+# sourcegrad-key: de1a3a2adae809315729c3cf77198685180fa24906ed3e1bd7b977c08b1a9abb
+# sourcegrad-checksum: 93626c56c096856e52d3ac78bd4f2140f7635b4d00041228bb2acf115bc1d965
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9e48c43f5c9ebc3cb0f03e12c05779614a2a7b77c66ad9f72bed53470d4f6c23
-# sourcegrad-checksum: ae7e39f7515b67bafa481403632968c7dd456a5031889ee437f1758ec39ff29a
+# sourcegrad-key: dbae37014059750b44cc342d4596dcd3f1e26d61233255ae08c291e319a32bc9
+# sourcegrad-checksum: cbbec320554aff458a157f25655dcdeefeda487781c3a2d637f6c2937ef5ed0f
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 4a161c74644f7a3ce1c7e5a05ed9101bf382b82a9e6bf9d6c14576bc5e24c32c
-# sourcegrad-checksum: 259a7cece0bb2e4bd75b31b3b93b6b384541363a620c08c93f6730383454b025
+# sourcegrad-key: 9f6eb8a1a2914aa2c8eaadf1205eba8638a39432d518a77ab41790ae21829f2c
+# sourcegrad-checksum: 59687dff8062a309168b884b21b5009d5d28e41623358c95a6904eb287b4f1ee
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 08489082e3016bde49af167a3c51bdaee2031d76e293ba2b1f0c1532817e497f
-# sourcegrad-checksum: 41aa04a1a9c4ac50efb851aecef984e0cfe1c7d2fd6dd5fe5f2d919e95d76f91
+# sourcegrad-key: 86bb3ecaa3795cc0d8afab37ae31271fa23cdff33e3809bef8eaa4db84fe56a3
+# sourcegrad-checksum: f16a26e2ba19626b14c9f710ba9e48990b9fe77afb5394ed29b486828edd7789
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b7a136318ded575ebb5bcc94398fea39e3a29473c244015310208e09831dd323
-# sourcegrad-checksum: f083966696185575c3caefd52db0bb9a6c139062587f5b845ecaf079f12ddc67
+# sourcegrad-key: a0503ca795ed92c17fca4e0674fff24f30d1bc1ad23125f75f64045ec1452ed8
+# sourcegrad-checksum: c84cffa3d77d0bceff01bf143f79b821a4ce6bfe8a67e6cec2acca9220d15529
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 8658fc625cc73518e2e40f21b89bf5e7377d01a6e0133a5e988d4f19ac09763e
-# sourcegrad-checksum: db5b95cfb0f8635f7e495c25502a6b704548e12f10dd2c6fe744a4bc72916794
+# sourcegrad-key: f236553fcbe35acd2a8192476baa99cc8e51b2b79bd19c105e1db634ff7f4270
+# sourcegrad-checksum: 6d5216865e7a1604f8bdbdca0d7bdc45ea707be6f7e85661ded900f2201041cb
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 66c0459af6f6ceba8f7c87fcac17c4e2218386a9d4fbbfa26092dba44070d3bd
-# sourcegrad-checksum: 098cd06ee666d00c5ce8cb4c841d5970a708f757819812856ff638aa616e17b1
+# sourcegrad-key: 369621a5ba12473aad1bb425b8e82a5ca0db080d302d013dd608cae5a45335d7
+# sourcegrad-checksum: 52dd3ab9fd34b5ba9d62e96b1df36a204a3c869a3e0916657b84a8dd80b2e011
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -20,8 +20,7 @@ import weakref
 
 import numpy
 
-from .compiler import UNBOUND, Frontend
-from .templates.registry import VERSION as RULES_VERSION
+from .compiler import Frontend
 from .frontend.source import function_to_differentiate
 from .frontend.values import describe
 from .templates import registry
@@ -36,6 +35,17 @@ from .runtime.core import instance_attributes, object_attributes, sequence_like
 
 OPTIONS = ("grad_output", "device", "into", "lazy")  # value_and_grad's own keywords, never a parameter's
 _compiled_files = []  # every generated file this process compiled or loaded, in order (for the CLI)
+_LIVE = weakref.WeakSet()  # every DifferentiableFunction alive
+
+
+def _forget_compiled():
+    """A gradient rule registered, replaced or taken away: every compiled gradient may apply the old one, so each
+    table is emptied and the next call compiles (or loads) anew. The call path then need not ask each time."""
+    for function in list(_LIVE):
+        function._compiled.clear(), function._compiled_forward.clear(), function._compiled_hvp.clear()
+
+
+registry.on_change(_forget_compiled)
 
 
 def compiled_files():
@@ -67,6 +77,7 @@ class DifferentiableFunction:
         self._compiled_hvp = {}  # Hessian-vector products
         self._last_hvp = None
         self._lock = threading.Lock()
+        _LIVE.add(self)  # its compiled gradients forgotten when a rule changes (_forget_compiled)
 
     def _target(self, source_fn):
         """Take the parameters and wrt from source_fn, the function differentiated: fn, or the function a
@@ -88,6 +99,7 @@ class DifferentiableFunction:
         # what the dtype check after a call reads, for the usual one or two gradients
         self._gradient_count = len(self._wrt_positions)
         self._first_position = self._wrt_positions[0] if self._wrt_positions else None
+        self._second_position = self._wrt_positions[1] if len(self._wrt_positions) > 1 else None
 
     def _current_frontend(self):
         """The front end of the function as it is now (called with self._lock held): read again where it went
@@ -132,17 +144,16 @@ class DifferentiableFunction:
         # is read only when it brings it.
         # The options arrive among the keywords: a signature of keyword-only options costs a call more than
         # reading them from a dict that is almost always empty (inspect.signature shows them; see below).
-        options = None
         if kwargs or self._vararg is not None:
             called = args, kwargs  # as the caller passed them, for the compiler's binding of names
             kwargs, options = _options(kwargs)
             if self._vararg is not None:
                 args, kwargs = self._packed(args, kwargs)
-        try:
-            if kwargs:
-                key = _rank_key(args, kwargs)
-            else:  # each argument's rank, written out for the usual counts: cheaper than map() and tuple()
-                count = len(args)
+            count, key = 0, _rank_key(args, kwargs)  # the call below passes them on as they are
+        else:  # arguments by position only, as a training loop passes them: unpacked for the usual counts, the
+            options = None  # key written out (cheaper than map() and tuple()) and the call below made from them
+            count = len(args)
+            try:
                 if count == 4:
                     a, b, c, d = args
                     key = (a.ndim, b.ndim, c.ndim, d.ndim)
@@ -152,27 +163,26 @@ class DifferentiableFunction:
                 elif count == 3:
                     a, b, c = args
                     key = (a.ndim, b.ndim, c.ndim)
-                elif count == 1:
-                    key = (args[0].ndim,)
                 else:
                     key = tuple(map(_NDIM, args))
-        except AttributeError:  # a Python number or a structure among the arguments
-            key = _rank_key(args, kwargs)
+            except AttributeError:  # a Python number or a structure among the arguments
+                key = _rank_key(args, kwargs)
         try:
-            compiled = self._compiled[key]
-            if compiled.rules_version != RULES_VERSION[0]:
-                raise KeyError  # a rule registered since it was compiled
+            compiled = self._compiled[key]  # emptied when a gradient rule is registered (_forget_compiled)
             for namespace, name, obj in compiled.name_guards:  # Compiled.current(), written out for speed
-                if namespace.get(name, UNBOUND) is not obj:
+                if namespace[name] is not obj:  # KeyError where it was deleted
                     raise KeyError  # a global it calls through was rebound
-            if compiled.attribute_guards and not compiled.current():
-                raise KeyError  # `cfg.act = np.sin`
+            for namespace, name in compiled.unbound_names:
+                if name in namespace:
+                    raise KeyError  # `range = ...`: a global now hides the builtin it calls
+            if compiled.code_owner.__code__ is not compiled.code or compiled.other_guards and not compiled.current():
+                raise KeyError  # `f.__code__ = g.__code__`, or `cfg.act = np.sin`
         except KeyError:  # ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
             compiled = self._compile(*called) if options is not None else self._compile(args, kwargs)
         if options is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES:
-            function = compiled.on_numpy  # the generated function with numpy for its array module
+            xp = NUMPY
         else:  # the arrays' library or the device named says which array module the code runs on
             grad_output, device, into, lazy = options or _NO_OPTIONS
             numpy_only = device is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES
@@ -181,11 +191,21 @@ class DifferentiableFunction:
                 return self._dask_call(compiled, xp, args, kwargs, grad_output, into, lazy)
             if into is not None:
                 return self._into_call(compiled, xp, args, kwargs, grad_output, into)
-            function = functools.partial(compiled.function, xp)
             if grad_output is not None:
                 kwargs[compiled.seed] = grad_output
+                count = 0
+        function = compiled.function
         try:
-            value, gradients = function(*args, **kwargs) if kwargs else function(*args)
+            # the arguments passed on one by one where they were unpacked for the key: CPython then calls the
+            # generated function without building them into a tuple again
+            if count == 4:
+                value, gradients = function(xp, a, b, c, d)
+            elif count == 2:
+                value, gradients = function(xp, a, b)
+            elif count == 3:
+                value, gradients = function(xp, a, b, c)
+            else:
+                value, gradients = function(xp, *args, **kwargs)
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
@@ -197,18 +217,16 @@ class DifferentiableFunction:
         # are checked in a few steps.
         try:
             count = self._gradient_count
-            if count == 1:
-                gradient = gradients[0]
-                dtype = gradient.dtype
-                if dtype is args[self._first_position].dtype and dtype in _REAL_FLOATS and type(gradient) is _NDARRAY:
-                    return value, (gradient if self._single else gradients)
-            elif count == 2:
+            if count == 2:
                 gradient, other = gradients
-                dtype = gradient.dtype
-                first, second = self._wrt_positions
-                if dtype is other.dtype is args[first].dtype is args[second].dtype and dtype in _REAL_FLOATS \
-                        and type(gradient) is type(other) is _NDARRAY:
+                if type(gradient) is _NDARRAY is type(other) \
+                        and gradient.dtype is args[self._first_position].dtype in _REAL_FLOATS \
+                        and other.dtype is args[self._second_position].dtype in _REAL_FLOATS:
                     return value, gradients
+            elif count == 1:
+                gradient = gradients[0]
+                if type(gradient) is _NDARRAY and gradient.dtype is args[self._first_position].dtype in _REAL_FLOATS:
+                    return value, (gradient if self._single else gradients)
         except (AttributeError, IndexError, TypeError, ValueError):  # a number, a structure, an argument by keyword
             pass
         return self._returned(value, gradients, args, kwargs)
@@ -515,6 +533,8 @@ class DifferentiableFunction:
             table[key] = compiled
             # also under the key of a call passing every parameter by position, as the entry point does
             table[tuple(ranks[name] for name in self._parameters)] = compiled
+            if not compiled.current():  # a rule changed in another thread while compiling: its clear came first
+                table.clear()
             if mode == "reverse":
                 self._last = compiled
             elif mode == "forward":

@@ -25,11 +25,10 @@ from .emit import codegen, forward_code, store
 from .errors import Location, SourcegradError
 from .frontend import fence, values
 from .frontend.normalize import normalize
-from .frontend.resolve import (MISSING, CellNamespace, Resolver, describe, function_guards, is_numpy_module,
-                                numpy_own)
+from .frontend.resolve import (MISSING, UNBOUND, AttributeNamespace, CellNamespace, Resolver, describe,
+                                function_guards, is_numpy_module, numpy_own)
 from .frontend.source import FunctionSource, function_to_differentiate, read_function
 from .optimize.simplify import simplify
-from .runtime import NUMPY
 from .runtime.buffers import BufferPool
 from .templates import load_optional_rules, registry
 from .templates.registry import VERSION as RULES_VERSION
@@ -59,13 +58,24 @@ class Compiled:
     _buffered_made: bool = field(default=False, repr=False)
 
     def __post_init__(self):
-        # The call path checks the guards on every call: plain names one dict lookup each, and only a function
-        # with an attribute guard pays for walking attributes.
-        self.name_guards = tuple((namespace, name, obj) for namespace, name, attributes, obj in self.guards
-                                 if not attributes)
-        self.attribute_guards = any(attributes for _, _, attributes, _ in self.guards)
-        # what a call on numpy runs: a partial passes the arguments on without building a new tuple of them
-        self.on_numpy = functools.partial(self.function, NUMPY)
+        # The call path checks the guards on every call, cheapest first: a global's name (`np`, a helper) with
+        # one subscript each, a builtin's name that must stay no global (`range`) with one `in`, the function's
+        # code object with one attribute read, and every other guard (an attribute chain, a closure cell, a
+        # default, a wrapper's code) through current(), which only a function that has one pays for.
+        self.name_guards, self.unbound_names, self.code_owner, self.code, self.other_guards = [], [], None, None, False
+        for namespace, name, attributes, obj in self.guards:
+            if not attributes and type(namespace) is dict and obj is not UNBOUND:
+                self.name_guards.append((namespace, name, obj))
+            elif not attributes and type(namespace) is dict:
+                self.unbound_names.append((namespace, name))
+            elif not attributes and name == "__code__" and self.code_owner is None \
+                    and isinstance(namespace, AttributeNamespace) and isinstance(namespace.obj, types.FunctionType):
+                self.code_owner, self.code = namespace.obj, obj
+            else:
+                self.other_guards = True
+        self.name_guards, self.unbound_names = tuple(self.name_guards), tuple(self.unbound_names)
+        if self.code_owner is None:  # no code guard (a callable object's gradient): the check always holds
+            self.code_owner, self.code = _NoCode, None
 
     def buffered(self):
         """The `_into` variant, (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None when no
@@ -112,8 +122,11 @@ class Compiled:
         return True
 
 
+class _NoCode:
+    """The code guard of a gradient that has none (a callable object's): the check always holds."""
+    __code__ = None
 
-UNBOUND = object()  # a guard's value for a name that is no global (a builtin)
+
 _CITATION = re.compile(r"\s*# (\S+):(\d+)  ")  # the comment above each adjoint block: `# file.py:23  <line>`
 
 
@@ -182,6 +195,7 @@ class Frontend:
         """The gradient for these argument ranks (mode "reverse"), or the derivative along tangents of the wrt
         arguments (mode "forward", `sourcegrad.jvp`): from its file in generated/ where one is current."""
         load_optional_rules()  # scipy's rules, once the program has imported scipy
+        rules_version = RULES_VERSION[0]  # before any rule is read: a rule changed meanwhile leaves this one stale
         forward_mode = mode == "forward"
         src = self.src
         fn_ir = self.normal_form(ranks)
@@ -289,7 +303,7 @@ class Frontend:
         user_rules = sorted({rule.name for stmt in ir.walk(fn_ir.body) if isinstance(stmt, ir.Assign)
                              for rule in [registry.record(stmt.primitive).rule] if getattr(rule, "by_user", False)})
         return Compiled(function, text, path, seed, src.location(src.tree.body[-1]), from_cache, tuple(guards),
-                        RULES_VERSION[0], sources, make_buffered if mode == "reverse" else None,
+                        rules_version, sources, make_buffered if mode == "reverse" else None,
                         row_loops(fn_ir, argument_ranks), tuple(user_rules))
 
 

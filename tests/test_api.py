@@ -547,6 +547,40 @@ def test_rebinding_a_global_function_recompiles():
         activation = np.tanh
 
 
+def test_a_global_defined_later_over_a_builtin_it_calls_recompiles(tmp_path):
+    _write_module(tmp_path, "shadowed_builtin", """
+        import numpy as np
+
+        def total(w):
+            return sum([np.sin(w), w]).sum()
+    """)
+    module = _import(tmp_path, "shadowed_builtin")
+    f = sourcegrad.differentiate(module.total, generated_dir=tmp_path / "generated")
+    w = rng.standard_normal(3)
+    np.testing.assert_allclose(f.grad(w), np.cos(w) + 1)
+    module.sum = lambda items: items[0] * 3.0  # the name `sum` the function calls now means this
+    assert f.value_and_grad(w)[0] == pytest.approx(module.total(w))
+    np.testing.assert_allclose(f.grad(w), 3 * np.cos(w))
+
+
+def test_a_guarded_global_deleted_after_compiling_is_not_called_through_the_old_gradient(tmp_path):
+    _write_module(tmp_path, "deleted_helper", """
+        import numpy as np
+
+        activation = np.tanh
+
+        def activated(w):
+            return activation(w).sum()
+    """)
+    module = _import(tmp_path, "deleted_helper")
+    f = sourcegrad.differentiate(module.activated, generated_dir=tmp_path / "generated")
+    w = rng.standard_normal(3)
+    np.testing.assert_allclose(f.grad(w), 1 - np.tanh(w) ** 2)
+    del module.activation  # calling the function now raises NameError; so must its gradient, not use np.tanh
+    with pytest.raises((SourcegradError, NameError), match="activation"):
+        f.grad(w)
+
+
 config = types.SimpleNamespace(activation=np.tanh, scale=2.0)
 
 

@@ -190,6 +190,44 @@ def test_a_rule_registered_later_is_used_by_a_function_compiled_before():
         registry.set_rule(quadruple, None)
 
 
+def halve(x):
+    return x * 0.5
+
+
+def test_a_rule_registered_while_a_function_compiles_is_used_by_its_next_call(monkeypatch):
+    # as another thread would: the rule arrives after the compiler read the rules, before the result is kept
+    from sourcegrad.compiler import Frontend
+
+    def uses(w):
+        return halve(w).sum()
+
+    @sourcegrad.adjoint(halve)
+    def halve_adjoint(result, x):
+        d[x] = d[result] * 0.5
+
+    compile_ = Frontend.compile
+
+    def compile_then_register(self, *args, **kwargs):
+        compiled = compile_(self, *args, **kwargs)
+        monkeypatch.setattr(Frontend, "compile", compile_)
+
+        @sourcegrad.adjoint(halve)
+        def replaced(result, x):
+            d[x] = d[result] * 7.0  # not the true gradient, to see which one runs
+
+        return compiled
+
+    monkeypatch.setattr(Frontend, "compile", compile_then_register)
+    f = sourcegrad.differentiate(uses)
+    w = np.array([1.0, 2.0])
+    try:
+        np.testing.assert_allclose(f.grad(w), [0.5, 0.5])  # compiled before the rule came
+        np.testing.assert_allclose(f.grad(w), [7.0, 7.0])
+    finally:
+        from sourcegrad.templates import registry
+        registry.set_rule(halve, None)
+
+
 def cubed(x):
     return x ** 3
 
@@ -220,4 +258,4 @@ def test_what_is_known_of_a_primitive_is_one_record():
         assert cubed in registry.RULES and cubed not in registry.NONDIFFERENTIABLE
     finally:
         registry.PRIMITIVES.pop(cubed, None)
-        registry.VERSION[0] += 1
+        registry.rules_changed()

@@ -8,6 +8,7 @@ generated code then calls them through the array module it is handed.
 from __future__ import annotations
 
 import builtins
+import dis
 import functools
 import os
 import site
@@ -16,6 +17,7 @@ import sysconfig
 import types
 
 _MISSING = object()
+UNBOUND = object()  # a guard's value for a name that is no global (a builtin, or a name not defined yet)
 
 
 class Resolver:
@@ -89,7 +91,21 @@ def function_guards(fn):
     attributes = AttributeNamespace(fn)
     guards = [(attributes, (name,), getattr(fn, name)) for name in ("__code__", "__defaults__", "__kwdefaults__")
               if getattr(fn, name) is not None]
+    # The names it reads as globals that are none when it is compiled (a builtin: `sum`, `len`): one defined
+    # later (`from numpy import *` in a notebook rebinds `sum`) is what the function then calls.
+    guards += [(fn.__globals__, (name,), UNBOUND) for name in sorted(global_reads(fn.__code__))
+               if name not in fn.__globals__]
     return guards + [(fn.__kwdefaults__, (name,), value) for name, value in (fn.__kwdefaults__ or {}).items()]
+
+
+def global_reads(code) -> set:
+    """The names code reads as globals or builtins, in its own body and in the functions and lambdas defined in it."""
+    names = {instruction.argval for instruction in dis.get_instructions(code)
+             if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            names |= global_reads(constant)
+    return names
 
 
 def is_numpy_module(obj) -> bool:

@@ -100,6 +100,18 @@ class Primitive:
 PRIMITIVES = {}  # primitive -> Primitive: the one record of what sourcegrad knows about each
 _NOTHING_KNOWN = Primitive()  # what a primitive nobody described is taken to be: nothing known, so nothing assumed
 VERSION = [0]  # bumped whenever a rule is registered or replaced: compiled gradients check it
+_ON_CHANGE = []  # what forgets the compiled gradients a changed rule leaves stale (the API's tables)
+
+
+def on_change(forget):
+    """Have forget() called whenever a rule is registered, replaced or taken away."""
+    _ON_CHANGE.append(forget)
+
+
+def rules_changed():
+    VERSION[0] += 1
+    for forget in _ON_CHANGE:
+        forget()
 # Array methods and attributes, by name: `x.sum(...)` is np.sum(x, ...), whose record it shares.
 METHODS = {}
 COPYING_METHODS = set()  # methods that always return a new array, though their primitive may return a view
@@ -163,7 +175,7 @@ def set_rule(primitive, template, tangent=False):
         entry.rule = template
         if template is not None:
             entry.nondifferentiable = None
-    VERSION[0] += 1
+    rules_changed()
 
 
 class _RecordField(Mapping):
@@ -294,7 +306,7 @@ def nondifferentiable(*primitives, why="its result carries no gradient", rank=No
         entry.nondifferentiable = why
         entry.rule = None
     describe(*primitives, rank=rank)
-    VERSION[0] += 1
+    rules_changed()
 
 
 def method(name, primitive, pack_varargs=False, new_array=False):
