@@ -217,16 +217,22 @@ class DifferentiableFunction:
         # are checked in a few steps.
         try:
             count = self._gradient_count
+            # A dtype is first compared with float64 and float32 by identity: `in _REAL_FLOATS` hashes it each time.
             if count == 2:
                 gradient, other = gradients
-                if type(gradient) is _NDARRAY is type(other) \
-                        and gradient.dtype is args[self._first_position].dtype in _REAL_FLOATS \
-                        and other.dtype is args[self._second_position].dtype in _REAL_FLOATS:
-                    return value, gradients
+                if type(gradient) is _NDARRAY is type(other):
+                    dtype, second = gradient.dtype, other.dtype
+                    if dtype is args[self._first_position].dtype and second is args[self._second_position].dtype \
+                            and (dtype is _FLOAT64 or dtype is _FLOAT32 or dtype in _REAL_FLOATS) \
+                            and (second is dtype or second in _REAL_FLOATS):
+                        return value, gradients
             elif count == 1:
                 gradient = gradients[0]
-                if type(gradient) is _NDARRAY and gradient.dtype is args[self._first_position].dtype in _REAL_FLOATS:
-                    return value, (gradient if self._single else gradients)
+                if type(gradient) is _NDARRAY:
+                    dtype = gradient.dtype
+                    if dtype is args[self._first_position].dtype \
+                            and (dtype is _FLOAT64 or dtype is _FLOAT32 or dtype in _REAL_FLOATS):
+                        return value, (gradient if self._single else gradients)
         except (AttributeError, IndexError, TypeError, ValueError):  # a number, a structure, an argument by keyword
             pass
         return self._returned(value, gradients, args, kwargs)
@@ -1144,6 +1150,7 @@ _ON_DASK_HINT = ("dask arrays are chunked and lazy: give cumsum and cumprod an a
                  "arrays (README, Devices).")
 # The dtypes a gradient may have on the call path's fast return: a complex one goes to _returned, which refuses it.
 _NDARRAY = numpy.ndarray
+_FLOAT64, _FLOAT32 = numpy.dtype(numpy.float64), numpy.dtype(numpy.float32)  # the usual gradients' dtypes
 _NOT_PLAIN_ARRAYS = (numpy.generic, numpy.matrix)  # what value_and_grad hands back only after _like_input
 _REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, numpy.float64, numpy.longdouble))
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)
