@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: de1a3a2adae809315729c3cf77198685180fa24906ed3e1bd7b977c08b1a9abb
-# sourcegrad-checksum: 93626c56c096856e52d3ac78bd4f2140f7635b4d00041228bb2acf115bc1d965
+# sourcegrad-key: 0323d2b4777af10289193abc9e2dfcf5a227f1da373847f58691af70cae1d3f1
+# sourcegrad-checksum: 9ca6fc5d26f9901106824b88be484cfb3a099ccf0b02f258bba56b79897fcbf3
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

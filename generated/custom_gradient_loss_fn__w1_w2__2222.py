@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: dbae37014059750b44cc342d4596dcd3f1e26d61233255ae08c291e319a32bc9
-# sourcegrad-checksum: cbbec320554aff458a157f25655dcdeefeda487781c3a2d637f6c2937ef5ed0f
+# sourcegrad-key: b2aa888660506978fa5903ec052d6ee44e4d6e887c902912d7ea054de29ca2f6
+# sourcegrad-checksum: a0cf6522a3a56d16f47b5313b3b43402b7d1f989b9872405cd6d7cf6c8e23fe6
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 9f6eb8a1a2914aa2c8eaadf1205eba8638a39432d518a77ab41790ae21829f2c
-# sourcegrad-checksum: 59687dff8062a309168b884b21b5009d5d28e41623358c95a6904eb287b4f1ee
+# sourcegrad-key: eba6bdd0f7ea04afdd284d250505d5f7e214f388708d4013104af6cd4949a1c7
+# sourcegrad-checksum: c63ea4242c6f17975fef514451573bc80c012737a1993cd5d70fa3d8ece9b18e
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

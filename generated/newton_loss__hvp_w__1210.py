@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 86bb3ecaa3795cc0d8afab37ae31271fa23cdff33e3809bef8eaa4db84fe56a3
-# sourcegrad-checksum: f16a26e2ba19626b14c9f710ba9e48990b9fe77afb5394ed29b486828edd7789
+# sourcegrad-key: ecd631fee2feaecea6ad82025493a50b0433928102719209943291cf06a95814
+# sourcegrad-checksum: 59c8296afd1e75fd4603c90161ff9581c45b1329e52a3694be5c3576a95f7df4
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a0503ca795ed92c17fca4e0674fff24f30d1bc1ad23125f75f64045ec1452ed8
-# sourcegrad-checksum: c84cffa3d77d0bceff01bf143f79b821a4ce6bfe8a67e6cec2acca9220d15529
+# sourcegrad-key: 41ab1d3cb62927743a6cbc836bcc5214817c1ff4b79643068974b02f0baaa740
+# sourcegrad-checksum: e88343b36aadac83f6825679a08cf1a1494dcfd34e718bf31176bc6d6c259b0a
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

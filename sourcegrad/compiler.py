@@ -62,18 +62,20 @@ class Compiled:
         # one subscript each, a builtin's name that must stay no global (`range`) with one `in`, the function's
         # code object with one attribute read, and every other guard (an attribute chain, a closure cell, a
         # default, a wrapper's code) through current(), which only a function that has one pays for.
-        self.name_guards, self.unbound_names, self.code_owner, self.code, self.other_guards = [], [], None, None, False
+        # A name may be guarded twice (a builtin the function reads, and the same builtin among its references):
+        # each check is kept once, keyed by its namespace and name (and, for a binding, the object).
+        name_guards, unbound_names, self.code_owner, self.code, self.other_guards = {}, {}, None, None, False
         for namespace, name, attributes, obj in self.guards:
             if not attributes and type(namespace) is dict and obj is not UNBOUND:
-                self.name_guards.append((namespace, name, obj))
+                name_guards.setdefault((id(namespace), name, id(obj)), (namespace, name, obj))
             elif not attributes and type(namespace) is dict:
-                self.unbound_names.append((namespace, name))
+                unbound_names.setdefault((id(namespace), name), (namespace, name))
             elif not attributes and name == "__code__" and self.code_owner is None \
                     and isinstance(namespace, AttributeNamespace) and isinstance(namespace.obj, types.FunctionType):
                 self.code_owner, self.code = namespace.obj, obj
             else:
                 self.other_guards = True
-        self.name_guards, self.unbound_names = tuple(self.name_guards), tuple(self.unbound_names)
+        self.name_guards, self.unbound_names = tuple(name_guards.values()), tuple(unbound_names.values())
         if self.code_owner is None:  # no code guard (a callable object's gradient): the check always holds
             self.code_owner, self.code = _NoCode, None
 

@@ -563,6 +563,20 @@ def test_a_global_defined_later_over_a_builtin_it_calls_recompiles(tmp_path):
     np.testing.assert_allclose(f.grad(w), 3 * np.cos(w))
 
 
+def counts_by_index(w):
+    total = 0.0
+    for i in range(len(w)):
+        total = total + w[i] * float(len(w))
+    return total
+
+
+def test_each_builtin_a_function_reads_is_checked_once_per_call(tmp_path):
+    f = sourcegrad.differentiate(counts_by_index, generated_dir=tmp_path)
+    np.testing.assert_allclose(f.grad(np.ones(3)), [3.0, 3.0, 3.0])
+    names = [name for _, name in f._last.unbound_names]
+    assert sorted(names) == ["float", "len", "range"]
+
+
 def test_a_guarded_global_deleted_after_compiling_is_not_called_through_the_old_gradient(tmp_path):
     _write_module(tmp_path, "deleted_helper", """
         import numpy as np

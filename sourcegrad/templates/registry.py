@@ -109,9 +109,12 @@ def on_change(forget):
 
 
 def rules_changed():
+    """A rule was registered, replaced or taken away: bump the version and have the compiled gradients forgotten."""
     VERSION[0] += 1
     for forget in _ON_CHANGE:
         forget()
+
+
 # Array methods and attributes, by name: `x.sum(...)` is np.sum(x, ...), whose record it shares.
 METHODS = {}
 COPYING_METHODS = set()  # methods that always return a new array, though their primitive may return a view
