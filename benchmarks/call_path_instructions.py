@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run_calls(side, calls, sizes, dtype):
     """The body each counted process runs: one call to compile (or load), then `calls` calls of one side."""
-    sys.path.insert(0, str(REPO)), sys.path.insert(0, str(REPO / "examples"))
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "examples"))
     import numpy as np
 
     import two_layer

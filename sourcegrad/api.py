@@ -42,7 +42,8 @@ def _forget_compiled():
     """A gradient rule registered, replaced or taken away: every compiled gradient may apply the old one, so each
     table is emptied and the next call compiles (or loads) anew. The call path then need not ask each time."""
     for function in list(_LIVE):
-        function._compiled.clear(), function._compiled_forward.clear(), function._compiled_hvp.clear()
+        for table in (function._compiled, function._compiled_forward, function._compiled_hvp):
+            table.clear()
 
 
 registry.on_change(_forget_compiled)
