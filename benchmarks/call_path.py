@@ -4,9 +4,11 @@ Three pairs, each timed in one process, interleaved, over many rounds (the figur
 round's difference, so that a slower moment of the machine falls on both halves of a pair):
 - the call path: a training step through `loss_fn.value_and_grad(x, y, w1, w2)` against the same step with
   the generated function called directly (benchmarks/run.py's contenders, each with the same SGD update);
-- `into=`: `value_and_grad(..., into=(g1, g2))` against the `_into` function called directly with its
-  buffers, which is what into='s checks (each array matches its argument, shares memory with nothing it
-  must not) cost;
+- the `into=` call path: `value_and_grad(..., into=(g1, g2))` against the `_into` function called directly
+  with its buffers: the call path above, and what into= adds to it (its options read, the call's signature,
+  a set of buffers taken from the pool and given back, the checks below);
+- the `into=` checks alone: each into= array matches its argument and shares memory with nothing it must
+  not (`_plain_into`, the check a training loop's call passes), against an empty call;
 - the generated function's step against the tutorial's hand-written step (run.py's contenders again).
 
     python benchmarks/call_path.py [--rounds 41] [--calls 10000] [--sizes 8,16,8,2]
@@ -31,6 +33,7 @@ os.environ.setdefault("SOURCEGRAD_GENERATED_DIR", tempfile.mkdtemp(prefix="sourc
 import two_layer  # noqa: E402  (examples/ on the path first)
 from run import two_layer_contenders  # noqa: E402  (benchmarks/run.py, beside this file)
 from sourcegrad.runtime import NUMPY  # noqa: E402
+from sourcegrad.runtime.buffers import signature  # noqa: E402
 
 
 def pairs(sizes, dtype):
@@ -48,10 +51,14 @@ def pairs(sizes, dtype):
     compiled = loss._last
     buffered, pool = compiled.buffered(), compiled.pool
     buffers = pool.take(pool.idle[-1].signature).arrays
+    args, targets = (x, y, w1, w2), (g1, g2)
+    call_signature = signature(args, {}, None)
+    assert loss._plain_into(targets, args, call_signature)  # the check timed is the one these calls pass
     return {
         "call path": (step, generated_step),
-        "into= checks": (lambda: loss.value_and_grad(x, y, w1, w2, into=(g1, g2)),
-                         lambda: buffered(NUMPY, buffers, (g1, g2), x, y, w1, w2)),
+        "into= call path": (lambda: loss.value_and_grad(x, y, w1, w2, into=(g1, g2)),
+                            lambda: buffered(NUMPY, buffers, (g1, g2), x, y, w1, w2)),
+        "into= checks alone": (lambda: loss._plain_into(targets, args, call_signature), lambda: None),
         "generated function vs the tutorial": (generated_step, tutorial_step),
     }
 

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0323d2b4777af10289193abc9e2dfcf5a227f1da373847f58691af70cae1d3f1
-# sourcegrad-checksum: 9ca6fc5d26f9901106824b88be484cfb3a099ccf0b02f258bba56b79897fcbf3
+# sourcegrad-key: 1ef60e07e5cceb8ca6810ccca46054a0fc99ca5f2122954a06fc489bca4b63dd
+# sourcegrad-checksum: 7bb703e2423c3fde6d732837d12c7d3665a8e17830379cad9cc71a2143d520cd
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b2aa888660506978fa5903ec052d6ee44e4d6e887c902912d7ea054de29ca2f6
-# sourcegrad-checksum: a0cf6522a3a56d16f47b5313b3b43402b7d1f989b9872405cd6d7cf6c8e23fe6
+# sourcegrad-key: c901c81497068fcc5ca0434b06b861276e0766dae6cd2e1c2264009d5fbb348c
+# sourcegrad-checksum: f2238d6a8556e9a5708b01d12cc934dcf05f585c768dc116448ddfc247747c6b
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

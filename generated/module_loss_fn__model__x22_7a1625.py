@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: eba6bdd0f7ea04afdd284d250505d5f7e214f388708d4013104af6cd4949a1c7
-# sourcegrad-checksum: c63ea4242c6f17975fef514451573bc80c012737a1993cd5d70fa3d8ece9b18e
+# sourcegrad-key: 7ddf4d454858116341cbba8122c005d422e8cb77ec1c84b0fbaa7e1ddd860c23
+# sourcegrad-checksum: ba97bb65fa7ec4a9348aa6b62d1e615712d6b3a8e55f8b318fe92a084ab979d9
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

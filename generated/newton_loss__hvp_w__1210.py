@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ecd631fee2feaecea6ad82025493a50b0433928102719209943291cf06a95814
-# sourcegrad-checksum: 59c8296afd1e75fd4603c90161ff9581c45b1329e52a3694be5c3576a95f7df4
+# sourcegrad-key: e94c3b1ec8403f33f13081b9115664aa9978eeb83ec4a8d50e5f0d865bf66329
+# sourcegrad-checksum: 09012d8adc8b2e9f64809710cd4c424a2c06d5a003e26b6d922ff43356712588
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

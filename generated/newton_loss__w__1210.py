@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 41ab1d3cb62927743a6cbc836bcc5214817c1ff4b79643068974b02f0baaa740
-# sourcegrad-checksum: e88343b36aadac83f6825679a08cf1a1494dcfd34e718bf31176bc6d6c259b0a
+# sourcegrad-key: 7de0e6f675cb76c1f2a891de3c746a0ce2ddbc5c4d36f39b2d97426225fa61c3
+# sourcegrad-checksum: 9c0eb345b6c48b6dc5203e1ef1e51ce70eff4ab2cdbaac667e963c0745a41744
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 4d5f86f73f71cd976ed0d3bbe4af8ce79f99dc9640c4bd834e7f088b9f245eb1
-# sourcegrad-checksum: 699909de5d3e9aedf86bbc32a7851704e4f1fb51d6361312d672f08ad74a7905
+# sourcegrad-key: 3ac98fb22831c95e7d1fdf821c1bfa8f498fa7bbabad9ee9eb48329616446944
+# sourcegrad-checksum: 069e80998a7d158344b6ab22be96d3eb0ec5eded13db47d5fcd8137f4ac91170
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

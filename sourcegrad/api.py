@@ -145,15 +145,18 @@ class DifferentiableFunction:
         # is read only when it brings it.
         # The options arrive among the keywords: a signature of keyword-only options costs a call more than
         # reading them from a dict that is almost always empty (inspect.signature shows them; see below).
-        if kwargs or self._vararg is not None:
+        options = None
+        if kwargs:  # the options taken out first: a call passing into= alone keeps the quick key below
             called = args, kwargs  # as the caller passed them, for the compiler's binding of names
             kwargs, options = _options(kwargs)
+        if kwargs or self._vararg is not None:
             if self._vararg is not None:
+                if options is None:
+                    called = args, kwargs
                 args, kwargs = self._packed(args, kwargs)
             count, key = 0, _rank_key(args, kwargs)  # the call below passes them on as they are
         else:  # arguments by position only, as a training loop passes them: unpacked for the usual counts, the
-            options = None  # key written out (cheaper than map() and tuple()) and the call below made from them
-            count = len(args)
+            count = len(args)  # key written out (cheaper than map() and tuple()) and the call below made from them
             try:
                 if count == 4:
                     a, b, c, d = args
@@ -170,25 +173,31 @@ class DifferentiableFunction:
                 key = _rank_key(args, kwargs)
         try:
             compiled = self._compiled[key]  # emptied when a gradient rule is registered (_forget_compiled)
-            for namespace, name, obj in compiled.name_guards:  # Compiled.current(), written out for speed
-                if namespace[name] is not obj:  # KeyError where it was deleted
-                    raise KeyError  # a global it calls through was rebound
-            for namespace, name in compiled.unbound_names:
-                if name in namespace:
-                    raise KeyError  # `range = ...`: a global now hides the builtin it calls
+            namespace, name, obj = compiled.name_guard  # Compiled.current(), written out for speed
+            if namespace[name] is not obj:  # KeyError where it was deleted
+                raise KeyError  # a global it calls through was rebound
+            if compiled.more_name_guards:
+                for namespace, name, obj in compiled.more_name_guards:
+                    if namespace[name] is not obj:
+                        raise KeyError
+            if compiled.unbound_names:
+                for namespace, name in compiled.unbound_names:
+                    if name in namespace:
+                        raise KeyError  # `range = ...`: a global now hides the builtin it calls
             if compiled.code_owner.__code__ is not compiled.code or compiled.other_guards and not compiled.current():
                 raise KeyError  # `f.__code__ = g.__code__`, or `cfg.act = np.sin`
         except KeyError:  # ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
-            compiled = self._compile(*called) if options is not None else self._compile(args, kwargs)
+            compiled = self._compile(*called) if options is not None or self._vararg is not None \
+                else self._compile(args, kwargs)
         if options is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES:
             xp = NUMPY
         else:  # the arrays' library or the device named says which array module the code runs on
             grad_output, device, into, lazy = options or _NO_OPTIONS
             numpy_only = device is None and self.device is None and "cupy" not in _MODULES and "dask" not in _MODULES
             xp = NUMPY if numpy_only else array_module_for((*args, *kwargs.values()), device or self.device)
-            if is_dask(xp):
+            if xp is not NUMPY and is_dask(xp):
                 return self._dask_call(compiled, xp, args, kwargs, grad_output, into, lazy)
             if into is not None:
                 return self._into_call(compiled, xp, args, kwargs, grad_output, into)
@@ -200,13 +209,14 @@ class DifferentiableFunction:
             # the arguments passed on one by one where they were unpacked for the key: CPython then calls the
             # generated function without building them into a tuple again
             if count == 4:
-                value, gradients = function(xp, a, b, c, d)
+                result = function(xp, a, b, c, d)
             elif count == 2:
-                value, gradients = function(xp, a, b)
+                result = function(xp, a, b)
             elif count == 3:
-                value, gradients = function(xp, a, b, c)
+                result = function(xp, a, b, c)
             else:
-                value, gradients = function(xp, *args, **kwargs)
+                result = function(xp, *args, **kwargs)
+            value, gradients = result  # a new tuple, as the generated function returns it: returned as it is
         except OutputGradientError as exc:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
@@ -226,7 +236,7 @@ class DifferentiableFunction:
                     if dtype is args[self._first_position].dtype and second is args[self._second_position].dtype \
                             and (dtype is _FLOAT64 or dtype is _FLOAT32 or dtype in _REAL_FLOATS) \
                             and (second is dtype or second in _REAL_FLOATS):
-                        return value, gradients
+                        return result
             elif count == 1:
                 gradient = gradients[0]
                 if type(gradient) is _NDARRAY:
@@ -304,14 +314,23 @@ class DifferentiableFunction:
         temporaries into buffers kept for the next call of the same signature. Whether an operation may write
         a gradient straight into its array is decided before the call (its layout, and the dtype the set's
         first call gave that gradient), so no operation refuses its `out=` and nothing runs twice."""
-        targets, writable = self._into_targets(into, args, kwargs, grad_output)
+        # one array per gradient; an array alone for one gradient
+        targets = into if type(into) is tuple else tuple(into) if isinstance(into, (tuple, list)) else (into,)
+        if len(targets) != len(self.wrt):
+            raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
+                                  hint="Pass one array per wrt argument, in wrt order.")
+        call_signature = signature(args, kwargs, grad_output)
+        if not kwargs and grad_output is None and self._plain_into(targets, args, call_signature):
+            writable = True  # the usual into=: every operation may write its gradient straight in
+        else:
+            writable = self._into_targets(targets, args, kwargs, grad_output)
         call_kwargs = {**kwargs, compiled.seed: grad_output} if grad_output is not None else kwargs
         buffered = compiled.buffered()
         try:
             if buffered is None:
                 value, gradients = compiled.function(xp, *args, **call_kwargs)
             else:
-                buffers = compiled.pool.take(signature(args, kwargs, grad_output))
+                buffers = compiled.pool.take(call_signature)
                 learned = buffers.writes_into
                 if learned is True and writable is True:  # the usual call
                     out = targets
@@ -333,21 +352,17 @@ class DifferentiableFunction:
             raise compiled.locate(exc) from None
         if compiled.user_rules:
             self._check_shapes(compiled, gradients, args, kwargs)
-        for target, gradient in zip(targets, gradients):
-            if gradient is not target:  # computed in an array of its own: copied in
-                _write_into(target, gradient)
+        if not all(map(_IS, gradients, targets)):  # a gradient computed in an array of its own: copied in
+            for target, gradient in zip(targets, gradients):
+                if gradient is not target:
+                    _write_into(target, gradient)
         return value, (targets[0] if self._single else targets)
 
-    def _into_targets(self, into, args, kwargs, grad_output=None):
-        """`into` as a tuple of one checked array per gradient, and which of them an operation may write into
-        with `out=`: True for all, else one bool each. A C-contiguous, aligned array is taken by every operation
-        that has `out=` (numpy's dot takes no other); any other is written by a copy."""
-        targets = (into,) if not isinstance(into, (tuple, list)) else tuple(into)  # an array alone: one gradient
-        if len(targets) != len(self.wrt):
-            raise SourcegradError(f"into= has {len(targets)} arrays for {len(self.wrt)} gradients ({', '.join(self.wrt)})",
-                                  hint="Pass one array per wrt argument, in wrt order.")
-        if not kwargs and grad_output is None and self._plain_into(targets, args):
-            return targets, True
+    def _into_targets(self, targets, args, kwargs, grad_output=None):
+        """Whether an operation may write each into= array with `out=` (True for all, else one bool each), after
+        checking each is its argument's kind of array and shares no memory with the call's other arrays. A
+        C-contiguous, aligned array is taken by every operation that has `out=` (numpy's dot takes no other);
+        any other is written by a copy."""
         # What each input's memory belongs to: an array that owns its memory (its base is None, and the cheap
         # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
         owners, unowned = set(), []
@@ -387,37 +402,27 @@ class DifferentiableFunction:
                 what = "an argument of the call (or grad_output)" if shares_input else "another array of into="
                 raise SourcegradError(f"into[{index}] shares memory with {what}: the gradient would overwrite "
                                       "what it is computed from", hint="Pass arrays of their own (empty_like).")
-        return targets, tuple(bool(target.flags.c_contiguous and getattr(target.flags, "aligned", True))
-                              for target in targets)
+        return tuple(bool(target.flags.c_contiguous and getattr(target.flags, "aligned", True)) for target in targets)
 
-    def _plain_into(self, targets, args):
-        """Whether into= is the usual kind, checked in one pass since a training loop passes it every step: every
-        argument and into= array an array that owns its memory (no base), each into= array of its argument's
-        type, shape and real floating dtype, C-contiguous, aligned and writeable, and no two of them one array.
-        Arrays that own their memory share none of it unless they are one array. Anything else is for the
-        general checks to accept or refuse."""
+    def _plain_into(self, targets, args, call_signature):
+        """Whether into= is the usual kind, checked in one pass since a training loop passes it every step: each
+        into= array of its argument's type, shape and dtype (as the call's signature has them), a real floating
+        one, C-contiguous, aligned and writeable (numpy's flags.carray); every argument and into= array an array
+        that owns its memory (no base), and no two of them one array. Arrays that own their memory share none
+        of it unless they are one array. Anything else is for the general checks to accept or refuse."""
         try:
             for value in args:
                 if value.base is not None:
                     return False
-            previous = None
             for target, position in zip(targets, self._wrt_positions):
-                argument = args[position]
                 dtype = target.dtype
-                if (target.base is not None or type(target) is not type(argument) or dtype is not argument.dtype
-                        or dtype not in _REAL_FLOATS or target.shape != argument.shape or target is previous):
+                if target.base is not None or (type(target), target.shape, dtype) != call_signature[position] \
+                        or not (dtype is _FLOAT64 or dtype is _FLOAT32 or dtype in _REAL_FLOATS) \
+                        or not target.flags.carray:
                     return False
-                flags = target.flags
-                if not (flags.c_contiguous and flags.writeable and flags.aligned):
-                    return False
-                for other in args:
-                    if other is target:
-                        return False
-                previous = target
-        except (AttributeError, IndexError):  # a number or a structure among the arguments, or one by keyword
+        except (AttributeError, IndexError, TypeError):  # a number or a structure among the arguments
             return False
-        # two targets were compared above; three or more may repeat one further apart
-        return len(targets) < 3 or len(set(map(id, targets))) == len(targets)
+        return len({*map(id, args), *map(id, targets)}) == len(args) + len(targets)
 
     def _into_mismatch(self, index, target, argument):
         name = self.wrt[index]
@@ -1152,6 +1157,7 @@ _ON_DASK_HINT = ("dask arrays are chunked and lazy: give cumsum and cumprod an a
 # The dtypes a gradient may have on the call path's fast return: a complex one goes to _returned, which refuses it.
 _NDARRAY = numpy.ndarray
 _FLOAT64, _FLOAT32 = numpy.dtype(numpy.float64), numpy.dtype(numpy.float32)  # the usual gradients' dtypes
+_IS = operator.is_
 _NOT_PLAIN_ARRAYS = (numpy.generic, numpy.matrix)  # what value_and_grad hands back only after _like_input
 _REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, numpy.float64, numpy.longdouble))
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)

@@ -76,6 +76,9 @@ class Compiled:
             else:
                 self.other_guards = True
         self.name_guards, self.unbound_names = tuple(name_guards.values()), tuple(unbound_names.values())
+        # The first binding is checked without a loop (a loop's iterator costs more than its one check): almost
+        # every function reads one global (`np`), and a function that reads none checks one that always holds.
+        self.name_guard, self.more_name_guards = (self.name_guards or (_NO_NAME_GUARD,))[0], self.name_guards[1:]
         if self.code_owner is None:  # no code guard (a callable object's gradient): the check always holds
             self.code_owner, self.code = _NoCode, None
 
@@ -122,6 +125,9 @@ class Compiled:
             if value is not obj:
                 return False
         return True
+
+
+_NO_NAME_GUARD = ({"": None}, "", None)  # the name guard of a gradient that reads no global: it always holds
 
 
 class _NoCode:

@@ -547,6 +547,28 @@ def test_rebinding_a_global_function_recompiles():
         activation = np.tanh
 
 
+def test_rebinding_any_of_several_globals_it_calls_recompiles(tmp_path):
+    _write_module(tmp_path, "several_globals", """
+        import numpy as np
+
+        first = np.tanh
+        second = np.sin
+
+        def both(w):
+            return (first(w) + second(w) + np.cos(w)).sum()
+    """)
+    module = _import(tmp_path, "several_globals")
+    f = sourcegrad.differentiate(module.both, generated_dir=tmp_path / "generated")
+    w = rng.standard_normal(3)
+    np.testing.assert_allclose(f.grad(w), 1 - np.tanh(w) ** 2 + np.cos(w) - np.sin(w))
+    assert sorted(name for _, name, _ in f._last.name_guards) == ["first", "np", "second"]
+    module.second = np.exp  # whichever of the three the call path checks first, this one is checked too
+    np.testing.assert_allclose(f.grad(w), 1 - np.tanh(w) ** 2 + np.exp(w) - np.sin(w))
+    module.first = np.square
+    np.testing.assert_allclose(f.grad(w), 2 * w + np.exp(w) - np.sin(w))
+    assert f.value_and_grad(w)[0] == pytest.approx(module.both(w))
+
+
 def test_a_global_defined_later_over_a_builtin_it_calls_recompiles(tmp_path):
     _write_module(tmp_path, "shadowed_builtin", """
         import numpy as np

@@ -4,6 +4,7 @@ gives, checked here against finite differences, on the calls that write into kep
 overwrite what an earlier call handed out; two threads must not share buffers; and a call without into= keeps
 nothing (the variant is not even made)."""
 
+import collections
 import threading
 
 import numpy as np
@@ -409,6 +410,29 @@ def test_into_for_one_argument_takes_an_array():
     target = np.empty_like(w)
     assert g.grad(w, x, into=target) is target
     _assert_close((target,), _numeric(f, (w, x), ("w",)), ("w",))
+
+
+def test_into_takes_a_list_or_a_named_tuple_of_arrays():
+    f = sourcegrad.differentiate(two_layer, wrt=("w1", "w2"))
+    x, y, w1, w2 = two_layer_data()
+    expected = _numeric(two_layer, (x, y, w1, w2), ("w1", "w2"))
+    Gradients = collections.namedtuple("Gradients", "w1 w2")
+    for into in ([np.empty_like(w1), np.empty_like(w2)], Gradients(np.empty_like(w1), np.empty_like(w2))):
+        for _ in range(2):  # the set's first call, then the usual one
+            got = f.grad(x, y, w1, w2, into=into)
+            assert got[0] is into[0] and got[1] is into[1]
+            _assert_close(got, expected, ("w1", "w2"))
+
+
+def test_an_into_array_that_is_another_argument_is_refused():
+    def product(a, b):
+        return (a * b).sum()
+
+    f = sourcegrad.differentiate(product, wrt="a")
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    f.grad(a, b, into=np.empty_like(a))  # a set of buffers made, so that the call below is the usual kind
+    with pytest.raises(SourcegradError, match="shares memory with an argument"):
+        f.grad(a, b, into=b)  # b's gradient would overwrite b while it is read
 
 
 def test_a_value_that_reaches_the_caller_is_never_kept():

@@ -581,7 +581,7 @@ def _as_call(value, rank_of, backend):
     """value as a call of the array module, (function, args, keywords): `a * b` is `xp.multiply(a, b)`, and
     `a.dot(b)` is `xp.dot(a, b)`, except that a product of matrices or vectors with a transposed operand
     (`x.T.dot(d_h)`, a weight's gradient) is `xp.matmul(a, b)`. That trades small arrays, where matmul costs
-    about 0.6 us more than dot, for large transposed products, where it takes less time (figures in
+    more than dot, for large transposed products, where it takes less time (the figures are in
     benchmarks/README.md); without a transposed operand the two are level on large arrays. (For larger ranks
     the two compute different things.) None for what is not such a call."""
     if isinstance(value, gast.BinOp) and type(value.op) in _OPERATORS:
