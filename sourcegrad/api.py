@@ -16,6 +16,7 @@ import inspect
 import operator
 import sys
 import threading
+import types
 import weakref
 
 import numpy
@@ -365,8 +366,10 @@ class DifferentiableFunction:
         any other is written by a copy."""
         # What each input's memory belongs to: an array that owns its memory (its base is None, and the cheap
         # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
+        # Arrays inside a list, a dict, an object or the tuple of a `*args` parameter are inputs too.
+        inputs = _input_arrays((*args, *kwargs.values(), grad_output))
         owners, unowned = set(), []
-        for value in (*args, *kwargs.values(), grad_output) if kwargs else (*args, grad_output):
+        for value in inputs:
             base = getattr(value, "base", _NOT_AN_ARRAY)
             if base is None:
                 owners.add(id(value))
@@ -395,7 +398,6 @@ class DifferentiableFunction:
                 shares_other = id(root) in taken
                 taken.add(id(root))
             else:
-                inputs = [a for a in (*args, *kwargs.values(), grad_output) if hasattr(a, "shape")]
                 shares_input = any([_may_share_memory(target, a) for a in inputs])
                 shares_other = any([_may_share_memory(target, other) for other in targets[:index]])
             if shares_input or shares_other:
@@ -1163,6 +1165,27 @@ _REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, 
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)
 
 
+
+
+def _input_arrays(values):
+    """Every array among a call's values, also inside dicts, lists, tuples and the user's objects at any depth
+    (each structure looked into once, a module not at all): what an into= array may share no memory with."""
+    arrays, seen, pending = [], set(), list(values)
+    while pending:
+        value = pending.pop()
+        if hasattr(value, "shape"):
+            arrays.append(value)
+        elif id(value) not in seen and not isinstance(value, types.ModuleType):
+            seen.add(id(value))
+            if isinstance(value, dict):
+                pending.extend(value.values())
+            elif isinstance(value, (list, tuple)):
+                pending.extend(value)
+            else:
+                attributes = object_attributes(value)
+                if attributes is not None:
+                    pending.extend(attributes.values())
+    return arrays
 
 
 def _may_share_memory(a, b):

@@ -435,6 +435,36 @@ def test_an_into_array_that_is_another_argument_is_refused():
         f.grad(a, b, into=b)  # b's gradient would overwrite b while it is read
 
 
+def test_an_into_array_held_inside_an_argument_is_refused():
+    def weighted(w, *xs):
+        total = (w * w).sum()
+        for x in xs:
+            total = total + (w * x).sum()
+        return total
+
+    def listed(w, xs):
+        return (w * xs[0]).sum() + (w * xs[1]["b"]).sum()
+
+    class Holder:
+        def __init__(self, b):
+            self.b = b
+
+    def held(w, holder):
+        return (w * holder.b).sum()
+
+    w, b = rng.standard_normal(4), rng.standard_normal(4)
+    calls = [(weighted, lambda: (w, b)),  # b reaches the function through its `*xs`
+             (listed, lambda: (w, [b.copy(), {"b": b}])),
+             (held, lambda: (w, Holder(b)))]
+    for fn, make_args in calls:
+        f = sourcegrad.differentiate(fn, wrt="w")
+        f.grad(*make_args(), into=np.empty_like(w))  # buffers made, as a training loop's first call
+        kept = b.copy()
+        with pytest.raises(SourcegradError, match="shares memory with an argument"):
+            f.grad(*make_args(), into=b)  # w's gradient would overwrite b while it is read
+        np.testing.assert_array_equal(b, kept)
+
+
 def test_a_value_that_reaches_the_caller_is_never_kept():
     """The output (an array here, with grad_output) and views of it are handed out: no buffer for them."""
     def f(x, w):
