@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 1ef60e07e5cceb8ca6810ccca46054a0fc99ca5f2122954a06fc489bca4b63dd
-# sourcegrad-checksum: 7bb703e2423c3fde6d732837d12c7d3665a8e17830379cad9cc71a2143d520cd
+# sourcegrad-key: 308c9064c0ac2f8b8c2390aa0fe7210d889f5e406553dab73ab16c80cb550b70
+# sourcegrad-checksum: 5cb1f602255294438948273dd5e8a7a5838babaa84fd5105b625c2f8d3a168cf
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

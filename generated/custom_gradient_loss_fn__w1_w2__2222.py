@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: c901c81497068fcc5ca0434b06b861276e0766dae6cd2e1c2264009d5fbb348c
-# sourcegrad-checksum: f2238d6a8556e9a5708b01d12cc934dcf05f585c768dc116448ddfc247747c6b
+# sourcegrad-key: 1490d6559f1af77317af7d2008f9f9748fdbff362d962279bc9b3d24b81f6465
+# sourcegrad-checksum: 37135ddea6ff9bb71555f8a9346bfedc1b7b74de4a8f1a8203b7e061ded1ed7a
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

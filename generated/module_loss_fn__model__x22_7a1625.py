@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7ddf4d454858116341cbba8122c005d422e8cb77ec1c84b0fbaa7e1ddd860c23
-# sourcegrad-checksum: ba97bb65fa7ec4a9348aa6b62d1e615712d6b3a8e55f8b318fe92a084ab979d9
+# sourcegrad-key: 4ec38930b798400bdc3b562206be1fb1eff646a9fe35f23c2419cdbe5288c855
+# sourcegrad-checksum: b273eb2df384ce15a38736bffdcb6f7e7c402fe6b42d93fff166662989859f98
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: e94c3b1ec8403f33f13081b9115664aa9978eeb83ec4a8d50e5f0d865bf66329
-# sourcegrad-checksum: 09012d8adc8b2e9f64809710cd4c424a2c06d5a003e26b6d922ff43356712588
+# sourcegrad-key: 3b3e613e5582b9be82ba7a877ca4e2f9b7937e3fc3651cc0ac5c50ee5716234e
+# sourcegrad-checksum: 11ba7fe0c937b8d16bef3accf4d443dd6044b91dd5e094e1eba2ee6183252989
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

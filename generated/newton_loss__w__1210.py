@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 7de0e6f675cb76c1f2a891de3c746a0ce2ddbc5c4d36f39b2d97426225fa61c3
-# sourcegrad-checksum: 9c0eb345b6c48b6dc5203e1ef1e51ce70eff4ab2cdbaac667e963c0745a41744
+# sourcegrad-key: 77decd25608f9931c43d911c7adc9aa0931948556afd8962ad73b06386e2ccac
+# sourcegrad-checksum: b2829f98234efad9845f3e9b7f58408d5bd708b0a1e77bd5d58a788f73923ad0
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

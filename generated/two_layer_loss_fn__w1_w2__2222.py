@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 3ac98fb22831c95e7d1fdf821c1bfa8f498fa7bbabad9ee9eb48329616446944
-# sourcegrad-checksum: 069e80998a7d158344b6ab22be96d3eb0ec5eded13db47d5fcd8137f4ac91170
+# sourcegrad-key: ec24075cf2e0d43b0bb37c9aff77a811ddb883b73c2f0bb34eb499242b9789e1
+# sourcegrad-checksum: 21168fa40db8fb81565a8f9fca81c07404e19baeff6b3aa7a62f63ec2a5a7942
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -16,7 +16,6 @@ import inspect
 import operator
 import sys
 import threading
-import types
 import weakref
 
 import numpy
@@ -353,10 +352,9 @@ class DifferentiableFunction:
             raise compiled.locate(exc) from None
         if compiled.user_rules:
             self._check_shapes(compiled, gradients, args, kwargs)
-        if not all(map(_IS, gradients, targets)):  # a gradient computed in an array of its own: copied in
-            for target, gradient in zip(targets, gradients):
-                if gradient is not target:
-                    _write_into(target, gradient)
+        for target, gradient in zip(targets, gradients):
+            if gradient is not target:  # computed in an array of its own: copied in
+                _write_into(target, gradient)
         return value, (targets[0] if self._single else targets)
 
     def _into_targets(self, targets, args, kwargs, grad_output=None):
@@ -367,7 +365,7 @@ class DifferentiableFunction:
         # What each input's memory belongs to: an array that owns its memory (its base is None, and the cheap
         # one to compare), or, rarely, something numpy must be asked about (an array over a bytes object).
         # Arrays inside a list, a dict, an object or the tuple of a `*args` parameter are inputs too.
-        inputs = _input_arrays((*args, *kwargs.values(), grad_output))
+        inputs = [value for value in array_leaves((*args, *kwargs.values(), grad_output)) if hasattr(value, "shape")]
         owners, unowned = set(), []
         for value in inputs:
             base = getattr(value, "base", _NOT_AN_ARRAY)
@@ -1159,33 +1157,11 @@ _ON_DASK_HINT = ("dask arrays are chunked and lazy: give cumsum and cumprod an a
 # The dtypes a gradient may have on the call path's fast return: a complex one goes to _returned, which refuses it.
 _NDARRAY = numpy.ndarray
 _FLOAT64, _FLOAT32 = numpy.dtype(numpy.float64), numpy.dtype(numpy.float32)  # the usual gradients' dtypes
-_IS = operator.is_
 _NOT_PLAIN_ARRAYS = (numpy.generic, numpy.matrix)  # what value_and_grad hands back only after _like_input
 _REAL_FLOATS = frozenset(numpy.dtype(t) for t in (numpy.float16, numpy.float32, numpy.float64, numpy.longdouble))
 _NOT_AN_ARRAY = object()  # getattr's default for a value without .base (a number, a structure)
 
 
-
-
-def _input_arrays(values):
-    """Every array among a call's values, also inside dicts, lists, tuples and the user's objects at any depth
-    (each structure looked into once, a module not at all): what an into= array may share no memory with."""
-    arrays, seen, pending = [], set(), list(values)
-    while pending:
-        value = pending.pop()
-        if hasattr(value, "shape"):
-            arrays.append(value)
-        elif id(value) not in seen and not isinstance(value, types.ModuleType):
-            seen.add(id(value))
-            if isinstance(value, dict):
-                pending.extend(value.values())
-            elif isinstance(value, (list, tuple)):
-                pending.extend(value)
-            else:
-                attributes = object_attributes(value)
-                if attributes is not None:
-                    pending.extend(attributes.values())
-    return arrays
 
 
 def _may_share_memory(a, b):

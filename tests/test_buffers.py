@@ -465,6 +465,32 @@ def test_an_into_array_held_inside_an_argument_is_refused():
         np.testing.assert_array_equal(b, kept)
 
 
+def test_into_is_compared_with_arrays_at_any_depth_and_objects_with_cycles_are_walked_once():
+    from sourcegrad.runtime.device import array_leaves
+
+    class Node:
+        def __init__(self, b):
+            self.b, self.numpy, self.parent = b, np, None
+
+    b = rng.standard_normal(4)
+    node = Node(b)
+    node.parent = node  # a cycle, and a module among the attributes: neither is walked twice or into
+    deep = [b]
+    for _ in range(8):
+        deep = [deep]
+    leaves = list(array_leaves([node, deep]))
+    assert sum(leaf is b for leaf in leaves) == 2 and sum(leaf is np for leaf in leaves) == 1 and len(leaves) == 3
+
+    def nested(w, xs):
+        return (w * w).sum()
+
+    f = sourcegrad.differentiate(nested, wrt="w")
+    w = rng.standard_normal(4)
+    f.grad(w, deep, into=np.empty_like(w))
+    with pytest.raises(SourcegradError, match="shares memory with an argument"):
+        f.grad(w, deep, into=b)  # b is nine lists down in an argument
+
+
 def test_a_value_that_reaches_the_caller_is_never_kept():
     """The output (an array here, with grad_output) and views of it are handed out: no buffer for them."""
     def f(x, w):

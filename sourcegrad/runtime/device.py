@@ -230,17 +230,25 @@ def array_module_for(values, device=None) -> ArrayModule:
     return module
 
 
-def array_leaves(values, depth=6):
-    """The values, with the arrays inside dicts, lists, tuples and objects among them (`{"x": dask_array}`)."""
-    for value in values:
-        if depth and isinstance(value, dict):
-            yield from array_leaves(value.values(), depth - 1)
-        elif depth and isinstance(value, (list, tuple)):
-            yield from array_leaves(value, depth - 1)
-        elif depth and (attributes := object_attributes(value)) is not None:
-            yield from array_leaves(attributes.values(), depth - 1)
+def array_leaves(values):
+    """The values, with what the dicts, lists, tuples and objects among them hold (`{"x": dask_array}`) at any
+    depth: the arrays, and the other leaves. Each structure is looked into once (a cycle ends there) and a
+    module not at all: it holds no data of the call's."""
+    seen, pending = set(), list(values)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            inside = value.values()
+        elif isinstance(value, (list, tuple)):
+            inside = value
+        elif isinstance(value, types.ModuleType) or (attributes := object_attributes(value)) is None:
+            yield value  # an array, a number, a function, a module
+            continue
         else:
-            yield value
+            inside = attributes.values()
+        if id(value) not in seen:
+            seen.add(id(value))
+            pending.extend(inside)
 
 
 def device_module(*arrays):
