@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 308c9064c0ac2f8b8c2390aa0fe7210d889f5e406553dab73ab16c80cb550b70
-# sourcegrad-checksum: 5cb1f602255294438948273dd5e8a7a5838babaa84fd5105b625c2f8d3a168cf
+# sourcegrad-key: 6e20b199b49909a945b810579d5b18b3bbc768c398d7f7ff58abfd56ebcd88ac
+# sourcegrad-checksum: 45ee0c167f587142e191cafb344147aba50eef9f9a72d88a374bcba89f8de91a
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

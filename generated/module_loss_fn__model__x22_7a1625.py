@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 4ec38930b798400bdc3b562206be1fb1eff646a9fe35f23c2419cdbe5288c855
-# sourcegrad-checksum: b273eb2df384ce15a38736bffdcb6f7e7c402fe6b42d93fff166662989859f98
+# sourcegrad-key: 91b790e4072517f28c6349ea296d022f2381c8cabd0ce6ba00d995f6d6d3a7ce
+# sourcegrad-checksum: 7dd93320073496dc911487ebf7218ad25b0ef1e1299c79b493f05423885dd618
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 3b3e613e5582b9be82ba7a877ca4e2f9b7937e3fc3651cc0ac5c50ee5716234e
-# sourcegrad-checksum: 11ba7fe0c937b8d16bef3accf4d443dd6044b91dd5e094e1eba2ee6183252989
+# sourcegrad-key: 0c8137a5b4f8c543985249fcba3906f264c5c9cd761bdcf56a63056a58a7df5e
+# sourcegrad-checksum: eff901fabda143e310fd721027c106cc9759a4c2472e554044ef714dc6308c27
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 77decd25608f9931c43d911c7adc9aa0931948556afd8962ad73b06386e2ccac
-# sourcegrad-checksum: b2829f98234efad9845f3e9b7f58408d5bd708b0a1e77bd5d58a788f73923ad0
+# sourcegrad-key: 30044eac4806eda7de5abd43e65e14d7281edd361b7f06367a7f9a2a190c05ec
+# sourcegrad-checksum: b96bafceb8c99024df5697a29fefff63f4e8c681b4d999da2c3e913fde79e16c
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ec24075cf2e0d43b0bb37c9aff77a811ddb883b73c2f0bb34eb499242b9789e1
-# sourcegrad-checksum: 21168fa40db8fb81565a8f9fca81c07404e19baeff6b3aa7a62f63ec2a5a7942
+# sourcegrad-key: 396ac152706d33e5d1be6a4058b134cc2f3675d676358ad40d8938e2afed4c99
+# sourcegrad-checksum: c9b9a15c334465a7f0cf5ca82bcfefe135ea7892627773a8e3abbccaf7466797
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -173,19 +173,12 @@ class DifferentiableFunction:
                 key = _rank_key(args, kwargs)
         try:
             compiled = self._compiled[key]  # emptied when a gradient rule is registered (_forget_compiled)
-            namespace, name, obj = compiled.name_guard  # Compiled.current(), written out for speed
-            if namespace[name] is not obj:  # KeyError where it was deleted
-                raise KeyError  # a global it calls through was rebound
-            if compiled.more_name_guards:
-                for namespace, name, obj in compiled.more_name_guards:
-                    if namespace[name] is not obj:
-                        raise KeyError
-            if compiled.unbound_names:
-                for namespace, name in compiled.unbound_names:
-                    if name in namespace:
-                        raise KeyError  # `range = ...`: a global now hides the builtin it calls
-            if compiled.code_owner.__code__ is not compiled.code or compiled.other_guards and not compiled.current():
-                raise KeyError  # `f.__code__ = g.__code__`, or `cfg.act = np.sin`
+            # Compiled.current(), written out for speed: the first global it calls through (`np`; KeyError
+            # where it was deleted), the code object (`f.__code__ = g.__code__`), then the rest where it has more
+            namespace, name, obj = compiled.name_guard
+            if namespace[name] is not obj or compiled.code_owner.__code__ is not compiled.code \
+                    or compiled.has_more_guards and not compiled.more_guards_hold():
+                raise KeyError
         except KeyError:  # ranks not compiled yet, or stale
             compiled = None
         if compiled is None:  # compiled outside the except: a refusal is not shown as raised "during" a KeyError
@@ -221,7 +214,7 @@ class DifferentiableFunction:
             self._cannot_start(compiled, exc)
         except SourcegradError as exc:  # raised by a runtime helper: point at the user's line
             raise compiled.locate(exc) from None
-        if compiled.user_rules:  # sourcegrad's own rules keep shapes; a rule of the user's may not
+        if compiled.checks_shapes:  # sourcegrad's own rules keep shapes; a rule of the user's may not
             self._check_shapes(compiled, gradients, args, kwargs)
         # Each gradient real and in its argument's dtype, as it almost always is; else _returned casts (float32
         # weights meeting a float64 constant) or refuses (complex). The usual one or two gradients of one dtype

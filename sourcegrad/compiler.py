@@ -81,6 +81,21 @@ class Compiled:
         self.name_guard, self.more_name_guards = (self.name_guards or (_NO_NAME_GUARD,))[0], self.name_guards[1:]
         if self.code_owner is None:  # no code guard (a callable object's gradient): the check always holds
             self.code_owner, self.code = _NoCode, None
+        # Bools, not the tuples themselves: the call path tests them on every call, and a bool is tested without
+        # asking the object for its truth.
+        self.has_more_guards = bool(self.more_name_guards or self.unbound_names or self.other_guards)
+        self.checks_shapes = bool(self.user_rules)
+
+    def more_guards_hold(self) -> bool:
+        """The guards after the first name and the code object (the call path checks those two itself): the
+        further globals, the builtin names that must stay unbound, and every other guard."""
+        for namespace, name, obj in self.more_name_guards:
+            if namespace.get(name, UNBOUND) is not obj:
+                return False  # a global it calls through was rebound or deleted
+        for namespace, name in self.unbound_names:
+            if name in namespace:
+                return False  # `range = ...`: a global now hides the builtin it calls
+        return not self.other_guards or self.current()  # `cfg.act = np.sin`, a closure cell, a default
 
     def buffered(self):
         """The `_into` variant, (xp, buffers, into, *args, **kwargs) -> (value, gradients), or None when no
