@@ -569,6 +569,26 @@ def test_rebinding_any_of_several_globals_it_calls_recompiles(tmp_path):
     assert f.value_and_grad(w)[0] == pytest.approx(module.both(w))
 
 
+@pytest.mark.parametrize("deleted", ["first", "second"])
+def test_deleting_any_of_several_globals_it_calls_is_not_called_through_the_old_gradient(tmp_path, deleted):
+    _write_module(tmp_path, f"several_deleted_{deleted}", """
+        import numpy as np
+
+        first = np.tanh
+        second = np.sin
+
+        def both(w):
+            return (first(w) + second(w)).sum()
+    """)
+    module = _import(tmp_path, f"several_deleted_{deleted}")
+    f = sourcegrad.differentiate(module.both, generated_dir=tmp_path / "generated")
+    w = rng.standard_normal(3)
+    np.testing.assert_allclose(f.grad(w), 1 - np.tanh(w) ** 2 + np.cos(w))
+    delattr(module, deleted)  # whichever guard the call path checks first, a deleted one is seen
+    with pytest.raises((SourcegradError, NameError), match=deleted):
+        f.grad(w)
+
+
 def test_a_global_defined_later_over_a_builtin_it_calls_recompiles(tmp_path):
     _write_module(tmp_path, "shadowed_builtin", """
         import numpy as np
