@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 6e20b199b49909a945b810579d5b18b3bbc768c398d7f7ff58abfd56ebcd88ac
-# sourcegrad-checksum: 45ee0c167f587142e191cafb344147aba50eef9f9a72d88a374bcba89f8de91a
+# sourcegrad-key: ebc6753c8677415fc417b2d2ac46fa66f92b0c852d4c43a323035348805f90bb
+# sourcegrad-checksum: 9b4c9bb452a8c0b78a062a8b5b480fd72262feef5cd5255c26a39fae223e9b98
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: a50694728cc72429121e88a37a04ee7de59d67b271145033537d2442ca97bd39
-# sourcegrad-checksum: 432d33f32e2321e7f49ea4d99b07a8456954ecfcd9b2f8a28437b9307e5af846
+# sourcegrad-key: 0b46542c167ce89731b4e2795b3c173154e5210b5b80142409c654c40a925660
+# sourcegrad-checksum: 9edb80a182dcaeb7ca05239e818cad0d6cdd9bb85f86611756c04bf5e4a92683
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 91b790e4072517f28c6349ea296d022f2381c8cabd0ce6ba00d995f6d6d3a7ce
-# sourcegrad-checksum: 7dd93320073496dc911487ebf7218ad25b0ef1e1299c79b493f05423885dd618
+# sourcegrad-key: b4383408f3733b156069f17916ddb7aaef4d7d066b9933ed0648768c91e90a38
+# sourcegrad-checksum: 9bdd95246415e463aba75f3e36a7d040ef4ca722c49f85a3f5ce3d64979708ca
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 30044eac4806eda7de5abd43e65e14d7281edd361b7f06367a7f9a2a190c05ec
-# sourcegrad-checksum: b96bafceb8c99024df5697a29fefff63f4e8c681b4d999da2c3e913fde79e16c
+# sourcegrad-key: 3612f9f6bc354efd69479eaade3760cf09040c0438a5c4ef03af9267e86e46d4
+# sourcegrad-checksum: af8dbac81ea983f5b5a075c2b4b57cf2fef0bfb8a574fd93169d8ddef3399333
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

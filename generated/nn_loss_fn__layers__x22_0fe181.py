@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 1768f639700eed94e4461451f54d84a4e57b07810179d3c43404bb952b013067
-# sourcegrad-checksum: 51c821c225a5002bce73df5d30885b2361e003ac1547ac5ba030231c7b49176a
+# sourcegrad-key: 1a3da3f4f69f4c5ed4ff5c2e4b1d959cf1dcbbe0d9d99c9951fba863a6f7db9f
+# sourcegrad-checksum: b8db9493c72f7cb5c30356e38f06292eb2b6683408400cc9ef79c81cec3dde7d
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 396ac152706d33e5d1be6a4058b134cc2f3675d676358ad40d8938e2afed4c99
-# sourcegrad-checksum: c9b9a15c334465a7f0cf5ca82bcfefe135ea7892627773a8e3abbccaf7466797
+# sourcegrad-key: 5cf0df4b6ae4fd16e14be55b9228a96f9325ba122def96daf03b32c385f60133
+# sourcegrad-checksum: 9d5c67608f0c62d6ba4f657d4c12c546bde2e2d37f4079a71ac415debb269fc7
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -589,6 +589,86 @@ def test_deleting_any_of_several_globals_it_calls_is_not_called_through_the_old_
         f.grad(w)
 
 
+def test_rebinding_a_numpy_function_that_a_helper_of_another_module_calls_recompiles(tmp_path):
+    _write_module(tmp_path, "numpy_act_helpers", """
+        import numpy as np
+
+        act = np.tanh
+
+        def activated(x):
+            return act(x)
+    """)
+    _write_module(tmp_path, "numpy_act_caller", """
+        import numpy as np
+        import numpy_act_helpers
+
+        def loss(x):
+            return np.sum(numpy_act_helpers.activated(x))
+    """)
+    caller, helpers = _import(tmp_path, "numpy_act_caller"), _import(tmp_path, "numpy_act_helpers")
+    f = sourcegrad.differentiate(caller.loss, generated_dir=tmp_path / "generated")
+    x = rng.standard_normal(4)
+    np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+    helpers.act = np.sin  # a global of the helper's module, not of the differentiated function's
+    value, gradient = f.value_and_grad(x)
+    assert value == pytest.approx(caller.loss(x))
+    np.testing.assert_allclose(gradient, np.cos(x))
+
+
+def test_an_attribute_of_a_global_object_hiding_its_method_recompiles(tmp_path):
+    _write_module(tmp_path, "hidden_method", """
+        import numpy as np
+
+        class Net:
+            def forward(self, x):
+                return np.tanh(x)
+
+        net = Net()
+
+        def loss(x):
+            return np.sum(net.forward(x))
+    """)
+    module = _import(tmp_path, "hidden_method")
+    f = sourcegrad.differentiate(module.loss, generated_dir=tmp_path / "generated")
+    x = rng.standard_normal(4)
+    np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+    module.net.forward = np.sin  # on the instance: Net.forward, net and its class are all unchanged
+    assert f.value_and_grad(x)[0] == pytest.approx(module.loss(x))
+    np.testing.assert_allclose(f.grad(x), np.cos(x))
+    del module.net.forward  # the class's method again
+    np.testing.assert_allclose(f.grad(x), 1 - np.tanh(x) ** 2)
+
+
+def test_a_builtin_a_helper_of_another_module_loops_with_is_refused_where_the_callers_module_rebinds_it(tmp_path):
+    _write_module(tmp_path, "looping_helpers", """
+        def weighted(x):
+            total = 0.0
+            for i in range(3):
+                total = total + x * i
+            return total
+    """)
+    _write_module(tmp_path, "looping_caller", """
+        import numpy as np
+        import looping_helpers
+
+        def loss(x):
+            return np.sum(looping_helpers.weighted(x) ** 2)
+    """)
+    caller, helpers = _import(tmp_path, "looping_caller"), _import(tmp_path, "looping_helpers")
+    f = sourcegrad.differentiate(caller.loss, generated_dir=tmp_path / "generated")
+    x = rng.standard_normal(4)
+    np.testing.assert_allclose(f.grad(x), 2 * 3.0 * (3.0 * x))
+    # the generated code runs in the caller's module: its own `range` would be called in the helper's place
+    caller.range = lambda n: [0, 1, 2, 3, 4]
+    with pytest.raises(SourcegradError, match="`range` is the builtin in looping_helpers, but the differentiated"):
+        f.grad(x)
+    del caller.range
+    np.testing.assert_allclose(f.grad(x), 2 * 3.0 * (3.0 * x))
+    helpers.range = lambda n: [0, 1, 2, 3, 4]  # the helper's own module rebinds it: its loop runs five times now
+    assert f.value_and_grad(x)[0] == pytest.approx(caller.loss(x))
+    np.testing.assert_allclose(f.grad(x), 2 * 10.0 * (10.0 * x))
+
+
 def test_a_global_defined_later_over_a_builtin_it_calls_recompiles(tmp_path):
     _write_module(tmp_path, "shadowed_builtin", """
         import numpy as np

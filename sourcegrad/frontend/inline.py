@@ -21,8 +21,8 @@ import numpy
 from .. import ir
 from . import control, values
 from .fence import check_helper
-from .resolve import (AttributeNamespace, CellNamespace, Resolver, describe, function_guards, is_library_code,
-                      is_numpy_module, numpy_path)
+from .resolve import (UNBOUND, AttributeNamespace, CellNamespace, Resolver, describe, function_guards,
+                      is_library_code, is_numpy_module, numpy_path)
 from .source import function_to_differentiate, read_function
 from .syntax import appended_list, attribute_chain, is_atom, root_name, walk_function_scope, written_names
 from ..runtime.checkpoint import checkpoint
@@ -136,6 +136,9 @@ class Inliner:
             self.guard(namespace, chain[:-1], reached.__self__)  # the same object, of the same class, whose
             self.guard(namespace, (*chain[:-1], "__class__"), type(reached.__self__))  # method is the same
             self.guard(AttributeNamespace(type(reached.__self__)), (chain[-1],), method)
+            # and whose own attributes do not hide it (`net.forward = np.sin` on the instance): the name read on
+            # the object must still give the class's method bound to it
+            self.guard(namespace, (*chain, "__func__"), method)
             return (method, func.value)
         obj = _users_function(reached)
         if obj is None:
@@ -368,13 +371,28 @@ class Inliner:
 
     def check_global(self, chain, root, node):
         """Refuse a global a helper from another module reads: the generated code runs in the differentiated
-        function's module, where that name means something else."""
+        function's module, where that name means something else. numpy's (reached through `xp` whatever the
+        name) and a builtin the differentiated function's module leaves alone are kept, each guarded in the
+        helper's module, where a rebinding (`act = np.cos`, `range = ...`) changes what the helper does."""
         normalizer = self.normalizer
-        if self.helpers and normalizer.resolver.globals is not self.root_globals and not (
-                is_numpy_module(root) or numpy_path(root) or getattr(builtins, chain[0], None) is root):
-            raise normalizer.src.error(node, f"`{chain[0]}` is a global of {self.helpers[-1].__module__}, which the "
+        helper_globals = normalizer.resolver.globals
+        if not self.helpers or helper_globals is self.root_globals:
+            return
+        name = chain[0]
+        builtin = getattr(builtins, name, None) is root
+        if not (is_numpy_module(root) or numpy_path(root) or builtin):
+            raise normalizer.src.error(node, f"`{name}` is a global of {self.helpers[-1].__module__}, which the "
                                        "generated code cannot see from the differentiated function's module",
                                        "Pass it as an argument to the helper.")
+        if builtin and self.root_globals.get(name, root) is not root:  # the generated code's `range`: that module's
+            raise normalizer.src.error(node, f"`{name}` is the builtin in {self.helpers[-1].__module__}, but the "
+                                       f"differentiated function's module has a global `{name}` of its own, which "
+                                       "the generated code, running there, would call instead",
+                                       f"Rename that module's `{name}`, or pass what the helper needs as an argument.")
+        if name in helper_globals and not is_numpy_module(root):
+            self.guard(helper_globals, (name,), root)  # `act = np.tanh` there: np.cos tomorrow
+        elif builtin:
+            self.guard(helper_globals, (name,), UNBOUND)  # `range = ...` in the helper's module later
 
 
 def stored_names(tree, appends=True):

@@ -561,6 +561,7 @@ class _Normalizer:
                 and self.resolver.lookup("range") is builtins.range) or snapshots is None:
             raise self.src.error(call, "sourcegrad.checkpoint takes a range and a number of snapshots",
                                  "Write `for t in sourcegrad.checkpoint(range(n), snapshots=s):`.")
+        self.inliner.check_global(["range"], builtins.range, steps.func)
         if _has_break(stmt.body):
             raise self.src.error(stmt, "a checkpointed loop cannot `break`: its schedule is planned for all its "
                                  "iterations", "Leave out sourcegrad.checkpoint, or compute the count first.")
@@ -613,6 +614,8 @@ class _Normalizer:
         """The loop's iterable as atoms; a sequence the body reassigns is first given a name of its own."""
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in ("range", "enumerate", "zip") \
                 and self.resolver.lookup(node.func.id) is getattr(builtins, node.func.id) and node.func.id not in self.names.current:
+            # written by name into the generated code, which runs in the differentiated function's module
+            self.inliner.check_global([node.func.id], getattr(builtins, node.func.id), node.func)
             self.references[node.func.id] = getattr(builtins, node.func.id)
             args = []
             for arg in node.args:
