@@ -97,6 +97,7 @@ class DifferentiableFunction:
         wrt = _resolve_wrt(source_fn, parameters, self._wrt_argument, vararg)
         self.source_fn, self._parameters, self._vararg, self.wrt = source_fn, parameters, vararg, wrt
         self._wrt_positions = tuple(parameters.index(name) for name in wrt)
+        self._keyword_only = any(p.kind is inspect.Parameter.KEYWORD_ONLY for p in _signature(source_fn).parameters.values())
         # what the dtype check after a call reads, for the usual one or two gradients
         self._gradient_count = len(self._wrt_positions)
         self._first_position = self._wrt_positions[0] if self._wrt_positions else None
@@ -536,8 +537,10 @@ class DifferentiableFunction:
             ranks = {name: _rank(value) for name, value in arguments.items()}
             compiled = frontend.compile(self.wrt, ranks, self.generated_dir, mode)
             table[key] = compiled
-            # also under the key of a call passing every parameter by position, as the entry point does
-            table[tuple(ranks[name] for name in self._parameters)] = compiled
+            # also under the key of a call passing every parameter by position, as a training loop does; not for
+            # a function with a keyword-only parameter, which no call may pass by position (it is refused below)
+            if not self._keyword_only:
+                table[tuple(ranks[name] for name in self._parameters)] = compiled
             if not compiled.current():  # a rule changed in another thread while compiling: its clear came first
                 table.clear()
             if mode == "reverse":

@@ -129,6 +129,27 @@ def test_wrong_arguments_are_an_error_naming_the_function():
         f.value_and_grad(x, y, w1)
 
 
+def scaled_sine(x, *, scale=2.0):
+    return np.sum(np.sin(x) * scale)
+
+
+def sine_of_product(x, *, w):
+    return np.sum(np.sin(x * w))
+
+
+def test_a_keyword_only_argument_passed_by_position_is_an_error_naming_the_function_after_a_compile():
+    x = np.linspace(0.1, 1.0, 3)
+    f, g = sourcegrad.differentiate(scaled_sine), sourcegrad.differentiate(sine_of_product, wrt="w")
+    np.testing.assert_allclose(f.grad(x), 2.0 * np.cos(x))
+    np.testing.assert_allclose(g.grad(x, w=x), x * np.cos(x * x))
+    # the gradients compiled for f(x) and g(x, w=...) are not found by a call passing one more by position
+    with pytest.raises(SourcegradError, match=r"scaled_sine\(\) was called with arguments that do not fit"):
+        f.grad(x, 3.0)
+    with pytest.raises(SourcegradError, match=r"sine_of_product\(\) was called with arguments that do not fit"):
+        g.grad(x, x)
+    np.testing.assert_allclose(f.grad(x, scale=3.0), 3.0 * np.cos(x))
+
+
 def test_float32_weights_with_float64_data_keep_float32():
     f = sourcegrad.differentiate(wrt=("w1", "w2"))(two_layer)
     x, y = arrays((5, 4), (5, 3))
