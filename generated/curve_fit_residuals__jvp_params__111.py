@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Forward-mode derivative of residuals (curve_fit.py:17) along tangents of params.
 # Compiled for argument ranks params=1, t=1, y=1 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: ebc6753c8677415fc417b2d2ac46fa66f92b0c852d4c43a323035348805f90bb
-# sourcegrad-checksum: 9b4c9bb452a8c0b78a062a8b5b480fd72262feef5cd5255c26a39fae223e9b98
+# sourcegrad-key: 5ba289ae5523690f08b0aff09403dcb3b99f578db9e5a246a194d85b9bc06024
+# sourcegrad-checksum: 5d3e91c8d04dba701d4f9690d995420c8885688ebb026637f246a9e005339b03
 
 def residuals_jvp(xp, params, t, y, *, d_params):
     """Return residuals(...) and its derivative along the tangents d_params of params."""

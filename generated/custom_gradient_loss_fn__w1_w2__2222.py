@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (custom_gradient.py:31) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 0b46542c167ce89731b4e2795b3c173154e5210b5b80142409c654c40a925660
-# sourcegrad-checksum: 9edb80a182dcaeb7ca05239e818cad0d6cdd9bb85f86611756c04bf5e4a92683
+# sourcegrad-key: 0c735961f78a465608a7b0f68774a58a9f81a0d2143c79e6199b80349391ac2c
+# sourcegrad-checksum: 4b1962b124d4f3dd285755f66c9a698c183e4005eb50c4106da3f4ad1807b306
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

@@ -3,8 +3,8 @@
 # Gradient of loss_fn (dynamic_net.py:23) with respect to w_in, b_in, w_mid, b_mid, w_out, b_out.
 # Compiled for argument ranks x=2, y=2, w_in=2, b_in=1, w_mid=2, b_mid=1, w_out=2, b_out=1, depth=0 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at dynamic_net.py:25 saves matmul (its shape only), total_2, h_relu: total_2.nbytes + h_relu.nbytes per iteration.
-# sourcegrad-key: 4eb75d1e6ce034600795e70ee37f0fe96b76e15a263b7f2128f542751cfeed91
-# sourcegrad-checksum: 5b97c45602243966a51f0531a31f3df4ae85440394b0daec1c92d98e3d2a7ad4
+# sourcegrad-key: fdf36d1d780b885315e54cada255c00aab362bf2bd4d5ed4074ff28d4cbbe6ad
+# sourcegrad-checksum: 38001c7e4257d0de8f17f8a407870ff6dcd38b41bd7cb23215b1f3b747920b9a
 
 def loss_fn_value_and_grad(xp, x, y, w_in, b_in, w_mid, b_mid, w_out, b_out, depth, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w_in, d_b_in, d_w_mid, d_b_mid, d_w_out, d_b_out).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (module.py:34) with respect to model.
 # Compiled for argument ranks model=TwoLayerNet, x=2, y=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: b4383408f3733b156069f17916ddb7aaef4d7d066b9933ed0648768c91e90a38
-# sourcegrad-checksum: 9bdd95246415e463aba75f3e36a7d040ef4ca722c49f85a3f5ce3d64979708ca
+# sourcegrad-key: f653bef4b4fe63363cd1e9375bc76008a1b294a7f6f67883c71fd1da07c51ccd
+# sourcegrad-checksum: 1df4a61c304b662537b01146dd4b6b19afd93576d29c96a5a71db3dab098a949
 
 def loss_fn_value_and_grad(xp, model, x, y, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_model).

@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Hessian-vector products of loss (newton.py:18): the gradient, with respect to w, of its derivative along the tangents t_w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 36683a1407a29e2b4710ce4c6c1ab398c34bd63cc57dfe6741e95531fa8cc99f
-# sourcegrad-checksum: 8682da4b915ad7c4264a2aea21a87d54c1551364650beb49486c4d5b2d02323e
+# sourcegrad-key: 56b349c660d56c2647b58d54e1aec11b4b86ac846183e52fd52d86856570c7ea
+# sourcegrad-checksum: 9d6033134d2729b1b5c10872ed571e2d31f4528a781071ea2e1c10567034e16c
 
 def loss_jvp_value_and_grad(xp, w, x, y, l2, *, t_w, d_t_total=None):
     """Return loss_jvp(...) and its gradients (d_w).

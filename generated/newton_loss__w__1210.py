@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss (newton.py:18) with respect to w.
 # Compiled for argument ranks w=1, x=2, y=1, l2=0 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 3612f9f6bc354efd69479eaade3760cf09040c0438a5c4ef03af9267e86e46d4
-# sourcegrad-checksum: af8dbac81ea983f5b5a075c2b4b57cf2fef0bfb8a574fd93169d8ddef3399333
+# sourcegrad-key: c100e74e4f3a9406b8637948c5a35161f2753170720a028227ec013106f28c61
+# sourcegrad-checksum: 66387ce26816acae5d7c10847d0bf4dc00ac75b6997f29e4bbef686ede2c5a77
 
 def loss_value_and_grad(xp, w, x, y, l2, *, d_total=None):
     """Return loss(...) and its gradients (d_w).

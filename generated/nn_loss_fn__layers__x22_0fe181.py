@@ -3,8 +3,8 @@
 # Gradient of loss_fn (nn.py:20) with respect to layers.
 # Compiled for argument ranks layers=list, x=2, y=2 (? = not an array); any shapes of those ranks.
 # Tape: each iteration of the loop at nn.py:26 saves layer_2_w, layer_2_b (its shape only), matmul (its shape only), h_2, condition, h_2: layer_2_w.nbytes + h_2.nbytes + condition.nbytes + h_2.nbytes per iteration.
-# sourcegrad-key: 1a3da3f4f69f4c5ed4ff5c2e4b1d959cf1dcbbe0d9d99c9951fba863a6f7db9f
-# sourcegrad-checksum: b8db9493c72f7cb5c30356e38f06292eb2b6683408400cc9ef79c81cec3dde7d
+# sourcegrad-key: 8461156b71f52e6c72a3f5d0be57ad66e49e82eae0077cebc3ecc2c2050f1543
+# sourcegrad-checksum: f6087c33a948426dfcf28853947a26c01c34179d3dac1eafd798c814b63dbe2f
 
 def loss_fn_value_and_grad(xp, layers, x, y, *, d_mse_loss=None):
     """Return loss_fn(...) and its gradients (d_layers).

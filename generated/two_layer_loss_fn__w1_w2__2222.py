@@ -2,8 +2,8 @@
 # (The checksum catches accidental edits; it does not guard against deliberate changes.)
 # Gradient of loss_fn (two_layer.py:19) with respect to w1, w2.
 # Compiled for argument ranks x=2, y=2, w1=2, w2=2 (? = not an array); any shapes of those ranks.
-# sourcegrad-key: 5cf0df4b6ae4fd16e14be55b9228a96f9325ba122def96daf03b32c385f60133
-# sourcegrad-checksum: 9d5c67608f0c62d6ba4f657d4c12c546bde2e2d37f4079a71ac415debb269fc7
+# sourcegrad-key: 555fd2cf58792346ca5d92b57a2ed7c8ed0cbe009c71b6c20eb862192475da65
+# sourcegrad-checksum: a6b8914d05fbcf9e91cf335b41cd623deef3bff2edfe55c696b3905baada5fce
 
 def loss_fn_value_and_grad(xp, x, y, w1, w2, *, d_sum_square=None):
     """Return loss_fn(...) and its gradients (d_w1, d_w2).

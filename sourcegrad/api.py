@@ -84,20 +84,20 @@ class DifferentiableFunction:
         """Take the parameters and wrt from source_fn, the function differentiated: fn, or the function a
         decorator's wrapper passes through to (another once the wrapper calls another, see _current_frontend)."""
         parameters = _parameter_names(source_fn, varargs=True)
+        declared = _signature(source_fn).parameters.values()
         # `*args`: a parameter holding a tuple, which the generated function takes as one argument
-        vararg = next((p.name for p in _signature(source_fn).parameters.values()
-                       if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+        vararg = next((p.name for p in declared if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
         clashing = [p for p in parameters if p in OPTIONS]  # value_and_grad's own keywords
         if clashing:
             raise SourcegradError(f"{self.fn.__qualname__} has a parameter named {clashing[0]!r}, which value_and_grad "
                                   f"and grad take as their own option ({', '.join(OPTIONS)})",
                                   hint=f"Rename the parameter ({clashing[0]}_ say).")
-        if len(parameters) != len(_signature(source_fn).parameters) and self._frontend is None:
+        if len(parameters) != len(declared) and self._frontend is None:
             self._frontend = Frontend(self.fn, self.has_aux)  # `*args` / `**kwargs`: the front end's fence says why, with the line
         wrt = _resolve_wrt(source_fn, parameters, self._wrt_argument, vararg)
         self.source_fn, self._parameters, self._vararg, self.wrt = source_fn, parameters, vararg, wrt
         self._wrt_positions = tuple(parameters.index(name) for name in wrt)
-        self._keyword_only = any(p.kind is inspect.Parameter.KEYWORD_ONLY for p in _signature(source_fn).parameters.values())
+        self._keyword_only = any(p.kind is inspect.Parameter.KEYWORD_ONLY for p in declared)
         # what the dtype check after a call reads, for the usual one or two gradients
         self._gradient_count = len(self._wrt_positions)
         self._first_position = self._wrt_positions[0] if self._wrt_positions else None
